@@ -1,0 +1,100 @@
+//! The per-cold-start application: configuration plus the clients built from it, shared by
+//! every request the Lambda instance serves (and by the local gateway and the tests).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
+
+use crate::config::{Config, ConfigError};
+use crate::providers::{self, FacebookVerifier};
+use crate::secrets;
+use crate::store::UserStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("could not build the HTTP client: {0}")]
+    Http(String),
+}
+
+pub struct App {
+    pub config: Config,
+    pub store: UserStore,
+    pub facebook: FacebookVerifier,
+}
+
+/// Variables that carry secrets: in AWS they come from SSM, never from the environment.
+const SECRET_VARIABLES: [&str; 2] = ["FACEBOOK_APP_SECRET", "TOKEN_SECRET"];
+
+impl App {
+    /// In Lambda: region and credentials from the environment (aws-config's default chain),
+    /// secrets from SSM Parameter Store when `SECRETS_PARAMETER_PATH` is set.
+    pub async fn from_env() -> Result<App, AppError> {
+        let aws = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        let mut vars: HashMap<String, String> = std::env::vars().collect();
+        if let Some(path) = vars.get("SECRETS_PARAMETER_PATH").filter(|p| !p.is_empty()).cloned() {
+            if SECRET_VARIABLES.iter().any(|v| vars.contains_key(*v)) {
+                return Err(ConfigError::Invalid {
+                    name: "SECRETS_PARAMETER_PATH",
+                    reason: "secrets must come from SSM only, not also from the environment",
+                }
+                .into());
+            }
+            let ssm = aws_sdk_ssm::Client::new(&aws);
+            vars.extend(secrets::load_from_ssm(&ssm, &path).await?);
+        }
+        let config = Config::from_lookup(|k| vars.get(k).cloned())?;
+        let dynamo = aws_sdk_dynamodb::config::Builder::from(&aws).timeout_config(dynamodb_timeouts()).build();
+        App::build(config, aws_sdk_dynamodb::Client::from_conf(dynamo))
+    }
+
+    /// Tests and the local stack: every setting from `vars`; with `AWS_ENDPOINT_URL_DYNAMODB`
+    /// the DynamoDB client talks to that endpoint (DynamoDB Local) with static dummy credentials.
+    pub async fn from_vars(vars: &HashMap<String, String>) -> Result<App, AppError> {
+        let config = Config::from_lookup(|k| vars.get(k).cloned())?;
+        let dynamo = match &config.dynamodb_endpoint {
+            Some(endpoint) => local_dynamodb_client(endpoint),
+            None => {
+                let aws = aws_config::defaults(BehaviorVersion::latest()).load().await;
+                aws_sdk_dynamodb::Client::from_conf(
+                    aws_sdk_dynamodb::config::Builder::from(&aws).timeout_config(dynamodb_timeouts()).build(),
+                )
+            }
+        };
+        App::build(config, dynamo)
+    }
+
+    pub fn build(config: Config, dynamo: aws_sdk_dynamodb::Client) -> Result<App, AppError> {
+        let http = providers::http_client(config.provider_timeout).map_err(|e| AppError::Http(e.to_string()))?;
+        Ok(App {
+            store: UserStore::new(dynamo, config.table_name.clone()),
+            facebook: FacebookVerifier::new(&config.facebook, http),
+            config,
+        })
+    }
+}
+
+/// A DynamoDB client for DynamoDB Local at `endpoint` (dummy credentials, us-east-1).
+pub fn local_dynamodb_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
+    let conf = aws_sdk_dynamodb::config::Builder::new()
+        .behavior_version(BehaviorVersion::latest())
+        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "local"))
+        .endpoint_url(endpoint)
+        .timeout_config(dynamodb_timeouts())
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(conf)
+}
+
+/// A hung DynamoDB must not eat the whole Lambda timeout: each attempt and the whole operation
+/// (with the SDK's retries) are bounded.
+fn dynamodb_timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(1))
+        .operation_attempt_timeout(Duration::from_secs(2))
+        .operation_timeout(Duration::from_secs(5))
+        .build()
+}

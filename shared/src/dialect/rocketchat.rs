@@ -1,0 +1,255 @@
+//! Rocket.Chat REST v1: `POST /api/v1/login` with `serviceName`, `accessToken`, `secret`,
+//! `expiresIn`, answering `{"status":"success","data":{"authToken","userId","me"}}`; errors are
+//! `{"status":"error","error":...,"message":...}`.
+//!
+//! `secret` is accepted for compatibility and never used: Rocket.Chat computes Facebook's
+//! appsecret_proof with it, which lets a token of any app in. We use our own app secret.
+
+use std::time::Instant;
+
+use lambda_http::http::{HeaderValue, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::{access_token, printable};
+use crate::config::Config;
+use crate::http::{body_bytes, json_response, log_outcome, media_type, MAX_BODY_BYTES};
+use crate::identity::Provider;
+use crate::login::{LoginError, RocketChatLogin};
+use crate::secret::Secret;
+
+/// A validated OAuth login request.
+#[derive(Debug)]
+pub struct LoginRequest {
+    pub provider: Provider,
+    pub access_token: Secret,
+    /// Lifetime of the provider's token, as the client says; validated, not trusted.
+    pub expires_in: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Email {
+    pub address: String,
+    pub verified: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Settings {
+    pub preferences: Map<String, Value>,
+}
+
+/// The `me` object of the seed's answer.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Me {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub name: String,
+    pub emails: Vec<Email>,
+    pub status: &'static str,
+    pub status_connection: &'static str,
+    pub username: String,
+    pub utc_offset: i32,
+    pub active: bool,
+    pub roles: Vec<&'static str>,
+    pub settings: Settings,
+    pub avatar_url: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginData {
+    pub auth_token: String,
+    pub user_id: String,
+    pub me: Me,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Success<T> {
+    pub status: &'static str,
+    pub data: T,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ErrorBody {
+    pub status: &'static str,
+    pub error: &'static str,
+    pub message: String,
+}
+
+impl Me {
+    pub fn from_login(config: &Config, login: &RocketChatLogin) -> Me {
+        let u = &login.user;
+        Me {
+            id: u.rc_id.clone(),
+            name: u.name.clone().unwrap_or_else(|| u.username.clone()),
+            emails: u.email.iter().map(|a| Email { address: a.clone(), verified: u.email_verified }).collect(),
+            status: "offline",
+            status_connection: "offline",
+            username: u.username.clone(),
+            utc_offset: 0,
+            active: true,
+            roles: vec!["user"],
+            settings: Settings { preferences: Map::new() },
+            avatar_url: u.avatar_url.clone().unwrap_or_else(|| format!("{}/avatar/{}", config.public_base_url, u.username)),
+        }
+    }
+}
+
+fn bad(message: &str) -> LoginError {
+    LoginError::BadRequest(message.to_string())
+}
+
+/// Reads and validates the login body. Only OAuth logins (`serviceName`) are served here.
+pub fn parse_login(req: &Request) -> Result<LoginRequest, LoginError> {
+    let body = body_bytes(req);
+    if body.len() > MAX_BODY_BYTES {
+        return Err(bad("Request body is too large."));
+    }
+    if !matches!(media_type(req).as_deref(), None | Some("application/json")) {
+        return Err(bad("Unsupported media type: send application/json."));
+    }
+    let value: Value = serde_json::from_slice(body).map_err(|_| bad("Invalid JSON body."))?;
+    let Value::Object(map) = value else {
+        return Err(bad("The body must be a JSON object."));
+    };
+    let service = match map.get("serviceName") {
+        Some(Value::String(s)) if !s.is_empty() => s,
+        None | Some(Value::Null) => return Err(bad("serviceName is required.")),
+        Some(_) => return Err(bad("serviceName must be a non-empty string.")),
+    };
+    let token = match map.get("accessToken") {
+        Some(Value::String(s)) if !s.trim().is_empty() => s,
+        None | Some(Value::Null) => return Err(bad("accessToken is required.")),
+        Some(_) => return Err(bad("accessToken must be a non-empty string.")),
+    };
+    if !matches!(map.get("secret"), None | Some(Value::Null) | Some(Value::String(_))) {
+        return Err(bad("secret must be a string."));
+    }
+    let expires_in = match map.get("expiresIn") {
+        None | Some(Value::Null) => return Err(bad("expiresIn is required.")),
+        Some(v) => v.as_i64().filter(|n| *n >= 0).ok_or_else(|| bad("expiresIn must be an integer."))?,
+    };
+    let provider = Provider::from_service_name(service).ok_or_else(|| LoginError::UnsupportedService(printable(service)))?;
+    Ok(LoginRequest { provider, access_token: access_token(token)?, expires_in })
+}
+
+/// Status, `error` and `message` of each failure. Internals never reach the body.
+pub fn error_parts(err: &LoginError) -> (StatusCode, &'static str, String) {
+    match err {
+        LoginError::BadRequest(msg) => (StatusCode::BAD_REQUEST, "error-invalid-params", msg.clone()),
+        LoginError::UnsupportedService(name) => (
+            StatusCode::BAD_REQUEST,
+            "error-invalid-service",
+            format!("The service \"{name}\" is not served by this deployment."),
+        ),
+        LoginError::TokenRejected(_) | LoginError::MissingApiKey | LoginError::InvalidApiKey => {
+            (StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized".into())
+        }
+        LoginError::ProviderUnavailable(_) => (
+            StatusCode::BAD_GATEWAY,
+            "error-provider-unavailable",
+            "The identity provider is unavailable. Try again later.".into(),
+        ),
+        LoginError::ProviderTimeout => (
+            StatusCode::GATEWAY_TIMEOUT,
+            "error-provider-timeout",
+            "The identity provider did not answer in time. Try again later.".into(),
+        ),
+        LoginError::StoreUnavailable(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "error-service-unavailable",
+            "Service temporarily unavailable. Try again later.".into(),
+        ),
+        // The Rocket.Chat route has no instance in its URL: a missing one is our configuration.
+        LoginError::UnknownInstance | LoginError::Internal(_) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, "error-internal", "Internal server error.".into())
+        }
+    }
+}
+
+pub fn error_response(err: &LoginError) -> Response<Body> {
+    let (status, error, message) = error_parts(err);
+    let mut resp = json_response(status, &ErrorBody { status: "error", error, message });
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        resp.headers_mut().insert("retry-after", HeaderValue::from_static("1"));
+    }
+    resp
+}
+
+/// The response for a login outcome, with its one log line.
+pub fn respond(config: &Config, route: &str, started: Instant, result: Result<RocketChatLogin, LoginError>) -> Response<Body> {
+    let resp = match &result {
+        Ok(login) => json_response(
+            StatusCode::OK,
+            &Success {
+                status: "success",
+                data: LoginData {
+                    auth_token: login.auth_token.expose().to_string(),
+                    user_id: login.user.rc_id.clone(),
+                    me: Me::from_login(config, login),
+                },
+            },
+        ),
+        Err(e) => error_response(e),
+    };
+    log_outcome(route, resp.status(), started, result.as_ref().err());
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::http::Request as HttpRequest;
+
+    fn request(body: &str) -> Request {
+        HttpRequest::builder()
+            .method("POST")
+            .uri("/api/v1/login")
+            .header("content-type", "application/json")
+            .body(Body::Text(body.into()))
+            .expect("request")
+    }
+
+    fn bad_request(body: &str) -> String {
+        match parse_login(&request(body)) {
+            Err(LoginError::BadRequest(m)) => m,
+            other => panic!("expected 400 for {body}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_seed_body_parses_and_secret_is_ignored() {
+        let r = parse_login(&request(r#"{"serviceName":"facebook","accessToken":"hash","secret":"hash","expiresIn":200}"#))
+            .expect("ok");
+        assert_eq!((r.provider, r.access_token.expose(), r.expires_in), (Provider::Facebook, "hash", 200));
+    }
+
+    #[test]
+    fn bad_input_is_400_naming_the_field() {
+        assert!(bad_request(r#"{"serviceName":"facebook","accessToken":"x","expiresIn":"200"}"#).contains("expiresIn"));
+        assert!(bad_request(r#"{"serviceName":"facebook","accessToken":"x","expiresIn":1.5}"#).contains("expiresIn"));
+        assert!(bad_request(r#"{"serviceName":"facebook","accessToken":"x"}"#).contains("expiresIn"));
+        assert!(bad_request(r#"{"serviceName":"facebook","expiresIn":1}"#).contains("accessToken"));
+        assert!(bad_request(r#"{"serviceName":"facebook","accessToken":7,"expiresIn":1}"#).contains("accessToken"));
+        assert!(bad_request(r#"{"accessToken":"x","expiresIn":1}"#).contains("serviceName"));
+        assert!(bad_request(r#"{"serviceName":"facebook","accessToken":"x","secret":1,"expiresIn":1}"#).contains("secret"));
+        assert!(bad_request("nope").contains("JSON"));
+        assert!(bad_request("[]").contains("object"));
+    }
+
+    #[test]
+    fn unserved_services_are_400_naming_them() {
+        let err = parse_login(&request(r#"{"serviceName":"myspace","accessToken":"x","expiresIn":1}"#)).expect_err("unserved");
+        let (status, _, message) = error_parts(&err);
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(message.contains("myspace"));
+    }
+
+    #[test]
+    fn rejected_tokens_are_rocketchats_401() {
+        let (status, error, message) = error_parts(&LoginError::TokenRejected("code 190".into()));
+        assert_eq!((status, error, message.as_str()), (StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized"));
+    }
+}

@@ -1,0 +1,23 @@
+//! Everything the social-login functions have in common: configuration, provider verification,
+//! the DynamoDB user store, issued secrets, and the two API dialects.
+
+pub mod app;
+pub mod clock;
+pub mod config;
+pub mod dialect;
+pub mod http;
+pub mod identity;
+pub mod instance;
+pub mod login;
+pub mod providers;
+pub mod secret;
+pub mod secrets;
+pub mod store;
+pub mod tokens;
+pub mod username;
+
+pub use app::{App, AppError};
+pub use identity::{Provider, VerifiedIdentity};
+pub use instance::InstanceName;
+pub use login::LoginError;
+pub use secret::Secret;

@@ -1,0 +1,120 @@
+//! The login itself, dialect-free: check the caller, verify the token with the provider, find or
+//! create the user, issue the dialect's credential. Every failure is one [`LoginError`], which
+//! each dialect maps once to a status and an error body.
+
+use crate::app::App;
+use crate::clock;
+use crate::identity::{Provider, VerifiedIdentity};
+use crate::instance::InstanceName;
+use crate::providers::ProviderError;
+use crate::secret::Secret;
+use crate::store::{ApiKeyCheck, StoreError, UserRecord};
+use crate::tokens;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// Malformed input; the message names the field and is safe to show the client.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// A provider this deployment does not serve (the name is sanitised for display).
+    #[error("unsupported service {0:?}")]
+    UnsupportedService(String),
+    #[error("no API key")]
+    MissingApiKey,
+    #[error("invalid API key")]
+    InvalidApiKey,
+    #[error("unknown instance")]
+    UnknownInstance,
+    /// The provider refused the token; the reason is for logs only.
+    #[error("token rejected: {0}")]
+    TokenRejected(String),
+    #[error("provider unavailable: {0}")]
+    ProviderUnavailable(String),
+    #[error("provider timed out")]
+    ProviderTimeout,
+    #[error("user store unavailable: {0}")]
+    StoreUnavailable(String),
+    /// Our own bug or misconfiguration; the text is for logs only.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<ProviderError> for LoginError {
+    fn from(e: ProviderError) -> Self {
+        match e {
+            ProviderError::Rejected(why) => LoginError::TokenRejected(why),
+            ProviderError::Timeout => LoginError::ProviderTimeout,
+            ProviderError::Unavailable(why) => LoginError::ProviderUnavailable(why),
+            ProviderError::BadResponse(why) => LoginError::ProviderUnavailable(why),
+        }
+    }
+}
+
+impl From<StoreError> for LoginError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::InstanceNotFound => LoginError::UnknownInstance,
+            StoreError::Unavailable(_) | StoreError::Contention => LoginError::StoreUnavailable(e.to_string()),
+            StoreError::InstanceExists | StoreError::Dynamo(_) | StoreError::Corrupt(_) => LoginError::Internal(e.to_string()),
+        }
+    }
+}
+
+/// A Syncano social login: the instance's API key and the provider token.
+#[derive(Debug)]
+pub struct SyncanoLoginRequest {
+    /// As written in the URL; validated here (a name that cannot exist is an unknown instance).
+    pub instance: String,
+    pub api_key: Option<Secret>,
+    pub access_token: Secret,
+}
+
+#[derive(Debug)]
+pub struct SyncanoLogin {
+    pub user: UserRecord,
+    pub user_key: Secret,
+}
+
+#[derive(Debug)]
+pub struct RocketChatLogin {
+    pub user: UserRecord,
+    pub auth_token: Secret,
+}
+
+impl App {
+    /// Asks the provider whether the token is valid and issued for our app.
+    pub async fn verify(&self, provider: Provider, token: &Secret) -> Result<VerifiedIdentity, LoginError> {
+        match provider {
+            Provider::Facebook => Ok(self.facebook.verify(token).await?),
+        }
+    }
+
+    /// Syncano: instance + API key first (one read), then the provider, then the user.
+    pub async fn syncano_login(&self, req: SyncanoLoginRequest, provider: Provider) -> Result<SyncanoLogin, LoginError> {
+        let instance = InstanceName::parse(&req.instance).ok_or(LoginError::UnknownInstance)?;
+        let api_key = req.api_key.ok_or(LoginError::MissingApiKey)?;
+        match self.store.check_api_key(&instance, &api_key).await? {
+            ApiKeyCheck::Valid => {}
+            ApiKeyCheck::UnknownInstance => return Err(LoginError::UnknownInstance),
+            ApiKeyCheck::InvalidKey => return Err(LoginError::InvalidApiKey),
+        }
+        let identity = self.verify(provider, &req.access_token).await?;
+        let user = self.store.find_or_create(&instance, &identity).await?;
+        let user_key = tokens::derive_user_key(&self.config.token_secret, instance.as_str(), user.user_id, user.key_generation);
+        Ok(SyncanoLogin { user, user_key })
+    }
+
+    /// Rocket.Chat: the provider, then the user in the default instance, then a new session.
+    pub async fn rocketchat_login(&self, provider: Provider, token: &Secret) -> Result<RocketChatLogin, LoginError> {
+        let identity = self.verify(provider, token).await?;
+        let user = self.store.find_or_create(&self.config.default_instance, &identity).await.map_err(|e| match e {
+            // The configured default instance must exist: its absence is our misconfiguration.
+            StoreError::InstanceNotFound => LoginError::Internal("DEFAULT_INSTANCE does not exist".into()),
+            other => other.into(),
+        })?;
+        let auth_token = tokens::new_session_token();
+        let ttl = i64::try_from(self.config.session_ttl.as_secs()).unwrap_or(i64::MAX);
+        self.store.put_session(&auth_token, &user, clock::now_secs().saturating_add(ttl)).await?;
+        Ok(RocketChatLogin { user, auth_token })
+    }
+}

@@ -1,0 +1,205 @@
+//! Facebook: a user access token is accepted only if Graph confirms it was issued for our app.
+//!
+//! One round trip: `GET /{version}/me` with the token in the `Authorization` header and
+//! `appsecret_proof = HMAC-SHA256(key = our app secret, msg = token)`. Graph checks the proof
+//! against the secret of the app the token was issued for, so a token of any other app is
+//! refused (error 100), as are invalid, expired and revoked tokens (error 190). Anything the
+//! client sends besides the token (Rocket.Chat's `secret`, ids, names) is never used.
+
+use serde::Deserialize;
+
+use super::{read_body, transport_error, ProviderError};
+use crate::config::FacebookConfig;
+use crate::identity::{Provider, VerifiedIdentity};
+use crate::secret::Secret;
+use crate::tokens::hmac_sha256_hex;
+
+const FIELDS: &str = "id,name,email,first_name,last_name,picture.type(large)";
+
+pub struct FacebookVerifier {
+    http: reqwest::Client,
+    app_secret: Secret,
+    me_url: String,
+}
+
+#[derive(Deserialize)]
+struct Me {
+    id: String,
+    name: Option<String>,
+    email: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    picture: Option<Picture>,
+}
+
+#[derive(Deserialize)]
+struct Picture {
+    data: Option<PictureData>,
+}
+
+#[derive(Deserialize)]
+struct PictureData {
+    url: Option<String>,
+    #[serde(default)]
+    is_silhouette: bool,
+}
+
+#[derive(Deserialize)]
+struct GraphErrorBody {
+    error: GraphError,
+}
+
+#[derive(Deserialize)]
+struct GraphError {
+    code: Option<i64>,
+    error_subcode: Option<i64>,
+    #[serde(default)]
+    is_transient: bool,
+}
+
+impl FacebookVerifier {
+    pub fn new(config: &FacebookConfig, http: reqwest::Client) -> FacebookVerifier {
+        FacebookVerifier {
+            http,
+            app_secret: config.app_secret.clone(),
+            me_url: format!("{}/{}/me", config.graph_url, config.graph_version),
+        }
+    }
+
+    pub fn appsecret_proof(&self, token: &Secret) -> String {
+        hmac_sha256_hex(self.app_secret.expose(), token.expose())
+    }
+
+    pub async fn verify(&self, token: &Secret) -> Result<VerifiedIdentity, ProviderError> {
+        let proof = self.appsecret_proof(token);
+        let resp = self
+            .http
+            .get(&self.me_url)
+            .query(&[("fields", FIELDS), ("appsecret_proof", proof.as_str())])
+            .bearer_auth(token.expose())
+            .send()
+            .await
+            .map_err(transport_error)?;
+        let status = resp.status();
+        let body = read_body(resp).await?;
+        if status.is_success() {
+            return identity_from_me(&body);
+        }
+        Err(classify_error(status, &body))
+    }
+}
+
+fn identity_from_me(body: &[u8]) -> Result<VerifiedIdentity, ProviderError> {
+    let me: Me = serde_json::from_slice(body).map_err(|_| ProviderError::BadResponse("/me is not the expected JSON".into()))?;
+    if me.id.is_empty() || !me.id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ProviderError::BadResponse("/me has no numeric id".into()));
+    }
+    let name = me.name.filter(|n| !n.trim().is_empty()).or_else(|| {
+        let full = [me.first_name, me.last_name].into_iter().flatten().collect::<Vec<_>>().join(" ");
+        (!full.trim().is_empty()).then_some(full)
+    });
+    let avatar_url = me
+        .picture
+        .and_then(|p| p.data)
+        .filter(|d| !d.is_silhouette)
+        .and_then(|d| d.url)
+        .filter(|u| u.starts_with("https://") || u.starts_with("http://"));
+    Ok(VerifiedIdentity {
+        provider: Provider::Facebook,
+        subject: me.id,
+        name,
+        email: me.email.filter(|e| e.contains('@')),
+        // Graph documents no verification flag for `email`: never vouch for it.
+        email_verified: false,
+        avatar_url,
+    })
+}
+
+/// Maps a Graph error answer to a failure class. Graph's codes: 190 invalid/expired/revoked token,
+/// 102 session, 100 invalid parameter (the appsecret_proof of a token of another app), 10 and
+/// 200-299 permissions, 2500 no token; 1, 2, 4, 17, 32, 341, 613 and `is_transient` are outages
+/// or rate limits on Facebook's side.
+fn classify_error(status: reqwest::StatusCode, body: &[u8]) -> ProviderError {
+    if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+        return ProviderError::Unavailable(format!("graph answered {status}"));
+    }
+    let Ok(GraphErrorBody { error }) = serde_json::from_slice::<GraphErrorBody>(body) else {
+        return ProviderError::BadResponse(format!("graph answered {status} without an error object"));
+    };
+    let code = error.code.unwrap_or(0);
+    let sub = error.error_subcode.unwrap_or(0);
+    match code {
+        1 | 2 | 4 | 17 | 32 | 341 | 613 => ProviderError::Unavailable(format!("graph error code {code}")),
+        _ if error.is_transient => ProviderError::Unavailable(format!("graph transient error code {code}")),
+        100 | 102 | 190 | 2500 | 10 | 200..=299 => ProviderError::Rejected(format!("graph error code {code}/{sub}")),
+        _ if status.is_client_error() => ProviderError::Rejected(format!("graph error code {code}/{sub}")),
+        _ => ProviderError::BadResponse(format!("graph answered {status} with code {code}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::StatusCode;
+
+    #[test]
+    fn me_becomes_an_identity_without_trusting_the_email() {
+        let id = identity_from_me(
+            br#"{"id":"10158","name":"Rocket Cat","email":"cat@example.com",
+                 "picture":{"data":{"url":"https://x.test/p.jpg","is_silhouette":false}}}"#,
+        )
+        .expect("identity");
+        assert_eq!(id.subject, "10158");
+        assert_eq!(id.name.as_deref(), Some("Rocket Cat"));
+        assert_eq!(id.email.as_deref(), Some("cat@example.com"));
+        assert!(!id.email_verified);
+        assert_eq!(id.avatar_url.as_deref(), Some("https://x.test/p.jpg"));
+    }
+
+    #[test]
+    fn name_falls_back_to_first_and_last_and_silhouettes_are_no_avatar() {
+        let id = identity_from_me(
+            br#"{"id":"1","first_name":"Rocket","last_name":"Cat","picture":{"data":{"url":"https://x.test/s.jpg","is_silhouette":true}}}"#,
+        )
+        .expect("identity");
+        assert_eq!(id.name.as_deref(), Some("Rocket Cat"));
+        assert_eq!(id.avatar_url, None);
+    }
+
+    #[test]
+    fn unreadable_me_is_a_bad_response_not_a_rejection() {
+        for body in [&b"<html>"[..], br#"{"name":"x"}"#, br#"{"id":""}"#, br#"{"id":"12; drop"}"#] {
+            assert!(matches!(identity_from_me(body), Err(ProviderError::BadResponse(_))));
+        }
+    }
+
+    #[test]
+    fn graph_errors_are_classified() {
+        let rejected = |s: u16, b: &str| matches!(classify_error(StatusCode::from_u16(s).unwrap(), b.as_bytes()), ProviderError::Rejected(_));
+        let unavailable = |s: u16, b: &str| matches!(classify_error(StatusCode::from_u16(s).unwrap(), b.as_bytes()), ProviderError::Unavailable(_));
+        assert!(rejected(400, r#"{"error":{"message":"Invalid OAuth access token","type":"OAuthException","code":190}}"#));
+        assert!(rejected(400, r#"{"error":{"code":190,"error_subcode":463}}"#));
+        assert!(rejected(400, r#"{"error":{"message":"Invalid appsecret_proof provided in the API argument","code":100}}"#));
+        assert!(rejected(400, r#"{"error":{"code":2500}}"#));
+        assert!(unavailable(500, r#"{"error":{"code":2,"is_transient":true}}"#));
+        assert!(unavailable(503, "down"));
+        assert!(unavailable(403, r#"{"error":{"message":"(#4) Application request limit reached","code":4,"is_transient":true}}"#));
+        assert!(unavailable(400, r#"{"error":{"code":1}}"#));
+        assert!(matches!(classify_error(StatusCode::BAD_REQUEST, b"nope"), ProviderError::BadResponse(_)));
+    }
+
+    #[test]
+    fn appsecret_proof_is_hmac_of_the_token_under_our_secret() {
+        let cfg = FacebookConfig {
+            app_id: "1".into(),
+            app_secret: Secret::new("Jefe"),
+            graph_url: "http://127.0.0.1:1".into(),
+            graph_version: "v22.0".into(),
+        };
+        let v = FacebookVerifier::new(&cfg, reqwest::Client::new());
+        assert_eq!(
+            v.appsecret_proof(&Secret::new("what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+}

@@ -1,0 +1,586 @@
+//! The user store: one DynamoDB table, keys `pk` (S) and `sk` (S), TTL on `expires_at`.
+//!
+//! | item                     | pk                                   | sk                 |
+//! |--------------------------|--------------------------------------|--------------------|
+//! | instance (+ id counter)  | `INST#{instance}`                    | `INSTANCE`         |
+//! | API key (hash only)      | `INST#{instance}`                    | `APIKEY#{sha256}`  |
+//! | identity → user snapshot | `IDENT#{instance}#{provider}#{sub}`  | `IDENT`            |
+//! | user                     | `USER#{instance}#{user id}`          | `USER`             |
+//! | username reservation     | `UNAME#{instance}#{username}`        | `UNAME`            |
+//! | Rocket.Chat session      | `SESSION#{sha256(authToken)}`        | `SESSION`          |
+//!
+//! A first login writes identity, user and username in one `TransactWriteItems` whose puts are
+//! all `attribute_not_exists(pk)`: two simultaneous first logins of one person make one user,
+//! and the loser reads the winner's. The identity item carries a snapshot of the user so that a
+//! returning login is one read.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, KeysAndAttributes, Put, ReturnValue, TransactWriteItem};
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::Client;
+
+use crate::clock;
+use crate::identity::VerifiedIdentity;
+use crate::instance::InstanceName;
+use crate::secret::Secret;
+use crate::tokens;
+use crate::username;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// How often a first login retries a transaction that lost on a username or a write conflict.
+const MAX_CREATE_ATTEMPTS: u32 = 12;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("instance not found")]
+    InstanceNotFound,
+    #[error("instance already exists")]
+    InstanceExists,
+    /// Throttled, 5xx or unreachable: the caller may retry later (503).
+    #[error("DynamoDB unavailable: {0}")]
+    Unavailable(String),
+    /// Gave up after repeated write conflicts (503).
+    #[error("too much contention creating the user")]
+    Contention,
+    /// Any other DynamoDB error: a bug or a misconfiguration (500).
+    #[error("DynamoDB error: {0}")]
+    Dynamo(String),
+    /// An item that does not have the shape this code writes (500).
+    #[error("malformed item: {0}")]
+    Corrupt(&'static str),
+}
+
+/// Outcome of checking an instance's API key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiKeyCheck {
+    Valid,
+    UnknownInstance,
+    InvalidKey,
+}
+
+/// A user as the login responses need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub instance: InstanceName,
+    /// Syncano's integer id, allocated per instance by an atomic counter.
+    pub user_id: u64,
+    /// Rocket.Chat's 17-character id.
+    pub rc_id: String,
+    pub username: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub avatar_url: Option<String>,
+    /// Microseconds since the epoch.
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub revision: u64,
+    /// Generation of the Syncano user key (bumped by a key reset).
+    pub key_generation: u64,
+}
+
+/// An API key as `admin list-keys` shows it: its public id, never the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyInfo {
+    pub key_id: String,
+    pub created_at: i64,
+}
+
+#[derive(Clone)]
+pub struct UserStore {
+    client: Client,
+    table: String,
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn key(pk: String, sk: &str) -> Item {
+    HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
+}
+
+fn instance_key(instance: &InstanceName) -> Item {
+    key(format!("INST#{instance}"), "INSTANCE")
+}
+
+fn api_key_key(instance: &InstanceName, key_hash: &str) -> Item {
+    key(format!("INST#{instance}"), &format!("APIKEY#{key_hash}"))
+}
+
+fn identity_key(instance: &InstanceName, provider: &str, subject: &str) -> Item {
+    key(format!("IDENT#{instance}#{provider}#{subject}"), "IDENT")
+}
+
+fn user_key(instance: &InstanceName, user_id: u64) -> Item {
+    key(format!("USER#{instance}#{user_id}"), "USER")
+}
+
+fn username_key(instance: &InstanceName, username: &str) -> Item {
+    key(format!("UNAME#{instance}#{username}"), "UNAME")
+}
+
+fn session_key(token_hash: &str) -> Item {
+    key(format!("SESSION#{token_hash}"), "SESSION")
+}
+
+fn get_s<'a>(item: &'a Item, name: &'static str) -> Result<&'a str, StoreError> {
+    match item.get(name) {
+        Some(AttributeValue::S(v)) => Ok(v),
+        _ => Err(StoreError::Corrupt(name)),
+    }
+}
+
+fn get_opt_s(item: &Item, name: &str) -> Option<String> {
+    match item.get(name) {
+        Some(AttributeValue::S(v)) => Some(v.clone()),
+        _ => None,
+    }
+}
+
+fn get_n<T: std::str::FromStr>(item: &Item, name: &'static str) -> Result<T, StoreError> {
+    match item.get(name) {
+        Some(AttributeValue::N(v)) => v.parse().map_err(|_| StoreError::Corrupt(name)),
+        _ => Err(StoreError::Corrupt(name)),
+    }
+}
+
+fn user_attributes(u: &UserRecord) -> Item {
+    let mut item = HashMap::from([
+        ("user_id".to_string(), n(u.user_id)),
+        ("rc_id".to_string(), s(&u.rc_id)),
+        ("username".to_string(), s(&u.username)),
+        ("email_verified".to_string(), AttributeValue::Bool(u.email_verified)),
+        ("created_at".to_string(), n(u.created_at)),
+        ("updated_at".to_string(), n(u.updated_at)),
+        ("revision".to_string(), n(u.revision)),
+        ("key_generation".to_string(), n(u.key_generation)),
+    ]);
+    for (name, value) in [("name", &u.name), ("email", &u.email), ("avatar_url", &u.avatar_url)] {
+        if let Some(v) = value {
+            item.insert(name.to_string(), s(v));
+        }
+    }
+    item
+}
+
+fn user_from_item(instance: &InstanceName, item: &Item) -> Result<UserRecord, StoreError> {
+    Ok(UserRecord {
+        instance: instance.clone(),
+        user_id: get_n(item, "user_id")?,
+        rc_id: get_s(item, "rc_id")?.to_string(),
+        username: get_s(item, "username")?.to_string(),
+        name: get_opt_s(item, "name"),
+        email: get_opt_s(item, "email"),
+        email_verified: matches!(item.get("email_verified"), Some(AttributeValue::Bool(true))),
+        avatar_url: get_opt_s(item, "avatar_url"),
+        created_at: get_n(item, "created_at")?,
+        updated_at: get_n(item, "updated_at")?,
+        revision: get_n(item, "revision")?,
+        key_generation: get_n(item, "key_generation")?,
+    })
+}
+
+/// Maps an SDK error to a failure class; the text is for logs only.
+fn classify<E>(op: &'static str, err: SdkError<E, HttpResponse>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let retryable_codes = [
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "TransactionInProgressException",
+    ];
+    let detail = format!("{op}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(&err));
+    match &err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => StoreError::Unavailable(detail),
+        SdkError::ServiceError(e) if e.raw().status().is_server_error() => StoreError::Unavailable(detail),
+        _ if err.code().is_some_and(|c| retryable_codes.contains(&c)) => StoreError::Unavailable(detail),
+        _ => StoreError::Dynamo(detail),
+    }
+}
+
+fn build_err(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
+    StoreError::Dynamo(format!("request build: {e}"))
+}
+
+enum CreateOutcome {
+    Created,
+    IdentityExists,
+    UsernameTaken,
+    Conflict,
+}
+
+impl UserStore {
+    pub fn new(client: Client, table: impl Into<String>) -> UserStore {
+        UserStore { client, table: table.into() }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// One consistent BatchGetItem answers both "does the instance exist" and "is this one of its
+    /// keys", so a revoked key stops working at once.
+    pub async fn check_api_key(&self, instance: &InstanceName, api_key: &Secret) -> Result<ApiKeyCheck, StoreError> {
+        let keys = KeysAndAttributes::builder()
+            .keys(instance_key(instance))
+            .keys(api_key_key(instance, &tokens::sha256_hex(api_key.expose())))
+            .projection_expression("sk")
+            .consistent_read(true)
+            .build()
+            .map_err(build_err)?;
+        let mut request = HashMap::from([(self.table.clone(), keys)]);
+        let mut found = Vec::new();
+        // BatchGetItem may leave keys unprocessed under load: ask again for those, a few times.
+        for attempt in 0..4u32 {
+            let out = self
+                .client
+                .batch_get_item()
+                .set_request_items(Some(request))
+                .send()
+                .await
+                .map_err(|e| classify("BatchGetItem", e))?;
+            if let Some(items) = out.responses.and_then(|mut r| r.remove(&self.table)) {
+                found.extend(items.iter().filter_map(|i| get_opt_s(i, "sk")));
+            }
+            match out.unprocessed_keys.filter(|u| !u.is_empty()) {
+                None => break,
+                Some(rest) if attempt < 3 => {
+                    tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+                    request = rest;
+                }
+                Some(_) => return Err(StoreError::Unavailable("BatchGetItem left keys unprocessed".into())),
+            }
+        }
+        Ok(if !found.iter().any(|sk| sk == "INSTANCE") {
+            ApiKeyCheck::UnknownInstance
+        } else if found.iter().any(|sk| sk.starts_with("APIKEY#")) {
+            ApiKeyCheck::Valid
+        } else {
+            ApiKeyCheck::InvalidKey
+        })
+    }
+
+    /// The user behind a provider identity, if this identity has logged in before.
+    pub async fn find_by_identity(
+        &self,
+        instance: &InstanceName,
+        provider: &str,
+        subject: &str,
+        consistent: bool,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(identity_key(instance, provider, subject)))
+            .consistent_read(consistent)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", e))?;
+        out.item.map(|item| user_from_item(instance, &item)).transpose()
+    }
+
+    /// Returns the user of `identity`, creating it on first login. Safe under any number of
+    /// concurrent first logins of the same identity: exactly one user is created.
+    pub async fn find_or_create(&self, instance: &InstanceName, identity: &VerifiedIdentity) -> Result<UserRecord, StoreError> {
+        let provider = identity.provider.as_str();
+        if let Some(user) = self.find_by_identity(instance, provider, &identity.subject, false).await? {
+            return Ok(user);
+        }
+        let user_id = self.allocate_user_id(instance).await?;
+        let now = clock::now_micros();
+        let base = username::base_username(identity.name.as_deref());
+        let mut user = UserRecord {
+            instance: instance.clone(),
+            user_id,
+            rc_id: tokens::new_rocketchat_id(),
+            username: base.clone(),
+            name: identity.name.clone(),
+            email: identity.email.clone(),
+            email_verified: identity.email_verified,
+            avatar_url: identity.avatar_url.clone(),
+            created_at: now,
+            updated_at: now,
+            revision: 1,
+            key_generation: 1,
+        };
+        let mut name_attempt = 0;
+        for conflict in 0..MAX_CREATE_ATTEMPTS {
+            user.username = username::candidate(&base, name_attempt, rand::random());
+            match self.create(identity, &user).await? {
+                CreateOutcome::Created => return Ok(user),
+                CreateOutcome::IdentityExists => {
+                    // Another login of the same person won the race: answer with its user.
+                    return self
+                        .find_by_identity(instance, provider, &identity.subject, true)
+                        .await?
+                        .ok_or(StoreError::Corrupt("identity vanished after a conflict"));
+                }
+                CreateOutcome::UsernameTaken => name_attempt += 1,
+                CreateOutcome::Conflict => {
+                    tokio::time::sleep(Duration::from_millis(10 + 10 * u64::from(conflict))).await;
+                    if let Some(u) = self.find_by_identity(instance, provider, &identity.subject, true).await? {
+                        return Ok(u);
+                    }
+                }
+            }
+        }
+        Err(StoreError::Contention)
+    }
+
+    /// Next Syncano user id of the instance (atomic ADD); fails if the instance does not exist.
+    async fn allocate_user_id(&self, instance: &InstanceName) -> Result<u64, StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(instance_key(instance)))
+            .update_expression("ADD next_user_id :one")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(|e| match e.as_service_error() {
+                Some(se) if se.is_conditional_check_failed_exception() => StoreError::InstanceNotFound,
+                _ => classify("UpdateItem", e),
+            })?;
+        out.attributes
+            .as_ref()
+            .ok_or(StoreError::Corrupt("next_user_id"))
+            .and_then(|a| get_n(a, "next_user_id"))
+    }
+
+    async fn create(&self, identity: &VerifiedIdentity, user: &UserRecord) -> Result<CreateOutcome, StoreError> {
+        let attrs = user_attributes(user);
+        let mut identity_item = identity_key(&user.instance, identity.provider.as_str(), &identity.subject);
+        identity_item.extend(attrs.clone());
+        let mut user_item = user_key(&user.instance, user.user_id);
+        user_item.extend(attrs);
+        user_item.insert("identities".into(), AttributeValue::Ss(vec![format!("{}#{}", identity.provider, identity.subject)]));
+        let mut name_item = username_key(&user.instance, &user.username);
+        name_item.insert("user_id".into(), n(user.user_id));
+
+        let put = |item: Item| -> Result<TransactWriteItem, StoreError> {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map_err(build_err)?;
+            Ok(TransactWriteItem::builder().put(put).build())
+        };
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(put(identity_item)?)
+            .transact_items(put(user_item)?)
+            .transact_items(put(name_item)?)
+            .send()
+            .await;
+        let err = match result {
+            Ok(_) => return Ok(CreateOutcome::Created),
+            Err(err) => err,
+        };
+        if let Some(TransactWriteItemsError::TransactionCanceledException(c)) = err.as_service_error() {
+            let code = |i: usize| c.cancellation_reasons().get(i).and_then(|r| r.code()).unwrap_or("None");
+            // Reasons are positional: 0 identity, 1 user, 2 username.
+            return if code(0) == "ConditionalCheckFailed" {
+                Ok(CreateOutcome::IdentityExists)
+            } else if code(2) == "ConditionalCheckFailed" {
+                Ok(CreateOutcome::UsernameTaken)
+            } else if (0..3).any(|i| code(i) == "TransactionConflict") {
+                Ok(CreateOutcome::Conflict)
+            } else if code(1) == "ConditionalCheckFailed" {
+                Err(StoreError::Corrupt("user id allocated twice"))
+            } else {
+                Err(StoreError::Unavailable(format!("transaction cancelled: {}/{}/{}", code(0), code(1), code(2))))
+            };
+        }
+        Err(classify("TransactWriteItems", err))
+    }
+
+    /// Stores a Rocket.Chat session under the hash of its token, expiring at `expires_at` (epoch
+    /// seconds; also the table's TTL attribute).
+    pub async fn put_session(&self, token: &Secret, user: &UserRecord, expires_at: i64) -> Result<(), StoreError> {
+        let mut item = session_key(&tokens::sha256_hex(token.expose()));
+        item.extend([
+            ("instance".to_string(), s(user.instance.as_str())),
+            ("user_id".to_string(), n(user.user_id)),
+            ("rc_id".to_string(), s(&user.rc_id)),
+            ("created_at".to_string(), n(clock::now_micros())),
+            ("expires_at".to_string(), n(expires_at)),
+        ]);
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(|e| classify("PutItem", e))?;
+        Ok(())
+    }
+
+    /// Creates an instance (the operator's `admin create-instance`).
+    pub async fn create_instance(&self, instance: &InstanceName) -> Result<(), StoreError> {
+        let mut item = instance_key(instance);
+        item.insert("created_at".into(), n(clock::now_micros()));
+        item.insert("next_user_id".into(), n(0));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(|e| match e.as_service_error() {
+                Some(se) if se.is_conditional_check_failed_exception() => StoreError::InstanceExists,
+                _ => classify("PutItem", e),
+            })?;
+        Ok(())
+    }
+
+    /// Issues a new API key for an existing instance; only its hash is stored. Returns the key's
+    /// public id and the key, which is shown once.
+    pub async fn create_api_key(&self, instance: &InstanceName) -> Result<(String, Secret), StoreError> {
+        let api_key = tokens::new_api_key();
+        let key_id = tokens::new_key_id();
+        let mut item = api_key_key(instance, &tokens::sha256_hex(api_key.expose()));
+        item.insert("key_id".into(), s(&key_id));
+        item.insert("created_at".into(), n(clock::now_micros()));
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(instance_key(instance)))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(build_err)?;
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(build_err)?;
+        self.client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().condition_check(check).build())
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .send()
+            .await
+            .map_err(|e| match e.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(_)) => StoreError::InstanceNotFound,
+                _ => classify("TransactWriteItems", e),
+            })?;
+        Ok((key_id, api_key))
+    }
+
+    async fn api_key_items(&self, instance: &InstanceName) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(format!("INST#{instance}")))
+                .expression_attribute_values(":prefix", s("APIKEY#"))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| classify("Query", e))?;
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
+    pub async fn list_api_keys(&self, instance: &InstanceName) -> Result<Vec<ApiKeyInfo>, StoreError> {
+        self.api_key_items(instance)
+            .await?
+            .iter()
+            .map(|i| Ok(ApiKeyInfo { key_id: get_s(i, "key_id")?.to_string(), created_at: get_n(i, "created_at")? }))
+            .collect()
+    }
+
+    /// Deletes the key with public id `key_id`; `false` if there is none.
+    pub async fn revoke_api_key(&self, instance: &InstanceName, key_id: &str) -> Result<bool, StoreError> {
+        let items = self.api_key_items(instance).await?;
+        let Some(item) = items.iter().find(|i| get_opt_s(i, "key_id").as_deref() == Some(key_id)) else {
+            return Ok(false);
+        };
+        let sk = get_s(item, "sk")?;
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("INST#{instance}"), sk)))
+            .send()
+            .await
+            .map_err(|e| classify("DeleteItem", e))?;
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user() -> UserRecord {
+        UserRecord {
+            instance: InstanceName::parse("demo").expect("valid"),
+            user_id: 5,
+            rc_id: "aYjNnig8BEAWeQzMh".into(),
+            username: "rocket.cat".into(),
+            name: Some("Rocket Cat".into()),
+            email: None,
+            email_verified: false,
+            avatar_url: Some("https://x.test/a.png".into()),
+            created_at: 1,
+            updated_at: 2,
+            revision: 1,
+            key_generation: 1,
+        }
+    }
+
+    #[test]
+    fn user_round_trips_through_attributes() {
+        let u = user();
+        assert_eq!(user_from_item(&u.instance, &user_attributes(&u)).expect("readable"), u);
+    }
+
+    #[test]
+    fn malformed_items_are_corrupt_not_panics() {
+        let u = user();
+        let mut item = user_attributes(&u);
+        item.insert("user_id".into(), s("five"));
+        assert!(matches!(user_from_item(&u.instance, &item), Err(StoreError::Corrupt("user_id"))));
+        item.remove("username");
+        assert!(user_from_item(&u.instance, &item).is_err());
+    }
+
+    #[test]
+    fn keys_follow_the_documented_design() {
+        let i = InstanceName::parse("demo").expect("valid");
+        assert_eq!(identity_key(&i, "facebook", "10158")["pk"], s("IDENT#demo#facebook#10158"));
+        assert_eq!(user_key(&i, 5)["pk"], s("USER#demo#5"));
+        assert_eq!(username_key(&i, "rocket.cat")["pk"], s("UNAME#demo#rocket.cat"));
+        assert_eq!(api_key_key(&i, "ab")["sk"], s("APIKEY#ab"));
+    }
+}

@@ -1,0 +1,118 @@
+//! Bearer secrets this service issues, and how they are kept: only as SHA-256 hashes, or derived
+//! on demand from the server's `TOKEN_SECRET`, never stored in plain text.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::secret::Secret;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Meteor's id alphabet: Rocket.Chat user ids are 17 characters of it.
+const METEOR_ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTWXYZabcdefghijkmnopqrstuvwxyz";
+
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut buf = [0u8; N];
+    rand::rng().fill_bytes(&mut buf);
+    buf
+}
+
+/// Lowercase hex SHA-256: how every issued secret is stored and looked up.
+pub fn sha256_hex(value: &str) -> String {
+    hex::encode(Sha256::digest(value.as_bytes()))
+}
+
+/// Lowercase hex HMAC-SHA256 of `msg` under `key`.
+pub fn hmac_sha256_hex(key: &str, msg: &str) -> String {
+    hex::encode(hmac_sha256(key, msg))
+}
+
+fn hmac_sha256(key: &str, msg: &str) -> [u8; 32] {
+    // HMAC accepts keys of any length, so `new_from_slice` cannot fail here.
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(key.as_bytes()).unwrap_or_else(|_| unreachable!());
+    mac.update(msg.as_bytes());
+    mac.finalize().into_bytes().into()
+}
+
+/// A Rocket.Chat `authToken`: 256 random bits, base64url without padding (43 characters).
+pub fn new_session_token() -> Secret {
+    Secret::new(URL_SAFE_NO_PAD.encode(random_bytes::<32>()))
+}
+
+/// A Syncano-style API key: 40 lowercase hex characters (160 random bits).
+pub fn new_api_key() -> Secret {
+    Secret::new(hex::encode(random_bytes::<20>()))
+}
+
+/// A short public id for an API key, shown by `admin list-keys` and used to revoke it.
+pub fn new_key_id() -> String {
+    hex::encode(random_bytes::<4>())
+}
+
+/// A Rocket.Chat (Meteor) user id: 17 characters of the Meteor alphabet.
+pub fn new_rocketchat_id() -> String {
+    random_bytes::<17>()
+        .iter()
+        // 256 is not a multiple of 55: reject-free mapping has a tiny bias, harmless for an
+        // identifier that is not a secret.
+        .map(|b| METEOR_ALPHABET[*b as usize % METEOR_ALPHABET.len()] as char)
+        .collect()
+}
+
+/// The Syncano `user_key` of a user: 40 hex characters derived from the server's token secret,
+/// the instance, the user id and the key's generation. It is stable across logins, changes when
+/// the generation is bumped (reset), and needs no plain-text copy in the table.
+pub fn derive_user_key(token_secret: &Secret, instance: &str, user_id: u64, generation: u64) -> Secret {
+    let full = hmac_sha256_hex(token_secret.expose(), &format!("user_key\n{instance}\n{user_id}\n{generation}"));
+    Secret::new(&full[..40])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_tokens_are_256_bit_base64url_and_unique() {
+        let a = new_session_token();
+        let b = new_session_token();
+        assert_eq!(a.expose().len(), 43);
+        assert!(a.expose().bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn api_keys_are_40_hex() {
+        let k = new_api_key();
+        assert_eq!(k.expose().len(), 40);
+        assert!(k.expose().bytes().all(|c| c.is_ascii_hexdigit()));
+    }
+
+    #[test]
+    fn rocketchat_ids_are_17_meteor_characters() {
+        let id = new_rocketchat_id();
+        assert_eq!(id.len(), 17);
+        assert!(id.bytes().all(|c| METEOR_ALPHABET.contains(&c)));
+    }
+
+    #[test]
+    fn user_keys_are_stable_until_the_generation_changes() {
+        let s = Secret::new("0123456789abcdef0123456789abcdef");
+        let k1 = derive_user_key(&s, "demo", 5, 1);
+        assert_eq!(k1, derive_user_key(&s, "demo", 5, 1));
+        assert_eq!(k1.expose().len(), 40);
+        assert_ne!(k1, derive_user_key(&s, "demo", 5, 2));
+        assert_ne!(k1, derive_user_key(&s, "other", 5, 1));
+        assert_ne!(k1, derive_user_key(&Secret::new("another-secret-another-secret-xx"), "demo", 5, 1));
+    }
+
+    #[test]
+    fn hmac_matches_rfc_4231_case_2() {
+        assert_eq!(
+            hmac_sha256_hex("Jefe", "what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+}

@@ -1,0 +1,63 @@
+//! `admin`: the operator's command line for instances and their API keys.
+//!
+//! Reads `TABLE_NAME` and the usual AWS settings (region, credentials, and
+//! `AWS_ENDPOINT_URL_DYNAMODB` for DynamoDB Local) from the environment.
+
+use std::process::ExitCode;
+
+use shared::clock::rfc3339_micros;
+use shared::store::UserStore;
+use shared::InstanceName;
+
+const USAGE: &str = "usage:
+  admin create-instance INSTANCE     create an instance and print its first API key
+  admin create-key INSTANCE          print a new API key for an instance
+  admin list-keys INSTANCE           list the instance's key ids (never the keys)
+  admin revoke-key INSTANCE KEY_ID   revoke a key by its id";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("admin: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: &[String]) -> Result<(), String> {
+    let [command, instance, rest @ ..] = args else {
+        return Err(USAGE.to_string());
+    };
+    let instance = InstanceName::parse(instance).ok_or("instance names are 1-64 of a-z, 0-9 and '-'")?;
+    let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is required")?;
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let store = UserStore::new(aws_sdk_dynamodb::Client::new(&aws), table);
+    let err = |e: shared::store::StoreError| e.to_string();
+    match (command.as_str(), rest) {
+        ("create-instance", []) => {
+            store.create_instance(&instance).await.map_err(err)?;
+            let (key_id, key) = store.create_api_key(&instance).await.map_err(err)?;
+            println!("instance {instance} created\napi key id {key_id}\nX-API-KEY: {}", key.expose());
+        }
+        ("create-key", []) => {
+            let (key_id, key) = store.create_api_key(&instance).await.map_err(err)?;
+            println!("api key id {key_id}\nX-API-KEY: {}", key.expose());
+        }
+        ("list-keys", []) => {
+            for k in store.list_api_keys(&instance).await.map_err(err)? {
+                println!("{}\tcreated {}", k.key_id, rfc3339_micros(k.created_at));
+            }
+        }
+        ("revoke-key", [key_id]) => {
+            if !store.revoke_api_key(&instance, key_id).await.map_err(err)? {
+                return Err(format!("no key {key_id} in instance {instance}"));
+            }
+            println!("revoked {key_id}");
+        }
+        _ => return Err(USAGE.to_string()),
+    }
+    Ok(())
+}
