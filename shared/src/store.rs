@@ -459,6 +459,13 @@ impl UserStore {
     /// public id and the key, which is shown once.
     pub async fn create_api_key(&self, instance: &InstanceName) -> Result<(String, Secret), StoreError> {
         let api_key = tokens::new_api_key();
+        let key_id = self.import_api_key(instance, &api_key).await?;
+        Ok((key_id, api_key))
+    }
+
+    /// Stores the hash of a key chosen by the caller (the local stack's fixed demo key, which the
+    /// `events/` samples carry). Returns the key's public id.
+    pub async fn import_api_key(&self, instance: &InstanceName, api_key: &Secret) -> Result<String, StoreError> {
         let key_id = tokens::new_key_id();
         let mut item = api_key_key(instance, &tokens::sha256_hex(api_key.expose()));
         item.insert("key_id".into(), s(&key_id));
@@ -485,7 +492,7 @@ impl UserStore {
                 Some(TransactWriteItemsError::TransactionCanceledException(_)) => StoreError::InstanceNotFound,
                 _ => classify("TransactWriteItems", e),
             })?;
-        Ok((key_id, api_key))
+        Ok(key_id)
     }
 
     async fn api_key_items(&self, instance: &InstanceName) -> Result<Vec<Item>, StoreError> {

@@ -1,0 +1,251 @@
+//! `spawn_app`: a fresh world per test — its own table (created from template.yaml) in DynamoDB
+//! Local, its own provider emulator, and the local gateway on a free loopback port.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::TcpStream;
+use std::sync::{Arc, Mutex, Once, OnceLock};
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use emulator::{Emulator, EmulatorConfig, FacebookApp};
+use local_stack::dynamodb_local::{repo_root, Installation};
+use local_stack::{function_handlers, router, Template};
+use rand::distr::{Alphanumeric, SampleString};
+use shared::{App, InstanceName, Secret};
+
+pub const APP_ID: &str = "test-app";
+pub const OTHER_APP_ID: &str = "other-app";
+pub const INSTANCE: &str = "demo";
+/// The API key and Facebook token the `events/` samples carry.
+pub const EVENT_API_KEY: &str = "5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e";
+pub const EVENT_TOKEN: &str = "EAALocalDemoUserToken0123456789abcdefABCDEF";
+pub const PROVIDER_TIMEOUT_MS: u64 = 800;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub emulator: Emulator,
+    pub app: Arc<App>,
+    pub dynamo: aws_sdk_dynamodb::Client,
+    pub table: String,
+    pub api_key: String,
+    /// Every secret this world knows; none may appear in a log line.
+    pub secrets: Mutex<Vec<String>>,
+}
+
+fn random(n: usize) -> String {
+    Alphanumeric.sample_string(&mut rand::rng(), n)
+}
+
+/// DynamoDB Local for this test binary: `DYNAMODB_ENDPOINT` when the test script runs one,
+/// otherwise one started here and stopped by a watchdog when this process exits.
+fn dynamodb_endpoint() -> &'static str {
+    static ENDPOINT: OnceLock<String> = OnceLock::new();
+    ENDPOINT.get_or_init(|| {
+        if let Ok(e) = std::env::var("DYNAMODB_ENDPOINT") {
+            return e;
+        }
+        let install = Installation::find(&repo_root().join("tools/dynamodb-local"))
+            .expect("DynamoDB Local is not installed: run scripts/dynamodb-local.sh install (scripts/test does)");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+        let script = format!(
+            "java -Djava.library.path='{}' -jar '{}' -inMemory -sharedDb -port {port} >/dev/null 2>&1 & j=$!; \
+             while kill -0 {} 2>/dev/null; do sleep 1; done; kill $j",
+            install.lib_dir.display(),
+            install.jar.display(),
+            std::process::id()
+        );
+        std::process::Command::new("sh").arg("-c").arg(script).spawn().expect("start DynamoDB Local");
+        for _ in 0..150 {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return format!("http://127.0.0.1:{port}");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!("DynamoDB Local did not start on port {port}");
+    })
+}
+
+/// All log lines of the test binary, captured at DEBUG for every crate.
+pub static LOGS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+
+struct LogWriter;
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LOGS.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture_logs() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("debug"))
+            .with_writer(|| LogWriter)
+            .init();
+    });
+}
+
+pub fn logs() -> String {
+    String::from_utf8_lossy(&LOGS.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Like [`spawn_app`], with a chance to change the function configuration first.
+pub async fn spawn_app_with(customize: impl FnOnce(&mut HashMap<String, String>)) -> TestApp {
+    capture_logs();
+    let endpoint = dynamodb_endpoint();
+    let app_secret = random(32);
+    let other_secret = random(32);
+    let token_secret = random(48);
+    let emulator = Emulator::new(EmulatorConfig {
+        facebook_apps: vec![
+            FacebookApp { id: APP_ID.into(), secret: app_secret.clone() },
+            FacebookApp { id: OTHER_APP_ID.into(), secret: other_secret.clone() },
+        ],
+    });
+    let graph = emulator.spawn(0).await.expect("emulator");
+
+    let table = format!("test-{}", random(12));
+    let template = Template::load(repo_root().join("template.yaml")).expect("template.yaml");
+    let dynamo = shared::app::local_dynamodb_client(endpoint);
+    template.table().create(&dynamo, &table).await.expect("create table from template.yaml");
+
+    let mut vars: HashMap<String, String> = [
+        ("TABLE_NAME", table.as_str()),
+        ("PUBLIC_BASE_URL", "http://127.0.0.1:3000"),
+        ("DEFAULT_INSTANCE", INSTANCE),
+        ("FACEBOOK_APP_ID", APP_ID),
+        ("FACEBOOK_APP_SECRET", &app_secret),
+        ("TOKEN_SECRET", &token_secret),
+        ("FACEBOOK_GRAPH_URL", &graph),
+        ("AWS_ENDPOINT_URL_DYNAMODB", endpoint),
+        ("PROVIDER_TIMEOUT_MS", &PROVIDER_TIMEOUT_MS.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    customize(&mut vars);
+    let app = Arc::new(App::from_vars(&vars).await.expect("app config"));
+
+    let instance = InstanceName::parse(INSTANCE).expect("valid");
+    app.store.create_instance(&instance).await.expect("instance");
+    app.store.import_api_key(&instance, &Secret::new(EVENT_API_KEY)).await.expect("api key");
+
+    let gateway = router(template.routes(), function_handlers(app.clone())).expect("gateway");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(local_stack::gateway::serve(listener, gateway, std::future::pending()));
+
+    TestApp {
+        base,
+        http: reqwest::Client::new(),
+        emulator,
+        app,
+        dynamo,
+        table,
+        api_key: EVENT_API_KEY.to_string(),
+        secrets: Mutex::new(vec![app_secret, other_secret, token_secret, EVENT_API_KEY.to_string(), EVENT_TOKEN.to_string()]),
+    }
+}
+
+impl TestApp {
+    pub fn remember(&self, secret: &str) {
+        self.secrets.lock().unwrap_or_else(|e| e.into_inner()).push(secret.to_string());
+    }
+
+    /// A Facebook person and a fresh token of our app for them.
+    pub fn facebook_user(&self, name: &str, email: Option<&str>) -> (String, String) {
+        let person = self.emulator.create_facebook_user(name, email);
+        let token = self.token(&person, APP_ID, 3600);
+        (person, token)
+    }
+
+    pub fn token(&self, person: &str, app_id: &str, ttl: i64) -> String {
+        let token = self.emulator.issue_facebook_token(person, app_id, ttl);
+        self.remember(&token);
+        token
+    }
+
+    pub fn syncano_url(&self, instance: &str) -> String {
+        format!("{}/v1.1/instances/{instance}/user/auth/facebook/", self.base)
+    }
+
+    pub async fn syncano_login(&self, token: &str) -> reqwest::Response {
+        self.http
+            .post(self.syncano_url(INSTANCE))
+            .header("x-api-key", &self.api_key)
+            .json(&serde_json::json!({ "access_token": token }))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn rocketchat_login(&self, token: &str) -> reqwest::Response {
+        self.http
+            .post(format!("{}/api/v1/login", self.base))
+            .json(&serde_json::json!({ "serviceName": "facebook", "accessToken": token, "secret": "client-secret", "expiresIn": 3600 }))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn scan(&self) -> Vec<Item> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .dynamo
+                .scan()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("scan");
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return items;
+            }
+        }
+    }
+
+    /// How many items have a `pk` starting with `prefix`.
+    pub async fn count(&self, prefix: &str) -> usize {
+        self.scan().await.iter().filter(|i| matches!(i.get("pk"), Some(AttributeValue::S(pk)) if pk.starts_with(prefix))).count()
+    }
+
+    /// Users, identities, usernames and sessions: the login writes.
+    pub async fn login_writes(&self) -> [usize; 4] {
+        [self.count("USER#").await, self.count("IDENT#").await, self.count("UNAME#").await, self.count("SESSION#").await]
+    }
+
+    /// Fails if any secret this world used appears in any captured log line.
+    pub fn assert_logs_clean(&self) {
+        let logs = logs();
+        assert!(logs.contains("request"), "the log capture saw no request line at all");
+        for s in self.secrets.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            assert!(!logs.contains(s.as_str()), "a secret ({}…) appears in the logs", &s[..6.min(s.len())]);
+        }
+    }
+}
+
+pub async fn json(resp: reqwest::Response) -> (u16, serde_json::Value) {
+    let status = resp.status().as_u16();
+    let body = resp.text().await.expect("body");
+    let value = serde_json::from_str(&body).unwrap_or_else(|_| panic!("not JSON ({status}): {body}"));
+    (status, value)
+}
