@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Create (idempotently) the tooling venv at $REPO/.local/venv and install the
+# pinned tools from scripts/requirements-tools.txt.
+#
+#   scripts/venv.sh        # cfn-lint, aws-sam-cli, cargo-lambda, ziglang
+#   scripts/venv.sh lint   # cfn-lint only (fast path for CI)
+#
+# Afterwards: source .local/venv/bin/activate   (or call .local/venv/bin/<tool>)
+# Override the interpreter with PYTHON=/path/to/python3 (needs >= 3.9).
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$SCRIPT_DIR/.." && pwd)"
+VENV="$REPO/.local/venv"
+REQS="$SCRIPT_DIR/requirements-tools.txt"
+PYTHON="${PYTHON:-python3}"
+
+mode="${1:-all}"
+case "$mode" in
+  all | lint) ;;
+  -h | --help)
+    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+    exit 0
+    ;;
+  *)
+    echo "usage: $0 [lint]" >&2
+    exit 2
+    ;;
+esac
+
+# A venv whose interpreter no longer runs (python upgraded/removed) is rebuilt.
+if [[ -x "$VENV/bin/python" ]] && ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
+  echo "venv.sh: $VENV is broken, recreating" >&2
+  rm -rf "$VENV"
+fi
+if [[ ! -x "$VENV/bin/python" ]]; then
+  mkdir -p "$REPO/.local"
+  echo "venv.sh: creating $VENV with $("$PYTHON" --version 2>&1)" >&2
+  "$PYTHON" -m venv "$VENV"
+fi
+
+pip=("$VENV/bin/python" -m pip --disable-pip-version-check --quiet)
+
+if [[ "$mode" == lint ]]; then
+  # Only the cfn-lint pin, taken from the same file so versions never drift.
+  pin="$(grep -E '^cfn-lint==' "$REQS")"
+  "${pip[@]}" install "$pin"
+else
+  "${pip[@]}" install -r "$REQS"
+fi
+
+# Report what is there (cheap; also proves the entry points work).
+"$VENV/bin/cfn-lint" --version
+if [[ "$mode" == all ]]; then
+  "$VENV/bin/sam" --version
+  "$VENV/bin/cargo-lambda" lambda --version
+  "$VENV/bin/python" -m ziglang version | sed 's/^/zig /'
+fi
+echo "venv.sh: ready: $VENV (activate with: source $VENV/bin/activate)" >&2
