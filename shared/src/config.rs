@@ -58,9 +58,10 @@ impl Config {
 
         let table_name = required("TABLE_NAME")?;
         let public_base_url = url("PUBLIC_BASE_URL", required("PUBLIC_BASE_URL")?)?;
-        let default_instance = InstanceName::parse(&required("DEFAULT_INSTANCE")?).ok_or(
-            ConfigError::Invalid { name: "DEFAULT_INSTANCE", reason: "lowercase letters, digits and '-', at most 64" },
-        )?;
+        let default_instance = InstanceName::parse(&required("DEFAULT_INSTANCE")?).ok_or(ConfigError::Invalid {
+            name: "DEFAULT_INSTANCE",
+            reason: "lowercase letters, digits and '-', at most 64",
+        })?;
         let app_id = required("FACEBOOK_APP_ID")?;
         if !app_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
             return Err(ConfigError::Invalid { name: "FACEBOOK_APP_ID", reason: "letters, digits, '-' and '_' only" });
@@ -72,13 +73,17 @@ impl Config {
         };
         let graph_version = get("FACEBOOK_GRAPH_VERSION").unwrap_or_else(|| DEFAULT_FACEBOOK_GRAPH_VERSION.into());
         if !is_graph_version(&graph_version) {
-            return Err(ConfigError::Invalid { name: "FACEBOOK_GRAPH_VERSION", reason: "expected a version like v22.0" });
+            return Err(ConfigError::Invalid {
+                name: "FACEBOOK_GRAPH_VERSION",
+                reason: "expected a version like v22.0",
+            });
         }
         let token_secret = Secret::new(required("TOKEN_SECRET")?);
         if token_secret.expose().len() < 32 {
             return Err(ConfigError::Invalid { name: "TOKEN_SECRET", reason: "at least 32 characters" });
         }
-        let timeout_ms = number("PROVIDER_TIMEOUT_MS", get("PROVIDER_TIMEOUT_MS"), DEFAULT_PROVIDER_TIMEOUT_MS, 100..=30_000)?;
+        let timeout_ms =
+            number("PROVIDER_TIMEOUT_MS", get("PROVIDER_TIMEOUT_MS"), DEFAULT_PROVIDER_TIMEOUT_MS, 100..=30_000)?;
         let ttl_days = number("SESSION_TTL_DAYS", get("SESSION_TTL_DAYS"), DEFAULT_SESSION_TTL_DAYS, 1..=3_650)?;
         let dynamodb_endpoint = match get("AWS_ENDPOINT_URL_DYNAMODB") {
             Some(v) => Some(url("AWS_ENDPOINT_URL_DYNAMODB", v)?),
@@ -167,7 +172,14 @@ pub(crate) mod tests {
 
     #[test]
     fn required_values_have_no_default() {
-        for name in ["TABLE_NAME", "PUBLIC_BASE_URL", "DEFAULT_INSTANCE", "FACEBOOK_APP_ID", "FACEBOOK_APP_SECRET", "TOKEN_SECRET"] {
+        for name in [
+            "TABLE_NAME",
+            "PUBLIC_BASE_URL",
+            "DEFAULT_INSTANCE",
+            "FACEBOOK_APP_ID",
+            "FACEBOOK_APP_SECRET",
+            "TOKEN_SECRET",
+        ] {
             let mut v = vars();
             v.remove(name);
             assert!(matches!(load(&v), Err(ConfigError::Missing(n)) if n == name), "{name}");

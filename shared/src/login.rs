@@ -55,7 +55,9 @@ impl From<StoreError> for LoginError {
         match e {
             StoreError::InstanceNotFound => LoginError::UnknownInstance,
             StoreError::Unavailable(_) | StoreError::Contention => LoginError::StoreUnavailable(e.to_string()),
-            StoreError::InstanceExists | StoreError::Dynamo(_) | StoreError::Corrupt(_) => LoginError::Internal(e.to_string()),
+            StoreError::InstanceExists | StoreError::Dynamo(_) | StoreError::Corrupt(_) => {
+                LoginError::Internal(e.to_string())
+            }
         }
     }
 }
@@ -90,7 +92,11 @@ impl App {
     }
 
     /// Syncano: instance + API key first (one read), then the provider, then the user.
-    pub async fn syncano_login(&self, req: SyncanoLoginRequest, provider: Provider) -> Result<SyncanoLogin, LoginError> {
+    pub async fn syncano_login(
+        &self,
+        req: SyncanoLoginRequest,
+        provider: Provider,
+    ) -> Result<SyncanoLogin, LoginError> {
         let instance = InstanceName::parse(&req.instance).ok_or(LoginError::UnknownInstance)?;
         let api_key = req.api_key.ok_or(LoginError::MissingApiKey)?;
         match self.store.check_api_key(&instance, &api_key).await? {
@@ -100,7 +106,8 @@ impl App {
         }
         let identity = self.verify(provider, &req.access_token).await?;
         let user = self.store.find_or_create(&instance, &identity).await?;
-        let user_key = tokens::derive_user_key(&self.config.token_secret, instance.as_str(), user.user_id, user.key_generation);
+        let user_key =
+            tokens::derive_user_key(&self.config.token_secret, instance.as_str(), user.user_id, user.key_generation);
         Ok(SyncanoLogin { user, user_key })
     }
 

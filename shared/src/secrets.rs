@@ -43,7 +43,10 @@ mod tests {
 
     #[test]
     fn parameter_names_map_to_variables() {
-        assert_eq!(variable_for_parameter("/social-login/prod/facebook-app-secret").as_deref(), Some("FACEBOOK_APP_SECRET"));
+        assert_eq!(
+            variable_for_parameter("/social-login/prod/facebook-app-secret").as_deref(),
+            Some("FACEBOOK_APP_SECRET")
+        );
         assert_eq!(variable_for_parameter("/social-login/prod/token-secret").as_deref(), Some("TOKEN_SECRET"));
         assert_eq!(variable_for_parameter("/x/Weird_Name"), None);
         assert_eq!(variable_for_parameter("/x/"), None);

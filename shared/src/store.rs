@@ -17,10 +17,10 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, KeysAndAttributes, Put, ReturnValue, TransactWriteItem};
-use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::Client;
 
 use crate::clock;
@@ -205,7 +205,9 @@ where
     ];
     let detail = format!("{op}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(&err));
     match &err {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => StoreError::Unavailable(detail),
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            StoreError::Unavailable(detail)
+        }
         SdkError::ServiceError(e) if e.raw().status().is_server_error() => StoreError::Unavailable(detail),
         _ if err.code().is_some_and(|c| retryable_codes.contains(&c)) => StoreError::Unavailable(detail),
         _ => StoreError::Dynamo(detail),
@@ -296,7 +298,11 @@ impl UserStore {
 
     /// Returns the user of `identity`, creating it on first login. Safe under any number of
     /// concurrent first logins of the same identity: exactly one user is created.
-    pub async fn find_or_create(&self, instance: &InstanceName, identity: &VerifiedIdentity) -> Result<UserRecord, StoreError> {
+    pub async fn find_or_create(
+        &self,
+        instance: &InstanceName,
+        identity: &VerifiedIdentity,
+    ) -> Result<UserRecord, StoreError> {
         let provider = identity.provider.as_str();
         if let Some(user) = self.find_by_identity(instance, provider, &identity.subject, false).await? {
             return Ok(user);
@@ -359,10 +365,7 @@ impl UserStore {
                 Some(se) if se.is_conditional_check_failed_exception() => StoreError::InstanceNotFound,
                 _ => classify("UpdateItem", e),
             })?;
-        out.attributes
-            .as_ref()
-            .ok_or(StoreError::Corrupt("next_user_id"))
-            .and_then(|a| get_n(a, "next_user_id"))
+        out.attributes.as_ref().ok_or(StoreError::Corrupt("next_user_id")).and_then(|a| get_n(a, "next_user_id"))
     }
 
     async fn create(&self, identity: &VerifiedIdentity, user: &UserRecord) -> Result<CreateOutcome, StoreError> {
@@ -371,7 +374,10 @@ impl UserStore {
         identity_item.extend(attrs.clone());
         let mut user_item = user_key(&user.instance, user.user_id);
         user_item.extend(attrs);
-        user_item.insert("identities".into(), AttributeValue::Ss(vec![format!("{}#{}", identity.provider, identity.subject)]));
+        user_item.insert(
+            "identities".into(),
+            AttributeValue::Ss(vec![format!("{}#{}", identity.provider, identity.subject)]),
+        );
         let mut name_item = username_key(&user.instance, &user.username);
         name_item.insert("user_id".into(), n(user.user_id));
 

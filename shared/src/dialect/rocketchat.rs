@@ -92,7 +92,10 @@ impl Me {
             active: true,
             roles: vec!["user"],
             settings: Settings { preferences: Map::new() },
-            avatar_url: u.avatar_url.clone().unwrap_or_else(|| format!("{}/avatar/{}", config.public_base_url, u.username)),
+            avatar_url: u
+                .avatar_url
+                .clone()
+                .unwrap_or_else(|| format!("{}/avatar/{}", config.public_base_url, u.username)),
         }
     }
 }
@@ -131,7 +134,8 @@ pub fn parse_login(req: &Request) -> Result<LoginRequest, LoginError> {
         None | Some(Value::Null) => return Err(bad("expiresIn is required.")),
         Some(v) => v.as_i64().filter(|n| *n >= 0).ok_or_else(|| bad("expiresIn must be an integer."))?,
     };
-    let provider = Provider::from_service_name(service).ok_or_else(|| LoginError::UnsupportedService(printable(service)))?;
+    let provider =
+        Provider::from_service_name(service).ok_or_else(|| LoginError::UnsupportedService(printable(service)))?;
     Ok(LoginRequest { provider, access_token: access_token(token)?, expires_in })
 }
 
@@ -179,7 +183,12 @@ pub fn error_response(err: &LoginError) -> Response<Body> {
 }
 
 /// The response for a login outcome, with its one log line.
-pub fn respond(config: &Config, route: &str, started: Instant, result: Result<RocketChatLogin, LoginError>) -> Response<Body> {
+pub fn respond(
+    config: &Config,
+    route: &str,
+    started: Instant,
+    result: Result<RocketChatLogin, LoginError>,
+) -> Response<Body> {
     let resp = match &result {
         Ok(login) => json_response(
             StatusCode::OK,
@@ -221,8 +230,9 @@ mod tests {
 
     #[test]
     fn the_seed_body_parses_and_secret_is_ignored() {
-        let r = parse_login(&request(r#"{"serviceName":"facebook","accessToken":"hash","secret":"hash","expiresIn":200}"#))
-            .expect("ok");
+        let r =
+            parse_login(&request(r#"{"serviceName":"facebook","accessToken":"hash","secret":"hash","expiresIn":200}"#))
+                .expect("ok");
         assert_eq!((r.provider, r.access_token.expose(), r.expires_in), (Provider::Facebook, "hash", 200));
     }
 
@@ -234,14 +244,17 @@ mod tests {
         assert!(bad_request(r#"{"serviceName":"facebook","expiresIn":1}"#).contains("accessToken"));
         assert!(bad_request(r#"{"serviceName":"facebook","accessToken":7,"expiresIn":1}"#).contains("accessToken"));
         assert!(bad_request(r#"{"accessToken":"x","expiresIn":1}"#).contains("serviceName"));
-        assert!(bad_request(r#"{"serviceName":"facebook","accessToken":"x","secret":1,"expiresIn":1}"#).contains("secret"));
+        assert!(
+            bad_request(r#"{"serviceName":"facebook","accessToken":"x","secret":1,"expiresIn":1}"#).contains("secret")
+        );
         assert!(bad_request("nope").contains("JSON"));
         assert!(bad_request("[]").contains("object"));
     }
 
     #[test]
     fn unserved_services_are_400_naming_them() {
-        let err = parse_login(&request(r#"{"serviceName":"myspace","accessToken":"x","expiresIn":1}"#)).expect_err("unserved");
+        let err = parse_login(&request(r#"{"serviceName":"myspace","accessToken":"x","expiresIn":1}"#))
+            .expect_err("unserved");
         let (status, _, message) = error_parts(&err);
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert!(message.contains("myspace"));

@@ -128,7 +128,9 @@ fn json_field(body: &[u8], field: &str) -> Result<String, LoginError> {
     };
     match map.get(field) {
         None | Some(Value::Null) => Err(required(field)),
-        Some(Value::String(s)) if s.trim().is_empty() => Err(LoginError::BadRequest(format!("{field}: This field may not be blank."))),
+        Some(Value::String(s)) if s.trim().is_empty() => {
+            Err(LoginError::BadRequest(format!("{field}: This field may not be blank.")))
+        }
         Some(Value::String(s)) => Ok(s.clone()),
         Some(_) => Err(LoginError::BadRequest(format!("{field}: Not a valid string."))),
     }
@@ -139,7 +141,9 @@ fn form_field(body: &[u8], field: &str) -> Result<String, LoginError> {
         serde_urlencoded::from_bytes(body).map_err(|_| LoginError::BadRequest("Form parse error.".into()))?;
     match pairs.into_iter().find(|(k, _)| k == field) {
         None => Err(required(field)),
-        Some((_, v)) if v.trim().is_empty() => Err(LoginError::BadRequest(format!("{field}: This field may not be blank."))),
+        Some((_, v)) if v.trim().is_empty() => {
+            Err(LoginError::BadRequest(format!("{field}: This field may not be blank.")))
+        }
         Some((_, v)) => Ok(v),
     }
 }
@@ -153,9 +157,15 @@ pub fn error_status(err: &LoginError) -> (StatusCode, String) {
         LoginError::InvalidApiKey => (StatusCode::FORBIDDEN, "Invalid API key."),
         LoginError::UnknownInstance => (StatusCode::NOT_FOUND, "Instance not found."),
         LoginError::TokenRejected(_) => (StatusCode::UNAUTHORIZED, "Invalid username or password."),
-        LoginError::ProviderUnavailable(_) => (StatusCode::BAD_GATEWAY, "The identity provider is unavailable. Try again later."),
-        LoginError::ProviderTimeout => (StatusCode::GATEWAY_TIMEOUT, "The identity provider did not answer in time. Try again later."),
-        LoginError::StoreUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "Service temporarily unavailable. Try again later."),
+        LoginError::ProviderUnavailable(_) => {
+            (StatusCode::BAD_GATEWAY, "The identity provider is unavailable. Try again later.")
+        }
+        LoginError::ProviderTimeout => {
+            (StatusCode::GATEWAY_TIMEOUT, "The identity provider did not answer in time. Try again later.")
+        }
+        LoginError::StoreUnavailable(_) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "Service temporarily unavailable. Try again later.")
+        }
         LoginError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error."),
     };
     (status, detail.to_string())
@@ -209,17 +219,25 @@ mod tests {
     fn json_and_form_bodies_are_read() {
         let r = parse_login(&request(Some("application/json"), Some("k"), r#"{"access_token":"EAAB"}"#)).expect("ok");
         assert_eq!((r.instance.as_str(), r.access_token.expose()), ("demo", "EAAB"));
-        let r = parse_login(&request(Some("application/x-www-form-urlencoded; charset=utf-8"), Some("k"), "access_token=EAAC&x=1"))
-            .expect("ok");
+        let r = parse_login(&request(
+            Some("application/x-www-form-urlencoded; charset=utf-8"),
+            Some("k"),
+            "access_token=EAAC&x=1",
+        ))
+        .expect("ok");
         assert_eq!(r.access_token.expose(), "EAAC");
     }
 
     #[test]
     fn bad_bodies_name_the_field() {
         assert!(bad_request(request(Some("application/json"), Some("k"), "{}")).contains("access_token"));
-        assert!(bad_request(request(Some("application/json"), Some("k"), r#"{"access_token":5}"#)).contains("access_token"));
-        assert!(bad_request(request(Some("application/json"), Some("k"), r#"{"access_token":"  "}"#)).contains("access_token"));
-        assert!(bad_request(request(Some("application/x-www-form-urlencoded"), Some("k"), "token=x")).contains("access_token"));
+        assert!(
+            bad_request(request(Some("application/json"), Some("k"), r#"{"access_token":5}"#)).contains("access_token")
+        );
+        assert!(bad_request(request(Some("application/json"), Some("k"), r#"{"access_token":"  "}"#))
+            .contains("access_token"));
+        assert!(bad_request(request(Some("application/x-www-form-urlencoded"), Some("k"), "token=x"))
+            .contains("access_token"));
         assert_eq!(bad_request(request(Some("application/json"), Some("k"), "{nope")), "JSON parse error.");
         assert!(bad_request(request(Some("application/json"), Some("k"), "[1]")).contains("JSON object"));
         assert!(bad_request(request(Some("text/plain"), Some("k"), "x")).contains("media type"));
@@ -235,7 +253,8 @@ mod tests {
 
     #[test]
     fn unprintable_tokens_are_rejected_without_the_provider() {
-        let err = parse_login(&request(Some("application/json"), Some("k"), r#"{"access_token":"a\nb"}"#)).expect_err("bad");
+        let err =
+            parse_login(&request(Some("application/json"), Some("k"), r#"{"access_token":"a\nb"}"#)).expect_err("bad");
         assert_eq!(error_status(&err).0, StatusCode::UNAUTHORIZED);
     }
 
@@ -248,8 +267,16 @@ mod tests {
             LoginError::StoreUnavailable("throttled".into()),
         ] {
             let (_, detail) = error_status(&e);
-            assert!(!detail.contains("secret") && !detail.contains("graph") && !detail.contains("190") && !detail.contains("throttled"));
+            assert!(
+                !detail.contains("secret")
+                    && !detail.contains("graph")
+                    && !detail.contains("190")
+                    && !detail.contains("throttled")
+            );
         }
-        assert_eq!(error_status(&LoginError::TokenRejected(String::new())), (StatusCode::UNAUTHORIZED, "Invalid username or password.".into()));
+        assert_eq!(
+            error_status(&LoginError::TokenRejected(String::new())),
+            (StatusCode::UNAUTHORIZED, "Invalid username or password.".into())
+        );
     }
 }

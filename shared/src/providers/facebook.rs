@@ -90,7 +90,8 @@ impl FacebookVerifier {
 }
 
 fn identity_from_me(body: &[u8]) -> Result<VerifiedIdentity, ProviderError> {
-    let me: Me = serde_json::from_slice(body).map_err(|_| ProviderError::BadResponse("/me is not the expected JSON".into()))?;
+    let me: Me =
+        serde_json::from_slice(body).map_err(|_| ProviderError::BadResponse("/me is not the expected JSON".into()))?;
     if me.id.is_empty() || !me.id.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ProviderError::BadResponse("/me has no numeric id".into()));
     }
@@ -175,15 +176,28 @@ mod tests {
 
     #[test]
     fn graph_errors_are_classified() {
-        let rejected = |s: u16, b: &str| matches!(classify_error(StatusCode::from_u16(s).unwrap(), b.as_bytes()), ProviderError::Rejected(_));
-        let unavailable = |s: u16, b: &str| matches!(classify_error(StatusCode::from_u16(s).unwrap(), b.as_bytes()), ProviderError::Unavailable(_));
-        assert!(rejected(400, r#"{"error":{"message":"Invalid OAuth access token","type":"OAuthException","code":190}}"#));
+        let rejected = |s: u16, b: &str| {
+            matches!(classify_error(StatusCode::from_u16(s).unwrap(), b.as_bytes()), ProviderError::Rejected(_))
+        };
+        let unavailable = |s: u16, b: &str| {
+            matches!(classify_error(StatusCode::from_u16(s).unwrap(), b.as_bytes()), ProviderError::Unavailable(_))
+        };
+        assert!(rejected(
+            400,
+            r#"{"error":{"message":"Invalid OAuth access token","type":"OAuthException","code":190}}"#
+        ));
         assert!(rejected(400, r#"{"error":{"code":190,"error_subcode":463}}"#));
-        assert!(rejected(400, r#"{"error":{"message":"Invalid appsecret_proof provided in the API argument","code":100}}"#));
+        assert!(rejected(
+            400,
+            r#"{"error":{"message":"Invalid appsecret_proof provided in the API argument","code":100}}"#
+        ));
         assert!(rejected(400, r#"{"error":{"code":2500}}"#));
         assert!(unavailable(500, r#"{"error":{"code":2,"is_transient":true}}"#));
         assert!(unavailable(503, "down"));
-        assert!(unavailable(403, r#"{"error":{"message":"(#4) Application request limit reached","code":4,"is_transient":true}}"#));
+        assert!(unavailable(
+            403,
+            r#"{"error":{"message":"(#4) Application request limit reached","code":4,"is_transient":true}}"#
+        ));
         assert!(unavailable(400, r#"{"error":{"code":1}}"#));
         assert!(matches!(classify_error(StatusCode::BAD_REQUEST, b"nope"), ProviderError::BadResponse(_)));
     }

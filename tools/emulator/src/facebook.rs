@@ -86,11 +86,7 @@ impl Facebook {
     pub(crate) fn new(apps: impl IntoIterator<Item = (String, String)>) -> Facebook {
         let mut asid_key = [0u8; 32];
         rand::Rng::fill(&mut rand::rng(), &mut asid_key);
-        Facebook {
-            apps: apps.into_iter().collect(),
-            asid_key,
-            data: Mutex::new(Data::default()),
-        }
+        Facebook { apps: apps.into_iter().collect(), asid_key, data: Mutex::new(Data::default()) }
     }
 
     pub(crate) fn has_app(&self, app_id: &str) -> bool {
@@ -106,22 +102,11 @@ impl Facebook {
                 break id;
             }
         };
-        data.persons.insert(
-            id.clone(),
-            Person {
-                name: name.to_string(),
-                email: email.map(str::to_string),
-            },
-        );
+        data.persons.insert(id.clone(), Person { name: name.to_string(), email: email.map(str::to_string) });
         id
     }
 
-    pub(crate) fn issue_token(
-        &self,
-        person: &str,
-        app_id: &str,
-        ttl_secs: i64,
-    ) -> Result<String, IssueError> {
+    pub(crate) fn issue_token(&self, person: &str, app_id: &str, ttl_secs: i64) -> Result<String, IssueError> {
         self.issue_token_as(person, app_id, ttl_secs, None)
     }
 
@@ -175,18 +160,14 @@ impl Facebook {
 
     /// The id Graph shows `app_id` for `person`: 17 digits, stable, different for every app.
     pub(crate) fn app_scoped_user_id(&self, person: &str, app_id: &str) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.asid_key)
-            .expect("HMAC-SHA256 accepts keys of any length");
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.asid_key).expect("HMAC-SHA256 accepts keys of any length");
         mac.update(person.as_bytes());
         mac.update(&[0]);
         mac.update(app_id.as_bytes());
         let digest = mac.finalize().into_bytes();
         let mut first = [0u8; 8];
         first.copy_from_slice(&digest[..8]);
-        format!(
-            "1{:016}",
-            u64::from_be_bytes(first) % 10_000_000_000_000_000
-        )
+        format!("1{:016}", u64::from_be_bytes(first) % 10_000_000_000_000_000)
     }
 
     fn token(&self, token: &str) -> Option<TokenRecord> {
@@ -200,9 +181,7 @@ impl Facebook {
     /// Checks an app access token `APPID|APPSECRET`; returns the app id.
     fn check_app_token(&self, token: &str) -> Result<String, GraphError> {
         match token.split_once('|') {
-            Some((id, secret)) if self.apps.get(id).is_some_and(|s| s == secret) => {
-                Ok(id.to_string())
-            }
+            Some((id, secret)) if self.apps.get(id).is_some_and(|s| s == secret) => Ok(id.to_string()),
             Some(_) => Err(GraphError::bad_signature()),
             None => Err(GraphError::cannot_parse()),
         }
@@ -233,20 +212,8 @@ pub(crate) struct GraphError {
 }
 
 impl GraphError {
-    pub(crate) fn new(
-        status: StatusCode,
-        kind: &'static str,
-        code: u32,
-        message: impl Into<String>,
-    ) -> GraphError {
-        GraphError {
-            status,
-            kind,
-            code,
-            subcode: None,
-            message: message.into(),
-            transient: false,
-        }
+    pub(crate) fn new(status: StatusCode, kind: &'static str, code: u32, message: impl Into<String>) -> GraphError {
+        GraphError { status, kind, code, subcode: None, message: message.into(), transient: false }
     }
 
     pub(crate) fn transient(mut self) -> GraphError {
@@ -269,10 +236,7 @@ impl GraphError {
     }
 
     fn no_active_token() -> GraphError {
-        GraphError::oauth(
-            2500,
-            "An active access token must be used to query information about the current user.",
-        )
+        GraphError::oauth(2500, "An active access token must be used to query information about the current user.")
     }
 
     fn token_required() -> GraphError {
@@ -280,10 +244,7 @@ impl GraphError {
     }
 
     fn cannot_parse() -> GraphError {
-        GraphError::oauth(
-            190,
-            "Invalid OAuth access token - Cannot parse access token",
-        )
+        GraphError::oauth(190, "Invalid OAuth access token - Cannot parse access token")
     }
 
     fn bad_signature() -> GraphError {
@@ -321,12 +282,7 @@ impl GraphError {
                 "Unsupported {verb} request. Please read the Graph API documentation at https://developers.facebook.com/docs/graph-api"
             ),
         };
-        let error = GraphError::new(
-            StatusCode::BAD_REQUEST,
-            "GraphMethodException",
-            100,
-            message,
-        );
+        let error = GraphError::new(StatusCode::BAD_REQUEST, "GraphMethodException", 100, message);
         if object.is_some() {
             error.subcode(33)
         } else {
@@ -365,11 +321,7 @@ impl IntoResponse for GraphError {
             headers.insert("x-fb-trace-id", value);
         }
         if self.status.is_client_error() {
-            let reason = if self.code == 190 {
-                "invalid_token"
-            } else {
-                "invalid_request"
-            };
+            let reason = if self.code == 190 { "invalid_token" } else { "invalid_request" };
             let message = self.message.replace(['"', '\\'], "'");
             let value = format!("OAuth \"Facebook Platform\" \"{reason}\" \"{message}\"");
             if let Ok(value) = HeaderValue::from_str(&value) {
@@ -384,33 +336,21 @@ impl IntoResponse for GraphError {
 pub(crate) fn handle(fb: &Facebook, parts: &Parts, body: &Bytes) -> Result<Response, GraphError> {
     let params = params(parts, body)?;
     let token = access_token(&params, &parts.headers);
-    let mut segments: Vec<&str> = parts
-        .uri
-        .path()
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .collect();
+    let mut segments: Vec<&str> = parts.uri.path().split('/').filter(|s| !s.is_empty()).collect();
     if segments.first().is_some_and(|s| is_version(s)) {
         segments.remove(0);
     }
     let method = &parts.method;
     match segments.as_slice() {
         ["me"] if method == Method::GET => me(fb, &params, token).map(IntoResponse::into_response),
-        ["debug_token"] if method == Method::GET => {
-            debug_token(fb, &params, token).map(IntoResponse::into_response)
-        }
+        ["debug_token"] if method == Method::GET => debug_token(fb, &params, token).map(IntoResponse::into_response),
         [app_id, "accounts", "test-users"] if method == Method::POST => {
             create_test_user(fb, app_id, &params, token).map(IntoResponse::into_response)
         }
         ["me"] | ["debug_token"] => Err(GraphError::unsupported(method, None)),
         [app_id, "accounts", "test-users"] => Err(GraphError::unsupported(method, Some(app_id))),
-        [_, rest @ ..] if !rest.is_empty() => {
-            Err(GraphError::unknown_path(&format!("/{}", rest.join("/"))))
-        }
-        _ => Err(GraphError::unknown_path(&format!(
-            "/{}",
-            segments.join("/")
-        ))),
+        [_, rest @ ..] if !rest.is_empty() => Err(GraphError::unknown_path(&format!("/{}", rest.join("/")))),
+        _ => Err(GraphError::unknown_path(&format!("/{}", segments.join("/")))),
     }
 }
 
@@ -430,8 +370,8 @@ fn is_version(segment: &str) -> bool {
 fn params(parts: &Parts, body: &Bytes) -> Result<HashMap<String, String>, GraphError> {
     let mut params = HashMap::new();
     if let Some(query) = parts.uri.query() {
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
-            .map_err(|_| GraphError::param("(#100) Invalid query string"))?;
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_str(query).map_err(|_| GraphError::param("(#100) Invalid query string"))?;
         params.extend(pairs);
     }
     let is_form = parts
@@ -440,8 +380,8 @@ fn params(parts: &Parts, body: &Bytes) -> Result<HashMap<String, String>, GraphE
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     if is_form && !body.is_empty() {
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
-            .map_err(|_| GraphError::param("(#100) Invalid form body"))?;
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_bytes(body).map_err(|_| GraphError::param("(#100) Invalid form body"))?;
         params.extend(pairs);
     }
     Ok(params)
@@ -460,11 +400,7 @@ fn access_token(params: &HashMap<String, String>, headers: &HeaderMap) -> Option
 }
 
 /// `GET /me`
-fn me(
-    fb: &Facebook,
-    params: &HashMap<String, String>,
-    token: Option<String>,
-) -> Result<Json<Value>, GraphError> {
+fn me(fb: &Facebook, params: &HashMap<String, String>, token: Option<String>) -> Result<Json<Value>, GraphError> {
     let token = token.ok_or_else(GraphError::no_active_token)?;
     if token.contains('|') {
         // An app token has no "current user".
@@ -474,23 +410,14 @@ fn me(
     let now = now();
     let record = fb.check_user_token(&token, now)?;
     if let Some(proof) = params.get("appsecret_proof") {
-        let secret = fb
-            .apps
-            .get(&record.app_id)
-            .map(String::as_str)
-            .unwrap_or_default();
+        let secret = fb.apps.get(&record.app_id).map(String::as_str).unwrap_or_default();
         if !proof_matches(secret, &token, proof) {
             return Err(GraphError::bad_proof());
         }
     }
-    let person = fb
-        .person(&record.person)
-        .ok_or_else(GraphError::cannot_parse)?;
+    let person = fb.person(&record.person).ok_or_else(GraphError::cannot_parse)?;
     let asid = fb.app_scoped_user_id(&record.person, &record.app_id);
-    let fields = params
-        .get("fields")
-        .map(String::as_str)
-        .unwrap_or("id,name");
+    let fields = params.get("fields").map(String::as_str).unwrap_or("id,name");
 
     let mut out = Map::new();
     for field in split_fields(fields) {
@@ -629,20 +556,11 @@ fn debug_token(
     let mut data = Map::new();
     data.insert("app_id".into(), Value::from(record.app_id.clone()));
     data.insert("type".into(), Value::from("USER"));
-    data.insert(
-        "application".into(),
-        Value::from(application_name(&record.app_id)),
-    );
-    data.insert(
-        "data_access_expires_at".into(),
-        Value::from(record.issued_at + DATA_ACCESS_TTL),
-    );
+    data.insert("application".into(), Value::from(application_name(&record.app_id)));
+    data.insert("data_access_expires_at".into(), Value::from(record.issued_at + DATA_ACCESS_TTL));
     data.insert("expires_at".into(), Value::from(record.expires_at));
     data.insert("issued_at".into(), Value::from(record.issued_at));
-    data.insert(
-        "user_id".into(),
-        Value::from(fb.app_scoped_user_id(&record.person, &record.app_id)),
-    );
+    data.insert("user_id".into(), Value::from(fb.app_scoped_user_id(&record.person, &record.app_id)));
     let error = if record.revoked {
         Some(json!({ "code": 190, "message": INVALIDATED_MESSAGE, "subcode": 460 }))
     } else if now >= record.expires_at {
@@ -687,12 +605,7 @@ fn create_test_user(
         return Err(GraphError::unsupported(&Method::POST, Some(app_id)));
     }
     let token = token.ok_or_else(GraphError::token_required)?;
-    let app_token_error = || {
-        GraphError::oauth(
-            15,
-            "(#15) This method must be called with an app access_token.",
-        )
-    };
+    let app_token_error = || GraphError::oauth(15, "(#15) This method must be called with an app access_token.");
     if !token.contains('|') {
         return Err(match fb.token(&token) {
             Some(_) => app_token_error(),
@@ -702,40 +615,21 @@ fn create_test_user(
     if fb.check_app_token(&token)? != app_id {
         return Err(app_token_error());
     }
-    let installed = match params
-        .get("installed")
-        .map(|v| v.trim().to_ascii_lowercase())
-    {
+    let installed = match params.get("installed").map(|v| v.trim().to_ascii_lowercase()) {
         None => true,
         Some(v) if v == "true" || v == "1" => true,
         Some(v) if v == "false" || v == "0" => false,
-        Some(_) => {
-            return Err(GraphError::param(
-                "(#100) Param installed must be a boolean",
-            ))
-        }
+        Some(_) => return Err(GraphError::param("(#100) Param installed must be a boolean")),
     };
-    let name = params
-        .get("name")
-        .map(|n| n.trim())
-        .filter(|n| !n.is_empty())
-        .unwrap_or("Open Graph Test User");
+    let name = params.get("name").map(|n| n.trim()).filter(|n| !n.is_empty()).unwrap_or("Open Graph Test User");
     let local: String = name
         .split_whitespace()
-        .map(|w| {
-            w.chars()
-                .filter(char::is_ascii_alphanumeric)
-                .collect::<String>()
-        })
+        .map(|w| w.chars().filter(char::is_ascii_alphanumeric).collect::<String>())
         .filter(|w| !w.is_empty())
         .collect::<Vec<_>>()
         .join("_")
         .to_ascii_lowercase();
-    let local = if local.is_empty() {
-        "test_user".to_string()
-    } else {
-        local
-    };
+    let local = if local.is_empty() { "test_user".to_string() } else { local };
     let email = format!("{local}_{}@tfbnw.net", random_digits(8));
     let person = fb.create_person(name, Some(&email));
     let id = fb.app_scoped_user_id(&person, app_id);
@@ -750,9 +644,7 @@ fn create_test_user(
     }
     out.insert(
         "login_url".into(),
-        Value::from(format!(
-            "https://developers.facebook.com/checkpoint/test-user-login/{id}/"
-        )),
+        Value::from(format!("https://developers.facebook.com/checkpoint/test-user-login/{id}/")),
     );
     out.insert("email".into(), Value::from(email));
     out.insert("password".into(), Value::from(random_alnum(16)));
@@ -762,18 +654,8 @@ fn create_test_user(
 /// Graph's date format in error messages, e.g. `Tuesday, 05-Mar-24 10:00:00 UTC`
 /// (Graph itself writes Pacific time, `PST`/`PDT`).
 fn graph_date(ts: i64) -> String {
-    const WEEKDAYS: [&str; 7] = [
-        "Sunday",
-        "Monday",
-        "Tuesday",
-        "Wednesday",
-        "Thursday",
-        "Friday",
-        "Saturday",
-    ];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
+    const WEEKDAYS: [&str; 7] = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let days = ts.div_euclid(86_400);
     let secs = ts.rem_euclid(86_400);
     // Howard Hinnant's civil_from_days.
@@ -833,17 +715,11 @@ mod tests {
 
     #[test]
     fn names_are_split() {
-        let p = Person {
-            name: "Mary Ann  Smith".into(),
-            email: None,
-        };
+        let p = Person { name: "Mary Ann  Smith".into(), email: None };
         assert_eq!(p.name_part(NamePart::First).as_deref(), Some("Mary"));
         assert_eq!(p.name_part(NamePart::Middle).as_deref(), Some("Ann"));
         assert_eq!(p.name_part(NamePart::Last).as_deref(), Some("Smith"));
-        let p = Person {
-            name: "Cher".into(),
-            email: None,
-        };
+        let p = Person { name: "Cher".into(), email: None };
         assert_eq!(p.name_part(NamePart::First).as_deref(), Some("Cher"));
         assert_eq!(p.name_part(NamePart::Middle), None);
         assert_eq!(p.name_part(NamePart::Last), None);

@@ -98,22 +98,14 @@ pub(crate) async fn apply(fault: Fault, close: Option<CloseHandle>) -> Option<Re
         Fault::None => None,
         Fault::Status500 => Some(unexpected_error().into_response()),
         Fault::RateLimited => Some(
-            GraphError::new(
-                StatusCode::FORBIDDEN,
-                "OAuthException",
-                4,
-                "(#4) Application request limit reached",
-            )
-            .transient()
-            .into_response(),
+            GraphError::new(StatusCode::FORBIDDEN, "OAuthException", 4, "(#4) Application request limit reached")
+                .transient()
+                .into_response(),
         ),
         Fault::InvalidJson => Some(
             (
                 StatusCode::OK,
-                [(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json; charset=UTF-8"),
-                )],
+                [(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=UTF-8"))],
                 "<!DOCTYPE html><html><body>Sorry, something went wrong.</body></html>",
             )
                 .into_response(),

@@ -64,10 +64,7 @@ pub struct FacebookApp {
 
 impl fmt::Debug for FacebookApp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FacebookApp")
-            .field("id", &self.id)
-            .field("secret", &"<redacted>")
-            .finish()
+        f.debug_struct("FacebookApp").field("id", &self.id).field("secret", &"<redacted>").finish()
     }
 }
 
@@ -102,10 +99,7 @@ impl fmt::Debug for Emulator {
 
 impl Emulator {
     pub fn new(config: EmulatorConfig) -> Emulator {
-        let apps = config
-            .facebook_apps
-            .into_iter()
-            .map(|app| (app.id, app.secret));
+        let apps = config.facebook_apps.into_iter().map(|app| (app.id, app.secret));
         Emulator {
             shared: Arc::new(Shared {
                 facebook: Facebook::new(apps),
@@ -140,14 +134,8 @@ impl Emulator {
         Router::new()
             .route("/_emulator/facebook/users", post(admin_create_user))
             .route("/_emulator/facebook/tokens", post(admin_issue_token))
-            .route(
-                "/_emulator/facebook/tokens/revoke",
-                post(admin_revoke_token),
-            )
-            .route(
-                "/_emulator/fault",
-                post(admin_set_fault).get(admin_get_fault),
-            )
+            .route("/_emulator/facebook/tokens/revoke", post(admin_revoke_token))
+            .route("/_emulator/fault", post(admin_set_fault).get(admin_get_fault))
             .route("/_emulator/stats", get(admin_stats))
             .route("/_emulator", any(admin_not_found))
             .route("/_emulator/{*rest}", any(admin_not_found))
@@ -231,14 +219,11 @@ async fn serve(listener: TcpListener, router: Router) {
         tokio::spawn(async move {
             let close = Arc::new(Notify::new());
             let handle = CloseHandle(close.clone());
-            let service = hyper::service::service_fn(
-                move |mut req: hyper::Request<hyper::body::Incoming>| {
-                    req.extensions_mut().insert(handle.clone());
-                    tower::ServiceExt::oneshot(router.clone(), req)
-                },
-            );
-            let connection = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service);
+            let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(handle.clone());
+                tower::ServiceExt::oneshot(router.clone(), req)
+            });
+            let connection = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
             tokio::select! {
                 // Errors here are the client's (reset, bad request): nothing to do.
                 _ = connection => {}
@@ -283,12 +268,8 @@ fn admin_error(status: StatusCode, message: impl Into<String>) -> Response {
 
 /// Parses an admin request body; the error is the admin response to send.
 fn admin_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Box<Response>> {
-    serde_json::from_slice(body).map_err(|e| {
-        Box::new(admin_error(
-            StatusCode::BAD_REQUEST,
-            format!("invalid JSON body: {e}"),
-        ))
-    })
+    serde_json::from_slice(body)
+        .map_err(|e| Box::new(admin_error(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}"))))
 }
 
 #[derive(Deserialize)]
@@ -325,19 +306,14 @@ async fn admin_issue_token(State(shared): State<Arc<Shared>>, body: Bytes) -> Re
         Ok(request) => request,
         Err(response) => return *response,
     };
-    match shared
-        .facebook
-        .issue_token(&request.user, &request.app_id, request.ttl_secs)
-    {
+    match shared.facebook.issue_token(&request.user, &request.app_id, request.ttl_secs) {
         Ok(token) => Json(json!({ "access_token": token })).into_response(),
-        Err(IssueError::UnknownPerson) => admin_error(
-            StatusCode::NOT_FOUND,
-            format!("unknown user {:?}", request.user),
-        ),
-        Err(IssueError::UnknownApp) => admin_error(
-            StatusCode::BAD_REQUEST,
-            format!("app {:?} is not configured", request.app_id),
-        ),
+        Err(IssueError::UnknownPerson) => {
+            admin_error(StatusCode::NOT_FOUND, format!("unknown user {:?}", request.user))
+        }
+        Err(IssueError::UnknownApp) => {
+            admin_error(StatusCode::BAD_REQUEST, format!("app {:?} is not configured", request.app_id))
+        }
     }
 }
 

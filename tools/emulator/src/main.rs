@@ -8,8 +8,7 @@ use std::process::ExitCode;
 
 use emulator::{Emulator, EmulatorConfig, FacebookApp};
 
-const USAGE: &str =
-    "usage: provider-emulator [--port N] --facebook-app ID:SECRET [--facebook-app ID:SECRET ...]";
+const USAGE: &str = "usage: provider-emulator [--port N] --facebook-app ID:SECRET [--facebook-app ID:SECRET ...]";
 const DEFAULT_PORT: u16 = 8081;
 
 #[derive(Debug)]
@@ -25,31 +24,22 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
-            Some((flag, value)) if flag.starts_with("--") => {
-                (flag.to_string(), Some(value.to_string()))
-            }
+            Some((flag, value)) if flag.starts_with("--") => (flag.to_string(), Some(value.to_string())),
             _ => (arg, None),
         };
-        let mut value = |name: &str| {
-            inline
-                .clone()
-                .or_else(|| args.next())
-                .ok_or_else(|| format!("{name} needs a value"))
-        };
+        let mut value =
+            |name: &str| inline.clone().or_else(|| args.next()).ok_or_else(|| format!("{name} needs a value"));
         match flag.as_str() {
             "--port" => {
                 let v = value("--port")?;
-                port = v
-                    .parse()
-                    .map_err(|_| format!("--port: not a port number: {v:?}"))?;
+                port = v.parse().map_err(|_| format!("--port: not a port number: {v:?}"))?;
             }
             "--facebook-app" => {
                 let v = value("--facebook-app")?;
                 let app = match v.split_once(':') {
-                    Some((id, secret)) if !id.is_empty() && !secret.is_empty() => FacebookApp {
-                        id: id.to_string(),
-                        secret: secret.to_string(),
-                    },
+                    Some((id, secret)) if !id.is_empty() && !secret.is_empty() => {
+                        FacebookApp { id: id.to_string(), secret: secret.to_string() }
+                    }
                     _ => return Err("--facebook-app must be ID:SECRET".to_string()),
                 };
                 apps.push(app);
@@ -72,17 +62,10 @@ fn main() -> ExitCode {
                 eprintln!("provider-emulator: {message}");
             }
             eprintln!("{USAGE}");
-            return if message.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(2)
-            };
+            return if message.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) };
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("provider-emulator: cannot start the runtime: {e}");
@@ -90,16 +73,11 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async {
-        let emulator = Emulator::new(EmulatorConfig {
-            facebook_apps: args.apps,
-        });
+        let emulator = Emulator::new(EmulatorConfig { facebook_apps: args.apps });
         let url = match emulator.spawn(args.port).await {
             Ok(url) => url,
             Err(e) => {
-                eprintln!(
-                    "provider-emulator: cannot listen on 127.0.0.1:{}: {e}",
-                    args.port
-                );
+                eprintln!("provider-emulator: cannot listen on 127.0.0.1:{}: {e}", args.port);
                 return ExitCode::FAILURE;
             }
         };
@@ -120,22 +98,12 @@ mod tests {
 
     #[test]
     fn flags() {
-        let args = parse(&[
-            "--port",
-            "9000",
-            "--facebook-app",
-            "1:a",
-            "--facebook-app=2:b:c",
-        ])
-        .expect("valid flags");
+        let args = parse(&["--port", "9000", "--facebook-app", "1:a", "--facebook-app=2:b:c"]).expect("valid flags");
         assert_eq!(args.port, 9000);
         assert_eq!(args.apps.len(), 2);
         assert_eq!(args.apps[1].id, "2");
         assert_eq!(args.apps[1].secret, "b:c");
-        assert_eq!(
-            parse(&["--facebook-app", "1:a"]).expect("valid").port,
-            DEFAULT_PORT
-        );
+        assert_eq!(parse(&["--facebook-app", "1:a"]).expect("valid").port, DEFAULT_PORT);
     }
 
     #[test]
@@ -145,9 +113,7 @@ mod tests {
         assert!(parse(&["--facebook-app", "1"]).is_err());
         assert!(parse(&["--facebook-app"]).is_err());
         assert!(parse(&["--bogus", "--facebook-app", "1:a"]).is_err());
-        let err = parse(&["--facebook-app", ":topsecret"])
-            .err()
-            .unwrap_or_default();
+        let err = parse(&["--facebook-app", ":topsecret"]).err().unwrap_or_default();
         assert!(!err.contains("topsecret"));
     }
 }

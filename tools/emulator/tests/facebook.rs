@@ -22,30 +22,14 @@ struct Env {
 async fn start() -> Env {
     let emulator = Emulator::new(EmulatorConfig {
         facebook_apps: vec![
-            FacebookApp {
-                id: OUR_APP.into(),
-                secret: OUR_SECRET.into(),
-            },
-            FacebookApp {
-                id: OTHER_APP.into(),
-                secret: OTHER_SECRET.into(),
-            },
+            FacebookApp { id: OUR_APP.into(), secret: OUR_SECRET.into() },
+            FacebookApp { id: OTHER_APP.into(), secret: OTHER_SECRET.into() },
         ],
     });
-    let base = emulator
-        .spawn(0)
-        .await
-        .expect("emulator binds a loopback port");
+    let base = emulator.spawn(0).await.expect("emulator binds a loopback port");
     assert!(base.starts_with("http://127.0.0.1:"), "{base}");
-    let client = Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("client");
-    Env {
-        emulator,
-        base,
-        client,
-    }
+    let client = Client::builder().timeout(Duration::from_secs(10)).build().expect("client");
+    Env { emulator, base, client }
 }
 
 fn proof(secret: &str, token: &str) -> String {
@@ -71,10 +55,7 @@ impl Env {
             .client
             .get(self.url("/v22.0/me"))
             .bearer_auth(token)
-            .query(&[
-                ("fields", fields),
-                ("appsecret_proof", &proof(OUR_SECRET, token)),
-            ])
+            .query(&[("fields", fields), ("appsecret_proof", &proof(OUR_SECRET, token))])
             .send()
             .await
             .expect("request");
@@ -93,12 +74,8 @@ impl Env {
     }
 
     fn user_with_token(&self, ttl_secs: i64) -> (String, String) {
-        let person = self
-            .emulator
-            .create_facebook_user("Ada King Lovelace", Some("ada@example.com"));
-        let token = self
-            .emulator
-            .issue_facebook_token(&person, OUR_APP, ttl_secs);
+        let person = self.emulator.create_facebook_user("Ada King Lovelace", Some("ada@example.com"));
+        let token = self.emulator.issue_facebook_token(&person, OUR_APP, ttl_secs);
         (person, token)
     }
 }
@@ -109,10 +86,7 @@ fn assert_graph_error(body: &Value, code: u64, subcode: Option<u64>) {
     assert_eq!(error["error_subcode"].as_u64(), subcode, "{body}");
     assert!(error["message"].is_string(), "{body}");
     assert!(error["type"].is_string(), "{body}");
-    assert!(
-        error["fbtrace_id"].as_str().is_some_and(|t| !t.is_empty()),
-        "{body}"
-    );
+    assert!(error["fbtrace_id"].as_str().is_some_and(|t| !t.is_empty()), "{body}");
 }
 
 #[tokio::test]
@@ -121,9 +95,7 @@ async fn me_with_the_right_proof_answers_the_requested_fields() {
     let (person, token) = env.user_with_token(3600);
     assert!(token.starts_with("EAA") && token.len() >= 43, "{token}");
 
-    let (status, body) = env
-        .me(&token, "id,name,email,first_name,last_name,picture")
-        .await;
+    let (status, body) = env.me(&token, "id,name,email,first_name,last_name,picture").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let asid = env.emulator.app_scoped_user_id(&person, OUR_APP);
     assert_ne!(asid, person);
@@ -138,10 +110,7 @@ async fn me_with_the_right_proof_answers_the_requested_fields() {
     assert_eq!(picture["width"], 50);
     assert_eq!(picture["is_silhouette"], false);
     let url = picture["url"].as_str().expect("picture url");
-    assert!(
-        url.starts_with("https://platform-lookaside.fbsbx.com/platform/profilepic/?asid="),
-        "{url}"
-    );
+    assert!(url.starts_with("https://platform-lookaside.fbsbx.com/platform/profilepic/?asid="), "{url}");
     assert_eq!(body.as_object().map(|o| o.len()), Some(6), "{body}");
 
     // Only what was asked, `picture.type(large)` understood loosely.
@@ -157,19 +126,11 @@ async fn me_accepts_the_token_in_the_query_or_an_oauth_header_and_defaults_to_id
     let person = env.emulator.create_facebook_user("Cher", None);
     let token = env.emulator.issue_facebook_token(&person, OUR_APP, 3600);
 
-    let response = env
-        .client
-        .get(env.url("/v2.12/me"))
-        .query(&[("access_token", token.as_str())])
-        .send()
-        .await
-        .expect("request");
+    let response =
+        env.client.get(env.url("/v2.12/me")).query(&[("access_token", token.as_str())]).send().await.expect("request");
     let (status, body) = json_of(response).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(
-        body,
-        json!({ "id": env.emulator.app_scoped_user_id(&person, OUR_APP), "name": "Cher" })
-    );
+    assert_eq!(body, json!({ "id": env.emulator.app_scoped_user_id(&person, OUR_APP), "name": "Cher" }));
 
     let response = env
         .client
@@ -181,28 +142,20 @@ async fn me_accepts_the_token_in_the_query_or_an_oauth_header_and_defaults_to_id
     let (status, body) = json_of(response).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     // No email, no last name: left out; the id is always there.
-    assert_eq!(
-        body,
-        json!({ "id": env.emulator.app_scoped_user_id(&person, OUR_APP) })
-    );
+    assert_eq!(body, json!({ "id": env.emulator.app_scoped_user_id(&person, OUR_APP) }));
 }
 
 #[tokio::test]
 async fn a_token_of_another_app_fails_our_appsecret_proof() {
     let env = start().await;
-    let person = env
-        .emulator
-        .create_facebook_user("Eve", Some("eve@example.com"));
+    let person = env.emulator.create_facebook_user("Eve", Some("eve@example.com"));
     let token = env.emulator.issue_facebook_token(&person, OTHER_APP, 3600);
 
     let (status, body) = env.me(&token, "id,name").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_graph_error(&body, 100, None);
     assert_eq!(body["error"]["type"], "GraphMethodException");
-    assert_eq!(
-        body["error"]["message"],
-        "Invalid appsecret_proof provided in the API argument"
-    );
+    assert_eq!(body["error"]["message"], "Invalid appsecret_proof provided in the API argument");
 
     // With the other app's own proof the same token is fine.
     let response = env
@@ -220,13 +173,7 @@ async fn a_token_of_another_app_fails_our_appsecret_proof() {
 async fn an_expired_token_is_rejected_with_subcode_463() {
     let env = start().await;
     let (_, token) = env.user_with_token(-60);
-    let response = env
-        .client
-        .get(env.url("/v22.0/me"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("request");
+    let response = env.client.get(env.url("/v22.0/me")).bearer_auth(&token).send().await.expect("request");
     let challenge = response
         .headers()
         .get("www-authenticate")
@@ -238,15 +185,9 @@ async fn an_expired_token_is_rejected_with_subcode_463() {
     assert_graph_error(&body, 190, Some(463));
     assert_eq!(body["error"]["type"], "OAuthException");
     let message = body["error"]["message"].as_str().unwrap_or_default();
-    assert!(
-        message.starts_with("Error validating access token: Session has expired on "),
-        "{message}"
-    );
+    assert!(message.starts_with("Error validating access token: Session has expired on "), "{message}");
     assert!(message.contains(". The current time is "), "{message}");
-    assert!(
-        challenge.starts_with("OAuth \"Facebook Platform\" \"invalid_token\""),
-        "{challenge}"
-    );
+    assert!(challenge.starts_with("OAuth \"Facebook Platform\" \"invalid_token\""), "{challenge}");
 }
 
 #[tokio::test]
@@ -257,30 +198,18 @@ async fn a_revoked_token_is_rejected_with_subcode_460() {
     let (status, body) = env.me(&token, "id").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_graph_error(&body, 190, Some(460));
-    assert!(body["error"]["message"]
-        .as_str()
-        .is_some_and(|m| m.contains("The session has been invalidated")));
+    assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains("The session has been invalidated")));
 }
 
 #[tokio::test]
 async fn garbage_missing_and_app_tokens_are_rejected_on_me() {
     let env = start().await;
-    let (status, body) = env
-        .me("EAAnotARealTokenAtAll1234567890123456789012345", "id")
-        .await;
+    let (status, body) = env.me("EAAnotARealTokenAtAll1234567890123456789012345", "id").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_graph_error(&body, 190, None);
-    assert_eq!(
-        body["error"]["message"],
-        "Invalid OAuth access token - Cannot parse access token"
-    );
+    assert_eq!(body["error"]["message"], "Invalid OAuth access token - Cannot parse access token");
 
-    let response = env
-        .client
-        .get(env.url("/v22.0/me"))
-        .send()
-        .await
-        .expect("request");
+    let response = env.client.get(env.url("/v22.0/me")).send().await.expect("request");
     let (status, body) = json_of(response).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_graph_error(&body, 2500, None);
@@ -305,20 +234,12 @@ async fn garbage_missing_and_app_tokens_are_rejected_on_me() {
 async fn unknown_paths_and_fields_are_graph_errors() {
     let env = start().await;
     let (_, token) = env.user_with_token(3600);
-    let response = env
-        .client
-        .get(env.url("/v22.0/me/nonsense/more"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("request");
+    let response =
+        env.client.get(env.url("/v22.0/me/nonsense/more")).bearer_auth(&token).send().await.expect("request");
     let (status, body) = json_of(response).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_graph_error(&body, 2500, None);
-    assert_eq!(
-        body["error"]["message"],
-        "Unknown path components: /nonsense/more"
-    );
+    assert_eq!(body["error"]["message"], "Unknown path components: /nonsense/more");
 
     let (status, body) = env.me(&token, "id,shoe_size").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -337,18 +258,13 @@ async fn debug_token_reports_own_and_other_apps_tokens() {
     assert_eq!(data["app_id"], OUR_APP);
     assert_eq!(data["type"], "USER");
     assert_eq!(data["is_valid"], true);
-    assert_eq!(
-        data["user_id"],
-        json!(env.emulator.app_scoped_user_id(&person, OUR_APP))
-    );
+    assert_eq!(data["user_id"], json!(env.emulator.app_scoped_user_id(&person, OUR_APP)));
     assert_eq!(data["scopes"], json!(["email", "public_profile"]));
     assert!(data["application"].is_string());
     let expires_at = data["expires_at"].as_i64().expect("expires_at");
     let issued_at = data["issued_at"].as_i64().expect("issued_at");
     assert!((3599..=3601).contains(&(expires_at - issued_at)), "{data}");
-    assert!(data["data_access_expires_at"]
-        .as_i64()
-        .is_some_and(|t| t > expires_at));
+    assert!(data["data_access_expires_at"].as_i64().is_some_and(|t| t > expires_at));
 
     // Another app's token: valid, but with that app's id (the caller must compare).
     let other = env.emulator.issue_facebook_token(&person, OTHER_APP, 3600);
@@ -364,10 +280,7 @@ async fn debug_token_reports_own_and_other_apps_tokens() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["data"]["app_id"], OTHER_APP);
     assert_eq!(body["data"]["is_valid"], true);
-    assert_eq!(
-        body["data"]["user_id"],
-        json!(env.emulator.app_scoped_user_id(&person, OTHER_APP))
-    );
+    assert_eq!(body["data"]["user_id"], json!(env.emulator.app_scoped_user_id(&person, OTHER_APP)));
 }
 
 #[tokio::test]
@@ -390,15 +303,10 @@ async fn debug_token_of_invalid_tokens_and_with_bad_app_tokens() {
     assert!(body["data"]["expires_at"].as_i64().is_some());
 
     let (_, valid) = env.user_with_token(3600);
-    let (status, body) = env
-        .debug_token(&format!("{OUR_APP}|wrong-secret"), &valid)
-        .await;
+    let (status, body) = env.debug_token(&format!("{OUR_APP}|wrong-secret"), &valid).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_graph_error(&body, 190, None);
-    assert_eq!(
-        body["error"]["message"],
-        "Invalid OAuth access token signature."
-    );
+    assert_eq!(body["error"]["message"], "Invalid OAuth access token signature.");
 
     let (status, body) = env.debug_token(&format!("999|{OUR_SECRET}"), &valid).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -411,25 +319,16 @@ async fn test_users_can_be_created_and_log_in() {
     let response = env
         .client
         .post(env.url(&format!("/v22.0/{OUR_APP}/accounts/test-users")))
-        .query(&[
-            ("installed", "true"),
-            ("name", "Grace Hopper"),
-            ("access_token", &format!("{OUR_APP}|{OUR_SECRET}")),
-        ])
+        .query(&[("installed", "true"), ("name", "Grace Hopper"), ("access_token", &format!("{OUR_APP}|{OUR_SECRET}"))])
         .send()
         .await
         .expect("request");
     let (status, user) = json_of(response).await;
     assert_eq!(status, StatusCode::OK, "{user}");
     for key in ["id", "access_token", "login_url", "email", "password"] {
-        assert!(
-            user[key].as_str().is_some_and(|v| !v.is_empty()),
-            "{key} in {user}"
-        );
+        assert!(user[key].as_str().is_some_and(|v| !v.is_empty()), "{key} in {user}");
     }
-    assert!(user["email"]
-        .as_str()
-        .is_some_and(|e| e.ends_with("@tfbnw.net")));
+    assert!(user["email"].as_str().is_some_and(|e| e.ends_with("@tfbnw.net")));
     let token = user["access_token"].as_str().unwrap_or_default();
     let (status, me) = env.me(token, "id,name,email").await;
     assert_eq!(status, StatusCode::OK, "{me}");
@@ -441,10 +340,7 @@ async fn test_users_can_be_created_and_log_in() {
     let response = env
         .client
         .post(env.url(&format!("/v22.0/{OUR_APP}/accounts/test-users")))
-        .form(&[
-            ("name", "Mallory"),
-            ("access_token", &format!("{OTHER_APP}|{OTHER_SECRET}")),
-        ])
+        .form(&[("name", "Mallory"), ("access_token", &format!("{OTHER_APP}|{OTHER_SECRET}"))])
         .send()
         .await
         .expect("request");
@@ -465,24 +361,13 @@ async fn faults_apply_to_every_graph_request() {
     assert_eq!(body["error"]["is_transient"], true);
 
     env.emulator.set_fault(Fault::RateLimited);
-    let (status, body) = env
-        .debug_token(&format!("{OUR_APP}|{OUR_SECRET}"), &token)
-        .await;
+    let (status, body) = env.debug_token(&format!("{OUR_APP}|{OUR_SECRET}"), &token).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_graph_error(&body, 4, None);
-    assert_eq!(
-        body["error"]["message"],
-        "(#4) Application request limit reached"
-    );
+    assert_eq!(body["error"]["message"], "(#4) Application request limit reached");
 
     env.emulator.set_fault(Fault::InvalidJson);
-    let response = env
-        .client
-        .get(env.url("/v22.0/me"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("request");
+    let response = env.client.get(env.url("/v22.0/me")).bearer_auth(&token).send().await.expect("request");
     assert_eq!(response.status(), StatusCode::OK);
     let text = response.text().await.expect("body");
     assert!(serde_json::from_str::<Value>(&text).is_err(), "{text}");
@@ -499,13 +384,8 @@ async fn faults_apply_to_every_graph_request() {
     assert!(error.is_timeout(), "{error:?}");
 
     env.emulator.set_fault(Fault::CloseConnection);
-    let error = env
-        .client
-        .get(env.url("/v22.0/me"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect_err("the connection is dropped");
+    let error =
+        env.client.get(env.url("/v22.0/me")).bearer_auth(&token).send().await.expect_err("the connection is dropped");
     assert!(!error.is_timeout() && error.status().is_none(), "{error:?}");
 
     env.emulator.set_fault(Fault::None);
@@ -536,18 +416,12 @@ async fn admin_routes_drive_the_emulator_and_are_not_counted() {
         .expect("request");
     let (status, body) = json_of(response).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let token = body["access_token"]
-        .as_str()
-        .expect("access_token")
-        .to_string();
+    let token = body["access_token"].as_str().expect("access_token").to_string();
 
     let (status, me) = env.me(&token, "id,email").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(me["email"], "alan@example.com");
-    assert_eq!(
-        me["id"],
-        json!(env.emulator.app_scoped_user_id(&person, OUR_APP))
-    );
+    assert_eq!(me["id"], json!(env.emulator.app_scoped_user_id(&person, OUR_APP)));
 
     // Unknown user, unknown fault, bad JSON: admin errors, no panic.
     let response = client
@@ -557,19 +431,10 @@ async fn admin_routes_drive_the_emulator_and_are_not_counted() {
         .await
         .expect("request");
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
-    let response = client
-        .post(env.url("/_emulator/fault"))
-        .json(&json!({ "fault": "meltdown" }))
-        .send()
-        .await
-        .expect("request");
+    let response =
+        client.post(env.url("/_emulator/fault")).json(&json!({ "fault": "meltdown" })).send().await.expect("request");
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    let response = client
-        .post(env.url("/_emulator/facebook/users"))
-        .body("{not json")
-        .send()
-        .await
-        .expect("request");
+    let response = client.post(env.url("/_emulator/facebook/users")).body("{not json").send().await.expect("request");
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 
     let response = client
@@ -583,19 +448,11 @@ async fn admin_routes_drive_the_emulator_and_are_not_counted() {
     let (status, _) = env.me(&token, "id").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     // Admin routes still work while a fault is set.
-    let response = client
-        .post(env.url("/_emulator/fault"))
-        .json(&json!({ "fault": "none" }))
-        .send()
-        .await
-        .expect("request");
+    let response =
+        client.post(env.url("/_emulator/fault")).json(&json!({ "fault": "none" })).send().await.expect("request");
     assert_eq!(response.status(), StatusCode::OK);
 
-    let response = client
-        .get(env.url("/_emulator/stats"))
-        .send()
-        .await
-        .expect("request");
+    let response = client.get(env.url("/_emulator/stats")).send().await.expect("request");
     let (status, stats) = json_of(response).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(stats["requests"], 2, "{stats}");
@@ -605,22 +462,13 @@ async fn admin_routes_drive_the_emulator_and_are_not_counted() {
 #[tokio::test]
 async fn the_router_can_be_served_by_axum() {
     let emulator = Emulator::new(EmulatorConfig {
-        facebook_apps: vec![FacebookApp {
-            id: OUR_APP.into(),
-            secret: OUR_SECRET.into(),
-        }],
+        facebook_apps: vec![FacebookApp { id: OUR_APP.into(), secret: OUR_SECRET.into() }],
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     let router = emulator.router();
     tokio::spawn(async move { axum::serve(listener, router).await });
-    let response = Client::new()
-        .get(format!("{base}/v22.0/me"))
-        .send()
-        .await
-        .expect("request");
+    let response = Client::new().get(format!("{base}/v22.0/me")).send().await.expect("request");
     let (status, body) = json_of(response).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_graph_error(&body, 2500, None);

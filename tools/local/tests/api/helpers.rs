@@ -12,14 +12,12 @@ use emulator::{Emulator, EmulatorConfig, FacebookApp};
 use local_stack::dynamodb_local::{repo_root, Installation};
 use local_stack::{function_handlers, router, Template};
 use rand::distr::{Alphanumeric, SampleString};
-use shared::{App, InstanceName, Secret};
+use shared::App;
 
 pub const APP_ID: &str = "test-app";
 pub const OTHER_APP_ID: &str = "other-app";
-pub const INSTANCE: &str = "demo";
-/// The API key and Facebook token the `events/` samples carry.
-pub const EVENT_API_KEY: &str = "5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e";
-pub const EVENT_TOKEN: &str = "EAALocalDemoUserToken0123456789abcdefABCDEF";
+pub use local_stack::demo::DEMO_INSTANCE as INSTANCE;
+pub use local_stack::demo::{DEMO_API_KEY as EVENT_API_KEY, DEMO_FACEBOOK_TOKEN as EVENT_TOKEN};
 pub const PROVIDER_TIMEOUT_MS: u64 = 800;
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -140,9 +138,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut HashMap<String, String>)
     customize(&mut vars);
     let app = Arc::new(App::from_vars(&vars).await.expect("app config"));
 
-    let instance = InstanceName::parse(INSTANCE).expect("valid");
-    app.store.create_instance(&instance).await.expect("instance");
-    app.store.import_api_key(&instance, &Secret::new(EVENT_API_KEY)).await.expect("api key");
+    local_stack::demo::seed(&app, &emulator, APP_ID, 3600).await.expect("demo instance, key and user");
 
     let gateway = router(template.routes(), function_handlers(app.clone())).expect("gateway");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -157,7 +153,13 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut HashMap<String, String>)
         dynamo,
         table,
         api_key: EVENT_API_KEY.to_string(),
-        secrets: Mutex::new(vec![app_secret, other_secret, token_secret, EVENT_API_KEY.to_string(), EVENT_TOKEN.to_string()]),
+        secrets: Mutex::new(vec![
+            app_secret,
+            other_secret,
+            token_secret,
+            EVENT_API_KEY.to_string(),
+            EVENT_TOKEN.to_string(),
+        ]),
     }
 }
 
@@ -225,12 +227,21 @@ impl TestApp {
 
     /// How many items have a `pk` starting with `prefix`.
     pub async fn count(&self, prefix: &str) -> usize {
-        self.scan().await.iter().filter(|i| matches!(i.get("pk"), Some(AttributeValue::S(pk)) if pk.starts_with(prefix))).count()
+        self.scan()
+            .await
+            .iter()
+            .filter(|i| matches!(i.get("pk"), Some(AttributeValue::S(pk)) if pk.starts_with(prefix)))
+            .count()
     }
 
     /// Users, identities, usernames and sessions: the login writes.
     pub async fn login_writes(&self) -> [usize; 4] {
-        [self.count("USER#").await, self.count("IDENT#").await, self.count("UNAME#").await, self.count("SESSION#").await]
+        [
+            self.count("USER#").await,
+            self.count("IDENT#").await,
+            self.count("UNAME#").await,
+            self.count("SESSION#").await,
+        ]
     }
 
     /// Fails if any secret this world used appears in any captured log line.

@@ -95,10 +95,16 @@ async fn rejected_tokens_are_401_and_the_client_secret_is_never_trusted() {
 async fn provider_failures_are_502_or_504_and_write_nothing() {
     let t = spawn_app().await;
     let (_, token) = t.facebook_user("Patient User", None);
-    for (fault, status, error) in [(Fault::Status500, 502, "error-provider-unavailable"), (Fault::Hang, 504, "error-provider-timeout")] {
+    for (fault, status, error) in
+        [(Fault::Status500, 502, "error-provider-unavailable"), (Fault::Hang, 504, "error-provider-timeout")]
+    {
         t.emulator.set_fault(fault);
         let (s, body) = json(t.rocketchat_login(&token).await).await;
-        assert_eq!((s, body["status"].as_str(), body["error"].as_str()), (status, Some("error"), Some(error)), "{body}");
+        assert_eq!(
+            (s, body["status"].as_str(), body["error"].as_str()),
+            (status, Some("error"), Some(error)),
+            "{body}"
+        );
     }
     assert_eq!(t.login_writes().await, [0, 0, 0, 0]);
 }
@@ -119,14 +125,22 @@ async fn bad_input_is_400_in_rocketchat_shape() {
         ("null", "object"),
     ];
     for (body, needle) in cases {
-        let resp = t.http.post(&url).header("content-type", "application/json").body(body).send().await.expect("request");
+        let resp =
+            t.http.post(&url).header("content-type", "application/json").body(body).send().await.expect("request");
         let (status, err) = json(resp).await;
         assert_eq!((status, err["status"].as_str()), (400, Some("error")), "{body}: {err}");
         assert!(err["message"].as_str().unwrap_or_default().contains(needle), "{err} should mention {needle}");
     }
     let resp = t.http.post(&url).header("content-type", "text/xml").body("<login/>").send().await.expect("request");
     assert_eq!(resp.status().as_u16(), 400);
-    let resp = t.http.post(&url).header("content-type", "application/json").body(vec![b'{'; 100_000]).send().await.expect("request");
+    let resp = t
+        .http
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(vec![b'{'; 100_000])
+        .send()
+        .await
+        .expect("request");
     assert_eq!(resp.status().as_u16(), 400);
     assert_eq!(t.login_writes().await, [0, 0, 0, 0]);
 }

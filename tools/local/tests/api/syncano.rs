@@ -27,7 +27,10 @@ async fn first_login_creates_the_user_and_the_next_returns_it() {
     assert!(key.len() == 40 && key.bytes().all(|b| b.is_ascii_hexdigit()), "{key}");
     let p = &user["profile"];
     assert_eq!((p["id"].as_u64(), p["owner"].as_u64()), (Some(id), Some(id)));
-    assert_eq!((p["owner_permissions"].as_str(), p["group_permissions"].as_str(), p["other_permissions"].as_str()), (Some("full"), Some("none"), Some("none")));
+    assert_eq!(
+        (p["owner_permissions"].as_str(), p["group_permissions"].as_str(), p["other_permissions"].as_str()),
+        (Some("full"), Some("none"), Some("none"))
+    );
     for null in ["channel", "channel_room", "group"] {
         assert!(p[null].is_null(), "{null}");
     }
@@ -35,7 +38,10 @@ async fn first_login_creates_the_user_and_the_next_returns_it() {
     assert_eq!(p["revision"], 1);
     let base = format!("/v1.1/instances/{INSTANCE}/users/{id}/");
     assert_eq!(p["links"]["owner"], base.as_str());
-    assert_eq!(user["links"], json!({"self": base, "reset-key": format!("{base}reset_key/"), "groups": format!("{base}groups/")}));
+    assert_eq!(
+        user["links"],
+        json!({"self": base, "reset-key": format!("{base}reset_key/"), "groups": format!("{base}groups/")})
+    );
     assert_eq!(t.login_writes().await, [1, 1, 1, 0]);
 
     // A returning login, with a fresh token of the same person: same user, same stable key.
@@ -85,10 +91,13 @@ async fn fifty_concurrent_first_logins_make_one_user() {
     let person = t.emulator.create_facebook_user("Race Condition", None);
     let tokens: Vec<String> = (0..50).map(|_| t.token(&person, APP_ID, 3600)).collect();
     let responses = join_all(tokens.iter().map(|tok| async { json(t.syncano_login(tok).await).await })).await;
-    let ids: Vec<Option<u64>> = responses.iter().map(|(s, u)| {
-        assert_eq!(*s, 200, "{u}");
-        u["id"].as_u64()
-    }).collect();
+    let ids: Vec<Option<u64>> = responses
+        .iter()
+        .map(|(s, u)| {
+            assert_eq!(*s, 200, "{u}");
+            u["id"].as_u64()
+        })
+        .collect();
     assert!(ids[0].is_some() && ids.iter().all(|i| *i == ids[0]), "{ids:?}");
     assert_eq!(t.login_writes().await, [1, 1, 1, 0]);
     for (_, u) in &responses {
@@ -182,7 +191,15 @@ async fn malformed_requests_are_400_naming_the_problem() {
         ("application/x-www-form-urlencoded", "token=x".into(), "access_token"),
     ];
     for (ct, body, needle) in cases {
-        let resp = t.http.post(t.syncano_url(INSTANCE)).header("x-api-key", &t.api_key).header("content-type", ct).body(body.clone()).send().await.expect("request");
+        let resp = t
+            .http
+            .post(t.syncano_url(INSTANCE))
+            .header("x-api-key", &t.api_key)
+            .header("content-type", ct)
+            .body(body.clone())
+            .send()
+            .await
+            .expect("request");
         let (status, err) = json(resp).await;
         assert_eq!(status, 400, "{ct} {body:.40}: {err}");
         let detail = err["detail"].as_str().unwrap_or_default();

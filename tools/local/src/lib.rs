@@ -1,0 +1,17 @@
+//! The offline local stack of social-login: what `sam local` would do, without Docker.
+//!
+//! - [`template`] reads `template.yaml`: the HTTP API routes and the DynamoDB table.
+//! - [`gateway`] serves those routes like API Gateway HTTP API (payload format 2.0), calling the
+//!   function crates' handlers in process.
+//! - [`dynamodb_local`] runs DynamoDB Local and builds clients for it.
+//!
+//! The `local-stack` binary puts them together with the provider emulator.
+
+pub mod demo;
+pub mod dynamodb_local;
+pub mod gateway;
+pub mod template;
+
+pub use dynamodb_local::{DynamoDbLocal, DynamoDbLocalError};
+pub use gateway::{function_handlers, router, GatewayError, Handler};
+pub use template::{Route, TableDef, Template, TemplateError};

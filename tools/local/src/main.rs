@@ -1,0 +1,322 @@
+//! `local-stack`: the whole of social-login on loopback, offline, in one command.
+//!
+//! Starts DynamoDB Local (or reuses one), the provider emulator with our Facebook app and another
+//! app, creates the users table from `template.yaml`, builds the functions' [`App`] against them,
+//! seeds a demo instance, user and token, and serves the template's HTTP API routes like API
+//! Gateway. Prints a ready `curl` per API; Ctrl-C stops everything.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use emulator::{Emulator, EmulatorConfig, FacebookApp};
+use local_stack::demo::{self, DEMO_API_KEY, DEMO_FACEBOOK_TOKEN, DEMO_INSTANCE};
+use local_stack::dynamodb_local::{self, DynamoDbLocal, DynamoDbLocalError};
+use local_stack::gateway::{self, GatewayError};
+use local_stack::template::{TableError, Template, TemplateError};
+use shared::App;
+use tokio::net::TcpListener;
+
+/// The local table's name.
+const TABLE_NAME: &str = "social-login-local";
+/// Our Facebook app in the emulator.
+const APP_ID: &str = "local-app";
+/// A Facebook app that is not ours: its tokens must be rejected.
+const OTHER_APP_ID: &str = "other-app";
+/// Lifetime of the demo Facebook tokens, in seconds.
+const TOKEN_TTL_SECS: i64 = 3600;
+
+const USAGE: &str = "\
+usage: local-stack [OPTIONS]
+
+Runs social-login on 127.0.0.1: DynamoDB Local, the provider emulator and the HTTP API.
+
+options:
+  --port PORT                 gateway port (default 3000)
+  --dynamodb-endpoint URL     reuse a running DynamoDB Local instead of starting one
+  --dynamodb-port PORT        port for the DynamoDB Local it starts (default 8000)
+  --emulator-port PORT        provider emulator port (default 8081)
+  --template PATH             SAM template (default: template.yaml at the repository root)
+  -h, --help                  show this help
+
+Logs go to stderr (RUST_LOG, default info).";
+
+/// Command-line options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Args {
+    port: u16,
+    dynamodb_endpoint: Option<String>,
+    dynamodb_port: u16,
+    emulator_port: u16,
+    template: PathBuf,
+}
+
+/// Why the stack could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+enum StackError {
+    #[error("{0}\n\n{USAGE}")]
+    Usage(String),
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+    #[error(transparent)]
+    DynamoDbLocal(#[from] DynamoDbLocalError),
+    #[error("cannot create the table: {0}")]
+    Table(#[from] TableError),
+    #[error("cannot start the provider emulator on port {port}: {source}")]
+    Emulator { port: u16, source: std::io::Error },
+    #[error("cannot build the functions' app: {0}")]
+    App(#[from] shared::AppError),
+    #[error(transparent)]
+    Gateway(#[from] GatewayError),
+    #[error("the gateway failed: {0}")]
+    Serve(std::io::Error),
+}
+
+impl Args {
+    /// Parses the arguments after the program name; `Ok(None)` for `--help`, `Err` with what is
+    /// wrong.
+    fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Args>, String> {
+        let mut parsed = Args {
+            port: 3000,
+            dynamodb_endpoint: None,
+            dynamodb_port: dynamodb_local::DEFAULT_PORT,
+            emulator_port: 8081,
+            template: dynamodb_local::repo_root().join("template.yaml"),
+        };
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            let (flag, inline) = match arg.split_once('=') {
+                Some((flag, value)) if flag.starts_with("--") => (flag.to_owned(), Some(value.to_owned())),
+                _ => (arg, None),
+            };
+            if flag == "-h" || flag == "--help" {
+                return Ok(None);
+            }
+            let mut value = || inline.clone().or_else(|| args.next()).ok_or_else(|| format!("{flag} needs a value"));
+            let port = |v: String| v.parse::<u16>().map_err(|_| format!("{flag}: `{v}` is not a port"));
+            match flag.as_str() {
+                "--port" => parsed.port = port(value()?)?,
+                "--dynamodb-port" => parsed.dynamodb_port = port(value()?)?,
+                "--emulator-port" => parsed.emulator_port = port(value()?)?,
+                "--dynamodb-endpoint" => parsed.dynamodb_endpoint = Some(value()?),
+                "--template" => parsed.template = PathBuf::from(value()?),
+                _ => return Err(format!("unknown argument `{flag}`")),
+            }
+        }
+        Ok(Some(parsed))
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    let result = match Args::parse(std::env::args().skip(1)) {
+        Ok(Some(args)) => run(args).await,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => Err(StackError::Usage(e)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("local-stack: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Starts everything, serves until Ctrl-C (or SIGTERM), then stops everything.
+async fn run(args: Args) -> Result<(), StackError> {
+    let template = Template::load(&args.template)?;
+
+    // Bind first: the public base URL needs the real port, and a taken port should fail fast.
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port));
+    let listener = TcpListener::bind(addr).await.map_err(|source| StackError::Listen { addr, source })?;
+    let base_url = format!("http://{}", listener.local_addr().map_err(|source| StackError::Listen { addr, source })?);
+
+    let (dynamodb, dynamodb_endpoint) = match args.dynamodb_endpoint {
+        Some(endpoint) => (None, endpoint),
+        None => {
+            tracing::info!(port = args.dynamodb_port, "starting DynamoDB Local");
+            let dynamodb = DynamoDbLocal::start(args.dynamodb_port).await?;
+            let endpoint = dynamodb.endpoint().to_owned();
+            (Some(dynamodb), endpoint)
+        }
+    };
+    match template.table().create(&dynamodb_local::client(&dynamodb_endpoint), TABLE_NAME).await {
+        Ok(()) => tracing::info!(table = TABLE_NAME, "created the table from the template"),
+        Err(TableError::AlreadyExists(_)) => {
+            tracing::warn!(table = TABLE_NAME, "the table exists already; reusing it")
+        }
+        Err(e) => return Err(e.into()),
+    }
+
+    let app_secret = random_secret();
+    let emulator = Emulator::new(EmulatorConfig {
+        facebook_apps: vec![
+            FacebookApp { id: APP_ID.to_owned(), secret: app_secret.clone() },
+            FacebookApp { id: OTHER_APP_ID.to_owned(), secret: random_secret() },
+        ],
+    });
+    let graph_url = emulator
+        .spawn(args.emulator_port)
+        .await
+        .map_err(|source| StackError::Emulator { port: args.emulator_port, source })?;
+
+    let vars: HashMap<String, String> = [
+        ("TABLE_NAME", TABLE_NAME.to_owned()),
+        ("PUBLIC_BASE_URL", base_url.clone()),
+        ("DEFAULT_INSTANCE", DEMO_INSTANCE.to_owned()),
+        ("FACEBOOK_APP_ID", APP_ID.to_owned()),
+        ("FACEBOOK_APP_SECRET", app_secret),
+        ("FACEBOOK_GRAPH_URL", graph_url.clone()),
+        ("TOKEN_SECRET", random_secret()),
+        ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_endpoint.clone()),
+        ("PROVIDER_TIMEOUT_MS", "3000".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let app = App::from_vars(&vars).await?;
+
+    let api_key = match demo::seed(&app, &emulator, APP_ID, TOKEN_TTL_SECS).await {
+        Ok(()) => Some(DEMO_API_KEY.to_owned()),
+        Err(e) => {
+            tracing::warn!(instance = DEMO_INSTANCE, error = %e, "could not create the demo instance and API key");
+            None
+        }
+    };
+    let token = DEMO_FACEBOOK_TOKEN.to_owned();
+    let person = emulator.create_facebook_user("Another Demo User", None);
+    let other_app_token = emulator.issue_facebook_token(&person, OTHER_APP_ID, TOKEN_TTL_SECS);
+
+    let router = gateway::router(template.routes(), gateway::function_handlers(Arc::new(app)))?;
+    print_ready(&Ready {
+        base_url: &base_url,
+        dynamodb_endpoint: &dynamodb_endpoint,
+        graph_url: &graph_url,
+        api_key: api_key.as_deref(),
+        token: &token,
+        other_app_token: &other_app_token,
+        routes: template.routes().iter().map(|r| r.route_key()).collect(),
+    });
+
+    let served = gateway::serve(listener, router, shutdown_signal()).await;
+    tracing::info!("stopping");
+    if let Some(dynamodb) = dynamodb {
+        if let Err(e) = dynamodb.stop().await {
+            tracing::warn!(error = %e, "could not stop DynamoDB Local");
+        }
+    }
+    served.map_err(StackError::Serve)
+}
+
+/// What [`print_ready`] shows.
+struct Ready<'a> {
+    base_url: &'a str,
+    dynamodb_endpoint: &'a str,
+    graph_url: &'a str,
+    api_key: Option<&'a str>,
+    token: &'a str,
+    other_app_token: &'a str,
+    routes: Vec<String>,
+}
+
+/// Prints where everything runs and a ready `curl` per API (stdout; logs are on stderr).
+fn print_ready(ready: &Ready<'_>) {
+    let Ready { base_url, dynamodb_endpoint, graph_url, api_key, token, other_app_token, routes } = ready;
+    let key_header = match api_key {
+        Some(key) => format!("\"X-API-KEY: {key}\""),
+        None => "\"X-API-KEY: $KEY\"".to_owned(),
+    };
+    println!(
+        "\nsocial-login local stack is ready.\n\n  \
+         gateway          {base_url}\n  \
+         routes           {}\n  \
+         DynamoDB Local   {dynamodb_endpoint} (table {TABLE_NAME})\n  \
+         provider emulator {graph_url} (Facebook apps `{APP_ID}` = ours, `{OTHER_APP_ID}` = another app)\n",
+        routes.join(", ")
+    );
+    if api_key.is_none() {
+        println!("  (no API key for instance `{DEMO_INSTANCE}` was created; set KEY to one before the Syncano call)\n");
+    }
+    println!(
+        "Syncano dialect:\n  \
+         curl -X POST -H {key_header} -H 'Content-Type: application/json' -d '{{\"access_token\":\"{token}\"}}' {base_url}/v1.1/instances/{DEMO_INSTANCE}/user/auth/facebook/\n\n\
+         Rocket.Chat dialect:\n  \
+         curl -X POST -H 'Content-Type: application/json' -d '{{\"serviceName\":\"facebook\",\"accessToken\":\"{token}\",\"secret\":\"x\",\"expiresIn\":{TOKEN_TTL_SECS}}}' {base_url}/api/v1/login\n\n\
+         A token of the demo user for `{OTHER_APP_ID}` (must be rejected): {other_app_token}\n\n\
+         Ctrl-C stops everything."
+    );
+}
+
+/// A random 64-hex-digit secret, new every run.
+fn random_secret() -> String {
+    hex::encode(rand::random::<[u8; 32]>())
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Option<Args>, String> {
+        Args::parse(args.iter().map(|a| (*a).to_owned()))
+    }
+
+    #[test]
+    fn parses_flags_with_defaults() {
+        let defaults = parse(&[]).expect("ok").expect("args");
+        assert_eq!((defaults.port, defaults.dynamodb_port, defaults.emulator_port), (3000, 8000, 8081));
+        assert!(defaults.template.ends_with("template.yaml"));
+
+        let args = parse(&["--port", "4000", "--dynamodb-endpoint=http://127.0.0.1:9000", "--template", "t.yaml"])
+            .expect("ok")
+            .expect("args");
+        assert_eq!(args.port, 4000);
+        assert_eq!(args.dynamodb_endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        assert_eq!(args.template, PathBuf::from("t.yaml"));
+
+        assert!(parse(&["--help"]).expect("ok").is_none());
+        assert_eq!(parse(&["--port", "x"]).expect_err("bad port"), "--port: `x` is not a port");
+        assert_eq!(parse(&["--port"]).expect_err("no value"), "--port needs a value");
+        assert_eq!(parse(&["--bogus"]).expect_err("unknown"), "unknown argument `--bogus`");
+    }
+}

@@ -1,0 +1,738 @@
+//! Reads the SAM `template.yaml`: the HTTP API routes of its functions and its DynamoDB table.
+//!
+//! The template uses CloudFormation short tags (`!Ref`, `!Sub`, `!GetAtt`, ...). serde_yaml keeps
+//! them as [`Value::Tagged`]; this module only reads the literal parts it needs and never
+//! evaluates intrinsic functions, so a tagged value where a literal is required is an error.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, LocalSecondaryIndex, Projection,
+    ProjectionType, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
+};
+use serde_yaml::Value;
+
+/// SAM resource type of a Lambda function.
+const FUNCTION_TYPE: &str = "AWS::Serverless::Function";
+/// CloudFormation resource type of a DynamoDB table.
+const TABLE_TYPE: &str = "AWS::DynamoDB::Table";
+/// How long [`TableDef::create`] waits for the table to become `ACTIVE`.
+const ACTIVE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why a template could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    /// The file could not be read.
+    #[error("cannot read template {path}: {source}")]
+    Read {
+        /// The template path.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not YAML.
+    #[error("template is not valid YAML: {0}")]
+    Yaml(#[from] serde_yaml::Error),
+    /// The template has no `Resources` mapping.
+    #[error("template has no `Resources` mapping")]
+    NoResources,
+    /// A resource lacks something the local stack needs, or has it in a form it cannot read.
+    #[error("resource `{resource}`: {message}")]
+    Invalid {
+        /// Logical id of the resource.
+        resource: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The local stack serves exactly one table.
+    #[error("template defines {0} `AWS::DynamoDB::Table` resources; the local stack needs exactly one")]
+    TableCount(usize),
+}
+
+/// Why [`TableDef::create`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TableError {
+    /// A table of that name exists already (e.g. in a DynamoDB Local that was reused).
+    #[error("table `{0}` already exists")]
+    AlreadyExists(String),
+    /// The template's definition does not make a valid request.
+    #[error("table definition is incomplete: {0}")]
+    Build(#[from] BuildError),
+    /// A DynamoDB call failed.
+    #[error("{operation} on table `{table}` failed: {}", DisplayErrorContext(.source))]
+    Api {
+        /// The DynamoDB operation.
+        operation: &'static str,
+        /// The table name.
+        table: String,
+        /// The SDK error.
+        source: Box<aws_sdk_dynamodb::Error>,
+    },
+    /// The table was created but did not become `ACTIVE` in time.
+    #[error("table `{table}` is still {status} after {timeout:?}")]
+    NotActive {
+        /// The table name.
+        table: String,
+        /// The last status seen.
+        status: String,
+        /// How long we waited.
+        timeout: Duration,
+    },
+}
+
+/// An HTTP API route: an `Events` entry of `Type: HttpApi` on a function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// Upper-cased HTTP method, or `ANY`.
+    pub method: String,
+    /// The path as written in the template, e.g. `/v1.1/instances/{instance}/user/auth/facebook/`,
+    /// or `$default` for an event without `Path`/`Method` (the catch-all route).
+    pub path: String,
+    /// Logical id of the function resource.
+    pub function_logical_id: String,
+    /// Cargo package of the function (`BuildProperties.Binary`, else the last component of `CodeUri`).
+    pub package: String,
+}
+
+impl Route {
+    /// The path of the catch-all route.
+    pub const DEFAULT_PATH: &'static str = "$default";
+
+    /// The API Gateway route key: `"POST /path/{x}"`, or `"$default"`.
+    pub fn route_key(&self) -> String {
+        if self.path == Self::DEFAULT_PATH {
+            Self::DEFAULT_PATH.to_owned()
+        } else {
+            format!("{} {}", self.method, self.path)
+        }
+    }
+}
+
+/// One `AttributeDefinitions` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttributeDef {
+    /// `AttributeName`.
+    pub name: String,
+    /// `AttributeType`: `S`, `N` or `B`.
+    pub attribute_type: String,
+}
+
+/// One `KeySchema` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyDef {
+    /// `AttributeName`.
+    pub attribute_name: String,
+    /// `KeyType`: `HASH` or `RANGE`.
+    pub key_type: String,
+}
+
+/// A global or local secondary index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexDef {
+    /// `IndexName`.
+    pub name: String,
+    /// `KeySchema`.
+    pub key_schema: Vec<KeyDef>,
+    /// `Projection.ProjectionType` (`ALL` when absent).
+    pub projection_type: String,
+    /// `Projection.NonKeyAttributes`.
+    pub non_key_attributes: Vec<String>,
+}
+
+/// `TimeToLiveSpecification`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeToLiveDef {
+    /// `AttributeName`.
+    pub attribute_name: String,
+    /// `Enabled`.
+    pub enabled: bool,
+}
+
+/// The template's DynamoDB table, as far as creating it locally needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableDef {
+    /// Logical id of the table resource (e.g. `UsersTable`).
+    pub logical_id: String,
+    /// `AttributeDefinitions`.
+    pub attribute_definitions: Vec<AttributeDef>,
+    /// `KeySchema`.
+    pub key_schema: Vec<KeyDef>,
+    /// `GlobalSecondaryIndexes`.
+    pub global_secondary_indexes: Vec<IndexDef>,
+    /// `LocalSecondaryIndexes`.
+    pub local_secondary_indexes: Vec<IndexDef>,
+    /// `BillingMode` as written (the local table is always `PAY_PER_REQUEST`).
+    pub billing_mode: Option<String>,
+    /// `TimeToLiveSpecification`.
+    pub time_to_live: Option<TimeToLiveDef>,
+}
+
+/// A parsed SAM template.
+#[derive(Debug, Clone)]
+pub struct Template {
+    routes: Vec<Route>,
+    table: TableDef,
+}
+
+impl Template {
+    /// Reads and parses the template at `path`.
+    pub fn load(path: impl AsRef<Path>) -> Result<Template, TemplateError> {
+        let path = path.as_ref();
+        let text =
+            std::fs::read_to_string(path).map_err(|source| TemplateError::Read { path: path.to_owned(), source })?;
+        text.parse()
+    }
+
+    /// Every HTTP API route, in template order.
+    pub fn routes(&self) -> Vec<Route> {
+        self.routes.clone()
+    }
+
+    /// The template's (only) DynamoDB table.
+    pub fn table(&self) -> &TableDef {
+        &self.table
+    }
+}
+
+impl std::str::FromStr for Template {
+    type Err = TemplateError;
+
+    /// Parses template text.
+    fn from_str(text: &str) -> Result<Template, TemplateError> {
+        let doc: Value = serde_yaml::from_str(text)?;
+        let resources = doc.get("Resources").and_then(Value::as_mapping).ok_or(TemplateError::NoResources)?;
+        let global_code_uri = doc.get("Globals").and_then(|g| g.get("Function")).and_then(|f| f.get("CodeUri"));
+
+        let mut routes = Vec::new();
+        let mut tables = Vec::new();
+        for (id, resource) in resources {
+            let id = id.as_str().ok_or_else(|| TemplateError::Invalid {
+                resource: format!("{id:?}"),
+                message: "logical id is not a string".into(),
+            })?;
+            match resource.get("Type").and_then(Value::as_str) {
+                Some(FUNCTION_TYPE) => routes.extend(function_routes(id, resource, global_code_uri)?),
+                Some(TABLE_TYPE) => tables.push(table_def(id, resource)?),
+                _ => {}
+            }
+        }
+        if tables.len() != 1 {
+            return Err(TemplateError::TableCount(tables.len()));
+        }
+        let table = tables.remove(0);
+        Ok(Template { routes, table })
+    }
+}
+
+/// The routes of one `AWS::Serverless::Function` (only `HttpApi` events; others are ignored).
+fn function_routes(id: &str, resource: &Value, global_code_uri: Option<&Value>) -> Result<Vec<Route>, TemplateError> {
+    let invalid = |message: String| TemplateError::Invalid { resource: id.to_owned(), message };
+    let properties = resource.get("Properties");
+    let Some(events) = properties.and_then(|p| p.get("Events")) else {
+        return Ok(Vec::new());
+    };
+    let events = events.as_mapping().ok_or_else(|| invalid("`Events` is not a mapping".into()))?;
+
+    let mut endpoints = Vec::new();
+    for (name, event) in events {
+        let name = name.as_str().unwrap_or("?");
+        if event.get("Type").and_then(Value::as_str) != Some("HttpApi") {
+            continue;
+        }
+        let props = event.get("Properties");
+        let field = |key: &str| -> Result<Option<String>, TemplateError> {
+            match props.and_then(|p| p.get(key)) {
+                None => Ok(None),
+                Some(v) => literal_string(v)
+                    .map(Some)
+                    .ok_or_else(|| invalid(format!("event `{name}`: `{key}` must be a literal string"))),
+            }
+        };
+        endpoints.push(match (field("Method")?, field("Path")?) {
+            (Some(method), Some(path)) => (method.to_ascii_uppercase(), path),
+            (None, None) => ("ANY".to_owned(), Route::DEFAULT_PATH.to_owned()),
+            _ => return Err(invalid(format!("event `{name}`: needs both `Path` and `Method`, or neither"))),
+        });
+    }
+    if endpoints.is_empty() {
+        return Ok(Vec::new());
+    }
+
+    let package = function_package(id, resource, global_code_uri)?;
+    Ok(endpoints
+        .into_iter()
+        .map(|(method, path)| Route { method, path, function_logical_id: id.to_owned(), package: package.clone() })
+        .collect())
+}
+
+/// The Cargo package a function is built from: `Metadata.BuildProperties.Binary` if present
+/// (cargo-lambda builds), else the last path component of `CodeUri`.
+fn function_package(id: &str, resource: &Value, global_code_uri: Option<&Value>) -> Result<String, TemplateError> {
+    let invalid = |message: &str| TemplateError::Invalid { resource: id.to_owned(), message: message.to_owned() };
+    let binary = resource.get("Metadata").and_then(|m| m.get("BuildProperties")).and_then(|b| b.get("Binary"));
+    if let Some(binary) = binary {
+        return literal_string(binary)
+            .ok_or_else(|| invalid("`Metadata.BuildProperties.Binary` must be a literal string"));
+    }
+    let code_uri = resource
+        .get("Properties")
+        .and_then(|p| p.get("CodeUri"))
+        .or(global_code_uri)
+        .ok_or_else(|| invalid("function has neither `CodeUri` nor `Metadata.BuildProperties.Binary`"))?;
+    let code_uri = literal_string(code_uri).ok_or_else(|| invalid("`CodeUri` must be a literal path"))?;
+    code_uri
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .filter(|last| !last.is_empty() && *last != ".")
+        .map(str::to_owned)
+        .ok_or_else(|| invalid("`CodeUri` does not name a package directory; set `Metadata.BuildProperties.Binary`"))
+}
+
+/// Parses an `AWS::DynamoDB::Table` resource.
+fn table_def(id: &str, resource: &Value) -> Result<TableDef, TemplateError> {
+    let invalid = |message: String| TemplateError::Invalid { resource: id.to_owned(), message };
+    let props = resource.get("Properties").ok_or_else(|| invalid("table has no `Properties`".into()))?;
+
+    let attribute_definitions = list(props, "AttributeDefinitions")
+        .map_err(&invalid)?
+        .iter()
+        .map(|item| {
+            Ok(AttributeDef {
+                name: required(item, "AttributeName")?,
+                attribute_type: required(item, "AttributeType")?,
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()
+        .map_err(|m| invalid(format!("`AttributeDefinitions`: {m}")))?;
+    let key_schema = key_schema(props).map_err(|m| invalid(format!("`KeySchema`: {m}")))?;
+    let global_secondary_indexes = indexes(props, "GlobalSecondaryIndexes").map_err(&invalid)?;
+    let local_secondary_indexes = indexes(props, "LocalSecondaryIndexes").map_err(&invalid)?;
+    let billing_mode = props.get("BillingMode").and_then(literal_string);
+    let time_to_live = match props.get("TimeToLiveSpecification") {
+        None => None,
+        Some(spec) => Some(TimeToLiveDef {
+            attribute_name: required(spec, "AttributeName")
+                .map_err(|m| invalid(format!("`TimeToLiveSpecification`: {m}")))?,
+            enabled: spec
+                .get("Enabled")
+                .and_then(literal_bool)
+                .ok_or_else(|| invalid("`TimeToLiveSpecification.Enabled` must be a literal boolean".into()))?,
+        }),
+    };
+    if key_schema.is_empty() {
+        return Err(invalid("`KeySchema` is empty".into()));
+    }
+    Ok(TableDef {
+        logical_id: id.to_owned(),
+        attribute_definitions,
+        key_schema,
+        global_secondary_indexes,
+        local_secondary_indexes,
+        billing_mode,
+        time_to_live,
+    })
+}
+
+/// `GlobalSecondaryIndexes` or `LocalSecondaryIndexes` (absent = none).
+fn indexes(props: &Value, key: &str) -> Result<Vec<IndexDef>, String> {
+    if props.get(key).is_none() {
+        return Ok(Vec::new());
+    }
+    list(props, key)?
+        .iter()
+        .map(|index| {
+            let projection = index.get("Projection");
+            Ok(IndexDef {
+                name: required(index, "IndexName")?,
+                key_schema: key_schema(index)?,
+                projection_type: match projection.and_then(|p| p.get("ProjectionType")) {
+                    None => "ALL".to_owned(),
+                    Some(v) => literal_string(v).ok_or("`ProjectionType` must be a literal string")?,
+                },
+                non_key_attributes: match projection.and_then(|p| p.get("NonKeyAttributes")) {
+                    None => Vec::new(),
+                    Some(v) => v
+                        .as_sequence()
+                        .and_then(|s| s.iter().map(literal_string).collect())
+                        .ok_or("`NonKeyAttributes` must be a list of literal strings")?,
+                },
+            })
+        })
+        .collect::<Result<_, String>>()
+        .map_err(|m| format!("`{key}`: {m}"))
+}
+
+/// The `KeySchema` of a table or index.
+fn key_schema(value: &Value) -> Result<Vec<KeyDef>, String> {
+    list(value, "KeySchema")?
+        .iter()
+        .map(|item| {
+            Ok(KeyDef { attribute_name: required(item, "AttributeName")?, key_type: required(item, "KeyType")? })
+        })
+        .collect()
+}
+
+/// A required literal list.
+fn list<'a>(value: &'a Value, key: &str) -> Result<&'a [Value], String> {
+    value
+        .get(key)
+        .ok_or_else(|| format!("`{key}` is missing"))?
+        .as_sequence()
+        .map(Vec::as_slice)
+        .ok_or_else(|| format!("`{key}` must be a literal list"))
+}
+
+/// A required literal string field.
+fn required(value: &Value, key: &str) -> Result<String, String> {
+    match value.get(key) {
+        None => Err(format!("`{key}` is missing")),
+        Some(v) => literal_string(v).ok_or_else(|| format!("`{key}` must be a literal string")),
+    }
+}
+
+/// A scalar written literally (numbers and booleans read as their YAML text); `None` for tags,
+/// mappings and lists.
+fn literal_string(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// A literal boolean, also accepting the strings CloudFormation accepts (`"true"`, `"false"`).
+fn literal_bool(value: &Value) -> Option<bool> {
+    match value {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
+        Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
+    }
+}
+
+impl TableDef {
+    /// The TTL attribute, if the template enables TTL.
+    pub fn ttl_attribute(&self) -> Option<&str> {
+        self.time_to_live.as_ref().filter(|ttl| ttl.enabled).map(|ttl| ttl.attribute_name.as_str())
+    }
+
+    /// Creates the table as `table_name` (`PAY_PER_REQUEST`), waits until it is `ACTIVE`, then
+    /// enables TTL as the template does. Returns [`TableError::AlreadyExists`] if it exists.
+    pub async fn create(&self, client: &aws_sdk_dynamodb::Client, table_name: &str) -> Result<(), TableError> {
+        let api = |operation: &'static str| {
+            move |e: aws_sdk_dynamodb::Error| TableError::Api {
+                operation,
+                table: table_name.to_owned(),
+                source: Box::new(e),
+            }
+        };
+
+        let mut request = client
+            .create_table()
+            .table_name(table_name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .set_attribute_definitions(Some(
+                self.attribute_definitions
+                    .iter()
+                    .map(|a| {
+                        AttributeDefinition::builder()
+                            .attribute_name(&a.name)
+                            .attribute_type(ScalarAttributeType::from(a.attribute_type.as_str()))
+                            .build()
+                    })
+                    .collect::<Result<_, _>>()?,
+            ))
+            .set_key_schema(Some(key_elements(&self.key_schema)?));
+        for index in &self.global_secondary_indexes {
+            request = request.global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(&index.name)
+                    .set_key_schema(Some(key_elements(&index.key_schema)?))
+                    .projection(projection(index))
+                    .build()?,
+            );
+        }
+        for index in &self.local_secondary_indexes {
+            request = request.local_secondary_indexes(
+                LocalSecondaryIndex::builder()
+                    .index_name(&index.name)
+                    .set_key_schema(Some(key_elements(&index.key_schema)?))
+                    .projection(projection(index))
+                    .build()?,
+            );
+        }
+        match request.send().await.map_err(aws_sdk_dynamodb::Error::from) {
+            Ok(_) => {}
+            Err(aws_sdk_dynamodb::Error::ResourceInUseException(_)) => {
+                return Err(TableError::AlreadyExists(table_name.to_owned()))
+            }
+            Err(e) => return Err(api("CreateTable")(e)),
+        }
+
+        self.wait_active(client, table_name).await?;
+
+        if let Some(attribute) = self.ttl_attribute() {
+            client
+                .update_time_to_live()
+                .table_name(table_name)
+                .time_to_live_specification(
+                    TimeToLiveSpecification::builder().attribute_name(attribute).enabled(true).build()?,
+                )
+                .send()
+                .await
+                .map_err(|e| api("UpdateTimeToLive")(e.into()))?;
+        }
+        Ok(())
+    }
+
+    /// Polls DescribeTable until the table is `ACTIVE`.
+    async fn wait_active(&self, client: &aws_sdk_dynamodb::Client, table_name: &str) -> Result<(), TableError> {
+        let started = tokio::time::Instant::now();
+        loop {
+            let described = client.describe_table().table_name(table_name).send().await.map_err(|e| {
+                TableError::Api { operation: "DescribeTable", table: table_name.to_owned(), source: Box::new(e.into()) }
+            })?;
+            let status = described.table().and_then(|t| t.table_status());
+            if status == Some(&TableStatus::Active) {
+                return Ok(());
+            }
+            if started.elapsed() >= ACTIVE_TIMEOUT {
+                return Err(TableError::NotActive {
+                    table: table_name.to_owned(),
+                    status: status.map_or("unknown".to_owned(), |s| s.as_str().to_owned()),
+                    timeout: ACTIVE_TIMEOUT,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// SDK key schema elements.
+fn key_elements(keys: &[KeyDef]) -> Result<Vec<KeySchemaElement>, BuildError> {
+    keys.iter()
+        .map(|k| {
+            KeySchemaElement::builder()
+                .attribute_name(&k.attribute_name)
+                .key_type(KeyType::from(k.key_type.as_str()))
+                .build()
+        })
+        .collect()
+}
+
+/// SDK projection of an index.
+fn projection(index: &IndexDef) -> Projection {
+    Projection::builder()
+        .projection_type(ProjectionType::from(index.projection_type.as_str()))
+        .set_non_key_attributes((!index.non_key_attributes.is_empty()).then(|| index.non_key_attributes.clone()))
+        .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A template shaped like the project's, with short tags in the places SAM templates use them.
+    const FIXTURE: &str = r#"
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Description: fixture
+
+Parameters:
+  Stage:
+    Type: String
+    Default: prod
+
+Globals:
+  Function:
+    Runtime: provided.al2023
+    Handler: bootstrap
+    Environment:
+      Variables:
+        TABLE_NAME: !Ref UsersTable
+        PUBLIC_BASE_URL: !Sub "https://${HttpApi}.execute-api.${AWS::Region}.amazonaws.com"
+
+Resources:
+  HttpApi:
+    Type: AWS::Serverless::HttpApi
+
+  FacebookLoginFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: functions/facebook-login
+      Policies:
+        - DynamoDBCrudPolicy:
+            TableName: !Ref UsersTable
+      Environment:
+        Variables:
+          TABLE_ARN: !GetAtt UsersTable.Arn
+      Events:
+        Login:
+          Type: HttpApi
+          Properties:
+            Path: /v1.1/instances/{instance}/user/auth/facebook/
+            Method: post
+            ApiId: !Ref HttpApi
+        Nightly:
+          Type: Schedule
+          Properties:
+            Schedule: rate(1 day)
+
+  LoginFunction:
+    Type: AWS::Serverless::Function
+    Metadata:
+      BuildMethod: rust-cargolambda
+      BuildProperties:
+        Binary: login
+    Properties:
+      CodeUri: .
+      Events:
+        Login:
+          Type: HttpApi
+          Properties:
+            Path: /api/v1/login
+            Method: POST
+            ApiId: !Ref HttpApi
+        Catch:
+          Type: HttpApi
+          Properties:
+            ApiId: !Ref HttpApi
+
+  WorkerFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: !Sub "functions/${Stage}"
+
+  UsersTable:
+    Type: AWS::DynamoDB::Table
+    DeletionPolicy: Retain
+    Properties:
+      TableName: !Sub "${AWS::StackName}-users"
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions:
+        - AttributeName: pk
+          AttributeType: S
+        - AttributeName: sk
+          AttributeType: S
+        - AttributeName: gsi1pk
+          AttributeType: S
+      KeySchema:
+        - AttributeName: pk
+          KeyType: HASH
+        - AttributeName: sk
+          KeyType: RANGE
+      GlobalSecondaryIndexes:
+        - IndexName: gsi1
+          KeySchema:
+            - AttributeName: gsi1pk
+              KeyType: HASH
+          Projection:
+            ProjectionType: INCLUDE
+            NonKeyAttributes: [user_id]
+      TimeToLiveSpecification:
+        AttributeName: expires_at
+        Enabled: true
+
+Outputs:
+  ApiUrl:
+    Value: !Sub "https://${HttpApi}.execute-api.${AWS::Region}.amazonaws.com/"
+  TableArn:
+    Value: !GetAtt [UsersTable, Arn]
+"#;
+
+    fn fixture() -> Template {
+        FIXTURE.parse().expect("fixture parses")
+    }
+
+    #[test]
+    fn reads_http_api_routes_in_order_and_skips_other_events() {
+        let routes = fixture().routes();
+        let keys: Vec<_> = routes.iter().map(Route::route_key).collect();
+        assert_eq!(keys, ["POST /v1.1/instances/{instance}/user/auth/facebook/", "POST /api/v1/login", "$default",]);
+        assert_eq!(routes[0].function_logical_id, "FacebookLoginFunction");
+        assert_eq!(routes[1].function_logical_id, "LoginFunction");
+        assert_eq!(routes[2].method, "ANY");
+    }
+
+    #[test]
+    fn package_comes_from_binary_or_code_uri() {
+        let packages: Vec<_> = fixture().routes().into_iter().map(|r| r.package).collect();
+        assert_eq!(packages, ["facebook-login", "login", "login"]);
+    }
+
+    #[test]
+    fn reads_the_table_literally() {
+        let template = fixture();
+        let table = template.table();
+        assert_eq!(table.logical_id, "UsersTable");
+        assert_eq!(
+            table.attribute_definitions,
+            [
+                AttributeDef { name: "pk".into(), attribute_type: "S".into() },
+                AttributeDef { name: "sk".into(), attribute_type: "S".into() },
+                AttributeDef { name: "gsi1pk".into(), attribute_type: "S".into() },
+            ]
+        );
+        assert_eq!(
+            table.key_schema,
+            [
+                KeyDef { attribute_name: "pk".into(), key_type: "HASH".into() },
+                KeyDef { attribute_name: "sk".into(), key_type: "RANGE".into() },
+            ]
+        );
+        assert_eq!(
+            table.global_secondary_indexes,
+            [IndexDef {
+                name: "gsi1".into(),
+                key_schema: vec![KeyDef { attribute_name: "gsi1pk".into(), key_type: "HASH".into() }],
+                projection_type: "INCLUDE".into(),
+                non_key_attributes: vec!["user_id".into()],
+            }]
+        );
+        assert!(table.local_secondary_indexes.is_empty());
+        assert_eq!(table.billing_mode.as_deref(), Some("PAY_PER_REQUEST"));
+        assert_eq!(table.ttl_attribute(), Some("expires_at"));
+    }
+
+    #[test]
+    fn disabled_ttl_is_not_a_ttl_attribute() {
+        let text = FIXTURE.replace("Enabled: true", "Enabled: false");
+        let template: Template = text.parse().expect("parses");
+        assert_eq!(
+            template.table().time_to_live,
+            Some(TimeToLiveDef { attribute_name: "expires_at".into(), enabled: false })
+        );
+        assert_eq!(template.table().ttl_attribute(), None);
+    }
+
+    #[test]
+    fn a_tagged_value_where_a_literal_is_needed_is_an_error() {
+        let text = FIXTURE.replace("CodeUri: functions/facebook-login", "CodeUri: !Sub functions/${Stage}");
+        let err = text.parse::<Template>().expect_err("tagged CodeUri");
+        assert!(
+            matches!(&err, TemplateError::Invalid { resource, .. } if resource == "FacebookLoginFunction"),
+            "{err}"
+        );
+
+        let text = FIXTURE.replace("Path: /api/v1/login", "Path: !Sub /api/${Stage}/login");
+        assert!(matches!(text.parse::<Template>(), Err(TemplateError::Invalid { .. })));
+    }
+
+    #[test]
+    fn needs_exactly_one_table_and_resources() {
+        let without_table = FIXTURE.replace("Type: AWS::DynamoDB::Table", "Type: AWS::SQS::Queue");
+        assert!(matches!(without_table.parse::<Template>(), Err(TemplateError::TableCount(0))));
+        assert!(matches!("Outputs: {}".parse::<Template>(), Err(TemplateError::NoResources)));
+        assert!(matches!("Resources: [".parse::<Template>(), Err(TemplateError::Yaml(_))));
+    }
+
+    #[test]
+    fn load_reports_the_path() {
+        let err = Template::load("/nonexistent/template.yaml").expect_err("missing file");
+        assert!(err.to_string().contains("/nonexistent/template.yaml"), "{err}");
+    }
+}
