@@ -226,6 +226,26 @@ enum CreateOutcome {
 }
 
 impl UserStore {
+    /// A `PutItem` that only creates: fails if an item with the same key exists.
+    fn put_new(&self, item: Item) -> aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+    }
+
+    /// The same, as one item of a `TransactWriteItems`.
+    fn transact_put_new(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(build_err)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
     pub fn new(client: Client, table: impl Into<String>) -> UserStore {
         UserStore { client, table: table.into() }
     }
@@ -381,21 +401,12 @@ impl UserStore {
         let mut name_item = username_key(&user.instance, &user.username);
         name_item.insert("user_id".into(), n(user.user_id));
 
-        let put = |item: Item| -> Result<TransactWriteItem, StoreError> {
-            let put = Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(pk)")
-                .build()
-                .map_err(build_err)?;
-            Ok(TransactWriteItem::builder().put(put).build())
-        };
         let result = self
             .client
             .transact_write_items()
-            .transact_items(put(identity_item)?)
-            .transact_items(put(user_item)?)
-            .transact_items(put(name_item)?)
+            .transact_items(self.transact_put_new(identity_item)?)
+            .transact_items(self.transact_put_new(user_item)?)
+            .transact_items(self.transact_put_new(name_item)?)
             .send()
             .await;
         let err = match result {
@@ -431,14 +442,7 @@ impl UserStore {
             ("created_at".to_string(), n(clock::now_micros())),
             ("expires_at".to_string(), n(expires_at)),
         ]);
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-            .map_err(|e| classify("PutItem", e))?;
+        self.put_new(item).send().await.map_err(|e| classify("PutItem", e))?;
         Ok(())
     }
 
@@ -447,17 +451,10 @@ impl UserStore {
         let mut item = instance_key(instance);
         item.insert("created_at".into(), n(clock::now_micros()));
         item.insert("next_user_id".into(), n(0));
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-            .map_err(|e| match e.as_service_error() {
-                Some(se) if se.is_conditional_check_failed_exception() => StoreError::InstanceExists,
-                _ => classify("PutItem", e),
-            })?;
+        self.put_new(item).send().await.map_err(|e| match e.as_service_error() {
+            Some(se) if se.is_conditional_check_failed_exception() => StoreError::InstanceExists,
+            _ => classify("PutItem", e),
+        })?;
         Ok(())
     }
 
@@ -482,16 +479,10 @@ impl UserStore {
             .condition_expression("attribute_exists(pk)")
             .build()
             .map_err(build_err)?;
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(build_err)?;
         self.client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().condition_check(check).build())
-            .transact_items(TransactWriteItem::builder().put(put).build())
+            .transact_items(self.transact_put_new(item)?)
             .send()
             .await
             .map_err(|e| match e.as_service_error() {

@@ -507,7 +507,7 @@ fn request_time(now: SystemTime) -> (String, i64) {
     const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = since.as_secs();
-    let (year, month, day) = civil_from_days((secs / 86_400) as i64);
+    let (year, month, day) = shared::clock::civil_from_days((secs / 86_400) as i64);
     let rem = secs % 86_400;
     let time = format!(
         "{day:02}/{}/{year}:{:02}:{:02}:{:02} +0000",
@@ -517,20 +517,6 @@ fn request_time(now: SystemTime) -> (String, i64) {
         rem % 60
     );
     (time, i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
-}
-
-/// Proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 /// Decodes `%XX` escapes as API Gateway HTTP APIs do for the path and path parameters; invalid
