@@ -87,6 +87,44 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// DynamoDB Local for a test binary: `$DYNAMODB_ENDPOINT` when the caller runs one, otherwise
+/// one started on a free port the first time this is called, and stopped by a watchdog shell
+/// when the test process exits (test binaries have no place to drop a child). Blocking; panics
+/// with a clear message when DynamoDB Local is not installed (`scripts/dynamodb-local.sh install`).
+pub fn endpoint_for_tests() -> &'static str {
+    static ENDPOINT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ENDPOINT.get_or_init(|| {
+        if let Ok(e) = std::env::var("DYNAMODB_ENDPOINT") {
+            return e;
+        }
+        let install = match Installation::find(&repo_root().join(INSTALL_DIR)) {
+            Ok(i) => i,
+            Err(e) => panic!("{e}: run scripts/dynamodb-local.sh install (scripts/test does)"),
+        };
+        let port = match free_port() {
+            Ok(p) => p,
+            Err(e) => panic!("no free port for DynamoDB Local: {e}"),
+        };
+        let script = format!(
+            "java -Djava.library.path='{}' -jar '{}' -inMemory -sharedDb -port {port} >/dev/null 2>&1 & j=$!; \
+             while kill -0 {} 2>/dev/null; do sleep 1; done; kill $j",
+            install.lib_dir.display(),
+            install.jar.display(),
+            std::process::id()
+        );
+        if let Err(e) = std::process::Command::new("sh").arg("-c").arg(script).env("DDB_LOCAL_TELEMETRY", "0").spawn() {
+            panic!("cannot start DynamoDB Local: {e}");
+        }
+        for _ in 0..150 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return format!("http://127.0.0.1:{port}");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!("DynamoDB Local did not open port {port} within 30 s");
+    })
+}
+
 /// An installed DynamoDB Local.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Installation {

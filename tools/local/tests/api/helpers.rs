@@ -3,13 +3,11 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::net::TcpStream;
-use std::sync::{Arc, Mutex, Once, OnceLock};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, Once};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use emulator::{Emulator, EmulatorConfig, FacebookApp};
-use local_stack::dynamodb_local::{repo_root, Installation};
+use local_stack::dynamodb_local::repo_root;
 use local_stack::{function_handlers, router, Template};
 use rand::distr::{Alphanumeric, SampleString};
 use shared::App;
@@ -36,35 +34,6 @@ pub struct TestApp {
 
 fn random(n: usize) -> String {
     Alphanumeric.sample_string(&mut rand::rng(), n)
-}
-
-/// DynamoDB Local for this test binary: `DYNAMODB_ENDPOINT` when the test script runs one,
-/// otherwise one started here and stopped by a watchdog when this process exits.
-fn dynamodb_endpoint() -> &'static str {
-    static ENDPOINT: OnceLock<String> = OnceLock::new();
-    ENDPOINT.get_or_init(|| {
-        if let Ok(e) = std::env::var("DYNAMODB_ENDPOINT") {
-            return e;
-        }
-        let install = Installation::find(&repo_root().join("tools/dynamodb-local"))
-            .expect("DynamoDB Local is not installed: run scripts/dynamodb-local.sh install (scripts/test does)");
-        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
-        let script = format!(
-            "java -Djava.library.path='{}' -jar '{}' -inMemory -sharedDb -port {port} >/dev/null 2>&1 & j=$!; \
-             while kill -0 {} 2>/dev/null; do sleep 1; done; kill $j",
-            install.lib_dir.display(),
-            install.jar.display(),
-            std::process::id()
-        );
-        std::process::Command::new("sh").arg("-c").arg(script).spawn().expect("start DynamoDB Local");
-        for _ in 0..150 {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return format!("http://127.0.0.1:{port}");
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        panic!("DynamoDB Local did not start on port {port}");
-    })
 }
 
 /// All log lines of the test binary, captured at DEBUG for every crate.
@@ -104,7 +73,7 @@ pub async fn spawn_app() -> TestApp {
 /// Like [`spawn_app`], with a chance to change the function configuration first.
 pub async fn spawn_app_with(customize: impl FnOnce(&mut HashMap<String, String>)) -> TestApp {
     capture_logs();
-    let endpoint = dynamodb_endpoint();
+    let endpoint = local_stack::dynamodb_local::endpoint_for_tests();
     let app_secret = random(32);
     let other_secret = random(32);
     let token_secret = random(48);

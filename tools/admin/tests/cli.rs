@@ -1,0 +1,69 @@
+//! The `admin` binary against DynamoDB Local: create an instance, list, use and revoke its keys.
+
+use std::process::{Command, Output};
+
+use local_stack::dynamodb_local::{endpoint_for_tests, repo_root};
+use local_stack::Template;
+use shared::store::{ApiKeyCheck, UserStore};
+use shared::{InstanceName, Secret};
+
+fn admin(table: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_admin"))
+        .args(args)
+        .env("TABLE_NAME", table)
+        .env("AWS_ENDPOINT_URL_DYNAMODB", endpoint_for_tests())
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .expect("run admin")
+}
+
+fn stdout(o: &Output) -> String {
+    assert!(o.status.success(), "admin failed: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn field<'a>(text: &'a str, prefix: &str) -> &'a str {
+    text.lines().find_map(|l| l.strip_prefix(prefix)).unwrap_or_else(|| panic!("no {prefix:?} in {text}")).trim()
+}
+
+#[tokio::test]
+async fn instances_and_keys_are_managed_from_the_command_line() {
+    let dynamo = shared::app::local_dynamodb_client(endpoint_for_tests());
+    let table = format!("admin-{}", std::process::id());
+    let template = Template::load(repo_root().join("template.yaml")).expect("template");
+    template.table().create(&dynamo, &table).await.expect("table");
+    let store = UserStore::new(dynamo, &table);
+    let acme = InstanceName::parse("acme").expect("valid");
+
+    let out = stdout(&admin(&table, &["create-instance", "acme"]));
+    let key = field(&out, "X-API-KEY:").to_string();
+    let key_id = field(&out, "api key id").to_string();
+    assert!(key.len() == 40 && key.bytes().all(|b| b.is_ascii_hexdigit()), "{key}");
+    assert_eq!(store.check_api_key(&acme, &Secret::new(&key)).await.expect("check"), ApiKeyCheck::Valid);
+
+    let second = stdout(&admin(&table, &["create-key", "acme"]));
+    let second_key = field(&second, "X-API-KEY:").to_string();
+    let listed = stdout(&admin(&table, &["list-keys", "acme"]));
+    assert!(listed.contains(&key_id) && listed.contains(field(&second, "api key id")), "{listed}");
+    assert!(!listed.contains(&key) && !listed.contains(&second_key), "list-keys must never show keys");
+
+    stdout(&admin(&table, &["revoke-key", "acme", &key_id]));
+    assert_eq!(store.check_api_key(&acme, &Secret::new(&key)).await.expect("check"), ApiKeyCheck::InvalidKey);
+    assert_eq!(store.check_api_key(&acme, &Secret::new(&second_key)).await.expect("check"), ApiKeyCheck::Valid);
+
+    for args in [
+        &["create-instance", "acme"][..],
+        &["revoke-key", "acme", &key_id],
+        &["create-key", "no-such-instance"],
+        &["list-keys", "Bad Name"],
+        &["frobnicate", "acme"],
+        &[],
+    ] {
+        let o = admin(&table, args);
+        assert!(!o.status.success(), "{args:?} should fail");
+        assert!(!String::from_utf8_lossy(&o.stderr).is_empty(), "{args:?} should say why");
+    }
+}
