@@ -28,8 +28,6 @@ pub struct TestApp {
     pub dynamo: aws_sdk_dynamodb::Client,
     pub table: String,
     pub api_key: String,
-    /// Every secret this world knows; none may appear in a log line.
-    pub secrets: Mutex<Vec<String>>,
 }
 
 fn random(n: usize) -> String {
@@ -60,6 +58,15 @@ fn capture_logs() {
             .with_writer(|| LogWriter)
             .init();
     });
+}
+
+/// Every secret any test used: tokens, app secrets, API keys, authTokens, user keys.
+static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+pub fn remember(secret: &str) {
+    if !secret.is_empty() {
+        SECRETS.lock().unwrap_or_else(|e| e.into_inner()).push(secret.to_string());
+    }
 }
 
 pub fn logs() -> String {
@@ -114,27 +121,15 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut HashMap<String, String>)
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     tokio::spawn(local_stack::gateway::serve(listener, gateway, std::future::pending()));
 
-    TestApp {
-        base,
-        http: reqwest::Client::new(),
-        emulator,
-        app,
-        dynamo,
-        table,
-        api_key: EVENT_API_KEY.to_string(),
-        secrets: Mutex::new(vec![
-            app_secret,
-            other_secret,
-            token_secret,
-            EVENT_API_KEY.to_string(),
-            EVENT_TOKEN.to_string(),
-        ]),
+    for s in [app_secret, other_secret, token_secret, EVENT_API_KEY.to_string(), EVENT_TOKEN.to_string()] {
+        remember(&s);
     }
+    TestApp { base, http: reqwest::Client::new(), emulator, app, dynamo, table, api_key: EVENT_API_KEY.to_string() }
 }
 
 impl TestApp {
     pub fn remember(&self, secret: &str) {
-        self.secrets.lock().unwrap_or_else(|e| e.into_inner()).push(secret.to_string());
+        remember(secret);
     }
 
     /// A Facebook person and a fresh token of our app for them.
@@ -213,11 +208,12 @@ impl TestApp {
         ]
     }
 
-    /// Fails if any secret this world used appears in any captured log line.
+    /// Fails if any secret that any test of this binary used so far appears in any log line
+    /// captured so far: the last test to finish checks the whole suite's logs.
     pub fn assert_logs_clean(&self) {
         let logs = logs();
         assert!(logs.contains("request"), "the log capture saw no request line at all");
-        for s in self.secrets.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        for s in SECRETS.lock().unwrap_or_else(|e| e.into_inner()).iter() {
             assert!(!logs.contains(s.as_str()), "a secret ({}…) appears in the logs", &s[..6.min(s.len())]);
         }
     }
