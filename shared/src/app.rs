@@ -8,7 +8,7 @@ use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 
 use crate::config::{Config, ConfigError};
-use crate::providers::{self, FacebookVerifier};
+use crate::providers::{self, Providers};
 use crate::secrets;
 use crate::store::UserStore;
 
@@ -23,11 +23,12 @@ pub enum AppError {
 pub struct App {
     pub config: Config,
     pub store: UserStore,
-    pub facebook: FacebookVerifier,
+    pub providers: Providers,
 }
 
 /// Variables that carry secrets: in AWS they come from SSM, never from the environment.
-const SECRET_VARIABLES: [&str; 2] = ["FACEBOOK_APP_SECRET", "TOKEN_SECRET"];
+const SECRET_VARIABLES: [&str; 5] =
+    ["FACEBOOK_APP_SECRET", "TOKEN_SECRET", "TWITTER_CONSUMER_SECRET", "LINKEDIN_CLIENT_SECRET", "GITHUB_CLIENT_SECRET"];
 
 impl App {
     /// In Lambda: region and credentials from the environment (aws-config's default chain),
@@ -71,7 +72,7 @@ impl App {
         let http = providers::http_client(config.provider_timeout).map_err(|e| AppError::Http(e.to_string()))?;
         Ok(App {
             store: UserStore::new(dynamo, config.table_name.clone()),
-            facebook: FacebookVerifier::new(&config.facebook, http),
+            providers: Providers::new(&config, &http),
             config,
         })
     }

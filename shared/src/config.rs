@@ -2,9 +2,13 @@
 //! AWS, an explicit map in tests and the local stack). Required values have no default; optional
 //! ones default to production values, and a value that is present but malformed is an error,
 //! never silently replaced.
+//!
+//! Providers fail closed: a provider is served only when its app/client id is configured, and
+//! then every other value it needs (its secret) is required.
 
 use std::time::Duration;
 
+use crate::identity::Provider;
 use crate::instance::InstanceName;
 use crate::secret::Secret;
 
@@ -12,8 +16,19 @@ use crate::secret::Secret;
 pub const DEFAULT_FACEBOOK_GRAPH_URL: &str = "https://graph.facebook.com";
 /// The Graph API version the verifier is written against (pinned, not "latest").
 pub const DEFAULT_FACEBOOK_GRAPH_VERSION: &str = "v22.0";
+pub const DEFAULT_FACEBOOK_LIMITED_JWKS_URL: &str = "https://limited.facebook.com/.well-known/oauth/openid/jwks/";
+pub const DEFAULT_GOOGLE_JWKS_URL: &str = "https://www.googleapis.com/oauth2/v3/certs";
+pub const DEFAULT_GOOGLE_TOKENINFO_URL: &str = "https://oauth2.googleapis.com/tokeninfo";
+pub const DEFAULT_GOOGLE_USERINFO_URL: &str = "https://openidconnect.googleapis.com/v1/userinfo";
+pub const DEFAULT_TWITTER_API_URL: &str = "https://api.twitter.com";
+pub const DEFAULT_LINKEDIN_JWKS_URL: &str = "https://www.linkedin.com/oauth/openid/jwks";
+pub const DEFAULT_LINKEDIN_USERINFO_URL: &str = "https://api.linkedin.com/v2/userinfo";
+pub const DEFAULT_LINKEDIN_INTROSPECT_URL: &str = "https://www.linkedin.com/oauth/v2/introspectToken";
+pub const DEFAULT_APPLE_JWKS_URL: &str = "https://appleid.apple.com/auth/keys";
+pub const DEFAULT_GITHUB_API_URL: &str = "https://api.github.com";
 pub const DEFAULT_PROVIDER_TIMEOUT_MS: u64 = 3_000;
 pub const DEFAULT_SESSION_TTL_DAYS: u64 = 90;
+pub const DEFAULT_JWKS_MIN_REFETCH_MS: u64 = 10_000;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -21,6 +36,8 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("configuration variable {name} is invalid: {reason}")]
     Invalid { name: &'static str, reason: &'static str },
+    #[error("no provider is configured: set at least one of FACEBOOK_APP_ID, GOOGLE_CLIENT_IDS, TWITTER_CONSUMER_KEY, LINKEDIN_CLIENT_ID, APPLE_CLIENT_IDS, GITHUB_CLIENT_ID")]
+    NoProvider,
     #[error("could not read secrets from SSM Parameter Store: {0}")]
     Secrets(String),
 }
@@ -32,6 +49,49 @@ pub struct FacebookConfig {
     /// Base URL without the version, e.g. `https://graph.facebook.com`.
     pub graph_url: String,
     pub graph_version: String,
+    /// Keys of Limited Login ID tokens (iOS).
+    pub limited_jwks_url: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct GoogleConfig {
+    /// Our OAuth client ids (web, iOS, Android…): an ID token's `aud` must be one of them.
+    pub client_ids: Vec<String>,
+    pub jwks_url: String,
+    pub tokeninfo_url: String,
+    pub userinfo_url: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct TwitterConfig {
+    pub consumer_key: String,
+    pub consumer_secret: Secret,
+    /// `https://api.twitter.com`: `/1.1/account/verify_credentials.json` and `/2/users/me`.
+    pub api_url: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct LinkedInConfig {
+    pub client_id: String,
+    /// Needed only to accept access tokens (introspection binds them to our app).
+    pub client_secret: Option<Secret>,
+    pub jwks_url: String,
+    pub introspect_url: String,
+    pub userinfo_url: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct AppleConfig {
+    /// Our bundle id and Services ids: an ID token's `aud` must be one of them.
+    pub client_ids: Vec<String>,
+    pub jwks_url: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct GitHubConfig {
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub api_url: String,
 }
 
 #[derive(Debug, Clone)]
@@ -41,10 +101,17 @@ pub struct Config {
     pub public_base_url: String,
     /// The instance the Rocket.Chat route logs users into.
     pub default_instance: InstanceName,
-    pub facebook: FacebookConfig,
+    pub facebook: Option<FacebookConfig>,
+    pub google: Option<GoogleConfig>,
+    pub twitter: Option<TwitterConfig>,
+    pub linkedin: Option<LinkedInConfig>,
+    pub apple: Option<AppleConfig>,
+    pub github: Option<GitHubConfig>,
     /// Server-side key from which Syncano user keys are derived (HMAC); never stored in the table.
     pub token_secret: Secret,
     pub provider_timeout: Duration,
+    /// Least time between two JWKS fetches caused by unknown key ids (flood protection).
+    pub jwks_min_refetch: Duration,
     pub session_ttl: Duration,
     /// DynamoDB endpoint override (DynamoDB Local); `None` in AWS.
     pub dynamodb_endpoint: Option<String>,
@@ -53,39 +120,79 @@ pub struct Config {
 impl Config {
     /// Reads every setting through `var`, which answers a variable's value or `None`.
     pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let get = |name: &'static str| var(name).filter(|v| !v.trim().is_empty());
-        let required = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
-
-        let table_name = required("TABLE_NAME")?;
-        let public_base_url = url("PUBLIC_BASE_URL", required("PUBLIC_BASE_URL")?)?;
-        let default_instance = InstanceName::parse(&required("DEFAULT_INSTANCE")?).ok_or(ConfigError::Invalid {
-            name: "DEFAULT_INSTANCE",
-            reason: "lowercase letters, digits and '-', at most 64",
-        })?;
-        let app_id = required("FACEBOOK_APP_ID")?;
-        if !app_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-            return Err(ConfigError::Invalid { name: "FACEBOOK_APP_ID", reason: "letters, digits, '-' and '_' only" });
-        }
-        let app_secret = Secret::new(required("FACEBOOK_APP_SECRET")?);
-        let graph_url = match get("FACEBOOK_GRAPH_URL") {
-            Some(v) => url("FACEBOOK_GRAPH_URL", v)?,
-            None => DEFAULT_FACEBOOK_GRAPH_URL.to_string(),
-        };
-        let graph_version = get("FACEBOOK_GRAPH_VERSION").unwrap_or_else(|| DEFAULT_FACEBOOK_GRAPH_VERSION.into());
-        if !is_graph_version(&graph_version) {
-            return Err(ConfigError::Invalid {
-                name: "FACEBOOK_GRAPH_VERSION",
-                reason: "expected a version like v22.0",
-            });
-        }
-        let token_secret = Secret::new(required("TOKEN_SECRET")?);
+        let vars = Vars(&var);
+        let table_name = vars.required("TABLE_NAME")?;
+        let public_base_url = url("PUBLIC_BASE_URL", vars.required("PUBLIC_BASE_URL")?)?;
+        let default_instance = InstanceName::parse(&vars.required("DEFAULT_INSTANCE")?).ok_or(
+            ConfigError::Invalid { name: "DEFAULT_INSTANCE", reason: "lowercase letters, digits and '-', at most 64" },
+        )?;
+        let token_secret = Secret::new(vars.required("TOKEN_SECRET")?);
         if token_secret.expose().len() < 32 {
             return Err(ConfigError::Invalid { name: "TOKEN_SECRET", reason: "at least 32 characters" });
         }
-        let timeout_ms =
-            number("PROVIDER_TIMEOUT_MS", get("PROVIDER_TIMEOUT_MS"), DEFAULT_PROVIDER_TIMEOUT_MS, 100..=30_000)?;
-        let ttl_days = number("SESSION_TTL_DAYS", get("SESSION_TTL_DAYS"), DEFAULT_SESSION_TTL_DAYS, 1..=3_650)?;
-        let dynamodb_endpoint = match get("AWS_ENDPOINT_URL_DYNAMODB") {
+        let facebook = match vars.id("FACEBOOK_APP_ID")? {
+            None => None,
+            Some(app_id) => {
+                let graph_version = vars.get("FACEBOOK_GRAPH_VERSION").unwrap_or_else(|| DEFAULT_FACEBOOK_GRAPH_VERSION.into());
+                if !is_graph_version(&graph_version) {
+                    return Err(ConfigError::Invalid { name: "FACEBOOK_GRAPH_VERSION", reason: "expected a version like v22.0" });
+                }
+                Some(FacebookConfig {
+                    app_id,
+                    app_secret: Secret::new(vars.required("FACEBOOK_APP_SECRET")?),
+                    graph_url: vars.url("FACEBOOK_GRAPH_URL", DEFAULT_FACEBOOK_GRAPH_URL)?,
+                    graph_version,
+                    limited_jwks_url: vars.url("FACEBOOK_LIMITED_JWKS_URL", DEFAULT_FACEBOOK_LIMITED_JWKS_URL)?,
+                })
+            }
+        };
+        let google = match vars.id_list("GOOGLE_CLIENT_IDS")? {
+            None => None,
+            Some(client_ids) => Some(GoogleConfig {
+                client_ids,
+                jwks_url: vars.url("GOOGLE_JWKS_URL", DEFAULT_GOOGLE_JWKS_URL)?,
+                tokeninfo_url: vars.url("GOOGLE_TOKENINFO_URL", DEFAULT_GOOGLE_TOKENINFO_URL)?,
+                userinfo_url: vars.url("GOOGLE_USERINFO_URL", DEFAULT_GOOGLE_USERINFO_URL)?,
+            }),
+        };
+        let twitter = match vars.id("TWITTER_CONSUMER_KEY")? {
+            None => None,
+            Some(consumer_key) => Some(TwitterConfig {
+                consumer_key,
+                consumer_secret: Secret::new(vars.required("TWITTER_CONSUMER_SECRET")?),
+                api_url: vars.url("TWITTER_API_URL", DEFAULT_TWITTER_API_URL)?,
+            }),
+        };
+        let linkedin = match vars.id("LINKEDIN_CLIENT_ID")? {
+            None => None,
+            Some(client_id) => Some(LinkedInConfig {
+                client_id,
+                client_secret: vars.get("LINKEDIN_CLIENT_SECRET").map(Secret::new),
+                jwks_url: vars.url("LINKEDIN_JWKS_URL", DEFAULT_LINKEDIN_JWKS_URL)?,
+                introspect_url: vars.url("LINKEDIN_INTROSPECT_URL", DEFAULT_LINKEDIN_INTROSPECT_URL)?,
+                userinfo_url: vars.url("LINKEDIN_USERINFO_URL", DEFAULT_LINKEDIN_USERINFO_URL)?,
+            }),
+        };
+        let apple = match vars.id_list("APPLE_CLIENT_IDS")? {
+            None => None,
+            Some(client_ids) => Some(AppleConfig { client_ids, jwks_url: vars.url("APPLE_JWKS_URL", DEFAULT_APPLE_JWKS_URL)? }),
+        };
+        let github = match vars.id("GITHUB_CLIENT_ID")? {
+            None => None,
+            Some(client_id) => Some(GitHubConfig {
+                client_id,
+                client_secret: Secret::new(vars.required("GITHUB_CLIENT_SECRET")?),
+                api_url: vars.url("GITHUB_API_URL", DEFAULT_GITHUB_API_URL)?,
+            }),
+        };
+        if facebook.is_none() && google.is_none() && twitter.is_none() && linkedin.is_none() && apple.is_none() && github.is_none()
+        {
+            return Err(ConfigError::NoProvider);
+        }
+        let timeout_ms = vars.number("PROVIDER_TIMEOUT_MS", DEFAULT_PROVIDER_TIMEOUT_MS, 100..=30_000)?;
+        let refetch_ms = vars.number("JWKS_MIN_REFETCH_MS", DEFAULT_JWKS_MIN_REFETCH_MS, 0..=3_600_000)?;
+        let ttl_days = vars.number("SESSION_TTL_DAYS", DEFAULT_SESSION_TTL_DAYS, 1..=3_650)?;
+        let dynamodb_endpoint = match vars.get("AWS_ENDPOINT_URL_DYNAMODB") {
             Some(v) => Some(url("AWS_ENDPOINT_URL_DYNAMODB", v)?),
             None => None,
         };
@@ -94,13 +201,86 @@ impl Config {
             table_name,
             public_base_url,
             default_instance,
-            facebook: FacebookConfig { app_id, app_secret, graph_url, graph_version },
+            facebook,
+            google,
+            twitter,
+            linkedin,
+            apple,
+            github,
             token_secret,
             provider_timeout: Duration::from_millis(timeout_ms),
+            jwks_min_refetch: Duration::from_millis(refetch_ms),
             session_ttl: Duration::from_secs(ttl_days * 86_400),
             dynamodb_endpoint,
         })
     }
+
+    /// Whether this deployment serves `provider` (its app/client id is configured).
+    pub fn serves(&self, provider: Provider) -> bool {
+        match provider {
+            Provider::Facebook => self.facebook.is_some(),
+            Provider::Google => self.google.is_some(),
+            Provider::Twitter => self.twitter.is_some(),
+            Provider::LinkedIn => self.linkedin.is_some(),
+            Provider::Apple => self.apple.is_some(),
+            Provider::GitHub => self.github.is_some(),
+        }
+    }
+}
+
+/// Typed access to the variables.
+struct Vars<'a, F: Fn(&str) -> Option<String>>(&'a F);
+
+impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
+    fn get(&self, name: &str) -> Option<String> {
+        (self.0)(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+    }
+
+    fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.get(name).ok_or(ConfigError::Missing(name))
+    }
+
+    fn url(&self, name: &'static str, default: &str) -> Result<String, ConfigError> {
+        match self.get(name) {
+            Some(v) => url(name, v),
+            None => Ok(default.to_string()),
+        }
+    }
+
+    /// An app/client id: letters, digits and `-_.`; `None` when unset.
+    fn id(&self, name: &'static str) -> Result<Option<String>, ConfigError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(v) if is_id(&v) => Ok(Some(v)),
+            Some(_) => Err(ConfigError::Invalid { name, reason: "letters, digits, '-', '_' and '.' only" }),
+        }
+    }
+
+    /// A comma-separated list of ids; `None` when unset.
+    fn id_list(&self, name: &'static str) -> Result<Option<Vec<String>>, ConfigError> {
+        let Some(v) = self.get(name) else { return Ok(None) };
+        let ids: Vec<String> = v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+        if ids.is_empty() || !ids.iter().all(|i| is_id(i)) {
+            return Err(ConfigError::Invalid { name, reason: "a comma-separated list of ids" });
+        }
+        Ok(Some(ids))
+    }
+
+    fn number(&self, name: &'static str, default: u64, range: std::ops::RangeInclusive<u64>) -> Result<u64, ConfigError> {
+        let n = match self.get(name) {
+            None => default,
+            Some(v) => v.parse().map_err(|_| ConfigError::Invalid { name, reason: "expected a whole number" })?,
+        };
+        if range.contains(&n) {
+            Ok(n)
+        } else {
+            Err(ConfigError::Invalid { name, reason: "out of range" })
+        }
+    }
+}
+
+fn is_id(v: &str) -> bool {
+    v.len() <= 256 && v.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 fn url(name: &'static str, value: String) -> Result<String, ConfigError> {
@@ -109,23 +289,6 @@ fn url(name: &'static str, value: String) -> Result<String, ConfigError> {
         Ok(v)
     } else {
         Err(ConfigError::Invalid { name, reason: "expected an http(s) URL" })
-    }
-}
-
-fn number(
-    name: &'static str,
-    value: Option<String>,
-    default: u64,
-    range: std::ops::RangeInclusive<u64>,
-) -> Result<u64, ConfigError> {
-    let n = match value {
-        None => default,
-        Some(v) => v.trim().parse().map_err(|_| ConfigError::Invalid { name, reason: "expected a whole number" })?,
-    };
-    if range.contains(&n) {
-        Ok(n)
-    } else {
-        Err(ConfigError::Invalid { name, reason: "out of range" })
     }
 }
 
@@ -162,8 +325,10 @@ pub(crate) mod tests {
     #[test]
     fn production_defaults_for_optional_values() {
         let c = load(&vars()).expect("valid config");
-        assert_eq!(c.facebook.graph_url, "https://graph.facebook.com");
-        assert_eq!(c.facebook.graph_version, "v22.0");
+        let fb = c.facebook.as_ref().expect("facebook");
+        assert_eq!(fb.graph_url, "https://graph.facebook.com");
+        assert_eq!(fb.graph_version, "v22.0");
+        assert_eq!(fb.limited_jwks_url, "https://limited.facebook.com/.well-known/oauth/openid/jwks");
         assert_eq!(c.public_base_url, "https://login.example.com");
         assert_eq!(c.provider_timeout, Duration::from_secs(3));
         assert_eq!(c.session_ttl, Duration::from_secs(90 * 86_400));
@@ -172,18 +337,28 @@ pub(crate) mod tests {
 
     #[test]
     fn required_values_have_no_default() {
-        for name in [
-            "TABLE_NAME",
-            "PUBLIC_BASE_URL",
-            "DEFAULT_INSTANCE",
-            "FACEBOOK_APP_ID",
-            "FACEBOOK_APP_SECRET",
-            "TOKEN_SECRET",
-        ] {
+        for name in ["TABLE_NAME", "PUBLIC_BASE_URL", "DEFAULT_INSTANCE", "FACEBOOK_APP_SECRET", "TOKEN_SECRET"] {
             let mut v = vars();
             v.remove(name);
             assert!(matches!(load(&v), Err(ConfigError::Missing(n)) if n == name), "{name}");
         }
+    }
+
+    #[test]
+    fn providers_fail_closed() {
+        let mut v = vars();
+        v.remove("FACEBOOK_APP_ID");
+        assert_eq!(load(&v).err(), Some(ConfigError::NoProvider));
+        v.insert("GOOGLE_CLIENT_IDS".into(), "web.apps.googleusercontent.com, ios.apps.googleusercontent.com".into());
+        let c = load(&v).expect("google only");
+        assert!(!c.serves(Provider::Facebook) && c.serves(Provider::Google) && !c.serves(Provider::Apple));
+        assert_eq!(c.google.expect("google").client_ids.len(), 2);
+        // A provider with an id needs its secret.
+        v.insert("GITHUB_CLIENT_ID".into(), "Iv1.abc".into());
+        assert_eq!(load(&v).err(), Some(ConfigError::Missing("GITHUB_CLIENT_SECRET")));
+        v.insert("TWITTER_CONSUMER_KEY".into(), "ck".into());
+        v.insert("GITHUB_CLIENT_SECRET".into(), "gs".into());
+        assert_eq!(load(&v).err(), Some(ConfigError::Missing("TWITTER_CONSUMER_SECRET")));
     }
 
     #[test]
@@ -194,10 +369,14 @@ pub(crate) mod tests {
             ("SESSION_TTL_DAYS", "-1"),
             ("FACEBOOK_GRAPH_VERSION", "latest"),
             ("FACEBOOK_GRAPH_URL", "graph.facebook.com"),
+            ("GOOGLE_JWKS_URL", "ftp://x"),
+            ("FACEBOOK_APP_ID", "12 34"),
+            ("APPLE_CLIENT_IDS", " , "),
             ("TOKEN_SECRET", "short"),
             ("DEFAULT_INSTANCE", "Has Spaces"),
         ] {
             let mut v = vars();
+            v.insert("GOOGLE_CLIENT_IDS".into(), "g".into());
             v.insert(name.into(), bad.into());
             assert!(matches!(load(&v), Err(ConfigError::Invalid { name: n, .. }) if n == name), "{name}={bad}");
         }

@@ -2,26 +2,44 @@
 
 use std::fmt;
 
-/// The identity providers this deployment can verify.
+/// The identity providers this code can verify (a deployment serves those it has an app id for).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Provider {
     Facebook,
+    Google,
+    Twitter,
+    LinkedIn,
+    Apple,
+    GitHub,
 }
 
 impl Provider {
-    /// The name used in keys, in Syncano's `{backend}` and Rocket.Chat's `serviceName`.
+    pub const ALL: [Provider; 6] =
+        [Provider::Facebook, Provider::Google, Provider::Twitter, Provider::LinkedIn, Provider::Apple, Provider::GitHub];
+
+    /// The name used in keys and logs.
     pub fn as_str(self) -> &'static str {
         match self {
             Provider::Facebook => "facebook",
+            Provider::Google => "google",
+            Provider::Twitter => "twitter",
+            Provider::LinkedIn => "linkedin",
+            Provider::Apple => "apple",
+            Provider::GitHub => "github",
         }
     }
 
-    /// Rocket.Chat's `serviceName` → provider, if this deployment serves it.
-    pub fn from_service_name(name: &str) -> Option<Provider> {
-        match name {
-            "facebook" => Some(Provider::Facebook),
-            _ => None,
+    /// Syncano's `{backend}` path segment.
+    pub fn syncano_backend(self) -> &'static str {
+        match self {
+            Provider::Google => "google-oauth2",
+            other => other.as_str(),
         }
+    }
+
+    /// Rocket.Chat's `serviceName` → provider.
+    pub fn from_service_name(name: &str) -> Option<Provider> {
+        Provider::ALL.into_iter().find(|p| p.as_str() == name)
     }
 }
 
@@ -43,4 +61,18 @@ pub struct VerifiedIdentity {
     /// Whether the provider vouches that the person controls `email`.
     pub email_verified: bool,
     pub avatar_url: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for p in Provider::ALL {
+            assert_eq!(Provider::from_service_name(p.as_str()), Some(p));
+        }
+        assert_eq!(Provider::Google.syncano_backend(), "google-oauth2");
+        assert_eq!(Provider::from_service_name("myspace"), None);
+    }
 }

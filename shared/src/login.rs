@@ -6,7 +6,7 @@ use crate::app::App;
 use crate::clock;
 use crate::identity::{Provider, VerifiedIdentity};
 use crate::instance::InstanceName;
-use crate::providers::ProviderError;
+use crate::providers::{Credentials, ProviderError};
 use crate::secret::Secret;
 use crate::store::{ApiKeyCheck, StoreError, UserRecord};
 use crate::tokens;
@@ -42,6 +42,8 @@ pub enum LoginError {
 impl From<ProviderError> for LoginError {
     fn from(e: ProviderError) -> Self {
         match e {
+            ProviderError::NotServed => LoginError::UnsupportedService("provider not configured".into()),
+            ProviderError::MissingCredential(field) => LoginError::BadRequest(format!("{field} is required for this provider.")),
             ProviderError::Rejected(why) => LoginError::TokenRejected(why),
             ProviderError::Timeout => LoginError::ProviderTimeout,
             ProviderError::Unavailable(why) => LoginError::ProviderUnavailable(why),
@@ -68,7 +70,7 @@ pub struct SyncanoLoginRequest {
     /// As written in the URL; validated here (a name that cannot exist is an unknown instance).
     pub instance: String,
     pub api_key: Option<Secret>,
-    pub access_token: Secret,
+    pub credentials: Credentials,
 }
 
 #[derive(Debug)]
@@ -84,11 +86,10 @@ pub struct RocketChatLogin {
 }
 
 impl App {
-    /// Asks the provider whether the token is valid and issued for our app.
-    pub async fn verify(&self, provider: Provider, token: &Secret) -> Result<VerifiedIdentity, LoginError> {
-        match provider {
-            Provider::Facebook => Ok(self.facebook.verify(token).await?),
-        }
+    /// Asks the provider whether the credentials are valid and issued for our app. A provider
+    /// this deployment does not serve is refused before anything else happens.
+    pub async fn verify(&self, provider: Provider, creds: &Credentials) -> Result<VerifiedIdentity, LoginError> {
+        Ok(self.providers.verify(provider, creds).await?)
     }
 
     /// Syncano: instance + API key first (one read), then the provider, then the user.
@@ -97,6 +98,9 @@ impl App {
         req: SyncanoLoginRequest,
         provider: Provider,
     ) -> Result<SyncanoLogin, LoginError> {
+        if !self.config.serves(provider) {
+            return Err(LoginError::UnsupportedService(provider.syncano_backend().into()));
+        }
         let instance = InstanceName::parse(&req.instance).ok_or(LoginError::UnknownInstance)?;
         let api_key = req.api_key.ok_or(LoginError::MissingApiKey)?;
         match self.store.check_api_key(&instance, &api_key).await? {
@@ -104,7 +108,7 @@ impl App {
             ApiKeyCheck::UnknownInstance => return Err(LoginError::UnknownInstance),
             ApiKeyCheck::InvalidKey => return Err(LoginError::InvalidApiKey),
         }
-        let identity = self.verify(provider, &req.access_token).await?;
+        let identity = self.verify(provider, &req.credentials).await?;
         let user = self.store.find_or_create(&instance, &identity).await?;
         let user_key =
             tokens::derive_user_key(&self.config.token_secret, instance.as_str(), user.user_id, user.key_generation);
@@ -112,8 +116,11 @@ impl App {
     }
 
     /// Rocket.Chat: the provider, then the user in the default instance, then a new session.
-    pub async fn rocketchat_login(&self, provider: Provider, token: &Secret) -> Result<RocketChatLogin, LoginError> {
-        let identity = self.verify(provider, token).await?;
+    pub async fn rocketchat_login(&self, provider: Provider, creds: &Credentials) -> Result<RocketChatLogin, LoginError> {
+        if !self.config.serves(provider) {
+            return Err(LoginError::UnsupportedService(provider.as_str().into()));
+        }
+        let identity = self.verify(provider, creds).await?;
         let user = self.store.find_or_create(&self.config.default_instance, &identity).await.map_err(|e| match e {
             // The configured default instance must exist: its absence is our misconfiguration.
             StoreError::InstanceNotFound => LoginError::Internal("DEFAULT_INSTANCE does not exist".into()),

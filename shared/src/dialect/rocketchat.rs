@@ -13,19 +13,20 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::{access_token, printable};
+use crate::app::App;
 use crate::config::Config;
 use crate::http::{body_bytes, json_response, log_outcome, media_type, MAX_BODY_BYTES};
 use crate::identity::Provider;
 use crate::login::{LoginError, RocketChatLogin};
-use crate::secret::Secret;
+use crate::providers::Credentials;
 
 /// A validated OAuth login request.
 #[derive(Debug)]
 pub struct LoginRequest {
     pub provider: Provider,
-    pub access_token: Secret,
+    pub credentials: Credentials,
     /// Lifetime of the provider's token, as the client says; validated, not trusted.
-    pub expires_in: i64,
+    pub expires_in: Option<i64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -104,7 +105,19 @@ fn bad(message: &str) -> LoginError {
     LoginError::BadRequest(message.to_string())
 }
 
-/// Reads and validates the login body. Only OAuth logins (`serviceName`) are served here.
+/// An optional string field: absent or null is `None`, anything but a string is a 400.
+fn opt_string<'a>(map: &'a Map<String, Value>, field: &str) -> Result<Option<&'a str>, LoginError> {
+    match map.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s)),
+        Some(_) => Err(LoginError::BadRequest(format!("{field} must be a non-empty string."))),
+    }
+}
+
+/// Reads and validates the login body. Only OAuth logins (`serviceName`) are served here, with
+/// the fields Rocket.Chat's clients send: `accessToken`, Google's `idToken`, Apple's
+/// `identityToken` and `fullName`, Twitter's `accessTokenSecret`; `nonce` for Apple and
+/// Facebook Limited Login.
 pub fn parse_login(req: &Request) -> Result<LoginRequest, LoginError> {
     let body = body_bytes(req);
     if body.len() > MAX_BODY_BYTES {
@@ -117,26 +130,58 @@ pub fn parse_login(req: &Request) -> Result<LoginRequest, LoginError> {
     let Value::Object(map) = value else {
         return Err(bad("The body must be a JSON object."));
     };
-    let service = match map.get("serviceName") {
-        Some(Value::String(s)) if !s.is_empty() => s,
-        None | Some(Value::Null) => return Err(bad("serviceName is required.")),
-        Some(_) => return Err(bad("serviceName must be a non-empty string.")),
+    let service = opt_string(&map, "serviceName")?.ok_or_else(|| bad("serviceName is required."))?;
+    let access = opt_string(&map, "accessToken")?;
+    let id_token = match opt_string(&map, "idToken")? {
+        Some(t) => Some(t),
+        None => opt_string(&map, "identityToken")?,
     };
-    let token = match map.get("accessToken") {
-        Some(Value::String(s)) if !s.trim().is_empty() => s,
-        None | Some(Value::Null) => return Err(bad("accessToken is required.")),
-        Some(_) => return Err(bad("accessToken must be a non-empty string.")),
-    };
+    if access.is_none() && id_token.is_none() {
+        return Err(bad("accessToken is required."));
+    }
+    let token_secret = opt_string(&map, "accessTokenSecret")?;
+    let nonce = opt_string(&map, "nonce")?;
+    let name = full_name(map.get("fullName"))?;
     if !matches!(map.get("secret"), None | Some(Value::Null) | Some(Value::String(_))) {
         return Err(bad("secret must be a string."));
     }
+    let provider = Provider::from_service_name(service).ok_or_else(|| LoginError::UnsupportedService(printable(service)))?;
     let expires_in = match map.get("expiresIn") {
+        // Apple's sign-in gives no token lifetime to send.
+        None | Some(Value::Null) if provider == Provider::Apple => None,
         None | Some(Value::Null) => return Err(bad("expiresIn is required.")),
-        Some(v) => v.as_i64().filter(|n| *n >= 0).ok_or_else(|| bad("expiresIn must be an integer."))?,
+        Some(v) => Some(v.as_i64().filter(|n| *n >= 0).ok_or_else(|| bad("expiresIn must be an integer."))?),
     };
-    let provider =
-        Provider::from_service_name(service).ok_or_else(|| LoginError::UnsupportedService(printable(service)))?;
-    Ok(LoginRequest { provider, access_token: access_token(token)?, expires_in })
+    let secret = |v: Option<&str>| v.map(access_token).transpose();
+    let credentials = match (provider, access, id_token) {
+        // A lone token that is a JWT is an ID token, whatever field it came in.
+        (_, Some(a), None) => {
+            let mut c = Credentials::from_single_token(provider, access_token(a)?);
+            c.token_secret = c.token_secret.or(secret(token_secret)?);
+            c
+        }
+        (_, a, id) => Credentials {
+            access_token: secret(a)?,
+            id_token: secret(id)?,
+            token_secret: secret(token_secret)?,
+            ..Credentials::default()
+        },
+    };
+    Ok(LoginRequest { provider, credentials: Credentials { nonce: secret(nonce)?, name, ..credentials }, expires_in })
+}
+
+/// Apple's `fullName`: a string, or the `{givenName, familyName}` object iOS hands the app.
+fn full_name(v: Option<&Value>) -> Result<Option<String>, LoginError> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone()).filter(|s| !s.trim().is_empty())),
+        Some(Value::Object(o)) => {
+            let part = |k: &str| o.get(k).and_then(Value::as_str);
+            let parts: Vec<&str> = [part("givenName"), part("familyName")].into_iter().flatten().collect();
+            Ok(Some(parts.join(" ")).filter(|s| !s.trim().is_empty()))
+        }
+        Some(_) => Err(bad("fullName must be a string or an object.")),
+    }
 }
 
 /// Status, `error` and `message` of each failure. Internals never reach the body.
@@ -182,6 +227,16 @@ pub fn error_response(err: &LoginError) -> Response<Body> {
     resp
 }
 
+/// The whole Rocket.Chat OAuth login: parse, log in, answer (with its log line).
+pub async fn handle(app: &App, req: &Request, route: &str) -> Response<Body> {
+    let started = Instant::now();
+    let result = match parse_login(req) {
+        Ok(login) => app.rocketchat_login(login.provider, &login.credentials).await,
+        Err(e) => Err(e),
+    };
+    respond(&app.config, route, started, result)
+}
+
 /// The response for a login outcome, with its one log line.
 pub fn respond(
     config: &Config,
@@ -210,6 +265,7 @@ pub fn respond(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret::Secret;
     use lambda_http::http::Request as HttpRequest;
 
     fn request(body: &str) -> Request {
@@ -233,7 +289,20 @@ mod tests {
         let r =
             parse_login(&request(r#"{"serviceName":"facebook","accessToken":"hash","secret":"hash","expiresIn":200}"#))
                 .expect("ok");
-        assert_eq!((r.provider, r.access_token.expose(), r.expires_in), (Provider::Facebook, "hash", 200));
+        assert_eq!(r.provider, Provider::Facebook);
+        assert_eq!(r.credentials.access_token.as_ref().map(Secret::expose), Some("hash"));
+        assert_eq!(r.expires_in, Some(200));
+    }
+
+    #[test]
+    fn each_service_gets_its_credentials() {
+        let r = parse_login(&request(r#"{"serviceName":"google","accessToken":"ya29.x","idToken":"eyJhbGciOiJSUzI1NiJ9.e30.c2ln","expiresIn":3599}"#)).expect("ok");
+        assert!(r.credentials.id_token.is_some() && r.credentials.access_token.is_some());
+        let r = parse_login(&request(r#"{"serviceName":"twitter","accessToken":"t","accessTokenSecret":"s","appId":"x","appSecret":"y","expiresIn":0}"#)).expect("ok");
+        assert_eq!(r.credentials.token_secret.as_ref().map(Secret::expose), Some("s"));
+        let r = parse_login(&request(r#"{"serviceName":"apple","identityToken":"eyJhbGciOiJSUzI1NiJ9.e30.c2ln","nonce":"n","fullName":{"givenName":"Ann","familyName":"Apple"}}"#)).expect("ok");
+        assert_eq!((r.credentials.name.as_deref(), r.expires_in), (Some("Ann Apple"), None));
+        assert!(r.credentials.id_token.is_some() && r.credentials.nonce.is_some());
     }
 
     #[test]

@@ -10,9 +10,12 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::access_token;
+use crate::app::App;
 use crate::clock::rfc3339_micros;
 use crate::http::{body_bytes, header_str, json_response, log_outcome, media_type, MAX_BODY_BYTES};
+use crate::identity::Provider;
 use crate::login::{LoginError, SyncanoLogin, SyncanoLoginRequest};
+use crate::providers::Credentials;
 use crate::secret::Secret;
 
 #[derive(Debug, Serialize)]
@@ -90,8 +93,10 @@ impl User {
     }
 }
 
-/// Reads the path's `{instance}`, the `X-API-KEY` header and the body's `access_token`.
-pub fn parse_login(req: &Request) -> Result<SyncanoLoginRequest, LoginError> {
+/// Reads the path's `{instance}`, the `X-API-KEY` header and the body: `access_token` (the
+/// provider token; for Twitter `token:secret`), and for Apple and Facebook Limited Login the raw
+/// `nonce`, for Apple the `name` it gave the app at first sign-in.
+pub fn parse_login(req: &Request, provider: Provider) -> Result<SyncanoLoginRequest, LoginError> {
     let instance = req
         .path_parameters_ref()
         .and_then(|p| p.first("instance"))
@@ -105,47 +110,58 @@ pub fn parse_login(req: &Request) -> Result<SyncanoLoginRequest, LoginError> {
     if body.len() > MAX_BODY_BYTES {
         return Err(LoginError::BadRequest("Request body is too large.".into()));
     }
-    let token = match media_type(req).as_deref() {
-        None | Some("application/json") => json_field(body, "access_token")?,
-        Some("application/x-www-form-urlencoded") => form_field(body, "access_token")?,
+    let fields = match media_type(req).as_deref() {
+        None | Some("application/json") => json_fields(body)?,
+        Some("application/x-www-form-urlencoded") => form_fields(body)?,
         Some(_) => {
             return Err(LoginError::BadRequest(
                 "Unsupported media type: send application/json or application/x-www-form-urlencoded.".into(),
             ))
         }
     };
-    Ok(SyncanoLoginRequest { instance, api_key, access_token: access_token(&token)? })
+    let token = fields.required("access_token")?;
+    let mut credentials = Credentials::from_single_token(provider, access_token(&token)?);
+    credentials.nonce = fields.optional("nonce")?.map(|n| access_token(&n)).transpose()?;
+    credentials.name = fields.optional("name")?;
+    Ok(SyncanoLoginRequest { instance, api_key, credentials })
 }
 
-fn required(field: &str) -> LoginError {
-    LoginError::BadRequest(format!("{field}: This field is required."))
+/// The body's fields, from JSON or a form; only string values are accepted.
+struct Fields(Vec<(String, Value)>);
+
+impl Fields {
+    fn get(&self, field: &str) -> Option<&Value> {
+        self.0.iter().find(|(k, _)| k == field).map(|(_, v)| v).filter(|v| !v.is_null())
+    }
+
+    fn optional(&self, field: &str) -> Result<Option<String>, LoginError> {
+        match self.get(field) {
+            None => Ok(None),
+            Some(Value::String(s)) if s.trim().is_empty() => {
+                Err(LoginError::BadRequest(format!("{field}: This field may not be blank.")))
+            }
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(LoginError::BadRequest(format!("{field}: Not a valid string."))),
+        }
+    }
+
+    fn required(&self, field: &str) -> Result<String, LoginError> {
+        self.optional(field)?.ok_or_else(|| LoginError::BadRequest(format!("{field}: This field is required.")))
+    }
 }
 
-fn json_field(body: &[u8], field: &str) -> Result<String, LoginError> {
+fn json_fields(body: &[u8]) -> Result<Fields, LoginError> {
     let value: Value = serde_json::from_slice(body).map_err(|_| LoginError::BadRequest("JSON parse error.".into()))?;
     let Value::Object(map) = value else {
         return Err(LoginError::BadRequest("Invalid data. Expected a JSON object.".into()));
     };
-    match map.get(field) {
-        None | Some(Value::Null) => Err(required(field)),
-        Some(Value::String(s)) if s.trim().is_empty() => {
-            Err(LoginError::BadRequest(format!("{field}: This field may not be blank.")))
-        }
-        Some(Value::String(s)) => Ok(s.clone()),
-        Some(_) => Err(LoginError::BadRequest(format!("{field}: Not a valid string."))),
-    }
+    Ok(Fields(map.into_iter().collect()))
 }
 
-fn form_field(body: &[u8], field: &str) -> Result<String, LoginError> {
+fn form_fields(body: &[u8]) -> Result<Fields, LoginError> {
     let pairs: Vec<(String, String)> =
         serde_urlencoded::from_bytes(body).map_err(|_| LoginError::BadRequest("Form parse error.".into()))?;
-    match pairs.into_iter().find(|(k, _)| k == field) {
-        None => Err(required(field)),
-        Some((_, v)) if v.trim().is_empty() => {
-            Err(LoginError::BadRequest(format!("{field}: This field may not be blank.")))
-        }
-        Some((_, v)) => Ok(v),
-    }
+    Ok(Fields(pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect()))
 }
 
 /// Status and `detail` of each failure, as Syncano words them. Internals never reach the body.
@@ -180,6 +196,16 @@ pub fn error_response(err: &LoginError) -> Response<Body> {
     resp
 }
 
+/// The whole Syncano social login of one backend: parse, log in, answer (with its log line).
+pub async fn handle(app: &App, req: &Request, provider: Provider, route: &str) -> Response<Body> {
+    let started = Instant::now();
+    let result = match parse_login(req, provider) {
+        Ok(login) => app.syncano_login(login, provider).await,
+        Err(e) => Err(e),
+    };
+    respond(route, started, result)
+}
+
 /// The response for a login outcome, with its one log line.
 pub fn respond(route: &str, started: Instant, result: Result<SyncanoLogin, LoginError>) -> Response<Body> {
     let resp = match &result {
@@ -209,7 +235,7 @@ mod tests {
     }
 
     fn bad_request(req: Request) -> String {
-        match parse_login(&req) {
+        match parse_login(&req, Provider::Facebook) {
             Err(LoginError::BadRequest(m)) => m,
             other => panic!("expected 400, got {other:?}"),
         }
@@ -217,15 +243,33 @@ mod tests {
 
     #[test]
     fn json_and_form_bodies_are_read() {
-        let r = parse_login(&request(Some("application/json"), Some("k"), r#"{"access_token":"EAAB"}"#)).expect("ok");
-        assert_eq!((r.instance.as_str(), r.access_token.expose()), ("demo", "EAAB"));
+        let r = parse_login(&request(Some("application/json"), Some("k"), r#"{"access_token":"EAAB"}"#), Provider::Facebook)
+            .expect("ok");
+        assert_eq!(r.instance.as_str(), "demo");
+        assert_eq!(r.credentials.access_token.as_ref().map(Secret::expose), Some("EAAB"));
         let r = parse_login(&request(
             Some("application/x-www-form-urlencoded; charset=utf-8"),
             Some("k"),
             "access_token=EAAC&x=1",
-        ))
+        ), Provider::Facebook)
         .expect("ok");
-        assert_eq!(r.access_token.expose(), "EAAC");
+        assert_eq!(r.credentials.access_token.as_ref().map(Secret::expose), Some("EAAC"));
+    }
+
+    #[test]
+    fn tokens_are_read_the_way_each_backend_sends_them() {
+        let body = |t: &str| format!(r#"{{"access_token":"{t}","nonce":"n0nce","name":"Ann Apple"}}"#);
+        let r = parse_login(&request(Some("application/json"), Some("k"), &body("tok:sec")), Provider::Twitter).expect("ok");
+        let c = r.credentials;
+        assert_eq!((c.access_token.as_ref().map(Secret::expose), c.token_secret.as_ref().map(Secret::expose)), (Some("tok"), Some("sec")));
+        let jwt = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsifQ.e30.c2ln";
+        let r = parse_login(&request(Some("application/json"), Some("k"), &body(jwt)), Provider::Apple).expect("ok");
+        let c = r.credentials;
+        assert_eq!(c.id_token.as_ref().map(Secret::expose), Some(jwt));
+        assert!(c.access_token.is_none());
+        assert_eq!((c.nonce.as_ref().map(Secret::expose), c.name.as_deref()), (Some("n0nce"), Some("Ann Apple")));
+        let r = parse_login(&request(Some("application/json"), Some("k"), &body("ya29.abc")), Provider::Google).expect("ok");
+        assert_eq!(r.credentials.access_token.as_ref().map(Secret::expose), Some("ya29.abc"));
     }
 
     #[test]
@@ -247,14 +291,15 @@ mod tests {
 
     #[test]
     fn missing_api_key_is_403_before_the_body_is_read() {
-        let err = parse_login(&request(Some("application/json"), None, "garbage")).expect_err("no key");
+        let err = parse_login(&request(Some("application/json"), None, "garbage"), Provider::Facebook).expect_err("no key");
         assert_eq!(error_status(&err).0, StatusCode::FORBIDDEN);
     }
 
     #[test]
     fn unprintable_tokens_are_rejected_without_the_provider() {
         let err =
-            parse_login(&request(Some("application/json"), Some("k"), r#"{"access_token":"a\nb"}"#)).expect_err("bad");
+            parse_login(&request(Some("application/json"), Some("k"), r#"{"access_token":"a\nb"}"#), Provider::Facebook)
+                .expect_err("bad");
         assert_eq!(error_status(&err).0, StatusCode::UNAUTHORIZED);
     }
 

@@ -5,21 +5,40 @@
 //! against the secret of the app the token was issued for, so a token of any other app is
 //! refused (error 100), as are invalid, expired and revoked tokens (error 190). Anything the
 //! client sends besides the token (Rocket.Chat's `secret`, ids, names) is never used.
+//!
+//! Limited Login (iOS) gives an ID token instead: verified locally against
+//! `limited.facebook.com`'s JWKS (RS256, `iss` `https://www.facebook.com`, `aud` our app id),
+//! bound to the attempt by the nonce like Apple's.
+
+use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{read_body, transport_error, ProviderError};
+use super::jwks::JwksCache;
+use super::oidc::{self, IdTokenRules, NonceRule};
+use super::{display_name, http_url, send, Credentials, ProviderError};
 use crate::config::FacebookConfig;
 use crate::identity::{Provider, VerifiedIdentity};
 use crate::secret::Secret;
 use crate::tokens::hmac_sha256_hex;
 
 const FIELDS: &str = "id,name,email,first_name,last_name,picture.type(large)";
+pub const LIMITED_ISSUERS: &[&str] = &["https://www.facebook.com"];
 
 pub struct FacebookVerifier {
     http: reqwest::Client,
     app_secret: Secret,
     me_url: String,
+    limited_jwks: JwksCache,
+    limited_rules: IdTokenRules,
+}
+
+/// Claims of a Limited Login ID token.
+#[derive(Deserialize)]
+struct LimitedClaims {
+    name: Option<String>,
+    email: Option<String>,
+    picture: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -58,30 +77,53 @@ struct GraphError {
 }
 
 impl FacebookVerifier {
-    pub fn new(config: &FacebookConfig, http: reqwest::Client) -> FacebookVerifier {
+    pub fn new(config: &FacebookConfig, http: reqwest::Client, min_refetch: Duration) -> FacebookVerifier {
         FacebookVerifier {
+            limited_jwks: JwksCache::new(http.clone(), &config.limited_jwks_url, min_refetch),
+            limited_rules: IdTokenRules {
+                issuers: LIMITED_ISSUERS,
+                audiences: vec![config.app_id.clone()],
+                nonce: NonceRule::Sha256OfRaw,
+            },
             http,
             app_secret: config.app_secret.clone(),
             me_url: format!("{}/{}/me", config.graph_url, config.graph_version),
         }
     }
 
+    pub fn limited_jwks(&self) -> &JwksCache {
+        &self.limited_jwks
+    }
+
+    pub async fn verify(&self, creds: &Credentials) -> Result<VerifiedIdentity, ProviderError> {
+        if let Some(id_token) = &creds.id_token {
+            let (sub, c) = oidc::verify::<LimitedClaims>(&self.limited_jwks, &self.limited_rules, id_token, creds.nonce.as_ref()).await?;
+            return Ok(VerifiedIdentity {
+                provider: Provider::Facebook,
+                subject: sub,
+                name: c.name.filter(|n| !n.trim().is_empty()),
+                email: c.email,
+                email_verified: false,
+                avatar_url: http_url(c.picture),
+            });
+        }
+        let token = creds.access_token.as_ref().ok_or(ProviderError::MissingCredential("access_token"))?;
+        self.verify_access_token(token).await
+    }
+
     pub fn appsecret_proof(&self, token: &Secret) -> String {
         hmac_sha256_hex(self.app_secret.expose(), token.expose())
     }
 
-    pub async fn verify(&self, token: &Secret) -> Result<VerifiedIdentity, ProviderError> {
+    async fn verify_access_token(&self, token: &Secret) -> Result<VerifiedIdentity, ProviderError> {
         let proof = self.appsecret_proof(token);
-        let resp = self
-            .http
-            .get(&self.me_url)
-            .query(&[("fields", FIELDS), ("appsecret_proof", proof.as_str())])
-            .bearer_auth(token.expose())
-            .send()
-            .await
-            .map_err(transport_error)?;
-        let status = resp.status();
-        let body = read_body(resp).await?;
+        let (status, body) = send(
+            self.http
+                .get(&self.me_url)
+                .query(&[("fields", FIELDS), ("appsecret_proof", proof.as_str())])
+                .bearer_auth(token.expose()),
+        )
+        .await?;
         if status.is_success() {
             return identity_from_me(&body);
         }
@@ -95,16 +137,11 @@ fn identity_from_me(body: &[u8]) -> Result<VerifiedIdentity, ProviderError> {
     if me.id.is_empty() || !me.id.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ProviderError::BadResponse("/me has no numeric id".into()));
     }
-    let name = me.name.filter(|n| !n.trim().is_empty()).or_else(|| {
-        let full = [me.first_name, me.last_name].into_iter().flatten().collect::<Vec<_>>().join(" ");
-        (!full.trim().is_empty()).then_some(full)
-    });
-    let avatar_url = me
-        .picture
-        .and_then(|p| p.data)
-        .filter(|d| !d.is_silhouette)
-        .and_then(|d| d.url)
-        .filter(|u| u.starts_with("https://") || u.starts_with("http://"));
+    let name = me
+        .name
+        .filter(|n| !n.trim().is_empty())
+        .or_else(|| display_name(&[me.first_name.as_deref(), me.last_name.as_deref()]));
+    let avatar_url = http_url(me.picture.and_then(|p| p.data).filter(|d| !d.is_silhouette).and_then(|d| d.url));
     Ok(VerifiedIdentity {
         provider: Provider::Facebook,
         subject: me.id,
@@ -209,8 +246,9 @@ mod tests {
             app_secret: Secret::new("Jefe"),
             graph_url: "http://127.0.0.1:1".into(),
             graph_version: "v22.0".into(),
+            limited_jwks_url: "http://127.0.0.1:1/jwks".into(),
         };
-        let v = FacebookVerifier::new(&cfg, reqwest::Client::new());
+        let v = FacebookVerifier::new(&cfg, reqwest::Client::new(), Duration::from_secs(1));
         assert_eq!(
             v.appsecret_proof(&Secret::new("what do ya want for nothing?")),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"

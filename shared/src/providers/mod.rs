@@ -1,21 +1,46 @@
-//! Provider verification: turn a client's provider token into a [`VerifiedIdentity`], or say
-//! why not. One module per provider; every failure is one of [`ProviderError`]'s classes.
+//! Provider verification: turn what a client presents into a [`VerifiedIdentity`], or say why
+//! not. One module per provider; every failure is one of [`ProviderError`]'s classes. A provider
+//! without configuration is not served at all (fail closed).
 
+pub mod apple;
 pub mod facebook;
+pub mod github;
+pub mod google;
+pub mod jwks;
+pub mod linkedin;
+pub mod oidc;
+pub mod twitter;
 
 use std::time::Duration;
 
+pub use apple::AppleVerifier;
 pub use facebook::FacebookVerifier;
+pub use github::GitHubVerifier;
+pub use google::GoogleVerifier;
+pub use linkedin::LinkedInVerifier;
+pub use twitter::TwitterVerifier;
+
+use crate::config::Config;
+use crate::identity::{Provider, VerifiedIdentity};
+use crate::secret::Secret;
 
 /// Largest provider response body read; anything longer is treated as a broken provider.
 pub const MAX_PROVIDER_BODY: usize = 256 * 1024;
 
-/// Why a provider did not vouch for a token. `Rejected` is the client's fault (401); the others
-/// are the provider's (502/504) and must never be reported as a bad token.
+/// Why a provider did not vouch for a token. `Rejected` is the client's fault (401); the
+/// `Timeout`/`Unavailable`/`BadResponse` classes are the provider's (502/504) and must never be
+/// reported as a bad token.
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
-    /// The provider says the token is invalid, expired, revoked or not issued for our app.
-    #[error("token rejected by the provider ({0})")]
+    /// This deployment has no configuration for the provider.
+    #[error("provider not served")]
+    NotServed,
+    /// The client did not send a credential this provider needs (the name of the field).
+    #[error("missing credential: {0}")]
+    MissingCredential(&'static str),
+    /// The provider (or our check of its signed token) says the token is invalid, expired,
+    /// revoked or not issued for our app.
+    #[error("token rejected ({0})")]
     Rejected(String),
     /// The provider did not answer within the configured timeout.
     #[error("provider timed out")]
@@ -26,6 +51,79 @@ pub enum ProviderError {
     /// The provider answered something we cannot read (not JSON, too large, missing fields).
     #[error("provider answered unexpectedly: {0}")]
     BadResponse(String),
+}
+
+/// What a client presents to log in. Only the provider's answer about these is trusted; a
+/// `name` is used only where the provider itself gives none to the server (Apple).
+#[derive(Debug, Default, Clone)]
+pub struct Credentials {
+    pub access_token: Option<Secret>,
+    pub id_token: Option<Secret>,
+    /// OAuth 1.0a token secret (Twitter).
+    pub token_secret: Option<Secret>,
+    /// The raw nonce whose SHA-256 the ID token must carry (Apple, Facebook Limited Login).
+    pub nonce: Option<Secret>,
+    /// Display name the client got from the provider at first sign-in (Apple only).
+    pub name: Option<String>,
+}
+
+impl Credentials {
+    /// A Syncano `access_token`, read the way each backend's clients send it: a JWT is an ID
+    /// token; for Twitter `token:secret` is an OAuth 1.0a pair (a bare token is an OAuth 2.0
+    /// bearer token); anything else is an access token.
+    pub fn from_single_token(provider: Provider, token: Secret) -> Credentials {
+        if provider == Provider::Twitter {
+            if let Some((t, s)) = token.expose().split_once(':') {
+                return Credentials {
+                    access_token: Some(Secret::new(t)),
+                    token_secret: Some(Secret::new(s)),
+                    ..Credentials::default()
+                };
+            }
+        }
+        if oidc::looks_like_jwt(token.expose()) {
+            Credentials { id_token: Some(token), ..Credentials::default() }
+        } else {
+            Credentials { access_token: Some(token), ..Credentials::default() }
+        }
+    }
+}
+
+/// The verifiers of the providers this deployment serves, built once per cold start and shared
+/// by all requests (with their key caches).
+pub struct Providers {
+    pub facebook: Option<FacebookVerifier>,
+    pub google: Option<GoogleVerifier>,
+    pub twitter: Option<TwitterVerifier>,
+    pub linkedin: Option<LinkedInVerifier>,
+    pub apple: Option<AppleVerifier>,
+    pub github: Option<GitHubVerifier>,
+}
+
+impl Providers {
+    pub fn new(config: &Config, http: &reqwest::Client) -> Providers {
+        let refetch = config.jwks_min_refetch;
+        Providers {
+            facebook: config.facebook.as_ref().map(|c| FacebookVerifier::new(c, http.clone(), refetch)),
+            google: config.google.as_ref().map(|c| GoogleVerifier::new(c, http.clone(), refetch)),
+            twitter: config.twitter.as_ref().map(|c| TwitterVerifier::new(c, http.clone())),
+            linkedin: config.linkedin.as_ref().map(|c| LinkedInVerifier::new(c, http.clone(), refetch)),
+            apple: config.apple.as_ref().map(|c| AppleVerifier::new(c, http.clone(), refetch)),
+            github: config.github.as_ref().map(|c| GitHubVerifier::new(c, http.clone())),
+        }
+    }
+
+    pub async fn verify(&self, provider: Provider, creds: &Credentials) -> Result<VerifiedIdentity, ProviderError> {
+        let not_served = ProviderError::NotServed;
+        match provider {
+            Provider::Facebook => self.facebook.as_ref().ok_or(not_served)?.verify(creds).await,
+            Provider::Google => self.google.as_ref().ok_or(not_served)?.verify(creds).await,
+            Provider::Twitter => self.twitter.as_ref().ok_or(not_served)?.verify(creds).await,
+            Provider::LinkedIn => self.linkedin.as_ref().ok_or(not_served)?.verify(creds).await,
+            Provider::Apple => self.apple.as_ref().ok_or(not_served)?.verify(creds).await,
+            Provider::GitHub => self.github.as_ref().ok_or(not_served)?.verify(creds).await,
+        }
+    }
 }
 
 /// The one HTTP client of a cold start, shared by all provider verifiers: provider timeout as
@@ -48,8 +146,14 @@ pub(crate) fn transport_error(err: reqwest::Error) -> ProviderError {
     }
 }
 
-/// Reads a response body of at most [`MAX_PROVIDER_BODY`] bytes.
-pub(crate) async fn read_body(mut resp: reqwest::Response) -> Result<Vec<u8>, ProviderError> {
+/// Sends a request and reads at most [`MAX_PROVIDER_BODY`] bytes of the answer.
+pub(crate) async fn send(req: reqwest::RequestBuilder) -> Result<(reqwest::StatusCode, Vec<u8>), ProviderError> {
+    read(req.send().await.map_err(transport_error)?).await
+}
+
+/// Reads at most [`MAX_PROVIDER_BODY`] bytes of an answer.
+pub(crate) async fn read(mut resp: reqwest::Response) -> Result<(reqwest::StatusCode, Vec<u8>), ProviderError> {
+    let status = resp.status();
     let mut body = Vec::new();
     while let Some(chunk) = resp.chunk().await.map_err(transport_error)? {
         if body.len() + chunk.len() > MAX_PROVIDER_BODY {
@@ -57,5 +161,28 @@ pub(crate) async fn read_body(mut resp: reqwest::Response) -> Result<Vec<u8>, Pr
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(body)
+    Ok((status, body))
+}
+
+/// The failure class of a non-2xx answer that is not a verdict on the token: 5xx and 429 are
+/// the provider's trouble; `None` means the caller decides (usually: rejected).
+pub(crate) fn outage(status: reqwest::StatusCode) -> Option<ProviderError> {
+    (status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS)
+        .then(|| ProviderError::Unavailable(format!("provider answered {status}")))
+}
+
+/// Parses a JSON answer, or calls it a bad response.
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ProviderError> {
+    serde_json::from_slice(body).map_err(|_| ProviderError::BadResponse(format!("{what} is not the expected JSON")))
+}
+
+/// A URL we are willing to store as an avatar.
+pub(crate) fn http_url(u: Option<String>) -> Option<String> {
+    u.filter(|u| (u.starts_with("https://") || u.starts_with("http://")) && u.len() <= 2048)
+}
+
+/// A non-blank display name.
+pub(crate) fn display_name(parts: &[Option<&str>]) -> Option<String> {
+    let joined = parts.iter().flatten().map(|s| s.trim()).filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" ");
+    (!joined.is_empty()).then_some(joined)
 }

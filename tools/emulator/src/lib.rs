@@ -9,6 +9,7 @@
 //! use emulator::{Emulator, EmulatorConfig, FacebookApp};
 //! let emulator = Emulator::new(EmulatorConfig {
 //!     facebook_apps: vec![FacebookApp { id: "1234".into(), secret: "s3cret".into() }],
+//!     ..Default::default()
 //! });
 //! let base_url = emulator.spawn(0).await?; // "http://127.0.0.1:PORT"
 //! let person = emulator.create_facebook_user("Ada Lovelace", Some("ada@example.com"));
@@ -29,6 +30,9 @@
 
 mod facebook;
 mod faults;
+mod github;
+mod oidc;
+mod twitter;
 mod util;
 
 use std::fmt;
@@ -50,6 +54,9 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
 pub use faults::{Fault, UnknownFault};
+pub use github::GitHubApp;
+pub use oidc::{OidcProvider, SigningMode};
+pub use twitter::TwitterApp;
 
 use facebook::{Facebook, IssueError};
 use faults::CloseHandle;
@@ -73,6 +80,10 @@ impl fmt::Debug for FacebookApp {
 pub struct EmulatorConfig {
     /// The apps the emulator knows (typically our app and "another app").
     pub facebook_apps: Vec<FacebookApp>,
+    /// The Twitter/X apps (consumer key and secret) the emulator knows.
+    pub twitter_apps: Vec<TwitterApp>,
+    /// The GitHub OAuth apps (client id and secret) the emulator knows.
+    pub github_apps: Vec<GitHubApp>,
 }
 
 /// The shared state behind every clone of an [`Emulator`] and its servers.
@@ -80,6 +91,10 @@ struct Shared {
     facebook: Facebook,
     fault: Mutex<Fault>,
     requests: AtomicU64,
+    /// Google, LinkedIn, Apple and Facebook Limited Login (see the `oidc` module).
+    oidc: oidc::Oidc,
+    twitter: twitter::Twitter,
+    github: github::GitHub,
 }
 
 /// The emulator. Cheap to clone; clones share people, tokens, the fault and the counter.
@@ -105,6 +120,9 @@ impl Emulator {
                 facebook: Facebook::new(apps),
                 fault: Mutex::new(Fault::None),
                 requests: AtomicU64::new(0),
+                oidc: oidc::Oidc::new(),
+                twitter: twitter::Twitter::new(config.twitter_apps),
+                github: github::GitHub::new(config.github_apps),
             }),
         }
     }
@@ -139,6 +157,11 @@ impl Emulator {
             .route("/_emulator/stats", get(admin_stats))
             .route("/_emulator", any(admin_not_found))
             .route("/_emulator/{*rest}", any(admin_not_found))
+            .merge(oidc::router())
+            .nest(twitter::PREFIX, twitter::router(self.shared.clone()))
+            .nest("/github", github::router(self.shared.clone()))
+            .nest("/_emulator/twitter", twitter::admin_router())
+            .nest("/_emulator/github", github::admin_router())
             .fallback(graph)
             .with_state(self.shared.clone())
     }
@@ -199,6 +222,130 @@ impl Emulator {
     /// Graph requests received (admin calls under `/_emulator/` not counted).
     pub fn request_count(&self) -> u64 {
         self.shared.requests.load(Ordering::SeqCst)
+    }
+
+    /// Creates a Twitter/X user; returns their `id_str` (19 digits).
+    pub fn create_twitter_user(&self, name: &str, screen_name: &str, email: Option<&str>) -> String {
+        self.shared.twitter.create_user(name, screen_name, email)
+    }
+
+    /// Issues an OAuth 1.0a user access token of `user` for the app `consumer_key`: returns
+    /// `(oauth_token, oauth_token_secret)`.
+    ///
+    /// # Panics
+    /// If `user` was not created by this emulator or `consumer_key` is not a configured app.
+    pub fn issue_twitter_token(&self, user: &str, consumer_key: &str) -> (String, String) {
+        match self.shared.twitter.issue_token(user, consumer_key) {
+            Ok(pair) => pair,
+            Err(e) => panic!("issue_twitter_token: {e:?} (user {user:?}, consumer key {consumer_key:?})"),
+        }
+    }
+
+    /// Issues an OAuth 2.0 user bearer token of `user` for the app `consumer_key` (for
+    /// `/2/users/me`). Panics like [`Emulator::issue_twitter_token`].
+    pub fn issue_twitter_bearer(&self, user: &str, consumer_key: &str) -> String {
+        match self.shared.twitter.issue_bearer(user, consumer_key) {
+            Ok(token) => token,
+            Err(e) => panic!("issue_twitter_bearer: {e:?} (user {user:?}, consumer key {consumer_key:?})"),
+        }
+    }
+
+    /// Revokes a Twitter token of either kind (then code 89 / v2 401). Unknown tokens are ignored.
+    pub fn revoke_twitter_token(&self, token: &str) {
+        self.shared.twitter.revoke_token(token);
+    }
+
+    /// Creates a GitHub user with `emails` as `(address, verified, primary)`; returns their id.
+    pub fn create_github_user(&self, login: &str, name: Option<&str>, emails: &[(&str, bool, bool)]) -> u64 {
+        self.shared.github.create_user(login, name, emails)
+    }
+
+    /// Issues a user access token (`gho_` + 36 alphanumerics) of `user` for the OAuth app
+    /// `client_id`, with the scopes `read:user` and `user:email`.
+    ///
+    /// # Panics
+    /// If `user` was not created by this emulator or `client_id` is not a configured app.
+    pub fn issue_github_token(&self, user: u64, client_id: &str) -> String {
+        self.issue_github_token_with_scopes(user, client_id, &github::DEFAULT_SCOPES)
+    }
+
+    /// Like [`Emulator::issue_github_token`], with the given OAuth scopes (without `user:email`
+    /// or `user`, `/user/emails` answers 404).
+    pub fn issue_github_token_with_scopes(&self, user: u64, client_id: &str, scopes: &[&str]) -> String {
+        match self.shared.github.issue_token(user, client_id, scopes) {
+            Ok(token) => token,
+            Err(e) => panic!("issue_github_token: {e:?} (user {user}, client id {client_id:?})"),
+        }
+    }
+
+    /// Revokes a GitHub token (the token check then answers 404). Unknown tokens are ignored.
+    pub fn revoke_github_token(&self, token: &str) {
+        self.shared.github.revoke_token(token);
+    }
+
+    /// Creates a user of an OIDC `provider`; returns their `sub` (shaped like the provider's:
+    /// Google 21 digits, Apple `001234.<32 hex>.1234`, ...).
+    pub fn create_oidc_user(&self, provider: OidcProvider, name: &str, email: Option<&str>, email_verified: bool) -> String {
+        self.shared.oidc.create_user(provider, name, email, email_verified)
+    }
+
+    /// Mints a valid ID token for `sub` with audience `aud`, expiring in 1 h, signed RS256 with the
+    /// provider's current key. `nonce`: for Apple the RAW nonce (the claim gets its lowercase hex
+    /// SHA-256), for FacebookLimited the claim value itself (pass the hash your client sends);
+    /// Google and LinkedIn echo it as given.
+    ///
+    /// # Panics
+    /// If `sub` was not created for `provider` by this emulator (a mistake in the calling test).
+    pub fn issue_id_token(&self, provider: OidcProvider, sub: &str, aud: &str, nonce: Option<&str>) -> String {
+        match self.shared.oidc.issue_id_token(provider, sub, aud, nonce) {
+            Ok(token) => token,
+            Err(e) => panic!("issue_id_token: {provider} user {sub:?}: {e}"),
+        }
+    }
+
+    /// Mints a token from explicit claims (sent exactly as given: set exp/nbf/iss/aud/sub/nonce
+    /// as the test wishes) signed as `mode` says, for the verifier's security matrix.
+    pub fn sign_id_token(&self, provider: OidcProvider, claims: serde_json::Value, mode: SigningMode) -> String {
+        self.shared.oidc.sign(provider, &claims, mode)
+    }
+
+    /// The kid `provider` signs new tokens with.
+    pub fn current_kid(&self, provider: OidcProvider) -> String {
+        self.shared.oidc.current_kid(provider)
+    }
+
+    /// Switches `provider` to its next fixture key: new tokens carry the new kid, and its JWKS
+    /// lists the new key and the previous one.
+    pub fn rotate_keys(&self, provider: OidcProvider) {
+        self.shared.oidc.rotate(provider);
+    }
+
+    /// Requests received by `provider`'s JWKS route (faulted ones included).
+    pub fn jwks_fetches(&self, provider: OidcProvider) -> u64 {
+        self.shared.oidc.jwks_fetches(provider)
+    }
+
+    /// Sets the `max-age` of every JWKS answer's `Cache-Control` (default 300 s).
+    pub fn set_jwks_max_age(&self, secs: u64) {
+        self.shared.oidc.set_jwks_max_age(secs);
+    }
+
+    /// A plain OAuth access token of a Google or LinkedIn user, for tokeninfo/userinfo, issued
+    /// to the client id `aud` (Google: `ya29.` + random, valid 3599 s; LinkedIn: 60 days).
+    ///
+    /// # Panics
+    /// For Apple and FacebookLimited (no such tokens), or if `sub` is not a user of `provider`.
+    pub fn issue_oauth_access_token(&self, provider: OidcProvider, sub: &str, aud: &str) -> String {
+        match self.shared.oidc.issue_access_token(provider, sub, aud) {
+            Ok(token) => token,
+            Err(e) => panic!("issue_oauth_access_token: {provider} user {sub:?}: {e}"),
+        }
+    }
+
+    /// Revokes a Google or LinkedIn access token (tokeninfo/userinfo then reject it). Unknown
+    /// tokens are ignored.
+    pub fn revoke_oauth_access_token(&self, token: &str) {
+        self.shared.oidc.revoke_access_token(token);
     }
 }
 

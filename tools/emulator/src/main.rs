@@ -73,7 +73,7 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async {
-        let emulator = Emulator::new(EmulatorConfig { facebook_apps: args.apps });
+        let emulator = Emulator::new(EmulatorConfig { facebook_apps: args.apps, ..Default::default() });
         let url = match emulator.spawn(args.port).await {
             Ok(url) => url,
             Err(e) => {

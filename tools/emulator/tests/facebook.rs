@@ -25,6 +25,7 @@ async fn start() -> Env {
             FacebookApp { id: OUR_APP.into(), secret: OUR_SECRET.into() },
             FacebookApp { id: OTHER_APP.into(), secret: OTHER_SECRET.into() },
         ],
+        ..Default::default()
     });
     let base = emulator.spawn(0).await.expect("emulator binds a loopback port");
     assert!(base.starts_with("http://127.0.0.1:"), "{base}");
@@ -463,6 +464,7 @@ async fn admin_routes_drive_the_emulator_and_are_not_counted() {
 async fn the_router_can_be_served_by_axum() {
     let emulator = Emulator::new(EmulatorConfig {
         facebook_apps: vec![FacebookApp { id: OUR_APP.into(), secret: OUR_SECRET.into() }],
+        ..Default::default()
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));

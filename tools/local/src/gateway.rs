@@ -100,7 +100,15 @@ type MakeHandler = fn(Arc<App>) -> Handler;
 
 /// Every function the local gateway can run, by Cargo package. The one list to extend when a
 /// function crate is added (and a dependency on it in this crate's Cargo.toml).
-const FUNCTIONS: &[(&str, MakeHandler)] = &[("facebook-login", function!(facebook_login)), ("login", function!(login))];
+const FUNCTIONS: &[(&str, MakeHandler)] = &[
+    ("facebook-login", function!(facebook_login)),
+    ("google-login", function!(google_login)),
+    ("twitter-login", function!(twitter_login)),
+    ("linkedin-login", function!(linkedin_login)),
+    ("apple-login", function!(apple_login)),
+    ("github-login", function!(github_login)),
+    ("login", function!(login)),
+];
 
 /// The packages [`function_handlers`] serves, without needing an [`App`].
 pub fn function_packages() -> Vec<&'static str> {
@@ -877,10 +885,18 @@ mod tests {
     }
 
     #[test]
-    fn function_packages_lists_the_function_crates() {
+    fn function_packages_lists_every_function_crate() {
         let mut packages = function_packages();
         packages.sort_unstable();
-        assert_eq!(packages, ["facebook-login", "login"]);
+        let dir = crate::dynamodb_local::repo_root().join("functions");
+        let mut crates: Vec<String> = std::fs::read_dir(&dir)
+            .expect("functions/")
+            .filter_map(Result::ok)
+            .filter(|e| e.path().join("Cargo.toml").is_file())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        crates.sort_unstable();
+        assert_eq!(packages, crates);
     }
 
     #[test]

@@ -170,6 +170,7 @@ async fn run(args: Args) -> Result<(), StackError> {
             FacebookApp { id: APP_ID.to_owned(), secret: app_secret.clone() },
             FacebookApp { id: OTHER_APP_ID.to_owned(), secret: random_secret() },
         ],
+        ..Default::default()
     });
     let graph_url = emulator
         .spawn(args.emulator_port)

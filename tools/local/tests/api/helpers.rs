@@ -89,6 +89,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut HashMap<String, String>)
             FacebookApp { id: APP_ID.into(), secret: app_secret.clone() },
             FacebookApp { id: OTHER_APP_ID.into(), secret: other_secret.clone() },
         ],
+        ..Default::default()
     });
     let graph = emulator.spawn(0).await.expect("emulator");
 

@@ -1,0 +1,119 @@
+//! Google (`google-oauth2` / `google`).
+//!
+//! - ID token (Rocket.Chat `idToken`, or a Syncano `access_token` that is a JWT): verified
+//!   locally against Google's JWKS (RS256, `iss` `accounts.google.com` or
+//!   `https://accounts.google.com`, `aud` one of our client ids). When a client sends both an ID
+//!   token and an access token, the ID token wins.
+//! - Plain access token: `tokeninfo` must say it was issued to one of our client ids (`aud`, or
+//!   `azp` when there is no `aud`) and is not expired; then `userinfo` gives the profile, whose
+//!   `sub` must be the same person. Two round trips.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::jwks::JwksCache;
+use super::oidc::{self, IdTokenRules, NonceRule};
+use super::{display_name, http_url, outage, parse_json, send, Credentials, ProviderError};
+use crate::config::GoogleConfig;
+use crate::identity::{Provider, VerifiedIdentity};
+use crate::secret::Secret;
+
+pub const ISSUERS: &[&str] = &["accounts.google.com", "https://accounts.google.com"];
+
+pub struct GoogleVerifier {
+    http: reqwest::Client,
+    jwks: JwksCache,
+    rules: IdTokenRules,
+    tokeninfo_url: String,
+    userinfo_url: String,
+}
+
+/// Profile claims of an ID token and of userinfo.
+#[derive(Debug, Deserialize)]
+struct Profile {
+    sub: Option<String>,
+    email: Option<String>,
+    email_verified: Option<Value>,
+    name: Option<String>,
+    given_name: Option<String>,
+    family_name: Option<String>,
+    picture: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct TokenInfo {
+    aud: Option<String>,
+    azp: Option<String>,
+    sub: Option<String>,
+    expires_in: Option<Value>,
+}
+
+impl GoogleVerifier {
+    pub fn new(config: &GoogleConfig, http: reqwest::Client, min_refetch: Duration) -> GoogleVerifier {
+        GoogleVerifier {
+            jwks: JwksCache::new(http.clone(), &config.jwks_url, min_refetch),
+            rules: IdTokenRules { issuers: ISSUERS, audiences: config.client_ids.clone(), nonce: NonceRule::None },
+            tokeninfo_url: config.tokeninfo_url.clone(),
+            userinfo_url: config.userinfo_url.clone(),
+            http,
+        }
+    }
+
+    pub fn jwks(&self) -> &JwksCache {
+        &self.jwks
+    }
+
+    pub async fn verify(&self, creds: &Credentials) -> Result<VerifiedIdentity, ProviderError> {
+        if let Some(id_token) = &creds.id_token {
+            let (sub, claims) = oidc::verify::<Profile>(&self.jwks, &self.rules, id_token, None).await?;
+            return Ok(identity(sub, claims));
+        }
+        let token = creds.access_token.as_ref().ok_or(ProviderError::MissingCredential("access_token"))?;
+        self.verify_access_token(token).await
+    }
+
+    async fn verify_access_token(&self, token: &Secret) -> Result<VerifiedIdentity, ProviderError> {
+        let (status, body) = send(self.http.get(&self.tokeninfo_url).query(&[("access_token", token.expose())])).await?;
+        if !status.is_success() {
+            return Err(outage(status).unwrap_or_else(|| ProviderError::Rejected(format!("tokeninfo answered {status}"))));
+        }
+        let info: TokenInfo = parse_json(&body, "tokeninfo")?;
+        let ours = |v: &Option<String>| v.as_ref().is_some_and(|a| self.rules.audiences.iter().any(|c| c == a));
+        let bound = if info.aud.is_some() { ours(&info.aud) } else { ours(&info.azp) };
+        if !bound {
+            return Err(ProviderError::Rejected("access token issued to another client".into()));
+        }
+        let expires_in = match &info.expires_in {
+            Some(Value::Number(n)) => n.as_i64(),
+            Some(Value::String(s)) => s.parse().ok(),
+            _ => None,
+        };
+        if !expires_in.is_some_and(|s| s > 0) {
+            return Err(ProviderError::Rejected("access token expired".into()));
+        }
+        let sub = info.sub.filter(|s| !s.is_empty()).ok_or_else(|| ProviderError::BadResponse("tokeninfo has no sub".into()))?;
+
+        let (status, body) = send(self.http.get(&self.userinfo_url).bearer_auth(token.expose())).await?;
+        if !status.is_success() {
+            return Err(outage(status).unwrap_or_else(|| ProviderError::Rejected(format!("userinfo answered {status}"))));
+        }
+        let profile: Profile = parse_json(&body, "userinfo")?;
+        if profile.sub.as_deref() != Some(sub.as_str()) {
+            return Err(ProviderError::BadResponse("userinfo is about another person".into()));
+        }
+        Ok(identity(sub, profile))
+    }
+}
+
+fn identity(sub: String, p: Profile) -> VerifiedIdentity {
+    VerifiedIdentity {
+        provider: Provider::Google,
+        subject: sub,
+        name: p.name.filter(|n| !n.trim().is_empty()).or_else(|| display_name(&[p.given_name.as_deref(), p.family_name.as_deref()])),
+        email_verified: p.email.is_some() && oidc::truthy(&p.email_verified),
+        email: p.email,
+        avatar_url: http_url(p.picture),
+    }
+}

@@ -1,0 +1,105 @@
+//! LinkedIn (`linkedin`), "Sign In with LinkedIn using OpenID Connect".
+//!
+//! - ID token: verified locally against LinkedIn's JWKS (RS256, `iss`
+//!   `https://www.linkedin.com/oauth`, `aud` our client id).
+//! - Access token: read through `userinfo`. LinkedIn's userinfo does not say which app the token
+//!   was issued to, so the token is first introspected with our client secret
+//!   (`introspectToken`: `active` and `client_id` ours). Without `LINKEDIN_CLIENT_SECRET`, access
+//!   tokens are not accepted at all (fail closed); ID tokens are.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::jwks::JwksCache;
+use super::oidc::{self, IdTokenRules, NonceRule};
+use super::{display_name, http_url, outage, parse_json, send, Credentials, ProviderError};
+use crate::config::LinkedInConfig;
+use crate::identity::{Provider, VerifiedIdentity};
+use crate::secret::Secret;
+
+pub const ISSUERS: &[&str] = &["https://www.linkedin.com/oauth"];
+
+pub struct LinkedInVerifier {
+    http: reqwest::Client,
+    jwks: JwksCache,
+    rules: IdTokenRules,
+    client_id: String,
+    client_secret: Option<Secret>,
+    introspect_url: String,
+    userinfo_url: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Profile {
+    sub: Option<String>,
+    email: Option<String>,
+    email_verified: Option<Value>,
+    name: Option<String>,
+    given_name: Option<String>,
+    family_name: Option<String>,
+    picture: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Introspection {
+    active: Option<bool>,
+    client_id: Option<String>,
+}
+
+impl LinkedInVerifier {
+    pub fn new(config: &LinkedInConfig, http: reqwest::Client, min_refetch: Duration) -> LinkedInVerifier {
+        LinkedInVerifier {
+            jwks: JwksCache::new(http.clone(), &config.jwks_url, min_refetch),
+            rules: IdTokenRules { issuers: ISSUERS, audiences: vec![config.client_id.clone()], nonce: NonceRule::None },
+            client_id: config.client_id.clone(),
+            client_secret: config.client_secret.clone(),
+            introspect_url: config.introspect_url.clone(),
+            userinfo_url: config.userinfo_url.clone(),
+            http,
+        }
+    }
+
+    pub fn jwks(&self) -> &JwksCache {
+        &self.jwks
+    }
+
+    pub async fn verify(&self, creds: &Credentials) -> Result<VerifiedIdentity, ProviderError> {
+        if let Some(id_token) = &creds.id_token {
+            let (sub, claims) = oidc::verify::<Profile>(&self.jwks, &self.rules, id_token, None).await?;
+            return Ok(identity(sub, claims));
+        }
+        let token = creds.access_token.as_ref().ok_or(ProviderError::MissingCredential("id_token"))?;
+        let Some(secret) = &self.client_secret else {
+            return Err(ProviderError::Rejected("LinkedIn access tokens need introspection, which is not configured".into()));
+        };
+        let form = [("client_id", self.client_id.as_str()), ("client_secret", secret.expose()), ("token", token.expose())];
+        let (status, body) = send(self.http.post(&self.introspect_url).form(&form)).await?;
+        if !status.is_success() {
+            return Err(outage(status).unwrap_or_else(|| ProviderError::Unavailable(format!("introspection answered {status}"))));
+        }
+        let intro: Introspection = parse_json(&body, "introspection")?;
+        if intro.active != Some(true) || intro.client_id.as_deref() != Some(self.client_id.as_str()) {
+            return Err(ProviderError::Rejected("access token inactive or issued to another app".into()));
+        }
+        let (status, body) = send(self.http.get(&self.userinfo_url).bearer_auth(token.expose())).await?;
+        if !status.is_success() {
+            return Err(outage(status).unwrap_or_else(|| ProviderError::Rejected(format!("userinfo answered {status}"))));
+        }
+        let profile: Profile = parse_json(&body, "userinfo")?;
+        let sub = profile.sub.clone().filter(|s| !s.is_empty()).ok_or_else(|| ProviderError::BadResponse("userinfo has no sub".into()))?;
+        Ok(identity(sub, profile))
+    }
+}
+
+fn identity(sub: String, p: Profile) -> VerifiedIdentity {
+    VerifiedIdentity {
+        provider: Provider::LinkedIn,
+        subject: sub,
+        name: p.name.filter(|n| !n.trim().is_empty()).or_else(|| display_name(&[p.given_name.as_deref(), p.family_name.as_deref()])),
+        email_verified: p.email.is_some() && oidc::truthy(&p.email_verified),
+        email: p.email,
+        avatar_url: http_url(p.picture),
+    }
+}

@@ -1,0 +1,152 @@
+//! OpenID Connect ID tokens, verified locally against the provider's JWKS: RS256 only (pinned,
+//! whatever the token's header says), `kid` required, signature, `iss` one of the provider's
+//! issuers, `aud` one of our client ids, `exp`/`nbf`/`iat` with a small leeway, a non-empty
+//! `sub`, and the nonce where the provider uses one.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, Validation};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use super::jwks::JwksCache;
+use super::ProviderError;
+use crate::secret::Secret;
+use crate::tokens::sha256_hex;
+
+/// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
+pub const LEEWAY_SECS: u64 = 60;
+
+/// How the `nonce` claim binds the token to the client's login attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NonceRule {
+    /// The provider uses no nonce here.
+    None,
+    /// The client sends the raw nonce; the claim must be its lowercase hex SHA-256 (Apple,
+    /// Facebook Limited Login).
+    Sha256OfRaw,
+}
+
+/// What one provider's ID tokens must satisfy.
+pub struct IdTokenRules {
+    pub issuers: &'static [&'static str],
+    pub audiences: Vec<String>,
+    pub nonce: NonceRule,
+}
+
+/// The claims every ID token has; providers read their extra claims into their own struct.
+#[derive(Debug, Deserialize)]
+struct Standard {
+    sub: Option<String>,
+    iat: Option<i64>,
+    nonce: Option<String>,
+}
+
+/// Whether `token` has the shape of a JWS compact token (three base64url parts, a JSON header
+/// with `alg`). Used to tell ID tokens from opaque access tokens.
+pub fn looks_like_jwt(token: &str) -> bool {
+    let mut parts = token.split('.');
+    let (Some(header), Some(_), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    URL_SAFE_NO_PAD
+        .decode(header)
+        .ok()
+        .and_then(|h| serde_json::from_slice::<serde_json::Value>(&h).ok())
+        .is_some_and(|h| h.get("alg").is_some())
+}
+
+/// Verifies `token` and returns its claims as `C` (which must also tolerate every claim it does
+/// not name). `raw_nonce` is what the client sent alongside.
+pub async fn verify<C: DeserializeOwned>(
+    jwks: &JwksCache,
+    rules: &IdTokenRules,
+    token: &Secret,
+    raw_nonce: Option<&Secret>,
+) -> Result<(String, C), ProviderError> {
+    let rejected = |why: &str| ProviderError::Rejected(why.to_string());
+    let header = jsonwebtoken::decode_header(token.expose()).map_err(|_| rejected("malformed or unsupported JWT header"))?;
+    if header.alg != Algorithm::RS256 {
+        return Err(rejected("algorithm not allowed"));
+    }
+    let kid = header.kid.ok_or_else(|| rejected("no kid"))?;
+    let key = jwks.key(&kid).await?;
+
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.set_issuer(rules.issuers);
+    validation.set_audience(&rules.audiences);
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    validation.leeway = LEEWAY_SECS;
+    validation.validate_nbf = true;
+    let data = jsonwebtoken::decode::<serde_json::Value>(token.expose(), &key, &validation).map_err(|e| {
+        rejected(match e.kind() {
+            ErrorKind::ExpiredSignature => "expired",
+            ErrorKind::ImmatureSignature => "not yet valid",
+            ErrorKind::InvalidIssuer => "wrong issuer",
+            ErrorKind::InvalidAudience => "wrong audience",
+            ErrorKind::InvalidSignature => "bad signature",
+            ErrorKind::InvalidAlgorithm => "algorithm not allowed",
+            ErrorKind::MissingRequiredClaim(_) => "missing claim",
+            _ => "invalid token",
+        })
+    })?;
+    let standard: Standard = serde_json::from_value(data.claims.clone()).map_err(|_| rejected("malformed standard claims"))?;
+    let sub = standard.sub.filter(|s| !s.trim().is_empty()).ok_or_else(|| rejected("empty sub"))?;
+    let now = i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap_or(i64::MAX);
+    if standard.iat.is_some_and(|iat| iat > now.saturating_add(LEEWAY_SECS as i64)) {
+        return Err(rejected("issued in the future"));
+    }
+    if rules.nonce == NonceRule::Sha256OfRaw {
+        let raw = raw_nonce.ok_or_else(|| rejected("nonce missing"))?;
+        let claim = standard.nonce.ok_or_else(|| rejected("nonce claim missing"))?;
+        if !constant_time_eq(claim.as_bytes(), sha256_hex(raw.expose()).as_bytes()) {
+            return Err(rejected("nonce mismatch"));
+        }
+    }
+    let claims = serde_json::from_value(data.claims).map_err(|_| rejected("malformed claims"))?;
+    Ok((sub, claims))
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// `email_verified` as providers send it: a boolean, or (Apple) the string `"true"`.
+pub fn truthy(v: &Option<serde_json::Value>) -> bool {
+    match v {
+        Some(serde_json::Value::Bool(b)) => *b,
+        Some(serde_json::Value::String(s)) => s == "true",
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jwt_shape_is_recognised() {
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","kid":"k"}"#);
+        assert!(looks_like_jwt(&format!("{header}.e30.sig")));
+        assert!(!looks_like_jwt("EAABwzLixnjYBAO"));
+        assert!(!looks_like_jwt("ya29.a0AfH6SMB"));
+        assert!(!looks_like_jwt("a.b.c"));
+        assert!(!looks_like_jwt(&format!("{header}.e30.sig.extra")));
+    }
+
+    #[test]
+    fn email_verified_accepts_bool_and_apples_string() {
+        assert!(truthy(&Some(serde_json::json!(true))));
+        assert!(truthy(&Some(serde_json::json!("true"))));
+        assert!(!truthy(&Some(serde_json::json!("false"))));
+        assert!(!truthy(&None));
+    }
+
+    #[test]
+    fn constant_time_eq_compares() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+}
