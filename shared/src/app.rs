@@ -27,8 +27,13 @@ pub struct App {
 }
 
 /// Variables that carry secrets: in AWS they come from SSM, never from the environment.
-const SECRET_VARIABLES: [&str; 5] =
-    ["FACEBOOK_APP_SECRET", "TOKEN_SECRET", "TWITTER_CONSUMER_SECRET", "LINKEDIN_CLIENT_SECRET", "GITHUB_CLIENT_SECRET"];
+const SECRET_VARIABLES: [&str; 5] = [
+    "FACEBOOK_APP_SECRET",
+    "TOKEN_SECRET",
+    "TWITTER_CONSUMER_SECRET",
+    "LINKEDIN_CLIENT_SECRET",
+    "GITHUB_CLIENT_SECRET",
+];
 
 impl App {
     /// In Lambda: region and credentials from the environment (aws-config's default chain),

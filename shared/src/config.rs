@@ -123,9 +123,11 @@ impl Config {
         let vars = Vars(&var);
         let table_name = vars.required("TABLE_NAME")?;
         let public_base_url = url("PUBLIC_BASE_URL", vars.required("PUBLIC_BASE_URL")?)?;
-        let default_instance = InstanceName::parse(&vars.required("DEFAULT_INSTANCE")?).ok_or(
-            ConfigError::Invalid { name: "DEFAULT_INSTANCE", reason: "lowercase letters, digits and '-', at most 64" },
-        )?;
+        let default_instance =
+            InstanceName::parse(&vars.required("DEFAULT_INSTANCE")?).ok_or(ConfigError::Invalid {
+                name: "DEFAULT_INSTANCE",
+                reason: "lowercase letters, digits and '-', at most 64",
+            })?;
         let token_secret = Secret::new(vars.required("TOKEN_SECRET")?);
         if token_secret.expose().len() < 32 {
             return Err(ConfigError::Invalid { name: "TOKEN_SECRET", reason: "at least 32 characters" });
@@ -133,9 +135,13 @@ impl Config {
         let facebook = match vars.id("FACEBOOK_APP_ID")? {
             None => None,
             Some(app_id) => {
-                let graph_version = vars.get("FACEBOOK_GRAPH_VERSION").unwrap_or_else(|| DEFAULT_FACEBOOK_GRAPH_VERSION.into());
+                let graph_version =
+                    vars.get("FACEBOOK_GRAPH_VERSION").unwrap_or_else(|| DEFAULT_FACEBOOK_GRAPH_VERSION.into());
                 if !is_graph_version(&graph_version) {
-                    return Err(ConfigError::Invalid { name: "FACEBOOK_GRAPH_VERSION", reason: "expected a version like v22.0" });
+                    return Err(ConfigError::Invalid {
+                        name: "FACEBOOK_GRAPH_VERSION",
+                        reason: "expected a version like v22.0",
+                    });
                 }
                 Some(FacebookConfig {
                     app_id,
@@ -175,7 +181,9 @@ impl Config {
         };
         let apple = match vars.id_list("APPLE_CLIENT_IDS")? {
             None => None,
-            Some(client_ids) => Some(AppleConfig { client_ids, jwks_url: vars.url("APPLE_JWKS_URL", DEFAULT_APPLE_JWKS_URL)? }),
+            Some(client_ids) => {
+                Some(AppleConfig { client_ids, jwks_url: vars.url("APPLE_JWKS_URL", DEFAULT_APPLE_JWKS_URL)? })
+            }
         };
         let github = match vars.id("GITHUB_CLIENT_ID")? {
             None => None,
@@ -185,7 +193,12 @@ impl Config {
                 api_url: vars.url("GITHUB_API_URL", DEFAULT_GITHUB_API_URL)?,
             }),
         };
-        if facebook.is_none() && google.is_none() && twitter.is_none() && linkedin.is_none() && apple.is_none() && github.is_none()
+        if facebook.is_none()
+            && google.is_none()
+            && twitter.is_none()
+            && linkedin.is_none()
+            && apple.is_none()
+            && github.is_none()
         {
             return Err(ConfigError::NoProvider);
         }
@@ -266,7 +279,12 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
         Ok(Some(ids))
     }
 
-    fn number(&self, name: &'static str, default: u64, range: std::ops::RangeInclusive<u64>) -> Result<u64, ConfigError> {
+    fn number(
+        &self,
+        name: &'static str,
+        default: u64,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Result<u64, ConfigError> {
         let n = match self.get(name) {
             None => default,
             Some(v) => v.parse().map_err(|_| ConfigError::Invalid { name, reason: "expected a whole number" })?,
@@ -328,7 +346,7 @@ pub(crate) mod tests {
         let fb = c.facebook.as_ref().expect("facebook");
         assert_eq!(fb.graph_url, "https://graph.facebook.com");
         assert_eq!(fb.graph_version, "v22.0");
-        assert_eq!(fb.limited_jwks_url, "https://limited.facebook.com/.well-known/oauth/openid/jwks");
+        assert_eq!(fb.limited_jwks_url, "https://limited.facebook.com/.well-known/oauth/openid/jwks/");
         assert_eq!(c.public_base_url, "https://login.example.com");
         assert_eq!(c.provider_timeout, Duration::from_secs(3));
         assert_eq!(c.session_ttl, Duration::from_secs(90 * 86_400));

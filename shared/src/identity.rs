@@ -14,8 +14,14 @@ pub enum Provider {
 }
 
 impl Provider {
-    pub const ALL: [Provider; 6] =
-        [Provider::Facebook, Provider::Google, Provider::Twitter, Provider::LinkedIn, Provider::Apple, Provider::GitHub];
+    pub const ALL: [Provider; 6] = [
+        Provider::Facebook,
+        Provider::Google,
+        Provider::Twitter,
+        Provider::LinkedIn,
+        Provider::Apple,
+        Provider::GitHub,
+    ];
 
     /// The name used in keys and logs.
     pub fn as_str(self) -> &'static str {

@@ -43,7 +43,9 @@ impl From<ProviderError> for LoginError {
     fn from(e: ProviderError) -> Self {
         match e {
             ProviderError::NotServed => LoginError::UnsupportedService("provider not configured".into()),
-            ProviderError::MissingCredential(field) => LoginError::BadRequest(format!("{field} is required for this provider.")),
+            ProviderError::MissingCredential(field) => {
+                LoginError::BadRequest(format!("{field} is required for this provider."))
+            }
             ProviderError::Rejected(why) => LoginError::TokenRejected(why),
             ProviderError::Timeout => LoginError::ProviderTimeout,
             ProviderError::Unavailable(why) => LoginError::ProviderUnavailable(why),
@@ -116,7 +118,11 @@ impl App {
     }
 
     /// Rocket.Chat: the provider, then the user in the default instance, then a new session.
-    pub async fn rocketchat_login(&self, provider: Provider, creds: &Credentials) -> Result<RocketChatLogin, LoginError> {
+    pub async fn rocketchat_login(
+        &self,
+        provider: Provider,
+        creds: &Credentials,
+    ) -> Result<RocketChatLogin, LoginError> {
         if !self.config.serves(provider) {
             return Err(LoginError::UnsupportedService(provider.as_str().into()));
         }

@@ -145,7 +145,8 @@ pub fn parse_login(req: &Request) -> Result<LoginRequest, LoginError> {
     if !matches!(map.get("secret"), None | Some(Value::Null) | Some(Value::String(_))) {
         return Err(bad("secret must be a string."));
     }
-    let provider = Provider::from_service_name(service).ok_or_else(|| LoginError::UnsupportedService(printable(service)))?;
+    let provider =
+        Provider::from_service_name(service).ok_or_else(|| LoginError::UnsupportedService(printable(service)))?;
     let expires_in = match map.get("expiresIn") {
         // Apple's sign-in gives no token lifetime to send.
         None | Some(Value::Null) if provider == Provider::Apple => None,

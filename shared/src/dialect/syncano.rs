@@ -243,15 +243,17 @@ mod tests {
 
     #[test]
     fn json_and_form_bodies_are_read() {
-        let r = parse_login(&request(Some("application/json"), Some("k"), r#"{"access_token":"EAAB"}"#), Provider::Facebook)
-            .expect("ok");
+        let r = parse_login(
+            &request(Some("application/json"), Some("k"), r#"{"access_token":"EAAB"}"#),
+            Provider::Facebook,
+        )
+        .expect("ok");
         assert_eq!(r.instance.as_str(), "demo");
         assert_eq!(r.credentials.access_token.as_ref().map(Secret::expose), Some("EAAB"));
-        let r = parse_login(&request(
-            Some("application/x-www-form-urlencoded; charset=utf-8"),
-            Some("k"),
-            "access_token=EAAC&x=1",
-        ), Provider::Facebook)
+        let r = parse_login(
+            &request(Some("application/x-www-form-urlencoded; charset=utf-8"), Some("k"), "access_token=EAAC&x=1"),
+            Provider::Facebook,
+        )
         .expect("ok");
         assert_eq!(r.credentials.access_token.as_ref().map(Secret::expose), Some("EAAC"));
     }
@@ -259,16 +261,21 @@ mod tests {
     #[test]
     fn tokens_are_read_the_way_each_backend_sends_them() {
         let body = |t: &str| format!(r#"{{"access_token":"{t}","nonce":"n0nce","name":"Ann Apple"}}"#);
-        let r = parse_login(&request(Some("application/json"), Some("k"), &body("tok:sec")), Provider::Twitter).expect("ok");
+        let r = parse_login(&request(Some("application/json"), Some("k"), &body("tok:sec")), Provider::Twitter)
+            .expect("ok");
         let c = r.credentials;
-        assert_eq!((c.access_token.as_ref().map(Secret::expose), c.token_secret.as_ref().map(Secret::expose)), (Some("tok"), Some("sec")));
+        assert_eq!(
+            (c.access_token.as_ref().map(Secret::expose), c.token_secret.as_ref().map(Secret::expose)),
+            (Some("tok"), Some("sec"))
+        );
         let jwt = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsifQ.e30.c2ln";
         let r = parse_login(&request(Some("application/json"), Some("k"), &body(jwt)), Provider::Apple).expect("ok");
         let c = r.credentials;
         assert_eq!(c.id_token.as_ref().map(Secret::expose), Some(jwt));
         assert!(c.access_token.is_none());
         assert_eq!((c.nonce.as_ref().map(Secret::expose), c.name.as_deref()), (Some("n0nce"), Some("Ann Apple")));
-        let r = parse_login(&request(Some("application/json"), Some("k"), &body("ya29.abc")), Provider::Google).expect("ok");
+        let r = parse_login(&request(Some("application/json"), Some("k"), &body("ya29.abc")), Provider::Google)
+            .expect("ok");
         assert_eq!(r.credentials.access_token.as_ref().map(Secret::expose), Some("ya29.abc"));
     }
 
@@ -291,15 +298,18 @@ mod tests {
 
     #[test]
     fn missing_api_key_is_403_before_the_body_is_read() {
-        let err = parse_login(&request(Some("application/json"), None, "garbage"), Provider::Facebook).expect_err("no key");
+        let err =
+            parse_login(&request(Some("application/json"), None, "garbage"), Provider::Facebook).expect_err("no key");
         assert_eq!(error_status(&err).0, StatusCode::FORBIDDEN);
     }
 
     #[test]
     fn unprintable_tokens_are_rejected_without_the_provider() {
-        let err =
-            parse_login(&request(Some("application/json"), Some("k"), r#"{"access_token":"a\nb"}"#), Provider::Facebook)
-                .expect_err("bad");
+        let err = parse_login(
+            &request(Some("application/json"), Some("k"), r#"{"access_token":"a\nb"}"#),
+            Provider::Facebook,
+        )
+        .expect_err("bad");
         assert_eq!(error_status(&err).0, StatusCode::UNAUTHORIZED);
     }
 

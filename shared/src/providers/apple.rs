@@ -35,7 +35,11 @@ impl AppleVerifier {
     pub fn new(config: &AppleConfig, http: reqwest::Client, min_refetch: Duration) -> AppleVerifier {
         AppleVerifier {
             jwks: JwksCache::new(http, &config.jwks_url, min_refetch),
-            rules: IdTokenRules { issuers: ISSUERS, audiences: config.client_ids.clone(), nonce: NonceRule::Sha256OfRaw },
+            rules: IdTokenRules {
+                issuers: ISSUERS,
+                audiences: config.client_ids.clone(),
+                nonce: NonceRule::Sha256OfRaw,
+            },
         }
     }
 

@@ -97,7 +97,9 @@ impl FacebookVerifier {
 
     pub async fn verify(&self, creds: &Credentials) -> Result<VerifiedIdentity, ProviderError> {
         if let Some(id_token) = &creds.id_token {
-            let (sub, c) = oidc::verify::<LimitedClaims>(&self.limited_jwks, &self.limited_rules, id_token, creds.nonce.as_ref()).await?;
+            let (sub, c) =
+                oidc::verify::<LimitedClaims>(&self.limited_jwks, &self.limited_rules, id_token, creds.nonce.as_ref())
+                    .await?;
             return Ok(VerifiedIdentity {
                 provider: Provider::Facebook,
                 subject: sub,

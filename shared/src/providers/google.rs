@@ -75,9 +75,12 @@ impl GoogleVerifier {
     }
 
     async fn verify_access_token(&self, token: &Secret) -> Result<VerifiedIdentity, ProviderError> {
-        let (status, body) = send(self.http.get(&self.tokeninfo_url).query(&[("access_token", token.expose())])).await?;
+        let (status, body) =
+            send(self.http.get(&self.tokeninfo_url).query(&[("access_token", token.expose())])).await?;
         if !status.is_success() {
-            return Err(outage(status).unwrap_or_else(|| ProviderError::Rejected(format!("tokeninfo answered {status}"))));
+            return Err(
+                outage(status).unwrap_or_else(|| ProviderError::Rejected(format!("tokeninfo answered {status}")))
+            );
         }
         let info: TokenInfo = parse_json(&body, "tokeninfo")?;
         let ours = |v: &Option<String>| v.as_ref().is_some_and(|a| self.rules.audiences.iter().any(|c| c == a));
@@ -90,14 +93,19 @@ impl GoogleVerifier {
             Some(Value::String(s)) => s.parse().ok(),
             _ => None,
         };
-        if !expires_in.is_some_and(|s| s > 0) {
+        if expires_in.is_none_or(|s| s <= 0) {
             return Err(ProviderError::Rejected("access token expired".into()));
         }
-        let sub = info.sub.filter(|s| !s.is_empty()).ok_or_else(|| ProviderError::BadResponse("tokeninfo has no sub".into()))?;
+        let sub = info
+            .sub
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| ProviderError::BadResponse("tokeninfo has no sub".into()))?;
 
         let (status, body) = send(self.http.get(&self.userinfo_url).bearer_auth(token.expose())).await?;
         if !status.is_success() {
-            return Err(outage(status).unwrap_or_else(|| ProviderError::Rejected(format!("userinfo answered {status}"))));
+            return Err(
+                outage(status).unwrap_or_else(|| ProviderError::Rejected(format!("userinfo answered {status}")))
+            );
         }
         let profile: Profile = parse_json(&body, "userinfo")?;
         if profile.sub.as_deref() != Some(sub.as_str()) {
@@ -111,7 +119,10 @@ fn identity(sub: String, p: Profile) -> VerifiedIdentity {
     VerifiedIdentity {
         provider: Provider::Google,
         subject: sub,
-        name: p.name.filter(|n| !n.trim().is_empty()).or_else(|| display_name(&[p.given_name.as_deref(), p.family_name.as_deref()])),
+        name: p
+            .name
+            .filter(|n| !n.trim().is_empty())
+            .or_else(|| display_name(&[p.given_name.as_deref(), p.family_name.as_deref()])),
         email_verified: p.email.is_some() && oidc::truthy(&p.email_verified),
         email: p.email,
         avatar_url: http_url(p.picture),

@@ -55,7 +55,13 @@ struct Jwk {
 
 impl JwksCache {
     pub fn new(http: reqwest::Client, url: impl Into<String>, min_refetch: Duration) -> JwksCache {
-        JwksCache { http, url: url.into(), min_refetch, state: Mutex::new(State::default()), fetches: AtomicU64::new(0) }
+        JwksCache {
+            http,
+            url: url.into(),
+            min_refetch,
+            state: Mutex::new(State::default()),
+            fetches: AtomicU64::new(0),
+        }
     }
 
     /// How many times the key set was fetched (tests and benchmarks count them).
@@ -111,7 +117,11 @@ impl JwksCache {
         let keys = set
             .keys
             .into_iter()
-            .filter(|k| k.kty == "RSA" && k.alg.as_deref().is_none_or(|a| a == "RS256") && k.use_.as_deref().is_none_or(|u| u == "sig"))
+            .filter(|k| {
+                k.kty == "RSA"
+                    && k.alg.as_deref().is_none_or(|a| a == "RS256")
+                    && k.use_.as_deref().is_none_or(|u| u == "sig")
+            })
             .filter_map(|k| {
                 let key = DecodingKey::from_rsa_components(k.n.as_deref()?, k.e.as_deref()?).ok()?;
                 Some((k.kid?, Arc::new(key)))
@@ -128,7 +138,11 @@ impl JwksCache {
 fn max_age(header: &str) -> Option<Duration> {
     header.split(',').find_map(|d| {
         let (name, value) = d.trim().split_once('=')?;
-        name.trim().eq_ignore_ascii_case("max-age").then(|| value.trim().parse().ok()).flatten().map(Duration::from_secs)
+        name.trim()
+            .eq_ignore_ascii_case("max-age")
+            .then(|| value.trim().parse().ok())
+            .flatten()
+            .map(Duration::from_secs)
     })
 }
 
@@ -143,4 +157,3 @@ mod tests {
         assert_eq!(max_age("max-age=abc"), None);
     }
 }
-

@@ -72,12 +72,16 @@ impl LinkedInVerifier {
         }
         let token = creds.access_token.as_ref().ok_or(ProviderError::MissingCredential("id_token"))?;
         let Some(secret) = &self.client_secret else {
-            return Err(ProviderError::Rejected("LinkedIn access tokens need introspection, which is not configured".into()));
+            return Err(ProviderError::Rejected(
+                "LinkedIn access tokens need introspection, which is not configured".into(),
+            ));
         };
-        let form = [("client_id", self.client_id.as_str()), ("client_secret", secret.expose()), ("token", token.expose())];
+        let form =
+            [("client_id", self.client_id.as_str()), ("client_secret", secret.expose()), ("token", token.expose())];
         let (status, body) = send(self.http.post(&self.introspect_url).form(&form)).await?;
         if !status.is_success() {
-            return Err(outage(status).unwrap_or_else(|| ProviderError::Unavailable(format!("introspection answered {status}"))));
+            return Err(outage(status)
+                .unwrap_or_else(|| ProviderError::Unavailable(format!("introspection answered {status}"))));
         }
         let intro: Introspection = parse_json(&body, "introspection")?;
         if intro.active != Some(true) || intro.client_id.as_deref() != Some(self.client_id.as_str()) {
@@ -85,10 +89,16 @@ impl LinkedInVerifier {
         }
         let (status, body) = send(self.http.get(&self.userinfo_url).bearer_auth(token.expose())).await?;
         if !status.is_success() {
-            return Err(outage(status).unwrap_or_else(|| ProviderError::Rejected(format!("userinfo answered {status}"))));
+            return Err(
+                outage(status).unwrap_or_else(|| ProviderError::Rejected(format!("userinfo answered {status}")))
+            );
         }
         let profile: Profile = parse_json(&body, "userinfo")?;
-        let sub = profile.sub.clone().filter(|s| !s.is_empty()).ok_or_else(|| ProviderError::BadResponse("userinfo has no sub".into()))?;
+        let sub = profile
+            .sub
+            .clone()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| ProviderError::BadResponse("userinfo has no sub".into()))?;
         Ok(identity(sub, profile))
     }
 }
@@ -97,7 +107,10 @@ fn identity(sub: String, p: Profile) -> VerifiedIdentity {
     VerifiedIdentity {
         provider: Provider::LinkedIn,
         subject: sub,
-        name: p.name.filter(|n| !n.trim().is_empty()).or_else(|| display_name(&[p.given_name.as_deref(), p.family_name.as_deref()])),
+        name: p
+            .name
+            .filter(|n| !n.trim().is_empty())
+            .or_else(|| display_name(&[p.given_name.as_deref(), p.family_name.as_deref()])),
         email_verified: p.email.is_some() && oidc::truthy(&p.email_verified),
         email: p.email,
         avatar_url: http_url(p.picture),

@@ -66,7 +66,8 @@ pub async fn verify<C: DeserializeOwned>(
     raw_nonce: Option<&Secret>,
 ) -> Result<(String, C), ProviderError> {
     let rejected = |why: &str| ProviderError::Rejected(why.to_string());
-    let header = jsonwebtoken::decode_header(token.expose()).map_err(|_| rejected("malformed or unsupported JWT header"))?;
+    let header =
+        jsonwebtoken::decode_header(token.expose()).map_err(|_| rejected("malformed or unsupported JWT header"))?;
     if header.alg != Algorithm::RS256 {
         return Err(rejected("algorithm not allowed"));
     }
@@ -91,7 +92,8 @@ pub async fn verify<C: DeserializeOwned>(
             _ => "invalid token",
         })
     })?;
-    let standard: Standard = serde_json::from_value(data.claims.clone()).map_err(|_| rejected("malformed standard claims"))?;
+    let standard: Standard =
+        serde_json::from_value(data.claims.clone()).map_err(|_| rejected("malformed standard claims"))?;
     let sub = standard.sub.filter(|s| !s.trim().is_empty()).ok_or_else(|| rejected("empty sub"))?;
     let now = i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap_or(i64::MAX);
     if standard.iat.is_some_and(|iat| iat > now.saturating_add(LEEWAY_SECS as i64)) {

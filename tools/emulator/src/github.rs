@@ -121,6 +121,17 @@ impl GitHub {
     }
 
     pub(crate) fn issue_token(&self, user: u64, client_id: &str, scopes: &[&str]) -> Result<String, IssueError> {
+        self.issue_token_as(user, client_id, scopes, None)
+    }
+
+    /// Like `issue_token`, with the token chosen by the caller when `fixed` is given.
+    pub(crate) fn issue_token_as(
+        &self,
+        user: u64,
+        client_id: &str,
+        scopes: &[&str],
+        fixed: Option<&str>,
+    ) -> Result<String, IssueError> {
         if !self.apps.contains_key(client_id) {
             return Err(IssueError::UnknownApp);
         }
@@ -129,6 +140,9 @@ impl GitHub {
             return Err(IssueError::UnknownUser);
         }
         let token = loop {
+            if let Some(fixed) = fixed {
+                break fixed.to_string();
+            }
             let token = format!("gho_{}", random_alnum(36));
             if !data.tokens.contains_key(&token) {
                 break token;

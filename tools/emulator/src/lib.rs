@@ -55,6 +55,7 @@ use tokio::sync::Notify;
 
 pub use faults::{Fault, UnknownFault};
 pub use github::GitHubApp;
+pub use oidc::LinkedInApp;
 pub use oidc::{OidcProvider, SigningMode};
 pub use twitter::TwitterApp;
 
@@ -84,6 +85,8 @@ pub struct EmulatorConfig {
     pub twitter_apps: Vec<TwitterApp>,
     /// The GitHub OAuth apps (client id and secret) the emulator knows.
     pub github_apps: Vec<GitHubApp>,
+    /// The LinkedIn apps allowed to introspect access tokens (client id and secret).
+    pub linkedin_apps: Vec<LinkedInApp>,
 }
 
 /// The shared state behind every clone of an [`Emulator`] and its servers.
@@ -120,7 +123,7 @@ impl Emulator {
                 facebook: Facebook::new(apps),
                 fault: Mutex::new(Fault::None),
                 requests: AtomicU64::new(0),
-                oidc: oidc::Oidc::new(),
+                oidc: oidc::Oidc::new(config.linkedin_apps),
                 twitter: twitter::Twitter::new(config.twitter_apps),
                 github: github::GitHub::new(config.github_apps),
             }),
@@ -278,6 +281,21 @@ impl Emulator {
         }
     }
 
+    /// Registers `token` as `user`'s token of the OAuth app `client_id` (fixed demo credentials).
+    pub fn register_github_token(&self, user: u64, client_id: &str, token: &str) {
+        if let Err(e) = self.shared.github.issue_token_as(user, client_id, &["read:user", "user:email"], Some(token)) {
+            panic!("register_github_token: {e:?}");
+        }
+    }
+
+    /// Registers an OAuth 1.0a token pair of `user` for the consumer `consumer_key` (fixed demo
+    /// credentials).
+    pub fn register_twitter_token(&self, user: &str, consumer_key: &str, token: &str, secret: &str) {
+        if let Err(e) = self.shared.twitter.register_token(user, consumer_key, token, secret) {
+            panic!("register_twitter_token: {e:?}");
+        }
+    }
+
     /// Revokes a GitHub token (the token check then answers 404). Unknown tokens are ignored.
     pub fn revoke_github_token(&self, token: &str) {
         self.shared.github.revoke_token(token);
@@ -285,7 +303,13 @@ impl Emulator {
 
     /// Creates a user of an OIDC `provider`; returns their `sub` (shaped like the provider's:
     /// Google 21 digits, Apple `001234.<32 hex>.1234`, ...).
-    pub fn create_oidc_user(&self, provider: OidcProvider, name: &str, email: Option<&str>, email_verified: bool) -> String {
+    pub fn create_oidc_user(
+        &self,
+        provider: OidcProvider,
+        name: &str,
+        email: Option<&str>,
+        email_verified: bool,
+    ) -> String {
         self.shared.oidc.create_user(provider, name, email, email_verified)
     }
 

@@ -188,6 +188,19 @@ impl OidcUser {
     }
 }
 
+/// A LinkedIn app that may introspect access tokens (`POST /linkedin/oauth/v2/introspectToken`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct LinkedInApp {
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+impl fmt::Debug for LinkedInApp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LinkedInApp").field("client_id", &self.client_id).field("client_secret", &"<redacted>").finish()
+    }
+}
+
 /// One plain OAuth access token (Google, LinkedIn).
 #[derive(Clone, Debug)]
 pub(crate) struct AccessToken {
@@ -234,17 +247,19 @@ pub(crate) struct Oidc {
     data: Mutex<Data>,
     jwks_fetches: [AtomicU64; 4],
     jwks_max_age: AtomicU64,
+    linkedin_apps: Vec<LinkedInApp>,
 }
 
 impl Default for Oidc {
     fn default() -> Oidc {
-        Oidc::new()
+        Oidc::new(Vec::new())
     }
 }
 
 impl Oidc {
-    pub(crate) fn new() -> Oidc {
+    pub(crate) fn new(linkedin_apps: Vec<LinkedInApp>) -> Oidc {
         Oidc {
+            linkedin_apps,
             data: Mutex::new(Data {
                 users: HashMap::new(),
                 access_tokens: HashMap::new(),
@@ -376,6 +391,22 @@ impl Oidc {
         if let Some(record) = lock(&self.data).access_tokens.get_mut(token) {
             record.revoked = true;
         }
+    }
+
+    /// LinkedIn token introspection for the app `client_id`/`client_secret`: `None` if the app's
+    /// credentials are wrong; otherwise whether the token is live, and the client it was issued to.
+    pub(crate) fn introspect_linkedin(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+        token: &str,
+        now: i64,
+    ) -> Option<Option<(String, i64)>> {
+        self.linkedin_apps.iter().find(|a| a.client_id == client_id && a.client_secret == client_secret)?;
+        Some(
+            self.check_access_token(OidcProvider::LinkedIn, token, now)
+                .map(|(record, _)| (record.aud, record.expires_at)),
+        )
     }
 
     /// The live access token `token` of `provider` and its user, if it is one.
@@ -526,7 +557,7 @@ mod tests {
 
     #[test]
     fn subs_are_provider_shaped() {
-        let oidc = Oidc::new();
+        let oidc = Oidc::default();
         let google = oidc.create_user(OidcProvider::Google, "A B", None, false);
         assert_eq!(google.len(), 21);
         assert!(google.bytes().all(|b| b.is_ascii_digit()));
@@ -537,7 +568,7 @@ mod tests {
 
     #[test]
     fn rotation_cycles_and_keeps_the_previous_key() {
-        let oidc = Oidc::new();
+        let oidc = Oidc::default();
         let first = oidc.current_kid(OidcProvider::Apple);
         assert_eq!(oidc.jwks(OidcProvider::Apple)["keys"].as_array().map(Vec::len), Some(1));
         let second = oidc.rotate(OidcProvider::Apple);

@@ -164,6 +164,31 @@ impl Twitter {
         Ok((token, secret.unwrap_or_default()))
     }
 
+    /// Registers a token pair chosen by the caller (the local stack's fixed demo credentials).
+    pub(crate) fn register_token(
+        &self,
+        user: &str,
+        consumer_key: &str,
+        token: &str,
+        secret: &str,
+    ) -> Result<(), IssueError> {
+        if !self.apps.contains_key(consumer_key) {
+            return Err(IssueError::UnknownApp);
+        }
+        let mut data = lock(&self.data);
+        if !data.users.contains_key(user) {
+            return Err(IssueError::UnknownUser);
+        }
+        let record = TokenRecord {
+            user: user.to_string(),
+            consumer_key: consumer_key.to_string(),
+            secret: Some(secret.to_string()),
+            revoked: false,
+        };
+        data.tokens.insert(token.to_string(), record);
+        Ok(())
+    }
+
     pub(crate) fn issue_bearer(&self, user: &str, consumer_key: &str) -> Result<String, IssueError> {
         Ok(self.issue(user, consumer_key, false)?.0)
     }

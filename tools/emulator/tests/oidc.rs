@@ -417,7 +417,7 @@ async fn google_tokeninfo_and_userinfo() {
     let exp: i64 = body["exp"].as_str().and_then(|s| s.parse().ok()).expect("a number as a string");
     assert!((exp - now() - expires_in).abs() <= 2);
 
-    let (status, _, body) = env.get_json(&format!("/google/v1/userinfo"), Some(&token)).await;
+    let (status, _, body) = env.get_json("/google/v1/userinfo", Some(&token)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["sub"], sub);
     assert_eq!(body["name"], "Ada King Lovelace");

@@ -2,7 +2,7 @@
 //! and a Facebook user with a fixed token. The `events/` samples carry these values, so they
 //! work against the local gateway and in the tests alike. Local use only.
 
-use emulator::Emulator;
+use emulator::{Emulator, EmulatorConfig, FacebookApp, GitHubApp, LinkedInApp, OidcProvider, SigningMode, TwitterApp};
 use shared::store::StoreError;
 use shared::{App, InstanceName, Secret};
 
@@ -12,8 +12,38 @@ pub const DEMO_API_KEY: &str = "5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e";
 /// The demo user's Facebook token, as the `events/` samples send it.
 pub const DEMO_FACEBOOK_TOKEN: &str = "EAALocalDemoUserToken0123456789abcdefABCDEF";
 
-/// Creates the demo instance (if missing) with [`DEMO_API_KEY`], and the demo Facebook user with
-/// [`DEMO_FACEBOOK_TOKEN`] for `app_id`, valid `ttl_secs`.
+/// The demo Twitter/X OAuth 1.0a pair and GitHub token (registered by [`seed`]).
+pub const DEMO_TWITTER_TOKEN: &str = "1000000001-LocalDemoTwitterToken0123456789abcdef";
+pub const DEMO_TWITTER_TOKEN_SECRET: &str = "LocalDemoTwitterTokenSecret0123456789abcdefABC";
+pub const DEMO_GITHUB_TOKEN: &str = "gho_LocalDemoGitHubToken0123456789abcdef";
+/// The raw nonce of the demo Apple and Facebook Limited Login ID tokens.
+pub const DEMO_NONCE: &str = "local-demo-nonce";
+/// Expiry of the demo ID tokens (2100-01-01): the samples stay valid, and only the emulator's
+/// published fixture keys can verify them.
+const DEMO_ID_TOKEN_EXP: i64 = 4_102_444_800;
+
+/// A demo ID token of `provider`, signed by the emulator's first key of that provider: the same
+/// string on every run, so the `events/` samples can carry it.
+pub fn demo_id_token(emulator: &Emulator, provider: OidcProvider) -> String {
+    let (aud, sub, name) = match provider {
+        OidcProvider::Google => (GOOGLE_CLIENT_ID, "100000000000000000001", "Demo Google User"),
+        OidcProvider::LinkedIn => (LINKEDIN_CLIENT_ID, "DemoLinkedIn", "Demo LinkedIn User"),
+        OidcProvider::Apple => (APPLE_CLIENT_ID, "001234.0123456789abcdef0123456789abcdef.1234", "Demo Apple User"),
+        OidcProvider::FacebookLimited => (FACEBOOK_APP_ID, "10000000000000001", "Demo Limited User"),
+    };
+    let mut claims = serde_json::json!({
+        "iss": provider.issuer(), "aud": aud, "sub": sub, "iat": 1_795_453_200, "exp": DEMO_ID_TOKEN_EXP,
+        "email": format!("{}@example.com", provider.slug()), "email_verified": true, "name": name,
+    });
+    if matches!(provider, OidcProvider::Apple | OidcProvider::FacebookLimited) {
+        claims["nonce"] = serde_json::json!(shared::tokens::sha256_hex(DEMO_NONCE));
+    }
+    emulator.sign_id_token(provider, claims, SigningMode::Current)
+}
+
+/// Creates the demo instance (if missing) with [`DEMO_API_KEY`], the demo Facebook user with
+/// [`DEMO_FACEBOOK_TOKEN`] for `app_id`, valid `ttl_secs`, and the demo Twitter and GitHub users
+/// with their fixed tokens.
 pub async fn seed(app: &App, emulator: &Emulator, app_id: &str, ttl_secs: i64) -> Result<(), StoreError> {
     let instance = InstanceName::parse(DEMO_INSTANCE).ok_or(StoreError::Corrupt("demo instance name"))?;
     match app.store.create_instance(&instance).await {
@@ -25,5 +55,125 @@ pub async fn seed(app: &App, emulator: &Emulator, app_id: &str, ttl_secs: i64) -
     }
     let person = emulator.create_facebook_user("Demo User", Some("demo@example.com"));
     emulator.register_facebook_token(&person, app_id, DEMO_FACEBOOK_TOKEN, ttl_secs);
+    let tweeter = emulator.create_twitter_user("Demo Twitter User", "demo_twitter", Some("twitter@example.com"));
+    emulator.register_twitter_token(&tweeter, TWITTER_CONSUMER_KEY, DEMO_TWITTER_TOKEN, DEMO_TWITTER_TOKEN_SECRET);
+    let octocat =
+        emulator.create_github_user("demo-octocat", Some("Demo GitHub User"), &[("github@example.com", true, true)]);
+    emulator.register_github_token(octocat, GITHUB_CLIENT_ID, DEMO_GITHUB_TOKEN);
     Ok(())
+}
+
+/// Our app at every provider the emulator plays, and one app of someone else at each (tokens of
+/// another app must be refused). Ids are fixed; secrets are random per run.
+pub const FACEBOOK_APP_ID: &str = "local-app";
+pub const OTHER_FACEBOOK_APP_ID: &str = "other-app";
+pub const GOOGLE_CLIENT_ID: &str = "local-web.apps.googleusercontent.com";
+pub const GOOGLE_IOS_CLIENT_ID: &str = "local-ios.apps.googleusercontent.com";
+pub const OTHER_GOOGLE_CLIENT_ID: &str = "someone-else.apps.googleusercontent.com";
+pub const TWITTER_CONSUMER_KEY: &str = "local-consumer-key";
+pub const OTHER_TWITTER_CONSUMER_KEY: &str = "other-consumer-key";
+pub const LINKEDIN_CLIENT_ID: &str = "local-linkedin-client";
+pub const OTHER_LINKEDIN_CLIENT_ID: &str = "other-linkedin-client";
+pub const APPLE_CLIENT_ID: &str = "com.example.local";
+pub const OTHER_APPLE_CLIENT_ID: &str = "com.example.other";
+pub const GITHUB_CLIENT_ID: &str = "local-github-client";
+pub const OTHER_GITHUB_CLIENT_ID: &str = "other-github-client";
+
+/// The secrets of those apps for one run.
+pub struct Apps {
+    pub facebook_secret: String,
+    pub other_facebook_secret: String,
+    pub twitter_secret: String,
+    pub other_twitter_secret: String,
+    pub linkedin_secret: String,
+    pub github_secret: String,
+    pub other_github_secret: String,
+    pub token_secret: String,
+}
+
+fn random_secret() -> String {
+    hex::encode(rand::random::<[u8; 32]>())
+}
+
+impl Apps {
+    pub fn random() -> Apps {
+        Apps {
+            facebook_secret: random_secret(),
+            other_facebook_secret: random_secret(),
+            twitter_secret: random_secret(),
+            other_twitter_secret: random_secret(),
+            linkedin_secret: random_secret(),
+            github_secret: random_secret(),
+            other_github_secret: random_secret(),
+            token_secret: random_secret(),
+        }
+    }
+
+    /// Every secret of the run (none may ever appear in a log line).
+    pub fn secrets(&self) -> [&str; 8] {
+        [
+            &self.facebook_secret,
+            &self.other_facebook_secret,
+            &self.twitter_secret,
+            &self.other_twitter_secret,
+            &self.linkedin_secret,
+            &self.github_secret,
+            &self.other_github_secret,
+            &self.token_secret,
+        ]
+    }
+
+    /// The emulator that knows our apps and the others.
+    pub fn emulator_config(&self) -> EmulatorConfig {
+        EmulatorConfig {
+            facebook_apps: vec![
+                FacebookApp { id: FACEBOOK_APP_ID.into(), secret: self.facebook_secret.clone() },
+                FacebookApp { id: OTHER_FACEBOOK_APP_ID.into(), secret: self.other_facebook_secret.clone() },
+            ],
+            twitter_apps: vec![
+                TwitterApp { consumer_key: TWITTER_CONSUMER_KEY.into(), consumer_secret: self.twitter_secret.clone() },
+                TwitterApp {
+                    consumer_key: OTHER_TWITTER_CONSUMER_KEY.into(),
+                    consumer_secret: self.other_twitter_secret.clone(),
+                },
+            ],
+            github_apps: vec![
+                GitHubApp { client_id: GITHUB_CLIENT_ID.into(), client_secret: self.github_secret.clone() },
+                GitHubApp { client_id: OTHER_GITHUB_CLIENT_ID.into(), client_secret: self.other_github_secret.clone() },
+            ],
+            linkedin_apps: vec![LinkedInApp {
+                client_id: LINKEDIN_CLIENT_ID.into(),
+                client_secret: self.linkedin_secret.clone(),
+            }],
+        }
+    }
+
+    /// The provider configuration of the functions, every provider pointed at the emulator at
+    /// `emulator` (its base URL).
+    pub fn provider_vars(&self, emulator: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("FACEBOOK_APP_ID", FACEBOOK_APP_ID.into()),
+            ("FACEBOOK_APP_SECRET", self.facebook_secret.clone()),
+            ("FACEBOOK_GRAPH_URL", emulator.into()),
+            ("FACEBOOK_LIMITED_JWKS_URL", format!("{emulator}/facebook-limited/.well-known/oauth/openid/jwks/")),
+            ("GOOGLE_CLIENT_IDS", format!("{GOOGLE_CLIENT_ID},{GOOGLE_IOS_CLIENT_ID}")),
+            ("GOOGLE_JWKS_URL", format!("{emulator}/google/oauth2/v3/certs")),
+            ("GOOGLE_TOKENINFO_URL", format!("{emulator}/google/tokeninfo")),
+            ("GOOGLE_USERINFO_URL", format!("{emulator}/google/v1/userinfo")),
+            ("TWITTER_CONSUMER_KEY", TWITTER_CONSUMER_KEY.into()),
+            ("TWITTER_CONSUMER_SECRET", self.twitter_secret.clone()),
+            ("TWITTER_API_URL", format!("{emulator}/twitter")),
+            ("LINKEDIN_CLIENT_ID", LINKEDIN_CLIENT_ID.into()),
+            ("LINKEDIN_CLIENT_SECRET", self.linkedin_secret.clone()),
+            ("LINKEDIN_JWKS_URL", format!("{emulator}/linkedin/oauth/openid/jwks")),
+            ("LINKEDIN_USERINFO_URL", format!("{emulator}/linkedin/v2/userinfo")),
+            ("LINKEDIN_INTROSPECT_URL", format!("{emulator}/linkedin/oauth/v2/introspectToken")),
+            ("APPLE_CLIENT_IDS", APPLE_CLIENT_ID.into()),
+            ("APPLE_JWKS_URL", format!("{emulator}/apple/auth/keys")),
+            ("GITHUB_CLIENT_ID", GITHUB_CLIENT_ID.into()),
+            ("GITHUB_CLIENT_SECRET", self.github_secret.clone()),
+            ("GITHUB_API_URL", format!("{emulator}/github")),
+            ("TOKEN_SECRET", self.token_secret.clone()),
+        ]
+    }
 }

@@ -11,8 +11,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use emulator::{Emulator, EmulatorConfig, FacebookApp};
-use local_stack::demo::{self, DEMO_API_KEY, DEMO_FACEBOOK_TOKEN, DEMO_INSTANCE};
+use emulator::Emulator;
+use local_stack::demo::{
+    self, Apps, DEMO_API_KEY, DEMO_FACEBOOK_TOKEN, DEMO_INSTANCE, FACEBOOK_APP_ID as APP_ID,
+    OTHER_FACEBOOK_APP_ID as OTHER_APP_ID,
+};
 use local_stack::dynamodb_local::{self, DynamoDbLocal, DynamoDbLocalError};
 use local_stack::gateway::{self, GatewayError};
 use local_stack::template::{TableError, Template, TemplateError};
@@ -21,10 +24,6 @@ use tokio::net::TcpListener;
 
 /// The local table's name.
 const TABLE_NAME: &str = "social-login-local";
-/// Our Facebook app in the emulator.
-const APP_ID: &str = "local-app";
-/// A Facebook app that is not ours: its tokens must be rejected.
-const OTHER_APP_ID: &str = "other-app";
 /// Lifetime of the demo Facebook tokens, in seconds.
 const TOKEN_TTL_SECS: i64 = 3600;
 
@@ -164,14 +163,8 @@ async fn run(args: Args) -> Result<(), StackError> {
         Err(e) => return Err(e.into()),
     }
 
-    let app_secret = random_secret();
-    let emulator = Emulator::new(EmulatorConfig {
-        facebook_apps: vec![
-            FacebookApp { id: APP_ID.to_owned(), secret: app_secret.clone() },
-            FacebookApp { id: OTHER_APP_ID.to_owned(), secret: random_secret() },
-        ],
-        ..Default::default()
-    });
+    let apps = Apps::random();
+    let emulator = Emulator::new(apps.emulator_config());
     let graph_url = emulator
         .spawn(args.emulator_port)
         .await
@@ -181,14 +174,11 @@ async fn run(args: Args) -> Result<(), StackError> {
         ("TABLE_NAME", TABLE_NAME.to_owned()),
         ("PUBLIC_BASE_URL", base_url.clone()),
         ("DEFAULT_INSTANCE", DEMO_INSTANCE.to_owned()),
-        ("FACEBOOK_APP_ID", APP_ID.to_owned()),
-        ("FACEBOOK_APP_SECRET", app_secret),
-        ("FACEBOOK_GRAPH_URL", graph_url.clone()),
-        ("TOKEN_SECRET", random_secret()),
         ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_endpoint.clone()),
         ("PROVIDER_TIMEOUT_MS", "3000".to_owned()),
     ]
     .into_iter()
+    .chain(apps.provider_vars(&graph_url))
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
     let app = App::from_vars(&vars).await?;
@@ -262,11 +252,6 @@ fn print_ready(ready: &Ready<'_>) {
          A token of the demo user for `{OTHER_APP_ID}` (must be rejected): {other_app_token}\n\n\
          Ctrl-C stops everything."
     );
-}
-
-/// A random 64-hex-digit secret, new every run.
-fn random_secret() -> String {
-    hex::encode(rand::random::<[u8; 32]>())
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -27,6 +27,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/google/v1/userinfo", any(google_userinfo))
         .route("/linkedin/oauth/openid/jwks", any(linkedin_jwks))
         .route("/linkedin/v2/userinfo", any(linkedin_userinfo))
+        .route("/linkedin/oauth/v2/introspectToken", any(linkedin_introspect))
         .route("/apple/auth/keys", any(apple_keys))
         .route("/facebook-limited/.well-known/oauth/openid/jwks/", any(facebook_limited_jwks))
         .route("/facebook-limited/.well-known/oauth/openid/jwks", any(facebook_limited_jwks))
@@ -204,6 +205,36 @@ fn google_error(status: StatusCode, error: &str, description: &str) -> Response 
 // ---- LinkedIn ----
 
 /// `GET /linkedin/v2/userinfo` with `Authorization: Bearer`.
+/// `POST /linkedin/oauth/v2/introspectToken` (form: `client_id`, `client_secret`, `token`), as
+/// LinkedIn's token introspection answers: `{"active": true, "client_id", ...}` for a live token,
+/// `{"active": false}` otherwise; 401 `invalid_client` for wrong app credentials.
+async fn linkedin_introspect(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    if let Some(response) = gate(&shared, &parts).await {
+        return response;
+    }
+    if parts.method != Method::POST {
+        return method_not_allowed("POST");
+    }
+    let bytes = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
+    let form: HashMap<String, String> = serde_urlencoded::from_bytes(&bytes).unwrap_or_default();
+    let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
+    match shared.oidc.introspect_linkedin(field("client_id"), field("client_secret"), field("token"), now()) {
+        None => (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": "invalid_client", "error_description": "Client authentication failed"})),
+        )
+            .into_response(),
+        Some(None) => Json(json!({"active": false})).into_response(),
+        Some(Some((client_id, expires_at))) => Json(json!({
+            "active": true, "client_id": client_id, "authorized_at": expires_at - 5_184_000,
+            "created_at": expires_at - 5_184_000, "status": "active", "expires_at": expires_at,
+            "scope": "openid,profile,email", "auth_type": "3L",
+        }))
+        .into_response(),
+    }
+}
+
 async fn linkedin_userinfo(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let (parts, _) = req.into_parts();
     if let Some(response) = gate(&shared, &parts).await {

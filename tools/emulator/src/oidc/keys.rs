@@ -141,7 +141,7 @@ pub(crate) fn sign(provider: OidcProvider, index: usize, claims: &Value, mode: S
         SigningMode::Current => rsa_jws(&header("RS256", &current_kid), claims, &fixture.key, &RSA_PKCS1_SHA256, false),
         SigningMode::UnknownKid => {
             let kid = format!("unknown-{}", hex::encode(rand::random::<[u8; 8]>()));
-            rsa_jws(&header("RS256", &kid), claims, &fixture.key, &RSA_PKCS1_SHA256, false)
+            rsa_jws(&header("RS256", &kid), claims, unpublished_key(), &RSA_PKCS1_SHA256, false)
         }
         SigningMode::NoneAlg => format!("{}.", signing_input(&header("none", &current_kid), claims)),
         SigningMode::Hs256WithPublicKey => {

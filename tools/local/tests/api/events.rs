@@ -1,71 +1,220 @@
-//! Every `events/<function>/<status>-<case>.json` sample, fed to its function's handler in
-//! process exactly as `sam local invoke -e` would deliver it, must answer the status its name
-//! documents. The routes the samples carry must be the template's.
+//! The `events/<function>/<status>-<case>.json` samples. They are written by code (this file),
+//! so they cannot drift: the test fails if a file differs from what the code would write, and
+//! `UPDATE_EVENTS=1 cargo test -p local-stack --test api events` rewrites them. Each sample is
+//! fed to its function's handler in process, exactly as `sam local invoke -e` would deliver it,
+//! and must answer the status its name documents; its route must be the template's.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
 
+use emulator::{Emulator, OidcProvider};
 use lambda_http::request::from_str;
+use local_stack::demo::*;
 use local_stack::dynamodb_local::repo_root;
-use local_stack::gateway::function_packages;
+use local_stack::gateway::{function_handlers, function_packages};
 use local_stack::Template;
+use serde_json::{json, Value};
 
 use crate::helpers::*;
 
-fn samples(function: &str) -> Vec<(PathBuf, u16)> {
-    let dir = repo_root().join("events").join(function);
-    let mut out: Vec<(PathBuf, u16)> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .map(|p| {
-            let name = p.file_name().expect("name").to_string_lossy().into_owned();
-            let status = name
-                .split('-')
-                .next()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or_else(|| panic!("{name}: name must start with the status"));
-            (p, status)
-        })
-        .collect();
-    out.sort();
+/// An API Gateway HTTP API (payload 2.0) event as API Gateway sends it.
+fn event(route_key: &str, raw_path: &str, instance: Option<&str>, headers: &[(&str, &str)], body: &str) -> Value {
+    let method = route_key.split(' ').next().unwrap_or("POST");
+    let mut h = json!({
+        "accept": "*/*", "content-length": body.len().to_string(),
+        "host": "abcdefghij.execute-api.us-east-1.amazonaws.com", "user-agent": "curl/8.5.0",
+        "x-forwarded-for": "203.0.113.10", "x-forwarded-port": "443", "x-forwarded-proto": "https",
+    });
+    for (k, v) in headers {
+        h[*k] = json!(v);
+    }
+    let mut ev = json!({
+        "version": "2.0", "routeKey": route_key, "rawPath": raw_path, "rawQueryString": "", "headers": h,
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "abcdefghij",
+            "domainName": "abcdefghij.execute-api.us-east-1.amazonaws.com", "domainPrefix": "abcdefghij",
+            "http": {"method": method, "path": raw_path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.10", "userAgent": "curl/8.5.0"},
+            "requestId": "Yp8pEiK5oAMEbXw=", "routeKey": route_key, "stage": "$default",
+            "time": "23/Nov/2026:17:00:00 +0000", "timeEpoch": 1_795_453_200_000u64,
+        },
+        "body": body, "isBase64Encoded": false,
+    });
+    if let Some(i) = instance {
+        ev["pathParameters"] = json!({ "instance": i });
+    }
+    ev
+}
+
+/// Every sample, by function and file stem.
+fn samples(emulator: &Emulator) -> BTreeMap<(&'static str, String), Value> {
+    let mut out = BTreeMap::new();
+    let syncano = [
+        ("facebook-login", "facebook", json!({ "access_token": DEMO_FACEBOOK_TOKEN })),
+        ("google-login", "google-oauth2", json!({ "access_token": demo_id_token(emulator, OidcProvider::Google) })),
+        (
+            "twitter-login",
+            "twitter",
+            json!({ "access_token": format!("{DEMO_TWITTER_TOKEN}:{DEMO_TWITTER_TOKEN_SECRET}") }),
+        ),
+        ("linkedin-login", "linkedin", json!({ "access_token": demo_id_token(emulator, OidcProvider::LinkedIn) })),
+        (
+            "apple-login",
+            "apple",
+            json!({ "access_token": demo_id_token(emulator, OidcProvider::Apple), "nonce": DEMO_NONCE, "name": "Demo Apple User" }),
+        ),
+        ("github-login", "github", json!({ "access_token": DEMO_GITHUB_TOKEN })),
+    ];
+    for (function, backend, success) in syncano {
+        let route = format!("POST /v1.1/instances/{{instance}}/user/auth/{backend}/");
+        let ev = |instance: &str, ct: &str, key: Option<&str>, body: &str| {
+            let mut headers = vec![("content-type", ct)];
+            if let Some(k) = key {
+                headers.push(("x-api-key", k));
+            }
+            event(&route, &format!("/v1.1/instances/{instance}/user/auth/{backend}/"), Some(instance), &headers, body)
+        };
+        let json_ct = "application/json";
+        let key = Some(DEMO_API_KEY);
+        let mut add = |stem: &str, e: Value| {
+            out.insert((function, stem.to_string()), e);
+        };
+        add("200-success", ev(DEMO_INSTANCE, json_ct, key, &success.to_string()));
+        add(
+            "401-rejected-token",
+            ev(DEMO_INSTANCE, json_ct, key, r#"{"access_token":"not-a-token-any-provider-issued"}"#),
+        );
+        add("400-malformed-body", ev(DEMO_INSTANCE, json_ct, key, r#"{"access_token": "#));
+        add("400-missing-field", ev(DEMO_INSTANCE, json_ct, key, r#"{"token":"x"}"#));
+        add("403-missing-api-key", ev(DEMO_INSTANCE, json_ct, None, &success.to_string()));
+        if function == "facebook-login" {
+            let form = format!("access_token={DEMO_FACEBOOK_TOKEN}");
+            add("200-success-form", ev(DEMO_INSTANCE, "application/x-www-form-urlencoded", key, &form));
+            let limited =
+                json!({ "access_token": demo_id_token(emulator, OidcProvider::FacebookLimited), "nonce": DEMO_NONCE });
+            add("200-success-limited-login", ev(DEMO_INSTANCE, json_ct, key, &limited.to_string()));
+            add("400-wrong-content-type", ev(DEMO_INSTANCE, "text/plain", key, DEMO_FACEBOOK_TOKEN));
+            add("403-wrong-api-key", ev(DEMO_INSTANCE, json_ct, Some(&"0".repeat(40)), &success.to_string()));
+            add("404-unknown-instance", ev("no-such-instance", json_ct, key, &success.to_string()));
+        }
+    }
+    let login = |body: Value| {
+        event("POST /api/v1/login", "/api/v1/login", None, &[("content-type", "application/json")], &body.to_string())
+    };
+    let login_raw =
+        |body: &str| event("POST /api/v1/login", "/api/v1/login", None, &[("content-type", "application/json")], body);
+    let rc = [
+        (
+            "200-success",
+            login(
+                json!({"serviceName": "facebook", "accessToken": DEMO_FACEBOOK_TOKEN, "secret": "ignored-client-secret", "expiresIn": 5_183_999}),
+            ),
+        ),
+        (
+            "200-success-google",
+            login(
+                json!({"serviceName": "google", "idToken": demo_id_token(emulator, OidcProvider::Google), "expiresIn": 3599}),
+            ),
+        ),
+        (
+            "200-success-twitter",
+            login(
+                json!({"serviceName": "twitter", "accessToken": DEMO_TWITTER_TOKEN, "accessTokenSecret": DEMO_TWITTER_TOKEN_SECRET,
+                         "appId": "ignored", "appSecret": "ignored", "expiresIn": 0}),
+            ),
+        ),
+        (
+            "200-success-linkedin",
+            login(
+                json!({"serviceName": "linkedin", "idToken": demo_id_token(emulator, OidcProvider::LinkedIn), "expiresIn": 3600}),
+            ),
+        ),
+        (
+            "200-success-apple",
+            login(
+                json!({"serviceName": "apple", "identityToken": demo_id_token(emulator, OidcProvider::Apple), "nonce": DEMO_NONCE,
+                         "fullName": {"givenName": "Demo", "familyName": "Apple User"}}),
+            ),
+        ),
+        (
+            "200-success-github",
+            login(json!({"serviceName": "github", "accessToken": DEMO_GITHUB_TOKEN, "expiresIn": 28_800})),
+        ),
+        (
+            "401-rejected-token",
+            login(
+                json!({"serviceName": "facebook", "accessToken": "EAAnotATokenFacebookIssued", "secret": "x", "expiresIn": 200}),
+            ),
+        ),
+        ("400-malformed-body", login_raw(r#"{"serviceName": "facebook", "#)),
+        (
+            "400-expires-in-not-integer",
+            login(
+                json!({"serviceName": "facebook", "accessToken": DEMO_FACEBOOK_TOKEN, "secret": "x", "expiresIn": "200"}),
+            ),
+        ),
+        ("400-missing-field", login(json!({"serviceName": "facebook", "secret": "x", "expiresIn": 200}))),
+        (
+            "400-unsupported-service",
+            login(
+                json!({"serviceName": "myspace", "accessToken": DEMO_FACEBOOK_TOKEN, "secret": "x", "expiresIn": 200}),
+            ),
+        ),
+    ];
+    for (stem, e) in rc {
+        out.insert(("login", stem.to_string()), e);
+    }
     out
 }
 
-#[tokio::test]
-async fn every_event_sample_answers_its_documented_status() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_event_sample_is_current_and_answers_its_documented_status() {
     let t = spawn_app().await;
-    let template = Template::load(repo_root().join("template.yaml")).expect("template");
-    let mut seen = 0;
-    for package in function_packages() {
-        let route_keys: Vec<String> =
-            template.routes().iter().filter(|r| r.package == package).map(|r| r.route_key()).collect();
-        let cases = samples(package);
-        assert!(
-            cases.iter().any(|(_, s)| *s == 200)
-                && cases.iter().any(|(_, s)| *s == 401)
-                && cases.iter().any(|(_, s)| *s == 400),
-            "{package}: success, rejected and malformed samples"
-        );
-        for (path, expected) in cases {
-            let text = std::fs::read_to_string(&path).expect("read");
-            let event: serde_json::Value = serde_json::from_str(&text).expect("JSON");
-            let key = event["routeKey"].as_str().unwrap_or_default();
-            assert!(
-                route_keys.iter().any(|k| k == key),
-                "{}: routeKey {key} is not a route of {package} in template.yaml",
-                path.display()
-            );
-            let req = from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            let resp = match package {
-                "facebook-login" => facebook_login::handler(&t.app, req).await,
-                "login" => login::handler(&t.app, req).await,
-                other => panic!("no handler for {other}"),
-            };
-            assert_eq!(resp.status().as_u16(), expected, "{}", path.display());
-            seen += 1;
+    let expected = samples(&t.emulator);
+    let update = std::env::var("UPDATE_EVENTS").is_ok_and(|v| v == "1");
+    let dir = repo_root().join("events");
+    if update {
+        for ((function, stem), ev) in &expected {
+            std::fs::create_dir_all(dir.join(function)).expect("mkdir");
+            let text = serde_json::to_string_pretty(ev).expect("json") + "\n";
+            std::fs::write(dir.join(function).join(format!("{stem}.json")), text).expect("write");
         }
     }
-    assert!(seen >= 10, "only {seen} samples");
+    // Exactly the expected files, each as the code writes it.
+    let mut on_disk = BTreeMap::new();
+    for function in function_packages() {
+        for entry in std::fs::read_dir(dir.join(function)).unwrap_or_else(|e| panic!("events/{function}: {e}")) {
+            let path = entry.expect("entry").path();
+            let stem = path.file_stem().expect("stem").to_string_lossy().into_owned();
+            on_disk.insert((function, stem), std::fs::read_to_string(&path).expect("read"));
+        }
+    }
+    fn names<V>(m: &BTreeMap<(&str, String), V>) -> Vec<String> {
+        m.keys().map(|(f, s)| format!("{f}/{s}")).collect()
+    }
+    assert_eq!(
+        names(&on_disk),
+        names(&expected),
+        "events/ differs: run UPDATE_EVENTS=1 cargo test -p local-stack --test api events"
+    );
+
+    let template = Template::load(repo_root().join("template.yaml")).expect("template");
+    let handlers = function_handlers(t.app.clone());
+    for ((function, stem), text) in on_disk {
+        let ev: Value = serde_json::from_str(&text).expect("JSON");
+        assert_eq!(
+            ev,
+            expected[&(function, stem.clone())],
+            "events/{function}/{stem}.json is stale: run UPDATE_EVENTS=1 …"
+        );
+        let key = ev["routeKey"].as_str().unwrap_or_default();
+        assert!(
+            template.routes().iter().any(|r| r.package == function && r.route_key() == key),
+            "{function}/{stem}: {key} is not a route of {function} in template.yaml"
+        );
+        let status: u16 = stem.split('-').next().and_then(|s| s.parse().ok()).expect("name starts with the status");
+        let req = from_str(&text).unwrap_or_else(|e| panic!("{function}/{stem}: {e}"));
+        let resp = handlers[function](req).await;
+        assert_eq!(resp.status().as_u16(), status, "events/{function}/{stem}.json");
+    }
 }
 
 #[test]

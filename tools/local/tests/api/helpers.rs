@@ -6,17 +6,18 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, Once};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use emulator::{Emulator, EmulatorConfig, FacebookApp};
+use emulator::Emulator;
+use local_stack::demo::Apps;
 use local_stack::dynamodb_local::repo_root;
 use local_stack::{function_handlers, router, Template};
 use rand::distr::{Alphanumeric, SampleString};
 use shared::App;
 
-pub const APP_ID: &str = "test-app";
-pub const OTHER_APP_ID: &str = "other-app";
 pub use local_stack::demo::DEMO_INSTANCE as INSTANCE;
 pub use local_stack::demo::{DEMO_API_KEY as EVENT_API_KEY, DEMO_FACEBOOK_TOKEN as EVENT_TOKEN};
+pub use local_stack::demo::{FACEBOOK_APP_ID as APP_ID, OTHER_FACEBOOK_APP_ID as OTHER_APP_ID};
 pub const PROVIDER_TIMEOUT_MS: u64 = 800;
+pub const JWKS_MIN_REFETCH_MS: u64 = 300;
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -81,16 +82,8 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(customize: impl FnOnce(&mut HashMap<String, String>)) -> TestApp {
     capture_logs();
     let endpoint = local_stack::dynamodb_local::endpoint_for_tests();
-    let app_secret = random(32);
-    let other_secret = random(32);
-    let token_secret = random(48);
-    let emulator = Emulator::new(EmulatorConfig {
-        facebook_apps: vec![
-            FacebookApp { id: APP_ID.into(), secret: app_secret.clone() },
-            FacebookApp { id: OTHER_APP_ID.into(), secret: other_secret.clone() },
-        ],
-        ..Default::default()
-    });
+    let apps = Apps::random();
+    let emulator = Emulator::new(apps.emulator_config());
     let graph = emulator.spawn(0).await.expect("emulator");
 
     let table = format!("test-{}", random(12));
@@ -99,18 +92,16 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut HashMap<String, String>)
     template.table().create(&dynamo, &table).await.expect("create table from template.yaml");
 
     let mut vars: HashMap<String, String> = [
-        ("TABLE_NAME", table.as_str()),
-        ("PUBLIC_BASE_URL", "http://127.0.0.1:3000"),
-        ("DEFAULT_INSTANCE", INSTANCE),
-        ("FACEBOOK_APP_ID", APP_ID),
-        ("FACEBOOK_APP_SECRET", &app_secret),
-        ("TOKEN_SECRET", &token_secret),
-        ("FACEBOOK_GRAPH_URL", &graph),
-        ("AWS_ENDPOINT_URL_DYNAMODB", endpoint),
-        ("PROVIDER_TIMEOUT_MS", &PROVIDER_TIMEOUT_MS.to_string()),
+        ("TABLE_NAME", table.clone()),
+        ("PUBLIC_BASE_URL", "http://127.0.0.1:3000".to_string()),
+        ("DEFAULT_INSTANCE", INSTANCE.to_string()),
+        ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.to_string()),
+        ("PROVIDER_TIMEOUT_MS", PROVIDER_TIMEOUT_MS.to_string()),
+        ("JWKS_MIN_REFETCH_MS", JWKS_MIN_REFETCH_MS.to_string()),
     ]
     .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .chain(apps.provider_vars(&graph))
+    .map(|(k, v)| (k.to_string(), v))
     .collect();
     customize(&mut vars);
     let app = Arc::new(App::from_vars(&vars).await.expect("app config"));
@@ -122,8 +113,8 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut HashMap<String, String>)
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     tokio::spawn(local_stack::gateway::serve(listener, gateway, std::future::pending()));
 
-    for s in [app_secret, other_secret, token_secret, EVENT_API_KEY.to_string(), EVENT_TOKEN.to_string()] {
-        remember(&s);
+    for s in apps.secrets().into_iter().chain([EVENT_API_KEY, EVENT_TOKEN]) {
+        remember(s);
     }
     TestApp { base, http: reqwest::Client::new(), emulator, app, dynamo, table, api_key: EVENT_API_KEY.to_string() }
 }

@@ -3,5 +3,6 @@
 
 mod events;
 mod helpers;
+mod providers;
 mod rocketchat;
 mod syncano;
