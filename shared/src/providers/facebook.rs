@@ -109,7 +109,7 @@ impl FacebookVerifier {
                 avatar_url: http_url(c.picture),
             });
         }
-        let token = creds.access_token.as_ref().ok_or(ProviderError::MissingCredential("access_token"))?;
+        let token = creds.require_access_token()?;
         self.verify_access_token(token).await
     }
 

@@ -77,11 +77,7 @@ impl GitHubVerifier {
     }
 
     pub async fn verify(&self, creds: &Credentials) -> Result<VerifiedIdentity, ProviderError> {
-        let token = creds
-            .access_token
-            .as_ref()
-            .filter(|t| !t.expose().trim().is_empty())
-            .ok_or(ProviderError::MissingCredential("access_token"))?;
+        let token = creds.require_access_token()?;
         if !is_header_safe(token.expose()) {
             // Not a token GitHub issues (and it could not be sent as a header).
             return Err(ProviderError::Rejected("github: malformed token".into()));

@@ -14,8 +14,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::jwks::JwksCache;
-use super::oidc::{self, IdTokenRules, NonceRule};
-use super::{display_name, http_url, outage, parse_json, send, Credentials, ProviderError};
+use super::oidc::{self, IdTokenRules, NonceRule, Profile};
+use super::{outage, parse_json, send, Credentials, ProviderError};
 use crate::config::GoogleConfig;
 use crate::identity::{Provider, VerifiedIdentity};
 use crate::secret::Secret;
@@ -28,18 +28,6 @@ pub struct GoogleVerifier {
     rules: IdTokenRules,
     tokeninfo_url: String,
     userinfo_url: String,
-}
-
-/// Profile claims of an ID token and of userinfo.
-#[derive(Debug, Deserialize)]
-struct Profile {
-    sub: Option<String>,
-    email: Option<String>,
-    email_verified: Option<Value>,
-    name: Option<String>,
-    given_name: Option<String>,
-    family_name: Option<String>,
-    picture: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -68,9 +56,9 @@ impl GoogleVerifier {
     pub async fn verify(&self, creds: &Credentials) -> Result<VerifiedIdentity, ProviderError> {
         if let Some(id_token) = &creds.id_token {
             let (sub, claims) = oidc::verify::<Profile>(&self.jwks, &self.rules, id_token, None).await?;
-            return Ok(identity(sub, claims));
+            return Ok(claims.into_identity(Provider::Google, sub));
         }
-        let token = creds.access_token.as_ref().ok_or(ProviderError::MissingCredential("access_token"))?;
+        let token = creds.require_access_token()?;
         self.verify_access_token(token).await
     }
 
@@ -111,20 +99,6 @@ impl GoogleVerifier {
         if profile.sub.as_deref() != Some(sub.as_str()) {
             return Err(ProviderError::BadResponse("userinfo is about another person".into()));
         }
-        Ok(identity(sub, profile))
-    }
-}
-
-fn identity(sub: String, p: Profile) -> VerifiedIdentity {
-    VerifiedIdentity {
-        provider: Provider::Google,
-        subject: sub,
-        name: p
-            .name
-            .filter(|n| !n.trim().is_empty())
-            .or_else(|| display_name(&[p.given_name.as_deref(), p.family_name.as_deref()])),
-        email_verified: p.email.is_some() && oidc::truthy(&p.email_verified),
-        email: p.email,
-        avatar_url: http_url(p.picture),
+        Ok(profile.into_identity(Provider::Google, sub))
     }
 }

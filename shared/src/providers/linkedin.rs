@@ -10,11 +10,10 @@
 use std::time::Duration;
 
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::jwks::JwksCache;
-use super::oidc::{self, IdTokenRules, NonceRule};
-use super::{display_name, http_url, outage, parse_json, send, Credentials, ProviderError};
+use super::oidc::{self, IdTokenRules, NonceRule, Profile};
+use super::{outage, parse_json, send, Credentials, ProviderError};
 use crate::config::LinkedInConfig;
 use crate::identity::{Provider, VerifiedIdentity};
 use crate::secret::Secret;
@@ -29,17 +28,6 @@ pub struct LinkedInVerifier {
     client_secret: Option<Secret>,
     introspect_url: String,
     userinfo_url: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct Profile {
-    sub: Option<String>,
-    email: Option<String>,
-    email_verified: Option<Value>,
-    name: Option<String>,
-    given_name: Option<String>,
-    family_name: Option<String>,
-    picture: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -68,7 +56,7 @@ impl LinkedInVerifier {
     pub async fn verify(&self, creds: &Credentials) -> Result<VerifiedIdentity, ProviderError> {
         if let Some(id_token) = &creds.id_token {
             let (sub, claims) = oidc::verify::<Profile>(&self.jwks, &self.rules, id_token, None).await?;
-            return Ok(identity(sub, claims));
+            return Ok(claims.into_identity(Provider::LinkedIn, sub));
         }
         let token = creds.access_token.as_ref().ok_or(ProviderError::MissingCredential("id_token"))?;
         let Some(secret) = &self.client_secret else {
@@ -99,20 +87,6 @@ impl LinkedInVerifier {
             .clone()
             .filter(|s| !s.is_empty())
             .ok_or_else(|| ProviderError::BadResponse("userinfo has no sub".into()))?;
-        Ok(identity(sub, profile))
-    }
-}
-
-fn identity(sub: String, p: Profile) -> VerifiedIdentity {
-    VerifiedIdentity {
-        provider: Provider::LinkedIn,
-        subject: sub,
-        name: p
-            .name
-            .filter(|n| !n.trim().is_empty())
-            .or_else(|| display_name(&[p.given_name.as_deref(), p.family_name.as_deref()])),
-        email_verified: p.email.is_some() && oidc::truthy(&p.email_verified),
-        email: p.email,
-        avatar_url: http_url(p.picture),
+        Ok(profile.into_identity(Provider::LinkedIn, sub))
     }
 }

@@ -68,6 +68,14 @@ pub struct Credentials {
 }
 
 impl Credentials {
+    /// The access token, or the 400 that names it.
+    pub fn require_access_token(&self) -> Result<&Secret, ProviderError> {
+        self.access_token
+            .as_ref()
+            .filter(|t| !t.expose().trim().is_empty())
+            .ok_or(ProviderError::MissingCredential("access_token"))
+    }
+
     /// A Syncano `access_token`, read the way each backend's clients send it: a JWT is an ID
     /// token; for Twitter `token:secret` is an OAuth 1.0a pair (a bare token is an OAuth 2.0
     /// bearer token); anything else is an access token.

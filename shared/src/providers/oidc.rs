@@ -11,7 +11,8 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use super::jwks::JwksCache;
-use super::ProviderError;
+use super::{display_name, http_url, ProviderError};
+use crate::identity::{Provider, VerifiedIdentity};
 use crate::secret::Secret;
 use crate::tokens::sha256_hex;
 
@@ -112,6 +113,35 @@ pub async fn verify<C: DeserializeOwned>(
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The standard OIDC profile claims, of an ID token or of a `userinfo` answer.
+#[derive(Debug, Deserialize)]
+pub struct Profile {
+    pub sub: Option<String>,
+    pub email: Option<String>,
+    pub email_verified: Option<serde_json::Value>,
+    pub name: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub picture: Option<String>,
+}
+
+impl Profile {
+    /// The identity `provider` vouches for with these claims about `sub`.
+    pub fn into_identity(self, provider: Provider, sub: String) -> VerifiedIdentity {
+        VerifiedIdentity {
+            provider,
+            subject: sub,
+            name: self
+                .name
+                .filter(|n| !n.trim().is_empty())
+                .or_else(|| display_name(&[self.given_name.as_deref(), self.family_name.as_deref()])),
+            email_verified: self.email.is_some() && truthy(&self.email_verified),
+            email: self.email,
+            avatar_url: http_url(self.picture),
+        }
+    }
 }
 
 /// `email_verified` as providers send it: a boolean, or (Apple) the string `"true"`.

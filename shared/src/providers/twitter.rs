@@ -98,11 +98,7 @@ impl TwitterVerifier {
     }
 
     pub async fn verify(&self, creds: &Credentials) -> Result<VerifiedIdentity, ProviderError> {
-        let token = creds
-            .access_token
-            .as_ref()
-            .filter(|t| !t.expose().trim().is_empty())
-            .ok_or(ProviderError::MissingCredential("access_token"))?;
+        let token = creds.require_access_token()?;
         match &creds.token_secret {
             Some(secret) if secret.expose().trim().is_empty() => Err(ProviderError::MissingCredential("token_secret")),
             Some(secret) => self.verify_oauth1(token, secret).await,

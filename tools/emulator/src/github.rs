@@ -425,16 +425,6 @@ async fn admin_issue_token(State(shared): State<Arc<Shared>>, body: Bytes) -> Re
     }
 }
 
-#[derive(Deserialize)]
-struct RevokeToken {
-    access_token: String,
-}
-
 async fn admin_revoke_token(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
-    let request: RevokeToken = match admin_body(&body) {
-        Ok(request) => request,
-        Err(response) => return *response,
-    };
-    shared.github.revoke_token(&request.access_token);
-    Json(json!({ "revoked": true })).into_response()
+    crate::revoke_with(&body, |t| shared.github.revoke_token(t))
 }

@@ -488,18 +488,26 @@ async fn admin_issue_token(State(shared): State<Arc<Shared>>, body: Bytes) -> Re
     }
 }
 
+/// The body of every `…/tokens/revoke` admin route: `{"access_token"}` (or `{"token"}`).
 #[derive(Deserialize)]
 struct RevokeToken {
+    #[serde(alias = "token")]
     access_token: String,
 }
 
+/// An admin revoke route: parses the body and hands the token to `revoke`.
+pub(crate) fn revoke_with(body: &Bytes, revoke: impl FnOnce(&str)) -> Response {
+    match admin_body::<RevokeToken>(body) {
+        Ok(request) => {
+            revoke(&request.access_token);
+            Json(json!({ "revoked": true })).into_response()
+        }
+        Err(response) => *response,
+    }
+}
+
 async fn admin_revoke_token(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
-    let request: RevokeToken = match admin_body(&body) {
-        Ok(request) => request,
-        Err(response) => return *response,
-    };
-    shared.facebook.revoke_token(&request.access_token);
-    Json(json!({ "revoked": true })).into_response()
+    revoke_with(&body, |t| shared.facebook.revoke_token(t))
 }
 
 #[derive(Deserialize)]

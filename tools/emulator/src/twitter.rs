@@ -591,18 +591,8 @@ async fn admin_issue_bearer(State(shared): State<Arc<Shared>>, body: Bytes) -> R
     }
 }
 
-#[derive(Deserialize)]
-struct RevokeToken {
-    token: String,
-}
-
 async fn admin_revoke_token(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
-    let request: RevokeToken = match admin_body(&body) {
-        Ok(request) => request,
-        Err(response) => return *response,
-    };
-    shared.twitter.revoke_token(&request.token);
-    Json(json!({ "revoked": true })).into_response()
+    crate::revoke_with(&body, |t| shared.twitter.revoke_token(t))
 }
 
 #[cfg(test)]
