@@ -250,6 +250,11 @@ fn print_ready(ready: &Ready<'_>) {
          Rocket.Chat dialect:\n  \
          curl -X POST -H 'Content-Type: application/json' -d '{{\"serviceName\":\"facebook\",\"accessToken\":\"{token}\",\"secret\":\"x\",\"expiresIn\":{TOKEN_TTL_SECS}}}' {base_url}/api/v1/login\n\n\
          A token of the demo user for `{OTHER_APP_ID}` (must be rejected): {other_app_token}\n\n\
+         Every other provider (Google, Twitter/X, LinkedIn, Apple, GitHub, Facebook Limited Login) has a demo\n\
+         user whose credentials the events/ samples carry; send one with its body, e.g.:\n  \
+         python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[\"body\"])' events/google-login/200-success.json \\\n    \
+         | curl -X POST -H {key_header} -H 'Content-Type: application/json' -d @- {base_url}/v1.1/instances/{DEMO_INSTANCE}/user/auth/google-oauth2/\n  \
+         (events/login/200-success-<provider>.json for /api/v1/login)\n\n\
          Ctrl-C stops everything."
     );
 }
