@@ -66,6 +66,9 @@ pub struct GoogleConfig {
 pub struct TwitterConfig {
     pub consumer_key: String,
     pub consumer_secret: Secret,
+    /// Accept OAuth 2.0 user bearer tokens, which X offers no way to check the audience of (any
+    /// X app's token is accepted). Off unless `TWITTER_ACCEPT_OAUTH2_BEARER=true`.
+    pub accept_oauth2_bearer: bool,
     /// `https://api.twitter.com`: `/1.1/account/verify_credentials.json` and `/2/users/me`.
     pub api_url: String,
 }
@@ -166,6 +169,7 @@ impl Config {
             Some(consumer_key) => Some(TwitterConfig {
                 consumer_key,
                 consumer_secret: Secret::new(vars.required("TWITTER_CONSUMER_SECRET")?),
+                accept_oauth2_bearer: vars.flag("TWITTER_ACCEPT_OAUTH2_BEARER")?,
                 api_url: vars.url("TWITTER_API_URL", DEFAULT_TWITTER_API_URL)?,
             }),
         };
@@ -257,6 +261,15 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
         match self.get(name) {
             Some(v) => url(name, v),
             None => Ok(default.to_string()),
+        }
+    }
+
+    /// `true`/`false`; unset is `false`.
+    fn flag(&self, name: &'static str) -> Result<bool, ConfigError> {
+        match self.get(name).as_deref() {
+            None | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(_) => Err(ConfigError::Invalid { name, reason: "expected true or false" }),
         }
     }
 
@@ -390,11 +403,14 @@ pub(crate) mod tests {
             ("GOOGLE_JWKS_URL", "ftp://x"),
             ("FACEBOOK_APP_ID", "12 34"),
             ("APPLE_CLIENT_IDS", " , "),
+            ("TWITTER_ACCEPT_OAUTH2_BEARER", "yes"),
             ("TOKEN_SECRET", "short"),
             ("DEFAULT_INSTANCE", "Has Spaces"),
         ] {
             let mut v = vars();
             v.insert("GOOGLE_CLIENT_IDS".into(), "g".into());
+            v.insert("TWITTER_CONSUMER_KEY".into(), "ck".into());
+            v.insert("TWITTER_CONSUMER_SECRET".into(), "cs".into());
             v.insert(name.into(), bad.into());
             assert!(matches!(load(&v), Err(ConfigError::Invalid { name: n, .. }) if n == name), "{name}={bad}");
         }

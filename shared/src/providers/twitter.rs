@@ -12,8 +12,8 @@
 //! - **OAuth 2.0 user bearer token** (`access_token` alone): `GET /2/users/me`. Such a token is
 //!   bound to the app (client id) that issued it, but X offers **no audience check**: nothing in
 //!   the request or the answer says which app it was issued to, so a valid user token of *any*
-//!   X app is accepted. Deployments that need the binding must have their clients send OAuth
-//!   1.0a pairs. `/2/users/me` gives no email.
+//!   X app would be accepted. Hence they are refused (fail closed) unless the deployment opts in
+//!   with `TWITTER_ACCEPT_OAUTH2_BEARER=true`. `/2/users/me` gives no email.
 //!
 //! A wrong consumer key or secret of ours also shows up as code 32 — X does not tell the two
 //! apart — so a misconfigured deployment rejects every OAuth 1.0a login (401), not 502.
@@ -31,6 +31,7 @@ const VERIFY_QUERY: [(&str, &str); 2] = [("include_email", "true"), ("skip_statu
 
 pub struct TwitterVerifier {
     http: reqwest::Client,
+    accept_oauth2_bearer: bool,
     consumer_key: String,
     consumer_secret: Secret,
     /// `{api_url}/1.1/account/verify_credentials.json`, without query: the signed base URI.
@@ -90,6 +91,7 @@ impl TwitterVerifier {
         let base = config.api_url.trim_end_matches('/');
         TwitterVerifier {
             http,
+            accept_oauth2_bearer: config.accept_oauth2_bearer,
             consumer_key: config.consumer_key.clone(),
             consumer_secret: config.consumer_secret.clone(),
             verify_credentials_url: format!("{base}/1.1/account/verify_credentials.json"),
@@ -102,7 +104,8 @@ impl TwitterVerifier {
         match &creds.token_secret {
             Some(secret) if secret.expose().trim().is_empty() => Err(ProviderError::MissingCredential("token_secret")),
             Some(secret) => self.verify_oauth1(token, secret).await,
-            None => self.verify_oauth2(token).await,
+            None if self.accept_oauth2_bearer => self.verify_oauth2(token).await,
+            None => Err(ProviderError::MissingCredential("token_secret")),
         }
     }
 
@@ -241,6 +244,7 @@ mod tests {
                 consumer_key: "xvz1evFS4wEEPTGEFPHBog".into(),
                 consumer_secret: Secret::new("kAcSOqF21Fu85e7zjz7ZN2U4ZRhfV3WpwPAoE3Z7kBw"),
                 api_url: "https://api.twitter.com/".into(),
+                accept_oauth2_bearer: true,
             },
             reqwest::Client::new(),
         )

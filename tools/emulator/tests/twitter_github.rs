@@ -86,6 +86,7 @@ impl Env {
             consumer_key: consumer_key.into(),
             consumer_secret: Secret::new(consumer_secret),
             api_url: format!("{}/twitter", self.base),
+            accept_oauth2_bearer: true,
         }
     }
 

@@ -78,10 +78,10 @@ fn samples(emulator: &Emulator) -> BTreeMap<(&'static str, String), Value> {
             out.insert((function, stem.to_string()), e);
         };
         add("200-success", ev(DEMO_INSTANCE, json_ct, key, &success.to_string()));
-        add(
-            "401-rejected-token",
-            ev(DEMO_INSTANCE, json_ct, key, r#"{"access_token":"not-a-token-any-provider-issued"}"#),
-        );
+        // Twitter's Syncano token is an OAuth 1.0a `token:secret` pair.
+        let rejected =
+            if backend == "twitter" { "not-a-token:any-provider-issued" } else { "not-a-token-any-provider-issued" };
+        add("401-rejected-token", ev(DEMO_INSTANCE, json_ct, key, &json!({ "access_token": rejected }).to_string()));
         add("400-malformed-body", ev(DEMO_INSTANCE, json_ct, key, r#"{"access_token": "#));
         add("400-missing-field", ev(DEMO_INSTANCE, json_ct, key, r#"{"token":"x"}"#));
         add("403-missing-api-key", ev(DEMO_INSTANCE, json_ct, None, &success.to_string()));

@@ -265,7 +265,10 @@ async fn linkedin_access_tokens_are_introspected() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twitter_oauth1_is_signed_with_our_consumer() {
-    let t = spawn_app().await;
+    let t = spawn_app_with(|v| {
+        v.insert("TWITTER_ACCEPT_OAUTH2_BEARER".into(), "true".into());
+    })
+    .await;
     let user = t.emulator.create_twitter_user("Tweety Bird", "tweety", Some("tweety@example.com"));
     let (token, secret) = t.emulator.issue_twitter_token(&user, TWITTER_CONSUMER_KEY);
     let (other_token, other_secret) = t.emulator.issue_twitter_token(&user, OTHER_TWITTER_CONSUMER_KEY);
@@ -311,6 +314,19 @@ async fn twitter_oauth1_is_signed_with_our_consumer() {
     assert_eq!((status, &u2["id"]), (200, &u["id"]));
     assert_eq!(t.login_writes().await[..3], [1, 1, 1]);
     t.assert_logs_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twitter_bearer_tokens_are_refused_unless_the_deployment_opts_in() {
+    let t = spawn_app().await;
+    let user = t.emulator.create_twitter_user("Bea Rer", "bearer", None);
+    let bearer = t.emulator.issue_twitter_bearer(&user, OTHER_TWITTER_CONSUMER_KEY);
+    t.remember(&bearer);
+    let (status, body) = syncano(&t, "twitter", json!({ "access_token": bearer })).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["detail"].as_str().unwrap_or_default().contains("token_secret"), "{body}");
+    assert_eq!(t.emulator.request_count(), 0, "X was asked about a token we cannot bind to our app");
+    assert_eq!(t.login_writes().await, [0, 0, 0, 0]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
