@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::jwks::JwksCache;
-use super::oidc::{self, IdTokenRules, NonceRule};
+use super::oidc::{self, IdTokenRules, IdTokenVerifier, NonceRule};
 use super::{Credentials, ProviderError};
 use crate::config::AppleConfig;
 use crate::identity::{Provider, VerifiedIdentity};
@@ -21,8 +21,7 @@ pub const ISSUERS: &[&str] = &["https://appleid.apple.com"];
 const MAX_NAME: usize = 128;
 
 pub struct AppleVerifier {
-    jwks: JwksCache,
-    rules: IdTokenRules,
+    id_tokens: IdTokenVerifier,
 }
 
 #[derive(Debug, Deserialize)]
@@ -34,17 +33,16 @@ struct Claims {
 impl AppleVerifier {
     pub fn new(config: &AppleConfig, http: reqwest::Client, min_refetch: Duration) -> AppleVerifier {
         AppleVerifier {
-            jwks: JwksCache::new(http, &config.jwks_url, min_refetch),
-            rules: IdTokenRules {
-                issuers: ISSUERS,
-                audiences: config.client_ids.clone(),
-                nonce: NonceRule::Sha256OfRaw,
-            },
+            id_tokens: IdTokenVerifier::new(
+                Provider::Apple,
+                JwksCache::new(http, &config.jwks_url, min_refetch),
+                IdTokenRules { issuers: ISSUERS, audiences: config.client_ids.clone(), nonce: NonceRule::Sha256OfRaw },
+            ),
         }
     }
 
     pub fn jwks(&self) -> &JwksCache {
-        &self.jwks
+        self.id_tokens.jwks()
     }
 
     pub async fn verify(&self, creds: &Credentials) -> Result<VerifiedIdentity, ProviderError> {
@@ -53,7 +51,7 @@ impl AppleVerifier {
             (None, Some(_)) => return Err(ProviderError::Rejected("Apple accepts identity tokens only".into())),
             (None, None) => return Err(ProviderError::MissingCredential("id_token")),
         };
-        let (sub, claims) = oidc::verify::<Claims>(&self.jwks, &self.rules, token, creds.nonce.as_ref()).await?;
+        let (sub, claims) = self.id_tokens.claims::<Claims>(token, creds.nonce.as_ref()).await?;
         let name = creds
             .name
             .as_ref()

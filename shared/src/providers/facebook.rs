@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::jwks::JwksCache;
-use super::oidc::{self, IdTokenRules, NonceRule};
+use super::oidc::{IdTokenRules, IdTokenVerifier, NonceRule};
 use super::{display_name, http_url, send, Credentials, ProviderError};
 use crate::config::FacebookConfig;
 use crate::identity::{Provider, VerifiedIdentity};
@@ -29,8 +29,7 @@ pub struct FacebookVerifier {
     http: reqwest::Client,
     app_secret: Secret,
     me_url: String,
-    limited_jwks: JwksCache,
-    limited_rules: IdTokenRules,
+    limited: IdTokenVerifier,
 }
 
 /// Claims of a Limited Login ID token.
@@ -79,12 +78,15 @@ struct GraphError {
 impl FacebookVerifier {
     pub fn new(config: &FacebookConfig, http: reqwest::Client, min_refetch: Duration) -> FacebookVerifier {
         FacebookVerifier {
-            limited_jwks: JwksCache::new(http.clone(), &config.limited_jwks_url, min_refetch),
-            limited_rules: IdTokenRules {
-                issuers: LIMITED_ISSUERS,
-                audiences: vec![config.app_id.clone()],
-                nonce: NonceRule::Sha256OfRaw,
-            },
+            limited: IdTokenVerifier::new(
+                Provider::Facebook,
+                JwksCache::new(http.clone(), &config.limited_jwks_url, min_refetch),
+                IdTokenRules {
+                    issuers: LIMITED_ISSUERS,
+                    audiences: vec![config.app_id.clone()],
+                    nonce: NonceRule::Sha256OfRaw,
+                },
+            ),
             http,
             app_secret: config.app_secret.clone(),
             me_url: format!("{}/{}/me", config.graph_url, config.graph_version),
@@ -92,14 +94,12 @@ impl FacebookVerifier {
     }
 
     pub fn limited_jwks(&self) -> &JwksCache {
-        &self.limited_jwks
+        self.limited.jwks()
     }
 
     pub async fn verify(&self, creds: &Credentials) -> Result<VerifiedIdentity, ProviderError> {
         if let Some(id_token) = &creds.id_token {
-            let (sub, c) =
-                oidc::verify::<LimitedClaims>(&self.limited_jwks, &self.limited_rules, id_token, creds.nonce.as_ref())
-                    .await?;
+            let (sub, c) = self.limited.claims::<LimitedClaims>(id_token, creds.nonce.as_ref()).await?;
             return Ok(VerifiedIdentity {
                 provider: Provider::Facebook,
                 subject: sub,

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::jwks::JwksCache;
-use super::oidc::{self, IdTokenRules, NonceRule, Profile};
+use super::oidc::{IdTokenRules, IdTokenVerifier, NonceRule, Profile};
 use super::{outage, parse_json, send, Credentials, ProviderError};
 use crate::config::GoogleConfig;
 use crate::identity::{Provider, VerifiedIdentity};
@@ -24,8 +24,8 @@ pub const ISSUERS: &[&str] = &["accounts.google.com", "https://accounts.google.c
 
 pub struct GoogleVerifier {
     http: reqwest::Client,
-    jwks: JwksCache,
-    rules: IdTokenRules,
+    id_tokens: IdTokenVerifier,
+    client_ids: Vec<String>,
     tokeninfo_url: String,
     userinfo_url: String,
 }
@@ -41,8 +41,12 @@ struct TokenInfo {
 impl GoogleVerifier {
     pub fn new(config: &GoogleConfig, http: reqwest::Client, min_refetch: Duration) -> GoogleVerifier {
         GoogleVerifier {
-            jwks: JwksCache::new(http.clone(), &config.jwks_url, min_refetch),
-            rules: IdTokenRules { issuers: ISSUERS, audiences: config.client_ids.clone(), nonce: NonceRule::None },
+            id_tokens: IdTokenVerifier::new(
+                Provider::Google,
+                JwksCache::new(http.clone(), &config.jwks_url, min_refetch),
+                IdTokenRules { issuers: ISSUERS, audiences: config.client_ids.clone(), nonce: NonceRule::None },
+            ),
+            client_ids: config.client_ids.clone(),
             tokeninfo_url: config.tokeninfo_url.clone(),
             userinfo_url: config.userinfo_url.clone(),
             http,
@@ -50,13 +54,12 @@ impl GoogleVerifier {
     }
 
     pub fn jwks(&self) -> &JwksCache {
-        &self.jwks
+        self.id_tokens.jwks()
     }
 
     pub async fn verify(&self, creds: &Credentials) -> Result<VerifiedIdentity, ProviderError> {
         if let Some(id_token) = &creds.id_token {
-            let (sub, claims) = oidc::verify::<Profile>(&self.jwks, &self.rules, id_token, None).await?;
-            return Ok(claims.into_identity(Provider::Google, sub));
+            return self.id_tokens.identity(id_token, None).await;
         }
         let token = creds.require_access_token()?;
         self.verify_access_token(token).await
@@ -71,7 +74,7 @@ impl GoogleVerifier {
             );
         }
         let info: TokenInfo = parse_json(&body, "tokeninfo")?;
-        let ours = |v: &Option<String>| v.as_ref().is_some_and(|a| self.rules.audiences.iter().any(|c| c == a));
+        let ours = |v: &Option<String>| v.as_ref().is_some_and(|a| self.client_ids.iter().any(|c| c == a));
         let bound = if info.aud.is_some() { ours(&info.aud) } else { ours(&info.azp) };
         if !bound {
             return Err(ProviderError::Rejected("access token issued to another client".into()));

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::jwks::JwksCache;
-use super::oidc::{self, IdTokenRules, NonceRule, Profile};
+use super::oidc::{IdTokenRules, IdTokenVerifier, NonceRule, Profile};
 use super::{outage, parse_json, send, Credentials, ProviderError};
 use crate::config::LinkedInConfig;
 use crate::identity::{Provider, VerifiedIdentity};
@@ -22,8 +22,7 @@ pub const ISSUERS: &[&str] = &["https://www.linkedin.com/oauth"];
 
 pub struct LinkedInVerifier {
     http: reqwest::Client,
-    jwks: JwksCache,
-    rules: IdTokenRules,
+    id_tokens: IdTokenVerifier,
     client_id: String,
     client_secret: Option<Secret>,
     introspect_url: String,
@@ -39,8 +38,11 @@ struct Introspection {
 impl LinkedInVerifier {
     pub fn new(config: &LinkedInConfig, http: reqwest::Client, min_refetch: Duration) -> LinkedInVerifier {
         LinkedInVerifier {
-            jwks: JwksCache::new(http.clone(), &config.jwks_url, min_refetch),
-            rules: IdTokenRules { issuers: ISSUERS, audiences: vec![config.client_id.clone()], nonce: NonceRule::None },
+            id_tokens: IdTokenVerifier::new(
+                Provider::LinkedIn,
+                JwksCache::new(http.clone(), &config.jwks_url, min_refetch),
+                IdTokenRules { issuers: ISSUERS, audiences: vec![config.client_id.clone()], nonce: NonceRule::None },
+            ),
             client_id: config.client_id.clone(),
             client_secret: config.client_secret.clone(),
             introspect_url: config.introspect_url.clone(),
@@ -50,13 +52,12 @@ impl LinkedInVerifier {
     }
 
     pub fn jwks(&self) -> &JwksCache {
-        &self.jwks
+        self.id_tokens.jwks()
     }
 
     pub async fn verify(&self, creds: &Credentials) -> Result<VerifiedIdentity, ProviderError> {
         if let Some(id_token) = &creds.id_token {
-            let (sub, claims) = oidc::verify::<Profile>(&self.jwks, &self.rules, id_token, None).await?;
-            return Ok(claims.into_identity(Provider::LinkedIn, sub));
+            return self.id_tokens.identity(id_token, None).await;
         }
         let token = creds.access_token.as_ref().ok_or(ProviderError::MissingCredential("id_token"))?;
         let Some(secret) = &self.client_secret else {

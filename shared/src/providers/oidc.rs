@@ -36,6 +36,42 @@ pub struct IdTokenRules {
     pub nonce: NonceRule,
 }
 
+/// One provider's ID tokens: its key cache and the rules its tokens must satisfy.
+pub struct IdTokenVerifier {
+    provider: Provider,
+    jwks: JwksCache,
+    rules: IdTokenRules,
+}
+
+impl IdTokenVerifier {
+    pub fn new(provider: Provider, jwks: JwksCache, rules: IdTokenRules) -> IdTokenVerifier {
+        IdTokenVerifier { provider, jwks, rules }
+    }
+
+    pub fn jwks(&self) -> &JwksCache {
+        &self.jwks
+    }
+
+    /// Verifies `token` (see [`verify`]) and returns its `sub` and claims as `C`.
+    pub async fn claims<C: DeserializeOwned>(
+        &self,
+        token: &Secret,
+        raw_nonce: Option<&Secret>,
+    ) -> Result<(String, C), ProviderError> {
+        verify(&self.jwks, &self.rules, token, raw_nonce).await
+    }
+
+    /// Verifies `token` and reads the standard profile claims into an identity.
+    pub async fn identity(
+        &self,
+        token: &Secret,
+        raw_nonce: Option<&Secret>,
+    ) -> Result<VerifiedIdentity, ProviderError> {
+        let (sub, profile) = self.claims::<Profile>(token, raw_nonce).await?;
+        Ok(profile.into_identity(self.provider, sub))
+    }
+}
+
 /// The claims every ID token has; providers read their extra claims into their own struct.
 #[derive(Debug, Deserialize)]
 struct Standard {
