@@ -11,6 +11,7 @@ use crate::config::{Config, ConfigError};
 use crate::providers::{self, Providers};
 use crate::secrets;
 use crate::store::UserStore;
+use crate::tokens::UserKeys;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -24,6 +25,7 @@ pub struct App {
     pub config: Config,
     pub store: UserStore,
     pub providers: Providers,
+    pub user_keys: UserKeys,
 }
 
 /// Variables that carry secrets: in AWS they come from SSM, never from the environment.
@@ -78,6 +80,7 @@ impl App {
         Ok(App {
             store: UserStore::new(dynamo, config.table_name.clone()),
             providers: Providers::new(&config, &http),
+            user_keys: UserKeys::new(config.token_secret.clone()),
             config,
         })
     }

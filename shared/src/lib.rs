@@ -12,6 +12,7 @@ pub mod login;
 pub mod providers;
 pub mod secret;
 pub mod secrets;
+pub mod sessions;
 pub mod store;
 pub mod tokens;
 pub mod username;

@@ -34,6 +34,15 @@ pub enum LoginError {
     ProviderTimeout,
     #[error("user store unavailable: {0}")]
     StoreUnavailable(String),
+    /// Rocket.Chat: no, a wrong, an expired or a revoked session.
+    #[error("not logged in")]
+    NotLoggedIn,
+    /// Syncano: no or a wrong user key.
+    #[error("invalid user key")]
+    InvalidUserKey,
+    /// Syncano: no such user in the instance.
+    #[error("user not found")]
+    UserNotFound,
     /// Our own bug or misconfiguration; the text is for logs only.
     #[error("internal error: {0}")]
     Internal(String),
@@ -103,18 +112,25 @@ impl App {
         if !self.config.serves(provider) {
             return Err(LoginError::UnsupportedService(provider.syncano_backend().into()));
         }
-        let instance = InstanceName::parse(&req.instance).ok_or(LoginError::UnknownInstance)?;
-        let api_key = req.api_key.ok_or(LoginError::MissingApiKey)?;
-        match self.store.check_api_key(&instance, &api_key).await? {
-            ApiKeyCheck::Valid => {}
-            ApiKeyCheck::UnknownInstance => return Err(LoginError::UnknownInstance),
-            ApiKeyCheck::InvalidKey => return Err(LoginError::InvalidApiKey),
-        }
+        let instance = self.check_api_key(&req.instance, req.api_key.as_ref()).await?;
         let identity = self.verify(provider, &req.credentials).await?;
-        let user = self.store.find_or_create(&instance, &identity).await?;
-        let user_key =
-            tokens::derive_user_key(&self.config.token_secret, instance.as_str(), user.user_id, user.key_generation);
-        Ok(SyncanoLogin { user, user_key })
+        let user = self.store.find_or_create(&instance, &identity, &self.user_keys).await?;
+        Ok(self.syncano_answer(user))
+    }
+
+    /// The instance named in a Syncano URL, once its API key is checked (one read).
+    pub(crate) async fn check_api_key(
+        &self,
+        instance: &str,
+        api_key: Option<&Secret>,
+    ) -> Result<InstanceName, LoginError> {
+        let instance = InstanceName::parse(instance).ok_or(LoginError::UnknownInstance)?;
+        let api_key = api_key.ok_or(LoginError::MissingApiKey)?;
+        match self.store.check_api_key(&instance, api_key).await? {
+            ApiKeyCheck::Valid => Ok(instance),
+            ApiKeyCheck::UnknownInstance => Err(LoginError::UnknownInstance),
+            ApiKeyCheck::InvalidKey => Err(LoginError::InvalidApiKey),
+        }
     }
 
     /// Rocket.Chat: the provider, then the user in the default instance, then a new session.
@@ -127,14 +143,27 @@ impl App {
             return Err(LoginError::UnsupportedService(provider.as_str().into()));
         }
         let identity = self.verify(provider, creds).await?;
-        let user = self.store.find_or_create(&self.config.default_instance, &identity).await.map_err(|e| match e {
-            // The configured default instance must exist: its absence is our misconfiguration.
-            StoreError::InstanceNotFound => LoginError::Internal("DEFAULT_INSTANCE does not exist".into()),
-            other => other.into(),
-        })?;
+        let user = self.store.find_or_create(&self.config.default_instance, &identity, &self.user_keys).await.map_err(
+            |e| match e {
+                // The configured default instance must exist: its absence is our misconfiguration.
+                StoreError::InstanceNotFound => LoginError::Internal("DEFAULT_INSTANCE does not exist".into()),
+                other => other.into(),
+            },
+        )?;
+        self.new_session(user).await
+    }
+
+    /// A new Rocket.Chat session for `user`, valid `SESSION_TTL_DAYS`.
+    pub(crate) async fn new_session(&self, user: UserRecord) -> Result<RocketChatLogin, LoginError> {
         let auth_token = tokens::new_session_token();
         let ttl = i64::try_from(self.config.session_ttl.as_secs()).unwrap_or(i64::MAX);
         self.store.put_session(&auth_token, &user, clock::now_secs().saturating_add(ttl)).await?;
         Ok(RocketChatLogin { user, auth_token })
+    }
+
+    /// The Syncano answer for `user`: the user and its current key.
+    pub(crate) fn syncano_answer(&self, user: UserRecord) -> SyncanoLogin {
+        let user_key = self.user_keys.key(user.instance.as_str(), user.user_id, user.key_generation);
+        SyncanoLogin { user, user_key }
     }
 }

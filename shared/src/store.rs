@@ -8,6 +8,7 @@
 //! | user                     | `USER#{instance}#{user id}`          | `USER`             |
 //! | username reservation     | `UNAME#{instance}#{username}`        | `UNAME`            |
 //! | Rocket.Chat session      | `SESSION#{sha256(authToken)}`        | `SESSION`          |
+//! | Syncano user key → user  | `UKEY#{instance}#{sha256(user_key)}` | `UKEY`             |
 //!
 //! A first login writes identity, user and username in one `TransactWriteItems` whose puts are
 //! all `attribute_not_exists(pk)`: two simultaneous first logins of one person make one user,
@@ -27,7 +28,7 @@ use crate::clock;
 use crate::identity::VerifiedIdentity;
 use crate::instance::InstanceName;
 use crate::secret::Secret;
-use crate::tokens;
+use crate::tokens::{self, UserKeys};
 use crate::username;
 
 type Item = HashMap<String, AttributeValue>;
@@ -84,6 +85,16 @@ pub struct UserRecord {
     pub key_generation: u64,
 }
 
+/// A live Rocket.Chat session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub instance: InstanceName,
+    pub user_id: u64,
+    pub rc_id: String,
+    /// Epoch seconds.
+    pub expires_at: i64,
+}
+
 /// An API key as `admin list-keys` shows it: its public id, never the key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiKeyInfo {
@@ -127,6 +138,10 @@ fn user_key(instance: &InstanceName, user_id: u64) -> Item {
 
 fn username_key(instance: &InstanceName, username: &str) -> Item {
     key(format!("UNAME#{instance}#{username}"), "UNAME")
+}
+
+fn user_key_lookup(instance: &InstanceName, user_key: &Secret) -> Item {
+    key(format!("UKEY#{instance}#{}", tokens::sha256_hex(user_key.expose())), "UKEY")
 }
 
 fn session_key(token_hash: &str) -> Item {
@@ -322,6 +337,7 @@ impl UserStore {
         &self,
         instance: &InstanceName,
         identity: &VerifiedIdentity,
+        keys: &UserKeys,
     ) -> Result<UserRecord, StoreError> {
         let provider = identity.provider.as_str();
         if let Some(user) = self.find_by_identity(instance, provider, &identity.subject, false).await? {
@@ -347,7 +363,7 @@ impl UserStore {
         let mut name_attempt = 0;
         for conflict in 0..MAX_CREATE_ATTEMPTS {
             user.username = username::candidate(&base, name_attempt, rand::random());
-            match self.create(identity, &user).await? {
+            match self.create(identity, &user, keys).await? {
                 CreateOutcome::Created => return Ok(user),
                 CreateOutcome::IdentityExists => {
                     // Another login of the same person won the race: answer with its user.
@@ -388,7 +404,12 @@ impl UserStore {
         out.attributes.as_ref().ok_or(StoreError::Corrupt("next_user_id")).and_then(|a| get_n(a, "next_user_id"))
     }
 
-    async fn create(&self, identity: &VerifiedIdentity, user: &UserRecord) -> Result<CreateOutcome, StoreError> {
+    async fn create(
+        &self,
+        identity: &VerifiedIdentity,
+        user: &UserRecord,
+        keys: &UserKeys,
+    ) -> Result<CreateOutcome, StoreError> {
         let attrs = user_attributes(user);
         let mut identity_item = identity_key(&user.instance, identity.provider.as_str(), &identity.subject);
         identity_item.extend(attrs.clone());
@@ -400,6 +421,9 @@ impl UserStore {
         );
         let mut name_item = username_key(&user.instance, &user.username);
         name_item.insert("user_id".into(), n(user.user_id));
+        let mut ukey_item =
+            user_key_lookup(&user.instance, &keys.key(user.instance.as_str(), user.user_id, user.key_generation));
+        ukey_item.insert("user_id".into(), n(user.user_id));
 
         let result = self
             .client
@@ -407,6 +431,7 @@ impl UserStore {
             .transact_items(self.transact_put_new(identity_item)?)
             .transact_items(self.transact_put_new(user_item)?)
             .transact_items(self.transact_put_new(name_item)?)
+            .transact_items(self.transact_put_new(ukey_item)?)
             .send()
             .await;
         let err = match result {
@@ -415,20 +440,170 @@ impl UserStore {
         };
         if let Some(TransactWriteItemsError::TransactionCanceledException(c)) = err.as_service_error() {
             let code = |i: usize| c.cancellation_reasons().get(i).and_then(|r| r.code()).unwrap_or("None");
-            // Reasons are positional: 0 identity, 1 user, 2 username.
+            // Reasons are positional: 0 identity, 1 user, 2 username, 3 user key.
             return if code(0) == "ConditionalCheckFailed" {
                 Ok(CreateOutcome::IdentityExists)
             } else if code(2) == "ConditionalCheckFailed" {
                 Ok(CreateOutcome::UsernameTaken)
-            } else if (0..3).any(|i| code(i) == "TransactionConflict") {
+            } else if (0..4).any(|i| code(i) == "TransactionConflict") {
                 Ok(CreateOutcome::Conflict)
-            } else if code(1) == "ConditionalCheckFailed" {
+            } else if code(1) == "ConditionalCheckFailed" || code(3) == "ConditionalCheckFailed" {
                 Err(StoreError::Corrupt("user id allocated twice"))
             } else {
                 Err(StoreError::Unavailable(format!("transaction cancelled: {}/{}/{}", code(0), code(1), code(2))))
             };
         }
         Err(classify("TransactWriteItems", err))
+    }
+
+    /// A user by its Syncano id (consistent read).
+    pub async fn get_user(&self, instance: &InstanceName, user_id: u64) -> Result<Option<UserRecord>, StoreError> {
+        self.get_user_item(instance, user_id).await?.map(|item| user_from_item(instance, &item)).transpose()
+    }
+
+    async fn get_user_item(&self, instance: &InstanceName, user_id: u64) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(user_key(instance, user_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", e))?;
+        Ok(out.item)
+    }
+
+    /// The user whose current Syncano user key is `key`.
+    pub async fn find_by_user_key(
+        &self,
+        instance: &InstanceName,
+        key: &Secret,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(user_key_lookup(instance, key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", e))?;
+        let Some(item) = out.item else { return Ok(None) };
+        self.get_user(instance, get_n(&item, "user_id")?).await
+    }
+
+    /// Gives the user a new Syncano user key: the generation is bumped on the user and every
+    /// identity snapshot, the old key's lookup item is deleted and the new one written, in one
+    /// transaction conditional on the generation it read. `None` if there is no such user.
+    pub async fn reset_user_key(
+        &self,
+        instance: &InstanceName,
+        user_id: u64,
+        keys: &UserKeys,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        for _ in 0..3 {
+            let Some(item) = self.get_user_item(instance, user_id).await? else { return Ok(None) };
+            let mut user = user_from_item(instance, &item)?;
+            let identities = match item.get("identities") {
+                Some(AttributeValue::Ss(ids)) => ids.clone(),
+                _ => return Err(StoreError::Corrupt("identities")),
+            };
+            let old = user.key_generation;
+            user.key_generation = old + 1;
+            user.updated_at = clock::now_micros();
+            let mut items = Vec::new();
+            let mut values = HashMap::from([
+                (":new".to_string(), n(user.key_generation)),
+                (":now".to_string(), n(user.updated_at)),
+                (":old".to_string(), n(old)),
+            ]);
+            items.push(self.transact_update(user_key(instance, user_id), "key_generation = :old", values.clone())?);
+            values.remove(":old");
+            for id in &identities {
+                let (provider, subject) = id.split_once('#').ok_or(StoreError::Corrupt("identities"))?;
+                items.push(self.transact_update(
+                    identity_key(instance, provider, subject),
+                    "attribute_exists(pk)",
+                    values.clone(),
+                )?);
+            }
+            let delete = aws_sdk_dynamodb::types::Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(user_key_lookup(instance, &keys.key(instance.as_str(), user_id, old))))
+                .build()
+                .map_err(build_err)?;
+            items.push(TransactWriteItem::builder().delete(delete).build());
+            let mut new_lookup = user_key_lookup(instance, &keys.key(instance.as_str(), user_id, user.key_generation));
+            new_lookup.insert("user_id".into(), n(user_id));
+            items.push(self.transact_put_new(new_lookup)?);
+            match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+                Ok(_) => return Ok(Some(user)),
+                // Another reset won the race: read again and reset on top of it.
+                Err(e)
+                    if matches!(
+                        e.as_service_error(),
+                        Some(TransactWriteItemsError::TransactionCanceledException(_))
+                    ) =>
+                {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => return Err(classify("TransactWriteItems", e)),
+            }
+        }
+        Err(StoreError::Contention)
+    }
+
+    fn transact_update(&self, key: Item, condition: &str, values: Item) -> Result<TransactWriteItem, StoreError> {
+        let update = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression("SET key_generation = :new, updated_at = :now")
+            .condition_expression(condition)
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(build_err)?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// The live session of `token`: expiry is enforced here, not only by DynamoDB's TTL, which
+    /// deletes expired items late.
+    pub async fn find_session(&self, token: &Secret) -> Result<Option<Session>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(session_key(&tokens::sha256_hex(token.expose()))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", e))?;
+        let Some(item) = out.item else { return Ok(None) };
+        let expires_at: i64 = get_n(&item, "expires_at")?;
+        if expires_at <= clock::now_secs() {
+            return Ok(None);
+        }
+        let instance = InstanceName::parse(get_s(&item, "instance")?).ok_or(StoreError::Corrupt("instance"))?;
+        Ok(Some(Session {
+            instance,
+            user_id: get_n(&item, "user_id")?,
+            rc_id: get_s(&item, "rc_id")?.to_string(),
+            expires_at,
+        }))
+    }
+
+    /// Revokes the session of `token`; `false` if there was none.
+    pub async fn delete_session(&self, token: &Secret) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(session_key(&tokens::sha256_hex(token.expose()))))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| classify("DeleteItem", e))?;
+        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
     }
 
     /// Stores a Rocket.Chat session under the hash of its token, expiring at `expires_at` (epoch

@@ -70,6 +70,23 @@ pub fn derive_user_key(token_secret: &Secret, instance: &str, user_id: u64, gene
     Secret::new(&full[..40])
 }
 
+/// The deployment's user-key derivation (holds `TOKEN_SECRET`).
+#[derive(Clone)]
+pub struct UserKeys {
+    secret: Secret,
+}
+
+impl UserKeys {
+    pub fn new(token_secret: Secret) -> UserKeys {
+        UserKeys { secret: token_secret }
+    }
+
+    /// The current key of a user of `instance`.
+    pub fn key(&self, instance: &str, user_id: u64, generation: u64) -> Secret {
+        derive_user_key(&self.secret, instance, user_id, generation)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,10 +15,12 @@ use serde_json::{Map, Value};
 use super::{access_token, printable};
 use crate::app::App;
 use crate::config::Config;
-use crate::http::{body_bytes, json_response, log_outcome, media_type, MAX_BODY_BYTES};
+use crate::http::{body_bytes, header_str, json_response, log_outcome, media_type, MAX_BODY_BYTES};
 use crate::identity::Provider;
 use crate::login::{LoginError, RocketChatLogin};
 use crate::providers::Credentials;
+use crate::secret::Secret;
+use crate::store::UserRecord;
 
 /// A validated OAuth login request.
 #[derive(Debug)]
@@ -75,13 +77,33 @@ pub struct Success<T> {
 #[derive(Debug, Serialize)]
 pub struct ErrorBody {
     pub status: &'static str,
-    pub error: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'static str>,
     pub message: String,
+}
+
+/// `GET /api/v1/me`: the user object itself, with `"success": true`, as Rocket.Chat answers.
+#[derive(Debug, Serialize)]
+pub struct MeResponse {
+    #[serde(flatten)]
+    pub me: Me,
+    pub success: bool,
+}
+
+/// What `POST /api/v1/login` asks for.
+#[derive(Debug)]
+pub enum Login {
+    OAuth(LoginRequest),
+    /// `{"resume": authToken}`.
+    Resume(Secret),
 }
 
 impl Me {
     pub fn from_login(config: &Config, login: &RocketChatLogin) -> Me {
-        let u = &login.user;
+        Me::from_user(config, &login.user)
+    }
+
+    pub fn from_user(config: &Config, u: &UserRecord) -> Me {
         Me {
             id: u.rc_id.clone(),
             name: u.name.clone().unwrap_or_else(|| u.username.clone()),
@@ -119,6 +141,21 @@ fn opt_string<'a>(map: &'a Map<String, Value>, field: &str) -> Result<Option<&'a
 /// `identityToken` and `fullName`, Twitter's `accessTokenSecret`; `nonce` for Apple and
 /// Facebook Limited Login.
 pub fn parse_login(req: &Request) -> Result<LoginRequest, LoginError> {
+    oauth_login(json_body(req)?)
+}
+
+/// Reads a login body: a resume token, or an OAuth login.
+pub fn parse(req: &Request) -> Result<Login, LoginError> {
+    let map = json_body(req)?;
+    match map.get("resume") {
+        None | Some(Value::Null) => Ok(Login::OAuth(oauth_login(map)?)),
+        Some(Value::String(t)) if !t.trim().is_empty() => Ok(Login::Resume(access_token(t)?)),
+        Some(_) => Err(bad("resume must be a non-empty string.")),
+    }
+}
+
+/// The body as a JSON object (size and media type checked).
+fn json_body(req: &Request) -> Result<Map<String, Value>, LoginError> {
     let body = body_bytes(req);
     if body.len() > MAX_BODY_BYTES {
         return Err(bad("Request body is too large."));
@@ -130,6 +167,10 @@ pub fn parse_login(req: &Request) -> Result<LoginRequest, LoginError> {
     let Value::Object(map) = value else {
         return Err(bad("The body must be a JSON object."));
     };
+    Ok(map)
+}
+
+fn oauth_login(map: Map<String, Value>) -> Result<LoginRequest, LoginError> {
     let service = opt_string(&map, "serviceName")?.ok_or_else(|| bad("serviceName is required."))?;
     let access = opt_string(&map, "accessToken")?;
     let id_token = match opt_string(&map, "idToken")? {
@@ -186,8 +227,11 @@ fn full_name(v: Option<&Value>) -> Result<Option<String>, LoginError> {
 }
 
 /// Status, `error` and `message` of each failure. Internals never reach the body.
-pub fn error_parts(err: &LoginError) -> (StatusCode, &'static str, String) {
-    match err {
+pub fn error_parts(err: &LoginError) -> (StatusCode, Option<&'static str>, String) {
+    let (status, error, message) = match err {
+        LoginError::NotLoggedIn | LoginError::InvalidUserKey | LoginError::UserNotFound => {
+            return (StatusCode::UNAUTHORIZED, None, "You must be logged in to do this.".into())
+        }
         LoginError::BadRequest(msg) => (StatusCode::BAD_REQUEST, "error-invalid-params", msg.clone()),
         LoginError::UnsupportedService(name) => (
             StatusCode::BAD_REQUEST,
@@ -216,7 +260,8 @@ pub fn error_parts(err: &LoginError) -> (StatusCode, &'static str, String) {
         LoginError::UnknownInstance | LoginError::Internal(_) => {
             (StatusCode::INTERNAL_SERVER_ERROR, "error-internal", "Internal server error.".into())
         }
-    }
+    };
+    (status, Some(error), message)
 }
 
 pub fn error_response(err: &LoginError) -> Response<Body> {
@@ -228,14 +273,56 @@ pub fn error_response(err: &LoginError) -> Response<Body> {
     resp
 }
 
-/// The whole Rocket.Chat OAuth login: parse, log in, answer (with its log line).
+/// The whole Rocket.Chat login (OAuth or resume): parse, log in, answer (with its log line).
 pub async fn handle(app: &App, req: &Request, route: &str) -> Response<Body> {
     let started = Instant::now();
-    let result = match parse_login(req) {
-        Ok(login) => app.rocketchat_login(login.provider, &login.credentials).await,
+    let result = match parse(req) {
+        Ok(Login::OAuth(login)) => app.rocketchat_login(login.provider, &login.credentials).await,
+        Ok(Login::Resume(token)) => app.rocketchat_resume(&token).await,
         Err(e) => Err(e),
     };
     respond(&app.config, route, started, result)
+}
+
+/// `X-Auth-Token` and `X-User-Id`, as every authenticated Rocket.Chat call sends them.
+fn auth_headers(req: &Request) -> Result<(Secret, String), LoginError> {
+    match (header_str(req, "x-auth-token"), header_str(req, "x-user-id")) {
+        (Some(t), Some(u)) if t.len() <= 256 && u.len() <= 64 => Ok((Secret::new(t), u.to_string())),
+        _ => Err(LoginError::NotLoggedIn),
+    }
+}
+
+/// `GET /api/v1/me`.
+pub async fn handle_me(app: &App, req: &Request, route: &str) -> Response<Body> {
+    let started = Instant::now();
+    let result = match auth_headers(req) {
+        Ok((token, user_id)) => app.rocketchat_me(&token, &user_id).await,
+        Err(e) => Err(e),
+    };
+    let resp = match &result {
+        Ok(user) => json_response(StatusCode::OK, &MeResponse { me: Me::from_user(&app.config, user), success: true }),
+        Err(e) => error_response(e),
+    };
+    log_outcome(route, resp.status(), started, result.as_ref().err());
+    resp
+}
+
+/// `POST /api/v1/logout`: this session only.
+pub async fn handle_logout(app: &App, req: &Request, route: &str) -> Response<Body> {
+    let started = Instant::now();
+    let result = match auth_headers(req) {
+        Ok((token, user_id)) => app.rocketchat_logout(&token, &user_id).await,
+        Err(e) => Err(e),
+    };
+    let resp = match &result {
+        Ok(()) => json_response(
+            StatusCode::OK,
+            &Success { status: "success", data: serde_json::json!({ "message": "You've been logged out!" }) },
+        ),
+        Err(e) => error_response(e),
+    };
+    log_outcome(route, resp.status(), started, result.as_ref().err());
+    resp
 }
 
 /// The response for a login outcome, with its one log line.
@@ -333,6 +420,6 @@ mod tests {
     #[test]
     fn rejected_tokens_are_rocketchats_401() {
         let (status, error, message) = error_parts(&LoginError::TokenRejected("code 190".into()));
-        assert_eq!((status, error, message.as_str()), (StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized"));
+        assert_eq!((status, error, message.as_str()), (StatusCode::UNAUTHORIZED, Some("Unauthorized"), "Unauthorized"));
     }
 }

@@ -97,11 +97,7 @@ impl User {
 /// provider token; for Twitter `token:secret`), and for Apple and Facebook Limited Login the raw
 /// `nonce`, for Apple the `name` it gave the app at first sign-in.
 pub fn parse_login(req: &Request, provider: Provider) -> Result<SyncanoLoginRequest, LoginError> {
-    let instance = req
-        .path_parameters_ref()
-        .and_then(|p| p.first("instance"))
-        .map(str::to_string)
-        .ok_or(LoginError::UnknownInstance)?;
+    let instance = path_param(req, "instance", LoginError::UnknownInstance)?;
     let api_key = header_str(req, "x-api-key").map(Secret::new);
     if api_key.is_none() {
         return Err(LoginError::MissingApiKey);
@@ -182,6 +178,8 @@ pub fn error_status(err: &LoginError) -> (StatusCode, String) {
         LoginError::StoreUnavailable(_) => {
             (StatusCode::SERVICE_UNAVAILABLE, "Service temporarily unavailable. Try again later.")
         }
+        LoginError::NotLoggedIn | LoginError::InvalidUserKey => (StatusCode::FORBIDDEN, "Invalid user key."),
+        LoginError::UserNotFound => (StatusCode::NOT_FOUND, "Not found."),
         LoginError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error."),
     };
     (status, detail.to_string())
@@ -201,6 +199,40 @@ pub async fn handle(app: &App, req: &Request, provider: Provider, route: &str) -
     let started = Instant::now();
     let result = match parse_login(req, provider) {
         Ok(login) => app.syncano_login(login, provider).await,
+        Err(e) => Err(e),
+    };
+    respond(route, started, result)
+}
+
+/// The path parameter `name`, or the error a missing one is.
+fn path_param(req: &Request, name: &str, missing: LoginError) -> Result<String, LoginError> {
+    req.path_parameters_ref().and_then(|p| p.first(name)).map(str::to_string).ok_or(missing)
+}
+
+/// `GET /v1.1/instances/{instance}/user/` with `X-API-KEY` and `X-USER-KEY`: the user.
+pub async fn handle_user(app: &App, req: &Request, route: &str) -> Response<Body> {
+    let started = Instant::now();
+    let result = match path_param(req, "instance", LoginError::UnknownInstance) {
+        Ok(instance) => {
+            let api_key = header_str(req, "x-api-key").map(Secret::new);
+            let user_key = header_str(req, "x-user-key").map(Secret::new);
+            app.syncano_user(&instance, api_key.as_ref(), user_key.as_ref()).await
+        }
+        Err(e) => Err(e),
+    };
+    respond(route, started, result)
+}
+
+/// `POST /v1.1/instances/{instance}/users/{id}/reset_key/` with `X-API-KEY`: a new user key.
+pub async fn handle_reset_key(app: &App, req: &Request, route: &str) -> Response<Body> {
+    let started = Instant::now();
+    let params = path_param(req, "instance", LoginError::UnknownInstance)
+        .and_then(|i| Ok((i, path_param(req, "id", LoginError::UserNotFound)?)));
+    let result = match params {
+        Ok((instance, id)) => {
+            let api_key = header_str(req, "x-api-key").map(Secret::new);
+            app.syncano_reset_key(&instance, api_key.as_ref(), &id).await
+        }
         Err(e) => Err(e),
     };
     respond(route, started, result)

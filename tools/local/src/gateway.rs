@@ -108,6 +108,10 @@ const FUNCTIONS: &[(&str, MakeHandler)] = &[
     ("apple-login", function!(apple_login)),
     ("github-login", function!(github_login)),
     ("login", function!(login)),
+    ("me", function!(me)),
+    ("logout", function!(logout)),
+    ("current-user", function!(current_user)),
+    ("reset-key", function!(reset_key)),
 ];
 
 /// The packages [`function_handlers`] serves, without needing an [`App`].

@@ -162,6 +162,41 @@ fn samples(emulator: &Emulator) -> BTreeMap<(&'static str, String), Value> {
     for (stem, e) in rc {
         out.insert(("login", stem.to_string()), e);
     }
+    // After the login (their success paths need a live session or user key: see the tests).
+    let session = |route: &str, path: &str, headers: &[(&str, &str)]| event(route, path, None, headers, "");
+    let unknown = [("x-auth-token", "not-a-session-token"), ("x-user-id", "aYjNnig8BEAWeQzMh")];
+    out.insert(("me", "401-no-session-headers".into()), session("GET /api/v1/me", "/api/v1/me", &[]));
+    out.insert(("me", "401-unknown-session".into()), session("GET /api/v1/me", "/api/v1/me", &unknown));
+    out.insert(("logout", "401-no-session-headers".into()), session("POST /api/v1/logout", "/api/v1/logout", &[]));
+    out.insert(("logout", "401-unknown-session".into()), session("POST /api/v1/logout", "/api/v1/logout", &unknown));
+    let user_route = "GET /v1.1/instances/{instance}/user/";
+    let user = |instance: &str, headers: &[(&str, &str)]| {
+        event(user_route, &format!("/v1.1/instances/{instance}/user/"), Some(instance), headers, "")
+    };
+    out.insert(("current-user", "403-missing-user-key".into()), user(DEMO_INSTANCE, &[("x-api-key", DEMO_API_KEY)]));
+    out.insert(
+        ("current-user", "403-wrong-user-key".into()),
+        user(DEMO_INSTANCE, &[("x-api-key", DEMO_API_KEY), ("x-user-key", &"0".repeat(40))]),
+    );
+    out.insert(("current-user", "403-missing-api-key".into()), user(DEMO_INSTANCE, &[("x-user-key", &"0".repeat(40))]));
+    out.insert(
+        ("current-user", "404-unknown-instance".into()),
+        user("no-such-instance", &[("x-api-key", DEMO_API_KEY)]),
+    );
+    let reset_route = "POST /v1.1/instances/{instance}/users/{id}/reset_key/";
+    let reset = |id: &str, headers: &[(&str, &str)]| {
+        let mut e = event(
+            reset_route,
+            &format!("/v1.1/instances/{DEMO_INSTANCE}/users/{id}/reset_key/"),
+            Some(DEMO_INSTANCE),
+            headers,
+            "",
+        );
+        e["pathParameters"]["id"] = json!(id);
+        e
+    };
+    out.insert(("reset-key", "403-missing-api-key".into()), reset("1", &[]));
+    out.insert(("reset-key", "404-unknown-user".into()), reset("999999", &[("x-api-key", DEMO_API_KEY)]));
     out
 }
 

@@ -5,4 +5,5 @@ mod events;
 mod helpers;
 mod providers;
 mod rocketchat;
+mod sessions;
 mod syncano;
