@@ -897,6 +897,8 @@ mod tests {
             .expect("functions/")
             .filter_map(Result::ok)
             .filter(|e| e.path().join("Cargo.toml").is_file())
+            // The authorizer answers API Gateway, not clients: it serves no route.
+            .filter(|e| e.file_name() != "authorizer")
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect();
         crates.sort_unstable();

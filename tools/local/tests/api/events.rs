@@ -252,6 +252,67 @@ async fn every_event_sample_is_current_and_answers_its_documented_status() {
     }
 }
 
+/// An HTTP API Lambda authorizer event (payload 2.0) for `route_key`.
+fn authorizer_event(route_key: &str, raw_path: &str, instance: Option<&str>, headers: &[(&str, &str)]) -> Value {
+    let method = route_key.split(' ').next().unwrap_or("GET");
+    let mut ev = event(route_key, raw_path, instance, headers, "");
+    let obj = ev.as_object_mut().expect("object");
+    for k in ["body", "isBase64Encoded"] {
+        obj.remove(k);
+    }
+    obj.insert("type".into(), json!("REQUEST"));
+    obj.insert(
+        "routeArn".into(),
+        json!(format!("arn:aws:execute-api:us-east-1:123456789012:abcdefghij/$default/{method}{raw_path}")),
+    );
+    obj.insert("identitySource".into(), json!(headers.iter().map(|(_, v)| *v).collect::<Vec<_>>()));
+    ev
+}
+
+/// The authorizer's samples: every one must be denied (an allow needs a live session).
+fn authorizer_samples() -> BTreeMap<String, Value> {
+    let me = ("GET /api/v1/me", "/api/v1/me", None);
+    let user = ("GET /v1.1/instances/{instance}/user/", "/v1.1/instances/demo/user/", Some(DEMO_INSTANCE));
+    let zeros = "0".repeat(40);
+    let cases: [(&str, (&str, &str, Option<&str>), Vec<(&str, &str)>); 3] = [
+        ("deny-unknown-session", me, vec![("x-auth-token", "not-a-session-token"), ("x-user-id", "aYjNnig8BEAWeQzMh")]),
+        ("deny-wrong-user-key", user, vec![("x-api-key", DEMO_API_KEY), ("x-user-key", &zeros)]),
+        ("deny-wrong-api-key", user, vec![("x-api-key", &zeros), ("x-user-key", &zeros)]),
+    ];
+    cases
+        .into_iter()
+        .map(|(stem, (route, path, instance), headers)| {
+            (stem.to_string(), authorizer_event(route, path, instance, &headers))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorizer_samples_are_current_and_denied() {
+    let t = spawn_app().await;
+    let dir = repo_root().join("events/authorizer");
+    let expected = authorizer_samples();
+    if std::env::var("UPDATE_EVENTS").is_ok_and(|v| v == "1") {
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        for (stem, ev) in &expected {
+            std::fs::write(dir.join(format!("{stem}.json")), serde_json::to_string_pretty(ev).expect("json") + "\n")
+                .expect("write");
+        }
+    }
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).expect("events/authorizer") {
+        let path = entry.expect("entry").path();
+        let stem = path.file_stem().expect("stem").to_string_lossy().into_owned();
+        let ev: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("JSON");
+        assert_eq!(Some(&ev), expected.get(&stem), "events/authorizer/{stem}.json is stale or unknown");
+        let req = serde_json::from_value(ev).expect("authorizer event");
+        let answer = authorizer::handler(&t.app, req).await.expect("answers");
+        assert!(!answer.is_authorized, "{stem}");
+        seen += 1;
+    }
+    assert_eq!(seen, expected.len());
+}
+
 #[test]
 fn the_gateway_serves_exactly_the_template_functions() {
     let template = Template::load(repo_root().join("template.yaml")).expect("template");

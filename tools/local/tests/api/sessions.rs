@@ -177,3 +177,63 @@ async fn syncano_user_and_reset_key() {
     assert_eq!(t.count("UKEY#").await, 1, "one lookup item: the current key's");
     t.assert_logs_clean();
 }
+
+fn authorizer_request(headers: &[(&str, &str)], instance: Option<&str>) -> shared::authorizer::AuthorizerRequest {
+    let mut v =
+        json!({ "headers": headers.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>() });
+    if let Some(i) = instance {
+        v["pathParameters"] = json!({ "instance": i });
+    }
+    serde_json::from_value(v).expect("authorizer event")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_authorizer_allows_a_live_session_or_user_key_and_denies_everything_else() {
+    let t = spawn_app().await;
+    let (auth, rc_id, me_json) = rc_login(&t, "Guarded Cat").await;
+    let (_, token) = t.facebook_user("Keyed Cat", None);
+    let (_, user) = json(t.syncano_login(&token).await).await;
+    let user_key = user["user_key"].as_str().expect("key").to_string();
+    t.remember(&user_key);
+    let api_key = t.api_key.clone();
+    let decide = |headers: Vec<(&'static str, String)>, instance: Option<&'static str>| {
+        let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let req = authorizer_request(&h, instance);
+        let app = t.app.clone();
+        async move { serde_json::to_value(authorizer::handler(&app, req).await.expect("authorizer answers")).expect("json") }
+    };
+    let allowed = decide(vec![("x-auth-token", auth.clone()), ("x-user-id", rc_id.clone())], None).await;
+    assert_eq!(allowed["isAuthorized"], true);
+    assert_eq!(allowed["context"]["rocketChatUserId"], json!(rc_id));
+    assert_eq!(allowed["context"]["username"], me_json["username"]);
+    assert_eq!(allowed["context"]["instance"], INSTANCE);
+    for instance in [Some(INSTANCE), None] {
+        let allowed = decide(vec![("x-api-key", api_key.clone()), ("x-user-key", user_key.clone())], instance).await;
+        assert_eq!(allowed["isAuthorized"], true, "{instance:?}");
+        assert_eq!(allowed["context"]["userId"], user["id"]);
+    }
+    let denied = json!({"isAuthorized": false});
+    for (name, headers, instance) in [
+        ("nothing", vec![], None),
+        ("token without user id", vec![("x-auth-token", auth.clone())], None),
+        (
+            "someone else's user id",
+            vec![("x-auth-token", auth.clone()), ("x-user-id", "aYjNnig8BEAWeQzMh".to_string())],
+            None,
+        ),
+        ("unknown session", vec![("x-auth-token", "nope".to_string()), ("x-user-id", rc_id.clone())], None),
+        ("wrong user key", vec![("x-api-key", api_key.clone()), ("x-user-key", "0".repeat(40))], Some(INSTANCE)),
+        ("wrong api key", vec![("x-api-key", "0".repeat(40)), ("x-user-key", user_key.clone())], Some(INSTANCE)),
+        (
+            "unknown instance",
+            vec![("x-api-key", api_key.clone()), ("x-user-key", user_key.clone())],
+            Some("no-such-instance"),
+        ),
+    ] {
+        assert_eq!(decide(headers, instance).await, denied, "{name}");
+    }
+    // A logged-out session is denied at once (API Gateway's cache aside).
+    logout(&t, &auth, &rc_id).await;
+    assert_eq!(decide(vec![("x-auth-token", auth.clone()), ("x-user-id", rc_id.clone())], None).await, denied);
+    t.assert_logs_clean();
+}
