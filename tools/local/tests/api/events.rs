@@ -275,7 +275,8 @@ fn authorizer_samples() -> BTreeMap<String, Value> {
     let user = ("GET /v1.1/instances/{instance}/user/", "/v1.1/instances/demo/user/", Some(DEMO_INSTANCE));
     let zeros = "0".repeat(40);
     type Route<'a> = (&'a str, &'a str, Option<&'a str>);
-    let cases: [(&str, Route, Vec<(&str, &str)>); 3] = [
+    type Case<'a> = (&'a str, Route<'a>, Vec<(&'a str, &'a str)>);
+    let cases: [Case; 3] = [
         ("deny-unknown-session", me, vec![("x-auth-token", "not-a-session-token"), ("x-user-id", "aYjNnig8BEAWeQzMh")]),
         ("deny-wrong-user-key", user, vec![("x-api-key", DEMO_API_KEY), ("x-user-key", &zeros)]),
         ("deny-wrong-api-key", user, vec![("x-api-key", &zeros), ("x-user-key", &zeros)]),
