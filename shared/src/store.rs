@@ -9,6 +9,10 @@
 //! | username reservation     | `UNAME#{instance}#{username}`        | `UNAME`            |
 //! | Rocket.Chat session      | `SESSION#{sha256(authToken)}`        | `SESSION`          |
 //! | Syncano user key → user  | `UKEY#{instance}#{sha256(user_key)}` | `UKEY`             |
+//! | verified email → user    | `EMAIL#{instance}#{lowercase email}` | `EMAIL`            |
+//!
+//! Email items exist only in instances that enable account linking, and only for an email the
+//! provider vouched for as verified.
 //!
 //! A first login writes identity, user and username in one `TransactWriteItems` whose puts are
 //! all `attribute_not_exists(pk)`: two simultaneous first logins of one person make one user,
@@ -144,6 +148,15 @@ fn user_key_lookup(instance: &InstanceName, user_key: &Secret) -> Item {
     key(format!("UKEY#{instance}#{}", tokens::sha256_hex(user_key.expose())), "UKEY")
 }
 
+fn email_key(instance: &InstanceName, email: &str) -> Item {
+    key(format!("EMAIL#{instance}#{}", email.trim().to_lowercase()), "EMAIL")
+}
+
+/// The email a new identity may be linked by: only one the provider vouches for as verified.
+fn verified_email(identity: &VerifiedIdentity) -> Option<&str> {
+    identity.email.as_deref().filter(|e| identity.email_verified && e.contains('@'))
+}
+
 fn session_key(token_hash: &str) -> Item {
     key(format!("SESSION#{token_hash}"), "SESSION")
 }
@@ -237,6 +250,8 @@ enum CreateOutcome {
     Created,
     IdentityExists,
     UsernameTaken,
+    /// Linking is on and another user holds this verified email (a race): link instead.
+    EmailTaken,
     Conflict,
 }
 
@@ -343,7 +358,13 @@ impl UserStore {
         if let Some(user) = self.find_by_identity(instance, provider, &identity.subject, false).await? {
             return Ok(user);
         }
-        let user_id = self.allocate_user_id(instance).await?;
+        let (user_id, linking) = self.allocate_user_id(instance).await?;
+        let link_email = if linking { verified_email(identity) } else { None };
+        if let Some(email) = link_email {
+            if let Some(user) = self.link_by_email(instance, identity, email).await? {
+                return Ok(user);
+            }
+        }
         let now = clock::now_micros();
         let base = username::base_username(identity.name.as_deref());
         let mut user = UserRecord {
@@ -363,8 +384,14 @@ impl UserStore {
         let mut name_attempt = 0;
         for conflict in 0..MAX_CREATE_ATTEMPTS {
             user.username = username::candidate(&base, name_attempt, rand::random());
-            match self.create(identity, &user, keys).await? {
+            match self.create(identity, &user, keys, link_email).await? {
                 CreateOutcome::Created => return Ok(user),
+                CreateOutcome::EmailTaken => {
+                    if let Some(linked) = self.link_by_email(instance, identity, link_email.unwrap_or_default()).await?
+                    {
+                        return Ok(linked);
+                    }
+                }
                 CreateOutcome::IdentityExists => {
                     // Another login of the same person won the race: answer with its user.
                     return self
@@ -384,8 +411,9 @@ impl UserStore {
         Err(StoreError::Contention)
     }
 
-    /// Next Syncano user id of the instance (atomic ADD); fails if the instance does not exist.
-    async fn allocate_user_id(&self, instance: &InstanceName) -> Result<u64, StoreError> {
+    /// Next Syncano user id of the instance (atomic ADD), and whether the instance links accounts
+    /// by verified email; fails if the instance does not exist.
+    async fn allocate_user_id(&self, instance: &InstanceName) -> Result<(u64, bool), StoreError> {
         let out = self
             .client
             .update_item()
@@ -394,14 +422,99 @@ impl UserStore {
             .update_expression("ADD next_user_id :one")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":one", n(1))
-            .return_values(ReturnValue::UpdatedNew)
+            .return_values(ReturnValue::AllNew)
             .send()
             .await
             .map_err(|e| match e.as_service_error() {
                 Some(se) if se.is_conditional_check_failed_exception() => StoreError::InstanceNotFound,
                 _ => classify("UpdateItem", e),
             })?;
-        out.attributes.as_ref().ok_or(StoreError::Corrupt("next_user_id")).and_then(|a| get_n(a, "next_user_id"))
+        let attrs = out.attributes.ok_or(StoreError::Corrupt("next_user_id"))?;
+        Ok((
+            get_n(&attrs, "next_user_id")?,
+            matches!(attrs.get("link_by_verified_email"), Some(AttributeValue::Bool(true))),
+        ))
+    }
+
+    /// Turns account linking by verified email on or off for an instance (off by default).
+    pub async fn set_linking(&self, instance: &InstanceName, on: bool) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(instance_key(instance)))
+            .update_expression("SET link_by_verified_email = :on")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":on", AttributeValue::Bool(on))
+            .send()
+            .await
+            .map_err(|e| match e.as_service_error() {
+                Some(se) if se.is_conditional_check_failed_exception() => StoreError::InstanceNotFound,
+                _ => classify("UpdateItem", e),
+            })?;
+        Ok(())
+    }
+
+    /// Links `identity` to the user that holds `email` as verified, if there is one: one
+    /// transaction puts the identity (with the user's snapshot) and adds it to the user,
+    /// conditional on the user's key generation it read. `None`: no such user.
+    async fn link_by_email(
+        &self,
+        instance: &InstanceName,
+        identity: &VerifiedIdentity,
+        email: &str,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        let provider = identity.provider.as_str();
+        for _ in 0..3 {
+            let out = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .set_key(Some(email_key(instance, email)))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| classify("GetItem", e))?;
+            let Some(holder) = out.item else { return Ok(None) };
+            let Some(user) = self.get_user(instance, get_n(&holder, "user_id")?).await? else { return Ok(None) };
+            let mut identity_item = identity_key(instance, provider, &identity.subject);
+            identity_item.extend(user_attributes(&user));
+            let add = aws_sdk_dynamodb::types::Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(user_key(instance, user.user_id)))
+                .update_expression("ADD identities :id")
+                .condition_expression("key_generation = :gen")
+                .expression_attribute_values(
+                    ":id",
+                    AttributeValue::Ss(vec![format!("{provider}#{}", identity.subject)]),
+                )
+                .expression_attribute_values(":gen", n(user.key_generation))
+                .build()
+                .map_err(build_err)?;
+            let result = self
+                .client
+                .transact_write_items()
+                .transact_items(self.transact_put_new(identity_item)?)
+                .transact_items(TransactWriteItem::builder().update(add).build())
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(Some(user)),
+                Err(e)
+                    if matches!(
+                        e.as_service_error(),
+                        Some(TransactWriteItemsError::TransactionCanceledException(_))
+                    ) =>
+                {
+                    // This identity was created meanwhile, or the user's key was reset: look again.
+                    if let Some(u) = self.find_by_identity(instance, provider, &identity.subject, true).await? {
+                        return Ok(Some(u));
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => return Err(classify("TransactWriteItems", e)),
+            }
+        }
+        Err(StoreError::Contention)
     }
 
     async fn create(
@@ -409,6 +522,7 @@ impl UserStore {
         identity: &VerifiedIdentity,
         user: &UserRecord,
         keys: &UserKeys,
+        link_email: Option<&str>,
     ) -> Result<CreateOutcome, StoreError> {
         let attrs = user_attributes(user);
         let mut identity_item = identity_key(&user.instance, identity.provider.as_str(), &identity.subject);
@@ -425,27 +539,32 @@ impl UserStore {
             user_key_lookup(&user.instance, &keys.key(user.instance.as_str(), user.user_id, user.key_generation));
         ukey_item.insert("user_id".into(), n(user.user_id));
 
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(self.transact_put_new(identity_item)?)
-            .transact_items(self.transact_put_new(user_item)?)
-            .transact_items(self.transact_put_new(name_item)?)
-            .transact_items(self.transact_put_new(ukey_item)?)
-            .send()
-            .await;
+        let mut items = vec![
+            self.transact_put_new(identity_item)?,
+            self.transact_put_new(user_item)?,
+            self.transact_put_new(name_item)?,
+            self.transact_put_new(ukey_item)?,
+        ];
+        if let Some(email) = link_email {
+            let mut email_item = email_key(&user.instance, email);
+            email_item.insert("user_id".into(), n(user.user_id));
+            items.push(self.transact_put_new(email_item)?);
+        }
+        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
         let err = match result {
             Ok(_) => return Ok(CreateOutcome::Created),
             Err(err) => err,
         };
         if let Some(TransactWriteItemsError::TransactionCanceledException(c)) = err.as_service_error() {
             let code = |i: usize| c.cancellation_reasons().get(i).and_then(|r| r.code()).unwrap_or("None");
-            // Reasons are positional: 0 identity, 1 user, 2 username, 3 user key.
+            // Reasons are positional: 0 identity, 1 user, 2 username, 3 user key, 4 email.
             return if code(0) == "ConditionalCheckFailed" {
                 Ok(CreateOutcome::IdentityExists)
+            } else if code(4) == "ConditionalCheckFailed" {
+                Ok(CreateOutcome::EmailTaken)
             } else if code(2) == "ConditionalCheckFailed" {
                 Ok(CreateOutcome::UsernameTaken)
-            } else if (0..4).any(|i| code(i) == "TransactionConflict") {
+            } else if (0..5).any(|i| code(i) == "TransactionConflict") {
                 Ok(CreateOutcome::Conflict)
             } else if code(1) == "ConditionalCheckFailed" || code(3) == "ConditionalCheckFailed" {
                 Err(StoreError::Corrupt("user id allocated twice"))

@@ -13,7 +13,9 @@ const USAGE: &str = "usage:
   admin create-instance INSTANCE     create an instance and print its first API key
   admin create-key INSTANCE          print a new API key for an instance
   admin list-keys INSTANCE           list the instance's key ids (never the keys)
-  admin revoke-key INSTANCE KEY_ID   revoke a key by its id";
+  admin revoke-key INSTANCE KEY_ID   revoke a key by its id
+  admin set-linking INSTANCE on|off  link a new provider identity to the user holding the same
+                                     email when both providers vouch for it as verified (off)";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -56,6 +58,10 @@ async fn run(args: &[String]) -> Result<(), String> {
                 return Err(format!("no key {key_id} in instance {instance}"));
             }
             println!("revoked {key_id}");
+        }
+        ("set-linking", [mode]) if mode == "on" || mode == "off" => {
+            store.set_linking(&instance, mode == "on").await.map_err(err)?;
+            println!("account linking by verified email {mode} for {instance}");
         }
         _ => return Err(USAGE.to_string()),
     }

@@ -54,8 +54,13 @@ async fn instances_and_keys_are_managed_from_the_command_line() {
     assert_eq!(store.check_api_key(&acme, &Secret::new(&key)).await.expect("check"), ApiKeyCheck::InvalidKey);
     assert_eq!(store.check_api_key(&acme, &Secret::new(&second_key)).await.expect("check"), ApiKeyCheck::Valid);
 
+    assert!(stdout(&admin(&table, &["set-linking", "acme", "on"])).contains("on"));
+    stdout(&admin(&table, &["set-linking", "acme", "off"]));
+
     for args in [
-        &["create-instance", "acme"][..],
+        &["set-linking", "acme", "maybe"][..],
+        &["set-linking", "no-such-instance", "on"],
+        &["create-instance", "acme"],
         &["revoke-key", "acme", &key_id],
         &["create-key", "no-such-instance"],
         &["list-keys", "Bad Name"],

@@ -3,6 +3,7 @@
 
 mod events;
 mod helpers;
+mod linking;
 mod providers;
 mod rocketchat;
 mod sessions;
