@@ -11,6 +11,7 @@ use crate::config::{Config, ConfigError};
 use crate::providers::{self, Providers};
 use crate::secrets;
 use crate::store::UserStore;
+use crate::throttle::FailureLimiter;
 use crate::tokens::UserKeys;
 
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +27,7 @@ pub struct App {
     pub store: UserStore,
     pub providers: Providers,
     pub user_keys: UserKeys,
+    pub limiter: FailureLimiter,
 }
 
 /// Variables that carry secrets: in AWS they come from SSM, never from the environment.
@@ -81,6 +83,7 @@ impl App {
             store: UserStore::new(dynamo, config.table_name.clone()),
             providers: Providers::new(&config, &http),
             user_keys: UserKeys::new(config.token_secret.clone()),
+            limiter: FailureLimiter::new(config.login_failures_max, config.login_failure_window),
             config,
         })
     }

@@ -116,6 +116,9 @@ pub struct Config {
     /// Least time between two JWKS fetches caused by unknown key ids (flood protection).
     pub jwks_min_refetch: Duration,
     pub session_ttl: Duration,
+    /// Rejected logins from one IP within `login_failure_window` before it gets 429.
+    pub login_failures_max: u64,
+    pub login_failure_window: Duration,
     /// DynamoDB endpoint override (DynamoDB Local); `None` in AWS.
     pub dynamodb_endpoint: Option<String>,
 }
@@ -209,6 +212,8 @@ impl Config {
         let timeout_ms = vars.number("PROVIDER_TIMEOUT_MS", DEFAULT_PROVIDER_TIMEOUT_MS, 100..=30_000)?;
         let refetch_ms = vars.number("JWKS_MIN_REFETCH_MS", DEFAULT_JWKS_MIN_REFETCH_MS, 0..=3_600_000)?;
         let ttl_days = vars.number("SESSION_TTL_DAYS", DEFAULT_SESSION_TTL_DAYS, 1..=3_650)?;
+        let login_failures_max = vars.number("LOGIN_FAILURES_MAX", 20, 1..=1_000_000)?;
+        let login_failure_window = vars.number("LOGIN_FAILURE_WINDOW_SECS", 300, 1..=86_400)?;
         let dynamodb_endpoint = match vars.get("AWS_ENDPOINT_URL_DYNAMODB") {
             Some(v) => Some(url("AWS_ENDPOINT_URL_DYNAMODB", v)?),
             None => None,
@@ -228,6 +233,8 @@ impl Config {
             provider_timeout: Duration::from_millis(timeout_ms),
             jwks_min_refetch: Duration::from_millis(refetch_ms),
             session_ttl: Duration::from_secs(ttl_days * 86_400),
+            login_failures_max,
+            login_failure_window: Duration::from_secs(login_failure_window),
             dynamodb_endpoint,
         })
     }

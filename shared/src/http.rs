@@ -41,6 +41,19 @@ pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body
     resp
 }
 
+/// `Retry-After` for the failures a client should retry later: 503 (1 s) and 429 (until the
+/// failure window ends).
+pub fn set_retry_after(resp: &mut Response<Body>, err: &crate::login::LoginError) {
+    let secs = match err {
+        crate::login::LoginError::StoreUnavailable(_) => 1,
+        crate::login::LoginError::TooManyFailures(wait) => (*wait).max(1),
+        _ => return,
+    };
+    if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+}
+
 /// The one log line of a request: route, status, latency and, on failure, the error's class
 /// and internal detail. Tokens, keys and provider bodies never reach it: errors carry none.
 pub fn log_outcome<E: std::fmt::Display>(route: &str, status: StatusCode, started: Instant, error: Option<&E>) {

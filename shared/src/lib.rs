@@ -15,6 +15,7 @@ pub mod secret;
 pub mod secrets;
 pub mod sessions;
 pub mod store;
+pub mod throttle;
 pub mod tokens;
 pub mod username;
 

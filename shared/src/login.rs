@@ -43,6 +43,9 @@ pub enum LoginError {
     /// Syncano: no such user in the instance.
     #[error("user not found")]
     UserNotFound,
+    /// Too many rejected logins from this IP: retry after that many seconds.
+    #[error("too many rejected logins; retry after {0} s")]
+    TooManyFailures(i64),
     /// Our own bug or misconfiguration; the text is for logs only.
     #[error("internal error: {0}")]
     Internal(String),
@@ -97,6 +100,29 @@ pub struct RocketChatLogin {
 }
 
 impl App {
+    /// Runs a login `attempt` for the caller at `ip` under the failure limiter: refused with 429
+    /// while the IP is blocked (the provider is not asked), and a rejection is counted.
+    pub async fn limited<T>(
+        &self,
+        ip: Option<&str>,
+        attempt: impl std::future::Future<Output = Result<T, LoginError>>,
+    ) -> Result<T, LoginError> {
+        let Some(ip) = ip else { return attempt.await };
+        if let Some(wait) = self.limiter.retry_after(ip) {
+            return Err(LoginError::TooManyFailures(wait));
+        }
+        let result = attempt.await;
+        if matches!(result, Err(LoginError::TokenRejected(_))) {
+            let (window, end) = self.limiter.window();
+            match self.store.count_failure(ip, window, end + 60).await {
+                Ok(count) => self.limiter.note_failures(ip, count),
+                // Counting is best effort: the client's answer is the rejection either way.
+                Err(e) => tracing::warn!(error = %e, "could not count a rejected login"),
+            }
+        }
+        result
+    }
+
     /// Asks the provider whether the credentials are valid and issued for our app. A provider
     /// this deployment does not serve is refused before anything else happens.
     pub async fn verify(&self, provider: Provider, creds: &Credentials) -> Result<VerifiedIdentity, LoginError> {

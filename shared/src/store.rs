@@ -10,6 +10,7 @@
 //! | Rocket.Chat session      | `SESSION#{sha256(authToken)}`        | `SESSION`          |
 //! | Syncano user key → user  | `UKEY#{instance}#{sha256(user_key)}` | `UKEY`             |
 //! | verified email → user    | `EMAIL#{instance}#{lowercase email}` | `EMAIL`            |
+//! | rejected logins of an IP | `FAIL#{ip}#{window index}`           | `FAIL`             |
 //!
 //! Email items exist only in instances that enable account linking, and only for an email the
 //! provider vouched for as verified.
@@ -723,6 +724,24 @@ impl UserStore {
             .await
             .map_err(|e| classify("DeleteItem", e))?;
         Ok(out.attributes.is_some_and(|a| !a.is_empty()))
+    }
+
+    /// Adds one rejected login from `ip` in window `window` (expiring at `expires_at`); returns
+    /// the window's count so far.
+    pub async fn count_failure(&self, ip: &str, window: i64, expires_at: i64) -> Result<u64, StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("FAIL#{ip}#{window}"), "FAIL")))
+            .update_expression("ADD failures :one SET expires_at = if_not_exists(expires_at, :exp)")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":exp", n(expires_at))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(|e| classify("UpdateItem", e))?;
+        out.attributes.as_ref().ok_or(StoreError::Corrupt("failures")).and_then(|a| get_n(a, "failures"))
     }
 
     /// Stores a Rocket.Chat session under the hash of its token, expiring at `expires_at` (epoch

@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use lambda_http::http::{HeaderValue, StatusCode};
+use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -15,12 +15,13 @@ use serde_json::{Map, Value};
 use super::{access_token, printable};
 use crate::app::App;
 use crate::config::Config;
-use crate::http::{body_bytes, header_str, json_response, log_outcome, media_type, MAX_BODY_BYTES};
+use crate::http::{body_bytes, header_str, json_response, log_outcome, media_type, set_retry_after, MAX_BODY_BYTES};
 use crate::identity::Provider;
 use crate::login::{LoginError, RocketChatLogin};
 use crate::providers::Credentials;
 use crate::secret::Secret;
 use crate::store::UserRecord;
+use crate::throttle::source_ip;
 
 /// A validated OAuth login request.
 #[derive(Debug)]
@@ -229,6 +230,11 @@ fn full_name(v: Option<&Value>) -> Result<Option<String>, LoginError> {
 /// Status, `error` and `message` of each failure. Internals never reach the body.
 pub fn error_parts(err: &LoginError) -> (StatusCode, Option<&'static str>, String) {
     let (status, error, message) = match err {
+        LoginError::TooManyFailures(_) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "error-too-many-requests",
+            "Too many failed logins. Try again later.".into(),
+        ),
         LoginError::NotLoggedIn | LoginError::InvalidUserKey | LoginError::UserNotFound => {
             return (StatusCode::UNAUTHORIZED, None, "You must be logged in to do this.".into())
         }
@@ -267,18 +273,19 @@ pub fn error_parts(err: &LoginError) -> (StatusCode, Option<&'static str>, Strin
 pub fn error_response(err: &LoginError) -> Response<Body> {
     let (status, error, message) = error_parts(err);
     let mut resp = json_response(status, &ErrorBody { status: "error", error, message });
-    if status == StatusCode::SERVICE_UNAVAILABLE {
-        resp.headers_mut().insert("retry-after", HeaderValue::from_static("1"));
-    }
+    set_retry_after(&mut resp, err);
     resp
 }
 
 /// The whole Rocket.Chat login (OAuth or resume): parse, log in, answer (with its log line).
 pub async fn handle(app: &App, req: &Request, route: &str) -> Response<Body> {
     let started = Instant::now();
+    let ip = source_ip(req);
     let result = match parse(req) {
-        Ok(Login::OAuth(login)) => app.rocketchat_login(login.provider, &login.credentials).await,
-        Ok(Login::Resume(token)) => app.rocketchat_resume(&token).await,
+        Ok(Login::OAuth(login)) => {
+            app.limited(ip.as_deref(), app.rocketchat_login(login.provider, &login.credentials)).await
+        }
+        Ok(Login::Resume(token)) => app.limited(ip.as_deref(), app.rocketchat_resume(&token)).await,
         Err(e) => Err(e),
     };
     respond(&app.config, route, started, result)

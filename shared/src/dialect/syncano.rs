@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use lambda_http::http::{HeaderValue, StatusCode};
+use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use serde_json::Value;
@@ -12,11 +12,12 @@ use serde_json::Value;
 use super::access_token;
 use crate::app::App;
 use crate::clock::rfc3339_micros;
-use crate::http::{body_bytes, header_str, json_response, log_outcome, media_type, MAX_BODY_BYTES};
+use crate::http::{body_bytes, header_str, json_response, log_outcome, media_type, set_retry_after, MAX_BODY_BYTES};
 use crate::identity::Provider;
 use crate::login::{LoginError, SyncanoLogin, SyncanoLoginRequest};
 use crate::providers::Credentials;
 use crate::secret::Secret;
+use crate::throttle::source_ip;
 
 #[derive(Debug, Serialize)]
 pub struct UserLinks {
@@ -180,6 +181,7 @@ pub fn error_status(err: &LoginError) -> (StatusCode, String) {
         }
         LoginError::NotLoggedIn | LoginError::InvalidUserKey => (StatusCode::FORBIDDEN, "Invalid user key."),
         LoginError::UserNotFound => (StatusCode::NOT_FOUND, "Not found."),
+        LoginError::TooManyFailures(_) => (StatusCode::TOO_MANY_REQUESTS, "Too many failed logins. Try again later."),
         LoginError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error."),
     };
     (status, detail.to_string())
@@ -188,9 +190,7 @@ pub fn error_status(err: &LoginError) -> (StatusCode, String) {
 pub fn error_response(err: &LoginError) -> Response<Body> {
     let (status, detail) = error_status(err);
     let mut resp = json_response(status, &ErrorBody { detail });
-    if status == StatusCode::SERVICE_UNAVAILABLE {
-        resp.headers_mut().insert("retry-after", HeaderValue::from_static("1"));
-    }
+    set_retry_after(&mut resp, err);
     resp
 }
 
@@ -198,7 +198,7 @@ pub fn error_response(err: &LoginError) -> Response<Body> {
 pub async fn handle(app: &App, req: &Request, provider: Provider, route: &str) -> Response<Body> {
     let started = Instant::now();
     let result = match parse_login(req, provider) {
-        Ok(login) => app.syncano_login(login, provider).await,
+        Ok(login) => app.limited(source_ip(req).as_deref(), app.syncano_login(login, provider)).await,
         Err(e) => Err(e),
     };
     respond(route, started, result)

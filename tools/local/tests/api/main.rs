@@ -8,3 +8,4 @@ mod providers;
 mod rocketchat;
 mod sessions;
 mod syncano;
+mod throttle;
