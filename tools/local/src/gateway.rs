@@ -54,6 +54,14 @@ pub enum GatewayError {
         /// The function's package.
         package: String,
     },
+    /// A route names an authorizer the gateway was not given.
+    #[error("route `{route_key}` needs authorizer `{name}`, which the local gateway was not given")]
+    MissingAuthorizer {
+        /// The route key.
+        route_key: String,
+        /// The authorizer's name in the template.
+        name: String,
+    },
     /// A route path API Gateway would not accept.
     #[error("route `{route_key}`: {reason}")]
     InvalidPath {
@@ -124,12 +132,61 @@ pub fn function_handlers(app: Arc<App>) -> HashMap<String, Handler> {
     FUNCTIONS.iter().map(|(package, make)| ((*package).to_owned(), make(Arc::clone(&app)))).collect()
 }
 
+/// A Lambda authorizer, called with its payload 2.0 event (JSON) and answering with its simple
+/// response (JSON), as API Gateway calls it.
+pub type Authorizer = Arc<
+    dyn Fn(serde_json::Value) -> Pin<Box<dyn Future<Output = Result<serde_json::Value, String>> + Send>> + Send + Sync,
+>;
+
+/// The in-process authorizer function (`functions/authorizer`), sharing `app`.
+pub fn authorizer(app: Arc<App>) -> Authorizer {
+    Arc::new(move |event| {
+        let app = Arc::clone(&app);
+        Box::pin(async move {
+            let req = serde_json::from_value(event).map_err(|e| format!("authorizer event: {e}"))?;
+            let answer = authorizer::handler(&app, req).await.map_err(|e| e.to_string())?;
+            serde_json::to_value(answer).map_err(|e| e.to_string())
+        })
+    })
+}
+
+/// The gateway of `template`: every function and the authorizer, in process, on `app`.
+pub fn for_template(template: &crate::template::Template, app: Arc<App>) -> Result<Router, GatewayError> {
+    let authorizers = Authorizers { identity_headers: template.authorizers(), function: authorizer(Arc::clone(&app)) };
+    router_with_authorizers(template.routes(), function_handlers(app), authorizers)
+}
+
+/// The authorizers of the template (name → identity headers) and the function that runs them.
+pub struct Authorizers {
+    pub identity_headers: HashMap<String, Vec<String>>,
+    pub function: Authorizer,
+}
+
+/// [`router`] for routes that name authorizers: before the function, API Gateway's steps are
+/// replayed: identity headers missing → 401 `{"message":"Unauthorized"}`, denied → 403
+/// `{"message":"Forbidden"}`, allowed → the context in `requestContext.authorizer.lambda`.
+pub fn router_with_authorizers(
+    routes: Vec<Route>,
+    handlers: HashMap<String, Handler>,
+    authorizers: Authorizers,
+) -> Result<Router, GatewayError> {
+    build_router(routes, handlers, Some(authorizers))
+}
+
 /// Builds the gateway: every route of `routes` served by the handler of its package.
 ///
 /// Errors if a route has no handler, a path is not a valid HTTP API route path, or a route key
 /// repeats. Requests matching no route get API Gateway's 404 `{"message":"Not Found"}`, also when
-/// only the method differs.
+/// only the method differs. Routes that name an authorizer need [`router_with_authorizers`].
 pub fn router(routes: Vec<Route>, handlers: HashMap<String, Handler>) -> Result<Router, GatewayError> {
+    build_router(routes, handlers, None)
+}
+
+fn build_router(
+    routes: Vec<Route>,
+    handlers: HashMap<String, Handler>,
+    authorizers: Option<Authorizers>,
+) -> Result<Router, GatewayError> {
     let mut compiled: Vec<CompiledRoute> = Vec::with_capacity(routes.len());
     for route in routes {
         let route_key = route.route_key();
@@ -138,6 +195,11 @@ pub fn router(routes: Vec<Route>, handlers: HashMap<String, Handler>) -> Result<
             function: route.function_logical_id.clone(),
             package: route.package.clone(),
         })?;
+        if let Some(name) = &route.authorizer {
+            if !authorizers.as_ref().is_some_and(|a| a.identity_headers.contains_key(name)) {
+                return Err(GatewayError::MissingAuthorizer { route_key, name: name.clone() });
+            }
+        }
         let pattern = Pattern::parse(&route.path)
             .map_err(|reason| GatewayError::InvalidPath { route_key: route_key.clone(), reason })?;
         if let Some(first) = compiled.iter().find(|c| c.route.method == route.method && c.pattern == pattern) {
@@ -149,7 +211,7 @@ pub fn router(routes: Vec<Route>, handlers: HashMap<String, Handler>) -> Result<
         }
         compiled.push(CompiledRoute { route_key, route, pattern, handler });
     }
-    Ok(Router::new().fallback(dispatch).with_state(Arc::new(Gateway { routes: compiled })))
+    Ok(Router::new().fallback(dispatch).with_state(Arc::new(Gateway { routes: compiled, authorizers })))
 }
 
 /// Serves `router` on `listener` (with the client address that becomes `sourceIp`) until
@@ -167,6 +229,7 @@ pub async fn serve(
 /// The routes, ready to match.
 struct Gateway {
     routes: Vec<CompiledRoute>,
+    authorizers: Option<Authorizers>,
 }
 
 struct CompiledRoute {
@@ -329,7 +392,14 @@ async fn dispatch(
         parts.extensions.get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |c| c.0.ip());
     let request_id = request_id();
     let path_parameters = params.into_iter().map(|(k, v)| (k.to_owned(), percent_decode(v))).collect();
-    let event = build_event(&route.route_key, &parts, &body, path_parameters, client, &request_id, SystemTime::now());
+    let mut event =
+        build_event(&route.route_key, &parts, &body, path_parameters, client, &request_id, SystemTime::now());
+    if let (Some(name), Some(authorizers)) = (&route.route.authorizer, &gateway.authorizers) {
+        match authorize(authorizers, name, &event).await {
+            Ok(allowed) => event = allowed,
+            Err(denied) => return with_request_id(denied, &request_id),
+        }
+    }
     let lambda_request = match into_lambda_request(&event) {
         Ok(request) => request,
         Err(reason) => {
@@ -348,6 +418,39 @@ async fn dispatch(
         }
     };
     with_request_id(into_http_response(response), &request_id)
+}
+
+/// API Gateway's authorizer step for `event`: the event with the authorizer's context, or the
+/// response API Gateway gives instead of calling the function.
+async fn authorize(
+    authorizers: &Authorizers,
+    name: &str,
+    event: &ApiGatewayV2httpRequest,
+) -> Result<ApiGatewayV2httpRequest, Response> {
+    let headers = authorizers.identity_headers.get(name).map(Vec::as_slice).unwrap_or_default();
+    let identity: Option<Vec<String>> = headers
+        .iter()
+        .map(|h| event.headers.get(h.as_str()).and_then(|v| v.to_str().ok()).map(str::to_owned))
+        .collect();
+    let Some(identity) = identity else {
+        return Err(api_error(StatusCode::UNAUTHORIZED, "Unauthorized"));
+    };
+    let internal = |e: String| {
+        tracing::error!(authorizer = name, error = %e, "authorizer failed");
+        api_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+    };
+    let mut value = serde_json::to_value(event).map_err(|e| internal(e.to_string()))?;
+    value["type"] = serde_json::json!("REQUEST");
+    value["identitySource"] = serde_json::json!(identity);
+    let answer = (authorizers.function)(value.clone()).await.map_err(internal)?;
+    if answer["isAuthorized"] != serde_json::json!(true) {
+        return Err(api_error(StatusCode::FORBIDDEN, "Forbidden"));
+    }
+    value["requestContext"]["authorizer"] = serde_json::json!({ "lambda": answer["context"] });
+    let obj = value.as_object_mut().ok_or_else(|| internal("event is not an object".into()))?;
+    obj.remove("type");
+    obj.remove("identitySource");
+    serde_json::from_value(value).map_err(|e| internal(e.to_string()))
 }
 
 /// Whether reading the body stopped at [`MAX_PAYLOAD_BYTES`].
@@ -568,6 +671,7 @@ mod tests {
             path: path.into(),
             function_logical_id: format!("{package}-fn"),
             package: package.into(),
+            authorizer: None,
         }
     }
 

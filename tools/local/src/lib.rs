@@ -13,5 +13,5 @@ pub mod gateway;
 pub mod template;
 
 pub use dynamodb_local::{DynamoDbLocal, DynamoDbLocalError};
-pub use gateway::{function_handlers, router, GatewayError, Handler};
+pub use gateway::{function_handlers, router, router_with_authorizers, Authorizers, GatewayError, Handler};
 pub use template::{Route, TableDef, Template, TemplateError};

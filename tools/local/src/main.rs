@@ -194,7 +194,7 @@ async fn run(args: Args) -> Result<(), StackError> {
     let person = emulator.create_facebook_user("Another Demo User", None);
     let other_app_token = emulator.issue_facebook_token(&person, OTHER_APP_ID, TOKEN_TTL_SECS);
 
-    let router = gateway::router(template.routes(), gateway::function_handlers(Arc::new(app)))?;
+    let router = gateway::for_template(&template, Arc::new(app))?;
     print_ready(&Ready {
         base_url: &base_url,
         dynamodb_endpoint: &dynamodb_endpoint,

@@ -4,6 +4,7 @@
 //! them as [`Value::Tagged`]; this module only reads the literal parts it needs and never
 //! evaluates intrinsic functions, so a tagged value where a literal is required is an error.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -94,6 +95,8 @@ pub struct Route {
     pub function_logical_id: String,
     /// Cargo package of the function (`BuildProperties.Binary`, else the last component of `CodeUri`).
     pub package: String,
+    /// The HTTP API authorizer the event names (`Auth.Authorizer`), if any.
+    pub authorizer: Option<String>,
 }
 
 impl Route {
@@ -174,6 +177,8 @@ pub struct TableDef {
 pub struct Template {
     routes: Vec<Route>,
     table: TableDef,
+    /// Lambda authorizers of the HTTP API: name → identity headers (lowercase).
+    authorizers: HashMap<String, Vec<String>>,
 }
 
 impl Template {
@@ -194,6 +199,11 @@ impl Template {
     pub fn table(&self) -> &TableDef {
         &self.table
     }
+
+    /// The HTTP API's Lambda authorizers: name → identity headers (lowercase).
+    pub fn authorizers(&self) -> HashMap<String, Vec<String>> {
+        self.authorizers.clone()
+    }
 }
 
 impl std::str::FromStr for Template {
@@ -207,6 +217,7 @@ impl std::str::FromStr for Template {
 
         let mut routes = Vec::new();
         let mut tables = Vec::new();
+        let mut authorizers = HashMap::new();
         for (id, resource) in resources {
             let id = id.as_str().ok_or_else(|| TemplateError::Invalid {
                 resource: format!("{id:?}"),
@@ -215,6 +226,7 @@ impl std::str::FromStr for Template {
             match resource.get("Type").and_then(Value::as_str) {
                 Some(FUNCTION_TYPE) => routes.extend(function_routes(id, resource, global_code_uri)?),
                 Some(TABLE_TYPE) => tables.push(table_def(id, resource)?),
+                Some("AWS::Serverless::HttpApi") => authorizers.extend(http_api_authorizers(resource)),
                 _ => {}
             }
         }
@@ -222,8 +234,41 @@ impl std::str::FromStr for Template {
             return Err(TemplateError::TableCount(tables.len()));
         }
         let table = tables.remove(0);
-        Ok(Template { routes, table })
+        for route in &routes {
+            if let Some(name) = &route.authorizer {
+                if !authorizers.contains_key(name) {
+                    return Err(TemplateError::Invalid {
+                        resource: route.function_logical_id.clone(),
+                        message: format!("authorizer `{name}` is not declared on the HTTP API"),
+                    });
+                }
+            }
+        }
+        Ok(Template { routes, table, authorizers })
     }
+}
+
+/// `Properties.Auth.Authorizers` of an `AWS::Serverless::HttpApi`: name → identity headers.
+fn http_api_authorizers(resource: &Value) -> Vec<(String, Vec<String>)> {
+    let Some(map) = resource
+        .get("Properties")
+        .and_then(|p| p.get("Auth"))
+        .and_then(|a| a.get("Authorizers"))
+        .and_then(Value::as_mapping)
+    else {
+        return Vec::new();
+    };
+    map.iter()
+        .filter_map(|(name, def)| {
+            let headers = def
+                .get("Identity")
+                .and_then(|i| i.get("Headers"))
+                .and_then(Value::as_sequence)
+                .map(|hs| hs.iter().filter_map(Value::as_str).map(str::to_ascii_lowercase).collect())
+                .unwrap_or_default();
+            Some((name.as_str()?.to_owned(), headers))
+        })
+        .collect()
 }
 
 /// The routes of one `AWS::Serverless::Function` (only `HttpApi` events; others are ignored).
@@ -250,9 +295,10 @@ fn function_routes(id: &str, resource: &Value, global_code_uri: Option<&Value>) 
                     .ok_or_else(|| invalid(format!("event `{name}`: `{key}` must be a literal string"))),
             }
         };
+        let authorizer = props.and_then(|p| p.get("Auth")).and_then(|a| a.get("Authorizer")).and_then(literal_string);
         endpoints.push(match (field("Method")?, field("Path")?) {
-            (Some(method), Some(path)) => (method.to_ascii_uppercase(), path),
-            (None, None) => ("ANY".to_owned(), Route::DEFAULT_PATH.to_owned()),
+            (Some(method), Some(path)) => (method.to_ascii_uppercase(), path, authorizer),
+            (None, None) => ("ANY".to_owned(), Route::DEFAULT_PATH.to_owned(), authorizer),
             _ => return Err(invalid(format!("event `{name}`: needs both `Path` and `Method`, or neither"))),
         });
     }
@@ -263,7 +309,13 @@ fn function_routes(id: &str, resource: &Value, global_code_uri: Option<&Value>) 
     let package = function_package(id, resource, global_code_uri)?;
     Ok(endpoints
         .into_iter()
-        .map(|(method, path)| Route { method, path, function_logical_id: id.to_owned(), package: package.clone() })
+        .map(|(method, path, authorizer)| Route {
+            method,
+            path,
+            function_logical_id: id.to_owned(),
+            package: package.clone(),
+            authorizer,
+        })
         .collect())
 }
 

@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use emulator::Emulator;
 use local_stack::demo::Apps;
 use local_stack::dynamodb_local::repo_root;
-use local_stack::{function_handlers, router, Template};
+use local_stack::Template;
 use rand::distr::{Alphanumeric, SampleString};
 use shared::App;
 
@@ -108,7 +108,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut HashMap<String, String>)
 
     local_stack::demo::seed(&app, &emulator, APP_ID, 3600).await.expect("demo instance, key and user");
 
-    let gateway = router(template.routes(), function_handlers(app.clone())).expect("gateway");
+    let gateway = local_stack::gateway::for_template(&template, app.clone()).expect("gateway");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     tokio::spawn(local_stack::gateway::serve(listener, gateway, std::future::pending()));

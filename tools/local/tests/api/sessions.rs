@@ -34,6 +34,17 @@ fn not_logged_in() -> (u16, serde_json::Value) {
     (401, json!({"status": "error", "message": "You must be logged in to do this."}))
 }
 
+/// What API Gateway itself answers when the authorizer of a route denies (the function, which
+/// checks again, is not reached; its own answer is Rocket.Chat's 401, see `events/me/`).
+fn denied_by_authorizer() -> (u16, serde_json::Value) {
+    (403, json!({"message": "Forbidden"}))
+}
+
+/// What API Gateway answers when an authorizer's identity headers are missing.
+fn no_identity() -> (u16, serde_json::Value) {
+    (401, json!({"message": "Unauthorized"}))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_me_logout_me() {
     let t = spawn_app().await;
@@ -47,17 +58,17 @@ async fn login_me_logout_me() {
     // Another login is another session; logging out one leaves the other.
     let (other_auth, other_user, _) = rc_login(&t, "Session Cat").await;
     assert_ne!(other_user, user_id, "a second Session Cat is another person");
-    assert_eq!(me(&t, &auth, &other_user).await, not_logged_in(), "a token is only good for its own user");
+    assert_eq!(me(&t, &auth, &other_user).await, denied_by_authorizer(), "a token is only good for its own user");
 
     assert_eq!(
         logout(&t, &auth, &user_id).await,
         (200, json!({"status": "success", "data": {"message": "You've been logged out!"}}))
     );
-    assert_eq!(me(&t, &auth, &user_id).await, not_logged_in());
+    assert_eq!(me(&t, &auth, &user_id).await, denied_by_authorizer());
     assert_eq!(logout(&t, &auth, &user_id).await, not_logged_in());
     assert_eq!(me(&t, &other_auth, &other_user).await.0, 200);
     let resp = t.http.get(format!("{}/api/v1/me", t.base)).send().await.expect("request");
-    assert_eq!(json(resp).await, not_logged_in());
+    assert_eq!(json(resp).await, no_identity());
     t.assert_logs_clean();
 }
 
@@ -86,7 +97,9 @@ async fn expired_sessions_are_refused_before_dynamodb_deletes_them() {
     t.remember(stale.expose());
     t.app.store.put_session(&stale, &record, shared::clock::now_secs() - 1).await.expect("put");
     assert_eq!(t.count("SESSION#").await, 2);
-    assert_eq!(me(&t, stale.expose(), &user_id).await, not_logged_in());
+    assert_eq!(me(&t, stale.expose(), &user_id).await, denied_by_authorizer());
+    let resp = t.app.rocketchat_me(&stale, &user_id).await;
+    assert!(matches!(resp, Err(shared::LoginError::NotLoggedIn)), "the function refuses it too: {resp:?}");
     let (status, _) = json(
         t.http
             .post(format!("{}/api/v1/login", t.base))
@@ -147,7 +160,7 @@ async fn syncano_user_and_reset_key() {
     };
     assert_eq!(user(Some(old_key.clone()), t.api_key.clone()).await, (200, login.clone()));
     assert_eq!(user(Some("0".repeat(40)), t.api_key.clone()).await.0, 403);
-    assert_eq!(user(None, t.api_key.clone()).await.0, 403);
+    assert_eq!(user(None, t.api_key.clone()).await.0, 401, "API Gateway: identity header missing");
     assert_eq!(user(Some(old_key.clone()), "f".repeat(40)).await.0, 403);
 
     let reset = |id: String, api_key: Option<String>| {
