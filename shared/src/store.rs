@@ -257,6 +257,20 @@ enum CreateOutcome {
 }
 
 impl UserStore {
+    /// One `GetItem` of `key`.
+    async fn get(&self, key: Item, consistent: bool) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(consistent)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", e))?;
+        Ok(out.item)
+    }
+
     /// A `PutItem` that only creates: fails if an item with the same key exists.
     fn put_new(&self, item: Item) -> aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder {
         self.client
@@ -335,16 +349,8 @@ impl UserStore {
         subject: &str,
         consistent: bool,
     ) -> Result<Option<UserRecord>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(identity_key(instance, provider, subject)))
-            .consistent_read(consistent)
-            .send()
-            .await
-            .map_err(|e| classify("GetItem", e))?;
-        out.item.map(|item| user_from_item(instance, &item)).transpose()
+        let item = self.get(identity_key(instance, provider, subject), consistent).await?;
+        item.map(|item| user_from_item(instance, &item)).transpose()
     }
 
     /// Returns the user of `identity`, creating it on first login. Safe under any number of
@@ -466,16 +472,8 @@ impl UserStore {
     ) -> Result<Option<UserRecord>, StoreError> {
         let provider = identity.provider.as_str();
         for _ in 0..3 {
-            let out = self
-                .client
-                .get_item()
-                .table_name(&self.table)
-                .set_key(Some(email_key(instance, email)))
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(|e| classify("GetItem", e))?;
-            let Some(holder) = out.item else { return Ok(None) };
+            let item = self.get(email_key(instance, email), true).await?;
+            let Some(holder) = item else { return Ok(None) };
             let Some(user) = self.get_user(instance, get_n(&holder, "user_id")?).await? else { return Ok(None) };
             let mut identity_item = identity_key(instance, provider, &identity.subject);
             identity_item.extend(user_attributes(&user));
@@ -582,16 +580,7 @@ impl UserStore {
     }
 
     async fn get_user_item(&self, instance: &InstanceName, user_id: u64) -> Result<Option<Item>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(user_key(instance, user_id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| classify("GetItem", e))?;
-        Ok(out.item)
+        self.get(user_key(instance, user_id), true).await
     }
 
     /// The user whose current Syncano user key is `key`.
@@ -600,16 +589,8 @@ impl UserStore {
         instance: &InstanceName,
         key: &Secret,
     ) -> Result<Option<UserRecord>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(user_key_lookup(instance, key)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| classify("GetItem", e))?;
-        let Some(item) = out.item else { return Ok(None) };
+        let item = self.get(user_key_lookup(instance, key), true).await?;
+        let Some(item) = item else { return Ok(None) };
         self.get_user(instance, get_n(&item, "user_id")?).await
     }
 
@@ -689,16 +670,8 @@ impl UserStore {
     /// The live session of `token`: expiry is enforced here, not only by DynamoDB's TTL, which
     /// deletes expired items late.
     pub async fn find_session(&self, token: &Secret) -> Result<Option<Session>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(session_key(&tokens::sha256_hex(token.expose()))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| classify("GetItem", e))?;
-        let Some(item) = out.item else { return Ok(None) };
+        let item = self.get(session_key(&tokens::sha256_hex(token.expose())), true).await?;
+        let Some(item) = item else { return Ok(None) };
         let expires_at: i64 = get_n(&item, "expires_at")?;
         if expires_at <= clock::now_secs() {
             return Ok(None);
