@@ -421,22 +421,10 @@ impl UserStore {
     /// Next Syncano user id of the instance (atomic ADD), and whether the instance links accounts
     /// by verified email; fails if the instance does not exist.
     async fn allocate_user_id(&self, instance: &InstanceName) -> Result<(u64, bool), StoreError> {
-        let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(instance_key(instance)))
-            .update_expression("ADD next_user_id :one")
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":one", n(1))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await
-            .map_err(|e| match e.as_service_error() {
-                Some(se) if se.is_conditional_check_failed_exception() => StoreError::InstanceNotFound,
-                _ => classify("UpdateItem", e),
-            })?;
-        let attrs = out.attributes.ok_or(StoreError::Corrupt("next_user_id"))?;
+        let attrs = self
+            .update_instance(instance, "ADD next_user_id :v", n(1), ReturnValue::AllNew)
+            .await?
+            .ok_or(StoreError::Corrupt("next_user_id"))?;
         Ok((
             get_n(&attrs, "next_user_id")?,
             matches!(attrs.get("link_by_verified_email"), Some(AttributeValue::Bool(true))),
@@ -445,20 +433,36 @@ impl UserStore {
 
     /// Turns account linking by verified email on or off for an instance (off by default).
     pub async fn set_linking(&self, instance: &InstanceName, on: bool) -> Result<(), StoreError> {
-        self.client
+        self.update_instance(instance, "SET link_by_verified_email = :v", AttributeValue::Bool(on), ReturnValue::None)
+            .await?;
+        Ok(())
+    }
+
+    /// One `UpdateItem` of an existing instance item (`:v` is `value`); `InstanceNotFound` if
+    /// there is no such instance. Returns the attributes `returns` asks for.
+    async fn update_instance(
+        &self,
+        instance: &InstanceName,
+        expression: &str,
+        value: AttributeValue,
+        returns: ReturnValue,
+    ) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(instance_key(instance)))
-            .update_expression("SET link_by_verified_email = :on")
+            .update_expression(expression)
             .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":on", AttributeValue::Bool(on))
+            .expression_attribute_values(":v", value)
+            .return_values(returns)
             .send()
             .await
             .map_err(|e| match e.as_service_error() {
                 Some(se) if se.is_conditional_check_failed_exception() => StoreError::InstanceNotFound,
                 _ => classify("UpdateItem", e),
             })?;
-        Ok(())
+        Ok(out.attributes)
     }
 
     /// Links `identity` to the user that holds `email` as verified, if there is one: one

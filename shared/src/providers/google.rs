@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::jwks::JwksCache;
-use super::oidc::{IdTokenRules, IdTokenVerifier, NonceRule, Profile};
+use super::oidc::{self, IdTokenRules, IdTokenVerifier, NonceRule};
 use super::{outage, parse_json, send, Credentials, ProviderError};
 use crate::config::GoogleConfig;
 use crate::identity::{Provider, VerifiedIdentity};
@@ -92,13 +92,7 @@ impl GoogleVerifier {
             .filter(|s| !s.is_empty())
             .ok_or_else(|| ProviderError::BadResponse("tokeninfo has no sub".into()))?;
 
-        let (status, body) = send(self.http.get(&self.userinfo_url).bearer_auth(token.expose())).await?;
-        if !status.is_success() {
-            return Err(
-                outage(status).unwrap_or_else(|| ProviderError::Rejected(format!("userinfo answered {status}")))
-            );
-        }
-        let profile: Profile = parse_json(&body, "userinfo")?;
+        let profile = oidc::userinfo(&self.http, &self.userinfo_url, token).await?;
         if profile.sub.as_deref() != Some(sub.as_str()) {
             return Err(ProviderError::BadResponse("userinfo is about another person".into()));
         }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::jwks::JwksCache;
-use super::oidc::{IdTokenRules, IdTokenVerifier, NonceRule, Profile};
+use super::oidc::{self, IdTokenRules, IdTokenVerifier, NonceRule};
 use super::{outage, parse_json, send, Credentials, ProviderError};
 use crate::config::LinkedInConfig;
 use crate::identity::{Provider, VerifiedIdentity};
@@ -76,13 +76,7 @@ impl LinkedInVerifier {
         if intro.active != Some(true) || intro.client_id.as_deref() != Some(self.client_id.as_str()) {
             return Err(ProviderError::Rejected("access token inactive or issued to another app".into()));
         }
-        let (status, body) = send(self.http.get(&self.userinfo_url).bearer_auth(token.expose())).await?;
-        if !status.is_success() {
-            return Err(
-                outage(status).unwrap_or_else(|| ProviderError::Rejected(format!("userinfo answered {status}")))
-            );
-        }
-        let profile: Profile = parse_json(&body, "userinfo")?;
+        let profile = oidc::userinfo(&self.http, &self.userinfo_url, token).await?;
         let sub = profile
             .sub
             .clone()

@@ -180,6 +180,18 @@ impl Profile {
     }
 }
 
+/// An OIDC `userinfo` answer for a bearer `token`: a refusal is a rejected token, 5xx/429 an
+/// outage.
+pub async fn userinfo(http: &reqwest::Client, url: &str, token: &Secret) -> Result<Profile, ProviderError> {
+    let (status, body) = super::send(http.get(url).bearer_auth(token.expose())).await?;
+    if !status.is_success() {
+        return Err(
+            super::outage(status).unwrap_or_else(|| ProviderError::Rejected(format!("userinfo answered {status}")))
+        );
+    }
+    super::parse_json(&body, "userinfo")
+}
+
 /// `email_verified` as providers send it: a boolean, or (Apple) the string `"true"`.
 pub fn truthy(v: &Option<serde_json::Value>) -> bool {
     match v {
