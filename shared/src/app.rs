@@ -83,7 +83,11 @@ impl App {
             store: UserStore::new(dynamo, config.table_name.clone()),
             providers: Providers::new(&config, &http),
             user_keys: UserKeys::new(config.token_secret.clone()),
-            limiter: FailureLimiter::new(config.login_failures_max, config.login_failure_window),
+            limiter: FailureLimiter::new(
+                config.login_failures_max,
+                config.login_failures_per_user_max,
+                config.login_failure_window,
+            ),
             config,
         })
     }

@@ -118,6 +118,8 @@ pub struct Config {
     pub session_ttl: Duration,
     /// Rejected logins from one IP within `login_failure_window` before it gets 429.
     pub login_failures_max: u64,
+    /// Rejected logins claiming one provider user, from one IP, before that pair gets 429.
+    pub login_failures_per_user_max: u64,
     pub login_failure_window: Duration,
     /// DynamoDB endpoint override (DynamoDB Local); `None` in AWS.
     pub dynamodb_endpoint: Option<String>,
@@ -213,6 +215,7 @@ impl Config {
         let refetch_ms = vars.number("JWKS_MIN_REFETCH_MS", DEFAULT_JWKS_MIN_REFETCH_MS, 0..=3_600_000)?;
         let ttl_days = vars.number("SESSION_TTL_DAYS", DEFAULT_SESSION_TTL_DAYS, 1..=3_650)?;
         let login_failures_max = vars.number("LOGIN_FAILURES_MAX", 20, 1..=1_000_000)?;
+        let login_failures_per_user_max = vars.number("LOGIN_FAILURES_PER_USER_MAX", 5, 1..=1_000_000)?;
         let login_failure_window = vars.number("LOGIN_FAILURE_WINDOW_SECS", 300, 1..=86_400)?;
         let dynamodb_endpoint = match vars.get("AWS_ENDPOINT_URL_DYNAMODB") {
             Some(v) => Some(url("AWS_ENDPOINT_URL_DYNAMODB", v)?),
@@ -234,6 +237,7 @@ impl Config {
             jwks_min_refetch: Duration::from_millis(refetch_ms),
             session_ttl: Duration::from_secs(ttl_days * 86_400),
             login_failures_max,
+            login_failures_per_user_max,
             login_failure_window: Duration::from_secs(login_failure_window),
             dynamodb_endpoint,
         })

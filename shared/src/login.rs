@@ -9,6 +9,7 @@ use crate::instance::InstanceName;
 use crate::providers::{Credentials, ProviderError};
 use crate::secret::Secret;
 use crate::store::{ApiKeyCheck, StoreError, UserRecord};
+use crate::throttle::FailureKeys;
 use crate::tokens;
 
 #[derive(Debug, thiserror::Error)]
@@ -100,24 +101,28 @@ pub struct RocketChatLogin {
 }
 
 impl App {
-    /// Runs a login `attempt` for the caller at `ip` under the failure limiter: refused with 429
-    /// while the IP is blocked (the provider is not asked), and a rejection is counted.
+    /// Runs a login `attempt` under the failure limiter's counters `keys` (none without a source
+    /// IP): refused with 429 while one of them is over its limit (the provider is not asked), and
+    /// a rejection is counted under each.
     pub async fn limited<T>(
         &self,
-        ip: Option<&str>,
+        keys: Option<FailureKeys>,
         attempt: impl std::future::Future<Output = Result<T, LoginError>>,
     ) -> Result<T, LoginError> {
-        let Some(ip) = ip else { return attempt.await };
-        if let Some(wait) = self.limiter.retry_after(ip) {
+        let Some(keys) = keys else { return attempt.await };
+        if let Some(wait) = self.limiter.retry_after(&keys) {
             return Err(LoginError::TooManyFailures(wait));
         }
         let result = attempt.await;
         if matches!(result, Err(LoginError::TokenRejected(_))) {
             let (window, end) = self.limiter.window();
-            match self.store.count_failure(ip, window, end + 60).await {
-                Ok(count) => self.limiter.note_failures(ip, count),
-                // Counting is best effort: the client's answer is the rejection either way.
-                Err(e) => tracing::warn!(error = %e, "could not count a rejected login"),
+            let counters = std::iter::once((&keys.ip, false)).chain(keys.user.iter().map(|k| (k, true)));
+            for (key, per_user) in counters {
+                match self.store.count_failure(key, window, end + 60).await {
+                    Ok(count) => self.limiter.note_failures(key, per_user, count),
+                    // Counting is best effort: the client's answer is the rejection either way.
+                    Err(e) => tracing::warn!(error = %e, "could not count a rejected login"),
+                }
             }
         }
         result

@@ -703,14 +703,14 @@ impl UserStore {
         Ok(out.attributes.is_some_and(|a| !a.is_empty()))
     }
 
-    /// Adds one rejected login from `ip` in window `window` (expiring at `expires_at`); returns
-    /// the window's count so far.
-    pub async fn count_failure(&self, ip: &str, window: i64, expires_at: i64) -> Result<u64, StoreError> {
+    /// Adds one rejected login under the limiter's counter `counter` (an IP, or an IP and a provider
+    /// user) in window `window` (expiring at `expires_at`); returns the window's count so far.
+    pub async fn count_failure(&self, counter: &str, window: i64, expires_at: i64) -> Result<u64, StoreError> {
         let out = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(format!("FAIL#{ip}#{window}"), "FAIL")))
+            .set_key(Some(key(format!("FAIL#{counter}#{window}"), "FAIL")))
             .update_expression("ADD failures :one SET expires_at = if_not_exists(expires_at, :exp)")
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":exp", n(expires_at))

@@ -1,6 +1,11 @@
-//! Slowing down repeated rejected logins from one source IP: after `LOGIN_FAILURES_MAX` rejected
-//! tokens within a `LOGIN_FAILURE_WINDOW_SECS` window, that IP gets 429 with `Retry-After` until
-//! the window ends, without the provider being asked.
+//! Slowing down repeated rejected logins: after `LOGIN_FAILURES_MAX` rejected tokens from one
+//! source IP within a `LOGIN_FAILURE_WINDOW_SECS` window, that IP gets 429 with `Retry-After`
+//! until the window ends, without the provider being asked. Rejected logins that claim one
+//! provider user (the `sub` of an ID token, the user id of an X token) are counted again under
+//! (IP, provider user) against the lower `LOGIN_FAILURES_PER_USER_MAX`: behind one NAT address
+//! many people log in, but one of them failing over and over is slowed long before the address.
+//! The claimed user is never trusted for more than this, and since every key holds the IP, no
+//! one's failures slow anyone on another address.
 //!
 //! The count lives in the table (`FAIL#{ip}#{window}`, TTL) so every Lambda instance adds to the
 //! same one; the success path costs no request: the count is written only on a rejection, and a
@@ -15,17 +20,48 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 
 use crate::clock;
+use crate::identity::Provider;
+use crate::providers::Credentials;
+use crate::tokens;
 
 pub struct FailureLimiter {
     max_failures: u64,
+    max_per_user: u64,
     window: Duration,
-    /// IP → epoch second its block ends, as this Lambda instance learned.
+    /// Counter key → epoch second its block ends, as this Lambda instance learned.
     blocked: Mutex<HashMap<String, i64>>,
 }
 
+/// The counters one login attempt belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailureKeys {
+    /// The source IP.
+    pub ip: String,
+    /// `{ip}#U#{hash of provider and claimed user}`, when the credentials name a user.
+    pub user: Option<String>,
+}
+
+impl FailureKeys {
+    pub fn new(ip: &str, provider_user: Option<(Provider, &str)>) -> FailureKeys {
+        let user = provider_user.map(|(provider, sub)| {
+            let digest = tokens::sha256_hex(&format!("{}:{sub}", provider.as_str()));
+            format!("{ip}#U#{}", &digest[..32])
+        });
+        FailureKeys { ip: ip.to_string(), user }
+    }
+}
+
+/// The counters of a login request: its source IP (none, no counting: only API Gateway's own
+/// invocations lack one), and the provider user its credentials claim, if any.
+pub fn login_keys(req: &Request, login: Option<(Provider, &Credentials)>) -> Option<FailureKeys> {
+    let ip = source_ip(req)?;
+    let claimed = login.and_then(|(provider, creds)| Some((provider, creds.claimed_subject(provider)?)));
+    Some(FailureKeys::new(&ip, claimed.as_ref().map(|(p, sub)| (*p, sub.as_str()))))
+}
+
 impl FailureLimiter {
-    pub fn new(max_failures: u64, window: Duration) -> FailureLimiter {
-        FailureLimiter { max_failures, window, blocked: Mutex::new(HashMap::new()) }
+    pub fn new(max_failures: u64, max_per_user: u64, window: Duration) -> FailureLimiter {
+        FailureLimiter { max_failures, max_per_user, window, blocked: Mutex::new(HashMap::new()) }
     }
 
     fn window_secs(&self) -> i64 {
@@ -39,19 +75,21 @@ impl FailureLimiter {
         (index, (index + 1) * w)
     }
 
-    /// Seconds until `ip` may try again, if it is blocked.
-    pub fn retry_after(&self, ip: &str) -> Option<i64> {
+    /// Seconds until an attempt under `keys` may be tried again, if one of its counters is over.
+    pub fn retry_after(&self, keys: &FailureKeys) -> Option<i64> {
         let mut blocked = self.blocked.lock().unwrap_or_else(|e| e.into_inner());
         let now = clock::now_secs();
         blocked.retain(|_, until| *until > now);
-        blocked.get(ip).map(|until| until - now)
+        std::iter::once(&keys.ip).chain(&keys.user).filter_map(|k| blocked.get(k)).max().map(|until| until - now)
     }
 
-    /// Records what the table says after a rejection: `count` failures so far in the window.
-    pub fn note_failures(&self, ip: &str, count: u64) {
-        if count >= self.max_failures {
+    /// Records what the table says after a rejection: `count` failures so far in the window
+    /// under `key` (the IP's own counter when `per_user` is false).
+    pub fn note_failures(&self, key: &str, per_user: bool, count: u64) {
+        let max = if per_user { self.max_per_user } else { self.max_failures };
+        if count >= max {
             let (_, end) = self.window();
-            self.blocked.lock().unwrap_or_else(|e| e.into_inner()).insert(ip.to_string(), end);
+            self.blocked.lock().unwrap_or_else(|e| e.into_inner()).insert(key.to_string(), end);
         }
     }
 }
@@ -72,12 +110,29 @@ mod tests {
 
     #[test]
     fn blocks_only_at_the_limit_and_only_that_ip() {
-        let l = FailureLimiter::new(3, Duration::from_secs(300));
-        l.note_failures("203.0.113.1", 2);
-        assert_eq!(l.retry_after("203.0.113.1"), None);
-        l.note_failures("203.0.113.1", 3);
-        let wait = l.retry_after("203.0.113.1").expect("blocked");
+        let l = FailureLimiter::new(3, 2, Duration::from_secs(300));
+        let ip = FailureKeys::new("203.0.113.1", None);
+        l.note_failures(&ip.ip, false, 2);
+        assert_eq!(l.retry_after(&ip), None);
+        l.note_failures(&ip.ip, false, 3);
+        let wait = l.retry_after(&ip).expect("blocked");
         assert!(wait > 0 && wait <= 300, "{wait}");
-        assert_eq!(l.retry_after("203.0.113.2"), None);
+        assert_eq!(l.retry_after(&FailureKeys::new("203.0.113.2", None)), None);
+    }
+
+    #[test]
+    fn a_provider_user_is_blocked_per_ip_at_its_own_lower_limit() {
+        let l = FailureLimiter::new(10, 2, Duration::from_secs(300));
+        let alice = FailureKeys::new("203.0.113.1", Some((Provider::Google, "alice")));
+        let user = alice.user.clone().expect("keyed");
+        assert!(user.starts_with("203.0.113.1#U#") && !user.contains("alice"), "{user}");
+        l.note_failures(&user, true, 2);
+        assert!(l.retry_after(&alice).is_some());
+        // Same IP, another user or no user: not blocked; same user elsewhere: not blocked.
+        assert_eq!(l.retry_after(&FailureKeys::new("203.0.113.1", Some((Provider::Google, "bob")))), None);
+        assert_eq!(l.retry_after(&FailureKeys::new("203.0.113.1", None)), None);
+        assert_eq!(l.retry_after(&FailureKeys::new("203.0.113.9", Some((Provider::Google, "alice")))), None);
+        // Another provider's user of the same id is another user.
+        assert_eq!(l.retry_after(&FailureKeys::new("203.0.113.1", Some((Provider::Apple, "alice")))), None);
     }
 }

@@ -21,7 +21,7 @@ use crate::login::{LoginError, RocketChatLogin};
 use crate::providers::Credentials;
 use crate::secret::Secret;
 use crate::store::UserRecord;
-use crate::throttle::source_ip;
+use crate::throttle::login_keys;
 
 /// A validated OAuth login request.
 #[derive(Debug)]
@@ -280,12 +280,12 @@ pub fn error_response(err: &LoginError) -> Response<Body> {
 /// The whole Rocket.Chat login (OAuth or resume): parse, log in, answer (with its log line).
 pub async fn handle(app: &App, req: &Request, route: &str) -> Response<Body> {
     let started = Instant::now();
-    let ip = source_ip(req);
     let result = match parse(req) {
         Ok(Login::OAuth(login)) => {
-            app.limited(ip.as_deref(), app.rocketchat_login(login.provider, &login.credentials)).await
+            let keys = login_keys(req, Some((login.provider, &login.credentials)));
+            app.limited(keys, app.rocketchat_login(login.provider, &login.credentials)).await
         }
-        Ok(Login::Resume(token)) => app.limited(ip.as_deref(), app.rocketchat_resume(&token)).await,
+        Ok(Login::Resume(token)) => app.limited(login_keys(req, None), app.rocketchat_resume(&token)).await,
         Err(e) => Err(e),
     };
     respond(&app.config, route, started, result)

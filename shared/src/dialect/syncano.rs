@@ -17,7 +17,7 @@ use crate::identity::Provider;
 use crate::login::{LoginError, SyncanoLogin, SyncanoLoginRequest};
 use crate::providers::Credentials;
 use crate::secret::Secret;
-use crate::throttle::source_ip;
+use crate::throttle::login_keys;
 
 #[derive(Debug, Serialize)]
 pub struct UserLinks {
@@ -198,7 +198,10 @@ pub fn error_response(err: &LoginError) -> Response<Body> {
 pub async fn handle(app: &App, req: &Request, provider: Provider, route: &str) -> Response<Body> {
     let started = Instant::now();
     let result = match parse_login(req, provider) {
-        Ok(login) => app.limited(source_ip(req).as_deref(), app.syncano_login(login, provider)).await,
+        Ok(login) => {
+            let keys = login_keys(req, Some((provider, &login.credentials)));
+            app.limited(keys, app.syncano_login(login, provider)).await
+        }
         Err(e) => Err(e),
     };
     respond(route, started, result)

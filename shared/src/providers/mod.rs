@@ -76,6 +76,21 @@ impl Credentials {
             .ok_or(ProviderError::MissingCredential("access_token"))
     }
 
+    /// The provider user these credentials claim to be, unverified: the `sub` of an ID token, or
+    /// the user id an X OAuth 1.0a token starts with (`{user id}-{random}`). Only for keying
+    /// the failure limiter together with the caller's IP.
+    pub fn claimed_subject(&self, provider: Provider) -> Option<String> {
+        if let Some(sub) = self.id_token.as_ref().and_then(|t| oidc::unverified_subject(t.expose())) {
+            return Some(sub);
+        }
+        if provider == Provider::Twitter && self.token_secret.is_some() {
+            let id = self.access_token.as_ref()?.expose().split_once('-')?.0;
+            return (!id.is_empty() && id.len() <= 20 && id.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| id.to_string());
+        }
+        None
+    }
+
     /// A Syncano `access_token`, read the way each backend's clients send it: a JWT is an ID
     /// token; for Twitter `token:secret` is an OAuth 1.0a pair (a bare token is an OAuth 2.0
     /// bearer token); anything else is an access token.

@@ -80,6 +80,22 @@ struct Standard {
     nonce: Option<String>,
 }
 
+/// The `sub` claim of a JWT, read **without** verifying it: only for keying the failure limiter
+/// (whose keys also carry the caller's IP, so a forged `sub` can only slow its own sender).
+/// `None` unless it is a short, printable string.
+pub fn unverified_subject(token: &str) -> Option<String> {
+    if !looks_like_jwt(token) {
+        return None;
+    }
+    let payload = token.split('.').nth(1)?;
+    if payload.len() > 16 * 1024 {
+        return None;
+    }
+    let claims: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+    let sub = claims.get("sub")?.as_str()?;
+    (!sub.is_empty() && sub.len() <= 255 && sub.chars().all(|c| c.is_ascii_graphic())).then(|| sub.to_string())
+}
+
 /// Whether `token` has the shape of a JWS compact token (three base64url parts, a JSON header
 /// with `alg`). Used to tell ID tokens from opaque access tokens.
 pub fn looks_like_jwt(token: &str) -> bool {
@@ -213,6 +229,18 @@ mod tests {
         assert!(!looks_like_jwt("ya29.a0AfH6SMB"));
         assert!(!looks_like_jwt("a.b.c"));
         assert!(!looks_like_jwt(&format!("{header}.e30.sig.extra")));
+    }
+
+    #[test]
+    fn unverified_subject_reads_only_a_sane_sub() {
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","kid":"k"}"#);
+        let jwt = |claims: &str| format!("{header}.{}.sig", URL_SAFE_NO_PAD.encode(claims));
+        assert_eq!(unverified_subject(&jwt(r#"{"sub":"1234"}"#)).as_deref(), Some("1234"));
+        assert_eq!(unverified_subject(&jwt(r#"{"sub":12}"#)), None);
+        assert_eq!(unverified_subject(&jwt(r#"{"sub":"a b"}"#)), None);
+        assert_eq!(unverified_subject(&jwt(r#"{"iss":"x"}"#)), None);
+        assert_eq!(unverified_subject(&format!("{header}.!!.sig")), None);
+        assert_eq!(unverified_subject("EAABwzLixnjYBAO"), None);
     }
 
     #[test]

@@ -151,6 +151,19 @@ impl TestApp {
             .expect("request")
     }
 
+    /// Syncano login at `backend` with `body`; returns (status, JSON).
+    pub async fn syncano_at(&self, backend: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        let resp = self
+            .http
+            .post(format!("{}/v1.1/instances/{INSTANCE}/user/auth/{backend}/", self.base))
+            .header("x-api-key", &self.api_key)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        json(resp).await
+    }
+
     pub async fn rocketchat_login(&self, token: &str) -> reqwest::Response {
         self.http
             .post(format!("{}/api/v1/login", self.base))

@@ -10,15 +10,7 @@ use shared::InstanceName;
 use crate::helpers::*;
 
 async fn syncano(t: &TestApp, backend: &str, token: &str) -> serde_json::Value {
-    let resp = t
-        .http
-        .post(format!("{}/v1.1/instances/{INSTANCE}/user/auth/{backend}/", t.base))
-        .header("x-api-key", &t.api_key)
-        .json(&json!({ "access_token": token }))
-        .send()
-        .await
-        .expect("request");
-    let (status, body) = json(resp).await;
+    let (status, body) = t.syncano_at(backend, json!({ "access_token": token })).await;
     assert_eq!(status, 200, "{backend}: {body}");
     t.remember(body["user_key"].as_str().unwrap_or_default());
     body

@@ -15,17 +15,8 @@ fn now() -> i64 {
     shared::clock::now_secs()
 }
 
-/// Syncano login at `backend` with `body`; returns (status, JSON).
 async fn syncano(t: &TestApp, backend: &str, body: Value) -> (u16, Value) {
-    let resp = t
-        .http
-        .post(format!("{}/v1.1/instances/{INSTANCE}/user/auth/{backend}/", t.base))
-        .header("x-api-key", &t.api_key)
-        .json(&body)
-        .send()
-        .await
-        .expect("request");
-    json(resp).await
+    t.syncano_at(backend, body).await
 }
 
 async fn rocketchat(t: &TestApp, body: Value) -> (u16, Value) {

@@ -1,7 +1,23 @@
-//! Repeated rejected logins from one IP are slowed with 429 and `Retry-After`; a success from
-//! another IP is never blocked by them.
+//! Repeated rejected logins from one IP, or for one provider user from one IP, are slowed with
+//! 429 and `Retry-After`; a success from another IP is never blocked by them.
+
+use emulator::OidcProvider;
+use local_stack::demo::{GOOGLE_CLIENT_ID, OTHER_GOOGLE_CLIENT_ID};
+use serde_json::json;
 
 use crate::helpers::*;
+
+/// A request like the event samples (source IP 203.0.113.10), through the function in process.
+async fn from_another_ip(t: &TestApp, sample: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+    let text = std::fs::read_to_string(local_stack::dynamodb_local::repo_root().join(sample)).expect("sample");
+    let mut event: serde_json::Value = serde_json::from_str(&text).expect("json");
+    event["body"] = json!(body.to_string());
+    event["headers"]["x-api-key"] = json!(t.api_key);
+    let req = lambda_http::request::from_str(&event.to_string()).expect("event");
+    let resp = google_login::handler(&t.app, req).await;
+    let status = resp.status().as_u16();
+    (status, serde_json::from_slice(resp.body()).unwrap_or_default())
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ip_with_too_many_rejected_logins_gets_429_and_others_do_not() {
@@ -32,5 +48,40 @@ async fn an_ip_with_too_many_rejected_logins_gets_429_and_others_do_not() {
     .expect("sample");
     let req = lambda_http::request::from_str(&text).expect("event");
     assert_eq!(facebook_login::handler(&t.app, req).await.status().as_u16(), 200);
+    t.assert_logs_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_provider_user_failing_from_one_ip_is_slowed_before_the_ip() {
+    let t = spawn_app_with(|v| {
+        v.insert("LOGIN_FAILURES_MAX".into(), "10".into());
+        v.insert("LOGIN_FAILURES_PER_USER_MAX".into(), "2".into());
+    })
+    .await;
+    let alice = t.emulator.create_oidc_user(OidcProvider::Google, "Alice Nat", None, false);
+    let bob = t.emulator.create_oidc_user(OidcProvider::Google, "Bob Nat", None, false);
+    // Alice's tokens for another app are rejected twice: her pair (this IP, alice) is now over.
+    for _ in 0..2 {
+        let theirs = t.emulator.issue_id_token(OidcProvider::Google, &alice, OTHER_GOOGLE_CLIENT_ID, None);
+        t.remember(&theirs);
+        assert_eq!(t.syncano_at("google-oauth2", json!({ "access_token": theirs })).await.0, 401);
+    }
+    assert_eq!(t.count("FAIL#127.0.0.1#U#").await, 1, "one counter for the (IP, user) pair");
+    let ok = t.emulator.issue_id_token(OidcProvider::Google, &alice, GOOGLE_CLIENT_ID, None);
+    t.remember(&ok);
+    let asked = t.emulator.request_count();
+    let (status, body) = t.syncano_at("google-oauth2", json!({ "access_token": ok })).await;
+    assert_eq!((status, body["detail"].as_str()), (429, Some("Too many failed logins. Try again later.")));
+    assert_eq!(t.emulator.request_count(), asked, "the provider is not asked");
+    // Bob behind the same address is not slowed, nor is Alice from another address.
+    let bobs = t.emulator.issue_id_token(OidcProvider::Google, &bob, GOOGLE_CLIENT_ID, None);
+    t.remember(&bobs);
+    let (status, body) = t.syncano_at("google-oauth2", json!({ "access_token": bobs })).await;
+    assert_eq!(status, 200, "{body}");
+    t.remember(body["user_key"].as_str().unwrap_or_default());
+    let (status, body) =
+        from_another_ip(&t, "events/google-login/200-success.json", json!({ "access_token": ok })).await;
+    assert_eq!(status, 200, "{body}");
+    t.remember(body["user_key"].as_str().unwrap_or_default());
     t.assert_logs_clean();
 }
