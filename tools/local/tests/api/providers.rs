@@ -45,7 +45,11 @@ struct JwtCase {
 /// The matrix for an ID-token provider: every case must be 401 and write nothing; the control
 /// case (a valid token) must log in, so the table can fail.
 async fn id_token_matrix(provider: OidcProvider, backend: &str, aud: &str, other_aud: &str, uses_nonce: bool) {
-    let t = spawn_app().await;
+    // Every case claims one user from one IP: the per-user failure limit is tested in throttle.rs.
+    let t = spawn_app_with(|v| {
+        v.insert("LOGIN_FAILURES_PER_USER_MAX".into(), "1000".into());
+    })
+    .await;
     let sub = t.emulator.create_oidc_user(provider, "Matrix Case", Some("matrix@example.com"), true);
     const RAW: &str = "raw-nonce-123";
     let hashed = sha256_hex(RAW);
@@ -378,7 +382,11 @@ async fn apple_keeps_the_name_given_at_first_sign_in() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotation_is_followed_without_a_cold_start_and_fetched_once() {
-    let t = spawn_app().await;
+    // One user's many rejected tokens from one IP: the per-user failure limit is not tested here.
+    let t = spawn_app_with(|v| {
+        v.insert("LOGIN_FAILURES_PER_USER_MAX".into(), "1000".into());
+    })
+    .await;
     let p = OidcProvider::Google;
     let sub = t.emulator.create_oidc_user(p, "Rota Tion", None, false);
     let login = |token: String| {
