@@ -12,6 +12,7 @@ use crate::providers::{self, Providers};
 use crate::secrets;
 use crate::store::UserStore;
 use crate::throttle::FailureLimiter;
+use crate::tls::{self, TlsError};
 use crate::tokens::UserKeys;
 
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +21,8 @@ pub enum AppError {
     Config(#[from] ConfigError),
     #[error("could not build the HTTP client: {0}")]
     Http(String),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
 }
 
 pub struct App {
@@ -43,7 +46,7 @@ impl App {
     /// In Lambda: region and credentials from the environment (aws-config's default chain),
     /// secrets from SSM Parameter Store when `SECRETS_PARAMETER_PATH` is set.
     pub async fn from_env() -> Result<App, AppError> {
-        let aws = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        let aws = aws_config::defaults(BehaviorVersion::latest()).http_client(tls::aws_http_client()?).load().await;
         let mut vars: HashMap<String, String> = std::env::vars().collect();
         if let Some(path) = vars.get("SECRETS_PARAMETER_PATH").filter(|p| !p.is_empty()).cloned() {
             if SECRET_VARIABLES.iter().any(|v| vars.contains_key(*v)) {
@@ -68,7 +71,8 @@ impl App {
         let dynamo = match &config.dynamodb_endpoint {
             Some(endpoint) => local_dynamodb_client(endpoint),
             None => {
-                let aws = aws_config::defaults(BehaviorVersion::latest()).load().await;
+                let aws =
+                    aws_config::defaults(BehaviorVersion::latest()).http_client(tls::aws_http_client()?).load().await;
                 aws_sdk_dynamodb::Client::from_conf(
                     aws_sdk_dynamodb::config::Builder::from(&aws).timeout_config(dynamodb_timeouts()).build(),
                 )
@@ -78,7 +82,8 @@ impl App {
     }
 
     pub fn build(config: Config, dynamo: aws_sdk_dynamodb::Client) -> Result<App, AppError> {
-        let http = providers::http_client(config.provider_timeout).map_err(|e| AppError::Http(e.to_string()))?;
+        let http = providers::http_client(config.provider_timeout, tls::provider_tls_config()?)
+            .map_err(|e| AppError::Http(e.to_string()))?;
         Ok(App {
             store: UserStore::new(dynamo, config.table_name.clone()),
             providers: Providers::new(&config, &http),

@@ -16,6 +16,7 @@ pub mod secrets;
 pub mod sessions;
 pub mod store;
 pub mod throttle;
+pub mod tls;
 pub mod tokens;
 pub mod username;
 

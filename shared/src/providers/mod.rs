@@ -150,9 +150,11 @@ impl Providers {
 }
 
 /// The one HTTP client of a cold start, shared by all provider verifiers: provider timeout as
-/// total request timeout, no redirects (a provider API never redirects a token check).
-pub fn http_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+/// total request timeout, no redirects (a provider API never redirects a token check), TLS from
+/// [`crate::tls::provider_tls_config`] (compiled-in roots, no certificate store read).
+pub fn http_client(timeout: Duration, tls: rustls::ClientConfig) -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
         .timeout(timeout)
         .connect_timeout(timeout)
         .redirect(reqwest::redirect::Policy::none())

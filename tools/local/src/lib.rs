@@ -3,10 +3,13 @@
 //! - [`template`] reads `template.yaml`: the HTTP API routes and the DynamoDB table.
 //! - [`gateway`] serves those routes like API Gateway HTTP API (payload format 2.0), calling the
 //!   function crates' handlers in process.
-//! - [`dynamodb_local`] runs DynamoDB Local and builds clients for it.
+//! - [`dynamodb_local`] runs DynamoDB Local and builds clients for it; [`counting_proxy`] counts
+//!   what reaches it.
 //!
 //! The `local-stack` binary puts them together with the provider emulator.
 
+pub mod budget;
+pub mod counting_proxy;
 pub mod demo;
 pub mod dynamodb_local;
 pub mod gateway;

@@ -1,0 +1,146 @@
+//! A counting proxy in front of DynamoDB Local: forwards every request unchanged and records the
+//! operation (`X-Amz-Target`) and how many items it touched, so the benchmark and the
+//! round-trip budget test can see exactly what a login asked of DynamoDB.
+
+use std::sync::{Arc, Mutex};
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::Response;
+use tokio::net::TcpListener;
+
+/// One request DynamoDB received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DynamoCall {
+    /// `GetItem`, `PutItem`, `TransactWriteItems`, ...
+    pub operation: String,
+    /// Items in a transaction or batch; 1 otherwise.
+    pub items: usize,
+    /// A strongly consistent read.
+    pub consistent: bool,
+}
+
+impl DynamoCall {
+    /// On-demand request units, for items under 1 KB (writes) and 4 KB (reads), which is every
+    /// item of this table: (read units, write units). Transactions cost double.
+    pub fn request_units(&self) -> (f64, f64) {
+        let read = if self.consistent { 1.0 } else { 0.5 };
+        let items = self.items as f64;
+        match self.operation.as_str() {
+            "GetItem" | "Query" | "Scan" => (read, 0.0),
+            "BatchGetItem" => (read * items, 0.0),
+            "TransactGetItems" => (2.0 * items, 0.0),
+            "PutItem" | "UpdateItem" | "DeleteItem" => (0.0, 1.0),
+            "BatchWriteItem" => (0.0, items),
+            "TransactWriteItems" => (0.0, 2.0 * items),
+            _ => (0.0, 0.0),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Shared {
+    upstream: String,
+    http: reqwest::Client,
+    calls: Arc<Mutex<Vec<DynamoCall>>>,
+}
+
+pub struct CountingProxy {
+    endpoint: String,
+    calls: Arc<Mutex<Vec<DynamoCall>>>,
+}
+
+impl CountingProxy {
+    /// Serves on a free loopback port, forwarding to `upstream` (e.g. `http://127.0.0.1:8000`).
+    pub async fn start(upstream: &str) -> std::io::Result<CountingProxy> {
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let shared = Shared {
+            upstream: upstream.trim_end_matches('/').to_string(),
+            http: reqwest::Client::new(),
+            calls: calls.clone(),
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let endpoint = format!("http://{}", listener.local_addr()?);
+        let app = axum::Router::new().fallback(forward).with_state(shared);
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Ok(CountingProxy { endpoint, calls })
+    }
+
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// The calls recorded since the last `take`.
+    pub fn take(&self) -> Vec<DynamoCall> {
+        std::mem::take(&mut *self.calls.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+fn describe(headers: &HeaderMap, body: &[u8]) -> DynamoCall {
+    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let operation = target.rsplit('.').next().unwrap_or("").to_string();
+    let json: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let items = match operation.as_str() {
+        "TransactWriteItems" | "TransactGetItems" => json["TransactItems"].as_array().map_or(0, Vec::len),
+        "BatchWriteItem" | "BatchGetItem" => json["RequestItems"]
+            .as_object()
+            .map_or(0, |tables| tables.values().map(|v| v.as_array().map_or(0, Vec::len)).sum()),
+        _ => 1,
+    };
+    DynamoCall { operation, items, consistent: json["ConsistentRead"].as_bool().unwrap_or(false) }
+}
+
+async fn forward(State(s): State<Shared>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    s.calls.lock().unwrap_or_else(|e| e.into_inner()).push(describe(&headers, &body));
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut req = s.http.request(method, format!("{}{path}", s.upstream)).body(body);
+    for (name, value) in headers.iter().filter(|(n, _)| *n != "host" && *n != "content-length") {
+        req = req.header(name, value);
+    }
+    let failed = |e: reqwest::Error| {
+        let mut resp = Response::new(Body::from(e.to_string()));
+        *resp.status_mut() = StatusCode::BAD_GATEWAY;
+        resp
+    };
+    let upstream = match req.send().await {
+        Ok(r) => r,
+        Err(e) => return failed(e),
+    };
+    let status = upstream.status();
+    let headers = upstream.headers().clone();
+    let bytes = match upstream.bytes().await {
+        Ok(b) => b,
+        Err(e) => return failed(e),
+    };
+    let mut resp = Response::new(Body::from(bytes));
+    *resp.status_mut() = status;
+    for (name, value) in headers.iter().filter(|(n, _)| *n != "content-length" && *n != "transfer-encoding") {
+        resp.headers_mut().insert(name, value.clone());
+    }
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_follow_the_on_demand_price_rules() {
+        let call = |op: &str, items, consistent| DynamoCall { operation: op.into(), items, consistent };
+        assert_eq!(call("GetItem", 1, false).request_units(), (0.5, 0.0));
+        assert_eq!(call("GetItem", 1, true).request_units(), (1.0, 0.0));
+        assert_eq!(call("UpdateItem", 1, false).request_units(), (0.0, 1.0));
+        assert_eq!(call("TransactWriteItems", 4, false).request_units(), (0.0, 8.0));
+    }
+
+    #[test]
+    fn the_operation_and_items_are_read_from_the_request() {
+        let mut h = HeaderMap::new();
+        h.insert("x-amz-target", "DynamoDB_20120810.TransactWriteItems".parse().expect("header"));
+        let c = describe(&h, br#"{"TransactItems":[{},{},{}]}"#);
+        assert_eq!((c.operation.as_str(), c.items), ("TransactWriteItems", 3));
+        h.insert("x-amz-target", "DynamoDB_20120810.GetItem".parse().expect("header"));
+        assert!(describe(&h, br#"{"ConsistentRead":true}"#).consistent);
+    }
+}

@@ -1,0 +1,86 @@
+//! The round-trip budget of a login, counted from what DynamoDB Local (through a counting proxy)
+//! and the provider emulator received. Not timed: a later change that adds a request to the
+//! login path fails here.
+
+use emulator::OidcProvider;
+use local_stack::budget::*;
+use local_stack::counting_proxy::{CountingProxy, DynamoCall};
+use local_stack::demo::GOOGLE_CLIENT_ID;
+use serde_json::json;
+
+use crate::helpers::*;
+
+struct Counted {
+    t: TestApp,
+    proxy: CountingProxy,
+}
+
+impl Counted {
+    async fn new() -> Counted {
+        let proxy = CountingProxy::start(local_stack::dynamodb_local::endpoint_for_tests()).await.expect("proxy");
+        let endpoint = proxy.endpoint().to_string();
+        let t = spawn_app_with(|v| {
+            v.insert("AWS_ENDPOINT_URL_DYNAMODB".into(), endpoint);
+        })
+        .await;
+        proxy.take();
+        Counted { t, proxy }
+    }
+
+    /// Runs `login`, asserting it answers 200; returns the DynamoDB calls and provider requests
+    /// it made.
+    async fn count(
+        &self,
+        what: &str,
+        login: impl std::future::Future<Output = (u16, serde_json::Value)>,
+    ) -> (Vec<DynamoCall>, u64) {
+        self.proxy.take();
+        let asked = self.t.emulator.request_count();
+        let (status, body) = login.await;
+        assert_eq!(status, 200, "{what}: {body}");
+        for secret in [&body["user_key"], &body["data"]["authToken"]] {
+            self.t.remember(secret.as_str().unwrap_or_default());
+        }
+        (self.proxy.take(), self.t.emulator.request_count() - asked)
+    }
+}
+
+fn ops(calls: &[DynamoCall]) -> Vec<&str> {
+    calls.iter().map(|c| c.operation.as_str()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logins_stay_within_the_round_trip_budget() {
+    let c = Counted::new().await;
+    let t = &c.t;
+    let (_, token) = t.facebook_user("Budget Syncano", None);
+    let syncano = || t.syncano_at("facebook", json!({ "access_token": token }));
+    let (first, provider) = c.count("Syncano first login", syncano()).await;
+    assert!(first.len() <= FIRST_DYNAMODB_MAX, "Syncano first login: {:?}", ops(&first));
+    assert!(provider <= 1, "Syncano first login: {provider} provider requests");
+    let (again, provider) = c.count("Syncano returning login", syncano()).await;
+    assert!(again.len() <= RETURNING_DYNAMODB_MAX, "Syncano returning login: {:?}", ops(&again));
+    assert!(provider <= RETURNING_PROVIDER_MAX, "Syncano returning login: {provider} provider requests");
+
+    let (_, token) = t.facebook_user("Budget Rocket", None);
+    let rocketchat = || async { json(t.rocketchat_login(&token).await).await };
+    let (first, _) = c.count("Rocket.Chat first login", rocketchat()).await;
+    assert!(first.len() <= FIRST_DYNAMODB_MAX, "Rocket.Chat first login: {:?}", ops(&first));
+    let (again, provider) = c.count("Rocket.Chat returning login", rocketchat()).await;
+    assert!(again.len() <= RETURNING_DYNAMODB_MAX, "Rocket.Chat returning login: {:?}", ops(&again));
+    assert!(provider <= RETURNING_PROVIDER_MAX, "Rocket.Chat returning login: {provider} provider requests");
+
+    // An ID token: the signing key is fetched once, then a returning login asks no provider.
+    let sub = t.emulator.create_oidc_user(OidcProvider::Google, "Budget Google", None, false);
+    let google = || {
+        let token = t.emulator.issue_id_token(OidcProvider::Google, &sub, GOOGLE_CLIENT_ID, None);
+        t.remember(&token);
+        async move { t.syncano_at("google-oauth2", json!({ "access_token": token })).await }
+    };
+    let (first, _) = c.count("Google first login", google()).await;
+    assert!(first.len() <= FIRST_DYNAMODB_MAX, "Google first login: {:?}", ops(&first));
+    let (again, provider) = c.count("Google returning login", google()).await;
+    assert!(again.len() <= RETURNING_DYNAMODB_MAX, "Google returning login: {:?}", ops(&again));
+    assert_eq!(provider, 0, "an ID token with a cached key needs no provider round trip");
+    t.assert_logs_clean();
+}
