@@ -4,6 +4,7 @@
 mod events;
 mod helpers;
 mod linking;
+mod openapi;
 mod providers;
 mod rocketchat;
 mod sessions;
