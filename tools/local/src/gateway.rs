@@ -439,7 +439,12 @@ async fn authorize(
         tracing::error!(authorizer = name, error = %e, "authorizer failed");
         api_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
     };
-    let mut value = serde_json::to_value(event).map_err(|e| internal(e.to_string()))?;
+    // An event that is not JSON (a header value that is not UTF-8) is a request API Gateway would
+    // not forward, as on routes without an authorizer: the client's 400, not the authorizer's 500.
+    let mut value = serde_json::to_value(event).map_err(|e| {
+        tracing::info!(reason = %e, "rejected a request API Gateway would not forward");
+        api_error(StatusCode::BAD_REQUEST, "Bad Request")
+    })?;
     value["type"] = serde_json::json!("REQUEST");
     value["identitySource"] = serde_json::json!(identity);
     let answer = (authorizers.function)(value.clone()).await.map_err(internal)?;
@@ -949,6 +954,33 @@ mod tests {
         let (status, body) = send_json(router, post("/api/v1/login", "{}")).await;
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(body, json!({ "message": "Internal Server Error" }));
+    }
+
+    #[tokio::test]
+    async fn a_header_the_event_cannot_carry_is_a_400_on_authorizer_routes_too() {
+        let allow: Authorizer =
+            Arc::new(|_event| Box::pin(async { Ok(json!({ "isAuthorized": true, "context": {} })) }));
+        let mut me = route("GET", "/api/v1/me", "login");
+        me.authorizer = Some("Session".to_owned());
+        let authorizers = Authorizers {
+            identity_headers: HashMap::from([("Session".to_owned(), vec!["x-auth-token".to_owned()])]),
+            function: allow,
+        };
+        let router = router_with_authorizers(vec![me], handlers(), authorizers).expect("router builds");
+        let request = |other: &[u8]| {
+            Request::builder()
+                .uri("/api/v1/me")
+                .header("x-auth-token", "t")
+                .header("x-other", HeaderValue::from_bytes(other).expect("obs-text is a valid header value"))
+                .body(Body::empty())
+                .expect("request")
+        };
+
+        let (status, echo) = send_json(router.clone(), request(b"fine")).await;
+        assert_eq!(status, StatusCode::CREATED, "{echo}");
+        // Not UTF-8: the payload 2.0 event (JSON) cannot carry it, with or without an authorizer.
+        let (status, body) = send_json(router, request(b"\xff")).await;
+        assert_eq!((status, body), (StatusCode::BAD_REQUEST, json!({ "message": "Bad Request" })));
     }
 
     #[tokio::test]

@@ -38,6 +38,8 @@ options:
   --dynamodb-port PORT        port for the DynamoDB Local it starts (default 8000)
   --emulator-port PORT        provider emulator port (default 8081)
   --template PATH             SAM template (default: template.yaml at the repository root)
+  --env NAME=VALUE            set a function configuration variable (repeatable), e.g.
+                              --env LOGIN_FAILURES_MAX=100000
   -h, --help                  show this help
 
 Logs go to stderr (RUST_LOG, default info).";
@@ -50,6 +52,8 @@ struct Args {
     dynamodb_port: u16,
     emulator_port: u16,
     template: PathBuf,
+    /// `--env` overrides of the functions' configuration, in order.
+    env: Vec<(String, String)>,
 }
 
 /// Why the stack could not start or stopped with an error.
@@ -85,6 +89,7 @@ impl Args {
             dynamodb_port: dynamodb_local::DEFAULT_PORT,
             emulator_port: 8081,
             template: dynamodb_local::repo_root().join("template.yaml"),
+            env: Vec::new(),
         };
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
@@ -103,6 +108,13 @@ impl Args {
                 "--emulator-port" => parsed.emulator_port = port(value()?)?,
                 "--dynamodb-endpoint" => parsed.dynamodb_endpoint = Some(value()?),
                 "--template" => parsed.template = PathBuf::from(value()?),
+                "--env" => {
+                    let v = value()?;
+                    match v.split_once('=') {
+                        Some((name, val)) if !name.is_empty() => parsed.env.push((name.to_owned(), val.to_owned())),
+                        _ => return Err(format!("--env: `{v}` is not NAME=VALUE")),
+                    }
+                }
                 _ => return Err(format!("unknown argument `{flag}`")),
             }
         }
@@ -180,6 +192,7 @@ async fn run(args: Args) -> Result<(), StackError> {
     .into_iter()
     .chain(apps.provider_vars(&graph_url))
     .map(|(k, v)| (k.to_owned(), v))
+    .chain(args.env)
     .collect();
     let app = App::from_vars(&vars).await?;
 
@@ -309,5 +322,13 @@ mod tests {
         assert_eq!(parse(&["--port", "x"]).expect_err("bad port"), "--port: `x` is not a port");
         assert_eq!(parse(&["--port"]).expect_err("no value"), "--port needs a value");
         assert_eq!(parse(&["--bogus"]).expect_err("unknown"), "unknown argument `--bogus`");
+
+        let args = parse(&["--env", "LOGIN_FAILURES_MAX=500", "--env=RUST_LOG=a=b"]).expect("ok").expect("args");
+        assert_eq!(
+            args.env,
+            [("LOGIN_FAILURES_MAX".to_owned(), "500".to_owned()), ("RUST_LOG".to_owned(), "a=b".to_owned())]
+        );
+        assert_eq!(parse(&["--env", "=1"]).expect_err("no name"), "--env: `=1` is not NAME=VALUE");
+        assert_eq!(parse(&["--env", "X"]).expect_err("no value"), "--env: `X` is not NAME=VALUE");
     }
 }

@@ -5,6 +5,7 @@ mod budget;
 mod events;
 mod helpers;
 mod linking;
+mod openapi;
 mod providers;
 mod rocketchat;
 mod sessions;

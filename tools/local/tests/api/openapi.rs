@@ -1,0 +1,148 @@
+//! `openapi.yaml` (repository root) describes exactly the HTTP API of `template.yaml`: the same
+//! (method, path) pairs, every path parameter and authorizer identity header declared, and every
+//! operation documents at least one client error (4xx) with a body schema. `scripts/schemathesis`
+//! checks the answers themselves against it.
+
+use std::collections::BTreeSet;
+
+use local_stack::dynamodb_local::repo_root;
+use local_stack::{Route, Template};
+use serde_yaml::Value;
+
+/// The operation keys of an OpenAPI 3.0 path item.
+const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+
+fn openapi() -> Value {
+    let path = repo_root().join("openapi.yaml");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("openapi.yaml is not YAML: {e}"))
+}
+
+fn template() -> Template {
+    Template::load(repo_root().join("template.yaml")).expect("template.yaml")
+}
+
+/// Follows a local `$ref` (`#/components/...`) until a value that is not a reference.
+fn resolve<'a>(doc: &'a Value, mut value: &'a Value) -> &'a Value {
+    for _ in 0..16 {
+        let Some(reference) = value.get("$ref").and_then(Value::as_str) else {
+            return value;
+        };
+        let pointer = reference.strip_prefix("#/").unwrap_or_else(|| panic!("only local refs: {reference}"));
+        value = pointer.split('/').fold(doc, |v, key| {
+            let key = key.replace("~1", "/").replace("~0", "~");
+            v.get(key.as_str()).unwrap_or_else(|| panic!("unresolved $ref {reference}"))
+        });
+    }
+    panic!("$ref chain too long")
+}
+
+/// Every operation: (upper-case method, path, operation object).
+fn operations(doc: &Value) -> Vec<(String, String, &Value)> {
+    let paths = doc.get("paths").and_then(Value::as_mapping).expect("openapi.yaml has `paths`");
+    let mut out = Vec::new();
+    for (path, item) in paths {
+        let path = path.as_str().expect("path keys are strings");
+        let item = resolve(doc, item);
+        for method in METHODS {
+            if let Some(op) = item.get(method) {
+                out.push((method.to_ascii_uppercase(), path.to_owned(), op));
+            }
+        }
+    }
+    out
+}
+
+/// The declared parameters of an operation (and of its path item), as (in, lower-case name).
+fn parameters(doc: &Value, path: &str, op: &Value) -> BTreeSet<(String, String)> {
+    let item = &doc["paths"][path];
+    [item.get("parameters"), op.get("parameters")]
+        .into_iter()
+        .flatten()
+        .flat_map(|list| list.as_sequence().expect("parameters is a list"))
+        .map(|p| resolve(doc, p))
+        .map(|p| {
+            let field = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or_else(|| panic!("parameter without {k}"));
+            (field("in").to_owned(), field("name").to_ascii_lowercase())
+        })
+        .collect()
+}
+
+fn route_set(routes: &[Route]) -> BTreeSet<(String, String)> {
+    routes.iter().map(|r| (r.method.clone(), r.path.clone())).collect()
+}
+
+#[test]
+fn openapi_operations_are_exactly_the_template_routes() {
+    let doc = openapi();
+    assert_eq!(doc["openapi"].as_str(), Some("3.0.3"));
+    let documented: BTreeSet<(String, String)> = operations(&doc).into_iter().map(|(m, p, _)| (m, p)).collect();
+    let routes = route_set(&template().routes());
+    let missing: Vec<_> = routes.difference(&documented).collect();
+    let extra: Vec<_> = documented.difference(&routes).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "openapi.yaml and template.yaml disagree: routes not documented {missing:?}, documented but not routes {extra:?}"
+    );
+}
+
+#[test]
+fn openapi_declares_path_parameters_and_authorizer_headers() {
+    let doc = openapi();
+    let template = template();
+    let authorizers = template.authorizers();
+    for route in template.routes() {
+        let (_, path, op) = operations(&doc)
+            .into_iter()
+            .find(|(m, p, _)| *m == route.method && *p == route.path)
+            .unwrap_or_else(|| panic!("{} is not documented", route.route_key()));
+        let declared = parameters(&doc, &path, op);
+        for segment in route.path.split('/') {
+            if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                let name = name.trim_end_matches('+').to_ascii_lowercase();
+                assert!(
+                    declared.contains(&("path".to_owned(), name.clone())),
+                    "{}: no path parameter {name}",
+                    route.route_key()
+                );
+            }
+        }
+        if let Some(authorizer) = &route.authorizer {
+            for header in &authorizers[authorizer] {
+                let header = header.to_ascii_lowercase();
+                assert!(
+                    declared.contains(&("header".to_owned(), header.clone())),
+                    "{}: the {authorizer} identity header {header} is not a parameter",
+                    route.route_key()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn openapi_every_operation_documents_a_client_error_with_a_schema() {
+    let doc = openapi();
+    for (method, path, op) in operations(&doc) {
+        let responses = op.get("responses").and_then(Value::as_mapping).expect("responses");
+        let mut client_errors = 0;
+        for (status, response) in responses {
+            let status = match status {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                other => panic!("{method} {path}: status {other:?}"),
+            };
+            // Every answer of the service and of API Gateway is JSON.
+            let schema = resolve(&doc, response)
+                .get("content")
+                .and_then(|c| c.get("application/json"))
+                .and_then(|m| m.get("schema"));
+            assert!(schema.is_some(), "{method} {path} {status}: no application/json schema");
+            if status.len() == 3 && status.starts_with('4') {
+                client_errors += 1;
+            }
+        }
+        assert!(client_errors > 0, "{method} {path} documents no 4xx response");
+        assert!(responses.contains_key("200"), "{method} {path} documents no 200 response");
+    }
+}
