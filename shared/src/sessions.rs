@@ -63,9 +63,31 @@ impl App {
         user_id: &str,
     ) -> Result<SyncanoLogin, LoginError> {
         let instance = self.check_api_key(instance, api_key).await?;
-        let user_id: u64 = user_id.parse().map_err(|_| LoginError::UserNotFound)?;
+        let user_id = parse_user_id(user_id).ok_or(LoginError::UserNotFound)?;
         let user =
             self.store.reset_user_key(&instance, user_id, &self.user_keys).await?.ok_or(LoginError::UserNotFound)?;
         Ok(self.syncano_answer(user))
+    }
+}
+
+/// A user id as it appears in a URL: decimal digits only, as the API answers it (Rust's `parse`
+/// would also take `+1`).
+fn parse_user_id(text: &str) -> Option<u64> {
+    if text.is_empty() || text.len() > 20 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_user_id;
+
+    #[test]
+    fn user_ids_are_plain_decimal() {
+        assert_eq!(parse_user_id("17"), Some(17));
+        for bad in ["", "+1", "-1", " 1", "1.0", "0x1", "99999999999999999999999"] {
+            assert_eq!(parse_user_id(bad), None, "{bad:?}");
+        }
     }
 }
