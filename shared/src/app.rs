@@ -43,10 +43,21 @@ const SECRET_VARIABLES: [&str; 5] = [
 ];
 
 impl App {
-    /// In Lambda: region and credentials from the environment (aws-config's default chain),
-    /// secrets from SSM Parameter Store when `SECRETS_PARAMETER_PATH` is set.
+    /// In Lambda: region and credentials from the environment, where Lambda puts them
+    /// (`AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), secrets
+    /// from SSM Parameter Store when `SECRETS_PARAMETER_PATH` is set. aws-config's whole default
+    /// chain (profiles, SSO, web identity, IMDS, ...) is not built: in Lambda it would only ever
+    /// end at the environment, and building it costs every cold start (docs/bench.md).
     pub async fn from_env() -> Result<App, AppError> {
-        let aws = aws_config::defaults(BehaviorVersion::latest()).http_client(tls::aws_http_client()?).load().await;
+        let region = std::env::var("AWS_REGION").map_err(|_| ConfigError::Missing("AWS_REGION"))?;
+        let aws = aws_config::SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(aws_config::Region::new(region))
+            .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+                aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+            ))
+            .http_client(tls::aws_http_client()?)
+            .build();
         let mut vars: HashMap<String, String> = std::env::vars().collect();
         if let Some(path) = vars.get("SECRETS_PARAMETER_PATH").filter(|p| !p.is_empty()).cloned() {
             if SECRET_VARIABLES.iter().any(|v| vars.contains_key(*v)) {
@@ -60,8 +71,11 @@ impl App {
             vars.extend(secrets::load_from_ssm(&ssm, &path).await?);
         }
         let config = Config::from_lookup(|k| vars.get(k).cloned())?;
-        let dynamo = aws_sdk_dynamodb::config::Builder::from(&aws).timeout_config(dynamodb_timeouts()).build();
-        App::build(config, aws_sdk_dynamodb::Client::from_conf(dynamo))
+        let mut dynamo = aws_sdk_dynamodb::config::Builder::from(&aws).timeout_config(dynamodb_timeouts());
+        if let Some(endpoint) = &config.dynamodb_endpoint {
+            dynamo = dynamo.endpoint_url(endpoint);
+        }
+        App::build(config, aws_sdk_dynamodb::Client::from_conf(dynamo.build()))
     }
 
     /// Tests and the local stack: every setting from `vars`; with `AWS_ENDPOINT_URL_DYNAMODB`

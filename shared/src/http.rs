@@ -67,15 +67,50 @@ pub fn log_outcome<E: std::fmt::Display>(route: &str, status: StatusCode, starte
     }
 }
 
-/// Structured JSON logs for a function's `main`, level from `RUST_LOG` (default `info`).
+/// Structured JSON logs for a function's `main`, at the level of `AWS_LAMBDA_LOG_LEVEL` (Lambda's
+/// logging controls) or `RUST_LOG` (one level: `error`, `warn`, `info`, `debug`, `trace`,
+/// `off`), default `info`. A plain level filter, not `EnvFilter`: its regex engine costs init
+/// time and memory at every cold start (see docs/bench.md).
 pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let level = log_level(|k| std::env::var(k).ok());
     let _ = tracing_subscriber::fmt()
         .json()
-        .with_env_filter(filter)
+        .with_max_level(level)
         .with_target(false)
         .with_current_span(false)
         .with_ansi(false)
         .try_init();
+}
+
+fn log_level(var: impl Fn(&str) -> Option<String>) -> tracing_subscriber::filter::LevelFilter {
+    use tracing_subscriber::filter::LevelFilter;
+    let Some((name, value)) = ["AWS_LAMBDA_LOG_LEVEL", "RUST_LOG"]
+        .into_iter()
+        .find_map(|k| var(k).map(|v| (k, v)))
+        .filter(|(_, v)| !v.is_empty())
+    else {
+        return LevelFilter::INFO;
+    };
+    value.trim().to_ascii_lowercase().parse().unwrap_or_else(|_| {
+        // Logging is not up yet: say it on stderr, which Lambda sends to the log group too.
+        eprintln!("{name}={value:?} is not a log level (error, warn, info, debug, trace, off); using info");
+        LevelFilter::INFO
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_level;
+    use tracing_subscriber::filter::LevelFilter;
+
+    #[test]
+    fn the_log_level_comes_from_lambda_then_rust_log() {
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+        };
+        assert_eq!(log_level(vars(&[])), LevelFilter::INFO);
+        assert_eq!(log_level(vars(&[("RUST_LOG", "debug")])), LevelFilter::DEBUG);
+        assert_eq!(log_level(vars(&[("AWS_LAMBDA_LOG_LEVEL", "WARN"), ("RUST_LOG", "debug")])), LevelFilter::WARN);
+        assert_eq!(log_level(vars(&[("RUST_LOG", "shared=debug")])), LevelFilter::INFO);
+    }
 }

@@ -287,7 +287,9 @@ impl Events<'_> {
 
     /// A first-login event of `function` for a person the emulator has just created.
     fn first_login(&self, function: &str) -> Result<PathBuf, BenchError> {
-        let person = self.emulator.create_facebook_user("Bench First", None);
+        // A name of its own, so the username is free and the login is one transaction.
+        let suffix: String = rand_letters(&self.emulator.create_facebook_user("probe", None));
+        let person = self.emulator.create_facebook_user(&format!("Bench {suffix}"), None);
         let token = format!("EAABench{}", &person);
         self.emulator.register_facebook_token(&person, FACEBOOK_APP_ID, &token, 3600);
         let (path, field) = match function {
@@ -300,6 +302,11 @@ impl Events<'_> {
         event["body"] = json!(body.to_string());
         self.write(&format!("{function}-first"), &event)
     }
+}
+
+/// Letters from the digits of `id` (a username keeps letters; digits would read as a suffix).
+fn rand_letters(id: &str) -> String {
+    id.bytes().filter(u8::is_ascii_digit).map(|d| char::from(b'a' + (d - b'0'))).collect()
 }
 
 /// Runs `lambda_bench.py`; returns its per-run JSON lines.
@@ -329,15 +336,15 @@ fn lambda_bench(
         .collect())
 }
 
-/// The HTTP status (or the authorizer's decision) of a run's cold invoke.
+/// The HTTP status (or the authorizer's decision) of a run's cold invoke, read from the start of
+/// its answer (`lambda_bench.py` keeps only the first 300 bytes).
 fn status_of(run: &Value) -> String {
-    let body: Value = serde_json::from_str(run["first_body"].as_str().unwrap_or("")).unwrap_or_default();
-    if let Some(code) = body["statusCode"].as_u64() {
-        code.to_string()
-    } else if let Some(allowed) = body["isAuthorized"].as_bool() {
-        if allowed { "allow" } else { "deny" }.to_string()
-    } else if run["first_body"].as_str() == Some("{}") {
-        "{}".to_string()
+    let body = run["first_body"].as_str().unwrap_or("");
+    let after = |key: &str| body.find(key).map(|i| &body[i + key.len()..]);
+    if let Some(rest) = after("\"statusCode\":") {
+        rest.chars().take_while(char::is_ascii_digit).collect()
+    } else if let Some(rest) = after("\"isAuthorized\":") {
+        if rest.starts_with("true") { "allow" } else { "deny" }.to_string()
     } else {
         "?".to_string()
     }
@@ -531,7 +538,8 @@ fn report(rows: &[Row], memory_mb: f64, o: &Options) -> Result<String, BenchErro
         if let Some(z) = r.zip_bytes {
             notes.push(check("zip ≤ 3 MB", z <= 3_000_000));
         }
-        if let Some(p50) = r.warm_p50_ms {
+        // logout's warm invokes find the session gone (401): not the same work as its cold one.
+        if let Some(p50) = r.warm_p50_ms.filter(|_| r.function != "logout") {
             notes.push(check("cold invoke ≤ 3× warm", r.first_ms <= 3.0 * p50));
         }
         let (calls, provider, _, _) = r.per_invoke();
