@@ -36,6 +36,28 @@ const FLOOR: &str = "floor";
 /// The table the benchmark creates in its DynamoDB Local.
 const TABLE: &str = "social-login-bench";
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_report_replaces_only_its_own_part() {
+        let first = splice("", "R1");
+        assert!(first.starts_with(BEGIN) && first.contains("R1"));
+        let noted = format!("# Title\n{first}\n## Notes\nkept\n");
+        let second = splice(&noted, "R2");
+        assert!(second.starts_with("# Title\n") && second.contains("R2") && second.ends_with("## Notes\nkept\n"));
+        assert!(!second.contains("R1"));
+    }
+
+    #[test]
+    fn statuses_are_read_from_a_truncated_answer() {
+        let run = json!({ "first_body": "{\"statusCode\":200,\"headers\":{\"content-type\":\"appl" });
+        assert_eq!(status_of(&run), "200");
+        assert_eq!(status_of(&json!({ "first_body": "{\"isAuthorized\":true,\"context\":{" })), "allow");
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
     #[error("{0}")]
@@ -186,7 +208,9 @@ pub async fn run(o: Options) -> Result<(), BenchError> {
     let report = report(&rows, memory_mb, &o)?;
     println!("{report}");
     if let Some(path) = &o.out {
-        std::fs::write(path, &report).map_err(|e| step(format!("write {}", path.display()))(e.to_string()))?;
+        let old = std::fs::read_to_string(path).unwrap_or_default();
+        std::fs::write(path, splice(&old, &report))
+            .map_err(|e| step(format!("write {}", path.display()))(e.to_string()))?;
         eprintln!("== written to {}", path.display());
     }
     dynamodb.stop().await.map_err(|e| step("stop DynamoDB Local")(e.to_string()))?;
@@ -463,7 +487,7 @@ fn report(rows: &[Row], memory_mb: f64, o: &Options) -> Result<String, BenchErro
     let floor = rows.iter().find(|r| r.function == FLOOR).ok_or_else(|| step("report")("no floor row".into()))?;
     let mut s = String::new();
     let w = &mut s;
-    let _ = writeln!(w, "# Benchmark: cold start, memory, round trips, cost\n");
+    let _ = writeln!(w, "## The latest run\n");
     let _ = writeln!(w, "Machine: {}  ", machine());
     let _ = writeln!(
         w,
@@ -502,7 +526,7 @@ fn report(rows: &[Row], memory_mb: f64, o: &Options) -> Result<String, BenchErro
         );
     }
 
-    let _ = writeln!(w, "\n## Round trips per login\n");
+    let _ = writeln!(w, "\n### Round trips per login\n");
     let _ = writeln!(w, "Counted from what DynamoDB Local (through the proxy) and the provider emulator received during the runs above, per invocation (returning rows average over cold and warm invokes, so a key fetch once per cold start shows as a fraction).\n");
     let _ = writeln!(
         w,
@@ -527,7 +551,7 @@ fn report(rows: &[Row], memory_mb: f64, o: &Options) -> Result<String, BenchErro
         budget::FIRST_DYNAMODB_MAX
     );
 
-    let _ = writeln!(w, "\n## Budget check\n");
+    let _ = writeln!(w, "\n### Budget check\n");
     for r in rows.iter().filter(|r| r.function != FLOOR) {
         let mut notes = Vec::new();
         let login = FUNCTIONS[..7].contains(&r.function.as_str());
@@ -553,7 +577,7 @@ fn report(rows: &[Row], memory_mb: f64, o: &Options) -> Result<String, BenchErro
         let _ = writeln!(w, "- {} ({}): {}", r.function, r.case, notes.join(", "));
     }
 
-    let _ = writeln!(w, "\n## What a million logins cost on AWS (us-east-1, arm64, {memory_mb:.0} MB)\n");
+    let _ = writeln!(w, "\n### What a million logins cost on AWS (us-east-1, arm64, {memory_mb:.0} MB)\n");
     let _ = writeln!(w, "Lambda billed per 1 ms (returning: warm p50; first login: its cold invoke), DynamoDB on-demand request units as counted above (transactional writes count double), API Gateway HTTP API requests. Prices in `tools/xtask/src/prices.rs`.\n");
     let _ = writeln!(w, "| login | Lambda $ | DynamoDB $ | API Gateway $ | total $ per million |");
     let _ = writeln!(w, "|---|--:|--:|--:|--:|");
@@ -605,6 +629,17 @@ fn report(rows: &[Row], memory_mb: f64, o: &Options) -> Result<String, BenchErro
         let _ = writeln!(w, "\n(Cognito's first 10,000 MAU are free; storage of the user items, about 1 KB each, adds $0.25 per GB-month on DynamoDB.)");
     }
     Ok(s)
+}
+
+const BEGIN: &str = "<!-- cargo xtask bench: begin (generated; the text outside is kept) -->";
+const END: &str = "<!-- cargo xtask bench: end -->";
+
+/// `old` with the generated `report` between the markers (notes written around it are kept).
+fn splice(old: &str, report: &str) -> String {
+    match (old.find(BEGIN), old.find(END)) {
+        (Some(b), Some(e)) if b < e => format!("{}{BEGIN}\n{report}\n{}", &old[..b], &old[e..]),
+        _ => format!("{BEGIN}\n{report}\n{END}\n{old}"),
+    }
 }
 
 fn check(what: &str, ok: bool) -> String {
