@@ -1,6 +1,7 @@
 //! A counting proxy in front of DynamoDB Local: forwards every request unchanged and records the
 //! operation (`X-Amz-Target`) and how many items it touched, so the benchmark and the
-//! round-trip budget test can see exactly what a login asked of DynamoDB.
+//! round-trip budget test can see exactly what a login asked of DynamoDB. Tests can also make it
+//! fail requests the way DynamoDB fails them ([`DynamoFault`]).
 
 use std::sync::{Arc, Mutex};
 
@@ -39,32 +40,69 @@ impl DynamoCall {
     }
 }
 
+/// How DynamoDB fails, as its API answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DynamoFault {
+    /// 400 `ProvisionedThroughputExceededException` (the SDK retries it).
+    Throttled,
+    /// 500 `InternalServerError`.
+    ServerError,
+    /// The request reaches DynamoDB (and is carried out), then the connection is dropped
+    /// before the answer: the client cannot know whether it happened.
+    ResetAfterForwarding,
+    /// A transaction cancelled for another reason than a condition (`ThrottlingError` on
+    /// every item).
+    CancelledThrottled,
+}
+
+/// A fault for the next `times` requests whose operation is `operation` (any when `None`).
+#[derive(Debug, Clone)]
+struct FaultPlan {
+    fault: DynamoFault,
+    operation: Option<String>,
+    times: u32,
+}
+
 #[derive(Clone)]
 struct Shared {
     upstream: String,
     http: reqwest::Client,
     calls: Arc<Mutex<Vec<DynamoCall>>>,
+    fault: Arc<Mutex<Option<FaultPlan>>>,
 }
 
 pub struct CountingProxy {
     endpoint: String,
     calls: Arc<Mutex<Vec<DynamoCall>>>,
+    fault: Arc<Mutex<Option<FaultPlan>>>,
 }
 
 impl CountingProxy {
     /// Serves on a free loopback port, forwarding to `upstream` (e.g. `http://127.0.0.1:8000`).
     pub async fn start(upstream: &str) -> std::io::Result<CountingProxy> {
         let calls = Arc::new(Mutex::new(Vec::new()));
+        let fault = Arc::new(Mutex::new(None));
         let shared = Shared {
             upstream: upstream.trim_end_matches('/').to_string(),
             http: reqwest::Client::new(),
             calls: calls.clone(),
+            fault: fault.clone(),
         };
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let endpoint = format!("http://{}", listener.local_addr()?);
         let app = axum::Router::new().fallback(forward).with_state(shared);
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Ok(CountingProxy { endpoint, calls })
+        Ok(CountingProxy { endpoint, calls, fault })
+    }
+
+    /// Fails the next `times` requests of `operation` (every operation when `None`) with `fault`.
+    pub fn fail(&self, fault: DynamoFault, operation: Option<&str>, times: u32) {
+        *lock(&self.fault) = Some(FaultPlan { fault, operation: operation.map(str::to_string), times });
+    }
+
+    /// No more faults.
+    pub fn heal(&self) {
+        *lock(&self.fault) = None;
     }
 
     pub fn endpoint(&self) -> &str {
@@ -73,8 +111,31 @@ impl CountingProxy {
 
     /// The calls recorded since the last `take`.
     pub fn take(&self) -> Vec<DynamoCall> {
-        std::mem::take(&mut *self.calls.lock().unwrap_or_else(|e| e.into_inner()))
+        std::mem::take(&mut *lock(&self.calls))
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The fault to apply to a request of `operation`, if one is planned (and counts it down).
+fn next_fault(plan: &Mutex<Option<FaultPlan>>, operation: &str) -> Option<DynamoFault> {
+    let mut plan = lock(plan);
+    let p = plan.as_mut()?;
+    if p.times == 0 || p.operation.as_deref().is_some_and(|op| op != operation) {
+        return None;
+    }
+    p.times -= 1;
+    Some(p.fault)
+}
+
+/// DynamoDB's JSON error answer.
+fn dynamo_error(status: StatusCode, body: serde_json::Value) -> Response {
+    let mut resp = Response::new(Body::from(body.to_string()));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert("content-type", axum::http::HeaderValue::from_static("application/x-amz-json-1.0"));
+    resp
 }
 
 fn describe(headers: &HeaderMap, body: &[u8]) -> DynamoCall {
@@ -92,7 +153,44 @@ fn describe(headers: &HeaderMap, body: &[u8]) -> DynamoCall {
 }
 
 async fn forward(State(s): State<Shared>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    s.calls.lock().unwrap_or_else(|e| e.into_inner()).push(describe(&headers, &body));
+    let call = describe(&headers, &body);
+    let fault = next_fault(&s.fault, &call.operation);
+    let items = call.items;
+    lock(&s.calls).push(call);
+    match fault {
+        Some(DynamoFault::Throttled) => {
+            return dynamo_error(
+                StatusCode::BAD_REQUEST,
+                serde_json::json!({
+                    "__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+                    "message": "The level of configured provisioned throughput for the table was exceeded.",
+                }),
+            )
+        }
+        Some(DynamoFault::ServerError) => {
+            return dynamo_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                serde_json::json!({
+                    "__type": "com.amazonaws.dynamodb.v20120810#InternalServerError",
+                    "message": "Internal server error",
+                }),
+            )
+        }
+        Some(DynamoFault::CancelledThrottled) => {
+            let reasons: Vec<_> = (0..items.max(1))
+                .map(|_| serde_json::json!({ "Code": "ThrottlingError", "Message": "Throughput exceeds the current capacity." }))
+                .collect();
+            return dynamo_error(
+                StatusCode::BAD_REQUEST,
+                serde_json::json!({
+                    "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+                    "message": "Transaction cancelled, please refer cancellation reasons for specific reasons",
+                    "CancellationReasons": reasons,
+                }),
+            );
+        }
+        Some(DynamoFault::ResetAfterForwarding) | None => {}
+    }
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
     let mut req = s.http.request(method, format!("{}{path}", s.upstream)).body(body);
     for (name, value) in headers.iter().filter(|(n, _)| *n != "host" && *n != "content-length") {
@@ -113,6 +211,16 @@ async fn forward(State(s): State<Shared>, method: Method, uri: Uri, headers: Hea
         Ok(b) => b,
         Err(e) => return failed(e),
     };
+    if fault == Some(DynamoFault::ResetAfterForwarding) {
+        // DynamoDB did the work; the answer is lost on the way (a body that breaks off).
+        let broken = futures::stream::iter([
+            Ok::<_, std::io::Error>(Bytes::from_static(b"{")),
+            Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by the fault proxy")),
+        ]);
+        let mut resp = Response::new(Body::from_stream(broken));
+        *resp.status_mut() = status;
+        return resp;
+    }
     let mut resp = Response::new(Body::from(bytes));
     *resp.status_mut() = status;
     for (name, value) in headers.iter().filter(|(n, _)| *n != "content-length" && *n != "transfer-encoding") {

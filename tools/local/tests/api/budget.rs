@@ -17,13 +17,7 @@ struct Counted {
 
 impl Counted {
     async fn new() -> Counted {
-        let proxy = CountingProxy::start(local_stack::dynamodb_local::endpoint_for_tests()).await.expect("proxy");
-        let endpoint = proxy.endpoint().to_string();
-        let t = spawn_app_with(|v| {
-            v.insert("AWS_ENDPOINT_URL_DYNAMODB".into(), endpoint);
-        })
-        .await;
-        proxy.take();
+        let (t, proxy) = spawn_app_behind_proxy().await;
         Counted { t, proxy }
     }
 

@@ -79,6 +79,19 @@ pub async fn spawn_app() -> TestApp {
 }
 
 /// Like [`spawn_app`], with a chance to change the function configuration first.
+/// A test app whose DynamoDB requests go through a counting (and fault-injecting) proxy.
+pub async fn spawn_app_behind_proxy() -> (TestApp, local_stack::counting_proxy::CountingProxy) {
+    let upstream = local_stack::dynamodb_local::endpoint_for_tests();
+    let proxy = local_stack::counting_proxy::CountingProxy::start(upstream).await.expect("proxy");
+    let endpoint = proxy.endpoint().to_string();
+    let t = spawn_app_with(|v| {
+        v.insert("AWS_ENDPOINT_URL_DYNAMODB".into(), endpoint);
+    })
+    .await;
+    proxy.take();
+    (t, proxy)
+}
+
 pub async fn spawn_app_with(customize: impl FnOnce(&mut HashMap<String, String>)) -> TestApp {
     capture_logs();
     let endpoint = local_stack::dynamodb_local::endpoint_for_tests();

@@ -3,6 +3,7 @@
 
 mod budget;
 mod events;
+mod faults;
 mod helpers;
 mod linking;
 mod openapi;
