@@ -53,6 +53,10 @@ pub enum DynamoFault {
     /// A transaction cancelled for another reason than a condition (`ThrottlingError` on
     /// every item).
     CancelledThrottled,
+    /// Never answered, never forwarded: the process calling hangs there (until killed).
+    HangBeforeForwarding,
+    /// Forwarded (DynamoDB does the work), then never answered.
+    HangAfterForwarding,
 }
 
 /// A fault for the next `times` requests whose operation is `operation` (any when `None`).
@@ -98,6 +102,11 @@ impl CountingProxy {
     /// Fails the next `times` requests of `operation` (every operation when `None`) with `fault`.
     pub fn fail(&self, fault: DynamoFault, operation: Option<&str>, times: u32) {
         *lock(&self.fault) = Some(FaultPlan { fault, operation: operation.map(str::to_string), times });
+    }
+
+    /// Requests of `operation` received so far (not reset by `take`'s reader).
+    pub fn seen(&self, operation: &str) -> usize {
+        lock(&self.calls).iter().filter(|c| c.operation == operation).count()
     }
 
     /// No more faults.
@@ -189,7 +198,8 @@ async fn forward(State(s): State<Shared>, method: Method, uri: Uri, headers: Hea
                 }),
             );
         }
-        Some(DynamoFault::ResetAfterForwarding) | None => {}
+        Some(DynamoFault::HangBeforeForwarding) => std::future::pending::<()>().await,
+        Some(DynamoFault::ResetAfterForwarding | DynamoFault::HangAfterForwarding) | None => {}
     }
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
     let mut req = s.http.request(method, format!("{}{path}", s.upstream)).body(body);
@@ -211,6 +221,9 @@ async fn forward(State(s): State<Shared>, method: Method, uri: Uri, headers: Hea
         Ok(b) => b,
         Err(e) => return failed(e),
     };
+    if fault == Some(DynamoFault::HangAfterForwarding) {
+        std::future::pending::<()>().await;
+    }
     if fault == Some(DynamoFault::ResetAfterForwarding) {
         // DynamoDB did the work; the answer is lost on the way (a body that breaks off).
         let broken = futures::stream::iter([
