@@ -9,6 +9,7 @@ mod helpers;
 mod linking;
 mod openapi;
 mod providers;
+mod replay;
 mod rocketchat;
 mod sessions;
 mod syncano;
