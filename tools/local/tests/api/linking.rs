@@ -100,3 +100,33 @@ async fn both_sides_must_vouch_an_unverified_first_user_is_never_joined() {
     let second = syncano(&t, "google-oauth2", &google(&t, "Wanda", "wanda@example.com", true)).await;
     assert_ne!(first["id"], second["id"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_way_race_of_two_providers_of_one_verified_email_makes_one_user() {
+    let t = spawn_app().await;
+    linking(&t, true).await;
+    let sub = t.emulator.create_oidc_user(OidcProvider::Google, "Race Linked", Some("race@example.com"), true);
+    let gh = t.emulator.create_github_user("race", None, &[("race@example.com", true, true)]);
+    let tokens: Vec<(&str, String)> = (0..100)
+        .map(|i| {
+            let token = if i % 2 == 0 {
+                ("google-oauth2", t.emulator.issue_id_token(OidcProvider::Google, &sub, GOOGLE_CLIENT_ID, None))
+            } else {
+                ("github", t.emulator.issue_github_token(gh, GITHUB_CLIENT_ID))
+            };
+            t.remember(&token.1);
+            token
+        })
+        .collect();
+    let answers = futures::future::join_all(
+        tokens.iter().map(|(backend, token)| t.syncano_at(backend, json!({ "access_token": token }))),
+    )
+    .await;
+    for (status, body) in &answers {
+        assert_eq!(*status, 200, "{body}");
+        t.remember(body["user_key"].as_str().unwrap_or_default());
+    }
+    assert!(answers.iter().all(|(_, b)| b["id"] == answers[0].1["id"]), "one user for both providers");
+    assert_eq!(t.login_writes().await[..3], [1, 2, 1], "one user, two identities, one username");
+    t.assert_logs_clean();
+}

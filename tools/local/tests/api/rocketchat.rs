@@ -56,7 +56,7 @@ async fn first_login_creates_the_user_and_each_login_gets_a_fresh_session() {
 async fn concurrent_first_logins_make_one_user() {
     let t = spawn_app().await;
     let person = t.emulator.create_facebook_user("Twin Login", None);
-    let tokens: Vec<String> = (0..50).map(|_| t.token(&person, APP_ID, 3600)).collect();
+    let tokens: Vec<String> = (0..100).map(|_| t.token(&person, APP_ID, 3600)).collect();
     let responses = join_all(tokens.iter().map(|tok| async { json(t.rocketchat_login(tok).await).await })).await;
     let first = responses[0].1["data"]["userId"].clone();
     for (status, body) in &responses {

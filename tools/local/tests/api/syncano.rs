@@ -86,10 +86,10 @@ async fn form_encoded_bodies_log_in_too() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fifty_concurrent_first_logins_make_one_user() {
+async fn a_hundred_concurrent_first_logins_make_one_user() {
     let t = spawn_app().await;
     let person = t.emulator.create_facebook_user("Race Condition", None);
-    let tokens: Vec<String> = (0..50).map(|_| t.token(&person, APP_ID, 3600)).collect();
+    let tokens: Vec<String> = (0..100).map(|_| t.token(&person, APP_ID, 3600)).collect();
     let responses = join_all(tokens.iter().map(|tok| async { json(t.syncano_login(tok).await).await })).await;
     let ids: Vec<Option<u64>> = responses
         .iter()
