@@ -79,6 +79,12 @@ pub async fn spawn_app() -> TestApp {
 }
 
 /// Like [`spawn_app`], with a chance to change the function configuration first.
+/// For the 100-way races: a loaded 2-core machine must not turn the emulator's answers into
+/// provider timeouts (the timeout itself is tested elsewhere).
+pub fn slow_machine(vars: &mut HashMap<String, String>) {
+    vars.insert("PROVIDER_TIMEOUT_MS".into(), "10000".into());
+}
+
 /// A test app whose DynamoDB requests go through a counting (and fault-injecting) proxy.
 pub async fn spawn_app_behind_proxy() -> (TestApp, local_stack::counting_proxy::CountingProxy) {
     let upstream = local_stack::dynamodb_local::endpoint_for_tests();

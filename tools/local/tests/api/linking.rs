@@ -103,7 +103,7 @@ async fn both_sides_must_vouch_an_unverified_first_user_is_never_joined() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_way_race_of_two_providers_of_one_verified_email_makes_one_user() {
-    let t = spawn_app().await;
+    let t = spawn_app_with(slow_machine).await;
     linking(&t, true).await;
     let sub = t.emulator.create_oidc_user(OidcProvider::Google, "Race Linked", Some("race@example.com"), true);
     let gh = t.emulator.create_github_user("race", None, &[("race@example.com", true, true)]);

@@ -87,7 +87,7 @@ async fn form_encoded_bodies_log_in_too() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_concurrent_first_logins_make_one_user() {
-    let t = spawn_app().await;
+    let t = spawn_app_with(slow_machine).await;
     let person = t.emulator.create_facebook_user("Race Condition", None);
     let tokens: Vec<String> = (0..100).map(|_| t.token(&person, APP_ID, 3600)).collect();
     let responses = join_all(tokens.iter().map(|tok| async { json(t.syncano_login(tok).await).await })).await;
