@@ -12,5 +12,6 @@ mod providers;
 mod replay;
 mod rocketchat;
 mod sessions;
+mod soak;
 mod syncano;
 mod throttle;
