@@ -3,8 +3,11 @@
 use std::time::Instant;
 
 use lambda_http::http::{header, HeaderValue, StatusCode};
-use lambda_http::{Body, Request, Response};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
+
+use crate::identity::Provider;
 
 /// Largest request body accepted; a login body is a few hundred bytes.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -54,16 +57,63 @@ pub fn set_retry_after(resp: &mut Response<Body>, err: &crate::login::LoginError
     }
 }
 
-/// The one log line of a request: route, status, latency and, on failure, the error's class
-/// and internal detail. Tokens, keys and provider bodies never reach it: errors carry none.
-pub fn log_outcome<E: std::fmt::Display>(route: &str, status: StatusCode, started: Instant, error: Option<&E>) {
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    match error {
-        None => tracing::info!(route, status = status.as_u16(), latency_ms, "request served"),
-        Some(e) if status.is_server_error() => {
-            tracing::error!(route, status = status.as_u16(), latency_ms, error = %e, "request failed")
+/// The one structured log line of a request: request ids (Lambda's and API Gateway's), route,
+/// provider, status, outcome, latency and, on failure, the error's class and internal detail.
+/// Tokens, keys, proofs and provider bodies never reach it: errors carry none.
+pub struct RequestLog {
+    route: &'static str,
+    started: Instant,
+    request_id: Option<String>,
+    api_request_id: Option<String>,
+    provider: Option<&'static str>,
+}
+
+impl RequestLog {
+    pub fn start(req: &Request, route: &'static str) -> RequestLog {
+        let api_request_id = match req.request_context_ref() {
+            Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone(),
+            _ => None,
+        };
+        RequestLog {
+            route,
+            started: Instant::now(),
+            request_id: req.lambda_context_ref().map(|c| c.request_id.clone()).filter(|id| !id.is_empty()),
+            api_request_id: api_request_id.filter(|id| id.len() <= 128),
+            provider: None,
         }
-        Some(e) => tracing::info!(route, status = status.as_u16(), latency_ms, error = %e, "request refused"),
+    }
+
+    /// The provider this request is about, once known.
+    pub fn provider(&mut self, provider: Provider) {
+        self.provider = Some(provider.as_str());
+    }
+
+    /// Writes the line.
+    pub fn finish<E: std::fmt::Display>(self, status: StatusCode, error: Option<&E>) {
+        let latency_ms = (self.started.elapsed().as_secs_f64() * 1e4).round() / 10.0;
+        let (route, status_code) = (self.route, status.as_u16());
+        let (request_id, api_request_id) = (self.request_id.as_deref(), self.api_request_id.as_deref());
+        let provider = self.provider;
+        match error {
+            None => {
+                tracing::info!(
+                    request_id,
+                    api_request_id,
+                    route,
+                    provider,
+                    status = status_code,
+                    outcome = "served",
+                    latency_ms,
+                    "request"
+                )
+            }
+            Some(e) if status.is_server_error() => tracing::error!(
+                request_id, api_request_id, route, provider, status = status_code, outcome = "failed", latency_ms, error = %e, "request"
+            ),
+            Some(e) => tracing::info!(
+                request_id, api_request_id, route, provider, status = status_code, outcome = "refused", latency_ms, error = %e, "request"
+            ),
+        }
     }
 }
 

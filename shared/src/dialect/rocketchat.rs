@@ -5,8 +5,6 @@
 //! `secret` is accepted for compatibility and never used: Rocket.Chat computes Facebook's
 //! appsecret_proof with it, which lets a token of any app in. We use our own app secret.
 
-use std::time::Instant;
-
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
@@ -15,7 +13,7 @@ use serde_json::{Map, Value};
 use super::{access_token, printable};
 use crate::app::App;
 use crate::config::Config;
-use crate::http::{body_bytes, header_str, json_response, log_outcome, media_type, set_retry_after, MAX_BODY_BYTES};
+use crate::http::{body_bytes, header_str, json_response, media_type, set_retry_after, RequestLog, MAX_BODY_BYTES};
 use crate::identity::Provider;
 use crate::login::{LoginError, RocketChatLogin};
 use crate::providers::Credentials;
@@ -278,17 +276,18 @@ pub fn error_response(err: &LoginError) -> Response<Body> {
 }
 
 /// The whole Rocket.Chat login (OAuth or resume): parse, log in, answer (with its log line).
-pub async fn handle(app: &App, req: &Request, route: &str) -> Response<Body> {
-    let started = Instant::now();
+pub async fn handle(app: &App, req: &Request, route: &'static str) -> Response<Body> {
+    let mut log = RequestLog::start(req, route);
     let result = match parse(req) {
         Ok(Login::OAuth(login)) => {
+            log.provider(login.provider);
             let keys = login_keys(req, Some((login.provider, &login.credentials)));
             app.limited(keys, app.rocketchat_login(login.provider, &login.credentials)).await
         }
         Ok(Login::Resume(token)) => app.limited(login_keys(req, None), app.rocketchat_resume(&token)).await,
         Err(e) => Err(e),
     };
-    respond(&app.config, route, started, result)
+    respond(&app.config, log, result)
 }
 
 /// `X-Auth-Token` and `X-User-Id`, as every authenticated Rocket.Chat call sends them.
@@ -300,8 +299,8 @@ fn auth_headers(req: &Request) -> Result<(Secret, String), LoginError> {
 }
 
 /// `GET /api/v1/me`.
-pub async fn handle_me(app: &App, req: &Request, route: &str) -> Response<Body> {
-    let started = Instant::now();
+pub async fn handle_me(app: &App, req: &Request, route: &'static str) -> Response<Body> {
+    let log = RequestLog::start(req, route);
     let result = match auth_headers(req) {
         Ok((token, user_id)) => app.rocketchat_me(&token, &user_id).await,
         Err(e) => Err(e),
@@ -310,13 +309,13 @@ pub async fn handle_me(app: &App, req: &Request, route: &str) -> Response<Body> 
         Ok(user) => json_response(StatusCode::OK, &MeResponse { me: Me::from_user(&app.config, user), success: true }),
         Err(e) => error_response(e),
     };
-    log_outcome(route, resp.status(), started, result.as_ref().err());
+    log.finish(resp.status(), result.as_ref().err());
     resp
 }
 
 /// `POST /api/v1/logout`: this session only.
-pub async fn handle_logout(app: &App, req: &Request, route: &str) -> Response<Body> {
-    let started = Instant::now();
+pub async fn handle_logout(app: &App, req: &Request, route: &'static str) -> Response<Body> {
+    let log = RequestLog::start(req, route);
     let result = match auth_headers(req) {
         Ok((token, user_id)) => app.rocketchat_logout(&token, &user_id).await,
         Err(e) => Err(e),
@@ -328,17 +327,12 @@ pub async fn handle_logout(app: &App, req: &Request, route: &str) -> Response<Bo
         ),
         Err(e) => error_response(e),
     };
-    log_outcome(route, resp.status(), started, result.as_ref().err());
+    log.finish(resp.status(), result.as_ref().err());
     resp
 }
 
 /// The response for a login outcome, with its one log line.
-pub fn respond(
-    config: &Config,
-    route: &str,
-    started: Instant,
-    result: Result<RocketChatLogin, LoginError>,
-) -> Response<Body> {
+pub fn respond(config: &Config, log: RequestLog, result: Result<RocketChatLogin, LoginError>) -> Response<Body> {
     let resp = match &result {
         Ok(login) => json_response(
             StatusCode::OK,
@@ -353,7 +347,7 @@ pub fn respond(
         ),
         Err(e) => error_response(e),
     };
-    log_outcome(route, resp.status(), started, result.as_ref().err());
+    log.finish(resp.status(), result.as_ref().err());
     resp
 }
 

@@ -2,8 +2,6 @@
 //! `access_token` (JSON or form-encoded), answering the Syncano user object; errors are
 //! `{"detail": "..."}`.
 
-use std::time::Instant;
-
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
@@ -12,7 +10,7 @@ use serde_json::Value;
 use super::access_token;
 use crate::app::App;
 use crate::clock::rfc3339_micros;
-use crate::http::{body_bytes, header_str, json_response, log_outcome, media_type, set_retry_after, MAX_BODY_BYTES};
+use crate::http::{body_bytes, header_str, json_response, media_type, set_retry_after, RequestLog, MAX_BODY_BYTES};
 use crate::identity::Provider;
 use crate::login::{LoginError, SyncanoLogin, SyncanoLoginRequest};
 use crate::providers::Credentials;
@@ -195,8 +193,9 @@ pub fn error_response(err: &LoginError) -> Response<Body> {
 }
 
 /// The whole Syncano social login of one backend: parse, log in, answer (with its log line).
-pub async fn handle(app: &App, req: &Request, provider: Provider, route: &str) -> Response<Body> {
-    let started = Instant::now();
+pub async fn handle(app: &App, req: &Request, provider: Provider, route: &'static str) -> Response<Body> {
+    let mut log = RequestLog::start(req, route);
+    log.provider(provider);
     let result = match parse_login(req, provider) {
         Ok(login) => {
             let keys = login_keys(req, Some((provider, &login.credentials)));
@@ -204,7 +203,7 @@ pub async fn handle(app: &App, req: &Request, provider: Provider, route: &str) -
         }
         Err(e) => Err(e),
     };
-    respond(route, started, result)
+    respond(log, result)
 }
 
 /// The path parameter `name`, or the error a missing one is.
@@ -213,8 +212,8 @@ fn path_param(req: &Request, name: &str, missing: LoginError) -> Result<String, 
 }
 
 /// `GET /v1.1/instances/{instance}/user/` with `X-API-KEY` and `X-USER-KEY`: the user.
-pub async fn handle_user(app: &App, req: &Request, route: &str) -> Response<Body> {
-    let started = Instant::now();
+pub async fn handle_user(app: &App, req: &Request, route: &'static str) -> Response<Body> {
+    let log = RequestLog::start(req, route);
     let result = match path_param(req, "instance", LoginError::UnknownInstance) {
         Ok(instance) => {
             let api_key = header_str(req, "x-api-key").map(Secret::new);
@@ -223,12 +222,12 @@ pub async fn handle_user(app: &App, req: &Request, route: &str) -> Response<Body
         }
         Err(e) => Err(e),
     };
-    respond(route, started, result)
+    respond(log, result)
 }
 
 /// `POST /v1.1/instances/{instance}/users/{id}/reset_key/` with `X-API-KEY`: a new user key.
-pub async fn handle_reset_key(app: &App, req: &Request, route: &str) -> Response<Body> {
-    let started = Instant::now();
+pub async fn handle_reset_key(app: &App, req: &Request, route: &'static str) -> Response<Body> {
+    let log = RequestLog::start(req, route);
     let params = path_param(req, "instance", LoginError::UnknownInstance)
         .and_then(|i| Ok((i, path_param(req, "id", LoginError::UserNotFound)?)));
     let result = match params {
@@ -238,16 +237,16 @@ pub async fn handle_reset_key(app: &App, req: &Request, route: &str) -> Response
         }
         Err(e) => Err(e),
     };
-    respond(route, started, result)
+    respond(log, result)
 }
 
 /// The response for a login outcome, with its one log line.
-pub fn respond(route: &str, started: Instant, result: Result<SyncanoLogin, LoginError>) -> Response<Body> {
+pub fn respond(log: RequestLog, result: Result<SyncanoLogin, LoginError>) -> Response<Body> {
     let resp = match &result {
         Ok(login) => json_response(StatusCode::OK, &User::from_login(login)),
         Err(e) => error_response(e),
     };
-    log_outcome(route, resp.status(), started, result.as_ref().err());
+    log.finish(resp.status(), result.as_ref().err());
     resp
 }
 

@@ -255,3 +255,28 @@ async fn unknown_routes_are_api_gateways_404() {
     let resp = t.http.get(t.syncano_url(INSTANCE)).send().await.expect("req");
     assert_eq!(resp.status().as_u16(), 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_request_writes_one_structured_line_without_secrets() {
+    let t = spawn_app().await;
+    let (_, token) = t.facebook_user("Logged Person", None);
+    let resp = t.syncano_login(&token).await;
+    let request_id = resp.headers()["apigw-requestid"].to_str().expect("ascii").to_string();
+    let (status, user) = json(resp).await;
+    assert_eq!(status, 200);
+    t.remember(user["user_key"].as_str().unwrap_or_default());
+    let lines: Vec<Value> = logs()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["fields"]["api_request_id"] == request_id.as_str())
+        .collect();
+    assert_eq!(lines.len(), 1, "one line per request: {lines:?}");
+    let f = &lines[0]["fields"];
+    assert_eq!(f["route"], "POST /v1.1/instances/{instance}/user/auth/facebook/");
+    assert_eq!(
+        (f["provider"].as_str(), f["status"].as_u64(), f["outcome"].as_str()),
+        (Some("facebook"), Some(200), Some("served"))
+    );
+    assert!(f["latency_ms"].as_f64().is_some_and(|ms| ms > 0.0), "{f}");
+    t.assert_logs_clean();
+}
