@@ -1,7 +1,7 @@
 //! A soak through the local gateway: 200 distinct people (Facebook, Google and GitHub users)
 //! logging in concurrently and repeatedly for a bounded time (`SOAK_SECS`, default 15), each
 //! login in either dialect, first and returning logins mixed, every Rocket.Chat session checked
-//! with `me`, a short pause between logins. No request may fail; afterwards each person is exactly one user with one identity
+//! with `me`, people arriving over 2 s and pausing 0.2–1 s between logins. No request may fail; afterwards each person is exactly one user with one identity
 //! and no session belongs to anyone else.
 
 use std::collections::{BTreeMap, HashSet};
@@ -82,10 +82,11 @@ async fn soak_one(
 ) -> (Tally, HashSet<String>, HashSet<String>) {
     let (mut tally, mut syncano_ids, mut rc_ids) = (Tally::default(), HashSet::new(), HashSet::new());
     let mut round = seed;
+    // People arrive over the first 2 s and pause 0.2–1 s between logins: a 2-core machine serves
+    // 200 of them, not a flood.
+    tokio::time::sleep(Duration::from_millis((seed * 10 % 2000) as u64)).await;
     while Instant::now() < deadline {
         round += 1;
-        // People pause between logins (50–250 ms): a 2-core machine serves 200 of them, not a flood.
-        tokio::time::sleep(Duration::from_millis(50 + (round * 37 % 200) as u64)).await;
         if round % 2 == 0 {
             let req = t
                 .http
@@ -119,6 +120,7 @@ async fn soak_one(
                 }
             }
         }
+        tokio::time::sleep(Duration::from_millis(200 + (round * 37 % 800) as u64)).await;
     }
     (tally, syncano_ids, rc_ids)
 }
