@@ -7,7 +7,7 @@ use std::time::Duration;
 use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 
-use crate::config::{Config, ConfigError};
+use crate::config::{self, Config, ConfigError};
 use crate::providers::{self, Providers};
 use crate::secrets;
 use crate::store::UserStore;
@@ -71,27 +71,20 @@ impl App {
             vars.extend(secrets::load_from_ssm(&ssm, &path).await?);
         }
         let config = Config::from_lookup(|k| vars.get(k).cloned())?;
-        let mut dynamo = aws_sdk_dynamodb::config::Builder::from(&aws).timeout_config(dynamodb_timeouts());
-        if let Some(endpoint) = &config.dynamodb_endpoint {
-            dynamo = dynamo.endpoint_url(endpoint);
-        }
-        App::build(config, aws_sdk_dynamodb::Client::from_conf(dynamo.build()))
+        let dynamo = dynamodb_client(&aws, &config);
+        App::build(config, dynamo)
     }
 
     /// Tests and the local stack: every setting from `vars`; with `AWS_ENDPOINT_URL_DYNAMODB`
     /// the DynamoDB client talks to that endpoint (DynamoDB Local) with static dummy credentials.
     pub async fn from_vars(vars: &HashMap<String, String>) -> Result<App, AppError> {
         let config = Config::from_lookup(|k| vars.get(k).cloned())?;
-        let dynamo = match &config.dynamodb_endpoint {
-            Some(endpoint) => local_dynamodb_client(endpoint),
-            None => {
-                let aws =
-                    aws_config::defaults(BehaviorVersion::latest()).http_client(tls::aws_http_client()?).load().await;
-                aws_sdk_dynamodb::Client::from_conf(
-                    aws_sdk_dynamodb::config::Builder::from(&aws).timeout_config(dynamodb_timeouts()).build(),
-                )
-            }
+        let aws = match &config.dynamodb_endpoint {
+            Some(_) => local_sdk_config(),
+            // Only the operator's tools get here (a laptop with profiles or SSO): the whole chain.
+            None => aws_config::defaults(BehaviorVersion::latest()).http_client(tls::aws_http_client()?).load().await,
         };
+        let dynamo = dynamodb_client(&aws, &config);
         App::build(config, dynamo)
     }
 
@@ -112,24 +105,44 @@ impl App {
     }
 }
 
-/// A DynamoDB client for DynamoDB Local at `endpoint` (dummy credentials, us-east-1).
-pub fn local_dynamodb_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
-    let conf = aws_sdk_dynamodb::config::Builder::new()
+/// The one place a DynamoDB client is configured: bounded attempts and operation (a hung
+/// DynamoDB must not eat the whole Lambda timeout), and the endpoint override, if any.
+fn dynamodb_client(aws: &aws_config::SdkConfig, config: &Config) -> aws_sdk_dynamodb::Client {
+    let mut dynamo = aws_sdk_dynamodb::config::Builder::from(aws)
+        .timeout_config(dynamodb_timeouts(config.dynamodb_attempt_timeout, config.dynamodb_timeout));
+    if let Some(endpoint) = &config.dynamodb_endpoint {
+        dynamo = dynamo.endpoint_url(endpoint);
+    }
+    aws_sdk_dynamodb::Client::from_conf(dynamo.build())
+}
+
+/// DynamoDB Local's settings: static dummy credentials, us-east-1.
+fn local_sdk_config() -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
-        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "local"))
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+            aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "local"),
+        ))
+        .build()
+}
+
+/// A DynamoDB client for DynamoDB Local at `endpoint` with the default timeouts (tools, tests).
+pub fn local_dynamodb_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
+    let conf = aws_sdk_dynamodb::config::Builder::from(&local_sdk_config())
         .endpoint_url(endpoint)
-        .timeout_config(dynamodb_timeouts())
+        .timeout_config(dynamodb_timeouts(
+            Duration::from_millis(config::DEFAULT_DYNAMODB_ATTEMPT_TIMEOUT_MS),
+            Duration::from_millis(config::DEFAULT_DYNAMODB_TIMEOUT_MS),
+        ))
         .build();
     aws_sdk_dynamodb::Client::from_conf(conf)
 }
 
-/// A hung DynamoDB must not eat the whole Lambda timeout: each attempt and the whole operation
-/// (with the SDK's retries) are bounded.
-fn dynamodb_timeouts() -> TimeoutConfig {
+fn dynamodb_timeouts(attempt: Duration, operation: Duration) -> TimeoutConfig {
     TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(1))
-        .operation_attempt_timeout(Duration::from_secs(2))
-        .operation_timeout(Duration::from_secs(5))
+        .operation_attempt_timeout(attempt)
+        .operation_timeout(operation)
         .build()
 }

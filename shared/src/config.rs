@@ -27,6 +27,8 @@ pub const DEFAULT_LINKEDIN_INTROSPECT_URL: &str = "https://www.linkedin.com/oaut
 pub const DEFAULT_APPLE_JWKS_URL: &str = "https://appleid.apple.com/auth/keys";
 pub const DEFAULT_GITHUB_API_URL: &str = "https://api.github.com";
 pub const DEFAULT_PROVIDER_TIMEOUT_MS: u64 = 3_000;
+pub const DEFAULT_DYNAMODB_ATTEMPT_TIMEOUT_MS: u64 = 2_000;
+pub const DEFAULT_DYNAMODB_TIMEOUT_MS: u64 = 5_000;
 pub const DEFAULT_SESSION_TTL_DAYS: u64 = 90;
 pub const DEFAULT_JWKS_MIN_REFETCH_MS: u64 = 10_000;
 
@@ -123,6 +125,10 @@ pub struct Config {
     pub login_failure_window: Duration,
     /// DynamoDB endpoint override (DynamoDB Local); `None` in AWS.
     pub dynamodb_endpoint: Option<String>,
+    /// Bound on one DynamoDB attempt, and on a whole operation with the SDK's retries: a hung
+    /// DynamoDB must not eat the Lambda's timeout.
+    pub dynamodb_attempt_timeout: Duration,
+    pub dynamodb_timeout: Duration,
 }
 
 impl Config {
@@ -217,6 +223,15 @@ impl Config {
         let login_failures_max = vars.number("LOGIN_FAILURES_MAX", 20, 1..=1_000_000)?;
         let login_failures_per_user_max = vars.number("LOGIN_FAILURES_PER_USER_MAX", 5, 1..=1_000_000)?;
         let login_failure_window = vars.number("LOGIN_FAILURE_WINDOW_SECS", 300, 1..=86_400)?;
+        let dynamodb_attempt_ms =
+            vars.number("DYNAMODB_ATTEMPT_TIMEOUT_MS", DEFAULT_DYNAMODB_ATTEMPT_TIMEOUT_MS, 100..=30_000)?;
+        let dynamodb_ms = vars.number("DYNAMODB_TIMEOUT_MS", DEFAULT_DYNAMODB_TIMEOUT_MS, 100..=60_000)?;
+        if dynamodb_ms < dynamodb_attempt_ms {
+            return Err(ConfigError::Invalid {
+                name: "DYNAMODB_TIMEOUT_MS",
+                reason: "shorter than DYNAMODB_ATTEMPT_TIMEOUT_MS",
+            });
+        }
         let dynamodb_endpoint = match vars.get("AWS_ENDPOINT_URL_DYNAMODB") {
             Some(v) => Some(url("AWS_ENDPOINT_URL_DYNAMODB", v)?),
             None => None,
@@ -240,6 +255,8 @@ impl Config {
             login_failures_per_user_max,
             login_failure_window: Duration::from_secs(login_failure_window),
             dynamodb_endpoint,
+            dynamodb_attempt_timeout: Duration::from_millis(dynamodb_attempt_ms),
+            dynamodb_timeout: Duration::from_millis(dynamodb_ms),
         })
     }
 
@@ -375,6 +392,7 @@ pub(crate) mod tests {
         assert_eq!(c.provider_timeout, Duration::from_secs(3));
         assert_eq!(c.session_ttl, Duration::from_secs(90 * 86_400));
         assert!(c.dynamodb_endpoint.is_none());
+        assert_eq!((c.dynamodb_attempt_timeout, c.dynamodb_timeout), (Duration::from_secs(2), Duration::from_secs(5)));
     }
 
     #[test]
@@ -417,6 +435,8 @@ pub(crate) mod tests {
             ("TWITTER_ACCEPT_OAUTH2_BEARER", "yes"),
             ("TOKEN_SECRET", "short"),
             ("DEFAULT_INSTANCE", "Has Spaces"),
+            ("DYNAMODB_ATTEMPT_TIMEOUT_MS", "50"),
+            ("DYNAMODB_TIMEOUT_MS", "1000"),
         ] {
             let mut v = vars();
             v.insert("GOOGLE_CLIENT_IDS".into(), "g".into());

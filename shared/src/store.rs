@@ -724,7 +724,8 @@ impl UserStore {
     /// Stores a Rocket.Chat session under the hash of its token, expiring at `expires_at` (epoch
     /// seconds; also the table's TTL attribute).
     pub async fn put_session(&self, token: &Secret, user: &UserRecord, expires_at: i64) -> Result<(), StoreError> {
-        let mut item = session_key(&tokens::sha256_hex(token.expose()));
+        let key = session_key(&tokens::sha256_hex(token.expose()));
+        let mut item = key.clone();
         item.extend([
             ("instance".to_string(), s(user.instance.as_str())),
             ("user_id".to_string(), n(user.user_id)),
@@ -732,8 +733,24 @@ impl UserStore {
             ("created_at".to_string(), n(clock::now_micros())),
             ("expires_at".to_string(), n(expires_at)),
         ]);
-        self.put_new(item).send().await.map_err(|e| classify("PutItem", e))?;
-        Ok(())
+        match self.put_new(item).send().await {
+            Ok(_) => Ok(()),
+            // The token is 256 fresh random bits, so the only item that can already hold its hash
+            // is this very write: an attempt that reached DynamoDB, whose answer was lost (a
+            // timeout, a reset), retried by the SDK. Confirm it is ours rather than assume.
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+                let existing = self.get(key, true).await?.ok_or(StoreError::Corrupt("session vanished"))?;
+                let ours = get_s(&existing, "instance")? == user.instance.as_str()
+                    && get_n::<u64>(&existing, "user_id")? == user.user_id
+                    && get_n::<i64>(&existing, "expires_at")? == expires_at;
+                if ours {
+                    Ok(())
+                } else {
+                    Err(StoreError::Corrupt("session token collision"))
+                }
+            }
+            Err(e) => Err(classify("PutItem", e)),
+        }
     }
 
     /// Creates an instance (the operator's `admin create-instance`).

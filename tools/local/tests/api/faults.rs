@@ -72,3 +72,37 @@ async fn a_passing_fault_is_retried_and_the_login_succeeds_once() {
     }
     t.assert_logs_clean();
 }
+
+/// A session write that reached DynamoDB but whose answer was lost: the SDK sends it again, the
+/// second `attribute_not_exists` fails on the item the first one wrote, and that is our own write,
+/// not a conflict. The client gets its session, and the session works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_write_retried_after_a_lost_answer_still_logs_in() {
+    let (t, proxy) = spawn_app_behind_proxy().await;
+    let (_, token) = t.facebook_user("Lost Answer", None);
+    // The first login creates the user; the second is a returning login whose only write is the session.
+    for round in ["first", "returning"] {
+        proxy.take();
+        proxy.fail(DynamoFault::ResetAfterForwarding, Some("PutItem"), 1);
+        let (status, body) = json(t.rocketchat_login(&token).await).await;
+        proxy.heal();
+        assert_eq!(status, 200, "{round}: {body}");
+        let puts = proxy.take().iter().filter(|c| c.operation == "PutItem").count();
+        assert_eq!(puts, 2, "{round}: the session put, then its retry");
+        let auth = body["data"]["authToken"].as_str().unwrap_or_default().to_string();
+        let user_id = body["data"]["userId"].as_str().unwrap_or_default().to_string();
+        t.remember(&auth);
+        let resp = t
+            .http
+            .get(format!("{}/api/v1/me", t.base))
+            .header("x-auth-token", &auth)
+            .header("x-user-id", &user_id)
+            .send()
+            .await
+            .expect("me");
+        let (status, me) = json(resp).await;
+        assert_eq!((status, &me["_id"]), (200, &body["data"]["userId"]), "{round}: {me}");
+    }
+    assert_eq!(user_items(&t).await, [1, 1, 1, 1]);
+    t.assert_logs_clean();
+}

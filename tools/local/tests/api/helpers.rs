@@ -78,11 +78,13 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
-/// Like [`spawn_app`], with a chance to change the function configuration first.
-/// For the 100-way races: a loaded 2-core machine must not turn the emulator's answers into
-/// provider timeouts (the timeout itself is tested elsewhere).
+/// For the 100-way races, the replay and the soak: a loaded 2-core machine (a debug build, a
+/// cold DynamoDB Local sharing the cores) must not turn slow answers into timeouts. The timeouts
+/// themselves are tested elsewhere (`faults.rs`, `providers.rs`).
 pub fn slow_machine(vars: &mut HashMap<String, String>) {
     vars.insert("PROVIDER_TIMEOUT_MS".into(), "10000".into());
+    vars.insert("DYNAMODB_ATTEMPT_TIMEOUT_MS".into(), "10000".into());
+    vars.insert("DYNAMODB_TIMEOUT_MS".into(), "30000".into());
 }
 
 /// A test app whose DynamoDB requests go through a counting (and fault-injecting) proxy.
@@ -98,6 +100,7 @@ pub async fn spawn_app_behind_proxy() -> (TestApp, local_stack::counting_proxy::
     (t, proxy)
 }
 
+/// Like [`spawn_app`], with a chance to change the function configuration first.
 pub async fn spawn_app_with(customize: impl FnOnce(&mut HashMap<String, String>)) -> TestApp {
     capture_logs();
     let endpoint = local_stack::dynamodb_local::endpoint_for_tests();
