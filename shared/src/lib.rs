@@ -6,6 +6,8 @@ pub mod authorizer;
 pub mod clock;
 pub mod config;
 pub mod dialect;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod http;
 pub mod identity;
 pub mod instance;

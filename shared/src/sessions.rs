@@ -72,7 +72,7 @@ impl App {
 
 /// A user id as it appears in a URL: decimal digits only, as the API answers it (Rust's `parse`
 /// would also take `+1`).
-fn parse_user_id(text: &str) -> Option<u64> {
+pub(crate) fn parse_user_id(text: &str) -> Option<u64> {
     if text.is_empty() || text.len() > 20 || !text.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }

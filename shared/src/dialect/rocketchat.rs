@@ -291,7 +291,7 @@ pub async fn handle(app: &App, req: &Request, route: &'static str) -> Response<B
 }
 
 /// `X-Auth-Token` and `X-User-Id`, as every authenticated Rocket.Chat call sends them.
-fn auth_headers(req: &Request) -> Result<(Secret, String), LoginError> {
+pub(crate) fn auth_headers(req: &Request) -> Result<(Secret, String), LoginError> {
     match (header_str(req, "x-auth-token"), header_str(req, "x-user-id")) {
         (Some(t), Some(u)) if t.len() <= 256 && u.len() <= 64 => Ok((Secret::new(t), u.to_string())),
         _ => Err(LoginError::NotLoggedIn),

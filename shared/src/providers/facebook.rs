@@ -133,7 +133,7 @@ impl FacebookVerifier {
     }
 }
 
-fn identity_from_me(body: &[u8]) -> Result<VerifiedIdentity, ProviderError> {
+pub(crate) fn identity_from_me(body: &[u8]) -> Result<VerifiedIdentity, ProviderError> {
     let me: Me =
         serde_json::from_slice(body).map_err(|_| ProviderError::BadResponse("/me is not the expected JSON".into()))?;
     if me.id.is_empty() || !me.id.bytes().all(|b| b.is_ascii_digit()) {
@@ -159,7 +159,7 @@ fn identity_from_me(body: &[u8]) -> Result<VerifiedIdentity, ProviderError> {
 /// 102 session, 100 invalid parameter (the appsecret_proof of a token of another app), 10 and
 /// 200-299 permissions, 2500 no token; 1, 2, 4, 17, 32, 341, 613 and `is_transient` are outages
 /// or rate limits on Facebook's side.
-fn classify_error(status: reqwest::StatusCode, body: &[u8]) -> ProviderError {
+pub(crate) fn classify_error(status: reqwest::StatusCode, body: &[u8]) -> ProviderError {
     if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
         return ProviderError::Unavailable(format!("graph answered {status}"));
     }

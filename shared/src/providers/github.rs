@@ -34,7 +34,7 @@ pub struct GitHubVerifier {
 
 /// The answer of `POST /applications/{client_id}/token` (fields we use).
 #[derive(Deserialize)]
-struct TokenCheck {
+pub(crate) struct TokenCheck {
     app: CheckedApp,
     user: Option<User>,
     /// OAuth scopes; empty for GitHub App user tokens, which use permissions instead.
@@ -106,14 +106,7 @@ impl GitHubVerifier {
             .header(API_VERSION_HEADER, API_VERSION)
             .json(&serde_json::json!({ "access_token": token.expose() }));
         let (status, body) = send(req).await?;
-        if status != reqwest::StatusCode::OK {
-            return Err(classify_check_error(status));
-        }
-        let check: TokenCheck = parse_json(&body, "github token check")?;
-        if check.app.client_id != self.client_id {
-            return Err(ProviderError::Rejected("github: token issued to another app".into()));
-        }
-        Ok(check)
+        check_answer(status, &body, &self.client_id)
     }
 
     /// Step 2: the primary verified address, if the token may read it.
@@ -125,17 +118,39 @@ impl GitHubVerifier {
             .header(reqwest::header::ACCEPT, ACCEPT)
             .header(API_VERSION_HEADER, API_VERSION);
         let (status, body) = send(req).await?;
-        match status.as_u16() {
-            200 => primary_verified(&body),
-            // GitHub's rate limits answer 403 too: that is an outage, not a missing scope.
-            403 if is_rate_limit(&body) => Err(ProviderError::Unavailable("github rate limit".into())),
-            // No `user:email` scope (or the emails permission for a GitHub App token).
-            403 | 404 => Ok(None),
-            // Revoked between the two calls.
-            401 => Err(ProviderError::Rejected("github: token refused by /user/emails".into())),
-            _ => Err(outage(status)
-                .unwrap_or_else(|| ProviderError::BadResponse(format!("github /user/emails answered {status}")))),
-        }
+        emails_answer(status, &body)
+    }
+}
+
+/// What the token check's answer says: the token's user and scopes, if it is valid and issued
+/// to our app (`client_id`).
+pub(crate) fn check_answer(
+    status: reqwest::StatusCode,
+    body: &[u8],
+    client_id: &str,
+) -> Result<TokenCheck, ProviderError> {
+    if status != reqwest::StatusCode::OK {
+        return Err(classify_check_error(status));
+    }
+    let check: TokenCheck = parse_json(body, "github token check")?;
+    if check.app.client_id != client_id {
+        return Err(ProviderError::Rejected("github: token issued to another app".into()));
+    }
+    Ok(check)
+}
+
+/// What `/user/emails` answered: the primary verified address, none, or a failure.
+pub(crate) fn emails_answer(status: reqwest::StatusCode, body: &[u8]) -> Result<Option<String>, ProviderError> {
+    match status.as_u16() {
+        200 => primary_verified(body),
+        // GitHub's rate limits answer 403 too: that is an outage, not a missing scope.
+        403 if is_rate_limit(body) => Err(ProviderError::Unavailable("github rate limit".into())),
+        // No `user:email` scope (or the emails permission for a GitHub App token).
+        403 | 404 => Ok(None),
+        // Revoked between the two calls.
+        401 => Err(ProviderError::Rejected("github: token refused by /user/emails".into())),
+        _ => Err(outage(status)
+            .unwrap_or_else(|| ProviderError::BadResponse(format!("github /user/emails answered {status}")))),
     }
 }
 

@@ -31,7 +31,7 @@ pub struct GoogleVerifier {
 }
 
 #[derive(Debug, Deserialize)]
-struct TokenInfo {
+pub(crate) struct TokenInfo {
     aud: Option<String>,
     azp: Option<String>,
     sub: Option<String>,

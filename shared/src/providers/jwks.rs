@@ -64,6 +64,17 @@ impl JwksCache {
         }
     }
 
+    /// A cache already holding `keys`, fresh for `ttl` and not refetched within it (the fuzz
+    /// targets verify tokens without a network).
+    #[cfg(feature = "fuzzing")]
+    pub fn preloaded(keys: HashMap<String, Arc<DecodingKey>>, ttl: Duration) -> JwksCache {
+        let now = Instant::now();
+        JwksCache {
+            state: Mutex::new(State { keys, expires: Some(now + ttl), last_fetch: Some(now) }),
+            ..JwksCache::new(reqwest::Client::new(), "http://127.0.0.1:9/jwks", ttl)
+        }
+    }
+
     /// How many times the key set was fetched (tests and benchmarks count them).
     pub fn fetches(&self) -> u64 {
         self.fetches.load(Ordering::Relaxed)
@@ -113,25 +124,30 @@ impl JwksCache {
         if !status.is_success() {
             return Err(outage(status).unwrap_or_else(|| ProviderError::Unavailable(format!("JWKS answered {status}"))));
         }
-        let set: JwkSet = parse_json(&body, "JWKS")?;
-        let keys = set
-            .keys
-            .into_iter()
-            .filter(|k| {
-                k.kty == "RSA"
-                    && k.alg.as_deref().is_none_or(|a| a == "RS256")
-                    && k.use_.as_deref().is_none_or(|u| u == "sig")
-            })
-            .filter_map(|k| {
-                let key = DecodingKey::from_rsa_components(k.n.as_deref()?, k.e.as_deref()?).ok()?;
-                Some((k.kid?, Arc::new(key)))
-            })
-            .collect::<HashMap<_, _>>();
-        if keys.is_empty() {
-            return Err(ProviderError::BadResponse("JWKS has no usable RS256 key".into()));
-        }
-        Ok((keys, max_age))
+        Ok((keys_from_body(&body)?, max_age))
     }
+}
+
+/// The usable keys of a JWKS answer: RSA, RS256 (or no `alg`), for signatures, with a `kid`.
+pub(crate) fn keys_from_body(body: &[u8]) -> Result<HashMap<String, Arc<DecodingKey>>, ProviderError> {
+    let set: JwkSet = parse_json(body, "JWKS")?;
+    let keys = set
+        .keys
+        .into_iter()
+        .filter(|k| {
+            k.kty == "RSA"
+                && k.alg.as_deref().is_none_or(|a| a == "RS256")
+                && k.use_.as_deref().is_none_or(|u| u == "sig")
+        })
+        .filter_map(|k| {
+            let key = DecodingKey::from_rsa_components(k.n.as_deref()?, k.e.as_deref()?).ok()?;
+            Some((k.kid?, Arc::new(key)))
+        })
+        .collect::<HashMap<_, _>>();
+    if keys.is_empty() {
+        return Err(ProviderError::BadResponse("JWKS has no usable RS256 key".into()));
+    }
+    Ok(keys)
 }
 
 /// `max-age=N` of a Cache-Control header.

@@ -30,7 +30,7 @@ pub struct LinkedInVerifier {
 }
 
 #[derive(Debug, Deserialize)]
-struct Introspection {
+pub(crate) struct Introspection {
     active: Option<bool>,
     client_id: Option<String>,
 }

@@ -162,7 +162,7 @@ fn numeric_id(id: &str, what: &str) -> Result<(), ProviderError> {
     Ok(())
 }
 
-fn identity_from_v1(body: &[u8]) -> Result<VerifiedIdentity, ProviderError> {
+pub(crate) fn identity_from_v1(body: &[u8]) -> Result<VerifiedIdentity, ProviderError> {
     let user: V1User = parse_json(body, "verify_credentials")?;
     numeric_id(&user.id_str, "verify_credentials")?;
     let email = user.email.map(|e| e.trim().to_string()).filter(|e| e.contains('@'));
@@ -177,7 +177,7 @@ fn identity_from_v1(body: &[u8]) -> Result<VerifiedIdentity, ProviderError> {
     })
 }
 
-fn identity_from_v2(body: &[u8]) -> Result<VerifiedIdentity, ProviderError> {
+pub(crate) fn identity_from_v2(body: &[u8]) -> Result<VerifiedIdentity, ProviderError> {
     let me: V2Me = parse_json(body, "/2/users/me")?;
     let user = me.data.ok_or_else(|| ProviderError::BadResponse("/2/users/me has no data".into()))?;
     numeric_id(&user.id, "/2/users/me")?;
@@ -195,7 +195,7 @@ fn identity_from_v2(body: &[u8]) -> Result<VerifiedIdentity, ProviderError> {
 /// signature, token of another app), 89 invalid or expired token, 64 suspended, 326 locked,
 /// 99/215 bad authentication data → the token is refused; 88 rate limit, 130 over capacity,
 /// 131 internal error → outage; 416 our app suspended, 453 our access level → our side.
-fn classify_v1_error(status: reqwest::StatusCode, body: &[u8]) -> ProviderError {
+pub(crate) fn classify_v1_error(status: reqwest::StatusCode, body: &[u8]) -> ProviderError {
     let code = serde_json::from_slice::<V1Errors>(body).ok().and_then(|e| e.errors.into_iter().find_map(|e| e.code));
     if let Some(out) = outage(status) {
         return out;
@@ -212,7 +212,7 @@ fn classify_v1_error(status: reqwest::StatusCode, body: &[u8]) -> ProviderError 
 /// Maps a v2 error answer to a failure class: 401 (invalid, expired or revoked token) and 403
 /// "Unsupported Authentication" (an app-only token) refuse the token; 403 `client-not-enrolled`
 /// is our app's access level; 429/5xx are outages.
-fn classify_v2_error(status: reqwest::StatusCode, body: &[u8]) -> ProviderError {
+pub(crate) fn classify_v2_error(status: reqwest::StatusCode, body: &[u8]) -> ProviderError {
     if let Some(out) = outage(status) {
         return out;
     }

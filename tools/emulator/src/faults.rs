@@ -1,6 +1,7 @@
 //! Injected failures: what the emulator does to every Graph request while a fault is set.
 
 use std::fmt;
+use std::future::Future;
 use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -30,6 +31,12 @@ pub enum Fault {
     RateLimited,
     /// Accepts the request, then drops the connection without answering.
     CloseConnection,
+    /// HTTP 200 and JSON headers at once, then the body one byte every [`DRIP_EVERY`]: a
+    /// client without a whole-request timeout waits for minutes.
+    SlowDrip,
+    /// HTTP 200 with a JSON body of [`HUGE_BODY_BYTES`] (a valid `/me`, padded): a client that
+    /// reads whatever it is sent runs out of memory.
+    HugeBody,
 }
 
 impl Fault {
@@ -42,6 +49,8 @@ impl Fault {
             Fault::InvalidJson => "invalid_json",
             Fault::RateLimited => "rate_limited",
             Fault::CloseConnection => "close",
+            Fault::SlowDrip => "slow_drip",
+            Fault::HugeBody => "huge_body",
         }
     }
 }
@@ -60,7 +69,7 @@ impl fmt::Display for UnknownFault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "unknown fault {:?}; expected one of none, status500, hang, invalid_json, rate_limited, close",
+            "unknown fault {:?}; expected one of none, status500, hang, invalid_json, rate_limited, close, slow_drip, huge_body",
             self.0
         )
     }
@@ -79,6 +88,8 @@ impl FromStr for Fault {
             "invalid_json" | "invalidjson" => Ok(Fault::InvalidJson),
             "rate_limited" | "ratelimited" => Ok(Fault::RateLimited),
             "close" | "close_connection" | "closeconnection" => Ok(Fault::CloseConnection),
+            "slow_drip" | "slowdrip" => Ok(Fault::SlowDrip),
+            "huge_body" | "hugebody" => Ok(Fault::HugeBody),
             _ => Err(UnknownFault(s.to_string())),
         }
     }
@@ -91,6 +102,10 @@ pub(crate) struct CloseHandle(pub(crate) Arc<Notify>);
 
 /// How long [`Fault::Hang`] keeps a request waiting.
 const HANG_FOR: Duration = Duration::from_secs(3600);
+/// The pace of [`Fault::SlowDrip`]: its 400-byte body takes 100 s.
+pub const DRIP_EVERY: Duration = Duration::from_millis(250);
+/// The size of [`Fault::HugeBody`]'s body.
+pub const HUGE_BODY_BYTES: usize = 64 << 20;
 
 /// The response for a Graph request while `fault` is set, or `None` to serve it normally.
 pub(crate) async fn apply(fault: Fault, close: Option<CloseHandle>) -> Option<Response> {
@@ -110,6 +125,13 @@ pub(crate) async fn apply(fault: Fault, close: Option<CloseHandle>) -> Option<Re
             )
                 .into_response(),
         ),
+        Fault::SlowDrip => {
+            let mut body = br#"{"id":"1","name":"Slow Drip","#.to_vec();
+            body.resize(400 - 1, b' ');
+            body.push(b'}');
+            Some(json_ok(Body::new(DripBody { left: Bytes::from(body), wait: None })))
+        }
+        Fault::HugeBody => Some(json_ok(Body::new(HugeBody { left: HUGE_BODY_BYTES, opened: false }))),
         Fault::Hang => {
             tokio::time::sleep(HANG_FOR).await;
             Some(unexpected_error().into_response())
@@ -160,5 +182,72 @@ impl http_body::Body for AbortBody {
             std::io::ErrorKind::ConnectionAborted,
             "emulated fault: connection closed",
         ))))
+    }
+}
+
+/// HTTP 200 with a JSON content type and `body`.
+fn json_ok(body: Body) -> Response {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json; charset=UTF-8")
+        .body(body)
+        .unwrap_or_else(|_| unexpected_error().into_response())
+}
+
+/// A body sent one byte per [`DRIP_EVERY`].
+struct DripBody {
+    left: Bytes,
+    wait: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl http_body::Body for DripBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        if self.left.is_empty() {
+            return Poll::Ready(None);
+        }
+        let wait = self.wait.get_or_insert_with(|| Box::pin(tokio::time::sleep(DRIP_EVERY)));
+        if wait.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        self.wait = None;
+        let byte = self.left.split_to(1);
+        Poll::Ready(Some(Ok(http_body::Frame::data(byte))))
+    }
+}
+
+/// [`HUGE_BODY_BYTES`] of JSON in 64 KiB frames: a `/me` object, then padding, made as it is
+/// sent (the emulator does not hold it in memory either).
+struct HugeBody {
+    left: usize,
+    opened: bool,
+}
+
+impl http_body::Body for HugeBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        if self.left == 0 {
+            return Poll::Ready(None);
+        }
+        let frame = if !self.opened {
+            self.opened = true;
+            Bytes::from_static(br#"{"id":"1","name":""#)
+        } else if self.left == 2 {
+            Bytes::from_static(br#""}"#)
+        } else {
+            Bytes::from(vec![b'a'; (self.left - 2).min(64 << 10)])
+        };
+        self.left = self.left.saturating_sub(frame.len());
+        Poll::Ready(Some(Ok(http_body::Frame::data(frame))))
     }
 }

@@ -145,6 +145,8 @@ async fn provider_failures_are_502_or_504_within_the_timeout_and_write_nothing()
         (Fault::InvalidJson, 502),
         (Fault::CloseConnection, 502),
         (Fault::Hang, 504),
+        (Fault::SlowDrip, 504),
+        (Fault::HugeBody, 502),
     ] {
         t.emulator.set_fault(fault);
         let started = Instant::now();

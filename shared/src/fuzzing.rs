@@ -1,0 +1,201 @@
+//! Entry points for the fuzz targets in `fuzz/` (built only with the `fuzzing` feature): every
+//! piece of code that reads untrusted bytes before a network call, each with the invariants it
+//! must keep. A broken invariant panics, which is what the fuzzer reports.
+//!
+//! - [`api_gateway_event`]: an API Gateway HTTP API event (JSON) as Lambda hands it over, with
+//!   its headers, path parameters and source IP, through both dialects' request parsing.
+//! - [`login_body`]: a login body under a chosen media type, straight into both dialects.
+//! - [`jwt`]: an ID token, before and through verification against a fixed key set.
+//! - [`provider_answer`]: a provider's (or a man in the middle's) answer to every request we send.
+//!
+//! Every rejection must be a 4xx carrying its dialect's error body; a token nobody signed must
+//! never verify.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::DecodingKey;
+use lambda_http::http::{self, StatusCode};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::Value;
+
+use crate::dialect::{rocketchat, syncano};
+use crate::http::RequestLog;
+use crate::identity::{Provider, VerifiedIdentity};
+use crate::instance::InstanceName;
+use crate::login::LoginError;
+use crate::providers::jwks::JwksCache;
+use crate::providers::oidc::{self, IdTokenRules, NonceRule, Profile};
+use crate::providers::{facebook, github, google, jwks, linkedin, parse_json, twitter, ProviderError};
+use crate::secret::Secret;
+use crate::throttle;
+
+/// An API Gateway HTTP API (payload 2.0) event. Bytes that are not such an event never reach a
+/// handler (the runtime refuses them), so they are not ours to judge.
+pub fn api_gateway_event(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Some(req) = lambda_http_request(text) else { return };
+    request(&req);
+}
+
+/// The request lambda_http makes of an event, or `None` where it refuses or panics. lambda_http
+/// 1.3 builds the URI with `Url::parse(..).unwrap()`, so a `host` header or path that is not a
+/// valid URL part panics inside lambda_http (found by this target). That is before our handler:
+/// lambda_runtime's panic layer turns it into an invocation error, and behind API Gateway it
+/// cannot happen (the Host header is what routed the request to the API); the local gateway
+/// answers it with 400. libFuzzer's panic hook aborts, so it is set aside around the call.
+fn lambda_http_request(text: &str) -> Option<Request> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let converted = std::panic::catch_unwind(|| lambda_http::request::from_str(text));
+    std::panic::set_hook(hook);
+    converted.ok()?.ok()
+}
+
+/// A login body sent with media type `kind % 4` (none, JSON, form, other) to both dialects.
+pub fn login_body(kind: u8, body: &[u8]) {
+    let mut b = http::Request::builder().method("POST").uri("/login").header("x-api-key", "fuzz-key");
+    match kind % 4 {
+        0 => {}
+        1 => b = b.header("content-type", "application/json; charset=utf-8"),
+        2 => b = b.header("content-type", "application/x-www-form-urlencoded"),
+        _ => b = b.header("content-type", "text/plain"),
+    }
+    let Ok(req) = b.body(Body::from(body.to_vec())) else { return };
+    let params: HashMap<String, String> = HashMap::from([("instance".to_string(), "demo".to_string())]);
+    request(&req.with_path_parameters(params));
+}
+
+/// Everything a handler reads from a request before it calls DynamoDB or a provider.
+fn request(req: &Request) {
+    let _ = RequestLog::start(req, "fuzz");
+    let _ = throttle::source_ip(req);
+    for provider in Provider::ALL {
+        match syncano::parse_login(req, provider) {
+            Ok(login) => {
+                let _ = InstanceName::parse(&login.instance);
+                let _ = throttle::login_keys(req, Some((provider, &login.credentials)));
+            }
+            Err(e) => syncano_rejection(&e),
+        }
+    }
+    match rocketchat::parse(req) {
+        Ok(rocketchat::Login::OAuth(login)) => {
+            let _ = throttle::login_keys(req, Some((login.provider, &login.credentials)));
+        }
+        Ok(rocketchat::Login::Resume(_)) => {}
+        Err(e) => rocketchat_rejection(&e),
+    }
+    if let Err(e) = rocketchat::auth_headers(req) {
+        rocketchat_rejection(&e);
+    }
+    if let Some(id) = req.path_parameters_ref().and_then(|p| p.first("id")) {
+        let _ = crate::sessions::parse_user_id(id);
+    }
+}
+
+fn body_json(resp: &Response<Body>) -> Value {
+    serde_json::from_slice(resp.body().as_ref()).unwrap_or_else(|e| panic!("error body is not JSON: {e}"))
+}
+
+fn assert_client_error(resp: &Response<Body>, e: &LoginError) {
+    assert!(resp.status().is_client_error(), "a parse failure answered {}: {e}", resp.status());
+    assert_eq!(resp.headers().get("content-type").and_then(|v| v.to_str().ok()), Some("application/json"), "{e}");
+}
+
+fn syncano_rejection(e: &LoginError) {
+    let resp = syncano::error_response(e);
+    assert_client_error(&resp, e);
+    let body = body_json(&resp);
+    assert!(body["detail"].is_string() && body.as_object().is_some_and(|o| o.len() == 1), "{body}");
+}
+
+fn rocketchat_rejection(e: &LoginError) {
+    let resp = rocketchat::error_response(e);
+    assert_client_error(&resp, e);
+    let body = body_json(&resp);
+    assert!(body["status"] == "error" && body["message"].is_string(), "{body}");
+}
+
+/// The verifier's key set: the emulator's first fixture key, under kid `k1`, cached for a day
+/// (so no fetch is ever attempted), and a current-thread runtime to drive it.
+fn verifier() -> &'static (tokio::runtime::Runtime, JwksCache, IdTokenRules) {
+    static V: OnceLock<(tokio::runtime::Runtime, JwksCache, IdTokenRules)> = OnceLock::new();
+    V.get_or_init(|| {
+        let jwk: Value = serde_json::from_str(include_str!("../../tools/emulator/keys/key-1.jwk.json"))
+            .expect("the emulator's fixture JWK");
+        let key = DecodingKey::from_rsa_components(jwk["n"].as_str().expect("n"), jwk["e"].as_str().expect("e"))
+            .expect("an RSA key");
+        let keys = HashMap::from([("k1".to_string(), Arc::new(key))]);
+        let cache = JwksCache::preloaded(keys, Duration::from_secs(86_400));
+        let rules = IdTokenRules {
+            issuers: &["https://accounts.google.com"],
+            audiences: vec!["fuzz-client".into()],
+            nonce: NonceRule::Sha256OfRaw,
+        };
+        let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("a runtime");
+        (rt, cache, rules)
+    })
+}
+
+/// An ID token: `data[0] == 0` takes the rest as the token text; otherwise the rest is split at
+/// 0xFF bytes into header JSON, payload JSON and signature, each base64url-encoded, so the
+/// fuzzer reaches the claims checks. Nobody holds the fixture's private key here, so no token may
+/// verify.
+pub fn jwt(data: &[u8]) {
+    let Some((&mode, rest)) = data.split_first() else { return };
+    let token = if mode == 0 {
+        String::from_utf8_lossy(rest).into_owned()
+    } else {
+        let mut parts = rest.splitn(3, |&b| b == 0xFF);
+        let mut next = || URL_SAFE_NO_PAD.encode(parts.next().unwrap_or_default());
+        format!("{}.{}.{}", next(), next(), next())
+    };
+    if let Some(sub) = oidc::unverified_subject(&token) {
+        assert!(!sub.is_empty() && sub.len() <= 255 && sub.chars().all(|c| c.is_ascii_graphic()), "{sub:?}");
+    }
+    let creds = crate::providers::Credentials::from_single_token(Provider::Apple, Secret::new(token.clone()));
+    let _ = creds.claimed_subject(Provider::Apple);
+    let (rt, cache, rules) = verifier();
+    let nonce = Secret::new("fuzz-nonce");
+    let verified = rt.block_on(oidc::verify::<Profile>(cache, rules, &Secret::new(token), Some(&nonce)));
+    assert!(verified.is_err(), "a token nobody signed verified");
+}
+
+/// A provider's answer: `data[0]` picks the request it answers, `data[1..3]` the status, the
+/// rest is the body. Every answer must become an identity or a classified failure.
+pub fn provider_answer(data: &[u8]) {
+    let [which, s1, s2, body @ ..] = data else { return };
+    let status = StatusCode::from_u16(100 + u16::from_be_bytes([*s1, *s2]) % 500).unwrap_or(StatusCode::OK);
+    let outcome: Result<Option<VerifiedIdentity>, ProviderError> = match which % 10 {
+        0 => facebook::identity_from_me(body).map(Some),
+        1 => Err(facebook::classify_error(status, body)),
+        2 => twitter::identity_from_v1(body).map(Some),
+        3 => twitter::identity_from_v2(body).map(Some),
+        4 => Err(if which & 0x80 == 0 {
+            twitter::classify_v1_error(status, body)
+        } else {
+            twitter::classify_v2_error(status, body)
+        }),
+        5 => github::check_answer(status, body, "fuzz-client").map(|_| None),
+        6 => github::emails_answer(status, body).map(|_| None),
+        7 => parse_json::<google::TokenInfo>(body, "tokeninfo").map(|_| None),
+        8 => parse_json::<linkedin::Introspection>(body, "introspection")
+            .and(parse_json::<Profile>(body, "userinfo"))
+            .map(|p| Some(p.into_identity(Provider::LinkedIn, "sub".into()))),
+        _ => jwks::keys_from_body(body).map(|_| None),
+    };
+    match outcome {
+        Ok(Some(id)) => assert!(!id.subject.is_empty(), "an identity without a subject"),
+        Ok(None) => {}
+        Err(e) => {
+            // Every provider failure is a 4xx or 5xx of the dialects, never a success.
+            let login = LoginError::from(e);
+            let status = syncano::error_response(&login).status();
+            assert!(status.is_client_error() || status.is_server_error(), "{status}");
+        }
+    }
+}
