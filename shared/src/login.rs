@@ -4,9 +4,9 @@
 
 use crate::app::App;
 use crate::clock;
-use crate::identity::{Provider, VerifiedIdentity};
+use crate::identity::Provider;
 use crate::instance::InstanceName;
-use crate::providers::{Credentials, ProviderError};
+use crate::providers::{Credentials, ProviderError, Verified};
 use crate::secret::Secret;
 use crate::store::{ApiKeyCheck, StoreError, UserRecord};
 use crate::throttle::FailureKeys;
@@ -130,8 +130,24 @@ impl App {
 
     /// Asks the provider whether the credentials are valid and issued for our app. A provider
     /// this deployment does not serve is refused before anything else happens.
-    pub async fn verify(&self, provider: Provider, creds: &Credentials) -> Result<VerifiedIdentity, LoginError> {
+    pub async fn verify(&self, provider: Provider, creds: &Credentials) -> Result<Verified, LoginError> {
         Ok(self.providers.verify(provider, creds).await?)
+    }
+
+    /// The user of a verified identity in `instance`; on its first login the provider is asked
+    /// for what only a new user needs, and the user is created.
+    async fn user_of(
+        &self,
+        instance: &InstanceName,
+        verified: Verified,
+        creds: &Credentials,
+    ) -> Result<UserRecord, LoginError> {
+        let id = &verified.identity;
+        if let Some(user) = self.store.find_by_identity(instance, id.provider.as_str(), &id.subject, false).await? {
+            return Ok(user);
+        }
+        let identity = self.providers.first_login(verified, creds).await?;
+        Ok(self.store.create_user(instance, &identity, &self.user_keys).await?)
     }
 
     /// Syncano: instance + API key first (one read), then the provider, then the user.
@@ -144,8 +160,8 @@ impl App {
             return Err(LoginError::UnsupportedService(provider.syncano_backend().into()));
         }
         let instance = self.check_api_key(&req.instance, req.api_key.as_ref()).await?;
-        let identity = self.verify(provider, &req.credentials).await?;
-        let user = self.store.find_or_create(&instance, &identity, &self.user_keys).await?;
+        let verified = self.verify(provider, &req.credentials).await?;
+        let user = self.user_of(&instance, verified, &req.credentials).await?;
         Ok(self.syncano_answer(user))
     }
 
@@ -173,14 +189,12 @@ impl App {
         if !self.config.serves(provider) {
             return Err(LoginError::UnsupportedService(provider.as_str().into()));
         }
-        let identity = self.verify(provider, creds).await?;
-        let user = self.store.find_or_create(&self.config.default_instance, &identity, &self.user_keys).await.map_err(
-            |e| match e {
-                // The configured default instance must exist: its absence is our misconfiguration.
-                StoreError::InstanceNotFound => LoginError::Internal("DEFAULT_INSTANCE does not exist".into()),
-                other => other.into(),
-            },
-        )?;
+        let verified = self.verify(provider, creds).await?;
+        let user = self.user_of(&self.config.default_instance, verified, creds).await.map_err(|e| match e {
+            // The configured default instance must exist: its absence is our misconfiguration.
+            LoginError::UnknownInstance => LoginError::Internal("DEFAULT_INSTANCE does not exist".into()),
+            other => other,
+        })?;
         self.new_session(user).await
     }
 

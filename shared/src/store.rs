@@ -365,6 +365,18 @@ impl UserStore {
         if let Some(user) = self.find_by_identity(instance, provider, &identity.subject, false).await? {
             return Ok(user);
         }
+        self.create_user(instance, identity, keys).await
+    }
+
+    /// Creates the user of `identity`, whose lookup just found nothing; if a concurrent login
+    /// of the same identity (or, with linking on, of the same verified email) wins, its user.
+    pub async fn create_user(
+        &self,
+        instance: &InstanceName,
+        identity: &VerifiedIdentity,
+        keys: &UserKeys,
+    ) -> Result<UserRecord, StoreError> {
+        let provider = identity.provider.as_str();
         let (user_id, linking) = self.allocate_user_id(instance).await?;
         let link_email = if linking { verified_email(identity) } else { None };
         if let Some(email) = link_email {

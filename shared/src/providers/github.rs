@@ -6,14 +6,15 @@
 //!    404 (422 for a malformed body). A 401 means our own client id/secret are wrong: that is
 //!    our misconfiguration, never the client's fault, so it is an outage, not a rejection. The
 //!    answer's `app.client_id` must be ours as well.
-//! 2. `GET /user/emails` with the token, for the primary verified address. A token without the
-//!    `user:email` (or `user`) scope gets 403/404 there: the login goes on without an email. The
-//!    call is skipped when the token's scopes show it cannot succeed.
+//! 2. `GET /user/emails` with the token, for the primary verified address, only when the identity
+//!    is new (a returning login has its user already, so it costs one round trip). A token
+//!    without the `user:email` (or `user`) scope gets 403/404 there: the user is made without an
+//!    email. The call is skipped when the token's scopes show it cannot succeed.
 
 use serde::Deserialize;
 
 use super::twitter::is_header_safe;
-use super::{display_name, http_url, outage, parse_json, send, Credentials, ProviderError};
+use super::{display_name, http_url, outage, parse_json, send, Credentials, FirstLogin, ProviderError, Verified};
 use crate::config::GitHubConfig;
 use crate::identity::{Provider, VerifiedIdentity};
 use crate::secret::Secret;
@@ -76,7 +77,9 @@ impl GitHubVerifier {
         }
     }
 
-    pub async fn verify(&self, creds: &Credentials) -> Result<VerifiedIdentity, ProviderError> {
+    /// The token's user, without an email: [`GitHubVerifier::add_email`] reads it if the
+    /// identity turns out to be new.
+    pub async fn verify(&self, creds: &Credentials) -> Result<Verified, ProviderError> {
         let token = creds.require_access_token()?;
         if !is_header_safe(token.expose()) {
             // Not a token GitHub issues (and it could not be sent as a header).
@@ -84,16 +87,37 @@ impl GitHubVerifier {
         }
         let check = self.check_token(token).await?;
         let user = check.user.ok_or_else(|| ProviderError::BadResponse("github token check has no user".into()))?;
-        let email = if may_read_emails(check.scopes.as_deref()) { self.primary_email(token).await? } else { None };
         let name = display_name(&[user.name.as_deref()]).or_else(|| display_name(&[user.login.as_deref()]));
-        Ok(VerifiedIdentity {
+        let identity = VerifiedIdentity {
             provider: Provider::GitHub,
             subject: user.id.to_string(),
             name,
-            email_verified: email.is_some(),
-            email,
+            email_verified: false,
+            email: None,
             avatar_url: http_url(user.avatar_url),
-        })
+        };
+        let on_first_login = may_read_emails(check.scopes.as_deref()).then_some(FirstLogin::GitHubEmail);
+        Ok(Verified { identity, on_first_login })
+    }
+
+    /// [`GitHubVerifier::verify`], then what a first login asks too: the whole identity.
+    pub async fn verify_first_login(&self, creds: &Credentials) -> Result<VerifiedIdentity, ProviderError> {
+        let verified = self.verify(creds).await?;
+        match verified.on_first_login {
+            Some(FirstLogin::GitHubEmail) => self.add_email(verified.identity, creds).await,
+            None => Ok(verified.identity),
+        }
+    }
+
+    /// Step 2, for a new identity: its primary verified address, if the token may read it.
+    pub(crate) async fn add_email(
+        &self,
+        mut identity: VerifiedIdentity,
+        creds: &Credentials,
+    ) -> Result<VerifiedIdentity, ProviderError> {
+        identity.email = self.primary_email(creds.require_access_token()?).await?;
+        identity.email_verified = identity.email.is_some();
+        Ok(identity)
     }
 
     /// Step 1: the token is valid and issued to our app.

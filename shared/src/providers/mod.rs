@@ -136,17 +136,46 @@ impl Providers {
         }
     }
 
-    pub async fn verify(&self, provider: Provider, creds: &Credentials) -> Result<VerifiedIdentity, ProviderError> {
+    pub async fn verify(&self, provider: Provider, creds: &Credentials) -> Result<Verified, ProviderError> {
         let not_served = ProviderError::NotServed;
-        match provider {
+        let identity = match provider {
             Provider::Facebook => self.facebook.as_ref().ok_or(not_served)?.verify(creds).await,
             Provider::Google => self.google.as_ref().ok_or(not_served)?.verify(creds).await,
             Provider::Twitter => self.twitter.as_ref().ok_or(not_served)?.verify(creds).await,
             Provider::LinkedIn => self.linkedin.as_ref().ok_or(not_served)?.verify(creds).await,
             Provider::Apple => self.apple.as_ref().ok_or(not_served)?.verify(creds).await,
-            Provider::GitHub => self.github.as_ref().ok_or(not_served)?.verify(creds).await,
+            Provider::GitHub => return self.github.as_ref().ok_or(not_served)?.verify(creds).await,
+        };
+        identity.map(|identity| Verified { identity, on_first_login: None })
+    }
+
+    /// The whole identity of a person logging in for the first time: what `verified` left for
+    /// a first login is asked now.
+    pub async fn first_login(
+        &self,
+        verified: Verified,
+        creds: &Credentials,
+    ) -> Result<VerifiedIdentity, ProviderError> {
+        match (verified.on_first_login, &self.github) {
+            (Some(FirstLogin::GitHubEmail), Some(github)) => github.add_email(verified.identity, creds).await,
+            _ => Ok(verified.identity),
         }
     }
+}
+
+/// A provider's verdict on a token. What only a second request to the provider tells, and only
+/// a new user needs (GitHub's verified email), is left for [`Providers::first_login`], so that a
+/// returning login costs one provider round trip.
+#[derive(Debug)]
+pub struct Verified {
+    pub identity: VerifiedIdentity,
+    pub(crate) on_first_login: Option<FirstLogin>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FirstLogin {
+    /// `GET /user/emails`: the token's scopes allow it.
+    GitHubEmail,
 }
 
 /// The one HTTP client of a cold start, shared by all provider verifiers: provider timeout as

@@ -459,7 +459,7 @@ async fn github_admin_routes_create_users_and_tokens() {
         json_of(admin("/_emulator/github/tokens", json!({"user": user, "client_id": OUR_CLIENT}))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let token = body["access_token"].as_str().expect("token").to_string();
-    let identity = env.github().verify(&bearer(&token)).await.expect("identity");
+    let identity = env.github().verify_first_login(&bearer(&token)).await.expect("identity");
     assert_eq!(identity.email.as_deref(), Some("hubot@example.com"));
     assert_eq!(identity.name.as_deref(), Some("hubot"));
     let (status, _) = json_of(admin("/_emulator/github/tokens/revoke", json!({"access_token": token}))).await;
@@ -622,7 +622,7 @@ async fn github_verifier_accepts_our_apps_tokens_with_the_primary_verified_email
     let env = start().await;
     let (user, token) = env.github_user_with_token(OUR_CLIENT);
     let before = env.emulator.request_count();
-    let identity = env.github().verify(&bearer(&token)).await.expect("identity");
+    let identity = env.github().verify_first_login(&bearer(&token)).await.expect("identity");
     assert_eq!(env.emulator.request_count(), before + 2, "token check + emails");
     assert_eq!(identity.provider, Provider::GitHub);
     assert_eq!(identity.subject, user.to_string());
@@ -630,6 +630,11 @@ async fn github_verifier_accepts_our_apps_tokens_with_the_primary_verified_email
     assert_eq!(identity.email.as_deref(), Some("octo@example.com"));
     assert!(identity.email_verified);
     assert_eq!(identity.avatar_url, Some(format!("https://avatars.githubusercontent.com/u/{user}?v=4")));
+    // A returning login needs no email (its user exists): the token check only.
+    let before = env.emulator.request_count();
+    let returning = env.github().verify(&bearer(&token)).await.expect("identity").identity;
+    assert_eq!(env.emulator.request_count(), before + 1, "token check only");
+    assert_eq!((returning.subject, returning.email), (user.to_string(), None));
 
     // Primary address unverified (a verified secondary one is not used), no name: login.
     let id = env.emulator.create_github_user(
@@ -638,7 +643,7 @@ async fn github_verifier_accepts_our_apps_tokens_with_the_primary_verified_email
         &[("a@example.com", false, true), ("b@example.com", true, false)],
     );
     let token = env.emulator.issue_github_token(id, OUR_CLIENT);
-    let identity = env.github().verify(&bearer(&token)).await.expect("identity");
+    let identity = env.github().verify_first_login(&bearer(&token)).await.expect("identity");
     assert_eq!(identity.name.as_deref(), Some("nameless"));
     assert_eq!(identity.email, None);
     assert!(!identity.email_verified);
@@ -646,13 +651,13 @@ async fn github_verifier_accepts_our_apps_tokens_with_the_primary_verified_email
     // Without the email scope: logged in without an email, one request.
     let narrow = env.emulator.issue_github_token_with_scopes(user, OUR_CLIENT, &["read:user"]);
     let before = env.emulator.request_count();
-    let identity = env.github().verify(&bearer(&narrow)).await.expect("identity");
+    let identity = env.github().verify_first_login(&bearer(&narrow)).await.expect("identity");
     assert_eq!(env.emulator.request_count(), before + 1);
     assert_eq!(identity.subject, user.to_string());
     assert_eq!(identity.email, None);
     // No scopes at all: emails asked, 404, no email.
     let none = env.emulator.issue_github_token_with_scopes(user, OUR_CLIENT, &[]);
-    let identity = env.github().verify(&bearer(&none)).await.expect("identity");
+    let identity = env.github().verify_first_login(&bearer(&none)).await.expect("identity");
     assert_eq!(identity.email, None);
 }
 

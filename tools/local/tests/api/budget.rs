@@ -5,7 +5,7 @@
 use emulator::OidcProvider;
 use local_stack::budget::*;
 use local_stack::counting_proxy::{CountingProxy, DynamoCall};
-use local_stack::demo::GOOGLE_CLIENT_ID;
+use local_stack::demo::{GITHUB_CLIENT_ID, GOOGLE_CLIENT_ID};
 use serde_json::json;
 
 use crate::helpers::*;
@@ -76,5 +76,17 @@ async fn logins_stay_within_the_round_trip_budget() {
     let (again, provider) = c.count("Google returning login", google()).await;
     assert!(again.len() <= RETURNING_DYNAMODB_MAX, "Google returning login: {:?}", ops(&again));
     assert_eq!(provider, 0, "an ID token with a cached key needs no provider round trip");
+
+    // GitHub: its verified email (a second request) is read for a new user only.
+    let id = t.emulator.create_github_user("budget", Some("Budget GitHub"), &[("budget@example.com", true, true)]);
+    let token = t.emulator.issue_github_token(id, GITHUB_CLIENT_ID);
+    t.remember(&token);
+    let github = || t.syncano_at("github", json!({ "access_token": token }));
+    let (first, provider) = c.count("GitHub first login", github()).await;
+    assert!(first.len() <= FIRST_DYNAMODB_MAX, "GitHub first login: {:?}", ops(&first));
+    assert_eq!(provider, 2, "GitHub first login: token check and /user/emails");
+    let (again, provider) = c.count("GitHub returning login", github()).await;
+    assert!(again.len() <= RETURNING_DYNAMODB_MAX, "GitHub returning login: {:?}", ops(&again));
+    assert!(provider <= RETURNING_PROVIDER_MAX, "GitHub returning login: {provider} provider requests");
     t.assert_logs_clean();
 }
