@@ -353,23 +353,10 @@ impl UserStore {
         item.map(|item| user_from_item(instance, &item)).transpose()
     }
 
-    /// Returns the user of `identity`, creating it on first login. Safe under any number of
-    /// concurrent first logins of the same identity: exactly one user is created.
-    pub async fn find_or_create(
-        &self,
-        instance: &InstanceName,
-        identity: &VerifiedIdentity,
-        keys: &UserKeys,
-    ) -> Result<UserRecord, StoreError> {
-        let provider = identity.provider.as_str();
-        if let Some(user) = self.find_by_identity(instance, provider, &identity.subject, false).await? {
-            return Ok(user);
-        }
-        self.create_user(instance, identity, keys).await
-    }
-
-    /// Creates the user of `identity`, whose lookup just found nothing; if a concurrent login
-    /// of the same identity (or, with linking on, of the same verified email) wins, its user.
+    /// Creates the user of `identity`, whose lookup ([`UserStore::find_by_identity`]) just found
+    /// nothing. Safe under any number of concurrent first logins of the same identity: exactly
+    /// one user is created, and the losers (or, with linking on, the logins of the same verified
+    /// email) answer with it.
     pub async fn create_user(
         &self,
         instance: &InstanceName,

@@ -31,6 +31,8 @@ pub enum Fault {
     RateLimited,
     /// Accepts the request, then drops the connection without answering.
     CloseConnection,
+    /// HTTP 200, JSON headers and the first half of a `/me` body, then the connection is reset.
+    ResetMidBody,
     /// HTTP 200 and JSON headers at once, then the body one byte every [`DRIP_EVERY`]: a
     /// client without a whole-request timeout waits for minutes.
     SlowDrip,
@@ -49,6 +51,7 @@ impl Fault {
             Fault::InvalidJson => "invalid_json",
             Fault::RateLimited => "rate_limited",
             Fault::CloseConnection => "close",
+            Fault::ResetMidBody => "reset_mid_body",
             Fault::SlowDrip => "slow_drip",
             Fault::HugeBody => "huge_body",
         }
@@ -69,7 +72,7 @@ impl fmt::Display for UnknownFault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "unknown fault {:?}; expected one of none, status500, hang, invalid_json, rate_limited, close, slow_drip, huge_body",
+            "unknown fault {:?}; expected one of none, status500, hang, invalid_json, rate_limited, close, reset_mid_body, slow_drip, huge_body",
             self.0
         )
     }
@@ -88,6 +91,7 @@ impl FromStr for Fault {
             "invalid_json" | "invalidjson" => Ok(Fault::InvalidJson),
             "rate_limited" | "ratelimited" => Ok(Fault::RateLimited),
             "close" | "close_connection" | "closeconnection" => Ok(Fault::CloseConnection),
+            "reset_mid_body" | "resetmidbody" => Ok(Fault::ResetMidBody),
             "slow_drip" | "slowdrip" => Ok(Fault::SlowDrip),
             "huge_body" | "hugebody" => Ok(Fault::HugeBody),
             _ => Err(UnknownFault(s.to_string())),
@@ -146,14 +150,11 @@ pub(crate) async fn apply(fault: Fault, close: Option<CloseHandle>) -> Option<Re
             // Served by someone else's server (`Emulator::router`): we cannot reach the
             // socket, so answer with a body that fails at once; hyper then aborts the
             // connection, and the client sees a broken response instead of JSON.
-            None => Some(
-                Response::builder()
-                    .status(StatusCode::OK)
-                    .header(header::CONTENT_TYPE, "application/json; charset=UTF-8")
-                    .body(Body::new(AbortBody))
-                    .unwrap_or_else(|_| unexpected_error().into_response()),
-            ),
+            None => Some(json_ok(Body::new(AbortBody { first: None }))),
         },
+        Fault::ResetMidBody => {
+            Some(json_ok(Body::new(AbortBody { first: Some(Bytes::from_static(br#"{"id":"1","name":"Half"#)) })))
+        }
     }
 }
 
@@ -167,17 +168,22 @@ fn unexpected_error() -> GraphError {
     .transient()
 }
 
-/// A response body whose first frame is an error, so the server aborts the connection.
-struct AbortBody;
+/// A response body that sends `first` (if any), then fails, so the server aborts the connection.
+struct AbortBody {
+    first: Option<Bytes>,
+}
 
 impl http_body::Body for AbortBody {
     type Data = Bytes;
     type Error = std::io::Error;
 
     fn poll_frame(
-        self: Pin<&mut Self>,
+        mut self: Pin<&mut Self>,
         _cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        if let Some(first) = self.first.take() {
+            return Poll::Ready(Some(Ok(http_body::Frame::data(first))));
+        }
         Poll::Ready(Some(Err(std::io::Error::new(
             std::io::ErrorKind::ConnectionAborted,
             "emulated fault: connection closed",

@@ -145,7 +145,7 @@ impl Emulator {
     /// - `POST /_emulator/facebook/users` `{"name", "email"?}` → `{"id"}`
     /// - `POST /_emulator/facebook/tokens` `{"user", "app_id", "ttl_secs"?}` → `{"access_token"}`
     /// - `POST /_emulator/facebook/tokens/revoke` `{"access_token"}` → `{"revoked": true}`
-    /// - `POST /_emulator/fault` `{"fault": "none"|"status500"|"hang"|"invalid_json"|"rate_limited"|"close"}`
+    /// - `POST /_emulator/fault` `{"fault": "none"|"status500"|"hang"|"invalid_json"|"rate_limited"|"close"|"reset_mid_body"|"slow_drip"|"huge_body"}`
     /// - `GET /_emulator/stats` → `{"requests": n, "fault": name}`
     ///
     /// [`Fault::CloseConnection`] needs the socket, which only [`Emulator::spawn`]'s server

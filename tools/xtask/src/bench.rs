@@ -130,11 +130,23 @@ pub async fn run(o: Options) -> Result<(), BenchError> {
     let root = repo_root();
     let target = target_dir(&root)?;
     eprintln!("== building {} functions and the floor (release, host)", FUNCTIONS.len());
-    let mut build = vec!["build", "--release", "--package", FLOOR];
+    // As the functions ship (.cargo/config.toml): non-PIE, which needs an explicit `--target`
+    // so that host proc-macros stay position-independent.
+    let host = host_triple()?;
+    let mut build = vec!["build", "--release", "--target", host.as_str(), "--package", FLOOR];
     for f in FUNCTIONS {
         build.extend(["--package", f]);
     }
-    run_command(Command::new("cargo").args(&build).current_dir(&root), "cargo build --release")?;
+    run_command(
+        Command::new("cargo")
+            .args(&build)
+            .env(
+                format!("CARGO_TARGET_{}_RUSTFLAGS", host.to_uppercase().replace(['-', '.'], "_")),
+                "-C relocation-model=static",
+            )
+            .current_dir(&root),
+        "cargo build --release",
+    )?;
     let zips = if o.arm64 { arm64_zips(&root, &target)? } else { HashMap::new() };
 
     eprintln!("== starting DynamoDB Local, the counting proxy and the provider emulator");
@@ -171,7 +183,7 @@ pub async fn run(o: Options) -> Result<(), BenchError> {
     let mut rows = Vec::new();
     for case in &cases {
         eprintln!("== {} ({})", case.function, case.name);
-        let binary = target.join("release").join(case.function);
+        let binary = target.join(&host).join("release").join(case.function);
         let mut row = Row {
             function: case.function.to_string(),
             case: case.name.to_string(),
@@ -469,6 +481,16 @@ fn machine() -> String {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default();
     format!("{cpu}, {cores} cores, {:.0} GiB, Linux {kernel}, {rustc}", mem_kb / 1024.0 / 1024.0)
+}
+
+/// The host's target triple, from `rustc -vV`.
+fn host_triple() -> Result<String, BenchError> {
+    let out = Command::new("rustc").arg("-vV").output().map_err(|e| step("rustc -vV")(e.to_string()))?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .map(str::to_string)
+        .ok_or_else(|| step("rustc -vV")("no host line".into()))
 }
 
 fn ratio(v: f64, floor: f64) -> String {

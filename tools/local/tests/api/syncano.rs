@@ -145,6 +145,7 @@ async fn provider_failures_are_502_or_504_within_the_timeout_and_write_nothing()
         (Fault::InvalidJson, 502),
         (Fault::CloseConnection, 502),
         (Fault::Hang, 504),
+        (Fault::ResetMidBody, 502),
         (Fault::SlowDrip, 504),
         (Fault::HugeBody, 502),
     ] {
