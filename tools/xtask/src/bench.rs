@@ -56,6 +56,14 @@ mod tests {
         assert_eq!(status_of(&run), "200");
         assert_eq!(status_of(&json!({ "first_body": "{\"isAuthorized\":true,\"context\":{" })), "allow");
     }
+
+    #[test]
+    fn first_login_names_are_distinct_letters() {
+        assert_eq!([letters(0), letters(25), letters(26), letters(27)], ["a", "z", "ba", "bb"]);
+        let names: std::collections::HashSet<String> = (0..2000).map(letters).collect();
+        assert_eq!(names.len(), 2000);
+        assert!(names.iter().all(|n| n.bytes().all(|b| b.is_ascii_lowercase())));
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -174,7 +182,7 @@ pub async fn run(o: Options) -> Result<(), BenchError> {
     let handlers = local_stack::function_handlers(app.clone());
     let scratch = target.join("bench-events");
     std::fs::create_dir_all(&scratch).map_err(|e| step("scratch dir")(e.to_string()))?;
-    let events = Events { root: root.clone(), scratch, handlers, emulator: &emulator };
+    let events = Events { root: root.clone(), scratch, handlers, emulator: &emulator, people: Default::default() };
     let cases = events.prepare().await?;
     proxy.take();
 
@@ -242,12 +250,22 @@ struct Events<'a> {
     scratch: PathBuf,
     handlers: HashMap<String, Handler>,
     emulator: &'a Emulator,
+    /// People created for first logins so far (each gets a name of its own).
+    people: std::sync::atomic::AtomicU32,
 }
 
 impl Events<'_> {
     fn sample(&self, path: &str) -> Result<Value, BenchError> {
         let text = std::fs::read_to_string(self.root.join(path)).map_err(|e| step(path)(e.to_string()))?;
         serde_json::from_str(&text).map_err(|e| step(path)(e.to_string()))
+    }
+
+    /// The sample at `path` with a Rocket.Chat session's headers.
+    fn with_session(&self, path: &str, token: &Value, user_id: &Value) -> Result<Value, BenchError> {
+        let mut event = self.sample(path)?;
+        event["headers"]["x-auth-token"] = token.clone();
+        event["headers"]["x-user-id"] = user_id.clone();
+        Ok(event)
     }
 
     fn write(&self, name: &str, event: &Value) -> Result<PathBuf, BenchError> {
@@ -286,15 +304,12 @@ impl Events<'_> {
         }
         let (_, rc) = self.invoke("login", &self.sample("events/login/200-success.json")?).await?;
         let (token, rc_user) = (rc["data"]["authToken"].clone(), rc["data"]["userId"].clone());
-        let mut me = self.sample("events/me/401-unknown-session.json")?;
-        me["headers"]["x-auth-token"] = token.clone();
-        me["headers"]["x-user-id"] = rc_user.clone();
+        let me = self.with_session("events/me/401-unknown-session.json", &token, &rc_user)?;
         let me_path = self.write("me", &me)?;
         cases.push(Case { function: "me", name: "live session", event: me_path, first_login: false });
         let (_, other) = self.invoke("login", &self.sample("events/login/200-success.json")?).await?;
-        let mut logout = self.sample("events/logout/401-unknown-session.json")?;
-        logout["headers"]["x-auth-token"] = other["data"]["authToken"].clone();
-        logout["headers"]["x-user-id"] = rc_user.clone();
+        let logout =
+            self.with_session("events/logout/401-unknown-session.json", &other["data"]["authToken"], &rc_user)?;
         let logout_path = self.write("logout", &logout)?;
         cases.push(Case { function: "logout", name: "cold: live session", event: logout_path, first_login: false });
 
@@ -312,9 +327,7 @@ impl Events<'_> {
         let reset_path = self.write("reset-key", &reset)?;
         cases.push(Case { function: "reset-key", name: "existing user", event: reset_path, first_login: false });
 
-        let mut allow = self.sample("events/authorizer/deny-unknown-session.json")?;
-        allow["headers"]["x-auth-token"] = token.clone();
-        allow["headers"]["x-user-id"] = rc_user.clone();
+        let mut allow = self.with_session("events/authorizer/deny-unknown-session.json", &token, &rc_user)?;
         allow["identitySource"] = json!([token, rc_user]);
         let allow_path = self.write("authorizer", &allow)?;
         cases.push(Case { function: "authorizer", name: "live session", event: allow_path, first_login: false });
@@ -324,8 +337,8 @@ impl Events<'_> {
     /// A first-login event of `function` for a person the emulator has just created.
     fn first_login(&self, function: &str) -> Result<PathBuf, BenchError> {
         // A name of its own, so the username is free and the login is one transaction.
-        let suffix: String = rand_letters(&self.emulator.create_facebook_user("probe", None));
-        let person = self.emulator.create_facebook_user(&format!("Bench {suffix}"), None);
+        let n = self.people.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let person = self.emulator.create_facebook_user(&format!("Bench {}", letters(n)), None);
         let token = format!("EAABench{}", &person);
         self.emulator.register_facebook_token(&person, FACEBOOK_APP_ID, &token, 3600);
         let (path, field) = match function {
@@ -340,9 +353,16 @@ impl Events<'_> {
     }
 }
 
-/// Letters from the digits of `id` (a username keeps letters; digits would read as a suffix).
-fn rand_letters(id: &str) -> String {
-    id.bytes().filter(u8::is_ascii_digit).map(|d| char::from(b'a' + (d - b'0'))).collect()
+/// `n` in letters, base 26 (a username keeps letters; digits would read as a suffix): a, b, …,
+/// z, ba, bb, …
+fn letters(mut n: u32) -> String {
+    let mut out = vec![b'a' + (n % 26) as u8];
+    while n >= 26 {
+        n /= 26;
+        out.push(b'a' + (n % 26) as u8);
+    }
+    out.reverse();
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Runs `lambda_bench.py`; returns its per-run JSON lines.
