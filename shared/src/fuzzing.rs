@@ -122,6 +122,11 @@ fn rocketchat_rejection(e: &LoginError) {
 
 /// The verifier's key set: the emulator's first fixture key, under kid `k1`, cached for a day
 /// (so no fetch is ever attempted), and a current-thread runtime to drive it.
+///
+/// The `expect`s are the harness's own set-up, never input: the JWK is a committed fixture
+/// embedded at compile time (its unit-tested twin signs the emulator's tokens), and building a
+/// current-thread runtime only fails if the process cannot get a timer. A failure there stops
+/// the fuzzer at its first input, which is what should happen to a broken harness.
 fn verifier() -> &'static (tokio::runtime::Runtime, JwksCache, IdTokenRules) {
     static V: OnceLock<(tokio::runtime::Runtime, JwksCache, IdTokenRules)> = OnceLock::new();
     V.get_or_init(|| {

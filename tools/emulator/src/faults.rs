@@ -133,9 +133,9 @@ pub(crate) async fn apply(fault: Fault, close: Option<CloseHandle>) -> Option<Re
             let mut body = br#"{"id":"1","name":"Slow Drip","#.to_vec();
             body.resize(400 - 1, b' ');
             body.push(b'}');
-            Some(json_ok(Body::new(DripBody { left: Bytes::from(body), wait: None })))
+            Some(json_ok(Body::new(FaultBody::Drip { left: Bytes::from(body), wait: None })))
         }
-        Fault::HugeBody => Some(json_ok(Body::new(HugeBody { left: HUGE_BODY_BYTES, opened: false }))),
+        Fault::HugeBody => Some(json_ok(Body::new(FaultBody::Huge { left: HUGE_BODY_BYTES, opened: false }))),
         Fault::Hang => {
             tokio::time::sleep(HANG_FOR).await;
             Some(unexpected_error().into_response())
@@ -150,10 +150,10 @@ pub(crate) async fn apply(fault: Fault, close: Option<CloseHandle>) -> Option<Re
             // Served by someone else's server (`Emulator::router`): we cannot reach the
             // socket, so answer with a body that fails at once; hyper then aborts the
             // connection, and the client sees a broken response instead of JSON.
-            None => Some(json_ok(Body::new(AbortBody { first: None }))),
+            None => Some(json_ok(Body::new(FaultBody::Abort { first: None }))),
         },
         Fault::ResetMidBody => {
-            Some(json_ok(Body::new(AbortBody { first: Some(Bytes::from_static(br#"{"id":"1","name":"Half"#)) })))
+            Some(json_ok(Body::new(FaultBody::Abort { first: Some(Bytes::from_static(br#"{"id":"1","name":"Half"#)) })))
         }
     }
 }
@@ -168,26 +168,62 @@ fn unexpected_error() -> GraphError {
     .transient()
 }
 
-/// A response body that sends `first` (if any), then fails, so the server aborts the connection.
-struct AbortBody {
-    first: Option<Bytes>,
+/// The broken answer bodies the faults send.
+enum FaultBody {
+    /// Sends `first` (if any), then fails, so the server aborts the connection.
+    Abort { first: Option<Bytes> },
+    /// Sends `left` one byte per [`DRIP_EVERY`].
+    Drip { left: Bytes, wait: Option<Pin<Box<tokio::time::Sleep>>> },
+    /// [`HUGE_BODY_BYTES`] of JSON in 64 KiB frames: a `/me` object, then padding, made as it is
+    /// sent (the emulator does not hold it in memory either). `left` bytes are still to come.
+    Huge { left: usize, opened: bool },
 }
 
-impl http_body::Body for AbortBody {
+impl http_body::Body for FaultBody {
     type Data = Bytes;
     type Error = std::io::Error;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
+        cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
-        if let Some(first) = self.first.take() {
-            return Poll::Ready(Some(Ok(http_body::Frame::data(first))));
-        }
-        Poll::Ready(Some(Err(std::io::Error::new(
-            std::io::ErrorKind::ConnectionAborted,
-            "emulated fault: connection closed",
-        ))))
+        let frame = match &mut *self {
+            FaultBody::Abort { first } => match first.take() {
+                Some(first) => first,
+                None => {
+                    return Poll::Ready(Some(Err(std::io::Error::new(
+                        std::io::ErrorKind::ConnectionAborted,
+                        "emulated fault: connection closed",
+                    ))))
+                }
+            },
+            FaultBody::Drip { left, wait } => {
+                if left.is_empty() {
+                    return Poll::Ready(None);
+                }
+                let timer = wait.get_or_insert_with(|| Box::pin(tokio::time::sleep(DRIP_EVERY)));
+                if timer.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                *wait = None;
+                left.split_to(1)
+            }
+            FaultBody::Huge { left, opened } => {
+                let frame = if *left == 0 {
+                    return Poll::Ready(None);
+                } else if !*opened {
+                    *opened = true;
+                    Bytes::from_static(br#"{"id":"1","name":""#)
+                } else if *left == 2 {
+                    Bytes::from_static(br#""}"#)
+                } else {
+                    Bytes::from(vec![b'a'; (*left - 2).min(64 << 10)])
+                };
+                *left = left.saturating_sub(frame.len());
+                frame
+            }
+        };
+        Poll::Ready(Some(Ok(http_body::Frame::data(frame))))
     }
 }
 
@@ -198,62 +234,4 @@ fn json_ok(body: Body) -> Response {
         .header(header::CONTENT_TYPE, "application/json; charset=UTF-8")
         .body(body)
         .unwrap_or_else(|_| unexpected_error().into_response())
-}
-
-/// A body sent one byte per [`DRIP_EVERY`].
-struct DripBody {
-    left: Bytes,
-    wait: Option<Pin<Box<tokio::time::Sleep>>>,
-}
-
-impl http_body::Body for DripBody {
-    type Data = Bytes;
-    type Error = std::io::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
-        if self.left.is_empty() {
-            return Poll::Ready(None);
-        }
-        let wait = self.wait.get_or_insert_with(|| Box::pin(tokio::time::sleep(DRIP_EVERY)));
-        if wait.as_mut().poll(cx).is_pending() {
-            return Poll::Pending;
-        }
-        self.wait = None;
-        let byte = self.left.split_to(1);
-        Poll::Ready(Some(Ok(http_body::Frame::data(byte))))
-    }
-}
-
-/// [`HUGE_BODY_BYTES`] of JSON in 64 KiB frames: a `/me` object, then padding, made as it is
-/// sent (the emulator does not hold it in memory either).
-struct HugeBody {
-    left: usize,
-    opened: bool,
-}
-
-impl http_body::Body for HugeBody {
-    type Data = Bytes;
-    type Error = std::io::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
-        if self.left == 0 {
-            return Poll::Ready(None);
-        }
-        let frame = if !self.opened {
-            self.opened = true;
-            Bytes::from_static(br#"{"id":"1","name":""#)
-        } else if self.left == 2 {
-            Bytes::from_static(br#""}"#)
-        } else {
-            Bytes::from(vec![b'a'; (self.left - 2).min(64 << 10)])
-        };
-        self.left = self.left.saturating_sub(frame.len());
-        Poll::Ready(Some(Ok(http_body::Frame::data(frame))))
-    }
 }
