@@ -34,9 +34,10 @@ pub struct App {
 }
 
 /// Variables that carry secrets: in AWS they come from SSM, never from the environment.
-const SECRET_VARIABLES: [&str; 5] = [
+const SECRET_VARIABLES: [&str; 6] = [
     "FACEBOOK_APP_SECRET",
     "TOKEN_SECRET",
+    "TOKEN_SECRET_PREVIOUS",
     "TWITTER_CONSUMER_SECRET",
     "LINKEDIN_CLIENT_SECRET",
     "GITHUB_CLIENT_SECRET",
@@ -94,7 +95,7 @@ impl App {
         Ok(App {
             store: UserStore::new(dynamo, config.table_name.clone()),
             providers: Providers::new(&config, &http),
-            user_keys: UserKeys::new(config.token_secret.clone()),
+            user_keys: UserKeys::new(config.token_secrets.clone()),
             limiter: FailureLimiter::new(
                 config.login_failures_max,
                 config.login_failures_per_user_max,

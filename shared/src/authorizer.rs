@@ -1,7 +1,9 @@
-//! The API Gateway Lambda authorizer (HTTP API, payload 2.0, simple responses): lets a request
-//! through when it carries a live Rocket.Chat session (`X-Auth-Token` + `X-User-Id`) or a valid
-//! Syncano user key (`X-API-KEY` + `X-USER-KEY`, for the path's `{instance}` or the default
-//! instance), and hands the user to the integration as `$context.authorizer.*`.
+//! The API Gateway Lambda authorizers (HTTP API, payload 2.0, simple responses), one per scheme:
+//! one lets a request through when it carries a live Rocket.Chat session (`X-Auth-Token` +
+//! `X-User-Id`), the other when it carries a valid Syncano user key (`X-API-KEY` + `X-USER-KEY`,
+//! for the path's `{instance}` or the default instance). Either hands the user to the integration
+//! as `$context.authorizer.*`. They protect an app's own routes; this service's own routes check
+//! their credentials themselves and answer in their dialect.
 
 use std::collections::HashMap;
 
@@ -61,22 +63,42 @@ impl AuthorizerResponse {
     }
 }
 
+/// The credential scheme an authorizer checks: each authorizer checks its own only, so junk
+/// headers of one scheme never ride on a valid credential of the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// `X-Auth-Token` + `X-User-Id`: a live Rocket.Chat session.
+    RocketChatSession,
+    /// `X-API-KEY` + `X-USER-KEY`: a Syncano user key of the path's `{instance}` (or, on a route
+    /// without one, the default instance).
+    SyncanoUserKey,
+}
+
 impl App {
-    /// Allows or denies; `Err` only when the store cannot answer (API Gateway then answers 500
-    /// rather than letting anyone in or turning an outage into 403s).
-    pub async fn authorize(&self, req: &AuthorizerRequest) -> Result<AuthorizerResponse, LoginError> {
+    /// Allows or denies by `scheme` alone; `Err` only when the store cannot answer (API Gateway
+    /// then answers 500 rather than letting anyone in or turning an outage into 403s).
+    pub async fn authorize(&self, scheme: Scheme, req: &AuthorizerRequest) -> Result<AuthorizerResponse, LoginError> {
         let header = |name: &str| req.headers.get(name).map(|v| v.trim()).filter(|v| !v.is_empty() && v.len() <= 256);
-        let found = if let (Some(token), Some(user_id)) = (header("x-auth-token"), header("x-user-id")) {
-            self.rocketchat_me(&Secret::new(token), user_id).await
-        } else if let (Some(api_key), Some(user_key)) = (header("x-api-key"), header("x-user-key")) {
-            let instance = req
-                .path_parameters
-                .get("instance")
-                .map(String::as_str)
-                .unwrap_or(self.config.default_instance.as_str());
-            self.syncano_user(instance, Some(&Secret::new(api_key)), Some(&Secret::new(user_key))).await.map(|l| l.user)
-        } else {
-            return Ok(AuthorizerResponse::deny());
+        let found = match scheme {
+            Scheme::RocketChatSession => {
+                let (Some(token), Some(user_id)) = (header("x-auth-token"), header("x-user-id")) else {
+                    return Ok(AuthorizerResponse::deny());
+                };
+                self.rocketchat_me(&Secret::new(token), user_id).await
+            }
+            Scheme::SyncanoUserKey => {
+                let (Some(api_key), Some(user_key)) = (header("x-api-key"), header("x-user-key")) else {
+                    return Ok(AuthorizerResponse::deny());
+                };
+                let instance = req
+                    .path_parameters
+                    .get("instance")
+                    .map(String::as_str)
+                    .unwrap_or(self.config.default_instance.as_str());
+                self.syncano_user(instance, Some(&Secret::new(api_key)), Some(&Secret::new(user_key)))
+                    .await
+                    .map(|l| l.user)
+            }
         };
         match found {
             Ok(user) => Ok(AuthorizerResponse::allow(&user)),
@@ -85,4 +107,20 @@ impl App {
             Err(_) => Ok(AuthorizerResponse::deny()),
         }
     }
+}
+
+/// An authorizer function's whole handling of one event, with its log line.
+pub async fn handle(app: &App, scheme: Scheme, req: AuthorizerRequest) -> Result<AuthorizerResponse, LoginError> {
+    let started = std::time::Instant::now();
+    let result = app.authorize(scheme, &req).await;
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let route = match scheme {
+        Scheme::RocketChatSession => "authorizer RocketChatSession",
+        Scheme::SyncanoUserKey => "authorizer SyncanoUserKey",
+    };
+    match &result {
+        Ok(r) => tracing::info!(route, authorized = r.is_authorized, latency_ms, "authorized"),
+        Err(e) => tracing::error!(route, error = %e, latency_ms, "authorizer failed"),
+    }
+    result
 }

@@ -112,8 +112,8 @@ pub struct Config {
     pub linkedin: Option<LinkedInConfig>,
     pub apple: Option<AppleConfig>,
     pub github: Option<GitHubConfig>,
-    /// Server-side key from which Syncano user keys are derived (HMAC); never stored in the table.
-    pub token_secret: Secret,
+    /// Server-side keys from which Syncano user keys are derived (HMAC); never stored in the table.
+    pub token_secrets: TokenSecrets,
     pub provider_timeout: Duration,
     /// Least time between two JWKS fetches caused by unknown key ids (flood protection).
     pub jwks_min_refetch: Duration,
@@ -142,10 +142,7 @@ impl Config {
                 name: "DEFAULT_INSTANCE",
                 reason: "lowercase letters, digits and '-', at most 64",
             })?;
-        let token_secret = Secret::new(vars.required("TOKEN_SECRET")?);
-        if token_secret.expose().len() < 32 {
-            return Err(ConfigError::Invalid { name: "TOKEN_SECRET", reason: "at least 32 characters" });
-        }
+        let token_secrets = TokenSecrets::from_vars(&vars)?;
         let facebook = match vars.id("FACEBOOK_APP_ID")? {
             None => None,
             Some(app_id) => {
@@ -247,7 +244,7 @@ impl Config {
             linkedin,
             apple,
             github,
-            token_secret,
+            token_secrets,
             provider_timeout: Duration::from_millis(timeout_ms),
             jwks_min_refetch: Duration::from_millis(refetch_ms),
             session_ttl: Duration::from_secs(ttl_days * 86_400),
@@ -335,6 +332,60 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
         } else {
             Err(ConfigError::Invalid { name, reason: "out of range" })
         }
+    }
+}
+
+/// The secrets Syncano user keys are derived from, by version. New keys (a first login, a reset)
+/// use the current one; a user's key stays derived from the version it was made with, so a
+/// rotation breaks no key a user holds: `TOKEN_SECRET` + `TOKEN_SECRET_VERSION` (default 1) are
+/// the current secret, `TOKEN_SECRET_PREVIOUS` + `TOKEN_SECRET_PREVIOUS_VERSION` the one before
+/// (docs: README, "Rotating TOKEN_SECRET").
+#[derive(Debug, Clone)]
+pub struct TokenSecrets {
+    pub current: (u32, Secret),
+    pub previous: Option<(u32, Secret)>,
+}
+
+impl TokenSecrets {
+    fn from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<'_, F>) -> Result<TokenSecrets, ConfigError> {
+        let secret = |name: &'static str, value: String| {
+            if value.len() < 32 {
+                return Err(ConfigError::Invalid { name, reason: "at least 32 characters" });
+            }
+            Ok(Secret::new(value))
+        };
+        let version = |name: &'static str| -> Result<Option<u32>, ConfigError> {
+            vars.get(name)
+                .map(|v| {
+                    v.parse::<u32>()
+                        .ok()
+                        .filter(|n| *n >= 1)
+                        .ok_or(ConfigError::Invalid { name, reason: "a version number from 1" })
+                })
+                .transpose()
+        };
+        let current =
+            (version("TOKEN_SECRET_VERSION")?.unwrap_or(1), secret("TOKEN_SECRET", vars.required("TOKEN_SECRET")?)?);
+        let previous = match vars.get("TOKEN_SECRET_PREVIOUS") {
+            None => None,
+            Some(value) => {
+                let v = version("TOKEN_SECRET_PREVIOUS_VERSION")?
+                    .ok_or(ConfigError::Missing("TOKEN_SECRET_PREVIOUS_VERSION"))?;
+                if v == current.0 {
+                    return Err(ConfigError::Invalid {
+                        name: "TOKEN_SECRET_PREVIOUS_VERSION",
+                        reason: "must differ from TOKEN_SECRET_VERSION",
+                    });
+                }
+                Some((v, secret("TOKEN_SECRET_PREVIOUS", value)?))
+            }
+        };
+        Ok(TokenSecrets { current, previous })
+    }
+
+    /// The secret of `version`, if this deployment still has it.
+    pub fn get(&self, version: u32) -> Option<&Secret> {
+        std::iter::once(&self.current).chain(self.previous.iter()).find(|(v, _)| *v == version).map(|(_, s)| s)
     }
 }
 

@@ -8,7 +8,7 @@ use crate::identity::Provider;
 use crate::instance::InstanceName;
 use crate::providers::{Credentials, ProviderError, Verified};
 use crate::secret::Secret;
-use crate::store::{ApiKeyCheck, StoreError, UserRecord};
+use crate::store::{ApiKeyCheck, ApiKeyPermissions, StoreError, UserRecord};
 use crate::throttle::FailureKeys;
 use crate::tokens;
 
@@ -44,6 +44,12 @@ pub enum LoginError {
     /// Syncano: no such user in the instance.
     #[error("user not found")]
     UserNotFound,
+    /// Syncano: the API key lacks the permission this action needs (`ignore_acl`).
+    #[error("the API key may not do this")]
+    PermissionDenied,
+    /// Syncano: a first login with an API key that may not create users (`allow_user_create`).
+    #[error("the API key may not create users")]
+    UserCreateDenied,
     /// Too many rejected logins from this IP: retry after that many seconds.
     #[error("too many rejected logins; retry after {0} s")]
     TooManyFailures(i64),
@@ -72,9 +78,10 @@ impl From<StoreError> for LoginError {
         match e {
             StoreError::InstanceNotFound => LoginError::UnknownInstance,
             StoreError::Unavailable(_) | StoreError::Contention => LoginError::StoreUnavailable(e.to_string()),
-            StoreError::InstanceExists | StoreError::Dynamo(_) | StoreError::Corrupt(_) => {
-                LoginError::Internal(e.to_string())
-            }
+            StoreError::InstanceExists
+            | StoreError::Dynamo(_)
+            | StoreError::Corrupt(_)
+            | StoreError::RetiredKeyVersion(_) => LoginError::Internal(e.to_string()),
         }
     }
 }
@@ -135,16 +142,20 @@ impl App {
     }
 
     /// The user of a verified identity in `instance`; on its first login the provider is asked
-    /// for what only a new user needs, and the user is created.
+    /// for what only a new user needs, and the user is created if the caller `may_create` users.
     async fn user_of(
         &self,
         instance: &InstanceName,
         verified: Verified,
         creds: &Credentials,
+        may_create: bool,
     ) -> Result<UserRecord, LoginError> {
         let id = &verified.identity;
         if let Some(user) = self.store.find_by_identity(instance, id.provider.as_str(), &id.subject, false).await? {
             return Ok(user);
+        }
+        if !may_create {
+            return Err(LoginError::UserCreateDenied);
         }
         let identity = self.providers.first_login(verified, creds).await?;
         Ok(self.store.create_user(instance, &identity, &self.user_keys).await?)
@@ -159,24 +170,25 @@ impl App {
         if !self.config.serves(provider) {
             return Err(LoginError::UnsupportedService(provider.syncano_backend().into()));
         }
-        let instance = self.check_api_key(&req.instance, req.api_key.as_ref()).await?;
+        let (instance, permissions) = self.check_api_key(&req.instance, req.api_key.as_ref()).await?;
         let verified = self.verify(provider, &req.credentials).await?;
-        let user = self.user_of(&instance, verified, &req.credentials).await?;
-        Ok(self.syncano_answer(user))
+        let user = self.user_of(&instance, verified, &req.credentials, permissions.may_create_users()).await?;
+        self.syncano_answer(user)
     }
 
-    /// The instance named in a Syncano URL, once its API key is checked (one read).
+    /// The instance named in a Syncano URL and what its API key may do, once the key is checked
+    /// (one read). An instance that does not exist answers exactly like a wrong key of one that
+    /// does, so instance names cannot be probed for.
     pub(crate) async fn check_api_key(
         &self,
         instance: &str,
         api_key: Option<&Secret>,
-    ) -> Result<InstanceName, LoginError> {
-        let instance = InstanceName::parse(instance).ok_or(LoginError::UnknownInstance)?;
+    ) -> Result<(InstanceName, ApiKeyPermissions), LoginError> {
         let api_key = api_key.ok_or(LoginError::MissingApiKey)?;
+        let instance = InstanceName::parse(instance).ok_or(LoginError::InvalidApiKey)?;
         match self.store.check_api_key(&instance, api_key).await? {
-            ApiKeyCheck::Valid => Ok(instance),
-            ApiKeyCheck::UnknownInstance => Err(LoginError::UnknownInstance),
-            ApiKeyCheck::InvalidKey => Err(LoginError::InvalidApiKey),
+            ApiKeyCheck::Valid(permissions) => Ok((instance, permissions)),
+            ApiKeyCheck::UnknownInstance | ApiKeyCheck::InvalidKey => Err(LoginError::InvalidApiKey),
         }
     }
 
@@ -190,7 +202,7 @@ impl App {
             return Err(LoginError::UnsupportedService(provider.as_str().into()));
         }
         let verified = self.verify(provider, creds).await?;
-        let user = self.user_of(&self.config.default_instance, verified, creds).await.map_err(|e| match e {
+        let user = self.user_of(&self.config.default_instance, verified, creds, true).await.map_err(|e| match e {
             // The configured default instance must exist: its absence is our misconfiguration.
             LoginError::UnknownInstance => LoginError::Internal("DEFAULT_INSTANCE does not exist".into()),
             other => other,
@@ -207,8 +219,8 @@ impl App {
     }
 
     /// The Syncano answer for `user`: the user and its current key.
-    pub(crate) fn syncano_answer(&self, user: UserRecord) -> SyncanoLogin {
-        let user_key = self.user_keys.key(user.instance.as_str(), user.user_id, user.key_generation);
-        SyncanoLogin { user, user_key }
+    pub(crate) fn syncano_answer(&self, user: UserRecord) -> Result<SyncanoLogin, LoginError> {
+        let user_key = crate::store::user_key_of(&self.user_keys, &user)?;
+        Ok(SyncanoLogin { user, user_key })
     }
 }

@@ -23,13 +23,20 @@ impl App {
 
     /// `POST /api/v1/logout`: revokes this session only.
     pub async fn rocketchat_logout(&self, token: &Secret, user_id: &str) -> Result<(), LoginError> {
-        self.session(token, user_id).await?;
-        self.store.delete_session(token).await?;
+        let session = self.session(token, user_id).await?;
+        self.store.delete_session(&session).await?;
         Ok(())
     }
 
-    /// `POST /api/v1/login` with `{"resume": authToken}`: a new session for a live one, without
-    /// the provider. The old session stays valid until it expires or is logged out.
+    /// `POST /api/v1/users.removeOtherTokens`: revokes every session of the user but this one.
+    pub async fn rocketchat_remove_other_tokens(&self, token: &Secret, user_id: &str) -> Result<usize, LoginError> {
+        let session = self.session(token, user_id).await?;
+        Ok(self.store.delete_other_sessions(&session).await?)
+    }
+
+    /// `POST /api/v1/login` with `{"resume": authToken}`: the same session back, as Meteor's
+    /// resume handler does: the same token, still expiring when the original login said. A
+    /// resume never mints a token or extends one, so a stolen token dies with its session.
     pub async fn rocketchat_resume(&self, token: &Secret) -> Result<RocketChatLogin, LoginError> {
         let s =
             self.store.find_session(token).await?.ok_or_else(|| LoginError::TokenRejected("no live session".into()))?;
@@ -38,7 +45,7 @@ impl App {
             .get_user(&s.instance, s.user_id)
             .await?
             .ok_or_else(|| LoginError::TokenRejected("user gone".into()))?;
-        self.new_session(user).await
+        Ok(RocketChatLogin { user, auth_token: token.clone() })
     }
 
     /// `GET /v1.1/instances/{instance}/user/`: the user of `X-USER-KEY`.
@@ -48,25 +55,30 @@ impl App {
         api_key: Option<&Secret>,
         user_key: Option<&Secret>,
     ) -> Result<SyncanoLogin, LoginError> {
-        let instance = self.check_api_key(instance, api_key).await?;
+        let (instance, _) = self.check_api_key(instance, api_key).await?;
         let user_key = user_key.ok_or(LoginError::InvalidUserKey)?;
         let user = self.store.find_by_user_key(&instance, user_key).await?.ok_or(LoginError::InvalidUserKey)?;
-        Ok(self.syncano_answer(user))
+        self.syncano_answer(user)
     }
 
     /// `POST /v1.1/instances/{instance}/users/{id}/reset_key/`: a new user key; the old one is
-    /// refused from then on.
+    /// refused from then on. Only an admin key (`ignore_acl`) may: the client key ships in every
+    /// app. A client key is refused before the id is even read, so the answer is the same whether
+    /// or not the user exists.
     pub async fn syncano_reset_key(
         &self,
         instance: &str,
         api_key: Option<&Secret>,
         user_id: &str,
     ) -> Result<SyncanoLogin, LoginError> {
-        let instance = self.check_api_key(instance, api_key).await?;
+        let (instance, permissions) = self.check_api_key(instance, api_key).await?;
+        if !permissions.ignore_acl {
+            return Err(LoginError::PermissionDenied);
+        }
         let user_id = parse_user_id(user_id).ok_or(LoginError::UserNotFound)?;
         let user =
             self.store.reset_user_key(&instance, user_id, &self.user_keys).await?.ok_or(LoginError::UserNotFound)?;
-        Ok(self.syncano_answer(user))
+        self.syncano_answer(user)
     }
 }
 

@@ -8,8 +8,9 @@
 //! | user                     | `USER#{instance}#{user id}`          | `USER`             |
 //! | username reservation     | `UNAME#{instance}#{username}`        | `UNAME`            |
 //! | Rocket.Chat session      | `SESSION#{sha256(authToken)}`        | `SESSION`          |
+//! | a user's session list    | `USESS#{instance}#{user id}`         | `SESSION#{sha256}` |
 //! | Syncano user key → user  | `UKEY#{instance}#{sha256(user_key)}` | `UKEY`             |
-//! | verified email → user    | `EMAIL#{instance}#{lowercase email}` | `EMAIL`            |
+//! | authoritative email → user | `EMAIL#{instance}#{ASCII-folded email}` | `EMAIL`        |
 //! | rejected logins of an IP | `FAIL#{ip}#{window index}`           | `FAIL`             |
 //!
 //! Email items exist only in instances that enable account linking, and only for an email the
@@ -33,7 +34,7 @@ use crate::clock;
 use crate::identity::VerifiedIdentity;
 use crate::instance::InstanceName;
 use crate::secret::Secret;
-use crate::tokens::{self, UserKeys};
+use crate::tokens::{self, KeyMaterial, UserKeys};
 use crate::username;
 
 type Item = HashMap<String, AttributeValue>;
@@ -59,12 +60,51 @@ pub enum StoreError {
     /// An item that does not have the shape this code writes (500).
     #[error("malformed item: {0}")]
     Corrupt(&'static str),
+    /// A user's key was made with a `TOKEN_SECRET` version this deployment no longer has (500).
+    #[error("no TOKEN_SECRET of version {0} is configured")]
+    RetiredKeyVersion(u32),
+}
+
+/// What an instance API key may do: Syncano's flags. A key stored without them (before the flags
+/// existed) reads as a client key: it may create users, nothing more (fail closed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiKeyPermissions {
+    /// Instance admin: bypasses per-user permissions (resets any user's key).
+    pub ignore_acl: bool,
+    /// May create users (a first social login).
+    pub allow_user_create: bool,
+}
+
+impl ApiKeyPermissions {
+    /// What an app ships: it logs users in and creates them on their first login.
+    pub const CLIENT: ApiKeyPermissions = ApiKeyPermissions { ignore_acl: false, allow_user_create: true };
+    /// The operator's key: everything.
+    pub const ADMIN: ApiKeyPermissions = ApiKeyPermissions { ignore_acl: true, allow_user_create: true };
+
+    /// May this key create a user? An admin key may do anything.
+    pub fn may_create_users(&self) -> bool {
+        self.allow_user_create || self.ignore_acl
+    }
+
+    fn from_item(item: &Item) -> ApiKeyPermissions {
+        let flag = |name: &str| match item.get(name) {
+            Some(AttributeValue::Bool(b)) => Some(*b),
+            _ => None,
+        };
+        match (flag("ignore_acl"), flag("allow_user_create")) {
+            (None, None) => ApiKeyPermissions::CLIENT,
+            (ignore_acl, allow_user_create) => ApiKeyPermissions {
+                ignore_acl: ignore_acl.unwrap_or(false),
+                allow_user_create: allow_user_create.unwrap_or(false),
+            },
+        }
+    }
 }
 
 /// Outcome of checking an instance's API key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ApiKeyCheck {
-    Valid,
+    Valid(ApiKeyPermissions),
     UnknownInstance,
     InvalidKey,
 }
@@ -88,6 +128,17 @@ pub struct UserRecord {
     pub revision: u64,
     /// Generation of the Syncano user key (bumped by a key reset).
     pub key_generation: u64,
+    /// The user's random key salt (new at each reset); `None` for users made before salts.
+    pub key_salt: Option<String>,
+    /// The `TOKEN_SECRET` version the user's key is derived with.
+    pub key_version: u32,
+}
+
+impl UserRecord {
+    /// What the user's Syncano key is derived from.
+    pub fn key_material(&self) -> KeyMaterial {
+        KeyMaterial { generation: self.key_generation, salt: self.key_salt.clone(), version: self.key_version }
+    }
 }
 
 /// A live Rocket.Chat session.
@@ -98,6 +149,8 @@ pub struct Session {
     pub rc_id: String,
     /// Epoch seconds.
     pub expires_at: i64,
+    /// SHA-256 (hex) of the session's token: how the session is stored, never the token.
+    pub token_hash: String,
 }
 
 /// An API key as `admin list-keys` shows it: its public id, never the key.
@@ -105,6 +158,7 @@ pub struct Session {
 pub struct ApiKeyInfo {
     pub key_id: String,
     pub created_at: i64,
+    pub permissions: ApiKeyPermissions,
 }
 
 #[derive(Clone)]
@@ -149,17 +203,23 @@ fn user_key_lookup(instance: &InstanceName, user_key: &Secret) -> Item {
     key(format!("UKEY#{instance}#{}", tokens::sha256_hex(user_key.expose())), "UKEY")
 }
 
+/// The email index item of `email`, already ASCII case-folded by
+/// [`VerifiedIdentity::authoritative_email`].
 fn email_key(instance: &InstanceName, email: &str) -> Item {
-    key(format!("EMAIL#{instance}#{}", email.trim().to_lowercase()), "EMAIL")
-}
-
-/// The email a new identity may be linked by: only one the provider vouches for as verified.
-fn verified_email(identity: &VerifiedIdentity) -> Option<&str> {
-    identity.email.as_deref().filter(|e| identity.email_verified && e.contains('@'))
+    key(format!("EMAIL#{instance}#{email}"), "EMAIL")
 }
 
 fn session_key(token_hash: &str) -> Item {
     key(format!("SESSION#{token_hash}"), "SESSION")
+}
+
+/// The partition listing a user's sessions: one item per session, sk `SESSION#{token hash}`.
+fn user_sessions_pk(instance: &InstanceName, user_id: u64) -> String {
+    format!("USESS#{instance}#{user_id}")
+}
+
+fn user_session_key(instance: &InstanceName, user_id: u64, token_hash: &str) -> Item {
+    key(user_sessions_pk(instance, user_id), &format!("SESSION#{token_hash}"))
 }
 
 fn get_s<'a>(item: &'a Item, name: &'static str) -> Result<&'a str, StoreError> {
@@ -193,8 +253,11 @@ fn user_attributes(u: &UserRecord) -> Item {
         ("updated_at".to_string(), n(u.updated_at)),
         ("revision".to_string(), n(u.revision)),
         ("key_generation".to_string(), n(u.key_generation)),
+        ("key_version".to_string(), n(u.key_version)),
     ]);
-    for (name, value) in [("name", &u.name), ("email", &u.email), ("avatar_url", &u.avatar_url)] {
+    for (name, value) in
+        [("name", &u.name), ("email", &u.email), ("avatar_url", &u.avatar_url), ("key_salt", &u.key_salt)]
+    {
         if let Some(v) = value {
             item.insert(name.to_string(), s(v));
         }
@@ -216,7 +279,16 @@ fn user_from_item(instance: &InstanceName, item: &Item) -> Result<UserRecord, St
         updated_at: get_n(item, "updated_at")?,
         revision: get_n(item, "revision")?,
         key_generation: get_n(item, "key_generation")?,
+        key_salt: get_opt_s(item, "key_salt"),
+        // Users made before versions were recorded: version 1.
+        key_version: if item.contains_key("key_version") { get_n(item, "key_version")? } else { 1 },
     })
+}
+
+/// The current Syncano key of `user`.
+pub fn user_key_of(keys: &UserKeys, user: &UserRecord) -> Result<Secret, StoreError> {
+    keys.key(user.instance.as_str(), user.user_id, &user.key_material())
+        .ok_or(StoreError::RetiredKeyVersion(user.key_version))
 }
 
 /// Maps an SDK error to a failure class; the text is for logs only.
@@ -305,12 +377,12 @@ impl UserStore {
         let keys = KeysAndAttributes::builder()
             .keys(instance_key(instance))
             .keys(api_key_key(instance, &tokens::sha256_hex(api_key.expose())))
-            .projection_expression("sk")
+            .projection_expression("sk, ignore_acl, allow_user_create")
             .consistent_read(true)
             .build()
             .map_err(build_err)?;
         let mut request = HashMap::from([(self.table.clone(), keys)]);
-        let mut found = Vec::new();
+        let mut found: Vec<Item> = Vec::new();
         // BatchGetItem may leave keys unprocessed under load: ask again for those, a few times.
         for attempt in 0..4u32 {
             let out = self
@@ -321,7 +393,7 @@ impl UserStore {
                 .await
                 .map_err(|e| classify("BatchGetItem", e))?;
             if let Some(items) = out.responses.and_then(|mut r| r.remove(&self.table)) {
-                found.extend(items.iter().filter_map(|i| get_opt_s(i, "sk")));
+                found.extend(items);
             }
             match out.unprocessed_keys.filter(|u| !u.is_empty()) {
                 None => break,
@@ -332,10 +404,11 @@ impl UserStore {
                 Some(_) => return Err(StoreError::Unavailable("BatchGetItem left keys unprocessed".into())),
             }
         }
-        Ok(if !found.iter().any(|sk| sk == "INSTANCE") {
+        let sk = |i: &Item| get_opt_s(i, "sk").unwrap_or_default();
+        Ok(if !found.iter().any(|i| sk(i) == "INSTANCE") {
             ApiKeyCheck::UnknownInstance
-        } else if found.iter().any(|sk| sk.starts_with("APIKEY#")) {
-            ApiKeyCheck::Valid
+        } else if let Some(key) = found.iter().find(|i| sk(i).starts_with("APIKEY#")) {
+            ApiKeyCheck::Valid(ApiKeyPermissions::from_item(key))
         } else {
             ApiKeyCheck::InvalidKey
         })
@@ -365,7 +438,8 @@ impl UserStore {
     ) -> Result<UserRecord, StoreError> {
         let provider = identity.provider.as_str();
         let (user_id, linking) = self.allocate_user_id(instance).await?;
-        let link_email = if linking { verified_email(identity) } else { None };
+        let link_email = if linking { identity.authoritative_email() } else { None };
+        let mut link_email = link_email.as_deref();
         if let Some(email) = link_email {
             if let Some(user) = self.link_by_email(instance, identity, email).await? {
                 return Ok(user);
@@ -386,7 +460,11 @@ impl UserStore {
             updated_at: now,
             revision: 1,
             key_generation: 1,
+            key_salt: None,
+            key_version: 1,
         };
+        let material = keys.fresh(1);
+        (user.key_salt, user.key_version) = (material.salt, material.version);
         let mut name_attempt = 0;
         for conflict in 0..MAX_CREATE_ATTEMPTS {
             user.username = username::candidate(&base, name_attempt, rand::random());
@@ -397,6 +475,9 @@ impl UserStore {
                     {
                         return Ok(linked);
                     }
+                    // Held by an entry that may not link (written before the authority rules):
+                    // the new user goes without an index entry.
+                    link_email = None;
                 }
                 CreateOutcome::IdentityExists => {
                     // Another login of the same person won the race: answer with its user.
@@ -476,7 +557,12 @@ impl UserStore {
         let provider = identity.provider.as_str();
         for _ in 0..3 {
             let item = self.get(email_key(instance, email), true).await?;
-            let Some(holder) = item else { return Ok(None) };
+            // Only an index entry written by an authoritative provider links (entries written
+            // before the authority rules existed carry no `authoritative` flag, and never do).
+            let Some(holder) = item.filter(|i| matches!(i.get("authoritative"), Some(AttributeValue::Bool(true))))
+            else {
+                return Ok(None);
+            };
             let Some(user) = self.get_user(instance, get_n(&holder, "user_id")?).await? else { return Ok(None) };
             let mut identity_item = identity_key(instance, provider, &identity.subject);
             identity_item.extend(user_attributes(&user));
@@ -537,8 +623,7 @@ impl UserStore {
         );
         let mut name_item = username_key(&user.instance, &user.username);
         name_item.insert("user_id".into(), n(user.user_id));
-        let mut ukey_item =
-            user_key_lookup(&user.instance, &keys.key(user.instance.as_str(), user.user_id, user.key_generation));
+        let mut ukey_item = user_key_lookup(&user.instance, &user_key_of(keys, user)?);
         ukey_item.insert("user_id".into(), n(user.user_id));
 
         let mut items = vec![
@@ -550,6 +635,7 @@ impl UserStore {
         if let Some(email) = link_email {
             let mut email_item = email_key(&user.instance, email);
             email_item.insert("user_id".into(), n(user.user_id));
+            email_item.insert("authoritative".into(), AttributeValue::Bool(true));
             items.push(self.transact_put_new(email_item)?);
         }
         let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
@@ -614,11 +700,17 @@ impl UserStore {
                 _ => return Err(StoreError::Corrupt("identities")),
             };
             let old = user.key_generation;
-            user.key_generation = old + 1;
+            let old_key = user_key_of(keys, &user)?;
+            let material = keys.fresh(old + 1);
+            user.key_generation = material.generation;
+            user.key_salt = material.salt;
+            user.key_version = material.version;
             user.updated_at = clock::now_micros();
             let mut items = Vec::new();
             let mut values = HashMap::from([
                 (":new".to_string(), n(user.key_generation)),
+                (":salt".to_string(), s(user.key_salt.clone().unwrap_or_default())),
+                (":version".to_string(), n(user.key_version)),
                 (":now".to_string(), n(user.updated_at)),
                 (":old".to_string(), n(old)),
             ]);
@@ -634,11 +726,11 @@ impl UserStore {
             }
             let delete = aws_sdk_dynamodb::types::Delete::builder()
                 .table_name(&self.table)
-                .set_key(Some(user_key_lookup(instance, &keys.key(instance.as_str(), user_id, old))))
+                .set_key(Some(user_key_lookup(instance, &old_key)))
                 .build()
                 .map_err(build_err)?;
             items.push(TransactWriteItem::builder().delete(delete).build());
-            let mut new_lookup = user_key_lookup(instance, &keys.key(instance.as_str(), user_id, user.key_generation));
+            let mut new_lookup = user_key_lookup(instance, &user_key_of(keys, &user)?);
             new_lookup.insert("user_id".into(), n(user_id));
             items.push(self.transact_put_new(new_lookup)?);
             match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
@@ -662,7 +754,7 @@ impl UserStore {
         let update = aws_sdk_dynamodb::types::Update::builder()
             .table_name(&self.table)
             .set_key(Some(key))
-            .update_expression("SET key_generation = :new, updated_at = :now")
+            .update_expression("SET key_generation = :new, key_salt = :salt, key_version = :version, updated_at = :now")
             .condition_expression(condition)
             .set_expression_attribute_values(Some(values))
             .build()
@@ -673,7 +765,8 @@ impl UserStore {
     /// The live session of `token`: expiry is enforced here, not only by DynamoDB's TTL, which
     /// deletes expired items late.
     pub async fn find_session(&self, token: &Secret) -> Result<Option<Session>, StoreError> {
-        let item = self.get(session_key(&tokens::sha256_hex(token.expose())), true).await?;
+        let token_hash = tokens::sha256_hex(token.expose());
+        let item = self.get(session_key(&token_hash), true).await?;
         let Some(item) = item else { return Ok(None) };
         let expires_at: i64 = get_n(&item, "expires_at")?;
         if expires_at <= clock::now_secs() {
@@ -685,21 +778,77 @@ impl UserStore {
             user_id: get_n(&item, "user_id")?,
             rc_id: get_s(&item, "rc_id")?.to_string(),
             expires_at,
+            token_hash,
         }))
     }
 
-    /// Revokes the session of `token`; `false` if there was none.
-    pub async fn delete_session(&self, token: &Secret) -> Result<bool, StoreError> {
-        let out = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(session_key(&tokens::sha256_hex(token.expose()))))
-            .return_values(ReturnValue::AllOld)
+    /// Revokes `session` (its item and its entry in the user's session list, together).
+    pub async fn delete_session(&self, session: &Session) -> Result<(), StoreError> {
+        let items = vec![
+            self.transact_delete(session_key(&session.token_hash))?,
+            self.transact_delete(user_session_key(&session.instance, session.user_id, &session.token_hash))?,
+        ];
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(items))
             .send()
             .await
-            .map_err(|e| classify("DeleteItem", e))?;
-        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
+            .map_err(|e| classify("TransactWriteItems", e))?;
+        Ok(())
+    }
+
+    /// The token hashes of every session of a user (live or expired but not yet deleted), from
+    /// the user's session list: one consistent `Query`, no scan.
+    pub async fn user_sessions(&self, instance: &InstanceName, user_id: u64) -> Result<Vec<String>, StoreError> {
+        let mut hashes = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(user_sessions_pk(instance, user_id)))
+                .projection_expression("sk")
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| classify("Query", e))?;
+            for item in out.items.unwrap_or_default() {
+                let sk = get_s(&item, "sk")?;
+                hashes.push(sk.strip_prefix("SESSION#").ok_or(StoreError::Corrupt("sk"))?.to_string());
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(hashes);
+            }
+        }
+    }
+
+    /// Revokes every session of `keep`'s user but `keep` itself (`users.removeOtherTokens`);
+    /// returns how many were revoked.
+    pub async fn delete_other_sessions(&self, keep: &Session) -> Result<usize, StoreError> {
+        let others: Vec<String> = self
+            .user_sessions(&keep.instance, keep.user_id)
+            .await?
+            .into_iter()
+            .filter(|h| *h != keep.token_hash)
+            .collect();
+        for token_hash in &others {
+            let other = Session { token_hash: token_hash.clone(), ..keep.clone() };
+            self.delete_session(&other).await?;
+        }
+        Ok(others.len())
+    }
+
+    fn transact_delete(&self, key: Item) -> Result<TransactWriteItem, StoreError> {
+        let delete = aws_sdk_dynamodb::types::Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .build()
+            .map_err(build_err)?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
     }
 
     /// Adds one rejected login under the limiter's counter `counter` (an IP, or an IP and a provider
@@ -721,9 +870,11 @@ impl UserStore {
     }
 
     /// Stores a Rocket.Chat session under the hash of its token, expiring at `expires_at` (epoch
-    /// seconds; also the table's TTL attribute).
+    /// seconds; also the table's TTL attribute), and its entry in the user's session list, in
+    /// one transaction.
     pub async fn put_session(&self, token: &Secret, user: &UserRecord, expires_at: i64) -> Result<(), StoreError> {
-        let key = session_key(&tokens::sha256_hex(token.expose()));
+        let token_hash = tokens::sha256_hex(token.expose());
+        let key = session_key(&token_hash);
         let mut item = key.clone();
         item.extend([
             ("instance".to_string(), s(user.instance.as_str())),
@@ -732,13 +883,35 @@ impl UserStore {
             ("created_at".to_string(), n(clock::now_micros())),
             ("expires_at".to_string(), n(expires_at)),
         ]);
-        match self.put_new(item).send().await {
+        let mut entry = user_session_key(&user.instance, user.user_id, &token_hash);
+        entry.insert("expires_at".to_string(), n(expires_at));
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(self.transact_put_new(item)?)
+            .transact_items(self.transact_put_new(entry)?)
+            // The same token is the same request: an SDK retry of a write whose answer was lost
+            // is then DynamoDB's idempotent replay, not a conflict.
+            .client_request_token(&token_hash[..36])
+            .send()
+            .await;
+        match result {
             Ok(_) => Ok(()),
             // The token is 256 fresh random bits, so the only item that can already hold its hash
-            // is this very write: an attempt that reached DynamoDB, whose answer was lost (a
-            // timeout, a reset), retried by the SDK. Confirm it is ours rather than assume.
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
-                let existing = self.get(key, true).await?.ok_or(StoreError::Corrupt("session vanished"))?;
+            // is this very write, retried after its idempotency window. Confirm it is ours.
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(TransactWriteItemsError::TransactionCanceledException(_))
+                        | Some(TransactWriteItemsError::IdempotentParameterMismatchException(_))
+                ) =>
+            {
+                let existing = self.get(key, true).await?.ok_or_else(|| {
+                    StoreError::Unavailable(format!(
+                        "session transaction cancelled: {}",
+                        aws_sdk_dynamodb::error::DisplayErrorContext(&e)
+                    ))
+                })?;
                 let ours = get_s(&existing, "instance")? == user.instance.as_str()
                     && get_n::<u64>(&existing, "user_id")? == user.user_id
                     && get_n::<i64>(&existing, "expires_at")? == expires_at;
@@ -748,7 +921,7 @@ impl UserStore {
                     Err(StoreError::Corrupt("session token collision"))
                 }
             }
-            Err(e) => Err(classify("PutItem", e)),
+            Err(e) => Err(classify("TransactWriteItems", e)),
         }
     }
 
@@ -766,18 +939,29 @@ impl UserStore {
 
     /// Issues a new API key for an existing instance; only its hash is stored. Returns the key's
     /// public id and the key, which is shown once.
-    pub async fn create_api_key(&self, instance: &InstanceName) -> Result<(String, Secret), StoreError> {
+    pub async fn create_api_key(
+        &self,
+        instance: &InstanceName,
+        permissions: ApiKeyPermissions,
+    ) -> Result<(String, Secret), StoreError> {
         let api_key = tokens::new_api_key();
-        let key_id = self.import_api_key(instance, &api_key).await?;
+        let key_id = self.import_api_key(instance, &api_key, permissions).await?;
         Ok((key_id, api_key))
     }
 
     /// Stores the hash of a key chosen by the caller (the local stack's fixed demo key, which the
     /// `events/` samples carry). Returns the key's public id.
-    pub async fn import_api_key(&self, instance: &InstanceName, api_key: &Secret) -> Result<String, StoreError> {
+    pub async fn import_api_key(
+        &self,
+        instance: &InstanceName,
+        api_key: &Secret,
+        permissions: ApiKeyPermissions,
+    ) -> Result<String, StoreError> {
         let key_id = tokens::new_key_id();
         let mut item = api_key_key(instance, &tokens::sha256_hex(api_key.expose()));
         item.insert("key_id".into(), s(&key_id));
+        item.insert("ignore_acl".into(), AttributeValue::Bool(permissions.ignore_acl));
+        item.insert("allow_user_create".into(), AttributeValue::Bool(permissions.allow_user_create));
         item.insert("created_at".into(), n(clock::now_micros()));
         let check = ConditionCheck::builder()
             .table_name(&self.table)
@@ -826,7 +1010,13 @@ impl UserStore {
         self.api_key_items(instance)
             .await?
             .iter()
-            .map(|i| Ok(ApiKeyInfo { key_id: get_s(i, "key_id")?.to_string(), created_at: get_n(i, "created_at")? }))
+            .map(|i| {
+                Ok(ApiKeyInfo {
+                    key_id: get_s(i, "key_id")?.to_string(),
+                    created_at: get_n(i, "created_at")?,
+                    permissions: ApiKeyPermissions::from_item(i),
+                })
+            })
             .collect()
     }
 
@@ -866,7 +1056,30 @@ mod tests {
             updated_at: 2,
             revision: 1,
             key_generation: 1,
+            key_salt: Some("00112233445566778899aabbccddeeff".into()),
+            key_version: 2,
         }
+    }
+
+    #[test]
+    fn users_made_before_salts_read_as_legacy_version_1() {
+        let mut u = user();
+        let mut item = user_attributes(&u);
+        item.remove("key_salt");
+        item.remove("key_version");
+        (u.key_salt, u.key_version) = (None, 1);
+        assert_eq!(user_from_item(&u.instance, &item).expect("readable"), u);
+    }
+
+    #[test]
+    fn api_keys_without_flags_are_client_keys() {
+        let mut item = api_key_key(&InstanceName::parse("demo").expect("valid"), "ab");
+        assert_eq!(ApiKeyPermissions::from_item(&item), ApiKeyPermissions::CLIENT);
+        item.insert("ignore_acl".into(), AttributeValue::Bool(true));
+        assert_eq!(
+            ApiKeyPermissions::from_item(&item),
+            ApiKeyPermissions { ignore_acl: true, allow_user_create: false }
+        );
     }
 
     #[test]

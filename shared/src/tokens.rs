@@ -7,6 +7,7 @@ use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+use crate::config::TokenSecrets;
 use crate::secret::Secret;
 
 type HmacSha256 = Hmac<Sha256>;
@@ -62,28 +63,63 @@ pub fn new_rocketchat_id() -> String {
         .collect()
 }
 
-/// The Syncano `user_key` of a user: 40 hex characters derived from the server's token secret,
-/// the instance, the user id and the key's generation. It is stable across logins, changes when
-/// the generation is bumped (reset), and needs no plain-text copy in the table.
-pub fn derive_user_key(token_secret: &Secret, instance: &str, user_id: u64, generation: u64) -> Secret {
+/// The Syncano `user_key` of a user made before keys had a salt: 40 hex characters derived from
+/// the token secret, the instance, the user id and the key's generation only. Still answered for
+/// such users until their next reset; never made anew.
+pub fn derive_legacy_user_key(token_secret: &Secret, instance: &str, user_id: u64, generation: u64) -> Secret {
     let full = hmac_sha256_hex(token_secret.expose(), &format!("user_key\n{instance}\n{user_id}\n{generation}"));
     Secret::new(&full[..40])
 }
 
-/// The deployment's user-key derivation (holds `TOKEN_SECRET`).
+/// The Syncano `user_key` of a user: 40 hex characters, HMAC-SHA256 under the token secret of
+/// the user's key version, over the instance, the user id, the key's generation and the user's
+/// random salt (stored on the user). Stable across logins, changed by a reset (new generation,
+/// new salt, current secret version), never stored in plain text; and `TOKEN_SECRET` alone does
+/// not yield it: the salt is needed too.
+pub fn derive_user_key(token_secret: &Secret, instance: &str, user_id: u64, generation: u64, salt: &str) -> Secret {
+    let msg = format!("user_key/v2\n{instance}\n{user_id}\n{generation}\n{salt}");
+    Secret::new(&hmac_sha256_hex(token_secret.expose(), &msg)[..40])
+}
+
+/// A new per-user key salt: 128 random bits, hex.
+pub fn new_key_salt() -> String {
+    hex::encode(random_bytes::<16>())
+}
+
+/// What a user's key is derived from, as stored on the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyMaterial {
+    pub generation: u64,
+    /// `None`: a user made before salts (legacy derivation, secret version 1).
+    pub salt: Option<String>,
+    /// The token secret version the key was made with.
+    pub version: u32,
+}
+
+/// The deployment's user-key derivation (holds the token secrets).
 #[derive(Clone)]
 pub struct UserKeys {
-    secret: Secret,
+    secrets: TokenSecrets,
 }
 
 impl UserKeys {
-    pub fn new(token_secret: Secret) -> UserKeys {
-        UserKeys { secret: token_secret }
+    pub fn new(secrets: TokenSecrets) -> UserKeys {
+        UserKeys { secrets }
     }
 
-    /// The current key of a user of `instance`.
-    pub fn key(&self, instance: &str, user_id: u64, generation: u64) -> Secret {
-        derive_user_key(&self.secret, instance, user_id, generation)
+    /// Fresh material for a new key: generation `generation`, a new salt, the current secret.
+    pub fn fresh(&self, generation: u64) -> KeyMaterial {
+        KeyMaterial { generation, salt: Some(new_key_salt()), version: self.secrets.current.0 }
+    }
+
+    /// The key of a user of `instance`; `None` if the secret of its version is gone (retired
+    /// before every user of it had a reset: see the rotation procedure).
+    pub fn key(&self, instance: &str, user_id: u64, material: &KeyMaterial) -> Option<Secret> {
+        let secret = self.secrets.get(material.version)?;
+        Some(match &material.salt {
+            Some(salt) => derive_user_key(secret, instance, user_id, material.generation, salt),
+            None => derive_legacy_user_key(secret, instance, user_id, material.generation),
+        })
     }
 }
 
@@ -115,14 +151,33 @@ mod tests {
     }
 
     #[test]
-    fn user_keys_are_stable_until_the_generation_changes() {
+    fn user_keys_are_stable_until_the_generation_or_salt_changes() {
         let s = Secret::new("0123456789abcdef0123456789abcdef");
-        let k1 = derive_user_key(&s, "demo", 5, 1);
-        assert_eq!(k1, derive_user_key(&s, "demo", 5, 1));
+        let k1 = derive_user_key(&s, "demo", 5, 1, "salt");
+        assert_eq!(k1, derive_user_key(&s, "demo", 5, 1, "salt"));
         assert_eq!(k1.expose().len(), 40);
-        assert_ne!(k1, derive_user_key(&s, "demo", 5, 2));
-        assert_ne!(k1, derive_user_key(&s, "other", 5, 1));
-        assert_ne!(k1, derive_user_key(&Secret::new("another-secret-another-secret-xx"), "demo", 5, 1));
+        assert_ne!(k1, derive_user_key(&s, "demo", 5, 2, "salt"));
+        assert_ne!(k1, derive_user_key(&s, "demo", 5, 1, "other salt"));
+        assert_ne!(k1, derive_user_key(&s, "other", 5, 1, "salt"));
+        assert_ne!(k1, derive_user_key(&Secret::new("another-secret-another-secret-xx"), "demo", 5, 1, "salt"));
+        assert_ne!(k1, derive_legacy_user_key(&s, "demo", 5, 1), "the secret alone does not give the key");
+    }
+
+    #[test]
+    fn each_key_uses_the_secret_of_its_version() {
+        let (a, b) = (Secret::new("a".repeat(32)), Secret::new("b".repeat(32)));
+        let keys = UserKeys::new(TokenSecrets { current: (2, b.clone()), previous: Some((1, a.clone())) });
+        let old = KeyMaterial { generation: 1, salt: Some("s".into()), version: 1 };
+        assert_eq!(keys.key("demo", 5, &old), Some(derive_user_key(&a, "demo", 5, 1, "s")));
+        let fresh = keys.fresh(2);
+        assert_eq!(fresh.version, 2);
+        assert_eq!(
+            keys.key("demo", 5, &fresh),
+            Some(derive_user_key(&b, "demo", 5, 2, fresh.salt.as_deref().unwrap_or_default()))
+        );
+        let legacy = KeyMaterial { generation: 1, salt: None, version: 1 };
+        assert_eq!(keys.key("demo", 5, &legacy), Some(derive_legacy_user_key(&a, "demo", 5, 1)));
+        assert_eq!(keys.key("demo", 5, &KeyMaterial { version: 3, ..old }), None, "a retired version");
     }
 
     #[test]

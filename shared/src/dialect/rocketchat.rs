@@ -261,7 +261,10 @@ pub fn error_parts(err: &LoginError) -> (StatusCode, Option<&'static str>, Strin
             "Service temporarily unavailable. Try again later.".into(),
         ),
         // The Rocket.Chat route has no instance in its URL: a missing one is our configuration.
-        LoginError::UnknownInstance | LoginError::Internal(_) => {
+        LoginError::UnknownInstance
+        | LoginError::PermissionDenied
+        | LoginError::UserCreateDenied
+        | LoginError::Internal(_) => {
             (StatusCode::INTERNAL_SERVER_ERROR, "error-internal", "Internal server error.".into())
         }
     };
@@ -325,6 +328,22 @@ pub async fn handle_logout(app: &App, req: &Request, route: &'static str) -> Res
             StatusCode::OK,
             &Success { status: "success", data: serde_json::json!({ "message": "You've been logged out!" }) },
         ),
+        Err(e) => error_response(e),
+    };
+    log.finish(resp.status(), result.as_ref().err());
+    resp
+}
+
+/// `POST /api/v1/users.removeOtherTokens`: every other session of the user is revoked; Rocket.Chat
+/// answers `API.v1.success()`, i.e. `{"success": true}`.
+pub async fn handle_remove_other_tokens(app: &App, req: &Request, route: &'static str) -> Response<Body> {
+    let log = RequestLog::start(req, route);
+    let result = match auth_headers(req) {
+        Ok((token, user_id)) => app.rocketchat_remove_other_tokens(&token, &user_id).await,
+        Err(e) => Err(e),
+    };
+    let resp = match &result {
+        Ok(_) => json_response(StatusCode::OK, &serde_json::json!({ "success": true })),
         Err(e) => error_response(e),
     };
     log.finish(resp.status(), result.as_ref().err());

@@ -96,7 +96,7 @@ impl User {
 /// provider token; for Twitter `token:secret`), and for Apple and Facebook Limited Login the raw
 /// `nonce`, for Apple the `name` it gave the app at first sign-in.
 pub fn parse_login(req: &Request, provider: Provider) -> Result<SyncanoLoginRequest, LoginError> {
-    let instance = path_param(req, "instance", LoginError::UnknownInstance)?;
+    let instance = path_param(req, "instance", LoginError::InvalidApiKey)?;
     let api_key = header_str(req, "x-api-key").map(Secret::new);
     if api_key.is_none() {
         return Err(LoginError::MissingApiKey);
@@ -165,8 +165,10 @@ pub fn error_status(err: &LoginError) -> (StatusCode, String) {
         LoginError::BadRequest(msg) => (StatusCode::BAD_REQUEST, msg.as_str()),
         LoginError::UnsupportedService(_) => (StatusCode::NOT_FOUND, "Social backend not supported."),
         LoginError::MissingApiKey => (StatusCode::FORBIDDEN, "Authentication credentials were not provided."),
-        LoginError::InvalidApiKey => (StatusCode::FORBIDDEN, "Invalid API key."),
-        LoginError::UnknownInstance => (StatusCode::NOT_FOUND, "Instance not found."),
+        // An unknown instance answers like a wrong key: instance names cannot be probed for.
+        LoginError::InvalidApiKey | LoginError::UnknownInstance => (StatusCode::FORBIDDEN, "Invalid API key."),
+        LoginError::PermissionDenied => (StatusCode::FORBIDDEN, "You do not have permission to perform this action."),
+        LoginError::UserCreateDenied => (StatusCode::FORBIDDEN, "You do not have permission to create new user."),
         LoginError::TokenRejected(_) => (StatusCode::UNAUTHORIZED, "Invalid username or password."),
         LoginError::ProviderUnavailable(_) => {
             (StatusCode::BAD_GATEWAY, "The identity provider is unavailable. Try again later.")
@@ -214,7 +216,7 @@ fn path_param(req: &Request, name: &str, missing: LoginError) -> Result<String, 
 /// `GET /v1.1/instances/{instance}/user/` with `X-API-KEY` and `X-USER-KEY`: the user.
 pub async fn handle_user(app: &App, req: &Request, route: &'static str) -> Response<Body> {
     let log = RequestLog::start(req, route);
-    let result = match path_param(req, "instance", LoginError::UnknownInstance) {
+    let result = match path_param(req, "instance", LoginError::InvalidApiKey) {
         Ok(instance) => {
             let api_key = header_str(req, "x-api-key").map(Secret::new);
             let user_key = header_str(req, "x-user-key").map(Secret::new);
@@ -228,7 +230,7 @@ pub async fn handle_user(app: &App, req: &Request, route: &'static str) -> Respo
 /// `POST /v1.1/instances/{instance}/users/{id}/reset_key/` with `X-API-KEY`: a new user key.
 pub async fn handle_reset_key(app: &App, req: &Request, route: &'static str) -> Response<Body> {
     let log = RequestLog::start(req, route);
-    let params = path_param(req, "instance", LoginError::UnknownInstance)
+    let params = path_param(req, "instance", LoginError::InvalidApiKey)
         .and_then(|i| Ok((i, path_param(req, "id", LoginError::UserNotFound)?)));
     let result = match params {
         Ok((instance, id)) => {

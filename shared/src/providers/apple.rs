@@ -62,6 +62,7 @@ impl AppleVerifier {
             subject: sub,
             name,
             email_verified: claims.email.is_some() && oidc::truthy(&claims.email_verified),
+            hosted_domain: None,
             email: claims.email,
             avatar_url: None,
         })

@@ -106,6 +106,7 @@ impl FacebookVerifier {
                 name: c.name.filter(|n| !n.trim().is_empty()),
                 email: c.email,
                 email_verified: false,
+                hosted_domain: None,
                 avatar_url: http_url(c.picture),
             });
         }
@@ -151,6 +152,7 @@ pub(crate) fn identity_from_me(body: &[u8]) -> Result<VerifiedIdentity, Provider
         email: me.email.filter(|e| e.contains('@')),
         // Graph documents no verification flag for `email`: never vouch for it.
         email_verified: false,
+        hosted_domain: None,
         avatar_url,
     })
 }

@@ -93,6 +93,7 @@ impl GitHubVerifier {
             subject: user.id.to_string(),
             name,
             email_verified: false,
+            hosted_domain: None,
             email: None,
             avatar_url: http_url(user.avatar_url),
         };

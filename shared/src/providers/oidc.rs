@@ -177,6 +177,8 @@ pub struct Profile {
     pub given_name: Option<String>,
     pub family_name: Option<String>,
     pub picture: Option<String>,
+    /// Google: the Workspace domain of the account (`hd`), absent for consumer accounts.
+    pub hd: Option<String>,
 }
 
 impl Profile {
@@ -191,6 +193,7 @@ impl Profile {
                 .or_else(|| display_name(&[self.given_name.as_deref(), self.family_name.as_deref()])),
             email_verified: self.email.is_some() && truthy(&self.email_verified),
             email: self.email,
+            hosted_domain: self.hd.filter(|hd| !hd.trim().is_empty()),
             avatar_url: http_url(self.picture),
         }
     }

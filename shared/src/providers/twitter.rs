@@ -171,6 +171,7 @@ pub(crate) fn identity_from_v1(body: &[u8]) -> Result<VerifiedIdentity, Provider
         name: display_name(&[user.name.as_deref()]).or_else(|| display_name(&[user.screen_name.as_deref()])),
         // X returns only confirmed addresses here.
         email_verified: email.is_some(),
+        hosted_domain: None,
         email,
         avatar_url: if user.default_profile_image { None } else { http_url(user.profile_image_url_https) },
         subject: user.id_str,
@@ -186,6 +187,7 @@ pub(crate) fn identity_from_v2(body: &[u8]) -> Result<VerifiedIdentity, Provider
         name: display_name(&[user.name.as_deref()]).or_else(|| display_name(&[user.username.as_deref()])),
         email: None,
         email_verified: false,
+        hosted_domain: None,
         avatar_url: http_url(user.profile_image_url),
         subject: user.id,
     })

@@ -6,16 +6,37 @@
 use std::process::ExitCode;
 
 use shared::clock::rfc3339_micros;
-use shared::store::UserStore;
+use shared::store::{ApiKeyPermissions, UserStore};
 use shared::InstanceName;
 
 const USAGE: &str = "usage:
-  admin create-instance INSTANCE     create an instance and print its first API key
-  admin create-key INSTANCE          print a new API key for an instance
-  admin list-keys INSTANCE           list the instance's key ids (never the keys)
+  admin create-instance INSTANCE [FLAGS]  create an instance and print its first API key
+  admin create-key INSTANCE [FLAGS]       print a new API key for an instance
+  admin list-keys INSTANCE           list the instance's key ids and flags (never the keys)
   admin revoke-key INSTANCE KEY_ID   revoke a key by its id
   admin set-linking INSTANCE on|off  link a new provider identity to the user holding the same
-                                     email when both providers vouch for it as verified (off)";
+                                     email when both providers vouch for it as verified (off)
+
+FLAGS (Syncano's API key permissions; none given = a key that may do neither):
+  --allow-user-create   may create users on their first social login: the client key an app ships
+  --ignore-acl          instance admin: may reset any user's key; never ship it in an app";
+
+/// The permissions the flags of `create-instance` / `create-key` ask for.
+fn permissions(flags: &[String]) -> Result<ApiKeyPermissions, String> {
+    let mut p = ApiKeyPermissions { ignore_acl: false, allow_user_create: false };
+    for flag in flags {
+        match flag.as_str() {
+            "--allow-user-create" => p.allow_user_create = true,
+            "--ignore-acl" => p.ignore_acl = true,
+            _ => return Err(USAGE.to_string()),
+        }
+    }
+    Ok(p)
+}
+
+fn describe(p: ApiKeyPermissions) -> String {
+    format!("ignore_acl={} allow_user_create={}", p.ignore_acl, p.allow_user_create)
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -39,18 +60,24 @@ async fn run(args: &[String]) -> Result<(), String> {
     let store = UserStore::new(aws_sdk_dynamodb::Client::new(&aws), table);
     let err = |e: shared::store::StoreError| e.to_string();
     match (command.as_str(), rest) {
-        ("create-instance", []) => {
+        ("create-instance", flags) => {
+            let perms = permissions(flags)?;
             store.create_instance(&instance).await.map_err(err)?;
-            let (key_id, key) = store.create_api_key(&instance).await.map_err(err)?;
-            println!("instance {instance} created\napi key id {key_id}\nX-API-KEY: {}", key.expose());
+            let (key_id, key) = store.create_api_key(&instance, perms).await.map_err(err)?;
+            println!(
+                "instance {instance} created\napi key id {key_id} ({})\nX-API-KEY: {}",
+                describe(perms),
+                key.expose()
+            );
         }
-        ("create-key", []) => {
-            let (key_id, key) = store.create_api_key(&instance).await.map_err(err)?;
-            println!("api key id {key_id}\nX-API-KEY: {}", key.expose());
+        ("create-key", flags) => {
+            let perms = permissions(flags)?;
+            let (key_id, key) = store.create_api_key(&instance, perms).await.map_err(err)?;
+            println!("api key id {key_id} ({})\nX-API-KEY: {}", describe(perms), key.expose());
         }
         ("list-keys", []) => {
             for k in store.list_api_keys(&instance).await.map_err(err)? {
-                println!("{}\tcreated {}", k.key_id, rfc3339_micros(k.created_at));
+                println!("{}\tcreated {}\t{}", k.key_id, rfc3339_micros(k.created_at), describe(k.permissions));
             }
         }
         ("revoke-key", [key_id]) => {

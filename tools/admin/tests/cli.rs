@@ -4,7 +4,7 @@ use std::process::{Command, Output};
 
 use local_stack::dynamodb_local::{endpoint_for_tests, repo_root};
 use local_stack::Template;
-use shared::store::{ApiKeyCheck, UserStore};
+use shared::store::{ApiKeyCheck, ApiKeyPermissions, UserStore};
 use shared::{InstanceName, Secret};
 
 fn admin(table: &str, args: &[&str]) -> Output {
@@ -38,21 +38,42 @@ async fn instances_and_keys_are_managed_from_the_command_line() {
     let store = UserStore::new(dynamo, &table);
     let acme = InstanceName::parse("acme").expect("valid");
 
-    let out = stdout(&admin(&table, &["create-instance", "acme"]));
+    let out = stdout(&admin(&table, &["create-instance", "acme", "--allow-user-create"]));
     let key = field(&out, "X-API-KEY:").to_string();
-    let key_id = field(&out, "api key id").to_string();
+    let key_id = field(&out, "api key id").split(' ').next().expect("id").to_string();
     assert!(key.len() == 40 && key.bytes().all(|b| b.is_ascii_hexdigit()), "{key}");
-    assert_eq!(store.check_api_key(&acme, &Secret::new(&key)).await.expect("check"), ApiKeyCheck::Valid);
+    assert_eq!(
+        store.check_api_key(&acme, &Secret::new(&key)).await.expect("check"),
+        ApiKeyCheck::Valid(ApiKeyPermissions::CLIENT)
+    );
 
-    let second = stdout(&admin(&table, &["create-key", "acme"]));
+    let second = stdout(&admin(&table, &["create-key", "acme", "--ignore-acl"]));
     let second_key = field(&second, "X-API-KEY:").to_string();
+    let second_id = field(&second, "api key id").split(' ').next().expect("id").to_string();
+    let admin_only = ApiKeyPermissions { ignore_acl: true, allow_user_create: false };
+    assert_eq!(
+        store.check_api_key(&acme, &Secret::new(&second_key)).await.expect("check"),
+        ApiKeyCheck::Valid(admin_only)
+    );
+    let third = stdout(&admin(&table, &["create-key", "acme"]));
+    let third_key = field(&third, "X-API-KEY:").to_string();
+    assert_eq!(
+        store.check_api_key(&acme, &Secret::new(&third_key)).await.expect("check"),
+        ApiKeyCheck::Valid(ApiKeyPermissions { ignore_acl: false, allow_user_create: false }),
+        "no flag, no permission"
+    );
     let listed = stdout(&admin(&table, &["list-keys", "acme"]));
-    assert!(listed.contains(&key_id) && listed.contains(field(&second, "api key id")), "{listed}");
+    let line = |id: &str| listed.lines().find(|l| l.starts_with(id)).unwrap_or_else(|| panic!("{id} in {listed}"));
+    assert!(line(&key_id).ends_with("ignore_acl=false allow_user_create=true"), "{listed}");
+    assert!(line(&second_id).ends_with("ignore_acl=true allow_user_create=false"), "{listed}");
     assert!(!listed.contains(&key) && !listed.contains(&second_key), "list-keys must never show keys");
 
     stdout(&admin(&table, &["revoke-key", "acme", &key_id]));
     assert_eq!(store.check_api_key(&acme, &Secret::new(&key)).await.expect("check"), ApiKeyCheck::InvalidKey);
-    assert_eq!(store.check_api_key(&acme, &Secret::new(&second_key)).await.expect("check"), ApiKeyCheck::Valid);
+    assert_eq!(
+        store.check_api_key(&acme, &Secret::new(&second_key)).await.expect("check"),
+        ApiKeyCheck::Valid(admin_only)
+    );
 
     assert!(stdout(&admin(&table, &["set-linking", "acme", "on"])).contains("on"));
     stdout(&admin(&table, &["set-linking", "acme", "off"]));
@@ -63,6 +84,7 @@ async fn instances_and_keys_are_managed_from_the_command_line() {
         &["create-instance", "acme"],
         &["revoke-key", "acme", &key_id],
         &["create-key", "no-such-instance"],
+        &["create-key", "acme", "--superuser"],
         &["list-keys", "Bad Name"],
         &["frobnicate", "acme"],
         &[],

@@ -3,12 +3,15 @@
 //! work against the local gateway and in the tests alike. Local use only.
 
 use emulator::{Emulator, EmulatorConfig, FacebookApp, GitHubApp, LinkedInApp, OidcProvider, SigningMode, TwitterApp};
-use shared::store::StoreError;
+use shared::store::{ApiKeyPermissions, StoreError};
 use shared::{App, InstanceName, Secret};
 
 pub const DEMO_INSTANCE: &str = "demo";
-/// The demo instance's API key (40 hex, like every key), as the `events/` samples send it.
+/// The demo instance's client API key (40 hex, like every key; `allow_user_create`, as an app
+/// ships it), as the `events/` samples send it.
 pub const DEMO_API_KEY: &str = "5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e";
+/// The demo instance's admin API key (`ignore_acl`: resets user keys). Never ship one in an app.
+pub const DEMO_ADMIN_API_KEY: &str = "ad0115ad0115ad0115ad0115ad0115ad0115ad01";
 /// The demo user's Facebook token, as the `events/` samples send it.
 pub const DEMO_FACEBOOK_TOKEN: &str = "EAALocalDemoUserToken0123456789abcdefABCDEF";
 
@@ -48,7 +51,8 @@ pub async fn seed(app: &App, emulator: &Emulator, app_id: &str, ttl_secs: i64) -
     let instance = InstanceName::parse(DEMO_INSTANCE).ok_or(StoreError::Corrupt("demo instance name"))?;
     match app.store.create_instance(&instance).await {
         Ok(()) => {
-            app.store.import_api_key(&instance, &Secret::new(DEMO_API_KEY)).await?;
+            app.store.import_api_key(&instance, &Secret::new(DEMO_API_KEY), ApiKeyPermissions::CLIENT).await?;
+            app.store.import_api_key(&instance, &Secret::new(DEMO_ADMIN_API_KEY), ApiKeyPermissions::ADMIN).await?;
         }
         Err(StoreError::InstanceExists) => {}
         Err(e) => return Err(e),

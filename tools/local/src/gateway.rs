@@ -10,7 +10,8 @@ use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::ConnectInfo;
@@ -24,7 +25,7 @@ use lambda_http::aws_lambda_events::apigw::{
 use lambda_http::aws_lambda_events::query_map::QueryMap;
 use shared::App;
 
-use crate::template::Route;
+use crate::template::{AuthorizerDef, Route};
 
 /// API Gateway's request payload limit (HTTP APIs: 10 MB).
 pub const MAX_PAYLOAD_BYTES: usize = 10 * 1024 * 1024;
@@ -118,6 +119,7 @@ const FUNCTIONS: &[(&str, MakeHandler)] = &[
     ("login", function!(login)),
     ("me", function!(me)),
     ("logout", function!(logout)),
+    ("remove-other-tokens", function!(remove_other_tokens)),
     ("current-user", function!(current_user)),
     ("reset-key", function!(reset_key)),
 ];
@@ -138,28 +140,68 @@ pub type Authorizer = Arc<
     dyn Fn(serde_json::Value) -> Pin<Box<dyn Future<Output = Result<serde_json::Value, String>> + Send>> + Send + Sync,
 >;
 
-/// The in-process authorizer function (`functions/authorizer`), sharing `app`.
-pub fn authorizer(app: Arc<App>) -> Authorizer {
-    Arc::new(move |event| {
-        let app = Arc::clone(&app);
-        Box::pin(async move {
-            let req = serde_json::from_value(event).map_err(|e| format!("authorizer event: {e}"))?;
-            let answer = authorizer::handler(&app, req).await.map_err(|e| e.to_string())?;
-            serde_json::to_value(answer).map_err(|e| e.to_string())
-        })
-    })
+/// Makes the [`Authorizer`] of an authorizer crate: `$krate::handler(&app, event)`.
+macro_rules! authorizer {
+    ($krate:ident) => {
+        |app: Arc<App>| -> Authorizer {
+            Arc::new(move |event| {
+                let app = Arc::clone(&app);
+                Box::pin(async move {
+                    let req = serde_json::from_value(event).map_err(|e| format!("authorizer event: {e}"))?;
+                    let answer = $krate::handler(&app, req).await.map_err(|e| e.to_string())?;
+                    serde_json::to_value(answer).map_err(|e| e.to_string())
+                })
+            })
+        }
+    };
 }
 
-/// The gateway of `template`: every function and the authorizer, in process, on `app`.
+/// Every authorizer function the local gateway can run, by Cargo package.
+const AUTHORIZER_FUNCTIONS: &[(&str, fn(Arc<App>) -> Authorizer)] = &[
+    ("rocketchat-authorizer", authorizer!(rocketchat_authorizer)),
+    ("syncano-authorizer", authorizer!(syncano_authorizer)),
+];
+
+/// The in-process authorizer functions, by package, sharing `app`.
+pub fn authorizer_functions(app: Arc<App>) -> HashMap<String, Authorizer> {
+    AUTHORIZER_FUNCTIONS.iter().map(|(package, make)| ((*package).to_owned(), make(Arc::clone(&app)))).collect()
+}
+
+/// The gateway of `template`: every function and authorizer, in process, on `app`.
 pub fn for_template(template: &crate::template::Template, app: Arc<App>) -> Result<Router, GatewayError> {
-    let authorizers = Authorizers { identity_headers: template.authorizers(), function: authorizer(Arc::clone(&app)) };
-    router_with_authorizers(template.routes(), function_handlers(app), authorizers)
+    for_template_with(template, app, Vec::new())
 }
 
-/// The authorizers of the template (name → identity headers) and the function that runs them.
+/// [`for_template`] plus `extra` routes that are not in the template (the tests' own routes
+/// behind an authorizer, as an app would add them).
+pub fn for_template_with(
+    template: &crate::template::Template,
+    app: Arc<App>,
+    extra: Vec<(Route, Handler)>,
+) -> Result<Router, GatewayError> {
+    let authorizers = Authorizers::new(template.authorizers(), authorizer_functions(Arc::clone(&app)));
+    let mut handlers = function_handlers(app);
+    let mut routes = template.routes();
+    for (route, handler) in extra {
+        handlers.insert(route.package.clone(), handler);
+        routes.push(route);
+    }
+    router_with_authorizers(routes, handlers, authorizers)
+}
+
+/// The authorizers of the template, the functions that run them, and API Gateway's cache of their
+/// answers: by authorizer and identity (the identity sources' values), for `cache_secs`.
 pub struct Authorizers {
-    pub identity_headers: HashMap<String, Vec<String>>,
-    pub function: Authorizer,
+    defs: HashMap<String, AuthorizerDef>,
+    functions: HashMap<String, Authorizer>,
+    cache: Mutex<HashMap<(String, Vec<String>), (serde_json::Value, Instant)>>,
+}
+
+impl Authorizers {
+    /// `defs` by name (from the template); `functions` by package.
+    pub fn new(defs: HashMap<String, AuthorizerDef>, functions: HashMap<String, Authorizer>) -> Authorizers {
+        Authorizers { defs, functions, cache: Mutex::new(HashMap::new()) }
+    }
 }
 
 /// [`router`] for routes that name authorizers: before the function, API Gateway's steps are
@@ -196,7 +238,7 @@ fn build_router(
             package: route.package.clone(),
         })?;
         if let Some(name) = &route.authorizer {
-            if !authorizers.as_ref().is_some_and(|a| a.identity_headers.contains_key(name)) {
+            if !authorizers.as_ref().is_some_and(|a| a.defs.contains_key(name)) {
                 return Err(GatewayError::MissingAuthorizer { route_key, name: name.clone() });
             }
         }
@@ -421,33 +463,63 @@ async fn dispatch(
 }
 
 /// API Gateway's authorizer step for `event`: the event with the authorizer's context, or the
-/// response API Gateway gives instead of calling the function.
+/// response API Gateway gives instead of calling the function. Answers are cached by authorizer
+/// and identity (headers, then context variables, as the template lists them), as API Gateway
+/// caches them: an allow is reused for any route whose identity is the same.
 async fn authorize(
     authorizers: &Authorizers,
     name: &str,
     event: &ApiGatewayV2httpRequest,
 ) -> Result<ApiGatewayV2httpRequest, Response> {
-    let headers = authorizers.identity_headers.get(name).map(Vec::as_slice).unwrap_or_default();
-    let identity: Option<Vec<String>> = headers
-        .iter()
-        .map(|h| event.headers.get(h.as_str()).and_then(|v| v.to_str().ok()).map(str::to_owned))
-        .collect();
-    let Some(identity) = identity else {
-        return Err(api_error(StatusCode::UNAUTHORIZED, "Unauthorized"));
-    };
     let internal = |e: String| {
         tracing::error!(authorizer = name, error = %e, "authorizer failed");
         api_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
     };
+    let def = authorizers.defs.get(name).ok_or_else(|| internal("unknown authorizer".into()))?;
+    let headers: Option<Vec<String>> = def
+        .identity_headers
+        .iter()
+        .map(|h| event.headers.get(h.as_str()).and_then(|v| v.to_str().ok()).map(str::to_owned))
+        .collect();
+    let Some(mut identity) = headers else {
+        return Err(api_error(StatusCode::UNAUTHORIZED, "Unauthorized"));
+    };
+    for variable in &def.identity_context {
+        let value = match variable.as_str() {
+            "path" => event.request_context.http.path.clone(),
+            "routeKey" => event.route_key.clone(),
+            other => return Err(internal(format!("identity source $context.{other} is not emulated"))),
+        };
+        identity.push(value.unwrap_or_default());
+    }
     // An event that is not JSON (a header value that is not UTF-8) is a request API Gateway would
     // not forward, as on routes without an authorizer: the client's 400, not the authorizer's 500.
     let mut value = serde_json::to_value(event).map_err(|e| {
         tracing::info!(reason = %e, "rejected a request API Gateway would not forward");
         api_error(StatusCode::BAD_REQUEST, "Bad Request")
     })?;
-    value["type"] = serde_json::json!("REQUEST");
-    value["identitySource"] = serde_json::json!(identity);
-    let answer = (authorizers.function)(value.clone()).await.map_err(internal)?;
+    let cache_key = (name.to_owned(), identity.clone());
+    let cached = {
+        let cache = authorizers.cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache.get(&cache_key).filter(|(_, until)| Instant::now() < *until).map(|(answer, _)| answer.clone())
+    };
+    let answer = match cached {
+        Some(answer) => answer,
+        None => {
+            let function = authorizers
+                .functions
+                .get(&def.package)
+                .ok_or_else(|| internal(format!("no function {}", def.package)))?;
+            value["type"] = serde_json::json!("REQUEST");
+            value["identitySource"] = serde_json::json!(identity);
+            let answer = function(value.clone()).await.map_err(internal)?;
+            if def.cache_secs > 0 {
+                let until = Instant::now() + std::time::Duration::from_secs(def.cache_secs);
+                authorizers.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(cache_key, (answer.clone(), until));
+            }
+            answer
+        }
+    };
     if answer["isAuthorized"] != serde_json::json!(true) {
         return Err(api_error(StatusCode::FORBIDDEN, "Forbidden"));
     }
@@ -962,10 +1034,16 @@ mod tests {
             Arc::new(|_event| Box::pin(async { Ok(json!({ "isAuthorized": true, "context": {} })) }));
         let mut me = route("GET", "/api/v1/me", "login");
         me.authorizer = Some("Session".to_owned());
-        let authorizers = Authorizers {
-            identity_headers: HashMap::from([("Session".to_owned(), vec!["x-auth-token".to_owned()])]),
-            function: allow,
+        let def = AuthorizerDef {
+            identity_headers: vec!["x-auth-token".to_owned()],
+            identity_context: Vec::new(),
+            package: "session-authorizer".to_owned(),
+            cache_secs: 0,
         };
+        let authorizers = Authorizers::new(
+            HashMap::from([("Session".to_owned(), def)]),
+            HashMap::from([("session-authorizer".to_owned(), allow)]),
+        );
         let router = router_with_authorizers(vec![me], handlers(), authorizers).expect("router builds");
         let request = |other: &[u8]| {
             Request::builder()
@@ -1034,7 +1112,7 @@ mod tests {
             .filter_map(Result::ok)
             .filter(|e| e.path().join("Cargo.toml").is_file())
             // The authorizer answers API Gateway, not clients: it serves no route.
-            .filter(|e| e.file_name() != "authorizer")
+            .filter(|e| !e.file_name().to_string_lossy().ends_with("authorizer"))
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect();
         crates.sort_unstable();

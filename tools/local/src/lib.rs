@@ -17,4 +17,5 @@ pub mod template;
 
 pub use dynamodb_local::{DynamoDbLocal, DynamoDbLocalError};
 pub use gateway::{function_handlers, router, router_with_authorizers, Authorizers, GatewayError, Handler};
+pub use template::AuthorizerDef;
 pub use template::{Route, TableDef, Template, TemplateError};

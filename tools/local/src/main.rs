@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use emulator::Emulator;
 use local_stack::demo::{
-    self, Apps, DEMO_API_KEY, DEMO_FACEBOOK_TOKEN, DEMO_INSTANCE, FACEBOOK_APP_ID as APP_ID,
+    self, Apps, DEMO_ADMIN_API_KEY, DEMO_API_KEY, DEMO_FACEBOOK_TOKEN, DEMO_INSTANCE, FACEBOOK_APP_ID as APP_ID,
     OTHER_FACEBOOK_APP_ID as OTHER_APP_ID,
 };
 use local_stack::dynamodb_local::{self, DynamoDbLocal, DynamoDbLocalError};
@@ -242,17 +242,21 @@ struct Ready<'a> {
 /// Prints where everything runs and a ready `curl` per API (stdout; logs are on stderr).
 fn print_ready(ready: &Ready<'_>) {
     let Ready { base_url, dynamodb_endpoint, graph_url, api_key, token, other_app_token, routes } = ready;
-    let key_header = match api_key {
-        Some(key) => format!("\"X-API-KEY: {key}\""),
-        None => "\"X-API-KEY: $KEY\"".to_owned(),
+    let (key_header, admin_header) = match api_key {
+        Some(key) => (format!("\"X-API-KEY: {key}\""), format!("\"X-API-KEY: {DEMO_ADMIN_API_KEY}\"")),
+        None => ("\"X-API-KEY: $KEY\"".to_owned(), "\"X-API-KEY: $ADMIN_KEY\"".to_owned()),
     };
     println!(
         "\nsocial-login local stack is ready.\n\n  \
          gateway          {base_url}\n  \
          routes           {}\n  \
          DynamoDB Local   {dynamodb_endpoint} (table {TABLE_NAME})\n  \
+         client API key   {} (allow_user_create: what an app ships)\n  \
+         admin API key    {} (ignore_acl: key resets; never ship it)\n  \
          provider emulator {graph_url} (Facebook apps `{APP_ID}` = ours, `{OTHER_APP_ID}` = another app)\n",
-        routes.join(", ")
+        routes.join(", "),
+        api_key.unwrap_or("(none)"),
+        if api_key.is_some() { DEMO_ADMIN_API_KEY } else { "(none)" },
     );
     if api_key.is_none() {
         println!("  (no API key for instance `{DEMO_INSTANCE}` was created; set KEY to one before the Syncano call)\n");
@@ -260,6 +264,8 @@ fn print_ready(ready: &Ready<'_>) {
     println!(
         "Syncano dialect:\n  \
          curl -X POST -H {key_header} -H 'Content-Type: application/json' -d '{{\"access_token\":\"{token}\"}}' {base_url}/v1.1/instances/{DEMO_INSTANCE}/user/auth/facebook/\n\n\
+         Syncano, an admin resetting user 1's key (the client key gets 403 here):\n  \
+         curl -X POST -H {admin_header} {base_url}/v1.1/instances/{DEMO_INSTANCE}/users/1/reset_key/\n\n\
          Rocket.Chat dialect:\n  \
          curl -X POST -H 'Content-Type: application/json' -d '{{\"serviceName\":\"facebook\",\"accessToken\":\"{token}\",\"secret\":\"x\",\"expiresIn\":{TOKEN_TTL_SECS}}}' {base_url}/api/v1/login\n\n\
          A token of the demo user for `{OTHER_APP_ID}` (must be rejected): {other_app_token}\n\n\

@@ -177,8 +177,23 @@ pub struct TableDef {
 pub struct Template {
     routes: Vec<Route>,
     table: TableDef,
-    /// Lambda authorizers of the HTTP API: name → identity headers (lowercase).
-    authorizers: HashMap<String, Vec<String>>,
+    /// Lambda authorizers of the HTTP API, by name.
+    authorizers: HashMap<String, AuthorizerDef>,
+}
+
+/// A Lambda authorizer of the HTTP API, as API Gateway runs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizerDef {
+    /// `Identity.Headers`, lowercase: a request without one of them is 401 without a call.
+    pub identity_headers: Vec<String>,
+    /// `Identity.Context`: context variables (`path`, `routeKey`, ...) that are part of the
+    /// identity, hence of the cache key.
+    pub identity_context: Vec<String>,
+    /// The Cargo package of the function `FunctionArn` names (`!GetAtt <Function>.Arn`).
+    pub package: String,
+    /// `Identity.ReauthorizeEvery` (a literal, or a parameter's default): how long an answer
+    /// is cached per identity; 0 = not cached.
+    pub cache_secs: u64,
 }
 
 impl Template {
@@ -200,8 +215,8 @@ impl Template {
         &self.table
     }
 
-    /// The HTTP API's Lambda authorizers: name → identity headers (lowercase).
-    pub fn authorizers(&self) -> HashMap<String, Vec<String>> {
+    /// The HTTP API's Lambda authorizers, by name.
+    pub fn authorizers(&self) -> HashMap<String, AuthorizerDef> {
         self.authorizers.clone()
     }
 }
@@ -217,18 +232,26 @@ impl std::str::FromStr for Template {
 
         let mut routes = Vec::new();
         let mut tables = Vec::new();
-        let mut authorizers = HashMap::new();
+        let mut apis = Vec::new();
+        let mut packages = HashMap::new();
         for (id, resource) in resources {
             let id = id.as_str().ok_or_else(|| TemplateError::Invalid {
                 resource: format!("{id:?}"),
                 message: "logical id is not a string".into(),
             })?;
             match resource.get("Type").and_then(Value::as_str) {
-                Some(FUNCTION_TYPE) => routes.extend(function_routes(id, resource, global_code_uri)?),
+                Some(FUNCTION_TYPE) => {
+                    routes.extend(function_routes(id, resource, global_code_uri)?);
+                    packages.insert(id.to_owned(), function_package(id, resource, global_code_uri)?);
+                }
                 Some(TABLE_TYPE) => tables.push(table_def(id, resource)?),
-                Some("AWS::Serverless::HttpApi") => authorizers.extend(http_api_authorizers(resource)),
+                Some("AWS::Serverless::HttpApi") => apis.push((id, resource)),
                 _ => {}
             }
+        }
+        let mut authorizers = HashMap::new();
+        for (id, api) in apis {
+            authorizers.extend(http_api_authorizers(id, api, &packages, doc.get("Parameters"))?);
         }
         if tables.len() != 1 {
             return Err(TemplateError::TableCount(tables.len()));
@@ -248,27 +271,69 @@ impl std::str::FromStr for Template {
     }
 }
 
-/// `Properties.Auth.Authorizers` of an `AWS::Serverless::HttpApi`: name → identity headers.
-fn http_api_authorizers(resource: &Value) -> Vec<(String, Vec<String>)> {
+/// `Properties.Auth.Authorizers` of an `AWS::Serverless::HttpApi`, by name.
+fn http_api_authorizers(
+    id: &str,
+    resource: &Value,
+    packages: &HashMap<String, String>,
+    parameters: Option<&Value>,
+) -> Result<Vec<(String, AuthorizerDef)>, TemplateError> {
     let Some(map) = resource
         .get("Properties")
         .and_then(|p| p.get("Auth"))
         .and_then(|a| a.get("Authorizers"))
         .and_then(Value::as_mapping)
     else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
-    map.iter()
-        .filter_map(|(name, def)| {
-            let headers = def
-                .get("Identity")
-                .and_then(|i| i.get("Headers"))
-                .and_then(Value::as_sequence)
-                .map(|hs| hs.iter().filter_map(Value::as_str).map(str::to_ascii_lowercase).collect())
-                .unwrap_or_default();
-            Some((name.as_str()?.to_owned(), headers))
-        })
-        .collect()
+    let invalid = |name: &str, message: &str| TemplateError::Invalid {
+        resource: id.to_owned(),
+        message: format!("authorizer `{name}`: {message}"),
+    };
+    let list = |identity: Option<&Value>, key: &str| -> Vec<String> {
+        identity
+            .and_then(|i| i.get(key))
+            .and_then(Value::as_sequence)
+            .map(|items| items.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .unwrap_or_default()
+    };
+    let mut out = Vec::new();
+    for (name, def) in map {
+        let name = name.as_str().ok_or_else(|| invalid("?", "name is not a string"))?;
+        let function = match def.get("FunctionArn") {
+            Some(Value::Tagged(t)) if t.tag == "GetAtt" => {
+                t.value.as_str().and_then(|v| v.strip_suffix(".Arn")).map(str::to_owned)
+            }
+            _ => None,
+        }
+        .ok_or_else(|| invalid(name, "`FunctionArn` must be `!GetAtt <Function>.Arn`"))?;
+        let package =
+            packages.get(&function).cloned().ok_or_else(|| invalid(name, "its function is not in the template"))?;
+        let identity = def.get("Identity");
+        let cache_secs = match identity.and_then(|i| i.get("ReauthorizeEvery")) {
+            None => 300,
+            Some(Value::Tagged(t)) if t.tag == "Ref" => t
+                .value
+                .as_str()
+                .and_then(|p| parameters?.get(p)?.get("Default"))
+                .and_then(literal_string)
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| invalid(name, "`ReauthorizeEvery` refers to a parameter without a numeric default"))?,
+            Some(v) => literal_string(v)
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| invalid(name, "`ReauthorizeEvery` must be a number"))?,
+        };
+        out.push((
+            name.to_owned(),
+            AuthorizerDef {
+                identity_headers: list(identity, "Headers").iter().map(|h| h.to_ascii_lowercase()).collect(),
+                identity_context: list(identity, "Context"),
+                package,
+                cache_secs,
+            },
+        ));
+    }
+    Ok(out)
 }
 
 /// The routes of one `AWS::Serverless::Function` (only `HttpApi` events; others are ignored).

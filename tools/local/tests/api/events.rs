@@ -93,7 +93,8 @@ fn samples(emulator: &Emulator) -> BTreeMap<(&'static str, String), Value> {
             add("200-success-limited-login", ev(DEMO_INSTANCE, json_ct, key, &limited.to_string()));
             add("400-wrong-content-type", ev(DEMO_INSTANCE, "text/plain", key, DEMO_FACEBOOK_TOKEN));
             add("403-wrong-api-key", ev(DEMO_INSTANCE, json_ct, Some(&"0".repeat(40)), &success.to_string()));
-            add("404-unknown-instance", ev("no-such-instance", json_ct, key, &success.to_string()));
+            // An unknown instance answers like a wrong key (no instance enumeration).
+            add("403-unknown-instance", ev("no-such-instance", json_ct, key, &success.to_string()));
         }
     }
     let login = |body: Value| {
@@ -169,6 +170,9 @@ fn samples(emulator: &Emulator) -> BTreeMap<(&'static str, String), Value> {
     out.insert(("me", "401-unknown-session".into()), session("GET /api/v1/me", "/api/v1/me", &unknown));
     out.insert(("logout", "401-no-session-headers".into()), session("POST /api/v1/logout", "/api/v1/logout", &[]));
     out.insert(("logout", "401-unknown-session".into()), session("POST /api/v1/logout", "/api/v1/logout", &unknown));
+    let rot = ("POST /api/v1/users.removeOtherTokens", "/api/v1/users.removeOtherTokens");
+    out.insert(("remove-other-tokens", "401-no-session-headers".into()), session(rot.0, rot.1, &[]));
+    out.insert(("remove-other-tokens", "401-unknown-session".into()), session(rot.0, rot.1, &unknown));
     let user_route = "GET /v1.1/instances/{instance}/user/";
     let user = |instance: &str, headers: &[(&str, &str)]| {
         event(user_route, &format!("/v1.1/instances/{instance}/user/"), Some(instance), headers, "")
@@ -180,7 +184,7 @@ fn samples(emulator: &Emulator) -> BTreeMap<(&'static str, String), Value> {
     );
     out.insert(("current-user", "403-missing-api-key".into()), user(DEMO_INSTANCE, &[("x-user-key", &"0".repeat(40))]));
     out.insert(
-        ("current-user", "404-unknown-instance".into()),
+        ("current-user", "403-unknown-instance".into()),
         user("no-such-instance", &[("x-api-key", DEMO_API_KEY)]),
     );
     let reset_route = "POST /v1.1/instances/{instance}/users/{id}/reset_key/";
@@ -196,7 +200,9 @@ fn samples(emulator: &Emulator) -> BTreeMap<(&'static str, String), Value> {
         e
     };
     out.insert(("reset-key", "403-missing-api-key".into()), reset("1", &[]));
-    out.insert(("reset-key", "404-unknown-user".into()), reset("999999", &[("x-api-key", DEMO_API_KEY)]));
+    // The client key an app ships may not reset keys, whether or not the user exists.
+    out.insert(("reset-key", "403-client-key".into()), reset("1", &[("x-api-key", DEMO_API_KEY)]));
+    out.insert(("reset-key", "404-unknown-user".into()), reset("999999", &[("x-api-key", DEMO_ADMIN_API_KEY)]));
     out
 }
 
@@ -269,22 +275,32 @@ fn authorizer_event(route_key: &str, raw_path: &str, instance: Option<&str>, hea
     ev
 }
 
-/// The authorizer's samples: every one must be denied (an allow needs a live session).
-fn authorizer_samples() -> BTreeMap<String, Value> {
-    let me = ("GET /api/v1/me", "/api/v1/me", None);
-    let user = ("GET /v1.1/instances/{instance}/user/", "/v1.1/instances/demo/user/", Some(DEMO_INSTANCE));
+/// The authorizers' samples, by authorizer package: every one must be denied (an allow needs a
+/// live session). Each authorizer checks its own scheme only: the other scheme's valid-looking
+/// headers are denied too.
+fn authorizer_samples() -> BTreeMap<(&'static str, String), Value> {
+    let route = ("GET /v1.1/instances/{instance}/things", "/v1.1/instances/demo/things", Some(DEMO_INSTANCE));
     let zeros = "0".repeat(40);
-    type Route<'a> = (&'a str, &'a str, Option<&'a str>);
-    type Case<'a> = (&'a str, Route<'a>, Vec<(&'a str, &'a str)>);
-    let cases: [Case; 3] = [
-        ("deny-unknown-session", me, vec![("x-auth-token", "not-a-session-token"), ("x-user-id", "aYjNnig8BEAWeQzMh")]),
-        ("deny-wrong-user-key", user, vec![("x-api-key", DEMO_API_KEY), ("x-user-key", &zeros)]),
-        ("deny-wrong-api-key", user, vec![("x-api-key", &zeros), ("x-user-key", &zeros)]),
+    type Case<'a> = (&'static str, &'a str, Vec<(&'a str, &'a str)>);
+    let cases: [Case; 4] = [
+        (
+            "rocketchat-authorizer",
+            "deny-unknown-session",
+            vec![("x-auth-token", "not-a-session-token"), ("x-user-id", "aYjNnig8BEAWeQzMh")],
+        ),
+        ("syncano-authorizer", "deny-wrong-user-key", vec![("x-api-key", DEMO_API_KEY), ("x-user-key", &zeros)]),
+        ("syncano-authorizer", "deny-wrong-api-key", vec![("x-api-key", &zeros), ("x-user-key", &zeros)]),
+        (
+            "syncano-authorizer",
+            "deny-rocketchat-headers",
+            vec![("x-auth-token", "not-a-session-token"), ("x-user-id", "aYjNnig8BEAWeQzMh")],
+        ),
     ];
     cases
         .into_iter()
-        .map(|(stem, (route, path, instance), headers)| {
-            (stem.to_string(), authorizer_event(route, path, instance, &headers))
+        .map(|(function, stem, headers)| {
+            let (route, path, instance) = route;
+            ((function, stem.to_string()), authorizer_event(route, path, instance, &headers))
         })
         .collect()
 }
@@ -292,25 +308,31 @@ fn authorizer_samples() -> BTreeMap<String, Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn authorizer_samples_are_current_and_denied() {
     let t = spawn_app().await;
-    let dir = repo_root().join("events/authorizer");
     let expected = authorizer_samples();
     if std::env::var("UPDATE_EVENTS").is_ok_and(|v| v == "1") {
-        std::fs::create_dir_all(&dir).expect("mkdir");
-        for (stem, ev) in &expected {
+        for ((function, stem), ev) in &expected {
+            let dir = repo_root().join("events").join(function);
+            std::fs::create_dir_all(&dir).expect("mkdir");
             std::fs::write(dir.join(format!("{stem}.json")), serde_json::to_string_pretty(ev).expect("json") + "\n")
                 .expect("write");
         }
     }
+    let authorizers = local_stack::gateway::authorizer_functions(t.app.clone());
     let mut seen = 0;
-    for entry in std::fs::read_dir(&dir).expect("events/authorizer") {
-        let path = entry.expect("entry").path();
-        let stem = path.file_stem().expect("stem").to_string_lossy().into_owned();
-        let ev: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("JSON");
-        assert_eq!(Some(&ev), expected.get(&stem), "events/authorizer/{stem}.json is stale or unknown");
-        let req = serde_json::from_value(ev).expect("authorizer event");
-        let answer = authorizer::handler(&t.app, req).await.expect("answers");
-        assert!(!answer.is_authorized, "{stem}");
-        seen += 1;
+    for function in ["rocketchat-authorizer", "syncano-authorizer"] {
+        for entry in std::fs::read_dir(repo_root().join("events").join(function)).expect("events dir") {
+            let path = entry.expect("entry").path();
+            let stem = path.file_stem().expect("stem").to_string_lossy().into_owned();
+            let ev: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("JSON");
+            assert_eq!(
+                Some(&ev),
+                expected.get(&(function, stem.clone())),
+                "events/{function}/{stem}.json is stale or unknown"
+            );
+            let answer = authorizers[function](ev).await.expect("answers");
+            assert_eq!(answer["isAuthorized"], json!(false), "{function}/{stem}");
+            seen += 1;
+        }
     }
     assert_eq!(seen, expected.len());
 }

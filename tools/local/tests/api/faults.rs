@@ -80,15 +80,16 @@ async fn a_passing_fault_is_retried_and_the_login_succeeds_once() {
 async fn a_session_write_retried_after_a_lost_answer_still_logs_in() {
     let (t, proxy) = spawn_app_behind_proxy().await;
     let (_, token) = t.facebook_user("Lost Answer", None);
-    // The first login creates the user; the second is a returning login whose only write is the session.
-    for round in ["first", "returning"] {
+    // The first login creates the user (its transaction is the one whose answer is lost); the
+    // second is a returning login whose only write is the session's transaction.
+    for (round, writes) in [("first", 3), ("returning", 2)] {
         proxy.take();
-        proxy.fail(DynamoFault::ResetAfterForwarding, Some("PutItem"), 1);
+        proxy.fail(DynamoFault::ResetAfterForwarding, Some("TransactWriteItems"), 1);
         let (status, body) = json(t.rocketchat_login(&token).await).await;
         proxy.heal();
         assert_eq!(status, 200, "{round}: {body}");
-        let puts = proxy.take().iter().filter(|c| c.operation == "PutItem").count();
-        assert_eq!(puts, 2, "{round}: the session put, then its retry");
+        let puts = proxy.take().iter().filter(|c| c.operation == "TransactWriteItems").count();
+        assert_eq!(puts, writes, "{round}: the lost write, its retry (and the session's write)");
         let auth = body["data"]["authToken"].as_str().unwrap_or_default().to_string();
         let user_id = body["data"]["userId"].as_str().unwrap_or_default().to_string();
         t.remember(&auth);

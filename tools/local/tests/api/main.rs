@@ -11,6 +11,7 @@ mod openapi;
 mod providers;
 mod replay;
 mod rocketchat;
+mod security;
 mod sessions;
 mod soak;
 mod syncano;

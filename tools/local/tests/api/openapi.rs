@@ -108,7 +108,7 @@ fn openapi_declares_path_parameters_and_authorizer_headers() {
             }
         }
         if let Some(authorizer) = &route.authorizer {
-            for header in &authorizers[authorizer] {
+            for header in &authorizers[authorizer].identity_headers {
                 let header = header.to_ascii_lowercase();
                 assert!(
                     declared.contains(&("header".to_owned(), header.clone())),

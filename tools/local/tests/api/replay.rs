@@ -142,7 +142,7 @@ fn mutate(rng: &mut StdRng, mut event: Value) -> Value {
 
 /// Whether `body` is the error body of `function`'s dialect.
 fn dialect_error(function: &str, body: &Value) -> bool {
-    if matches!(function, "login" | "me" | "logout") {
+    if matches!(function, "login" | "me" | "logout" | "remove-other-tokens") {
         body["status"] == "error" && body["message"].is_string()
     } else {
         body["detail"].is_string()

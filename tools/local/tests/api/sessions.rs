@@ -34,17 +34,6 @@ fn not_logged_in() -> (u16, serde_json::Value) {
     (401, json!({"status": "error", "message": "You must be logged in to do this."}))
 }
 
-/// What API Gateway itself answers when the authorizer of a route denies (the function, which
-/// checks again, is not reached; its own answer is Rocket.Chat's 401, see `events/me/`).
-fn denied_by_authorizer() -> (u16, serde_json::Value) {
-    (403, json!({"message": "Forbidden"}))
-}
-
-/// What API Gateway answers when an authorizer's identity headers are missing.
-fn no_identity() -> (u16, serde_json::Value) {
-    (401, json!({"message": "Unauthorized"}))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_me_logout_me() {
     let t = spawn_app().await;
@@ -58,17 +47,17 @@ async fn login_me_logout_me() {
     // Another login is another session; logging out one leaves the other.
     let (other_auth, other_user, _) = rc_login(&t, "Session Cat").await;
     assert_ne!(other_user, user_id, "a second Session Cat is another person");
-    assert_eq!(me(&t, &auth, &other_user).await, denied_by_authorizer(), "a token is only good for its own user");
+    assert_eq!(me(&t, &auth, &other_user).await, not_logged_in(), "a token is only good for its own user");
 
     assert_eq!(
         logout(&t, &auth, &user_id).await,
         (200, json!({"status": "success", "data": {"message": "You've been logged out!"}}))
     );
-    assert_eq!(me(&t, &auth, &user_id).await, denied_by_authorizer());
+    assert_eq!(me(&t, &auth, &user_id).await, not_logged_in());
     assert_eq!(logout(&t, &auth, &user_id).await, not_logged_in());
     assert_eq!(me(&t, &other_auth, &other_user).await.0, 200);
     let resp = t.http.get(format!("{}/api/v1/me", t.base)).send().await.expect("request");
-    assert_eq!(json(resp).await, no_identity());
+    assert_eq!(json(resp).await, not_logged_in());
     t.assert_logs_clean();
 }
 
@@ -97,7 +86,7 @@ async fn expired_sessions_are_refused_before_dynamodb_deletes_them() {
     t.remember(stale.expose());
     t.app.store.put_session(&stale, &record, shared::clock::now_secs() - 1).await.expect("put");
     assert_eq!(t.count("SESSION#").await, 2);
-    assert_eq!(me(&t, stale.expose(), &user_id).await, denied_by_authorizer());
+    assert_eq!(me(&t, stale.expose(), &user_id).await, not_logged_in());
     let resp = t.app.rocketchat_me(&stale, &user_id).await;
     assert!(matches!(resp, Err(shared::LoginError::NotLoggedIn)), "the function refuses it too: {resp:?}");
     let (status, _) = json(
@@ -113,7 +102,7 @@ async fn expired_sessions_are_refused_before_dynamodb_deletes_them() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn resume_gives_a_new_session_without_the_provider() {
+async fn resume_gives_back_the_session_without_the_provider() {
     let t = spawn_app().await;
     let (auth, user_id, _) = rc_login(&t, "Resume Cat").await;
     let asked = t.emulator.request_count();
@@ -124,14 +113,12 @@ async fn resume_gives_a_new_session_without_the_provider() {
     };
     let (status, body) = resume(auth.clone()).await;
     assert_eq!(status, 200, "{body}");
-    let fresh = body["data"]["authToken"].as_str().expect("token").to_string();
-    t.remember(&fresh);
-    assert_ne!(fresh, auth);
+    // Meteor's resume: the same token (expiry and all: security.rs), no new session.
+    assert_eq!(body["data"]["authToken"].as_str(), Some(auth.as_str()));
     assert_eq!(body["data"]["userId"].as_str(), Some(user_id.as_str()));
     assert_eq!(t.emulator.request_count(), asked, "resume must not ask the provider");
-    // Both sessions are valid, as Rocket.Chat does.
+    assert_eq!(t.count("SESSION#").await, 1);
     assert_eq!(me(&t, &auth, &user_id).await.0, 200);
-    assert_eq!(me(&t, &fresh, &user_id).await.0, 200);
     logout(&t, &auth, &user_id).await;
     for token in [auth.clone(), "garbage-token".to_string()] {
         let (status, body) = resume(token).await;
@@ -160,7 +147,7 @@ async fn syncano_user_and_reset_key() {
     };
     assert_eq!(user(Some(old_key.clone()), t.api_key.clone()).await, (200, login.clone()));
     assert_eq!(user(Some("0".repeat(40)), t.api_key.clone()).await.0, 403);
-    assert_eq!(user(None, t.api_key.clone()).await.0, 401, "API Gateway: identity header missing");
+    assert_eq!(user(None, t.api_key.clone()).await.0, 403, "no user key: the function's own 403");
     assert_eq!(user(Some(old_key.clone()), "f".repeat(40)).await.0, 403);
 
     let reset = |id: String, api_key: Option<String>| {
@@ -170,10 +157,11 @@ async fn syncano_user_and_reset_key() {
         }
         async move { json(r.send().await.expect("request")).await }
     };
+    let admin = Some(ADMIN_API_KEY.to_string());
     assert_eq!(reset(id.to_string(), None).await.0, 403);
-    assert_eq!(reset("999999".into(), Some(t.api_key.clone())).await.0, 404);
-    assert_eq!(reset("not-a-number".into(), Some(t.api_key.clone())).await.0, 404);
-    let (status, after) = reset(id.to_string(), Some(t.api_key.clone())).await;
+    assert_eq!(reset("999999".into(), admin.clone()).await.0, 404);
+    assert_eq!(reset("not-a-number".into(), admin.clone()).await.0, 404);
+    let (status, after) = reset(id.to_string(), admin.clone()).await;
     assert_eq!(status, 200, "{after}");
     let new_key = after["user_key"].as_str().expect("key").to_string();
     t.remember(&new_key);
@@ -209,11 +197,20 @@ async fn the_authorizer_allows_a_live_session_or_user_key_and_denies_everything_
     let user_key = user["user_key"].as_str().expect("key").to_string();
     t.remember(&user_key);
     let api_key = t.api_key.clone();
+    // Each scheme's headers go to their own authorizer (the cross-scheme attempts: security.rs).
     let decide = |headers: Vec<(&'static str, String)>, instance: Option<&'static str>| {
         let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let req = authorizer_request(&h, instance);
+        let scheme = if h.iter().any(|(k, _)| k.starts_with("x-api-key") || k.starts_with("x-user-key")) {
+            shared::authorizer::Scheme::SyncanoUserKey
+        } else {
+            shared::authorizer::Scheme::RocketChatSession
+        };
         let app = t.app.clone();
-        async move { serde_json::to_value(authorizer::handler(&app, req).await.expect("authorizer answers")).expect("json") }
+        async move {
+            let answer = shared::authorizer::handle(&app, scheme, req).await.expect("authorizer answers");
+            serde_json::to_value(answer).expect("json")
+        }
     };
     let allowed = decide(vec![("x-auth-token", auth.clone()), ("x-user-id", rc_id.clone())], None).await;
     assert_eq!(allowed["isAuthorized"], true);

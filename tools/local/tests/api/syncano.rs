@@ -228,15 +228,17 @@ async fn api_keys_and_instances_are_checked_before_the_provider() {
     assert!(b["detail"].is_string());
     let (s, _) = json(post(INSTANCE, Some(&"0".repeat(40))).await.expect("req")).await;
     assert_eq!(s, 403);
+    // An instance that does not exist is a wrong key: instance names cannot be probed for.
     let (s, b) = json(post("no-such-instance", Some(&t.api_key)).await.expect("req")).await;
-    assert_eq!((s, b["detail"].as_str()), (404, Some("Instance not found.")));
-    let (s, _) = json(post("Bad%20Name", Some(&t.api_key)).await.expect("req")).await;
-    assert_eq!(s, 404);
+    assert_eq!((s, b["detail"].as_str()), (403, Some("Invalid API key.")));
+    let (s, b) = json(post("Bad%20Name", Some(&t.api_key)).await.expect("req")).await;
+    assert_eq!((s, b["detail"].as_str()), (403, Some("Invalid API key.")));
     assert_eq!(t.emulator.request_count(), before, "the provider was asked without a valid key");
 
     // A new key works until it is revoked, then it is 403 at once.
     let instance = shared::InstanceName::parse(INSTANCE).expect("valid");
-    let (key_id, key) = t.app.store.create_api_key(&instance).await.expect("key");
+    let client = shared::store::ApiKeyPermissions::CLIENT;
+    let (key_id, key) = t.app.store.create_api_key(&instance, client).await.expect("key");
     t.remember(key.expose());
     let (s, user) = json(post(INSTANCE, Some(key.expose())).await.expect("req")).await;
     assert_eq!(s, 200);

@@ -10,7 +10,7 @@ async fn main() -> Result<(), Error> {
     let app = App::from_env().await?;
     let app = &app;
     run(service_fn(move |event: LambdaEvent<AuthorizerRequest>| async move {
-        authorizer::handler(app, event.payload).await.map_err(Error::from)
+        rocketchat_authorizer::handler(app, event.payload).await.map_err(Error::from)
     }))
     .await
 }

@@ -1,0 +1,361 @@
+//! The attacks of the security review, each performed through the local gateway as an attacker
+//! would (one test per finding; each failed on the code before its fix).
+
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::{json, Value};
+use shared::store::ApiKeyPermissions;
+use shared::InstanceName;
+
+use crate::helpers::*;
+
+const NO_PERMISSION: &str = "You do not have permission to perform this action.";
+
+fn instance() -> InstanceName {
+    InstanceName::parse(INSTANCE).expect("valid")
+}
+
+async fn syncano_user(t: &TestApp, name: &str) -> Value {
+    let (_, token) = t.facebook_user(name, None);
+    let (status, body) = json(t.syncano_login(&token).await).await;
+    assert_eq!(status, 200, "{body}");
+    t.remember(body["user_key"].as_str().unwrap_or_default());
+    body
+}
+
+async fn rc_login_token(t: &TestApp, token: &str) -> (String, String) {
+    let (status, body) = json(t.rocketchat_login(token).await).await;
+    assert_eq!(status, 200, "{body}");
+    let auth = body["data"]["authToken"].as_str().expect("authToken").to_string();
+    t.remember(&auth);
+    (auth, body["data"]["userId"].as_str().expect("userId").to_string())
+}
+
+async fn send(req: reqwest::RequestBuilder) -> (u16, Value) {
+    json(req.send().await.expect("request")).await
+}
+
+fn with(req: reqwest::RequestBuilder, headers: &[(&str, &str)]) -> reqwest::RequestBuilder {
+    headers.iter().fold(req, |r, (k, v)| r.header(*k, *v))
+}
+
+async fn reset(t: &TestApp, base: &str, id: &str, api_key: &str) -> (u16, Value) {
+    let url = format!("{base}/v1.1/instances/{INSTANCE}/users/{id}/reset_key/");
+    send(t.http.post(url).header("x-api-key", api_key)).await
+}
+
+async fn current_user(t: &TestApp, base: &str, instance: &str, headers: &[(&str, &str)]) -> (u16, Value) {
+    send(with(t.http.get(format!("{base}/v1.1/instances/{instance}/user/")), headers)).await
+}
+
+async fn rc(t: &TestApp, method: reqwest::Method, path: &str, headers: &[(&str, &str)]) -> (u16, Value) {
+    send(with(t.http.request(method, format!("{}{path}", t.base)), headers)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_key_cannot_reset_anyones_key_and_reveals_no_user_id() {
+    let t = spawn_app().await;
+    let victim = syncano_user(&t, "Reset Victim").await;
+    let id = victim["id"].to_string();
+    let refused = (403, json!({ "detail": NO_PERMISSION }));
+    // The key every app ships: walking ids gets the same refusal whether or not the user exists.
+    for probe in [id.as_str(), "999999", "0", "not-a-number"] {
+        assert_eq!(reset(&t, &t.base, probe, &t.api_key).await, refused, "client key, id {probe}");
+    }
+    let victim_key = victim["user_key"].as_str().expect("key");
+    assert_eq!(
+        current_user(&t, &t.base, INSTANCE, &[("x-api-key", &t.api_key), ("x-user-key", victim_key)]).await.0,
+        200
+    );
+    // The operator's admin key (ignore_acl) may.
+    let (status, after) = reset(&t, &t.base, &id, ADMIN_API_KEY).await;
+    assert_eq!(status, 200, "{after}");
+    t.remember(after["user_key"].as_str().unwrap_or_default());
+    assert_ne!(after["user_key"], victim["user_key"]);
+    assert_eq!(reset(&t, &t.base, "999999", ADMIN_API_KEY).await.0, 404);
+    t.assert_logs_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_without_allow_user_create_cannot_create_users() {
+    let t = spawn_app().await;
+    let (person, first_token) = t.facebook_user("Already Here", None);
+    let (status, returning) = json(t.syncano_login(&first_token).await).await;
+    assert_eq!(status, 200, "{returning}");
+    t.remember(returning["user_key"].as_str().unwrap_or_default());
+    let (_, key) = t
+        .app
+        .store
+        .create_api_key(&instance(), ApiKeyPermissions { ignore_acl: false, allow_user_create: false })
+        .await
+        .expect("key");
+    t.remember(key.expose());
+    let login = |token: String| {
+        let req = t
+            .http
+            .post(t.syncano_url(INSTANCE))
+            .header("x-api-key", key.expose())
+            .json(&json!({ "access_token": token }));
+        send(req)
+    };
+    let before = t.login_writes().await;
+    let (_, newcomer) = t.facebook_user("New Comer", None);
+    assert_eq!(login(newcomer).await, (403, json!({ "detail": "You do not have permission to create new user." })));
+    assert_eq!(t.login_writes().await, before, "nothing written");
+    // That key still logs returning users in.
+    let (status, body) = login(t.token(&person, APP_ID, 3600)).await;
+    assert_eq!((status, &body["id"]), (200, &returning["id"]), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_instance_answers_exactly_like_a_known_one_without_a_valid_key() {
+    let t = spawn_app().await;
+    let zeros = "0".repeat(40);
+    let login = |instance: &str, key: Option<&str>| {
+        let mut req = t.http.post(t.syncano_url(instance)).json(&json!({ "access_token": EVENT_TOKEN }));
+        if let Some(k) = key {
+            req = req.header("x-api-key", k);
+        }
+        send(req)
+    };
+    for key in [None, Some(zeros.as_str())] {
+        let known = login(INSTANCE, key).await;
+        assert_eq!(known.0, 403, "{known:?}");
+        assert_eq!(login("no-such-instance", key).await, known, "login, key {key:?}");
+        let known =
+            current_user(&t, &t.base, INSTANCE, &key.map(|k| ("x-api-key", k)).into_iter().collect::<Vec<_>>()).await;
+        let unknown = current_user(
+            &t,
+            &t.base,
+            "no-such-instance",
+            &key.map(|k| ("x-api-key", k)).into_iter().collect::<Vec<_>>(),
+        )
+        .await;
+        assert_eq!(unknown, known, "user/, key {key:?}");
+    }
+    // A valid key of one instance on another that does not exist: the same wrong-key answer.
+    assert_eq!(login("no-such-instance", Some(&t.api_key)).await, login(INSTANCE, Some(&zeros)).await);
+}
+
+/// The session item of `auth`: (count of SESSION items, its expires_at).
+async fn session_expiry(t: &TestApp, auth: &str) -> (usize, Option<i64>) {
+    let pk = format!("SESSION#{}", shared::tokens::sha256_hex(auth));
+    let items = t.scan().await;
+    let sessions =
+        items.iter().filter(|i| matches!(i.get("pk"), Some(AttributeValue::S(p)) if p.starts_with("SESSION#")));
+    let expiry = items.iter().find(|i| i.get("pk") == Some(&AttributeValue::S(pk.clone()))).and_then(|i| {
+        match i.get("expires_at") {
+            Some(AttributeValue::N(n)) => n.parse().ok(),
+            _ => None,
+        }
+    });
+    (sessions.count(), expiry)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_hands_back_the_same_session_and_never_extends_it() {
+    let t = spawn_app().await;
+    let (_, token) = t.facebook_user("Resumer", None);
+    let (auth, user_id) = rc_login_token(&t, &token).await;
+    let before = session_expiry(&t, &auth).await;
+    assert!(before.1.is_some());
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    for _ in 0..3 {
+        let (status, body) =
+            send(t.http.post(format!("{}/api/v1/login", t.base)).json(&json!({ "resume": auth }))).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["data"]["authToken"].as_str(), Some(auth.as_str()), "the same token back");
+        assert_eq!(body["data"]["userId"].as_str(), Some(user_id.as_str()));
+    }
+    assert_eq!(session_expiry(&t, &auth).await, before, "no new session, the original expiry");
+    t.assert_logs_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remove_other_tokens_logs_the_user_out_everywhere_else() {
+    let t = spawn_app().await;
+    let (_, token) = t.facebook_user("Many Devices", None);
+    let sessions: Vec<(String, String)> = futures::future::join_all((0..3).map(|_| rc_login_token(&t, &token))).await;
+    let (_, other_token) = t.facebook_user("Someone Else", None);
+    let other = rc_login_token(&t, &other_token).await;
+    let me = |s: &(String, String)| {
+        let headers = [("x-auth-token", s.0.clone()), ("x-user-id", s.1.clone())];
+        let req = with(
+            t.http.get(format!("{}/api/v1/me", t.base)),
+            &headers.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>(),
+        );
+        async move { send(req).await.0 }
+    };
+    let keep = &sessions[0];
+    let headers = [("x-auth-token", keep.0.as_str()), ("x-user-id", keep.1.as_str())];
+    let path = "/api/v1/users.removeOtherTokens";
+    assert_eq!(rc(&t, reqwest::Method::POST, path, &headers).await, (200, json!({ "success": true })));
+    assert_eq!(me(keep).await, 200, "this session stays");
+    for s in &sessions[1..] {
+        assert_eq!(me(s).await, 401, "every other session of the user is gone");
+    }
+    assert_eq!(me(&other).await, 200, "nobody else's");
+    assert_eq!(
+        t.count(&format!("USESS#{INSTANCE}#")).await,
+        2,
+        "the user's list holds this session only (and the other user's)"
+    );
+    let logged_out = json!({ "status": "error", "message": "You must be logged in to do this." });
+    assert_eq!(rc(&t, reqwest::Method::POST, path, &[]).await, (401, logged_out.clone()));
+    let stale = [("x-auth-token", sessions[1].0.as_str()), ("x-user-id", sessions[1].1.as_str())];
+    assert_eq!(rc(&t, reqwest::Method::POST, path, &stale).await, (401, logged_out));
+    t.assert_logs_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn me_and_user_answer_in_their_dialect_for_every_credential_failure() {
+    let t = spawn_app().await;
+    let (_, token) = t.facebook_user("Dialect Cat", None);
+    let (auth, user_id) = rc_login_token(&t, &token).await;
+    let logged_out = (401, json!({ "status": "error", "message": "You must be logged in to do this." }));
+    let headers = [("x-auth-token", auth.as_str()), ("x-user-id", user_id.as_str())];
+    assert_eq!(rc(&t, reqwest::Method::POST, "/api/v1/logout", &headers).await.0, 200);
+    // Rocket.Chat clients log the user out on this 401 (API Gateway's 403 left them stuck).
+    assert_eq!(rc(&t, reqwest::Method::GET, "/api/v1/me", &headers).await, logged_out);
+    assert_eq!(rc(&t, reqwest::Method::GET, "/api/v1/me", &[]).await, logged_out);
+    assert_eq!(rc(&t, reqwest::Method::GET, "/api/v1/me", &[("x-auth-token", "x")]).await, logged_out);
+    assert_eq!(rc(&t, reqwest::Method::POST, "/api/v1/logout", &headers).await, logged_out);
+    let user = syncano_user(&t, "Dialect Key").await;
+    let key = user["user_key"].as_str().expect("key");
+    let bad_user_key = (403, json!({ "detail": "Invalid user key." }));
+    let api = t.api_key.clone();
+    assert_eq!(
+        current_user(&t, &t.base, INSTANCE, &[("x-api-key", &api), ("x-user-key", &"0".repeat(40))]).await,
+        bad_user_key
+    );
+    assert_eq!(current_user(&t, &t.base, INSTANCE, &[("x-api-key", &api)]).await, bad_user_key);
+    assert_eq!(current_user(&t, &t.base, INSTANCE, &[("x-api-key", &api), ("x-user-key", key)]).await.0, 200);
+    t.assert_logs_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_authorizer_checks_its_own_scheme_only() {
+    let t = spawn_app().await;
+    let (_, token) = t.facebook_user("Scheme Cat", None);
+    let (auth, rc_id) = rc_login_token(&t, &token).await;
+    let user = syncano_user(&t, "Scheme Key").await;
+    let key = user["user_key"].as_str().expect("key").to_string();
+    let syncano_route = format!("{}{}", t.base, syncano_only(INSTANCE));
+    let rc_route = format!("{}{ROCKETCHAT_ONLY}", t.base);
+    let forbidden = (403, json!({ "message": "Forbidden" }));
+    // Junk Syncano headers riding on a live Rocket.Chat session.
+    let junk =
+        [("x-api-key", "junk"), ("x-user-key", "junk"), ("x-auth-token", auth.as_str()), ("x-user-id", rc_id.as_str())];
+    assert_eq!(send(with(t.http.get(&syncano_route), &junk)).await, forbidden);
+    // Each scheme on its own route.
+    let (status, body) =
+        send(with(t.http.get(&syncano_route), &[("x-api-key", t.api_key.as_str()), ("x-user-key", key.as_str())]))
+            .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["authorizer"]["lambda"]["userId"], user["id"]);
+    let (status, body) = send(with(t.http.get(&rc_route), &[("x-auth-token", &auth), ("x-user-id", &rc_id)])).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["authorizer"]["lambda"]["rocketChatUserId"], json!(rc_id));
+    // Junk Rocket.Chat headers with a valid user key on the Rocket.Chat route.
+    let junk = [
+        ("x-auth-token", "junk"),
+        ("x-user-id", "junk"),
+        ("x-api-key", t.api_key.as_str()),
+        ("x-user-key", key.as_str()),
+    ];
+    assert_eq!(send(with(t.http.get(&rc_route), &junk)).await, forbidden);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_allow_for_one_instance_is_never_reused_for_another() {
+    let t = spawn_app().await;
+    let other = InstanceName::parse("other-tenant").expect("valid");
+    t.app.store.create_instance(&other).await.expect("instance");
+    let user = syncano_user(&t, "Tenant Cat").await;
+    let key = user["user_key"].as_str().expect("key").to_string();
+    let headers = [("x-api-key", t.api_key.as_str()), ("x-user-key", key.as_str())];
+    let (status, body) = send(with(t.http.get(format!("{}{}", t.base, syncano_only(INSTANCE))), &headers)).await;
+    assert_eq!((status, &body["authorizer"]["lambda"]["instance"]), (200, &json!(INSTANCE)), "{body}");
+    // The same headers, now on a route of another instance, within the cache's lifetime.
+    let (status, body) = send(with(t.http.get(format!("{}{}", t.base, syncano_only("other-tenant"))), &headers)).await;
+    assert_eq!((status, body), (403, json!({ "message": "Forbidden" })), "a cached allow crossed instances");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leaked_token_secret_alone_does_not_give_a_users_key() {
+    let t = spawn_app().await;
+    let user = syncano_user(&t, "Salted Cat").await;
+    let key = user["user_key"].as_str().expect("key");
+    let id = user["id"].as_u64().expect("id");
+    let leaked = &t.app.config.token_secrets.current.1;
+    // What an attacker holding TOKEN_SECRET (and the public id) can compute.
+    for generation in 0..4 {
+        assert_ne!(shared::tokens::derive_legacy_user_key(leaked, INSTANCE, id, generation).expose(), key);
+        for salt in ["", "0", INSTANCE] {
+            assert_ne!(shared::tokens::derive_user_key(leaked, INSTANCE, id, generation, salt).expose(), key);
+        }
+    }
+    // The salt lives with the user, in the table.
+    let stored = t.app.store.get_user(&instance(), id).await.expect("read").expect("user");
+    let salt = stored.key_salt.clone().expect("a salt");
+    assert_eq!(salt.len(), 32);
+    assert_eq!(shared::tokens::derive_user_key(leaked, INSTANCE, id, 1, &salt).expose(), key, "secret + salt");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotating_the_token_secret_keeps_every_users_key_working() {
+    let t = spawn_app().await;
+    let (_, token) = t.facebook_user("Rotated Cat", None);
+    let (_, before) = json(t.syncano_login(&token).await).await;
+    let old_key = before["user_key"].as_str().expect("key").to_string();
+    t.remember(&old_key);
+    // The rotation: a new current secret (version 2), the old one kept as the previous.
+    let mut vars = t.vars.clone();
+    let old_secret = vars["TOKEN_SECRET"].clone();
+    let new_secret = "n".repeat(16) + &"e".repeat(16) + "w-secret";
+    t.remember(&new_secret);
+    vars.insert("TOKEN_SECRET".into(), new_secret);
+    vars.insert("TOKEN_SECRET_VERSION".into(), "2".into());
+    vars.insert("TOKEN_SECRET_PREVIOUS".into(), old_secret);
+    vars.insert("TOKEN_SECRET_PREVIOUS_VERSION".into(), "1".into());
+    let rotated = Arc::new(shared::App::from_vars(&vars).await.expect("rotated config"));
+    let base = serve_app(rotated.clone()).await;
+    let api = t.api_key.clone();
+    // The key the user holds still works, and the login still answers it.
+    let (status, me) = current_user(&t, &base, INSTANCE, &[("x-api-key", &api), ("x-user-key", &old_key)]).await;
+    assert_eq!((status, me["user_key"].as_str()), (200, Some(old_key.as_str())));
+    let again = send(
+        t.http
+            .post(format!("{base}/v1.1/instances/{INSTANCE}/user/auth/facebook/"))
+            .header("x-api-key", &api)
+            .json(&json!({ "access_token": token })),
+    )
+    .await;
+    assert_eq!((again.0, again.1["user_key"].as_str()), (200, Some(old_key.as_str())));
+    // The new secret applies from the next reset.
+    let (status, after) = reset(&t, &base, &before["id"].to_string(), ADMIN_API_KEY).await;
+    assert_eq!(status, 200, "{after}");
+    let new_key = after["user_key"].as_str().expect("key").to_string();
+    t.remember(&new_key);
+    let stored =
+        rotated.store.get_user(&instance(), before["id"].as_u64().expect("id")).await.expect("read").expect("user");
+    assert_eq!(stored.key_version, 2);
+    assert_eq!(current_user(&t, &base, INSTANCE, &[("x-api-key", &api), ("x-user-key", &new_key)]).await.0, 200);
+    assert_eq!(current_user(&t, &base, INSTANCE, &[("x-api-key", &api), ("x-user-key", &old_key)]).await.0, 403);
+    // And a new user is made with it.
+    let (_, newcomer) = t.facebook_user("After Rotation", None);
+    let fresh = send(
+        t.http
+            .post(format!("{base}/v1.1/instances/{INSTANCE}/user/auth/facebook/"))
+            .header("x-api-key", &api)
+            .json(&json!({ "access_token": newcomer })),
+    )
+    .await;
+    assert_eq!(fresh.0, 200);
+    t.remember(fresh.1["user_key"].as_str().unwrap_or_default());
+    let stored =
+        rotated.store.get_user(&instance(), fresh.1["id"].as_u64().expect("id")).await.expect("read").expect("user");
+    assert_eq!(stored.key_version, 2);
+    t.assert_logs_clean();
+}
