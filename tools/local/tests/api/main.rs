@@ -14,4 +14,5 @@ mod rocketchat;
 mod sessions;
 mod soak;
 mod syncano;
+mod template;
 mod throttle;
