@@ -33,20 +33,11 @@ pub struct App {
     pub limiter: FailureLimiter,
 }
 
-/// Variables that carry secrets: in AWS they come from SSM, never from the environment.
-const SECRET_VARIABLES: [&str; 6] = [
-    "FACEBOOK_APP_SECRET",
-    "TOKEN_SECRET",
-    "TOKEN_SECRET_PREVIOUS",
-    "TWITTER_CONSUMER_SECRET",
-    "LINKEDIN_CLIENT_SECRET",
-    "GITHUB_CLIENT_SECRET",
-];
-
 impl App {
     /// In Lambda: region and credentials from the environment, where Lambda puts them
     /// (`AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), secrets
-    /// from SSM Parameter Store when `SECRETS_PARAMETER_PATH` is set. aws-config's whole default
+    /// from SSM Parameter Store when `SECRETS_PARAMETER_PATH` is set (only the allowlisted ones
+    /// `SECRET_PARAMETERS` names: [`secrets::merge_from_ssm`]). aws-config's whole default
     /// chain (profiles, SSO, web identity, IMDS, ...) is not built: in Lambda it would only ever
     /// end at the environment, and building it costs every cold start (docs/bench.md).
     pub async fn from_env() -> Result<App, AppError> {
@@ -60,16 +51,8 @@ impl App {
             .http_client(tls::aws_http_client()?)
             .build();
         let mut vars: HashMap<String, String> = std::env::vars().collect();
-        if let Some(path) = vars.get("SECRETS_PARAMETER_PATH").filter(|p| !p.is_empty()).cloned() {
-            if SECRET_VARIABLES.iter().any(|v| vars.contains_key(*v)) {
-                return Err(ConfigError::Invalid {
-                    name: "SECRETS_PARAMETER_PATH",
-                    reason: "secrets must come from SSM only, not also from the environment",
-                }
-                .into());
-            }
-            let ssm = aws_sdk_ssm::Client::new(&aws);
-            vars.extend(secrets::load_from_ssm(&ssm, &path).await?);
+        if vars.get("SECRETS_PARAMETER_PATH").is_some_and(|p| !p.trim().is_empty()) {
+            secrets::merge_from_ssm(&aws_sdk_ssm::Client::new(&aws), &mut vars).await?;
         }
         let config = Config::from_lookup(|k| vars.get(k).cloned())?;
         let dynamo = dynamodb_client(&aws, &config);

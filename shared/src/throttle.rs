@@ -11,8 +11,12 @@
 //! same one; the success path costs no request: the count is written only on a rejection, and a
 //! Lambda instance remembers in memory which IPs it saw go over the limit. A success is never
 //! blocked by someone else's failures on another IP.
+//!
+//! An IPv6 client is counted by its /64 ([`client_key`]): one subscriber usually holds a whole
+//! /64, so counting single addresses would let it step around the limit.
 
 use std::collections::HashMap;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -35,14 +39,17 @@ pub struct FailureLimiter {
 /// The counters one login attempt belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FailureKeys {
-    /// The source IP.
+    /// The source IP's key: the IPv4 address, or the IPv6 /64 ([`client_key`]).
     pub ip: String,
     /// `{ip}#U#{hash of provider and claimed user}`, when the credentials name a user.
     pub user: Option<String>,
 }
 
 impl FailureKeys {
+    /// The counters of a login from `ip` (as API Gateway gives it; see [`client_key`]).
     pub fn new(ip: &str, provider_user: Option<(Provider, &str)>) -> FailureKeys {
+        let ip = client_key(ip);
+        let ip = ip.as_str();
         let user = provider_user.map(|(provider, sub)| {
             let digest = tokens::sha256_hex(&format!("{}:{sub}", provider.as_str()));
             format!("{ip}#U#{}", &digest[..32])
@@ -94,6 +101,24 @@ impl FailureLimiter {
     }
 }
 
+/// The limiter's key for a source address: an IPv4 address as is; an IPv6 address by its /64
+/// (`2001:db8:1:2::/64`, canonical form), since one subscriber usually holds a whole /64 and
+/// could otherwise step through 2^64 addresses; an IPv4-mapped IPv6 address (`::ffff:1.2.3.4`)
+/// as its IPv4. Anything that does not parse (API Gateway always sends an address) is kept.
+pub fn client_key(ip: &str) -> String {
+    match ip.trim().parse::<IpAddr>() {
+        Ok(IpAddr::V4(v4)) => v4.to_string(),
+        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{}/64", Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+        Err(_) => ip.to_string(),
+    }
+}
+
 /// The caller's address as API Gateway saw it (`requestContext.http.sourceIp`).
 pub fn source_ip(req: &Request) -> Option<String> {
     match req.request_context_ref() {
@@ -134,5 +159,27 @@ mod tests {
         assert_eq!(l.retry_after(&FailureKeys::new("203.0.113.9", Some((Provider::Google, "alice")))), None);
         // Another provider's user of the same id is another user.
         assert_eq!(l.retry_after(&FailureKeys::new("203.0.113.1", Some((Provider::Apple, "alice")))), None);
+    }
+
+    #[test]
+    fn ipv6_clients_are_keyed_by_their_64_and_mapped_ipv4_by_the_ipv4() {
+        assert_eq!(client_key("203.0.113.7"), "203.0.113.7");
+        assert_eq!(client_key("2001:db8:1:2:aaaa:bbbb:cccc:dddd"), "2001:db8:1:2::/64");
+        assert_eq!(client_key("2001:0DB8:0001:0002::1"), "2001:db8:1:2::/64");
+        assert_eq!(client_key("2001:db8::1"), "2001:db8::/64");
+        assert_eq!(client_key("::ffff:198.51.100.4"), "198.51.100.4");
+        assert_eq!(client_key("::ffff:c633:6404"), "198.51.100.4");
+        assert_eq!(client_key("::1"), "::/64");
+        assert_eq!(client_key("not-an-ip"), "not-an-ip");
+        // Two addresses of one /64 share every counter; another /64 does not.
+        let a = FailureKeys::new("2001:db8:1:2::a", Some((Provider::Google, "alice")));
+        let b = FailureKeys::new("2001:db8:1:2:ffff::b", Some((Provider::Google, "alice")));
+        let c = FailureKeys::new("2001:db8:1:3::a", Some((Provider::Google, "alice")));
+        assert_eq!(a, b);
+        assert_ne!(a.ip, c.ip);
+        let l = FailureLimiter::new(3, 2, Duration::from_secs(300));
+        l.note_failures(&a.ip, false, 3);
+        assert!(l.retry_after(&b).is_some() && l.retry_after(&c).is_none());
+        assert_eq!(FailureKeys::new("::ffff:203.0.113.1", None), FailureKeys::new("203.0.113.1", None));
     }
 }

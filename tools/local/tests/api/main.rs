@@ -15,4 +15,5 @@ mod security;
 mod sessions;
 mod soak;
 mod syncano;
+mod template;
 mod throttle;

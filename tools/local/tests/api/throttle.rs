@@ -85,3 +85,48 @@ async fn one_provider_user_failing_from_one_ip_is_slowed_before_the_ip() {
     t.remember(body["user_key"].as_str().unwrap_or_default());
     t.assert_logs_clean();
 }
+
+/// A Facebook login with `token`, like the event sample but from `source_ip`, through the
+/// function in process.
+async fn facebook_from(t: &TestApp, source_ip: &str, token: &str) -> (u16, serde_json::Value) {
+    let text = std::fs::read_to_string(
+        local_stack::dynamodb_local::repo_root().join("events/facebook-login/200-success.json"),
+    )
+    .expect("sample");
+    let mut event: serde_json::Value = serde_json::from_str(&text).expect("json");
+    event["body"] = json!(json!({ "access_token": token }).to_string());
+    event["headers"]["x-api-key"] = json!(t.api_key);
+    event["headers"]["x-forwarded-for"] = json!(source_ip);
+    event["headers"].as_object_mut().expect("headers").remove("content-length");
+    event["requestContext"]["http"]["sourceIp"] = json!(source_ip);
+    let req = lambda_http::request::from_str(&event.to_string()).expect("event");
+    let resp = facebook_login::handler(&t.app, req).await;
+    let status = resp.status().as_u16();
+    (status, serde_json::from_slice(resp.body()).unwrap_or_default())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipv6_clients_are_limited_by_their_64() {
+    let t = spawn_app_with(|v| {
+        v.insert("LOGIN_FAILURES_MAX".into(), "3".into());
+    })
+    .await;
+    // Failures from two addresses of one /64 add up to the limit …
+    for ip in ["2001:db8:1:2::a", "2001:db8:1:2:ffff::b", "2001:db8:1:2::a"] {
+        assert_eq!(facebook_from(&t, ip, "EAAnotAToken").await.0, 401, "{ip}");
+    }
+    assert_eq!(t.count("FAIL#2001:db8:1:2::/64#").await, 1, "one counter for the /64");
+    // … so a third address of it waits, and the provider is not asked.
+    let (_, token) = t.facebook_user("Six Four", None);
+    let asked = t.emulator.request_count();
+    let (status, body) = facebook_from(&t, "2001:db8:1:2:1:2:3:4", &token).await;
+    assert_eq!((status, body["detail"].as_str()), (429, Some("Too many failed logins. Try again later.")));
+    assert_eq!(t.emulator.request_count(), asked);
+    // The next /64 is another client; an IPv4-mapped address counts as its IPv4.
+    let (status, body) = facebook_from(&t, "2001:db8:1:3::a", &token).await;
+    assert_eq!(status, 200, "{body}");
+    t.remember(body["user_key"].as_str().unwrap_or_default());
+    assert_eq!(facebook_from(&t, "::ffff:198.51.100.7", "EAAnotAToken").await.0, 401);
+    assert_eq!(t.count("FAIL#198.51.100.7#").await, 1);
+    t.assert_logs_clean();
+}

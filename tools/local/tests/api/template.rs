@@ -1,0 +1,317 @@
+//! `template.yaml` grants each function exactly what its code uses: the DynamoDB actions in
+//! [`GRANTS`] (a new grant is a conscious change of this table), never Query or Scan, and
+//! `ssm:GetParameters` on exactly the parameters its `SECRET_PARAMETERS` names, which are
+//! enough for its configuration to load.
+
+use std::collections::{BTreeSet, HashMap};
+
+use local_stack::dynamodb_local::repo_root;
+use local_stack::Template;
+use serde_yaml::Value;
+
+/// Function → (DynamoDB actions, `SECRET_PARAMETERS`). Derived from the call graph
+/// (functions/*/src/lib.rs → shared): TransactWriteItems is authorised per item as
+/// PutItem/UpdateItem/DeleteItem, and only the admin tool's `import_api_key` uses a
+/// ConditionCheck or Query.
+const GRANTS: &[(&str, &[&str], &[&str])] = &[
+    ("FacebookLoginFunction", SYNCANO_LOGIN, &["token-secret", "token-secret-previous", "facebook-app-secret"]),
+    ("GoogleLoginFunction", SYNCANO_LOGIN, &["token-secret", "token-secret-previous"]),
+    ("TwitterLoginFunction", SYNCANO_LOGIN, &["token-secret", "token-secret-previous", "twitter-consumer-secret"]),
+    ("LinkedInLoginFunction", SYNCANO_LOGIN, &["token-secret", "token-secret-previous", "linkedin-client-secret"]),
+    ("AppleLoginFunction", SYNCANO_LOGIN, &["token-secret", "token-secret-previous"]),
+    ("GitHubLoginFunction", SYNCANO_LOGIN, &["token-secret", "token-secret-previous", "github-client-secret"]),
+    (
+        "LoginFunction",
+        &["GetItem", "PutItem", "UpdateItem"],
+        &[
+            "token-secret",
+            "token-secret-previous",
+            "facebook-app-secret",
+            "twitter-consumer-secret",
+            "linkedin-client-secret",
+            "github-client-secret",
+        ],
+    ),
+    ("RocketChatAuthorizerFunction", &["GetItem"], &["token-secret", "token-secret-previous"]),
+    ("SyncanoAuthorizerFunction", &["GetItem", "BatchGetItem"], &["token-secret", "token-secret-previous"]),
+    ("MeFunction", &["GetItem"], &["token-secret", "token-secret-previous"]),
+    ("LogoutFunction", &["GetItem", "DeleteItem"], &["token-secret", "token-secret-previous"]),
+    // Query only on the user's session list (`USESS#`), by a LeadingKeys condition.
+    ("RemoveOtherTokensFunction", &["GetItem", "DeleteItem", "Query"], &["token-secret", "token-secret-previous"]),
+    ("CurrentUserFunction", &["GetItem", "BatchGetItem"], &["token-secret", "token-secret-previous"]),
+    (
+        "ResetKeyFunction",
+        &["GetItem", "BatchGetItem", "PutItem", "UpdateItem", "DeleteItem"],
+        &["token-secret", "token-secret-previous"],
+    ),
+];
+
+/// A Syncano provider login: API key check, identity lookup, user creation, failure counter.
+const SYNCANO_LOGIN: &[&str] = &["GetItem", "BatchGetItem", "PutItem", "UpdateItem"];
+
+/// The functions with `ReservedConcurrentExecutions` from `LoginReservedConcurrency`.
+const LOGIN_FUNCTIONS: [&str; 7] = [
+    "FacebookLoginFunction",
+    "GoogleLoginFunction",
+    "TwitterLoginFunction",
+    "LinkedInLoginFunction",
+    "AppleLoginFunction",
+    "GitHubLoginFunction",
+    "LoginFunction",
+];
+
+/// Provider id variables; given to a function only if it serves that provider.
+const PROVIDER_IDS: [&str; 6] = [
+    "FACEBOOK_APP_ID",
+    "GOOGLE_CLIENT_IDS",
+    "TWITTER_CONSUMER_KEY",
+    "LINKEDIN_CLIENT_ID",
+    "APPLE_CLIENT_IDS",
+    "GITHUB_CLIENT_ID",
+];
+
+const SSM_ARN_PREFIX: &str =
+    "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${SecretsParameterPath}/";
+
+fn doc() -> Value {
+    let path = repo_root().join("template.yaml");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("template.yaml is not YAML: {e}"))
+}
+
+/// Every `AWS::Serverless::Function`: logical id → resource.
+fn functions(doc: &Value) -> Vec<(String, Value)> {
+    doc["Resources"]
+        .as_mapping()
+        .expect("Resources")
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::Serverless::Function"))
+        .map(|(id, r)| (id.as_str().expect("logical id").to_string(), r.clone()))
+        .collect()
+}
+
+/// The tag (without `!`) and the value of a tagged value (`!Ref X`).
+fn tagged(value: &Value) -> Option<(String, &Value)> {
+    match value {
+        Value::Tagged(t) => Some((t.tag.to_string().trim_start_matches('!').to_string(), &t.value)),
+        _ => None,
+    }
+}
+
+/// A string or a list of strings (`Action`, `Resource`), as written.
+fn one_or_many(value: &Value) -> Vec<Value> {
+    match value {
+        Value::Sequence(items) => items.clone(),
+        other => vec![other.clone()],
+    }
+}
+
+/// The statements of a function's `Policies`: each entry must be an inline policy document
+/// (a managed policy name or a SAM policy template would grant what this test cannot see).
+fn statements(id: &str, function: &Value) -> Vec<Value> {
+    let policies = function["Properties"]["Policies"].as_sequence().unwrap_or_else(|| panic!("{id}: Policies"));
+    policies
+        .iter()
+        .flat_map(|p| {
+            let statement = p.get("Statement").unwrap_or_else(|| panic!("{id}: only inline policy documents: {p:?}"));
+            one_or_many(statement)
+        })
+        .collect()
+}
+
+fn strings(id: &str, values: Vec<Value>) -> Vec<String> {
+    values
+        .into_iter()
+        .map(|v| v.as_str().unwrap_or_else(|| panic!("{id}: expected a literal string, got {v:?}")).to_string())
+        .collect()
+}
+
+/// The function's `SECRET_PARAMETERS` (function level; never in Globals).
+fn secret_parameters(id: &str, function: &Value) -> BTreeSet<String> {
+    let value = &function["Properties"]["Environment"]["Variables"]["SECRET_PARAMETERS"];
+    let text = value.as_str().unwrap_or_else(|| panic!("{id}: SECRET_PARAMETERS must be a literal"));
+    let leaves = shared::secrets::parse_secret_parameters(text).unwrap_or_else(|e| panic!("{id}: {e}"));
+    leaves.into_iter().collect()
+}
+
+#[test]
+fn each_function_gets_exactly_its_dynamodb_actions_and_no_query_or_scan() {
+    let doc = doc();
+    let found: BTreeSet<String> = functions(&doc).into_iter().map(|(id, _)| id).collect();
+    let expected: BTreeSet<String> = GRANTS.iter().map(|(id, _, _)| id.to_string()).collect();
+    assert_eq!(found, expected, "every function of template.yaml needs a row in GRANTS (and only those)");
+    for (id, function) in functions(&doc) {
+        let (_, actions, _) = GRANTS.iter().find(|(f, _, _)| *f == id).expect("row");
+        let mut granted = BTreeSet::new();
+        let mut limited_query = false;
+        for statement in statements(&id, &function) {
+            assert_eq!(statement["Effect"].as_str(), Some("Allow"), "{id}: {statement:?}");
+            let stmt_actions = strings(&id, one_or_many(&statement["Action"]));
+            for action in &stmt_actions {
+                assert!(!action.contains('*'), "{id}: no wildcard actions: {action}");
+                assert!(
+                    action.starts_with("dynamodb:") || action == "ssm:GetParameters",
+                    "{id}: unexpected action {action}"
+                );
+            }
+            if stmt_actions.iter().any(|a| a.starts_with("dynamodb:")) {
+                let resources = one_or_many(&statement["Resource"]);
+                assert_eq!(resources.len(), 1, "{id}: DynamoDB actions only on the table");
+                let (tag, target) = tagged(&resources[0]).unwrap_or_else(|| panic!("{id}: {resources:?}"));
+                assert_eq!((tag.as_str(), target.as_str()), ("GetAtt", Some("UsersTable.Arn")), "{id}");
+                if stmt_actions.iter().any(|a| a == "dynamodb:Query") {
+                    assert_eq!(stmt_actions, ["dynamodb:Query"], "{id}: Query in a statement of its own");
+                    let keys = &statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"];
+                    assert_eq!(strings(&id, one_or_many(keys)), ["USESS#*"], "{id}: Query only on session lists");
+                    limited_query = true;
+                }
+                granted.extend(stmt_actions.into_iter().filter(|a| a.starts_with("dynamodb:")));
+            }
+        }
+        for forbidden in ["dynamodb:Query", "dynamodb:Scan"] {
+            let allowed = forbidden == "dynamodb:Query" && limited_query;
+            assert!(allowed || !granted.contains(forbidden), "{id} must not have {forbidden}");
+        }
+        let expected: BTreeSet<String> = actions.iter().map(|a| format!("dynamodb:{a}")).collect();
+        assert_eq!(granted, expected, "{id}: DynamoDB actions differ from GRANTS");
+    }
+}
+
+#[test]
+fn each_function_reads_exactly_the_secrets_it_lists() {
+    let doc = doc();
+    let globals = &doc["Globals"]["Function"]["Environment"]["Variables"];
+    assert!(globals.get("SECRET_PARAMETERS").is_none(), "SECRET_PARAMETERS is per function");
+    for name in PROVIDER_IDS {
+        assert!(globals.get(name).is_none(), "{name} is given per function, to those that serve it");
+    }
+    for (id, function) in functions(&doc) {
+        let (_, _, leaves) = GRANTS.iter().find(|(f, _, _)| *f == id).expect("row");
+        let listed = secret_parameters(&id, &function);
+        let expected: BTreeSet<String> = leaves.iter().map(|l| l.to_string()).collect();
+        assert_eq!(listed, expected, "{id}: SECRET_PARAMETERS differs from GRANTS");
+
+        let mut ssm_actions = BTreeSet::new();
+        let mut arns = BTreeSet::new();
+        for statement in statements(&id, &function) {
+            let actions = strings(&id, one_or_many(&statement["Action"]));
+            if !actions.iter().any(|a| a.starts_with("ssm:")) {
+                continue;
+            }
+            assert!(actions.iter().all(|a| a.starts_with("ssm:")), "{id}: SSM in its own statement");
+            ssm_actions.extend(actions);
+            for resource in one_or_many(&statement["Resource"]) {
+                let (tag, value) = tagged(&resource).unwrap_or_else(|| panic!("{id}: {resource:?}"));
+                assert_eq!(tag, "Sub", "{id}");
+                let arn = value.as_str().unwrap_or_else(|| panic!("{id}: {resource:?}"));
+                let leaf = arn.strip_prefix(SSM_ARN_PREFIX).unwrap_or_else(|| panic!("{id}: {arn}"));
+                assert!(!leaf.contains(['*', '/', '?']), "{id}: one parameter per ARN: {arn}");
+                arns.insert(leaf.to_string());
+            }
+        }
+        assert_eq!(ssm_actions, BTreeSet::from(["ssm:GetParameters".to_string()]), "{id}");
+        assert_eq!(arns, listed, "{id}: the SSM grant must be exactly SECRET_PARAMETERS");
+    }
+}
+
+/// The template's value of a variable: a literal, or a `!Ref` to a parameter (its default, or a
+/// stand-in for a deployment's value).
+fn resolve(doc: &Value, value: &Value) -> Option<String> {
+    let stand_in = |param: &str| match param {
+        "UsersTable" => Some("users".to_string()),
+        "PublicBaseUrl" => Some("https://api.example.com".to_string()),
+        "DefaultInstance" => Some("demo".to_string()),
+        // Every provider served: the case that needs the most secrets.
+        "FacebookAppId" => Some("1234567890".to_string()),
+        p if p.ends_with("ClientIds") || p.ends_with("ClientId") || p.ends_with("ConsumerKey") => {
+            Some("client-id".to_string())
+        }
+        _ => None,
+    };
+    match tagged(value) {
+        None => match value {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        },
+        Some((tag, target)) if tag == "Ref" => {
+            let param = target.as_str()?;
+            stand_in(param).or_else(|| match &doc["Parameters"][param]["Default"] {
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            })
+        }
+        Some(_) => None,
+    }
+}
+
+#[test]
+fn each_function_configuration_loads_with_only_its_listed_secrets() {
+    let doc = doc();
+    let globals = doc["Globals"]["Function"]["Environment"]["Variables"].as_mapping().expect("globals").clone();
+    for (id, function) in functions(&doc) {
+        let mut vars: HashMap<String, String> = HashMap::new();
+        let own = function["Properties"]["Environment"]["Variables"].as_mapping().cloned().unwrap_or_default();
+        for (k, v) in globals.iter().chain(own.iter()) {
+            let k = k.as_str().expect("name").to_string();
+            match resolve(&doc, v) {
+                Some(v) => vars.insert(k, v),
+                None => panic!("{id}: cannot resolve {k}"),
+            };
+        }
+        vars.remove("SECRETS_PARAMETER_PATH");
+        // token-secret-previous exists only between a rotation and the next (with its version
+        // parameter set): the configuration loads without it.
+        for leaf in secret_parameters(&id, &function).into_iter().filter(|l| l != "token-secret-previous") {
+            let var = shared::secrets::allowed_variable(&leaf).expect("allowlisted");
+            vars.insert(var.to_string(), format!("{leaf}-0123456789abcdef0123456789abcdef"));
+        }
+        let config = shared::config::Config::from_lookup(|k| vars.get(k).cloned())
+            .unwrap_or_else(|e| panic!("{id}: with only its SECRET_PARAMETERS: {e}"));
+        // A provider login serves its provider; the functions that log no one in serve none.
+        let serves: Vec<_> = shared::Provider::ALL.into_iter().filter(|p| config.serves(*p)).collect();
+        match id.as_str() {
+            "LoginFunction" => assert_eq!(serves.len(), 6, "{id}"),
+            f if LOGIN_FUNCTIONS.contains(&f) => assert_eq!(serves.len(), 1, "{id}: {serves:?}"),
+            _ => assert!(serves.is_empty(), "{id}: {serves:?}"),
+        }
+    }
+}
+
+#[test]
+fn login_functions_take_the_reserved_concurrency_parameter() {
+    let doc = doc();
+    assert_eq!(doc["Parameters"]["LoginReservedConcurrency"]["Default"].as_i64(), Some(-1), "unset by default");
+    for (id, function) in functions(&doc) {
+        let reserved = function["Properties"].get("ReservedConcurrentExecutions");
+        if !LOGIN_FUNCTIONS.contains(&id.as_str()) {
+            assert!(reserved.is_none(), "{id}");
+            continue;
+        }
+        let (tag, args) = tagged(reserved.unwrap_or_else(|| panic!("{id}: no ReservedConcurrentExecutions")))
+            .unwrap_or_else(|| panic!("{id}: expected !If"));
+        assert_eq!(tag, "If", "{id}");
+        let args = args.as_sequence().expect("!If args");
+        assert_eq!(args[0].as_str(), Some("HasLoginReservedConcurrency"), "{id}");
+        let refs: Vec<_> =
+            args[1..].iter().map(|a| tagged(a).map(|(t, v)| (t, v.as_str().map(String::from)))).collect();
+        assert_eq!(
+            refs,
+            [
+                Some(("Ref".to_string(), Some("LoginReservedConcurrency".to_string()))),
+                Some(("Ref".to_string(), Some("AWS::NoValue".to_string())))
+            ],
+            "{id}"
+        );
+    }
+}
+
+#[test]
+fn the_table_is_deletion_protected_and_the_local_stack_still_reads_it() {
+    let doc = doc();
+    assert_eq!(doc["Resources"]["UsersTable"]["Properties"]["DeletionProtectionEnabled"].as_bool(), Some(true));
+    let template = Template::load(repo_root().join("template.yaml")).expect("template.yaml");
+    assert_eq!(template.table().logical_id, "UsersTable");
+}
