@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::jwks::JwksCache;
+use super::jwks::{JwksCache, JwksSettings};
 use super::oidc::{IdTokenRules, IdTokenVerifier, NonceRule};
 use super::{display_name, http_url, send, Credentials, ProviderError};
 use crate::config::FacebookConfig;
@@ -76,11 +76,11 @@ struct GraphError {
 }
 
 impl FacebookVerifier {
-    pub fn new(config: &FacebookConfig, http: reqwest::Client, min_refetch: Duration) -> FacebookVerifier {
+    pub fn new(config: &FacebookConfig, http: reqwest::Client, jwks: JwksSettings) -> FacebookVerifier {
         FacebookVerifier {
             limited: IdTokenVerifier::new(
                 Provider::Facebook,
-                JwksCache::new(http.clone(), &config.limited_jwks_url, min_refetch),
+                JwksCache::new(http.clone(), &config.limited_jwks_url, jwks),
                 IdTokenRules {
                     issuers: LIMITED_ISSUERS,
                     audiences: vec![config.app_id.clone()],
@@ -250,7 +250,11 @@ mod tests {
             graph_version: "v22.0".into(),
             limited_jwks_url: "http://127.0.0.1:1/jwks".into(),
         };
-        let v = FacebookVerifier::new(&cfg, reqwest::Client::new(), Duration::from_secs(1));
+        let v = FacebookVerifier::new(
+            &cfg,
+            reqwest::Client::new(),
+            JwksSettings { min_refetch: Duration::from_secs(1), max_stale: Duration::ZERO },
+        );
         assert_eq!(
             v.appsecret_proof(&Secret::new("what do ya want for nothing?")),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
