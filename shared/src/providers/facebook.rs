@@ -10,8 +10,6 @@
 //! `limited.facebook.com`'s JWKS (RS256, `iss` `https://www.facebook.com`, `aud` our app id),
 //! bound to the attempt by the nonce like Apple's.
 
-use std::time::Duration;
-
 use serde::Deserialize;
 
 use super::jwks::{JwksCache, JwksSettings};
@@ -181,6 +179,7 @@ pub(crate) fn classify_error(status: reqwest::StatusCode, body: &[u8]) -> Provid
 mod tests {
     use super::*;
     use reqwest::StatusCode;
+    use std::time::Duration;
 
     #[test]
     fn me_becomes_an_identity_without_trusting_the_email() {
