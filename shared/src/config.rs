@@ -33,6 +33,14 @@ pub const DEFAULT_DYNAMODB_ATTEMPT_TIMEOUT_MS: u64 = 2_000;
 pub const DEFAULT_DYNAMODB_TIMEOUT_MS: u64 = 5_000;
 pub const DEFAULT_SESSION_TTL_DAYS: u64 = 90;
 pub const DEFAULT_JWKS_MIN_REFETCH_MS: u64 = 10_000;
+/// Floor of `JWKS_MIN_REFETCH_MS`: below it, made-up key ids could make every Lambda instance
+/// fetch a provider's keys many times a second.
+pub const MIN_JWKS_MIN_REFETCH_MS: u64 = 1_000;
+/// How long a JWKS whose cache time has run out may still verify tokens while the provider
+/// cannot be reached; after that, its logins are refused as the provider being unavailable.
+pub const DEFAULT_JWKS_MAX_STALE_SECS: u64 = 86_400;
+/// Upper bound of `JWKS_MAX_STALE_SECS` (30 days).
+pub const MAX_JWKS_MAX_STALE_SECS: u64 = 30 * 86_400;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -117,6 +125,8 @@ pub struct Config {
     pub provider_timeout: Duration,
     /// Least time between two JWKS fetches caused by unknown key ids (flood protection).
     pub jwks_min_refetch: Duration,
+    /// How long an expired key set is still used while its refetch fails (provider outage).
+    pub jwks_max_stale: Duration,
     pub session_ttl: Duration,
     /// Rejected logins from one IP within `login_failure_window` before it gets 429.
     pub login_failures_max: u64,
@@ -134,7 +144,8 @@ pub struct Config {
 impl Config {
     /// Reads every setting through `var`, which answers a variable's value or `None`.
     pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let vars = Vars(&var);
+        let vars = Vars { var: &var, insecure_provider_urls: false };
+        let vars = Vars { insecure_provider_urls: vars.flag("ALLOW_INSECURE_PROVIDER_URLS")?, ..vars };
         let table_name = vars.required("TABLE_NAME")?;
         let public_base_url = url("PUBLIC_BASE_URL", vars.required("PUBLIC_BASE_URL")?)?;
         let default_instance =
@@ -206,7 +217,10 @@ impl Config {
             }),
         };
         let timeout_ms = vars.number("PROVIDER_TIMEOUT_MS", DEFAULT_PROVIDER_TIMEOUT_MS, 100..=30_000)?;
-        let refetch_ms = vars.number("JWKS_MIN_REFETCH_MS", DEFAULT_JWKS_MIN_REFETCH_MS, 0..=3_600_000)?;
+        let refetch_ms =
+            vars.number("JWKS_MIN_REFETCH_MS", DEFAULT_JWKS_MIN_REFETCH_MS, MIN_JWKS_MIN_REFETCH_MS..=3_600_000)?;
+        let max_stale_secs =
+            vars.number("JWKS_MAX_STALE_SECS", DEFAULT_JWKS_MAX_STALE_SECS, 0..=MAX_JWKS_MAX_STALE_SECS)?;
         let ttl_days = vars.number("SESSION_TTL_DAYS", DEFAULT_SESSION_TTL_DAYS, 1..=3_650)?;
         let login_failures_max = vars.number("LOGIN_FAILURES_MAX", 20, 1..=1_000_000)?;
         let login_failures_per_user_max = vars.number("LOGIN_FAILURES_PER_USER_MAX", 5, 1..=1_000_000)?;
@@ -238,6 +252,7 @@ impl Config {
             token_secrets,
             provider_timeout: Duration::from_millis(timeout_ms),
             jwks_min_refetch: Duration::from_millis(refetch_ms),
+            jwks_max_stale: Duration::from_secs(max_stale_secs),
             session_ttl: Duration::from_secs(ttl_days * 86_400),
             login_failures_max,
             login_failures_per_user_max,
@@ -262,21 +277,33 @@ impl Config {
 }
 
 /// Typed access to the variables.
-struct Vars<'a, F: Fn(&str) -> Option<String>>(&'a F);
+struct Vars<'a, F: Fn(&str) -> Option<String>> {
+    var: &'a F,
+    /// `ALLOW_INSECURE_PROVIDER_URLS=true`: provider URLs may be `http://` (the local stack,
+    /// the tests and the tools point them at the emulator). Never set in AWS.
+    insecure_provider_urls: bool,
+}
 
 impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
     fn get(&self, name: &str) -> Option<String> {
-        (self.0)(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+        (self.var)(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
     }
 
     fn required(&self, name: &'static str) -> Result<String, ConfigError> {
         self.get(name).ok_or(ConfigError::Missing(name))
     }
 
+    /// A provider endpoint: `https://` only, unless `ALLOW_INSECURE_PROVIDER_URLS=true`.
     fn url(&self, name: &'static str, default: &str) -> Result<String, ConfigError> {
-        match self.get(name) {
-            Some(v) => url(name, v),
-            None => Ok(default.to_string()),
+        let Some(v) = self.get(name) else { return Ok(default.to_string()) };
+        let v = url(name, v)?;
+        if v.starts_with("https://") || self.insecure_provider_urls {
+            Ok(v)
+        } else {
+            Err(ConfigError::Invalid {
+                name,
+                reason: "a provider URL must be https:// (http:// only with ALLOW_INSECURE_PROVIDER_URLS=true, for local tools)",
+            })
         }
     }
 
@@ -482,6 +509,11 @@ pub(crate) mod tests {
             ("DEFAULT_INSTANCE", "Has Spaces"),
             ("DYNAMODB_ATTEMPT_TIMEOUT_MS", "50"),
             ("DYNAMODB_TIMEOUT_MS", "1000"),
+            ("JWKS_MIN_REFETCH_MS", "0"),
+            ("JWKS_MIN_REFETCH_MS", "999"),
+            ("JWKS_MAX_STALE_SECS", "soon"),
+            ("JWKS_MAX_STALE_SECS", "99999999"),
+            ("ALLOW_INSECURE_PROVIDER_URLS", "yes"),
         ] {
             let mut v = vars();
             v.insert("GOOGLE_CLIENT_IDS".into(), "g".into());
@@ -490,6 +522,68 @@ pub(crate) mod tests {
             v.insert(name.into(), bad.into());
             assert!(matches!(load(&v), Err(ConfigError::Invalid { name: n, .. }) if n == name), "{name}={bad}");
         }
+    }
+
+    #[test]
+    fn jwks_refetch_has_a_floor_and_stale_keys_a_bound() {
+        let mut v = vars();
+        v.insert("JWKS_MIN_REFETCH_MS".into(), "1000".into());
+        let c = load(&v).expect("the floor itself is allowed");
+        assert_eq!(c.jwks_min_refetch, Duration::from_secs(1));
+        assert_eq!(c.jwks_max_stale, Duration::from_secs(86_400));
+        v.insert("JWKS_MAX_STALE_SECS".into(), "0".into());
+        assert_eq!(load(&v).expect("no stale keys at all").jwks_max_stale, Duration::ZERO);
+        for bad in ["0", "1", "999"] {
+            v.insert("JWKS_MIN_REFETCH_MS".into(), bad.into());
+            assert!(
+                matches!(load(&v), Err(ConfigError::Invalid { name: "JWKS_MIN_REFETCH_MS", .. })),
+                "JWKS_MIN_REFETCH_MS={bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn provider_urls_must_be_https_unless_the_local_tools_allow_http() {
+        for name in [
+            "FACEBOOK_GRAPH_URL",
+            "FACEBOOK_LIMITED_JWKS_URL",
+            "GOOGLE_JWKS_URL",
+            "GOOGLE_TOKENINFO_URL",
+            "GOOGLE_USERINFO_URL",
+            "TWITTER_API_URL",
+            "LINKEDIN_JWKS_URL",
+            "LINKEDIN_USERINFO_URL",
+            "LINKEDIN_INTROSPECT_URL",
+            "APPLE_JWKS_URL",
+            "GITHUB_API_URL",
+        ] {
+            let mut v = vars();
+            for (k, val) in [
+                ("GOOGLE_CLIENT_IDS", "g"),
+                ("TWITTER_CONSUMER_KEY", "ck"),
+                ("TWITTER_CONSUMER_SECRET", "cs"),
+                ("LINKEDIN_CLIENT_ID", "li"),
+                ("APPLE_CLIENT_IDS", "com.example.app"),
+                ("GITHUB_CLIENT_ID", "Iv1.abc"),
+                ("GITHUB_CLIENT_SECRET", "gs"),
+            ] {
+                v.insert(k.into(), val.into());
+            }
+            v.insert(name.into(), "http://127.0.0.1:9".into());
+            assert!(matches!(load(&v), Err(ConfigError::Invalid { name: n, .. }) if n == name), "{name} over http");
+            v.insert("ALLOW_INSECURE_PROVIDER_URLS".into(), "false".into());
+            assert!(matches!(load(&v), Err(ConfigError::Invalid { name: n, .. }) if n == name), "{name}, flag false");
+            v.insert("ALLOW_INSECURE_PROVIDER_URLS".into(), "true".into());
+            assert!(load(&v).is_ok(), "{name} over http with ALLOW_INSECURE_PROVIDER_URLS=true");
+            v.remove("ALLOW_INSECURE_PROVIDER_URLS");
+            v.insert(name.into(), "https://provider.example.com".into());
+            assert!(load(&v).is_ok(), "{name} over https");
+        }
+        // Not provider URLs: the public URL and DynamoDB Local stay as they are.
+        let mut v = vars();
+        v.insert("PUBLIC_BASE_URL".into(), "http://127.0.0.1:3000".into());
+        v.insert("AWS_ENDPOINT_URL_DYNAMODB".into(), "http://127.0.0.1:8000".into());
+        assert!(load(&v).is_ok());
     }
 
     #[test]

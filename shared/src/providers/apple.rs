@@ -6,12 +6,10 @@
 //! client may send it (`name`), and the store keeps it when it creates the user. It is display
 //! data, never used to identify anyone.
 
-use std::time::Duration;
-
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::jwks::JwksCache;
+use super::jwks::{JwksCache, JwksSettings};
 use super::oidc::{self, IdTokenRules, IdTokenVerifier, NonceRule};
 use super::{Credentials, ProviderError};
 use crate::config::AppleConfig;
@@ -31,11 +29,11 @@ struct Claims {
 }
 
 impl AppleVerifier {
-    pub fn new(config: &AppleConfig, http: reqwest::Client, min_refetch: Duration) -> AppleVerifier {
+    pub fn new(config: &AppleConfig, http: reqwest::Client, jwks: JwksSettings) -> AppleVerifier {
         AppleVerifier {
             id_tokens: IdTokenVerifier::new(
                 Provider::Apple,
-                JwksCache::new(http, &config.jwks_url, min_refetch),
+                JwksCache::new(http, &config.jwks_url, jwks),
                 IdTokenRules { issuers: ISSUERS, audiences: config.client_ids.clone(), nonce: NonceRule::Sha256OfRaw },
             ),
         }

@@ -6,15 +6,18 @@
 //! refused (error 100), as are invalid, expired and revoked tokens (error 190). Anything the
 //! client sends besides the token (Rocket.Chat's `secret`, ids, names) is never used.
 //!
+//! A Page access token of our app, and our app token `APPID|APPSECRET`, pass that check too, and
+//! `/me` then answers the Page or the application. So the same request asks `metadata=1`, and
+//! Graph's `metadata.type` must be `user`: anything else is a rejected token, and an answer
+//! without it is not trusted.
+//!
 //! Limited Login (iOS) gives an ID token instead: verified locally against
 //! `limited.facebook.com`'s JWKS (RS256, `iss` `https://www.facebook.com`, `aud` our app id),
 //! bound to the attempt by the nonce like Apple's.
 
-use std::time::Duration;
-
 use serde::Deserialize;
 
-use super::jwks::JwksCache;
+use super::jwks::{JwksCache, JwksSettings};
 use super::oidc::{IdTokenRules, IdTokenVerifier, NonceRule};
 use super::{display_name, http_url, send, Credentials, ProviderError};
 use crate::config::FacebookConfig;
@@ -43,11 +46,20 @@ struct LimitedClaims {
 #[derive(Deserialize)]
 struct Me {
     id: String,
+    /// Present because we ask `metadata=1`.
+    metadata: Option<Metadata>,
     name: Option<String>,
     email: Option<String>,
     first_name: Option<String>,
     last_name: Option<String>,
     picture: Option<Picture>,
+}
+
+#[derive(Deserialize)]
+struct Metadata {
+    /// The node `/me` is: `user`, or `page` / `application` for Page and app tokens.
+    #[serde(rename = "type")]
+    node_type: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -76,11 +88,11 @@ struct GraphError {
 }
 
 impl FacebookVerifier {
-    pub fn new(config: &FacebookConfig, http: reqwest::Client, min_refetch: Duration) -> FacebookVerifier {
+    pub fn new(config: &FacebookConfig, http: reqwest::Client, jwks: JwksSettings) -> FacebookVerifier {
         FacebookVerifier {
             limited: IdTokenVerifier::new(
                 Provider::Facebook,
-                JwksCache::new(http.clone(), &config.limited_jwks_url, min_refetch),
+                JwksCache::new(http.clone(), &config.limited_jwks_url, jwks),
                 IdTokenRules {
                     issuers: LIMITED_ISSUERS,
                     audiences: vec![config.app_id.clone()],
@@ -123,7 +135,7 @@ impl FacebookVerifier {
         let (status, body) = send(
             self.http
                 .get(&self.me_url)
-                .query(&[("fields", FIELDS), ("appsecret_proof", proof.as_str())])
+                .query(&[("fields", FIELDS), ("metadata", "1"), ("appsecret_proof", proof.as_str())])
                 .bearer_auth(token.expose()),
         )
         .await?;
@@ -137,6 +149,13 @@ impl FacebookVerifier {
 pub(crate) fn identity_from_me(body: &[u8]) -> Result<VerifiedIdentity, ProviderError> {
     let me: Me =
         serde_json::from_slice(body).map_err(|_| ProviderError::BadResponse("/me is not the expected JSON".into()))?;
+    match me.metadata.and_then(|m| m.node_type).as_deref() {
+        Some("user") => {}
+        Some("page") => return Err(ProviderError::Rejected("a Page access token is not a user's".into())),
+        Some("application") => return Err(ProviderError::Rejected("an app access token is not a user's".into())),
+        Some(_) => return Err(ProviderError::Rejected("/me is not a user".into())),
+        None => return Err(ProviderError::BadResponse("/me has no metadata.type".into())),
+    }
     if me.id.is_empty() || !me.id.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ProviderError::BadResponse("/me has no numeric id".into()));
     }
@@ -183,12 +202,14 @@ pub(crate) fn classify_error(status: reqwest::StatusCode, body: &[u8]) -> Provid
 mod tests {
     use super::*;
     use reqwest::StatusCode;
+    use std::time::Duration;
 
     #[test]
     fn me_becomes_an_identity_without_trusting_the_email() {
         let id = identity_from_me(
             br#"{"id":"10158","name":"Rocket Cat","email":"cat@example.com",
-                 "picture":{"data":{"url":"https://x.test/p.jpg","is_silhouette":false}}}"#,
+                 "picture":{"data":{"url":"https://x.test/p.jpg","is_silhouette":false}},
+                 "metadata":{"type":"user","fields":[{"name":"id"}]}}"#,
         )
         .expect("identity");
         assert_eq!(id.subject, "10158");
@@ -201,7 +222,7 @@ mod tests {
     #[test]
     fn name_falls_back_to_first_and_last_and_silhouettes_are_no_avatar() {
         let id = identity_from_me(
-            br#"{"id":"1","first_name":"Rocket","last_name":"Cat","picture":{"data":{"url":"https://x.test/s.jpg","is_silhouette":true}}}"#,
+            br#"{"id":"1","first_name":"Rocket","last_name":"Cat","picture":{"data":{"url":"https://x.test/s.jpg","is_silhouette":true}},"metadata":{"type":"user"}}"#,
         )
         .expect("identity");
         assert_eq!(id.name.as_deref(), Some("Rocket Cat"));
@@ -210,8 +231,24 @@ mod tests {
 
     #[test]
     fn unreadable_me_is_a_bad_response_not_a_rejection() {
-        for body in [&b"<html>"[..], br#"{"name":"x"}"#, br#"{"id":""}"#, br#"{"id":"12; drop"}"#] {
-            assert!(matches!(identity_from_me(body), Err(ProviderError::BadResponse(_))));
+        for body in [
+            &b"<html>"[..],
+            br#"{"name":"x","metadata":{"type":"user"}}"#,
+            br#"{"id":"","metadata":{"type":"user"}}"#,
+            br#"{"id":"12; drop","metadata":{"type":"user"}}"#,
+            // We ask metadata=1: an answer without its type is not trusted.
+            br#"{"id":"1","name":"x"}"#,
+            br#"{"id":"1","name":"x","metadata":{}}"#,
+        ] {
+            assert!(matches!(identity_from_me(body), Err(ProviderError::BadResponse(_))), "{body:?}");
+        }
+    }
+
+    #[test]
+    fn a_page_or_an_application_as_me_is_a_rejected_token() {
+        for kind in ["page", "application", "group", "User"] {
+            let body = format!(r#"{{"id":"104729384756","name":"Our Brand","metadata":{{"type":"{kind}"}}}}"#);
+            assert!(matches!(identity_from_me(body.as_bytes()), Err(ProviderError::Rejected(_))), "{kind}");
         }
     }
 
@@ -252,7 +289,11 @@ mod tests {
             graph_version: "v22.0".into(),
             limited_jwks_url: "http://127.0.0.1:1/jwks".into(),
         };
-        let v = FacebookVerifier::new(&cfg, reqwest::Client::new(), Duration::from_secs(1));
+        let v = FacebookVerifier::new(
+            &cfg,
+            reqwest::Client::new(),
+            JwksSettings { min_refetch: Duration::from_secs(1), max_stale: Duration::ZERO },
+        );
         assert_eq!(
             v.appsecret_proof(&Secret::new("what do ya want for nothing?")),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"

@@ -8,12 +8,10 @@
 //!   `azp` when there is no `aud`) and is not expired; then `userinfo` gives the profile, whose
 //!   `sub` must be the same person. Two round trips.
 
-use std::time::Duration;
-
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::jwks::JwksCache;
+use super::jwks::{JwksCache, JwksSettings};
 use super::oidc::{self, IdTokenRules, IdTokenVerifier, NonceRule};
 use super::{outage, parse_json, send, Credentials, ProviderError};
 use crate::config::GoogleConfig;
@@ -39,11 +37,11 @@ pub(crate) struct TokenInfo {
 }
 
 impl GoogleVerifier {
-    pub fn new(config: &GoogleConfig, http: reqwest::Client, min_refetch: Duration) -> GoogleVerifier {
+    pub fn new(config: &GoogleConfig, http: reqwest::Client, jwks: JwksSettings) -> GoogleVerifier {
         GoogleVerifier {
             id_tokens: IdTokenVerifier::new(
                 Provider::Google,
-                JwksCache::new(http.clone(), &config.jwks_url, min_refetch),
+                JwksCache::new(http.clone(), &config.jwks_url, jwks),
                 IdTokenRules { issuers: ISSUERS, audiences: config.client_ids.clone(), nonce: NonceRule::None },
             ),
             client_ids: config.client_ids.clone(),

@@ -6,6 +6,9 @@
 //! - An unknown `kid` triggers one refetch (the provider may have rotated), but at most one per
 //!   `min_refetch`, so a flood of made-up key ids cannot make us hammer the provider.
 //! - Concurrent requests share one fetch (the lock is held across it).
+//! - While the provider cannot be reached, a key set past its cache time is still used, but only
+//!   for `max_stale` after its cache time ran out: then its logins are refused as the provider
+//!   being unavailable (502), not verified against keys the provider may have withdrawn long ago.
 //! - Only RSA keys usable for RS256 are kept: the algorithm is pinned, never read from a token.
 
 use std::collections::HashMap;
@@ -22,10 +25,20 @@ use super::{outage, parse_json, read, ProviderError};
 const DEFAULT_MAX_AGE: Duration = Duration::from_secs(300);
 const MAX_MAX_AGE: Duration = Duration::from_secs(86_400);
 
+/// How a [`JwksCache`] refetches and how long it may use an expired key set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JwksSettings {
+    /// Least time between two fetches caused by unknown key ids.
+    pub min_refetch: Duration,
+    /// How long after its cache time a key set is still used while its refetch fails.
+    pub max_stale: Duration,
+}
+
 pub struct JwksCache {
     http: reqwest::Client,
     url: String,
     min_refetch: Duration,
+    max_stale: Duration,
     state: Mutex<State>,
     fetches: AtomicU64,
 }
@@ -54,11 +67,12 @@ struct Jwk {
 }
 
 impl JwksCache {
-    pub fn new(http: reqwest::Client, url: impl Into<String>, min_refetch: Duration) -> JwksCache {
+    pub fn new(http: reqwest::Client, url: impl Into<String>, settings: JwksSettings) -> JwksCache {
         JwksCache {
             http,
             url: url.into(),
-            min_refetch,
+            min_refetch: settings.min_refetch,
+            max_stale: settings.max_stale,
             state: Mutex::new(State::default()),
             fetches: AtomicU64::new(0),
         }
@@ -71,7 +85,11 @@ impl JwksCache {
         let now = Instant::now();
         JwksCache {
             state: Mutex::new(State { keys, expires: Some(now + ttl), last_fetch: Some(now) }),
-            ..JwksCache::new(reqwest::Client::new(), "http://127.0.0.1:9/jwks", ttl)
+            ..JwksCache::new(
+                reqwest::Client::new(),
+                "http://127.0.0.1:9/jwks",
+                JwksSettings { min_refetch: ttl, max_stale: Duration::ZERO },
+            )
         }
     }
 
@@ -100,10 +118,20 @@ impl JwksCache {
                     state.last_fetch = Some(Instant::now());
                 }
                 // A provider outage with the key still in a stale cache: keys outlive their
-                // cache time by far, so use it rather than fail every login.
+                // cache time by far, so use it rather than fail every login, but only for
+                // `max_stale` past the cache time: an outage must not keep a key alive forever.
                 Err(e) => {
-                    state.last_fetch = Some(Instant::now());
-                    return state.keys.get(kid).cloned().ok_or(e);
+                    let failed_at = Instant::now();
+                    state.last_fetch = Some(failed_at);
+                    let usable = fresh
+                        || state
+                            .expires
+                            .and_then(|e| e.checked_add(self.max_stale))
+                            .is_some_and(|until| failed_at <= until);
+                    return match state.keys.get(kid) {
+                        Some(k) if usable => Ok(k.clone()),
+                        _ => Err(e),
+                    };
                 }
             }
         }
@@ -165,6 +193,34 @@ fn max_age(header: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A cache holding the key `k` whose cache time ran out `ago`, allowed `max_stale`, whose
+    /// provider refuses connections (port 9): every refetch fails as an outage.
+    fn expired_cache(ago: Duration, max_stale: Duration) -> JwksCache {
+        let settings = JwksSettings { min_refetch: Duration::from_secs(1), max_stale };
+        let cache = JwksCache::new(reqwest::Client::new(), "http://127.0.0.1:9/jwks", settings);
+        let now = Instant::now();
+        let expires = now.checked_sub(ago).expect("the monotonic clock has run longer than the test's offsets");
+        cache.state.try_lock().expect("unlocked").keys =
+            HashMap::from([("k".to_string(), Arc::new(DecodingKey::from_secret(b"test key")))]);
+        cache.state.try_lock().expect("unlocked").expires = Some(expires);
+        cache
+    }
+
+    #[tokio::test]
+    async fn an_expired_key_set_is_used_during_an_outage_only_up_to_max_stale() {
+        let cache = expired_cache(Duration::from_millis(100), Duration::from_secs(60));
+        assert!(cache.key("k").await.is_ok(), "within max_stale: the stale key bridges the outage");
+        assert_eq!(cache.fetches(), 1, "after trying to refetch");
+        assert!(matches!(cache.key("other").await, Err(ProviderError::Unavailable(_))), "an unknown kid is no verdict");
+
+        let cache = expired_cache(Duration::from_secs(2), Duration::from_secs(1));
+        assert!(matches!(cache.key("k").await, Err(ProviderError::Unavailable(_))), "stale for longer than max_stale");
+        assert_eq!(cache.fetches(), 1);
+
+        let cache = expired_cache(Duration::from_millis(1), Duration::ZERO);
+        assert!(matches!(cache.key("k").await, Err(ProviderError::Unavailable(_))), "max_stale 0: never stale");
+    }
 
     #[test]
     fn max_age_is_read_from_cache_control() {

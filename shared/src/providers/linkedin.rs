@@ -7,11 +7,9 @@
 //!   (`introspectToken`: `active` and `client_id` ours). Without `LINKEDIN_CLIENT_SECRET`, access
 //!   tokens are not accepted at all (fail closed); ID tokens are.
 
-use std::time::Duration;
-
 use serde::Deserialize;
 
-use super::jwks::JwksCache;
+use super::jwks::{JwksCache, JwksSettings};
 use super::oidc::{self, IdTokenRules, IdTokenVerifier, NonceRule};
 use super::{outage, parse_json, send, Credentials, ProviderError};
 use crate::config::LinkedInConfig;
@@ -36,11 +34,11 @@ pub(crate) struct Introspection {
 }
 
 impl LinkedInVerifier {
-    pub fn new(config: &LinkedInConfig, http: reqwest::Client, min_refetch: Duration) -> LinkedInVerifier {
+    pub fn new(config: &LinkedInConfig, http: reqwest::Client, jwks: JwksSettings) -> LinkedInVerifier {
         LinkedInVerifier {
             id_tokens: IdTokenVerifier::new(
                 Provider::LinkedIn,
-                JwksCache::new(http.clone(), &config.jwks_url, min_refetch),
+                JwksCache::new(http.clone(), &config.jwks_url, jwks),
                 IdTokenRules { issuers: ISSUERS, audiences: vec![config.client_id.clone()], nonce: NonceRule::None },
             ),
             client_id: config.client_id.clone(),

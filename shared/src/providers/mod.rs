@@ -125,7 +125,7 @@ pub struct Providers {
 
 impl Providers {
     pub fn new(config: &Config, http: &reqwest::Client) -> Providers {
-        let refetch = config.jwks_min_refetch;
+        let refetch = jwks::JwksSettings { min_refetch: config.jwks_min_refetch, max_stale: config.jwks_max_stale };
         Providers {
             facebook: config.facebook.as_ref().map(|c| FacebookVerifier::new(c, http.clone(), refetch)),
             google: config.google.as_ref().map(|c| GoogleVerifier::new(c, http.clone(), refetch)),

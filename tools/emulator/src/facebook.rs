@@ -50,10 +50,20 @@ enum NamePart {
     Last,
 }
 
-/// One user access token issued by the emulator.
+/// A Facebook Page and the people who manage it.
+#[derive(Clone, Debug)]
+pub(crate) struct Page {
+    name: String,
+    managers: Vec<String>,
+}
+
+/// One access token issued by the emulator: a user access token, or (with `page`) a Page access
+/// token that `person`, a manager of the Page, got through the app.
 #[derive(Clone, Debug)]
 pub(crate) struct TokenRecord {
     person: String,
+    /// The Page a Page access token acts as.
+    page: Option<String>,
     app_id: String,
     issued_at: i64,
     expires_at: i64,
@@ -65,11 +75,15 @@ pub(crate) struct TokenRecord {
 pub(crate) enum IssueError {
     UnknownPerson,
     UnknownApp,
+    UnknownPage,
+    /// A Page access token was asked for by someone who does not manage the Page.
+    NotAManager,
 }
 
 #[derive(Default)]
 struct Data {
     persons: HashMap<String, Person>,
+    pages: HashMap<String, Page>,
     tokens: HashMap<String, TokenRecord>,
 }
 
@@ -110,6 +124,52 @@ impl Facebook {
         self.issue_token_as(person, app_id, ttl_secs, None)
     }
 
+    /// Creates a Page managed by `manager`; returns its id (16 digits, like Page ids).
+    pub(crate) fn create_page(&self, manager: &str, name: &str) -> Result<String, IssueError> {
+        let mut data = lock(&self.data);
+        if !data.persons.contains_key(manager) {
+            return Err(IssueError::UnknownPerson);
+        }
+        let id = loop {
+            let id = format!("10{}", random_digits(14));
+            if !data.pages.contains_key(&id) {
+                break id;
+            }
+        };
+        data.pages.insert(id.clone(), Page { name: name.to_string(), managers: vec![manager.to_string()] });
+        Ok(id)
+    }
+
+    /// A Page access token of `page` for the app `app_id`, as `person` (a manager of the Page)
+    /// gets it from `/me/accounts`: it does not expire.
+    pub(crate) fn issue_page_token(&self, person: &str, page: &str, app_id: &str) -> Result<String, IssueError> {
+        if !self.has_app(app_id) {
+            return Err(IssueError::UnknownApp);
+        }
+        let mut data = lock(&self.data);
+        let manages = data.pages.get(page).ok_or(IssueError::UnknownPage)?.managers.iter().any(|m| m == person);
+        if !manages {
+            return Err(IssueError::NotAManager);
+        }
+        let token = loop {
+            let token = format!("EAA{}", random_alnum(96));
+            if !data.tokens.contains_key(&token) {
+                break token;
+            }
+        };
+        let now = now();
+        let record = TokenRecord {
+            person: person.to_string(),
+            page: Some(page.to_string()),
+            app_id: app_id.to_string(),
+            issued_at: now,
+            expires_at: i64::MAX,
+            revoked: false,
+        };
+        data.tokens.insert(token.clone(), record);
+        Ok(token)
+    }
+
     /// Like `issue_token`, with the token's value chosen by the caller when `fixed` is given
     /// (the `events/` samples carry a fixed demo token).
     pub(crate) fn issue_token_as(
@@ -143,6 +203,7 @@ impl Facebook {
             token.clone(),
             TokenRecord {
                 person: person.to_string(),
+                page: None,
                 app_id: app_id.to_string(),
                 issued_at,
                 expires_at,
@@ -176,6 +237,10 @@ impl Facebook {
 
     fn person(&self, id: &str) -> Option<Person> {
         lock(&self.data).persons.get(id).cloned()
+    }
+
+    fn page(&self, id: &str) -> Option<Page> {
+        lock(&self.data).pages.get(id).cloned()
     }
 
     /// Checks an app access token `APPID|APPSECRET`; returns the app id.
@@ -399,15 +464,85 @@ fn access_token(params: &HashMap<String, String>, headers: &HeaderMap) -> Option
     (known && !token.is_empty()).then(|| token.to_string())
 }
 
+/// The node `/me` stands for, by the kind of token: Graph's `metadata.type`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum NodeType {
+    User,
+    Page,
+    Application,
+}
+
+impl NodeType {
+    fn metadata_type(self) -> &'static str {
+        match self {
+            NodeType::User => "user",
+            NodeType::Page => "page",
+            NodeType::Application => "application",
+        }
+    }
+}
+
+/// `metadata=1` (Graph's introspection): the answer then carries `metadata.type`.
+fn wants_metadata(params: &HashMap<String, String>) -> Result<bool, GraphError> {
+    match params.get("metadata").map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(false),
+        Some(v) if v == "1" || v == "true" => Ok(true),
+        Some(v) if v == "0" || v == "false" => Ok(false),
+        Some(_) => Err(GraphError::param("(#100) Param metadata must be a boolean")),
+    }
+}
+
+/// Adds `metadata: {"type": ...}` when asked for with `metadata=1`.
+fn with_metadata(mut out: Map<String, Value>, node: NodeType, wanted: bool) -> Json<Value> {
+    if wanted {
+        out.insert("metadata".into(), json!({ "type": node.metadata_type() }));
+    }
+    Json(Value::Object(out))
+}
+
+/// `/me` of a Page or app token: the Page or the application is "me". Only `id`, `name` and (for
+/// a Page) `picture` are answered; user fields such as `email` are left out.
+fn me_as_node(
+    node: NodeType,
+    id: &str,
+    name: &str,
+    params: &HashMap<String, String>,
+    now: i64,
+) -> Result<Json<Value>, GraphError> {
+    let metadata = wants_metadata(params)?;
+    let fields = params.get("fields").map(String::as_str).unwrap_or("id,name");
+    let mut out = Map::new();
+    for field in split_fields(fields) {
+        match field_name(field) {
+            "id" => {}
+            "name" => {
+                out.insert("name".into(), Value::from(name));
+            }
+            "picture" if node == NodeType::Page => {
+                out.insert("picture".into(), picture(id, field, now));
+            }
+            "email" | "first_name" | "middle_name" | "last_name" | "short_name" | "picture" => {}
+            other => {
+                let kind = if node == NodeType::Page { "Page" } else { "Application" };
+                return Err(GraphError::param(format!(
+                    "(#100) Tried accessing nonexisting field ({other}) on node type ({kind})"
+                )));
+            }
+        }
+    }
+    out.insert("id".into(), Value::from(id));
+    Ok(with_metadata(out, node, metadata))
+}
+
 /// `GET /me`
 fn me(fb: &Facebook, params: &HashMap<String, String>, token: Option<String>) -> Result<Json<Value>, GraphError> {
     let token = token.ok_or_else(GraphError::no_active_token)?;
-    if token.contains('|') {
-        // An app token has no "current user".
-        fb.check_app_token(&token)?;
-        return Err(GraphError::no_active_token());
-    }
     let now = now();
+    if token.contains('|') {
+        // An app token: "me" is the application.
+        let app_id = fb.check_app_token(&token)?;
+        return me_as_node(NodeType::Application, &app_id, &application_name(&app_id), params, now);
+    }
     let record = fb.check_user_token(&token, now)?;
     if let Some(proof) = params.get("appsecret_proof") {
         let secret = fb.apps.get(&record.app_id).map(String::as_str).unwrap_or_default();
@@ -415,6 +550,11 @@ fn me(fb: &Facebook, params: &HashMap<String, String>, token: Option<String>) ->
             return Err(GraphError::bad_proof());
         }
     }
+    if let Some(page_id) = &record.page {
+        let page = fb.page(page_id).ok_or_else(GraphError::cannot_parse)?;
+        return me_as_node(NodeType::Page, page_id, &page.name, params, now);
+    }
+    let metadata = wants_metadata(params)?;
     let person = fb.person(&record.person).ok_or_else(GraphError::cannot_parse)?;
     let asid = fb.app_scoped_user_id(&record.person, &record.app_id);
     let fields = params.get("fields").map(String::as_str).unwrap_or("id,name");
@@ -443,7 +583,7 @@ fn me(fb: &Facebook, params: &HashMap<String, String>, token: Option<String>) ->
     }
     // Graph always answers with the id, even when it was not asked for.
     out.entry("id").or_insert_with(|| Value::from(asid));
-    Ok(Json(Value::Object(out)))
+    Ok(with_metadata(out, NodeType::User, metadata))
 }
 
 /// Lowercase-hex HMAC-SHA256(key = app secret, msg = access token), compared in constant time.
@@ -555,7 +695,10 @@ fn debug_token(
     let now = now();
     let mut data = Map::new();
     data.insert("app_id".into(), Value::from(record.app_id.clone()));
-    data.insert("type".into(), Value::from("USER"));
+    data.insert("type".into(), Value::from(if record.page.is_some() { "PAGE" } else { "USER" }));
+    if let Some(page) = &record.page {
+        data.insert("profile_id".into(), Value::from(page.clone()));
+    }
     data.insert("application".into(), Value::from(application_name(&record.app_id)));
     data.insert("data_access_expires_at".into(), Value::from(record.issued_at + DATA_ACCESS_TTL));
     data.insert("expires_at".into(), Value::from(record.expires_at));

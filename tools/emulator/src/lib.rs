@@ -22,7 +22,9 @@
 //! through the admin routes under `/_emulator/` (see [`Emulator::router`]).
 //!
 //! Graph endpoints (any `/v\d+.\d+` prefix, or none):
-//! - `GET /me?fields=...[&appsecret_proof=...]`
+//! - `GET /me?fields=...[&appsecret_proof=...][&metadata=1]`: the user of a user token, the
+//!   Page of a Page token, the application of an app token; `metadata=1` adds
+//!   `"metadata": {"type": "user"|"page"|"application"}`
 //! - `GET /debug_token?input_token=...` with an app token `APPID|APPSECRET`
 //! - `POST /{app_id}/accounts/test-users?installed=true&name=...` with that app's token
 //!
@@ -190,6 +192,7 @@ impl Emulator {
             Err(IssueError::UnknownApp) => {
                 panic!("issue_facebook_token: app {app_id:?} is not in the emulator's config")
             }
+            Err(e) => panic!("issue_facebook_token: {e:?}"),
         }
     }
 
@@ -198,6 +201,32 @@ impl Emulator {
     pub fn register_facebook_token(&self, person: &str, app_id: &str, token: &str, ttl_secs: i64) {
         if let Err(e) = self.shared.facebook.issue_token_as(person, app_id, ttl_secs, Some(token)) {
             panic!("register_facebook_token: {e:?}");
+        }
+    }
+
+    /// Creates a Facebook Page managed by `manager` (a person of this emulator); returns the
+    /// Page's id.
+    ///
+    /// # Panics
+    /// If `manager` was not created by this emulator.
+    pub fn create_facebook_page(&self, manager: &str, name: &str) -> String {
+        match self.shared.facebook.create_page(manager, name) {
+            Ok(id) => id,
+            Err(e) => panic!("create_facebook_page: {e:?} (manager {manager:?})"),
+        }
+    }
+
+    /// Issues a Page access token of `page` for the app `app_id`, as `person`, a manager of the
+    /// Page, gets it through the app. `/me` with it answers the Page (with `metadata=1`,
+    /// `metadata.type` is `page`); an app token `APPID|APPSECRET` answers the application
+    /// (`application`); a user token the user (`user`).
+    ///
+    /// # Panics
+    /// If `app_id` is not a configured app, `page` unknown, or `person` does not manage it.
+    pub fn issue_facebook_page_token(&self, person: &str, page: &str, app_id: &str) -> String {
+        match self.shared.facebook.issue_page_token(person, page, app_id) {
+            Ok(token) => token,
+            Err(e) => panic!("issue_facebook_page_token: {e:?} (person {person:?}, page {page:?}, app {app_id:?})"),
         }
     }
 
@@ -485,6 +514,7 @@ async fn admin_issue_token(State(shared): State<Arc<Shared>>, body: Bytes) -> Re
         Err(IssueError::UnknownApp) => {
             admin_error(StatusCode::BAD_REQUEST, format!("app {:?} is not configured", request.app_id))
         }
+        Err(e) => admin_error(StatusCode::BAD_REQUEST, format!("{e:?}")),
     }
 }
 

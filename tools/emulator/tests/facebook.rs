@@ -203,7 +203,7 @@ async fn a_revoked_token_is_rejected_with_subcode_460() {
 }
 
 #[tokio::test]
-async fn garbage_missing_and_app_tokens_are_rejected_on_me() {
+async fn garbage_and_missing_tokens_are_rejected_on_me() {
     let env = start().await;
     let (status, body) = env.me("EAAnotARealTokenAtAll1234567890123456789012345", "id").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -222,13 +222,91 @@ async fn garbage_missing_and_app_tokens_are_rejected_on_me() {
     let response = env
         .client
         .get(env.url("/v22.0/me"))
-        .bearer_auth(format!("{OUR_APP}|{OUR_SECRET}"))
+        .bearer_auth(format!("{OUR_APP}|wrong-secret"))
         .send()
         .await
         .expect("request");
     let (status, body) = json_of(response).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_graph_error(&body, 2500, None);
+    assert_graph_error(&body, 190, None);
+}
+
+#[tokio::test]
+async fn metadata_tells_a_user_from_a_page_and_an_application() {
+    let env = start().await;
+    let (person, token) = env.user_with_token(3600);
+    let fields = "id,name,email,first_name,last_name,picture.type(large)";
+    let me_with_metadata = |token: String| {
+        let env = &env;
+        async move {
+            let response = env
+                .client
+                .get(env.url("/v22.0/me"))
+                .bearer_auth(&token)
+                .query(&[("fields", fields), ("appsecret_proof", &proof(OUR_SECRET, &token)), ("metadata", "1")])
+                .send()
+                .await
+                .expect("request");
+            json_of(response).await
+        }
+    };
+
+    // A user token: the user, `metadata.type` "user"; without metadata=1 no metadata.
+    let (status, body) = me_with_metadata(token.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["id"], json!(env.emulator.app_scoped_user_id(&person, OUR_APP)));
+    assert_eq!(body["metadata"]["type"], "user", "{body}");
+    let (_, plain) = env.me(&token, "id,name").await;
+    assert!(plain.get("metadata").is_none(), "{plain}");
+
+    // A Page token of our app, of a Page the person manages: "me" is the Page.
+    let page = env.emulator.create_facebook_page(&person, "Lovelace Engines");
+    let page_token = env.emulator.issue_facebook_page_token(&person, &page, OUR_APP);
+    assert!(page_token.starts_with("EAA") && page_token != token);
+    let (status, body) = me_with_metadata(page_token.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["id"], json!(page));
+    assert_eq!(body["name"], "Lovelace Engines");
+    assert_eq!(body["metadata"]["type"], "page", "{body}");
+    assert!(body.get("email").is_none() && body.get("first_name").is_none(), "{body}");
+    let (status, body) = env.me(&page_token, "id,name").await;
+    assert_eq!((status, &body), (StatusCode::OK, &json!({ "id": page, "name": "Lovelace Engines" })));
+    // Its appsecret_proof is checked like a user token's.
+    let response = env
+        .client
+        .get(env.url("/v22.0/me"))
+        .bearer_auth(&page_token)
+        .query(&[("appsecret_proof", proof(OTHER_SECRET, &page_token))])
+        .send()
+        .await
+        .expect("request");
+    let (status, body) = json_of(response).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_graph_error(&body, 100, None);
+    // debug_token calls it a Page token.
+    let (status, body) = env.debug_token(&format!("{OUR_APP}|{OUR_SECRET}"), &page_token).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!((&body["data"]["type"], &body["data"]["profile_id"]), (&json!("PAGE"), &json!(page)));
+
+    // The app token: "me" is the application.
+    let (status, body) = me_with_metadata(format!("{OUR_APP}|{OUR_SECRET}")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["id"], OUR_APP);
+    assert_eq!(body["metadata"]["type"], "application", "{body}");
+    assert!(body.get("email").is_none(), "{body}");
+}
+
+#[test]
+#[should_panic(expected = "NotAManager")]
+fn only_a_manager_of_the_page_gets_its_token() {
+    let emulator = Emulator::new(EmulatorConfig {
+        facebook_apps: vec![FacebookApp { id: OUR_APP.into(), secret: OUR_SECRET.into() }],
+        ..Default::default()
+    });
+    let owner = emulator.create_facebook_user("Page Owner", None);
+    let stranger = emulator.create_facebook_user("Stranger", None);
+    let page = emulator.create_facebook_page(&owner, "Owned");
+    emulator.issue_facebook_page_token(&stranger, &page, OUR_APP);
 }
 
 #[tokio::test]

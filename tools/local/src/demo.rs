@@ -153,9 +153,11 @@ impl Apps {
     }
 
     /// The provider configuration of the functions, every provider pointed at the emulator at
-    /// `emulator` (its base URL).
+    /// `emulator` (its base URL), which serves plain `http://`: hence
+    /// `ALLOW_INSECURE_PROVIDER_URLS=true`, which only local tools set.
     pub fn provider_vars(&self, emulator: &str) -> Vec<(&'static str, String)> {
         vec![
+            ("ALLOW_INSECURE_PROVIDER_URLS", "true".into()),
             ("FACEBOOK_APP_ID", FACEBOOK_APP_ID.into()),
             ("FACEBOOK_APP_SECRET", self.facebook_secret.clone()),
             ("FACEBOOK_GRAPH_URL", emulator.into()),

@@ -19,7 +19,8 @@ pub use local_stack::demo::{
 };
 pub use local_stack::demo::{FACEBOOK_APP_ID as APP_ID, OTHER_FACEBOOK_APP_ID as OTHER_APP_ID};
 pub const PROVIDER_TIMEOUT_MS: u64 = 800;
-pub const JWKS_MIN_REFETCH_MS: u64 = 300;
+/// The floor the configuration allows: the rotation test waits it out.
+pub const JWKS_MIN_REFETCH_MS: u64 = shared::config::MIN_JWKS_MIN_REFETCH_MS;
 
 pub type Item = HashMap<String, AttributeValue>;
 

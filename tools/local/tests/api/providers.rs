@@ -463,3 +463,66 @@ async fn provider_outages_are_502_for_every_provider() {
     }
     assert_eq!(t.login_writes().await, [0, 0, 0, 0]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_key_set_bridges_an_outage_only_for_jwks_max_stale_secs() {
+    let t = spawn_app_with(|v| {
+        v.insert("JWKS_MAX_STALE_SECS".into(), "2".into());
+    })
+    .await;
+    let p = OidcProvider::Google;
+    // `max-age=0`: every key set fetched is out of its cache time at once.
+    t.emulator.set_jwks_max_age(0);
+    let sub = t.emulator.create_oidc_user(p, "Stale Keys", None, false);
+    let t = &t;
+    let login = || {
+        let token = t.emulator.issue_id_token(p, &sub, GOOGLE_CLIENT_ID, None);
+        t.remember(&token);
+        syncano(t, "google-oauth2", json!({ "access_token": token }))
+    };
+    let (status, user) = login().await;
+    assert_eq!(status, 200, "{user}");
+    t.remember(user["user_key"].as_str().unwrap_or_default());
+    t.emulator.set_fault(emulator::Fault::Status500);
+    let before = t.emulator.jwks_fetches(p);
+    let (status, body) = login().await;
+    assert_eq!(status, 200, "a short outage is bridged by the expired key set: {body}");
+    assert_eq!(t.emulator.jwks_fetches(p), before + 1, "the refetch was tried");
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let (status, body) = login().await;
+    assert_eq!(status, 502, "a key set stale for longer than JWKS_MAX_STALE_SECS verifies nothing: {body}");
+    t.emulator.set_fault(emulator::Fault::None);
+    let (status, again) = login().await;
+    assert_eq!((status, &again["id"]), (200, &user["id"]), "{again}");
+    assert_eq!(t.login_writes().await[..3], [1, 1, 1]);
+    t.assert_logs_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn facebook_page_and_app_tokens_of_our_app_do_not_log_in_as_a_user() {
+    let t = spawn_app().await;
+    let (person, user_token) = t.facebook_user("Page Admin", Some("admin@example.com"));
+    let page = t.emulator.create_facebook_page(&person, "Our Brand");
+    let page_token = t.emulator.issue_facebook_page_token(&person, &page, APP_ID);
+    t.remember(&page_token);
+    let app_secret = t.app.config.facebook.as_ref().map(|f| f.app_secret.expose().to_string()).unwrap_or_default();
+    let app_token = format!("{APP_ID}|{app_secret}");
+    t.remember(&app_token);
+    for (name, token) in [("Page token", &page_token), ("app token", &app_token)] {
+        let (status, body) = syncano(&t, "facebook", json!({ "access_token": token })).await;
+        assert_eq!((status, &body), (401, &json!({"detail": "Invalid username or password."})), "{name}");
+        let (status, body) = rocketchat(
+            &t,
+            json!({"serviceName": "facebook", "accessToken": token, "secret": "client-secret", "expiresIn": 3600}),
+        )
+        .await;
+        assert_eq!(status, 401, "{name}: {body}");
+    }
+    assert_eq!(t.login_writes().await, [0, 0, 0, 0], "a Page or app token wrote something");
+    // Control: the person's own user token logs in, as the person.
+    let (status, user) = syncano(&t, "facebook", json!({ "access_token": user_token })).await;
+    assert_eq!(status, 200, "{user}");
+    assert_eq!(user["username"], "page.admin");
+    t.remember(user["user_key"].as_str().unwrap_or_default());
+    t.assert_logs_clean();
+}
