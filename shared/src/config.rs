@@ -587,6 +587,32 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn token_secrets_are_versioned_with_an_optional_previous_one() {
+        let c = load(&vars()).expect("loads");
+        assert_eq!(c.token_secrets.current.0, 1);
+        assert!(c.token_secrets.previous.is_none());
+        let mut v = vars();
+        v.insert("TOKEN_SECRET_VERSION".into(), "3".into());
+        v.insert("TOKEN_SECRET_PREVIOUS".into(), "p".repeat(32));
+        v.insert("TOKEN_SECRET_PREVIOUS_VERSION".into(), "2".into());
+        let c = load(&v).expect("loads");
+        assert_eq!(c.token_secrets.get(2).map(Secret::expose), Some("p".repeat(32).as_str()));
+        assert!(c.token_secrets.get(3).is_some() && c.token_secrets.get(1).is_none());
+        for (name, value) in [
+            ("TOKEN_SECRET_PREVIOUS_VERSION", "3"),
+            ("TOKEN_SECRET_PREVIOUS_VERSION", "0"),
+            ("TOKEN_SECRET_VERSION", "x"),
+            ("TOKEN_SECRET_PREVIOUS", "short"),
+        ] {
+            let mut bad = v.clone();
+            bad.insert(name.into(), value.into());
+            assert!(load(&bad).is_err(), "{name}={value}");
+        }
+        v.remove("TOKEN_SECRET_PREVIOUS_VERSION");
+        assert_eq!(load(&v).err(), Some(ConfigError::Missing("TOKEN_SECRET_PREVIOUS_VERSION")));
+    }
+
+    #[test]
     fn debug_output_hides_secrets() {
         let c = load(&vars()).expect("valid config");
         let shown = format!("{c:?}");

@@ -242,7 +242,10 @@ impl std::str::FromStr for Template {
             match resource.get("Type").and_then(Value::as_str) {
                 Some(FUNCTION_TYPE) => {
                     routes.extend(function_routes(id, resource, global_code_uri)?);
-                    packages.insert(id.to_owned(), function_package(id, resource, global_code_uri)?);
+                    // Needed only if an authorizer names the function (checked there).
+                    if let Ok(package) = function_package(id, resource, global_code_uri) {
+                        packages.insert(id.to_owned(), package);
+                    }
                 }
                 Some(TABLE_TYPE) => tables.push(table_def(id, resource)?),
                 Some("AWS::Serverless::HttpApi") => apis.push((id, resource)),
@@ -307,8 +310,10 @@ fn http_api_authorizers(
             _ => None,
         }
         .ok_or_else(|| invalid(name, "`FunctionArn` must be `!GetAtt <Function>.Arn`"))?;
-        let package =
-            packages.get(&function).cloned().ok_or_else(|| invalid(name, "its function is not in the template"))?;
+        let package = packages
+            .get(&function)
+            .cloned()
+            .ok_or_else(|| invalid(name, "its function is not in the template, or names no package"))?;
         let identity = def.get("Identity");
         let cache_secs = match identity.and_then(|i| i.get("ReauthorizeEvery")) {
             None => 300,

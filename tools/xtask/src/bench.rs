@@ -18,7 +18,7 @@ use shared::App;
 use crate::prices;
 
 /// The functions as the template ships them (package = binary name).
-const FUNCTIONS: [&str; 12] = [
+const FUNCTIONS: [&str; 14] = [
     "facebook-login",
     "google-login",
     "twitter-login",
@@ -28,9 +28,11 @@ const FUNCTIONS: [&str; 12] = [
     "login",
     "me",
     "logout",
+    "remove-other-tokens",
     "current-user",
     "reset-key",
-    "authorizer",
+    "rocketchat-authorizer",
+    "syncano-authorizer",
 ];
 const FLOOR: &str = "floor";
 /// The table the benchmark creates in its DynamoDB Local.
@@ -327,10 +329,16 @@ impl Events<'_> {
         let reset_path = self.write("reset-key", &reset)?;
         cases.push(Case { function: "reset-key", name: "existing user", event: reset_path, first_login: false });
 
-        let mut allow = self.with_session("events/authorizer/deny-unknown-session.json", &token, &rc_user)?;
+        let mut allow =
+            self.with_session("events/rocketchat-authorizer/deny-unknown-session.json", &token, &rc_user)?;
         allow["identitySource"] = json!([token, rc_user]);
-        let allow_path = self.write("authorizer", &allow)?;
-        cases.push(Case { function: "authorizer", name: "live session", event: allow_path, first_login: false });
+        let allow_path = self.write("rocketchat-authorizer", &allow)?;
+        cases.push(Case {
+            function: "rocketchat-authorizer",
+            name: "live session",
+            event: allow_path,
+            first_login: false,
+        });
         Ok(cases)
     }
 

@@ -315,3 +315,24 @@ fn the_table_is_deletion_protected_and_the_local_stack_still_reads_it() {
     let template = Template::load(repo_root().join("template.yaml")).expect("template.yaml");
     assert_eq!(template.table().logical_id, "UsersTable");
 }
+
+#[test]
+fn one_authorizer_per_scheme_and_the_syncano_one_keyed_by_path() {
+    let template = Template::load(repo_root().join("template.yaml")).expect("template");
+    let authorizers = template.authorizers();
+    let rc = &authorizers["RocketChatSession"];
+    assert_eq!(
+        (rc.package.as_str(), rc.identity_headers.as_slice()),
+        ("rocketchat-authorizer", &["x-auth-token".to_string(), "x-user-id".to_string()][..])
+    );
+    assert!(rc.identity_context.is_empty());
+    let syncano = &authorizers["SyncanoUserKey"];
+    assert_eq!(syncano.package, "syncano-authorizer");
+    assert_eq!(syncano.identity_headers, ["x-api-key", "x-user-key"]);
+    assert_eq!(syncano.identity_context, ["path"], "the instance (in the path) is part of the cache key");
+    assert_eq!((rc.cache_secs, syncano.cache_secs), (60, 60), "AuthorizerCacheSeconds' default");
+    // This service's own routes check their credentials themselves, in their dialect.
+    for route in template.routes() {
+        assert_eq!(route.authorizer, None, "{}", route.route_key());
+    }
+}
