@@ -120,8 +120,10 @@ pub struct Config {
     pub linkedin: Option<LinkedInConfig>,
     pub apple: Option<AppleConfig>,
     pub github: Option<GitHubConfig>,
-    /// Server-side keys from which Syncano user keys are derived (HMAC); never stored in the table.
-    pub token_secrets: TokenSecrets,
+    /// Server-side keys from which Syncano user keys are derived (HMAC); never stored in the
+    /// table. `None` in the functions that derive no user key (`me`, `logout`, ...), which
+    /// therefore read no `token-secret` from SSM; deriving one there is an internal error.
+    pub token_secrets: Option<TokenSecrets>,
     pub provider_timeout: Duration,
     /// Least time between two JWKS fetches caused by unknown key ids (flood protection).
     pub jwks_min_refetch: Duration,
@@ -365,7 +367,13 @@ pub struct TokenSecrets {
 }
 
 impl TokenSecrets {
-    fn from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<'_, F>) -> Result<TokenSecrets, ConfigError> {
+    fn from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<'_, F>) -> Result<Option<TokenSecrets>, ConfigError> {
+        if vars.get("TOKEN_SECRET").is_none() {
+            return match vars.get("TOKEN_SECRET_PREVIOUS") {
+                Some(_) => Err(ConfigError::Missing("TOKEN_SECRET")),
+                None => Ok(None),
+            };
+        }
         let secret = |name: &'static str, value: String| {
             if value.len() < 32 {
                 return Err(ConfigError::Invalid { name, reason: "at least 32 characters" });
@@ -398,7 +406,7 @@ impl TokenSecrets {
                 Some((v, secret("TOKEN_SECRET_PREVIOUS", value)?))
             }
         };
-        Ok(TokenSecrets { current, previous })
+        Ok(Some(TokenSecrets { current, previous }))
     }
 
     /// The secret of `version`, if this deployment still has it.
@@ -466,7 +474,7 @@ pub(crate) mod tests {
 
     #[test]
     fn required_values_have_no_default() {
-        for name in ["TABLE_NAME", "PUBLIC_BASE_URL", "DEFAULT_INSTANCE", "FACEBOOK_APP_SECRET", "TOKEN_SECRET"] {
+        for name in ["TABLE_NAME", "PUBLIC_BASE_URL", "DEFAULT_INSTANCE", "FACEBOOK_APP_SECRET"] {
             let mut v = vars();
             v.remove(name);
             assert!(matches!(load(&v), Err(ConfigError::Missing(n)) if n == name), "{name}");
@@ -589,15 +597,16 @@ pub(crate) mod tests {
     #[test]
     fn token_secrets_are_versioned_with_an_optional_previous_one() {
         let c = load(&vars()).expect("loads");
-        assert_eq!(c.token_secrets.current.0, 1);
-        assert!(c.token_secrets.previous.is_none());
+        let secrets = c.token_secrets.expect("configured");
+        assert_eq!(secrets.current.0, 1);
+        assert!(secrets.previous.is_none());
         let mut v = vars();
         v.insert("TOKEN_SECRET_VERSION".into(), "3".into());
         v.insert("TOKEN_SECRET_PREVIOUS".into(), "p".repeat(32));
         v.insert("TOKEN_SECRET_PREVIOUS_VERSION".into(), "2".into());
-        let c = load(&v).expect("loads");
-        assert_eq!(c.token_secrets.get(2).map(Secret::expose), Some("p".repeat(32).as_str()));
-        assert!(c.token_secrets.get(3).is_some() && c.token_secrets.get(1).is_none());
+        let secrets = load(&v).expect("loads").token_secrets.expect("configured");
+        assert_eq!(secrets.get(2).map(Secret::expose), Some("p".repeat(32).as_str()));
+        assert!(secrets.get(3).is_some() && secrets.get(1).is_none());
         for (name, value) in [
             ("TOKEN_SECRET_PREVIOUS_VERSION", "3"),
             ("TOKEN_SECRET_PREVIOUS_VERSION", "0"),
@@ -610,6 +619,12 @@ pub(crate) mod tests {
         }
         v.remove("TOKEN_SECRET_PREVIOUS_VERSION");
         assert_eq!(load(&v).err(), Some(ConfigError::Missing("TOKEN_SECRET_PREVIOUS_VERSION")));
+        // A function that derives no user key reads no token secret.
+        let mut none = vars();
+        none.remove("TOKEN_SECRET");
+        assert!(load(&none).expect("loads").token_secrets.is_none());
+        none.insert("TOKEN_SECRET_PREVIOUS".into(), "p".repeat(32));
+        assert_eq!(load(&none).err(), Some(ConfigError::Missing("TOKEN_SECRET")));
     }
 
     #[test]

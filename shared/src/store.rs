@@ -60,7 +60,8 @@ pub enum StoreError {
     /// An item that does not have the shape this code writes (500).
     #[error("malformed item: {0}")]
     Corrupt(&'static str),
-    /// A user's key was made with a `TOKEN_SECRET` version this deployment no longer has (500).
+    /// A user's key was made with a `TOKEN_SECRET` version this deployment no longer has, or this
+    /// function has no `TOKEN_SECRET` at all (500).
     #[error("no TOKEN_SECRET of version {0} is configured")]
     RetiredKeyVersion(u32),
 }

@@ -99,23 +99,25 @@ pub struct KeyMaterial {
 /// The deployment's user-key derivation (holds the token secrets).
 #[derive(Clone)]
 pub struct UserKeys {
-    secrets: TokenSecrets,
+    /// `None` in a function configured without `TOKEN_SECRET` (it derives no key).
+    secrets: Option<TokenSecrets>,
 }
 
 impl UserKeys {
-    pub fn new(secrets: TokenSecrets) -> UserKeys {
+    pub fn new(secrets: Option<TokenSecrets>) -> UserKeys {
         UserKeys { secrets }
     }
 
     /// Fresh material for a new key: generation `generation`, a new salt, the current secret.
     pub fn fresh(&self, generation: u64) -> KeyMaterial {
-        KeyMaterial { generation, salt: Some(new_key_salt()), version: self.secrets.current.0 }
+        let version = self.secrets.as_ref().map_or(1, |s| s.current.0);
+        KeyMaterial { generation, salt: Some(new_key_salt()), version }
     }
 
     /// The key of a user of `instance`; `None` if the secret of its version is gone (retired
-    /// before every user of it had a reset: see the rotation procedure).
+    /// before every user of it had a reset: see the rotation procedure) or none is configured.
     pub fn key(&self, instance: &str, user_id: u64, material: &KeyMaterial) -> Option<Secret> {
-        let secret = self.secrets.get(material.version)?;
+        let secret = self.secrets.as_ref()?.get(material.version)?;
         Some(match &material.salt {
             Some(salt) => derive_user_key(secret, instance, user_id, material.generation, salt),
             None => derive_legacy_user_key(secret, instance, user_id, material.generation),
@@ -166,7 +168,7 @@ mod tests {
     #[test]
     fn each_key_uses_the_secret_of_its_version() {
         let (a, b) = (Secret::new("a".repeat(32)), Secret::new("b".repeat(32)));
-        let keys = UserKeys::new(TokenSecrets { current: (2, b.clone()), previous: Some((1, a.clone())) });
+        let keys = UserKeys::new(Some(TokenSecrets { current: (2, b.clone()), previous: Some((1, a.clone())) }));
         let old = KeyMaterial { generation: 1, salt: Some("s".into()), version: 1 };
         assert_eq!(keys.key("demo", 5, &old), Some(derive_user_key(&a, "demo", 5, 1, "s")));
         let fresh = keys.fresh(2);
@@ -177,7 +179,8 @@ mod tests {
         );
         let legacy = KeyMaterial { generation: 1, salt: None, version: 1 };
         assert_eq!(keys.key("demo", 5, &legacy), Some(derive_legacy_user_key(&a, "demo", 5, 1)));
-        assert_eq!(keys.key("demo", 5, &KeyMaterial { version: 3, ..old }), None, "a retired version");
+        assert_eq!(keys.key("demo", 5, &KeyMaterial { version: 3, ..old.clone() }), None, "a retired version");
+        assert_eq!(UserKeys::new(None).key("demo", 5, &old), None, "no TOKEN_SECRET configured");
     }
 
     #[test]
