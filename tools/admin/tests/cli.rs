@@ -32,7 +32,9 @@ fn field<'a>(text: &'a str, prefix: &str) -> &'a str {
 #[tokio::test]
 async fn instances_and_keys_are_managed_from_the_command_line() {
     let dynamo = shared::app::local_dynamodb_client(endpoint_for_tests());
-    let table = format!("admin-{}", std::process::id());
+    // Unique even on a DynamoDB Local another test process started (pids repeat).
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let table = format!("admin-{}-{nanos:08x}", std::process::id());
     let template = Template::load(repo_root().join("template.yaml")).expect("template");
     template.table().create(&dynamo, &table).await.expect("table");
     let store = UserStore::new(dynamo, &table);
