@@ -2,6 +2,7 @@
 //! the DynamoDB user store, issued secrets, and the two API dialects.
 
 pub mod app;
+pub mod avatar;
 pub mod authorizer;
 pub mod clock;
 pub mod config;

@@ -35,6 +35,7 @@ const GRANTS: &[(&str, &[&str], &[&str])] = &[
     ("RocketChatAuthorizerFunction", &["GetItem"], &["token-secret", "token-secret-previous"]),
     ("SyncanoAuthorizerFunction", &["GetItem", "BatchGetItem"], &["token-secret", "token-secret-previous"]),
     ("MeFunction", &["GetItem"], &["token-secret", "token-secret-previous"]),
+    ("AvatarFunction", &["GetItem"], &["token-secret", "token-secret-previous"]),
     ("LogoutFunction", &["GetItem", "DeleteItem"], &["token-secret", "token-secret-previous"]),
     // Query only on the user's session list (`USESS#`), by a LeadingKeys condition.
     ("RemoveOtherTokensFunction", &["GetItem", "DeleteItem", "Query"], &["token-secret", "token-secret-previous"]),
