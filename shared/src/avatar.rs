@@ -129,8 +129,9 @@ fn answer(req: &Request, avatar: Avatar) -> Response<Body> {
             }
             resp
         }
-        Avatar::Letters(_) if req.headers().get(header::IF_MODIFIED_SINCE).and_then(|v| v.to_str().ok())
-            == Some(FALLBACK_LAST_MODIFIED) =>
+        Avatar::Letters(_)
+            if req.headers().get(header::IF_MODIFIED_SINCE).and_then(|v| v.to_str().ok())
+                == Some(FALLBACK_LAST_MODIFIED) =>
         {
             let mut resp = response(StatusCode::NOT_MODIFIED, Body::Empty);
             resp.headers_mut().insert(header::LAST_MODIFIED, HeaderValue::from_static(FALLBACK_LAST_MODIFIED));

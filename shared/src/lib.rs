@@ -2,8 +2,8 @@
 //! the DynamoDB user store, issued secrets, and the two API dialects.
 
 pub mod app;
-pub mod avatar;
 pub mod authorizer;
+pub mod avatar;
 pub mod clock;
 pub mod config;
 pub mod dialect;

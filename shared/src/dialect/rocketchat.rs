@@ -363,7 +363,10 @@ pub fn error_response(err: &LoginError) -> Response<Body> {
 /// envelope of every other error.
 pub fn not_found_response() -> Response<Body> {
     let message = "Resource not found";
-    json_response(StatusCode::NOT_FOUND, &ErrorBody { success: false, status: "error", error: message, message: message.into() })
+    json_response(
+        StatusCode::NOT_FOUND,
+        &ErrorBody { success: false, status: "error", error: message, message: message.into() },
+    )
 }
 
 /// The whole Rocket.Chat login (OAuth or resume): parse, log in, answer (with its log line).
@@ -507,33 +510,55 @@ mod tests {
         assert!(r.credentials.id_token.is_some() && r.credentials.nonce.is_some());
     }
 
+    fn unrecognized_body(body: &str) {
+        match parse(&request(body)) {
+            Err(LoginError::TokenRejected(m)) => assert_eq!(m, UNRECOGNIZED, "{body}"),
+            other => panic!("expected Unrecognized for {body}, got {other:?}"),
+        }
+    }
+
     #[test]
-    fn bad_input_is_400_naming_the_field() {
+    fn invalid_params_name_the_field_and_are_401() {
         assert!(bad_request(r#"{"serviceName":"facebook","accessToken":"x","expiresIn":"200"}"#).contains("expiresIn"));
         assert!(bad_request(r#"{"serviceName":"facebook","accessToken":"x","expiresIn":1.5}"#).contains("expiresIn"));
         assert!(bad_request(r#"{"serviceName":"facebook","accessToken":"x"}"#).contains("expiresIn"));
-        assert!(bad_request(r#"{"serviceName":"facebook","expiresIn":1}"#).contains("accessToken"));
         assert!(bad_request(r#"{"serviceName":"facebook","accessToken":7,"expiresIn":1}"#).contains("accessToken"));
         assert!(bad_request(r#"{"accessToken":"x","expiresIn":1}"#).contains("serviceName"));
         assert!(
             bad_request(r#"{"serviceName":"facebook","accessToken":"x","secret":1,"expiresIn":1}"#).contains("secret")
         );
-        assert!(bad_request("nope").contains("JSON"));
-        assert!(bad_request("[]").contains("object"));
+        let (status, error, _) = error_parts(&LoginError::BadRequest("expiresIn must be an integer.".into()));
+        assert_eq!((status, error), (StatusCode::UNAUTHORIZED, "error-invalid-params"));
     }
 
     #[test]
-    fn unserved_services_are_400_naming_them() {
+    fn no_credentials_is_meteors_unrecognized_request() {
+        for body in ["", "nope", "[]", "null", "{}", r#"{"serviceName":"facebook","expiresIn":1}"#, r#"{"resume":""}"#]
+        {
+            unrecognized_body(body);
+        }
+        let (status, error, message) = error_parts(&LoginError::TokenRejected(UNRECOGNIZED.into()));
+        assert_eq!((status, error, message.as_str()), (StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized"));
+    }
+
+    #[test]
+    fn unserved_services_are_401_naming_them() {
         let err = parse_login(&request(r#"{"serviceName":"myspace","accessToken":"x","expiresIn":1}"#))
             .expect_err("unserved");
-        let (status, _, message) = error_parts(&err);
-        assert_eq!(status, StatusCode::BAD_REQUEST);
-        assert!(message.contains("myspace"));
+        let (status, error, message) = error_parts(&err);
+        assert_eq!((status, error), (StatusCode::UNAUTHORIZED, "error-invalid-service"));
+        assert_eq!(message, "Unexpected AccessToken service myspace");
     }
 
     #[test]
     fn rejected_tokens_are_rocketchats_401() {
         let (status, error, message) = error_parts(&LoginError::TokenRejected("code 190".into()));
-        assert_eq!((status, error, message.as_str()), (StatusCode::UNAUTHORIZED, Some("Unauthorized"), "Unauthorized"));
+        assert_eq!((status, error, message.as_str()), (StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized"));
+    }
+
+    #[test]
+    fn dates_are_mongos_milliseconds() {
+        assert_eq!(mongo_date(1_433_859_819_090_423), "2015-06-09T14:23:39.090Z");
+        assert_eq!(mongo_date(1_433_859_819_000_000), "2015-06-09T14:23:39.000Z");
     }
 }
