@@ -179,7 +179,7 @@ mod tests {
     fn letters_are_rocketchats() {
         let svg = render_svg_letters("rocket.cat", 200);
         assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 200 200\">"), "{svg}");
-        assert!(svg.contains("fill=\"#FF9800\""), "10 characters: the 11th colour: {svg}");
+        assert!(svg.contains("fill=\"#8BC34A\""), "10 characters: colour 10 (from 0): {svg}");
         assert!(svg.contains("font-size=\"125\">\nR\n</text>"), "{svg}");
         assert!(render_svg_letters("?", 16).contains("fill=\"#000\""));
         assert!(render_svg_letters("..", 16).contains("\">\n\n</text>"), "no letter, no initial");
