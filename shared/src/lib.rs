@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod authorizer;
+pub mod avatar;
 pub mod clock;
 pub mod config;
 pub mod dialect;

@@ -415,6 +415,19 @@ impl UserStore {
         })
     }
 
+    /// The user holding `username` in `instance` (its `UNAME#` reservation, then the user): two
+    /// eventually consistent reads, for `GET /avatar/{username}`.
+    pub async fn find_by_username(
+        &self,
+        instance: &InstanceName,
+        username: &str,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        let Some(item) = self.get(username_key(instance, username), false).await? else { return Ok(None) };
+        let user_id: u64 = get_n(&item, "user_id")?;
+        let Some(user) = self.get(user_key(instance, user_id), false).await? else { return Ok(None) };
+        user_from_item(instance, &user).map(Some)
+    }
+
     /// The user behind a provider identity, if this identity has logged in before.
     pub async fn find_by_identity(
         &self,

@@ -1,6 +1,8 @@
 //! Rocket.Chat REST v1: `POST /api/v1/login` with `serviceName`, `accessToken`, `secret`,
-//! `expiresIn`, answering `{"status":"success","data":{"authToken","userId","me"}}`; errors are
-//! `{"status":"error","error":...,"message":...}`.
+//! `expiresIn`, answering `{"status":"success","data":{"authToken","userId","me"},"success":true}`
+//! (`API.v1.success()` in `apps/meteor/app/api/server/ApiClass.ts` adds `success`); errors are
+//! `{"success":false,"status":"error","error":...,"message":...}`, the envelope ApiClass.ts's
+//! login route and `unauthorized()` answer. Every case and its source: docs/compatibility.md.
 //!
 //! `secret` is accepted for compatibility and never used: Rocket.Chat computes Facebook's
 //! appsecret_proof with it, which lets a token of any app in. We use our own app secret.
@@ -36,12 +38,28 @@ pub struct Email {
     pub verified: bool,
 }
 
+/// `settings` as `getUserInfo` builds it: `profile` is always `{}`; `preferences` are the
+/// server's default user preferences merged with the user's own (we have neither).
 #[derive(Debug, Serialize)]
 pub struct Settings {
+    pub profile: Map<String, Value>,
     pub preferences: Map<String, Value>,
 }
 
-/// The `me` object of the seed's answer.
+#[derive(Debug, Serialize)]
+pub struct PasswordService {
+    pub exists: bool,
+}
+
+/// `services` as `getUserInfo` exposes them: only whether a password exists (never for our
+/// users: they sign in with a provider).
+#[derive(Debug, Serialize)]
+pub struct Services {
+    pub password: PasswordService,
+}
+
+/// The `me` object: the seed's fields, completed as `getUserInfo`
+/// (`apps/meteor/app/api/server/helpers/getUserInfo.ts`) builds it for an OAuth user.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Me {
@@ -52,11 +70,21 @@ pub struct Me {
     pub status: &'static str,
     pub status_connection: &'static str,
     pub username: String,
-    pub utc_offset: i32,
+    /// Only when known: a provider login does not tell it, so never, for now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub utc_offset: Option<i32>,
     pub active: bool,
     pub roles: Vec<&'static str>,
+    #[serde(rename = "_updatedAt")]
+    pub updated_at: String,
+    /// The first verified address, as `getUserInfo` picks it; absent when none is verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
     pub settings: Settings,
     pub avatar_url: String,
+    #[serde(rename = "isOAuthUser")]
+    pub is_oauth_user: bool,
+    pub services: Services,
 }
 
 #[derive(Debug, Serialize)]
@@ -67,17 +95,23 @@ pub struct LoginData {
     pub me: Me,
 }
 
+/// `{"status": "success", "data": ...}`, plus `"success": true` where Rocket.Chat answers through
+/// `API.v1.success()` (the login; logout returns its object bare).
 #[derive(Debug, Serialize)]
 pub struct Success<T> {
     pub status: &'static str,
     pub data: T,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub success: Option<bool>,
 }
 
+/// Every Rocket.Chat error body: `unauthorized()`'s `success` and `error`, with the `status` and
+/// `message` ApiClass.ts adds for compatibility with the old API.
 #[derive(Debug, Serialize)]
 pub struct ErrorBody {
+    pub success: bool,
     pub status: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<&'static str>,
+    pub error: &'static str,
     pub message: String,
 }
 
@@ -110,15 +144,33 @@ impl Me {
             status: "offline",
             status_connection: "offline",
             username: u.username.clone(),
-            utc_offset: 0,
+            utc_offset: None,
             active: true,
             roles: vec!["user"],
-            settings: Settings { preferences: Map::new() },
-            avatar_url: u
-                .avatar_url
-                .clone()
-                .unwrap_or_else(|| format!("{}/avatar/{}", config.public_base_url, u.username)),
+            updated_at: mongo_date(u.updated_at),
+            email: u.email.clone().filter(|_| u.email_verified),
+            settings: Settings { profile: Map::new(), preferences: Map::new() },
+            avatar_url: avatar_url(config, &u.username),
+            is_oauth_user: true,
+            services: Services { password: PasswordService { exists: false } },
         }
+    }
+}
+
+/// `{Site_Url}/avatar/{username}`, as `getUserInfo` builds it (`getURL('/avatar/' + username,
+/// {full: true})`); `GET /avatar/{username}` serves it (functions/avatar).
+pub fn avatar_url(config: &Config, username: &str) -> String {
+    format!("{}/avatar/{}", config.public_base_url, crate::avatar::encode_path_segment(username))
+}
+
+/// A date as MongoDB's driver serializes it to JSON: milliseconds, UTC (`2026-11-23T14:23:39.090Z`).
+fn mongo_date(micros: i64) -> String {
+    let millis = micros.div_euclid(1000);
+    let text = crate::clock::rfc3339_micros(millis * 1000);
+    // `…:39.090000Z` → `…:39.090Z`
+    match text.strip_suffix("000Z") {
+        Some(head) => format!("{head}Z"),
+        None => text,
     }
 }
 
@@ -126,12 +178,24 @@ fn bad(message: &str) -> LoginError {
     LoginError::BadRequest(message.to_string())
 }
 
-/// An optional string field: absent or null is `None`, anything but a string is a 400.
+/// What Meteor's `login` method answers when no login handler takes the request (no
+/// credentials at all): `Meteor.Error(400, "Unrecognized options for login request")`, which
+/// Rocket.Chat's `loginErrorMessageOverride.ts` turns into `User not found` and ApiClass.ts into
+/// the plain 401 `Unauthorized`. A refusal, not a malformed request.
+pub const UNRECOGNIZED: &str = "Unrecognized options for login request";
+
+fn unrecognized() -> LoginError {
+    LoginError::TokenRejected(UNRECOGNIZED.into())
+}
+
+/// An optional string field: absent, null or blank is `None`, anything but a string is an
+/// invalid parameter (Meteor's `check` failing).
 fn opt_string<'a>(map: &'a Map<String, Value>, field: &str) -> Result<Option<&'a str>, LoginError> {
     match map.get(field) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s)),
-        Some(_) => Err(LoginError::BadRequest(format!("{field} must be a non-empty string."))),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(LoginError::BadRequest(format!("{field} must be a string."))),
     }
 }
 
@@ -143,42 +207,45 @@ pub fn parse_login(req: &Request) -> Result<LoginRequest, LoginError> {
     oauth_login(json_body(req)?)
 }
 
-/// Reads a login body: a resume token, or an OAuth login.
+/// Reads a login body: a resume token, or an OAuth login. As Meteor's login handlers do, an
+/// empty `resume` is no resume, and a body without credentials is [`UNRECOGNIZED`].
 pub fn parse(req: &Request) -> Result<Login, LoginError> {
     let map = json_body(req)?;
-    match map.get("resume") {
-        None | Some(Value::Null) => Ok(Login::OAuth(oauth_login(map)?)),
-        Some(Value::String(t)) if !t.trim().is_empty() => Ok(Login::Resume(access_token(t)?)),
-        Some(_) => Err(bad("resume must be a non-empty string.")),
+    match opt_string(&map, "resume").map_err(|_| bad("resume must be a string."))? {
+        None => Ok(Login::OAuth(oauth_login(map)?)),
+        Some(t) => Ok(Login::Resume(access_token(t)?)),
     }
 }
 
-/// The body as a JSON object (size and media type checked).
+/// The body as a JSON object (size checked). As Rocket.Chat's body parser leaves `bodyParams`
+/// empty for a body it cannot read (another media type, not JSON, not an object), such a body
+/// is a login request without credentials: [`UNRECOGNIZED`].
 fn json_body(req: &Request) -> Result<Map<String, Value>, LoginError> {
     let body = body_bytes(req);
     if body.len() > MAX_BODY_BYTES {
         return Err(bad("Request body is too large."));
     }
     if !matches!(media_type(req).as_deref(), None | Some("application/json")) {
-        return Err(bad("Unsupported media type: send application/json."));
+        return Err(unrecognized());
     }
-    let value: Value = serde_json::from_slice(body).map_err(|_| bad("Invalid JSON body."))?;
-    let Value::Object(map) = value else {
-        return Err(bad("The body must be a JSON object."));
-    };
-    Ok(map)
+    match serde_json::from_slice(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        _ => Err(unrecognized()),
+    }
 }
 
 fn oauth_login(map: Map<String, Value>) -> Result<LoginRequest, LoginError> {
-    let service = opt_string(&map, "serviceName")?.ok_or_else(|| bad("serviceName is required."))?;
     let access = opt_string(&map, "accessToken")?;
     let id_token = match opt_string(&map, "idToken")? {
         Some(t) => Some(t),
         None => opt_string(&map, "identityToken")?,
     };
+    // Rocket.Chat's OAuth handler (`if (!options.accessToken) return undefined`) and Apple's
+    // (`identityToken`) pass; no other handler takes the request.
     if access.is_none() && id_token.is_none() {
-        return Err(bad("accessToken is required."));
+        return Err(unrecognized());
     }
+    let service = opt_string(&map, "serviceName")?.ok_or_else(|| bad("serviceName is required."))?;
     let token_secret = opt_string(&map, "accessTokenSecret")?;
     let nonce = opt_string(&map, "nonce")?;
     let name = full_name(map.get("fullName"))?;
@@ -225,23 +292,38 @@ fn full_name(v: Option<&Value>) -> Result<Option<String>, LoginError> {
     }
 }
 
-/// Status, `error` and `message` of each failure. Internals never reach the body.
-pub fn error_parts(err: &LoginError) -> (StatusCode, Option<&'static str>, String) {
-    let (status, error, message) = match err {
-        LoginError::TooManyFailures(_) => (
+/// `unauthorized('You must be logged in to do this.')` with the old API's `status` and
+/// `message` (ApiClass.ts, a route with `authRequired` and no valid `X-User-Id`/`X-Auth-Token`).
+pub const NOT_LOGGED_IN: &str = "You must be logged in to do this.";
+
+/// Status, `error` and `message` of each failure: the one mapping of [`LoginError`] for this
+/// dialect. Internals never reach the body. Every login refusal is a 401 (Rocket.Chat's login
+/// route answers every failure it expects with `unauthorized()`); docs/compatibility.md lists
+/// each case beside the real server's answer.
+pub fn error_parts(err: &LoginError) -> (StatusCode, &'static str, String) {
+    match err {
+        LoginError::TooManyFailures(wait) => (
             StatusCode::TOO_MANY_REQUESTS,
             "error-too-many-requests",
-            "Too many failed logins. Try again later.".into(),
+            format!(
+                "Error, too many requests. Please slow down. You must wait {} seconds before trying this endpoint again.",
+                (*wait).max(1)
+            ),
         ),
         LoginError::NotLoggedIn | LoginError::InvalidUserKey | LoginError::UserNotFound => {
-            return (StatusCode::UNAUTHORIZED, None, "You must be logged in to do this.".into())
+            (StatusCode::UNAUTHORIZED, NOT_LOGGED_IN, NOT_LOGGED_IN.into())
         }
-        LoginError::BadRequest(msg) => (StatusCode::BAD_REQUEST, "error-invalid-params", msg.clone()),
+        // Meteor's `check` failing in a login handler: a 500 in today's Rocket.Chat (a plain
+        // Error, not a Meteor.Error), the 401 its older API gave (deviation in the doc).
+        LoginError::BadRequest(msg) => (StatusCode::UNAUTHORIZED, "error-invalid-params", msg.clone()),
         LoginError::UnsupportedService(name) => (
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNAUTHORIZED,
             "error-invalid-service",
-            format!("The service \"{name}\" is not served by this deployment."),
+            format!("Unexpected AccessToken service {name}"),
         ),
+        // Every Meteor.Error of a login handler (no credentials, an unknown resume token) becomes
+        // `User not found` (loginErrorMessageOverride.ts), which the login route answers as
+        // `Unauthorized`; a token the provider refuses answers the same.
         LoginError::TokenRejected(_) | LoginError::MissingApiKey | LoginError::InvalidApiKey => {
             (StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized".into())
         }
@@ -265,17 +347,26 @@ pub fn error_parts(err: &LoginError) -> (StatusCode, Option<&'static str>, Strin
         | LoginError::PermissionDenied
         | LoginError::UserCreateDenied
         | LoginError::Internal(_) => {
-            (StatusCode::INTERNAL_SERVER_ERROR, "error-internal", "Internal server error.".into())
+            (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error", "Internal server error".into())
         }
-    };
-    (status, Some(error), message)
+    }
 }
 
 pub fn error_response(err: &LoginError) -> Response<Body> {
     let (status, error, message) = error_parts(err);
-    let mut resp = json_response(status, &ErrorBody { status: "error", error, message });
+    let mut resp = json_response(status, &ErrorBody { success: false, status: "error", error, message });
     set_retry_after(&mut resp, err);
     resp
+}
+
+/// `notFound()` (ApiClass.ts): `{"success": false, "error": "Resource not found"}`, in the
+/// envelope of every other error.
+pub fn not_found_response() -> Response<Body> {
+    let message = "Resource not found";
+    json_response(
+        StatusCode::NOT_FOUND,
+        &ErrorBody { success: false, status: "error", error: message, message: message.into() },
+    )
 }
 
 /// The whole Rocket.Chat login (OAuth or resume): parse, log in, answer (with its log line).
@@ -316,7 +407,8 @@ pub async fn handle_me(app: &App, req: &Request, route: &'static str) -> Respons
     resp
 }
 
-/// `POST /api/v1/logout`: this session only.
+/// `POST /api/v1/logout` and its deprecated alias `GET /api/v1/logout` (ApiClass.ts registers
+/// both on the same action): this session only.
 pub async fn handle_logout(app: &App, req: &Request, route: &'static str) -> Response<Body> {
     let log = RequestLog::start(req, route);
     let result = match auth_headers(req) {
@@ -326,7 +418,11 @@ pub async fn handle_logout(app: &App, req: &Request, route: &'static str) -> Res
     let resp = match &result {
         Ok(()) => json_response(
             StatusCode::OK,
-            &Success { status: "success", data: serde_json::json!({ "message": "You've been logged out!" }) },
+            &Success {
+                status: "success",
+                data: serde_json::json!({ "message": "You've been logged out!" }),
+                success: None,
+            },
         ),
         Err(e) => error_response(e),
     };
@@ -362,6 +458,7 @@ pub fn respond(config: &Config, log: RequestLog, result: Result<RocketChatLogin,
                     user_id: login.user.rc_id.clone(),
                     me: Me::from_login(config, login),
                 },
+                success: Some(true),
             },
         ),
         Err(e) => error_response(e),
@@ -413,33 +510,55 @@ mod tests {
         assert!(r.credentials.id_token.is_some() && r.credentials.nonce.is_some());
     }
 
+    fn unrecognized_body(body: &str) {
+        match parse(&request(body)) {
+            Err(LoginError::TokenRejected(m)) => assert_eq!(m, UNRECOGNIZED, "{body}"),
+            other => panic!("expected Unrecognized for {body}, got {other:?}"),
+        }
+    }
+
     #[test]
-    fn bad_input_is_400_naming_the_field() {
+    fn invalid_params_name_the_field_and_are_401() {
         assert!(bad_request(r#"{"serviceName":"facebook","accessToken":"x","expiresIn":"200"}"#).contains("expiresIn"));
         assert!(bad_request(r#"{"serviceName":"facebook","accessToken":"x","expiresIn":1.5}"#).contains("expiresIn"));
         assert!(bad_request(r#"{"serviceName":"facebook","accessToken":"x"}"#).contains("expiresIn"));
-        assert!(bad_request(r#"{"serviceName":"facebook","expiresIn":1}"#).contains("accessToken"));
         assert!(bad_request(r#"{"serviceName":"facebook","accessToken":7,"expiresIn":1}"#).contains("accessToken"));
         assert!(bad_request(r#"{"accessToken":"x","expiresIn":1}"#).contains("serviceName"));
         assert!(
             bad_request(r#"{"serviceName":"facebook","accessToken":"x","secret":1,"expiresIn":1}"#).contains("secret")
         );
-        assert!(bad_request("nope").contains("JSON"));
-        assert!(bad_request("[]").contains("object"));
+        let (status, error, _) = error_parts(&LoginError::BadRequest("expiresIn must be an integer.".into()));
+        assert_eq!((status, error), (StatusCode::UNAUTHORIZED, "error-invalid-params"));
     }
 
     #[test]
-    fn unserved_services_are_400_naming_them() {
+    fn no_credentials_is_meteors_unrecognized_request() {
+        for body in ["", "nope", "[]", "null", "{}", r#"{"serviceName":"facebook","expiresIn":1}"#, r#"{"resume":""}"#]
+        {
+            unrecognized_body(body);
+        }
+        let (status, error, message) = error_parts(&LoginError::TokenRejected(UNRECOGNIZED.into()));
+        assert_eq!((status, error, message.as_str()), (StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized"));
+    }
+
+    #[test]
+    fn unserved_services_are_401_naming_them() {
         let err = parse_login(&request(r#"{"serviceName":"myspace","accessToken":"x","expiresIn":1}"#))
             .expect_err("unserved");
-        let (status, _, message) = error_parts(&err);
-        assert_eq!(status, StatusCode::BAD_REQUEST);
-        assert!(message.contains("myspace"));
+        let (status, error, message) = error_parts(&err);
+        assert_eq!((status, error), (StatusCode::UNAUTHORIZED, "error-invalid-service"));
+        assert_eq!(message, "Unexpected AccessToken service myspace");
     }
 
     #[test]
     fn rejected_tokens_are_rocketchats_401() {
         let (status, error, message) = error_parts(&LoginError::TokenRejected("code 190".into()));
-        assert_eq!((status, error, message.as_str()), (StatusCode::UNAUTHORIZED, Some("Unauthorized"), "Unauthorized"));
+        assert_eq!((status, error, message.as_str()), (StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized"));
+    }
+
+    #[test]
+    fn dates_are_mongos_milliseconds() {
+        assert_eq!(mongo_date(1_433_859_819_090_423), "2015-06-09T14:23:39.090Z");
+        assert_eq!(mongo_date(1_433_859_819_000_000), "2015-06-09T14:23:39.000Z");
     }
 }

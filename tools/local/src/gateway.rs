@@ -118,6 +118,7 @@ const FUNCTIONS: &[(&str, MakeHandler)] = &[
     ("github-login", function!(github_login)),
     ("login", function!(login)),
     ("me", function!(me)),
+    ("avatar", function!(avatar)),
     ("logout", function!(logout)),
     ("remove-other-tokens", function!(remove_other_tokens)),
     ("current-user", function!(current_user)),

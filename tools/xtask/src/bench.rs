@@ -18,7 +18,7 @@ use shared::App;
 use crate::prices;
 
 /// The functions as the template ships them (package = binary name).
-const FUNCTIONS: [&str; 14] = [
+const FUNCTIONS: [&str; 15] = [
     "facebook-login",
     "google-login",
     "twitter-login",
@@ -27,6 +27,7 @@ const FUNCTIONS: [&str; 14] = [
     "github-login",
     "login",
     "me",
+    "avatar",
     "logout",
     "remove-other-tokens",
     "current-user",

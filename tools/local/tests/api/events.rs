@@ -145,16 +145,16 @@ fn samples(emulator: &Emulator) -> BTreeMap<(&'static str, String), Value> {
                 json!({"serviceName": "facebook", "accessToken": "EAAnotATokenFacebookIssued", "secret": "x", "expiresIn": 200}),
             ),
         ),
-        ("400-malformed-body", login_raw(r#"{"serviceName": "facebook", "#)),
+        ("401-malformed-body", login_raw(r#"{"serviceName": "facebook", "#)),
         (
-            "400-expires-in-not-integer",
+            "401-expires-in-not-integer",
             login(
                 json!({"serviceName": "facebook", "accessToken": DEMO_FACEBOOK_TOKEN, "secret": "x", "expiresIn": "200"}),
             ),
         ),
-        ("400-missing-field", login(json!({"serviceName": "facebook", "secret": "x", "expiresIn": 200}))),
+        ("401-missing-access-token", login(json!({"serviceName": "facebook", "secret": "x", "expiresIn": 200}))),
         (
-            "400-unsupported-service",
+            "401-unsupported-service",
             login(
                 json!({"serviceName": "myspace", "accessToken": DEMO_FACEBOOK_TOKEN, "secret": "x", "expiresIn": 200}),
             ),
@@ -170,6 +170,20 @@ fn samples(emulator: &Emulator) -> BTreeMap<(&'static str, String), Value> {
     out.insert(("me", "401-unknown-session".into()), session("GET /api/v1/me", "/api/v1/me", &unknown));
     out.insert(("logout", "401-no-session-headers".into()), session("POST /api/v1/logout", "/api/v1/logout", &[]));
     out.insert(("logout", "401-unknown-session".into()), session("POST /api/v1/logout", "/api/v1/logout", &unknown));
+    // The deprecated `GET /api/v1/logout` Rocket.Chat still serves.
+    out.insert(("logout", "401-unknown-session-get".into()), session("GET /api/v1/logout", "/api/v1/logout", &unknown));
+    // `GET /avatar/{username}` (not JSON: an SVG, a 304 or a redirect; the redirect needs a user
+    // with a picture: compat_rocketchat.rs).
+    let avatar = |username: &str, headers: &[(&str, &str)]| {
+        let mut e = event("GET /avatar/{username}", &format!("/avatar/{username}"), None, headers, "");
+        e["pathParameters"] = json!({ "username": username });
+        e
+    };
+    out.insert(("avatar", "200-initials-unknown-user".into()), avatar("nobody.here", &[]));
+    out.insert(
+        ("avatar", "304-initials-not-modified".into()),
+        avatar("nobody.here", &[("if-modified-since", shared::avatar::FALLBACK_LAST_MODIFIED)]),
+    );
     let rot = ("POST /api/v1/users.removeOtherTokens", "/api/v1/users.removeOtherTokens");
     out.insert(("remove-other-tokens", "401-no-session-headers".into()), session(rot.0, rot.1, &[]));
     out.insert(("remove-other-tokens", "401-unknown-session".into()), session(rot.0, rot.1, &unknown));

@@ -309,6 +309,25 @@ impl TestApp {
     }
 }
 
+/// Rocket.Chat's answer to an `authRequired` route without valid credentials, every key of it:
+/// `unauthorized('You must be logged in to do this.')` plus the old API's `status` and
+/// `message` (apps/meteor/app/api/server/ApiClass.ts).
+pub fn rc_not_logged_in() -> serde_json::Value {
+    serde_json::json!({
+        "success": false,
+        "status": "error",
+        "error": "You must be logged in to do this.",
+        "message": "You must be logged in to do this."
+    })
+}
+
+/// Rocket.Chat's answer to a refused login: every Meteor.Error of a login handler becomes `User
+/// not found` (apps/meteor/app/lib/server/lib/loginErrorMessageOverride.ts), which the login
+/// route answers as `Unauthorized` (ApiClass.ts).
+pub fn rc_login_unauthorized() -> serde_json::Value {
+    serde_json::json!({"success": false, "status": "error", "error": "Unauthorized", "message": "Unauthorized"})
+}
+
 pub async fn json(resp: reqwest::Response) -> (u16, serde_json::Value) {
     let status = resp.status().as_u16();
     let body = resp.text().await.expect("body");

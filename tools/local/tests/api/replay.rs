@@ -142,8 +142,12 @@ fn mutate(rng: &mut StdRng, mut event: Value) -> Value {
 
 /// Whether `body` is the error body of `function`'s dialect.
 fn dialect_error(function: &str, body: &Value) -> bool {
-    if matches!(function, "login" | "me" | "logout" | "remove-other-tokens") {
-        body["status"] == "error" && body["message"].is_string()
+    // The avatar route answers an image, a redirect or a 304; its refusals are Rocket.Chat's.
+    if matches!(function, "login" | "me" | "logout" | "remove-other-tokens" | "avatar") {
+        body["success"] == false
+            && body["status"] == "error"
+            && body["error"].is_string()
+            && body["message"].is_string()
     } else {
         body["detail"].is_string()
     }

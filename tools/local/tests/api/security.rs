@@ -201,7 +201,7 @@ async fn remove_other_tokens_logs_the_user_out_everywhere_else() {
         2,
         "the user's list holds this session only (and the other user's)"
     );
-    let logged_out = json!({ "status": "error", "message": "You must be logged in to do this." });
+    let logged_out = rc_not_logged_in();
     assert_eq!(rc(&t, reqwest::Method::POST, path, &[]).await, (401, logged_out.clone()));
     let stale = [("x-auth-token", sessions[1].0.as_str()), ("x-user-id", sessions[1].1.as_str())];
     assert_eq!(rc(&t, reqwest::Method::POST, path, &stale).await, (401, logged_out));
@@ -213,7 +213,7 @@ async fn me_and_user_answer_in_their_dialect_for_every_credential_failure() {
     let t = spawn_app().await;
     let (_, token) = t.facebook_user("Dialect Cat", None);
     let (auth, user_id) = rc_login_token(&t, &token).await;
-    let logged_out = (401, json!({ "status": "error", "message": "You must be logged in to do this." }));
+    let logged_out = (401, rc_not_logged_in());
     let headers = [("x-auth-token", auth.as_str()), ("x-user-id", user_id.as_str())];
     assert_eq!(rc(&t, reqwest::Method::POST, "/api/v1/logout", &headers).await.0, 200);
     // Rocket.Chat clients log the user out on this 401 (API Gateway's 403 left them stuck).

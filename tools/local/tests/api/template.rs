@@ -34,8 +34,9 @@ const GRANTS: &[(&str, &[&str], &[&str])] = &[
     ),
     ("RocketChatAuthorizerFunction", &["GetItem"], &[]),
     ("SyncanoAuthorizerFunction", &["GetItem", "BatchGetItem"], &["token-secret", "token-secret-previous"]),
-    // Sessions only: no user key is derived, so no secret is read.
+    // Sessions and avatars only: no user key is derived, so no secret is read.
     ("MeFunction", &["GetItem"], &[]),
+    ("AvatarFunction", &["GetItem"], &[]),
     ("LogoutFunction", &["GetItem", "DeleteItem"], &[]),
     // Query only on the user's session list (`USESS#`), by a LeadingKeys condition.
     ("RemoveOtherTokensFunction", &["GetItem", "DeleteItem", "Query"], &[]),
