@@ -264,6 +264,10 @@ pub fn error_parts(err: &LoginError) -> (StatusCode, Option<&'static str>, Strin
         LoginError::UnknownInstance
         | LoginError::PermissionDenied
         | LoginError::UserCreateDenied
+        // Syncano-only failures: a Rocket.Chat route never raises them.
+        | LoginError::UnsupportedMediaType(_)
+        | LoginError::MalformedCredentials
+        | LoginError::MethodNotAllowed(_)
         | LoginError::Internal(_) => {
             (StatusCode::INTERNAL_SERVER_ERROR, "error-internal", "Internal server error.".into())
         }

@@ -122,6 +122,7 @@ const FUNCTIONS: &[(&str, MakeHandler)] = &[
     ("remove-other-tokens", function!(remove_other_tokens)),
     ("current-user", function!(current_user)),
     ("reset-key", function!(reset_key)),
+    ("syncano-fallback", function!(syncano_fallback)),
 ];
 
 /// The packages [`function_handlers`] serves, without needing an [`App`].

@@ -18,7 +18,7 @@ use shared::App;
 use crate::prices;
 
 /// The functions as the template ships them (package = binary name).
-const FUNCTIONS: [&str; 14] = [
+const FUNCTIONS: [&str; 15] = [
     "facebook-login",
     "google-login",
     "twitter-login",
@@ -31,6 +31,7 @@ const FUNCTIONS: [&str; 14] = [
     "remove-other-tokens",
     "current-user",
     "reset-key",
+    "syncano-fallback",
     "rocketchat-authorizer",
     "syncano-authorizer",
 ];
@@ -328,6 +329,12 @@ impl Events<'_> {
         reset["requestContext"]["http"]["path"] = json!(raw_path);
         let reset_path = self.write("reset-key", &reset)?;
         cases.push(Case { function: "reset-key", name: "existing user", event: reset_path, first_login: false });
+        cases.push(Case {
+            function: "syncano-fallback",
+            name: "wrong method",
+            event: self.root.join("events/syncano-fallback/405-wrong-method.json"),
+            first_login: false,
+        });
 
         let mut allow =
             self.with_session("events/rocketchat-authorizer/deny-unknown-session.json", &token, &rc_user)?;

@@ -39,6 +39,8 @@ const GRANTS: &[(&str, &[&str], &[&str])] = &[
     // Query only on the user's session list (`USESS#`), by a LeadingKeys condition.
     ("RemoveOtherTokensFunction", &["GetItem", "DeleteItem", "Query"], &["token-secret", "token-secret-previous"]),
     ("CurrentUserFunction", &["GetItem", "BatchGetItem"], &["token-secret", "token-secret-previous"]),
+    // The checks the served method makes first: API key, on user/ the user key.
+    ("SyncanoFallbackFunction", &["GetItem", "BatchGetItem"], &["token-secret", "token-secret-previous"]),
     (
         "ResetKeyFunction",
         &["GetItem", "BatchGetItem", "PutItem", "UpdateItem", "DeleteItem"],
