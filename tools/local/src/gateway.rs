@@ -1000,6 +1000,44 @@ mod tests {
         assert_eq!(echo["context"]["routeKey"], "$default");
     }
 
+    /// API Gateway's order (http-api-develop-routes: the most specific match, an exact method
+    /// before `ANY`): the Syncano fallback's `ANY .../{backend}/` gets only what the login
+    /// routes do not take, and `ANY` on a served path only the other methods.
+    #[tokio::test]
+    async fn literal_paths_and_exact_methods_beat_a_fallback_any() {
+        let router = router(
+            vec![
+                route("ANY", "/i/{instance}/user/auth/{backend}/", "files"),
+                route("POST", "/i/{instance}/user/auth/facebook/", "facebook-login"),
+                route("GET", "/i/{instance}/user/", "login"),
+                route("ANY", "/i/{instance}/user/", "files"),
+            ],
+            handlers(),
+        )
+        .expect("router builds");
+        let request = |method: Method, uri: &str| {
+            Request::builder().method(method).uri(uri).body(Body::empty()).expect("request")
+        };
+        for (method, uri, function, route_key) in [
+            (Method::POST, "/i/d/user/auth/facebook/", "facebook-login", "POST /i/{instance}/user/auth/facebook/"),
+            (Method::GET, "/i/d/user/auth/facebook/", "files", "ANY /i/{instance}/user/auth/{backend}/"),
+            (Method::POST, "/i/d/user/auth/myspace/", "files", "ANY /i/{instance}/user/auth/{backend}/"),
+            (Method::GET, "/i/d/user/", "login", "GET /i/{instance}/user/"),
+            (Method::DELETE, "/i/d/user/", "files", "ANY /i/{instance}/user/"),
+        ] {
+            let (_, echo) = send_json(router.clone(), request(method.clone(), uri)).await;
+            assert_eq!(
+                (echo["function"].as_str(), echo["context"]["routeKey"].as_str()),
+                (Some(function), Some(route_key)),
+                "{method} {uri}"
+            );
+        }
+        let (_, echo) = send_json(router.clone(), request(Method::POST, "/i/d/user/auth/myspace/")).await;
+        assert_eq!(echo["path_parameters"], json!({ "instance": "d", "backend": "myspace" }));
+        let (status, _) = send_json(router, request(Method::POST, "/i/d/user/auth/")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+
     #[tokio::test]
     async fn payloads_over_10_mb_are_rejected() {
         let big = vec![b'a'; MAX_PAYLOAD_BYTES + 1];

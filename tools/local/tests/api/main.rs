@@ -2,6 +2,7 @@
 //! the provider emulator; and every `events/` sample through its function's handler in process.
 
 mod budget;
+mod compat_syncano;
 mod crash;
 mod events;
 mod faults;
