@@ -171,6 +171,9 @@ async fn wrong_methods_are_405_with_allow_after_the_key_checks() {
     let (status, allow, body) =
         send_allow(t.http.put(&user_url).header("x-api-key", key).header("x-user-key", &user_key)).await;
     assert_eq!((status, allow.as_deref(), body), (405, Some("GET"), detail("Method \"PUT\" not allowed.")));
+    // HEAD is GET's (Django's `View.setup`).
+    let head = t.http.head(&user_url).header("x-api-key", key).header("x-user-key", &user_key);
+    assert_eq!(head.send().await.expect("request").status().as_u16(), 200);
 
     // reset_key/ needs an admin key first (`IsApiKeyIgnoringAcl`), then only POST is served.
     let reset = format!("{}/v1.1/instances/{INSTANCE}/users/{}/reset_key/", t.base, user["id"]);
