@@ -76,8 +76,13 @@ fn request(req: &Request) {
     for provider in Provider::ALL {
         match syncano::parse_login(req, provider) {
             Ok(login) => {
-                let _ = InstanceName::parse(&login.instance);
-                let _ = throttle::login_keys(req, Some((provider, &login.credentials)));
+                let _ = InstanceName::parse(&login.instance.to_lowercase());
+                match &login.credentials {
+                    Ok(c) => {
+                        let _ = throttle::login_keys(req, Some((provider, c)));
+                    }
+                    Err(e) => syncano_rejection(e),
+                }
             }
             Err(e) => syncano_rejection(&e),
         }

@@ -50,6 +50,16 @@ pub enum LoginError {
     /// Syncano: a first login with an API key that may not create users (`allow_user_create`).
     #[error("the API key may not create users")]
     UserCreateDenied,
+    /// Syncano: a body in a media type the platform's parsers do not read (the header, sanitised).
+    #[error("unsupported media type {0:?}")]
+    UnsupportedMediaType(String),
+    /// Syncano: the body's `access_token` is missing, blank or not a string (the platform's
+    /// serializer refuses it before any provider is asked).
+    #[error("no usable access_token field")]
+    MalformedCredentials,
+    /// Syncano: a method the path does not serve (the method, sanitised).
+    #[error("method {0:?} not allowed")]
+    MethodNotAllowed(String),
     /// Too many rejected logins from this IP: retry after that many seconds.
     #[error("too many rejected logins; retry after {0} s")]
     TooManyFailures(i64),
@@ -92,7 +102,9 @@ pub struct SyncanoLoginRequest {
     /// As written in the URL; validated here (a name that cannot exist is an unknown instance).
     pub instance: String,
     pub api_key: Option<Secret>,
-    pub credentials: Credentials,
+    /// Read from the body only once the API key is checked, as the platform does: a malformed
+    /// body with a wrong key answers like a wrong key.
+    pub credentials: Result<Credentials, LoginError>,
 }
 
 #[derive(Debug)]
@@ -161,18 +173,20 @@ impl App {
         Ok(self.store.create_user(instance, &identity, &self.user_keys).await?)
     }
 
-    /// Syncano: instance + API key first (one read), then the provider, then the user.
+    /// Syncano, in the platform's order (`SocialAuthView.post`): instance + API key first (one
+    /// read), then the body's token, then the backend, then the provider, then the user.
     pub async fn syncano_login(
         &self,
         req: SyncanoLoginRequest,
         provider: Provider,
     ) -> Result<SyncanoLogin, LoginError> {
+        let (instance, permissions) = self.check_api_key(&req.instance, req.api_key.as_ref()).await?;
+        let credentials = req.credentials?;
         if !self.config.serves(provider) {
             return Err(LoginError::UnsupportedService(provider.syncano_backend().into()));
         }
-        let (instance, permissions) = self.check_api_key(&req.instance, req.api_key.as_ref()).await?;
-        let verified = self.verify(provider, &req.credentials).await?;
-        let user = self.user_of(&instance, verified, &req.credentials, permissions.may_create_users()).await?;
+        let verified = self.verify(provider, &credentials).await?;
+        let user = self.user_of(&instance, verified, &credentials, permissions.may_create_users()).await?;
         self.syncano_answer(user)
     }
 
@@ -185,7 +199,8 @@ impl App {
         api_key: Option<&Secret>,
     ) -> Result<(InstanceName, ApiKeyPermissions), LoginError> {
         let api_key = api_key.ok_or(LoginError::MissingApiKey)?;
-        let instance = InstanceName::parse(instance).ok_or(LoginError::InvalidApiKey)?;
+        // The platform lowercases the name before it looks it up (`InstanceBasedMixin`).
+        let instance = InstanceName::parse(&instance.to_lowercase()).ok_or(LoginError::InvalidApiKey)?;
         match self.store.check_api_key(&instance, api_key).await? {
             ApiKeyCheck::Valid(permissions) => Ok((instance, permissions)),
             ApiKeyCheck::UnknownInstance | ApiKeyCheck::InvalidKey => Err(LoginError::InvalidApiKey),

@@ -2,6 +2,7 @@
 //! (`me`, `logout`, `resume`) and Syncano user keys (`user`, `reset_key`).
 
 use crate::app::App;
+use crate::instance::InstanceName;
 use crate::login::{LoginError, RocketChatLogin, SyncanoLogin};
 use crate::secret::Secret;
 use crate::store::{Session, UserRecord};
@@ -56,8 +57,17 @@ impl App {
         user_key: Option<&Secret>,
     ) -> Result<SyncanoLogin, LoginError> {
         let (instance, _) = self.check_api_key(instance, api_key).await?;
+        self.syncano_user_of_key(&instance, user_key).await
+    }
+
+    /// The user of `user_key` in `instance`, whose API key is already checked.
+    pub(crate) async fn syncano_user_of_key(
+        &self,
+        instance: &InstanceName,
+        user_key: Option<&Secret>,
+    ) -> Result<SyncanoLogin, LoginError> {
         let user_key = user_key.ok_or(LoginError::InvalidUserKey)?;
-        let user = self.store.find_by_user_key(&instance, user_key).await?.ok_or(LoginError::InvalidUserKey)?;
+        let user = self.store.find_by_user_key(instance, user_key).await?.ok_or(LoginError::InvalidUserKey)?;
         self.syncano_answer(user)
     }
 

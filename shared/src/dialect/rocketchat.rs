@@ -346,6 +346,10 @@ pub fn error_parts(err: &LoginError) -> (StatusCode, &'static str, String) {
         LoginError::UnknownInstance
         | LoginError::PermissionDenied
         | LoginError::UserCreateDenied
+        // Syncano-only failures: a Rocket.Chat route never raises them.
+        | LoginError::UnsupportedMediaType(_)
+        | LoginError::MalformedCredentials
+        | LoginError::MethodNotAllowed(_)
         | LoginError::Internal(_) => {
             (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error", "Internal server error".into())
         }

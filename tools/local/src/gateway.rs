@@ -123,6 +123,7 @@ const FUNCTIONS: &[(&str, MakeHandler)] = &[
     ("remove-other-tokens", function!(remove_other_tokens)),
     ("current-user", function!(current_user)),
     ("reset-key", function!(reset_key)),
+    ("syncano-fallback", function!(syncano_fallback)),
 ];
 
 /// The packages [`function_handlers`] serves, without needing an [`App`].
@@ -998,6 +999,44 @@ mod tests {
         let (_, echo) = send_json(router, request(Method::GET, "/anything/else")).await;
         assert_eq!(echo["function"], "login");
         assert_eq!(echo["context"]["routeKey"], "$default");
+    }
+
+    /// API Gateway's order (http-api-develop-routes: the most specific match, an exact method
+    /// before `ANY`): the Syncano fallback's `ANY .../{backend}/` gets only what the login
+    /// routes do not take, and `ANY` on a served path only the other methods.
+    #[tokio::test]
+    async fn literal_paths_and_exact_methods_beat_a_fallback_any() {
+        let router = router(
+            vec![
+                route("ANY", "/i/{instance}/user/auth/{backend}/", "files"),
+                route("POST", "/i/{instance}/user/auth/facebook/", "facebook-login"),
+                route("GET", "/i/{instance}/user/", "login"),
+                route("ANY", "/i/{instance}/user/", "files"),
+            ],
+            handlers(),
+        )
+        .expect("router builds");
+        let request = |method: Method, uri: &str| {
+            Request::builder().method(method).uri(uri).body(Body::empty()).expect("request")
+        };
+        for (method, uri, function, route_key) in [
+            (Method::POST, "/i/d/user/auth/facebook/", "facebook-login", "POST /i/{instance}/user/auth/facebook/"),
+            (Method::GET, "/i/d/user/auth/facebook/", "files", "ANY /i/{instance}/user/auth/{backend}/"),
+            (Method::POST, "/i/d/user/auth/myspace/", "files", "ANY /i/{instance}/user/auth/{backend}/"),
+            (Method::GET, "/i/d/user/", "login", "GET /i/{instance}/user/"),
+            (Method::DELETE, "/i/d/user/", "files", "ANY /i/{instance}/user/"),
+        ] {
+            let (_, echo) = send_json(router.clone(), request(method.clone(), uri)).await;
+            assert_eq!(
+                (echo["function"].as_str(), echo["context"]["routeKey"].as_str()),
+                (Some(function), Some(route_key)),
+                "{method} {uri}"
+            );
+        }
+        let (_, echo) = send_json(router.clone(), request(Method::POST, "/i/d/user/auth/myspace/")).await;
+        assert_eq!(echo["path_parameters"], json!({ "instance": "d", "backend": "myspace" }));
+        let (status, _) = send_json(router, request(Method::POST, "/i/d/user/auth/")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
     }
 
     #[tokio::test]

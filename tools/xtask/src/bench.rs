@@ -32,6 +32,7 @@ const FUNCTIONS: [&str; 15] = [
     "remove-other-tokens",
     "current-user",
     "reset-key",
+    "syncano-fallback",
     "rocketchat-authorizer",
     "syncano-authorizer",
 ];
@@ -329,6 +330,12 @@ impl Events<'_> {
         reset["requestContext"]["http"]["path"] = json!(raw_path);
         let reset_path = self.write("reset-key", &reset)?;
         cases.push(Case { function: "reset-key", name: "existing user", event: reset_path, first_login: false });
+        cases.push(Case {
+            function: "syncano-fallback",
+            name: "wrong method",
+            event: self.root.join("events/syncano-fallback/405-wrong-method.json"),
+            first_login: false,
+        });
 
         let mut allow =
             self.with_session("events/rocketchat-authorizer/deny-unknown-session.json", &token, &rc_user)?;

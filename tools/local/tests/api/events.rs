@@ -83,7 +83,8 @@ fn samples(emulator: &Emulator) -> BTreeMap<(&'static str, String), Value> {
             if backend == "twitter" { "not-a-token:any-provider-issued" } else { "not-a-token-any-provider-issued" };
         add("401-rejected-token", ev(DEMO_INSTANCE, json_ct, key, &json!({ "access_token": rejected }).to_string()));
         add("400-malformed-body", ev(DEMO_INSTANCE, json_ct, key, r#"{"access_token": "#));
-        add("400-missing-field", ev(DEMO_INSTANCE, json_ct, key, r#"{"token":"x"}"#));
+        // The platform's serializer refuses it: 401 "Invalid authorization token.".
+        add("401-missing-field", ev(DEMO_INSTANCE, json_ct, key, r#"{"token":"x"}"#));
         add("403-missing-api-key", ev(DEMO_INSTANCE, json_ct, None, &success.to_string()));
         if function == "facebook-login" {
             let form = format!("access_token={DEMO_FACEBOOK_TOKEN}");
@@ -91,7 +92,7 @@ fn samples(emulator: &Emulator) -> BTreeMap<(&'static str, String), Value> {
             let limited =
                 json!({ "access_token": demo_id_token(emulator, OidcProvider::FacebookLimited), "nonce": DEMO_NONCE });
             add("200-success-limited-login", ev(DEMO_INSTANCE, json_ct, key, &limited.to_string()));
-            add("400-wrong-content-type", ev(DEMO_INSTANCE, "text/plain", key, DEMO_FACEBOOK_TOKEN));
+            add("415-unsupported-media-type", ev(DEMO_INSTANCE, "application/xml", key, "<access_token/>"));
             add("403-wrong-api-key", ev(DEMO_INSTANCE, json_ct, Some(&"0".repeat(40)), &success.to_string()));
             // An unknown instance answers like a wrong key (no instance enumeration).
             add("403-unknown-instance", ev("no-such-instance", json_ct, key, &success.to_string()));
@@ -217,6 +218,25 @@ fn samples(emulator: &Emulator) -> BTreeMap<(&'static str, String), Value> {
     // The client key an app ships may not reset keys, whether or not the user exists.
     out.insert(("reset-key", "403-client-key".into()), reset("1", &[("x-api-key", DEMO_API_KEY)]));
     out.insert(("reset-key", "404-unknown-user".into()), reset("999999", &[("x-api-key", DEMO_ADMIN_API_KEY)]));
+    // The fallback: ANY on the Syncano paths, for an unknown backend and the wrong methods.
+    let fallback = |method: &str, path: &str, raw_path: &str, headers: &[(&str, &str)], body: &str| {
+        let mut e = event(&format!("ANY {path}"), raw_path, Some(DEMO_INSTANCE), headers, body);
+        e["requestContext"]["http"]["method"] = json!(method);
+        e
+    };
+    let auth_any = "/v1.1/instances/{instance}/user/auth/{backend}/";
+    let myspace = format!("/v1.1/instances/{DEMO_INSTANCE}/user/auth/myspace/");
+    let json_key = [("content-type", "application/json"), ("x-api-key", DEMO_API_KEY)];
+    let mut unknown = fallback("POST", auth_any, &myspace, &json_key, r#"{"access_token":"EAAB"}"#);
+    unknown["pathParameters"]["backend"] = json!("myspace");
+    out.insert(("syncano-fallback", "400-unsupported-backend".into()), unknown);
+    let facebook = format!("/v1.1/instances/{DEMO_INSTANCE}/user/auth/facebook/");
+    let mut wrong = fallback("GET", auth_any, &facebook, &[("x-api-key", DEMO_API_KEY)], "");
+    wrong["pathParameters"]["backend"] = json!("facebook");
+    out.insert(("syncano-fallback", "405-wrong-method".into()), wrong);
+    let mut no_key = fallback("GET", auth_any, &facebook, &[], "");
+    no_key["pathParameters"]["backend"] = json!("facebook");
+    out.insert(("syncano-fallback", "403-missing-api-key".into()), no_key);
     out
 }
 

@@ -3,6 +3,7 @@
 
 mod budget;
 mod compat_rocketchat;
+mod compat_syncano;
 mod crash;
 mod events;
 mod faults;

@@ -429,9 +429,9 @@ async fn unconfigured_providers_are_not_served() {
         }
     })
     .await;
+    // As an unknown backend (`apps/core/social_helpers.py`: `UnsupportedSocialBackend`).
     let (status, body) = syncano(&t, "google-oauth2", json!({"access_token": "ya29.x"})).await;
-    assert_eq!(status, 404, "{body}");
-    assert!(body["detail"].is_string());
+    assert_eq!((status, body), (400, json!({"detail": "Unsupported social backend."})));
     let (status, body) = rocketchat(&t, json!({"serviceName": "github", "accessToken": "gho_x", "expiresIn": 1})).await;
     assert_eq!(status, 401);
     assert_eq!(body["message"], "Unexpected AccessToken service github", "{body}");

@@ -77,6 +77,10 @@ async fn the_client_key_cannot_reset_anyones_key_and_reveals_no_user_id() {
     t.assert_logs_clean();
 }
 
+/// Follows `apps/core/social_helpers.py` (`SocialHelper.create_or_retrieve_social_user`: no
+/// `allow_create`, no new user, `PermissionDenied('You do not have permission to create new
+/// user.')`; an existing user is retrieved) and `apps/users/v1/views.py` (`SocialAuthView.post`
+/// passes the key's `allow_user_create`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_without_allow_user_create_cannot_create_users() {
     let t = spawn_app().await;
@@ -223,7 +227,8 @@ async fn me_and_user_answer_in_their_dialect_for_every_credential_failure() {
     assert_eq!(rc(&t, reqwest::Method::POST, "/api/v1/logout", &headers).await, logged_out);
     let user = syncano_user(&t, "Dialect Key").await;
     let key = user["user_key"].as_str().expect("key");
-    let bad_user_key = (403, json!({ "detail": "Invalid user key." }));
+    // `apps/users/permissions.py` (`HasUser`): DRF's permission denial.
+    let bad_user_key = (403, json!({ "detail": "You do not have permission to perform this action." }));
     let api = t.api_key.clone();
     assert_eq!(
         current_user(&t, &t.base, INSTANCE, &[("x-api-key", &api), ("x-user-key", &"0".repeat(40))]).await,

@@ -37,10 +37,12 @@ async fn first_login_creates_the_user_and_the_next_returns_it() {
     assert!(is_micros_rfc3339(&p["created_at"]) && is_micros_rfc3339(&p["updated_at"]), "{p}");
     assert_eq!(p["revision"], 1);
     let base = format!("/v1.1/instances/{INSTANCE}/users/{id}/");
-    assert_eq!(p["links"]["owner"], base.as_str());
+    let profile = format!("/v1.1/instances/{INSTANCE}/classes/user_profile/objects/{id}/");
+    assert_eq!(p["links"], json!({"self": profile, "owner": base}));
+    assert_eq!(user["groups"], json!([]));
     assert_eq!(
         user["links"],
-        json!({"self": base, "reset-key": format!("{base}reset_key/"), "groups": format!("{base}groups/")})
+        json!({"self": base, "reset-key": format!("{base}reset_key/"), "groups": format!("{base}groups/"), "profile": profile})
     );
     assert_eq!(t.login_writes().await, [1, 1, 1, 0]);
 
@@ -177,23 +179,20 @@ async fn provider_failures_are_502_or_504_within_the_timeout_and_write_nothing()
     t.assert_logs_clean();
 }
 
+/// Unreadable bodies: `apps/core/parsers.py` (JSON parse error, 400) and Django REST
+/// framework's 415; the token field's own failures are 401s (`compat_syncano.rs`).
 #[tokio::test]
-async fn malformed_requests_are_400_naming_the_problem() {
+async fn malformed_requests_are_400_or_415_naming_the_problem() {
     let t = spawn_app().await;
     let big = format!(r#"{{"access_token":"{}"}}"#, "A".repeat(20_000));
-    let cases: Vec<(&str, String, &str)> = vec![
-        ("application/json", "{\"access_token\": ".into(), "JSON"),
-        ("application/json", "[]".into(), "object"),
-        ("application/json", "{}".into(), "access_token"),
-        ("application/json", r#"{"token":"x"}"#.into(), "access_token"),
-        ("application/json", r#"{"access_token":42}"#.into(), "access_token"),
-        ("application/json", r#"{"access_token":["a"]}"#.into(), "access_token"),
-        ("application/json", r#"{"access_token":""}"#.into(), "access_token"),
-        ("application/json", big, "too large"),
-        ("text/plain", "access_token=x".into(), "media type"),
-        ("application/x-www-form-urlencoded", "token=x".into(), "access_token"),
+    let cases: Vec<(&str, String, u16, &str)> = vec![
+        ("application/json", "{\"access_token\": ".into(), 400, "JSON parse error - "),
+        ("text/plain", "access_token=x".into(), 400, "JSON parse error - "),
+        ("application/json", big, 400, "too large"),
+        ("application/xml", "<x/>".into(), 415, "Unsupported media type \"application/xml\" in request."),
+        ("multipart/form-data", "x".into(), 400, "Multipart"),
     ];
-    for (ct, body, needle) in cases {
+    for (ct, body, expected, needle) in cases {
         let resp = t
             .http
             .post(t.syncano_url(INSTANCE))
@@ -204,7 +203,7 @@ async fn malformed_requests_are_400_naming_the_problem() {
             .await
             .expect("request");
         let (status, err) = json(resp).await;
-        assert_eq!(status, 400, "{ct} {body:.40}: {err}");
+        assert_eq!(status, expected, "{ct} {body:.40}: {err}");
         let detail = err["detail"].as_str().unwrap_or_default();
         assert!(detail.contains(needle), "{detail} should mention {needle}");
     }
@@ -230,9 +229,9 @@ async fn api_keys_and_instances_are_checked_before_the_provider() {
     assert_eq!(s, 403);
     // An instance that does not exist is a wrong key: instance names cannot be probed for.
     let (s, b) = json(post("no-such-instance", Some(&t.api_key)).await.expect("req")).await;
-    assert_eq!((s, b["detail"].as_str()), (403, Some("Invalid API key.")));
+    assert_eq!((s, b["detail"].as_str()), (403, Some("No such API Key.")));
     let (s, b) = json(post("Bad%20Name", Some(&t.api_key)).await.expect("req")).await;
-    assert_eq!((s, b["detail"].as_str()), (403, Some("Invalid API key.")));
+    assert_eq!((s, b["detail"].as_str()), (403, Some("No such API Key.")));
     assert_eq!(t.emulator.request_count(), before, "the provider was asked without a valid key");
 
     // A new key works until it is revoked, then it is 403 at once.
@@ -253,12 +252,14 @@ async fn api_keys_and_instances_are_checked_before_the_provider() {
 }
 
 #[tokio::test]
-async fn unknown_routes_are_api_gateways_404() {
+async fn paths_outside_the_syncano_routes_are_api_gateways_404() {
     let t = spawn_app().await;
-    let resp = t.http.post(format!("{}/v1.1/instances/demo/user/auth/myspace/", t.base)).send().await.expect("req");
-    assert_eq!(json(resp).await, (404, json!({"message": "Not Found"})));
-    let resp = t.http.get(t.syncano_url(INSTANCE)).send().await.expect("req");
-    assert_eq!(resp.status().as_u16(), 404);
+    for path in
+        ["/v1.1/instances/demo/user/auth/", "/v1.1/instances/demo/user/auth/facebook", "/v1.1/instances/demo/users/"]
+    {
+        let resp = t.http.post(format!("{}{path}", t.base)).send().await.expect("req");
+        assert_eq!(json(resp).await, (404, json!({"message": "Not Found"})), "{path}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

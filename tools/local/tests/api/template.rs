@@ -41,6 +41,8 @@ const GRANTS: &[(&str, &[&str], &[&str])] = &[
     // Query only on the user's session list (`USESS#`), by a LeadingKeys condition.
     ("RemoveOtherTokensFunction", &["GetItem", "DeleteItem", "Query"], &[]),
     ("CurrentUserFunction", &["GetItem", "BatchGetItem"], &["token-secret", "token-secret-previous"]),
+    // The checks the served method makes first: API key, on user/ the user key.
+    ("SyncanoFallbackFunction", &["GetItem", "BatchGetItem"], &["token-secret", "token-secret-previous"]),
     (
         "ResetKeyFunction",
         &["GetItem", "BatchGetItem", "PutItem", "UpdateItem", "DeleteItem"],
@@ -341,4 +343,24 @@ fn one_authorizer_per_scheme_and_the_syncano_one_keyed_by_path() {
     for route in template.routes() {
         assert_eq!(route.authorizer, None, "{}", route.route_key());
     }
+}
+
+/// The fallback's `Allow` header comes from `shared::dialect::syncano::ROUTES`: it must be the
+/// template's Syncano routes, and the fallback's `ANY` routes exactly `FALLBACK_ROUTES`.
+#[test]
+fn the_syncano_route_list_is_the_templates() {
+    use shared::dialect::syncano::{FALLBACK_ROUTES, ROUTES};
+    let routes = Template::load(repo_root().join("template.yaml")).expect("template").routes();
+    let served: BTreeSet<(String, String)> = routes
+        .iter()
+        .filter(|r| r.path.starts_with("/v1.1/") && r.method != "ANY")
+        .map(|r| (r.method.clone(), r.path.clone()))
+        .collect();
+    let listed: BTreeSet<(String, String)> = ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
+    assert_eq!(served, listed, "ROUTES in shared/src/dialect/syncano.rs differs from template.yaml");
+    let any: BTreeSet<String> = routes.iter().filter(|r| r.method == "ANY").map(|r| r.route_key()).collect();
+    let fallback: BTreeSet<String> =
+        routes.iter().filter(|r| r.package == "syncano-fallback").map(|r| r.route_key()).collect();
+    let expected: BTreeSet<String> = FALLBACK_ROUTES.iter().map(|r| r.to_string()).collect();
+    assert_eq!((any, fallback), (expected.clone(), expected));
 }
