@@ -18,7 +18,7 @@ use shared::App;
 use crate::prices;
 
 /// The functions as the template ships them (package = binary name).
-const FUNCTIONS: [&str; 15] = [
+const FUNCTIONS: [&str; 16] = [
     "facebook-login",
     "google-login",
     "twitter-login",
