@@ -814,28 +814,38 @@ impl UserStore {
     /// The token hashes of every session of a user (live or expired but not yet deleted), from
     /// the user's session list: one consistent `Query`, no scan.
     pub async fn user_sessions(&self, instance: &InstanceName, user_id: u64) -> Result<Vec<String>, StoreError> {
-        let mut hashes = Vec::new();
+        self.query_partition(user_sessions_pk(instance, user_id), "SESSION#")
+            .await?
+            .iter()
+            .map(|item| {
+                let sk = get_s(item, "sk")?;
+                Ok(sk.strip_prefix("SESSION#").ok_or(StoreError::Corrupt("sk"))?.to_string())
+            })
+            .collect()
+    }
+
+    /// Every item of partition `pk` whose sort key starts with `sk_prefix`: consistent `Query`
+    /// pages until the last.
+    async fn query_partition(&self, pk: String, sk_prefix: &str) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
         let mut start = None;
         loop {
             let out = self
                 .client
                 .query()
                 .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(user_sessions_pk(instance, user_id)))
-                .projection_expression("sk")
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .expression_attribute_values(":prefix", s(sk_prefix))
                 .consistent_read(true)
                 .set_exclusive_start_key(start)
                 .send()
                 .await
                 .map_err(|e| classify("Query", e))?;
-            for item in out.items.unwrap_or_default() {
-                let sk = get_s(&item, "sk")?;
-                hashes.push(sk.strip_prefix("SESSION#").ok_or(StoreError::Corrupt("sk"))?.to_string());
-            }
+            items.extend(out.items.unwrap_or_default());
             start = out.last_evaluated_key;
             if start.is_none() {
-                return Ok(hashes);
+                return Ok(items);
             }
         }
     }
@@ -997,27 +1007,7 @@ impl UserStore {
     }
 
     async fn api_key_items(&self, instance: &InstanceName) -> Result<Vec<Item>, StoreError> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(format!("INST#{instance}")))
-                .expression_attribute_values(":prefix", s("APIKEY#"))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| classify("Query", e))?;
-            items.extend(out.items.unwrap_or_default());
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(items);
-            }
-        }
+        self.query_partition(format!("INST#{instance}"), "APIKEY#").await
     }
 
     pub async fn list_api_keys(&self, instance: &InstanceName) -> Result<Vec<ApiKeyInfo>, StoreError> {

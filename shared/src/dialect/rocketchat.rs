@@ -396,58 +396,72 @@ pub(crate) fn auth_headers(req: &Request) -> Result<(Secret, String), LoginError
     }
 }
 
-/// `GET /api/v1/me`.
-pub async fn handle_me(app: &App, req: &Request, route: &'static str) -> Response<Body> {
+/// A route of a live session (`X-Auth-Token` + `X-User-Id`): `call` with them, `ok` makes the
+/// answer of a success, a failure is the dialect's error body; with its one log line.
+async fn session_route<T, Fut>(
+    req: &Request,
+    route: &'static str,
+    call: impl FnOnce(Secret, String) -> Fut,
+    ok: impl FnOnce(&T) -> Response<Body>,
+) -> Response<Body>
+where
+    Fut: std::future::Future<Output = Result<T, LoginError>>,
+{
     let log = RequestLog::start(req, route);
     let result = match auth_headers(req) {
-        Ok((token, user_id)) => app.rocketchat_me(&token, &user_id).await,
+        Ok((token, user_id)) => call(token, user_id).await,
         Err(e) => Err(e),
     };
     let resp = match &result {
-        Ok(user) => json_response(StatusCode::OK, &MeResponse { me: Me::from_user(&app.config, user), success: true }),
+        Ok(value) => ok(value),
         Err(e) => error_response(e),
     };
     log.finish(resp.status(), result.as_ref().err());
     resp
+}
+
+/// `GET /api/v1/me`.
+pub async fn handle_me(app: &App, req: &Request, route: &'static str) -> Response<Body> {
+    session_route(
+        req,
+        route,
+        |token, user_id| async move { app.rocketchat_me(&token, &user_id).await },
+        |user| json_response(StatusCode::OK, &MeResponse { me: Me::from_user(&app.config, user), success: true }),
+    )
+    .await
 }
 
 /// `POST /api/v1/logout` and its deprecated alias `GET /api/v1/logout` (ApiClass.ts registers
 /// both on the same action): this session only.
 pub async fn handle_logout(app: &App, req: &Request, route: &'static str) -> Response<Body> {
-    let log = RequestLog::start(req, route);
-    let result = match auth_headers(req) {
-        Ok((token, user_id)) => app.rocketchat_logout(&token, &user_id).await,
-        Err(e) => Err(e),
-    };
-    let resp = match &result {
-        Ok(()) => json_response(
-            StatusCode::OK,
-            &Success {
-                status: "success",
-                data: serde_json::json!({ "message": "You've been logged out!" }),
-                success: None,
-            },
-        ),
-        Err(e) => error_response(e),
-    };
-    log.finish(resp.status(), result.as_ref().err());
-    resp
+    session_route(
+        req,
+        route,
+        |token, user_id| async move { app.rocketchat_logout(&token, &user_id).await },
+        |()| {
+            json_response(
+                StatusCode::OK,
+                &Success {
+                    status: "success",
+                    data: serde_json::json!({ "message": "You've been logged out!" }),
+                    success: None,
+                },
+            )
+        },
+    )
+    .await
 }
 
 /// `POST /api/v1/users.removeOtherTokens`: every other session of the user is revoked; Rocket.Chat
 /// answers `API.v1.success()`, i.e. `{"success": true}`.
 pub async fn handle_remove_other_tokens(app: &App, req: &Request, route: &'static str) -> Response<Body> {
-    let log = RequestLog::start(req, route);
-    let result = match auth_headers(req) {
-        Ok((token, user_id)) => app.rocketchat_remove_other_tokens(&token, &user_id).await,
-        Err(e) => Err(e),
-    };
-    let resp = match &result {
-        Ok(_) => json_response(StatusCode::OK, &serde_json::json!({ "success": true })),
-        Err(e) => error_response(e),
-    };
-    log.finish(resp.status(), result.as_ref().err());
-    resp
+    session_route(
+        req,
+        route,
+        |token, user_id| async move { app.rocketchat_remove_other_tokens(&token, &user_id).await },
+        |_| json_response(StatusCode::OK, &serde_json::json!({ "success": true })),
+    )
+    .await
 }
 
 /// The response for a login outcome, with its one log line.
