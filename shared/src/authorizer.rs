@@ -10,9 +10,10 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::app::App;
+use crate::dialect::syncano::{self, SyncanoError};
 use crate::login::LoginError;
+use crate::records::UserRecord;
 use crate::secret::Secret;
-use crate::store::UserRecord;
 
 /// The part of the authorizer event this reads (API Gateway lowercases header names).
 #[derive(Debug, Default, Deserialize)]
@@ -84,7 +85,7 @@ impl App {
                 let (Some(token), Some(user_id)) = (header("x-auth-token"), header("x-user-id")) else {
                     return Ok(AuthorizerResponse::deny());
                 };
-                self.rocketchat_me(&Secret::new(token), user_id).await
+                self.session_user(&Secret::new(token), user_id).await
             }
             Scheme::SyncanoUserKey => {
                 let (Some(api_key), Some(user_key)) = (header("x-api-key"), header("x-user-key")) else {
@@ -95,9 +96,13 @@ impl App {
                     .get("instance")
                     .map(String::as_str)
                     .unwrap_or(self.config.default_instance.as_str());
-                self.syncano_user(instance, Some(&Secret::new(api_key)), Some(&Secret::new(user_key)))
-                    .await
-                    .map(|l| l.user)
+                let (api_key, user_key) = (Secret::new(api_key), Secret::new(user_key));
+                match syncano::account::user_of_keys(self, instance, Some(&api_key), Some(&user_key)).await {
+                    Ok(signed_in) => Ok(signed_in.user),
+                    Err(SyncanoError::Login(e)) => Err(e),
+                    // Any refusal of the keys themselves.
+                    Err(_) => Err(LoginError::NotLoggedIn),
+                }
             }
         };
         match found {

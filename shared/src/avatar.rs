@@ -156,19 +156,14 @@ fn answer(req: &Request, avatar: Avatar) -> Response<Body> {
 pub async fn handle(app: &App, req: &Request, route: &'static str) -> Response<Body> {
     let log = RequestLog::start(req, route);
     let username = req.path_parameters_ref().and_then(|p| p.first("username")).unwrap_or_default().to_string();
-    let result = if username.is_empty() {
+    if username.is_empty() {
         // The route needs a non-empty segment; Rocket.Chat answers 404 too.
-        Err(LoginError::UserNotFound)
-    } else {
-        app.avatar(&username).await
-    };
-    let resp = match &result {
-        Ok(avatar) => answer(req, avatar.clone()),
-        Err(LoginError::UserNotFound) => rocketchat::not_found_response(),
-        Err(e) => rocketchat::error_response(e),
-    };
-    log.finish(resp.status(), result.as_ref().err());
-    resp
+        let resp = rocketchat::not_found_response();
+        log.finish(resp.status(), Some(&"no username"));
+        return resp;
+    }
+    let result = app.avatar(&username).await;
+    crate::http::respond(log, result, |avatar| answer(req, avatar.clone()), rocketchat::error_response)
 }
 
 #[cfg(test)]

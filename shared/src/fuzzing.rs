@@ -72,14 +72,17 @@ pub fn login_body(kind: u8, body: &[u8]) {
 /// Everything a handler reads from a request before it calls DynamoDB or a provider.
 fn request(req: &Request) {
     let _ = RequestLog::start(req, "fuzz");
-    let _ = throttle::source_ip(req);
+    let _ = crate::http::source_ip(req);
     for provider in Provider::ALL {
         match syncano::parse_login(req, provider) {
             Ok(login) => {
                 let _ = InstanceName::parse(&login.instance.to_lowercase());
                 match &login.credentials {
                     Ok(c) => {
-                        let _ = throttle::login_keys(req, Some((provider, c)));
+                        let _ = throttle::FailureKeys::new(
+                            "203.0.113.1",
+                            c.claimed_subject(provider).as_deref().map(|s| (provider, s)),
+                        );
                     }
                     Err(e) => syncano_rejection(e),
                 }
@@ -89,7 +92,8 @@ fn request(req: &Request) {
     }
     match rocketchat::parse(req) {
         Ok(rocketchat::Login::OAuth(login)) => {
-            let _ = throttle::login_keys(req, Some((login.provider, &login.credentials)));
+            let claimed = login.credentials.claimed_subject(login.provider);
+            let _ = throttle::FailureKeys::new("203.0.113.1", claimed.as_deref().map(|s| (login.provider, s)));
         }
         Ok(rocketchat::Login::Resume(_)) => {}
         Err(e) => rocketchat_rejection(&e),
@@ -98,7 +102,7 @@ fn request(req: &Request) {
         rocketchat_rejection(&e);
     }
     if let Some(id) = req.path_parameters_ref().and_then(|p| p.first("id")) {
-        let _ = crate::sessions::parse_user_id(id);
+        let _ = syncano::account::parse_user_id(id);
     }
 }
 
@@ -106,12 +110,12 @@ fn body_json(resp: &Response<Body>) -> Value {
     serde_json::from_slice(resp.body().as_ref()).unwrap_or_else(|e| panic!("error body is not JSON: {e}"))
 }
 
-fn assert_client_error(resp: &Response<Body>, e: &LoginError) {
+fn assert_client_error(resp: &Response<Body>, e: &dyn std::fmt::Display) {
     assert!(resp.status().is_client_error(), "a parse failure answered {}: {e}", resp.status());
     assert_eq!(resp.headers().get("content-type").and_then(|v| v.to_str().ok()), Some("application/json"), "{e}");
 }
 
-fn syncano_rejection(e: &LoginError) {
+fn syncano_rejection(e: &syncano::SyncanoError) {
     let resp = syncano::error_response(e);
     assert_client_error(&resp, e);
     let body = body_json(&resp);
@@ -203,8 +207,7 @@ pub fn provider_answer(data: &[u8]) {
         Ok(None) => {}
         Err(e) => {
             // Every provider failure is a 4xx or 5xx of the dialects, never a success.
-            let login = LoginError::from(e);
-            let status = syncano::error_response(&login).status();
+            let status = syncano::error_response(&syncano::SyncanoError::from(e)).status();
             assert!(status.is_client_error() || status.is_server_error(), "{status}");
         }
     }

@@ -57,6 +57,32 @@ pub fn set_retry_after(resp: &mut Response<Body>, err: &crate::login::LoginError
     }
 }
 
+/// The caller's address as API Gateway saw it (`requestContext.http.sourceIp`).
+pub fn source_ip(req: &Request) -> Option<&str> {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => {
+            ctx.http.source_ip.as_deref().filter(|ip| !ip.is_empty() && ip.len() <= 64)
+        }
+        _ => None,
+    }
+}
+
+/// The one envelope of every route's answer: the outcome becomes the response (`ok` of a
+/// success, `err` of a failure: the dialect's error body) and the request's one log line.
+pub fn respond<T, E: std::fmt::Display>(
+    log: RequestLog,
+    result: Result<T, E>,
+    ok: impl FnOnce(&T) -> Response<Body>,
+    err: impl FnOnce(&E) -> Response<Body>,
+) -> Response<Body> {
+    let resp = match &result {
+        Ok(value) => ok(value),
+        Err(e) => err(e),
+    };
+    log.finish(resp.status(), result.as_ref().err());
+    resp
+}
+
 /// The one structured log line of a request: request ids (Lambda's and API Gateway's), route,
 /// provider, status, outcome, latency and, on failure, the error's class and internal detail.
 /// Tokens, keys, proofs and provider bodies never reach it: errors carry none.

@@ -14,6 +14,7 @@ pub mod identity;
 pub mod instance;
 pub mod login;
 pub mod providers;
+pub mod records;
 pub mod secret;
 pub mod secrets;
 pub mod sessions;

@@ -20,12 +20,10 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use lambda_http::request::RequestContext;
-use lambda_http::{Request, RequestExt};
-
+use crate::app::App;
 use crate::clock;
 use crate::identity::Provider;
-use crate::providers::Credentials;
+use crate::login::LoginError;
 use crate::tokens;
 
 pub struct FailureLimiter {
@@ -58,12 +56,49 @@ impl FailureKeys {
     }
 }
 
-/// The counters of a login request: its source IP (none, no counting: only API Gateway's own
-/// invocations lack one), and the provider user its credentials claim, if any.
-pub fn login_keys(req: &Request, login: Option<(Provider, &Credentials)>) -> Option<FailureKeys> {
-    let ip = source_ip(req)?;
-    let claimed = login.and_then(|(provider, creds)| Some((provider, creds.claimed_subject(provider)?)));
-    Some(FailureKeys::new(&ip, claimed.as_ref().map(|(p, sub)| (*p, sub.as_str()))))
+/// A failure the limiter counts: the provider refused the token. Each layer's error says
+/// whether it is one.
+pub trait CountedFailure {
+    fn is_rejected_token(&self) -> bool;
+}
+
+impl CountedFailure for LoginError {
+    fn is_rejected_token(&self) -> bool {
+        matches!(self, LoginError::TokenRejected(_))
+    }
+}
+
+impl App {
+    /// Runs a login `attempt` from `source_ip` (none, no counting: only API Gateway's own
+    /// invocations lack one) claiming to be the provider user `claimed` (what
+    /// [`crate::providers::Credentials::claimed_subject`] reads, if anything): refused with 429 while one of its
+    /// counters is over its limit (the provider is not asked), and a rejection is counted under
+    /// each.
+    pub async fn limited<T, E: From<LoginError> + CountedFailure>(
+        &self,
+        source_ip: Option<&str>,
+        claimed: Option<(Provider, String)>,
+        attempt: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        let Some(ip) = source_ip else { return attempt.await };
+        let keys = FailureKeys::new(ip, claimed.as_ref().map(|(p, sub)| (*p, sub.as_str())));
+        if let Some(wait) = self.limiter.retry_after(&keys) {
+            return Err(LoginError::TooManyFailures(wait).into());
+        }
+        let result = attempt.await;
+        if result.as_ref().is_err_and(CountedFailure::is_rejected_token) {
+            let (window, end) = self.limiter.window();
+            let counters = std::iter::once((&keys.ip, false)).chain(keys.user.iter().map(|k| (k, true)));
+            for (key, per_user) in counters {
+                match self.store.count_failure(key, window, end + 60).await {
+                    Ok(count) => self.limiter.note_failures(key, per_user, count),
+                    // Counting is best effort: the client's answer is the rejection either way.
+                    Err(e) => tracing::warn!(error = %e, "could not count a rejected login"),
+                }
+            }
+        }
+        result
+    }
 }
 
 impl FailureLimiter {
@@ -116,16 +151,6 @@ pub fn client_key(ip: &str) -> String {
             }
         },
         Err(_) => ip.to_string(),
-    }
-}
-
-/// The caller's address as API Gateway saw it (`requestContext.http.sourceIp`).
-pub fn source_ip(req: &Request) -> Option<String> {
-    match req.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(ctx)) => {
-            ctx.http.source_ip.clone().filter(|ip| !ip.is_empty() && ip.len() <= 64)
-        }
-        _ => None,
     }
 }
 

@@ -87,7 +87,7 @@ async fn expired_sessions_are_refused_before_dynamodb_deletes_them() {
     t.app.store.put_session(&stale, &record, shared::clock::now_secs() - 1).await.expect("put");
     assert_eq!(t.count("SESSION#").await, 2);
     assert_eq!(me(&t, stale.expose(), &user_id).await, not_logged_in());
-    let resp = t.app.rocketchat_me(&stale, &user_id).await;
+    let resp = t.app.session_user(&stale, &user_id).await;
     assert!(matches!(resp, Err(shared::LoginError::NotLoggedIn)), "the function refuses it too: {resp:?}");
     let (status, _) = json(
         t.http

@@ -1,0 +1,146 @@
+//! Rocket.Chat REST v1: `POST /api/v1/login` with `serviceName`, `accessToken`, `secret`,
+//! `expiresIn`, answering `{"status":"success","data":{"authToken","userId","me"},"success":true}`
+//! (`API.v1.success()` in `apps/meteor/app/api/server/ApiClass.ts` adds `success`); errors are
+//! `{"success":false,"status":"error","error":...,"message":...}`, the envelope ApiClass.ts's
+//! login route and `unauthorized()` answer. Every case and its source: docs/compatibility.md.
+//!
+//! `secret` is accepted for compatibility and never used: Rocket.Chat computes Facebook's
+//! appsecret_proof with it, which lets a token of any app in. We use our own app secret.
+
+//!
+//! The route handlers and the login flow are here; [`request`] reads the login body,
+//! [`response`] writes the answers and maps each failure.
+
+pub mod request;
+pub mod response;
+#[cfg(test)]
+mod tests;
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+
+pub use request::{parse, parse_login, Login, LoginRequest, UNRECOGNIZED};
+pub use response::{
+    avatar_url, error_parts, error_response, not_found_response, ErrorBody, LoginData, Me, MeResponse, Success,
+    NOT_LOGGED_IN,
+};
+
+use crate::app::App;
+use crate::config::Config;
+use crate::http::{self, header_str, json_response, source_ip, RequestLog};
+use crate::identity::Provider;
+use crate::login::{LoginError, SignedIn};
+use crate::providers::Credentials;
+use crate::secret::Secret;
+
+/// The whole Rocket.Chat login (OAuth or resume): parse, log in, answer (with its log line).
+pub async fn handle(app: &App, req: &Request, route: &'static str) -> Response<Body> {
+    let mut log = RequestLog::start(req, route);
+    let result = match parse(req) {
+        Ok(Login::OAuth(login)) => {
+            log.provider(login.provider);
+            let claimed = login.credentials.claimed_subject(login.provider).map(|sub| (login.provider, sub));
+            app.limited(source_ip(req), claimed, oauth_login(app, login.provider, &login.credentials)).await
+        }
+        Ok(Login::Resume(token)) => app.limited(source_ip(req), None, app.resume_session(&token)).await,
+        Err(e) => Err(e),
+    };
+    respond(&app.config, log, result)
+}
+
+/// `X-Auth-Token` and `X-User-Id`, as every authenticated Rocket.Chat call sends them.
+pub(crate) fn auth_headers(req: &Request) -> Result<(Secret, String), LoginError> {
+    match (header_str(req, "x-auth-token"), header_str(req, "x-user-id")) {
+        (Some(t), Some(u)) if t.len() <= 256 && u.len() <= 64 => Ok((Secret::new(t), u.to_string())),
+        _ => Err(LoginError::NotLoggedIn),
+    }
+}
+
+/// A route of a live session (`X-Auth-Token` + `X-User-Id`): `call` with them, `ok` makes the
+/// answer of a success, a failure is the dialect's error body; with its one log line.
+async fn session_route<T, Fut>(
+    req: &Request,
+    route: &'static str,
+    call: impl FnOnce(Secret, String) -> Fut,
+    ok: impl FnOnce(&T) -> Response<Body>,
+) -> Response<Body>
+where
+    Fut: std::future::Future<Output = Result<T, LoginError>>,
+{
+    let log = RequestLog::start(req, route);
+    let result = match auth_headers(req) {
+        Ok((token, user_id)) => call(token, user_id).await,
+        Err(e) => Err(e),
+    };
+    http::respond(log, result, ok, error_response)
+}
+
+/// `GET /api/v1/me`.
+pub async fn handle_me(app: &App, req: &Request, route: &'static str) -> Response<Body> {
+    session_route(
+        req,
+        route,
+        |token, user_id| async move { app.session_user(&token, &user_id).await },
+        |user| json_response(StatusCode::OK, &MeResponse { me: Me::from_user(&app.config, user), success: true }),
+    )
+    .await
+}
+
+/// `POST /api/v1/logout` and its deprecated alias `GET /api/v1/logout` (ApiClass.ts registers
+/// both on the same action): this session only.
+pub async fn handle_logout(app: &App, req: &Request, route: &'static str) -> Response<Body> {
+    session_route(
+        req,
+        route,
+        |token, user_id| async move { app.end_session(&token, &user_id).await },
+        |()| {
+            json_response(
+                StatusCode::OK,
+                &Success {
+                    status: "success",
+                    data: serde_json::json!({ "message": "You've been logged out!" }),
+                    success: None,
+                },
+            )
+        },
+    )
+    .await
+}
+
+/// `POST /api/v1/users.removeOtherTokens`: every other session of the user is revoked; Rocket.Chat
+/// answers `API.v1.success()`, i.e. `{"success": true}`.
+pub async fn handle_remove_other_tokens(app: &App, req: &Request, route: &'static str) -> Response<Body> {
+    session_route(
+        req,
+        route,
+        |token, user_id| async move { app.end_other_sessions(&token, &user_id).await },
+        |_| json_response(StatusCode::OK, &serde_json::json!({ "success": true })),
+    )
+    .await
+}
+
+/// The response for a login outcome, with its one log line.
+pub fn respond(config: &Config, log: RequestLog, result: Result<SignedIn, LoginError>) -> Response<Body> {
+    let ok = |login: &SignedIn| {
+        let data = LoginData {
+            auth_token: login.credential.expose().to_string(),
+            user_id: login.user.rc_id.clone(),
+            me: Me::from_login(config, login),
+        };
+        json_response(StatusCode::OK, &Success { status: "success", data, success: Some(true) })
+    };
+    http::respond(log, result, ok, error_response)
+}
+
+/// An OAuth login: the provider, then the user in the default instance, then a new session.
+pub async fn oauth_login(app: &App, provider: Provider, creds: &Credentials) -> Result<SignedIn, LoginError> {
+    if !app.config.serves(provider) {
+        return Err(LoginError::UnsupportedService(provider.as_str().into()));
+    }
+    let user = app.sign_in(&app.config.default_instance, provider, creds, true).await.map_err(|e| match e {
+        // The configured default instance must exist: its absence is our misconfiguration.
+        LoginError::UnknownInstance => LoginError::Internal("DEFAULT_INSTANCE does not exist".into()),
+        other => other,
+    })?;
+    app.new_session(user).await
+}

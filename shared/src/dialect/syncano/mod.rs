@@ -1,0 +1,78 @@
+//! Syncano v1.1: `POST /v1.1/instances/{instance}/user/auth/{backend}/` with `X-API-KEY` and
+//! `access_token` (JSON or form-encoded), answering the Syncano user object; errors are
+//! `{"detail": "..."}`. The route handlers are here; [`request`] reads a request, [`account`]
+//! runs the flow, [`response`] and [`error`] write the answer; [`fallback`] answers what no
+//! route takes.
+
+pub mod account;
+pub mod error;
+pub mod fallback;
+pub mod request;
+pub mod response;
+#[cfg(test)]
+mod tests;
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+
+pub use error::{error_response, error_status, ErrorBody, SyncanoError};
+pub use fallback::{
+    allowed_methods, handle_fallback, FALLBACK_ROUTES, RESET_KEY_PATH, ROUTES, SOCIAL_AUTH_PATH, USER_PATH,
+};
+pub use request::{parse_login, LoginRequest};
+pub use response::User;
+
+use crate::app::App;
+use crate::http::{self, json_response, source_ip, RequestLog};
+use crate::identity::Provider;
+use crate::login::SignedIn;
+use request::{api_key, path_param, request_data, user_key};
+
+/// The whole Syncano social login of one backend: parse, log in, answer (with its log line).
+pub async fn handle(app: &App, req: &Request, provider: Provider, route: &'static str) -> Response<Body> {
+    let mut log = RequestLog::start(req, route);
+    log.provider(provider);
+    let result = match parse_login(req, provider) {
+        Ok(login) => {
+            let claimed = login.credentials.as_ref().ok().and_then(|c| c.claimed_subject(provider));
+            let claimed = claimed.map(|sub| (provider, sub));
+            app.limited(source_ip(req), claimed, account::login(app, login, provider)).await
+        }
+        Err(e) => Err(e),
+    };
+    respond(log, result)
+}
+
+/// `GET /v1.1/instances/{instance}/user/` with the API key and the user key: the user.
+pub async fn handle_user(app: &App, req: &Request, route: &'static str) -> Response<Body> {
+    let log = RequestLog::start(req, route);
+    respond(log, current_user(app, req).await)
+}
+
+async fn current_user(app: &App, req: &Request) -> Result<SignedIn, SyncanoError> {
+    let instance = path_param(req, "instance", SyncanoError::InvalidApiKey)?;
+    let data = request_data(req);
+    let api_key = api_key(req, &data)?;
+    // The user key is read only once the API key authenticated the request.
+    let (instance, _) = account::check_api_key(app, &instance, api_key.as_ref()).await?;
+    let user_key = user_key(req, &data)?;
+    account::user_of_key(app, &instance, user_key.as_ref()).await
+}
+
+/// `POST /v1.1/instances/{instance}/users/{id}/reset_key/` with an admin API key: a new user key.
+pub async fn handle_reset_key(app: &App, req: &Request, route: &'static str) -> Response<Body> {
+    let log = RequestLog::start(req, route);
+    let result = async {
+        let instance = path_param(req, "instance", SyncanoError::InvalidApiKey)?;
+        let api_key = api_key(req, &request_data(req))?;
+        let id = path_param(req, "id", SyncanoError::UserNotFound)?;
+        account::reset_key(app, &instance, api_key.as_ref(), &id).await
+    }
+    .await;
+    respond(log, result)
+}
+
+/// The response for a login outcome, with its one log line.
+pub fn respond(log: RequestLog, result: Result<SignedIn, SyncanoError>) -> Response<Body> {
+    http::respond(log, result, |login| json_response(StatusCode::OK, &User::from_login(login)), error_response)
+}

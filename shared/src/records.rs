@@ -1,0 +1,88 @@
+//! The domain records the store keeps and the rest of the code works with: users, sessions and
+//! what an instance's API key may do. Plain data: how they are laid out in DynamoDB is
+//! [`crate::store`]'s business.
+
+use crate::instance::InstanceName;
+use crate::tokens::KeyMaterial;
+
+/// What an instance API key may do: Syncano's flags. A key stored without them (before the flags
+/// existed) reads as a client key: it may create users, nothing more (fail closed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiKeyPermissions {
+    /// Instance admin: bypasses per-user permissions (resets any user's key).
+    pub ignore_acl: bool,
+    /// May create users (a first social login).
+    pub allow_user_create: bool,
+}
+
+impl ApiKeyPermissions {
+    /// What an app ships: it logs users in and creates them on their first login.
+    pub const CLIENT: ApiKeyPermissions = ApiKeyPermissions { ignore_acl: false, allow_user_create: true };
+    /// The operator's key: everything.
+    pub const ADMIN: ApiKeyPermissions = ApiKeyPermissions { ignore_acl: true, allow_user_create: true };
+
+    /// May this key create a user? An admin key may do anything.
+    pub fn may_create_users(&self) -> bool {
+        self.allow_user_create || self.ignore_acl
+    }
+}
+
+/// Outcome of checking an instance's API key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiKeyCheck {
+    Valid(ApiKeyPermissions),
+    UnknownInstance,
+    InvalidKey,
+}
+
+/// A user as the login responses need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub instance: InstanceName,
+    /// Syncano's integer id, allocated per instance by an atomic counter.
+    pub user_id: u64,
+    /// Rocket.Chat's 17-character id.
+    pub rc_id: String,
+    pub username: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub avatar_url: Option<String>,
+    /// Microseconds since the epoch.
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub revision: u64,
+    /// Generation of the Syncano user key (bumped by a key reset).
+    pub key_generation: u64,
+    /// The user's random key salt (new at each reset); `None` for users made before salts.
+    pub key_salt: Option<String>,
+    /// The `TOKEN_SECRET` version the user's key is derived with.
+    pub key_version: u32,
+}
+
+impl UserRecord {
+    /// What the user's Syncano key is derived from.
+    pub fn key_material(&self) -> KeyMaterial {
+        KeyMaterial { generation: self.key_generation, salt: self.key_salt.clone(), version: self.key_version }
+    }
+}
+
+/// A live Rocket.Chat session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub instance: InstanceName,
+    pub user_id: u64,
+    pub rc_id: String,
+    /// Epoch seconds.
+    pub expires_at: i64,
+    /// SHA-256 (hex) of the session's token: how the session is stored, never the token.
+    pub token_hash: String,
+}
+
+/// An API key as `admin list-keys` shows it: its public id, never the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyInfo {
+    pub key_id: String,
+    pub created_at: i64,
+    pub permissions: ApiKeyPermissions,
+}

@@ -1,0 +1,188 @@
+//! Instances and their API keys: the check every Syncano request starts with (one read), and
+//! the operator's instance and key administration.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, KeysAndAttributes, ReturnValue, TransactWriteItem};
+
+use super::error::{build_err, classify};
+use super::items::{api_key_permissions, get_n, get_opt_s, get_s, n, s, Item};
+use super::{keys, StoreError, UserStore};
+use crate::clock;
+use crate::instance::InstanceName;
+use crate::records::{ApiKeyCheck, ApiKeyInfo, ApiKeyPermissions};
+use crate::secret::Secret;
+use crate::tokens;
+
+impl UserStore {
+    /// One consistent BatchGetItem answers both "does the instance exist" and "is this one of its
+    /// keys", so a revoked key stops working at once.
+    pub async fn check_api_key(&self, instance: &InstanceName, api_key: &Secret) -> Result<ApiKeyCheck, StoreError> {
+        let keys = KeysAndAttributes::builder()
+            .keys(keys::instance(instance))
+            .keys(keys::api_key(instance, &tokens::sha256_hex(api_key.expose())))
+            .projection_expression("sk, ignore_acl, allow_user_create")
+            .consistent_read(true)
+            .build()
+            .map_err(build_err)?;
+        let mut request = HashMap::from([(self.table.clone(), keys)]);
+        let mut found: Vec<Item> = Vec::new();
+        // BatchGetItem may leave keys unprocessed under load: ask again for those, a few times.
+        for attempt in 0..4u32 {
+            let out = self
+                .client
+                .batch_get_item()
+                .set_request_items(Some(request))
+                .send()
+                .await
+                .map_err(|e| classify("BatchGetItem", e))?;
+            if let Some(items) = out.responses.and_then(|mut r| r.remove(&self.table)) {
+                found.extend(items);
+            }
+            match out.unprocessed_keys.filter(|u| !u.is_empty()) {
+                None => break,
+                Some(rest) if attempt < 3 => {
+                    tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+                    request = rest;
+                }
+                Some(_) => return Err(StoreError::Unavailable("BatchGetItem left keys unprocessed".into())),
+            }
+        }
+        let sk = |i: &Item| get_opt_s(i, "sk").unwrap_or_default();
+        Ok(if !found.iter().any(|i| sk(i) == "INSTANCE") {
+            ApiKeyCheck::UnknownInstance
+        } else if let Some(key) = found.iter().find(|i| sk(i).starts_with("APIKEY#")) {
+            ApiKeyCheck::Valid(api_key_permissions(key))
+        } else {
+            ApiKeyCheck::InvalidKey
+        })
+    }
+
+    /// Turns account linking by verified email on or off for an instance (off by default).
+    pub async fn set_linking(&self, instance: &InstanceName, on: bool) -> Result<(), StoreError> {
+        self.update_instance(instance, "SET link_by_verified_email = :v", AttributeValue::Bool(on), ReturnValue::None)
+            .await?;
+        Ok(())
+    }
+
+    /// One `UpdateItem` of an existing instance item (`:v` is `value`); `InstanceNotFound` if
+    /// there is no such instance. Returns the attributes `returns` asks for.
+    pub(super) async fn update_instance(
+        &self,
+        instance: &InstanceName,
+        expression: &str,
+        value: AttributeValue,
+        returns: ReturnValue,
+    ) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::instance(instance)))
+            .update_expression(expression)
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":v", value)
+            .return_values(returns)
+            .send()
+            .await
+            .map_err(|e| match e.as_service_error() {
+                Some(se) if se.is_conditional_check_failed_exception() => StoreError::InstanceNotFound,
+                _ => classify("UpdateItem", e),
+            })?;
+        Ok(out.attributes)
+    }
+
+    /// Creates an instance (the operator's `admin create-instance`).
+    pub async fn create_instance(&self, instance: &InstanceName) -> Result<(), StoreError> {
+        let mut item = keys::instance(instance);
+        item.insert("created_at".into(), n(clock::now_micros()));
+        item.insert("next_user_id".into(), n(0));
+        self.put_new(item).send().await.map_err(|e| match e.as_service_error() {
+            Some(se) if se.is_conditional_check_failed_exception() => StoreError::InstanceExists,
+            _ => classify("PutItem", e),
+        })?;
+        Ok(())
+    }
+
+    /// Issues a new API key for an existing instance; only its hash is stored. Returns the key's
+    /// public id and the key, which is shown once.
+    pub async fn create_api_key(
+        &self,
+        instance: &InstanceName,
+        permissions: ApiKeyPermissions,
+    ) -> Result<(String, Secret), StoreError> {
+        let api_key = tokens::new_api_key();
+        let key_id = self.import_api_key(instance, &api_key, permissions).await?;
+        Ok((key_id, api_key))
+    }
+
+    /// Stores the hash of a key chosen by the caller (the local stack's fixed demo key, which the
+    /// `events/` samples carry). Returns the key's public id.
+    pub async fn import_api_key(
+        &self,
+        instance: &InstanceName,
+        api_key: &Secret,
+        permissions: ApiKeyPermissions,
+    ) -> Result<String, StoreError> {
+        let key_id = tokens::new_key_id();
+        let mut item = keys::api_key(instance, &tokens::sha256_hex(api_key.expose()));
+        item.insert("key_id".into(), s(&key_id));
+        item.insert("ignore_acl".into(), AttributeValue::Bool(permissions.ignore_acl));
+        item.insert("allow_user_create".into(), AttributeValue::Bool(permissions.allow_user_create));
+        item.insert("created_at".into(), n(clock::now_micros()));
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(keys::instance(instance)))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(build_err)?;
+        self.client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().condition_check(check).build())
+            .transact_items(self.transact_put_new(item)?)
+            .send()
+            .await
+            .map_err(|e| match e.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(_)) => StoreError::InstanceNotFound,
+                _ => classify("TransactWriteItems", e),
+            })?;
+        Ok(key_id)
+    }
+
+    async fn api_key_items(&self, instance: &InstanceName) -> Result<Vec<Item>, StoreError> {
+        self.query_partition(keys::instance_pk(instance), "APIKEY#").await
+    }
+
+    pub async fn list_api_keys(&self, instance: &InstanceName) -> Result<Vec<ApiKeyInfo>, StoreError> {
+        self.api_key_items(instance)
+            .await?
+            .iter()
+            .map(|i| {
+                Ok(ApiKeyInfo {
+                    key_id: get_s(i, "key_id")?.to_string(),
+                    created_at: get_n(i, "created_at")?,
+                    permissions: api_key_permissions(i),
+                })
+            })
+            .collect()
+    }
+
+    /// Deletes the key with public id `key_id`; `false` if there is none.
+    pub async fn revoke_api_key(&self, instance: &InstanceName, key_id: &str) -> Result<bool, StoreError> {
+        let items = self.api_key_items(instance).await?;
+        let Some(item) = items.iter().find(|i| get_opt_s(i, "key_id").as_deref() == Some(key_id)) else {
+            return Ok(false);
+        };
+        let sk = get_s(item, "sk")?;
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::api_key_sk(instance, sk)))
+            .send()
+            .await
+            .map_err(|e| classify("DeleteItem", e))?;
+        Ok(true)
+    }
+}

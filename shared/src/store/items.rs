@@ -1,0 +1,229 @@
+//! Item encoding: attribute values to and from the domain records, and the generic requests
+//! (get, create-only put, transactional put and delete, paged query) every other part uses.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+
+use super::error::{build_err, classify};
+use super::{StoreError, UserStore};
+use crate::instance::InstanceName;
+use crate::records::{ApiKeyPermissions, UserRecord};
+
+pub(super) type Item = HashMap<String, AttributeValue>;
+
+pub(super) fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+pub(super) fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+pub(super) fn get_s<'a>(item: &'a Item, name: &'static str) -> Result<&'a str, StoreError> {
+    match item.get(name) {
+        Some(AttributeValue::S(v)) => Ok(v),
+        _ => Err(StoreError::Corrupt(name)),
+    }
+}
+
+pub(super) fn get_opt_s(item: &Item, name: &str) -> Option<String> {
+    match item.get(name) {
+        Some(AttributeValue::S(v)) => Some(v.clone()),
+        _ => None,
+    }
+}
+
+pub(super) fn get_n<T: std::str::FromStr>(item: &Item, name: &'static str) -> Result<T, StoreError> {
+    match item.get(name) {
+        Some(AttributeValue::N(v)) => v.parse().map_err(|_| StoreError::Corrupt(name)),
+        _ => Err(StoreError::Corrupt(name)),
+    }
+}
+
+pub(super) fn user_attributes(u: &UserRecord) -> Item {
+    let mut item = HashMap::from([
+        ("user_id".to_string(), n(u.user_id)),
+        ("rc_id".to_string(), s(&u.rc_id)),
+        ("username".to_string(), s(&u.username)),
+        ("email_verified".to_string(), AttributeValue::Bool(u.email_verified)),
+        ("created_at".to_string(), n(u.created_at)),
+        ("updated_at".to_string(), n(u.updated_at)),
+        ("revision".to_string(), n(u.revision)),
+        ("key_generation".to_string(), n(u.key_generation)),
+        ("key_version".to_string(), n(u.key_version)),
+    ]);
+    for (name, value) in
+        [("name", &u.name), ("email", &u.email), ("avatar_url", &u.avatar_url), ("key_salt", &u.key_salt)]
+    {
+        if let Some(v) = value {
+            item.insert(name.to_string(), s(v));
+        }
+    }
+    item
+}
+
+pub(super) fn user_from_item(instance: &InstanceName, item: &Item) -> Result<UserRecord, StoreError> {
+    Ok(UserRecord {
+        instance: instance.clone(),
+        user_id: get_n(item, "user_id")?,
+        rc_id: get_s(item, "rc_id")?.to_string(),
+        username: get_s(item, "username")?.to_string(),
+        name: get_opt_s(item, "name"),
+        email: get_opt_s(item, "email"),
+        email_verified: matches!(item.get("email_verified"), Some(AttributeValue::Bool(true))),
+        avatar_url: get_opt_s(item, "avatar_url"),
+        created_at: get_n(item, "created_at")?,
+        updated_at: get_n(item, "updated_at")?,
+        revision: get_n(item, "revision")?,
+        key_generation: get_n(item, "key_generation")?,
+        key_salt: get_opt_s(item, "key_salt"),
+        // Users made before versions were recorded: version 1.
+        key_version: if item.contains_key("key_version") { get_n(item, "key_version")? } else { 1 },
+    })
+}
+
+/// What an API key item says its key may do.
+pub(super) fn api_key_permissions(item: &Item) -> ApiKeyPermissions {
+    let flag = |name: &str| match item.get(name) {
+        Some(AttributeValue::Bool(b)) => Some(*b),
+        _ => None,
+    };
+    match (flag("ignore_acl"), flag("allow_user_create")) {
+        (None, None) => ApiKeyPermissions::CLIENT,
+        (ignore_acl, allow_user_create) => ApiKeyPermissions {
+            ignore_acl: ignore_acl.unwrap_or(false),
+            allow_user_create: allow_user_create.unwrap_or(false),
+        },
+    }
+}
+
+impl UserStore {
+    /// One `GetItem` of `key`.
+    pub(super) async fn get(&self, key: Item, consistent: bool) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(consistent)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", e))?;
+        Ok(out.item)
+    }
+
+    /// A `PutItem` that only creates: fails if an item with the same key exists.
+    pub(super) fn put_new(&self, item: Item) -> aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+    }
+
+    /// The same, as one item of a `TransactWriteItems`.
+    pub(super) fn transact_put_new(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(build_err)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    pub(super) fn transact_delete(&self, key: Item) -> Result<TransactWriteItem, StoreError> {
+        let delete = aws_sdk_dynamodb::types::Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .build()
+            .map_err(build_err)?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
+    /// Every item of partition `pk` whose sort key starts with `sk_prefix`: consistent `Query`
+    /// pages until the last.
+    pub(super) async fn query_partition(&self, pk: String, sk_prefix: &str) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .expression_attribute_values(":prefix", s(sk_prefix))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| classify("Query", e))?;
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::keys;
+
+    fn user() -> UserRecord {
+        UserRecord {
+            instance: InstanceName::parse("demo").expect("valid"),
+            user_id: 5,
+            rc_id: "aYjNnig8BEAWeQzMh".into(),
+            username: "rocket.cat".into(),
+            name: Some("Rocket Cat".into()),
+            email: None,
+            email_verified: false,
+            avatar_url: Some("https://x.test/a.png".into()),
+            created_at: 1,
+            updated_at: 2,
+            revision: 1,
+            key_generation: 1,
+            key_salt: Some("00112233445566778899aabbccddeeff".into()),
+            key_version: 2,
+        }
+    }
+
+    #[test]
+    fn users_made_before_salts_read_as_legacy_version_1() {
+        let mut u = user();
+        let mut item = user_attributes(&u);
+        item.remove("key_salt");
+        item.remove("key_version");
+        (u.key_salt, u.key_version) = (None, 1);
+        assert_eq!(user_from_item(&u.instance, &item).expect("readable"), u);
+    }
+
+    #[test]
+    fn api_keys_without_flags_are_client_keys() {
+        let mut item = keys::api_key(&InstanceName::parse("demo").expect("valid"), "ab");
+        assert_eq!(api_key_permissions(&item), ApiKeyPermissions::CLIENT);
+        item.insert("ignore_acl".into(), AttributeValue::Bool(true));
+        assert_eq!(api_key_permissions(&item), ApiKeyPermissions { ignore_acl: true, allow_user_create: false });
+    }
+
+    #[test]
+    fn user_round_trips_through_attributes() {
+        let u = user();
+        assert_eq!(user_from_item(&u.instance, &user_attributes(&u)).expect("readable"), u);
+    }
+
+    #[test]
+    fn malformed_items_are_corrupt_not_panics() {
+        let u = user();
+        let mut item = user_attributes(&u);
+        item.insert("user_id".into(), s("five"));
+        assert!(matches!(user_from_item(&u.instance, &item), Err(StoreError::Corrupt("user_id"))));
+        item.remove("username");
+        assert!(user_from_item(&u.instance, &item).is_err());
+    }
+}

@@ -1,0 +1,102 @@
+//! The table's key layout: the `pk`/`sk` of every item kind (the table in [`super`]'s docs).
+//! Each function is named after the item whose key it builds.
+
+use std::collections::HashMap;
+
+use super::items::{s, Item};
+use crate::instance::InstanceName;
+use crate::secret::Secret;
+use crate::tokens;
+
+fn key(pk: String, sk: &str) -> Item {
+    HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
+}
+
+/// The partition of an instance: its item and its API keys.
+pub(super) fn instance_pk(instance: &InstanceName) -> String {
+    format!("INST#{instance}")
+}
+
+/// The instance item (which holds the user id counter).
+pub(super) fn instance(instance: &InstanceName) -> Item {
+    key(instance_pk(instance), "INSTANCE")
+}
+
+/// An API key of the instance, by the key's SHA-256 (or by its whole `sk`, `APIKEY#{hash}`).
+pub(super) fn api_key(instance: &InstanceName, key_hash: &str) -> Item {
+    api_key_sk(instance, &format!("APIKEY#{key_hash}"))
+}
+
+pub(super) fn api_key_sk(instance: &InstanceName, sk: &str) -> Item {
+    key(instance_pk(instance), sk)
+}
+
+/// A provider identity (with a snapshot of its user).
+pub(super) fn identity(instance: &InstanceName, provider: &str, subject: &str) -> Item {
+    key(format!("IDENT#{instance}#{provider}#{subject}"), "IDENT")
+}
+
+/// The user item.
+pub(super) fn user(instance: &InstanceName, user_id: u64) -> Item {
+    key(format!("USER#{instance}#{user_id}"), "USER")
+}
+
+/// A username's reservation.
+pub(super) fn username(instance: &InstanceName, username: &str) -> Item {
+    key(format!("UNAME#{instance}#{username}"), "UNAME")
+}
+
+/// The lookup item of a Syncano user key (by its SHA-256), which names the key's user.
+pub(super) fn syncano_user_key(instance: &InstanceName, user_key: &Secret) -> Item {
+    key(format!("UKEY#{instance}#{}", tokens::sha256_hex(user_key.expose())), "UKEY")
+}
+
+/// The email index item of `email`, already ASCII case-folded by
+/// [`VerifiedIdentity::authoritative_email`](crate::identity::VerifiedIdentity::authoritative_email).
+pub(super) fn email(instance: &InstanceName, email: &str) -> Item {
+    key(format!("EMAIL#{instance}#{email}"), "EMAIL")
+}
+
+/// A Rocket.Chat session, by the SHA-256 of its token.
+pub(super) fn session(token_hash: &str) -> Item {
+    key(format!("SESSION#{token_hash}"), "SESSION")
+}
+
+/// The partition listing a user's sessions: one item per session, sk `SESSION#{token hash}`.
+pub(super) fn user_sessions(instance: &InstanceName, user_id: u64) -> String {
+    format!("USESS#{instance}#{user_id}")
+}
+
+/// A session's entry in its user's session list.
+pub(super) fn user_session(instance: &InstanceName, user_id: u64, token_hash: &str) -> Item {
+    key(user_sessions(instance, user_id), &format!("SESSION#{token_hash}"))
+}
+
+/// A failure counter of the login limiter in one window.
+pub(super) fn failure_counter(counter: &str, window: i64) -> Item {
+    key(format!("FAIL#{counter}#{window}"), "FAIL")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::types::AttributeValue;
+
+    fn text(item: &Item, name: &str) -> String {
+        match item.get(name) {
+            Some(AttributeValue::S(v)) => v.clone(),
+            _ => String::new(),
+        }
+    }
+
+    #[test]
+    fn keys_follow_the_documented_design() {
+        let i = InstanceName::parse("demo").expect("valid");
+        assert_eq!(text(&identity(&i, "facebook", "10158"), "pk"), "IDENT#demo#facebook#10158");
+        assert_eq!(text(&user(&i, 5), "pk"), "USER#demo#5");
+        assert_eq!(text(&username(&i, "rocket.cat"), "pk"), "UNAME#demo#rocket.cat");
+        assert_eq!(text(&api_key(&i, "ab"), "sk"), "APIKEY#ab");
+        assert_eq!(text(&user_session(&i, 5, "ab"), "pk"), "USESS#demo#5");
+        assert_eq!(text(&failure_counter("203.0.113.1", 7), "pk"), "FAIL#203.0.113.1#7");
+    }
+}

@@ -1,0 +1,58 @@
+//! The user store: one DynamoDB table, keys `pk` (S) and `sk` (S), TTL on `expires_at`.
+//!
+//! | item                     | pk                                   | sk                 |
+//! |--------------------------|--------------------------------------|--------------------|
+//! | instance (+ id counter)  | `INST#{instance}`                    | `INSTANCE`         |
+//! | API key (hash only)      | `INST#{instance}`                    | `APIKEY#{sha256}`  |
+//! | identity → user snapshot | `IDENT#{instance}#{provider}#{sub}`  | `IDENT`            |
+//! | user                     | `USER#{instance}#{user id}`          | `USER`             |
+//! | username reservation     | `UNAME#{instance}#{username}`        | `UNAME`            |
+//! | Rocket.Chat session      | `SESSION#{sha256(authToken)}`        | `SESSION`          |
+//! | a user's session list    | `USESS#{instance}#{user id}`         | `SESSION#{sha256}` |
+//! | Syncano user key → user  | `UKEY#{instance}#{sha256(user_key)}` | `UKEY`             |
+//! | authoritative email → user | `EMAIL#{instance}#{ASCII-folded email}` | `EMAIL`        |
+//! | rejected logins of an IP | `FAIL#{ip}#{window index}`           | `FAIL`             |
+//!
+//! Email items exist only in instances that enable account linking, and only for an email the
+//! provider vouched for as verified.
+//!
+//! A first login writes identity, user and username in one `TransactWriteItems` whose puts are
+//! all `attribute_not_exists(pk)`: two simultaneous first logins of one person make one user,
+//! and the loser reads the winner's. The identity item carries a snapshot of the user so that a
+//! returning login is one read.
+//!
+//! One module per concern: [`keys`] (the layout above), [`items`] (encoding and the generic
+//! requests), [`error`] (failure classes), then one per kind of thing stored.
+
+mod error;
+mod failures;
+mod instances;
+mod items;
+mod keys;
+mod linking;
+mod sessions;
+mod user_keys;
+mod users;
+
+use aws_sdk_dynamodb::Client;
+
+pub use crate::records::{ApiKeyCheck, ApiKeyInfo, ApiKeyPermissions, Session, UserRecord};
+pub use error::StoreError;
+pub use user_keys::user_key_of;
+
+/// The DynamoDB adapter: every read and write of the table goes through it.
+#[derive(Clone)]
+pub struct UserStore {
+    client: Client,
+    table: String,
+}
+
+impl UserStore {
+    pub fn new(client: Client, table: impl Into<String>) -> UserStore {
+        UserStore { client, table: table.into() }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+}

@@ -1,0 +1,213 @@
+//! Users: finding one by identity, username or id, and creating one on a first login (one
+//! conditional transaction, safe under concurrent first logins of the same person).
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+
+use super::error::classify;
+use super::items::{get_n, n, user_attributes, user_from_item, Item};
+use super::user_keys::user_key_of;
+use super::{keys, StoreError, UserStore};
+use crate::clock;
+use crate::identity::VerifiedIdentity;
+use crate::instance::InstanceName;
+use crate::records::UserRecord;
+use crate::tokens::{self, UserKeys};
+use crate::username;
+
+/// How often a first login retries a transaction that lost on a username or a write conflict.
+const MAX_CREATE_ATTEMPTS: u32 = 12;
+
+enum CreateOutcome {
+    Created,
+    IdentityExists,
+    UsernameTaken,
+    /// Linking is on and another user holds this verified email (a race): link instead.
+    EmailTaken,
+    Conflict,
+}
+
+impl UserStore {
+    /// The user holding `username` in `instance` (its `UNAME#` reservation, then the user): two
+    /// eventually consistent reads, for `GET /avatar/{username}`.
+    pub async fn find_by_username(
+        &self,
+        instance: &InstanceName,
+        username: &str,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        let Some(item) = self.get(keys::username(instance, username), false).await? else { return Ok(None) };
+        let user_id: u64 = get_n(&item, "user_id")?;
+        let Some(user) = self.get(keys::user(instance, user_id), false).await? else { return Ok(None) };
+        user_from_item(instance, &user).map(Some)
+    }
+
+    /// The user behind a provider identity, if this identity has logged in before.
+    pub async fn find_by_identity(
+        &self,
+        instance: &InstanceName,
+        provider: &str,
+        subject: &str,
+        consistent: bool,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        let item = self.get(keys::identity(instance, provider, subject), consistent).await?;
+        item.map(|item| user_from_item(instance, &item)).transpose()
+    }
+
+    /// Creates the user of `identity`, whose lookup ([`UserStore::find_by_identity`]) just found
+    /// nothing. Safe under any number of concurrent first logins of the same identity: exactly
+    /// one user is created, and the losers (or, with linking on, the logins of the same verified
+    /// email) answer with it.
+    pub async fn create_user(
+        &self,
+        instance: &InstanceName,
+        identity: &VerifiedIdentity,
+        keys: &UserKeys,
+    ) -> Result<UserRecord, StoreError> {
+        let provider = identity.provider.as_str();
+        let (user_id, linking) = self.allocate_user_id(instance).await?;
+        let link_email = if linking { identity.authoritative_email() } else { None };
+        let mut link_email = link_email.as_deref();
+        if let Some(email) = link_email {
+            if let Some(user) = self.link_by_email(instance, identity, email).await? {
+                return Ok(user);
+            }
+        }
+        let now = clock::now_micros();
+        let base = username::base_username(identity.name.as_deref());
+        let mut user = UserRecord {
+            instance: instance.clone(),
+            user_id,
+            rc_id: tokens::new_rocketchat_id(),
+            username: base.clone(),
+            name: identity.name.clone(),
+            email: identity.email.clone(),
+            email_verified: identity.email_verified,
+            avatar_url: identity.avatar_url.clone(),
+            created_at: now,
+            updated_at: now,
+            revision: 1,
+            key_generation: 1,
+            key_salt: None,
+            key_version: 1,
+        };
+        let material = keys.fresh(1);
+        (user.key_salt, user.key_version) = (material.salt, material.version);
+        let mut name_attempt = 0;
+        for conflict in 0..MAX_CREATE_ATTEMPTS {
+            user.username = username::candidate(&base, name_attempt, rand::random());
+            match self.create(identity, &user, keys, link_email).await? {
+                CreateOutcome::Created => return Ok(user),
+                CreateOutcome::EmailTaken => {
+                    if let Some(linked) = self.link_by_email(instance, identity, link_email.unwrap_or_default()).await?
+                    {
+                        return Ok(linked);
+                    }
+                    // Held by an entry that may not link (written before the authority rules):
+                    // the new user goes without an index entry.
+                    link_email = None;
+                }
+                CreateOutcome::IdentityExists => {
+                    // Another login of the same person won the race: answer with its user.
+                    return self
+                        .find_by_identity(instance, provider, &identity.subject, true)
+                        .await?
+                        .ok_or(StoreError::Corrupt("identity vanished after a conflict"));
+                }
+                CreateOutcome::UsernameTaken => name_attempt += 1,
+                CreateOutcome::Conflict => {
+                    tokio::time::sleep(Duration::from_millis(10 + 10 * u64::from(conflict))).await;
+                    if let Some(u) = self.find_by_identity(instance, provider, &identity.subject, true).await? {
+                        return Ok(u);
+                    }
+                }
+            }
+        }
+        Err(StoreError::Contention)
+    }
+
+    /// Next Syncano user id of the instance (atomic ADD), and whether the instance links accounts
+    /// by verified email; fails if the instance does not exist.
+    async fn allocate_user_id(&self, instance: &InstanceName) -> Result<(u64, bool), StoreError> {
+        let attrs = self
+            .update_instance(instance, "ADD next_user_id :v", n(1), ReturnValue::AllNew)
+            .await?
+            .ok_or(StoreError::Corrupt("next_user_id"))?;
+        Ok((
+            get_n(&attrs, "next_user_id")?,
+            matches!(attrs.get("link_by_verified_email"), Some(AttributeValue::Bool(true))),
+        ))
+    }
+
+    async fn create(
+        &self,
+        identity: &VerifiedIdentity,
+        user: &UserRecord,
+        keys: &UserKeys,
+        link_email: Option<&str>,
+    ) -> Result<CreateOutcome, StoreError> {
+        let attrs = user_attributes(user);
+        let mut identity_item = keys::identity(&user.instance, identity.provider.as_str(), &identity.subject);
+        identity_item.extend(attrs.clone());
+        let mut user_item = keys::user(&user.instance, user.user_id);
+        user_item.extend(attrs);
+        user_item.insert(
+            "identities".into(),
+            AttributeValue::Ss(vec![format!("{}#{}", identity.provider, identity.subject)]),
+        );
+        let mut name_item = keys::username(&user.instance, &user.username);
+        name_item.insert("user_id".into(), n(user.user_id));
+        let mut ukey_item = keys::syncano_user_key(&user.instance, &user_key_of(keys, user)?);
+        ukey_item.insert("user_id".into(), n(user.user_id));
+
+        let mut items = vec![
+            self.transact_put_new(identity_item)?,
+            self.transact_put_new(user_item)?,
+            self.transact_put_new(name_item)?,
+            self.transact_put_new(ukey_item)?,
+        ];
+        if let Some(email) = link_email {
+            let mut email_item = keys::email(&user.instance, email);
+            email_item.insert("user_id".into(), n(user.user_id));
+            email_item.insert("authoritative".into(), AttributeValue::Bool(true));
+            items.push(self.transact_put_new(email_item)?);
+        }
+        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
+        let err = match result {
+            Ok(_) => return Ok(CreateOutcome::Created),
+            Err(err) => err,
+        };
+        if let Some(TransactWriteItemsError::TransactionCanceledException(c)) = err.as_service_error() {
+            let code = |i: usize| c.cancellation_reasons().get(i).and_then(|r| r.code()).unwrap_or("None");
+            // Reasons are positional: 0 identity, 1 user, 2 username, 3 user key, 4 email.
+            return if code(0) == "ConditionalCheckFailed" {
+                Ok(CreateOutcome::IdentityExists)
+            } else if code(4) == "ConditionalCheckFailed" {
+                Ok(CreateOutcome::EmailTaken)
+            } else if code(2) == "ConditionalCheckFailed" {
+                Ok(CreateOutcome::UsernameTaken)
+            } else if (0..5).any(|i| code(i) == "TransactionConflict") {
+                Ok(CreateOutcome::Conflict)
+            } else if code(1) == "ConditionalCheckFailed" || code(3) == "ConditionalCheckFailed" {
+                Err(StoreError::Corrupt("user id allocated twice"))
+            } else {
+                Err(StoreError::Unavailable(format!("transaction cancelled: {}/{}/{}", code(0), code(1), code(2))))
+            };
+        }
+        Err(classify("TransactWriteItems", err))
+    }
+
+    /// A user by its Syncano id (consistent read).
+    pub async fn get_user(&self, instance: &InstanceName, user_id: u64) -> Result<Option<UserRecord>, StoreError> {
+        self.get_user_item(instance, user_id).await?.map(|item| user_from_item(instance, &item)).transpose()
+    }
+
+    pub(super) async fn get_user_item(
+        &self,
+        instance: &InstanceName,
+        user_id: u64,
+    ) -> Result<Option<Item>, StoreError> {
+        self.get(keys::user(instance, user_id), true).await
+    }
+}
