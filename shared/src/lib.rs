@@ -12,6 +12,7 @@ pub mod fuzzing;
 pub mod http;
 pub mod identity;
 pub mod instance;
+pub mod lambda;
 pub mod login;
 pub mod providers;
 pub mod records;

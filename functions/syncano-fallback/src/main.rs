@@ -1,12 +1,5 @@
-//! Lambda entry point: build the app once per cold start, then serve requests with it.
+//! Lambda entry point: the app built once per cold start serves every event (shared::lambda).
 
-use lambda_http::{run, service_fn, Error, Request};
-use shared::App;
-
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Error> {
-    shared::http::init_logging();
-    let app = App::from_env().await?;
-    let app = &app;
-    run(service_fn(move |req: Request| async move { Ok::<_, Error>(syncano_fallback::handler(app, req).await) })).await
+fn main() -> Result<(), shared::lambda::Error> {
+    shared::lambda::serve_http(syncano_fallback::handler)
 }

@@ -1,0 +1,56 @@
+//! The one way a function runs on Lambda: logging up, the [`App`] built once per cold start
+//! (clients, configuration, secrets), then every event served with it on a current-thread
+//! runtime. A function's `main.rs` is one call of [`serve_http`] or [`serve_authorizer`].
+
+use std::future::Future;
+
+use lambda_http::lambda_runtime::{self, LambdaEvent};
+pub use lambda_http::Error;
+use lambda_http::{service_fn, Body, Request, Response};
+
+use crate::app::App;
+use crate::authorizer::{AuthorizerRequest, AuthorizerResponse};
+use crate::http::init_logging;
+use crate::login::LoginError;
+
+/// An API Gateway route's function: `handler` answers each request.
+pub fn serve_http<F, Fut>(handler: F) -> Result<(), Error>
+where
+    F: Fn(&'static App, Request) -> Fut,
+    Fut: Future<Output = Response<Body>> + Send + 'static,
+{
+    block_on(async move {
+        let app = cold_start().await?;
+        lambda_http::run(service_fn(move |req: Request| {
+            let answer = handler(app, req);
+            async move { Ok::<_, Error>(answer.await) }
+        }))
+        .await
+    })
+}
+
+/// A Lambda authorizer's function: `handler` answers each authorizer event.
+pub fn serve_authorizer<F, Fut>(handler: F) -> Result<(), Error>
+where
+    F: Fn(&'static App, AuthorizerRequest) -> Fut,
+    Fut: Future<Output = Result<AuthorizerResponse, LoginError>> + Send + 'static,
+{
+    block_on(async move {
+        let app = cold_start().await?;
+        lambda_runtime::run(service_fn(move |event: LambdaEvent<AuthorizerRequest>| {
+            let answer = handler(app, event.payload);
+            async move { answer.await.map_err(Error::from) }
+        }))
+        .await
+    })
+}
+
+/// Logging, then the app, which lives as long as the process (one per Lambda instance).
+async fn cold_start() -> Result<&'static App, Error> {
+    init_logging();
+    Ok(Box::leak(Box::new(App::from_env().await?)))
+}
+
+fn block_on(main: impl Future<Output = Result<(), Error>>) -> Result<(), Error> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(main)
+}
