@@ -8,8 +8,8 @@ use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 
 use crate::config::{self, Config, ConfigError};
+use crate::parameter_store;
 use crate::providers::{self, Providers};
-use crate::secrets;
 use crate::store::UserStore;
 use crate::throttle::FailureLimiter;
 use crate::tls::{self, TlsError};
@@ -37,7 +37,7 @@ impl App {
     /// In Lambda: region and credentials from the environment, where Lambda puts them
     /// (`AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), secrets
     /// from SSM Parameter Store when `SECRETS_PARAMETER_PATH` is set (only the allowlisted ones
-    /// `SECRET_PARAMETERS` names: [`secrets::merge_from_ssm`]). aws-config's whole default
+    /// `SECRET_PARAMETERS` names: [`parameter_store::merge_from_ssm`]). aws-config's whole default
     /// chain (profiles, SSO, web identity, IMDS, ...) is not built: in Lambda it would only ever
     /// end at the environment, and building it costs every cold start (docs/bench.md).
     pub async fn from_env() -> Result<App, AppError> {
@@ -52,7 +52,7 @@ impl App {
             .build();
         let mut vars: HashMap<String, String> = std::env::vars().collect();
         if vars.get("SECRETS_PARAMETER_PATH").is_some_and(|p| !p.trim().is_empty()) {
-            secrets::merge_from_ssm(&aws_sdk_ssm::Client::new(&aws), &mut vars).await?;
+            parameter_store::merge_from_ssm(&aws_sdk_ssm::Client::new(&aws), &mut vars).await?;
         }
         let config = Config::from_lookup(|k| vars.get(k).cloned())?;
         let dynamo = dynamodb_client(&aws, &config);

@@ -32,6 +32,12 @@ pub const DEFAULT_PROVIDER_TIMEOUT_MS: u64 = 3_000;
 pub const DEFAULT_DYNAMODB_ATTEMPT_TIMEOUT_MS: u64 = 2_000;
 pub const DEFAULT_DYNAMODB_TIMEOUT_MS: u64 = 5_000;
 pub const DEFAULT_SESSION_TTL_DAYS: u64 = 90;
+/// Rejected logins from one source IP (IPv6: one /64) in a window before it gets 429.
+pub const DEFAULT_LOGIN_FAILURES_MAX: u64 = 20;
+/// Rejected logins claiming one provider user from one source IP in a window before 429.
+pub const DEFAULT_LOGIN_FAILURES_PER_USER_MAX: u64 = 5;
+/// The failure counters' window.
+pub const DEFAULT_LOGIN_FAILURE_WINDOW_SECS: u64 = 300;
 pub const DEFAULT_JWKS_MIN_REFETCH_MS: u64 = 10_000;
 /// Floor of `JWKS_MIN_REFETCH_MS`: below it, made-up key ids could make every Lambda instance
 /// fetch a provider's keys many times a second.
@@ -224,9 +230,11 @@ impl Config {
         let max_stale_secs =
             vars.number("JWKS_MAX_STALE_SECS", DEFAULT_JWKS_MAX_STALE_SECS, 0..=MAX_JWKS_MAX_STALE_SECS)?;
         let ttl_days = vars.number("SESSION_TTL_DAYS", DEFAULT_SESSION_TTL_DAYS, 1..=3_650)?;
-        let login_failures_max = vars.number("LOGIN_FAILURES_MAX", 20, 1..=1_000_000)?;
-        let login_failures_per_user_max = vars.number("LOGIN_FAILURES_PER_USER_MAX", 5, 1..=1_000_000)?;
-        let login_failure_window = vars.number("LOGIN_FAILURE_WINDOW_SECS", 300, 1..=86_400)?;
+        let login_failures_max = vars.number("LOGIN_FAILURES_MAX", DEFAULT_LOGIN_FAILURES_MAX, 1..=1_000_000)?;
+        let login_failures_per_user_max =
+            vars.number("LOGIN_FAILURES_PER_USER_MAX", DEFAULT_LOGIN_FAILURES_PER_USER_MAX, 1..=1_000_000)?;
+        let login_failure_window =
+            vars.number("LOGIN_FAILURE_WINDOW_SECS", DEFAULT_LOGIN_FAILURE_WINDOW_SECS, 1..=86_400)?;
         let dynamodb_attempt_ms =
             vars.number("DYNAMODB_ATTEMPT_TIMEOUT_MS", DEFAULT_DYNAMODB_ATTEMPT_TIMEOUT_MS, 100..=30_000)?;
         let dynamodb_ms = vars.number("DYNAMODB_TIMEOUT_MS", DEFAULT_DYNAMODB_TIMEOUT_MS, 100..=60_000)?;

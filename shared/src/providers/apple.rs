@@ -39,10 +39,6 @@ impl AppleVerifier {
         }
     }
 
-    pub fn jwks(&self) -> &JwksCache {
-        self.id_tokens.jwks()
-    }
-
     pub async fn verify(&self, creds: &Credentials) -> Result<VerifiedIdentity, ProviderError> {
         let token = match (&creds.id_token, &creds.access_token) {
             (Some(t), _) => t,

@@ -105,10 +105,6 @@ impl FacebookVerifier {
         }
     }
 
-    pub fn limited_jwks(&self) -> &JwksCache {
-        self.limited.jwks()
-    }
-
     pub async fn verify(&self, creds: &Credentials) -> Result<VerifiedIdentity, ProviderError> {
         if let Some(id_token) = &creds.id_token {
             let (sub, c) = self.limited.claims::<LimitedClaims>(id_token, creds.nonce.as_ref()).await?;

@@ -233,16 +233,15 @@ mod tests {
     use super::*;
     use reqwest::StatusCode;
 
+    fn verifier(client_id: &str, api_url: &str) -> GitHubVerifier {
+        let config =
+            GitHubConfig { client_id: client_id.into(), client_secret: Secret::new("s"), api_url: api_url.into() };
+        GitHubVerifier::new(&config, reqwest::Client::new())
+    }
+
     #[test]
     fn urls_are_built_on_the_api_url() {
-        let v = GitHubVerifier::new(
-            &GitHubConfig {
-                client_id: "Iv1.8a61f9b3a7aba766".into(),
-                client_secret: Secret::new("s"),
-                api_url: "https://api.github.com".into(),
-            },
-            reqwest::Client::new(),
-        );
+        let v = verifier("Iv1.8a61f9b3a7aba766", "https://api.github.com");
         assert_eq!(v.check_token_url, "https://api.github.com/applications/Iv1.8a61f9b3a7aba766/token");
         assert_eq!(v.emails_url, "https://api.github.com/user/emails");
     }
@@ -327,14 +326,7 @@ mod tests {
 
     #[tokio::test]
     async fn missing_or_malformed_tokens_fail_without_a_request() {
-        let v = GitHubVerifier::new(
-            &GitHubConfig {
-                client_id: "c".into(),
-                client_secret: Secret::new("s"),
-                api_url: "http://127.0.0.1:1".into(),
-            },
-            reqwest::Client::new(),
-        );
+        let v = verifier("c", "http://127.0.0.1:1");
         assert!(matches!(
             v.verify(&Credentials::default()).await,
             Err(ProviderError::MissingCredential("access_token"))

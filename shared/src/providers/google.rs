@@ -51,10 +51,6 @@ impl GoogleVerifier {
         }
     }
 
-    pub fn jwks(&self) -> &JwksCache {
-        self.id_tokens.jwks()
-    }
-
     pub async fn verify(&self, creds: &Credentials) -> Result<VerifiedIdentity, ProviderError> {
         if let Some(id_token) = &creds.id_token {
             return self.id_tokens.identity(id_token, None).await;

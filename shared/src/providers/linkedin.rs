@@ -49,10 +49,6 @@ impl LinkedInVerifier {
         }
     }
 
-    pub fn jwks(&self) -> &JwksCache {
-        self.id_tokens.jwks()
-    }
-
     pub async fn verify(&self, creds: &Credentials) -> Result<VerifiedIdentity, ProviderError> {
         if let Some(id_token) = &creds.id_token {
             return self.id_tokens.identity(id_token, None).await;

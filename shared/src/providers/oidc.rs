@@ -48,10 +48,6 @@ impl IdTokenVerifier {
         IdTokenVerifier { provider, jwks, rules }
     }
 
-    pub fn jwks(&self) -> &JwksCache {
-        &self.jwks
-    }
-
     /// Verifies `token` (see [`verify`]) and returns its `sub` and claims as `C`.
     pub async fn claims<C: DeserializeOwned>(
         &self,

@@ -2,6 +2,7 @@
 
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -53,4 +54,10 @@ where
 
 pub(super) fn build_err(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
     StoreError::Dynamo(format!("request build: {e}"))
+}
+
+/// A transaction DynamoDB cancelled: a condition failed or another transaction won a race (the
+/// caller reads again and decides).
+pub(super) fn transaction_cancelled(err: &SdkError<TransactWriteItemsError, HttpResponse>) -> bool {
+    matches!(err.as_service_error(), Some(TransactWriteItemsError::TransactionCanceledException(_)))
 }

@@ -3,10 +3,9 @@
 
 use std::time::Duration;
 
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 
-use super::error::{build_err, classify};
+use super::error::{build_err, classify, transaction_cancelled};
 use super::items::{get_n, n, user_attributes};
 use super::{keys, StoreError, UserStore};
 use crate::identity::VerifiedIdentity;
@@ -56,12 +55,7 @@ impl UserStore {
                 .await;
             match result {
                 Ok(_) => return Ok(Some(user)),
-                Err(e)
-                    if matches!(
-                        e.as_service_error(),
-                        Some(TransactWriteItemsError::TransactionCanceledException(_))
-                    ) =>
-                {
+                Err(e) if transaction_cancelled(&e) => {
                     // This identity was created meanwhile, or the user's key was reset: look again.
                     if let Some(u) = self.find_by_identity(instance, provider, &identity.subject, true).await? {
                         return Ok(Some(u));

@@ -4,10 +4,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 
-use super::error::{build_err, classify};
+use super::error::{build_err, classify, transaction_cancelled};
 use super::items::{get_n, n, s, user_from_item, Item};
 use super::{keys, StoreError, UserStore};
 use crate::clock;
@@ -87,12 +86,7 @@ impl UserStore {
             match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
                 Ok(_) => return Ok(Some(user)),
                 // Another reset won the race: read again and reset on top of it.
-                Err(e)
-                    if matches!(
-                        e.as_service_error(),
-                        Some(TransactWriteItemsError::TransactionCanceledException(_))
-                    ) =>
-                {
+                Err(e) if transaction_cancelled(&e) => {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
                 Err(e) => return Err(classify("TransactWriteItems", e)),

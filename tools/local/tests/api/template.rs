@@ -134,7 +134,7 @@ fn strings(id: &str, values: Vec<Value>) -> Vec<String> {
 fn secret_parameters(id: &str, function: &Value) -> BTreeSet<String> {
     let value = &function["Properties"]["Environment"]["Variables"]["SECRET_PARAMETERS"];
     let text = value.as_str().unwrap_or_else(|| panic!("{id}: SECRET_PARAMETERS must be a literal"));
-    let leaves = shared::secrets::parse_secret_parameters(text).unwrap_or_else(|e| panic!("{id}: {e}"));
+    let leaves = shared::parameter_store::parse_secret_parameters(text).unwrap_or_else(|e| panic!("{id}: {e}"));
     leaves.into_iter().collect()
 }
 
@@ -273,7 +273,7 @@ fn each_function_configuration_loads_with_only_its_listed_secrets() {
         // token-secret-previous exists only between a rotation and the next (with its version
         // parameter set): the configuration loads without it.
         for leaf in secret_parameters(&id, &function).into_iter().filter(|l| l != "token-secret-previous") {
-            let var = shared::secrets::allowed_variable(&leaf).expect("allowlisted");
+            let var = shared::parameter_store::allowed_variable(&leaf).expect("allowlisted");
             vars.insert(var.to_string(), format!("{leaf}-0123456789abcdef0123456789abcdef"));
         }
         let config = shared::config::Config::from_lookup(|k| vars.get(k).cloned())
