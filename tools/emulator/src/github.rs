@@ -10,6 +10,8 @@
 //! [{"email", "verified", "primary"}]}` → `{"id"}`; `POST tokens` `{"user", "client_id",
 //! "scopes"?}` → `{"access_token"}`; `POST tokens/revoke` `{"access_token"}` → `{"revoked": true}`.
 
+mod admin;
+
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -23,14 +25,14 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::faults::Fault;
-use crate::twitter::provider_fault;
+use crate::state::Shared;
 use crate::util::{lock, random_alnum};
-use crate::{admin_body, admin_error, Shared};
+
+pub(crate) use admin::admin_router;
 
 /// Scopes of the tokens [`crate::Emulator::issue_github_token`] issues (a login asking for the
 /// profile and email addresses).
@@ -223,7 +225,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
 
 /// Counts the request and applies the fault, GitHub-shaped for 500 and the rate limit.
 async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
-    let fault = provider_fault(&shared, &req, |fault| match fault {
+    let fault = shared.provider_fault(req.extensions(), |fault| match fault {
         Fault::Status500 => Some(error(StatusCode::INTERNAL_SERVER_ERROR, "Server Error", DOCS)),
         Fault::RateLimited => {
             let mut response = error(
@@ -358,73 +360,4 @@ async fn user(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response
     body["followers"] = Value::from(0);
     body["created_at"] = Value::from("2024-01-01T00:00:00Z");
     Json(body).into_response()
-}
-
-/// The admin routes, mounted at `/_emulator/github` (not counted, never faulted).
-pub(crate) fn admin_router() -> Router<Arc<Shared>> {
-    Router::new()
-        .route("/users", post(admin_create_user))
-        .route("/tokens", post(admin_issue_token))
-        .route("/tokens/revoke", post(admin_revoke_token))
-}
-
-#[derive(Deserialize)]
-struct NewEmail {
-    email: String,
-    #[serde(default)]
-    verified: bool,
-    #[serde(default)]
-    primary: bool,
-}
-
-#[derive(Deserialize)]
-struct NewUser {
-    login: String,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    emails: Vec<NewEmail>,
-}
-
-async fn admin_create_user(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
-    let user: NewUser = match admin_body(&body) {
-        Ok(user) => user,
-        Err(response) => return *response,
-    };
-    let emails: Vec<(&str, bool, bool)> =
-        user.emails.iter().map(|e| (e.email.as_str(), e.verified, e.primary)).collect();
-    let id = shared.github.create_user(&user.login, user.name.as_deref(), &emails);
-    Json(json!({ "id": id })).into_response()
-}
-
-#[derive(Deserialize)]
-struct NewToken {
-    user: u64,
-    client_id: String,
-    #[serde(default)]
-    scopes: Option<Vec<String>>,
-}
-
-async fn admin_issue_token(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
-    let request: NewToken = match admin_body(&body) {
-        Ok(request) => request,
-        Err(response) => return *response,
-    };
-    let scopes: Vec<&str> = match &request.scopes {
-        Some(scopes) => scopes.iter().map(String::as_str).collect(),
-        None => DEFAULT_SCOPES.to_vec(),
-    };
-    match shared.github.issue_token(request.user, &request.client_id, &scopes) {
-        Ok(token) => {
-            Json(json!({ "access_token": token, "token_type": "bearer", "scope": scopes.join(",") })).into_response()
-        }
-        Err(IssueError::UnknownUser) => admin_error(StatusCode::NOT_FOUND, format!("unknown user {}", request.user)),
-        Err(IssueError::UnknownApp) => {
-            admin_error(StatusCode::BAD_REQUEST, format!("app {:?} is not configured", request.client_id))
-        }
-    }
-}
-
-async fn admin_revoke_token(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
-    crate::revoke_with(&body, |t| shared.github.revoke_token(t))
 }

@@ -37,136 +37,31 @@
 //! - `POST /_emulator/oidc/{provider}/access_tokens` `{"sub", "aud"}` → `{"access_token"}` (Google, LinkedIn)
 //! - `POST /_emulator/oidc/{provider}/rotate` → `{"kid"}` (the new current kid)
 
+mod access_tokens;
+mod admin;
+mod claims;
 mod http;
 mod keys;
+mod provider;
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
+use serde_json::{json, Value};
 
 use crate::util::{lock, now, random_alnum, random_digits};
 
+use access_tokens::AccessToken;
+use claims::id_token_claims;
+
+pub use access_tokens::LinkedInApp;
 pub(crate) use http::router;
+pub use provider::{OidcProvider, SigningMode};
 
-/// An OpenID Connect provider the emulator speaks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum OidcProvider {
-    Google,
-    LinkedIn,
-    Apple,
-    /// Facebook Limited Login (iOS): an OIDC ID token instead of a Graph access token.
-    FacebookLimited,
-}
-
-impl OidcProvider {
-    pub const ALL: [OidcProvider; 4] =
-        [OidcProvider::Google, OidcProvider::LinkedIn, OidcProvider::Apple, OidcProvider::FacebookLimited];
-
-    /// The route prefix and admin name: `google`, `linkedin`, `apple`, `facebook-limited`.
-    pub fn slug(self) -> &'static str {
-        match self {
-            OidcProvider::Google => "google",
-            OidcProvider::LinkedIn => "linkedin",
-            OidcProvider::Apple => "apple",
-            OidcProvider::FacebookLimited => "facebook-limited",
-        }
-    }
-
-    /// The provider for a [`OidcProvider::slug`].
-    pub fn from_slug(slug: &str) -> Option<OidcProvider> {
-        OidcProvider::ALL.into_iter().find(|p| p.slug() == slug)
-    }
-
-    /// The `iss` of the provider's ID tokens (the real one).
-    pub fn issuer(self) -> &'static str {
-        match self {
-            OidcProvider::Google => "https://accounts.google.com",
-            OidcProvider::LinkedIn => "https://www.linkedin.com/oauth",
-            OidcProvider::Apple => "https://appleid.apple.com",
-            OidcProvider::FacebookLimited => "https://www.facebook.com",
-        }
-    }
-
-    /// The JWKS path on the emulator, e.g. `/google/oauth2/v3/certs`.
-    pub fn jwks_path(self) -> &'static str {
-        match self {
-            OidcProvider::Google => "/google/oauth2/v3/certs",
-            OidcProvider::LinkedIn => "/linkedin/oauth/openid/jwks",
-            OidcProvider::Apple => "/apple/auth/keys",
-            OidcProvider::FacebookLimited => "/facebook-limited/.well-known/oauth/openid/jwks/",
-        }
-    }
-
-    fn index(self) -> usize {
-        match self {
-            OidcProvider::Google => 0,
-            OidcProvider::LinkedIn => 1,
-            OidcProvider::Apple => 2,
-            OidcProvider::FacebookLimited => 3,
-        }
-    }
-
-    /// The fixture key a provider starts with.
-    fn first_key(self) -> usize {
-        match self {
-            OidcProvider::Google | OidcProvider::FacebookLimited => 0,
-            OidcProvider::LinkedIn => 1,
-            OidcProvider::Apple => 2,
-        }
-    }
-
-    /// Whether the provider has plain OAuth access tokens (tokeninfo/userinfo).
-    fn has_access_tokens(self) -> bool {
-        matches!(self, OidcProvider::Google | OidcProvider::LinkedIn)
-    }
-}
-
-impl fmt::Display for OidcProvider {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.slug())
-    }
-}
-
-/// How [`crate::Emulator::sign_id_token`] signs, for the verifier's security matrix.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum SigningMode {
-    /// RS256 with the provider's current key and kid: a valid token (given valid claims).
-    Current,
-    /// RS256 with a key generated at run time and never published; kid `unknown-<16 hex>`.
-    UnknownKid,
-    /// Header `{"alg":"none","kid":<current>,"typ":"JWT"}` and an empty signature (`h.p.`).
-    NoneAlg,
-    /// HS256 keyed with the current key's public PEM bytes (exactly the file
-    /// `keys/key-N.pub.pem`, SPKI, trailing newline included): the algorithm confusion attack.
-    Hs256WithPublicKey,
-    /// RS256 with the current key and kid, one bit of the signature flipped.
-    BadSignature,
-    /// RS512 with the current key and kid: correctly signed, but not RS256.
-    OtherAlg,
-}
-
-impl SigningMode {
-    pub const ALL: [SigningMode; 6] = [
-        SigningMode::Current,
-        SigningMode::UnknownKid,
-        SigningMode::NoneAlg,
-        SigningMode::Hs256WithPublicKey,
-        SigningMode::BadSignature,
-        SigningMode::OtherAlg,
-    ];
-}
-
-/// Lifetime of minted ID tokens.
-const ID_TOKEN_TTL: i64 = 3600;
 /// Default `max-age` of the JWKS answers (seconds).
 pub(crate) const DEFAULT_JWKS_MAX_AGE: u64 = 300;
-/// Scopes of the Google access tokens, as tokeninfo lists them.
-const GOOGLE_SCOPES: &str =
-    "https://www.googleapis.com/auth/userinfo.email https://www.googleapis.com/auth/userinfo.profile openid";
 
 /// One user of one provider.
 #[derive(Clone, Debug)]
@@ -186,29 +81,6 @@ impl OidcUser {
         let words: Vec<&str> = self.name.split_whitespace().collect();
         (words.len() >= 2).then(|| words[words.len() - 1])
     }
-}
-
-/// A LinkedIn app that may introspect access tokens (`POST /linkedin/oauth/v2/introspectToken`).
-#[derive(Clone, PartialEq, Eq)]
-pub struct LinkedInApp {
-    pub client_id: String,
-    pub client_secret: String,
-}
-
-impl fmt::Debug for LinkedInApp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LinkedInApp").field("client_id", &self.client_id).field("client_secret", &"<redacted>").finish()
-    }
-}
-
-/// One plain OAuth access token (Google, LinkedIn).
-#[derive(Clone, Debug)]
-pub(crate) struct AccessToken {
-    provider: OidcProvider,
-    sub: String,
-    aud: String,
-    expires_at: i64,
-    revoked: bool,
 }
 
 /// Why something could not be minted.
@@ -356,69 +228,6 @@ impl Oidc {
         let claims = id_token_claims(provider, sub, &user, aud, nonce, now());
         Ok(self.sign(provider, &claims, SigningMode::Current))
     }
-
-    pub(crate) fn issue_access_token(&self, provider: OidcProvider, sub: &str, aud: &str) -> Result<String, OidcError> {
-        if !provider.has_access_tokens() {
-            return Err(OidcError::NoAccessTokens);
-        }
-        let mut data = lock(&self.data);
-        if !data.users.contains_key(&(provider, sub.to_string())) {
-            return Err(OidcError::UnknownUser);
-        }
-        let (ttl, token) = loop {
-            let (ttl, token) = match provider {
-                // Google's are `ya29.` and about 200 characters, valid an hour.
-                OidcProvider::Google => (3599, format!("ya29.a0{}", random_alnum(160))),
-                // LinkedIn's are opaque, about 350 characters, valid 60 days.
-                _ => (60 * 24 * 3600 - 1, format!("AQ{}", random_alnum(300))),
-            };
-            if !data.access_tokens.contains_key(&token) {
-                break (ttl, token);
-            }
-        };
-        let record = AccessToken {
-            provider,
-            sub: sub.to_string(),
-            aud: aud.to_string(),
-            expires_at: now() + ttl,
-            revoked: false,
-        };
-        data.access_tokens.insert(token.clone(), record);
-        Ok(token)
-    }
-
-    pub(crate) fn revoke_access_token(&self, token: &str) {
-        if let Some(record) = lock(&self.data).access_tokens.get_mut(token) {
-            record.revoked = true;
-        }
-    }
-
-    /// LinkedIn token introspection for the app `client_id`/`client_secret`: `None` if the app's
-    /// credentials are wrong; otherwise whether the token is live, and the client it was issued to.
-    pub(crate) fn introspect_linkedin(
-        &self,
-        client_id: &str,
-        client_secret: &str,
-        token: &str,
-        now: i64,
-    ) -> Option<Option<(String, i64)>> {
-        self.linkedin_apps.iter().find(|a| a.client_id == client_id && a.client_secret == client_secret)?;
-        Some(
-            self.check_access_token(OidcProvider::LinkedIn, token, now)
-                .map(|(record, _)| (record.aud, record.expires_at)),
-        )
-    }
-
-    /// The live access token `token` of `provider` and its user, if it is one.
-    fn check_access_token(&self, provider: OidcProvider, token: &str, now: i64) -> Option<(AccessToken, OidcUser)> {
-        let data = lock(&self.data);
-        let record = data.access_tokens.get(token)?;
-        if record.provider != provider || record.revoked || now >= record.expires_at {
-            return None;
-        }
-        let user = data.users.get(&(provider, record.sub.clone()))?;
-        Some((record.clone(), user.clone()))
-    }
 }
 
 /// A new subject identifier shaped like the provider's.
@@ -453,107 +262,9 @@ fn picture(provider: OidcProvider, sub: &str) -> Option<String> {
     }
 }
 
-fn string_bool(value: bool) -> Value {
-    Value::from(if value { "true" } else { "false" })
-}
-
-/// The claims of a freshly minted ID token, in the provider's shape.
-fn id_token_claims(
-    provider: OidcProvider,
-    sub: &str,
-    user: &OidcUser,
-    aud: &str,
-    nonce: Option<&str>,
-    now: i64,
-) -> Value {
-    let mut claims = Map::new();
-    let mut put = |key: &str, value: Value| {
-        claims.insert(key.to_string(), value);
-    };
-    put("iss", Value::from(provider.issuer()));
-    put("aud", Value::from(aud));
-    put("sub", Value::from(sub));
-    put("iat", Value::from(now));
-    put("exp", Value::from(now + ID_TOKEN_TTL));
-    let profile = |put: &mut dyn FnMut(&str, Value)| {
-        put("name", Value::from(user.name.as_str()));
-        if let Some(given) = user.given_name() {
-            put("given_name", Value::from(given));
-        }
-        if let Some(family) = user.family_name() {
-            put("family_name", Value::from(family));
-        }
-        if let Some(picture) = &user.picture {
-            put("picture", Value::from(picture.as_str()));
-        }
-    };
-    match provider {
-        OidcProvider::Google => {
-            put("azp", Value::from(aud));
-            if let Some(email) = &user.email {
-                put("email", Value::from(email.as_str()));
-                put("email_verified", Value::from(user.email_verified));
-            }
-            profile(&mut put);
-            if let Some(nonce) = nonce {
-                put("nonce", Value::from(nonce));
-            }
-        }
-        OidcProvider::LinkedIn => {
-            profile(&mut put);
-            if let Some(email) = &user.email {
-                put("email", Value::from(email.as_str()));
-                put("email_verified", string_bool(user.email_verified));
-            }
-            put("locale", Value::from("en-US"));
-            if let Some(nonce) = nonce {
-                put("nonce", Value::from(nonce));
-            }
-        }
-        OidcProvider::Apple => {
-            if let Some(nonce) = nonce {
-                put("nonce", Value::from(hex::encode(Sha256::digest(nonce.as_bytes()))));
-            }
-            put("nonce_supported", Value::from(true));
-            if let Some(email) = &user.email {
-                put("email", Value::from(email.as_str()));
-                put("email_verified", string_bool(user.email_verified));
-                put("is_private_email", string_bool(email.ends_with("@privaterelay.appleid.com")));
-            }
-            put("auth_time", Value::from(now));
-        }
-        OidcProvider::FacebookLimited => {
-            put("jti", Value::from(uuid_like()));
-            if let Some(nonce) = nonce {
-                put("nonce", Value::from(nonce));
-            }
-            profile(&mut put);
-            if let Some(email) = &user.email {
-                put("email", Value::from(email.as_str()));
-            }
-        }
-    }
-    Value::Object(claims)
-}
-
-/// A random version-4-shaped UUID.
-fn uuid_like() -> String {
-    let h = hex::encode(rand::random::<[u8; 16]>());
-    format!("{}-{}-4{}-a{}-{}", &h[..8], &h[8..12], &h[13..16], &h[17..20], &h[20..32])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn slugs_round_trip() {
-        for provider in OidcProvider::ALL {
-            assert_eq!(OidcProvider::from_slug(provider.slug()), Some(provider));
-            assert!(provider.jwks_path().starts_with(&format!("/{}/", provider.slug())));
-        }
-        assert_eq!(OidcProvider::from_slug("facebook"), None);
-    }
 
     #[test]
     fn subs_are_provider_shaped() {

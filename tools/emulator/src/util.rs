@@ -1,8 +1,10 @@
-//! Small helpers: randomness, time, locks.
+//! Small helpers: randomness, time, locks, form bodies.
 
 use std::sync::{Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use axum::body::Bytes;
+use axum::http::{header, request::Parts};
 use rand::distr::Alphanumeric;
 use rand::Rng;
 
@@ -26,4 +28,14 @@ pub(crate) fn now() -> i64 {
 /// (every critical section leaves the data consistent).
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The body of a request, if it is a non-empty `application/x-www-form-urlencoded` form.
+pub(crate) fn form_body<'a>(parts: &Parts, body: &'a Bytes) -> Option<&'a Bytes> {
+    let is_form = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    (is_form && !body.is_empty()).then_some(body)
 }

@@ -1,7 +1,10 @@
 //! Drives the emulator over real HTTP, as the product and the local stack do.
 
+mod common;
+
 use std::time::Duration;
 
+use common::{start_with, Env};
 use emulator::{Emulator, EmulatorConfig, FacebookApp, Fault};
 use hmac::{Hmac, Mac};
 use reqwest::{Client, Response, StatusCode};
@@ -13,24 +16,17 @@ const OUR_SECRET: &str = "our-app-secret";
 const OTHER_APP: &str = "222222222222222";
 const OTHER_SECRET: &str = "other-app-secret";
 
-struct Env {
-    emulator: Emulator,
-    base: String,
-    client: Client,
-}
-
 async fn start() -> Env {
-    let emulator = Emulator::new(EmulatorConfig {
+    let env = start_with(EmulatorConfig {
         facebook_apps: vec![
             FacebookApp { id: OUR_APP.into(), secret: OUR_SECRET.into() },
             FacebookApp { id: OTHER_APP.into(), secret: OTHER_SECRET.into() },
         ],
         ..Default::default()
-    });
-    let base = emulator.spawn(0).await.expect("emulator binds a loopback port");
-    assert!(base.starts_with("http://127.0.0.1:"), "{base}");
-    let client = Client::builder().timeout(Duration::from_secs(10)).build().expect("client");
-    Env { emulator, base, client }
+    })
+    .await;
+    assert!(env.base.starts_with("http://127.0.0.1:"), "{}", env.base);
+    env
 }
 
 fn proof(secret: &str, token: &str) -> String {
@@ -46,10 +42,6 @@ async fn json_of(response: Response) -> (StatusCode, Value) {
 }
 
 impl Env {
-    fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base, path)
-    }
-
     /// `GET /v22.0/me` as the product sends it: token in the header, with our proof.
     async fn me(&self, token: &str, fields: &str) -> (StatusCode, Value) {
         let response = self

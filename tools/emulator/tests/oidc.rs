@@ -1,33 +1,27 @@
 //! The OIDC providers over real HTTP: tokens the emulator mints verify with `jsonwebtoken`
 //! against the JWKS it serves, and its tokeninfo/userinfo answer in the providers' shapes.
 
+mod common;
+
 use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use emulator::{Emulator, EmulatorConfig, Fault, OidcProvider, SigningMode};
+use common::{start_with, Env};
+use emulator::{EmulatorConfig, Fault, OidcProvider, SigningMode};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
 use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, TokenData, Validation};
 use reqwest::header::HeaderMap;
-use reqwest::{Client, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 const CLIENT_ID: &str = "123456789012-abcdefghijklmnop.apps.googleusercontent.com";
 const OTHER_CLIENT_ID: &str = "999999999999-otherclient.apps.googleusercontent.com";
 
-struct Env {
-    emulator: Emulator,
-    base: String,
-    client: Client,
-}
-
 async fn start() -> Env {
-    let emulator = Emulator::new(EmulatorConfig::default());
-    let base = emulator.spawn(0).await.expect("emulator binds a loopback port");
-    let client = Client::builder().timeout(Duration::from_secs(10)).build().expect("client");
-    Env { emulator, base, client }
+    start_with(EmulatorConfig::default()).await
 }
 
 fn now() -> i64 {
@@ -35,10 +29,6 @@ fn now() -> i64 {
 }
 
 impl Env {
-    fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base, path)
-    }
-
     async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(self.url(path)).send().await.expect("request")
     }

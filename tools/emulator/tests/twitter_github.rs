@@ -1,10 +1,13 @@
 //! The Twitter/X and GitHub parts of the emulator over real HTTP, and social-login's verifiers
 //! (`shared::providers::{TwitterVerifier, GitHubVerifier}`) against them.
 
+mod common;
+
 use std::num::NonZeroU64;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use emulator::{Emulator, EmulatorConfig, Fault, GitHubApp, TwitterApp};
+use common::{start_with, Env};
+use emulator::{EmulatorConfig, Fault, GitHubApp, TwitterApp};
 use oauth1_request as oauth;
 use reqwest::{Client, RequestBuilder, StatusCode};
 use serde_json::{json, Value};
@@ -26,14 +29,8 @@ const OTHER_CLIENT_SECRET: &str = "other-client-secret";
 const VERIFY_PATH: &str = "/twitter/1.1/account/verify_credentials.json";
 const VERIFY_QUERY: [(&str, &str); 2] = [("include_email", "true"), ("skip_status", "true")];
 
-struct Env {
-    emulator: Emulator,
-    base: String,
-    client: Client,
-}
-
 async fn start() -> Env {
-    let emulator = Emulator::new(EmulatorConfig {
+    start_with(EmulatorConfig {
         twitter_apps: vec![
             TwitterApp { consumer_key: OUR_KEY.into(), consumer_secret: OUR_SECRET.into() },
             TwitterApp { consumer_key: OTHER_KEY.into(), consumer_secret: OTHER_SECRET.into() },
@@ -43,10 +40,8 @@ async fn start() -> Env {
             GitHubApp { client_id: OTHER_CLIENT.into(), client_secret: OTHER_CLIENT_SECRET.into() },
         ],
         ..EmulatorConfig::default()
-    });
-    let base = emulator.spawn(0).await.expect("emulator binds a loopback port");
-    let client = Client::builder().timeout(Duration::from_secs(10)).build().expect("client");
-    Env { emulator, base, client }
+    })
+    .await
 }
 
 async fn json_of(request: RequestBuilder) -> (StatusCode, Value) {
@@ -77,10 +72,6 @@ impl<'a> Signing<'a> {
 }
 
 impl Env {
-    fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base, path)
-    }
-
     fn twitter_config(&self, consumer_key: &str, consumer_secret: &str) -> TwitterConfig {
         TwitterConfig {
             consumer_key: consumer_key.into(),

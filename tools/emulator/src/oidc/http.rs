@@ -1,23 +1,22 @@
 //! The HTTP side of the OIDC providers: JWKS, Google's tokeninfo and userinfo, LinkedIn's
-//! userinfo, and the `/_emulator/oidc/` admin routes. Error bodies are the providers' own.
+//! userinfo and token introspection, and the route table (with the `/_emulator/oidc/` admin
+//! routes of `admin`). Error bodies are the providers' own.
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::{Path, Request, State};
-use axum::http::{header, request::Parts, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{header, request::Parts, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, post};
+use axum::routing::any;
 use axum::{Json, Router};
-use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::{OidcError, OidcProvider};
-use crate::faults::{self, CloseHandle};
-use crate::util::{lock, now};
-use crate::{admin_body, admin_error, Shared};
+use super::admin::admin_router;
+use super::{OidcProvider, OidcUser};
+use crate::state::Shared;
+use crate::util::{form_body, now};
 
 /// The provider routes and their admin routes, to merge into the emulator's router.
 pub(crate) fn router() -> Router<Arc<Shared>> {
@@ -31,10 +30,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/apple/auth/keys", any(apple_keys))
         .route("/facebook-limited/.well-known/oauth/openid/jwks/", any(facebook_limited_jwks))
         .route("/facebook-limited/.well-known/oauth/openid/jwks", any(facebook_limited_jwks))
-        .route("/_emulator/oidc/{provider}/users", post(admin_create_user))
-        .route("/_emulator/oidc/{provider}/id_tokens", post(admin_issue_id_token))
-        .route("/_emulator/oidc/{provider}/access_tokens", post(admin_issue_access_token))
-        .route("/_emulator/oidc/{provider}/rotate", post(admin_rotate));
+        .merge(admin_router());
     // Anything else under a provider prefix: that provider's 404, counted and faulted too.
     for provider in OidcProvider::ALL {
         let handler = move |State(shared): State<Arc<Shared>>, req: Request| async move {
@@ -54,10 +50,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
 /// What every provider request goes through first: it is counted, then the fault (if any)
 /// answers instead of the provider.
 async fn gate(shared: &Shared, parts: &Parts) -> Option<Response> {
-    shared.requests.fetch_add(1, Ordering::SeqCst);
-    let fault = *lock(&shared.fault);
-    let close = parts.extensions.get::<CloseHandle>().cloned();
-    faults::apply(fault, close).await
+    shared.provider_fault(&parts.extensions, |_| None).await
 }
 
 fn not_found(provider: OidcProvider) -> Response {
@@ -67,6 +60,20 @@ fn not_found(provider: OidcProvider) -> Response {
         OidcProvider::Apple | OidcProvider::FacebookLimited => json!({ "error": "not_found" }),
     };
     (StatusCode::NOT_FOUND, Json(body)).into_response()
+}
+
+/// A provider request past the [`gate`] whose method is one of `allowed` (as the `Allow` header
+/// lists them: `"GET, POST"`), split into its parts and body; or the response to send instead: the
+/// fault's, or 405 with that `Allow`.
+async fn admit(shared: &Shared, req: Request, allowed: &'static str) -> Result<(Parts, Body), Response> {
+    let (parts, body) = req.into_parts();
+    if let Some(response) = gate(shared, &parts).await {
+        return Err(response);
+    }
+    if !allowed.split(", ").any(|method| method == parts.method.as_str()) {
+        return Err(method_not_allowed(allowed));
+    }
+    Ok((parts, body))
 }
 
 fn method_not_allowed(allowed: &'static str) -> Response {
@@ -94,12 +101,8 @@ async fn facebook_limited_jwks(State(shared): State<Arc<Shared>>, req: Request) 
 
 async fn jwks(shared: &Shared, provider: OidcProvider, req: Request) -> Response {
     shared.oidc.count_jwks_fetch(provider);
-    let (parts, _) = req.into_parts();
-    if let Some(response) = gate(shared, &parts).await {
+    if let Err(response) = admit(shared, req, "GET, HEAD").await {
         return response;
-    }
-    if parts.method != Method::GET && parts.method != Method::HEAD {
-        return method_not_allowed("GET, HEAD");
     }
     let max_age = shared.oidc.jwks_max_age();
     let cache_control = match provider {
@@ -117,13 +120,10 @@ async fn jwks(shared: &Shared, provider: OidcProvider, req: Request) -> Response
 
 /// `GET|POST /google/tokeninfo?access_token=...` (like `https://oauth2.googleapis.com/tokeninfo`).
 async fn google_tokeninfo(State(shared): State<Arc<Shared>>, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
-    if let Some(response) = gate(&shared, &parts).await {
-        return response;
-    }
-    if parts.method != Method::GET && parts.method != Method::POST {
-        return method_not_allowed("GET, POST");
-    }
+    let (parts, body) = match admit(&shared, req, "GET, POST").await {
+        Ok(admitted) => admitted,
+        Err(response) => return response,
+    };
     let body = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
     let params = params(&parts, &body);
     let no_store = |mut response: Response| {
@@ -148,12 +148,12 @@ async fn google_tokeninfo(State(shared): State<Arc<Shared>>, req: Request) -> Re
     out.insert("azp".into(), Value::from(record.aud.clone()));
     out.insert("aud".into(), Value::from(record.aud.clone()));
     out.insert("sub".into(), Value::from(record.sub.clone()));
-    out.insert("scope".into(), Value::from(super::GOOGLE_SCOPES));
+    out.insert("scope".into(), Value::from(super::access_tokens::GOOGLE_SCOPES));
     out.insert("exp".into(), Value::from(record.expires_at.to_string()));
     out.insert("expires_in".into(), Value::from((record.expires_at - now).to_string()));
     if let Some(email) = &user.email {
         out.insert("email".into(), Value::from(email.clone()));
-        out.insert("email_verified".into(), super::string_bool(user.email_verified));
+        out.insert("email_verified".into(), super::claims::string_bool(user.email_verified));
     }
     out.insert("access_type".into(), Value::from("online"));
     no_store(Json(Value::Object(out)).into_response())
@@ -162,13 +162,10 @@ async fn google_tokeninfo(State(shared): State<Arc<Shared>>, req: Request) -> Re
 /// `GET /google/v1/userinfo` with `Authorization: Bearer` (or `?access_token=`), like
 /// `https://openidconnect.googleapis.com/v1/userinfo`.
 async fn google_userinfo(State(shared): State<Arc<Shared>>, req: Request) -> Response {
-    let (parts, _) = req.into_parts();
-    if let Some(response) = gate(&shared, &parts).await {
-        return response;
-    }
-    if parts.method != Method::GET && parts.method != Method::POST {
-        return method_not_allowed("GET, POST");
-    }
+    let (parts, _) = match admit(&shared, req, "GET, POST").await {
+        Ok(admitted) => admitted,
+        Err(response) => return response,
+    };
     let token = bearer(&parts.headers).or_else(|| params(&parts, &Bytes::new()).remove("access_token"));
     let found = token.and_then(|t| shared.oidc.check_access_token(OidcProvider::Google, &t, now()));
     let Some((record, user)) = found else {
@@ -179,23 +176,7 @@ async fn google_userinfo(State(shared): State<Arc<Shared>>, req: Request) -> Res
         );
         return response;
     };
-    let mut out = Map::new();
-    out.insert("sub".into(), Value::from(record.sub));
-    out.insert("name".into(), Value::from(user.name.clone()));
-    if let Some(given) = user.given_name() {
-        out.insert("given_name".into(), Value::from(given));
-    }
-    if let Some(family) = user.family_name() {
-        out.insert("family_name".into(), Value::from(family));
-    }
-    if let Some(picture) = &user.picture {
-        out.insert("picture".into(), Value::from(picture.clone()));
-    }
-    if let Some(email) = &user.email {
-        out.insert("email".into(), Value::from(email.clone()));
-        out.insert("email_verified".into(), Value::from(user.email_verified));
-    }
-    Json(Value::Object(out)).into_response()
+    Json(Value::Object(userinfo(record.sub, &user))).into_response()
 }
 
 fn google_error(status: StatusCode, error: &str, description: &str) -> Response {
@@ -209,13 +190,10 @@ fn google_error(status: StatusCode, error: &str, description: &str) -> Response 
 /// LinkedIn's token introspection answers: `{"active": true, "client_id", ...}` for a live token,
 /// `{"active": false}` otherwise; 401 `invalid_client` for wrong app credentials.
 async fn linkedin_introspect(State(shared): State<Arc<Shared>>, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
-    if let Some(response) = gate(&shared, &parts).await {
-        return response;
-    }
-    if parts.method != Method::POST {
-        return method_not_allowed("POST");
-    }
+    let (_, body) = match admit(&shared, req, "POST").await {
+        Ok(admitted) => admitted,
+        Err(response) => return response,
+    };
     let bytes = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
     let form: HashMap<String, String> = serde_urlencoded::from_bytes(&bytes).unwrap_or_default();
     let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
@@ -236,39 +214,41 @@ async fn linkedin_introspect(State(shared): State<Arc<Shared>>, req: Request) ->
 }
 
 async fn linkedin_userinfo(State(shared): State<Arc<Shared>>, req: Request) -> Response {
-    let (parts, _) = req.into_parts();
-    if let Some(response) = gate(&shared, &parts).await {
-        return response;
-    }
-    if parts.method != Method::GET {
-        return method_not_allowed("GET");
-    }
+    let (parts, _) = match admit(&shared, req, "GET").await {
+        Ok(admitted) => admitted,
+        Err(response) => return response,
+    };
     let Some(token) = bearer(&parts.headers) else {
         return linkedin_error(65604, "Empty oauth2 access token");
     };
     let Some((record, user)) = shared.oidc.check_access_token(OidcProvider::LinkedIn, &token, now()) else {
         return linkedin_error(65600, "Invalid access token");
     };
-    let mut out = Map::new();
-    out.insert("sub".into(), Value::from(record.sub));
-    if user.email.is_some() {
-        out.insert("email_verified".into(), Value::from(user.email_verified));
-    }
-    out.insert("name".into(), Value::from(user.name.clone()));
+    let mut out = userinfo(record.sub, &user);
     out.insert("locale".into(), json!({ "country": "US", "language": "en" }));
+    Json(Value::Object(out)).into_response()
+}
+
+/// The userinfo fields Google and LinkedIn both answer: `sub`, `name`, `given_name`,
+/// `family_name`, `picture`, and `email` with `email_verified` (a JSON bool), each when known.
+fn userinfo(sub: String, user: &OidcUser) -> Map<String, Value> {
+    let mut out = Map::new();
+    out.insert("sub".into(), Value::from(sub));
+    out.insert("name".into(), Value::from(user.name.clone()));
     if let Some(given) = user.given_name() {
         out.insert("given_name".into(), Value::from(given));
     }
     if let Some(family) = user.family_name() {
         out.insert("family_name".into(), Value::from(family));
     }
-    if let Some(email) = &user.email {
-        out.insert("email".into(), Value::from(email.clone()));
-    }
     if let Some(picture) = &user.picture {
         out.insert("picture".into(), Value::from(picture.clone()));
     }
-    Json(Value::Object(out)).into_response()
+    if let Some(email) = &user.email {
+        out.insert("email".into(), Value::from(email.clone()));
+        out.insert("email_verified".into(), Value::from(user.email_verified));
+    }
+    out
 }
 
 fn linkedin_error(code: u32, message: &str) -> Response {
@@ -292,105 +272,10 @@ fn params(parts: &Parts, body: &Bytes) -> HashMap<String, String> {
     if let Some(query) = parts.uri.query() {
         params.extend(serde_urlencoded::from_str::<Vec<(String, String)>>(query).unwrap_or_default());
     }
-    let is_form = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if is_form && !body.is_empty() {
-        params.extend(serde_urlencoded::from_bytes::<Vec<(String, String)>>(body).unwrap_or_default());
+    if let Some(form) = form_body(parts, body) {
+        params.extend(serde_urlencoded::from_bytes::<Vec<(String, String)>>(form).unwrap_or_default());
     }
     params
-}
-
-// ---- admin ----
-
-fn admin_provider(slug: &str) -> Result<OidcProvider, Box<Response>> {
-    OidcProvider::from_slug(slug).ok_or_else(|| {
-        Box::new(admin_error(
-            StatusCode::NOT_FOUND,
-            format!("unknown OIDC provider {slug:?}; expected google, linkedin, apple or facebook-limited"),
-        ))
-    })
-}
-
-fn default_true() -> bool {
-    true
-}
-
-#[derive(Deserialize)]
-struct NewUser {
-    name: String,
-    #[serde(default)]
-    email: Option<String>,
-    #[serde(default = "default_true")]
-    email_verified: bool,
-}
-
-async fn admin_create_user(State(shared): State<Arc<Shared>>, Path(slug): Path<String>, body: Bytes) -> Response {
-    let (provider, user) = match admin_provider(&slug).and_then(|p| admin_body::<NewUser>(&body).map(|u| (p, u))) {
-        Ok(ok) => ok,
-        Err(response) => return *response,
-    };
-    let email = user.email.as_deref().filter(|e| !e.is_empty());
-    let sub = shared.oidc.create_user(provider, &user.name, email, user.email_verified);
-    Json(json!({ "sub": sub })).into_response()
-}
-
-#[derive(Deserialize)]
-struct NewIdToken {
-    sub: String,
-    aud: String,
-    #[serde(default)]
-    nonce: Option<String>,
-}
-
-async fn admin_issue_id_token(State(shared): State<Arc<Shared>>, Path(slug): Path<String>, body: Bytes) -> Response {
-    let (provider, request) = match admin_provider(&slug).and_then(|p| admin_body::<NewIdToken>(&body).map(|r| (p, r)))
-    {
-        Ok(ok) => ok,
-        Err(response) => return *response,
-    };
-    match shared.oidc.issue_id_token(provider, &request.sub, &request.aud, request.nonce.as_deref()) {
-        Ok(id_token) => Json(json!({ "id_token": id_token })).into_response(),
-        Err(e) => admin_issue_error(provider, &request.sub, e),
-    }
-}
-
-#[derive(Deserialize)]
-struct NewAccessToken {
-    sub: String,
-    aud: String,
-}
-
-async fn admin_issue_access_token(
-    State(shared): State<Arc<Shared>>,
-    Path(slug): Path<String>,
-    body: Bytes,
-) -> Response {
-    let (provider, request) =
-        match admin_provider(&slug).and_then(|p| admin_body::<NewAccessToken>(&body).map(|r| (p, r))) {
-            Ok(ok) => ok,
-            Err(response) => return *response,
-        };
-    match shared.oidc.issue_access_token(provider, &request.sub, &request.aud) {
-        Ok(token) => Json(json!({ "access_token": token })).into_response(),
-        Err(e) => admin_issue_error(provider, &request.sub, e),
-    }
-}
-
-fn admin_issue_error(provider: OidcProvider, sub: &str, error: OidcError) -> Response {
-    match error {
-        OidcError::UnknownUser => admin_error(StatusCode::NOT_FOUND, format!("unknown {provider} user {sub:?}")),
-        OidcError::NoAccessTokens => admin_error(StatusCode::BAD_REQUEST, format!("{provider}: {error}")),
-    }
-}
-
-async fn admin_rotate(State(shared): State<Arc<Shared>>, Path(slug): Path<String>) -> Response {
-    match admin_provider(&slug) {
-        Ok(provider) => Json(json!({ "kid": shared.oidc.rotate(provider) })).into_response(),
-        Err(response) => *response,
-    }
 }
 
 #[cfg(test)]

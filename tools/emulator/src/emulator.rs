@@ -1,0 +1,306 @@
+//! The [`Emulator`] handle the tests and the local stack hold: what it knows up front
+//! ([`EmulatorConfig`]), serving it, and creating people and tokens of every provider.
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::facebook::{FacebookApp, IssueError};
+use crate::faults::Fault;
+use crate::github::{self, GitHubApp};
+use crate::oidc::{LinkedInApp, OidcProvider, SigningMode};
+use crate::state::Shared;
+use crate::twitter::TwitterApp;
+use crate::{router, server};
+
+/// What the emulator knows up front.
+#[derive(Clone, Debug, Default)]
+pub struct EmulatorConfig {
+    /// The apps the emulator knows (typically our app and "another app").
+    pub facebook_apps: Vec<FacebookApp>,
+    /// The Twitter/X apps (consumer key and secret) the emulator knows.
+    pub twitter_apps: Vec<TwitterApp>,
+    /// The GitHub OAuth apps (client id and secret) the emulator knows.
+    pub github_apps: Vec<GitHubApp>,
+    /// The LinkedIn apps allowed to introspect access tokens (client id and secret).
+    pub linkedin_apps: Vec<LinkedInApp>,
+}
+
+/// The emulator. Cheap to clone; clones share people, tokens, the fault and the counter.
+#[derive(Clone)]
+pub struct Emulator {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Emulator")
+            .field("fault", &self.shared.fault())
+            .field("requests", &self.request_count())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Emulator {
+    pub fn new(config: EmulatorConfig) -> Emulator {
+        Emulator { shared: Arc::new(Shared::new(config)) }
+    }
+
+    /// Binds 127.0.0.1:`port` (0 = any free port), serves in a background tokio task, and
+    /// returns the base URL `http://127.0.0.1:PORT`. Must be called within a tokio runtime;
+    /// the server lives as long as that runtime.
+    pub async fn spawn(&self, port: u16) -> std::io::Result<String> {
+        let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
+        let addr = listener.local_addr()?;
+        tokio::spawn(server::serve(listener, self.router()));
+        Ok(format!("http://{addr}"))
+    }
+
+    /// The whole app (Graph endpoints and `/_emulator/` admin routes), for serving it
+    /// yourself. Admin routes (JSON):
+    /// - `POST /_emulator/facebook/users` `{"name", "email"?}` → `{"id"}`
+    /// - `POST /_emulator/facebook/tokens` `{"user", "app_id", "ttl_secs"?}` → `{"access_token"}`
+    /// - `POST /_emulator/facebook/tokens/revoke` `{"access_token"}` → `{"revoked": true}`
+    /// - `POST /_emulator/fault` `{"fault": "none"|"status500"|"hang"|"invalid_json"|"rate_limited"|"close"|"reset_mid_body"|"slow_drip"|"huge_body"}`
+    /// - `GET /_emulator/stats` → `{"requests": n, "fault": name}`
+    ///
+    /// [`Fault::CloseConnection`] needs the socket, which only [`Emulator::spawn`]'s server
+    /// hands over; served elsewhere, the router answers 200 with a body that fails at once,
+    /// so the server aborts the connection mid-response instead.
+    pub fn router(&self) -> Router {
+        router::router(self.shared.clone())
+    }
+
+    /// Creates a person; returns their global emulator id (not what Graph shows an app:
+    /// see [`Emulator::app_scoped_user_id`]).
+    pub fn create_facebook_user(&self, name: &str, email: Option<&str>) -> String {
+        self.shared.facebook.create_person(name, email)
+    }
+
+    /// Issues a user access token for `person`, for the app `app_id`, valid `ttl_secs`
+    /// from now (zero or negative = already expired).
+    ///
+    /// # Panics
+    /// If `person` was not created by this emulator or `app_id` is not a configured app:
+    /// both are mistakes in the calling test.
+    pub fn issue_facebook_token(&self, person: &str, app_id: &str, ttl_secs: i64) -> String {
+        match self.shared.facebook.issue_token(person, app_id, ttl_secs) {
+            Ok(token) => token,
+            Err(IssueError::UnknownPerson) => {
+                panic!("issue_facebook_token: unknown person {person:?}")
+            }
+            Err(IssueError::UnknownApp) => {
+                panic!("issue_facebook_token: app {app_id:?} is not in the emulator's config")
+            }
+            Err(e) => panic!("issue_facebook_token: {e:?}"),
+        }
+    }
+
+    /// Registers `token` as a user access token of `person` for `app_id` (fixed demo tokens of
+    /// the `events/` samples and the local stack). Panics like [`Emulator::issue_facebook_token`].
+    pub fn register_facebook_token(&self, person: &str, app_id: &str, token: &str, ttl_secs: i64) {
+        if let Err(e) = self.shared.facebook.issue_token_as(person, app_id, ttl_secs, Some(token)) {
+            panic!("register_facebook_token: {e:?}");
+        }
+    }
+
+    /// Creates a Facebook Page managed by `manager` (a person of this emulator); returns the
+    /// Page's id.
+    ///
+    /// # Panics
+    /// If `manager` was not created by this emulator.
+    pub fn create_facebook_page(&self, manager: &str, name: &str) -> String {
+        match self.shared.facebook.create_page(manager, name) {
+            Ok(id) => id,
+            Err(e) => panic!("create_facebook_page: {e:?} (manager {manager:?})"),
+        }
+    }
+
+    /// Issues a Page access token of `page` for the app `app_id`, as `person`, a manager of the
+    /// Page, gets it through the app. `/me` with it answers the Page (with `metadata=1`,
+    /// `metadata.type` is `page`); an app token `APPID|APPSECRET` answers the application
+    /// (`application`); a user token the user (`user`).
+    ///
+    /// # Panics
+    /// If `app_id` is not a configured app, `page` unknown, or `person` does not manage it.
+    pub fn issue_facebook_page_token(&self, person: &str, page: &str, app_id: &str) -> String {
+        match self.shared.facebook.issue_page_token(person, page, app_id) {
+            Ok(token) => token,
+            Err(e) => panic!("issue_facebook_page_token: {e:?} (person {person:?}, page {page:?}, app {app_id:?})"),
+        }
+    }
+
+    /// Revokes a token (Graph then answers code 190, subcode 460). Unknown tokens are ignored.
+    pub fn revoke_facebook_token(&self, token: &str) {
+        self.shared.facebook.revoke_token(token);
+    }
+
+    /// The `id` that `/me` answers for `person` to the app `app_id`: stable, and
+    /// different for every app, as on Facebook.
+    pub fn app_scoped_user_id(&self, person: &str, app_id: &str) -> String {
+        self.shared.facebook.app_scoped_user_id(person, app_id)
+    }
+
+    /// Sets the fault applied to every Graph request from now on ([`Fault::None`] clears it).
+    pub fn set_fault(&self, fault: Fault) {
+        self.shared.set_fault(fault);
+    }
+
+    /// The fault currently set.
+    pub fn fault(&self) -> Fault {
+        self.shared.fault()
+    }
+
+    /// Graph requests received (admin calls under `/_emulator/` not counted).
+    pub fn request_count(&self) -> u64 {
+        self.shared.request_count()
+    }
+
+    /// Creates a Twitter/X user; returns their `id_str` (19 digits).
+    pub fn create_twitter_user(&self, name: &str, screen_name: &str, email: Option<&str>) -> String {
+        self.shared.twitter.create_user(name, screen_name, email)
+    }
+
+    /// Issues an OAuth 1.0a user access token of `user` for the app `consumer_key`: returns
+    /// `(oauth_token, oauth_token_secret)`.
+    ///
+    /// # Panics
+    /// If `user` was not created by this emulator or `consumer_key` is not a configured app.
+    pub fn issue_twitter_token(&self, user: &str, consumer_key: &str) -> (String, String) {
+        match self.shared.twitter.issue_token(user, consumer_key) {
+            Ok(pair) => pair,
+            Err(e) => panic!("issue_twitter_token: {e:?} (user {user:?}, consumer key {consumer_key:?})"),
+        }
+    }
+
+    /// Issues an OAuth 2.0 user bearer token of `user` for the app `consumer_key` (for
+    /// `/2/users/me`). Panics like [`Emulator::issue_twitter_token`].
+    pub fn issue_twitter_bearer(&self, user: &str, consumer_key: &str) -> String {
+        match self.shared.twitter.issue_bearer(user, consumer_key) {
+            Ok(token) => token,
+            Err(e) => panic!("issue_twitter_bearer: {e:?} (user {user:?}, consumer key {consumer_key:?})"),
+        }
+    }
+
+    /// Revokes a Twitter token of either kind (then code 89 / v2 401). Unknown tokens are ignored.
+    pub fn revoke_twitter_token(&self, token: &str) {
+        self.shared.twitter.revoke_token(token);
+    }
+
+    /// Creates a GitHub user with `emails` as `(address, verified, primary)`; returns their id.
+    pub fn create_github_user(&self, login: &str, name: Option<&str>, emails: &[(&str, bool, bool)]) -> u64 {
+        self.shared.github.create_user(login, name, emails)
+    }
+
+    /// Issues a user access token (`gho_` + 36 alphanumerics) of `user` for the OAuth app
+    /// `client_id`, with the scopes `read:user` and `user:email`.
+    ///
+    /// # Panics
+    /// If `user` was not created by this emulator or `client_id` is not a configured app.
+    pub fn issue_github_token(&self, user: u64, client_id: &str) -> String {
+        self.issue_github_token_with_scopes(user, client_id, &github::DEFAULT_SCOPES)
+    }
+
+    /// Like [`Emulator::issue_github_token`], with the given OAuth scopes (without `user:email`
+    /// or `user`, `/user/emails` answers 404).
+    pub fn issue_github_token_with_scopes(&self, user: u64, client_id: &str, scopes: &[&str]) -> String {
+        match self.shared.github.issue_token(user, client_id, scopes) {
+            Ok(token) => token,
+            Err(e) => panic!("issue_github_token: {e:?} (user {user}, client id {client_id:?})"),
+        }
+    }
+
+    /// Registers `token` as `user`'s token of the OAuth app `client_id` (fixed demo credentials).
+    pub fn register_github_token(&self, user: u64, client_id: &str, token: &str) {
+        if let Err(e) = self.shared.github.issue_token_as(user, client_id, &["read:user", "user:email"], Some(token)) {
+            panic!("register_github_token: {e:?}");
+        }
+    }
+
+    /// Registers an OAuth 1.0a token pair of `user` for the consumer `consumer_key` (fixed demo
+    /// credentials).
+    pub fn register_twitter_token(&self, user: &str, consumer_key: &str, token: &str, secret: &str) {
+        if let Err(e) = self.shared.twitter.register_token(user, consumer_key, token, secret) {
+            panic!("register_twitter_token: {e:?}");
+        }
+    }
+
+    /// Revokes a GitHub token (the token check then answers 404). Unknown tokens are ignored.
+    pub fn revoke_github_token(&self, token: &str) {
+        self.shared.github.revoke_token(token);
+    }
+
+    /// Creates a user of an OIDC `provider`; returns their `sub` (shaped like the provider's:
+    /// Google 21 digits, Apple `001234.<32 hex>.1234`, ...).
+    pub fn create_oidc_user(
+        &self,
+        provider: OidcProvider,
+        name: &str,
+        email: Option<&str>,
+        email_verified: bool,
+    ) -> String {
+        self.shared.oidc.create_user(provider, name, email, email_verified)
+    }
+
+    /// Mints a valid ID token for `sub` with audience `aud`, expiring in 1 h, signed RS256 with the
+    /// provider's current key. `nonce`: for Apple the RAW nonce (the claim gets its lowercase hex
+    /// SHA-256), for FacebookLimited the claim value itself (pass the hash your client sends);
+    /// Google and LinkedIn echo it as given.
+    ///
+    /// # Panics
+    /// If `sub` was not created for `provider` by this emulator (a mistake in the calling test).
+    pub fn issue_id_token(&self, provider: OidcProvider, sub: &str, aud: &str, nonce: Option<&str>) -> String {
+        match self.shared.oidc.issue_id_token(provider, sub, aud, nonce) {
+            Ok(token) => token,
+            Err(e) => panic!("issue_id_token: {provider} user {sub:?}: {e}"),
+        }
+    }
+
+    /// Mints a token from explicit claims (sent exactly as given: set exp/nbf/iss/aud/sub/nonce
+    /// as the test wishes) signed as `mode` says, for the verifier's security matrix.
+    pub fn sign_id_token(&self, provider: OidcProvider, claims: serde_json::Value, mode: SigningMode) -> String {
+        self.shared.oidc.sign(provider, &claims, mode)
+    }
+
+    /// The kid `provider` signs new tokens with.
+    pub fn current_kid(&self, provider: OidcProvider) -> String {
+        self.shared.oidc.current_kid(provider)
+    }
+
+    /// Switches `provider` to its next fixture key: new tokens carry the new kid, and its JWKS
+    /// lists the new key and the previous one.
+    pub fn rotate_keys(&self, provider: OidcProvider) {
+        self.shared.oidc.rotate(provider);
+    }
+
+    /// Requests received by `provider`'s JWKS route (faulted ones included).
+    pub fn jwks_fetches(&self, provider: OidcProvider) -> u64 {
+        self.shared.oidc.jwks_fetches(provider)
+    }
+
+    /// Sets the `max-age` of every JWKS answer's `Cache-Control` (default 300 s).
+    pub fn set_jwks_max_age(&self, secs: u64) {
+        self.shared.oidc.set_jwks_max_age(secs);
+    }
+
+    /// A plain OAuth access token of a Google or LinkedIn user, for tokeninfo/userinfo, issued
+    /// to the client id `aud` (Google: `ya29.` + random, valid 3599 s; LinkedIn: 60 days).
+    ///
+    /// # Panics
+    /// For Apple and FacebookLimited (no such tokens), or if `sub` is not a user of `provider`.
+    pub fn issue_oauth_access_token(&self, provider: OidcProvider, sub: &str, aud: &str) -> String {
+        match self.shared.oidc.issue_access_token(provider, sub, aud) {
+            Ok(token) => token,
+            Err(e) => panic!("issue_oauth_access_token: {provider} user {sub:?}: {e}"),
+        }
+    }
+
+    /// Revokes a Google or LinkedIn access token (tokeninfo/userinfo then reject it). Unknown
+    /// tokens are ignored.
+    pub fn revoke_oauth_access_token(&self, token: &str) {
+        self.shared.oidc.revoke_access_token(token);
+    }
+}
