@@ -450,7 +450,7 @@ mod tests {
         assert_eq!(ttl.attribute_name(), table.ttl_attribute());
         assert_eq!(ttl.time_to_live_status().map(|s| s.as_str()), Some("ENABLED"));
 
-        assert!(matches!(table.create(&client, "users").await, Err(crate::template::TableError::AlreadyExists(_))));
+        assert!(matches!(table.create(&client, "users").await, Err(crate::tables::TableError::AlreadyExists(_))));
         dynamodb.stop().await.expect("stops");
     }
 }
