@@ -31,7 +31,8 @@ fn field<'a>(text: &'a str, prefix: &str) -> &'a str {
 
 #[tokio::test]
 async fn instances_and_keys_are_managed_from_the_command_line() {
-    let dynamo = shared::app::local_dynamodb_client(endpoint_for_tests());
+    // The tools' patient client: a cold DynamoDB Local on a loaded machine may take longer than 5 s.
+    let dynamo = local_stack::dynamodb_local::client(endpoint_for_tests());
     // Unique even on a DynamoDB Local another test process started (pids repeat).
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
     let table = format!("admin-{}-{nanos:08x}", std::process::id());

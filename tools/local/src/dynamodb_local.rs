@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 
@@ -105,14 +104,22 @@ pub fn endpoint_for_tests() -> &'static str {
             Ok(p) => p,
             Err(e) => panic!("no free port for DynamoDB Local: {e}"),
         };
+        // The launcher's command line, under a watchdog that stops it when this process exits.
         let script = format!(
-            "java -Djava.library.path='{}' -jar '{}' -inMemory -sharedDb -port {port} >/dev/null 2>&1 & j=$!; \
-             while kill -0 {} 2>/dev/null; do sleep 1; done; kill $j",
-            install.lib_dir.display(),
-            install.jar.display(),
+            "\"$@\" >/dev/null 2>&1 & j=$!; while kill -0 {} 2>/dev/null; do sleep 1; done; kill $j",
             std::process::id()
         );
-        if let Err(e) = std::process::Command::new("sh").arg("-c").arg(script).env("DDB_LOCAL_TELEMETRY", "0").spawn() {
+        let java = install.java_command(port);
+        let spawned = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .arg("sh")
+            .arg(java.get_program())
+            .args(java.get_args())
+            .envs(java.get_envs().filter_map(|(k, v)| Some((k, v?))))
+            .current_dir(java.get_current_dir().unwrap_or(Path::new(".")))
+            .spawn();
+        if let Err(e) = spawned {
             panic!("cannot start DynamoDB Local: {e}");
         }
         for _ in 0..150 {
@@ -153,6 +160,23 @@ impl Installation {
         releases.sort();
         let release = releases.pop().ok_or_else(not_installed)?;
         Ok(Installation { jar: release.join("DynamoDBLocal.jar"), lib_dir: release.join("DynamoDBLocal_lib") })
+    }
+
+    /// The one command line that runs DynamoDB Local: `java -Djava.library.path=<lib> -jar <jar>
+    /// -inMemory -sharedDb -port <port>`, in the release directory, telemetry off. `-sharedDb`:
+    /// one database whatever the credentials/region (as the script runs it).
+    pub fn java_command(&self, port: u16) -> std::process::Command {
+        let mut command = std::process::Command::new("java");
+        command
+            .arg(format!("-Djava.library.path={}", self.lib_dir.display()))
+            .arg("-jar")
+            .arg(&self.jar)
+            .args(["-inMemory", "-sharedDb", "-port", &port.to_string()])
+            .env("DDB_LOCAL_TELEMETRY", "0");
+        if let Some(dir) = self.jar.parent() {
+            command.current_dir(dir);
+        }
+        command
     }
 
     /// Finds the jar under `<repo_root>/tools/dynamodb-local`; if it is missing, installs it with
@@ -220,21 +244,8 @@ impl DynamoDbLocal {
             return Err(DynamoDbLocalError::PortInUse { port });
         }
 
-        let mut command = Command::new("java");
-        command
-            .arg(format!("-Djava.library.path={}", installation.lib_dir.display()))
-            .arg("-jar")
-            .arg(&installation.jar)
-            // -sharedDb: one database whatever the credentials/region (as the script runs it).
-            .args(["-inMemory", "-sharedDb", "-port", &port.to_string()])
-            .env("DDB_LOCAL_TELEMETRY", "0")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        if let Some(dir) = installation.jar.parent() {
-            command.current_dir(dir);
-        }
+        let mut command = Command::from(installation.java_command(port));
+        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
         let mut child = command.spawn().map_err(|source| DynamoDbLocalError::Spawn { program: "java", source })?;
 
         let output = Output::default();
@@ -286,28 +297,36 @@ impl DynamoDbLocal {
     }
 }
 
-/// A DynamoDB client for `endpoint_url` (DynamoDB Local) with dummy static credentials and
-/// region `us-east-1`.
+/// The tools' and tests' client for DynamoDB Local (table creation, scans, the admin tool):
+/// [`shared::app::local_dynamodb_client`], the one builder (dummy static credentials, region
+/// `us-east-1`), with patient timeouts: a cold DynamoDB Local on a loaded 2-core machine may take
+/// longer than the functions' 5 s to create the first tables of a run (the functions' timeouts
+/// are tested elsewhere).
 pub fn client(endpoint_url: &str) -> aws_sdk_dynamodb::Client {
-    aws_sdk_dynamodb::Client::from_conf(config_builder(endpoint_url).build())
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .operation_attempt_timeout(Duration::from_secs(30))
+        .operation_timeout(Duration::from_secs(60))
+        .build();
+    with_config(endpoint_url, |config| config.timeout_config(timeouts))
 }
 
-/// The configuration [`client`] uses, to adjust before building.
-pub fn config_builder(endpoint_url: &str) -> aws_sdk_dynamodb::config::Builder {
-    aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(endpoint_url)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("local", "local", None, None, "local"))
+/// [`shared::app::local_dynamodb_client`] with its configuration adjusted by `adjust`.
+fn with_config(
+    endpoint_url: &str,
+    adjust: impl FnOnce(aws_sdk_dynamodb::config::Builder) -> aws_sdk_dynamodb::config::Builder,
+) -> aws_sdk_dynamodb::Client {
+    let base = shared::app::local_dynamodb_client(endpoint_url);
+    aws_sdk_dynamodb::Client::from_conf(adjust(base.config().to_builder()).build())
 }
 
 /// A client that fails fast, for polling readiness.
 fn probe_client(endpoint_url: &str) -> aws_sdk_dynamodb::Client {
-    let config = config_builder(endpoint_url)
-        .retry_config(RetryConfig::disabled())
-        .timeout_config(TimeoutConfig::builder().operation_timeout(Duration::from_secs(2)).build())
-        .build();
-    aws_sdk_dynamodb::Client::from_conf(config)
+    with_config(endpoint_url, |config| {
+        config
+            .retry_config(RetryConfig::disabled())
+            .timeout_config(TimeoutConfig::builder().operation_timeout(Duration::from_secs(2)).build())
+    })
 }
 
 /// A port that was free a moment ago.
@@ -450,7 +469,7 @@ mod tests {
         assert_eq!(ttl.attribute_name(), table.ttl_attribute());
         assert_eq!(ttl.time_to_live_status().map(|s| s.as_str()), Some("ENABLED"));
 
-        assert!(matches!(table.create(&client, "users").await, Err(crate::template::TableError::AlreadyExists(_))));
+        assert!(matches!(table.create(&client, "users").await, Err(crate::tables::TableError::AlreadyExists(_))));
         dynamodb.stop().await.expect("stops");
     }
 }

@@ -1,8 +1,10 @@
 //! The offline local stack of social-login: what `sam local` would do, without Docker.
 //!
-//! - [`template`] reads `template.yaml`: the HTTP API routes and the DynamoDB table.
+//! - [`template`] reads `template.yaml`: the functions, their HTTP API routes and authorizers.
+//! - [`tables`] reads the template's DynamoDB table and creates it in DynamoDB Local.
 //! - [`gateway`] serves those routes like API Gateway HTTP API (payload format 2.0), calling the
-//!   function crates' handlers in process.
+//!   function crates' handlers in process (its registry is the one list of them, checked
+//!   against the template).
 //! - [`dynamodb_local`] runs DynamoDB Local and builds clients for it; [`counting_proxy`] counts
 //!   what reaches it.
 //!
@@ -13,9 +15,11 @@ pub mod counting_proxy;
 pub mod demo;
 pub mod dynamodb_local;
 pub mod gateway;
+pub mod tables;
 pub mod template;
 
 pub use dynamodb_local::{DynamoDbLocal, DynamoDbLocalError};
 pub use gateway::{function_handlers, router, router_with_authorizers, Authorizers, GatewayError, Handler};
+pub use tables::{TableDef, TableError};
 pub use template::AuthorizerDef;
-pub use template::{Route, TableDef, Template, TemplateError};
+pub use template::{Route, Template, TemplateError};

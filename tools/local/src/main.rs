@@ -18,7 +18,8 @@ use local_stack::demo::{
 };
 use local_stack::dynamodb_local::{self, DynamoDbLocal, DynamoDbLocalError};
 use local_stack::gateway::{self, GatewayError};
-use local_stack::template::{TableError, Template, TemplateError};
+use local_stack::tables::TableError;
+use local_stack::template::{Template, TemplateError};
 use shared::App;
 use tokio::net::TcpListener;
 

@@ -5,7 +5,9 @@
 //! million logins cost on AWS beside Amazon Cognito. It prints figures; it asserts nothing.
 
 mod bench;
+mod cases;
 mod prices;
+mod report;
 
 use std::process::ExitCode;
 

@@ -105,20 +105,6 @@ pub async fn spawn_app_behind_proxy() -> (TestApp, local_stack::counting_proxy::
     (t, proxy)
 }
 
-/// The tests' own DynamoDB Local client (table creation, scans): the functions' timeouts are
-/// tested elsewhere, and a cold DynamoDB Local on a loaded 2-core machine may take longer than
-/// 5 s to create the first tables of a run.
-fn patient_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
-    use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
-    let timeouts = TimeoutConfig::builder()
-        .connect_timeout(std::time::Duration::from_secs(5))
-        .operation_attempt_timeout(std::time::Duration::from_secs(30))
-        .operation_timeout(std::time::Duration::from_secs(60))
-        .build();
-    let base = shared::app::local_dynamodb_client(endpoint);
-    aws_sdk_dynamodb::Client::from_conf(base.config().to_builder().timeout_config(timeouts).build())
-}
-
 /// Like [`spawn_app`], with a chance to change the function configuration first.
 pub async fn spawn_app_with(customize: impl FnOnce(&mut HashMap<String, String>)) -> TestApp {
     capture_logs();
@@ -129,7 +115,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut HashMap<String, String>)
 
     let table = format!("test-{}", random(12));
     let template = Template::load(repo_root().join("template.yaml")).expect("template.yaml");
-    let dynamo = patient_client(endpoint);
+    let dynamo = local_stack::dynamodb_local::client(endpoint);
     template.table().create(&dynamo, &table).await.expect("create table from template.yaml");
 
     let mut vars: HashMap<String, String> = [

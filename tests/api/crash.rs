@@ -22,9 +22,31 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
 }
 
+/// The `local-stack` binary, built as the tests are (`CARGO_BIN_EXE_*` only names the binaries
+/// of the test's own package, and this crate is not `local-stack`).
+fn local_stack_binary() -> &'static std::path::Path {
+    static BINARY: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    BINARY.get_or_init(|| {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut build = std::process::Command::new(cargo);
+        build.args(["build", "--locked", "-p", "local-stack", "--bin", "local-stack", "--message-format=json"]);
+        if !cfg!(debug_assertions) {
+            build.arg("--release");
+        }
+        let out = build.current_dir(repo_root()).stderr(Stdio::inherit()).output().expect("cargo build local-stack");
+        assert!(out.status.success(), "cargo build -p local-stack --bin local-stack failed");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "local-stack")
+            .find_map(|m| m["executable"].as_str().map(std::path::PathBuf::from))
+            .expect("cargo names the local-stack executable")
+    })
+}
+
 /// `local-stack` on `port`, its DynamoDB requests through `proxy`, its table `table`.
 async fn start_stack(port: u16, proxy: &CountingProxy, table: &str) -> tokio::process::Child {
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_local-stack"))
+    let child = tokio::process::Command::new(local_stack_binary())
         .args(["--port", &port.to_string(), "--emulator-port", &free_port().to_string()])
         .args(["--dynamodb-endpoint", proxy.endpoint(), "--env", &format!("TABLE_NAME={table}")])
         .stdout(Stdio::null())

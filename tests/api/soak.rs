@@ -133,7 +133,7 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
 /// measures the replay, not the service. With `slow_machine`'s timeouts a cold DynamoDB Local on
 /// a debug build is slow (p99 of seconds) but answers every request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "the soak runs alone: scripts/test -p local-stack --test api soak -- --ignored --nocapture"]
+#[ignore = "the soak runs alone: scripts/test -p api-tests --test api soak -- --ignored --nocapture"]
 async fn two_hundred_people_logging_in_for_a_while_make_two_hundred_users_and_no_error() {
     let secs: u64 = std::env::var("SOAK_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(15);
     let t = spawn_app_with(|v| {

@@ -1,0 +1,191 @@
+//! The benchmark's cases: each function with a real event from `events/`, prepared in process
+//! so that the measured logins are returning ones and the sessions the follow-ups need exist.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use emulator::Emulator;
+use local_stack::demo::{self, FACEBOOK_APP_ID};
+use local_stack::Handler;
+use serde_json::{json, Value};
+
+use crate::bench::{is_login, step, BenchError, FLOOR};
+
+/// One benchmark case: a function and the event it is measured with.
+pub struct Case {
+    pub function: String,
+    pub name: &'static str,
+    pub event: PathBuf,
+    pub first_login: bool,
+}
+
+pub struct Events<'a> {
+    pub root: PathBuf,
+    pub scratch: PathBuf,
+    pub handlers: HashMap<String, Handler>,
+    pub emulator: &'a Emulator,
+    /// People created for first logins so far (each gets a name of its own).
+    pub people: std::sync::atomic::AtomicU32,
+}
+
+impl Events<'_> {
+    fn sample(&self, path: &str) -> Result<Value, BenchError> {
+        let text = std::fs::read_to_string(self.root.join(path)).map_err(|e| step(path)(e.to_string()))?;
+        serde_json::from_str(&text).map_err(|e| step(path)(e.to_string()))
+    }
+
+    /// The sample at `path` with a Rocket.Chat session's headers.
+    fn with_session(&self, path: &str, token: &Value, user_id: &Value) -> Result<Value, BenchError> {
+        let mut event = self.sample(path)?;
+        event["headers"]["x-auth-token"] = token.clone();
+        event["headers"]["x-user-id"] = user_id.clone();
+        Ok(event)
+    }
+
+    fn write(&self, name: &str, event: &Value) -> Result<PathBuf, BenchError> {
+        let path = self.scratch.join(format!("{name}.json"));
+        std::fs::write(&path, event.to_string()).map_err(|e| step(name)(e.to_string()))?;
+        Ok(path)
+    }
+
+    /// Runs `event` through `function` in process; returns its status and JSON body.
+    async fn invoke(&self, function: &str, event: &Value) -> Result<(u16, Value), BenchError> {
+        let handler = self.handlers.get(function).ok_or_else(|| step(function)("no such function".into()))?;
+        let req = lambda_http::request::from_str(&event.to_string()).map_err(|e| step(function)(e.to_string()))?;
+        let resp = handler(req).await;
+        Ok((resp.status().as_u16(), serde_json::from_slice(resp.body()).unwrap_or_default()))
+    }
+
+    /// The events of every case; the sample users log in once first, so the measured logins
+    /// are returning ones, and the session and user key the follow-up functions need exist.
+    pub async fn prepare(&self, functions: &[String]) -> Result<Vec<Case>, BenchError> {
+        let mut cases = vec![Case {
+            function: FLOOR.to_owned(),
+            name: "any event",
+            event: self.root.join("events/facebook-login/200-success.json"),
+            first_login: false,
+        }];
+        for function in functions.iter().map(String::as_str).filter(|f| is_login(f)) {
+            let path = format!("events/{function}/200-success.json");
+            let (status, body) = self.invoke(function, &self.sample(&path)?).await?;
+            if status != 200 {
+                return Err(step(format!("{function}: first login of the sample user"))(body.to_string()));
+            }
+            let returning = Case {
+                function: function.to_owned(),
+                name: "returning user",
+                event: self.root.join(&path),
+                first_login: false,
+            };
+            cases.push(returning);
+            if matches!(function, "facebook-login" | "login") {
+                cases.push(Case {
+                    function: function.to_owned(),
+                    name: "first login",
+                    event: PathBuf::new(),
+                    first_login: true,
+                });
+            }
+        }
+        let (_, rc) = self.invoke("login", &self.sample("events/login/200-success.json")?).await?;
+        let (token, rc_user) = (rc["data"]["authToken"].clone(), rc["data"]["userId"].clone());
+        let me = self.with_session("events/me/401-unknown-session.json", &token, &rc_user)?;
+        let me_path = self.write("me", &me)?;
+        cases.push(Case { function: "me".to_owned(), name: "live session", event: me_path, first_login: false });
+        let (_, other) = self.invoke("login", &self.sample("events/login/200-success.json")?).await?;
+        let logout =
+            self.with_session("events/logout/401-unknown-session.json", &other["data"]["authToken"], &rc_user)?;
+        let logout_path = self.write("logout", &logout)?;
+        cases.push(Case {
+            function: "logout".to_owned(),
+            name: "cold: live session",
+            event: logout_path,
+            first_login: false,
+        });
+
+        let (_, user) = self.invoke("facebook-login", &self.sample("events/facebook-login/200-success.json")?).await?;
+        let mut current = self.sample("events/current-user/403-wrong-user-key.json")?;
+        current["headers"]["x-user-key"] = user["user_key"].clone();
+        let current_path = self.write("current-user", &current)?;
+        cases.push(Case {
+            function: "current-user".to_owned(),
+            name: "valid user key",
+            event: current_path,
+            first_login: false,
+        });
+        let id = user["id"].to_string();
+        let mut reset = self.sample("events/reset-key/404-unknown-user.json")?;
+        let raw_path = format!("/v1.1/instances/{}/users/{id}/reset_key/", demo::DEMO_INSTANCE);
+        reset["pathParameters"]["id"] = json!(id);
+        reset["rawPath"] = json!(raw_path);
+        reset["requestContext"]["http"]["path"] = json!(raw_path);
+        let reset_path = self.write("reset-key", &reset)?;
+        cases.push(Case {
+            function: "reset-key".to_owned(),
+            name: "existing user",
+            event: reset_path,
+            first_login: false,
+        });
+        cases.push(Case {
+            function: "syncano-fallback".to_owned(),
+            name: "wrong method",
+            event: self.root.join("events/syncano-fallback/405-wrong-method.json"),
+            first_login: false,
+        });
+
+        let mut allow =
+            self.with_session("events/rocketchat-authorizer/deny-unknown-session.json", &token, &rc_user)?;
+        allow["identitySource"] = json!([token, rc_user]);
+        let allow_path = self.write("rocketchat-authorizer", &allow)?;
+        cases.push(Case {
+            function: "rocketchat-authorizer".to_owned(),
+            name: "live session",
+            event: allow_path,
+            first_login: false,
+        });
+        Ok(cases)
+    }
+
+    /// A first-login event of `function` for a person the emulator has just created.
+    pub fn first_login(&self, function: &str) -> Result<PathBuf, BenchError> {
+        // A name of its own, so the username is free and the login is one transaction.
+        let n = self.people.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let person = self.emulator.create_facebook_user(&format!("Bench {}", letters(n)), None);
+        let token = format!("EAABench{}", &person);
+        self.emulator.register_facebook_token(&person, FACEBOOK_APP_ID, &token, 3600);
+        let (path, field) = match function {
+            "login" => ("events/login/200-success.json", "accessToken"),
+            _ => ("events/facebook-login/200-success.json", "access_token"),
+        };
+        let mut event = self.sample(path)?;
+        let mut body: Value = serde_json::from_str(event["body"].as_str().unwrap_or("{}")).unwrap_or_default();
+        body[field] = json!(token);
+        event["body"] = json!(body.to_string());
+        self.write(&format!("{function}-first"), &event)
+    }
+}
+
+/// `n` in letters, base 26 (a username keeps letters; digits would read as a suffix): a, b, …,
+/// z, ba, bb, …
+fn letters(mut n: u32) -> String {
+    let mut out = vec![b'a' + (n % 26) as u8];
+    while n >= 26 {
+        n /= 26;
+        out.push(b'a' + (n % 26) as u8);
+    }
+    out.reverse();
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_login_names_are_distinct_letters() {
+        assert_eq!([letters(0), letters(25), letters(26), letters(27)], ["a", "z", "ba", "bb"]);
+        let names: std::collections::HashSet<String> = (0..2000).map(letters).collect();
+        assert_eq!(names.len(), 2000);
+        assert!(names.iter().all(|n| n.bytes().all(|b| b.is_ascii_lowercase())));
+    }
+}
