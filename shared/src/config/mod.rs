@@ -13,6 +13,9 @@ use std::time::Duration;
 use crate::identity::Provider;
 use crate::instance::InstanceName;
 use crate::secret::Secret;
+use vars::{is_graph_version, url, Vars};
+
+mod vars;
 
 /// Real Graph API endpoint; tests and the local stack point `FACEBOOK_GRAPH_URL` at the emulator.
 pub const DEFAULT_FACEBOOK_GRAPH_URL: &str = "https://graph.facebook.com";
@@ -286,88 +289,11 @@ impl Config {
     }
 }
 
-/// Typed access to the variables.
-struct Vars<'a, F: Fn(&str) -> Option<String>> {
-    var: &'a F,
-    /// `ALLOW_INSECURE_PROVIDER_URLS=true`: provider URLs may be `http://` (the local stack,
-    /// the tests and the tools point them at the emulator). Never set in AWS.
-    insecure_provider_urls: bool,
-}
-
-impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
-    fn get(&self, name: &str) -> Option<String> {
-        (self.var)(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
-    }
-
-    fn required(&self, name: &'static str) -> Result<String, ConfigError> {
-        self.get(name).ok_or(ConfigError::Missing(name))
-    }
-
-    /// A provider endpoint: `https://` only, unless `ALLOW_INSECURE_PROVIDER_URLS=true`.
-    fn url(&self, name: &'static str, default: &str) -> Result<String, ConfigError> {
-        let Some(v) = self.get(name) else { return Ok(default.to_string()) };
-        let v = url(name, v)?;
-        if v.starts_with("https://") || self.insecure_provider_urls {
-            Ok(v)
-        } else {
-            Err(ConfigError::Invalid {
-                name,
-                reason: "a provider URL must be https:// (http:// only with ALLOW_INSECURE_PROVIDER_URLS=true, for local tools)",
-            })
-        }
-    }
-
-    /// `true`/`false`; unset is `false`.
-    fn flag(&self, name: &'static str) -> Result<bool, ConfigError> {
-        match self.get(name).as_deref() {
-            None | Some("false") => Ok(false),
-            Some("true") => Ok(true),
-            Some(_) => Err(ConfigError::Invalid { name, reason: "expected true or false" }),
-        }
-    }
-
-    /// An app/client id: letters, digits and `-_.`; `None` when unset.
-    fn id(&self, name: &'static str) -> Result<Option<String>, ConfigError> {
-        match self.get(name) {
-            None => Ok(None),
-            Some(v) if is_id(&v) => Ok(Some(v)),
-            Some(_) => Err(ConfigError::Invalid { name, reason: "letters, digits, '-', '_' and '.' only" }),
-        }
-    }
-
-    /// A comma-separated list of ids; `None` when unset.
-    fn id_list(&self, name: &'static str) -> Result<Option<Vec<String>>, ConfigError> {
-        let Some(v) = self.get(name) else { return Ok(None) };
-        let ids: Vec<String> = v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
-        if ids.is_empty() || !ids.iter().all(|i| is_id(i)) {
-            return Err(ConfigError::Invalid { name, reason: "a comma-separated list of ids" });
-        }
-        Ok(Some(ids))
-    }
-
-    fn number(
-        &self,
-        name: &'static str,
-        default: u64,
-        range: std::ops::RangeInclusive<u64>,
-    ) -> Result<u64, ConfigError> {
-        let n = match self.get(name) {
-            None => default,
-            Some(v) => v.parse().map_err(|_| ConfigError::Invalid { name, reason: "expected a whole number" })?,
-        };
-        if range.contains(&n) {
-            Ok(n)
-        } else {
-            Err(ConfigError::Invalid { name, reason: "out of range" })
-        }
-    }
-}
-
 /// The secrets Syncano user keys are derived from, by version. New keys (a first login, a reset)
 /// use the current one; a user's key stays derived from the version it was made with, so a
 /// rotation breaks no key a user holds: `TOKEN_SECRET` + `TOKEN_SECRET_VERSION` (default 1) are
 /// the current secret, `TOKEN_SECRET_PREVIOUS` + `TOKEN_SECRET_PREVIOUS_VERSION` the one before
-/// (docs: README, "Rotating TOKEN_SECRET").
+/// (docs/sessions-and-limits.md, "Rotating TOKEN_SECRET").
 #[derive(Debug, Clone)]
 pub struct TokenSecrets {
     pub current: (u32, Secret),
@@ -421,26 +347,6 @@ impl TokenSecrets {
     pub fn get(&self, version: u32) -> Option<&Secret> {
         std::iter::once(&self.current).chain(self.previous.iter()).find(|(v, _)| *v == version).map(|(_, s)| s)
     }
-}
-
-fn is_id(v: &str) -> bool {
-    v.len() <= 256 && v.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-}
-
-fn url(name: &'static str, value: String) -> Result<String, ConfigError> {
-    let v = value.trim().trim_end_matches('/').to_string();
-    if (v.starts_with("https://") || v.starts_with("http://")) && v.len() > "https://".len() {
-        Ok(v)
-    } else {
-        Err(ConfigError::Invalid { name, reason: "expected an http(s) URL" })
-    }
-}
-
-fn is_graph_version(v: &str) -> bool {
-    let Some(rest) = v.strip_prefix('v') else { return false };
-    let mut parts = rest.split('.');
-    let ok = |p: Option<&str>| p.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-    ok(parts.next()) && ok(parts.next()) && parts.next().is_none()
 }
 
 #[cfg(test)]
