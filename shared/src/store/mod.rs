@@ -23,7 +23,8 @@
 //! returning login is one read.
 //!
 //! One module per concern: [`keys`] (the layout above), [`items`] (encoding and the generic
-//! requests), [`error`] (failure classes), then one per kind of thing stored.
+//! requests), [`error`] (failure classes), then one per kind of thing stored, and [`deletion`]
+//! (a user's deletion: tombstone, sessions, tombstone removal).
 
 mod deletion;
 mod error;
