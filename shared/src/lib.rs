@@ -1,6 +1,7 @@
 //! Everything the social-login functions have in common: configuration, provider verification,
 //! the DynamoDB user store, issued secrets, and the two API dialects.
 
+pub mod accounts;
 pub mod app;
 pub mod authorizer;
 pub mod avatar;

@@ -48,6 +48,10 @@ pub enum LoginError {
     /// `allow_user_create`).
     #[error("the API key may not create users")]
     UserCreateDenied,
+    /// An account deletion whose confirmation does not match (Rocket.Chat: the SHA-256 of the
+    /// username, for a user without a password).
+    #[error("the deletion is not confirmed")]
+    DeletionNotConfirmed,
     /// Too many rejected logins from this IP: retry after that many seconds.
     #[error("too many rejected logins; retry after {0} s")]
     TooManyFailures(i64),

@@ -86,3 +86,21 @@ pub struct ApiKeyInfo {
     pub created_at: i64,
     pub permissions: ApiKeyPermissions,
 }
+
+/// Why an account was deleted, as its audit item records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeletionReason {
+    /// The user deleted itself (Rocket.Chat `users.deleteOwnAccount`, Syncano `DELETE user/`).
+    User,
+    /// An instance admin (Syncano `DELETE users/{id}/` with an `ignore_acl` key).
+    Admin,
+}
+
+impl DeletionReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeletionReason::User => "user",
+            DeletionReason::Admin => "admin",
+        }
+    }
+}

@@ -8,7 +8,7 @@ use crate::secret::Secret;
 
 impl App {
     /// The live session of `token`, which must belong to the user `user_id` (`X-User-Id`).
-    async fn session(&self, token: &Secret, user_id: &str) -> Result<Session, LoginError> {
+    pub(crate) async fn session(&self, token: &Secret, user_id: &str) -> Result<Session, LoginError> {
         match self.store.find_session(token).await? {
             Some(s) if s.rc_id == user_id => Ok(s),
             _ => Err(LoginError::NotLoggedIn),

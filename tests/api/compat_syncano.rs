@@ -161,7 +161,7 @@ async fn wrong_methods_are_405_with_allow_after_the_key_checks() {
     let (status, allow, body) = send_allow(t.http.get(&facebook)).await;
     assert_eq!((status, allow, body), (403, None, detail(NO_PERMISSION)));
 
-    // user/ needs the user key first (`HasUser`), then only GET is served.
+    // user/ needs the user key first (`HasUser`), then GET (and our DELETE) is served.
     let (_, token) = t.facebook_user("Method Cat", None);
     let (_, user) = json(t.syncano_login(&token).await).await;
     let user_key = user["user_key"].as_str().expect("user_key").to_string();
@@ -170,7 +170,7 @@ async fn wrong_methods_are_405_with_allow_after_the_key_checks() {
     assert_eq!(send(t.http.post(&user_url).header("x-api-key", key)).await, (403, detail(NO_PERMISSION)));
     let (status, allow, body) =
         send_allow(t.http.put(&user_url).header("x-api-key", key).header("x-user-key", &user_key)).await;
-    assert_eq!((status, allow.as_deref(), body), (405, Some("GET"), detail("Method \"PUT\" not allowed.")));
+    assert_eq!((status, allow.as_deref(), body), (405, Some("GET, DELETE"), detail("Method \"PUT\" not allowed.")));
     // HEAD is GET's (Django's `View.setup`).
     let head = t.http.head(&user_url).header("x-api-key", key).header("x-user-key", &user_key);
     assert_eq!(head.send().await.expect("request").status().as_u16(), 200);

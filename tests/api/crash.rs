@@ -1,7 +1,8 @@
 //! A crash between the provider call and the write: the local stack's process is killed while
 //! its login waits on DynamoDB (before the transaction reaches it, and after DynamoDB carried it
 //! out but before the answer came back). A retry of the same login, on a new process, succeeds,
-//! and the person is exactly one user.
+//! and the person is exactly one user. The same for a deletion killed after its first step: the
+//! user's credentials are refused, and the retry on a new process finishes it.
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -123,4 +124,64 @@ async fn a_login_killed_mid_write_is_retried_into_exactly_one_user() {
         assert_eq!(identities.len(), 1, "{fault:?}");
         assert!(identities.iter().all(|i| i["pk"].as_s().is_ok_and(|pk| pk.contains(SUB))));
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deletion_killed_after_its_first_step_refuses_the_user_and_is_finished_by_a_retry() {
+    let upstream = local_stack::dynamodb_local::endpoint_for_tests();
+    let client = shared::app::local_dynamodb_client(upstream);
+    let table = format!("crash-del-{}", free_port());
+    let template = Template::load(repo_root().join("template.yaml")).expect("template");
+    template.table().create(&client, &table).await.expect("table");
+    let proxy = CountingProxy::start(upstream).await.expect("proxy");
+    let port = free_port();
+    let mut stack = start_stack(port, &proxy, &table).await;
+    let (status, user) = login(port).await.expect("login");
+    assert_eq!(status, 200, "{user}");
+    let (id, key) = (user["id"].to_string(), user["user_key"].as_str().unwrap_or_default().to_string());
+    let delete = |port: u16| {
+        let url = format!("http://127.0.0.1:{port}/v1.1/instances/{INSTANCE}/users/{id}/");
+        async move {
+            let resp = reqwest::Client::new()
+                .delete(url)
+                .header("x-api-key", ADMIN_API_KEY)
+                .timeout(Duration::from_secs(30))
+                .send()
+                .await?;
+            reqwest::Result::Ok(resp.status().as_u16())
+        }
+    };
+
+    // Step 1 is carried out by DynamoDB; its answer never comes back.
+    proxy.fail(DynamoFault::HangAfterForwarding, Some("TransactWriteItems"), 1);
+    let pending = tokio::spawn(delete(port));
+    let started = Instant::now();
+    let tombstoned = |items: Vec<Item>| items.iter().any(|i| i.contains_key("deleted_at"));
+    while !tombstoned(items(&client, &table, "USER#").await) {
+        assert!(started.elapsed() < Duration::from_secs(20), "the deletion never reached its first step");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stack.kill().await.expect("kill -9");
+    assert!(pending.await.expect("task").is_err(), "the killed deletion must not answer");
+    proxy.heal();
+
+    let port = free_port();
+    let _stack = start_stack(port, &proxy, &table).await;
+    let user_route = format!("http://127.0.0.1:{port}/v1.1/instances/{INSTANCE}/user/");
+    let resp = reqwest::Client::new()
+        .get(&user_route)
+        .header("x-api-key", EVENT_API_KEY)
+        .header("x-user-key", &key)
+        .send()
+        .await
+        .expect("user/");
+    assert_eq!(resp.status().as_u16(), 403, "a tombstoned user's key is refused");
+    assert_eq!(delete(port).await.expect("retry"), 204);
+    assert!(items(&client, &table, "USER#").await.is_empty(), "the tombstone is gone");
+    assert!(items(&client, &table, "IDENT#").await.is_empty());
+    assert_eq!(items(&client, &table, "AUDIT#").await.len(), 1);
+    // The person's next sign-in is a new user.
+    let (status, again) = login(port).await.expect("login again");
+    assert_eq!(status, 200, "{again}");
+    assert_ne!(again["id"], user["id"]);
 }

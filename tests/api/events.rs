@@ -218,6 +218,42 @@ fn samples(emulator: &Emulator) -> BTreeMap<(&'static str, String), Value> {
     // The client key an app ships may not reset keys, whether or not the user exists.
     out.insert(("reset-key", "403-client-key".into()), reset("1", &[("x-api-key", DEMO_API_KEY)]));
     out.insert(("reset-key", "404-unknown-user".into()), reset("999999", &[("x-api-key", DEMO_ADMIN_API_KEY)]));
+    // The deletions (their success paths need a live user: deletion.rs).
+    let own = ("POST /api/v1/users.deleteOwnAccount", "/api/v1/users.deleteOwnAccount");
+    out.insert(("delete-own-account", "401-no-session-headers".into()), session(own.0, own.1, &[]));
+    let mut unknown_session = event(own.0, own.1, None, &[("content-type", "application/json")], "");
+    unknown_session["headers"]["x-auth-token"] = json!("not-a-session-token");
+    unknown_session["headers"]["x-user-id"] = json!("aYjNnig8BEAWeQzMh");
+    unknown_session["body"] = json!(json!({ "password": "0".repeat(64), "confirmRelinquish": false }).to_string());
+    unknown_session["headers"]["content-length"] =
+        json!(unknown_session["body"].as_str().map_or(0, str::len).to_string());
+    out.insert(("delete-own-account", "401-unknown-session".into()), unknown_session);
+    let delete_route = "DELETE /v1.1/instances/{instance}/users/{id}/";
+    let delete = |id: &str, headers: &[(&str, &str)]| {
+        let mut e = event(
+            delete_route,
+            &format!("/v1.1/instances/{DEMO_INSTANCE}/users/{id}/"),
+            Some(DEMO_INSTANCE),
+            headers,
+            "",
+        );
+        e["pathParameters"]["id"] = json!(id);
+        e
+    };
+    out.insert(("delete-user", "403-missing-api-key".into()), delete("1", &[]));
+    // The client key an app ships may not delete users, whether or not the user exists.
+    out.insert(("delete-user", "403-client-key".into()), delete("1", &[("x-api-key", DEMO_API_KEY)]));
+    out.insert(("delete-user", "404-unknown-user".into()), delete("999999", &[("x-api-key", DEMO_ADMIN_API_KEY)]));
+    let delete_self = |headers: &[(&str, &str)]| {
+        let path = format!("/v1.1/instances/{DEMO_INSTANCE}/user/");
+        event("DELETE /v1.1/instances/{instance}/user/", &path, Some(DEMO_INSTANCE), headers, "")
+    };
+    out.insert(("delete-self", "403-missing-user-key".into()), delete_self(&[("x-api-key", DEMO_API_KEY)]));
+    out.insert(
+        ("delete-self", "403-wrong-user-key".into()),
+        delete_self(&[("x-api-key", DEMO_API_KEY), ("x-user-key", &"0".repeat(40))]),
+    );
+    out.insert(("delete-self", "403-missing-api-key".into()), delete_self(&[("x-user-key", &"0".repeat(40))]));
     // The fallback: ANY on the Syncano paths, for an unknown backend and the wrong methods.
     let fallback = |method: &str, path: &str, raw_path: &str, headers: &[(&str, &str)], body: &str| {
         let mut e = event(&format!("ANY {path}"), raw_path, Some(DEMO_INSTANCE), headers, body);

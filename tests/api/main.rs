@@ -5,6 +5,7 @@ mod budget;
 mod compat_rocketchat;
 mod compat_syncano;
 mod crash;
+mod deletion;
 mod events;
 mod faults;
 mod helpers;

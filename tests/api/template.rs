@@ -43,12 +43,24 @@ const GRANTS: &[(&str, &[&str], &[&str])] = &[
     ("CurrentUserFunction", &["GetItem", "BatchGetItem"], &["token-secret", "token-secret-previous"]),
     // The checks the served method makes first: API key, on user/ the user key.
     ("SyncanoFallbackFunction", &["GetItem", "BatchGetItem"], &["token-secret", "token-secret-previous"]),
+    // The deletion: instance + API key, the user, its tombstone (UpdateItem), its lookups and
+    // sessions (DeleteItem), the audit item (PutItem), the session list (Query on `USESS#`).
+    ("DeleteUserFunction", DELETION_SYNCANO, &["token-secret", "token-secret-previous"]),
+    ("DeleteSelfFunction", DELETION_SYNCANO, &["token-secret", "token-secret-previous"]),
+    (
+        "DeleteOwnAccountFunction",
+        &["GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"],
+        &["token-secret", "token-secret-previous"],
+    ),
     (
         "ResetKeyFunction",
         &["GetItem", "BatchGetItem", "PutItem", "UpdateItem", "DeleteItem"],
         &["token-secret", "token-secret-previous"],
     ),
 ];
+
+/// A Syncano deletion: the API key check, then the deletion's steps.
+const DELETION_SYNCANO: &[&str] = &["GetItem", "BatchGetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"];
 
 /// A Syncano provider login: API key check, identity lookup, user creation, failure counter.
 const SYNCANO_LOGIN: &[&str] = &["GetItem", "BatchGetItem", "PutItem", "UpdateItem"];

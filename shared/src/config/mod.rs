@@ -35,6 +35,8 @@ pub const DEFAULT_PROVIDER_TIMEOUT_MS: u64 = 3_000;
 pub const DEFAULT_DYNAMODB_ATTEMPT_TIMEOUT_MS: u64 = 2_000;
 pub const DEFAULT_DYNAMODB_TIMEOUT_MS: u64 = 5_000;
 pub const DEFAULT_SESSION_TTL_DAYS: u64 = 90;
+/// How long the audit item of an account deletion is kept (`AUDIT_RETENTION_DAYS`).
+pub const DEFAULT_AUDIT_RETENTION_DAYS: u64 = 365;
 /// Rejected logins from one source IP (IPv6: one /64) in a window before it gets 429.
 pub const DEFAULT_LOGIN_FAILURES_MAX: u64 = 20;
 /// Rejected logins claiming one provider user from one source IP in a window before 429.
@@ -139,6 +141,8 @@ pub struct Config {
     /// How long an expired key set is still used while its refetch fails (provider outage).
     pub jwks_max_stale: Duration,
     pub session_ttl: Duration,
+    /// How long an account deletion's audit item is kept before DynamoDB's TTL removes it.
+    pub audit_retention: Duration,
     /// Rejected logins from one IP within `login_failure_window` before it gets 429.
     pub login_failures_max: u64,
     /// Rejected logins claiming one provider user, from one IP, before that pair gets 429.
@@ -233,6 +237,7 @@ impl Config {
         let max_stale_secs =
             vars.number("JWKS_MAX_STALE_SECS", DEFAULT_JWKS_MAX_STALE_SECS, 0..=MAX_JWKS_MAX_STALE_SECS)?;
         let ttl_days = vars.number("SESSION_TTL_DAYS", DEFAULT_SESSION_TTL_DAYS, 1..=3_650)?;
+        let audit_days = vars.number("AUDIT_RETENTION_DAYS", DEFAULT_AUDIT_RETENTION_DAYS, 1..=3_650)?;
         let login_failures_max = vars.number("LOGIN_FAILURES_MAX", DEFAULT_LOGIN_FAILURES_MAX, 1..=1_000_000)?;
         let login_failures_per_user_max =
             vars.number("LOGIN_FAILURES_PER_USER_MAX", DEFAULT_LOGIN_FAILURES_PER_USER_MAX, 1..=1_000_000)?;
@@ -267,6 +272,7 @@ impl Config {
             jwks_min_refetch: Duration::from_millis(refetch_ms),
             jwks_max_stale: Duration::from_secs(max_stale_secs),
             session_ttl: Duration::from_secs(ttl_days * 86_400),
+            audit_retention: Duration::from_secs(audit_days * 86_400),
             login_failures_max,
             login_failures_per_user_max,
             login_failure_window: Duration::from_secs(login_failure_window),
@@ -382,6 +388,7 @@ pub(crate) mod tests {
         assert_eq!(c.public_base_url, "https://login.example.com");
         assert_eq!(c.provider_timeout, Duration::from_secs(3));
         assert_eq!(c.session_ttl, Duration::from_secs(90 * 86_400));
+        assert_eq!(c.audit_retention, Duration::from_secs(365 * 86_400));
         assert!(c.dynamodb_endpoint.is_none());
         assert_eq!((c.dynamodb_attempt_timeout, c.dynamodb_timeout), (Duration::from_secs(2), Duration::from_secs(5)));
     }

@@ -72,6 +72,12 @@ pub(super) fn user_session(instance: &InstanceName, user_id: u64, token_hash: &s
     key(user_sessions(instance, user_id), &format!("SESSION#{token_hash}"))
 }
 
+/// The audit item of an account deletion: the instance's audit partition, one item per
+/// deletion (`DELETED#{user id}#{micros}`); it holds no personal data.
+pub(super) fn deletion_audit(instance: &InstanceName, user_id: u64, micros: i64) -> Item {
+    key(format!("AUDIT#{instance}"), &format!("DELETED#{user_id}#{micros}"))
+}
+
 /// A failure counter of the login limiter in one window.
 pub(super) fn failure_counter(counter: &str, window: i64) -> Item {
     key(format!("FAIL#{counter}#{window}"), "FAIL")
@@ -97,6 +103,7 @@ mod tests {
         assert_eq!(text(&username(&i, "rocket.cat"), "pk"), "UNAME#demo#rocket.cat");
         assert_eq!(text(&api_key(&i, "ab"), "sk"), "APIKEY#ab");
         assert_eq!(text(&user_session(&i, 5, "ab"), "pk"), "USESS#demo#5");
+        assert_eq!(text(&deletion_audit(&i, 5, 7), "sk"), "DELETED#5#7");
         assert_eq!(text(&failure_counter("203.0.113.1", 7), "pk"), "FAIL#203.0.113.1#7");
     }
 }

@@ -38,7 +38,8 @@ impl UserStore {
                 .table_name(&self.table)
                 .set_key(Some(keys::user(instance, user.user_id)))
                 .update_expression("ADD identities :id")
-                .condition_expression("key_generation = :gen")
+                // Not a user being deleted (its identities are deleted from the list it read).
+                .condition_expression("key_generation = :gen AND attribute_not_exists(deleted_at)")
                 .expression_attribute_values(
                     ":id",
                     AttributeValue::Ss(vec![format!("{provider}#{}", identity.subject)]),

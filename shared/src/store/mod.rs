@@ -12,6 +12,7 @@
 //! | Syncano user key → user  | `UKEY#{instance}#{sha256(user_key)}` | `UKEY`             |
 //! | authoritative email → user | `EMAIL#{instance}#{ASCII-folded email}` | `EMAIL`        |
 //! | rejected logins of an IP | `FAIL#{ip}#{window index}`           | `FAIL`             |
+//! | account deletion audit   | `AUDIT#{instance}`                   | `DELETED#{user id}#{micros}` |
 //!
 //! Email items exist only in instances that enable account linking, and only for an email the
 //! provider vouched for as verified.
@@ -22,8 +23,10 @@
 //! returning login is one read.
 //!
 //! One module per concern: [`keys`] (the layout above), [`items`] (encoding and the generic
-//! requests), [`error`] (failure classes), then one per kind of thing stored.
+//! requests), [`error`] (failure classes), then one per kind of thing stored, and [`deletion`]
+//! (a user's deletion: tombstone, sessions, tombstone removal).
 
+mod deletion;
 mod error;
 mod failures;
 mod instances;
@@ -36,7 +39,8 @@ mod users;
 
 use aws_sdk_dynamodb::Client;
 
-pub use crate::records::{ApiKeyCheck, ApiKeyInfo, ApiKeyPermissions, Session, UserRecord};
+pub use crate::records::{ApiKeyCheck, ApiKeyInfo, ApiKeyPermissions, DeletionReason, Session, UserRecord};
+pub use deletion::Tombstoned;
 pub use error::StoreError;
 pub use user_keys::user_key_of;
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 
+use super::deletion::is_tombstone;
 use super::error::{build_err, classify, transaction_cancelled};
 use super::items::{get_n, n, s, user_from_item, Item};
 use super::{keys, StoreError, UserStore};
@@ -44,6 +45,9 @@ impl UserStore {
     ) -> Result<Option<UserRecord>, StoreError> {
         for _ in 0..3 {
             let Some(item) = self.get_user_item(instance, user_id).await? else { return Ok(None) };
+            if is_tombstone(&item) {
+                return Ok(None);
+            }
             let mut user = user_from_item(instance, &item)?;
             let identities = match item.get("identities") {
                 Some(AttributeValue::Ss(ids)) => ids.clone(),
@@ -64,7 +68,11 @@ impl UserStore {
                 (":now".to_string(), n(user.updated_at)),
                 (":old".to_string(), n(old)),
             ]);
-            items.push(self.transact_update(keys::user(instance, user_id), "key_generation = :old", values.clone())?);
+            items.push(self.transact_update(
+                keys::user(instance, user_id),
+                "key_generation = :old AND attribute_not_exists(deleted_at)",
+                values.clone(),
+            )?);
             values.remove(":old");
             for id in &identities {
                 let (provider, subject) = id.split_once('#').ok_or(StoreError::Corrupt("identities"))?;

@@ -6,6 +6,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
+use super::deletion::is_tombstone;
 use super::error::classify;
 use super::items::{get_n, n, user_attributes, user_from_item, Item};
 use super::user_keys::user_key_of;
@@ -40,6 +41,9 @@ impl UserStore {
         let Some(item) = self.get(keys::username(instance, username), false).await? else { return Ok(None) };
         let user_id: u64 = get_n(&item, "user_id")?;
         let Some(user) = self.get(keys::user(instance, user_id), false).await? else { return Ok(None) };
+        if is_tombstone(&user) {
+            return Ok(None);
+        }
         user_from_item(instance, &user).map(Some)
     }
 
@@ -198,9 +202,14 @@ impl UserStore {
         Err(classify("TransactWriteItems", err))
     }
 
-    /// A user by its Syncano id (consistent read).
+    /// A live user by its Syncano id (consistent read): the tombstone of a deletion in progress
+    /// is no user.
     pub async fn get_user(&self, instance: &InstanceName, user_id: u64) -> Result<Option<UserRecord>, StoreError> {
-        self.get_user_item(instance, user_id).await?.map(|item| user_from_item(instance, &item)).transpose()
+        self.get_user_item(instance, user_id)
+            .await?
+            .filter(|item| !is_tombstone(item))
+            .map(|item| user_from_item(instance, &item))
+            .transpose()
     }
 
     pub(super) async fn get_user_item(

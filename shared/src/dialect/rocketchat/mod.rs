@@ -19,10 +19,10 @@ mod tests;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
-pub use request::{parse, parse_login, Login, LoginRequest, UNRECOGNIZED};
+pub use request::{delete_password, parse, parse_login, Login, LoginRequest, UNRECOGNIZED};
 pub use response::{
-    avatar_url, error_parts, error_response, not_found_response, ErrorBody, LoginData, Me, MeResponse, Success,
-    NOT_LOGGED_IN,
+    avatar_url, delete_error_response, error_parts, error_response, not_found_response, ErrorBody, FailureBody,
+    LoginData, Me, MeResponse, Success, NOT_LOGGED_IN,
 };
 
 use crate::app::App;
@@ -117,6 +117,32 @@ pub async fn handle_remove_other_tokens(app: &App, req: &Request, route: &'stati
         |_| json_response(StatusCode::OK, &serde_json::json!({ "success": true })),
     )
     .await
+}
+
+/// `POST /api/v1/users.deleteOwnAccount`: the session's user deletes itself, confirming with
+/// `password` (the SHA-256 of its username); Rocket.Chat answers `API.v1.success()`.
+pub async fn handle_delete_own_account(app: &App, req: &Request, route: &'static str) -> Response<Body> {
+    let log = RequestLog::start(req, route);
+    let result = match auth_headers(req) {
+        Ok((token, user_id)) => {
+            let confirm = |username: &str| {
+                let password = request::delete_password(req)?;
+                if crate::accounts::username_confirms(username, &password) {
+                    Ok(())
+                } else {
+                    Err(LoginError::DeletionNotConfirmed)
+                }
+            };
+            app.delete_own_account(&token, &user_id, confirm).await
+        }
+        Err(e) => Err(e),
+    };
+    http::respond(
+        log,
+        result,
+        |()| json_response(StatusCode::OK, &serde_json::json!({ "success": true })),
+        response::delete_error_response,
+    )
 }
 
 /// The response for a login outcome, with its one log line.

@@ -145,3 +145,26 @@ fn full_name(v: Option<&Value>) -> Result<Option<String>, LoginError> {
         Some(_) => Err(bad("fullName must be a string or an object.")),
     }
 }
+
+/// The `password` of `POST /api/v1/users.deleteOwnAccount` (for our users, who have none, the
+/// SHA-256 of their username). As the route reads `bodyParams`: a body that is not a JSON object
+/// has none; a missing or falsy `password` is `Body parameter "password" is required.`
+/// (`confirmRelinquish` is read and ignored: our users own no rooms to relinquish).
+pub fn delete_password(req: &Request) -> Result<String, LoginError> {
+    const REQUIRED: &str = "Body parameter \"password\" is required.";
+    let body = body_bytes(req);
+    if body.len() > MAX_BODY_BYTES {
+        return Err(bad("Request body is too large."));
+    }
+    let map = match serde_json::from_slice(body) {
+        Ok(Value::Object(map)) if matches!(media_type(req).as_deref(), None | Some("application/json")) => map,
+        _ => Map::new(),
+    };
+    match map.get("password") {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => Err(bad(REQUIRED)),
+        Some(Value::String(s)) if s.is_empty() => Err(bad(REQUIRED)),
+        Some(Value::Number(n)) if n.as_f64() == Some(0.0) => Err(bad(REQUIRED)),
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(_) => Err(bad("Body parameter \"password\" must be a string.")),
+    }
+}

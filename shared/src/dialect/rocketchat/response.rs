@@ -195,6 +195,10 @@ pub fn error_parts(err: &LoginError) -> (StatusCode, &'static str, String) {
             "error-service-unavailable",
             "Service temporarily unavailable. Try again later.".into(),
         ),
+        // `users.deleteOwnAccount` answers it as `failure()` ([`delete_error_response`]).
+        LoginError::DeletionNotConfirmed => {
+            (StatusCode::BAD_REQUEST, "error-invalid-username", "Invalid username".into())
+        }
         // The Rocket.Chat route has no instance in its URL: a missing one is our configuration.
         LoginError::UnknownInstance | LoginError::UserCreateDenied | LoginError::Internal(_) => {
             (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error", "Internal server error".into())
@@ -217,4 +221,39 @@ pub fn not_found_response() -> Response<Body> {
         StatusCode::NOT_FOUND,
         &ErrorBody { success: false, status: "error", error: message, message: message.into() },
     )
+}
+
+/// `failure()` (ApiClass.ts): 400 `{"success": false, "error": ...}`, and for a thrown
+/// `Meteor.Error` its `errorType` (the error code) and `details`; `error` is then the error's
+/// `message`, `"{reason} [{code}]"`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FailureBody {
+    pub success: bool,
+    pub error: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<Value>,
+}
+
+/// The answers of `POST /api/v1/users.deleteOwnAccount`: its own refusals are `failure()`s
+/// (a missing `password`: `failure('Body parameter "password" is required.')`; a wrong
+/// confirmation: the method's `Meteor.Error('error-invalid-username', 'Invalid username',
+/// {method: 'deleteUserOwnAccount'})` caught by the route wrapper); everything else as every
+/// other route ([`error_response`]).
+pub fn delete_error_response(err: &LoginError) -> Response<Body> {
+    let body = match err {
+        LoginError::BadRequest(msg) => {
+            FailureBody { success: false, error: msg.clone(), error_type: None, details: None }
+        }
+        LoginError::DeletionNotConfirmed => FailureBody {
+            success: false,
+            error: "Invalid username [error-invalid-username]".into(),
+            error_type: Some("error-invalid-username"),
+            details: Some(serde_json::json!({ "method": "deleteUserOwnAccount" })),
+        },
+        other => return error_response(other),
+    };
+    json_response(StatusCode::BAD_REQUEST, &body)
 }

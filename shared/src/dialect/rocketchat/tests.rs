@@ -92,3 +92,72 @@ fn dates_are_mongos_milliseconds() {
     assert_eq!(mongo_date(1_433_859_819_090_423), "2015-06-09T14:23:39.090Z");
     assert_eq!(mongo_date(1_433_859_819_000_000), "2015-06-09T14:23:39.000Z");
 }
+
+fn delete_request(content_type: Option<&str>, body: &str) -> Request {
+    let mut b = lambda_http::http::Request::builder().method("POST").uri("/api/v1/users.deleteOwnAccount");
+    if let Some(ct) = content_type {
+        b = b.header("content-type", ct);
+    }
+    b.body(lambda_http::Body::Text(body.into())).expect("request")
+}
+
+/// `users.deleteOwnAccount` reads `password` as its route does: a missing or falsy one is
+/// required; a body that is not a JSON object has no parameters.
+#[test]
+fn the_delete_password_is_read_as_the_route_reads_it() {
+    let json = Some("application/json");
+    assert_eq!(
+        delete_password(&delete_request(json, r#"{"password":" abc ","confirmRelinquish":true}"#)).ok(),
+        Some(" abc ".into())
+    );
+    for body in [
+        r#"{}"#,
+        r#"{"password":""}"#,
+        r#"{"password":null}"#,
+        r#"{"password":false}"#,
+        r#"{"password":0}"#,
+        "[1]",
+        "{",
+        "",
+    ] {
+        match delete_password(&delete_request(json, body)) {
+            Err(LoginError::BadRequest(m)) => assert_eq!(m, "Body parameter \"password\" is required.", "{body}"),
+            other => panic!("{body}: {other:?}"),
+        }
+    }
+    assert!(matches!(
+        delete_password(&delete_request(Some("text/plain"), r#"{"password":"abc"}"#)),
+        Err(LoginError::BadRequest(_))
+    ));
+    match delete_password(&delete_request(json, r#"{"password":["abc"]}"#)) {
+        Err(LoginError::BadRequest(m)) => assert_eq!(m, "Body parameter \"password\" must be a string."),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Its refusals are `failure()`s: 400 `{success, error[, errorType, details]}`; the rest as
+/// every other route.
+#[test]
+fn delete_refusals_are_failures() {
+    let body = |resp: lambda_http::Response<lambda_http::Body>| {
+        let status = resp.status().as_u16();
+        let v: serde_json::Value = match resp.body() {
+            lambda_http::Body::Text(t) => serde_json::from_str(t).expect("json"),
+            other => panic!("{other:?}"),
+        };
+        (status, v)
+    };
+    assert_eq!(
+        body(delete_error_response(&LoginError::DeletionNotConfirmed)),
+        (
+            400,
+            serde_json::json!({"success": false, "error": "Invalid username [error-invalid-username]",
+                "errorType": "error-invalid-username", "details": {"method": "deleteUserOwnAccount"}})
+        )
+    );
+    assert_eq!(
+        body(delete_error_response(&LoginError::BadRequest("Body parameter \"password\" is required.".into()))),
+        (400, serde_json::json!({"success": false, "error": "Body parameter \"password\" is required."}))
+    );
+    assert_eq!(body(delete_error_response(&LoginError::NotLoggedIn)).0, 401);
+}

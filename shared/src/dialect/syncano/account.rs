@@ -1,5 +1,5 @@
 //! The Syncano flows, in the platform's order: the instance's API key first (one read), then
-//! what the route needs: a social login, the user of a user key, a key reset.
+//! what the route needs: a social login, the user of a user key, a key reset, a deletion.
 
 use super::error::SyncanoError;
 use super::request::LoginRequest;
@@ -7,7 +7,7 @@ use crate::app::App;
 use crate::identity::Provider;
 use crate::instance::InstanceName;
 use crate::login::{LoginError, SignedIn};
-use crate::records::{ApiKeyCheck, ApiKeyPermissions};
+use crate::records::{ApiKeyCheck, ApiKeyPermissions, DeletionReason};
 use crate::secret::Secret;
 
 /// A social login (`SocialAuthView.post`): instance + API key, then the body's token, then the
@@ -78,6 +78,37 @@ pub async fn reset_key(
     let user_id = parse_user_id(user_id).ok_or(SyncanoError::UserNotFound)?;
     let user = app.store.reset_user_key(&instance, user_id, &app.user_keys).await?.ok_or(SyncanoError::UserNotFound)?;
     Ok(app.with_user_key(user)?)
+}
+
+/// `DELETE /v1.1/instances/{instance}/users/{id}/`: the user and everything that leads to it
+/// (`UserViewSet.destroy`). Only an admin key (`ignore_acl`), refused before the id is read, as
+/// for [`reset_key`]. A deletion an earlier call began is finished.
+pub async fn delete_user(
+    app: &App,
+    instance: &str,
+    api_key: Option<&Secret>,
+    user_id: &str,
+) -> Result<(), SyncanoError> {
+    let (instance, permissions) = check_api_key(app, instance, api_key).await?;
+    if !permissions.ignore_acl {
+        return Err(SyncanoError::PermissionDenied);
+    }
+    let user_id = parse_user_id(user_id).ok_or(SyncanoError::UserNotFound)?;
+    match app.delete_account(&instance, user_id, DeletionReason::Admin).await? {
+        true => Ok(()),
+        false => Err(SyncanoError::UserNotFound),
+    }
+}
+
+/// `DELETE /v1.1/instances/{instance}/user/` (this service's extension): the user of `user_key`
+/// in `instance`, whose API key is already checked, deletes itself.
+pub async fn delete_self(app: &App, instance: &InstanceName, user_key: Option<&Secret>) -> Result<(), SyncanoError> {
+    let user_key = user_key.ok_or(SyncanoError::InvalidUserKey)?;
+    let user = app.store.find_by_user_key(instance, user_key).await?.ok_or(SyncanoError::InvalidUserKey)?;
+    match app.delete_account(instance, user.user_id, DeletionReason::User).await? {
+        true => Ok(()),
+        false => Err(SyncanoError::InvalidUserKey),
+    }
 }
 
 /// A user id as it appears in a URL: decimal digits only, as the API answers it (Rust's `parse`

@@ -107,6 +107,8 @@ pub fn error_status(err: &SyncanoError) -> (StatusCode, String) {
                 (StatusCode::SERVICE_UNAVAILABLE, "Service temporarily unavailable. Try again later.")
             }
             LoginError::NotLoggedIn => (StatusCode::FORBIDDEN, NO_PERMISSION),
+            // Syncano's deletions ask for no confirmation: never raised there.
+            LoginError::DeletionNotConfirmed => (StatusCode::BAD_REQUEST, "The deletion is not confirmed."),
             LoginError::TooManyFailures(_) => {
                 (StatusCode::TOO_MANY_REQUESTS, "Too many failed logins. Try again later.")
             }

@@ -15,7 +15,7 @@ use crate::login::LoginError;
 
 /// Every route the Syncano functions serve (method, path): the one list the fallback's `Allow`
 /// header is derived from; a test keeps it equal to `template.yaml`'s routes.
-pub const ROUTES: [(&str, &str); 8] = [
+pub const ROUTES: [(&str, &str); 10] = [
     ("POST", "/v1.1/instances/{instance}/user/auth/facebook/"),
     ("POST", "/v1.1/instances/{instance}/user/auth/google-oauth2/"),
     ("POST", "/v1.1/instances/{instance}/user/auth/twitter/"),
@@ -23,6 +23,8 @@ pub const ROUTES: [(&str, &str); 8] = [
     ("POST", "/v1.1/instances/{instance}/user/auth/apple/"),
     ("POST", "/v1.1/instances/{instance}/user/auth/github/"),
     ("GET", USER_PATH),
+    ("DELETE", USER_PATH),
+    ("DELETE", USER_DETAIL_PATH),
     ("POST", RESET_KEY_PATH),
 ];
 
@@ -32,13 +34,17 @@ pub const SOCIAL_AUTH_PATH: &str = "/v1.1/instances/{instance}/user/auth/{backen
 /// `UserAccountView`.
 pub const USER_PATH: &str = "/v1.1/instances/{instance}/user/";
 
+/// `UserViewSet` (its detail route; only `DELETE` is served).
+pub const USER_DETAIL_PATH: &str = "/v1.1/instances/{instance}/users/{id}/";
+
 /// `UserViewSet.reset_key`.
 pub const RESET_KEY_PATH: &str = "/v1.1/instances/{instance}/users/{id}/reset_key/";
 
 /// The route keys of the fallback function: `ANY` on each path the Syncano functions serve.
-pub const FALLBACK_ROUTES: [&str; 3] = [
+pub const FALLBACK_ROUTES: [&str; 4] = [
     "ANY /v1.1/instances/{instance}/user/auth/{backend}/",
     "ANY /v1.1/instances/{instance}/user/",
+    "ANY /v1.1/instances/{instance}/users/{id}/",
     "ANY /v1.1/instances/{instance}/users/{id}/reset_key/",
 ];
 
@@ -97,7 +103,7 @@ async fn fallback_refusal(app: &App, req: &Request, path: &str, allow: &[&str]) 
         if path == USER_PATH {
             let user_key = user_key(req, &data)?;
             account::user_of_key(app, &instance, user_key.as_ref()).await?;
-        } else if path == RESET_KEY_PATH && !permissions.ignore_acl {
+        } else if (path == RESET_KEY_PATH || path == USER_DETAIL_PATH) && !permissions.ignore_acl {
             return Err(SyncanoError::PermissionDenied);
         }
         let method = req.method().as_str();

@@ -17,7 +17,8 @@ use lambda_http::{Body, Request, Response};
 
 pub use error::{error_response, error_status, ErrorBody, SyncanoError};
 pub use fallback::{
-    allowed_methods, handle_fallback, FALLBACK_ROUTES, RESET_KEY_PATH, ROUTES, SOCIAL_AUTH_PATH, USER_PATH,
+    allowed_methods, handle_fallback, FALLBACK_ROUTES, RESET_KEY_PATH, ROUTES, SOCIAL_AUTH_PATH, USER_DETAIL_PATH,
+    USER_PATH,
 };
 pub use request::{parse_login, LoginRequest};
 pub use response::User;
@@ -70,6 +71,43 @@ pub async fn handle_reset_key(app: &App, req: &Request, route: &'static str) -> 
     }
     .await;
     respond(log, result)
+}
+
+/// `DELETE /v1.1/instances/{instance}/users/{id}/` with an admin API key: 204, the user deleted.
+pub async fn handle_delete_user(app: &App, req: &Request, route: &'static str) -> Response<Body> {
+    let log = RequestLog::start(req, route);
+    let result = async {
+        let instance = path_param(req, "instance", SyncanoError::InvalidApiKey)?;
+        let api_key = api_key(req, &request_data(req))?;
+        let id = path_param(req, "id", SyncanoError::UserNotFound)?;
+        account::delete_user(app, &instance, api_key.as_ref(), &id).await
+    }
+    .await;
+    http::respond(log, result, |()| no_content(), error_response)
+}
+
+/// `DELETE /v1.1/instances/{instance}/user/` with the API key and the user key: 204, the user
+/// deleted itself.
+pub async fn handle_delete_self(app: &App, req: &Request, route: &'static str) -> Response<Body> {
+    let log = RequestLog::start(req, route);
+    let result = async {
+        let instance = path_param(req, "instance", SyncanoError::InvalidApiKey)?;
+        let data = request_data(req);
+        let api_key = api_key(req, &data)?;
+        // As for `GET user/`: the user key is read only once the API key is checked.
+        let (instance, _) = account::check_api_key(app, &instance, api_key.as_ref()).await?;
+        let user_key = user_key(req, &data)?;
+        account::delete_self(app, &instance, user_key.as_ref()).await
+    }
+    .await;
+    http::respond(log, result, |()| no_content(), error_response)
+}
+
+/// 204 with an empty body (Django REST framework's `destroy`).
+fn no_content() -> Response<Body> {
+    let mut resp = Response::new(Body::Empty);
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    resp
 }
 
 /// The response for a login outcome, with its one log line.

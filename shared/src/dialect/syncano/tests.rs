@@ -201,7 +201,8 @@ fn unprintable_tokens_are_rejected_without_the_provider() {
 #[test]
 fn allowed_methods_come_from_the_route_list() {
     assert_eq!(allowed_methods(SOCIAL_AUTH_PATH), ["POST"]);
-    assert_eq!(allowed_methods(USER_PATH), ["GET"]);
+    assert_eq!(allowed_methods(USER_PATH), ["GET", "DELETE"]);
+    assert_eq!(allowed_methods(USER_DETAIL_PATH), ["DELETE"]);
     assert_eq!(allowed_methods(RESET_KEY_PATH), ["POST"]);
     for route in FALLBACK_ROUTES {
         assert!(!allowed_methods(route.trim_start_matches("ANY ")).is_empty(), "{route}");
@@ -232,4 +233,15 @@ fn internal_details_never_reach_the_body() {
         error_status(&SyncanoError::Login(LoginError::TokenRejected(String::new()))),
         (StatusCode::UNAUTHORIZED, "Invalid username or password.".into())
     );
+}
+
+/// The deletions' refusals, in the platform's words (`UserViewSet.destroy`, `HasUser`).
+#[test]
+fn deletion_refusals_map_to_the_platform_answers() {
+    let no_permission = "You do not have permission to perform this action.".to_string();
+    assert_eq!(error_status(&SyncanoError::PermissionDenied), (StatusCode::FORBIDDEN, no_permission.clone()));
+    assert_eq!(error_status(&SyncanoError::InvalidUserKey), (StatusCode::FORBIDDEN, no_permission));
+    assert_eq!(error_status(&SyncanoError::UserNotFound), (StatusCode::NOT_FOUND, "Not found.".into()));
+    let not_confirmed = SyncanoError::Login(LoginError::DeletionNotConfirmed);
+    assert_eq!(error_status(&not_confirmed).0, StatusCode::BAD_REQUEST);
 }

@@ -1,0 +1,89 @@
+//! Deleting an account, dialect-free: the store's three steps ([`crate::store`]'s `deletion`)
+//! run to the end, resumed wherever an earlier attempt stopped (a crash, a DynamoDB fault).
+//! Rocket.Chat's `users.deleteOwnAccount` and Syncano's `DELETE users/{id}/` and `DELETE user/`
+//! are these.
+
+use crate::app::App;
+use crate::clock;
+use crate::instance::InstanceName;
+use crate::login::LoginError;
+use crate::records::DeletionReason;
+use crate::secret::Secret;
+use crate::store::Tombstoned;
+use crate::tokens;
+
+fn secs(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+impl App {
+    /// Deletes the user `user_id` of `instance` and everything that leads to it, or finishes a
+    /// deletion an earlier call began. `false`: there is no such user (nor a deletion of it in
+    /// progress).
+    pub async fn delete_account(
+        &self,
+        instance: &InstanceName,
+        user_id: u64,
+        reason: DeletionReason,
+    ) -> Result<bool, LoginError> {
+        let now = clock::now_secs();
+        let tombstone_expires = now.saturating_add(secs(self.config.session_ttl));
+        let audit_expires = now.saturating_add(secs(self.config.audit_retention));
+        let step1 =
+            self.store.tombstone_user(instance, user_id, &self.user_keys, reason, tombstone_expires, audit_expires);
+        if step1.await? == Tombstoned::NoSuchUser {
+            return Ok(false);
+        }
+        let sessions = self.store.delete_user_sessions(instance, user_id).await?;
+        self.store.remove_tombstone(instance, user_id).await?;
+        tracing::info!(instance = %instance, user_id, reason = reason.as_str(), sessions, "account deleted");
+        Ok(true)
+    }
+
+    /// `POST /api/v1/users.deleteOwnAccount`: the session's user deletes itself. Once the
+    /// session is checked, `confirm` checks the request's confirmation against the user's
+    /// username (Rocket.Chat: its SHA-256). A session whose user is already a tombstone finishes
+    /// that deletion: it was confirmed then.
+    pub async fn delete_own_account(
+        &self,
+        token: &Secret,
+        user_id: &str,
+        confirm: impl FnOnce(&str) -> Result<(), LoginError>,
+    ) -> Result<(), LoginError> {
+        let session = self.session(token, user_id).await?;
+        match self.store.get_user(&session.instance, session.user_id).await? {
+            Some(user) => confirm(&user.username)?,
+            None if self.store.is_deleting(&session.instance, session.user_id).await? => {}
+            None => return Err(LoginError::NotLoggedIn),
+        }
+        match self.delete_account(&session.instance, session.user_id, DeletionReason::User).await? {
+            true => Ok(()),
+            false => Err(LoginError::NotLoggedIn),
+        }
+    }
+}
+
+/// Rocket.Chat's confirmation for a user without a password: `SHA256(username)` (lowercase
+/// hex), compared with the trimmed `password` (`deleteUserOwnAccount.ts`).
+pub fn username_confirms(username: &str, password: &str) -> bool {
+    let expected = tokens::sha256_hex(username);
+    let given = password.trim().as_bytes();
+    given.len() == expected.len() && given.iter().zip(expected.as_bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::username_confirms;
+
+    #[test]
+    fn the_confirmation_is_the_sha256_hex_of_the_username_trimmed() {
+        // sha256("rocket.cat")
+        let hash = crate::tokens::sha256_hex("rocket.cat");
+        assert!(username_confirms("rocket.cat", &hash));
+        assert!(username_confirms("rocket.cat", &format!("  {hash}\n")));
+        assert!(!username_confirms("rocket.cat", &hash.to_uppercase()));
+        assert!(!username_confirms("rocket.cat", "rocket.cat"));
+        assert!(!username_confirms("rocket.cat", ""));
+        assert!(!username_confirms("rocket.cat", &hash[1..]));
+    }
+}

@@ -1,0 +1,194 @@
+//! Deleting a user, in three idempotent steps that a retry (or a later call) can resume at any
+//! point:
+//!
+//! 1. one `TransactWriteItems`: the user item becomes a tombstone (`deleted_at`,
+//!    `deletion_reason`, `expires_at` for DynamoDB's TTL, its personal attributes removed), and
+//!    every lookup that leads to the user goes: each identity, the username, the user-key lookup,
+//!    the email index entry; the audit item is written. From here on no credential finds the user:
+//!    every read of a user treats a tombstone as no user.
+//! 2. every session (its item and its entry in the user's session list);
+//! 3. the tombstone itself.
+//!
+//! A tombstone that is never finished is removed by the table's TTL; by then every session of
+//! the user has expired too (the tombstone lives as long as a session).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+
+use super::error::{build_err, classify, transaction_cancelled};
+use super::items::{get_n, n, s, user_from_item, Item};
+use super::user_keys::user_key_of;
+use super::{keys, StoreError, UserStore};
+use crate::instance::InstanceName;
+use crate::records::{DeletionReason, Session};
+use crate::tokens::UserKeys;
+
+/// What step 1 found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tombstoned {
+    /// No such user (never was, or its deletion finished).
+    NoSuchUser,
+    /// The user is a tombstone now (made by this call or an earlier one): steps 2 and 3 remain.
+    Yes,
+}
+
+/// Is this user item the tombstone of a deletion in progress?
+pub(super) fn is_tombstone(item: &Item) -> bool {
+    item.contains_key("deleted_at")
+}
+
+/// The email index key a user's address would have (as `authoritative_email` folds it).
+fn email_key(email: &str) -> Option<String> {
+    let email = email.trim();
+    (email.is_ascii() && email.contains('@')).then(|| email.to_ascii_lowercase())
+}
+
+impl UserStore {
+    /// Step 1 of a deletion: the tombstone, every lookup of the user gone and the audit item, in
+    /// one transaction conditional on the user being live and its identities being those read.
+    /// `expires_at` is the tombstone's TTL, `audit_expires_at` the audit item's (epoch seconds).
+    pub async fn tombstone_user(
+        &self,
+        instance: &InstanceName,
+        user_id: u64,
+        keys: &UserKeys,
+        reason: DeletionReason,
+        expires_at: i64,
+        audit_expires_at: i64,
+    ) -> Result<Tombstoned, StoreError> {
+        for _ in 0..3 {
+            let Some(item) = self.get_user_item(instance, user_id).await? else { return Ok(Tombstoned::NoSuchUser) };
+            if is_tombstone(&item) {
+                return Ok(Tombstoned::Yes);
+            }
+            let user = user_from_item(instance, &item)?;
+            let identities = match item.get("identities") {
+                Some(AttributeValue::Ss(ids)) => ids.clone(),
+                _ => return Err(StoreError::Corrupt("identities")),
+            };
+            let now = crate::clock::now_micros();
+            let tombstone = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(keys::user(instance, user_id)))
+                .update_expression(
+                    "SET deleted_at = :now, deletion_reason = :why, expires_at = :exp \
+                     REMOVE #name, email, avatar_url, username, identities, key_salt",
+                )
+                // Live, and no identity linked since it was read (identities only ever grow).
+                .condition_expression(
+                    "attribute_exists(pk) AND attribute_not_exists(deleted_at) AND size(identities) = :count",
+                )
+                .expression_attribute_names("#name", "name")
+                .set_expression_attribute_values(Some(HashMap::from([
+                    (":now".to_string(), n(now)),
+                    (":why".to_string(), s(reason.as_str())),
+                    (":exp".to_string(), n(expires_at)),
+                    (":count".to_string(), n(identities.len())),
+                ])))
+                .build()
+                .map_err(build_err)?;
+            let mut items = vec![TransactWriteItem::builder().update(tombstone).build()];
+            for id in &identities {
+                let (provider, subject) = id.split_once('#').ok_or(StoreError::Corrupt("identities"))?;
+                items.push(self.transact_delete(keys::identity(instance, provider, subject))?);
+            }
+            items.push(self.transact_delete(keys::username(instance, &user.username))?);
+            // A key made with a retired secret cannot be derived: nor can it be presented, and its
+            // lookup names a user that no longer reads as one.
+            if let Ok(key) = user_key_of(keys, &user) {
+                items.push(self.transact_delete(keys::syncano_user_key(instance, &key))?);
+            }
+            if let Some(email) = user.email.as_deref().and_then(email_key) {
+                let entry = self.get(keys::email(instance, &email), true).await?;
+                if entry.is_some_and(|e| get_n::<u64>(&e, "user_id").ok() == Some(user_id)) {
+                    let delete = aws_sdk_dynamodb::types::Delete::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(keys::email(instance, &email)))
+                        .condition_expression("user_id = :uid")
+                        .expression_attribute_values(":uid", n(user_id))
+                        .build()
+                        .map_err(build_err)?;
+                    items.push(TransactWriteItem::builder().delete(delete).build());
+                }
+            }
+            let mut audit = keys::deletion_audit(instance, user_id, now);
+            audit.extend([
+                ("instance".to_string(), s(instance.as_str())),
+                ("user_id".to_string(), n(user_id)),
+                ("deleted_at".to_string(), n(now)),
+                ("reason".to_string(), s(reason.as_str())),
+                ("expires_at".to_string(), n(audit_expires_at)),
+            ]);
+            items.push(self.transact_put_new(audit)?);
+            match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+                Ok(_) => return Ok(Tombstoned::Yes),
+                // Another deletion, a key reset or a link won the race: read again.
+                Err(e) if transaction_cancelled(&e) => tokio::time::sleep(Duration::from_millis(20)).await,
+                Err(e) => return Err(classify("TransactWriteItems", e)),
+            }
+        }
+        Err(StoreError::Contention)
+    }
+
+    /// Step 2: every session of the user (each item with its list entry); how many.
+    pub async fn delete_user_sessions(&self, instance: &InstanceName, user_id: u64) -> Result<usize, StoreError> {
+        let hashes = self.user_sessions(instance, user_id).await?;
+        for token_hash in &hashes {
+            let session = Session {
+                instance: instance.clone(),
+                user_id,
+                rc_id: String::new(),
+                expires_at: 0,
+                token_hash: token_hash.clone(),
+            };
+            self.delete_session(&session).await?;
+        }
+        Ok(hashes.len())
+    }
+
+    /// Step 3: the tombstone (never a live user: the delete is conditional on the tombstone).
+    pub async fn remove_tombstone(&self, instance: &InstanceName, user_id: u64) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::user(instance, user_id)))
+            .condition_expression("attribute_not_exists(pk) OR attribute_exists(deleted_at)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+                Err(StoreError::Corrupt("a live user where its tombstone was"))
+            }
+            Err(e) => Err(classify("DeleteItem", e)),
+        }
+    }
+
+    /// Whether the user item is a tombstone (a deletion began and has not finished).
+    pub async fn is_deleting(&self, instance: &InstanceName, user_id: u64) -> Result<bool, StoreError> {
+        Ok(self.get_user_item(instance, user_id).await?.is_some_and(|i| is_tombstone(&i)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_keys_fold_as_linking_does() {
+        assert_eq!(email_key(" Ann@Example.COM ").as_deref(), Some("ann@example.com"));
+        assert_eq!(email_key("no-at-sign"), None);
+        assert_eq!(email_key("änn@example.com"), None);
+    }
+
+    #[test]
+    fn only_items_with_deleted_at_are_tombstones() {
+        let mut item = Item::new();
+        assert!(!is_tombstone(&item));
+        item.insert("deleted_at".into(), n(1));
+        assert!(is_tombstone(&item));
+    }
+}

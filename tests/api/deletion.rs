@@ -1,0 +1,358 @@
+//! Deleting an account (issue 13): Rocket.Chat `users.deleteOwnAccount`, Syncano `DELETE
+//! users/{id}/` (admin) and `DELETE user/` (the user itself). Afterwards no credential of the
+//! user works and the same person's next sign-in is a new user; a deletion stopped by a DynamoDB
+//! fault, or left as a tombstone, refuses every credential and is finished by a retry.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use local_stack::counting_proxy::DynamoFault;
+use serde_json::{json, Value};
+use shared::authorizer::{AuthorizerRequest, Scheme};
+use shared::store::{DeletionReason, Tombstoned};
+use shared::InstanceName;
+
+use crate::helpers::*;
+
+/// Rocket.Chat's wrong confirmation: the method's `Meteor.Error('error-invalid-username',
+/// 'Invalid username', {method})` through the route's `failure(e.message, e.error, …, e)`.
+fn invalid_username() -> Value {
+    json!({
+        "success": false,
+        "error": "Invalid username [error-invalid-username]",
+        "errorType": "error-invalid-username",
+        "details": { "method": "deleteUserOwnAccount" }
+    })
+}
+
+async fn send(req: reqwest::RequestBuilder) -> (u16, String) {
+    let resp = req.send().await.expect("request");
+    (resp.status().as_u16(), resp.text().await.expect("body"))
+}
+
+async fn send_json(req: reqwest::RequestBuilder) -> (u16, Value) {
+    json(req.send().await.expect("request")).await
+}
+
+/// A Rocket.Chat login of `token`: (authToken, userId, username).
+async fn rc_login(t: &TestApp, token: &str) -> (String, String, String) {
+    let (status, body) = json(t.rocketchat_login(token).await).await;
+    assert_eq!(status, 200, "{body}");
+    let auth = body["data"]["authToken"].as_str().expect("authToken").to_string();
+    t.remember(&auth);
+    let username = body["data"]["me"]["username"].as_str().expect("username").to_string();
+    (auth, body["data"]["userId"].as_str().expect("userId").to_string(), username)
+}
+
+/// A Syncano login of `token`: (id, user key).
+async fn syncano_login(t: &TestApp, token: &str) -> (u64, String) {
+    let (status, body) = json(t.syncano_login(token).await).await;
+    assert_eq!(status, 200, "{body}");
+    let key = body["user_key"].as_str().expect("user_key").to_string();
+    t.remember(&key);
+    (body["id"].as_u64().expect("id"), key)
+}
+
+fn delete_own(t: &TestApp, auth: &str, rc_id: &str, body: Value) -> reqwest::RequestBuilder {
+    t.http
+        .post(format!("{}/api/v1/users.deleteOwnAccount", t.base))
+        .header("x-auth-token", auth)
+        .header("x-user-id", rc_id)
+        .json(&body)
+}
+
+fn confirmation(username: &str) -> Value {
+    json!({ "password": shared::tokens::sha256_hex(username), "confirmRelinquish": true })
+}
+
+fn delete_user(t: &TestApp, id: &str, api_key: &str) -> reqwest::RequestBuilder {
+    t.http.delete(format!("{}/v1.1/instances/{INSTANCE}/users/{id}/", t.base)).header("x-api-key", api_key)
+}
+
+fn delete_self(t: &TestApp, user_key: &str) -> reqwest::RequestBuilder {
+    t.http
+        .delete(format!("{}/v1.1/instances/{INSTANCE}/user/", t.base))
+        .header("x-api-key", &t.api_key)
+        .header("x-user-key", user_key)
+}
+
+/// The authorizer function's own answer (200 allow, 403 deny), not API Gateway's cached one: a
+/// cached allow outlives a deletion by up to `AuthorizerCacheSeconds` (docs/security.md).
+async fn authorize(t: &TestApp, scheme: Scheme, headers: &[(&str, &str)]) -> u16 {
+    let req = AuthorizerRequest {
+        headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        path_parameters: [("instance".to_string(), INSTANCE.to_string())].into(),
+    };
+    match t.app.authorize(scheme, &req).await.expect("the store answers") {
+        r if r.is_authorized => 200,
+        _ => 403,
+    }
+}
+
+/// Every credential of a user: (Rocket.Chat sessions, Syncano user key).
+struct Credentials {
+    sessions: Vec<(String, String)>,
+    user_key: String,
+}
+
+impl Credentials {
+    /// Each credential through each place that checks it: `me`, resume, `user/`, both authorizers.
+    async fn statuses(&self, t: &TestApp) -> Vec<u16> {
+        let mut out = Vec::new();
+        for (auth, rc_id) in &self.sessions {
+            let me =
+                t.http.get(format!("{}/api/v1/me", t.base)).header("x-auth-token", auth).header("x-user-id", rc_id);
+            out.push(send(me).await.0);
+            out.push(send(t.http.post(format!("{}/api/v1/login", t.base)).json(&json!({ "resume": auth }))).await.0);
+            out.push(authorize(t, Scheme::RocketChatSession, &[("x-auth-token", auth), ("x-user-id", rc_id)]).await);
+        }
+        let user = t
+            .http
+            .get(format!("{}/v1.1/instances/{INSTANCE}/user/", t.base))
+            .header("x-api-key", &t.api_key)
+            .header("x-user-key", &self.user_key);
+        out.push(send(user).await.0);
+        let keys = [("x-api-key", t.api_key.as_str()), ("x-user-key", self.user_key.as_str())];
+        out.push(authorize(t, Scheme::SyncanoUserKey, &keys).await);
+        out
+    }
+
+    async fn assert_all_work(&self, t: &TestApp, when: &str) {
+        let statuses = self.statuses(t).await;
+        assert!(statuses.iter().all(|s| *s == 200), "{when}: {statuses:?}");
+    }
+
+    async fn assert_none_works(&self, t: &TestApp, when: &str) {
+        let statuses = self.statuses(t).await;
+        assert!(statuses.iter().all(|s| [401, 403].contains(s)), "{when}: {statuses:?}");
+    }
+}
+
+/// A person signed in both ways: two Rocket.Chat sessions and the Syncano key of one user.
+async fn person(t: &TestApp, name: &str) -> (String, u64, String, Credentials) {
+    let (_, token) = t.facebook_user(name, None);
+    let (auth1, rc_id, username) = rc_login(t, &token).await;
+    let (auth2, _, _) = rc_login(t, &token).await;
+    let (id, user_key) = syncano_login(t, &token).await;
+    let creds = Credentials { sessions: vec![(auth1, rc_id.clone()), (auth2, rc_id)], user_key };
+    (token, id, username, creds)
+}
+
+/// The items of the user `id` (and its sessions), by kind: everything a deletion must remove.
+async fn items_of(t: &TestApp, id: u64, creds: &Credentials) -> Vec<String> {
+    let hashes: Vec<String> = creds.sessions.iter().map(|(a, _)| shared::tokens::sha256_hex(a)).collect();
+    let ukey = format!("UKEY#{INSTANCE}#{}", shared::tokens::sha256_hex(&creds.user_key));
+    t.scan()
+        .await
+        .into_iter()
+        .filter_map(|item| {
+            let pk = item.get("pk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            let owned = matches!(item.get("user_id"), Some(AttributeValue::N(n)) if *n == id.to_string());
+            let ours = pk == format!("USER#{INSTANCE}#{id}")
+                || pk == format!("USESS#{INSTANCE}#{id}")
+                || pk == ukey
+                || hashes.iter().any(|h| pk == format!("SESSION#{h}"))
+                || (owned && !pk.starts_with("AUDIT#"));
+            ours.then_some(pk)
+        })
+        .collect()
+}
+
+/// The audit items of the instance: (user id, reason), each checked to hold nothing else.
+async fn audits(t: &TestApp) -> Vec<(u64, String)> {
+    let mut out = Vec::new();
+    for item in t.scan().await {
+        let audit_pk = format!("AUDIT#{INSTANCE}");
+        if item.get("pk").and_then(|v| v.as_s().ok()).map(String::as_str) != Some(audit_pk.as_str()) {
+            continue;
+        }
+        let mut names: Vec<&str> = item.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["deleted_at", "expires_at", "instance", "pk", "reason", "sk", "user_id"], "{item:?}");
+        let id: u64 = item["user_id"].as_n().expect("user_id").parse().expect("number");
+        let sk = item["sk"].as_s().expect("sk");
+        assert!(sk.starts_with(&format!("DELETED#{id}#")), "{sk}");
+        let expires: i64 = item["expires_at"].as_n().expect("expires_at").parse().expect("number");
+        let in_days = (expires - shared::clock::now_secs()) / 86_400;
+        assert!((364..=365).contains(&in_days), "the audit item is kept AUDIT_RETENTION_DAYS: {in_days}");
+        out.push((id, item["reason"].as_s().expect("reason").clone()));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rocketchat_delete_own_account_revokes_everything_and_the_next_sign_in_is_a_new_user() {
+    let t = spawn_app().await;
+    let (token, id, username, creds) = person(&t, "Leaving Cat").await;
+    let (auth, rc_id) = creds.sessions[0].clone();
+    creds.assert_all_work(&t, "before").await;
+
+    // Refusals first: the user survives each.
+    let bad_session = delete_own(&t, "not-a-session", &rc_id, confirmation(&username));
+    assert_eq!(send_json(bad_session).await, (401, rc_not_logged_in()));
+    let required = json!({"success": false, "error": "Body parameter \"password\" is required."});
+    for body in [json!({}), json!({ "password": "" }), json!({ "password": null })] {
+        assert_eq!(send_json(delete_own(&t, &auth, &rc_id, body.clone())).await, (400, required.clone()), "{body}");
+    }
+    for wrong in ["rocket.cat", &username, &shared::tokens::sha256_hex(&username).to_uppercase()] {
+        let resp = send_json(delete_own(&t, &auth, &rc_id, json!({ "password": wrong }))).await;
+        assert_eq!(resp, (400, invalid_username()), "{wrong}");
+    }
+    creds.assert_all_work(&t, "after the refusals").await;
+
+    // Rocket.Chat trims the confirmation.
+    let padded = json!({ "password": format!(" {} ", shared::tokens::sha256_hex(&username)) });
+    assert_eq!(send_json(delete_own(&t, &auth, &rc_id, padded)).await, (200, json!({ "success": true })));
+    creds.assert_none_works(&t, "after the deletion").await;
+    assert_eq!(items_of(&t, id, &creds).await, Vec::<String>::new());
+    assert_eq!(audits(&t).await, [(id, "user".to_string())]);
+    // The deleted session cannot delete again.
+    let again = delete_own(&t, &auth, &rc_id, confirmation(&username));
+    assert_eq!(send_json(again).await, (401, rc_not_logged_in()));
+
+    // The same person signs in again: a new user.
+    let (_, new_rc_id, _) = rc_login(&t, &token).await;
+    let (new_id, _) = syncano_login(&t, &token).await;
+    assert_ne!(new_rc_id, rc_id);
+    assert!(new_id > id, "{new_id} after {id}");
+    t.assert_logs_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn syncano_admin_and_self_deletion() {
+    let t = spawn_app().await;
+    let (token, id, _, creds) = person(&t, "Admin Gone").await;
+    let no_permission = json!({ "detail": "You do not have permission to perform this action." });
+    // The client key an app ships may not delete, whether or not the user exists.
+    for target in [id.to_string(), "999999".to_string()] {
+        assert_eq!(send_json(delete_user(&t, &target, &t.api_key)).await, (403, no_permission.clone()));
+    }
+    assert_eq!(send_json(delete_user(&t, "999999", ADMIN_API_KEY)).await, (404, json!({ "detail": "Not found." })));
+    assert_eq!(send_json(delete_user(&t, "+1", ADMIN_API_KEY)).await, (404, json!({ "detail": "Not found." })));
+    creds.assert_all_work(&t, "after the refusals").await;
+
+    assert_eq!(send(delete_user(&t, &id.to_string(), ADMIN_API_KEY)).await, (204, String::new()));
+    creds.assert_none_works(&t, "after the admin deletion").await;
+    assert_eq!(items_of(&t, id, &creds).await, Vec::<String>::new());
+    // Done: the id is unknown from now on.
+    assert_eq!(send_json(delete_user(&t, &id.to_string(), ADMIN_API_KEY)).await.0, 404);
+    let (new_id, _) = syncano_login(&t, &token).await;
+    assert!(new_id > id);
+
+    // The user deletes itself with its key.
+    let (_, self_id, _, own) = person(&t, "Self Gone").await;
+    assert_eq!(send_json(delete_self(&t, &"0".repeat(40))).await, (403, no_permission.clone()));
+    let no_api_key = t
+        .http
+        .delete(format!("{}/v1.1/instances/{INSTANCE}/user/", t.base))
+        .header("x-user-key", own.user_key.as_str());
+    assert_eq!(send_json(no_api_key).await, (403, no_permission.clone()));
+    own.assert_all_work(&t, "after the refusals").await;
+    assert_eq!(send(delete_self(&t, &own.user_key)).await, (204, String::new()));
+    own.assert_none_works(&t, "after the self deletion").await;
+    assert_eq!(items_of(&t, self_id, &own).await, Vec::<String>::new());
+    assert_eq!(send_json(delete_self(&t, &own.user_key)).await, (403, no_permission));
+
+    let mut audited = audits(&t).await;
+    audited.sort();
+    assert_eq!(audited, [(id, "admin".to_string()), (self_id, "user".to_string())]);
+    t.assert_logs_clean();
+}
+
+/// The methods a path does not serve: refused as the served method would be first (its keys),
+/// then 405 with `Allow` from the route list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_other_methods_of_the_deletion_paths_are_405_after_the_key_checks() {
+    let t = spawn_app().await;
+    let (_, _, _, creds) = person(&t, "Methods Cat").await;
+    let detail = format!("{}/v1.1/instances/{INSTANCE}/users/1/", t.base);
+    let user = format!("{}/v1.1/instances/{INSTANCE}/user/", t.base);
+    let resp = t.http.put(&detail).header("x-api-key", &t.api_key).send().await.expect("request");
+    assert_eq!(resp.status().as_u16(), 403, "a client key is refused before the method");
+    let resp = t.http.put(&detail).header("x-api-key", ADMIN_API_KEY).send().await.expect("request");
+    assert_eq!(resp.status().as_u16(), 405);
+    assert_eq!(resp.headers().get("allow").and_then(|v| v.to_str().ok()), Some("DELETE"));
+    let resp = t
+        .http
+        .post(&user)
+        .header("x-api-key", &t.api_key)
+        .header("x-user-key", &creds.user_key)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status().as_u16(), 405);
+    assert_eq!(resp.headers().get("allow").and_then(|v| v.to_str().ok()), Some("GET, DELETE"));
+}
+
+/// A deletion stopped by DynamoDB at each step: before the first transaction nothing changed;
+/// after it nothing of the user works any more; the retry with the same credential finishes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deletion_interrupted_by_a_dynamodb_fault_completes_on_retry() {
+    let (t, proxy) = spawn_app_behind_proxy().await;
+    // Step 1 fails: the user is untouched.
+    let (_, id, username, creds) = person(&t, "Faulty Cat").await;
+    let (auth, rc_id) = creds.sessions[0].clone();
+    proxy.fail(DynamoFault::ServerError, Some("TransactWriteItems"), u32::MAX);
+    let (status, body) = send_json(delete_own(&t, &auth, &rc_id, confirmation(&username))).await;
+    proxy.heal();
+    assert_eq!((status, &body["error"]), (503, &json!("error-service-unavailable")), "{body}");
+    creds.assert_all_work(&t, "step 1 failed").await;
+
+    // Step 2 (the session list) fails: a tombstone, no credential works, the retry finishes.
+    proxy.fail(DynamoFault::ServerError, Some("Query"), u32::MAX);
+    let (status, _) = send_json(delete_own(&t, &auth, &rc_id, confirmation(&username))).await;
+    proxy.heal();
+    assert_eq!(status, 503);
+    assert!(t.app.store.is_deleting(&InstanceName::parse(INSTANCE).expect("valid"), id).await.expect("read"));
+    let rest = Credentials { sessions: creds.sessions[1..].to_vec(), user_key: creds.user_key.clone() };
+    rest.assert_none_works(&t, "tombstoned").await;
+    // The retry needs no confirmation any more: it was given when the deletion began.
+    let retry = delete_own(&t, &auth, &rc_id, json!({ "password": "anything" }));
+    assert_eq!(send_json(retry).await, (200, json!({ "success": true })));
+    assert_eq!(items_of(&t, id, &creds).await, Vec::<String>::new());
+
+    // Step 3 (the tombstone) fails on a Syncano deletion: the admin's retry finishes it.
+    let (_, id2, _, creds2) = person(&t, "Faulty Key").await;
+    proxy.fail(DynamoFault::ServerError, Some("DeleteItem"), u32::MAX);
+    assert_eq!(send_json(delete_user(&t, &id2.to_string(), ADMIN_API_KEY)).await.0, 503);
+    proxy.heal();
+    creds2.assert_none_works(&t, "tombstone left").await;
+    assert_eq!(send(delete_user(&t, &id2.to_string(), ADMIN_API_KEY)).await, (204, String::new()));
+    assert_eq!(items_of(&t, id2, &creds2).await, Vec::<String>::new());
+    // One audit item per deletion, however many attempts it took.
+    assert_eq!(audits(&t).await.len(), 2);
+    t.assert_logs_clean();
+}
+
+/// A deletion that stopped right after its first step (a crash): the tombstone alone refuses
+/// every credential, a key reset and a deletion's own confirmation check, and any retry finishes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tombstoned_user_has_no_working_credential_and_a_retry_finishes_it() {
+    let t = spawn_app().await;
+    let instance = InstanceName::parse(INSTANCE).expect("valid");
+    let far = shared::clock::now_secs() + 3600;
+    let kept = shared::clock::now_secs() + 365 * 86_400;
+    for (name, retry_by_admin) in [("Crashed Cat", false), ("Crashed Key", true)] {
+        let (token, id, _, creds) = person(&t, name).await;
+        let step1 = t.app.store.tombstone_user(&instance, id, &t.app.user_keys, DeletionReason::User, far, kept);
+        assert_eq!(step1.await.expect("step 1"), Tombstoned::Yes);
+        creds.assert_none_works(&t, name).await;
+        let reset = t
+            .http
+            .post(format!("{}/v1.1/instances/{INSTANCE}/users/{id}/reset_key/", t.base))
+            .header("x-api-key", ADMIN_API_KEY);
+        assert_eq!(send(reset).await.0, 404, "{name}: a tombstone has no key to reset");
+        // The sessions are still stored until step 2: a second step 1 changes nothing.
+        let again = t.app.store.tombstone_user(&instance, id, &t.app.user_keys, DeletionReason::Admin, far, kept);
+        assert_eq!(again.await.expect("idempotent"), Tombstoned::Yes);
+        if retry_by_admin {
+            assert_eq!(send(delete_user(&t, &id.to_string(), ADMIN_API_KEY)).await, (204, String::new()));
+        } else {
+            let (auth, rc_id) = &creds.sessions[1];
+            let retry = delete_own(&t, auth, rc_id, json!({ "password": "x" }));
+            assert_eq!(send_json(retry).await, (200, json!({ "success": true })));
+        }
+        assert_eq!(items_of(&t, id, &creds).await, Vec::<String>::new(), "{name}");
+        // The next sign-in of the same person is a new user.
+        assert!(syncano_login(&t, &token).await.0 > id);
+    }
+    assert_eq!(audits(&t).await.len(), 2);
+}
