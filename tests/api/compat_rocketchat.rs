@@ -218,15 +218,7 @@ async fn the_me_object_is_get_user_info_for_an_oauth_user() {
         assert!(me.get(key).is_some(), "the seed's {key} stays: {me}");
     }
     // `me` answers the same object, with `success` (ApiClass.ts `success()`).
-    let resp = t
-        .http
-        .get(format!("{}/api/v1/me", t.base))
-        .header("x-auth-token", &auth)
-        .header("x-user-id", &user_id)
-        .send()
-        .await
-        .expect("me");
-    let (status, body) = json(resp).await;
+    let (status, body) = json(t.me(&auth, &user_id).await).await;
     let mut expected = me.clone();
     expected["success"] = json!(true);
     assert_eq!((status, body), (200, expected));

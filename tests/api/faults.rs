@@ -93,15 +93,7 @@ async fn a_session_write_retried_after_a_lost_answer_still_logs_in() {
         let auth = body["data"]["authToken"].as_str().unwrap_or_default().to_string();
         let user_id = body["data"]["userId"].as_str().unwrap_or_default().to_string();
         t.remember(&auth);
-        let resp = t
-            .http
-            .get(format!("{}/api/v1/me", t.base))
-            .header("x-auth-token", &auth)
-            .header("x-user-id", &user_id)
-            .send()
-            .await
-            .expect("me");
-        let (status, me) = json(resp).await;
+        let (status, me) = json(t.me(&auth, &user_id).await).await;
         assert_eq!((status, &me["_id"]), (200, &body["data"]["userId"]), "{round}: {me}");
     }
     assert_eq!(user_items(&t).await, [1, 1, 1, 1]);

@@ -254,6 +254,17 @@ impl TestApp {
             .expect("request")
     }
 
+    /// `GET /api/v1/me` with a session's headers.
+    pub async fn me(&self, auth: &str, user_id: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}/api/v1/me", self.base))
+            .header("x-auth-token", auth)
+            .header("x-user-id", user_id)
+            .send()
+            .await
+            .expect("me")
+    }
+
     pub async fn scan(&self) -> Vec<Item> {
         let mut items = Vec::new();
         let mut start = None;

@@ -26,7 +26,9 @@ pub use response::User;
 use crate::app::App;
 use crate::http::{self, json_response, source_ip, RequestLog};
 use crate::identity::Provider;
+use crate::instance::InstanceName;
 use crate::login::SignedIn;
+use crate::secret::Secret;
 use request::{api_key, path_param, request_data, user_key};
 
 /// The whole Syncano social login of one backend: parse, log in, answer (with its log line).
@@ -51,38 +53,45 @@ pub async fn handle_user(app: &App, req: &Request, route: &'static str) -> Respo
 }
 
 async fn current_user(app: &App, req: &Request) -> Result<SignedIn, SyncanoError> {
+    let (instance, user_key) = user_key_request(app, req).await?;
+    account::user_of_key(app, &instance, user_key.as_ref()).await
+}
+
+/// What a route of the user key reads: the instance, once its API key is checked, and the user
+/// key, read only then (as the platform does).
+async fn user_key_request(app: &App, req: &Request) -> Result<(InstanceName, Option<Secret>), SyncanoError> {
     let instance = path_param(req, "instance", SyncanoError::InvalidApiKey)?;
     let data = request_data(req);
     let api_key = api_key(req, &data)?;
-    // The user key is read only once the API key authenticated the request.
     let (instance, _) = account::check_api_key(app, &instance, api_key.as_ref()).await?;
-    let user_key = user_key(req, &data)?;
-    account::user_of_key(app, &instance, user_key.as_ref()).await
+    Ok((instance, user_key(req, &data)?))
+}
+
+/// What an admin route on `users/{id}/` reads: the path's instance, the API key, the path's id.
+fn admin_request(req: &Request) -> Result<(String, Option<Secret>, String), SyncanoError> {
+    let instance = path_param(req, "instance", SyncanoError::InvalidApiKey)?;
+    let api_key = api_key(req, &request_data(req))?;
+    let id = path_param(req, "id", SyncanoError::UserNotFound)?;
+    Ok((instance, api_key, id))
 }
 
 /// `POST /v1.1/instances/{instance}/users/{id}/reset_key/` with an admin API key: a new user key.
 pub async fn handle_reset_key(app: &App, req: &Request, route: &'static str) -> Response<Body> {
     let log = RequestLog::start(req, route);
-    let result = async {
-        let instance = path_param(req, "instance", SyncanoError::InvalidApiKey)?;
-        let api_key = api_key(req, &request_data(req))?;
-        let id = path_param(req, "id", SyncanoError::UserNotFound)?;
-        account::reset_key(app, &instance, api_key.as_ref(), &id).await
-    }
-    .await;
+    let result = match admin_request(req) {
+        Ok((instance, api_key, id)) => account::reset_key(app, &instance, api_key.as_ref(), &id).await,
+        Err(e) => Err(e),
+    };
     respond(log, result)
 }
 
 /// `DELETE /v1.1/instances/{instance}/users/{id}/` with an admin API key: 204, the user deleted.
 pub async fn handle_delete_user(app: &App, req: &Request, route: &'static str) -> Response<Body> {
     let log = RequestLog::start(req, route);
-    let result = async {
-        let instance = path_param(req, "instance", SyncanoError::InvalidApiKey)?;
-        let api_key = api_key(req, &request_data(req))?;
-        let id = path_param(req, "id", SyncanoError::UserNotFound)?;
-        account::delete_user(app, &instance, api_key.as_ref(), &id).await
-    }
-    .await;
+    let result = match admin_request(req) {
+        Ok((instance, api_key, id)) => account::delete_user(app, &instance, api_key.as_ref(), &id).await,
+        Err(e) => Err(e),
+    };
     http::respond(log, result, |()| no_content(), error_response)
 }
 
@@ -90,16 +99,10 @@ pub async fn handle_delete_user(app: &App, req: &Request, route: &'static str) -
 /// deleted itself.
 pub async fn handle_delete_self(app: &App, req: &Request, route: &'static str) -> Response<Body> {
     let log = RequestLog::start(req, route);
-    let result = async {
-        let instance = path_param(req, "instance", SyncanoError::InvalidApiKey)?;
-        let data = request_data(req);
-        let api_key = api_key(req, &data)?;
-        // As for `GET user/`: the user key is read only once the API key is checked.
-        let (instance, _) = account::check_api_key(app, &instance, api_key.as_ref()).await?;
-        let user_key = user_key(req, &data)?;
-        account::delete_self(app, &instance, user_key.as_ref()).await
-    }
-    .await;
+    let result = match user_key_request(app, req).await {
+        Ok((instance, user_key)) => account::delete_self(app, &instance, user_key.as_ref()).await,
+        Err(e) => Err(e),
+    };
     http::respond(log, result, |()| no_content(), error_response)
 }
 
