@@ -5,18 +5,77 @@
 
 use crate::app::App;
 use crate::clock;
+use crate::identity::Provider;
 use crate::instance::InstanceName;
 use crate::login::LoginError;
 use crate::records::DeletionReason;
 use crate::secret::Secret;
-use crate::store::Tombstoned;
+use crate::store::{Tombstoned, Unlinked};
 use crate::tokens;
 
 fn secs(d: std::time::Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
 
+/// What became of a provider identity its provider told us to forget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forgotten {
+    /// No user holds it (never did, or an earlier delivery already forgot it).
+    NoSuchIdentity,
+    /// The identity is gone and every session of its user ended; the user keeps its other
+    /// identities (and its Syncano key).
+    IdentityRemoved { user_id: u64 },
+    /// It was the user's only identity: the whole account is deleted.
+    AccountDeleted { user_id: u64 },
+}
+
 impl App {
+    /// A provider says the person behind `provider`/`subject` withdrew from our app or deleted
+    /// their account (Apple's notifications, Facebook's data deletion callback): the identity
+    /// goes and the user's sessions end; a user left with no identity is deleted, since nobody
+    /// could ever sign in as it again. Idempotent: a redelivery finds nothing to do (or finishes
+    /// a deletion the first delivery began).
+    pub async fn forget_identity(
+        &self,
+        instance: &InstanceName,
+        provider: Provider,
+        subject: &str,
+        reason: DeletionReason,
+    ) -> Result<Forgotten, LoginError> {
+        let Some(user) = self.store.find_by_identity(instance, provider.as_str(), subject, true).await? else {
+            return Ok(Forgotten::NoSuchIdentity);
+        };
+        let user_id = user.user_id;
+        match self.store.unlink_identity(instance, user_id, provider.as_str(), subject).await? {
+            Unlinked::Removed => {
+                let sessions = self.store.delete_user_sessions(instance, user_id).await?;
+                tracing::info!(instance = %instance, user_id, provider = provider.as_str(), sessions, "identity removed");
+                Ok(Forgotten::IdentityRemoved { user_id })
+            }
+            Unlinked::NotLinked => Ok(Forgotten::NoSuchIdentity),
+            Unlinked::OnlyIdentity | Unlinked::Deleting => {
+                match self.delete_account(instance, user_id, reason).await? {
+                    true => Ok(Forgotten::AccountDeleted { user_id }),
+                    false => Ok(Forgotten::NoSuchIdentity),
+                }
+            }
+        }
+    }
+
+    /// Ends every session of the user behind `provider`/`subject` (Facebook's deauthorize
+    /// callback); how many, or `None` if no user holds that identity.
+    pub async fn end_identity_sessions(
+        &self,
+        instance: &InstanceName,
+        provider: Provider,
+        subject: &str,
+    ) -> Result<Option<usize>, LoginError> {
+        let Some(user) = self.store.find_by_identity(instance, provider.as_str(), subject, true).await? else {
+            return Ok(None);
+        };
+        Ok(Some(self.store.delete_user_sessions(instance, user.user_id).await?))
+    }
+
     /// Deletes the user `user_id` of `instance` and everything that leads to it, or finishes a
     /// deletion an earlier call began. `false`: there is no such user (nor a deletion of it in
     /// progress).

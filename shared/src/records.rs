@@ -94,6 +94,11 @@ pub enum DeletionReason {
     User,
     /// An instance admin (Syncano `DELETE users/{id}/` with an `ignore_acl` key).
     Admin,
+    /// Apple told us the person deleted their Apple account or stopped using it with our app
+    /// (a server-to-server notification), and this was the user's only identity.
+    Apple,
+    /// Facebook's data deletion callback for the person, whose only identity this was.
+    Facebook,
 }
 
 impl DeletionReason {
@@ -101,6 +106,8 @@ impl DeletionReason {
         match self {
             DeletionReason::User => "user",
             DeletionReason::Admin => "admin",
+            DeletionReason::Apple => "apple",
+            DeletionReason::Facebook => "facebook",
         }
     }
 }

@@ -311,26 +311,50 @@ async fn a_deletion_interrupted_by_a_dynamodb_fault_completes_on_retry() {
 
     // Step 3 (the tombstone) fails on a Syncano deletion: the admin's retry finishes it.
     let (_, id2, _, creds2) = person(&t, "Faulty Key").await;
-    proxy.fail(DynamoFault::ServerError, Some("DeleteItem"), u32::MAX);
+    // (step 1 is the first TransactWriteItems, step 3 the second)
+    proxy.fail_after(1, DynamoFault::ServerError, Some("TransactWriteItems"), u32::MAX);
     assert_eq!(send_json(delete_user(&t, &id2.to_string(), ADMIN_API_KEY)).await.0, 503);
     proxy.heal();
     creds2.assert_none_works(&t, "tombstone left").await;
     assert_eq!(send(delete_user(&t, &id2.to_string(), ADMIN_API_KEY)).await, (204, String::new()));
     assert_eq!(items_of(&t, id2, &creds2).await, Vec::<String>::new());
+
+    // The same on a user's own Syncano deletion: the key that began it finishes it.
+    let (_, id3, _, creds3) = person(&t, "Faulty Self").await;
+    proxy.fail_after(1, DynamoFault::ServerError, Some("TransactWriteItems"), u32::MAX);
+    assert_eq!(send_json(delete_self(&t, &creds3.user_key)).await.0, 503);
+    proxy.heal();
+    creds3.assert_none_works(&t, "tombstone left by the user itself").await;
+    assert_eq!(send(delete_self(&t, &creds3.user_key)).await, (204, String::new()));
+    assert_eq!(items_of(&t, id3, &creds3).await, Vec::<String>::new());
     // One audit item per deletion, however many attempts it took.
-    assert_eq!(audits(&t).await.len(), 2);
+    assert_eq!(audits(&t).await.len(), 3);
     t.assert_logs_clean();
 }
 
+/// How a deletion left as a tombstone is finished in the test below.
+#[derive(Debug, Clone, Copy)]
+enum Retry {
+    /// Rocket.Chat `users.deleteOwnAccount` with another of the user's sessions.
+    OwnSession,
+    /// Syncano `DELETE users/{id}/` with the admin key.
+    Admin,
+    /// Syncano `DELETE user/` with the user's own key, the one that began the deletion.
+    OwnUserKey,
+}
+
 /// A deletion that stopped right after its first step (a crash): the tombstone alone refuses
-/// every credential, a key reset and a deletion's own confirmation check, and any retry finishes.
+/// every credential, a key reset and a deletion's own confirmation check, and any retry finishes
+/// it, the user's own Syncano key included.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tombstoned_user_has_no_working_credential_and_a_retry_finishes_it() {
     let t = spawn_app().await;
     let instance = InstanceName::parse(INSTANCE).expect("valid");
     let far = shared::clock::now_secs() + 3600;
     let kept = shared::clock::now_secs() + 365 * 86_400;
-    for (name, retry_by_admin) in [("Crashed Cat", false), ("Crashed Key", true)] {
+    for (name, retry) in
+        [("Crashed Cat", Retry::OwnSession), ("Crashed Key", Retry::Admin), ("Crashed Self", Retry::OwnUserKey)]
+    {
         let (token, id, _, creds) = person(&t, name).await;
         let step1 = t.app.store.tombstone_user(&instance, id, &t.app.user_keys, DeletionReason::User, far, kept);
         assert_eq!(step1.await.expect("step 1"), Tombstoned::Yes);
@@ -343,16 +367,24 @@ async fn a_tombstoned_user_has_no_working_credential_and_a_retry_finishes_it() {
         // The sessions are still stored until step 2: a second step 1 changes nothing.
         let again = t.app.store.tombstone_user(&instance, id, &t.app.user_keys, DeletionReason::Admin, far, kept);
         assert_eq!(again.await.expect("idempotent"), Tombstoned::Yes);
-        if retry_by_admin {
-            assert_eq!(send(delete_user(&t, &id.to_string(), ADMIN_API_KEY)).await, (204, String::new()));
-        } else {
-            let (auth, rc_id) = &creds.sessions[1];
-            let retry = delete_own(&t, auth, rc_id, json!({ "password": "x" }));
-            assert_eq!(send_json(retry).await, (200, json!({ "success": true })));
+        match retry {
+            Retry::Admin => {
+                assert_eq!(send(delete_user(&t, &id.to_string(), ADMIN_API_KEY)).await, (204, String::new()));
+            }
+            Retry::OwnSession => {
+                let (auth, rc_id) = &creds.sessions[1];
+                let retry = delete_own(&t, auth, rc_id, json!({ "password": "x" }));
+                assert_eq!(send_json(retry).await, (200, json!({ "success": true })));
+            }
+            Retry::OwnUserKey => {
+                assert_eq!(send(delete_self(&t, &creds.user_key)).await, (204, String::new()));
+                // Finished: the key's lookup went with the tombstone.
+                assert_eq!(send(delete_self(&t, &creds.user_key)).await.0, 403, "{name}");
+            }
         }
         assert_eq!(items_of(&t, id, &creds).await, Vec::<String>::new(), "{name}");
         // The next sign-in of the same person is a new user.
         assert!(syncano_login(&t, &token).await.0 > id);
     }
-    assert_eq!(audits(&t).await.len(), 2);
+    assert_eq!(audits(&t).await.len(), 3);
 }

@@ -3,14 +3,19 @@
 //!
 //! 1. one `TransactWriteItems`: the user item becomes a tombstone (`deleted_at`,
 //!    `deletion_reason`, `expires_at` for DynamoDB's TTL, its personal attributes removed), and
-//!    every lookup that leads to the user goes: each identity, the username, the user-key lookup,
-//!    the email index entry; the audit item is written. From here on no credential finds the user:
-//!    every read of a user treats a tombstone as no user.
+//!    every lookup that leads to the user goes: each identity, the username, the email index
+//!    entry; the audit item is written. From here on no credential finds the user: every read of
+//!    a user treats a tombstone as no user.
 //! 2. every session (its item and its entry in the user's session list);
-//! 3. the tombstone itself.
+//! 3. the tombstone itself, with the user-key lookup.
 //!
-//! A tombstone that is never finished is removed by the table's TTL; by then every session of
-//! the user has expired too (the tombstone lives as long as a session).
+//! The user-key lookup stays until step 3 (with the tombstone's TTL): it names a tombstone, so
+//! no key finds a user through it, but a user who deleted itself with its key (Syncano
+//! `DELETE user/`) and was interrupted can present the same key again to finish.
+//!
+//! A tombstone that is never finished is removed by the table's TTL, and its user-key lookup
+//! with it; by then every session of the user has expired too (the tombstone lives as long as a
+//! session).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -23,6 +28,7 @@ use super::user_keys::user_key_of;
 use super::{keys, StoreError, UserStore};
 use crate::instance::InstanceName;
 use crate::records::{DeletionReason, Session};
+use crate::secret::Secret;
 use crate::tokens::UserKeys;
 
 /// What step 1 found.
@@ -69,11 +75,23 @@ impl UserStore {
                 _ => return Err(StoreError::Corrupt("identities")),
             };
             let now = crate::clock::now_micros();
+            // The user-key lookup stays (with the tombstone's TTL) for step 3, which finds it by
+            // the pk the tombstone records. A key made with a retired secret cannot be derived:
+            // nor can it be presented, and its lookup names a user that no longer reads as one.
+            let mut ukey_lookup = None;
+            if let Ok(key) = user_key_of(keys, &user) {
+                let lookup = keys::syncano_user_key(instance, &key);
+                let entry = self.get(lookup.clone(), true).await?;
+                if entry.is_some_and(|e| get_n::<u64>(&e, "user_id").ok() == Some(user_id)) {
+                    ukey_lookup = Some(lookup);
+                }
+            }
+            let ukey_pk = ukey_lookup.as_ref().and_then(|l| l.get("pk")).cloned().unwrap_or_else(|| s(""));
             let tombstone = Update::builder()
                 .table_name(&self.table)
                 .set_key(Some(keys::user(instance, user_id)))
                 .update_expression(
-                    "SET deleted_at = :now, deletion_reason = :why, expires_at = :exp \
+                    "SET deleted_at = :now, deletion_reason = :why, expires_at = :exp, ukey_pk = :ukey \
                      REMOVE #name, email, avatar_url, username, identities, key_salt",
                 )
                 // Live, and no identity linked since it was read (identities only ever grow).
@@ -86,6 +104,7 @@ impl UserStore {
                     (":why".to_string(), s(reason.as_str())),
                     (":exp".to_string(), n(expires_at)),
                     (":count".to_string(), n(identities.len())),
+                    (":ukey".to_string(), ukey_pk),
                 ])))
                 .build()
                 .map_err(build_err)?;
@@ -95,10 +114,17 @@ impl UserStore {
                 items.push(self.transact_delete(keys::identity(instance, provider, subject))?);
             }
             items.push(self.transact_delete(keys::username(instance, &user.username))?);
-            // A key made with a retired secret cannot be derived: nor can it be presented, and its
-            // lookup names a user that no longer reads as one.
-            if let Ok(key) = user_key_of(keys, &user) {
-                items.push(self.transact_delete(keys::syncano_user_key(instance, &key))?);
+            if let Some(lookup) = ukey_lookup {
+                let expire = Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(lookup))
+                    .update_expression("SET expires_at = :exp")
+                    .condition_expression("user_id = :uid")
+                    .expression_attribute_values(":exp", n(expires_at))
+                    .expression_attribute_values(":uid", n(user_id))
+                    .build()
+                    .map_err(build_err)?;
+                items.push(TransactWriteItem::builder().update(expire).build());
             }
             if let Some(email) = user.email.as_deref().and_then(email_key) {
                 let entry = self.get(keys::email(instance, &email), true).await?;
@@ -148,23 +174,38 @@ impl UserStore {
         Ok(hashes.len())
     }
 
-    /// Step 3: the tombstone (never a live user: the delete is conditional on the tombstone).
+    /// Step 3: the tombstone and the user-key lookup it records, in one transaction (never a
+    /// live user: the delete is conditional on the tombstone).
     pub async fn remove_tombstone(&self, instance: &InstanceName, user_id: u64) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .delete_item()
+        let Some(item) = self.get_user_item(instance, user_id).await? else { return Ok(()) };
+        if !is_tombstone(&item) {
+            return Err(StoreError::Corrupt("a live user where its tombstone was"));
+        }
+        let delete = aws_sdk_dynamodb::types::Delete::builder()
             .table_name(&self.table)
             .set_key(Some(keys::user(instance, user_id)))
             .condition_expression("attribute_not_exists(pk) OR attribute_exists(deleted_at)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
-                Err(StoreError::Corrupt("a live user where its tombstone was"))
+            .build()
+            .map_err(build_err)?;
+        let mut items = vec![TransactWriteItem::builder().delete(delete).build()];
+        match item.get("ukey_pk") {
+            Some(AttributeValue::S(pk)) if !pk.is_empty() => {
+                items.push(self.transact_delete(keys::by_pk(pk, "UKEY"))?);
             }
-            Err(e) => Err(classify("DeleteItem", e)),
+            _ => {}
         }
+        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if transaction_cancelled(&e) => Err(StoreError::Corrupt("a live user where its tombstone was")),
+            Err(e) => Err(classify("TransactWriteItems", e)),
+        }
+    }
+
+    /// The id of the user a Syncano user key's lookup names, live or being deleted (a
+    /// tombstone): only for finishing a deletion with the key that began it.
+    pub async fn user_key_holder(&self, instance: &InstanceName, key: &Secret) -> Result<Option<u64>, StoreError> {
+        let item = self.get(keys::syncano_user_key(instance, key), true).await?;
+        item.map(|i| get_n::<u64>(&i, "user_id")).transpose()
     }
 
     /// Whether the user item is a tombstone (a deletion began and has not finished).

@@ -51,6 +51,11 @@ pub(super) fn syncano_user_key(instance: &InstanceName, user_key: &Secret) -> It
     key(format!("UKEY#{instance}#{}", tokens::sha256_hex(user_key.expose())), "UKEY")
 }
 
+/// An item by the `pk` another item records (a tombstone records its user-key lookup's).
+pub(super) fn by_pk(pk: &str, sk: &str) -> Item {
+    key(pk.to_string(), sk)
+}
+
 /// The email index item of `email`, already ASCII case-folded by
 /// [`VerifiedIdentity::authoritative_email`](crate::identity::VerifiedIdentity::authoritative_email).
 pub(super) fn email(instance: &InstanceName, email: &str) -> Item {

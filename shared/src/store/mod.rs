@@ -42,6 +42,7 @@ use aws_sdk_dynamodb::Client;
 pub use crate::records::{ApiKeyCheck, ApiKeyInfo, ApiKeyPermissions, DeletionReason, Session, UserRecord};
 pub use deletion::Tombstoned;
 pub use error::StoreError;
+pub use linking::Unlinked;
 pub use user_keys::user_key_of;
 
 /// The DynamoDB adapter: every read and write of the table goes through it.

@@ -59,11 +59,13 @@ pub enum DynamoFault {
     HangAfterForwarding,
 }
 
-/// A fault for the next `times` requests whose operation is `operation` (any when `None`).
+/// A fault for the next `times` requests whose operation is `operation` (any when `None`), once
+/// `skip` of them have passed.
 #[derive(Debug, Clone)]
 struct FaultPlan {
     fault: DynamoFault,
     operation: Option<String>,
+    skip: u32,
     times: u32,
 }
 
@@ -101,7 +103,12 @@ impl CountingProxy {
 
     /// Fails the next `times` requests of `operation` (every operation when `None`) with `fault`.
     pub fn fail(&self, fault: DynamoFault, operation: Option<&str>, times: u32) {
-        *lock(&self.fault) = Some(FaultPlan { fault, operation: operation.map(str::to_string), times });
+        self.fail_after(0, fault, operation, times);
+    }
+
+    /// As [`CountingProxy::fail`], once `skip` requests of `operation` have passed unharmed.
+    pub fn fail_after(&self, skip: u32, fault: DynamoFault, operation: Option<&str>, times: u32) {
+        *lock(&self.fault) = Some(FaultPlan { fault, operation: operation.map(str::to_string), skip, times });
     }
 
     /// Requests of `operation` received so far (not reset by `take`'s reader).
@@ -133,6 +140,10 @@ fn next_fault(plan: &Mutex<Option<FaultPlan>>, operation: &str) -> Option<Dynamo
     let mut plan = lock(plan);
     let p = plan.as_mut()?;
     if p.times == 0 || p.operation.as_deref().is_some_and(|op| op != operation) {
+        return None;
+    }
+    if p.skip > 0 {
+        p.skip -= 1;
         return None;
     }
     p.times -= 1;

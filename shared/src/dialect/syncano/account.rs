@@ -101,11 +101,12 @@ pub async fn delete_user(
 }
 
 /// `DELETE /v1.1/instances/{instance}/user/` (this service's extension): the user of `user_key`
-/// in `instance`, whose API key is already checked, deletes itself.
+/// in `instance`, whose API key is already checked, deletes itself. The key's lookup outlives
+/// the deletion's first step, so the same key finishes a deletion it began and was interrupted.
 pub async fn delete_self(app: &App, instance: &InstanceName, user_key: Option<&Secret>) -> Result<(), SyncanoError> {
     let user_key = user_key.ok_or(SyncanoError::InvalidUserKey)?;
-    let user = app.store.find_by_user_key(instance, user_key).await?.ok_or(SyncanoError::InvalidUserKey)?;
-    match app.delete_account(instance, user.user_id, DeletionReason::User).await? {
+    let user_id = app.store.user_key_holder(instance, user_key).await?.ok_or(SyncanoError::InvalidUserKey)?;
+    match app.delete_account(instance, user_id, DeletionReason::User).await? {
         true => Ok(()),
         false => Err(SyncanoError::InvalidUserKey),
     }
