@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod app;
+pub mod apple_notifications;
 pub mod authorizer;
 pub mod avatar;
 pub mod clock;

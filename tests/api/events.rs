@@ -254,6 +254,40 @@ fn samples(emulator: &Emulator) -> BTreeMap<(&'static str, String), Value> {
         delete_self(&[("x-api-key", DEMO_API_KEY), ("x-user-key", &"0".repeat(40))]),
     );
     out.insert(("delete-self", "403-missing-api-key".into()), delete_self(&[("x-user-key", &"0".repeat(40))]));
+    // Apple's notifications: the demo Apple user's Hide My Email state; a consent revoked by
+    // someone who never signed in here; another app's, an expired one, a body that is not one.
+    let apple = |body: &str| {
+        let path = format!("/callbacks/apple/{DEMO_INSTANCE}");
+        event(
+            "POST /callbacks/apple/{instance}",
+            &path,
+            Some(DEMO_INSTANCE),
+            &[("content-type", "application/json")],
+            body,
+        )
+    };
+    let notification = |aud: &str, kind: &str, sub: &str, exp: i64| {
+        apple(&demo_apple_notification(emulator, aud, kind, sub, exp).to_string())
+    };
+    let (far, past) = (4_102_444_800, 1_795_539_600);
+    let nobody = "001234.00000000000000000000000000000000.0000";
+    out.insert(
+        ("apple-notifications", "200-email-disabled".into()),
+        notification(APPLE_CLIENT_ID, "email-disabled", DEMO_APPLE_SUB, far),
+    );
+    out.insert(
+        ("apple-notifications", "200-consent-revoked-unknown-user".into()),
+        notification(APPLE_CLIENT_ID, "consent-revoked", nobody, far),
+    );
+    out.insert(
+        ("apple-notifications", "401-another-app".into()),
+        notification(OTHER_APPLE_CLIENT_ID, "account-delete", DEMO_APPLE_SUB, far),
+    );
+    out.insert(
+        ("apple-notifications", "401-expired".into()),
+        notification(APPLE_CLIENT_ID, "account-delete", DEMO_APPLE_SUB, past),
+    );
+    out.insert(("apple-notifications", "400-not-a-notification".into()), apple(r#"{"events": "x"}"#));
     // The fallback: ANY on the Syncano paths, for an unknown backend and the wrong methods.
     let fallback = |method: &str, path: &str, raw_path: &str, headers: &[(&str, &str)], body: &str| {
         let mut e = event(&format!("ANY {path}"), raw_path, Some(DEMO_INSTANCE), headers, body);

@@ -1,6 +1,7 @@
 //! Integration tests: both APIs over HTTP through the local gateway, against DynamoDB Local and
 //! the provider emulator; and every `events/` sample through its function's handler in process.
 
+mod apple_notifications;
 mod budget;
 mod compat_rocketchat;
 mod compat_syncano;

@@ -147,6 +147,12 @@ fn dialect_error(function: &str, body: &Value) -> bool {
     if function == "delete-own-account" && body["success"] == false && body["error"].is_string() {
         return body.get("status").is_none() || body["message"].is_string();
     }
+    // The provider callbacks belong to no dialect: `{"error": code, "message": text}`.
+    if function == "apple-notifications" {
+        return body["error"].is_string()
+            && body["message"].is_string()
+            && body.as_object().is_some_and(|o| o.len() == 2);
+    }
     if matches!(function, "login" | "me" | "logout" | "remove-other-tokens" | "avatar" | "delete-own-account") {
         body["success"] == false
             && body["status"] == "error"

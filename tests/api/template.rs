@@ -52,6 +52,13 @@ const GRANTS: &[(&str, &[&str], &[&str])] = &[
         &["GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"],
         &["token-secret", "token-secret-previous"],
     ),
+    // Apple's notifications: the identity (GetItem), Hide My Email's state and the identity's
+    // removal (UpdateItem, DeleteItem), the sessions (Query on `USESS#`), or the whole deletion.
+    (
+        "AppleNotificationsFunction",
+        &["GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"],
+        &["token-secret", "token-secret-previous"],
+    ),
     (
         "ResetKeyFunction",
         &["GetItem", "BatchGetItem", "PutItem", "UpdateItem", "DeleteItem"],
@@ -75,6 +82,10 @@ const LOGIN_FUNCTIONS: [&str; 7] = [
     "GitHubLoginFunction",
     "LoginFunction",
 ];
+
+/// The provider callbacks: each verifies its provider's signatures, so it is configured with
+/// that provider (and only it), though it logs no one in.
+const CALLBACK_FUNCTIONS: [(&str, shared::Provider); 1] = [("AppleNotificationsFunction", shared::Provider::Apple)];
 
 /// Provider id variables; given to a function only if it serves that provider.
 const PROVIDER_IDS: [&str; 6] = [
@@ -295,6 +306,10 @@ fn each_function_configuration_loads_with_only_its_listed_secrets() {
         match id.as_str() {
             "LoginFunction" => assert_eq!(serves.len(), 6, "{id}"),
             f if LOGIN_FUNCTIONS.contains(&f) => assert_eq!(serves.len(), 1, "{id}: {serves:?}"),
+            f if CALLBACK_FUNCTIONS.iter().any(|(c, _)| *c == f) => {
+                let provider = CALLBACK_FUNCTIONS.iter().find(|(c, _)| *c == f).map(|(_, p)| *p);
+                assert_eq!(serves, provider.into_iter().collect::<Vec<_>>(), "{id}")
+            }
             _ => assert!(serves.is_empty(), "{id}: {serves:?}"),
         }
     }

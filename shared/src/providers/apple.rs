@@ -19,7 +19,9 @@ pub const ISSUERS: &[&str] = &["https://appleid.apple.com"];
 const MAX_NAME: usize = 128;
 
 pub struct AppleVerifier {
-    id_tokens: IdTokenVerifier,
+    /// Apple's keys and our client ids; server-to-server notifications are checked with them too
+    /// ([`super::apple_notification`]).
+    pub(super) id_tokens: IdTokenVerifier,
 }
 
 #[derive(Debug, Deserialize)]

@@ -3,6 +3,7 @@
 //! without configuration is not served at all (fail closed).
 
 pub mod apple;
+pub mod apple_notification;
 pub mod facebook;
 pub mod github;
 pub mod google;

@@ -57,6 +57,17 @@ impl IdTokenVerifier {
         verify(&self.jwks, &self.rules, token, raw_nonce).await
     }
 
+    /// Verifies a JWS signed with the provider's ID-token keys that is not an ID token (see
+    /// [`verify_signed`]): its claims as `C`.
+    pub async fn signed_claims<C: DeserializeOwned>(
+        &self,
+        token: &Secret,
+        required: &[&str],
+    ) -> Result<C, ProviderError> {
+        let claims = verify_signed(&self.jwks, &self.rules, token, required).await?;
+        serde_json::from_value(claims).map_err(|_| ProviderError::Rejected("malformed claims".into()))
+    }
+
     /// Verifies `token` and reads the standard profile claims into an identity.
     pub async fn identity(
         &self,
@@ -72,7 +83,6 @@ impl IdTokenVerifier {
 #[derive(Debug, Deserialize)]
 struct Standard {
     sub: Option<String>,
-    iat: Option<i64>,
     nonce: Option<String>,
 }
 
@@ -115,6 +125,32 @@ pub async fn verify<C: DeserializeOwned>(
     raw_nonce: Option<&Secret>,
 ) -> Result<(String, C), ProviderError> {
     let rejected = |why: &str| ProviderError::Rejected(why.to_string());
+    let claims = verify_signed(jwks, rules, token, &["exp", "iss", "aud", "sub"]).await?;
+    let standard: Standard =
+        serde_json::from_value(claims.clone()).map_err(|_| rejected("malformed standard claims"))?;
+    let sub = standard.sub.filter(|s| !s.trim().is_empty()).ok_or_else(|| rejected("empty sub"))?;
+    if rules.nonce == NonceRule::Sha256OfRaw {
+        let raw = raw_nonce.ok_or_else(|| rejected("nonce missing"))?;
+        let claim = standard.nonce.ok_or_else(|| rejected("nonce claim missing"))?;
+        if !constant_time_eq(claim.as_bytes(), sha256_hex(raw.expose()).as_bytes()) {
+            return Err(rejected("nonce mismatch"));
+        }
+    }
+    let claims = serde_json::from_value(claims).map_err(|_| rejected("malformed claims"))?;
+    Ok((sub, claims))
+}
+
+/// Verifies any JWS the provider signs with its ID-token keys (an ID token, Apple's
+/// server-to-server notifications): RS256 only, `kid`, signature, `iss`, `aud`, `exp`/`nbf`
+/// with the leeway, `iat` not in the future, and every claim `required` names present. Returns
+/// the claims.
+pub async fn verify_signed(
+    jwks: &JwksCache,
+    rules: &IdTokenRules,
+    token: &Secret,
+    required: &[&str],
+) -> Result<serde_json::Value, ProviderError> {
+    let rejected = |why: &str| ProviderError::Rejected(why.to_string());
     let header =
         jsonwebtoken::decode_header(token.expose()).map_err(|_| rejected("malformed or unsupported JWT header"))?;
     if header.alg != Algorithm::RS256 {
@@ -126,7 +162,7 @@ pub async fn verify<C: DeserializeOwned>(
     let mut validation = Validation::new(Algorithm::RS256);
     validation.set_issuer(rules.issuers);
     validation.set_audience(&rules.audiences);
-    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    validation.set_required_spec_claims(required);
     validation.leeway = LEEWAY_SECS;
     validation.validate_nbf = true;
     let data = jsonwebtoken::decode::<serde_json::Value>(token.expose(), &key, &validation).map_err(|e| {
@@ -141,22 +177,16 @@ pub async fn verify<C: DeserializeOwned>(
             _ => "invalid token",
         })
     })?;
-    let standard: Standard =
-        serde_json::from_value(data.claims.clone()).map_err(|_| rejected("malformed standard claims"))?;
-    let sub = standard.sub.filter(|s| !s.trim().is_empty()).ok_or_else(|| rejected("empty sub"))?;
+    let iat = data
+        .claims
+        .get("iat")
+        .filter(|v| !v.is_null())
+        .map(|v| v.as_i64().ok_or_else(|| rejected("malformed standard claims")));
     let now = i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap_or(i64::MAX);
-    if standard.iat.is_some_and(|iat| iat > now.saturating_add(LEEWAY_SECS as i64)) {
+    if iat.transpose()?.is_some_and(|iat| iat > now.saturating_add(LEEWAY_SECS as i64)) {
         return Err(rejected("issued in the future"));
     }
-    if rules.nonce == NonceRule::Sha256OfRaw {
-        let raw = raw_nonce.ok_or_else(|| rejected("nonce missing"))?;
-        let claim = standard.nonce.ok_or_else(|| rejected("nonce claim missing"))?;
-        if !constant_time_eq(claim.as_bytes(), sha256_hex(raw.expose()).as_bytes()) {
-            return Err(rejected("nonce mismatch"));
-        }
-    }
-    let claims = serde_json::from_value(data.claims).map_err(|_| rejected("malformed claims"))?;
-    Ok((sub, claims))
+    Ok(data.claims)
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

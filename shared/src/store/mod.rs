@@ -14,6 +14,9 @@
 //! | rejected logins of an IP | `FAIL#{ip}#{window index}`           | `FAIL`             |
 //! | account deletion audit   | `AUDIT#{instance}`                   | `DELETED#{user id}#{micros}` |
 //!
+//! An Apple identity item also records Hide My Email's state (`email_forwarding`,
+//! `email_forwarding_at`) once Apple has notified a change.
+//!
 //! Email items exist only in instances that enable account linking, and only for an email the
 //! provider vouched for as verified.
 //!
@@ -27,6 +30,7 @@
 //! (a user's deletion: tombstone, sessions, tombstone removal).
 
 mod deletion;
+mod email_forwarding;
 mod error;
 mod failures;
 mod instances;

@@ -265,6 +265,14 @@ impl Emulator {
         self.shared.oidc.sign(provider, &claims, mode)
     }
 
+    /// The body Apple posts to a Sign in with Apple notification endpoint, `{"payload": JWS}`: the
+    /// event of `kind` (`consent-revoked`, `account-delete`, `email-disabled`, ...) about `sub`,
+    /// to the client id `aud`, signed with Apple's current key. For forged variants, sign
+    /// [`crate::apple_notification_claims`] with [`Emulator::sign_id_token`].
+    pub fn apple_notification(&self, aud: &str, kind: &str, sub: &str, email: Option<&str>) -> serde_json::Value {
+        self.shared.oidc.apple_notification(aud, kind, sub, email)
+    }
+
     /// The kid `provider` signs new tokens with.
     pub fn current_kid(&self, provider: OidcProvider) -> String {
         self.shared.oidc.current_kid(provider)

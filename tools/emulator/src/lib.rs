@@ -47,5 +47,5 @@ pub use facebook::FacebookApp;
 pub use faults::{Fault, UnknownFault};
 pub use github::GitHubApp;
 pub use oidc::LinkedInApp;
-pub use oidc::{OidcProvider, SigningMode};
+pub use oidc::{apple_event, apple_notification_claims, OidcProvider, SigningMode};
 pub use twitter::TwitterApp;

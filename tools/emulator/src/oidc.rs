@@ -36,6 +36,8 @@
 //! - `POST /_emulator/oidc/{provider}/id_tokens` `{"sub", "aud", "nonce"?}` → `{"id_token"}`
 //! - `POST /_emulator/oidc/{provider}/access_tokens` `{"sub", "aud"}` → `{"access_token"}` (Google, LinkedIn)
 //! - `POST /_emulator/oidc/{provider}/rotate` → `{"kid"}` (the new current kid)
+//! - `POST /_emulator/apple/notifications` `{"aud", "type", "sub", "email"?}` → `{"payload"}`: the
+//!   body Apple posts to a Sign in with Apple notification endpoint, signed with Apple's key
 
 mod access_tokens;
 mod admin;
@@ -57,6 +59,7 @@ use access_tokens::AccessToken;
 use claims::id_token_claims;
 
 pub use access_tokens::LinkedInApp;
+pub use claims::{apple_event, apple_notification_claims};
 pub(crate) use http::router;
 pub use provider::{OidcProvider, SigningMode};
 
@@ -214,6 +217,15 @@ impl Oidc {
     /// Signs any claims with `provider`'s current key as `mode` says.
     pub(crate) fn sign(&self, provider: OidcProvider, claims: &Value, mode: SigningMode) -> String {
         keys::sign(provider, self.keys(provider).current, claims, mode)
+    }
+
+    /// The body Apple posts to a notification endpoint: `{"payload": JWS}` for the event of
+    /// `kind` about `sub`, to the client id `aud`, signed with Apple's current key.
+    pub(crate) fn apple_notification(&self, aud: &str, kind: &str, sub: &str, email: Option<&str>) -> Value {
+        let now = now();
+        let event = apple_event(kind, sub, email, now.saturating_mul(1000));
+        let claims = apple_notification_claims(aud, &event, now);
+        json!({ "payload": self.sign(OidcProvider::Apple, &claims, SigningMode::Current) })
     }
 
     /// A valid ID token for `sub`, audience `aud`, expiring in an hour.

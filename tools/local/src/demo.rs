@@ -31,7 +31,7 @@ pub fn demo_id_token(emulator: &Emulator, provider: OidcProvider) -> String {
     let (aud, sub, name) = match provider {
         OidcProvider::Google => (GOOGLE_CLIENT_ID, "100000000000000000001", "Demo Google User"),
         OidcProvider::LinkedIn => (LINKEDIN_CLIENT_ID, "DemoLinkedIn", "Demo LinkedIn User"),
-        OidcProvider::Apple => (APPLE_CLIENT_ID, "001234.0123456789abcdef0123456789abcdef.1234", "Demo Apple User"),
+        OidcProvider::Apple => (APPLE_CLIENT_ID, DEMO_APPLE_SUB, "Demo Apple User"),
         OidcProvider::FacebookLimited => (FACEBOOK_APP_ID, "10000000000000001", "Demo Limited User"),
     };
     let mut claims = serde_json::json!({
@@ -43,6 +43,20 @@ pub fn demo_id_token(emulator: &Emulator, provider: OidcProvider) -> String {
     }
     emulator.sign_id_token(provider, claims, SigningMode::Current)
 }
+
+/// A Sign in with Apple server-to-server notification body (`{"payload": JWS}`) of `kind` about
+/// `sub` for `aud`, valid until `exp`, signed by the emulator's first Apple key: the same string
+/// on every run, for the `events/` samples.
+pub fn demo_apple_notification(emulator: &Emulator, aud: &str, kind: &str, sub: &str, exp: i64) -> serde_json::Value {
+    let event = emulator::apple_event(kind, sub, None, 1_795_453_200_000);
+    let mut claims = emulator::apple_notification_claims(aud, &event, 1_795_453_200);
+    claims["exp"] = serde_json::json!(exp);
+    claims["jti"] = serde_json::json!("5b4c1e0e-3f7a-4d2b-a9c8-0d1e2f3a4b5c");
+    serde_json::json!({ "payload": emulator.sign_id_token(OidcProvider::Apple, claims, SigningMode::Current) })
+}
+
+/// The demo Apple user's `sub` (its [`demo_id_token`]).
+pub const DEMO_APPLE_SUB: &str = "001234.0123456789abcdef0123456789abcdef.1234";
 
 /// Creates the demo instance (if missing) with [`DEMO_API_KEY`], the demo Facebook user with
 /// [`DEMO_FACEBOOK_TOKEN`] for `app_id`, valid `ttl_secs`, and the demo Twitter and GitHub users

@@ -24,6 +24,7 @@ pub(super) fn admin_router() -> Router<Arc<Shared>> {
         .route("/_emulator/oidc/{provider}/id_tokens", post(admin_issue_id_token))
         .route("/_emulator/oidc/{provider}/access_tokens", post(admin_issue_access_token))
         .route("/_emulator/oidc/{provider}/rotate", post(admin_rotate))
+        .route("/_emulator/apple/notifications", post(admin_apple_notification))
 }
 
 fn admin_provider(slug: &str) -> Result<OidcProvider, Box<Response>> {
@@ -114,6 +115,23 @@ fn admin_issue_error(provider: OidcProvider, sub: &str, error: OidcError) -> Res
 async fn admin_rotate(State(shared): State<Arc<Shared>>, Path(slug): Path<String>) -> Response {
     match admin_provider(&slug) {
         Ok(provider) => Json(json!({ "kid": shared.oidc.rotate(provider) })).into_response(),
+        Err(response) => *response,
+    }
+}
+
+#[derive(Deserialize)]
+struct NewNotification {
+    aud: String,
+    #[serde(rename = "type")]
+    kind: String,
+    sub: String,
+    #[serde(default)]
+    email: Option<String>,
+}
+
+async fn admin_apple_notification(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    match admin_body::<NewNotification>(&body) {
+        Ok(n) => Json(shared.oidc.apple_notification(&n.aud, &n.kind, &n.sub, n.email.as_deref())).into_response(),
         Err(response) => *response,
     }
 }

@@ -92,6 +92,33 @@ pub(super) fn id_token_claims(
     Value::Object(claims)
 }
 
+/// How long Apple's server-to-server notifications are valid (`exp` - `iat` in its deliveries).
+const NOTIFICATION_TTL: i64 = 86_400;
+
+/// The claims of a Sign in with Apple server-to-server notification to the client id `aud`:
+/// `events` is the event object as a JSON string, as Apple sends it.
+pub fn apple_notification_claims(aud: &str, event: &Value, now: i64) -> Value {
+    serde_json::json!({
+        "iss": OidcProvider::Apple.issuer(),
+        "aud": aud,
+        "iat": now,
+        "exp": now + NOTIFICATION_TTL,
+        "jti": uuid_like(),
+        "events": event.to_string(),
+    })
+}
+
+/// An Apple event as Apple writes it: `type`, `sub`, `event_time` (milliseconds), and for the
+/// email events `email` and `is_private_email` (a string).
+pub fn apple_event(kind: &str, sub: &str, email: Option<&str>, now_ms: i64) -> Value {
+    let mut event = serde_json::json!({ "type": kind, "sub": sub, "event_time": now_ms });
+    if let Some(email) = email {
+        event["email"] = Value::from(email);
+        event["is_private_email"] = string_bool(email.ends_with("@privaterelay.appleid.com"));
+    }
+    event
+}
+
 /// A random version-4-shaped UUID.
 fn uuid_like() -> String {
     let h = hex::encode(rand::random::<[u8; 16]>());

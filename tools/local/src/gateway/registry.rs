@@ -68,6 +68,7 @@ const FUNCTIONS: &[(&str, Kind)] = &[
     ("delete-user", function!(delete_user)),
     ("delete-self", function!(delete_self)),
     ("delete-own-account", function!(delete_own_account)),
+    ("apple-notifications", function!(apple_notifications)),
     ("syncano-fallback", function!(syncano_fallback)),
     ("rocketchat-authorizer", authorizer!(rocketchat_authorizer)),
     ("syncano-authorizer", authorizer!(syncano_authorizer)),

@@ -1,0 +1,212 @@
+//! `POST /callbacks/apple/{instance}`: Apple's server-to-server notifications for Sign in with
+//! Apple (the URL an app team registers with Apple, docs/provider-duties in the README). The
+//! payload is verified as Apple's ([`crate::providers::apple_notification`]), then:
+//!
+//! - `consent-revoked` and `account-delete`: the Apple identity is forgotten
+//!   ([`App::forget_identity`]): every session of its user ends and the identity goes; a user
+//!   left with no identity is deleted (audit reason `apple`), since nobody could sign in as it
+//!   again. Apple already revoked our tokens: none is revoked back.
+//! - `email-disabled`/`email-enabled`: Hide My Email's state is recorded on the identity.
+//! - any other type: acknowledged, nothing done.
+//!
+//! Every redelivery answers 200 and changes nothing more. Refusals are JSON `{"error", "message"}`.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::{Deserialize, Serialize};
+
+use crate::accounts::Forgotten;
+use crate::app::App;
+use crate::clock;
+use crate::http::{self, json_response, RequestLog};
+use crate::identity::Provider;
+use crate::instance::InstanceName;
+use crate::login::LoginError;
+use crate::providers::apple_notification::AppleEventKind;
+use crate::providers::ProviderError;
+use crate::records::DeletionReason;
+use crate::secret::Secret;
+
+/// Why a notification was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum NotificationError {
+    /// Not `{"payload": "<JWS>"}`.
+    #[error("bad request: {0}")]
+    BadRequest(&'static str),
+    /// The path's instance is not an instance name.
+    #[error("unknown instance")]
+    UnknownInstance,
+    /// This deployment does not serve Sign in with Apple.
+    #[error("Sign in with Apple is not served")]
+    NotServed,
+    /// Not Apple's, not for our app, or expired; the reason is for logs only.
+    #[error("not a notification of Apple's for this app: {0}")]
+    NotApples(String),
+    /// Apple's keys, or our store, out of reach (or our own bug).
+    #[error(transparent)]
+    Login(#[from] LoginError),
+}
+
+impl From<ProviderError> for NotificationError {
+    fn from(e: ProviderError) -> Self {
+        match e {
+            ProviderError::NotServed => NotificationError::NotServed,
+            ProviderError::Rejected(why) => NotificationError::NotApples(why),
+            ProviderError::MissingCredential(field) => NotificationError::NotApples(format!("no {field}")),
+            other => NotificationError::Login(other.into()),
+        }
+    }
+}
+
+/// What a notification changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// The identity was its user's only one: the account is deleted.
+    AccountDeleted,
+    /// The identity is gone and its user's sessions ended; the user keeps its other identities.
+    IdentityRemoved,
+    /// Hide My Email's new state is recorded.
+    Recorded,
+    /// Nothing to do: no such identity here, an earlier delivery did it, or a newer state is
+    /// recorded.
+    NothingToDo,
+    /// A type this service does not act on.
+    Ignored,
+}
+
+/// The 200 answer: which event, and what it changed (nothing personal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Handled {
+    pub event: &'static str,
+    pub outcome: Outcome,
+}
+
+#[derive(Deserialize)]
+struct NotificationBody {
+    payload: String,
+}
+
+/// The body's signed payload.
+fn payload(req: &Request) -> Result<Secret, NotificationError> {
+    let bytes = http::body_bytes(req);
+    if bytes.len() > http::MAX_BODY_BYTES {
+        return Err(NotificationError::BadRequest("the body is too large"));
+    }
+    let invalid = || NotificationError::BadRequest("the body must be JSON {\"payload\": \"<signed JWT>\"}");
+    // An object: serde would also read a struct from an array.
+    let object: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(bytes).map_err(|_| invalid())?;
+    let body: NotificationBody = serde_json::from_value(object.into()).map_err(|_| invalid())?;
+    Ok(Secret::new(body.payload))
+}
+
+impl App {
+    /// Verifies one notification for `instance` and acts on it.
+    pub async fn apple_notification(
+        &self,
+        instance: &InstanceName,
+        payload: &Secret,
+    ) -> Result<Handled, NotificationError> {
+        let apple = self.providers.apple.as_ref().ok_or(NotificationError::NotServed)?;
+        let event = apple.notification(payload).await?;
+        let subject = event.subject.as_str();
+        let outcome = match event.kind {
+            AppleEventKind::ConsentRevoked | AppleEventKind::AccountDeleted => {
+                match self.forget_identity(instance, Provider::Apple, subject, DeletionReason::Apple).await? {
+                    Forgotten::AccountDeleted { .. } => Outcome::AccountDeleted,
+                    Forgotten::IdentityRemoved { .. } => Outcome::IdentityRemoved,
+                    Forgotten::NoSuchIdentity => Outcome::NothingToDo,
+                }
+            }
+            AppleEventKind::EmailDisabled | AppleEventKind::EmailEnabled => {
+                let forwarding = event.kind == AppleEventKind::EmailEnabled;
+                let at = if event.event_time_ms > 0 { event.event_time_ms } else { clock::now_micros() / 1000 };
+                let apple = Provider::Apple.as_str();
+                match self.store.set_email_forwarding(instance, apple, subject, forwarding, at).await {
+                    Ok(true) => Outcome::Recorded,
+                    Ok(false) => Outcome::NothingToDo,
+                    Err(e) => return Err(LoginError::from(e).into()),
+                }
+            }
+            AppleEventKind::Other => Outcome::Ignored,
+        };
+        tracing::info!(instance = %instance, event = event.kind.as_str(), outcome = ?outcome, "apple notification");
+        Ok(Handled { event: event.kind.as_str(), outcome })
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    message: &'a str,
+}
+
+/// The one mapping of a refusal to its status and body.
+pub fn error_response(err: &NotificationError) -> Response<Body> {
+    let (status, error, message) = match err {
+        NotificationError::BadRequest(why) => (StatusCode::BAD_REQUEST, "invalid_request", *why),
+        NotificationError::UnknownInstance => (StatusCode::NOT_FOUND, "not_found", "No such instance."),
+        NotificationError::NotServed => {
+            (StatusCode::NOT_FOUND, "not_found", "Sign in with Apple is not served by this deployment.")
+        }
+        NotificationError::NotApples(_) => {
+            (StatusCode::UNAUTHORIZED, "invalid_notification", "The payload is not Apple's notification for this app.")
+        }
+        NotificationError::Login(LoginError::ProviderTimeout) => {
+            (StatusCode::GATEWAY_TIMEOUT, "provider_timeout", "Apple's keys could not be fetched in time.")
+        }
+        NotificationError::Login(LoginError::ProviderUnavailable(_)) => {
+            (StatusCode::BAD_GATEWAY, "provider_unavailable", "Apple's keys could not be fetched.")
+        }
+        NotificationError::Login(LoginError::StoreUnavailable(_)) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", "Try again later.")
+        }
+        NotificationError::Login(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "Internal server error."),
+    };
+    let mut resp = json_response(status, &ErrorBody { error, message });
+    if let NotificationError::Login(e) = err {
+        http::set_retry_after(&mut resp, e);
+    }
+    resp
+}
+
+/// The route's handler.
+pub async fn handle(app: &App, req: &Request, route: &'static str) -> Response<Body> {
+    let mut log = RequestLog::start(req, route);
+    log.provider(Provider::Apple);
+    let instance = req.path_parameters_ref().and_then(|p| p.first("instance")).unwrap_or_default();
+    let result = async {
+        let instance = InstanceName::parse(&instance.to_lowercase()).ok_or(NotificationError::UnknownInstance)?;
+        app.apple_notification(&instance, &payload(req)?).await
+    }
+    .await;
+    http::respond(log, result, |handled| json_response(StatusCode::OK, handled), error_response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(err: NotificationError) -> u16 {
+        error_response(&err).status().as_u16()
+    }
+
+    #[test]
+    fn refusals_map_once_to_their_status() {
+        assert_eq!(status(NotificationError::BadRequest("x")), 400);
+        assert_eq!(status(NotificationError::UnknownInstance), 404);
+        assert_eq!(status(NotificationError::NotServed), 404);
+        assert_eq!(status(ProviderError::Rejected("expired".into()).into()), 401);
+        assert_eq!(status(ProviderError::Timeout.into()), 504);
+        assert_eq!(status(ProviderError::Unavailable("down".into()).into()), 502);
+        assert_eq!(status(LoginError::StoreUnavailable("x".into()).into()), 503);
+        assert_eq!(status(LoginError::Internal("x".into()).into()), 500);
+    }
+
+    #[test]
+    fn the_answer_names_the_event_and_outcome_only() {
+        let handled = Handled { event: "consent-revoked", outcome: Outcome::AccountDeleted };
+        let body = serde_json::to_value(handled).expect("serializes");
+        assert_eq!(body, serde_json::json!({ "event": "consent-revoked", "outcome": "account-deleted" }));
+    }
+}
