@@ -17,6 +17,7 @@ mod replay;
 mod rocketchat;
 mod security;
 mod sessions;
+mod smoke;
 mod soak;
 mod syncano;
 mod template;
