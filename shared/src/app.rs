@@ -52,7 +52,13 @@ impl App {
             .build();
         let mut vars: HashMap<String, String> = std::env::vars().collect();
         if vars.get("SECRETS_PARAMETER_PATH").is_some_and(|p| !p.trim().is_empty()) {
-            parameter_store::merge_from_ssm(&aws_sdk_ssm::Client::new(&aws), &mut vars).await?;
+            // `AWS_ENDPOINT_URL_SSM`, the SDKs' standard override: the shipped-binary check
+            // points it at a stand-in (unset in AWS).
+            let mut ssm = aws_sdk_ssm::config::Builder::from(&aws);
+            if let Some(endpoint) = vars.get("AWS_ENDPOINT_URL_SSM").map(|e| e.trim()).filter(|e| !e.is_empty()) {
+                ssm = ssm.endpoint_url(endpoint);
+            }
+            parameter_store::merge_from_ssm(&aws_sdk_ssm::Client::from_conf(ssm.build()), &mut vars).await?;
         }
         let config = Config::from_lookup(|k| vars.get(k).cloned())?;
         let dynamo = dynamodb_client(&aws, &config);

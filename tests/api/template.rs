@@ -245,53 +245,28 @@ fn each_function_reads_exactly_the_secrets_it_lists() {
     }
 }
 
-/// The template's value of a variable: a literal, or a `!Ref` to a parameter (its default, or a
-/// stand-in for a deployment's value).
-fn resolve(doc: &Value, value: &Value) -> Option<String> {
-    let stand_in = |param: &str| match param {
+/// Stand-ins for what a deployment sets: the table, the URL, and every provider served (the
+/// case that needs the most secrets); every other parameter keeps its default.
+fn stand_in(param: &str) -> Option<String> {
+    match param {
         "UsersTable" => Some("users".to_string()),
         "PublicBaseUrl" => Some("https://api.example.com".to_string()),
         "DefaultInstance" => Some("demo".to_string()),
-        // Every provider served: the case that needs the most secrets.
         "FacebookAppId" => Some("1234567890".to_string()),
         p if p.ends_with("ClientIds") || p.ends_with("ClientId") || p.ends_with("ConsumerKey") => {
             Some("client-id".to_string())
         }
         _ => None,
-    };
-    match tagged(value) {
-        None => match value {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            Value::Bool(b) => Some(b.to_string()),
-            _ => None,
-        },
-        Some((tag, target)) if tag == "Ref" => {
-            let param = target.as_str()?;
-            stand_in(param).or_else(|| match &doc["Parameters"][param]["Default"] {
-                Value::String(s) => Some(s.clone()),
-                Value::Number(n) => Some(n.to_string()),
-                _ => None,
-            })
-        }
-        Some(_) => None,
     }
 }
 
 #[test]
 fn each_function_configuration_loads_with_only_its_listed_secrets() {
     let doc = doc();
-    let globals = doc["Globals"]["Function"]["Environment"]["Variables"].as_mapping().expect("globals").clone();
+    let template = Template::load(repo_root().join("template.yaml")).expect("template.yaml");
     for (id, function) in functions(&doc) {
-        let mut vars: HashMap<String, String> = HashMap::new();
-        let own = function["Properties"]["Environment"]["Variables"].as_mapping().cloned().unwrap_or_default();
-        for (k, v) in globals.iter().chain(own.iter()) {
-            let k = k.as_str().expect("name").to_string();
-            match resolve(&doc, v) {
-                Some(v) => vars.insert(k, v),
-                None => panic!("{id}: cannot resolve {k}"),
-            };
-        }
+        let mut vars: HashMap<String, String> =
+            template.environment(&id, &stand_in).unwrap_or_else(|e| panic!("{e}")).into_iter().collect();
         vars.remove("SECRETS_PARAMETER_PATH");
         // token-secret-previous exists only between a rotation and the next (with its version
         // parameter set): the configuration loads without it.

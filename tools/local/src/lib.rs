@@ -13,6 +13,7 @@
 pub mod budget;
 pub mod counting_proxy;
 pub mod demo;
+pub mod deployment;
 pub mod dynamodb_local;
 pub mod gateway;
 pub mod tables;
@@ -22,4 +23,4 @@ pub use dynamodb_local::{DynamoDbLocal, DynamoDbLocalError};
 pub use gateway::{function_handlers, router, router_with_authorizers, Authorizers, GatewayError, Handler};
 pub use tables::{TableDef, TableError};
 pub use template::AuthorizerDef;
-pub use template::{Route, Template, TemplateError};
+pub use template::{FunctionDef, Route, Template, TemplateError};

@@ -80,9 +80,24 @@ pub struct Template {
     routes: Vec<Route>,
     /// The package of every function, in template order.
     functions: Vec<String>,
+    /// Every function with a package: logical id, package, its own environment variables.
+    function_defs: Vec<(FunctionDef, Vec<(String, Value)>)>,
+    /// `Globals.Function.Environment.Variables`, unresolved.
+    global_env: Vec<(String, Value)>,
+    /// Each parameter's `Default`, if it has a scalar one.
+    parameter_defaults: HashMap<String, Option<String>>,
     table: TableDef,
     /// Lambda authorizers of the HTTP API, by name.
     authorizers: HashMap<String, AuthorizerDef>,
+}
+
+/// An `AWS::Serverless::Function` of the template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionDef {
+    /// Its logical id (`FacebookLoginFunction`): `sam build` writes `.aws-sam/build/<id>/bootstrap`.
+    pub logical_id: String,
+    /// Its Cargo package (`facebook-login`): `events/<package>/` holds its samples.
+    pub package: String,
 }
 
 /// A Lambda authorizer of the HTTP API, as API Gateway runs it.
@@ -120,6 +135,48 @@ impl Template {
         self.functions.clone()
     }
 
+    /// Every function whose package can be read, in template order.
+    pub fn function_defs(&self) -> Vec<FunctionDef> {
+        self.function_defs.iter().map(|(f, _)| f.clone()).collect()
+    }
+
+    /// The environment SAM gives the function `logical_id`: `Globals`' variables, then the
+    /// function's own (which win). A `!Ref` is resolved by `refs` (parameter overrides, as
+    /// `sam deploy --parameter-overrides` gives them, and resources such as the table's name),
+    /// else by the parameter's `Default`; any other intrinsic function, or a `!Ref` neither
+    /// resolves, is an error naming the variable.
+    pub fn environment(
+        &self,
+        logical_id: &str,
+        refs: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<std::collections::BTreeMap<String, String>, TemplateError> {
+        let invalid = |message: String| TemplateError::Invalid { resource: logical_id.to_owned(), message };
+        let (_, own) = self
+            .function_defs
+            .iter()
+            .find(|(f, _)| f.logical_id == logical_id)
+            .ok_or_else(|| invalid("no such function".into()))?;
+        let mut env = std::collections::BTreeMap::new();
+        for (name, value) in self.global_env.iter().chain(own) {
+            let resolved = match value {
+                Value::Tagged(t) if t.tag == "Ref" => t
+                    .value
+                    .as_str()
+                    .and_then(|target| refs(target).or_else(|| self.parameter_defaults.get(target).cloned().flatten())),
+                v => literal_string(v),
+            };
+            let resolved = resolved.ok_or_else(|| invalid(format!("cannot resolve the variable {name}")))?;
+            env.insert(name.clone(), resolved);
+        }
+        Ok(env)
+    }
+
+    /// Every variable name the template sets on some function (or in `Globals`).
+    pub fn variable_names(&self) -> std::collections::BTreeSet<String> {
+        let own = self.function_defs.iter().flat_map(|(_, env)| env);
+        self.global_env.iter().chain(own).map(|(name, _)| name.clone()).collect()
+    }
+
     /// The template's (only) DynamoDB table.
     pub fn table(&self) -> &TableDef {
         &self.table
@@ -145,6 +202,7 @@ impl std::str::FromStr for Template {
         let mut apis = Vec::new();
         let mut packages = HashMap::new();
         let mut functions = Vec::new();
+        let mut function_defs = Vec::new();
         for (id, resource) in resources {
             let id = id.as_str().ok_or_else(|| TemplateError::Invalid {
                 resource: format!("{id:?}"),
@@ -156,7 +214,9 @@ impl std::str::FromStr for Template {
                     // Needed only if an authorizer names the function (checked there).
                     if let Ok(package) = function_package(id, resource, global_code_uri) {
                         functions.push(package.clone());
-                        packages.insert(id.to_owned(), package);
+                        packages.insert(id.to_owned(), package.clone());
+                        let def = FunctionDef { logical_id: id.to_owned(), package };
+                        function_defs.push((def, env_variables(resource.get("Properties"))));
                     }
                 }
                 Some(TABLE_TYPE) => tables.push(table_def(id, resource)?),
@@ -182,8 +242,31 @@ impl std::str::FromStr for Template {
                 }
             }
         }
-        Ok(Template { routes, functions, table, authorizers })
+        let global_env = env_variables(doc.get("Globals").and_then(|g| g.get("Function")));
+        let parameter_defaults = doc
+            .get("Parameters")
+            .and_then(Value::as_mapping)
+            .map(|params| {
+                params
+                    .iter()
+                    .filter_map(|(name, p)| {
+                        Some((name.as_str()?.to_owned(), p.get("Default").and_then(literal_string)))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Template { routes, functions, function_defs, global_env, parameter_defaults, table, authorizers })
     }
+}
+
+/// `Environment.Variables` of a function's `Properties` (or of `Globals.Function`), unresolved.
+fn env_variables(holder: Option<&Value>) -> Vec<(String, Value)> {
+    holder
+        .and_then(|p| p.get("Environment"))
+        .and_then(|e| e.get("Variables"))
+        .and_then(Value::as_mapping)
+        .map(|vars| vars.iter().filter_map(|(k, v)| Some((k.as_str()?.to_owned(), v.clone()))).collect())
+        .unwrap_or_default()
 }
 
 /// `Properties.Auth.Authorizers` of an `AWS::Serverless::HttpApi`, by name.
@@ -563,5 +646,70 @@ Outputs:
     fn load_reports_the_path() {
         let err = Template::load("/nonexistent/template.yaml").expect_err("missing file");
         assert!(err.to_string().contains("/nonexistent/template.yaml"), "{err}");
+    }
+
+    #[test]
+    fn a_functions_environment_is_the_globals_then_its_own_with_refs_resolved() {
+        let text = r#"
+Parameters:
+  AppId: { Type: String, Default: "" }
+  Ttl: { Type: Number, Default: 30 }
+Globals:
+  Function:
+    Environment:
+      Variables:
+        TABLE_NAME: !Ref Users
+        TTL_DAYS: !Ref Ttl
+        RUST_LOG: info
+Resources:
+  Users:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      AttributeDefinitions: [{ AttributeName: pk, AttributeType: S }]
+      KeySchema: [{ AttributeName: pk, KeyType: HASH }]
+  One:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: functions/one
+      Environment:
+        Variables:
+          APP_ID: !Ref AppId
+          RUST_LOG: debug
+          PORT: 8080
+  Two:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: functions/two
+      Environment:
+        Variables:
+          ARN: !GetAtt Users.Arn
+"#;
+        let t: Template = text.parse().expect("parses");
+        let defs = t.function_defs();
+        assert_eq!(
+            defs.iter().map(|f| (f.logical_id.as_str(), f.package.as_str())).collect::<Vec<_>>(),
+            [("One", "one"), ("Two", "two")]
+        );
+        let refs = |name: &str| (name == "Users").then(|| "users-table".to_owned());
+        let env = t.environment("One", &refs).expect("resolves");
+        let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(
+            pairs,
+            [
+                ("APP_ID", ""),
+                ("PORT", "8080"),
+                ("RUST_LOG", "debug"),
+                ("TABLE_NAME", "users-table"),
+                ("TTL_DAYS", "30")
+            ]
+        );
+        let overridden =
+            t.environment("One", &|n| (n == "AppId").then(|| "42".to_owned()).or_else(|| refs(n))).expect("ok");
+        assert_eq!(overridden["APP_ID"], "42");
+        let err = t.environment("Two", &refs).expect_err("GetAtt is not evaluated").to_string();
+        assert!(err.contains("ARN"), "{err}");
+        let err = t.environment("One", &|_| None).expect_err("the table has no default").to_string();
+        assert!(err.contains("TABLE_NAME"), "{err}");
+        assert!(t.environment("Three", &refs).is_err());
     }
 }
