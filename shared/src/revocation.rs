@@ -197,6 +197,12 @@ impl App {
     }
 }
 
+/// The `revocation-retry` function: one run over what is due, its report as the result.
+pub async fn handle_scheduled(app: &App) -> Result<serde_json::Value, LoginError> {
+    let report = app.retry_due_revocations().await?;
+    serde_json::to_value(report).map_err(|e| LoginError::Internal(e.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::backoff_secs;
