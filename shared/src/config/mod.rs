@@ -458,6 +458,53 @@ pub(crate) mod tests {
         assert_eq!((c.dynamodb_attempt_timeout, c.dynamodb_timeout), (Duration::from_secs(2), Duration::from_secs(5)));
     }
 
+    fn with_apple_revocation() -> HashMap<String, String> {
+        let mut v = vars();
+        v.insert("APPLE_TEAM_ID".into(), "TEAM123456".into());
+        v.insert("APPLE_KEY_ID".into(), "KEY1234567".into());
+        v.insert("APPLE_PRIVATE_KEY".into(), include_str!("../../../tools/emulator/keys/apple-sign-in.p8").into());
+        v.insert("REFRESH_TOKEN_KEY".into(), "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into());
+        v
+    }
+
+    #[test]
+    fn apple_revocation_is_configured_as_a_group_or_not_at_all() {
+        assert!(load(&vars()).expect("valid").apple_revocation.is_none(), "off without the group");
+        let c = load(&with_apple_revocation()).expect("valid");
+        let apple = c.apple_revocation.expect("configured");
+        assert_eq!(apple.token_url, "https://appleid.apple.com/auth/token");
+        assert_eq!(apple.revoke_url, "https://appleid.apple.com/auth/revoke");
+        assert_eq!(c.revocation_retry, Duration::from_secs(900));
+        assert!(!format!("{apple:?}").contains("PRIVATE KEY-----\nMIG"), "the key is never printed");
+        for name in ["APPLE_TEAM_ID", "APPLE_KEY_ID", "APPLE_PRIVATE_KEY", "REFRESH_TOKEN_KEY"] {
+            let mut v = with_apple_revocation();
+            v.remove(name);
+            assert_eq!(load(&v).err(), Some(ConfigError::Missing(name)), "{name}");
+        }
+        // A PEM stored on one line with literal \n (as some consoles keep it) reads.
+        let mut v = with_apple_revocation();
+        let one_line = v["APPLE_PRIVATE_KEY"].replace('\n', "\\n");
+        v.insert("APPLE_PRIVATE_KEY".into(), one_line);
+        assert!(load(&v).expect("valid").apple_revocation.is_some());
+    }
+
+    #[test]
+    fn invalid_apple_revocation_values_stop_the_cold_start() {
+        let cases = [
+            ("APPLE_PRIVATE_KEY", "not a key"),
+            ("APPLE_PRIVATE_KEY", include_str!("../../../tools/emulator/keys/key-1.pem")),
+            ("REFRESH_TOKEN_KEY", "c2hvcnQ="),
+            ("REFRESH_TOKEN_KEY", "not base64!"),
+            ("APPLE_TEAM_ID", "TEAM 1"),
+            ("APPLE_REVOKE_URL", "http://appleid.apple.com/auth/revoke"),
+        ];
+        for (name, value) in cases {
+            let mut v = with_apple_revocation();
+            v.insert(name.into(), value.into());
+            assert!(matches!(load(&v), Err(ConfigError::Invalid { name: n, .. }) if n == name), "{name}={value}");
+        }
+    }
+
     #[test]
     fn required_values_have_no_default() {
         for name in ["TABLE_NAME", "PUBLIC_BASE_URL", "DEFAULT_INSTANCE", "FACEBOOK_APP_SECRET"] {

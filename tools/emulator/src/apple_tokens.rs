@@ -246,3 +246,58 @@ async fn admin_revoke_failures(
     shared.apple_tokens.fail_revocations(req.count);
     Json(json!({ "count": req.count })).into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jsonwebtoken::{Algorithm, Header};
+
+    const KEY: &str = include_str!("../keys/apple-sign-in.p8");
+    const PUBLIC: &str = include_str!("../keys/apple-sign-in.pub.pem");
+
+    fn apple() -> AppleTokens {
+        AppleTokens::new(Some(AppleTeam {
+            team_id: "TEAM123456".into(),
+            key_id: "KEY1234567".into(),
+            public_key_pem: PUBLIC.into(),
+            client_ids: vec!["com.example.app".into()],
+        }))
+    }
+
+    fn secret(kid: &str, claims: serde_json::Value) -> String {
+        let key = shared::providers::apple_tokens::signing_key(KEY).expect("fixture key");
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(kid.into());
+        jsonwebtoken::encode(&header, &claims, &key).expect("signed")
+    }
+
+    fn claims(iss: &str, sub: &str, aud: &str, iat: i64, exp: i64) -> serde_json::Value {
+        json!({ "iss": iss, "sub": sub, "aud": aud, "iat": iat, "exp": exp })
+    }
+
+    #[test]
+    fn only_a_client_secret_signed_with_the_team_key_for_the_client_passes() {
+        let apple = apple();
+        let t = now();
+        let good = claims("TEAM123456", "com.example.app", "https://appleid.apple.com", t, t + 300);
+        assert!(apple.client_ok("com.example.app", &secret("KEY1234567", good.clone())));
+        assert!(!apple.client_ok("com.example.other", &secret("KEY1234567", good.clone())), "another client id");
+        assert!(!apple.client_ok("com.example.app", &secret("OTHERKEY01", good.clone())), "another key id");
+        let cases = [
+            claims("OTHERTEAM1", "com.example.app", "https://appleid.apple.com", t, t + 300),
+            claims("TEAM123456", "com.example.other", "https://appleid.apple.com", t, t + 300),
+            claims("TEAM123456", "com.example.app", "https://example.com", t, t + 300),
+            claims("TEAM123456", "com.example.app", "https://appleid.apple.com", t - 600, t - 300),
+            claims("TEAM123456", "com.example.app", "https://appleid.apple.com", t, t + 200 * 86_400),
+        ];
+        for c in cases {
+            assert!(!apple.client_ok("com.example.app", &secret("KEY1234567", c.clone())), "{c}");
+        }
+        // A changed signature.
+        let mut forged = secret("KEY1234567", good);
+        let last = forged.pop().map_or('A', |c| if c == 'A' { 'B' } else { 'A' });
+        forged.push(last);
+        assert!(!apple.client_ok("com.example.app", &forged));
+        assert!(!AppleTokens::new(None).client_ok("com.example.app", "x"), "no team configured");
+    }
+}
