@@ -177,24 +177,14 @@ async fn a_failed_revocation_never_blocks_the_deletion_and_is_retried() {
     // Not due yet: the scheduled run leaves it alone.
     assert_eq!(run_retry(&t).await, json!({ "due": 0, "done": 0, "rescheduled": 0 }));
     // Due, but Apple still fails: rescheduled, doubling.
-    let make_due = || {
-        t.dynamo
-            .update_item()
-            .table_name(&t.table)
-            .key("pk", AttributeValue::S("REVOKE".into()))
-            .key("sk", AttributeValue::S(format!("apple#{INSTANCE}#{sub}")))
-            .update_expression("SET next_attempt = :past")
-            .expression_attribute_values(":past", AttributeValue::N((shared::clock::now_secs() - 1).to_string()))
-            .send()
-    };
-    make_due().await.expect("due");
+    make_due(&t, &format!("apple#{INSTANCE}#{sub}")).await;
     assert_eq!(run_retry(&t).await, json!({ "due": 1, "done": 0, "rescheduled": 1 }));
     let item = &pending(&t).await[0];
     assert_eq!(item["attempts"].as_n().ok().map(String::as_str), Some("2"));
     let next: i64 = item["next_attempt"].as_n().expect("next_attempt").parse().expect("number");
     assert!((1790..=1800).contains(&(next - shared::clock::now_secs())), "30 minutes");
     // Apple is back: revoked, and the item goes.
-    make_due().await.expect("due");
+    make_due(&t, &format!("apple#{INSTANCE}#{sub}")).await;
     assert_eq!(run_retry(&t).await, json!({ "due": 1, "done": 1, "rescheduled": 0 }));
     assert_eq!(refresh_tokens(&t, &sub), [(refresh, true)]);
     assert!(pending(&t).await.is_empty());
@@ -260,4 +250,88 @@ async fn a_deletion_that_comes_from_apple_revokes_nothing_at_apple() {
     assert_eq!(t.emulator.revocation_stats(), (1, 0, 0));
     assert!(pending(&t).await.is_empty());
     assert_eq!(t.count(&format!("IDENT#{INSTANCE}#apple#")).await, 0, "the identity and its sealed token are gone");
+}
+
+/// Sets `next_attempt` of the pending revocation `sk` to the past.
+async fn make_due(t: &TestApp, sk: &str) {
+    t.dynamo
+        .update_item()
+        .table_name(&t.table)
+        .key("pk", AttributeValue::S("REVOKE".into()))
+        .key("sk", AttributeValue::S(sk.into()))
+        .update_expression("SET next_attempt = :past")
+        .expression_attribute_values(":past", AttributeValue::N((shared::clock::now_secs() - 1).to_string()))
+        .send()
+        .await
+        .expect("due");
+}
+
+/// Facebook down during the deletion (Graph 500, a timeout): the deletion succeeds, the
+/// withdrawal stays pending and the retry does it once Graph answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_facebook_outage_during_the_deletion_is_retried() {
+    let t = spawn_app().await;
+    let (_, token) = t.facebook_user("Outage Cat", None);
+    let (_, body) = json(t.syncano_login(&token).await).await;
+    let id = body["id"].as_u64().expect("id");
+    let subject = t.scan().await.into_iter().find_map(|i| {
+        let pk = i.get("pk")?.as_s().ok()?;
+        pk.strip_prefix(&format!("IDENT#{INSTANCE}#facebook#")).map(str::to_string)
+    });
+    let subject = subject.expect("the Facebook identity");
+    t.emulator.set_fault(emulator::Fault::Status500);
+    assert_eq!(delete_user(&t, id).send().await.expect("delete").status().as_u16(), 204);
+    t.emulator.set_fault(emulator::Fault::None);
+    assert_eq!(t.count(&format!("USER#{INSTANCE}#{id}")).await, 0, "deleted");
+    let sk = format!("facebook#{INSTANCE}#{subject}");
+    let items = pending(&t).await;
+    assert_eq!(items.iter().map(|i| i["sk"].as_s().expect("sk").clone()).collect::<Vec<_>>(), [sk.clone()]);
+    assert!(items[0].get("sealed_token").is_none(), "Facebook needs only our app token");
+    assert_eq!(t.syncano_login(&token).await.status().as_u16(), 200, "not withdrawn yet: a new user");
+
+    make_due(&t, &sk).await;
+    assert_eq!(run_retry(&t).await, json!({ "due": 1, "done": 1, "rescheduled": 0 }));
+    assert_eq!(t.emulator.revocation_stats(), (0, 0, 1));
+    assert_eq!(t.rocketchat_login(&token).await.status().as_u16(), 401, "withdrawn");
+    t.assert_logs_clean();
+}
+
+/// A deletion that crashed right after its first step (as `crash.rs` kills one) has recorded
+/// what to revoke in that step's own transaction: finishing the deletion does not lose it, and
+/// `revocation-retry` revokes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deletion_stopped_after_its_first_step_still_revokes() {
+    let t = spawn_app().await;
+    let (sub, token, nonce, code) = apple_person(&t, "Crashed Cat");
+    let (_, body) = syncano_apple(&t, &token, &nonce, &code).await;
+    let id = body["id"].as_u64().expect("id");
+    let key = body["user_key"].as_str().expect("user_key").to_string();
+    t.remember(&key);
+    let (refresh, _) = refresh_tokens(&t, &sub)[0].clone();
+    t.remember(&refresh);
+
+    // Step 1 only, as a crash would leave it.
+    let instance = shared::InstanceName::parse(INSTANCE).expect("valid");
+    let now = shared::clock::now_secs();
+    let plan = t.app.revocation_plan(shared::store::DeletionReason::User, now);
+    let step1 = t.app.store.tombstone_user_revoking(
+        &instance,
+        id,
+        &t.app.user_keys,
+        shared::store::DeletionReason::User,
+        now + 3600,
+        now + 86_400,
+        &plan,
+    );
+    let (_, recorded) = step1.await.expect("step 1");
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(pending(&t).await.len(), 1, "recorded with the tombstone");
+    // The retry of the deletion (the same key) finishes it; the revocation is still pending.
+    assert_eq!(delete_self(&t, &key).send().await.expect("delete").status().as_u16(), 204);
+    assert_eq!(pending(&t).await.len(), 1);
+    // Due at once: the next scheduled run revokes it.
+    assert_eq!(run_retry(&t).await, json!({ "due": 1, "done": 1, "rescheduled": 0 }));
+    assert_eq!(refresh_tokens(&t, &sub), [(refresh, true)]);
+    assert!(pending(&t).await.is_empty());
+    t.assert_logs_clean();
 }

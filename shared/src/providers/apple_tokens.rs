@@ -130,8 +130,8 @@ impl AppleTokens {
     }
 
     /// Revokes a refresh token issued to `client_id`. An `invalid_grant` (already revoked or
-    /// expired) is done too; other refusals are `Rejected` (our client secret or client id),
-    /// the provider's trouble `Unavailable`/`Timeout`.
+    /// expired) is done too; any other refusal (`invalid_client`: our client secret) and the
+    /// provider's trouble are `Unavailable`/`Timeout`, to be retried.
     pub async fn revoke(&self, client_id: &str, refresh_token: &Secret) -> Result<Revoked, ProviderError> {
         let secret = self.client_secret(client_id)?;
         let form = [
@@ -149,7 +149,9 @@ impl AppleTokens {
         }
         match apple_error(&body).as_str() {
             "invalid_grant" => Ok(Revoked::Done),
-            other => Err(ProviderError::Rejected(format!("Apple refused the revocation: {other}"))),
+            // Our client secret or client id refused: a configuration to fix (a rotated key, a
+            // wrong team), so the revocation stays pending until it is fixed or its TTL ends.
+            other => Err(ProviderError::Unavailable(format!("Apple refused the revocation: {other}"))),
         }
     }
 }
