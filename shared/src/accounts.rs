@@ -109,7 +109,7 @@ impl App {
         // The deletion is done whatever the providers answer: a failure stays pending for
         // `revocation-retry` (crate::revocation).
         if !pending.is_empty() {
-            self.revoke_pending(&pending).await;
+            self.revoke_pending(&pending, self.config.provider_timeout).await;
         }
         Ok(true)
     }

@@ -32,6 +32,9 @@ use crate::store::{PendingRevocation, RevocationPlan};
 
 /// How many due revocations one run of `revocation-retry` takes on.
 pub const RETRY_BATCH: usize = 200;
+/// After this long a run of `revocation-retry` starts no more attempts (its Lambda timeout is
+/// 120 s; one attempt takes at most `PROVIDER_TIMEOUT_MS`): the rest stay due for the next run.
+pub const RETRY_RUN_BUDGET: std::time::Duration = std::time::Duration::from_secs(90);
 
 /// What one attempt came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,10 +75,15 @@ impl App {
     }
 
     /// Tries each pending revocation once: done ones are deleted, failed ones rescheduled. Never
-    /// fails: a store error leaves the item as it is, for the next run.
-    pub async fn revoke_pending(&self, pending: &[PendingRevocation]) -> RetryReport {
+    /// fails: a store error leaves the item as it is, for the next run. No attempt starts after
+    /// `budget` (those stay due).
+    pub async fn revoke_pending(&self, pending: &[PendingRevocation], budget: std::time::Duration) -> RetryReport {
+        let started = std::time::Instant::now();
         let mut report = RetryReport { due: pending.len(), ..RetryReport::default() };
         for p in pending {
+            if started.elapsed() >= budget {
+                break;
+            }
             let attempt = self.attempt(p).await;
             let stored = match attempt {
                 Attempt::Done => self.store.delete_revocation(p).await,
@@ -100,7 +108,7 @@ impl App {
     /// `revocation-retry`: every pending revocation due now, tried once.
     pub async fn retry_due_revocations(&self) -> Result<RetryReport, LoginError> {
         let due = self.store.due_revocations(clock::now_secs(), RETRY_BATCH).await?;
-        let report = self.revoke_pending(&due).await;
+        let report = self.revoke_pending(&due, RETRY_RUN_BUDGET).await;
         tracing::info!(due = report.due, done = report.done, rescheduled = report.rescheduled, "revocations retried");
         Ok(report)
     }
