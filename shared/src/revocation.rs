@@ -154,7 +154,7 @@ impl App {
         let token = key
             .open(sealed, &identity_aad(&p.instance, &p.provider, &p.subject))
             .map_err(|e| ProviderError::Rejected(e.to_string()))?;
-        apple.revoke(client_id, &token).await.map(|_| ())
+        apple.revoke(client_id, &token).await
     }
 
     /// At an Apple sign-in with an authorization code: exchanges it (before the user is looked

@@ -29,13 +29,6 @@ pub struct Exchanged {
     pub refresh_token: Secret,
 }
 
-/// What Apple said to a revocation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Revoked {
-    /// 200, or a 400 `invalid_grant` (the token is already revoked or expired): nothing left to do.
-    Done,
-}
-
 #[derive(Serialize)]
 struct ClientSecretClaims<'a> {
     iss: &'a str,
@@ -132,7 +125,7 @@ impl AppleTokens {
     /// Revokes a refresh token issued to `client_id`. An `invalid_grant` (already revoked or
     /// expired) is done too; any other refusal (`invalid_client`: our client secret) and the
     /// provider's trouble are `Unavailable`/`Timeout`, to be retried.
-    pub async fn revoke(&self, client_id: &str, refresh_token: &Secret) -> Result<Revoked, ProviderError> {
+    pub async fn revoke(&self, client_id: &str, refresh_token: &Secret) -> Result<(), ProviderError> {
         let secret = self.client_secret(client_id)?;
         let form = [
             ("client_id", client_id),
@@ -145,10 +138,11 @@ impl AppleTokens {
             return Err(e);
         }
         if status.is_success() {
-            return Ok(Revoked::Done);
+            return Ok(());
         }
         match apple_error(&body).as_str() {
-            "invalid_grant" => Ok(Revoked::Done),
+            // Already revoked or expired: nothing left to do.
+            "invalid_grant" => Ok(()),
             // Our client secret or client id refused: a configuration to fix (a rotated key, a
             // wrong team), so the revocation stays pending until it is fixed or its TTL ends.
             other => Err(ProviderError::Unavailable(format!("Apple refused the revocation: {other}"))),
