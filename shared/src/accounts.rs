@@ -88,14 +88,29 @@ impl App {
         let now = clock::now_secs();
         let tombstone_expires = now.saturating_add(secs(self.config.session_ttl));
         let audit_expires = now.saturating_add(secs(self.config.audit_retention));
-        let step1 =
-            self.store.tombstone_user(instance, user_id, &self.user_keys, reason, tombstone_expires, audit_expires);
-        if step1.await? == Tombstoned::NoSuchUser {
+        // Step 1 also records what to revoke at the providers (read before the identities go).
+        let plan = self.revocation_plan(reason, now);
+        let step1 = self.store.tombstone_user_revoking(
+            instance,
+            user_id,
+            &self.user_keys,
+            reason,
+            tombstone_expires,
+            audit_expires,
+            &plan,
+        );
+        let (tombstoned, pending) = step1.await?;
+        if tombstoned == Tombstoned::NoSuchUser {
             return Ok(false);
         }
         let sessions = self.store.delete_user_sessions(instance, user_id).await?;
         self.store.remove_tombstone(instance, user_id).await?;
         tracing::info!(instance = %instance, user_id, reason = reason.as_str(), sessions, "account deleted");
+        // The deletion is done whatever the providers answer: a failure stays pending for
+        // `revocation-retry` (crate::revocation).
+        if !pending.is_empty() {
+            self.revoke_pending(&pending, self.config.provider_timeout).await;
+        }
         Ok(true)
     }
 

@@ -1,6 +1,7 @@
 //! The one way a function runs on Lambda: logging up, the [`App`] built once per cold start
 //! (clients, configuration, secrets), then every event served with it on a current-thread
-//! runtime. A function's `main.rs` is one call of [`serve_http`] or [`serve_authorizer`].
+//! runtime. A function's `main.rs` is one call of [`serve_http`], [`serve_authorizer`] or
+//! [`serve_event`].
 
 use std::future::Future;
 
@@ -38,6 +39,23 @@ where
     block_on(async move {
         let app = cold_start().await?;
         lambda_runtime::run(service_fn(move |event: LambdaEvent<AuthorizerRequest>| {
+            let answer = handler(app, event.payload);
+            async move { answer.await.map_err(Error::from) }
+        }))
+        .await
+    })
+}
+
+/// A function run by an event that is not an HTTP request (an EventBridge schedule): `handler`
+/// takes the event's JSON and answers a JSON result, or an error Lambda records as a failure.
+pub fn serve_event<F, Fut>(handler: F) -> Result<(), Error>
+where
+    F: Fn(&'static App, serde_json::Value) -> Fut,
+    Fut: Future<Output = Result<serde_json::Value, LoginError>> + Send + 'static,
+{
+    block_on(async move {
+        let app = cold_start().await?;
+        lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
             let answer = handler(app, event.payload);
             async move { answer.await.map_err(Error::from) }
         }))

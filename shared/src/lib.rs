@@ -19,6 +19,8 @@ pub mod login;
 pub mod parameter_store;
 pub mod providers;
 pub mod records;
+pub mod revocation;
+pub mod sealing;
 pub mod secret;
 pub mod sessions;
 pub mod store;

@@ -104,7 +104,14 @@ impl App {
         may_create: bool,
     ) -> Result<UserRecord, LoginError> {
         let verified = self.verify(provider, creds).await?;
-        self.find_or_create_user(instance, verified, creds, may_create).await
+        let code = creds.authorization_code.as_ref();
+        let exchanged = self.exchange_apple_code(&verified.identity, creds.id_token.as_ref(), code).await?;
+        let subject = verified.identity.subject.clone();
+        let user = self.find_or_create_user(instance, verified, creds, may_create).await?;
+        if let Some((client_id, refresh_token)) = exchanged {
+            self.keep_refresh_token(instance, &subject, &client_id, &refresh_token).await;
+        }
+        Ok(user)
     }
 
     /// The user of a verified identity in `instance`; on its first login the provider is asked

@@ -19,6 +19,8 @@ pub const SECRET_VARIABLES: &[&str] = &[
     "TWITTER_CONSUMER_SECRET",
     "LINKEDIN_CLIENT_SECRET",
     "GITHUB_CLIENT_SECRET",
+    "APPLE_PRIVATE_KEY",
+    "REFRESH_TOKEN_KEY",
 ];
 
 /// `GetParameters` takes at most this many names per call.

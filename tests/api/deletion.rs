@@ -126,14 +126,16 @@ impl Credentials {
     }
 }
 
-/// A person signed in both ways: two Rocket.Chat sessions and the Syncano key of one user.
+/// A person signed in both ways: two Rocket.Chat sessions and the Syncano key of one user; the
+/// Facebook person's id (a deletion withdraws our app's permissions at Facebook, so their token
+/// stops working: the next sign-in needs a new one, [`TestApp::token`]).
 async fn person(t: &TestApp, name: &str) -> (String, u64, String, Credentials) {
-    let (_, token) = t.facebook_user(name, None);
+    let (person, token) = t.facebook_user(name, None);
     let (auth1, rc_id, username) = rc_login(t, &token).await;
     let (auth2, _, _) = rc_login(t, &token).await;
     let (id, user_key) = syncano_login(t, &token).await;
     let creds = Credentials { sessions: vec![(auth1, rc_id.clone()), (auth2, rc_id)], user_key };
-    (token, id, username, creds)
+    (person, id, username, creds)
 }
 
 /// The items of the user `id` (and its sessions), by kind: everything a deletion must remove.
@@ -181,7 +183,7 @@ async fn audits(t: &TestApp) -> Vec<(u64, String)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rocketchat_delete_own_account_revokes_everything_and_the_next_sign_in_is_a_new_user() {
     let t = spawn_app().await;
-    let (token, id, username, creds) = person(&t, "Leaving Cat").await;
+    let (fb_person, id, username, creds) = person(&t, "Leaving Cat").await;
     let (auth, rc_id) = creds.sessions[0].clone();
     creds.assert_all_work(&t, "before").await;
 
@@ -209,6 +211,7 @@ async fn rocketchat_delete_own_account_revokes_everything_and_the_next_sign_in_i
     assert_eq!(send_json(again).await, (401, rc_not_logged_in()));
 
     // The same person signs in again: a new user.
+    let token = t.token(&fb_person, APP_ID, 3600);
     let (_, new_rc_id, _) = rc_login(&t, &token).await;
     let (new_id, _) = syncano_login(&t, &token).await;
     assert_ne!(new_rc_id, rc_id);
@@ -219,7 +222,7 @@ async fn rocketchat_delete_own_account_revokes_everything_and_the_next_sign_in_i
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn syncano_admin_and_self_deletion() {
     let t = spawn_app().await;
-    let (token, id, _, creds) = person(&t, "Admin Gone").await;
+    let (fb_person, id, _, creds) = person(&t, "Admin Gone").await;
     let no_permission = json!({ "detail": "You do not have permission to perform this action." });
     // The client key an app ships may not delete, whether or not the user exists.
     for target in [id.to_string(), "999999".to_string()] {
@@ -234,7 +237,7 @@ async fn syncano_admin_and_self_deletion() {
     assert_eq!(items_of(&t, id, &creds).await, Vec::<String>::new());
     // Done: the id is unknown from now on.
     assert_eq!(send_json(delete_user(&t, &id.to_string(), ADMIN_API_KEY)).await.0, 404);
-    let (new_id, _) = syncano_login(&t, &token).await;
+    let (new_id, _) = syncano_login(&t, &t.token(&fb_person, APP_ID, 3600)).await;
     assert!(new_id > id);
 
     // The user deletes itself with its key.
@@ -355,7 +358,7 @@ async fn a_tombstoned_user_has_no_working_credential_and_a_retry_finishes_it() {
     for (name, retry) in
         [("Crashed Cat", Retry::OwnSession), ("Crashed Key", Retry::Admin), ("Crashed Self", Retry::OwnUserKey)]
     {
-        let (token, id, _, creds) = person(&t, name).await;
+        let (fb_person, id, _, creds) = person(&t, name).await;
         let step1 = t.app.store.tombstone_user(&instance, id, &t.app.user_keys, DeletionReason::User, far, kept);
         assert_eq!(step1.await.expect("step 1"), Tombstoned::Yes);
         creds.assert_none_works(&t, name).await;
@@ -384,7 +387,7 @@ async fn a_tombstoned_user_has_no_working_credential_and_a_retry_finishes_it() {
         }
         assert_eq!(items_of(&t, id, &creds).await, Vec::<String>::new(), "{name}");
         // The next sign-in of the same person is a new user.
-        assert!(syncano_login(&t, &token).await.0 > id);
+        assert!(syncano_login(&t, &t.token(&fb_person, APP_ID, 3600)).await.0 > id);
     }
     assert_eq!(audits(&t).await.len(), 3);
 }

@@ -14,6 +14,7 @@ mod linking;
 mod openapi;
 mod providers;
 mod replay;
+mod revocation;
 mod rocketchat;
 mod security;
 mod sessions;

@@ -18,7 +18,12 @@ const GRANTS: &[(&str, &[&str], &[&str])] = &[
     ("GoogleLoginFunction", SYNCANO_LOGIN, &["token-secret", "token-secret-previous"]),
     ("TwitterLoginFunction", SYNCANO_LOGIN, &["token-secret", "token-secret-previous", "twitter-consumer-secret"]),
     ("LinkedInLoginFunction", SYNCANO_LOGIN, &["token-secret", "token-secret-previous", "linkedin-client-secret"]),
-    ("AppleLoginFunction", SYNCANO_LOGIN, &["token-secret", "token-secret-previous"]),
+    // Apple's authorization code is exchanged and its refresh token sealed (UpdateItem on the identity).
+    (
+        "AppleLoginFunction",
+        SYNCANO_LOGIN,
+        &["token-secret", "token-secret-previous", "apple-private-key", "refresh-token-key"],
+    ),
     ("GitHubLoginFunction", SYNCANO_LOGIN, &["token-secret", "token-secret-previous", "github-client-secret"]),
     (
         "LoginFunction",
@@ -30,6 +35,8 @@ const GRANTS: &[(&str, &[&str], &[&str])] = &[
             "twitter-consumer-secret",
             "linkedin-client-secret",
             "github-client-secret",
+            "apple-private-key",
+            "refresh-token-key",
         ],
     ),
     ("RocketChatAuthorizerFunction", &["GetItem"], &[]),
@@ -45,12 +52,16 @@ const GRANTS: &[(&str, &[&str], &[&str])] = &[
     ("SyncanoFallbackFunction", &["GetItem", "BatchGetItem"], &["token-secret", "token-secret-previous"]),
     // The deletion: instance + API key, the user, its tombstone (UpdateItem), its lookups and
     // sessions (DeleteItem), the audit item (PutItem), the session list (Query on `USESS#`).
-    ("DeleteUserFunction", DELETION_SYNCANO, &["token-secret", "token-secret-previous"]),
-    ("DeleteSelfFunction", DELETION_SYNCANO, &["token-secret", "token-secret-previous"]),
+    // They also revoke at the providers: the pending revocations (Put in the first transaction,
+    // Delete when done, Update to retry), with Apple's key, the sealing key and Facebook's secret.
+    ("DeleteUserFunction", DELETION_SYNCANO, DELETION_SECRETS),
+    ("DeleteSelfFunction", DELETION_SYNCANO, DELETION_SECRETS),
+    ("DeleteOwnAccountFunction", &["GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"], DELETION_SECRETS),
+    // Scheduled: the pending revocations (Query on `REVOKE` only), each deleted or rescheduled.
     (
-        "DeleteOwnAccountFunction",
-        &["GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"],
-        &["token-secret", "token-secret-previous"],
+        "RevocationRetryFunction",
+        &["UpdateItem", "DeleteItem", "Query"],
+        &["apple-private-key", "refresh-token-key", "facebook-app-secret"],
     ),
     // Apple's notifications: the identity (GetItem), Hide My Email's state and the identity's
     // removal (UpdateItem, DeleteItem), the sessions (Query on `USESS#`), or the whole deletion.
@@ -65,6 +76,24 @@ const GRANTS: &[(&str, &[&str], &[&str])] = &[
         &["token-secret", "token-secret-previous"],
     ),
 ];
+
+/// What a deletion reads to revoke at the providers (and to find the user's key lookup).
+const DELETION_SECRETS: &[&str] =
+    &["token-secret", "token-secret-previous", "apple-private-key", "refresh-token-key", "facebook-app-secret"];
+
+/// The partition a function's Query is limited to (`dynamodb:LeadingKeys`): the user's session
+/// list, but for the retry of pending revocations.
+fn query_keys(id: &str) -> &'static [&'static str] {
+    match id {
+        "RevocationRetryFunction" => &["REVOKE"],
+        _ => &["USESS#*"],
+    }
+}
+
+/// The functions that revoke at the providers on a deletion: configured with Facebook (its app
+/// token withdraws our permissions), though they log no one in.
+const REVOKING_FUNCTIONS: [&str; 4] =
+    ["DeleteUserFunction", "DeleteSelfFunction", "DeleteOwnAccountFunction", "RevocationRetryFunction"];
 
 /// A Syncano deletion: the API key check, then the deletion's steps.
 const DELETION_SYNCANO: &[&str] = &["GetItem", "BatchGetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"];
@@ -189,7 +218,7 @@ fn each_function_gets_exactly_its_dynamodb_actions_and_no_query_or_scan() {
                 if stmt_actions.iter().any(|a| a == "dynamodb:Query") {
                     assert_eq!(stmt_actions, ["dynamodb:Query"], "{id}: Query in a statement of its own");
                     let keys = &statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"];
-                    assert_eq!(strings(&id, one_or_many(keys)), ["USESS#*"], "{id}: Query only on session lists");
+                    assert_eq!(strings(&id, one_or_many(keys)), query_keys(&id), "{id}: Query only on its partition");
                     limited_query = true;
                 }
                 granted.extend(stmt_actions.into_iter().filter(|a| a.starts_with("dynamodb:")));
@@ -253,6 +282,8 @@ fn stand_in(param: &str) -> Option<String> {
         "PublicBaseUrl" => Some("https://api.example.com".to_string()),
         "DefaultInstance" => Some("demo".to_string()),
         "FacebookAppId" => Some("1234567890".to_string()),
+        "AppleTeamId" => Some("TEAM123456".to_string()),
+        "AppleKeyId" => Some("KEY1234567".to_string()),
         p if p.ends_with("ClientIds") || p.ends_with("ClientId") || p.ends_with("ConsumerKey") => {
             Some("client-id".to_string())
         }
@@ -272,12 +303,20 @@ fn each_function_configuration_loads_with_only_its_listed_secrets() {
         // parameter set): the configuration loads without it.
         for leaf in secret_parameters(&id, &function).into_iter().filter(|l| l != "token-secret-previous") {
             let var = shared::parameter_store::allowed_variable(&leaf).expect("allowlisted");
-            vars.insert(var.to_string(), format!("{leaf}-0123456789abcdef0123456789abcdef"));
+            let value = match leaf.as_str() {
+                "apple-private-key" => local_stack::demo::APPLE_PRIVATE_KEY.to_string(),
+                "refresh-token-key" => "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_string(),
+                _ => format!("{leaf}-0123456789abcdef0123456789abcdef"),
+            };
+            vars.insert(var.to_string(), value);
         }
         let config = shared::config::Config::from_lookup(|k| vars.get(k).cloned())
             .unwrap_or_else(|e| panic!("{id}: with only its SECRET_PARAMETERS: {e}"));
         // A provider login serves its provider; the functions that log no one in serve none.
         let serves: Vec<_> = shared::Provider::ALL.into_iter().filter(|p| config.serves(*p)).collect();
+        // Apple's revocation (code exchange, revoke) is configured exactly where Apple's key is listed.
+        let lists_apple_key = secret_parameters(&id, &function).contains("apple-private-key");
+        assert_eq!(config.apple_revocation.is_some(), lists_apple_key, "{id}");
         match id.as_str() {
             "LoginFunction" => assert_eq!(serves.len(), 6, "{id}"),
             f if LOGIN_FUNCTIONS.contains(&f) => assert_eq!(serves.len(), 1, "{id}: {serves:?}"),
@@ -285,6 +324,7 @@ fn each_function_configuration_loads_with_only_its_listed_secrets() {
                 let provider = CALLBACK_FUNCTIONS.iter().find(|(c, _)| *c == f).map(|(_, p)| *p);
                 assert_eq!(serves, provider.into_iter().collect::<Vec<_>>(), "{id}")
             }
+            f if REVOKING_FUNCTIONS.contains(&f) => assert_eq!(serves, [shared::Provider::Facebook], "{id}"),
             _ => assert!(serves.is_empty(), "{id}: {serves:?}"),
         }
     }

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use crate::identity::Provider;
 use crate::instance::InstanceName;
+use crate::sealing::SealingKey;
 use crate::secret::Secret;
 use vars::{is_graph_version, url, Vars};
 
@@ -31,6 +32,14 @@ pub const DEFAULT_LINKEDIN_USERINFO_URL: &str = "https://api.linkedin.com/v2/use
 pub const DEFAULT_LINKEDIN_INTROSPECT_URL: &str = "https://www.linkedin.com/oauth/v2/introspectToken";
 pub const DEFAULT_APPLE_JWKS_URL: &str = "https://appleid.apple.com/auth/keys";
 pub const DEFAULT_GITHUB_API_URL: &str = "https://api.github.com";
+pub const DEFAULT_APPLE_TOKEN_URL: &str = "https://appleid.apple.com/auth/token";
+pub const DEFAULT_APPLE_REVOKE_URL: &str = "https://appleid.apple.com/auth/revoke";
+/// First wait before a failed provider revocation is tried again (`REVOCATION_RETRY_SECS`); it
+/// doubles with each attempt up to [`MAX_REVOCATION_BACKOFF_SECS`].
+pub const DEFAULT_REVOCATION_RETRY_SECS: u64 = 15 * 60;
+pub const MAX_REVOCATION_BACKOFF_SECS: u64 = 86_400;
+/// How long a pending revocation is retried before DynamoDB's TTL drops it.
+pub const REVOCATION_TTL_DAYS: u64 = 30;
 pub const DEFAULT_PROVIDER_TIMEOUT_MS: u64 = 3_000;
 pub const DEFAULT_DYNAMODB_ATTEMPT_TIMEOUT_MS: u64 = 2_000;
 pub const DEFAULT_DYNAMODB_TIMEOUT_MS: u64 = 5_000;
@@ -111,6 +120,23 @@ pub struct AppleConfig {
     pub jwks_url: String,
 }
 
+/// Sign in with Apple's REST API for our own calls (exchanging an authorization code, revoking a
+/// refresh token): the team and key that sign our client secret JWTs. Configured as a group
+/// (`APPLE_TEAM_ID`, `APPLE_KEY_ID`, `APPLE_PRIVATE_KEY`, `REFRESH_TOKEN_KEY`); without it no code
+/// is exchanged and nothing is revoked at Apple. Independent of `APPLE_CLIENT_IDS`: the deletion
+/// functions revoke without serving Apple logins.
+#[derive(Debug, Clone)]
+pub struct AppleRevocationConfig {
+    pub team_id: String,
+    pub key_id: String,
+    /// The Sign in with Apple private key, PKCS#8 PEM (the `.p8`), checked at cold start.
+    pub private_key: Secret,
+    pub token_url: String,
+    pub revoke_url: String,
+    /// Seals the refresh tokens at rest.
+    pub refresh_token_key: SealingKey,
+}
+
 #[derive(Debug, Clone)]
 pub struct GitHubConfig {
     pub client_id: String,
@@ -130,6 +156,7 @@ pub struct Config {
     pub twitter: Option<TwitterConfig>,
     pub linkedin: Option<LinkedInConfig>,
     pub apple: Option<AppleConfig>,
+    pub apple_revocation: Option<AppleRevocationConfig>,
     pub github: Option<GitHubConfig>,
     /// Server-side keys from which Syncano user keys are derived (HMAC); never stored in the
     /// table. `None` in the functions that derive no user key (`me`, `logout`, ...), which
@@ -143,6 +170,8 @@ pub struct Config {
     pub session_ttl: Duration,
     /// How long an account deletion's audit item is kept before DynamoDB's TTL removes it.
     pub audit_retention: Duration,
+    /// First wait before a failed revocation at a provider is retried (then doubling, at most a day).
+    pub revocation_retry: Duration,
     /// Rejected logins from one IP within `login_failure_window` before it gets 429.
     pub login_failures_max: u64,
     /// Rejected logins claiming one provider user, from one IP, before that pair gets 429.
@@ -223,6 +252,7 @@ impl Config {
                 Some(AppleConfig { client_ids, jwks_url: vars.url("APPLE_JWKS_URL", DEFAULT_APPLE_JWKS_URL)? })
             }
         };
+        let apple_revocation = apple_revocation(&vars)?;
         let github = match vars.id("GITHUB_CLIENT_ID")? {
             None => None,
             Some(client_id) => Some(GitHubConfig {
@@ -238,6 +268,8 @@ impl Config {
             vars.number("JWKS_MAX_STALE_SECS", DEFAULT_JWKS_MAX_STALE_SECS, 0..=MAX_JWKS_MAX_STALE_SECS)?;
         let ttl_days = vars.number("SESSION_TTL_DAYS", DEFAULT_SESSION_TTL_DAYS, 1..=3_650)?;
         let audit_days = vars.number("AUDIT_RETENTION_DAYS", DEFAULT_AUDIT_RETENTION_DAYS, 1..=3_650)?;
+        let revocation_retry_secs =
+            vars.number("REVOCATION_RETRY_SECS", DEFAULT_REVOCATION_RETRY_SECS, 0..=MAX_REVOCATION_BACKOFF_SECS)?;
         let login_failures_max = vars.number("LOGIN_FAILURES_MAX", DEFAULT_LOGIN_FAILURES_MAX, 1..=1_000_000)?;
         let login_failures_per_user_max =
             vars.number("LOGIN_FAILURES_PER_USER_MAX", DEFAULT_LOGIN_FAILURES_PER_USER_MAX, 1..=1_000_000)?;
@@ -266,6 +298,7 @@ impl Config {
             twitter,
             linkedin,
             apple,
+            apple_revocation,
             github,
             token_secrets,
             provider_timeout: Duration::from_millis(timeout_ms),
@@ -273,6 +306,7 @@ impl Config {
             jwks_max_stale: Duration::from_secs(max_stale_secs),
             session_ttl: Duration::from_secs(ttl_days * 86_400),
             audit_retention: Duration::from_secs(audit_days * 86_400),
+            revocation_retry: Duration::from_secs(revocation_retry_secs),
             login_failures_max,
             login_failures_per_user_max,
             login_failure_window: Duration::from_secs(login_failure_window),
@@ -293,6 +327,37 @@ impl Config {
             Provider::GitHub => self.github.is_some(),
         }
     }
+}
+
+/// The Apple revocation group: all of `APPLE_TEAM_ID`, `APPLE_KEY_ID`, `APPLE_PRIVATE_KEY`,
+/// `REFRESH_TOKEN_KEY`, or none of them.
+fn apple_revocation<F: Fn(&str) -> Option<String>>(
+    vars: &Vars<'_, F>,
+) -> Result<Option<AppleRevocationConfig>, ConfigError> {
+    const GROUP: [&str; 4] = ["APPLE_TEAM_ID", "APPLE_KEY_ID", "APPLE_PRIVATE_KEY", "REFRESH_TOKEN_KEY"];
+    if GROUP.iter().all(|name| vars.get(name).is_none()) {
+        return Ok(None);
+    }
+    let team_id = vars.id("APPLE_TEAM_ID")?.ok_or(ConfigError::Missing("APPLE_TEAM_ID"))?;
+    let key_id = vars.id("APPLE_KEY_ID")?.ok_or(ConfigError::Missing("APPLE_KEY_ID"))?;
+    // SSM and some consoles keep a PEM on one line with literal `\n`s.
+    let pem = vars.required("APPLE_PRIVATE_KEY")?.replace("\\n", "\n");
+    if crate::providers::apple_tokens::signing_key(&pem).is_none() {
+        return Err(ConfigError::Invalid {
+            name: "APPLE_PRIVATE_KEY",
+            reason: "expected the Sign in with Apple key: a P-256 private key, PKCS#8 PEM (the .p8 file)",
+        });
+    }
+    let refresh_token_key = SealingKey::from_base64(&vars.required("REFRESH_TOKEN_KEY")?)
+        .map_err(|_| ConfigError::Invalid { name: "REFRESH_TOKEN_KEY", reason: "32 bytes, standard base64" })?;
+    Ok(Some(AppleRevocationConfig {
+        team_id,
+        key_id,
+        private_key: Secret::new(pem),
+        token_url: vars.url("APPLE_TOKEN_URL", DEFAULT_APPLE_TOKEN_URL)?,
+        revoke_url: vars.url("APPLE_REVOKE_URL", DEFAULT_APPLE_REVOKE_URL)?,
+        refresh_token_key,
+    }))
 }
 
 /// The secrets Syncano user keys are derived from, by version. New keys (a first login, a reset)
@@ -391,6 +456,53 @@ pub(crate) mod tests {
         assert_eq!(c.audit_retention, Duration::from_secs(365 * 86_400));
         assert!(c.dynamodb_endpoint.is_none());
         assert_eq!((c.dynamodb_attempt_timeout, c.dynamodb_timeout), (Duration::from_secs(2), Duration::from_secs(5)));
+    }
+
+    fn with_apple_revocation() -> HashMap<String, String> {
+        let mut v = vars();
+        v.insert("APPLE_TEAM_ID".into(), "TEAM123456".into());
+        v.insert("APPLE_KEY_ID".into(), "KEY1234567".into());
+        v.insert("APPLE_PRIVATE_KEY".into(), include_str!("../../../tools/emulator/keys/apple-sign-in.p8").into());
+        v.insert("REFRESH_TOKEN_KEY".into(), "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into());
+        v
+    }
+
+    #[test]
+    fn apple_revocation_is_configured_as_a_group_or_not_at_all() {
+        assert!(load(&vars()).expect("valid").apple_revocation.is_none(), "off without the group");
+        let c = load(&with_apple_revocation()).expect("valid");
+        let apple = c.apple_revocation.expect("configured");
+        assert_eq!(apple.token_url, "https://appleid.apple.com/auth/token");
+        assert_eq!(apple.revoke_url, "https://appleid.apple.com/auth/revoke");
+        assert_eq!(c.revocation_retry, Duration::from_secs(900));
+        assert!(!format!("{apple:?}").contains("PRIVATE KEY-----\nMIG"), "the key is never printed");
+        for name in ["APPLE_TEAM_ID", "APPLE_KEY_ID", "APPLE_PRIVATE_KEY", "REFRESH_TOKEN_KEY"] {
+            let mut v = with_apple_revocation();
+            v.remove(name);
+            assert_eq!(load(&v).err(), Some(ConfigError::Missing(name)), "{name}");
+        }
+        // A PEM stored on one line with literal \n (as some consoles keep it) reads.
+        let mut v = with_apple_revocation();
+        let one_line = v["APPLE_PRIVATE_KEY"].replace('\n', "\\n");
+        v.insert("APPLE_PRIVATE_KEY".into(), one_line);
+        assert!(load(&v).expect("valid").apple_revocation.is_some());
+    }
+
+    #[test]
+    fn invalid_apple_revocation_values_stop_the_cold_start() {
+        let cases = [
+            ("APPLE_PRIVATE_KEY", "not a key"),
+            ("APPLE_PRIVATE_KEY", include_str!("../../../tools/emulator/keys/key-1.pem")),
+            ("REFRESH_TOKEN_KEY", "c2hvcnQ="),
+            ("REFRESH_TOKEN_KEY", "not base64!"),
+            ("APPLE_TEAM_ID", "TEAM 1"),
+            ("APPLE_REVOKE_URL", "http://appleid.apple.com/auth/revoke"),
+        ];
+        for (name, value) in cases {
+            let mut v = with_apple_revocation();
+            v.insert(name.into(), value.into());
+            assert!(matches!(load(&v), Err(ConfigError::Invalid { name: n, .. }) if n == name), "{name}={value}");
+        }
     }
 
     #[test]

@@ -30,8 +30,11 @@ pub const LIMITED_ISSUERS: &[&str] = &["https://www.facebook.com"];
 
 pub struct FacebookVerifier {
     http: reqwest::Client,
+    app_id: String,
     app_secret: Secret,
     me_url: String,
+    /// `{graph}/{version}`: `DELETE /{user-id}/permissions` goes under it.
+    versioned_url: String,
     limited: IdTokenVerifier,
 }
 
@@ -100,8 +103,10 @@ impl FacebookVerifier {
                 },
             ),
             http,
+            app_id: config.app_id.clone(),
             app_secret: config.app_secret.clone(),
             me_url: format!("{}/{}/me", config.graph_url, config.graph_version),
+            versioned_url: format!("{}/{}", config.graph_url, config.graph_version),
         }
     }
 
@@ -124,6 +129,34 @@ impl FacebookVerifier {
 
     pub fn appsecret_proof(&self, token: &Secret) -> String {
         hmac_sha256_hex(self.app_secret.expose(), token.expose())
+    }
+
+    /// Withdraws every permission the app-scoped user `subject` gave our app (`DELETE
+    /// /{user-id}/permissions` with our app token `{app_id}|{app_secret}`): the person's tokens for
+    /// our app stop working and Facebook no longer lists our app as connected. Graph answers
+    /// `{"success": true}`; a user who already removed the app (error 190, 100) is done as well.
+    pub async fn delete_permissions(&self, subject: &str) -> Result<(), ProviderError> {
+        if subject.is_empty() || !subject.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ProviderError::Rejected("not an app-scoped user id".into()));
+        }
+        let app_token = Secret::new(format!("{}|{}", self.app_id, self.app_secret.expose()));
+        let proof = self.appsecret_proof(&app_token);
+        let url = format!("{}/{subject}/permissions", self.versioned_url);
+        let (status, body) =
+            send(self.http.delete(&url).query(&[("appsecret_proof", proof.as_str())]).bearer_auth(app_token.expose()))
+                .await?;
+        if status.is_success() {
+            return Ok(());
+        }
+        match classify_error(status, &body) {
+            // The person already removed our app, or Graph no longer knows them: nothing to withdraw.
+            ProviderError::Rejected(why)
+                if why.starts_with("graph error code 190") || why.starts_with("graph error code 100") =>
+            {
+                Ok(())
+            }
+            other => Err(other),
+        }
     }
 
     async fn verify_access_token(&self, token: &Secret) -> Result<VerifiedIdentity, ProviderError> {

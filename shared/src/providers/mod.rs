@@ -4,6 +4,7 @@
 
 pub mod apple;
 pub mod apple_notification;
+pub mod apple_tokens;
 pub mod facebook;
 pub mod github;
 pub mod google;
@@ -66,6 +67,8 @@ pub struct Credentials {
     pub nonce: Option<Secret>,
     /// Display name the client got from the provider at first sign-in (Apple only).
     pub name: Option<String>,
+    /// Apple's `authorizationCode`, exchanged for a refresh token we can revoke on deletion.
+    pub authorization_code: Option<Secret>,
 }
 
 impl Credentials {
@@ -122,6 +125,8 @@ pub struct Providers {
     pub linkedin: Option<LinkedInVerifier>,
     pub apple: Option<AppleVerifier>,
     pub github: Option<GitHubVerifier>,
+    /// Our own calls to Apple (code exchange, revocation), when configured.
+    pub apple_tokens: Option<apple_tokens::AppleTokens>,
 }
 
 impl Providers {
@@ -134,6 +139,10 @@ impl Providers {
             linkedin: config.linkedin.as_ref().map(|c| LinkedInVerifier::new(c, http.clone(), refetch)),
             apple: config.apple.as_ref().map(|c| AppleVerifier::new(c, http.clone(), refetch)),
             github: config.github.as_ref().map(|c| GitHubVerifier::new(c, http.clone())),
+            apple_tokens: config
+                .apple_revocation
+                .as_ref()
+                .and_then(|c| apple_tokens::AppleTokens::new(c, http.clone())),
         }
     }
 

@@ -102,6 +102,21 @@ pub fn unverified_subject(token: &str) -> Option<String> {
     (!sub.is_empty() && sub.len() <= 255 && sub.chars().all(|c| c.is_ascii_graphic())).then(|| sub.to_string())
 }
 
+/// The `aud` of a JWT (a string, or the first of a list), read **without** verifying it: only
+/// for a token [`verify`] has just accepted (whose audience is then one of ours).
+pub fn unverified_audience(token: &str) -> Option<String> {
+    let payload = token.split('.').nth(1)?;
+    if payload.len() > 16 * 1024 {
+        return None;
+    }
+    let claims: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+    let aud = match claims.get("aud")? {
+        serde_json::Value::Array(list) => list.first()?.as_str()?,
+        other => other.as_str()?,
+    };
+    (!aud.is_empty() && aud.len() <= 255 && aud.chars().all(|c| c.is_ascii_graphic())).then(|| aud.to_string())
+}
+
 /// Whether `token` has the shape of a JWS compact token (three base64url parts, a JSON header
 /// with `alg`). Used to tell ID tokens from opaque access tokens.
 pub fn looks_like_jwt(token: &str) -> bool {

@@ -24,6 +24,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 
 use super::error::{build_err, classify, transaction_cancelled};
 use super::items::{get_n, n, s, user_from_item, Item};
+use super::revocations::{PendingRevocation, RevocationPlan};
 use super::user_keys::user_key_of;
 use super::{keys, StoreError, UserStore};
 use crate::instance::InstanceName;
@@ -64,10 +65,31 @@ impl UserStore {
         expires_at: i64,
         audit_expires_at: i64,
     ) -> Result<Tombstoned, StoreError> {
+        let plan = RevocationPlan::default();
+        let step1 = self.tombstone_user_revoking(instance, user_id, keys, reason, expires_at, audit_expires_at, &plan);
+        Ok(step1.await?.0)
+    }
+
+    /// [`UserStore::tombstone_user`], also recording in the same transaction the pending
+    /// revocations `plan` asks for (read from the identity items before they go); returns them
+    /// (none when an earlier call made the tombstone: `revocation-retry` finds those).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn tombstone_user_revoking(
+        &self,
+        instance: &InstanceName,
+        user_id: u64,
+        keys: &UserKeys,
+        reason: DeletionReason,
+        expires_at: i64,
+        audit_expires_at: i64,
+        plan: &RevocationPlan,
+    ) -> Result<(Tombstoned, Vec<PendingRevocation>), StoreError> {
         for _ in 0..3 {
-            let Some(item) = self.get_user_item(instance, user_id).await? else { return Ok(Tombstoned::NoSuchUser) };
+            let Some(item) = self.get_user_item(instance, user_id).await? else {
+                return Ok((Tombstoned::NoSuchUser, Vec::new()));
+            };
             if is_tombstone(&item) {
-                return Ok(Tombstoned::Yes);
+                return Ok((Tombstoned::Yes, Vec::new()));
             }
             let user = user_from_item(instance, &item)?;
             let identities = match item.get("identities") {
@@ -109,8 +131,13 @@ impl UserStore {
                 .build()
                 .map_err(build_err)?;
             let mut items = vec![TransactWriteItem::builder().update(tombstone).build()];
+            let mut pending = Vec::new();
             for id in &identities {
                 let (provider, subject) = id.split_once('#').ok_or(StoreError::Corrupt("identities"))?;
+                if let Some(p) = self.planned_revocation(instance, provider, subject, plan).await? {
+                    items.push(self.transact_put_revocation(&p)?);
+                    pending.push(p);
+                }
                 items.push(self.transact_delete(keys::identity(instance, provider, subject))?);
             }
             items.push(self.transact_delete(keys::username(instance, &user.username))?);
@@ -149,7 +176,7 @@ impl UserStore {
             ]);
             items.push(self.transact_put_new(audit)?);
             match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
-                Ok(_) => return Ok(Tombstoned::Yes),
+                Ok(_) => return Ok((Tombstoned::Yes, pending)),
                 // Another deletion, a key reset or a link won the race: read again.
                 Err(e) if transaction_cancelled(&e) => tokio::time::sleep(Duration::from_millis(20)).await,
                 Err(e) => return Err(classify("TransactWriteItems", e)),

@@ -51,6 +51,14 @@ pub(super) fn syncano_user_key(instance: &InstanceName, user_key: &Secret) -> It
     key(format!("UKEY#{instance}#{}", tokens::sha256_hex(user_key.expose())), "UKEY")
 }
 
+/// The partition of pending revocations at providers (`revocation-retry` queries it).
+pub(super) const REVOKE_PK: &str = "REVOKE";
+
+/// A pending revocation of what we hold of `provider`'s `subject` in `instance`.
+pub(super) fn revocation(provider: &str, instance: &str, subject: &str) -> Item {
+    key(REVOKE_PK.to_string(), &format!("{provider}#{instance}#{subject}"))
+}
+
 /// An item by the `pk` another item records (a tombstone records its user-key lookup's).
 pub(super) fn by_pk(pk: &str, sk: &str) -> Item {
     key(pk.to_string(), sk)

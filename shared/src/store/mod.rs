@@ -13,7 +13,10 @@
 //! | authoritative email → user | `EMAIL#{instance}#{ASCII-folded email}` | `EMAIL`        |
 //! | rejected logins of an IP | `FAIL#{ip}#{window index}`           | `FAIL`             |
 //! | account deletion audit   | `AUDIT#{instance}`                   | `DELETED#{user id}#{micros}` |
+//! | pending provider revocation | `REVOKE`                          | `{provider}#{instance}#{sub}` |
 //!
+//! An Apple identity signed in with an authorization code also holds Apple's refresh token,
+//! sealed (`refresh_token`, `refresh_token_client`: [`crate::sealing`]), never in plain text.
 //! An Apple identity item also records Hide My Email's state (`email_forwarding`,
 //! `email_forwarding_at`) once Apple has notified a change.
 //!
@@ -37,6 +40,7 @@ mod instances;
 mod items;
 mod keys;
 mod linking;
+mod revocations;
 mod sessions;
 mod user_keys;
 mod users;
@@ -47,6 +51,7 @@ pub use crate::records::{ApiKeyCheck, ApiKeyInfo, ApiKeyPermissions, DeletionRea
 pub use deletion::Tombstoned;
 pub use error::StoreError;
 pub use linking::Unlinked;
+pub use revocations::{PendingRevocation, RevocationPlan};
 pub use user_keys::user_key_of;
 
 /// The DynamoDB adapter: every read and write of the table goes through it.

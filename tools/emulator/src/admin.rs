@@ -85,6 +85,9 @@ pub(crate) async fn stats(State(shared): State<Arc<Shared>>) -> Response {
     Json(json!({
         "requests": shared.request_count(),
         "fault": fault.name(),
+        "apple_token_exchanges": shared.apple_tokens.exchanges.load(std::sync::atomic::Ordering::SeqCst),
+        "apple_revocations": shared.apple_tokens.revocations.load(std::sync::atomic::Ordering::SeqCst),
+        "facebook_permission_deletions": shared.facebook.permission_deletions.load(std::sync::atomic::Ordering::SeqCst),
     }))
     .into_response()
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use axum::Router;
 use tokio::net::TcpListener;
 
+use crate::apple_tokens::{AppleTeam, RefreshToken};
 use crate::facebook::{FacebookApp, IssueError};
 use crate::faults::Fault;
 use crate::github::{self, GitHubApp};
@@ -27,6 +28,8 @@ pub struct EmulatorConfig {
     pub github_apps: Vec<GitHubApp>,
     /// The LinkedIn apps allowed to introspect access tokens (client id and secret).
     pub linkedin_apps: Vec<LinkedInApp>,
+    /// Our Apple team and Sign in with Apple key (`/apple/auth/token` and `/auth/revoke`).
+    pub apple_team: Option<AppleTeam>,
 }
 
 /// The emulator. Cheap to clone; clones share people, tokens, the fault and the counter.
@@ -65,7 +68,10 @@ impl Emulator {
     /// - `POST /_emulator/facebook/tokens` `{"user", "app_id", "ttl_secs"?}` → `{"access_token"}`
     /// - `POST /_emulator/facebook/tokens/revoke` `{"access_token"}` → `{"revoked": true}`
     /// - `POST /_emulator/fault` `{"fault": "none"|"status500"|"hang"|"invalid_json"|"rate_limited"|"close"|"reset_mid_body"|"slow_drip"|"huge_body"}`
-    /// - `GET /_emulator/stats` → `{"requests": n, "fault": name}`
+    /// - `GET /_emulator/stats` → `{"requests": n, "fault": name, "apple_token_exchanges": n,
+    ///   "apple_revocations": n, "facebook_permission_deletions": n}`
+    /// - `POST /_emulator/oidc/apple/codes` `{"sub", "client_id"}` → `{"code"}`
+    /// - `POST /_emulator/apple/revoke_failures` `{"count"}`: the next `count` revocations are 503
     ///
     /// [`Fault::CloseConnection`] needs the socket, which only [`Emulator::spawn`]'s server
     /// hands over; served elsewhere, the router answers 200 with a body that fails at once,
@@ -310,5 +316,32 @@ impl Emulator {
     /// tokens are ignored.
     pub fn revoke_oauth_access_token(&self, token: &str) {
         self.shared.oidc.revoke_access_token(token);
+    }
+
+    /// An authorization code Apple gives the app of `client_id` at `sub`'s sign-in (valid 5
+    /// minutes, once).
+    pub fn apple_authorization_code(&self, sub: &str, client_id: &str) -> String {
+        self.shared.apple_tokens.mint_code(sub, client_id)
+    }
+
+    /// Every refresh token Apple issued for `sub`, revoked or not.
+    pub fn apple_refresh_tokens(&self, sub: &str) -> Vec<RefreshToken> {
+        self.shared.apple_tokens.refresh_tokens_of(sub)
+    }
+
+    /// The next `count` calls of `/apple/auth/revoke` answer 503.
+    pub fn fail_apple_revocations(&self, count: u64) {
+        self.shared.apple_tokens.fail_revocations(count);
+    }
+
+    /// `(apple_token_exchanges, apple_revocations, facebook_permission_deletions)` so far.
+    pub fn revocation_stats(&self) -> (u64, u64, u64) {
+        use std::sync::atomic::Ordering::SeqCst;
+        let apple = &self.shared.apple_tokens;
+        (
+            apple.exchanges.load(SeqCst),
+            apple.revocations.load(SeqCst),
+            self.shared.facebook.permission_deletions.load(SeqCst),
+        )
     }
 }

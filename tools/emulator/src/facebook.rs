@@ -107,13 +107,20 @@ pub(crate) struct Facebook {
     /// Key deriving app-scoped user ids, so they are stable per (person, app) and differ by app.
     asid_key: [u8; 32],
     data: Mutex<Data>,
+    /// `DELETE /{user-id}/permissions` served.
+    pub(crate) permission_deletions: std::sync::atomic::AtomicU64,
 }
 
 impl Facebook {
     pub(crate) fn new(apps: impl IntoIterator<Item = (String, String)>) -> Facebook {
         let mut asid_key = [0u8; 32];
         rand::Rng::fill(&mut rand::rng(), &mut asid_key);
-        Facebook { apps: apps.into_iter().collect(), asid_key, data: Mutex::new(Data::default()) }
+        Facebook {
+            apps: apps.into_iter().collect(),
+            asid_key,
+            data: Mutex::new(Data::default()),
+            permission_deletions: std::sync::atomic::AtomicU64::new(0),
+        }
     }
 
     pub(crate) fn has_app(&self, app_id: &str) -> bool {
@@ -230,6 +237,20 @@ impl Facebook {
         if let Some(record) = lock(&self.data).tokens.get_mut(token) {
             record.revoked = true;
         }
+    }
+
+    /// `DELETE /{user-id}/permissions` with an app token: the app-scoped user `user_id` of that
+    /// app withdraws every permission; each of their tokens for the app stops working. `false`:
+    /// no such user of the app.
+    pub(crate) fn delete_permissions(&self, app_token: &str, user_id: &str) -> Result<bool, GraphError> {
+        let app_id = self.check_app_token(app_token)?;
+        let mut data = lock(&self.data);
+        let person = data.persons.keys().find(|p| self.app_scoped_user_id(p, &app_id) == user_id).cloned();
+        let Some(person) = person else { return Ok(false) };
+        for record in data.tokens.values_mut().filter(|t| t.person == person && t.app_id == app_id) {
+            record.revoked = true;
+        }
+        Ok(true)
     }
 
     /// The id Graph shows `app_id` for `person`: 17 digits, stable, different for every app.

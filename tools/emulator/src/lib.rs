@@ -27,10 +27,13 @@
 //!   `"metadata": {"type": "user"|"page"|"application"}`
 //! - `GET /debug_token?input_token=...` with an app token `APPID|APPSECRET`
 //! - `POST /{app_id}/accounts/test-users?installed=true&name=...` with that app's token
+//! - `DELETE /{user-id}/permissions` with an app token: the user's tokens for that app stop
+//!   working; `{"success": true}`
 //!
 //! The access token is read from `access_token=` or `Authorization: Bearer|OAuth <token>`.
 
 mod admin;
+mod apple_tokens;
 mod emulator;
 mod facebook;
 mod faults;
@@ -42,6 +45,7 @@ mod state;
 mod twitter;
 mod util;
 
+pub use apple_tokens::{AppleTeam, RefreshToken};
 pub use emulator::{Emulator, EmulatorConfig};
 pub use facebook::FacebookApp;
 pub use faults::{Fault, UnknownFault};

@@ -11,7 +11,7 @@ use axum::response::Response;
 use crate::facebook::Facebook;
 use crate::faults::{self, CloseHandle, Fault};
 use crate::util::lock;
-use crate::{github, oidc, twitter, EmulatorConfig};
+use crate::{apple_tokens, github, oidc, twitter, EmulatorConfig};
 
 /// The shared state behind every clone of an [`crate::Emulator`] and its servers.
 pub(crate) struct Shared {
@@ -22,6 +22,8 @@ pub(crate) struct Shared {
     pub(crate) oidc: oidc::Oidc,
     pub(crate) twitter: twitter::Twitter,
     pub(crate) github: github::GitHub,
+    /// Sign in with Apple's `/auth/token` and `/auth/revoke`.
+    pub(crate) apple_tokens: apple_tokens::AppleTokens,
 }
 
 impl Shared {
@@ -34,6 +36,7 @@ impl Shared {
             oidc: oidc::Oidc::new(config.linkedin_apps),
             twitter: twitter::Twitter::new(config.twitter_apps),
             github: github::GitHub::new(config.github_apps),
+            apple_tokens: apple_tokens::AppleTokens::new(config.apple_team),
         }
     }
 

@@ -2,7 +2,10 @@
 //! and a Facebook user with a fixed token. The `events/` samples carry these values, so they
 //! work against the local gateway and in the tests alike. Local use only.
 
-use emulator::{Emulator, EmulatorConfig, FacebookApp, GitHubApp, LinkedInApp, OidcProvider, SigningMode, TwitterApp};
+use base64::Engine;
+use emulator::{
+    AppleTeam, Emulator, EmulatorConfig, FacebookApp, GitHubApp, LinkedInApp, OidcProvider, SigningMode, TwitterApp,
+};
 use shared::store::{ApiKeyPermissions, StoreError};
 use shared::{App, InstanceName, Secret};
 
@@ -94,6 +97,12 @@ pub const LINKEDIN_CLIENT_ID: &str = "local-linkedin-client";
 pub const OTHER_LINKEDIN_CLIENT_ID: &str = "other-linkedin-client";
 pub const APPLE_CLIENT_ID: &str = "com.example.local";
 pub const OTHER_APPLE_CLIENT_ID: &str = "com.example.other";
+/// Our Apple developer team and Sign in with Apple key (the key pair is a test fixture:
+/// `tools/emulator/keys/apple-sign-in.p8`, whose public half the emulator checks with).
+pub const APPLE_TEAM_ID: &str = "LOCALTEAM1";
+pub const APPLE_KEY_ID: &str = "LOCALKEY01";
+pub const APPLE_PRIVATE_KEY: &str = include_str!("../../emulator/keys/apple-sign-in.p8");
+pub const APPLE_PUBLIC_KEY: &str = include_str!("../../emulator/keys/apple-sign-in.pub.pem");
 pub const GITHUB_CLIENT_ID: &str = "local-github-client";
 pub const OTHER_GITHUB_CLIENT_ID: &str = "other-github-client";
 
@@ -107,6 +116,8 @@ pub struct Apps {
     pub github_secret: String,
     pub other_github_secret: String,
     pub token_secret: String,
+    /// `REFRESH_TOKEN_KEY`: 32 random bytes, base64.
+    pub refresh_token_key: String,
 }
 
 fn random_secret() -> String {
@@ -124,11 +135,12 @@ impl Apps {
             github_secret: random_secret(),
             other_github_secret: random_secret(),
             token_secret: random_secret(),
+            refresh_token_key: base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>()),
         }
     }
 
     /// Every secret of the run (none may ever appear in a log line).
-    pub fn secrets(&self) -> [&str; 8] {
+    pub fn secrets(&self) -> [&str; 9] {
         [
             &self.facebook_secret,
             &self.other_facebook_secret,
@@ -138,6 +150,7 @@ impl Apps {
             &self.github_secret,
             &self.other_github_secret,
             &self.token_secret,
+            &self.refresh_token_key,
         ]
     }
 
@@ -163,6 +176,12 @@ impl Apps {
                 client_id: LINKEDIN_CLIENT_ID.into(),
                 client_secret: self.linkedin_secret.clone(),
             }],
+            apple_team: Some(AppleTeam {
+                team_id: APPLE_TEAM_ID.into(),
+                key_id: APPLE_KEY_ID.into(),
+                public_key_pem: APPLE_PUBLIC_KEY.into(),
+                client_ids: vec![APPLE_CLIENT_ID.into()],
+            }),
         }
     }
 
@@ -190,6 +209,12 @@ impl Apps {
             ("LINKEDIN_INTROSPECT_URL", format!("{emulator}/linkedin/oauth/v2/introspectToken")),
             ("APPLE_CLIENT_IDS", APPLE_CLIENT_ID.into()),
             ("APPLE_JWKS_URL", format!("{emulator}/apple/auth/keys")),
+            ("APPLE_TEAM_ID", APPLE_TEAM_ID.into()),
+            ("APPLE_KEY_ID", APPLE_KEY_ID.into()),
+            ("APPLE_PRIVATE_KEY", APPLE_PRIVATE_KEY.into()),
+            ("APPLE_TOKEN_URL", format!("{emulator}/apple/auth/token")),
+            ("APPLE_REVOKE_URL", format!("{emulator}/apple/auth/revoke")),
+            ("REFRESH_TOKEN_KEY", self.refresh_token_key.clone()),
             ("GITHUB_CLIENT_ID", GITHUB_CLIENT_ID.into()),
             ("GITHUB_CLIENT_SECRET", self.github_secret.clone()),
             ("GITHUB_API_URL", format!("{emulator}/github")),

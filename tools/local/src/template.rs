@@ -89,6 +89,8 @@ pub struct Template {
     table: TableDef,
     /// Lambda authorizers of the HTTP API, by name.
     authorizers: HashMap<String, AuthorizerDef>,
+    /// The package of every function run on a schedule (an `Events` entry of `Type: Schedule`).
+    scheduled: Vec<String>,
 }
 
 /// An `AWS::Serverless::Function` of the template.
@@ -186,6 +188,12 @@ impl Template {
     pub fn authorizers(&self) -> HashMap<String, AuthorizerDef> {
         self.authorizers.clone()
     }
+
+    /// The packages of the functions EventBridge runs on a schedule (no route: the tests call
+    /// them directly), in template order.
+    pub fn scheduled(&self) -> Vec<String> {
+        self.scheduled.clone()
+    }
 }
 
 impl std::str::FromStr for Template {
@@ -203,6 +211,7 @@ impl std::str::FromStr for Template {
         let mut packages = HashMap::new();
         let mut functions = Vec::new();
         let mut function_defs = Vec::new();
+        let mut scheduled = Vec::new();
         for (id, resource) in resources {
             let id = id.as_str().ok_or_else(|| TemplateError::Invalid {
                 resource: format!("{id:?}"),
@@ -213,6 +222,9 @@ impl std::str::FromStr for Template {
                     routes.extend(function_routes(id, resource, global_code_uri)?);
                     // Needed only if an authorizer names the function (checked there).
                     if let Ok(package) = function_package(id, resource, global_code_uri) {
+                        if has_schedule(resource) {
+                            scheduled.push(package.clone());
+                        }
                         functions.push(package.clone());
                         packages.insert(id.to_owned(), package.clone());
                         let def = FunctionDef { logical_id: id.to_owned(), package };
@@ -255,7 +267,7 @@ impl std::str::FromStr for Template {
                     .collect()
             })
             .unwrap_or_default();
-        Ok(Template { routes, functions, function_defs, global_env, parameter_defaults, table, authorizers })
+        Ok(Template { routes, functions, function_defs, global_env, parameter_defaults, table, authorizers, scheduled })
     }
 }
 
@@ -334,6 +346,15 @@ fn http_api_authorizers(
         ));
     }
     Ok(out)
+}
+
+/// Whether a function has an `Events` entry of `Type: Schedule`.
+fn has_schedule(resource: &Value) -> bool {
+    resource
+        .get("Properties")
+        .and_then(|p| p.get("Events"))
+        .and_then(Value::as_mapping)
+        .is_some_and(|events| events.values().any(|e| e.get("Type").and_then(Value::as_str) == Some("Schedule")))
 }
 
 /// The routes of one `AWS::Serverless::Function` (only `HttpApi` events; others are ignored).
@@ -560,6 +581,7 @@ Outputs:
         let keys: Vec<_> = routes.iter().map(Route::route_key).collect();
         assert_eq!(keys, ["POST /v1.1/instances/{instance}/user/auth/facebook/", "POST /api/v1/login", "$default",]);
         assert_eq!(routes[0].function_logical_id, "FacebookLoginFunction");
+        assert_eq!(fixture().scheduled(), ["facebook-login"], "the Schedule event is read as such");
         assert_eq!(routes[1].function_logical_id, "LoginFunction");
         assert_eq!(routes[2].method, "ANY");
     }

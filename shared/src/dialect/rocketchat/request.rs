@@ -55,8 +55,8 @@ fn opt_string<'a>(map: &'a Map<String, Value>, field: &str) -> Result<Option<&'a
 
 /// Reads and validates the login body. Only OAuth logins (`serviceName`) are served here, with
 /// the fields Rocket.Chat's clients send: `accessToken`, Google's `idToken`, Apple's
-/// `identityToken` and `fullName`, Twitter's `accessTokenSecret`; `nonce` for Apple and
-/// Facebook Limited Login.
+/// `identityToken`, `fullName` and `authorizationCode`, Twitter's `accessTokenSecret`; `nonce`
+/// for Apple and Facebook Limited Login.
 pub fn parse_login(req: &Request) -> Result<LoginRequest, LoginError> {
     oauth_login(json_body(req)?)
 }
@@ -102,6 +102,7 @@ fn oauth_login(map: Map<String, Value>) -> Result<LoginRequest, LoginError> {
     let service = opt_string(&map, "serviceName")?.ok_or_else(|| bad("serviceName is required."))?;
     let token_secret = opt_string(&map, "accessTokenSecret")?;
     let nonce = opt_string(&map, "nonce")?;
+    let authorization_code = opt_string(&map, "authorizationCode")?;
     let name = full_name(map.get("fullName"))?;
     if !matches!(map.get("secret"), None | Some(Value::Null) | Some(Value::String(_))) {
         return Err(bad("secret must be a string."));
@@ -129,7 +130,9 @@ fn oauth_login(map: Map<String, Value>) -> Result<LoginRequest, LoginError> {
             ..Credentials::default()
         },
     };
-    Ok(LoginRequest { provider, credentials: Credentials { nonce: secret(nonce)?, name, ..credentials }, expires_in })
+    let credentials =
+        Credentials { nonce: secret(nonce)?, name, authorization_code: secret(authorization_code)?, ..credentials };
+    Ok(LoginRequest { provider, credentials, expires_in })
 }
 
 /// Apple's `fullName`: a string, or the `{givenName, familyName}` object iOS hands the app.

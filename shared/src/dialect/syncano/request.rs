@@ -26,7 +26,7 @@ pub struct LoginRequest {
 /// Reads the path's `{instance}`, the API key (wherever the platform accepts it: [`api_key`])
 /// and the body: `access_token` (the provider token; for Twitter `token:secret`), and for Apple
 /// and Facebook Limited Login the raw `nonce`, for Apple the `name` it gave the app at first
-/// sign-in. Body errors that the platform only meets after the key check are kept in
+/// sign-in and its `authorization_code`. Body errors that the platform only meets after the key check are kept in
 /// `credentials` (a body the key itself had to be read from fails here, as there).
 pub fn parse_login(req: &Request, provider: Provider) -> Result<LoginRequest, SyncanoError> {
     let instance = path_param(req, "instance", SyncanoError::InvalidApiKey)?;
@@ -37,13 +37,14 @@ pub fn parse_login(req: &Request, provider: Provider) -> Result<LoginRequest, Sy
 }
 
 /// The credentials of the body, as the platform's `SocialAuthSerializer` (a `CharField`) reads
-/// `access_token`; the optional `nonce` and `name` are this service's additions.
+/// `access_token`; the optional `nonce`, `name` and `authorization_code` are this service's additions.
 pub(super) fn credentials(data: &Data, provider: Provider) -> Result<Credentials, SyncanoError> {
     let fields = data.fields().ok_or(SyncanoError::MalformedCredentials)?;
     let token = fields.char_field("access_token").ok_or(SyncanoError::MalformedCredentials)?;
     let mut credentials = Credentials::from_single_token(provider, access_token(&token)?);
     credentials.nonce = fields.optional("nonce")?.map(|n| access_token(&n)).transpose()?;
     credentials.name = fields.optional("name")?;
+    credentials.authorization_code = fields.optional("authorization_code")?.map(|c| access_token(&c)).transpose()?;
     Ok(credentials)
 }
 

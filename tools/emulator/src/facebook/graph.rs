@@ -56,6 +56,16 @@ fn handle(fb: &Facebook, parts: &Parts, body: &Bytes) -> Result<Response, GraphE
         [app_id, "accounts", "test-users"] if method == Method::POST => {
             create_test_user(fb, app_id, &params, token).map(IntoResponse::into_response)
         }
+        [user_id, "permissions"] if method == Method::DELETE => {
+            let token = token.ok_or_else(GraphError::cannot_parse)?;
+            match fb.delete_permissions(&token, user_id)? {
+                true => {
+                    fb.permission_deletions.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    Ok(axum::Json(serde_json::json!({ "success": true })).into_response())
+                }
+                false => Err(GraphError::unsupported(method, Some(user_id))),
+            }
+        }
         ["me"] | ["debug_token"] => Err(GraphError::unsupported(method, None)),
         [app_id, "accounts", "test-users"] => Err(GraphError::unsupported(method, Some(app_id))),
         [_, rest @ ..] if !rest.is_empty() => Err(GraphError::unknown_path(&format!("/{}", rest.join("/")))),

@@ -22,7 +22,10 @@ use shared::App;
 
 use crate::template::Route;
 pub use authorizer::{Authorizer, Authorizers};
-pub use registry::{authorizer_functions, authorizer_packages, function_handlers, function_packages, packages};
+pub use registry::{
+    authorizer_functions, authorizer_packages, function_handlers, function_packages, packages, scheduled_functions,
+    scheduled_packages,
+};
 use routes::Pattern;
 
 /// API Gateway's request payload limit (HTTP APIs: 10 MB).

@@ -19,6 +19,9 @@ enum Kind {
     Route(fn(Arc<App>) -> Handler),
     /// A Lambda authorizer: an [`Authorizer`] of the payload 2.0 event.
     Authorizer(fn(Arc<App>) -> Authorizer),
+    /// Run by EventBridge on a schedule, no route: an [`Authorizer`]-shaped function of the
+    /// scheduled event's JSON (the tests call it directly).
+    Scheduled(fn(Arc<App>) -> Authorizer),
 }
 
 /// Makes the [`Handler`] of a function crate: `$krate::handler(&app, req)`.
@@ -49,6 +52,18 @@ macro_rules! authorizer {
     };
 }
 
+/// Makes the function of a scheduled crate: `$krate::handler(&app, event)`.
+macro_rules! scheduled {
+    ($krate:ident) => {
+        Kind::Scheduled(|app: Arc<App>| -> Authorizer {
+            Arc::new(move |event| {
+                let app = Arc::clone(&app);
+                Box::pin(async move { $krate::handler(&app, event).await.map_err(|e| e.to_string()) })
+            })
+        })
+    };
+}
+
 /// Every function the local gateway can run, by Cargo package (= `Metadata.BuildProperties.Binary`
 /// in the template).
 const FUNCTIONS: &[(&str, Kind)] = &[
@@ -69,6 +84,7 @@ const FUNCTIONS: &[(&str, Kind)] = &[
     ("delete-self", function!(delete_self)),
     ("delete-own-account", function!(delete_own_account)),
     ("apple-notifications", function!(apple_notifications)),
+    ("revocation-retry", scheduled!(revocation_retry)),
     ("syncano-fallback", function!(syncano_fallback)),
     ("rocketchat-authorizer", authorizer!(rocketchat_authorizer)),
     ("syncano-authorizer", authorizer!(syncano_authorizer)),
@@ -95,7 +111,7 @@ pub fn function_handlers(app: Arc<App>) -> HashMap<String, Handler> {
         .iter()
         .filter_map(|(package, kind)| match kind {
             Kind::Route(make) => Some(((*package).to_owned(), make(Arc::clone(&app)))),
-            Kind::Authorizer(_) => None,
+            Kind::Authorizer(_) | Kind::Scheduled(_) => None,
         })
         .collect()
 }
@@ -106,7 +122,24 @@ pub fn authorizer_functions(app: Arc<App>) -> HashMap<String, Authorizer> {
         .iter()
         .filter_map(|(package, kind)| match kind {
             Kind::Authorizer(make) => Some(((*package).to_owned(), make(Arc::clone(&app)))),
-            Kind::Route(_) => None,
+            Kind::Route(_) | Kind::Scheduled(_) => None,
+        })
+        .collect()
+}
+
+/// The packages [`scheduled_functions`] runs.
+pub fn scheduled_packages() -> Vec<&'static str> {
+    FUNCTIONS.iter().filter(|(_, kind)| matches!(kind, Kind::Scheduled(_))).map(|(package, _)| *package).collect()
+}
+
+/// The in-process scheduled functions, by package, sharing `app`: each takes the scheduled
+/// event's JSON and answers its result's.
+pub fn scheduled_functions(app: Arc<App>) -> HashMap<String, Authorizer> {
+    FUNCTIONS
+        .iter()
+        .filter_map(|(package, kind)| match kind {
+            Kind::Scheduled(make) => Some(((*package).to_owned(), make(Arc::clone(&app)))),
+            Kind::Route(_) | Kind::Authorizer(_) => None,
         })
         .collect()
 }
@@ -146,6 +179,9 @@ mod tests {
         let authorizers: BTreeSet<String> = template.authorizers().into_values().map(|a| a.package).collect();
         assert_eq!(routes, function_packages().into_iter().map(str::to_owned).collect());
         assert_eq!(authorizers, authorizer_packages().into_iter().map(str::to_owned).collect());
+        // And a function without a route is run on a schedule.
+        let scheduled: BTreeSet<String> = template.scheduled().into_iter().collect();
+        assert_eq!(scheduled, scheduled_packages().into_iter().map(str::to_owned).collect());
     }
 
     #[test]

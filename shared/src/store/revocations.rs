@@ -1,0 +1,246 @@
+//! What we hold at providers and must withdraw when an account goes: Apple's refresh token on
+//! the Apple identity item (sealed), and the pending revocations a deletion records in its first
+//! step (`REVOKE` / `{provider}#{instance}#{subject}`), which the deletion tries at once and
+//! `revocation-retry` retries until they are done or their TTL (30 days) runs out.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+
+use super::error::{build_err, classify};
+use super::items::{get_n, get_opt_s, get_s, n, s, Item};
+use super::{keys, StoreError, UserStore};
+use crate::instance::InstanceName;
+
+/// One revocation still to do at a provider. `sealed_token` (Apple) is sealed for the identity
+/// (`crate::sealing::identity_aad(instance, provider, subject)`), never plain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingRevocation {
+    pub provider: String,
+    pub instance: String,
+    pub subject: String,
+    /// Apple: the client id the token was issued to.
+    pub client_id: Option<String>,
+    pub sealed_token: Option<String>,
+    pub attempts: u32,
+    /// Epoch seconds: not tried again before.
+    pub next_attempt: i64,
+    /// DynamoDB's TTL (epoch seconds).
+    pub expires_at: i64,
+}
+
+/// What a deletion's first step records to revoke: the identities of `providers` (Apple only
+/// where a refresh token is held), due `now`, kept until `expires_at`.
+#[derive(Debug, Clone, Default)]
+pub struct RevocationPlan {
+    pub providers: Vec<&'static str>,
+    pub now: i64,
+    pub expires_at: i64,
+}
+
+impl PendingRevocation {
+    fn to_item(&self) -> Item {
+        let mut item = keys::revocation(&self.provider, &self.instance, &self.subject);
+        item.extend([
+            ("provider".to_string(), s(&self.provider)),
+            ("instance".to_string(), s(&self.instance)),
+            ("subject".to_string(), s(&self.subject)),
+            ("attempts".to_string(), n(self.attempts)),
+            ("next_attempt".to_string(), n(self.next_attempt)),
+            ("expires_at".to_string(), n(self.expires_at)),
+        ]);
+        if let Some(c) = &self.client_id {
+            item.insert("client_id".into(), s(c));
+        }
+        if let Some(t) = &self.sealed_token {
+            item.insert("sealed_token".into(), s(t));
+        }
+        item
+    }
+
+    fn from_item(item: &Item) -> Result<PendingRevocation, StoreError> {
+        Ok(PendingRevocation {
+            provider: get_s(item, "provider")?.to_string(),
+            instance: get_s(item, "instance")?.to_string(),
+            subject: get_s(item, "subject")?.to_string(),
+            client_id: get_opt_s(item, "client_id"),
+            sealed_token: get_opt_s(item, "sealed_token"),
+            attempts: get_n(item, "attempts")?,
+            next_attempt: get_n(item, "next_attempt")?,
+            expires_at: get_n(item, "expires_at")?,
+        })
+    }
+}
+
+impl UserStore {
+    /// Keeps Apple's refresh token, sealed, on the identity item (with the client id it was
+    /// issued to). `false`: no such identity (deleted meanwhile).
+    pub async fn set_refresh_token(
+        &self,
+        instance: &InstanceName,
+        provider: &str,
+        subject: &str,
+        client_id: &str,
+        sealed: &str,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::identity(instance, provider, subject)))
+            .update_expression("SET refresh_token = :t, refresh_token_client = :c")
+            .condition_expression("attribute_exists(pk)")
+            .set_expression_attribute_values(Some(HashMap::from([
+                (":t".to_string(), s(sealed)),
+                (":c".to_string(), s(client_id)),
+            ])))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(classify("UpdateItem", e)),
+        }
+    }
+
+    /// The pending revocation a deletion records for the identity `provider#subject` (an entry
+    /// of the user's `identities`), if `plan` covers it: Apple only with a sealed refresh token
+    /// on the identity item (read consistently before the transaction deletes it).
+    pub(super) async fn planned_revocation(
+        &self,
+        instance: &InstanceName,
+        provider: &str,
+        subject: &str,
+        plan: &RevocationPlan,
+    ) -> Result<Option<PendingRevocation>, StoreError> {
+        if !plan.providers.contains(&provider) {
+            return Ok(None);
+        }
+        let (client_id, sealed_token) = match provider {
+            "apple" => {
+                let Some(item) = self.get(keys::identity(instance, provider, subject), true).await? else {
+                    return Ok(None);
+                };
+                match (get_opt_s(&item, "refresh_token_client"), get_opt_s(&item, "refresh_token")) {
+                    (Some(c), Some(t)) => (Some(c), Some(t)),
+                    _ => return Ok(None),
+                }
+            }
+            _ => (None, None),
+        };
+        Ok(Some(PendingRevocation {
+            provider: provider.to_string(),
+            instance: instance.to_string(),
+            subject: subject.to_string(),
+            client_id,
+            sealed_token,
+            attempts: 0,
+            next_attempt: plan.now,
+            expires_at: plan.expires_at,
+        }))
+    }
+
+    /// The pending revocation as one item of the deletion's transaction: a plain put, so a
+    /// retried step 1 writes the same item again.
+    pub(super) fn transact_put_revocation(&self, p: &PendingRevocation) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder().table_name(&self.table).set_item(Some(p.to_item())).build().map_err(build_err)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// Pending revocations due at `now` (consistent `Query` of the `REVOKE` partition), at most
+    /// `limit`.
+    pub async fn due_revocations(&self, now: i64, limit: usize) -> Result<Vec<PendingRevocation>, StoreError> {
+        let mut due = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .filter_expression("next_attempt <= :now")
+                .expression_attribute_values(":pk", s(keys::REVOKE_PK))
+                .expression_attribute_values(":now", n(now))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| classify("Query", e))?;
+            for item in out.items.unwrap_or_default() {
+                due.push(PendingRevocation::from_item(&item)?);
+                if due.len() >= limit {
+                    return Ok(due);
+                }
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(due);
+            }
+        }
+    }
+
+    /// A revocation is done: its item goes.
+    pub async fn delete_revocation(&self, p: &PendingRevocation) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::revocation(&p.provider, &p.instance, &p.subject)))
+            .send()
+            .await
+            .map_err(|e| classify("DeleteItem", e))?;
+        Ok(())
+    }
+
+    /// A revocation failed again: `attempts` and `next_attempt` as given (only if it is still
+    /// pending: a concurrent success deleted it).
+    pub async fn reschedule_revocation(
+        &self,
+        p: &PendingRevocation,
+        attempts: u32,
+        next_attempt: i64,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::revocation(&p.provider, &p.instance, &p.subject)))
+            .update_expression("SET attempts = :a, next_attempt = :next")
+            .condition_expression("attribute_exists(pk)")
+            .set_expression_attribute_values(Some(HashMap::from([
+                (":a".to_string(), n(attempts)),
+                (":next".to_string(), n(next_attempt)),
+            ])))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(classify("UpdateItem", e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pending_revocations_round_trip_through_items() {
+        let p = PendingRevocation {
+            provider: "apple".into(),
+            instance: "demo".into(),
+            subject: "001.abc.1".into(),
+            client_id: Some("com.example.app".into()),
+            sealed_token: Some("v1.sealed".into()),
+            attempts: 2,
+            next_attempt: 100,
+            expires_at: 200,
+        };
+        let item = p.to_item();
+        assert_eq!(get_s(&item, "pk").ok(), Some("REVOKE"));
+        assert_eq!(get_s(&item, "sk").ok(), Some("apple#demo#001.abc.1"));
+        assert_eq!(PendingRevocation::from_item(&item).expect("reads"), p);
+        let fb = PendingRevocation { provider: "facebook".into(), client_id: None, sealed_token: None, ..p };
+        assert_eq!(PendingRevocation::from_item(&fb.to_item()).expect("reads"), fb);
+    }
+}

@@ -1,0 +1,337 @@
+//! Revocation at the provider on account deletion (issue 13): Apple's authorization code is
+//! exchanged at sign-in (the emulator checks our ES256 client secret for real) and its refresh
+//! token kept sealed, never in plain text; deleting the account revokes it at Apple, and a
+//! revocation that fails never blocks the deletion and is retried by `revocation-retry`;
+//! deleting a Facebook user withdraws our app's permissions, after which their token is refused;
+//! a code of another person is a refused login.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use emulator::OidcProvider;
+use local_stack::demo::APPLE_CLIENT_ID;
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+/// An Apple person of the emulator: (sub, a fresh ID token for our app, its raw nonce, a fresh
+/// authorization code for our app).
+fn apple_person(t: &TestApp, name: &str) -> (String, String, String, String) {
+    let sub = t.emulator.create_oidc_user(OidcProvider::Apple, name, Some("x@privaterelay.appleid.com"), true);
+    let nonce = format!("nonce-{sub}");
+    let token = t.emulator.issue_id_token(OidcProvider::Apple, &sub, APPLE_CLIENT_ID, Some(&nonce));
+    let code = t.emulator.apple_authorization_code(&sub, APPLE_CLIENT_ID);
+    t.remember(&token);
+    t.remember(&code);
+    (sub, token, nonce, code)
+}
+
+/// A Syncano Apple sign-in with a code: (user id, user key).
+async fn syncano_apple(t: &TestApp, token: &str, nonce: &str, code: &str) -> (u16, Value) {
+    t.syncano_at("apple", json!({ "access_token": token, "nonce": nonce, "authorization_code": code })).await
+}
+
+/// A Rocket.Chat Apple sign-in with a code.
+async fn rocketchat_apple(t: &TestApp, token: &str, nonce: &str, code: &str) -> (u16, Value) {
+    let body = json!({ "serviceName": "apple", "identityToken": token, "nonce": nonce, "authorizationCode": code });
+    json(t.http.post(format!("{}/api/v1/login", t.base)).json(&body).send().await.expect("request")).await
+}
+
+/// Apple's refresh tokens of `sub`: (token, revoked).
+fn refresh_tokens(t: &TestApp, sub: &str) -> Vec<(String, bool)> {
+    t.emulator.apple_refresh_tokens(sub).into_iter().map(|r| (r.token, r.revoked)).collect()
+}
+
+/// Every string anywhere in the table.
+async fn table_text(t: &TestApp) -> String {
+    format!("{:?}", t.scan().await)
+}
+
+async fn pending(t: &TestApp) -> Vec<Item> {
+    t.scan()
+        .await
+        .into_iter()
+        .filter(|i| i.get("pk").and_then(|v| v.as_s().ok()).map(String::as_str) == Some("REVOKE"))
+        .collect()
+}
+
+fn delete_self(t: &TestApp, user_key: &str) -> reqwest::RequestBuilder {
+    t.http
+        .delete(format!("{}/v1.1/instances/{INSTANCE}/user/", t.base))
+        .header("x-api-key", &t.api_key)
+        .header("x-user-key", user_key)
+}
+
+fn delete_user(t: &TestApp, id: u64) -> reqwest::RequestBuilder {
+    t.http.delete(format!("{}/v1.1/instances/{INSTANCE}/users/{id}/", t.base)).header("x-api-key", ADMIN_API_KEY)
+}
+
+/// Runs `revocation-retry` as EventBridge would, through the gateway's registry.
+async fn run_retry(t: &TestApp) -> Value {
+    let functions = local_stack::gateway::scheduled_functions(t.app.clone());
+    let retry = functions.get("revocation-retry").expect("revocation-retry is scheduled");
+    let event = json!({
+        "version": "0", "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718", "detail-type": "Scheduled Event",
+        "source": "aws.events", "account": "123456789012", "time": "2026-12-05T17:00:00Z",
+        "region": "us-east-1", "resources": ["arn:aws:events:us-east-1:123456789012:rule/revocation-retry"], "detail": {}
+    });
+    retry(event).await.expect("revocation-retry")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apple_codes_are_exchanged_sealed_and_revoked_on_deletion_in_each_dialect() {
+    let t = spawn_app().await;
+
+    // Syncano: sign in with the code, then the user deletes itself.
+    let (sub, token, nonce, code) = apple_person(&t, "Sealed Cat");
+    let (status, body) = syncano_apple(&t, &token, &nonce, &code).await;
+    assert_eq!(status, 200, "{body}");
+    let key = body["user_key"].as_str().expect("user_key").to_string();
+    t.remember(&key);
+    assert_eq!(t.emulator.revocation_stats(), (1, 0, 0), "exchanged once");
+    let tokens = refresh_tokens(&t, &sub);
+    assert_eq!(tokens.len(), 1);
+    let (refresh, revoked) = tokens[0].clone();
+    t.remember(&refresh);
+    assert!(!revoked);
+    // Kept sealed on the identity, never in plain text anywhere in the table.
+    assert!(!table_text(&t).await.contains(&refresh), "the refresh token is stored in plain text");
+    let ident = format!("IDENT#{INSTANCE}#apple#{sub}");
+    let item = t.scan().await.into_iter().find(|i| i.get("pk").and_then(|v| v.as_s().ok()) == Some(&ident));
+    let sealed = item.as_ref().and_then(|i| i.get("refresh_token")).and_then(|v| v.as_s().ok()).cloned();
+    assert!(sealed.as_deref().is_some_and(|s| s.starts_with("v1.")), "{item:?}");
+    // A returning sign-in without a code changes nothing.
+    let (status, _) = t.syncano_at("apple", json!({ "access_token": token, "nonce": nonce })).await;
+    assert_eq!(status, 200);
+
+    let resp = delete_self(&t, &key).send().await.expect("delete");
+    assert_eq!(resp.status().as_u16(), 204);
+    assert_eq!(refresh_tokens(&t, &sub), [(refresh, true)], "revoked at Apple");
+    assert_eq!(t.emulator.revocation_stats(), (1, 1, 0));
+    assert!(pending(&t).await.is_empty(), "nothing left to retry");
+
+    // Rocket.Chat: the same with authorizationCode and users.deleteOwnAccount.
+    let (sub, token, nonce, code) = apple_person(&t, "Sealed Rocket");
+    let (status, body) = rocketchat_apple(&t, &token, &nonce, &code).await;
+    assert_eq!(status, 200, "{body}");
+    let auth = body["data"]["authToken"].as_str().expect("authToken").to_string();
+    t.remember(&auth);
+    let rc_id = body["data"]["userId"].as_str().expect("userId").to_string();
+    let username = body["data"]["me"]["username"].as_str().expect("username").to_string();
+    let (refresh, _) = refresh_tokens(&t, &sub)[0].clone();
+    t.remember(&refresh);
+    assert!(!table_text(&t).await.contains(&refresh));
+    let confirm = json!({ "password": shared::tokens::sha256_hex(&username) });
+    let delete = t
+        .http
+        .post(format!("{}/api/v1/users.deleteOwnAccount", t.base))
+        .header("x-auth-token", &auth)
+        .header("x-user-id", &rc_id)
+        .json(&confirm);
+    assert_eq!(json(delete.send().await.expect("delete")).await, (200, json!({ "success": true })));
+    assert_eq!(refresh_tokens(&t, &sub), [(refresh, true)]);
+
+    // An admin deletion revokes too.
+    let (sub, token, nonce, code) = apple_person(&t, "Admin Sealed");
+    let (_, body) = syncano_apple(&t, &token, &nonce, &code).await;
+    let id = body["id"].as_u64().expect("id");
+    assert_eq!(delete_user(&t, id).send().await.expect("delete").status().as_u16(), 204);
+    assert!(refresh_tokens(&t, &sub).iter().all(|(_, revoked)| *revoked));
+    assert_eq!(t.emulator.revocation_stats(), (3, 3, 0));
+    t.assert_logs_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_revocation_never_blocks_the_deletion_and_is_retried() {
+    let t = spawn_app().await;
+    let (sub, token, nonce, code) = apple_person(&t, "Retried Cat");
+    let (status, body) = syncano_apple(&t, &token, &nonce, &code).await;
+    assert_eq!(status, 200, "{body}");
+    let key = body["user_key"].as_str().expect("user_key").to_string();
+    t.remember(&key);
+    let (refresh, _) = refresh_tokens(&t, &sub)[0].clone();
+    t.remember(&refresh);
+
+    // Apple is down: the deletion still succeeds and the user is gone.
+    t.emulator.fail_apple_revocations(2);
+    assert_eq!(delete_self(&t, &key).send().await.expect("delete").status().as_u16(), 204);
+    let me = t
+        .http
+        .get(format!("{}/v1.1/instances/{INSTANCE}/user/", t.base))
+        .header("x-api-key", &t.api_key)
+        .header("x-user-key", &key);
+    assert_eq!(me.send().await.expect("user/").status().as_u16(), 403, "the deletion happened");
+    assert_eq!(refresh_tokens(&t, &sub), [(refresh.clone(), false)]);
+
+    // One pending item, sealed, retried in 15 minutes.
+    let items = pending(&t).await;
+    assert_eq!(items.len(), 1, "{items:?}");
+    let item = &items[0];
+    assert_eq!(item["sk"].as_s().ok(), Some(&format!("apple#{INSTANCE}#{sub}")));
+    assert_eq!(item["attempts"].as_n().ok().map(String::as_str), Some("1"));
+    let next: i64 = item["next_attempt"].as_n().expect("next_attempt").parse().expect("number");
+    let wait = next - shared::clock::now_secs();
+    assert!((890..=900).contains(&wait), "15 minutes: {wait}");
+    let expires: i64 = item["expires_at"].as_n().expect("expires_at").parse().expect("number");
+    assert!((expires - shared::clock::now_secs()) / 86_400 >= 29, "kept 30 days");
+    assert!(!table_text(&t).await.contains(&refresh), "the pending item holds it sealed");
+
+    // Not due yet: the scheduled run leaves it alone.
+    assert_eq!(run_retry(&t).await, json!({ "due": 0, "done": 0, "rescheduled": 0 }));
+    // Due, but Apple still fails: rescheduled, doubling.
+    make_due(&t, &format!("apple#{INSTANCE}#{sub}")).await;
+    assert_eq!(run_retry(&t).await, json!({ "due": 1, "done": 0, "rescheduled": 1 }));
+    let item = &pending(&t).await[0];
+    assert_eq!(item["attempts"].as_n().ok().map(String::as_str), Some("2"));
+    let next: i64 = item["next_attempt"].as_n().expect("next_attempt").parse().expect("number");
+    assert!((1790..=1800).contains(&(next - shared::clock::now_secs())), "30 minutes");
+    // Apple is back: revoked, and the item goes.
+    make_due(&t, &format!("apple#{INSTANCE}#{sub}")).await;
+    assert_eq!(run_retry(&t).await, json!({ "due": 1, "done": 1, "rescheduled": 0 }));
+    assert_eq!(refresh_tokens(&t, &sub), [(refresh, true)]);
+    assert!(pending(&t).await.is_empty());
+    assert_eq!(run_retry(&t).await, json!({ "due": 0, "done": 0, "rescheduled": 0 }));
+    t.assert_logs_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_facebook_user_withdraws_our_permissions() {
+    let t = spawn_app().await;
+    let (person, token) = t.facebook_user("Withdrawn Cat", None);
+    let (status, body) = json(t.syncano_login(&token).await).await;
+    assert_eq!(status, 200, "{body}");
+    let id = body["id"].as_u64().expect("id");
+    assert_eq!(delete_user(&t, id).send().await.expect("delete").status().as_u16(), 204);
+    assert_eq!(t.emulator.revocation_stats(), (0, 0, 1), "DELETE /{{user-id}}/permissions");
+    // The person's token for our app no longer works (Graph refuses it), in either dialect.
+    assert_eq!(t.syncano_login(&token).await.status().as_u16(), 401);
+    assert_eq!(t.rocketchat_login(&token).await.status().as_u16(), 401);
+    // Signing in again (a new token, as after reconnecting the app) makes a new user.
+    let (status, body) = json(t.syncano_login(&t.token(&person, APP_ID, 3600)).await).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["id"].as_u64().expect("id") > id);
+    assert!(pending(&t).await.is_empty());
+    t.assert_logs_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_of_another_person_is_refused_and_a_bad_code_does_not_block_the_login() {
+    let t = spawn_app().await;
+    let (_, token, nonce, _) = apple_person(&t, "Honest Cat");
+    let (_, _, _, someone_elses) = apple_person(&t, "Other Cat");
+    let before = t.login_writes().await;
+    let (status, body) = syncano_apple(&t, &token, &nonce, &someone_elses).await;
+    assert_eq!(status, 401, "{body}");
+    let (_, _, _, someone_elses) = apple_person(&t, "Other Rocket");
+    let (status, body) = rocketchat_apple(&t, &token, &nonce, &someone_elses).await;
+    assert_eq!((status, body), (401, rc_login_unauthorized()));
+    assert_eq!(t.login_writes().await, before, "nothing written");
+
+    // A code Apple refuses (used, expired, made up: invalid_grant) is logged, not the login's
+    // failure: the person signs in, without a refresh token kept.
+    let (sub, token, nonce, code) = apple_person(&t, "Late Cat");
+    let (status, _) = syncano_apple(&t, &token, &nonce, "c0000000000000000000000000000000.0.aaaa").await;
+    assert_eq!(status, 200);
+    assert!(refresh_tokens(&t, &sub).is_empty());
+    // The same code twice: the second exchange is refused by Apple, the login goes on.
+    assert_eq!(syncano_apple(&t, &token, &nonce, &code).await.0, 200);
+    assert_eq!(syncano_apple(&t, &token, &nonce, &code).await.0, 200);
+    assert_eq!(refresh_tokens(&t, &sub).len(), 1);
+    t.assert_logs_clean();
+}
+
+/// When Apple itself tells us the person withdrew (a notification), nothing is revoked at Apple.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deletion_that_comes_from_apple_revokes_nothing_at_apple() {
+    let t = spawn_app().await;
+    let (sub, token, nonce, code) = apple_person(&t, "Notified Cat");
+    assert_eq!(syncano_apple(&t, &token, &nonce, &code).await.0, 200);
+    let body = t.emulator.apple_notification(APPLE_CLIENT_ID, "account-delete", &sub, None);
+    let resp = t.http.post(format!("{}/callbacks/apple/{INSTANCE}", t.base)).json(&body).send().await;
+    assert_eq!(resp.expect("notification").status().as_u16(), 200);
+    assert_eq!(t.emulator.revocation_stats(), (1, 0, 0));
+    assert!(pending(&t).await.is_empty());
+    assert_eq!(t.count(&format!("IDENT#{INSTANCE}#apple#")).await, 0, "the identity and its sealed token are gone");
+}
+
+/// Sets `next_attempt` of the pending revocation `sk` to the past.
+async fn make_due(t: &TestApp, sk: &str) {
+    t.dynamo
+        .update_item()
+        .table_name(&t.table)
+        .key("pk", AttributeValue::S("REVOKE".into()))
+        .key("sk", AttributeValue::S(sk.into()))
+        .update_expression("SET next_attempt = :past")
+        .expression_attribute_values(":past", AttributeValue::N((shared::clock::now_secs() - 1).to_string()))
+        .send()
+        .await
+        .expect("due");
+}
+
+/// Facebook down during the deletion (Graph 500, a timeout): the deletion succeeds, the
+/// withdrawal stays pending and the retry does it once Graph answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_facebook_outage_during_the_deletion_is_retried() {
+    let t = spawn_app().await;
+    let (_, token) = t.facebook_user("Outage Cat", None);
+    let (_, body) = json(t.syncano_login(&token).await).await;
+    let id = body["id"].as_u64().expect("id");
+    let subject = t.scan().await.into_iter().find_map(|i| {
+        let pk = i.get("pk")?.as_s().ok()?;
+        pk.strip_prefix(&format!("IDENT#{INSTANCE}#facebook#")).map(str::to_string)
+    });
+    let subject = subject.expect("the Facebook identity");
+    t.emulator.set_fault(emulator::Fault::Status500);
+    assert_eq!(delete_user(&t, id).send().await.expect("delete").status().as_u16(), 204);
+    t.emulator.set_fault(emulator::Fault::None);
+    assert_eq!(t.count(&format!("USER#{INSTANCE}#{id}")).await, 0, "deleted");
+    let sk = format!("facebook#{INSTANCE}#{subject}");
+    let items = pending(&t).await;
+    assert_eq!(items.iter().map(|i| i["sk"].as_s().expect("sk").clone()).collect::<Vec<_>>(), [sk.clone()]);
+    assert!(items[0].get("sealed_token").is_none(), "Facebook needs only our app token");
+    assert_eq!(t.syncano_login(&token).await.status().as_u16(), 200, "not withdrawn yet: a new user");
+
+    make_due(&t, &sk).await;
+    assert_eq!(run_retry(&t).await, json!({ "due": 1, "done": 1, "rescheduled": 0 }));
+    assert_eq!(t.emulator.revocation_stats(), (0, 0, 1));
+    assert_eq!(t.rocketchat_login(&token).await.status().as_u16(), 401, "withdrawn");
+    t.assert_logs_clean();
+}
+
+/// A deletion that crashed right after its first step (as `crash.rs` kills one) has recorded
+/// what to revoke in that step's own transaction: finishing the deletion does not lose it, and
+/// `revocation-retry` revokes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deletion_stopped_after_its_first_step_still_revokes() {
+    let t = spawn_app().await;
+    let (sub, token, nonce, code) = apple_person(&t, "Crashed Cat");
+    let (_, body) = syncano_apple(&t, &token, &nonce, &code).await;
+    let id = body["id"].as_u64().expect("id");
+    let key = body["user_key"].as_str().expect("user_key").to_string();
+    t.remember(&key);
+    let (refresh, _) = refresh_tokens(&t, &sub)[0].clone();
+    t.remember(&refresh);
+
+    // Step 1 only, as a crash would leave it.
+    let instance = shared::InstanceName::parse(INSTANCE).expect("valid");
+    let now = shared::clock::now_secs();
+    let plan = t.app.revocation_plan(shared::store::DeletionReason::User, now);
+    let step1 = t.app.store.tombstone_user_revoking(
+        &instance,
+        id,
+        &t.app.user_keys,
+        shared::store::DeletionReason::User,
+        now + 3600,
+        now + 86_400,
+        &plan,
+    );
+    let (_, recorded) = step1.await.expect("step 1");
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(pending(&t).await.len(), 1, "recorded with the tombstone");
+    // The retry of the deletion (the same key) finishes it; the revocation is still pending.
+    assert_eq!(delete_self(&t, &key).send().await.expect("delete").status().as_u16(), 204);
+    assert_eq!(pending(&t).await.len(), 1);
+    // Due at once: the next scheduled run revokes it.
+    assert_eq!(run_retry(&t).await, json!({ "due": 1, "done": 1, "rescheduled": 0 }));
+    assert_eq!(refresh_tokens(&t, &sub), [(refresh, true)]);
+    assert!(pending(&t).await.is_empty());
+    t.assert_logs_clean();
+}
