@@ -13,6 +13,8 @@
 //! | authoritative email → user | `EMAIL#{instance}#{ASCII-folded email}` | `EMAIL`        |
 //! | rejected logins of an IP | `FAIL#{ip}#{window index}`           | `FAIL`             |
 //! | account deletion audit   | `AUDIT#{instance}`                   | `DELETED#{user id}#{micros}` |
+//! | Facebook deletion status | `FBDEL#{confirmation code}`          | `FBDEL`            |
+//! | Facebook deletion request | `FBREQ#{sha256(signature)}`         | `FBREQ`            |
 //!
 //! An Apple identity item also records Hide My Email's state (`email_forwarding`,
 //! `email_forwarding_at`) once Apple has notified a change.
@@ -32,6 +34,7 @@
 mod deletion;
 mod email_forwarding;
 mod error;
+mod facebook_deletions;
 mod failures;
 mod instances;
 mod items;
@@ -46,6 +49,7 @@ use aws_sdk_dynamodb::Client;
 pub use crate::records::{ApiKeyCheck, ApiKeyInfo, ApiKeyPermissions, DeletionReason, Session, UserRecord};
 pub use deletion::Tombstoned;
 pub use error::StoreError;
+pub use facebook_deletions::{Claim, FacebookDeletion};
 pub use linking::Unlinked;
 pub use user_keys::user_key_of;
 
