@@ -52,9 +52,10 @@ const FACEBOOK_DELETION_CODE: &str = "5ca1ab1e0ddba11c0ffee0ddba11fade";
 async fn seed_facebook_deletion(t: &TestApp) {
     let instance = shared::InstanceName::parse(DEMO_INSTANCE).expect("valid");
     let now = shared::clock::now_secs();
+    let fingerprint = "e".repeat(64);
     let claim = t.app.store.claim_facebook_deletion(
         &instance,
-        &"e".repeat(64),
+        &fingerprint,
         FACEBOOK_DELETION_CODE,
         now * 1_000_000,
         now + 3600,
