@@ -141,27 +141,24 @@ async fn data_deletion_deletes_a_facebook_only_user_and_the_status_url_answers()
 }
 
 /// A user who also signs in with Google keeps that: the Facebook identity goes, every session
-/// ends, the user and its key remain, and Facebook now signs in as a new user.
+/// ends, the user and its key remain, Facebook's picture is forgotten (no item names the person's
+/// app-scoped id any more), and Facebook now signs in as a new user.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn data_deletion_of_a_user_with_another_identity_removes_only_facebook() {
     let t = spawn_app().await;
+    let (person, asid, session, id, key) = signed_in(&t, "Two Ways").await;
     let sub = t.emulator.create_oidc_user(OidcProvider::Google, "Two Ways", Some("two.ways@gmail.com"), true);
     let google = t.emulator.issue_id_token(OidcProvider::Google, &sub, GOOGLE_CLIENT_ID, None);
     t.remember(&google);
-    let (status, body) = t.syncano_at("google-oauth2", json!({ "access_token": google })).await;
-    assert_eq!(status, 200, "{body}");
-    let (id, key) = (body["id"].as_u64().expect("id"), body["user_key"].as_str().expect("key").to_string());
-    t.remember(&key);
-    // Facebook never links by email: attach the Facebook identity as linking would.
-    let (person, token) = t.facebook_user("Two Ways", None);
-    let asid = t.emulator.app_scoped_user_id(&person, APP_ID);
-    let google_pk = format!("IDENT#{INSTANCE}#google#{sub}");
+    // Facebook never links by email: attach a Google identity as linking would.
+    let facebook_pk = format!("IDENT#{INSTANCE}#facebook#{asid}");
     let items = t.scan().await;
     let mut ident = items
         .into_iter()
-        .find(|i| i.get("pk").and_then(|v| v.as_s().ok()) == Some(&google_pk))
-        .expect("google identity");
-    ident.insert("pk".into(), AttributeValue::S(format!("IDENT#{INSTANCE}#facebook#{asid}")));
+        .find(|i| i.get("pk").and_then(|v| v.as_s().ok()) == Some(&facebook_pk))
+        .expect("facebook identity");
+    assert!(format!("{ident:?}").contains("fbsbx.com"), "the user has Facebook's picture");
+    ident.insert("pk".into(), AttributeValue::S(format!("IDENT#{INSTANCE}#google#{sub}")));
     t.dynamo.put_item().table_name(&t.table).set_item(Some(ident)).send().await.expect("put identity");
     t.dynamo
         .update_item()
@@ -169,18 +166,12 @@ async fn data_deletion_of_a_user_with_another_identity_removes_only_facebook() {
         .key("pk", AttributeValue::S(format!("USER#{INSTANCE}#{id}")))
         .key("sk", AttributeValue::S("USER".into()))
         .update_expression("ADD identities :id")
-        .expression_attribute_values(":id", AttributeValue::Ss(vec![format!("facebook#{asid}")]))
+        .expression_attribute_values(":id", AttributeValue::Ss(vec![format!("google#{sub}")]))
         .send()
         .await
         .expect("link");
-    assert_eq!(syncano_facebook(&t, &token).await.0, id, "linked");
-    let (_, rc) = json(t.rocketchat_login(&token).await).await;
-    let session = (
-        rc["data"]["authToken"].as_str().expect("authToken").to_string(),
-        rc["data"]["userId"].as_str().expect("userId").to_string(),
-    );
-    t.remember(&session.0);
-    assert_eq!(me_status(&t, &session).await, 200);
+    let (status, body) = t.syncano_at("google-oauth2", json!({ "access_token": google })).await;
+    assert_eq!((status, body["id"].as_u64()), (200, Some(id)), "linked: {body}");
 
     let (status, receipt) = post(&t, "data-deletion", &signed(&t, APP_ID, &asid, None)).await;
     assert_eq!(status, 200, "{receipt}");
@@ -188,8 +179,13 @@ async fn data_deletion_of_a_user_with_another_identity_removes_only_facebook() {
     assert_eq!(status_of(&t, code).await.1["outcome"], "identity-removed");
     assert_eq!(me_status(&t, &session).await, 401, "every session of the user ended");
     assert_eq!(user_key_status(&t, &key).await, 200, "the user and its key remain");
+    for item in t.scan().await {
+        let text = format!("{item:?}");
+        assert!(!text.contains(&asid) && !text.contains("fbsbx.com"), "Facebook's data remains: {text}");
+    }
     let (status, body) = t.syncano_at("google-oauth2", json!({ "access_token": google })).await;
     assert_eq!((status, body["id"].as_u64()), (200, Some(id)), "Google is still the same user");
+    let token = t.token(&person, APP_ID, 3600);
     assert_ne!(syncano_facebook(&t, &token).await.0, id, "Facebook is no longer this user's");
     assert!(audit_reasons(&t).await.is_empty(), "no account was deleted");
 }

@@ -173,6 +173,15 @@ pub struct Deauthorized {
     pub sessions_ended: usize,
 }
 
+/// Is `url` a picture Facebook serves (its CDN, its profile picture lookaside, the Graph API)?
+pub fn is_facebook_picture(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("https://") else { return false };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default().to_ascii_lowercase();
+    let host =
+        host.rsplit_once('@').map_or(host.as_str(), |(_, h)| h).split(':').next().unwrap_or_default().to_string();
+    ["facebook.com", "fbcdn.net", "fbsbx.com"].iter().any(|d| host == *d || host.ends_with(&format!(".{d}")))
+}
+
 /// A new confirmation code: 128 random bits, lowercase hex.
 fn new_code() -> String {
     hex::encode(rand::random::<[u8; 16]>())
@@ -218,7 +227,11 @@ impl App {
                     .await?;
                 let outcome = match forgotten {
                     Forgotten::AccountDeleted { .. } => Outcome::AccountDeleted,
-                    Forgotten::IdentityRemoved { .. } => Outcome::IdentityRemoved,
+                    Forgotten::IdentityRemoved { user_id } => {
+                        // The user stays: Facebook's picture must not (it names the person).
+                        self.store.forget_avatar(instance, user_id, is_facebook_picture).await?;
+                        Outcome::IdentityRemoved
+                    }
                     Forgotten::NoSuchIdentity => Outcome::NothingToDo,
                 };
                 tracing::info!(instance = %instance, outcome = outcome.as_str(), "facebook data deletion");
@@ -360,6 +373,16 @@ mod tests {
         assert_eq!(status(LoginError::ProviderUnavailable("down".into()).into()), 502);
         assert_eq!(status(StoreError::Unavailable("x".into()).into()), 503);
         assert_eq!(status(StoreError::Corrupt("x").into()), 500);
+    }
+
+    #[test]
+    fn facebook_pictures_are_known_by_their_host() {
+        assert!(is_facebook_picture("https://platform-lookaside.fbsbx.com/platform/profilepic/?asid=1"));
+        assert!(is_facebook_picture("https://scontent.xx.fbcdn.net/v/t1/p.jpg"));
+        assert!(is_facebook_picture("https://graph.facebook.com/1/picture"));
+        assert!(!is_facebook_picture("https://lh3.googleusercontent.com/a/x"));
+        assert!(!is_facebook_picture("https://fbcdn.net.evil.example/p.jpg"));
+        assert!(!is_facebook_picture("https://notfacebook.com/p.jpg"));
     }
 
     #[test]

@@ -118,6 +118,56 @@ impl UserStore {
         }
     }
 
+    /// Removes the user's `avatar_url` (from the user item and every identity's snapshot of it)
+    /// if `is_forgotten_providers` says it is the picture of a provider whose data is being
+    /// forgotten (a user made by a Facebook sign-in keeps Facebook's picture URL, which names the
+    /// person's app-scoped id). `true` if one was removed.
+    pub async fn forget_avatar(
+        &self,
+        instance: &InstanceName,
+        user_id: u64,
+        is_forgotten_providers: impl Fn(&str) -> bool,
+    ) -> Result<bool, StoreError> {
+        let Some(item) = self.get_user_item(instance, user_id).await? else { return Ok(false) };
+        let Some(url) = get_opt_s(&item, "avatar_url").filter(|u| is_forgotten_providers(u)) else { return Ok(false) };
+        let identities = match item.get("identities") {
+            Some(AttributeValue::Ss(ids)) => ids.clone(),
+            _ => Vec::new(),
+        };
+        for id in identities {
+            let Some((provider, subject)) = id.split_once('#') else { continue };
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(keys::identity(instance, provider, subject)))
+                .update_expression("REMOVE avatar_url")
+                .condition_expression("attribute_exists(pk)")
+                .send()
+                .await;
+            match result {
+                Ok(_) => {}
+                Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {}
+                Err(e) => return Err(classify("UpdateItem", e)),
+            }
+        }
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::user(instance, user_id)))
+            .update_expression("REMOVE avatar_url")
+            .condition_expression("avatar_url = :url")
+            .expression_attribute_values(":url", s(url))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(classify("UpdateItem", e)),
+        }
+    }
+
     /// The status of the deletion `code`, if there is one (and it has not expired yet: DynamoDB's
     /// TTL removes items some time after `expires_at`).
     pub async fn facebook_deletion(&self, code: &str) -> Result<Option<FacebookDeletion>, StoreError> {
