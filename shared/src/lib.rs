@@ -9,6 +9,7 @@ pub mod avatar;
 pub mod clock;
 pub mod config;
 pub mod dialect;
+pub mod facebook_callbacks;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod http;

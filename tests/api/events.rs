@@ -44,6 +44,27 @@ fn event(route_key: &str, raw_path: &str, instance: Option<&str>, headers: &[(&s
     ev
 }
 
+/// The confirmation code of the Facebook data deletion the status sample reads.
+const FACEBOOK_DELETION_CODE: &str = "5ca1ab1e0ddba11c0ffee0ddba11fade";
+
+/// A completed Facebook data deletion under [`FACEBOOK_DELETION_CODE`], as the data deletion
+/// callback records one, for the status sample.
+async fn seed_facebook_deletion(t: &TestApp) {
+    let instance = shared::InstanceName::parse(DEMO_INSTANCE).expect("valid");
+    let now = shared::clock::now_secs();
+    let fingerprint = "e".repeat(64);
+    let claim = t.app.store.claim_facebook_deletion(
+        &instance,
+        &fingerprint,
+        FACEBOOK_DELETION_CODE,
+        now * 1_000_000,
+        now + 3600,
+    );
+    claim.await.expect("claim");
+    let done = t.app.store.complete_facebook_deletion(FACEBOOK_DELETION_CODE, "nothing-to-do", now * 1_000_000);
+    done.await.expect("complete");
+}
+
 /// Every sample, by function and file stem.
 fn samples(emulator: &Emulator) -> BTreeMap<(&'static str, String), Value> {
     let mut out = BTreeMap::new();
@@ -288,6 +309,45 @@ fn samples(emulator: &Emulator) -> BTreeMap<(&'static str, String), Value> {
         notification(APPLE_CLIENT_ID, "account-delete", DEMO_APPLE_SUB, past),
     );
     out.insert(("apple-notifications", "400-not-a-notification".into()), apple(r#"{"events": "x"}"#));
+    // Facebook's callbacks: forms with a signed_request. Our app's secret is random per run, so
+    // a fixed sample can only be refused: another app's signature, `none`, a form without one,
+    // not a form, an unknown instance; and the status of an unknown code. The status of a known
+    // code is seeded by the test (`FACEBOOK_DELETION_CODE`).
+    let form = "application/x-www-form-urlencoded";
+    for (function, action) in [("facebook-data-deletion", "data-deletion"), ("facebook-deauthorize", "deauthorize")] {
+        let route = format!("POST /callbacks/facebook/{{instance}}/{action}");
+        let post = |instance: &str, ct: &str, body: &str| {
+            let path = format!("/callbacks/facebook/{instance}/{action}");
+            event(&route, &path, Some(instance), &[("content-type", ct)], body)
+        };
+        let signed = |secret: &str, algorithm: &str| {
+            let sr = demo_facebook_signed_request(secret, DEMO_FACEBOOK_OTHER_USER_ID, algorithm);
+            format!("signed_request={sr}")
+        };
+        out.insert(
+            (function, "401-another-app".into()),
+            post(DEMO_INSTANCE, form, &signed("another-apps-secret", "HMAC-SHA256")),
+        );
+        out.insert((function, "401-algorithm-none".into()), post(DEMO_INSTANCE, form, &signed("", "none")));
+        out.insert((function, "400-no-signed-request".into()), post(DEMO_INSTANCE, form, "user_id=10000000000000042"));
+        out.insert(
+            (function, "400-not-a-form".into()),
+            post(DEMO_INSTANCE, "application/json", r#"{"signed_request":"x.y"}"#),
+        );
+        out.insert(
+            (function, "404-unknown-instance".into()),
+            post("No_Such_Instance!", form, &signed("x", "HMAC-SHA256")),
+        );
+    }
+    let status = |code: &str| {
+        let path = format!("/callbacks/facebook/deletion-status/{code}");
+        let mut e = event("GET /callbacks/facebook/deletion-status/{code}", &path, None, &[], "");
+        e["pathParameters"] = json!({ "code": code });
+        e
+    };
+    out.insert(("facebook-deletion-status", "200-completed".into()), status(FACEBOOK_DELETION_CODE));
+    out.insert(("facebook-deletion-status", "404-unknown-code".into()), status(&"0".repeat(32)));
+    out.insert(("facebook-deletion-status", "404-not-a-code".into()), status("not-a-code"));
     // The fallback: ANY on the Syncano paths, for an unknown backend and the wrong methods.
     let fallback = |method: &str, path: &str, raw_path: &str, headers: &[(&str, &str)], body: &str| {
         let mut e = event(&format!("ANY {path}"), raw_path, Some(DEMO_INSTANCE), headers, body);
@@ -342,6 +402,7 @@ async fn every_event_sample_is_current_and_answers_its_documented_status() {
     );
 
     let template = Template::load(repo_root().join("template.yaml")).expect("template");
+    seed_facebook_deletion(&t).await;
     let handlers = function_handlers(t.app.clone());
     for ((function, stem), text) in on_disk {
         let ev: Value = serde_json::from_str(&text).expect("JSON");

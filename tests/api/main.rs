@@ -8,6 +8,7 @@ mod compat_syncano;
 mod crash;
 mod deletion;
 mod events;
+mod facebook_callbacks;
 mod faults;
 mod helpers;
 mod linking;

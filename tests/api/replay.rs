@@ -148,7 +148,10 @@ fn dialect_error(function: &str, body: &Value) -> bool {
         return body.get("status").is_none() || body["message"].is_string();
     }
     // The provider callbacks belong to no dialect: `{"error": code, "message": text}`.
-    if function == "apple-notifications" {
+    if matches!(
+        function,
+        "apple-notifications" | "facebook-data-deletion" | "facebook-deletion-status" | "facebook-deauthorize"
+    ) {
         return body["error"].is_string()
             && body["message"].is_string()
             && body.as_object().is_some_and(|o| o.len() == 2);

@@ -70,6 +70,17 @@ const GRANTS: &[(&str, &[&str], &[&str])] = &[
         &["GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"],
         &["token-secret", "token-secret-previous"],
     ),
+    // Facebook's data deletion: its request and status items (PutItem, UpdateItem, GetItem),
+    // then what Apple's notifications do to forget an identity.
+    (
+        "FacebookDataDeletionFunction",
+        &["GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"],
+        &["token-secret", "token-secret-previous", "facebook-app-secret"],
+    ),
+    // The status page: one read; no secret.
+    ("FacebookDeletionStatusFunction", &["GetItem"], &[]),
+    // Deauthorize: the identity, then the user's sessions (Query on `USESS#`); no user key.
+    ("FacebookDeauthorizeFunction", &["GetItem", "DeleteItem", "Query"], &["facebook-app-secret"]),
     (
         "ResetKeyFunction",
         &["GetItem", "BatchGetItem", "PutItem", "UpdateItem", "DeleteItem"],
@@ -114,7 +125,11 @@ const LOGIN_FUNCTIONS: [&str; 7] = [
 
 /// The provider callbacks: each verifies its provider's signatures, so it is configured with
 /// that provider (and only it), though it logs no one in.
-const CALLBACK_FUNCTIONS: [(&str, shared::Provider); 1] = [("AppleNotificationsFunction", shared::Provider::Apple)];
+const CALLBACK_FUNCTIONS: [(&str, shared::Provider); 3] = [
+    ("AppleNotificationsFunction", shared::Provider::Apple),
+    ("FacebookDataDeletionFunction", shared::Provider::Facebook),
+    ("FacebookDeauthorizeFunction", shared::Provider::Facebook),
+];
 
 /// Provider id variables; given to a function only if it serves that provider.
 const PROVIDER_IDS: [&str; 6] = [

@@ -91,6 +91,16 @@ pub(super) fn deletion_audit(instance: &InstanceName, user_id: u64, micros: i64)
     key(format!("AUDIT#{instance}"), &format!("DELETED#{user_id}#{micros}"))
 }
 
+/// The status of a Facebook data deletion request, by its confirmation code.
+pub(super) fn facebook_deletion(code: &str) -> Item {
+    key(format!("FBDEL#{code}"), "FBDEL")
+}
+
+/// A Facebook data deletion request, by the SHA-256 of its signature: names its code.
+pub(super) fn facebook_deletion_request(fingerprint: &str) -> Item {
+    key(format!("FBREQ#{fingerprint}"), "FBREQ")
+}
+
 /// A failure counter of the login limiter in one window.
 pub(super) fn failure_counter(counter: &str, window: i64) -> Item {
     key(format!("FAIL#{counter}#{window}"), "FAIL")
@@ -118,5 +128,7 @@ mod tests {
         assert_eq!(text(&user_session(&i, 5, "ab"), "pk"), "USESS#demo#5");
         assert_eq!(text(&deletion_audit(&i, 5, 7), "sk"), "DELETED#5#7");
         assert_eq!(text(&failure_counter("203.0.113.1", 7), "pk"), "FAIL#203.0.113.1#7");
+        assert_eq!(text(&facebook_deletion("ab12"), "pk"), "FBDEL#ab12");
+        assert_eq!(text(&facebook_deletion_request("cd34"), "pk"), "FBREQ#cd34");
     }
 }

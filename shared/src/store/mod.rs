@@ -14,6 +14,8 @@
 //! | rejected logins of an IP | `FAIL#{ip}#{window index}`           | `FAIL`             |
 //! | account deletion audit   | `AUDIT#{instance}`                   | `DELETED#{user id}#{micros}` |
 //! | pending provider revocation | `REVOKE`                          | `{provider}#{instance}#{sub}` |
+//! | Facebook deletion status | `FBDEL#{confirmation code}`          | `FBDEL`            |
+//! | Facebook deletion request | `FBREQ#{sha256(signature)}`         | `FBREQ`            |
 //!
 //! An Apple identity signed in with an authorization code also holds Apple's refresh token,
 //! sealed (`refresh_token`, `refresh_token_client`: [`crate::sealing`]), never in plain text.
@@ -35,6 +37,7 @@
 mod deletion;
 mod email_forwarding;
 mod error;
+mod facebook_deletions;
 mod failures;
 mod instances;
 mod items;
@@ -50,6 +53,7 @@ use aws_sdk_dynamodb::Client;
 pub use crate::records::{ApiKeyCheck, ApiKeyInfo, ApiKeyPermissions, DeletionReason, Session, UserRecord};
 pub use deletion::Tombstoned;
 pub use error::StoreError;
+pub use facebook_deletions::{Claim, FacebookDeletion};
 pub use linking::Unlinked;
 pub use revocations::{PendingRevocation, RevocationPlan};
 pub use user_keys::user_key_of;

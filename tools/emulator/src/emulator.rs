@@ -67,6 +67,9 @@ impl Emulator {
     /// - `POST /_emulator/facebook/users` `{"name", "email"?}` → `{"id"}`
     /// - `POST /_emulator/facebook/tokens` `{"user", "app_id", "ttl_secs"?}` → `{"access_token"}`
     /// - `POST /_emulator/facebook/tokens/revoke` `{"access_token"}` → `{"revoked": true}`
+    /// - `POST /_emulator/facebook/signed_requests` `{"app_id", "user_id", "algorithm"?, "issued_at"?}`
+    ///   → `{"signed_request"}`: what Facebook posts to the app's data deletion and deauthorize
+    ///   callbacks, signed with that app's secret
     /// - `POST /_emulator/fault` `{"fault": "none"|"status500"|"hang"|"invalid_json"|"rate_limited"|"close"|"reset_mid_body"|"slow_drip"|"huge_body"}`
     /// - `GET /_emulator/stats` → `{"requests": n, "fault": name, "apple_token_exchanges": n,
     ///   "apple_revocations": n, "facebook_permission_deletions": n}`
@@ -148,6 +151,21 @@ impl Emulator {
     /// different for every app, as on Facebook.
     pub fn app_scoped_user_id(&self, person: &str, app_id: &str) -> String {
         self.shared.facebook.app_scoped_user_id(person, app_id)
+    }
+
+    /// The `signed_request` Facebook posts to the data deletion and deauthorize callbacks of the
+    /// app `app_id` about its app-scoped user `user_id`, issued now and signed with the app's
+    /// secret; `algorithm` overrides the `HMAC-SHA256` it names (the signature stays
+    /// HMAC-SHA256). Another configured app's id forges one for ours. For any other payload or
+    /// secret: [`crate::sign_signed_request`].
+    ///
+    /// # Panics
+    /// If `app_id` is not a configured app.
+    pub fn facebook_signed_request(&self, app_id: &str, user_id: &str, algorithm: Option<&str>) -> String {
+        match self.shared.facebook.signed_request(app_id, user_id, algorithm, crate::util::now()) {
+            Ok(signed) => signed,
+            Err(e) => panic!("facebook_signed_request: {e:?} (app {app_id:?})"),
+        }
     }
 
     /// Sets the fault applied to every Graph request from now on ([`Fault::None`] clears it).

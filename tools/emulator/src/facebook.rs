@@ -8,6 +8,7 @@ mod debug_token;
 mod error;
 mod graph;
 mod me;
+mod signed_request;
 mod test_users;
 
 use std::collections::HashMap;
@@ -22,6 +23,7 @@ use crate::util::{lock, now, random_alnum, random_digits};
 pub(crate) use admin::admin_router;
 pub(crate) use error::GraphError;
 pub(crate) use graph::graph;
+pub use signed_request::{sign_signed_request, signed_request_payload, SIGNED_REQUEST_ALGORITHM};
 
 /// A Facebook app the emulator knows: its id and app secret.
 #[derive(Clone, PartialEq, Eq)]

@@ -48,6 +48,7 @@ mod util;
 pub use apple_tokens::{AppleTeam, RefreshToken};
 pub use emulator::{Emulator, EmulatorConfig};
 pub use facebook::FacebookApp;
+pub use facebook::{sign_signed_request, signed_request_payload, SIGNED_REQUEST_ALGORITHM};
 pub use faults::{Fault, UnknownFault};
 pub use github::GitHubApp;
 pub use oidc::LinkedInApp;

@@ -58,6 +58,17 @@ pub fn demo_apple_notification(emulator: &Emulator, aud: &str, kind: &str, sub: 
     serde_json::json!({ "payload": emulator.sign_id_token(OidcProvider::Apple, claims, SigningMode::Current) })
 }
 
+/// A Facebook `signed_request` about the app-scoped user `user_id`, naming `algorithm`, signed
+/// with `app_secret`, issued at a fixed time (2026-11-23): the same string on every run, for
+/// the `events/` samples. Our app's secret is random per run, and a request that old is refused
+/// anyway: such a sample can only show a refusal.
+pub fn demo_facebook_signed_request(app_secret: &str, user_id: &str, algorithm: &str) -> String {
+    emulator::sign_signed_request(app_secret, &emulator::signed_request_payload(user_id, algorithm, 1_795_453_200))
+}
+
+/// An app-scoped Facebook user id nobody signed in with (for the `events/` samples).
+pub const DEMO_FACEBOOK_OTHER_USER_ID: &str = "10000000000000042";
+
 /// The demo Apple user's `sub` (its [`demo_id_token`]).
 pub const DEMO_APPLE_SUB: &str = "001234.0123456789abcdef0123456789abcdef.1234";
 

@@ -1,5 +1,5 @@
 //! The Facebook admin routes under `/_emulator/facebook/` (JSON): create a person, issue or
-//! revoke a user access token.
+//! revoke a user access token, sign a `signed_request` for an app's callbacks.
 
 use std::sync::Arc;
 
@@ -22,6 +22,7 @@ pub(crate) fn admin_router() -> Router<Arc<Shared>> {
         .route("/_emulator/facebook/users", post(admin_create_user))
         .route("/_emulator/facebook/tokens", post(admin_issue_token))
         .route("/_emulator/facebook/tokens/revoke", post(admin_revoke_token))
+        .route("/_emulator/facebook/signed_requests", post(admin_signed_request))
 }
 
 #[derive(Deserialize)]
@@ -64,4 +65,25 @@ async fn admin_issue_token(State(shared): State<Arc<Shared>>, AdminJson(request)
 
 async fn admin_revoke_token(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     revoke_with(&body, |t| shared.facebook.revoke_token(t))
+}
+
+#[derive(Deserialize)]
+struct NewSignedRequest {
+    app_id: String,
+    user_id: String,
+    #[serde(default)]
+    algorithm: Option<String>,
+    #[serde(default)]
+    issued_at: Option<i64>,
+}
+
+async fn admin_signed_request(
+    State(shared): State<Arc<Shared>>,
+    AdminJson(request): AdminJson<NewSignedRequest>,
+) -> Response {
+    let issued_at = request.issued_at.unwrap_or_else(crate::util::now);
+    match shared.facebook.signed_request(&request.app_id, &request.user_id, request.algorithm.as_deref(), issued_at) {
+        Ok(signed) => Json(json!({ "signed_request": signed })).into_response(),
+        Err(_) => admin_error(StatusCode::BAD_REQUEST, format!("app {:?} is not configured", request.app_id)),
+    }
 }

@@ -1,0 +1,416 @@
+//! Facebook's callbacks, the URLs an app team registers in its Facebook app (README, "Account
+//! deletion and provider duties"):
+//!
+//! - `POST /callbacks/facebook/{instance}/data-deletion`: the data deletion request callback.
+//!   The person removed our app and asked for their data to be deleted: the Facebook identity is
+//!   forgotten ([`App::forget_identity`]: the whole account when it was the user's only
+//!   identity, audit reason `facebook`; else the identity goes and every session of the user
+//!   ends). The answer is Facebook's `{"url", "confirmation_code"}`; the url is the status route.
+//! - `GET /callbacks/facebook/deletion-status/{code}`: what became of that request (the page
+//!   Facebook shows the person). The code is random (128 bits), not derived from anyone's id:
+//!   knowing it is the only way in.
+//! - `POST /callbacks/facebook/{instance}/deauthorize`: the deauthorize callback. The person
+//!   removed our app: every session of that user ends; the identity stays (the next Facebook
+//!   login is the same user).
+//!
+//! Both POSTs carry a form `signed_request` ([`signed_request`]), verified with our app secret.
+//! A redelivery of the same data deletion request answers the same code and changes nothing
+//! more (the request is recorded by the SHA-256 of its signature); a deauthorize redelivery
+//! finds no session left. Nothing is revoked at Facebook: the person already removed the app.
+//! Refusals are JSON `{"error", "message"}`, as Apple's callback answers them.
+
+pub mod signed_request;
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+
+use crate::accounts::Forgotten;
+use crate::app::App;
+use crate::clock;
+use crate::http::{self, json_response, RequestLog};
+use crate::identity::Provider;
+use crate::instance::InstanceName;
+use crate::login::LoginError;
+use crate::records::DeletionReason;
+use crate::secret::Secret;
+use crate::store::{Claim, FacebookDeletion, StoreError};
+use signed_request::{SignedRequest, SignedRequestError};
+
+/// The oldest `signed_request` accepted (by its `issued_at`): Facebook calls at once. Every
+/// deletion request is remembered at least this long (`AUDIT_RETENTION_DAYS` is at least a
+/// day), so a replay of an old one can never delete again.
+pub const MAX_REQUEST_AGE_SECS: i64 = 86_400;
+
+/// Length of a confirmation code: 128 random bits in lowercase hex.
+const CODE_LEN: usize = 32;
+
+/// Why a callback was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum CallbackError {
+    /// No or a garbled `signed_request`, or not a form: the text is safe to show.
+    #[error("bad request: {0}")]
+    BadRequest(&'static str),
+    /// The path's instance is not an instance name.
+    #[error("unknown instance")]
+    UnknownInstance,
+    /// No such confirmation code (or it expired).
+    #[error("unknown confirmation code")]
+    UnknownCode,
+    /// This deployment does not serve Facebook Login.
+    #[error("Facebook Login is not served")]
+    NotServed,
+    /// Not signed by our app with HMAC-SHA256, or too old; the reason is for logs only.
+    #[error("not Facebook's request for this app: {0}")]
+    NotFacebooks(&'static str),
+    /// Our store out of reach (or our own bug).
+    #[error(transparent)]
+    Login(#[from] LoginError),
+}
+
+impl From<SignedRequestError> for CallbackError {
+    fn from(e: SignedRequestError) -> Self {
+        match e {
+            SignedRequestError::Malformed(why) => CallbackError::BadRequest(why),
+            SignedRequestError::Forged(why) => CallbackError::NotFacebooks(why),
+        }
+    }
+}
+
+impl From<StoreError> for CallbackError {
+    fn from(e: StoreError) -> Self {
+        CallbackError::Login(e.into())
+    }
+}
+
+/// What a data deletion request did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// The Facebook identity was its user's only one: the account is deleted.
+    AccountDeleted,
+    /// The identity is gone and its user's sessions ended; the user keeps its other identities.
+    IdentityRemoved,
+    /// No user here holds that identity (never did, or it was forgotten before).
+    NothingToDo,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::AccountDeleted => "account-deleted",
+            Outcome::IdentityRemoved => "identity-removed",
+            Outcome::NothingToDo => "nothing-to-do",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Outcome> {
+        [Outcome::AccountDeleted, Outcome::IdentityRemoved, Outcome::NothingToDo]
+            .into_iter()
+            .find(|o| o.as_str() == text)
+    }
+}
+
+/// The data deletion callback's answer, in Facebook's shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeletionReceipt {
+    pub url: String,
+    pub confirmation_code: String,
+}
+
+/// Where a deletion request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Progress {
+    /// Received; not finished yet (or an attempt stopped: Facebook's redelivery finishes it).
+    InProgress,
+    Completed,
+}
+
+/// The status route's answer: what became of the request (nothing personal).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeletionStatus {
+    pub confirmation_code: String,
+    pub status: Progress,
+    /// `None` until completed.
+    pub outcome: Option<Outcome>,
+    /// RFC 3339.
+    pub requested_at: String,
+    pub completed_at: Option<String>,
+    /// For the person reading it.
+    pub message: &'static str,
+}
+
+impl DeletionStatus {
+    fn of(deletion: &FacebookDeletion) -> Result<DeletionStatus, CallbackError> {
+        let outcome = match deletion.outcome.as_deref() {
+            None => None,
+            Some(text) => Some(Outcome::parse(text).ok_or(StoreError::Corrupt("facebook deletion outcome"))?),
+        };
+        let message = match outcome {
+            None => "Your request was received; the deletion is under way.",
+            Some(Outcome::AccountDeleted) => "Your account and the data it held have been deleted.",
+            Some(Outcome::IdentityRemoved) => {
+                "Your Facebook login and the data from Facebook have been deleted; your sessions ended."
+            }
+            Some(Outcome::NothingToDo) => "We hold no data from your Facebook account: there was nothing to delete.",
+        };
+        Ok(DeletionStatus {
+            confirmation_code: deletion.code.clone(),
+            status: if outcome.is_some() { Progress::Completed } else { Progress::InProgress },
+            outcome,
+            requested_at: clock::rfc3339_micros(deletion.requested_at),
+            completed_at: deletion.completed_at.map(clock::rfc3339_micros),
+            message,
+        })
+    }
+}
+
+/// The deauthorize callback's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Deauthorized {
+    /// Sessions ended now (0: no user holds that identity, or none was signed in).
+    pub sessions_ended: usize,
+}
+
+/// Is `url` a picture Facebook serves (its CDN, its profile picture lookaside, the Graph API)?
+pub fn is_facebook_picture(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("https://") else { return false };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default().to_ascii_lowercase();
+    let host =
+        host.rsplit_once('@').map_or(host.as_str(), |(_, h)| h).split(':').next().unwrap_or_default().to_string();
+    ["facebook.com", "fbcdn.net", "fbsbx.com"].iter().any(|d| host == *d || host.ends_with(&format!(".{d}")))
+}
+
+/// A new confirmation code: 128 random bits, lowercase hex.
+fn new_code() -> String {
+    hex::encode(rand::random::<[u8; 16]>())
+}
+
+/// Is `code` shaped like one of ours (no lookup for anything else)?
+fn is_code(code: &str) -> bool {
+    code.len() == CODE_LEN && code.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+impl App {
+    /// Verifies `signed` with our app secret, and that it is recent.
+    fn facebook_signed_request(&self, signed: &Secret) -> Result<SignedRequest, CallbackError> {
+        let facebook = self.config.facebook.as_ref().ok_or(CallbackError::NotServed)?;
+        let request = signed_request::verify(signed.expose(), facebook.app_secret.expose().as_bytes())?;
+        let issued_at = request.issued_at.ok_or(CallbackError::BadRequest("the signed_request has no issued_at"))?;
+        if issued_at < clock::now_secs().saturating_sub(MAX_REQUEST_AGE_SECS) {
+            return Err(CallbackError::NotFacebooks("the signed_request is too old"));
+        }
+        Ok(request)
+    }
+
+    /// The data deletion callback for `instance`: forgets the person's Facebook identity (once
+    /// per request) and answers where its status can be read.
+    pub async fn facebook_data_deletion(
+        &self,
+        instance: &InstanceName,
+        signed: &Secret,
+    ) -> Result<DeletionReceipt, CallbackError> {
+        let request = self.facebook_signed_request(signed)?;
+        let now = clock::now_micros();
+        let expires_at =
+            clock::now_secs().saturating_add(i64::try_from(self.config.audit_retention.as_secs()).unwrap_or(i64::MAX));
+        let claim =
+            self.store.claim_facebook_deletion(instance, &request.fingerprint, &new_code(), now, expires_at).await?;
+        let deletion = match claim {
+            // Done before: the same answer, nothing more.
+            Claim::Existing(done) if done.outcome.is_some() => done,
+            // New, or an earlier attempt stopped before recording what it did: (finish and) record.
+            Claim::New(pending) | Claim::Existing(pending) => {
+                let forgotten = self
+                    .forget_identity(instance, Provider::Facebook, &request.user_id, DeletionReason::Facebook)
+                    .await?;
+                let outcome = match forgotten {
+                    Forgotten::AccountDeleted { .. } => Outcome::AccountDeleted,
+                    Forgotten::IdentityRemoved { user_id } => {
+                        // The user stays: Facebook's picture must not (it names the person).
+                        self.store.forget_avatar(instance, user_id, is_facebook_picture).await?;
+                        Outcome::IdentityRemoved
+                    }
+                    Forgotten::NoSuchIdentity => Outcome::NothingToDo,
+                };
+                tracing::info!(instance = %instance, outcome = outcome.as_str(), "facebook data deletion");
+                self.store.complete_facebook_deletion(&pending.code, outcome.as_str(), clock::now_micros()).await?
+            }
+        };
+        Ok(DeletionReceipt {
+            url: format!("{}/callbacks/facebook/deletion-status/{}", self.config.public_base_url, deletion.code),
+            confirmation_code: deletion.code,
+        })
+    }
+
+    /// The status of the data deletion request `code`.
+    pub async fn facebook_deletion_status(&self, code: &str) -> Result<DeletionStatus, CallbackError> {
+        if !is_code(code) {
+            return Err(CallbackError::UnknownCode);
+        }
+        let deletion = self.store.facebook_deletion(code).await?.ok_or(CallbackError::UnknownCode)?;
+        DeletionStatus::of(&deletion)
+    }
+
+    /// The deauthorize callback for `instance`: ends every session of the person's user.
+    pub async fn facebook_deauthorize(
+        &self,
+        instance: &InstanceName,
+        signed: &Secret,
+    ) -> Result<Deauthorized, CallbackError> {
+        let request = self.facebook_signed_request(signed)?;
+        let ended = self.end_identity_sessions(instance, Provider::Facebook, &request.user_id).await?;
+        let sessions_ended = ended.unwrap_or(0);
+        tracing::info!(instance = %instance, known = ended.is_some(), sessions_ended, "facebook deauthorize");
+        Ok(Deauthorized { sessions_ended })
+    }
+}
+
+/// The form's `signed_request` (exactly one, non-empty).
+fn signed_request_of(req: &Request) -> Result<Secret, CallbackError> {
+    if http::media_type(req).as_deref() != Some("application/x-www-form-urlencoded") {
+        return Err(CallbackError::BadRequest("the body must be a form (application/x-www-form-urlencoded)"));
+    }
+    let bytes = http::body_bytes(req);
+    if bytes.len() > http::MAX_BODY_BYTES {
+        return Err(CallbackError::BadRequest("the body is too large"));
+    }
+    let invalid = || CallbackError::BadRequest("the form must carry one signed_request");
+    let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(bytes).map_err(|_| invalid())?;
+    let mut values = fields.into_iter().filter(|(k, _)| k == "signed_request").map(|(_, v)| v);
+    match (values.next(), values.next()) {
+        (Some(v), None) if !v.trim().is_empty() => Ok(Secret::new(v)),
+        _ => Err(invalid()),
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    message: &'a str,
+}
+
+/// The one mapping of a refusal to its status and body.
+pub fn error_response(err: &CallbackError) -> Response<Body> {
+    let (status, error, message) = match err {
+        CallbackError::BadRequest(why) => (StatusCode::BAD_REQUEST, "invalid_request", *why),
+        CallbackError::UnknownInstance => (StatusCode::NOT_FOUND, "not_found", "No such instance."),
+        CallbackError::UnknownCode => (StatusCode::NOT_FOUND, "not_found", "No such deletion request."),
+        CallbackError::NotServed => {
+            (StatusCode::SERVICE_UNAVAILABLE, "not_served", "Facebook Login is not served by this deployment.")
+        }
+        CallbackError::NotFacebooks(_) => {
+            (StatusCode::UNAUTHORIZED, "invalid_signed_request", "The signed_request is not Facebook's for this app.")
+        }
+        CallbackError::Login(LoginError::ProviderTimeout) => {
+            (StatusCode::GATEWAY_TIMEOUT, "provider_timeout", "The provider did not answer in time.")
+        }
+        CallbackError::Login(LoginError::ProviderUnavailable(_)) => {
+            (StatusCode::BAD_GATEWAY, "provider_unavailable", "The provider could not be reached.")
+        }
+        CallbackError::Login(LoginError::StoreUnavailable(_)) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", "Try again later.")
+        }
+        CallbackError::Login(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "Internal server error."),
+    };
+    let mut resp = json_response(status, &ErrorBody { error, message });
+    if let CallbackError::Login(e) = err {
+        http::set_retry_after(&mut resp, e);
+    }
+    resp
+}
+
+fn path_parameter(req: &Request, name: &str) -> String {
+    req.path_parameters_ref().and_then(|p| p.first(name)).unwrap_or_default().to_string()
+}
+
+fn instance_of(req: &Request) -> Result<InstanceName, CallbackError> {
+    InstanceName::parse(&path_parameter(req, "instance").to_lowercase()).ok_or(CallbackError::UnknownInstance)
+}
+
+/// `POST /callbacks/facebook/{instance}/data-deletion`.
+pub async fn handle_data_deletion(app: &App, req: &Request, route: &'static str) -> Response<Body> {
+    let mut log = RequestLog::start(req, route);
+    log.provider(Provider::Facebook);
+    let result = async { app.facebook_data_deletion(&instance_of(req)?, &signed_request_of(req)?).await }.await;
+    http::respond(log, result, |receipt| json_response(StatusCode::OK, receipt), error_response)
+}
+
+/// `POST /callbacks/facebook/{instance}/deauthorize`.
+pub async fn handle_deauthorize(app: &App, req: &Request, route: &'static str) -> Response<Body> {
+    let mut log = RequestLog::start(req, route);
+    log.provider(Provider::Facebook);
+    let result = async { app.facebook_deauthorize(&instance_of(req)?, &signed_request_of(req)?).await }.await;
+    http::respond(log, result, |done| json_response(StatusCode::OK, done), error_response)
+}
+
+/// `GET /callbacks/facebook/deletion-status/{code}`.
+pub async fn handle_deletion_status(app: &App, req: &Request, route: &'static str) -> Response<Body> {
+    let mut log = RequestLog::start(req, route);
+    log.provider(Provider::Facebook);
+    let result = app.facebook_deletion_status(&path_parameter(req, "code")).await;
+    http::respond(log, result, |status| json_response(StatusCode::OK, status), error_response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(err: CallbackError) -> u16 {
+        error_response(&err).status().as_u16()
+    }
+
+    #[test]
+    fn refusals_map_once_to_their_status() {
+        assert_eq!(status(CallbackError::BadRequest("x")), 400);
+        assert_eq!(status(SignedRequestError::Malformed("x").into()), 400);
+        assert_eq!(status(SignedRequestError::Forged("x").into()), 401);
+        assert_eq!(status(CallbackError::UnknownInstance), 404);
+        assert_eq!(status(CallbackError::UnknownCode), 404);
+        assert_eq!(status(CallbackError::NotServed), 503);
+        assert_eq!(status(LoginError::ProviderTimeout.into()), 504);
+        assert_eq!(status(LoginError::ProviderUnavailable("down".into()).into()), 502);
+        assert_eq!(status(StoreError::Unavailable("x".into()).into()), 503);
+        assert_eq!(status(StoreError::Corrupt("x").into()), 500);
+    }
+
+    #[test]
+    fn facebook_pictures_are_known_by_their_host() {
+        assert!(is_facebook_picture("https://platform-lookaside.fbsbx.com/platform/profilepic/?asid=1"));
+        assert!(is_facebook_picture("https://scontent.xx.fbcdn.net/v/t1/p.jpg"));
+        assert!(is_facebook_picture("https://graph.facebook.com/1/picture"));
+        assert!(!is_facebook_picture("https://lh3.googleusercontent.com/a/x"));
+        assert!(!is_facebook_picture("https://fbcdn.net.evil.example/p.jpg"));
+        assert!(!is_facebook_picture("https://notfacebook.com/p.jpg"));
+    }
+
+    #[test]
+    fn codes_are_128_random_bits_in_hex() {
+        let (a, b) = (new_code(), new_code());
+        assert_ne!(a, b);
+        assert!(is_code(&a) && is_code(&b), "{a} {b}");
+        assert!(!is_code(&a.to_uppercase()));
+        assert!(!is_code(&a[1..]));
+        assert!(!is_code("../../etc/passwd"));
+    }
+
+    #[test]
+    fn the_status_says_what_became_of_the_request_and_nothing_personal() {
+        let deletion = FacebookDeletion {
+            code: "0123456789abcdef0123456789abcdef".into(),
+            instance: "demo".into(),
+            outcome: Some("account-deleted".into()),
+            requested_at: 1_795_453_200_000_000,
+            completed_at: Some(1_795_453_200_500_000),
+        };
+        let body = serde_json::to_value(DeletionStatus::of(&deletion).expect("reads")).expect("serializes");
+        assert_eq!(body["status"], "completed");
+        assert_eq!(body["outcome"], "account-deleted");
+        assert_eq!(body["confirmation_code"], deletion.code.as_str());
+        assert!(body.get("instance").is_none());
+        let pending = FacebookDeletion { outcome: None, completed_at: None, ..deletion };
+        let body = serde_json::to_value(DeletionStatus::of(&pending).expect("reads")).expect("serializes");
+        assert_eq!((body["status"].as_str(), body["outcome"].is_null()), (Some("in-progress"), true));
+    }
+}

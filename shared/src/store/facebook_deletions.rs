@@ -1,0 +1,182 @@
+//! Facebook's data deletion requests: the status of each (`FBDEL#{code}`, what the person's
+//! confirmation code leads to) and the request that made it (`FBREQ#{sha256(signature)}`, which
+//! names the code, so that a redelivery of the same `signed_request` gets the same code). Neither
+//! holds personal data: no Facebook user id, no user id; both expire (`expires_at`).
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::error::{classify, transaction_cancelled};
+use super::items::{get_n, get_opt_s, get_s, n, s, Item};
+use super::{keys, StoreError, UserStore};
+use crate::instance::InstanceName;
+
+/// A data deletion request's status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FacebookDeletion {
+    /// The confirmation code Facebook shows the person.
+    pub code: String,
+    pub instance: String,
+    /// What the deletion did (`account-deleted`, `identity-removed`, `nothing-to-do`), once
+    /// done; `None` while it is under way (or an attempt stopped before recording it).
+    pub outcome: Option<String>,
+    /// Microseconds since the epoch.
+    pub requested_at: i64,
+    pub completed_at: Option<i64>,
+}
+
+/// What [`UserStore::claim_facebook_deletion`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// This request is new: its status item is written, under way.
+    New(FacebookDeletion),
+    /// This request was received before: its status (under way or done).
+    Existing(FacebookDeletion),
+}
+
+fn deletion_from_item(item: &Item) -> Result<FacebookDeletion, StoreError> {
+    Ok(FacebookDeletion {
+        code: get_s(item, "code")?.to_string(),
+        instance: get_s(item, "instance")?.to_string(),
+        outcome: get_opt_s(item, "outcome"),
+        requested_at: get_n(item, "requested_at")?,
+        completed_at: if item.contains_key("completed_at") { Some(get_n(item, "completed_at")?) } else { None },
+    })
+}
+
+impl UserStore {
+    /// Records a data deletion request of `instance`, named by `fingerprint` (SHA-256 of its
+    /// signature), under the new confirmation `code`: one transaction writes the request item
+    /// and the status item (under way), both only if new. If the same request was received
+    /// before (a redelivery, possibly concurrent), nothing is written and its status is read.
+    pub async fn claim_facebook_deletion(
+        &self,
+        instance: &InstanceName,
+        fingerprint: &str,
+        code: &str,
+        requested_at_micros: i64,
+        expires_at: i64,
+    ) -> Result<Claim, StoreError> {
+        let mut request = keys::facebook_deletion_request(fingerprint);
+        request.insert("code".into(), s(code));
+        request.insert("expires_at".into(), n(expires_at));
+        let mut status = keys::facebook_deletion(code);
+        status.extend([
+            ("code".to_string(), s(code)),
+            ("instance".to_string(), s(instance.as_str())),
+            ("requested_at".to_string(), n(requested_at_micros)),
+            ("expires_at".to_string(), n(expires_at)),
+        ]);
+        let deletion = deletion_from_item(&status)?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(self.transact_put_new(request)?)
+            .transact_items(self.transact_put_new(status)?)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Claim::New(deletion)),
+            Err(e) if transaction_cancelled(&e) => {
+                let item = self.get(keys::facebook_deletion_request(fingerprint), true).await?;
+                let Some(item) = item else { return Err(StoreError::Contention) };
+                let code = get_s(&item, "code")?;
+                match self.facebook_deletion(code).await? {
+                    Some(existing) => Ok(Claim::Existing(existing)),
+                    None => Err(StoreError::Corrupt("facebook deletion request without status")),
+                }
+            }
+            Err(e) => Err(classify("TransactWriteItems", e)),
+        }
+    }
+
+    /// Records what the deletion `code` did, unless an earlier attempt already did: the first
+    /// recorded outcome stays. Answers the status as recorded.
+    pub async fn complete_facebook_deletion(
+        &self,
+        code: &str,
+        outcome: &str,
+        completed_at_micros: i64,
+    ) -> Result<FacebookDeletion, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::facebook_deletion(code)))
+            .update_expression("SET outcome = :outcome, completed_at = :at")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(outcome)")
+            .expression_attribute_values(":outcome", s(outcome))
+            .expression_attribute_values(":at", n(completed_at_micros))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => deletion_from_item(&out.attributes.unwrap_or_default()),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+                self.facebook_deletion(code).await?.ok_or(StoreError::Corrupt("facebook deletion status"))
+            }
+            Err(e) => Err(classify("UpdateItem", e)),
+        }
+    }
+
+    /// Removes the user's `avatar_url` (from the user item and every identity's snapshot of it)
+    /// if `is_forgotten_providers` says it is the picture of a provider whose data is being
+    /// forgotten (a user made by a Facebook sign-in keeps Facebook's picture URL, which names the
+    /// person's app-scoped id). `true` if one was removed.
+    pub async fn forget_avatar(
+        &self,
+        instance: &InstanceName,
+        user_id: u64,
+        is_forgotten_providers: impl Fn(&str) -> bool,
+    ) -> Result<bool, StoreError> {
+        let Some(item) = self.get_user_item(instance, user_id).await? else { return Ok(false) };
+        let Some(url) = get_opt_s(&item, "avatar_url").filter(|u| is_forgotten_providers(u)) else { return Ok(false) };
+        let identities = match item.get("identities") {
+            Some(AttributeValue::Ss(ids)) => ids.clone(),
+            _ => Vec::new(),
+        };
+        for id in identities {
+            let Some((provider, subject)) = id.split_once('#') else { continue };
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(keys::identity(instance, provider, subject)))
+                .update_expression("REMOVE avatar_url")
+                .condition_expression("attribute_exists(pk)")
+                .send()
+                .await;
+            match result {
+                Ok(_) => {}
+                Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {}
+                Err(e) => return Err(classify("UpdateItem", e)),
+            }
+        }
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::user(instance, user_id)))
+            .update_expression("REMOVE avatar_url")
+            .condition_expression("avatar_url = :url")
+            .expression_attribute_values(":url", s(url))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(classify("UpdateItem", e)),
+        }
+    }
+
+    /// The status of the deletion `code`, if there is one (and it has not expired yet: DynamoDB's
+    /// TTL removes items some time after `expires_at`).
+    pub async fn facebook_deletion(&self, code: &str) -> Result<Option<FacebookDeletion>, StoreError> {
+        let Some(item) = self.get(keys::facebook_deletion(code), true).await? else { return Ok(None) };
+        let expired = matches!(item.get("expires_at"), Some(AttributeValue::N(v))
+            if v.parse::<i64>().is_ok_and(|at| at <= crate::clock::now_secs()));
+        if expired {
+            return Ok(None);
+        }
+        deletion_from_item(&item).map(Some)
+    }
+}
