@@ -501,3 +501,33 @@ async fn authorizer_samples_are_current_and_denied() {
     }
     assert_eq!(seen, expected.len());
 }
+
+/// EventBridge's event for a scheduled function's rule, as it invokes the function.
+pub fn scheduled_event(package: &str) -> Value {
+    json!({
+        "version": "0", "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718", "detail-type": "Scheduled Event",
+        "source": "aws.events", "account": "123456789012", "time": "2026-12-05T17:00:00Z",
+        "region": "us-east-1", "resources": [format!("arn:aws:events:us-east-1:123456789012:rule/{package}")], "detail": {}
+    })
+}
+
+/// Each scheduled function's sample, `events/<package>/ok-scheduled.json` (for `sam local invoke`
+/// and the shipped-binary check): current, and answered without an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_samples_are_current_and_run() {
+    let t = spawn_app().await;
+    let functions = local_stack::gateway::scheduled_functions(t.app.clone());
+    let packages = local_stack::gateway::scheduled_packages();
+    assert!(!packages.is_empty());
+    for package in packages {
+        let path = repo_root().join("events").join(package).join("ok-scheduled.json");
+        let expected = scheduled_event(package);
+        if std::env::var("UPDATE_EVENTS").is_ok_and(|v| v == "1") {
+            std::fs::create_dir_all(path.parent().expect("dir")).expect("mkdir");
+            std::fs::write(&path, serde_json::to_string_pretty(&expected).expect("json") + "\n").expect("write");
+        }
+        let on_disk: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("JSON");
+        assert_eq!(on_disk, expected, "events/{package}/ok-scheduled.json is stale: run UPDATE_EVENTS=1 …");
+        functions[package](on_disk).await.unwrap_or_else(|e| panic!("{package}: {e:?}"));
+    }
+}

@@ -68,11 +68,7 @@ fn delete_user(t: &TestApp, id: u64) -> reqwest::RequestBuilder {
 async fn run_retry(t: &TestApp) -> Value {
     let functions = local_stack::gateway::scheduled_functions(t.app.clone());
     let retry = functions.get("revocation-retry").expect("revocation-retry is scheduled");
-    let event = json!({
-        "version": "0", "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718", "detail-type": "Scheduled Event",
-        "source": "aws.events", "account": "123456789012", "time": "2026-12-05T17:00:00Z",
-        "region": "us-east-1", "resources": ["arn:aws:events:us-east-1:123456789012:rule/revocation-retry"], "detail": {}
-    });
+    let event = crate::events::scheduled_event("revocation-retry");
     retry(event).await.expect("revocation-retry")
 }
 
