@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::accounts::Forgotten;
 use crate::app::App;
+use crate::callbacks;
 use crate::clock;
 use crate::http::{self, json_response, RequestLog};
 use crate::identity::Provider;
@@ -135,39 +136,21 @@ impl App {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: &'a str,
-    message: &'a str,
-}
-
 /// The one mapping of a refusal to its status and body.
 pub fn error_response(err: &NotificationError) -> Response<Body> {
-    let (status, error, message) = match err {
-        NotificationError::BadRequest(why) => (StatusCode::BAD_REQUEST, "invalid_request", *why),
-        NotificationError::UnknownInstance => (StatusCode::NOT_FOUND, "not_found", "No such instance."),
-        NotificationError::NotServed => {
-            (StatusCode::NOT_FOUND, "not_found", "Sign in with Apple is not served by this deployment.")
+    match err {
+        NotificationError::BadRequest(why) => callbacks::refusal(StatusCode::BAD_REQUEST, "invalid_request", why),
+        NotificationError::UnknownInstance => {
+            callbacks::refusal(StatusCode::NOT_FOUND, "not_found", "No such instance.")
         }
-        NotificationError::NotApples(_) => {
-            (StatusCode::UNAUTHORIZED, "invalid_notification", "The payload is not Apple's notification for this app.")
-        }
-        NotificationError::Login(LoginError::ProviderTimeout) => {
-            (StatusCode::GATEWAY_TIMEOUT, "provider_timeout", "Apple's keys could not be fetched in time.")
-        }
-        NotificationError::Login(LoginError::ProviderUnavailable(_)) => {
-            (StatusCode::BAD_GATEWAY, "provider_unavailable", "Apple's keys could not be fetched.")
-        }
-        NotificationError::Login(LoginError::StoreUnavailable(_)) => {
-            (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", "Try again later.")
-        }
-        NotificationError::Login(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "Internal server error."),
-    };
-    let mut resp = json_response(status, &ErrorBody { error, message });
-    if let NotificationError::Login(e) = err {
-        http::set_retry_after(&mut resp, e);
+        NotificationError::NotServed => callbacks::not_served("Sign in with Apple is not served by this deployment."),
+        NotificationError::NotApples(_) => callbacks::refusal(
+            StatusCode::UNAUTHORIZED,
+            "invalid_notification",
+            "The payload is not Apple's notification for this app.",
+        ),
+        NotificationError::Login(e) => callbacks::failure(e),
     }
-    resp
 }
 
 /// The route's handler.

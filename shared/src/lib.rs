@@ -6,6 +6,7 @@ pub mod app;
 pub mod apple_notifications;
 pub mod authorizer;
 pub mod avatar;
+pub mod callbacks;
 pub mod clock;
 pub mod config;
 pub mod dialect;

@@ -261,7 +261,7 @@ async fn forged_requests_are_refused_and_change_nothing() {
     t.assert_logs_clean();
 }
 
-/// A deployment without a Facebook app answers 503 `not_served`.
+/// A deployment without a Facebook app answers 404 `not_found`, as Apple's callback does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_facebook_the_callbacks_are_not_served() {
     let t = spawn_app_with(|v| {
@@ -271,6 +271,6 @@ async fn without_facebook_the_callbacks_are_not_served() {
     let sr = signed(&t, APP_ID, "10000000000000001", None);
     for action in ["data-deletion", "deauthorize"] {
         let (status, body) = post(&t, action, &sr).await;
-        assert_eq!((status, body["error"].as_str()), (503, Some("not_served")), "{action}: {body}");
+        assert_eq!((status, body["error"].as_str()), (404, Some("not_found")), "{action}: {body}");
     }
 }

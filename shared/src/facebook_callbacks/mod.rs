@@ -27,6 +27,7 @@ use serde::Serialize;
 
 use crate::accounts::Forgotten;
 use crate::app::App;
+use crate::callbacks;
 use crate::clock;
 use crate::http::{self, json_response, RequestLog};
 use crate::identity::Provider;
@@ -285,40 +286,22 @@ fn signed_request_of(req: &Request) -> Result<Secret, CallbackError> {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: &'a str,
-    message: &'a str,
-}
-
 /// The one mapping of a refusal to its status and body.
 pub fn error_response(err: &CallbackError) -> Response<Body> {
-    let (status, error, message) = match err {
-        CallbackError::BadRequest(why) => (StatusCode::BAD_REQUEST, "invalid_request", *why),
-        CallbackError::UnknownInstance => (StatusCode::NOT_FOUND, "not_found", "No such instance."),
-        CallbackError::UnknownCode => (StatusCode::NOT_FOUND, "not_found", "No such deletion request."),
-        CallbackError::NotServed => {
-            (StatusCode::SERVICE_UNAVAILABLE, "not_served", "Facebook Login is not served by this deployment.")
+    match err {
+        CallbackError::BadRequest(why) => callbacks::refusal(StatusCode::BAD_REQUEST, "invalid_request", why),
+        CallbackError::UnknownInstance => callbacks::refusal(StatusCode::NOT_FOUND, "not_found", "No such instance."),
+        CallbackError::UnknownCode => {
+            callbacks::refusal(StatusCode::NOT_FOUND, "not_found", "No such deletion request.")
         }
-        CallbackError::NotFacebooks(_) => {
-            (StatusCode::UNAUTHORIZED, "invalid_signed_request", "The signed_request is not Facebook's for this app.")
-        }
-        CallbackError::Login(LoginError::ProviderTimeout) => {
-            (StatusCode::GATEWAY_TIMEOUT, "provider_timeout", "The provider did not answer in time.")
-        }
-        CallbackError::Login(LoginError::ProviderUnavailable(_)) => {
-            (StatusCode::BAD_GATEWAY, "provider_unavailable", "The provider could not be reached.")
-        }
-        CallbackError::Login(LoginError::StoreUnavailable(_)) => {
-            (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", "Try again later.")
-        }
-        CallbackError::Login(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "Internal server error."),
-    };
-    let mut resp = json_response(status, &ErrorBody { error, message });
-    if let CallbackError::Login(e) = err {
-        http::set_retry_after(&mut resp, e);
+        CallbackError::NotServed => callbacks::not_served("Facebook Login is not served by this deployment."),
+        CallbackError::NotFacebooks(_) => callbacks::refusal(
+            StatusCode::UNAUTHORIZED,
+            "invalid_signed_request",
+            "The signed_request is not Facebook's for this app.",
+        ),
+        CallbackError::Login(e) => callbacks::failure(e),
     }
-    resp
 }
 
 fn path_parameter(req: &Request, name: &str) -> String {
@@ -368,7 +351,7 @@ mod tests {
         assert_eq!(status(SignedRequestError::Forged("x").into()), 401);
         assert_eq!(status(CallbackError::UnknownInstance), 404);
         assert_eq!(status(CallbackError::UnknownCode), 404);
-        assert_eq!(status(CallbackError::NotServed), 503);
+        assert_eq!(status(CallbackError::NotServed), 404);
         assert_eq!(status(LoginError::ProviderTimeout.into()), 504);
         assert_eq!(status(LoginError::ProviderUnavailable("down".into()).into()), 502);
         assert_eq!(status(StoreError::Unavailable("x".into()).into()), 503);

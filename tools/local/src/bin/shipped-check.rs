@@ -20,7 +20,7 @@ use local_stack::Template;
 const USAGE: &str = "\
 usage: shipped-check [--build-dir DIR] [--runner CMD] [--only FUNCTION,...] [--bench DIR]
 
-  --build-dir DIR   sam build's output (default .aws-sam/build)
+  --build-dir DIR   sam build's output (default .aws-sam/build), or cargo lambda's (target/lambda)
   --runner CMD      how to start a bootstrap (default `qemu-aarch64-static -L /usr/aarch64-linux-gnu`;
                     `native` runs it directly, for binaries built for this machine)
   --only IDS        only these functions (logical ids, comma-separated)
@@ -118,7 +118,9 @@ async fn run(args: Args) -> Result<bool, Box<dyn std::error::Error>> {
         if args.only.as_ref().is_some_and(|only| !only.contains(&def.logical_id)) {
             continue;
         }
-        let binary = args.build_dir.join(&def.logical_id).join("bootstrap");
+        // sam build's layout (`<Function>/bootstrap`), else cargo lambda's (`<package>/bootstrap`).
+        let by_id = args.build_dir.join(&def.logical_id).join("bootstrap");
+        let binary = if by_id.is_file() { by_id } else { args.build_dir.join(&def.package).join("bootstrap") };
         if !binary.is_file() {
             return Err(format!("{} is missing: run scripts/sam-build first", binary.display()).into());
         }
