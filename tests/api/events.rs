@@ -44,27 +44,6 @@ fn event(route_key: &str, raw_path: &str, instance: Option<&str>, headers: &[(&s
     ev
 }
 
-/// The confirmation code of the Facebook data deletion the status sample reads.
-const FACEBOOK_DELETION_CODE: &str = "5ca1ab1e0ddba11c0ffee0ddba11fade";
-
-/// A completed Facebook data deletion under [`FACEBOOK_DELETION_CODE`], as the data deletion
-/// callback records one, for the status sample.
-async fn seed_facebook_deletion(t: &TestApp) {
-    let instance = shared::InstanceName::parse(DEMO_INSTANCE).expect("valid");
-    let now = shared::clock::now_secs();
-    let fingerprint = "e".repeat(64);
-    let claim = t.app.store.claim_facebook_deletion(
-        &instance,
-        &fingerprint,
-        FACEBOOK_DELETION_CODE,
-        now * 1_000_000,
-        now + 3600,
-    );
-    claim.await.expect("claim");
-    let done = t.app.store.complete_facebook_deletion(FACEBOOK_DELETION_CODE, "nothing-to-do", now * 1_000_000);
-    done.await.expect("complete");
-}
-
 /// Every sample, by function and file stem.
 fn samples(emulator: &Emulator) -> BTreeMap<(&'static str, String), Value> {
     let mut out = BTreeMap::new();
@@ -312,7 +291,7 @@ fn samples(emulator: &Emulator) -> BTreeMap<(&'static str, String), Value> {
     // Facebook's callbacks: forms with a signed_request. Our app's secret is random per run, so
     // a fixed sample can only be refused: another app's signature, `none`, a form without one,
     // not a form, an unknown instance; and the status of an unknown code. The status of a known
-    // code is seeded by the test (`FACEBOOK_DELETION_CODE`).
+    // code is seeded with the demo data (`demo::DEMO_FACEBOOK_DELETION_CODE`).
     let form = "application/x-www-form-urlencoded";
     for (function, action) in [("facebook-data-deletion", "data-deletion"), ("facebook-deauthorize", "deauthorize")] {
         let route = format!("POST /callbacks/facebook/{{instance}}/{action}");
@@ -345,7 +324,7 @@ fn samples(emulator: &Emulator) -> BTreeMap<(&'static str, String), Value> {
         e["pathParameters"] = json!({ "code": code });
         e
     };
-    out.insert(("facebook-deletion-status", "200-completed".into()), status(FACEBOOK_DELETION_CODE));
+    out.insert(("facebook-deletion-status", "200-completed".into()), status(DEMO_FACEBOOK_DELETION_CODE));
     out.insert(("facebook-deletion-status", "404-unknown-code".into()), status(&"0".repeat(32)));
     out.insert(("facebook-deletion-status", "404-not-a-code".into()), status("not-a-code"));
     // The fallback: ANY on the Syncano paths, for an unknown backend and the wrong methods.
@@ -402,7 +381,6 @@ async fn every_event_sample_is_current_and_answers_its_documented_status() {
     );
 
     let template = Template::load(repo_root().join("template.yaml")).expect("template");
-    seed_facebook_deletion(&t).await;
     let handlers = function_handlers(t.app.clone());
     for ((function, stem), text) in on_disk {
         let ev: Value = serde_json::from_str(&text).expect("JSON");

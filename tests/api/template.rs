@@ -421,3 +421,43 @@ fn the_syncano_route_list_is_the_templates() {
     let expected: BTreeSet<String> = FALLBACK_ROUTES.iter().map(|r| r.to_string()).collect();
     assert_eq!((any, fallback), (expected.clone(), expected));
 }
+
+/// The loopback deployment the shipped-binary check runs (`local_stack::deployment`): every
+/// function's environment, plus the SSM parameters its `SECRET_PARAMETERS` names, loads; the
+/// login functions serve their providers, with Apple's revocation where the template asks for it.
+#[test]
+fn the_loopback_deployment_of_every_function_loads() {
+    let template = Template::load(repo_root().join("template.yaml")).expect("template.yaml");
+    let apps = local_stack::demo::Apps::random();
+    let mut vars: HashMap<String, String> =
+        apps.provider_vars("http://127.0.0.1:9").into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    for (k, v) in [("TABLE_NAME", "t"), ("PUBLIC_BASE_URL", "http://127.0.0.1:3000"), ("DEFAULT_INSTANCE", "demo")] {
+        vars.insert(k.into(), v.into());
+    }
+    let deployment = local_stack::deployment::Deployment {
+        template: &template,
+        vars: &vars,
+        parameter_overrides: HashMap::new(),
+        ssm_endpoint: "http://127.0.0.1:9".into(),
+    };
+    let ssm = deployment.ssm_parameters();
+    let doc = doc();
+    for (id, function) in functions(&doc) {
+        let mut env: HashMap<String, String> = deployment.environment(&id).expect("resolves").into_iter().collect();
+        let path = env.remove("SECRETS_PARAMETER_PATH").expect("the template sets the path");
+        for leaf in secret_parameters(&id, &function) {
+            if let Some(value) = ssm.get(&format!("{path}/{leaf}")) {
+                let var = shared::parameter_store::allowed_variable(&leaf).expect("allowlisted");
+                env.insert(var.to_string(), value.clone());
+            }
+        }
+        let config = shared::config::Config::from_lookup(|k| env.get(k).cloned())
+            .unwrap_or_else(|e| panic!("{id}: the loopback deployment's configuration: {e}"));
+        if id == "LoginFunction" {
+            assert_eq!(shared::Provider::ALL.into_iter().filter(|p| config.serves(*p)).count(), 6);
+        }
+        if secret_parameters(&id, &function).contains("apple-private-key") {
+            assert!(config.apple_revocation.is_some(), "{id}: Apple's revocation is configured");
+        }
+    }
+}

@@ -92,6 +92,21 @@ pub async fn seed(app: &App, emulator: &Emulator, app_id: &str, ttl_secs: i64) -
     let octocat =
         emulator.create_github_user("demo-octocat", Some("Demo GitHub User"), &[("github@example.com", true, true)]);
     emulator.register_github_token(octocat, GITHUB_CLIENT_ID, DEMO_GITHUB_TOKEN);
+    seed_facebook_deletion(app, &instance, ttl_secs).await
+}
+
+/// The confirmation code of the completed Facebook data deletion [`seed`] records (the
+/// deletion-status sample reads it).
+pub const DEMO_FACEBOOK_DELETION_CODE: &str = "5ca1ab1e0ddba11c0ffee0ddba11fade";
+
+/// A completed Facebook data deletion under [`DEMO_FACEBOOK_DELETION_CODE`], as the data deletion
+/// callback records one (idempotent: a second seed finds it claimed and completed).
+async fn seed_facebook_deletion(app: &App, instance: &InstanceName, ttl_secs: i64) -> Result<(), StoreError> {
+    let now = shared::clock::now_secs();
+    let fingerprint = "e".repeat(64);
+    let code = DEMO_FACEBOOK_DELETION_CODE;
+    app.store.claim_facebook_deletion(instance, &fingerprint, code, now * 1_000_000, now + ttl_secs).await?;
+    app.store.complete_facebook_deletion(code, "nothing-to-do", now * 1_000_000).await?;
     Ok(())
 }
 

@@ -17,7 +17,7 @@ pub const SECRETS_PATH: &str = "/social-login/local";
 
 /// The template parameter each configuration variable comes from (what `sam deploy
 /// --parameter-overrides` sets for this deployment).
-const PARAMETERS: [(&str, &str); 8] = [
+const PARAMETERS: [(&str, &str); 10] = [
     ("PublicBaseUrl", "PUBLIC_BASE_URL"),
     ("DefaultInstance", "DEFAULT_INSTANCE"),
     ("FacebookAppId", "FACEBOOK_APP_ID"),
@@ -25,6 +25,8 @@ const PARAMETERS: [(&str, &str); 8] = [
     ("TwitterConsumerKey", "TWITTER_CONSUMER_KEY"),
     ("LinkedInClientId", "LINKEDIN_CLIENT_ID"),
     ("AppleClientIds", "APPLE_CLIENT_IDS"),
+    ("AppleTeamId", "APPLE_TEAM_ID"),
+    ("AppleKeyId", "APPLE_KEY_ID"),
     ("GitHubClientId", "GITHUB_CLIENT_ID"),
 ];
 
