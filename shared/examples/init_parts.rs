@@ -20,7 +20,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let t = Instant::now();
     eprintln!("start                {:?} {} kB", t.elapsed(), hwm());
     if std::env::var("INIT_LOG").is_ok() {
-        shared::http::init_logging();
+        shared::logging::init_logging();
     }
     eprintln!("logging              {:?} {} kB", t.elapsed(), hwm());
     let _http = shared::providers::http_client(std::time::Duration::from_secs(1), shared::tls::provider_tls_config()?)?;

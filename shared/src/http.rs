@@ -8,6 +8,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 
 use crate::identity::Provider;
+use crate::metrics::{Dialect, LoginMetrics, Outcome};
 
 /// Largest request body accepted; a login body is a few hundred bytes.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -84,14 +85,16 @@ pub fn respond<T, E: std::fmt::Display>(
 }
 
 /// The one structured log line of a request: request ids (Lambda's and API Gateway's), route,
-/// provider, status, outcome, latency and, on failure, the error's class and internal detail.
+/// provider, status, outcome, latency and, on failure, the error's class and internal detail;
+/// a login's line also carries its metrics (`crate::metrics`, Embedded Metric Format).
 /// Tokens, keys, proofs and provider bodies never reach it: errors carry none.
 pub struct RequestLog {
     route: &'static str,
     started: Instant,
     request_id: Option<String>,
     api_request_id: Option<String>,
-    provider: Option<&'static str>,
+    provider: Option<Provider>,
+    login: Option<(Dialect, Outcome)>,
 }
 
 impl RequestLog {
@@ -106,12 +109,18 @@ impl RequestLog {
             request_id: req.lambda_context_ref().map(|c| c.request_id.clone()).filter(|id| !id.is_empty()),
             api_request_id: api_request_id.filter(|id| id.len() <= 128),
             provider: None,
+            login: None,
         }
     }
 
     /// The provider this request is about, once known.
     pub fn provider(&mut self, provider: Provider) {
-        self.provider = Some(provider.as_str());
+        self.provider = Some(provider);
+    }
+
+    /// This request is a login through `dialect` that ended so: its line carries the metrics.
+    pub fn login(&mut self, dialect: Dialect, outcome: Outcome) {
+        self.login = Some((dialect, outcome));
     }
 
     /// Writes the line.
@@ -119,7 +128,12 @@ impl RequestLog {
         let latency_ms = (self.started.elapsed().as_secs_f64() * 1e4).round() / 10.0;
         let (route, status_code) = (self.route, status.as_u16());
         let (request_id, api_request_id) = (self.request_id.as_deref(), self.api_request_id.as_deref());
-        let provider = self.provider;
+        let provider = self.provider.map(Provider::as_str);
+        let emf = self.login.map(|(dialect, outcome)| {
+            LoginMetrics { dialect, provider: self.provider, outcome }
+                .emf(latency_ms, u64::try_from(crate::clock::now_micros() / 1000).unwrap_or_default())
+        });
+        let emf = emf.as_deref();
         match error {
             None => {
                 tracing::info!(
@@ -130,63 +144,16 @@ impl RequestLog {
                     status = status_code,
                     outcome = "served",
                     latency_ms,
+                    emf,
                     "request"
                 )
             }
             Some(e) if status.is_server_error() => tracing::error!(
-                request_id, api_request_id, route, provider, status = status_code, outcome = "failed", latency_ms, error = %e, "request"
+                request_id, api_request_id, route, provider, status = status_code, outcome = "failed", latency_ms, error = %e, emf, "request"
             ),
             Some(e) => tracing::info!(
-                request_id, api_request_id, route, provider, status = status_code, outcome = "refused", latency_ms, error = %e, "request"
+                request_id, api_request_id, route, provider, status = status_code, outcome = "refused", latency_ms, error = %e, emf, "request"
             ),
         }
-    }
-}
-
-/// Structured JSON logs for a function's `main`, at the level of `AWS_LAMBDA_LOG_LEVEL` (Lambda's
-/// logging controls) or `RUST_LOG` (one level: `error`, `warn`, `info`, `debug`, `trace`,
-/// `off`), default `info`. A plain level filter, not `EnvFilter`: its regex engine costs init
-/// time and memory at every cold start (see docs/bench.md).
-pub fn init_logging() {
-    let level = log_level(|k| std::env::var(k).ok());
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .with_max_level(level)
-        .with_target(false)
-        .with_current_span(false)
-        .with_ansi(false)
-        .try_init();
-}
-
-fn log_level(var: impl Fn(&str) -> Option<String>) -> tracing_subscriber::filter::LevelFilter {
-    use tracing_subscriber::filter::LevelFilter;
-    let Some((name, value)) = ["AWS_LAMBDA_LOG_LEVEL", "RUST_LOG"]
-        .into_iter()
-        .find_map(|k| var(k).map(|v| (k, v)))
-        .filter(|(_, v)| !v.is_empty())
-    else {
-        return LevelFilter::INFO;
-    };
-    value.trim().to_ascii_lowercase().parse().unwrap_or_else(|_| {
-        // Logging is not up yet: say it on stderr, which Lambda sends to the log group too.
-        eprintln!("{name}={value:?} is not a log level (error, warn, info, debug, trace, off); using info");
-        LevelFilter::INFO
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::log_level;
-    use tracing_subscriber::filter::LevelFilter;
-
-    #[test]
-    fn the_log_level_comes_from_lambda_then_rust_log() {
-        let vars = |pairs: &'static [(&'static str, &'static str)]| {
-            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
-        };
-        assert_eq!(log_level(vars(&[])), LevelFilter::INFO);
-        assert_eq!(log_level(vars(&[("RUST_LOG", "debug")])), LevelFilter::DEBUG);
-        assert_eq!(log_level(vars(&[("AWS_LAMBDA_LOG_LEVEL", "WARN"), ("RUST_LOG", "debug")])), LevelFilter::WARN);
-        assert_eq!(log_level(vars(&[("RUST_LOG", "shared=debug")])), LevelFilter::INFO);
     }
 }

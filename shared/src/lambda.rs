@@ -11,7 +11,7 @@ use lambda_http::{service_fn, Body, Request, Response};
 
 use crate::app::App;
 use crate::authorizer::{AuthorizerRequest, AuthorizerResponse};
-use crate::http::init_logging;
+use crate::logging::init_logging;
 use crate::login::LoginError;
 
 /// An API Gateway route's function: `handler` answers each request.

@@ -7,6 +7,7 @@ use crate::app::App;
 use crate::clock;
 use crate::identity::Provider;
 use crate::instance::InstanceName;
+use crate::metrics::Outcome;
 use crate::providers::{Credentials, ProviderError, Verified};
 use crate::records::UserRecord;
 use crate::secret::Secret;
@@ -19,6 +20,22 @@ use crate::tokens;
 pub struct SignedIn {
     pub user: UserRecord,
     pub credential: Secret,
+    /// This login created the user.
+    pub first_login: bool,
+}
+
+impl SignedIn {
+    /// The login's outcome, for its metrics.
+    pub fn outcome(&self) -> Outcome {
+        Outcome::Success { first_login: self.first_login }
+    }
+}
+
+/// The user a provider's identity signed in to an instance, and whether this login created it.
+#[derive(Debug)]
+pub struct SignedInUser {
+    pub user: UserRecord,
+    pub first_login: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -102,7 +119,7 @@ impl App {
         provider: Provider,
         creds: &Credentials,
         may_create: bool,
-    ) -> Result<UserRecord, LoginError> {
+    ) -> Result<SignedInUser, LoginError> {
         let verified = self.verify(provider, creds).await?;
         let code = creds.authorization_code.as_ref();
         let exchanged = self.exchange_apple_code(&verified.identity, creds.id_token.as_ref(), code).await?;
@@ -122,29 +139,31 @@ impl App {
         verified: Verified,
         creds: &Credentials,
         may_create: bool,
-    ) -> Result<UserRecord, LoginError> {
+    ) -> Result<SignedInUser, LoginError> {
         let id = &verified.identity;
         if let Some(user) = self.store.find_by_identity(instance, id.provider.as_str(), &id.subject, false).await? {
-            return Ok(user);
+            return Ok(SignedInUser { user, first_login: false });
         }
         if !may_create {
             return Err(LoginError::UserCreateDenied);
         }
         let identity = self.providers.first_login(verified, creds).await?;
-        Ok(self.store.create_user(instance, &identity, &self.user_keys).await?)
+        let user = self.store.create_user(instance, &identity, &self.user_keys).await?;
+        Ok(SignedInUser { user, first_login: true })
     }
 
-    /// A new session for `user`, valid `SESSION_TTL_DAYS`.
-    pub async fn new_session(&self, user: UserRecord) -> Result<SignedIn, LoginError> {
+    /// A new session for the user `signed_in`, valid `SESSION_TTL_DAYS`.
+    pub async fn new_session(&self, signed_in: SignedInUser) -> Result<SignedIn, LoginError> {
+        let SignedInUser { user, first_login } = signed_in;
         let credential = tokens::new_session_token();
         let ttl = i64::try_from(self.config.session_ttl.as_secs()).unwrap_or(i64::MAX);
         self.store.put_session(&credential, &user, clock::now_secs().saturating_add(ttl)).await?;
-        Ok(SignedIn { user, credential })
+        Ok(SignedIn { user, credential, first_login })
     }
 
     /// `user` with its current user key (derived, never stored).
     pub fn with_user_key(&self, user: UserRecord) -> Result<SignedIn, LoginError> {
         let credential = crate::store::user_key_of(&self.user_keys, &user)?;
-        Ok(SignedIn { user, credential })
+        Ok(SignedIn { user, credential, first_login: false })
     }
 }

@@ -46,6 +46,6 @@ impl App {
             .get_user(&s.instance, s.user_id)
             .await?
             .ok_or_else(|| LoginError::TokenRejected("user gone".into()))?;
-        Ok(SignedIn { user, credential: token.clone() })
+        Ok(SignedIn { user, credential: token.clone(), first_login: false })
     }
 }

@@ -12,6 +12,7 @@ mod facebook_callbacks;
 mod faults;
 mod helpers;
 mod linking;
+mod metrics;
 mod openapi;
 mod providers;
 mod replay;

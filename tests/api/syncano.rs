@@ -274,10 +274,10 @@ async fn every_request_writes_one_structured_line_without_secrets() {
     let lines: Vec<Value> = logs()
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|l| l["fields"]["api_request_id"] == request_id.as_str())
+        .filter(|l| l["api_request_id"] == request_id.as_str())
         .collect();
     assert_eq!(lines.len(), 1, "one line per request: {lines:?}");
-    let f = &lines[0]["fields"];
+    let f = &lines[0];
     assert_eq!(f["route"], "POST /v1.1/instances/{instance}/user/auth/facebook/");
     assert_eq!(
         (f["provider"].as_str(), f["status"].as_u64(), f["outcome"].as_str()),

@@ -30,6 +30,7 @@ use crate::config::Config;
 use crate::http::{self, header_str, json_response, source_ip, RequestLog};
 use crate::identity::Provider;
 use crate::login::{LoginError, SignedIn};
+use crate::metrics::{Dialect, Outcome};
 use crate::providers::Credentials;
 use crate::secret::Secret;
 
@@ -42,9 +43,13 @@ pub async fn handle(app: &App, req: &Request, route: &'static str) -> Response<B
             let claimed = login.credentials.claimed_subject(login.provider).map(|sub| (login.provider, sub));
             app.limited(source_ip(req), claimed, oauth_login(app, login.provider, &login.credentials)).await
         }
-        Ok(Login::Resume(token)) => app.limited(source_ip(req), None, app.resume_session(&token)).await,
+        // A resume is a session check, not a provider login: it has no login metrics.
+        Ok(Login::Resume(token)) => {
+            return respond(&app.config, log, app.limited(source_ip(req), None, app.resume_session(&token)).await)
+        }
         Err(e) => Err(e),
     };
+    log.login(Dialect::RocketChat, result.as_ref().map_or_else(Outcome::of_error, SignedIn::outcome));
     respond(&app.config, log, result)
 }
 

@@ -18,8 +18,10 @@ pub async fn login(app: &App, req: LoginRequest, provider: Provider) -> Result<S
     if !app.config.serves(provider) {
         return Err(LoginError::UnsupportedService(provider.syncano_backend().into()).into());
     }
-    let user = app.sign_in(&instance, provider, &credentials, permissions.may_create_users()).await?;
-    Ok(app.with_user_key(user)?)
+    let signed_in = app.sign_in(&instance, provider, &credentials, permissions.may_create_users()).await?;
+    let mut login = app.with_user_key(signed_in.user)?;
+    login.first_login = signed_in.first_login;
+    Ok(login)
 }
 
 /// The instance named in a Syncano URL and what its API key may do, once the key is checked

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::http::{json_response, set_retry_after};
 use crate::login::LoginError;
+use crate::metrics::Outcome;
 use crate::providers::ProviderError;
 use crate::store::StoreError;
 use crate::throttle::CountedFailure;
@@ -40,6 +41,17 @@ pub enum SyncanoError {
     /// A method the path does not serve (the method, sanitised).
     #[error("method {0:?} not allowed")]
     MethodNotAllowed(String),
+}
+
+impl SyncanoError {
+    /// How a login that failed so ends, for its metrics: Syncano's own failures are all the
+    /// caller's.
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            SyncanoError::Login(e) => Outcome::of_error(e),
+            _ => Outcome::Rejected,
+        }
+    }
 }
 
 impl From<StoreError> for SyncanoError {

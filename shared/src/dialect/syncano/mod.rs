@@ -28,6 +28,7 @@ use crate::http::{self, json_response, source_ip, RequestLog};
 use crate::identity::Provider;
 use crate::instance::InstanceName;
 use crate::login::SignedIn;
+use crate::metrics::Dialect;
 use crate::secret::Secret;
 use request::{api_key, path_param, request_data, user_key};
 
@@ -43,6 +44,7 @@ pub async fn handle(app: &App, req: &Request, provider: Provider, route: &'stati
         }
         Err(e) => Err(e),
     };
+    log.login(Dialect::Syncano, result.as_ref().map_or_else(SyncanoError::outcome, SignedIn::outcome));
     respond(log, result)
 }
 
