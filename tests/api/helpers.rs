@@ -118,18 +118,9 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut HashMap<String, String>)
     let dynamo = local_stack::dynamodb_local::client(endpoint);
     template.table().create(&dynamo, &table).await.expect("create table from template.yaml");
 
-    let mut vars: HashMap<String, String> = [
-        ("TABLE_NAME", table.clone()),
-        ("PUBLIC_BASE_URL", "http://127.0.0.1:3000".to_string()),
-        ("DEFAULT_INSTANCE", INSTANCE.to_string()),
-        ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.to_string()),
-        ("PROVIDER_TIMEOUT_MS", PROVIDER_TIMEOUT_MS.to_string()),
-        ("JWKS_MIN_REFETCH_MS", JWKS_MIN_REFETCH_MS.to_string()),
-    ]
-    .into_iter()
-    .chain(apps.provider_vars(&graph))
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
+    let mut vars = apps.stack_vars(&table, "http://127.0.0.1:3000", endpoint, &graph);
+    vars.insert("PROVIDER_TIMEOUT_MS".into(), PROVIDER_TIMEOUT_MS.to_string());
+    vars.insert("JWKS_MIN_REFETCH_MS".into(), JWKS_MIN_REFETCH_MS.to_string());
     customize(&mut vars);
     let app = Arc::new(App::from_vars(&vars).await.expect("app config"));
 

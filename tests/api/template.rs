@@ -428,12 +428,7 @@ fn the_syncano_route_list_is_the_templates() {
 #[test]
 fn the_loopback_deployment_of_every_function_loads() {
     let template = Template::load(repo_root().join("template.yaml")).expect("template.yaml");
-    let apps = local_stack::demo::Apps::random();
-    let mut vars: HashMap<String, String> =
-        apps.provider_vars("http://127.0.0.1:9").into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-    for (k, v) in [("TABLE_NAME", "t"), ("PUBLIC_BASE_URL", "http://127.0.0.1:3000"), ("DEFAULT_INSTANCE", "demo")] {
-        vars.insert(k.into(), v.into());
-    }
+    let vars = loopback_vars();
     let deployment = local_stack::deployment::Deployment {
         template: &template,
         vars: &vars,
@@ -458,6 +453,69 @@ fn the_loopback_deployment_of_every_function_loads() {
         }
         if secret_parameters(&id, &function).contains("apple-private-key") {
             assert!(config.apple_revocation.is_some(), "{id}: Apple's revocation is configured");
+        }
+    }
+}
+
+/// The settings of a local stack on loopback (nothing listens: nothing is called).
+fn loopback_vars() -> HashMap<String, String> {
+    local_stack::demo::Apps::random().stack_vars(
+        "t",
+        "http://127.0.0.1:3000",
+        "http://127.0.0.1:8",
+        "http://127.0.0.1:9",
+    )
+}
+
+/// `sam local --env-vars`'s file gives each function what the shipped-binary check gives it,
+/// each endpoint's host being the container's name for this machine; and SAM can apply all of
+/// it, since it only overrides the variables the template declares for that function.
+#[test]
+fn the_sam_local_env_vars_file_sets_what_the_shipped_check_sets() {
+    let template = Template::load(repo_root().join("template.yaml")).expect("template.yaml");
+    let vars = loopback_vars();
+    let deployment = local_stack::deployment::Deployment {
+        template: &template,
+        vars: &vars,
+        parameter_overrides: HashMap::new(),
+        ssm_endpoint: "http://127.0.0.1:7".into(),
+    };
+    let file = deployment.sam_env_vars("host.docker.internal").expect("resolves");
+    let functions = file.as_object().expect("an object by function");
+    assert_eq!(functions.len(), template.function_defs().len());
+    for (id, env) in functions {
+        let env = env.as_object().expect("an object of variables");
+        let shipped = deployment.environment(id).expect("resolves");
+        let declared = template.environment(id, &|_| Some(String::new())).expect("resolves");
+        assert_eq!(env.keys().collect::<Vec<_>>(), shipped.keys().collect::<Vec<_>>(), "{id}");
+        for (name, value) in env {
+            let value = value.as_str().unwrap_or_default();
+            assert!(
+                declared.contains_key(name),
+                "{id}: {name} is not declared in the template: sam local would drop it"
+            );
+            let endpoint = shared::config::ENDPOINT_VARIABLES.contains(&name.as_str());
+            let want = if endpoint {
+                shipped[name].replace("127.0.0.1", "host.docker.internal")
+            } else {
+                shipped[name].clone()
+            };
+            assert_eq!(value, want, "{id}: {name}");
+        }
+        for name in ["AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SSM", "FACEBOOK_GRAPH_URL"] {
+            assert!(env[name].as_str().is_some_and(|v| v.starts_with("http://host.docker.internal:")), "{id}: {name}");
+        }
+    }
+}
+
+/// Every endpoint is declared empty for every function: in AWS the real hosts are used.
+#[test]
+fn every_endpoint_is_declared_empty() {
+    let template = Template::load(repo_root().join("template.yaml")).expect("template.yaml");
+    for def in template.function_defs() {
+        let declared = template.environment(&def.logical_id, &|_| Some("x".into())).expect("resolves");
+        for name in shared::config::ENDPOINT_VARIABLES {
+            assert_eq!(declared.get(name).map(String::as_str), Some(""), "{}: {name}", def.logical_id);
         }
     }
 }

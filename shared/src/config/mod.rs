@@ -19,6 +19,30 @@ use vars::{is_graph_version, url, Vars};
 mod vars;
 
 /// Real Graph API endpoint; tests and the local stack point `FACEBOOK_GRAPH_URL` at the emulator.
+/// The endpoints a deployment leaves empty, so that the functions talk to AWS's and the
+/// providers' real hosts. The template declares each of them empty (`Globals`): SAM's `sam local`
+/// only overrides variables the template declares, and the local tools (the local stack, the
+/// shipped-binary check, `sam local`'s env-vars file) point them at loopback. An empty value is
+/// unset; the DynamoDB and SSM clients read no endpoint from the environment themselves.
+pub const ENDPOINT_VARIABLES: [&str; 16] = [
+    "AWS_ENDPOINT_URL_DYNAMODB",
+    "AWS_ENDPOINT_URL_SSM",
+    "ALLOW_INSECURE_PROVIDER_URLS",
+    "FACEBOOK_GRAPH_URL",
+    "FACEBOOK_LIMITED_JWKS_URL",
+    "GOOGLE_JWKS_URL",
+    "GOOGLE_TOKENINFO_URL",
+    "GOOGLE_USERINFO_URL",
+    "TWITTER_API_URL",
+    "LINKEDIN_JWKS_URL",
+    "LINKEDIN_USERINFO_URL",
+    "LINKEDIN_INTROSPECT_URL",
+    "APPLE_JWKS_URL",
+    "APPLE_TOKEN_URL",
+    "APPLE_REVOKE_URL",
+    "GITHUB_API_URL",
+];
+
 pub const DEFAULT_FACEBOOK_GRAPH_URL: &str = "https://graph.facebook.com";
 /// The Graph API version the verifier is written against (pinned, not "latest").
 pub const DEFAULT_FACEBOOK_GRAPH_VERSION: &str = "v22.0";

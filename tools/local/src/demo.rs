@@ -2,6 +2,8 @@
 //! and a Facebook user with a fixed token. The `events/` samples carry these values, so they
 //! work against the local gateway and in the tests alike. Local use only.
 
+use std::collections::HashMap;
+
 use base64::Engine;
 use emulator::{
     AppleTeam, Emulator, EmulatorConfig, FacebookApp, GitHubApp, LinkedInApp, OidcProvider, SigningMode, TwitterApp,
@@ -209,6 +211,22 @@ impl Apps {
                 client_ids: vec![APPLE_CLIENT_ID.into()],
             }),
         }
+    }
+
+    /// Every setting of a function of the local stack (or a test's): the table, the public base
+    /// URL, the demo instance as the default one, DynamoDB Local at `dynamodb`, and the
+    /// providers at the emulator at `emulator` ([`Self::provider_vars`]).
+    pub fn stack_vars(&self, table: &str, base_url: &str, dynamodb: &str, emulator: &str) -> HashMap<String, String> {
+        [
+            ("TABLE_NAME", table.to_owned()),
+            ("PUBLIC_BASE_URL", base_url.to_owned()),
+            ("DEFAULT_INSTANCE", DEMO_INSTANCE.to_owned()),
+            ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb.to_owned()),
+        ]
+        .into_iter()
+        .chain(self.provider_vars(emulator))
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
     }
 
     /// The provider configuration of the functions, every provider pointed at the emulator at

@@ -61,17 +61,40 @@ impl Deployment<'_> {
         Ok(env)
     }
 
-    /// What a real deployment leaves at its default (AWS's endpoints, the providers' URLs),
-    /// pointed at loopback: every non-secret variable of `vars` that no function of the
-    /// template sets, plus the SSM endpoint.
+    /// What a real deployment leaves at its default (AWS's endpoints, the providers' URLs:
+    /// [`shared::config::ENDPOINT_VARIABLES`], which the template declares empty), pointed at
+    /// loopback: those of `vars`, plus the SSM endpoint.
     pub fn endpoints(&self) -> BTreeMap<String, String> {
-        let names = self.template.variable_names();
-        let declared = |name: &str| names.contains(name);
-        let secret = |name: &str| shared::parameter_store::SECRET_VARIABLES.contains(&name);
-        let mut out: BTreeMap<String, String> =
-            self.vars.iter().filter(|(k, _)| !declared(k) && !secret(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut out: BTreeMap<String, String> = self
+            .vars
+            .iter()
+            .filter(|(k, _)| shared::config::ENDPOINT_VARIABLES.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         out.insert("AWS_ENDPOINT_URL_SSM".into(), self.ssm_endpoint.clone());
         out
+    }
+
+    /// The `sam local invoke|start-api --env-vars` file of this deployment: every function's
+    /// environment exactly as [`Self::environment`] gives it to the shipped binaries, with each
+    /// endpoint's loopback host (`127.0.0.1`, `localhost`) replaced by `container_host`, the name under
+    /// which a container reaches this machine (`host.docker.internal` with Docker Desktop;
+    /// `127.0.0.1` with `--docker-network host` on Linux).
+    pub fn sam_env_vars(&self, container_host: &str) -> Result<serde_json::Value, TemplateError> {
+        let mut file = serde_json::Map::new();
+        for def in self.template.function_defs() {
+            let env = self.environment(&def.logical_id)?;
+            let env: serde_json::Map<String, serde_json::Value> = env
+                .into_iter()
+                .map(|(k, v)| {
+                    let endpoint = shared::config::ENDPOINT_VARIABLES.contains(&k.as_str());
+                    let v = if endpoint { in_container(&v, container_host) } else { v };
+                    (k, serde_json::Value::String(v))
+                })
+                .collect();
+            file.insert(def.logical_id.clone(), serde_json::Value::Object(env));
+        }
+        Ok(serde_json::Value::Object(file))
     }
 
     /// The SSM parameters of this deployment: every secret of `vars`, under [`SECRETS_PATH`].
@@ -82,6 +105,21 @@ impl Deployment<'_> {
             .map(|(k, v)| (format!("{SECRETS_PATH}/{}", shared::parameter_store::parameter_leaf(k)), v.clone()))
             .collect()
     }
+}
+
+/// `value` with a loopback URL's host (`http://127.0.0.1:…`, `http://localhost:…`) replaced by
+/// `host`; any other value as it is.
+pub fn in_container(value: &str, host: &str) -> String {
+    for loopback in ["127.0.0.1", "localhost"] {
+        for scheme in ["http://", "https://"] {
+            if let Some(rest) = value.strip_prefix(&format!("{scheme}{loopback}")) {
+                if rest.is_empty() || rest.starts_with([':', '/']) {
+                    return format!("{scheme}{host}{rest}");
+                }
+            }
+        }
+    }
+    value.to_owned()
 }
 
 /// Serves SSM Parameter Store's `GetParameters` (AWS JSON 1.1) from `parameters` on loopback,

@@ -16,6 +16,7 @@ use local_stack::demo::{
     self, Apps, DEMO_ADMIN_API_KEY, DEMO_API_KEY, DEMO_FACEBOOK_TOKEN, DEMO_INSTANCE, FACEBOOK_APP_ID as APP_ID,
     OTHER_FACEBOOK_APP_ID as OTHER_APP_ID,
 };
+use local_stack::deployment::{self, Deployment};
 use local_stack::dynamodb_local::{self, DynamoDbLocal, DynamoDbLocalError};
 use local_stack::gateway::{self, GatewayError};
 use local_stack::tables::TableError;
@@ -41,6 +42,11 @@ options:
   --template PATH             SAM template (default: template.yaml at the repository root)
   --env NAME=VALUE            set a function configuration variable (repeatable), e.g.
                               --env LOGIN_FAILURES_MAX=100000
+  --sam-env-vars PATH         also write `sam local`'s --env-vars file for this stack there,
+                              and serve the functions' secrets from an SSM stand-in
+  --container-host HOST       how a container reaches this machine, in that file
+                              (default host.docker.internal; 127.0.0.1 with
+                              `sam local ... --docker-network host` on Linux)
   -h, --help                  show this help
 
 Logs go to stderr (RUST_LOG, default info).";
@@ -53,6 +59,10 @@ struct Args {
     dynamodb_port: u16,
     emulator_port: u16,
     template: PathBuf,
+    /// `--sam-env-vars`: where to write `sam local`'s env-vars file.
+    sam_env_vars: Option<PathBuf>,
+    /// `--container-host`.
+    container_host: String,
     /// `--env` overrides of the functions' configuration, in order.
     env: Vec<(String, String)>,
 }
@@ -64,6 +74,8 @@ enum StackError {
     Usage(String),
     #[error(transparent)]
     Template(#[from] TemplateError),
+    #[error("cannot write the sam local env-vars file: {0}")]
+    SamEnvVars(String),
     #[error("cannot listen on {addr}: {source}")]
     Listen { addr: SocketAddr, source: std::io::Error },
     #[error(transparent)]
@@ -90,6 +102,8 @@ impl Args {
             dynamodb_port: dynamodb_local::DEFAULT_PORT,
             emulator_port: 8081,
             template: dynamodb_local::repo_root().join("template.yaml"),
+            sam_env_vars: None,
+            container_host: "host.docker.internal".to_owned(),
             env: Vec::new(),
         };
         let mut args = args.into_iter();
@@ -109,6 +123,8 @@ impl Args {
                 "--emulator-port" => parsed.emulator_port = port(value()?)?,
                 "--dynamodb-endpoint" => parsed.dynamodb_endpoint = Some(value()?),
                 "--template" => parsed.template = PathBuf::from(value()?),
+                "--sam-env-vars" => parsed.sam_env_vars = Some(PathBuf::from(value()?)),
+                "--container-host" => parsed.container_host = value()?,
                 "--env" => {
                     let v = value()?;
                     match v.split_once('=') {
@@ -183,18 +199,12 @@ async fn run(args: Args) -> Result<(), StackError> {
         .await
         .map_err(|source| StackError::Emulator { port: args.emulator_port, source })?;
 
-    let vars: HashMap<String, String> = [
-        ("TABLE_NAME", TABLE_NAME.to_owned()),
-        ("PUBLIC_BASE_URL", base_url.clone()),
-        ("DEFAULT_INSTANCE", DEMO_INSTANCE.to_owned()),
-        ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_endpoint.clone()),
-        ("PROVIDER_TIMEOUT_MS", "3000".to_owned()),
-    ]
-    .into_iter()
-    .chain(apps.provider_vars(&graph_url))
-    .map(|(k, v)| (k.to_owned(), v))
-    .chain(args.env)
-    .collect();
+    let mut vars = apps.stack_vars(TABLE_NAME, &base_url, &dynamodb_endpoint, &graph_url);
+    vars.insert("PROVIDER_TIMEOUT_MS".into(), "3000".into());
+    vars.extend(args.env);
+    if let Some(path) = &args.sam_env_vars {
+        write_sam_env_vars(&template, &vars, path, &args.container_host).await?;
+    }
     let app = App::from_vars(&vars).await?;
 
     let api_key = match demo::seed(&app, &emulator, APP_ID, TOKEN_TTL_SECS).await {
@@ -227,6 +237,25 @@ async fn run(args: Args) -> Result<(), StackError> {
         }
     }
     served.map_err(StackError::Serve)
+}
+
+/// Writes `sam local`'s env-vars file for this stack at `path` and serves its secrets from an
+/// SSM stand-in (`local_stack::deployment`), the same settings the shipped-binary check uses.
+async fn write_sam_env_vars(
+    template: &Template,
+    vars: &HashMap<String, String>,
+    path: &std::path::Path,
+    container_host: &str,
+) -> Result<(), StackError> {
+    let mut deployment =
+        Deployment { template, vars, parameter_overrides: HashMap::new(), ssm_endpoint: String::new() };
+    deployment.ssm_endpoint =
+        deployment::serve_ssm(deployment.ssm_parameters()).await.map_err(|e| StackError::SamEnvVars(e.to_string()))?;
+    let file = deployment.sam_env_vars(container_host)?;
+    let text = serde_json::to_string_pretty(&file).map_err(|e| StackError::SamEnvVars(e.to_string()))?;
+    std::fs::write(path, text + "\n").map_err(|e| StackError::SamEnvVars(format!("{}: {e}", path.display())))?;
+    tracing::info!(path = %path.display(), container_host, "wrote sam local's env-vars file");
+    Ok(())
 }
 
 /// What [`print_ready`] shows.
@@ -337,5 +366,9 @@ mod tests {
         );
         assert_eq!(parse(&["--env", "=1"]).expect_err("no name"), "--env: `=1` is not NAME=VALUE");
         assert_eq!(parse(&["--env", "X"]).expect_err("no value"), "--env: `X` is not NAME=VALUE");
+
+        assert_eq!((defaults.sam_env_vars, defaults.container_host.as_str()), (None, "host.docker.internal"));
+        let args = parse(&["--sam-env-vars", "env.json", "--container-host=127.0.0.1"]).expect("ok").expect("args");
+        assert_eq!((args.sam_env_vars, args.container_host.as_str()), (Some(PathBuf::from("env.json")), "127.0.0.1"));
     }
 }

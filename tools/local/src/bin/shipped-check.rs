@@ -91,16 +91,7 @@ async fn run(args: Args) -> Result<bool, Box<dyn std::error::Error>> {
     let emulator = Emulator::new(apps.emulator_config());
     let emulator_url = emulator.spawn(0).await?;
 
-    let vars: HashMap<String, String> = [
-        ("TABLE_NAME", TABLE_NAME.to_owned()),
-        ("PUBLIC_BASE_URL", "http://127.0.0.1:3000".to_owned()),
-        ("DEFAULT_INSTANCE", DEMO_INSTANCE.to_owned()),
-        ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb.endpoint().to_owned()),
-    ]
-    .into_iter()
-    .chain(apps.provider_vars(&emulator_url))
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
+    let vars = apps.stack_vars(TABLE_NAME, "http://127.0.0.1:3000", dynamodb.endpoint(), &emulator_url);
     // The demo instance, keys and users the samples name, written as the local stack does.
     let app = shared::App::from_vars(&vars).await?;
     demo::seed(&app, &emulator, FACEBOOK_APP_ID, 3600).await?;
