@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use emulator::Emulator;
-use local_stack::demo::{self, Apps, DEMO_INSTANCE, FACEBOOK_APP_ID};
+use local_stack::demo::{self, Apps, FACEBOOK_APP_ID};
 use local_stack::deployment::{self, Deployment};
 use local_stack::dynamodb_local::{self, repo_root, DynamoDbLocal};
 use local_stack::Template;
