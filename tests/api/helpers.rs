@@ -75,6 +75,15 @@ pub fn remember(secret: &str) {
     }
 }
 
+/// The log lines, parsed, of the request API Gateway numbered `request_id`.
+pub fn request_lines(request_id: &str) -> Vec<serde_json::Value> {
+    logs()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l["api_request_id"] == request_id)
+        .collect()
+}
+
 pub fn logs() -> String {
     String::from_utf8_lossy(&LOGS.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
 }

@@ -16,11 +16,7 @@ async fn line_of(resp: reqwest::Response) -> (Value, u16, Value) {
     for secret in [&body["user_key"], &body["data"]["authToken"]] {
         remember(secret.as_str().unwrap_or_default());
     }
-    let lines: Vec<Value> = logs()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|l| l["api_request_id"] == request_id.as_str())
-        .collect();
+    let lines = request_lines(&request_id);
     assert_eq!(lines.len(), 1, "one line per request: {lines:?}");
     (lines.into_iter().next().unwrap_or_default(), status, body)
 }

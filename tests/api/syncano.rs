@@ -271,11 +271,7 @@ async fn every_request_writes_one_structured_line_without_secrets() {
     let (status, user) = json(resp).await;
     assert_eq!(status, 200);
     t.remember(user["user_key"].as_str().unwrap_or_default());
-    let lines: Vec<Value> = logs()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|l| l["api_request_id"] == request_id.as_str())
-        .collect();
+    let lines = request_lines(&request_id);
     assert_eq!(lines.len(), 1, "one line per request: {lines:?}");
     let f = &lines[0];
     assert_eq!(f["route"], "POST /v1.1/instances/{instance}/user/auth/facebook/");

@@ -429,12 +429,7 @@ fn the_syncano_route_list_is_the_templates() {
 fn the_loopback_deployment_of_every_function_loads() {
     let template = Template::load(repo_root().join("template.yaml")).expect("template.yaml");
     let vars = loopback_vars();
-    let deployment = local_stack::deployment::Deployment {
-        template: &template,
-        vars: &vars,
-        parameter_overrides: HashMap::new(),
-        ssm_endpoint: "http://127.0.0.1:9".into(),
-    };
+    let deployment = loopback_deployment(&template, &vars);
     let ssm = deployment.ssm_parameters();
     let doc = doc();
     for (id, function) in functions(&doc) {
@@ -467,6 +462,14 @@ fn loopback_vars() -> HashMap<String, String> {
     )
 }
 
+fn loopback_deployment<'a>(
+    template: &'a Template,
+    vars: &'a HashMap<String, String>,
+) -> local_stack::deployment::Deployment<'a> {
+    let ssm_endpoint = "http://127.0.0.1:7".into();
+    local_stack::deployment::Deployment { template, vars, parameter_overrides: HashMap::new(), ssm_endpoint }
+}
+
 /// `sam local --env-vars`'s file gives each function what the shipped-binary check gives it,
 /// each endpoint's host being the container's name for this machine; and SAM can apply all of
 /// it, since it only overrides the variables the template declares for that function.
@@ -474,12 +477,7 @@ fn loopback_vars() -> HashMap<String, String> {
 fn the_sam_local_env_vars_file_sets_what_the_shipped_check_sets() {
     let template = Template::load(repo_root().join("template.yaml")).expect("template.yaml");
     let vars = loopback_vars();
-    let deployment = local_stack::deployment::Deployment {
-        template: &template,
-        vars: &vars,
-        parameter_overrides: HashMap::new(),
-        ssm_endpoint: "http://127.0.0.1:7".into(),
-    };
+    let deployment = loopback_deployment(&template, &vars);
     let file = deployment.sam_env_vars("host.docker.internal").expect("resolves");
     let functions = file.as_object().expect("an object by function");
     assert_eq!(functions.len(), template.function_defs().len());

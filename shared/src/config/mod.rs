@@ -609,19 +609,10 @@ pub(crate) mod tests {
 
     #[test]
     fn provider_urls_must_be_https_unless_the_local_tools_allow_http() {
-        for name in [
-            "FACEBOOK_GRAPH_URL",
-            "FACEBOOK_LIMITED_JWKS_URL",
-            "GOOGLE_JWKS_URL",
-            "GOOGLE_TOKENINFO_URL",
-            "GOOGLE_USERINFO_URL",
-            "TWITTER_API_URL",
-            "LINKEDIN_JWKS_URL",
-            "LINKEDIN_USERINFO_URL",
-            "LINKEDIN_INTROSPECT_URL",
-            "APPLE_JWKS_URL",
-            "GITHUB_API_URL",
-        ] {
+        // Every provider endpoint but Apple's token and revoke URLs, which are read only with the
+        // revocation settings (`apple_revocation_is_configured_as_a_group_or_not_at_all`).
+        let provider_urls = ENDPOINT_VARIABLES.into_iter().filter(|n| !n.starts_with("AWS_") && n.ends_with("_URL"));
+        for name in provider_urls.filter(|n| !["APPLE_TOKEN_URL", "APPLE_REVOKE_URL"].contains(n)) {
             let mut v = vars();
             for (k, val) in [
                 ("GOOGLE_CLIENT_IDS", "g"),
