@@ -63,30 +63,6 @@ fn handled(event: &str, outcome: &str) -> (u16, Value) {
     (200, json!({ "event": event, "outcome": outcome }))
 }
 
-async fn me_status(t: &TestApp, session: &(String, String)) -> u16 {
-    t.me(&session.0, &session.1).await.status().as_u16()
-}
-
-async fn user_key_status(t: &TestApp, user_key: &str) -> u16 {
-    let req = t
-        .http
-        .get(format!("{}/v1.1/instances/{INSTANCE}/user/", t.base))
-        .header("x-api-key", &t.api_key)
-        .header("x-user-key", user_key);
-    req.send().await.expect("request").status().as_u16()
-}
-
-/// The reasons of the instance's deletion audit items.
-async fn audit_reasons(t: &TestApp) -> Vec<String> {
-    let pk = format!("AUDIT#{INSTANCE}");
-    t.scan()
-        .await
-        .into_iter()
-        .filter(|i| i.get("pk").and_then(|v| v.as_s().ok()) == Some(&pk))
-        .filter_map(|i| i.get("reason").and_then(|v| v.as_s().ok()).cloned())
-        .collect()
-}
-
 /// `consent-revoked` and `account-delete` of a person whose only identity is Apple delete the
 /// user: every credential refused, the audit says `apple`, the next sign-in is a new user, and a
 /// redelivery has nothing left to do.
@@ -97,18 +73,18 @@ async fn consent_revoked_and_account_delete_delete_an_apple_only_user() {
         let email = format!("{}@privaterelay.appleid.com", &sub[7..14]);
         let session = rocketchat_apple(&t, sub, &email).await;
         let (id, key) = syncano_apple(&t, sub, &email).await;
-        assert_eq!((me_status(&t, &session).await, user_key_status(&t, &key).await), (200, 200));
+        assert_eq!((t.me_status(&session).await, t.user_key_status(&key).await), (200, 200));
 
         let body = notification(&t, kind, sub);
         assert_eq!(notify(&t, INSTANCE, &body).await, handled(kind, "account-deleted"), "{kind}");
-        assert_eq!(me_status(&t, &session).await, 401, "{kind}: the session ended");
-        assert_eq!(user_key_status(&t, &key).await, 403, "{kind}: the user key is refused");
+        assert_eq!(t.me_status(&session).await, 401, "{kind}: the session ended");
+        assert_eq!(t.user_key_status(&key).await, 403, "{kind}: the user key is refused");
         // Apple may deliver twice: nothing is left to do.
         assert_eq!(notify(&t, INSTANCE, &body).await, handled(kind, "nothing-to-do"), "{kind}");
         let (again, _) = syncano_apple(&t, sub, &email).await;
         assert!(again > id, "{kind}: the next sign-in is a new user");
     }
-    assert_eq!(audit_reasons(&t).await, ["apple", "apple"]);
+    assert_eq!(t.audit_reasons().await, ["apple", "apple"]);
     t.assert_logs_clean();
 }
 
@@ -127,13 +103,13 @@ async fn consent_revoked_removes_only_the_apple_identity_of_a_user_with_two() {
 
     let (status, body) = notify(&t, INSTANCE, &notification(&t, "consent-revoked", a)).await;
     assert_eq!((status, body), handled("consent-revoked", "identity-removed"));
-    assert_eq!(me_status(&t, &session).await, 401, "every session of the user ended");
-    assert_eq!(user_key_status(&t, &key).await, 200, "the user and its key remain");
+    assert_eq!(t.me_status(&session).await, 401, "every session of the user ended");
+    assert_eq!(t.user_key_status(&key).await, 200, "the user and its key remain");
     assert_eq!(syncano_apple(&t, b, email).await.0, id, "the other identity is the same user");
     // Linking would join the address's holder again: with it off, the removed identity is a new user.
     t.app.store.set_linking(&instance(), false).await.expect("set linking");
     assert_ne!(syncano_apple(&t, a, email).await.0, id, "the removed identity is no longer this user's");
-    assert!(audit_reasons(&t).await.is_empty(), "no account was deleted");
+    assert!(t.audit_reasons().await.is_empty(), "no account was deleted");
 }
 
 /// `email-disabled`/`email-enabled` record Hide My Email's state on the identity; a redelivery
@@ -171,7 +147,7 @@ async fn email_events_record_the_relay_state_in_order_and_other_events_are_ackno
     assert_eq!(notify(&t, INSTANCE, &notification(&t, "something-new", sub)).await, handled("other", "ignored"));
     let nobody = notification(&t, "consent-revoked", "000300.nobody.0001");
     assert_eq!(notify(&t, INSTANCE, &nobody).await, handled("consent-revoked", "nothing-to-do"));
-    assert_eq!(user_key_status(&t, &key).await, 200, "none of it touched the user");
+    assert_eq!(t.user_key_status(&key).await, 200, "none of it touched the user");
 }
 
 /// Forgeries are 401 and change nothing: every signing attack of the emulator's matrix, another
@@ -238,10 +214,10 @@ async fn forged_notifications_are_refused_and_change_nothing() {
     assert_eq!(raw.expect("request").status().as_u16(), 400);
     assert_eq!(notify(&t, "not_an_instance", &real).await.0, 404);
 
-    assert_eq!(me_status(&t, &session).await, 200, "no forgery touched the user");
+    assert_eq!(t.me_status(&session).await, 200, "no forgery touched the user");
     // The real one still works afterwards.
     assert_eq!(notify(&t, INSTANCE, &real).await, handled("account-delete", "account-deleted"));
-    assert_eq!(me_status(&t, &session).await, 401);
+    assert_eq!(t.me_status(&session).await, 401);
 }
 
 /// A deployment that does not serve Sign in with Apple has no notifications to take.

@@ -68,29 +68,6 @@ async fn syncano_facebook(t: &TestApp, token: &str) -> (u64, String) {
     (body["id"].as_u64().expect("id"), key)
 }
 
-async fn me_status(t: &TestApp, session: &(String, String)) -> u16 {
-    t.me(&session.0, &session.1).await.status().as_u16()
-}
-
-async fn user_key_status(t: &TestApp, user_key: &str) -> u16 {
-    let req = t
-        .http
-        .get(format!("{}/v1.1/instances/{INSTANCE}/user/", t.base))
-        .header("x-api-key", &t.api_key)
-        .header("x-user-key", user_key);
-    req.send().await.expect("request").status().as_u16()
-}
-
-async fn audit_reasons(t: &TestApp) -> Vec<String> {
-    let pk = format!("AUDIT#{INSTANCE}");
-    t.scan()
-        .await
-        .into_iter()
-        .filter(|i| i.get("pk").and_then(|v| v.as_s().ok()) == Some(&pk))
-        .filter_map(|i| i.get("reason").and_then(|v| v.as_s().ok()).cloned())
-        .collect()
-}
-
 /// A person whose only identity is Facebook: the account is deleted (every credential refused,
 /// audit `facebook`), the status URL says so, a redelivery answers the same code and does
 /// nothing more, and the next Facebook login is a new user.
@@ -106,9 +83,9 @@ async fn data_deletion_deletes_a_facebook_only_user_and_the_status_url_answers()
     assert_eq!(code.len(), 32);
     assert_eq!(receipt["url"], format!("http://127.0.0.1:3000/callbacks/facebook/deletion-status/{code}"));
     assert!(!code.contains(&asid) && !receipt.to_string().contains(&asid), "nothing derived from the user id");
-    assert_eq!(me_status(&t, &session).await, 401, "the session ended");
-    assert_eq!(user_key_status(&t, &key).await, 403, "the user key is refused");
-    assert_eq!(audit_reasons(&t).await, ["facebook"]);
+    assert_eq!(t.me_status(&session).await, 401, "the session ended");
+    assert_eq!(t.user_key_status(&key).await, 403, "the user key is refused");
+    assert_eq!(t.audit_reasons().await, ["facebook"]);
 
     let (status, body) = status_of(&t, &code).await;
     assert_eq!(status, 200, "{body}");
@@ -120,7 +97,7 @@ async fn data_deletion_deletes_a_facebook_only_user_and_the_status_url_answers()
     assert_eq!(post(&t, "data-deletion", &sr).await, (200, receipt.clone()));
     // (and the completed deletion the demo data holds)
     assert_eq!((t.count("FBDEL#").await, t.count("FBREQ#").await), (2, 2));
-    assert_eq!(audit_reasons(&t).await, ["facebook"]);
+    assert_eq!(t.audit_reasons().await, ["facebook"]);
     // No personal data in the status and request items.
     for item in t.scan().await.into_iter().filter(|i| {
         i.get("pk").and_then(|v| v.as_s().ok()).is_some_and(|pk| pk.starts_with("FBDEL#") || pk.starts_with("FBREQ#"))
@@ -178,8 +155,8 @@ async fn data_deletion_of_a_user_with_another_identity_removes_only_facebook() {
     assert_eq!(status, 200, "{receipt}");
     let code = receipt["confirmation_code"].as_str().expect("code");
     assert_eq!(status_of(&t, code).await.1["outcome"], "identity-removed");
-    assert_eq!(me_status(&t, &session).await, 401, "every session of the user ended");
-    assert_eq!(user_key_status(&t, &key).await, 200, "the user and its key remain");
+    assert_eq!(t.me_status(&session).await, 401, "every session of the user ended");
+    assert_eq!(t.user_key_status(&key).await, 200, "the user and its key remain");
     for item in t.scan().await {
         let text = format!("{item:?}");
         assert!(!text.contains(&asid) && !text.contains("fbsbx.com"), "Facebook's data remains: {text}");
@@ -188,7 +165,7 @@ async fn data_deletion_of_a_user_with_another_identity_removes_only_facebook() {
     assert_eq!((status, body["id"].as_u64()), (200, Some(id)), "Google is still the same user");
     let token = t.token(&person, APP_ID, 3600);
     assert_ne!(syncano_facebook(&t, &token).await.0, id, "Facebook is no longer this user's");
-    assert!(audit_reasons(&t).await.is_empty(), "no account was deleted");
+    assert!(t.audit_reasons().await.is_empty(), "no account was deleted");
 }
 
 /// Deauthorize ends every session of the user; the user stays, and the next Facebook login is
@@ -199,14 +176,14 @@ async fn deauthorize_ends_the_sessions_and_keeps_the_user() {
     let (person, asid, session, id, _key) = signed_in(&t, "Dee Authorized").await;
     let sr = signed(&t, APP_ID, &asid, None);
     assert_eq!(post(&t, "deauthorize", &sr).await, (200, json!({ "sessions_ended": 1 })));
-    assert_eq!(me_status(&t, &session).await, 401, "the session ended");
+    assert_eq!(t.me_status(&session).await, 401, "the session ended");
     assert_eq!(post(&t, "deauthorize", &sr).await, (200, json!({ "sessions_ended": 0 })));
     let token = t.token(&person, APP_ID, 3600);
     assert_eq!(syncano_facebook(&t, &token).await.0, id, "the same user");
     // Nobody here: nothing to end.
     let (status, body) = post(&t, "deauthorize", &signed(&t, APP_ID, "10000000000000077", None)).await;
     assert_eq!((status, body), (200, json!({ "sessions_ended": 0 })));
-    assert!(audit_reasons(&t).await.is_empty());
+    assert!(t.audit_reasons().await.is_empty());
     t.assert_logs_clean();
 }
 
@@ -251,10 +228,10 @@ async fn forged_requests_are_refused_and_change_nothing() {
             post_raw(&t, "Not_An_Instance!", action, "application/x-www-form-urlencoded", form(&valid)).await;
         assert_eq!((status, body["error"].as_str()), (404, Some("not_found")), "{action}: {body}");
     }
-    assert_eq!(me_status(&t, &session).await, 200, "nothing was deleted");
-    assert_eq!(user_key_status(&t, &key).await, 200);
+    assert_eq!(t.me_status(&session).await, 200, "nothing was deleted");
+    assert_eq!(t.user_key_status(&key).await, 200);
     assert_eq!(t.count("FBDEL#").await, 1, "only the demo data's");
-    assert!(audit_reasons(&t).await.is_empty());
+    assert!(t.audit_reasons().await.is_empty());
     for code in ["0".repeat(32), "not-a-code".to_string(), "F".repeat(32)] {
         let (status, body) = status_of(&t, &code).await;
         assert_eq!((status, body["error"].as_str()), (404, Some("not_found")), "{code}: {body}");

@@ -254,6 +254,32 @@ impl TestApp {
             .expect("request")
     }
 
+    /// The status of `GET /api/v1/me` with a session (its token, its user id).
+    pub async fn me_status(&self, session: &(String, String)) -> u16 {
+        self.me(&session.0, &session.1).await.status().as_u16()
+    }
+
+    /// The status of Syncano's `GET user/` with the client API key and `user_key`.
+    pub async fn user_key_status(&self, user_key: &str) -> u16 {
+        let req = self
+            .http
+            .get(format!("{}/v1.1/instances/{INSTANCE}/user/", self.base))
+            .header("x-api-key", &self.api_key)
+            .header("x-user-key", user_key);
+        req.send().await.expect("request").status().as_u16()
+    }
+
+    /// The reasons of the instance's deletion audit items.
+    pub async fn audit_reasons(&self) -> Vec<String> {
+        let pk = format!("AUDIT#{INSTANCE}");
+        self.scan()
+            .await
+            .into_iter()
+            .filter(|i| i.get("pk").and_then(|v| v.as_s().ok()) == Some(&pk))
+            .filter_map(|i| i.get("reason").and_then(|v| v.as_s().ok()).cloned())
+            .collect()
+    }
+
     /// `GET /api/v1/me` with a session's headers.
     pub async fn me(&self, auth: &str, user_id: &str) -> reqwest::Response {
         self.http

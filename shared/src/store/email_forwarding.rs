@@ -2,11 +2,8 @@
 //! Apple's `email-disabled`/`email-enabled` notifications say: recorded on the identity item
 //! (`email_forwarding`, with the event's time in `email_forwarding_at`) for the app's mailer.
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::error::classify;
 use super::items::n;
 use super::{keys, StoreError, UserStore};
 use crate::instance::InstanceName;
@@ -23,26 +20,13 @@ impl UserStore {
         forwarding: bool,
         event_time_ms: i64,
     ) -> Result<bool, StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(keys::identity(instance, provider, subject)))
-            .update_expression("SET email_forwarding = :state, email_forwarding_at = :at")
-            .condition_expression(
-                "attribute_exists(pk) AND (attribute_not_exists(email_forwarding_at) OR email_forwarding_at < :at)",
-            )
-            .set_expression_attribute_values(Some(HashMap::from([
-                (":state".to_string(), AttributeValue::Bool(forwarding)),
-                (":at".to_string(), n(event_time_ms)),
-            ])))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
-            Err(e) => Err(classify("UpdateItem", e)),
-        }
+        self.update_if(
+            keys::identity(instance, provider, subject),
+            "SET email_forwarding = :state, email_forwarding_at = :at",
+            "attribute_exists(pk) AND (attribute_not_exists(email_forwarding_at) OR email_forwarding_at < :at)",
+            &[(":state", AttributeValue::Bool(forwarding)), (":at", n(event_time_ms))],
+        )
+        .await
     }
 
     /// The Hide My Email state recorded on an identity: `None` if no event was ever recorded

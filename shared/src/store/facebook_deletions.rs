@@ -136,36 +136,17 @@ impl UserStore {
         };
         for id in identities {
             let Some((provider, subject)) = id.split_once('#') else { continue };
-            let result = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(keys::identity(instance, provider, subject)))
-                .update_expression("REMOVE avatar_url")
-                .condition_expression("attribute_exists(pk)")
-                .send()
-                .await;
-            match result {
-                Ok(_) => {}
-                Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {}
-                Err(e) => return Err(classify("UpdateItem", e)),
-            }
+            // An identity deleted meanwhile has nothing to remove.
+            self.update_if(
+                keys::identity(instance, provider, subject),
+                "REMOVE avatar_url",
+                "attribute_exists(pk)",
+                &[],
+            )
+            .await?;
         }
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(keys::user(instance, user_id)))
-            .update_expression("REMOVE avatar_url")
-            .condition_expression("avatar_url = :url")
-            .expression_attribute_values(":url", s(url))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
-            Err(e) => Err(classify("UpdateItem", e)),
-        }
+        self.update_if(keys::user(instance, user_id), "REMOVE avatar_url", "avatar_url = :url", &[(":url", s(url))])
+            .await
     }
 
     /// The status of the deletion `code`, if there is one (and it has not expired yet: DynamoDB's

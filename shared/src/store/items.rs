@@ -142,9 +142,51 @@ impl UserStore {
         Ok(TransactWriteItem::builder().delete(delete).build())
     }
 
-    /// Every item of partition `pk` whose sort key starts with `sk_prefix`: consistent `Query`
-    /// pages until the last.
+    /// `UpdateItem` of `key` with `update`, applied only where `condition` holds (`values` names
+    /// both's placeholders): `true` if it was applied, `false` if the condition failed.
+    pub(super) async fn update_if(
+        &self,
+        key: Item,
+        update: &str,
+        condition: &str,
+        values: &[(&str, AttributeValue)],
+    ) -> Result<bool, StoreError> {
+        let values: HashMap<String, AttributeValue> =
+            values.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression(update)
+            .condition_expression(condition)
+            .set_expression_attribute_values((!values.is_empty()).then_some(values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(classify("UpdateItem", e)),
+        }
+    }
+
+    /// Every item of partition `pk` whose sort key starts with `sk_prefix`.
     pub(super) async fn query_partition(&self, pk: String, sk_prefix: &str) -> Result<Vec<Item>, StoreError> {
+        let condition = "pk = :pk AND begins_with(sk, :prefix)";
+        self.query_items(condition, None, &[(":pk", s(pk)), (":prefix", s(sk_prefix))], usize::MAX).await
+    }
+
+    /// The items `key_condition` (and `filter`, if any) select, at most `limit`: consistent
+    /// `Query` pages until the last or the limit (`values` names the expressions' placeholders).
+    pub(super) async fn query_items(
+        &self,
+        key_condition: &str,
+        filter: Option<&str>,
+        values: &[(&str, AttributeValue)],
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        let values: HashMap<String, AttributeValue> =
+            values.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
         let mut items = Vec::new();
         let mut start = None;
         loop {
@@ -152,9 +194,9 @@ impl UserStore {
                 .client
                 .query()
                 .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(pk.clone()))
-                .expression_attribute_values(":prefix", s(sk_prefix))
+                .key_condition_expression(key_condition)
+                .set_filter_expression(filter.map(str::to_owned))
+                .set_expression_attribute_values(Some(values.clone()))
                 .consistent_read(true)
                 .set_exclusive_start_key(start)
                 .send()
@@ -162,7 +204,8 @@ impl UserStore {
                 .map_err(|e| classify("Query", e))?;
             items.extend(out.items.unwrap_or_default());
             start = out.last_evaluated_key;
-            if start.is_none() {
+            if start.is_none() || items.len() >= limit {
+                items.truncate(limit);
                 return Ok(items);
             }
         }

@@ -83,24 +83,13 @@ impl UserStore {
         client_id: &str,
         sealed: &str,
     ) -> Result<bool, StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(keys::identity(instance, provider, subject)))
-            .update_expression("SET refresh_token = :t, refresh_token_client = :c")
-            .condition_expression("attribute_exists(pk)")
-            .set_expression_attribute_values(Some(HashMap::from([
-                (":t".to_string(), s(sealed)),
-                (":c".to_string(), s(client_id)),
-            ])))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
-            Err(e) => Err(classify("UpdateItem", e)),
-        }
+        self.update_if(
+            keys::identity(instance, provider, subject),
+            "SET refresh_token = :t, refresh_token_client = :c",
+            "attribute_exists(pk)",
+            &[(":t", s(sealed)), (":c", s(client_id))],
+        )
+        .await
     }
 
     /// The pending revocation a deletion records for the identity `provider#subject` (an entry
@@ -150,33 +139,9 @@ impl UserStore {
     /// Pending revocations due at `now` (consistent `Query` of the `REVOKE` partition), at most
     /// `limit`.
     pub async fn due_revocations(&self, now: i64, limit: usize) -> Result<Vec<PendingRevocation>, StoreError> {
-        let mut due = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .filter_expression("next_attempt <= :now")
-                .expression_attribute_values(":pk", s(keys::REVOKE_PK))
-                .expression_attribute_values(":now", n(now))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| classify("Query", e))?;
-            for item in out.items.unwrap_or_default() {
-                due.push(PendingRevocation::from_item(&item)?);
-                if due.len() >= limit {
-                    return Ok(due);
-                }
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(due);
-            }
-        }
+        let values = [(":pk", s(keys::REVOKE_PK)), (":now", n(now))];
+        let items = self.query_items("pk = :pk", Some("next_attempt <= :now"), &values, limit).await?;
+        items.iter().map(PendingRevocation::from_item).collect()
     }
 
     /// A revocation is done: its item goes.
