@@ -133,17 +133,9 @@ pub async fn run(o: Options) -> Result<(), BenchError> {
     let apps = Apps::random();
     let emulator = Emulator::new(apps.emulator_config());
     let graph = emulator.spawn(0).await.map_err(|e| step("emulator")(e.to_string()))?;
-    let vars: BTreeMap<String, String> = [
-        ("TABLE_NAME", TABLE.to_string()),
-        ("PUBLIC_BASE_URL", "https://api.example.com".to_string()),
-        ("DEFAULT_INSTANCE", demo::DEMO_INSTANCE.to_string()),
-        ("AWS_ENDPOINT_URL_DYNAMODB", proxy.endpoint().to_string()),
-        ("RUST_LOG", "info".to_string()),
-    ]
-    .into_iter()
-    .chain(apps.provider_vars(&graph))
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
+    let mut vars: BTreeMap<String, String> =
+        apps.stack_vars(TABLE, "https://api.example.com", proxy.endpoint(), &graph).into_iter().collect();
+    vars.insert("RUST_LOG".into(), "info".into());
     let app =
         Arc::new(App::from_vars(&vars.clone().into_iter().collect()).await.map_err(|e| step("app")(e.to_string()))?);
     demo::seed(&app, &emulator, FACEBOOK_APP_ID, 24 * 3600).await.map_err(|e| step("seed")(e.to_string()))?;
