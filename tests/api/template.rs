@@ -294,6 +294,7 @@ fn each_function_reads_exactly_the_secrets_it_lists() {
 fn stand_in(param: &str) -> Option<String> {
     match param {
         "UsersTable" => Some("users".to_string()),
+        "AWS::StackName" => Some("social-login".to_string()),
         "PublicBaseUrl" => Some("https://api.example.com".to_string()),
         "DefaultInstance" => Some("demo".to_string()),
         "FacebookAppId" => Some("1234567890".to_string()),
