@@ -8,6 +8,8 @@ use std::collections::{BTreeSet, HashMap};
 use local_stack::dynamodb_local::repo_root;
 use local_stack::Template;
 use serde_yaml::Value;
+use shared::identity::Provider;
+use shared::metrics::{self, Dialect, Outcome};
 
 /// Function → (DynamoDB actions, `SECRET_PARAMETERS`). Derived from the call graph
 /// (functions/*/src/lib.rs → shared): TransactWriteItems is authorised per item as
@@ -294,6 +296,7 @@ fn each_function_reads_exactly_the_secrets_it_lists() {
 fn stand_in(param: &str) -> Option<String> {
     match param {
         "UsersTable" => Some("users".to_string()),
+        "AWS::StackName" => Some("social-login".to_string()),
         "PublicBaseUrl" => Some("https://api.example.com".to_string()),
         "DefaultInstance" => Some("demo".to_string()),
         "FacebookAppId" => Some("1234567890".to_string()),
@@ -515,5 +518,298 @@ fn every_endpoint_is_declared_empty() {
         for name in shared::config::ENDPOINT_VARIABLES {
             assert_eq!(declared.get(name).map(String::as_str), Some(""), "{}: {name}", def.logical_id);
         }
+    }
+}
+
+// ----- Observability and safe deploys (issue 14) -----
+
+/// The metrics contract of the login log lines' Embedded Metric Format, read from
+/// `shared::metrics`: the namespace is `METRICS_NAMESPACE`, which the template sets to this.
+const METRICS_NAMESPACE: &str = "SocialLogin/${AWS::StackName}";
+const METRIC_NAMES: [&str; 4] =
+    [metrics::LOGINS, metrics::LOGIN_LATENCY, metrics::FIRST_LOGINS, metrics::RETURNING_LOGINS];
+
+fn contract_values(dimension: &str) -> Vec<&'static str> {
+    match dimension {
+        "Provider" => Provider::ALL.iter().map(|p| p.as_str()).chain([metrics::UNKNOWN_PROVIDER]).collect(),
+        "Dialect" => [Dialect::RocketChat, Dialect::Syncano].map(Dialect::as_str).to_vec(),
+        _ => Outcome::ALL.to_vec(),
+    }
+}
+
+/// Every resource of `kind`: logical id → resource.
+fn resources(doc: &Value, kind: &str) -> Vec<(String, Value)> {
+    doc["Resources"]
+        .as_mapping()
+        .expect("Resources")
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some(kind))
+        .map(|(id, r)| (id.as_str().expect("logical id").to_string(), r.clone()))
+        .collect()
+}
+
+/// `!Ref X` → `X`.
+fn ref_to(value: &Value) -> Option<String> {
+    tagged(value).filter(|(t, _)| t == "Ref").and_then(|(_, v)| v.as_str().map(String::from))
+}
+
+#[test]
+fn every_function_logs_to_its_own_group_kept_log_retention_days() {
+    let doc = doc();
+    assert_eq!(doc["Parameters"]["LogRetentionDays"]["Default"].as_i64(), Some(30));
+    let mut groups = BTreeSet::new();
+    for (id, function) in functions(&doc) {
+        let logging = &function["Properties"]["LoggingConfig"];
+        // Text: the functions' JSON lines reach CloudWatch verbatim, so EMF is extracted.
+        assert_eq!(logging["LogFormat"].as_str(), Some("Text"), "{id}");
+        let group =
+            ref_to(&logging["LogGroup"]).unwrap_or_else(|| panic!("{id}: LoggingConfig.LogGroup: !Ref <group>"));
+        let resource = &doc["Resources"][group.as_str()];
+        assert_eq!(resource["Type"].as_str(), Some("AWS::Logs::LogGroup"), "{id}: {group}");
+        assert_eq!(ref_to(&resource["Properties"]["RetentionInDays"]).as_deref(), Some("LogRetentionDays"), "{id}");
+        assert!(groups.insert(group.clone()), "{id}: {group} is another function's group");
+    }
+    assert_eq!(groups.len(), functions(&doc).len());
+}
+
+#[test]
+fn the_access_log_is_json_with_the_request_context_and_no_credentials() {
+    let doc = doc();
+    let settings = &doc["Resources"]["HttpApi"]["Properties"]["AccessLogSettings"];
+    let (tag, target) = tagged(&settings["DestinationArn"]).expect("DestinationArn: !GetAtt <group>.Arn");
+    assert_eq!(tag, "GetAtt");
+    let group = target.as_str().and_then(|t| t.strip_suffix(".Arn")).expect("<group>.Arn");
+    assert_eq!(doc["Resources"][group]["Type"].as_str(), Some("AWS::Logs::LogGroup"));
+    assert_eq!(ref_to(&doc["Resources"][group]["Properties"]["RetentionInDays"]).as_deref(), Some("LogRetentionDays"));
+    let format = settings["Format"].as_str().expect("a literal Format");
+    let fields: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(format).unwrap_or_else(|e| panic!("the access log format is not JSON: {e}"));
+    let expected = [
+        ("requestId", "$context.requestId"),
+        ("sourceIp", "$context.identity.sourceIp"),
+        ("routeKey", "$context.routeKey"),
+        ("status", "$context.status"),
+        ("responseLatency", "$context.responseLatency"),
+        ("integrationLatency", "$context.integrationLatency"),
+        ("authorizerError", "$context.authorizer.error"),
+        ("integrationError", "$context.integrationErrorMessage"),
+    ];
+    for (field, variable) in expected {
+        assert_eq!(fields.get(field).and_then(|v| v.as_str()), Some(variable), "{field}");
+    }
+    // Only the request's context: no header, query string, body, path parameter, caller
+    // identity (user agent, keys) or authorizer context (the user id it returns).
+    for (field, value) in &fields {
+        let value = value.as_str().unwrap_or_else(|| panic!("{field}: a quoted variable"));
+        assert!(value.starts_with("$context."), "{field}: {value}");
+        let identity_ok = value == "$context.identity.sourceIp";
+        assert!(!value.starts_with("$context.identity.") || identity_ok, "{field}: {value} is the caller's identity");
+        assert!(
+            !value.starts_with("$context.authorizer.") || value == "$context.authorizer.error",
+            "{field}: {value} is the authorizer's context"
+        );
+        assert!(!value.contains("$request.") && !value.contains("header"), "{field}: {value}");
+    }
+}
+
+#[test]
+fn every_alarm_notifies_only_the_topic_parameter_and_has_a_threshold_parameter() {
+    let doc = doc();
+    assert_eq!(doc["Parameters"]["AlarmTopicArn"]["Default"].as_str(), Some(""), "no topic by default");
+    let condition = tagged(&doc["Conditions"]["HasAlarmTopic"]).expect("HasAlarmTopic: !Not [...]");
+    assert!(format!("{condition:?}").contains("AlarmTopicArn"), "{condition:?}");
+    let alarms = resources(&doc, "AWS::CloudWatch::Alarm");
+    assert!(alarms.len() >= 1 + 6 + 2 + 1 + 1 + functions(&doc).len(), "{}", alarms.len());
+    for (id, alarm) in alarms {
+        let props = &alarm["Properties"];
+        for key in ["AlarmActions", "OKActions"] {
+            let (tag, args) = tagged(&props[key]).unwrap_or_else(|| panic!("{id}: {key}: !If [HasAlarmTopic, ...]"));
+            assert_eq!(tag, "If", "{id}: {key}");
+            let args = args.as_sequence().expect("!If args");
+            assert_eq!(args[0].as_str(), Some("HasAlarmTopic"), "{id}: {key}");
+            let topics: Vec<_> = args[1].as_sequence().expect("a list").iter().map(ref_to).collect();
+            assert_eq!(topics, [Some("AlarmTopicArn".to_string())], "{id}: {key}");
+            assert_eq!(ref_to(&args[2]).as_deref(), Some("AWS::NoValue"), "{id}: {key}");
+        }
+        assert!(props.get("InsufficientDataActions").is_none(), "{id}");
+        let threshold = ref_to(&props["Threshold"]).unwrap_or_else(|| panic!("{id}: Threshold: !Ref <parameter>"));
+        assert!(doc["Parameters"].get(threshold.as_str()).is_some(), "{id}: no parameter {threshold}");
+    }
+}
+
+/// The alarm watching `function`'s own Lambda Errors (`FunctionName: !Ref <function>`).
+fn watches_errors_of(alarm: &Value, function: &str) -> bool {
+    alarm["Properties"]["Metrics"].as_sequence().into_iter().flatten().any(|m| {
+        let metric = &m["MetricStat"]["Metric"];
+        metric["Namespace"].as_str() == Some("AWS/Lambda")
+            && metric["MetricName"].as_str() == Some("Errors")
+            && metric["Dimensions"]
+                .as_sequence()
+                .into_iter()
+                .flatten()
+                .any(|d| d["Name"].as_str() == Some("FunctionName") && ref_to(&d["Value"]).as_deref() == Some(function))
+    })
+}
+
+#[test]
+fn every_function_is_deployed_behind_an_alias_rolled_back_on_its_alarms() {
+    let doc = doc();
+    let globals = &doc["Globals"]["Function"];
+    let parameter = &doc["Parameters"]["DeploymentPreferenceType"];
+    assert_eq!(parameter["Default"].as_str(), Some("AllAtOnce"), "development stacks deploy at once");
+    assert_eq!(parameter["AllowedValues"].as_sequence().map(Vec::len), Some(9));
+    for (id, function) in functions(&doc) {
+        let props = &function["Properties"];
+        let alias = props.get("AutoPublishAlias").unwrap_or(&globals["AutoPublishAlias"]);
+        assert_eq!(alias.as_str(), Some("live"), "{id}: AutoPublishAlias");
+        let own = &props["DeploymentPreference"];
+        let kind = own.get("Type").unwrap_or(&globals["DeploymentPreference"]["Type"]);
+        assert_eq!(ref_to(kind).as_deref(), Some("DeploymentPreferenceType"), "{id}: DeploymentPreference.Type");
+        let alarms: Vec<String> = own["Alarms"]
+            .as_sequence()
+            .unwrap_or_else(|| panic!("{id}: DeploymentPreference.Alarms"))
+            .iter()
+            .map(|a| ref_to(a).unwrap_or_else(|| panic!("{id}: an alarm is !Ref <alarm>: {a:?}")))
+            .collect();
+        assert!(alarms.len() <= 10, "{id}: CodeDeploy takes at most 10 alarms");
+        for alarm in &alarms {
+            assert_eq!(
+                doc["Resources"][alarm.as_str()]["Type"].as_str(),
+                Some("AWS::CloudWatch::Alarm"),
+                "{id}: {alarm}"
+            );
+        }
+        assert!(
+            alarms.iter().any(|a| watches_errors_of(&doc["Resources"][a.as_str()], &id)),
+            "{id}: no rollback alarm watches its own errors"
+        );
+        if LOGIN_FUNCTIONS.contains(&id.as_str()) {
+            assert!(alarms.iter().any(|a| a.ends_with("UnavailableAlarm")), "{id}: its providers' unavailability");
+        }
+    }
+}
+
+#[test]
+fn every_authorizer_invokes_its_functions_alias() {
+    let doc = doc();
+    let authorizers =
+        doc["Resources"]["HttpApi"]["Properties"]["Auth"]["Authorizers"].as_mapping().expect("authorizers");
+    assert_eq!(authorizers.len(), 2);
+    for (name, def) in authorizers {
+        let target =
+            ref_to(&def["FunctionArn"]).unwrap_or_else(|| panic!("{name:?}: FunctionArn: !Ref <Function>.Alias"));
+        let function = target.strip_suffix(".Alias").unwrap_or_else(|| panic!("{name:?}: {target} is not an alias"));
+        assert_eq!(doc["Resources"][function]["Type"].as_str(), Some("AWS::Serverless::Function"), "{name:?}");
+    }
+}
+
+/// A metric of the functions' namespace, as an alarm or the dashboard names it: its name and its
+/// dimensions must be the contract's.
+fn check_contract_metric(
+    what: &str,
+    name: &str,
+    dimensions: &[(String, Option<String>)],
+    extra_names: &BTreeSet<String>,
+) {
+    if extra_names.contains(name) {
+        assert!(dimensions.is_empty(), "{what}: {name} (a log metric filter's) has no dimensions");
+        return;
+    }
+    assert!(METRIC_NAMES.contains(&name), "{what}: metric {name} is not in the contract");
+    let mut names: Vec<&str> = dimensions.iter().map(|(n, _)| n.as_str()).collect();
+    names.sort();
+    assert!(
+        metrics::DIMENSION_SETS.iter().any(|set| {
+            let mut set = set.to_vec();
+            set.sort();
+            set == names
+        }),
+        "{what}: {name} by {names:?} is not a dimension set of the contract"
+    );
+    for (dimension, value) in dimensions {
+        let Some(value) = value else { continue };
+        assert!(contract_values(dimension).contains(&value.as_str()), "{what}: {dimension}={value}");
+    }
+}
+
+#[test]
+fn the_alarms_and_the_dashboard_read_the_login_metrics_contract() {
+    let doc = doc();
+    let namespace = |v: &Value| tagged(v).filter(|(t, _)| t == "Sub").and_then(|(_, s)| s.as_str().map(String::from));
+    assert_eq!(
+        namespace(&doc["Globals"]["Function"]["Environment"]["Variables"]["METRICS_NAMESPACE"]).as_deref(),
+        Some(METRICS_NAMESPACE)
+    );
+    // The access log's metric filters publish into the same namespace, without dimensions.
+    let mut extra = BTreeSet::new();
+    for (id, filter) in resources(&doc, "AWS::Logs::MetricFilter") {
+        for t in filter["Properties"]["MetricTransformations"].as_sequence().expect("transformations") {
+            assert_eq!(namespace(&t["MetricNamespace"]).as_deref(), Some(METRICS_NAMESPACE), "{id}");
+            assert!(t.get("Dimensions").is_none(), "{id}");
+            extra.insert(t["MetricName"].as_str().expect("name").to_string());
+        }
+    }
+    let mut seen = BTreeSet::new();
+    for (id, alarm) in resources(&doc, "AWS::CloudWatch::Alarm") {
+        let props = &alarm["Properties"];
+        let metrics: Vec<Value> = match props["Metrics"].as_sequence() {
+            Some(ms) => ms.iter().filter_map(|m| m.get("MetricStat").map(|s| s["Metric"].clone())).collect(),
+            None => vec![props.clone()],
+        };
+        for metric in metrics {
+            if namespace(&metric["Namespace"]).as_deref() != Some(METRICS_NAMESPACE) {
+                continue;
+            }
+            let name = metric["MetricName"].as_str().expect("MetricName").to_string();
+            let dims: Vec<(String, Option<String>)> = metric["Dimensions"]
+                .as_sequence()
+                .into_iter()
+                .flatten()
+                .map(|d| (d["Name"].as_str().expect("Name").to_string(), d["Value"].as_str().map(String::from)))
+                .collect();
+            check_contract_metric(&id, &name, &dims, &extra);
+            seen.insert(name);
+        }
+    }
+    assert!(seen.contains("Logins"), "the provider alarms read Logins: {seen:?}");
+
+    let (_, body) = tagged(&doc["Resources"]["Dashboard"]["Properties"]["DashboardBody"]).expect("!Sub body");
+    let body: serde_json::Value =
+        serde_json::from_str(body.as_str().expect("a string")).expect("the dashboard is JSON");
+    let mut dashboard_seen = BTreeSet::new();
+    for widget in body["widgets"].as_array().expect("widgets") {
+        let mut previous: Vec<serde_json::Value> = Vec::new();
+        for metric in widget["properties"]["metrics"].as_array().into_iter().flatten() {
+            if let Some(expression) = metric[0]["expression"].as_str() {
+                // SEARCH('{"<namespace>",Dim,...} MetricName="X" ...', ...)
+                let Some(rest) = expression.split_once(&format!("{{\"{METRICS_NAMESPACE}\",")).map(|(_, r)| r) else {
+                    assert!(!expression.contains("SocialLogin"), "{expression}: quote the namespace");
+                    continue;
+                };
+                let (dims, rest) = rest.split_once('}').expect("schema");
+                let name = rest.split_once("MetricName=\"").and_then(|(_, r)| r.split_once('"')).expect("MetricName").0;
+                let dims: Vec<(String, Option<String>)> = dims.split(',').map(|d| (d.to_string(), None)).collect();
+                check_contract_metric(expression, name, &dims, &extra);
+                dashboard_seen.insert(name.to_string());
+                continue;
+            }
+            let mut parts: Vec<serde_json::Value> =
+                metric.as_array().expect("a metric").iter().filter(|p| !p.is_object()).cloned().collect();
+            if parts.first().and_then(|p| p.as_str()) == Some("...") {
+                parts = previous.clone();
+            }
+            previous = parts.clone();
+            if parts.first().and_then(|p| p.as_str()) != Some(METRICS_NAMESPACE) {
+                continue;
+            }
+            let strings: Vec<String> = parts.iter().map(|p| p.as_str().expect("a string").to_string()).collect();
+            let dims: Vec<(String, Option<String>)> =
+                strings[2..].chunks(2).map(|c| (c[0].clone(), Some(c[1].clone()))).collect();
+            check_contract_metric("dashboard", &strings[1], &dims, &extra);
+            dashboard_seen.insert(strings[1].clone());
+        }
+    }
+    for name in METRIC_NAMES {
+        assert!(dashboard_seen.contains(name), "the dashboard shows {name}: {dashboard_seen:?}");
     }
 }

@@ -15,6 +15,9 @@ use crate::template::{Template, TemplateError};
 /// `SecretsParameterPath` of a loopback deployment.
 pub const SECRETS_PATH: &str = "/social-login/local";
 
+/// The stack name (`AWS::StackName`) of a loopback deployment.
+pub const STACK_NAME: &str = "social-login-local";
+
 /// The template parameter each configuration variable comes from (what `sam deploy
 /// --parameter-overrides` sets for this deployment).
 const PARAMETERS: [(&str, &str); 10] = [
@@ -50,6 +53,7 @@ impl Deployment<'_> {
         match name {
             "UsersTable" => self.vars.get("TABLE_NAME").cloned(),
             "SecretsParameterPath" => Some(SECRETS_PATH.to_owned()),
+            "AWS::StackName" => Some(STACK_NAME.to_owned()),
             _ => PARAMETERS.iter().find(|(p, _)| *p == name).and_then(|(_, var)| self.vars.get(*var).cloned()),
         }
     }

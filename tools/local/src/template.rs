@@ -110,7 +110,8 @@ pub struct AuthorizerDef {
     /// `Identity.Context`: context variables (`path`, `routeKey`, ...) that are part of the
     /// identity, hence of the cache key.
     pub identity_context: Vec<String>,
-    /// The Cargo package of the function `FunctionArn` names (`!GetAtt <Function>.Arn`).
+    /// The Cargo package of the function `FunctionArn` names (`!Ref <Function>.Alias`, the
+    /// published alias, or `!GetAtt <Function>.Arn`).
     pub package: String,
     /// `Identity.ReauthorizeEvery` (a literal, or a parameter's default): how long an answer
     /// is cached per identity; 0 = not cached.
@@ -144,9 +145,10 @@ impl Template {
 
     /// The environment SAM gives the function `logical_id`: `Globals`' variables, then the
     /// function's own (which win). A `!Ref` is resolved by `refs` (parameter overrides, as
-    /// `sam deploy --parameter-overrides` gives them, and resources such as the table's name),
-    /// else by the parameter's `Default`; any other intrinsic function, or a `!Ref` neither
-    /// resolves, is an error naming the variable.
+    /// `sam deploy --parameter-overrides` gives them, resources such as the table's name, and
+    /// pseudo parameters such as `AWS::StackName`), else by the parameter's `Default`; a `!Sub`
+    /// string has each `${Name}` resolved the same way; any other intrinsic function, or a name
+    /// neither resolves, is an error naming the variable.
     pub fn environment(
         &self,
         logical_id: &str,
@@ -159,12 +161,11 @@ impl Template {
             .find(|(f, _)| f.logical_id == logical_id)
             .ok_or_else(|| invalid("no such function".into()))?;
         let mut env = std::collections::BTreeMap::new();
+        let resolve = |target: &str| refs(target).or_else(|| self.parameter_defaults.get(target).cloned().flatten());
         for (name, value) in self.global_env.iter().chain(own) {
             let resolved = match value {
-                Value::Tagged(t) if t.tag == "Ref" => t
-                    .value
-                    .as_str()
-                    .and_then(|target| refs(target).or_else(|| self.parameter_defaults.get(target).cloned().flatten())),
+                Value::Tagged(t) if t.tag == "Ref" => t.value.as_str().and_then(resolve),
+                Value::Tagged(t) if t.tag == "Sub" => t.value.as_str().and_then(|text| substitute(text, &resolve)),
                 v => literal_string(v),
             };
             let resolved = resolved.ok_or_else(|| invalid(format!("cannot resolve the variable {name}")))?;
@@ -281,6 +282,30 @@ fn env_variables(holder: Option<&Value>) -> Vec<(String, Value)> {
         .unwrap_or_default()
 }
 
+/// The string form of `!Sub`: each `${Name}` replaced by what `resolve` gives it (`${!Text}` is
+/// the literal `${Text}`); `None` if a name does not resolve or a `${` is not closed.
+fn substitute(text: &str, resolve: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find('}')?;
+        let name = &after[..end];
+        match name.strip_prefix('!') {
+            Some(literal) => {
+                out.push_str("${");
+                out.push_str(literal);
+                out.push('}');
+            }
+            None => out.push_str(&resolve(name.trim())?),
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
 /// `Properties.Auth.Authorizers` of an `AWS::Serverless::HttpApi`, by name.
 fn http_api_authorizers(
     id: &str,
@@ -310,13 +335,17 @@ fn http_api_authorizers(
     let mut out = Vec::new();
     for (name, def) in map {
         let name = name.as_str().ok_or_else(|| invalid("?", "name is not a string"))?;
+        // The function's published alias (`AutoPublishAlias`), as deployed, or the function itself.
         let function = match def.get("FunctionArn") {
+            Some(Value::Tagged(t)) if t.tag == "Ref" => {
+                t.value.as_str().and_then(|v| v.strip_suffix(".Alias")).map(str::to_owned)
+            }
             Some(Value::Tagged(t)) if t.tag == "GetAtt" => {
                 t.value.as_str().and_then(|v| v.strip_suffix(".Arn")).map(str::to_owned)
             }
             _ => None,
         }
-        .ok_or_else(|| invalid(name, "`FunctionArn` must be `!GetAtt <Function>.Arn`"))?;
+        .ok_or_else(|| invalid(name, "`FunctionArn` must be `!Ref <Function>.Alias` or `!GetAtt <Function>.Arn`"))?;
         let package = packages
             .get(&function)
             .cloned()
@@ -733,5 +762,68 @@ Resources:
         let err = t.environment("One", &|_| None).expect_err("the table has no default").to_string();
         assert!(err.contains("TABLE_NAME"), "{err}");
         assert!(t.environment("Three", &refs).is_err());
+    }
+
+    #[test]
+    fn a_sub_resolves_its_names_like_a_ref() {
+        let text = r#"
+Parameters:
+  Prefix: { Type: String, Default: "Social" }
+Globals:
+  Function:
+    Environment:
+      Variables:
+        NS: !Sub "${Prefix}Login/${AWS::StackName}"
+        LITERAL: !Sub "a ${!Literal} b"
+Resources:
+  Users:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      AttributeDefinitions: [{ AttributeName: pk, AttributeType: S }]
+      KeySchema: [{ AttributeName: pk, KeyType: HASH }]
+  One:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: functions/one
+"#;
+        let t: Template = text.parse().expect("parses");
+        let env = t.environment("One", &|n| (n == "AWS::StackName").then(|| "stack".to_owned())).expect("resolves");
+        assert_eq!((env["NS"].as_str(), env["LITERAL"].as_str()), ("SocialLogin/stack", "a ${Literal} b"));
+        let err = t.environment("One", &|_| None).expect_err("no stack name").to_string();
+        assert!(err.contains("NS"), "{err}");
+    }
+
+    #[test]
+    fn an_authorizer_names_its_function_by_alias_or_arn() {
+        let with = |arn: &str| {
+            format!(
+                r#"
+Resources:
+  Users:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      AttributeDefinitions: [{{ AttributeName: pk, AttributeType: S }}]
+      KeySchema: [{{ AttributeName: pk, KeyType: HASH }}]
+  Api:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      Auth:
+        Authorizers:
+          Session:
+            FunctionArn: {arn}
+            Identity: {{ Headers: [X-Auth-Token] }}
+  AuthFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: functions/the-authorizer
+"#
+            )
+        };
+        for arn in ["!Ref AuthFunction.Alias", "!GetAtt AuthFunction.Arn"] {
+            let t: Template = with(arn).parse().unwrap_or_else(|e| panic!("{arn}: {e}"));
+            assert_eq!(t.authorizers()["Session"].package, "the-authorizer", "{arn}");
+        }
+        let err = with("!Ref AuthFunction").parse::<Template>().expect_err("not an alias").to_string();
+        assert!(err.contains("!Ref <Function>.Alias"), "{err}");
     }
 }
