@@ -169,8 +169,11 @@ mod tests {
 
     /// A stand-in for SSM's JSON protocol: answers `GetParameters` from `stored`, and (like a
     /// misbehaving or compromised endpoint) always adds `extra`; records every call.
+    /// Every call a stub received: the target and the names asked for.
+    type Calls = std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<String>)>>>;
+
     struct StubSsm {
-        calls: std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<String>)>>>,
+        calls: Calls,
         client: aws_sdk_ssm::Client,
     }
 

@@ -209,10 +209,8 @@ async fn a_hundred_thousand_malformed_requests_give_no_panic_and_no_5xx() {
                 }
                 Some(Ok((status, body))) => {
                     let body: Value = serde_json::from_slice(&body).unwrap_or_default();
-                    if status >= 500 || (status >= 400 && !dialect_error(&function, &body)) {
-                        if failures.len() < 5 {
-                            failures.push(format!("{function}: {status} {body} on {event}"));
-                        }
+                    if (status >= 500 || (status >= 400 && !dialect_error(&function, &body))) && failures.len() < 5 {
+                        failures.push(format!("{function}: {status} {body} on {event}"));
                     }
                     status.to_string()
                 }

@@ -87,7 +87,7 @@ async fn soak_one(
     tokio::time::sleep(Duration::from_millis((seed * 10 % 2000) as u64)).await;
     while Instant::now() < deadline {
         round += 1;
-        if round % 2 == 0 {
+        if round.is_multiple_of(2) {
             let req = t
                 .http
                 .post(format!("{}/v1.1/instances/{INSTANCE}/user/auth/{}/", t.base, p.syncano_backend))

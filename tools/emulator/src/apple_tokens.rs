@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -132,9 +132,10 @@ fn apple_error(error: &str) -> Response {
     (StatusCode::BAD_REQUEST, Json(json!({ "error": error }))).into_response()
 }
 
-/// The form of a request, or Apple's `invalid_request`.
-fn form(body: &Bytes) -> Result<HashMap<String, String>, Response> {
-    serde_urlencoded::from_bytes(body).map_err(|_| apple_error("invalid_request"))
+/// The form of a request's body; `None` (Apple's `invalid_request`) if it is too long or no form.
+async fn read_form(body: Body) -> Option<HashMap<String, String>> {
+    let body = axum::body::to_bytes(body, 1 << 16).await.ok()?;
+    serde_urlencoded::from_bytes(&body).ok()
 }
 
 pub(crate) fn router() -> Router<Arc<Shared>> {
@@ -151,11 +152,7 @@ async fn token(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     if let Some(response) = shared.provider_fault(&parts.extensions, |_| None).await {
         return response;
     }
-    let Ok(body) = axum::body::to_bytes(body, 1 << 16).await else { return apple_error("invalid_request") };
-    let form = match form(&body) {
-        Ok(f) => f,
-        Err(response) => return response,
-    };
+    let Some(form) = read_form(body).await else { return apple_error("invalid_request") };
     let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
     let apple = &shared.apple_tokens;
     if !apple.client_ok(field("client_id"), field("client_secret")) {
@@ -201,11 +198,7 @@ async fn revoke(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     if apple.revoke_failures.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
         return (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response();
     }
-    let Ok(body) = axum::body::to_bytes(body, 1 << 16).await else { return apple_error("invalid_request") };
-    let form = match form(&body) {
-        Ok(f) => f,
-        Err(response) => return response,
-    };
+    let Some(form) = read_form(body).await else { return apple_error("invalid_request") };
     let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
     if !apple.client_ok(field("client_id"), field("client_secret")) {
         return apple_error("invalid_client");

@@ -105,8 +105,6 @@ pub struct TableDef {
     pub time_to_live: Option<TimeToLiveDef>,
 }
 
-/// A parsed SAM template.
-
 /// Parses an `AWS::DynamoDB::Table` resource.
 pub(crate) fn table_def(id: &str, resource: &Value) -> Result<TableDef, TemplateError> {
     let invalid = |message: String| TemplateError::Invalid { resource: id.to_owned(), message };

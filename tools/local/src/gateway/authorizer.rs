@@ -20,12 +20,15 @@ pub type Authorizer = Arc<
     dyn Fn(serde_json::Value) -> Pin<Box<dyn Future<Output = Result<serde_json::Value, String>> + Send>> + Send + Sync,
 >;
 
+/// An authorizer's answer for an identity, and when it was given.
+type CachedAnswers = HashMap<(String, Vec<String>), (serde_json::Value, Instant)>;
+
 /// The authorizers of the template, the functions that run them, and API Gateway's cache of their
 /// answers: by authorizer and identity (the identity sources' values), for `cache_secs`.
 pub struct Authorizers {
     pub(super) defs: HashMap<String, AuthorizerDef>,
     pub(super) functions: HashMap<String, Authorizer>,
-    pub(super) cache: Mutex<HashMap<(String, Vec<String>), (serde_json::Value, Instant)>>,
+    pub(super) cache: Mutex<CachedAnswers>,
 }
 
 impl Authorizers {
