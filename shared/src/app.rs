@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 
 use crate::config::{self, Config, ConfigError};
 use crate::parameter_store;
-use crate::providers::{self, Providers};
+use crate::providers::Providers;
 use crate::store::UserStore;
 use crate::throttle::FailureLimiter;
 use crate::tls::{self, TlsError};
@@ -79,11 +79,9 @@ impl App {
     }
 
     pub fn build(config: Config, dynamo: aws_sdk_dynamodb::Client) -> Result<App, AppError> {
-        let http = providers::http_client(config.provider_timeout, tls::provider_tls_config()?)
-            .map_err(|e| AppError::Http(e.to_string()))?;
         Ok(App {
             store: UserStore::new(dynamo, config.table_name.clone()),
-            providers: Providers::new(&config, &http),
+            providers: Providers::new(&config)?,
             user_keys: UserKeys::new(config.token_secrets.clone()),
             limiter: FailureLimiter::new(
                 config.login_failures_max,

@@ -3,6 +3,8 @@
 
 pub mod accounts;
 pub mod app;
+// Only the `apple-notifications` function serves it (it needs Apple's keys).
+#[cfg(feature = "apple")]
 pub mod apple_notifications;
 pub mod authorizer;
 pub mod avatar;

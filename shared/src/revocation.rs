@@ -24,7 +24,7 @@ use crate::config::{MAX_REVOCATION_BACKOFF_SECS, REVOCATION_TTL_DAYS};
 use crate::identity::{Provider, VerifiedIdentity};
 use crate::instance::InstanceName;
 use crate::login::LoginError;
-use crate::providers::{oidc, ProviderError};
+use crate::providers::{jwt, ProviderError};
 use crate::records::DeletionReason;
 use crate::sealing::identity_aad;
 use crate::secret::Secret;
@@ -171,7 +171,7 @@ impl App {
             return Ok(None);
         }
         // The verified ID token's audience: the client id the code was issued to as well.
-        let Some(client_id) = id_token.and_then(|t| oidc::unverified_audience(t.expose())) else { return Ok(None) };
+        let Some(client_id) = id_token.and_then(|t| jwt::unverified_audience(t.expose())) else { return Ok(None) };
         match apple.exchange(&client_id, code).await {
             Ok(exchanged) if exchanged.subject == identity.subject => Ok(Some((client_id, exchanged.refresh_token))),
             Ok(_) => Err(LoginError::TokenRejected("the authorization code is another person's".into())),

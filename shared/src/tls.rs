@@ -8,8 +8,6 @@
 //! - AWS (DynamoDB, SSM): the five Amazon Trust Services roots, which every AWS endpoint chains
 //!   to (Amazon Root CA 1–4 and Starfield Services Root CA G2), parsed from 5 PEMs.
 
-use std::sync::Arc;
-
 use aws_sdk_dynamodb::config::SharedHttpClient;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
 use aws_smithy_http_client::Builder;
@@ -25,10 +23,12 @@ pub enum TlsError {
     Aws(String),
 }
 
-/// rustls client configuration for the providers: aws-lc, TLS 1.2+, Mozilla's roots.
+/// rustls client configuration for the providers: aws-lc, TLS 1.2+, Mozilla's roots. Only in
+/// builds that link a provider (the `http` feature).
+#[cfg(feature = "http")]
 pub fn provider_tls_config() -> Result<rustls::ClientConfig, TlsError> {
     let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-    Ok(rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+    Ok(rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
         .with_safe_default_protocol_versions()?
         .with_root_certificates(roots)
         .with_no_client_auth())
@@ -46,11 +46,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn both_configurations_build_with_their_roots() {
-        provider_tls_config().expect("provider TLS");
+    fn the_aws_configuration_builds_with_amazons_roots() {
         aws_http_client().expect("AWS client");
         let pems = String::from_utf8_lossy(AMAZON_TRUST_SERVICES_PEM).matches("BEGIN CERTIFICATE").count();
         assert_eq!(pems, 5);
+    }
+
+    #[cfg(feature = "http")]
+    #[test]
+    fn the_provider_configuration_builds_with_mozillas_roots() {
+        provider_tls_config().expect("provider TLS");
         assert!(webpki_roots::TLS_SERVER_ROOTS.len() > 100);
     }
 }

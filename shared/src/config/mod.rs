@@ -276,7 +276,12 @@ impl Config {
                 Some(AppleConfig { client_ids, jwks_url: vars.url("APPLE_JWKS_URL", DEFAULT_APPLE_JWKS_URL)? })
             }
         };
+        // A build without Apple (shared's `apple` feature) makes no call to Apple: the group is
+        // not read, nor required (its key check needs Apple's JWT signing).
+        #[cfg(feature = "apple")]
         let apple_revocation = apple_revocation(&vars)?;
+        #[cfg(not(feature = "apple"))]
+        let apple_revocation = None;
         let github = match vars.id("GITHUB_CLIENT_ID")? {
             None => None,
             Some(client_id) => Some(GitHubConfig {
@@ -353,6 +358,7 @@ impl Config {
     }
 }
 
+#[cfg(feature = "apple")]
 /// The Apple revocation group: all of `APPLE_TEAM_ID`, `APPLE_KEY_ID`, `APPLE_PRIVATE_KEY`,
 /// `REFRESH_TOKEN_KEY`, or none of them.
 fn apple_revocation<F: Fn(&str) -> Option<String>>(

@@ -11,7 +11,7 @@ use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::{Deserialize, Serialize};
 
-use super::{oidc, outage, parse_json, send, ProviderError};
+use super::{oidc, outage, parse_json, send, Exchanged, ProviderError};
 use crate::clock;
 use crate::config::AppleRevocationConfig;
 use crate::secret::Secret;
@@ -20,14 +20,6 @@ use crate::secret::Secret;
 pub const CLIENT_SECRET_AUDIENCE: &str = "https://appleid.apple.com";
 /// How long one client secret is valid (Apple allows up to 6 months; ours are used at once).
 pub const CLIENT_SECRET_LIFETIME: Duration = Duration::from_secs(300);
-
-/// What an authorization code gave us.
-#[derive(Debug)]
-pub struct Exchanged {
-    /// The `sub` of the token response's ID token: must be the person who signed in.
-    pub subject: String,
-    pub refresh_token: Secret,
-}
 
 #[derive(Serialize)]
 struct ClientSecretClaims<'a> {

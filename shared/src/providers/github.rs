@@ -13,8 +13,9 @@
 
 use serde::Deserialize;
 
-use super::twitter::is_header_safe;
-use super::{display_name, http_url, outage, parse_json, send, Credentials, FirstLogin, ProviderError, Verified};
+use super::{
+    display_name, http_url, is_header_safe, outage, parse_json, send, Credentials, FirstLogin, ProviderError, Verified,
+};
 use crate::config::GitHubConfig;
 use crate::identity::{Provider, VerifiedIdentity};
 use crate::secret::Secret;

@@ -1,27 +1,56 @@
 //! Provider verification: turn what a client presents into a [`VerifiedIdentity`], or say why
 //! not. One module per provider; every failure is one of [`ProviderError`]'s classes. A provider
 //! without configuration is not served at all (fail closed).
+//!
+//! Which providers a build links is chosen by cargo features of `shared` (one per provider, see
+//! shared/Cargo.toml): the modules of a provider whose feature is off are not compiled, and its
+//! verifier type is a stand-in no value of which exists ([`absent`]), so [`Providers`] holds
+//! `None` for it and it is "not served", as if unconfigured. The `#[cfg]`s stay here, in
+//! `absent.rs` and at the module level; the code using [`Providers`] has none.
 
+#[cfg(feature = "apple")]
 pub mod apple;
+#[cfg(feature = "apple")]
 pub mod apple_notification;
+#[cfg(feature = "apple")]
 pub mod apple_tokens;
+#[cfg(feature = "facebook")]
 pub mod facebook;
+#[cfg(feature = "github")]
 pub mod github;
+#[cfg(feature = "google")]
 pub mod google;
+#[cfg(feature = "oidc")]
 pub mod jwks;
+pub mod jwt;
+#[cfg(feature = "linkedin")]
 pub mod linkedin;
+#[cfg(feature = "oidc")]
 pub mod oidc;
+#[cfg(feature = "twitter")]
 pub mod twitter;
 
-use std::time::Duration;
+mod absent;
 
+// With every provider linked there is nothing to take from `absent`.
+#[allow(unused_imports)]
+pub use absent::*;
+#[cfg(feature = "apple")]
 pub use apple::AppleVerifier;
+#[cfg(feature = "apple")]
+pub use apple_tokens::AppleTokens;
+#[cfg(feature = "facebook")]
 pub use facebook::FacebookVerifier;
+#[cfg(feature = "github")]
 pub use github::GitHubVerifier;
+#[cfg(feature = "google")]
 pub use google::GoogleVerifier;
+#[cfg(feature = "linkedin")]
 pub use linkedin::LinkedInVerifier;
+#[cfg(feature = "twitter")]
 pub use twitter::TwitterVerifier;
 
+use crate::app::AppError;
 use crate::config::Config;
 use crate::identity::{Provider, VerifiedIdentity};
 use crate::secret::Secret;
@@ -84,7 +113,7 @@ impl Credentials {
     /// the user id an X OAuth 1.0a token starts with (`{user id}-{random}`). Only for keying
     /// the failure limiter together with the caller's IP.
     pub fn claimed_subject(&self, provider: Provider) -> Option<String> {
-        if let Some(sub) = self.id_token.as_ref().and_then(|t| oidc::unverified_subject(t.expose())) {
+        if let Some(sub) = self.id_token.as_ref().and_then(|t| jwt::unverified_subject(t.expose())) {
             return Some(sub);
         }
         if provider == Provider::Twitter && self.token_secret.is_some() {
@@ -108,7 +137,7 @@ impl Credentials {
                 };
             }
         }
-        if oidc::looks_like_jwt(token.expose()) {
+        if jwt::looks_like_jwt(token.expose()) {
             Credentials { id_token: Some(token), ..Credentials::default() }
         } else {
             Credentials { access_token: Some(token), ..Credentials::default() }
@@ -117,7 +146,8 @@ impl Credentials {
 }
 
 /// The verifiers of the providers this deployment serves, built once per cold start and shared
-/// by all requests (with their key caches).
+/// by all requests (with their key caches). A provider is here when it is both configured and
+/// linked into this build.
 pub struct Providers {
     pub facebook: Option<FacebookVerifier>,
     pub google: Option<GoogleVerifier>,
@@ -126,23 +156,75 @@ pub struct Providers {
     pub apple: Option<AppleVerifier>,
     pub github: Option<GitHubVerifier>,
     /// Our own calls to Apple (code exchange, revocation), when configured.
-    pub apple_tokens: Option<apple_tokens::AppleTokens>,
+    pub apple_tokens: Option<AppleTokens>,
+}
+
+/// `$built` where `$feature` is on, else `None` (the provider is not linked).
+#[cfg(feature = "http")]
+macro_rules! if_linked {
+    ($feature:literal, $built:expr) => {{
+        #[cfg(feature = $feature)]
+        let built = $built;
+        #[cfg(not(feature = $feature))]
+        let built = None;
+        built
+    }};
 }
 
 impl Providers {
-    pub fn new(config: &Config, http: &reqwest::Client) -> Providers {
-        let refetch = jwks::JwksSettings { min_refetch: config.jwks_min_refetch, max_stale: config.jwks_max_stale };
+    /// No provider at all: a build without the `http` feature (the session functions).
+    pub fn none() -> Providers {
         Providers {
-            facebook: config.facebook.as_ref().map(|c| FacebookVerifier::new(c, http.clone(), refetch)),
-            google: config.google.as_ref().map(|c| GoogleVerifier::new(c, http.clone(), refetch)),
-            twitter: config.twitter.as_ref().map(|c| TwitterVerifier::new(c, http.clone())),
-            linkedin: config.linkedin.as_ref().map(|c| LinkedInVerifier::new(c, http.clone(), refetch)),
-            apple: config.apple.as_ref().map(|c| AppleVerifier::new(c, http.clone(), refetch)),
-            github: config.github.as_ref().map(|c| GitHubVerifier::new(c, http.clone())),
-            apple_tokens: config
-                .apple_revocation
-                .as_ref()
-                .and_then(|c| apple_tokens::AppleTokens::new(c, http.clone())),
+            facebook: None,
+            google: None,
+            twitter: None,
+            linkedin: None,
+            apple: None,
+            github: None,
+            apple_tokens: None,
+        }
+    }
+
+    /// The verifiers of the configured providers this build links, sharing one HTTP client.
+    #[cfg(feature = "http")]
+    pub fn new(config: &Config) -> Result<Providers, AppError> {
+        let http = http_client(config.provider_timeout, crate::tls::provider_tls_config()?)
+            .map_err(|e| AppError::Http(e.to_string()))?;
+        Ok(Providers::with_client(config, &http))
+    }
+
+    /// Without the `http` feature no provider is linked: nothing to build, no client either.
+    #[cfg(not(feature = "http"))]
+    pub fn new(_config: &Config) -> Result<Providers, AppError> {
+        Ok(Providers::none())
+    }
+
+    /// [`Providers::new`] with a given client (each verifier holds a clone of it).
+    #[cfg(feature = "http")]
+    pub fn with_client(config: &Config, http: &reqwest::Client) -> Providers {
+        Providers {
+            facebook: if_linked!(
+                "facebook",
+                config.facebook.as_ref().map(|c| FacebookVerifier::new(c, http.clone(), jwks_settings(config)))
+            ),
+            google: if_linked!(
+                "google",
+                config.google.as_ref().map(|c| GoogleVerifier::new(c, http.clone(), jwks_settings(config)))
+            ),
+            twitter: if_linked!("twitter", config.twitter.as_ref().map(|c| TwitterVerifier::new(c, http.clone()))),
+            linkedin: if_linked!(
+                "linkedin",
+                config.linkedin.as_ref().map(|c| LinkedInVerifier::new(c, http.clone(), jwks_settings(config)))
+            ),
+            apple: if_linked!(
+                "apple",
+                config.apple.as_ref().map(|c| AppleVerifier::new(c, http.clone(), jwks_settings(config)))
+            ),
+            github: if_linked!("github", config.github.as_ref().map(|c| GitHubVerifier::new(c, http.clone()))),
+            apple_tokens: if_linked!(
+                "apple",
+                config.apple_revocation.as_ref().and_then(|c| AppleTokens::new(c, http.clone()))
+            ),
         }
     }
 
@@ -183,15 +265,31 @@ pub struct Verified {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+// Only GitHub's verifier leaves anything for a first login.
+#[cfg_attr(not(feature = "github"), allow(dead_code))]
 pub(crate) enum FirstLogin {
     /// `GET /user/emails`: the token's scopes allow it.
     GitHubEmail,
 }
 
+#[cfg(feature = "oidc")]
+fn jwks_settings(config: &Config) -> jwks::JwksSettings {
+    jwks::JwksSettings { min_refetch: config.jwks_min_refetch, max_stale: config.jwks_max_stale }
+}
+
+/// What an authorization code gave us ([`AppleTokens::exchange`]).
+#[derive(Debug)]
+pub struct Exchanged {
+    /// The `sub` of the token response's ID token: must be the person who signed in.
+    pub subject: String,
+    pub refresh_token: Secret,
+}
+
+#[cfg(feature = "http")]
 /// The one HTTP client of a cold start, shared by all provider verifiers: provider timeout as
 /// total request timeout, no redirects (a provider API never redirects a token check), TLS from
 /// [`crate::tls::provider_tls_config`] (compiled-in roots, no certificate store read).
-pub fn http_client(timeout: Duration, tls: rustls::ClientConfig) -> Result<reqwest::Client, reqwest::Error> {
+pub fn http_client(timeout: std::time::Duration, tls: rustls::ClientConfig) -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
         .timeout(timeout)
@@ -201,6 +299,7 @@ pub fn http_client(timeout: Duration, tls: rustls::ClientConfig) -> Result<reqwe
         .build()
 }
 
+#[cfg(feature = "http")]
 /// Classifies a transport error without its URL (which may carry a token or proof).
 pub(crate) fn transport_error(err: reqwest::Error) -> ProviderError {
     if err.is_timeout() {
@@ -210,11 +309,13 @@ pub(crate) fn transport_error(err: reqwest::Error) -> ProviderError {
     }
 }
 
+#[cfg(feature = "http")]
 /// Sends a request and reads at most [`MAX_PROVIDER_BODY`] bytes of the answer.
 pub(crate) async fn send(req: reqwest::RequestBuilder) -> Result<(reqwest::StatusCode, Vec<u8>), ProviderError> {
     read(req.send().await.map_err(transport_error)?).await
 }
 
+#[cfg(feature = "http")]
 /// Reads at most [`MAX_PROVIDER_BODY`] bytes of an answer.
 pub(crate) async fn read(mut resp: reqwest::Response) -> Result<(reqwest::StatusCode, Vec<u8>), ProviderError> {
     let status = resp.status();
@@ -228,6 +329,7 @@ pub(crate) async fn read(mut resp: reqwest::Response) -> Result<(reqwest::Status
     Ok((status, body))
 }
 
+#[cfg(feature = "http")]
 /// The failure class of a non-2xx answer that is not a verdict on the token: 5xx and 429 are
 /// the provider's trouble; `None` means the caller decides (usually: rejected).
 pub(crate) fn outage(status: reqwest::StatusCode) -> Option<ProviderError> {
@@ -235,18 +337,43 @@ pub(crate) fn outage(status: reqwest::StatusCode) -> Option<ProviderError> {
         .then(|| ProviderError::Unavailable(format!("provider answered {status}")))
 }
 
+#[cfg(feature = "http")]
 /// Parses a JSON answer, or calls it a bad response.
 pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ProviderError> {
     serde_json::from_slice(body).map_err(|_| ProviderError::BadResponse(format!("{what} is not the expected JSON")))
 }
 
+#[cfg(feature = "http")]
 /// A URL we are willing to store as an avatar.
 pub(crate) fn http_url(u: Option<String>) -> Option<String> {
     u.filter(|u| (u.starts_with("https://") || u.starts_with("http://")) && u.len() <= 2048)
 }
 
+#[cfg(feature = "http")]
 /// A non-blank display name.
 pub(crate) fn display_name(parts: &[Option<&str>]) -> Option<String> {
     let joined = parts.iter().flatten().map(|s| s.trim()).filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" ");
     (!joined.is_empty()).then_some(joined)
+}
+
+/// Whether `token` can travel as (part of) an HTTP header value unchanged: visible ASCII only.
+#[cfg(any(feature = "twitter", feature = "github"))]
+pub(crate) fn is_header_safe(token: &str) -> bool {
+    !token.is_empty() && token.bytes().all(|b| b.is_ascii_graphic())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A provider not linked (or not configured) is refused as not served: no panic, no call.
+    #[tokio::test]
+    async fn without_a_verifier_every_provider_is_not_served() {
+        let providers = Providers::none();
+        let creds = Credentials { access_token: Some(Secret::new("token")), ..Credentials::default() };
+        for provider in Provider::ALL {
+            let result = providers.verify(provider, &creds).await;
+            assert!(matches!(result, Err(ProviderError::NotServed)), "{provider:?}: {result:?}");
+        }
+    }
 }

@@ -21,7 +21,7 @@
 use oauth1_request as oauth;
 use serde::Deserialize;
 
-use super::{display_name, http_url, outage, parse_json, send, Credentials, ProviderError};
+use super::{display_name, http_url, is_header_safe, outage, parse_json, send, Credentials, ProviderError};
 use crate::config::TwitterConfig;
 use crate::identity::{Provider, VerifiedIdentity};
 use crate::secret::Secret;
@@ -148,11 +148,6 @@ impl TwitterVerifier {
         }
         Err(classify_v2_error(status, &body))
     }
-}
-
-/// Whether `token` can travel as (part of) an HTTP header value unchanged: visible ASCII only.
-pub(super) fn is_header_safe(token: &str) -> bool {
-    !token.is_empty() && token.bytes().all(|b| b.is_ascii_graphic())
 }
 
 fn numeric_id(id: &str, what: &str) -> Result<(), ProviderError> {

@@ -7,6 +7,7 @@
 //!   against the template).
 //! - [`dynamodb_local`] runs DynamoDB Local and builds clients for it; [`counting_proxy`] counts
 //!   what reaches it.
+//! - [`linking`] is the table of the provider code each function links (features of `shared`).
 //!
 //! The `local-stack` binary puts them together with the provider emulator.
 
@@ -16,6 +17,7 @@ pub mod demo;
 pub mod deployment;
 pub mod dynamodb_local;
 pub mod gateway;
+pub mod linking;
 pub mod tables;
 pub mod template;
 

@@ -110,20 +110,20 @@ pub async fn run(o: Options) -> Result<(), BenchError> {
     // As the functions ship (.cargo/config.toml): non-PIE, which needs an explicit `--target`
     // so that host proc-macros stay position-independent.
     let host = host_triple()?;
-    let mut build = vec!["build", "--release", "--target", host.as_str(), "--package", FLOOR];
-    for f in &functions {
-        build.extend(["--package", f.as_str()]);
+    // One build per function, as `sam build` builds them: built together, cargo would unify the
+    // features of `shared` and link every provider into every function.
+    for package in std::iter::once(FLOOR).chain(functions.iter().map(String::as_str)) {
+        run_command(
+            Command::new("cargo")
+                .args(["build", "--release", "--target", host.as_str(), "--package", package])
+                .env(
+                    format!("CARGO_TARGET_{}_RUSTFLAGS", host.to_uppercase().replace(['-', '.'], "_")),
+                    "-C relocation-model=static",
+                )
+                .current_dir(&root),
+            "cargo build --release",
+        )?;
     }
-    run_command(
-        Command::new("cargo")
-            .args(&build)
-            .env(
-                format!("CARGO_TARGET_{}_RUSTFLAGS", host.to_uppercase().replace(['-', '.'], "_")),
-                "-C relocation-model=static",
-            )
-            .current_dir(&root),
-        "cargo build --release",
-    )?;
     let zips = if o.arm64 { arm64_zips(&root, &target, &functions)? } else { HashMap::new() };
 
     eprintln!("== starting DynamoDB Local, the counting proxy and the provider emulator");
@@ -280,20 +280,21 @@ fn arm64_zips(root: &Path, target: &Path, functions: &[String]) -> Result<HashMa
     let cargo_lambda = if venv.exists() { venv } else { PathBuf::from("cargo-lambda") };
     eprintln!("== building the arm64 zips ({})", cargo_lambda.display());
     let dir = target.join("bench-lambda");
-    let mut cmd = Command::new(&cargo_lambda);
-    cmd.args(["lambda", "build", "--release", "--arm64", "--output-format", "zip", "--lambda-dir"])
-        .arg(&dir)
-        .current_dir(root);
-    // cargo-lambda runs zig from the venv's ziglang package.
-    if let Some(bin) = cargo_lambda.parent() {
-        let path = std::env::var("PATH").unwrap_or_default();
-        cmd.env("PATH", format!("{}:{path}", bin.display()));
-    }
     let packages = || std::iter::once(FLOOR).chain(functions.iter().map(String::as_str));
+    // One build per function, so that each links only its own features of `shared` (as above).
     for f in packages() {
-        cmd.args(["--package", f]);
+        let mut cmd = Command::new(&cargo_lambda);
+        cmd.args(["lambda", "build", "--release", "--arm64", "--output-format", "zip", "--lambda-dir"])
+            .arg(&dir)
+            .args(["--package", f])
+            .current_dir(root);
+        // cargo-lambda runs zig from the venv's ziglang package.
+        if let Some(bin) = cargo_lambda.parent() {
+            let path = std::env::var("PATH").unwrap_or_default();
+            cmd.env("PATH", format!("{}:{path}", bin.display()));
+        }
+        run_command(&mut cmd, "cargo lambda build --arm64")?;
     }
-    run_command(&mut cmd, "cargo lambda build --arm64")?;
     packages().map(|f| Ok((f.to_owned(), file_size(&dir.join(f).join("bootstrap.zip"))?))).collect()
 }
 
