@@ -7,7 +7,8 @@
 //!   against the template).
 //! - [`dynamodb_local`] runs DynamoDB Local and builds clients for it; [`counting_proxy`] counts
 //!   what reaches it.
-//! - [`linking`] is the table of the provider code each function links (features of `shared`).
+//! - [`provider_features`] is the table of the provider code each function links (the features
+//!   of `shared` each function crate enables).
 //!
 //! The `local-stack` binary puts them together with the provider emulator.
 
@@ -17,7 +18,7 @@ pub mod demo;
 pub mod deployment;
 pub mod dynamodb_local;
 pub mod gateway;
-pub mod linking;
+pub mod provider_features;
 pub mod tables;
 pub mod template;
 
