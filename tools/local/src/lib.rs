@@ -7,6 +7,7 @@
 //!   against the template).
 //! - [`dynamodb_local`] runs DynamoDB Local and builds clients for it; [`counting_proxy`] counts
 //!   what reaches it.
+//! - [`tls_front`] puts TLS with a run-time test CA before a plain local service (the benchmark).
 //!
 //! The `local-stack` binary puts them together with the provider emulator.
 
@@ -18,6 +19,7 @@ pub mod dynamodb_local;
 pub mod gateway;
 pub mod tables;
 pub mod template;
+pub mod tls_front;
 
 pub use dynamodb_local::{DynamoDbLocal, DynamoDbLocalError};
 pub use gateway::{function_handlers, router, router_with_authorizers, Authorizers, GatewayError, Handler};
