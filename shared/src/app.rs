@@ -65,7 +65,7 @@ impl App {
         // Every function reads DynamoDB on every request, so its connection is opened here, in
         // init (full CPU), not in the first invoke (the function's CPU share: ~7% of a core at
         // 128 MB). Measured in docs/bench.md ("Init vs. the first request").
-        if !vars.get("BENCH_NO_PRECONNECT").is_some_and(|v| v == "1") {
+        if vars.get("BENCH_NO_PRECONNECT").map(String::as_str) != Some("1") {
             preconnect_dynamodb(&dynamo).await;
         }
         App::build(config, dynamo)

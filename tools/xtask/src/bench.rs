@@ -82,6 +82,8 @@ pub struct Options {
     tls: bool,
     throttled: bool,
     peer: bool,
+    /// Extra variables for every function (experiments, e.g. `BENCH_NO_PRECONNECT=1`).
+    env: Vec<(String, String)>,
 }
 
 impl Options {
@@ -110,6 +112,7 @@ impl Options {
             tls: true,
             throttled: true,
             peer: true,
+            env: Vec::new(),
         };
         let mut it = args.iter();
         while let Some(arg) = it.next() {
@@ -127,10 +130,15 @@ impl Options {
                 "--no-tls" => o.tls = false,
                 "--no-128" => o.throttled = false,
                 "--no-peer" => o.peer = false,
+                "--env" => {
+                    let kv = value("--env")?;
+                    let (k, v) = kv.split_once('=').ok_or_else(|| BenchError::Usage(format!("--env {kv:?}: K=V")))?;
+                    o.env.push((k.to_string(), v.to_string()));
+                }
                 other => return Err(BenchError::Usage(format!("unknown option {other:?}"))),
             }
         }
-        if o.out.is_some() && (!o.only.is_empty() || !o.tls || !o.throttled || !o.peer) {
+        if o.out.is_some() && (!o.only.is_empty() || !o.tls || !o.throttled || !o.peer || !o.env.is_empty()) {
             return Err(BenchError::Usage("--out writes docs/bench.md: only with the whole run".into()));
         }
         Ok(o)
@@ -212,6 +220,7 @@ pub async fn run(o: Options) -> Result<(), BenchError> {
     let mut vars: BTreeMap<String, String> =
         apps.stack_vars(TABLE, "https://api.example.com", proxy.endpoint(), &graph).into_iter().collect();
     vars.insert("RUST_LOG".into(), "info".into());
+    let measured_env = o.env.clone();
     let app =
         Arc::new(App::from_vars(&vars.clone().into_iter().collect()).await.map_err(|e| step("app")(e.to_string()))?);
     demo::seed(&app, &emulator, FACEBOOK_APP_ID, 24 * 3600).await.map_err(|e| step("seed")(e.to_string()))?;
@@ -241,8 +250,11 @@ pub async fn run(o: Options) -> Result<(), BenchError> {
     let bench = root.join("../shared/bench/lambda_bench.py");
     let mut rows = Vec::new();
     for setting in o.settings() {
-        let env: Vec<String> =
-            if setting.tls { &tls_vars } else { &vars }.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let env: Vec<String> = if setting.tls { &tls_vars } else { &vars }
+            .iter()
+            .chain(measured_env.iter().map(|(k, v)| (k, v)))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         for case in &cases {
             eprintln!("== {} ({}) [{}]", case.function, case.name, setting.label());
             let binary = match case.function.as_str() {
