@@ -62,12 +62,11 @@ impl App {
         }
         let config = Config::from_lookup(|k| vars.get(k).cloned())?;
         let dynamo = dynamodb_client(&aws, &config);
-        // Every function reads DynamoDB on every request, so its connection is opened here, in
-        // init (full CPU), not in the first invoke (the function's CPU share: ~7% of a core at
-        // 128 MB). Measured in docs/bench.md ("Init vs. the first request").
-        if vars.get("BENCH_NO_PRECONNECT").map(String::as_str) != Some("1") {
-            preconnect_dynamodb(&dynamo).await;
-        }
+        // Every function reads DynamoDB on every request, so its connection (TCP and TLS) is
+        // opened here, in init, which runs at full CPU, not in the first invoke, which runs at
+        // the function's CPU share (~7% of a core at 128 MB). Measured in docs/bench.md ("Init
+        // vs. the first request").
+        preconnect_dynamodb(&dynamo).await;
         App::build(config, dynamo)
     }
 

@@ -82,7 +82,7 @@ pub struct Options {
     tls: bool,
     throttled: bool,
     peer: bool,
-    /// Extra variables for every function (experiments, e.g. `BENCH_NO_PRECONNECT=1`).
+    /// Extra variables for every measured function (experiments, e.g. `RUST_LOG=debug`).
     env: Vec<(String, String)>,
 }
 
