@@ -62,6 +62,11 @@ impl App {
         }
         let config = Config::from_lookup(|k| vars.get(k).cloned())?;
         let dynamo = dynamodb_client(&aws, &config);
+        // Every function reads DynamoDB on every request, so its connection (TCP and TLS) is
+        // opened here, in init, which runs at full CPU, not in the first invoke, which runs at
+        // the function's CPU share (~7% of a core at 128 MB). Measured in docs/bench.md ("Init
+        // vs. the first request").
+        preconnect_dynamodb(&dynamo).await;
         App::build(config, dynamo)
     }
 
@@ -102,6 +107,47 @@ fn dynamodb_client(aws: &aws_config::SdkConfig, config: &Config) -> aws_sdk_dyna
         dynamo = dynamo.endpoint_url(endpoint);
     }
     aws_sdk_dynamodb::Client::from_conf(dynamo.build())
+}
+
+/// Opens the DynamoDB client's pooled connection (TCP and TLS) with a `GET /` to the endpoint,
+/// whose answer is discarded. The SDK has no "connect" call and smithy's hyper client pools
+/// connections only through requests, so the cheapest real request is sent through the client's
+/// own connector (same timeouts, hence the same pool): `GET /` is DynamoDB's health check
+/// ("healthy: dynamodb.REGION.amazonaws.com"), not an API operation, so it reads no table,
+/// costs no request units and needs no IAM action, unlike a discarded `GetItem` or
+/// `ListTables`. It is sent as a `ListTables` whose method, target and body are replaced before
+/// signing; the SDK then fails to parse the answer, which is expected. Nothing here fails init:
+/// whatever happens is logged, and the first request connects as before.
+async fn preconnect_dynamodb(dynamo: &aws_sdk_dynamodb::Client) {
+    let started = std::time::Instant::now();
+    let answer = dynamo
+        .list_tables()
+        .customize()
+        // One attempt: a retry would only lengthen init; the first request retries anyway.
+        .config_override(
+            aws_sdk_dynamodb::config::Builder::default()
+                .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled()),
+        )
+        .mutate_request(|req| {
+            let _ = req.set_method("GET");
+            req.headers_mut().remove("x-amz-target");
+            req.headers_mut().remove("content-type");
+            req.headers_mut().remove("content-length");
+            req.take_body();
+        })
+        .send()
+        .await;
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    match answer {
+        Err(aws_sdk_dynamodb::error::SdkError::DispatchFailure(e)) => {
+            tracing::warn!(ms, error = ?e, "DynamoDB preconnect failed; the first request connects")
+        }
+        Err(aws_sdk_dynamodb::error::SdkError::TimeoutError(_)) => {
+            tracing::warn!(ms, "DynamoDB preconnect timed out; the first request connects")
+        }
+        // Any answer at all means the connection is open and back in the pool.
+        _ => tracing::debug!(ms, "DynamoDB connection opened in init"),
+    }
 }
 
 /// DynamoDB Local's settings: static dummy credentials, us-east-1.

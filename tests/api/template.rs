@@ -521,6 +521,22 @@ fn every_endpoint_is_declared_empty() {
     }
 }
 
+/// The local-only extra trust roots (`shared::tls`) are never set or declared by the template:
+/// not in `Globals`, not for any function, not even empty. In AWS the functions trust only the
+/// compiled-in roots.
+#[test]
+fn the_template_never_sets_the_local_extra_trust_roots() {
+    let name = shared::tls::EXTRA_TRUST_ROOTS_VAR;
+    let text = std::fs::read_to_string(repo_root().join("template.yaml")).expect("template.yaml");
+    assert!(!text.contains(name), "template.yaml mentions {name}");
+    let template = Template::load(repo_root().join("template.yaml")).expect("template.yaml");
+    for def in template.function_defs() {
+        let env = template.environment(&def.logical_id, &|_| Some("x".into())).expect("resolves");
+        assert!(!env.contains_key(name), "{}: {name}", def.logical_id);
+    }
+    assert!(!shared::config::ENDPOINT_VARIABLES.contains(&name), "declared through ENDPOINT_VARIABLES");
+}
+
 // ----- Observability and safe deploys (issue 14) -----
 
 /// The metrics contract of the login log lines' Embedded Metric Format, read from

@@ -176,7 +176,11 @@ async fn forward(State(s): State<Shared>, method: Method, uri: Uri, headers: Hea
     let call = describe(&headers, &body);
     let fault = next_fault(&s.fault, &call.operation);
     let items = call.items;
-    lock(&s.calls).push(call);
+    // A request without an operation (the functions' `GET /` preconnect in init, see
+    // shared/src/app.rs) is not a DynamoDB request: it reads nothing and is not billed.
+    if !call.operation.is_empty() {
+        lock(&s.calls).push(call);
+    }
     match fault {
         Some(DynamoFault::Throttled) => {
             return dynamo_error(

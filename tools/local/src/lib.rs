@@ -9,6 +9,7 @@
 //!   what reaches it.
 //! - [`provider_features`] is the table of the provider code each function links (the features
 //!   of `shared` each function crate enables).
+//! - [`tls_front`] puts TLS with a run-time test CA before a plain local service (the benchmark).
 //!
 //! The `local-stack` binary puts them together with the provider emulator.
 
@@ -21,6 +22,7 @@ pub mod gateway;
 pub mod provider_features;
 pub mod tables;
 pub mod template;
+pub mod tls_front;
 
 pub use dynamodb_local::{DynamoDbLocal, DynamoDbLocalError};
 pub use gateway::{function_handlers, router, router_with_authorizers, Authorizers, GatewayError, Handler};

@@ -10,11 +10,13 @@ use emulator::Emulator;
 use local_stack::counting_proxy::{CountingProxy, DynamoCall};
 use local_stack::demo::{self, Apps, FACEBOOK_APP_ID};
 use local_stack::dynamodb_local::{repo_root, DynamoDbLocal};
+use local_stack::tls_front::{TestCa, TlsFront};
 use local_stack::Template;
 use serde_json::Value;
 use shared::App;
 
 use crate::cases::Events;
+use crate::peer;
 use crate::report::{report, splice};
 
 /// The bare function every ratio is to.
@@ -46,16 +48,72 @@ pub fn step(what: impl Into<String>) -> impl FnOnce(String) -> BenchError {
     move |why| BenchError::Step { what, why }
 }
 
+/// The second floor: the bare function plus only the DynamoDB client (`shared/examples/sdk_floor.rs`),
+/// which the login functions' RSS and init budgets are against.
+pub const SDK_FLOOR: &str = "sdk-floor";
+/// The Node.js 20 + AWS SDK v3 peer of a returning Syncano Facebook login
+/// (`../shared/bench/peer-node`), run beside `facebook-login`.
+pub const PEER: &str = "peer-node";
+/// The memory size whose CPU share the throttled settings run at (`lambda_bench.py --memory`).
+pub const THROTTLED_MB: u32 = 128;
+
+/// How a case is run: at full CPU or at the CPU share of a memory size, and through plain HTTP or
+/// through the TLS fronts.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Setting {
+    pub memory: Option<u32>,
+    pub tls: bool,
+}
+
+impl Setting {
+    pub fn label(&self) -> String {
+        let cpu = self.memory.map_or("full CPU".to_string(), |mb| format!("{mb} MB CPU share"));
+        format!("{cpu}, {}", if self.tls { "TLS" } else { "plain HTTP" })
+    }
+}
+
 pub struct Options {
     pub warm: u32,
     pub repeat: u32,
     arm64: bool,
     out: Option<PathBuf>,
+    /// Only these functions (the floors always run).
+    only: Vec<String>,
+    tls: bool,
+    throttled: bool,
+    peer: bool,
+    /// Extra variables for every measured function (experiments, e.g. `RUST_LOG=debug`).
+    env: Vec<(String, String)>,
 }
 
 impl Options {
+    /// The settings to run, in order: full CPU first (its plain run is the one the round trips
+    /// are counted in), plain before TLS.
+    pub fn settings(&self) -> Vec<Setting> {
+        let memories = if self.throttled { vec![None, Some(THROTTLED_MB)] } else { vec![None] };
+        let transports = if self.tls { vec![false, true] } else { vec![false] };
+        memories.iter().flat_map(|&memory| transports.iter().map(move |&tls| Setting { memory, tls })).collect()
+    }
+
+    fn wants(&self, function: &str) -> bool {
+        self.only.is_empty()
+            || self.only.iter().any(|f| f == function)
+            || matches!(function, FLOOR | SDK_FLOOR)
+            || (function == PEER && self.peer && self.only.iter().any(|f| f == "facebook-login"))
+    }
+
     pub fn parse(args: &[String]) -> Result<Options, BenchError> {
-        let mut o = Options { warm: 100, repeat: 5, arm64: true, out: None };
+        let mut o = Options {
+            warm: 100,
+            repeat: 5,
+            arm64: true,
+            out: None,
+            only: Vec::new(),
+            tls: true,
+            throttled: true,
+            peer: true,
+            env: Vec::new(),
+        };
         let mut it = args.iter();
         while let Some(arg) = it.next() {
             let mut value =
@@ -68,8 +126,20 @@ impl Options {
                 "--repeat" => o.repeat = number("--repeat", value("--repeat")?)?.max(1),
                 "--no-arm64" => o.arm64 = false,
                 "--out" => o.out = Some(PathBuf::from(value("--out")?)),
+                "--only" => o.only.extend(value("--only")?.split(',').map(str::trim).map(str::to_string)),
+                "--no-tls" => o.tls = false,
+                "--no-128" => o.throttled = false,
+                "--no-peer" => o.peer = false,
+                "--env" => {
+                    let kv = value("--env")?;
+                    let (k, v) = kv.split_once('=').ok_or_else(|| BenchError::Usage(format!("--env {kv:?}: K=V")))?;
+                    o.env.push((k.to_string(), v.to_string()));
+                }
                 other => return Err(BenchError::Usage(format!("unknown option {other:?}"))),
             }
+        }
+        if o.out.is_some() && (!o.only.is_empty() || !o.tls || !o.throttled || !o.peer || !o.env.is_empty()) {
+            return Err(BenchError::Usage("--out writes docs/bench.md: only with the whole run".into()));
         }
         Ok(o)
     }
@@ -80,13 +150,15 @@ impl Options {
 pub struct Row {
     pub function: String,
     pub case: String,
+    pub setting: Setting,
     pub statuses: Vec<String>,
     pub init_ms: f64,
     pub first_ms: f64,
     pub warm_p50_ms: Option<f64>,
     pub warm_p99_ms: Option<f64>,
     pub rss_mib: f64,
-    pub binary_bytes: u64,
+    /// The binary's size (none for the Node peer: a script and its node_modules).
+    pub binary_bytes: Option<u64>,
     pub zip_bytes: Option<u64>,
     pub invocations: u64,
     pub dynamo: Vec<DynamoCall>,
@@ -94,6 +166,11 @@ pub struct Row {
 }
 
 impl Row {
+    /// What a cold start costs the caller: init plus the cold invoke.
+    pub fn cold_start_ms(&self) -> f64 {
+        self.init_ms + self.first_ms
+    }
+
     pub fn per_invoke(&self) -> (f64, f64, f64, f64) {
         let n = self.invocations.max(1) as f64;
         let (r, w) = self.dynamo.iter().map(DynamoCall::request_units).fold((0.0, 0.0), |a, u| (a.0 + u.0, a.1 + u.1));
@@ -105,17 +182,26 @@ pub async fn run(o: Options) -> Result<(), BenchError> {
     let root = repo_root();
     let target = target_dir(&root)?;
     let template = Template::load(root.join("template.yaml")).map_err(|e| step("template.yaml")(e.to_string()))?;
-    let functions = functions(&template);
-    eprintln!("== building {} functions and the floor (release, host)", functions.len());
+    let all = functions(&template);
+    let functions: Vec<String> = all.iter().filter(|f| o.wants(f)).cloned().collect();
+    if let Some(unknown) = o.only.iter().find(|f| !functions.contains(f)) {
+        return Err(BenchError::Usage(format!("--only: no function {unknown:?} in template.yaml")));
+    }
+    eprintln!("== building {} functions, the floor and the SDK floor (release, host)", functions.len());
     // As the functions ship (.cargo/config.toml): non-PIE, which needs an explicit `--target`
     // so that host proc-macros stay position-independent.
     let host = host_triple()?;
     // One build per function, as `sam build` builds them: built together, cargo would unify the
-    // features of `shared` and link every provider into every function.
-    for package in std::iter::once(FLOOR).chain(functions.iter().map(String::as_str)) {
+    // features of `shared` and link every provider into every function. The SDK floor is an
+    // example of `shared` with no provider, built with the same profile and flags.
+    let floor = [FLOOR].map(|p| vec!["--package", p]);
+    let sdk_floor = vec!["--package", "shared", "--no-default-features", "--example", "sdk_floor"];
+    let each = functions.iter().map(|f| vec!["--package", f.as_str()]);
+    for selection in floor.into_iter().chain(each).chain([sdk_floor]) {
         run_command(
             Command::new("cargo")
-                .args(["build", "--release", "--target", host.as_str(), "--package", package])
+                .args(["build", "--release", "--target", host.as_str()])
+                .args(&selection)
                 .env(
                     format!("CARGO_TARGET_{}_RUSTFLAGS", host.to_uppercase().replace(['-', '.'], "_")),
                     "-C relocation-model=static",
@@ -125,6 +211,7 @@ pub async fn run(o: Options) -> Result<(), BenchError> {
         )?;
     }
     let zips = if o.arm64 { arm64_zips(&root, &target, &functions)? } else { HashMap::new() };
+    let peer = if o.peer && o.wants(PEER) { Some(peer::prepare(&root, &target)?) } else { None };
 
     eprintln!("== starting DynamoDB Local, the counting proxy and the provider emulator");
     let dynamodb = DynamoDbLocal::start(0).await.map_err(|e| step("DynamoDB Local")(e.to_string()))?;
@@ -136,54 +223,87 @@ pub async fn run(o: Options) -> Result<(), BenchError> {
     let mut vars: BTreeMap<String, String> =
         apps.stack_vars(TABLE, "https://api.example.com", proxy.endpoint(), &graph).into_iter().collect();
     vars.insert("RUST_LOG".into(), "info".into());
+    let measured_env = o.env.clone();
     let app =
         Arc::new(App::from_vars(&vars.clone().into_iter().collect()).await.map_err(|e| step("app")(e.to_string()))?);
     demo::seed(&app, &emulator, FACEBOOK_APP_ID, 24 * 3600).await.map_err(|e| step("seed")(e.to_string()))?;
     let handlers = local_stack::function_handlers(app.clone());
     let scratch = target.join("bench-events");
     std::fs::create_dir_all(&scratch).map_err(|e| step("scratch dir")(e.to_string()))?;
-    let events = Events { root: root.clone(), scratch, handlers, emulator: &emulator, people: Default::default() };
-    let cases = events.prepare(&functions).await?;
+    let events = Events {
+        root: root.clone(),
+        scratch: scratch.clone(),
+        handlers,
+        emulator: &emulator,
+        people: Default::default(),
+    };
+    let cases: Vec<_> = events.prepare(&all).await?.into_iter().filter(|c| o.wants(&c.function)).collect();
     proxy.take();
 
+    // The TLS fronts (kept alive until the end of the run) and the variables that point the
+    // functions at them.
+    let ca = TestCa::new().map_err(|e| step("test CA")(e.to_string()))?;
+    let ca_file = scratch.join("test-ca.pem");
+    std::fs::write(&ca_file, ca.pem()).map_err(|e| step("test CA file")(e.to_string()))?;
+    let dynamodb_front =
+        TlsFront::start(&ca, proxy.endpoint()).await.map_err(|e| step("TLS front (DynamoDB)")(e.to_string()))?;
+    let emulator_front = TlsFront::start(&ca, &graph).await.map_err(|e| step("TLS front (emulator)")(e.to_string()))?;
+    let tls_vars = over_tls(&vars, &graph, &emulator_front.url(), &dynamodb_front.url(), &ca_file);
+
     let bench = root.join("../shared/bench/lambda_bench.py");
-    let env: Vec<String> = vars.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let mut rows = Vec::new();
-    for case in &cases {
-        eprintln!("== {} ({})", case.function, case.name);
-        let binary = target.join(&host).join("release").join(&case.function);
-        let mut row = Row {
-            function: case.function.clone(),
-            case: case.name.to_string(),
-            binary_bytes: file_size(&binary)?,
-            zip_bytes: zips.get(&case.function).copied(),
-            ..Row::default()
-        };
-        let mut runs = Vec::new();
-        proxy.take();
-        let asked = emulator.request_count();
-        if case.first_login {
-            // A fresh person per run, so every cold invoke is a first login (and nothing else runs).
-            for _ in 0..o.repeat {
-                let event = events.first_login(&case.function)?;
-                runs.extend(lambda_bench(&bench, &binary, &event, 0, 1, &env)?);
+    for setting in o.settings() {
+        let env: Vec<String> = if setting.tls { &tls_vars } else { &vars }
+            .iter()
+            .chain(measured_env.iter().map(|(k, v)| (k, v)))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        for case in &cases {
+            eprintln!("== {} ({}) [{}]", case.function, case.name, setting.label());
+            let binary = match case.function.as_str() {
+                PEER => match &peer {
+                    Some(bootstrap) => bootstrap.clone(),
+                    None => continue,
+                },
+                SDK_FLOOR => target.join(&host).join("release/examples/sdk_floor"),
+                f => target.join(&host).join("release").join(f),
+            };
+            let mut row = Row {
+                function: case.function.clone(),
+                case: case.name.to_string(),
+                setting,
+                binary_bytes: if case.function == PEER { None } else { Some(file_size(&binary)?) },
+                zip_bytes: zips.get(&case.function).copied(),
+                ..Row::default()
+            };
+            let mut runs = Vec::new();
+            proxy.take();
+            let asked = emulator.request_count();
+            let run = Run { bench: &bench, binary: &binary, env: &env, memory: setting.memory };
+            if case.first_login {
+                // A fresh person per run, so every cold invoke is a first login (and nothing else runs).
+                for _ in 0..o.repeat {
+                    let event = events.first_login(&case.function)?;
+                    runs.extend(run.measure(&event, 0, 1)?);
+                }
+                row.invocations = u64::from(o.repeat);
+            } else {
+                runs = run.measure(&case.event, o.warm, o.repeat)?;
+                row.invocations = u64::from(o.repeat) * (1 + u64::from(o.warm));
             }
-            row.invocations = u64::from(o.repeat);
-        } else {
-            runs = lambda_bench(&bench, &binary, &case.event, o.warm, o.repeat, &env)?;
-            row.invocations = u64::from(o.repeat) * (1 + u64::from(o.warm));
+            row.dynamo = proxy.take();
+            row.provider_requests = emulator.request_count() - asked;
+            row.statuses = runs.iter().map(status_of).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+            let median = |key: &str| median(runs.iter().filter_map(|r| r[key].as_f64()).collect());
+            row.init_ms = median("init_ms").unwrap_or(f64::NAN);
+            row.first_ms = median("first_ms").unwrap_or(f64::NAN);
+            row.warm_p50_ms = median("warm_p50_ms");
+            row.warm_p99_ms = median("warm_p99_ms");
+            row.rss_mib = median("peak_rss_mib").unwrap_or(f64::NAN);
+            rows.push(row);
         }
-        row.dynamo = proxy.take();
-        row.provider_requests = emulator.request_count() - asked;
-        row.statuses = runs.iter().map(status_of).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
-        let median = |key: &str| median(runs.iter().filter_map(|r| r[key].as_f64()).collect());
-        row.init_ms = median("init_ms").unwrap_or(f64::NAN);
-        row.first_ms = median("first_ms").unwrap_or(f64::NAN);
-        row.warm_p50_ms = median("warm_p50_ms");
-        row.warm_p99_ms = median("warm_p99_ms");
-        row.rss_mib = median("peak_rss_mib").unwrap_or(f64::NAN);
-        rows.push(row);
     }
+    drop((dynamodb_front, emulator_front));
     let memory_mb = template_memory(&root)?;
     let report = report(&rows, memory_mb, &o)?;
     println!("{report}");
@@ -197,6 +317,49 @@ pub async fn run(o: Options) -> Result<(), BenchError> {
     Ok(())
 }
 
+/// The functions' variables with DynamoDB and every provider URL behind the TLS fronts
+/// (`https://localhost:PORT`), the test CA trusted through the local-only extra roots (and
+/// `NODE_EXTRA_CA_CERTS` for the peer), and no `ALLOW_INSECURE_PROVIDER_URLS`: every URL is
+/// `https://` now, as in AWS.
+fn over_tls(
+    vars: &BTreeMap<String, String>,
+    emulator: &str,
+    emulator_front: &str,
+    dynamodb_front: &str,
+    ca_file: &Path,
+) -> BTreeMap<String, String> {
+    let mut tls: BTreeMap<String, String> = vars
+        .iter()
+        .filter(|(k, _)| k.as_str() != "ALLOW_INSECURE_PROVIDER_URLS")
+        .map(|(k, v)| {
+            let v = match v.strip_prefix(emulator) {
+                Some(rest) => format!("{emulator_front}{rest}"),
+                None => v.clone(),
+            };
+            (k.clone(), v)
+        })
+        .collect();
+    tls.insert("AWS_ENDPOINT_URL_DYNAMODB".into(), dynamodb_front.to_string());
+    let ca = ca_file.display().to_string();
+    tls.insert(shared::tls::EXTRA_TRUST_ROOTS_VAR.into(), ca.clone());
+    tls.insert("NODE_EXTRA_CA_CERTS".into(), ca);
+    tls
+}
+
+/// One binary under `lambda_bench.py` in one setting.
+struct Run<'a> {
+    bench: &'a Path,
+    binary: &'a Path,
+    env: &'a [String],
+    memory: Option<u32>,
+}
+
+impl Run<'_> {
+    fn measure(&self, event: &Path, warm: u32, repeat: u32) -> Result<Vec<Value>, BenchError> {
+        lambda_bench(self.bench, self.binary, event, warm, repeat, self.env, self.memory)
+    }
+}
+
 /// Runs `lambda_bench.py`; returns its per-run JSON lines.
 fn lambda_bench(
     bench: &Path,
@@ -205,9 +368,14 @@ fn lambda_bench(
     warm: u32,
     repeat: u32,
     env: &[String],
+    memory: Option<u32>,
 ) -> Result<Vec<Value>, BenchError> {
     let mut cmd = Command::new("python3");
     cmd.arg(bench).arg(binary).arg(event).args(["--warm", &warm.to_string(), "--repeat", &repeat.to_string()]);
+    if let Some(mb) = memory {
+        // The invocations at that memory size's CPU share; init at full speed, as in Lambda.
+        cmd.args(["--memory", &mb.to_string()]);
+    }
     for kv in env {
         cmd.args(["--env", kv]);
     }
@@ -327,6 +495,51 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn the_settings_are_full_cpu_first_and_plain_before_tls() {
+        let all = Options::parse(&[]).expect("options");
+        let labels: Vec<String> = all.settings().iter().map(Setting::label).collect();
+        assert_eq!(
+            labels,
+            ["full CPU, plain HTTP", "full CPU, TLS", "128 MB CPU share, plain HTTP", "128 MB CPU share, TLS"]
+        );
+        let plain = Options::parse(&["--no-tls".into(), "--no-128".into()]).expect("options");
+        assert_eq!(plain.settings(), [Setting::default()]);
+        assert!(Options::parse(&["--only".into(), "me".into(), "--out".into(), "x.md".into()]).is_err());
+    }
+
+    #[test]
+    fn only_keeps_the_floors_and_the_peer_beside_facebook_login() {
+        let o = Options::parse(&["--only".into(), "facebook-login".into()]).expect("options");
+        assert!(o.wants("facebook-login") && o.wants(FLOOR) && o.wants(SDK_FLOOR) && o.wants(PEER));
+        assert!(!o.wants("me"));
+        let me = Options::parse(&["--only".into(), "me".into()]).expect("options");
+        assert!(!me.wants(PEER) && me.wants("me"));
+    }
+
+    #[test]
+    fn over_tls_every_endpoint_is_https_and_nothing_insecure_is_allowed() {
+        let vars: BTreeMap<String, String> = [
+            ("ALLOW_INSECURE_PROVIDER_URLS", "true"),
+            ("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9"),
+            ("FACEBOOK_GRAPH_URL", "http://127.0.0.1:7"),
+            ("GOOGLE_JWKS_URL", "http://127.0.0.1:7/google/oauth2/v3/certs"),
+            ("TABLE_NAME", "t"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let tls =
+            over_tls(&vars, "http://127.0.0.1:7", "https://localhost:8", "https://localhost:10", Path::new("/ca.pem"));
+        assert!(!tls.contains_key("ALLOW_INSECURE_PROVIDER_URLS"));
+        assert_eq!(tls["FACEBOOK_GRAPH_URL"], "https://localhost:8");
+        assert_eq!(tls["GOOGLE_JWKS_URL"], "https://localhost:8/google/oauth2/v3/certs");
+        assert_eq!(tls["AWS_ENDPOINT_URL_DYNAMODB"], "https://localhost:10");
+        assert_eq!(tls[shared::tls::EXTRA_TRUST_ROOTS_VAR], "/ca.pem");
+        assert_eq!(tls["NODE_EXTRA_CA_CERTS"], "/ca.pem");
+        assert_eq!(tls["TABLE_NAME"], "t");
+    }
 
     #[test]
     fn statuses_are_read_from_a_truncated_answer() {

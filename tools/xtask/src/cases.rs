@@ -9,7 +9,7 @@ use local_stack::demo::{self, FACEBOOK_APP_ID};
 use local_stack::Handler;
 use serde_json::{json, Value};
 
-use crate::bench::{is_login, step, BenchError, FLOOR};
+use crate::bench::{is_login, step, BenchError, FLOOR, PEER, SDK_FLOOR};
 
 /// One benchmark case: a function and the event it is measured with.
 pub struct Case {
@@ -65,6 +65,12 @@ impl Events<'_> {
             event: self.root.join("events/facebook-login/200-success.json"),
             first_login: false,
         }];
+        cases.push(Case {
+            function: SDK_FLOOR.to_owned(),
+            name: "GetItem",
+            event: self.root.join("events/facebook-login/200-success.json"),
+            first_login: false,
+        });
         for function in functions.iter().map(String::as_str).filter(|f| is_login(f)) {
             let path = format!("events/{function}/200-success.json");
             let (status, body) = self.invoke(function, &self.sample(&path)?).await?;
@@ -78,6 +84,15 @@ impl Events<'_> {
                 first_login: false,
             };
             cases.push(returning);
+            if function == "facebook-login" {
+                // The Node peer does the same returning login with the same event.
+                cases.push(Case {
+                    function: PEER.to_owned(),
+                    name: "returning user",
+                    event: self.root.join(&path),
+                    first_login: false,
+                });
+            }
             if matches!(function, "facebook-login" | "login") {
                 cases.push(Case {
                     function: function.to_owned(),

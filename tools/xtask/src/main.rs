@@ -2,22 +2,32 @@
 //! under `../shared/bench/lambda_bench.py` against DynamoDB Local (through a counting proxy) and
 //! the provider emulator, and prints init / cold / warm latency, peak RSS, binary and zip size as
 //! ratios to the floor, the DynamoDB requests and provider round trips per login, and what a
-//! million logins cost on AWS beside Amazon Cognito. It prints figures; it asserts nothing.
+//! million logins cost on AWS beside Amazon Cognito. Every case runs at full CPU and at the CPU
+//! share of 128 MB, each through plain HTTP and through TLS fronts (a run-time test CA), beside
+//! an SDK floor and a Node.js peer. It prints figures and ✓/✗ budget lines; it asserts nothing.
 
 mod bench;
 mod cases;
+mod peer;
 mod prices;
 mod report;
 
 use std::process::ExitCode;
 
 const USAGE: &str = "\
-usage: cargo xtask bench [--warm N] [--repeat R] [--no-arm64] [--out FILE]
+usage: cargo xtask bench [--warm N] [--repeat R] [--no-arm64] [--only F,G] [--no-tls] [--no-128]
+                         [--no-peer] [--env K=V] [--out FILE]
 
   --warm N      warm invocations after the cold one, per run (default 100)
   --repeat R    runs (cold starts) per function (default 5)
   --no-arm64    skip the arm64 zip build (cargo-lambda from scripts/venv.sh)
-  --out FILE    also write the report (Markdown) to FILE, e.g. docs/bench.md";
+  --only F,G    only these functions (the floor and the SDK floor always run; the Node peer runs
+                beside facebook-login); repeatable
+  --no-tls      plain HTTP only (no TLS fronts)
+  --no-128      full CPU only (no runs at the 128 MB CPU share)
+  --no-peer     without the Node.js peer (no npm install)
+  --env K=V     an extra variable for every measured function (experiments); repeatable
+  --out FILE    also write the report (Markdown) to FILE, e.g. docs/bench.md (whole runs only)";
 
 #[tokio::main]
 async fn main() -> ExitCode {
