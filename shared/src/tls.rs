@@ -113,6 +113,14 @@ mod tests {
         assert!(webpki_roots::TLS_SERVER_ROOTS.len() > 100);
     }
 
+    /// `.cargo/config.toml` sets it for every build of this workspace, so aws-lc-sys, built in
+    /// the same cargo run as this crate, seeds from the OS only (docs/bench.md, "aws-lc jitter
+    /// entropy": 35-60 ms of every cold start at full CPU).
+    #[test]
+    fn aws_lc_is_built_without_its_cpu_jitter_entropy() {
+        assert_eq!(option_env!("AWS_LC_SYS_NO_JITTER_ENTROPY"), Some("1"));
+    }
+
     #[cfg(feature = "http")]
     #[test]
     fn extra_roots_are_added_to_both_stores() {
