@@ -7,6 +7,7 @@
 //! an SDK floor and a Node.js peer. It prints figures and ✓/✗ budget lines; it asserts nothing.
 
 mod bench;
+mod builds;
 mod cases;
 mod peer;
 mod prices;

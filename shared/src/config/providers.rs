@@ -1,0 +1,94 @@
+//! Each provider's settings and the real endpoints they default to (tests and the local stack
+//! point the `*_URL` variables at the emulator).
+
+use crate::sealing::SealingKey;
+use crate::secret::Secret;
+
+/// Real Graph API endpoint; tests and the local stack point `FACEBOOK_GRAPH_URL` at the emulator.
+pub const DEFAULT_FACEBOOK_GRAPH_URL: &str = "https://graph.facebook.com";
+/// The Graph API version the verifier is written against (pinned, not "latest").
+pub const DEFAULT_FACEBOOK_GRAPH_VERSION: &str = "v22.0";
+pub const DEFAULT_FACEBOOK_LIMITED_JWKS_URL: &str = "https://limited.facebook.com/.well-known/oauth/openid/jwks/";
+pub const DEFAULT_GOOGLE_JWKS_URL: &str = "https://www.googleapis.com/oauth2/v3/certs";
+pub const DEFAULT_GOOGLE_TOKENINFO_URL: &str = "https://oauth2.googleapis.com/tokeninfo";
+pub const DEFAULT_GOOGLE_USERINFO_URL: &str = "https://openidconnect.googleapis.com/v1/userinfo";
+pub const DEFAULT_TWITTER_API_URL: &str = "https://api.twitter.com";
+pub const DEFAULT_LINKEDIN_JWKS_URL: &str = "https://www.linkedin.com/oauth/openid/jwks";
+pub const DEFAULT_LINKEDIN_USERINFO_URL: &str = "https://api.linkedin.com/v2/userinfo";
+pub const DEFAULT_LINKEDIN_INTROSPECT_URL: &str = "https://www.linkedin.com/oauth/v2/introspectToken";
+pub const DEFAULT_APPLE_JWKS_URL: &str = "https://appleid.apple.com/auth/keys";
+pub const DEFAULT_GITHUB_API_URL: &str = "https://api.github.com";
+pub const DEFAULT_APPLE_TOKEN_URL: &str = "https://appleid.apple.com/auth/token";
+pub const DEFAULT_APPLE_REVOKE_URL: &str = "https://appleid.apple.com/auth/revoke";
+
+#[derive(Debug, Clone)]
+pub struct FacebookConfig {
+    pub app_id: String,
+    pub app_secret: Secret,
+    /// Base URL without the version, e.g. `https://graph.facebook.com`.
+    pub graph_url: String,
+    pub graph_version: String,
+    /// Keys of Limited Login ID tokens (iOS).
+    pub limited_jwks_url: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct GoogleConfig {
+    /// Our OAuth client ids (web, iOS, Android…): an ID token's `aud` must be one of them.
+    pub client_ids: Vec<String>,
+    pub jwks_url: String,
+    pub tokeninfo_url: String,
+    pub userinfo_url: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct TwitterConfig {
+    pub consumer_key: String,
+    pub consumer_secret: Secret,
+    /// Accept OAuth 2.0 user bearer tokens, which X offers no way to check the audience of (any
+    /// X app's token is accepted). Off unless `TWITTER_ACCEPT_OAUTH2_BEARER=true`.
+    pub accept_oauth2_bearer: bool,
+    /// `https://api.twitter.com`: `/1.1/account/verify_credentials.json` and `/2/users/me`.
+    pub api_url: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct LinkedInConfig {
+    pub client_id: String,
+    /// Needed only to accept access tokens (introspection binds them to our app).
+    pub client_secret: Option<Secret>,
+    pub jwks_url: String,
+    pub introspect_url: String,
+    pub userinfo_url: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct AppleConfig {
+    /// Our bundle id and Services ids: an ID token's `aud` must be one of them.
+    pub client_ids: Vec<String>,
+    pub jwks_url: String,
+}
+
+/// Sign in with Apple's REST API for our own calls (exchanging an authorization code, revoking a
+/// refresh token): the team and key that sign our client secret JWTs. Configured as a group
+/// (`APPLE_TEAM_ID`, `APPLE_KEY_ID`, `APPLE_PRIVATE_KEY`, `REFRESH_TOKEN_KEY`); without it no code
+/// is exchanged and nothing is revoked at Apple. Independent of `APPLE_CLIENT_IDS`: the deletion
+/// functions revoke without serving Apple logins.
+#[derive(Debug, Clone)]
+pub struct AppleRevocationConfig {
+    pub team_id: String,
+    pub key_id: String,
+    /// The Sign in with Apple private key, PKCS#8 PEM (the `.p8`), checked at cold start.
+    pub private_key: Secret,
+    pub token_url: String,
+    pub revoke_url: String,
+    /// Seals the refresh tokens at rest.
+    pub refresh_token_key: SealingKey,
+}
+
+#[derive(Debug, Clone)]
+pub struct GitHubConfig {
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub api_url: String,
+}
