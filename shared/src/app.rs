@@ -65,8 +65,11 @@ impl App {
         // Every function reads DynamoDB on every request, so its connection (TCP and TLS) is
         // opened here, in init, which runs at full CPU, not in the first invoke, which runs at
         // the function's CPU share (~7% of a core at 128 MB). Measured in docs/bench.md ("Init
-        // vs. the first request").
-        preconnect_dynamodb(&dynamo).await;
+        // vs. the first request"). Only over TLS: a plain-HTTP endpoint (DynamoDB Local) has no
+        // handshake to move, and the `GET /` would only add a round trip to init.
+        if has_a_handshake_to_move(config.dynamodb_endpoint.as_deref()) {
+            preconnect_dynamodb(&dynamo).await;
+        }
         App::build(config, dynamo)
     }
 
@@ -107,6 +110,13 @@ fn dynamodb_client(aws: &aws_config::SdkConfig, config: &Config) -> aws_sdk_dyna
         dynamo = dynamo.endpoint_url(endpoint);
     }
     aws_sdk_dynamodb::Client::from_conf(dynamo.build())
+}
+
+/// Whether opening the DynamoDB connection in init moves a TLS handshake out of the first
+/// invoke: with the SDK's own endpoint (always `https://`) or an `https://` override, yes; with
+/// a plain-HTTP override (DynamoDB Local), there is nothing to move.
+fn has_a_handshake_to_move(endpoint_override: Option<&str>) -> bool {
+    endpoint_override.is_none_or(|e| e.get(..8).is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://")))
 }
 
 /// Opens the DynamoDB client's pooled connection (TCP and TLS) with a `GET /` to the endpoint,
@@ -179,4 +189,18 @@ fn dynamodb_timeouts(attempt: Duration, operation: Duration) -> TimeoutConfig {
         .operation_attempt_timeout(attempt)
         .operation_timeout(operation)
         .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_a_handshake_to_move;
+
+    #[test]
+    fn the_dynamodb_connection_is_opened_in_init_only_over_tls() {
+        assert!(has_a_handshake_to_move(None), "the SDK's own endpoint is https");
+        assert!(has_a_handshake_to_move(Some("https://localhost:8443")));
+        assert!(has_a_handshake_to_move(Some("HTTPS://dynamodb.eu-west-1.amazonaws.com")));
+        assert!(!has_a_handshake_to_move(Some("http://127.0.0.1:8000")), "DynamoDB Local: nothing to move");
+        assert!(!has_a_handshake_to_move(Some("http")));
+    }
 }
