@@ -9,6 +9,7 @@ use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 
 use crate::config::{self, Config, ConfigError};
 use crate::parameter_store;
+use crate::preconnect;
 use crate::providers::Providers;
 use crate::store::UserStore;
 use crate::throttle::FailureLimiter;
@@ -62,15 +63,10 @@ impl App {
         }
         let config = Config::from_lookup(|k| vars.get(k).cloned())?;
         let dynamo = dynamodb_client(&aws, &config);
-        // Every function reads DynamoDB on every request, so its connection (TCP and TLS) is
-        // opened here, in init, which runs at full CPU, not in the first invoke, which runs at
-        // the function's CPU share (~7% of a core at 128 MB). Measured in docs/bench.md ("Init
-        // vs. the first request"). Only over TLS: a plain-HTTP endpoint (DynamoDB Local) has no
-        // handshake to move, and the `GET /` would only add a round trip to init.
-        if has_a_handshake_to_move(config.dynamodb_endpoint.as_deref()) {
-            preconnect_dynamodb(&dynamo).await;
-        }
-        App::build(config, dynamo)
+        let app = App::build(config, dynamo.clone())?;
+        // The connections the first request is certain to open, opened in init instead.
+        preconnect::open_connections(&dynamo, app.config.dynamodb_endpoint.as_deref(), &app.providers).await;
+        Ok(app)
     }
 
     /// Tests and the local stack: every setting from `vars`; with `AWS_ENDPOINT_URL_DYNAMODB`
@@ -112,54 +108,6 @@ fn dynamodb_client(aws: &aws_config::SdkConfig, config: &Config) -> aws_sdk_dyna
     aws_sdk_dynamodb::Client::from_conf(dynamo.build())
 }
 
-/// Whether opening the DynamoDB connection in init moves a TLS handshake out of the first
-/// invoke: with the SDK's own endpoint (always `https://`) or an `https://` override, yes; with
-/// a plain-HTTP override (DynamoDB Local), there is nothing to move.
-fn has_a_handshake_to_move(endpoint_override: Option<&str>) -> bool {
-    endpoint_override.is_none_or(|e| e.get(..8).is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://")))
-}
-
-/// Opens the DynamoDB client's pooled connection (TCP and TLS) with a `GET /` to the endpoint,
-/// whose answer is discarded. The SDK has no "connect" call and smithy's hyper client pools
-/// connections only through requests, so the cheapest real request is sent through the client's
-/// own connector (same timeouts, hence the same pool): `GET /` is DynamoDB's health check
-/// ("healthy: dynamodb.REGION.amazonaws.com"), not an API operation, so it reads no table,
-/// costs no request units and needs no IAM action, unlike a discarded `GetItem` or
-/// `ListTables`. It is sent as a `ListTables` whose method, target and body are replaced before
-/// signing; the SDK then fails to parse the answer, which is expected. Nothing here fails init:
-/// whatever happens is logged, and the first request connects as before.
-async fn preconnect_dynamodb(dynamo: &aws_sdk_dynamodb::Client) {
-    let started = std::time::Instant::now();
-    let answer = dynamo
-        .list_tables()
-        .customize()
-        // One attempt: a retry would only lengthen init; the first request retries anyway.
-        .config_override(
-            aws_sdk_dynamodb::config::Builder::default()
-                .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled()),
-        )
-        .mutate_request(|req| {
-            let _ = req.set_method("GET");
-            req.headers_mut().remove("x-amz-target");
-            req.headers_mut().remove("content-type");
-            req.headers_mut().remove("content-length");
-            req.take_body();
-        })
-        .send()
-        .await;
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
-    match answer {
-        Err(aws_sdk_dynamodb::error::SdkError::DispatchFailure(e)) => {
-            tracing::warn!(ms, error = ?e, "DynamoDB preconnect failed; the first request connects")
-        }
-        Err(aws_sdk_dynamodb::error::SdkError::TimeoutError(_)) => {
-            tracing::warn!(ms, "DynamoDB preconnect timed out; the first request connects")
-        }
-        // Any answer at all means the connection is open and back in the pool.
-        _ => tracing::debug!(ms, "DynamoDB connection opened in init"),
-    }
-}
-
 /// DynamoDB Local's settings: static dummy credentials, us-east-1.
 fn local_sdk_config() -> aws_config::SdkConfig {
     aws_config::SdkConfig::builder()
@@ -189,18 +137,4 @@ fn dynamodb_timeouts(attempt: Duration, operation: Duration) -> TimeoutConfig {
         .operation_attempt_timeout(attempt)
         .operation_timeout(operation)
         .build()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::has_a_handshake_to_move;
-
-    #[test]
-    fn the_dynamodb_connection_is_opened_in_init_only_over_tls() {
-        assert!(has_a_handshake_to_move(None), "the SDK's own endpoint is https");
-        assert!(has_a_handshake_to_move(Some("https://localhost:8443")));
-        assert!(has_a_handshake_to_move(Some("HTTPS://dynamodb.eu-west-1.amazonaws.com")));
-        assert!(!has_a_handshake_to_move(Some("http://127.0.0.1:8000")), "DynamoDB Local: nothing to move");
-        assert!(!has_a_handshake_to_move(Some("http")));
-    }
 }

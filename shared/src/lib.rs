@@ -23,6 +23,7 @@ pub mod logging;
 pub mod login;
 pub mod metrics;
 pub mod parameter_store;
+pub mod preconnect;
 pub mod providers;
 pub mod records;
 pub mod revocation;

@@ -31,6 +31,12 @@ struct Claims {
 }
 
 impl AppleVerifier {
+    /// The call a returning login starts with ([`super::Providers::certain_call`]): the key set
+    /// (Sign in with Apple gives only ID tokens).
+    pub(crate) fn certain_call(&self) -> (&reqwest::Client, &str) {
+        self.id_tokens.key_source()
+    }
+
     pub fn new(config: &AppleConfig, http: reqwest::Client, jwks: JwksSettings) -> AppleVerifier {
         AppleVerifier {
             id_tokens: IdTokenVerifier::new(

@@ -91,6 +91,12 @@ struct GraphError {
 }
 
 impl FacebookVerifier {
+    /// The call a returning login starts with ([`super::Providers::certain_call`]): Graph's `/me`
+    /// (an access token, what the Syncano clients send).
+    pub(crate) fn certain_call(&self) -> (&reqwest::Client, &str) {
+        (&self.http, &self.me_url)
+    }
+
     pub fn new(config: &FacebookConfig, http: reqwest::Client, jwks: JwksSettings) -> FacebookVerifier {
         FacebookVerifier {
             limited: IdTokenVerifier::new(

@@ -67,6 +67,11 @@ struct Email {
 }
 
 impl GitHubVerifier {
+    /// The call a returning login starts with ([`super::Providers::certain_call`]): the token check.
+    pub(crate) fn certain_call(&self) -> (&reqwest::Client, &str) {
+        (&self.http, &self.check_token_url)
+    }
+
     pub fn new(config: &GitHubConfig, http: reqwest::Client) -> GitHubVerifier {
         let base = config.api_url.trim_end_matches('/');
         GitHubVerifier {

@@ -37,6 +37,12 @@ pub(crate) struct TokenInfo {
 }
 
 impl GoogleVerifier {
+    /// The call a returning login starts with ([`super::Providers::certain_call`]): the key set
+    /// (Google Sign-In gives ID tokens; an access token goes to `tokeninfo` on another host).
+    pub(crate) fn certain_call(&self) -> (&reqwest::Client, &str) {
+        self.id_tokens.key_source()
+    }
+
     pub fn new(config: &GoogleConfig, http: reqwest::Client, jwks: JwksSettings) -> GoogleVerifier {
         GoogleVerifier {
             id_tokens: IdTokenVerifier::new(

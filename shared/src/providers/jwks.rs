@@ -93,6 +93,13 @@ impl JwksCache {
         }
     }
 
+    /// The client and URL the key set is fetched with.
+    // Facebook links the ID-token checks (Limited Login) without starting from its key set.
+    #[cfg_attr(not(any(feature = "google", feature = "linkedin", feature = "apple")), allow(dead_code))]
+    pub(crate) fn source(&self) -> (&reqwest::Client, &str) {
+        (&self.http, &self.url)
+    }
+
     /// How many times the key set was fetched (tests and benchmarks count them).
     pub fn fetches(&self) -> u64 {
         self.fetches.load(Ordering::Relaxed)

@@ -34,6 +34,12 @@ pub(crate) struct Introspection {
 }
 
 impl LinkedInVerifier {
+    /// The call a returning login starts with ([`super::Providers::certain_call`]): the key set
+    /// (Sign In with LinkedIn gives ID tokens; an access token is introspected on another host).
+    pub(crate) fn certain_call(&self) -> (&reqwest::Client, &str) {
+        self.id_tokens.key_source()
+    }
+
     pub fn new(config: &LinkedInConfig, http: reqwest::Client, jwks: JwksSettings) -> LinkedInVerifier {
         LinkedInVerifier {
             id_tokens: IdTokenVerifier::new(

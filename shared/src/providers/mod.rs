@@ -55,6 +55,24 @@ use crate::config::Config;
 use crate::identity::{Provider, VerifiedIdentity};
 use crate::secret::Secret;
 
+/// How many providers this build links (their cargo features of `shared`).
+#[cfg(feature = "http")]
+const LINKED: usize = cfg!(feature = "facebook") as usize
+    + cfg!(feature = "google") as usize
+    + cfg!(feature = "twitter") as usize
+    + cfg!(feature = "linkedin") as usize
+    + cfg!(feature = "apple") as usize
+    + cfg!(feature = "github") as usize;
+
+/// The call of the one provider a build links, if it is configured; none when it links several.
+#[cfg(feature = "http")]
+fn the_only_one<T>(linked: usize, calls: impl IntoIterator<Item = Option<T>>) -> Option<T> {
+    if linked != 1 {
+        return None;
+    }
+    calls.into_iter().flatten().next()
+}
+
 /// Largest provider response body read; anything longer is treated as a broken provider.
 pub const MAX_PROVIDER_BODY: usize = 256 * 1024;
 
@@ -228,6 +246,26 @@ impl Providers {
         }
     }
 
+    /// The provider call every request of this function is certain to need, when there is one:
+    /// in a build that links a single provider (a `<provider>-login` function,
+    /// `apple-notifications`), its verifier's first call ([`FacebookVerifier::certain_call`] and
+    /// the like). `login` links every provider and the deletion functions two, so which one a
+    /// request needs is not known before it comes: none.
+    #[cfg(feature = "http")]
+    pub fn certain_call(&self) -> Option<(&reqwest::Client, &str)> {
+        the_only_one(
+            LINKED,
+            [
+                if_linked!("facebook", self.facebook.as_ref().map(FacebookVerifier::certain_call)),
+                if_linked!("google", self.google.as_ref().map(GoogleVerifier::certain_call)),
+                if_linked!("twitter", self.twitter.as_ref().map(TwitterVerifier::certain_call)),
+                if_linked!("linkedin", self.linkedin.as_ref().map(LinkedInVerifier::certain_call)),
+                if_linked!("apple", self.apple.as_ref().map(AppleVerifier::certain_call)),
+                if_linked!("github", self.github.as_ref().map(GitHubVerifier::certain_call)),
+            ],
+        )
+    }
+
     pub async fn verify(&self, provider: Provider, creds: &Credentials) -> Result<Verified, ProviderError> {
         let not_served = ProviderError::NotServed;
         let identity = match provider {
@@ -375,5 +413,16 @@ mod tests {
             let result = providers.verify(provider, &creds).await;
             assert!(matches!(result, Err(ProviderError::NotServed)), "{provider:?}: {result:?}");
         }
+    }
+
+    /// Only a build of one provider knows the call its requests start with.
+    #[cfg(feature = "http")]
+    #[test]
+    fn only_a_single_provider_build_has_a_certain_call() {
+        assert_eq!(the_only_one(1, [None, Some("graph"), None]), Some("graph"));
+        assert_eq!(the_only_one::<&str>(1, [None, None]), None, "linked but not configured");
+        assert_eq!(the_only_one(2, [Some("graph"), None]), None, "the deletion functions");
+        assert_eq!(the_only_one(6, [Some("graph"), Some("jwks")]), None, "login");
+        assert_eq!(the_only_one::<&str>(0, []), None, "a session function");
     }
 }

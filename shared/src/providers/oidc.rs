@@ -47,6 +47,13 @@ impl IdTokenVerifier {
         IdTokenVerifier { provider, jwks, rules }
     }
 
+    /// The client and URL of the provider's key set, which the first ID token needs.
+    // Facebook links the ID-token checks (Limited Login) without starting from its key set.
+    #[cfg_attr(not(any(feature = "google", feature = "linkedin", feature = "apple")), allow(dead_code))]
+    pub(crate) fn key_source(&self) -> (&reqwest::Client, &str) {
+        self.jwks.source()
+    }
+
     /// Verifies `token` (see [`verify`]) and returns its `sub` and claims as `C`.
     pub async fn claims<C: DeserializeOwned>(
         &self,

@@ -87,6 +87,12 @@ struct V2Problem {
 }
 
 impl TwitterVerifier {
+    /// The call a returning login starts with ([`super::Providers::certain_call`]): `verify_credentials`
+    /// (an OAuth 1.0a token; a bearer token goes to `/2/users/me` on the same host).
+    pub(crate) fn certain_call(&self) -> (&reqwest::Client, &str) {
+        (&self.http, &self.verify_credentials_url)
+    }
+
     pub fn new(config: &TwitterConfig, http: reqwest::Client) -> TwitterVerifier {
         let base = config.api_url.trim_end_matches('/');
         TwitterVerifier {

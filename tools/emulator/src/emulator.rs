@@ -62,6 +62,17 @@ impl Emulator {
         Ok(format!("http://{addr}"))
     }
 
+    /// [`Emulator::spawn`] for a TLS front to forward to (the benchmark's, which forwards bytes):
+    /// its requests are taken as addressed to `https://`, which an OAuth 1.0a signature covers.
+    /// The same state as every other listener of this emulator.
+    pub async fn spawn_behind_tls(&self, port: u16) -> std::io::Result<String> {
+        let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
+        let addr = listener.local_addr()?;
+        let router = self.router().layer(axum::Extension(crate::twitter::oauth1::AddressedOverTls));
+        tokio::spawn(server::serve(listener, router));
+        Ok(format!("http://{addr}"))
+    }
+
     /// The whole app (Graph endpoints and `/_emulator/` admin routes), for serving it
     /// yourself. Admin routes (JSON):
     /// - `POST /_emulator/facebook/users` `{"name", "email"?}` → `{"id"}`

@@ -15,7 +15,7 @@
 mod admin;
 mod api;
 mod errors;
-mod oauth1;
+pub(crate) mod oauth1;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;

@@ -183,6 +183,46 @@ mod tests {
         assert!(ask(&front, trusting(other)).await.is_err());
     }
 
+    /// An X login through the front: the verifier signs the `https://` URL it calls, which the
+    /// emulator's listener for a TLS front takes, and its plain listener refuses, as X refuses
+    /// a signature over another URL.
+    #[tokio::test]
+    async fn an_oauth1_signature_over_the_https_url_is_taken_behind_the_front_only() {
+        use crate::demo::{Apps, TWITTER_CONSUMER_KEY};
+        use shared::config::TwitterConfig;
+        use shared::providers::{Credentials, ProviderError, TwitterVerifier};
+        use shared::secret::Secret;
+
+        let apps = Apps::random();
+        let emulator = emulator::Emulator::new(apps.emulator_config());
+        let user = emulator.create_twitter_user("Front User", "front_user", None);
+        let ca = TestCa::new().expect("CA");
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(ca.der().expect("DER")).expect("root");
+        let http = shared::providers::http_client(std::time::Duration::from_secs(5), trusting(roots)).expect("client");
+        let behind = TlsFront::start(&ca, &emulator.spawn_behind_tls(0).await.expect("emulator")).await.expect("front");
+        let plain = TlsFront::start(&ca, &emulator.spawn(0).await.expect("emulator")).await.expect("front");
+        for (front, taken) in [(&behind, true), (&plain, false)] {
+            let (token, secret) = emulator.issue_twitter_token(&user, TWITTER_CONSUMER_KEY);
+            let config = TwitterConfig {
+                consumer_key: TWITTER_CONSUMER_KEY.into(),
+                consumer_secret: Secret::new(apps.twitter_secret.clone()),
+                accept_oauth2_bearer: false,
+                api_url: format!("{}/twitter", front.url()),
+            };
+            let creds = Credentials {
+                access_token: Some(Secret::new(token)),
+                token_secret: Some(Secret::new(secret)),
+                ..Credentials::default()
+            };
+            let verified = TwitterVerifier::new(&config, http.clone()).verify(&creds).await;
+            match verified {
+                Ok(identity) => assert!(taken && identity.subject == user),
+                Err(e) => assert!(!taken && matches!(e, ProviderError::Rejected(_)), "{e:?}"),
+            }
+        }
+    }
+
     #[test]
     fn upstreams_must_be_plain_http_addresses() {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");

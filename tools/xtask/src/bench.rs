@@ -16,7 +16,7 @@ use serde_json::Value;
 use shared::App;
 
 use crate::builds;
-use crate::cases::Events;
+use crate::cases::{Event, Events};
 use crate::peer;
 use crate::report::{report, splice};
 
@@ -216,6 +216,7 @@ pub async fn run(o: Options) -> Result<(), BenchError> {
         handlers,
         emulator: &emulator,
         people: Default::default(),
+        made: Default::default(),
     };
     let cases: Vec<_> = events.prepare(&all).await?.into_iter().filter(|c| o.wants(&c.function)).collect();
     proxy.take();
@@ -227,7 +228,10 @@ pub async fn run(o: Options) -> Result<(), BenchError> {
     std::fs::write(&ca_file, ca.pem()).map_err(|e| step("test CA file")(e.to_string()))?;
     let dynamodb_front =
         TlsFront::start(&ca, proxy.endpoint()).await.map_err(|e| step("TLS front (DynamoDB)")(e.to_string()))?;
-    let emulator_front = TlsFront::start(&ca, &graph).await.map_err(|e| step("TLS front (emulator)")(e.to_string()))?;
+    // The emulator's listener for a front: the requests it forwards were addressed to https://.
+    let behind_tls = emulator.spawn_behind_tls(0).await.map_err(|e| step("emulator")(e.to_string()))?;
+    let emulator_front =
+        TlsFront::start(&ca, &behind_tls).await.map_err(|e| step("TLS front (emulator)")(e.to_string()))?;
     let tls_vars = over_tls(&vars, &graph, &emulator_front.url(), &dynamodb_front.url(), &ca_file);
 
     let bench = root.join("../shared/bench/lambda_bench.py");
@@ -256,21 +260,21 @@ pub async fn run(o: Options) -> Result<(), BenchError> {
                 zip_bytes: zips.get(&case.function).copied(),
                 ..Row::default()
             };
+            // A first login's warm invokes would be returning ones: it runs cold only.
+            let warm = if matches!(case.event, Event::FirstLogin) { 0 } else { o.warm };
+            let files = events.for_runs(case, o.repeat).await?;
             let mut runs = Vec::new();
             proxy.take();
             let asked = emulator.request_count();
             let run = Run { bench: &bench, binary: &binary, env: &env, memory: setting.memory };
-            if case.first_login {
-                // A fresh person per run, so every cold invoke is a first login (and nothing else runs).
-                for _ in 0..o.repeat {
-                    let event = events.first_login(&case.function)?;
-                    runs.extend(run.measure(&event, 0, 1)?);
-                }
-                row.invocations = u64::from(o.repeat);
+            if matches!(case.event, Event::File(_)) {
+                runs = run.measure(&files[0], warm, o.repeat)?;
             } else {
-                runs = run.measure(&case.event, o.warm, o.repeat)?;
-                row.invocations = u64::from(o.repeat) * (1 + u64::from(o.warm));
+                for file in &files {
+                    runs.extend(run.measure(file, warm, 1)?);
+                }
             }
+            row.invocations = u64::from(o.repeat) * (1 + u64::from(warm));
             row.dynamo = proxy.take();
             row.provider_requests = emulator.request_count() - asked;
             row.statuses = runs.iter().map(status_of).collect::<std::collections::BTreeSet<_>>().into_iter().collect();

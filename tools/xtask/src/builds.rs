@@ -12,8 +12,9 @@ use crate::bench::{step, BenchError, FLOOR};
 /// Builds the floor, each function and the SDK floor for `host` in release.
 pub fn host_binaries(root: &Path, host: &str, functions: &[String]) -> Result<(), BenchError> {
     eprintln!("== building {} functions, the floor and the SDK floor (release, host)", functions.len());
-    // As the functions ship (.cargo/config.toml): non-PIE, which needs an explicit `--target`
-    // so that host proc-macros stay position-independent.
+    // As the functions ship: non-PIE (.cargo/config.toml), which needs an explicit `--target`
+    // so that host proc-macros stay position-independent, and aborting on panic, which
+    // cargo lambda (`sam build`) passes to cargo as `--config profile.release.panic="abort"`.
     // One build per function, as `sam build` builds them: built together, cargo would unify the
     // features of `shared` and link every provider into every function. The SDK floor is an
     // example of `shared` with no provider, built with the same profile and flags.
@@ -24,6 +25,7 @@ pub fn host_binaries(root: &Path, host: &str, functions: &[String]) -> Result<()
         run_command(
             Command::new("cargo")
                 .args(["build", "--release", "--target", host])
+                .args(SHIPPED_PROFILE)
                 .args(&selection)
                 .env(
                     format!("CARGO_TARGET_{}_RUSTFLAGS", host.to_uppercase().replace(['-', '.'], "_")),
@@ -35,6 +37,10 @@ pub fn host_binaries(root: &Path, host: &str, functions: &[String]) -> Result<()
     }
     Ok(())
 }
+
+/// What cargo lambda adds to the release profile when it builds a function (its rustc command
+/// lines under `sam build` show it), so that the host binaries measured are built the same way.
+pub const SHIPPED_PROFILE: [&str; 2] = ["--config", "profile.release.panic=\"abort\""];
 
 fn run_command(cmd: &mut Command, what: &str) -> Result<(), BenchError> {
     let status = cmd.status().map_err(|e| step(what)(e.to_string()))?;

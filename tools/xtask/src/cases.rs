@@ -1,5 +1,7 @@
 //! The benchmark's cases: each function with a real event from `events/`, prepared in process
 //! so that the measured logins are returning ones and the sessions the follow-ups need exist.
+//! What a run uses up (a first login's person, the session `logout` ends, the user key
+//! `reset-key` replaces) is made anew for each run, in every setting.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -15,8 +17,25 @@ use crate::bench::{is_login, step, BenchError, FLOOR, PEER, SDK_FLOOR};
 pub struct Case {
     pub function: String,
     pub name: &'static str,
-    pub event: PathBuf,
-    pub first_login: bool,
+    pub event: Event,
+}
+
+/// The event a case is measured with.
+pub enum Event {
+    /// The same file in every run.
+    File(PathBuf),
+    /// A person the emulator has just created, so that every cold invoke is a first login.
+    FirstLogin,
+    /// A Rocket.Chat session opened just before the run (`logout` ends it).
+    LiveSession,
+    /// The sample Syncano user's key as it is just before the run (`reset-key` replaces it).
+    CurrentUserKey,
+}
+
+impl Case {
+    fn new(function: &str, name: &'static str, event: Event) -> Case {
+        Case { function: function.to_owned(), name, event }
+    }
 }
 
 pub struct Events<'a> {
@@ -26,6 +45,8 @@ pub struct Events<'a> {
     pub emulator: &'a Emulator,
     /// People created for first logins so far (each gets a name of its own).
     pub people: std::sync::atomic::AtomicU32,
+    /// Event files made for single runs so far (each gets a file of its own).
+    pub made: std::sync::atomic::AtomicU32,
 }
 
 impl Events<'_> {
@@ -56,113 +77,98 @@ impl Events<'_> {
         Ok((resp.status().as_u16(), serde_json::from_slice(resp.body()).unwrap_or_default()))
     }
 
-    /// The events of every case; the sample users log in once first, so the measured logins
-    /// are returning ones, and the session and user key the follow-up functions need exist.
+    /// The cases; the sample users log in once first, so the measured logins are returning
+    /// ones, and the session and user key the follow-up functions need exist.
     pub async fn prepare(&self, functions: &[String]) -> Result<Vec<Case>, BenchError> {
-        let mut cases = vec![Case {
-            function: FLOOR.to_owned(),
-            name: "any event",
-            event: self.root.join("events/facebook-login/200-success.json"),
-            first_login: false,
-        }];
-        cases.push(Case {
-            function: SDK_FLOOR.to_owned(),
-            name: "GetItem",
-            event: self.root.join("events/facebook-login/200-success.json"),
-            first_login: false,
-        });
+        let any = self.root.join("events/facebook-login/200-success.json");
+        let mut cases = vec![
+            Case::new(FLOOR, "any event", Event::File(any.clone())),
+            Case::new(SDK_FLOOR, "GetItem", Event::File(any)),
+        ];
         for function in functions.iter().map(String::as_str).filter(|f| is_login(f)) {
             let path = format!("events/{function}/200-success.json");
             let (status, body) = self.invoke(function, &self.sample(&path)?).await?;
             if status != 200 {
                 return Err(step(format!("{function}: first login of the sample user"))(body.to_string()));
             }
-            let returning = Case {
-                function: function.to_owned(),
-                name: "returning user",
-                event: self.root.join(&path),
-                first_login: false,
-            };
-            cases.push(returning);
+            cases.push(Case::new(function, "returning user", Event::File(self.root.join(&path))));
             if function == "facebook-login" {
                 // The Node peer does the same returning login with the same event.
-                cases.push(Case {
-                    function: PEER.to_owned(),
-                    name: "returning user",
-                    event: self.root.join(&path),
-                    first_login: false,
-                });
+                cases.push(Case::new(PEER, "returning user", Event::File(self.root.join(&path))));
             }
             if matches!(function, "facebook-login" | "login") {
-                cases.push(Case {
-                    function: function.to_owned(),
-                    name: "first login",
-                    event: PathBuf::new(),
-                    first_login: true,
-                });
+                cases.push(Case::new(function, "first login", Event::FirstLogin));
             }
         }
-        let (_, rc) = self.invoke("login", &self.sample("events/login/200-success.json")?).await?;
-        let (token, rc_user) = (rc["data"]["authToken"].clone(), rc["data"]["userId"].clone());
+        let (token, rc_user) = self.rocketchat_session().await?;
         let me = self.with_session("events/me/401-unknown-session.json", &token, &rc_user)?;
-        let me_path = self.write("me", &me)?;
-        cases.push(Case { function: "me".to_owned(), name: "live session", event: me_path, first_login: false });
-        let (_, other) = self.invoke("login", &self.sample("events/login/200-success.json")?).await?;
-        let logout =
-            self.with_session("events/logout/401-unknown-session.json", &other["data"]["authToken"], &rc_user)?;
-        let logout_path = self.write("logout", &logout)?;
-        cases.push(Case {
-            function: "logout".to_owned(),
-            name: "cold: live session",
-            event: logout_path,
-            first_login: false,
-        });
+        cases.push(Case::new("me", "live session", Event::File(self.write("me", &me)?)));
+        cases.push(Case::new("logout", "cold: live session", Event::LiveSession));
+        cases.push(Case::new("current-user", "valid user key", Event::CurrentUserKey));
 
         let (_, user) = self.invoke("facebook-login", &self.sample("events/facebook-login/200-success.json")?).await?;
-        let mut current = self.sample("events/current-user/403-wrong-user-key.json")?;
-        current["headers"]["x-user-key"] = user["user_key"].clone();
-        let current_path = self.write("current-user", &current)?;
-        cases.push(Case {
-            function: "current-user".to_owned(),
-            name: "valid user key",
-            event: current_path,
-            first_login: false,
-        });
         let id = user["id"].to_string();
         let mut reset = self.sample("events/reset-key/404-unknown-user.json")?;
         let raw_path = format!("/v1.1/instances/{}/users/{id}/reset_key/", demo::DEMO_INSTANCE);
         reset["pathParameters"]["id"] = json!(id);
         reset["rawPath"] = json!(raw_path);
         reset["requestContext"]["http"]["path"] = json!(raw_path);
-        let reset_path = self.write("reset-key", &reset)?;
-        cases.push(Case {
-            function: "reset-key".to_owned(),
-            name: "existing user",
-            event: reset_path,
-            first_login: false,
-        });
-        cases.push(Case {
-            function: "syncano-fallback".to_owned(),
-            name: "wrong method",
-            event: self.root.join("events/syncano-fallback/405-wrong-method.json"),
-            first_login: false,
-        });
+        cases.push(Case::new("reset-key", "existing user", Event::File(self.write("reset-key", &reset)?)));
+        cases.push(Case::new(
+            "syncano-fallback",
+            "wrong method",
+            Event::File(self.root.join("events/syncano-fallback/405-wrong-method.json")),
+        ));
 
         let mut allow =
             self.with_session("events/rocketchat-authorizer/deny-unknown-session.json", &token, &rc_user)?;
         allow["identitySource"] = json!([token, rc_user]);
         let allow_path = self.write("rocketchat-authorizer", &allow)?;
-        cases.push(Case {
-            function: "rocketchat-authorizer".to_owned(),
-            name: "live session",
-            event: allow_path,
-            first_login: false,
-        });
+        cases.push(Case::new("rocketchat-authorizer", "live session", Event::File(allow_path)));
         Ok(cases)
     }
 
+    /// A new session of the sample Rocket.Chat user: its token and user id.
+    async fn rocketchat_session(&self) -> Result<(Value, Value), BenchError> {
+        let (status, rc) = self.invoke("login", &self.sample("events/login/200-success.json")?).await?;
+        if status != 200 {
+            return Err(step("login: a session of the sample user")(rc.to_string()));
+        }
+        Ok((rc["data"]["authToken"].clone(), rc["data"]["userId"].clone()))
+    }
+
+    /// The event files of `case`'s `repeat` runs: the same file for each, or one made anew per
+    /// run for what a run uses up. Made before the runs, so that the round trips counted during
+    /// them are the measured function's only.
+    pub async fn for_runs(&self, case: &Case, repeat: u32) -> Result<Vec<PathBuf>, BenchError> {
+        let mut files = Vec::new();
+        for _ in 0..repeat {
+            let n = self.made.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            files.push(match &case.event {
+                Event::File(path) => path.clone(),
+                Event::FirstLogin => self.first_login(&case.function)?,
+                Event::LiveSession => {
+                    let (token, user) = self.rocketchat_session().await?;
+                    let logout = self.with_session("events/logout/401-unknown-session.json", &token, &user)?;
+                    self.write(&format!("logout-{n}"), &logout)?
+                }
+                Event::CurrentUserKey => {
+                    let sample = self.sample("events/facebook-login/200-success.json")?;
+                    let (status, user) = self.invoke("facebook-login", &sample).await?;
+                    if status != 200 {
+                        return Err(step("facebook-login: the sample user's key")(user.to_string()));
+                    }
+                    let mut current = self.sample("events/current-user/403-wrong-user-key.json")?;
+                    current["headers"]["x-user-key"] = user["user_key"].clone();
+                    self.write(&format!("current-user-{n}"), &current)?
+                }
+            });
+        }
+        Ok(files)
+    }
+
     /// A first-login event of `function` for a person the emulator has just created.
-    pub fn first_login(&self, function: &str) -> Result<PathBuf, BenchError> {
+    fn first_login(&self, function: &str) -> Result<PathBuf, BenchError> {
         // A name of its own, so the username is free and the login is one transaction.
         let n = self.people.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let person = self.emulator.create_facebook_user(&format!("Bench {}", letters(n)), None);

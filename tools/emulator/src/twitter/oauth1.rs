@@ -108,13 +108,22 @@ fn parse_oauth_header(value: &str) -> Option<Vec<(String, String)>> {
     Some(params)
 }
 
-/// RFC 5849 §3.4.1: method, base string URI (as the client addressed us: `http://`, the `Host`
-/// header, the full path) and the normalized parameters (query, form body, `oauth_*` but the
-/// signature).
+/// The mark of a request a TLS front forwarded ([`crate::Emulator::spawn_behind_tls`]): the
+/// client addressed it to `https://`. Without it, to `http://`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AddressedOverTls;
+
+/// RFC 5849 §3.4.1: method, base string URI (as the client addressed us: the scheme, the `Host`
+/// header without the scheme's default port, the full path) and the normalized parameters
+/// (query, form body, `oauth_*` but the signature).
 fn signature_base_string(parts: &Parts, oauth: &[(String, String)]) -> Option<String> {
+    let (scheme, default_port) = match parts.extensions.get::<AddressedOverTls>() {
+        Some(_) => ("https", ":443"),
+        None => ("http", ":80"),
+    };
     let host = parts.headers.get(header::HOST)?.to_str().ok()?.to_ascii_lowercase();
-    let host = host.strip_suffix(":80").unwrap_or(&host);
-    let uri = format!("http://{host}{PREFIX}{}", parts.uri.path());
+    let host = host.strip_suffix(default_port).unwrap_or(&host);
+    let uri = format!("{scheme}://{host}{PREFIX}{}", parts.uri.path());
     let mut params: Vec<(String, String)> = match parts.uri.query() {
         Some(q) => serde_urlencoded::from_str(q).ok()?,
         None => Vec::new(),
@@ -178,6 +187,11 @@ mod tests {
         assert!(signature_matches(consumer, token, &documented, "hCtSmYh+iHYCEqBWrE7C7hYmtUk="));
         assert!(!signature_matches(consumer, "other", &documented, "hCtSmYh+iHYCEqBWrE7C7hYmtUk="));
         assert!(!signature_matches(consumer, token, &documented, "not base64!"));
+        // Behind a TLS front: `https://`, its default port left out like `:80` above.
+        let mut tls = parts("POST", "/1.1/statuses/update.json", "api.twitter.com:443");
+        tls.extensions.insert(AddressedOverTls);
+        let base = signature_base_string(&tls, &oauth).expect("base string");
+        assert!(base.starts_with("POST&https%3A%2F%2Fapi.twitter.com%2Ftwitter%2F1.1%2Fstatuses%2Fupdate.json&"));
     }
 
     #[test]
