@@ -38,7 +38,7 @@ impl App {
     /// In Lambda: region and credentials from the environment, where Lambda puts them
     /// (`AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), secrets
     /// from SSM Parameter Store when `SECRETS_PARAMETER_PATH` is set (only the allowlisted ones
-    /// `SECRET_PARAMETERS` names: [`parameter_store::merge_from_ssm`]). aws-config's whole default
+    /// `SECRET_PARAMETERS` names: [`parameter_store::secrets_to_read`]). aws-config's whole default
     /// chain (profiles, SSO, web identity, IMDS, ...) is not built: in Lambda it would only ever
     /// end at the environment, and building it costs every cold start (docs/bench.md).
     pub async fn from_env() -> Result<App, AppError> {
@@ -52,14 +52,9 @@ impl App {
             .http_client(tls::aws_http_client()?)
             .build();
         let mut vars: HashMap<String, String> = std::env::vars().collect();
-        if vars.get("SECRETS_PARAMETER_PATH").is_some_and(|p| !p.trim().is_empty()) {
-            // `AWS_ENDPOINT_URL_SSM`, the SDKs' standard override: the shipped-binary check
-            // points it at a stand-in (unset in AWS).
-            let mut ssm = aws_sdk_ssm::config::Builder::from(&aws);
-            if let Some(endpoint) = vars.get("AWS_ENDPOINT_URL_SSM").map(|e| e.trim()).filter(|e| !e.is_empty()) {
-                ssm = ssm.endpoint_url(endpoint);
-            }
-            parameter_store::merge_from_ssm(&aws_sdk_ssm::Client::from_conf(ssm.build()), &mut vars).await?;
+        if let Some((path, leaves)) = parameter_store::secrets_to_read(&vars)? {
+            let secrets = secrets_from_ssm(&aws, &vars, &path, &leaves).await?;
+            vars.extend(secrets);
         }
         let config = Config::from_lookup(|k| vars.get(k).cloned())?;
         let dynamo = dynamodb_client(&aws, &config);
@@ -95,6 +90,39 @@ impl App {
             config,
         })
     }
+}
+
+/// The secrets `leaves` under `path`, through an SSM client built for them. With
+/// `AWS_ENDPOINT_URL_SSM`, the SDKs' standard override, at that endpoint: the shipped-binary
+/// check points it at a stand-in (unset in AWS).
+#[cfg(feature = "ssm")]
+async fn secrets_from_ssm(
+    aws: &aws_config::SdkConfig,
+    vars: &HashMap<String, String>,
+    path: &str,
+    leaves: &[String],
+) -> Result<Vec<(String, String)>, ConfigError> {
+    let mut ssm = aws_sdk_ssm::config::Builder::from(aws);
+    if let Some(endpoint) = vars.get("AWS_ENDPOINT_URL_SSM").map(|e| e.trim()).filter(|e| !e.is_empty()) {
+        ssm = ssm.endpoint_url(endpoint);
+    }
+    parameter_store::load_from_ssm(&aws_sdk_ssm::Client::from_conf(ssm.build()), path, leaves).await
+}
+
+/// A build without the `ssm` feature of `shared` is a function whose `SECRET_PARAMETERS` is
+/// empty (a template test holds the two together): a deployment naming a secret for it is
+/// refused at init, not run without the secret.
+#[cfg(not(feature = "ssm"))]
+async fn secrets_from_ssm(
+    _: &aws_config::SdkConfig,
+    _: &HashMap<String, String>,
+    _: &str,
+    _: &[String],
+) -> Result<Vec<(String, String)>, ConfigError> {
+    Err(ConfigError::Invalid {
+        name: "SECRET_PARAMETERS",
+        reason: "names secrets, but this function is built without the SSM client (the ssm feature of shared)",
+    })
 }
 
 /// The one place a DynamoDB client is configured: bounded attempts and operation (a hung

@@ -24,6 +24,7 @@ pub const SECRET_VARIABLES: &[&str] = &[
 ];
 
 /// `GetParameters` takes at most this many names per call.
+#[cfg(feature = "ssm")]
 const MAX_NAMES_PER_CALL: usize = 10;
 
 /// The configuration variable a parameter's last path segment stands for, if it is a plain
@@ -64,12 +65,13 @@ pub fn parse_secret_parameters(value: &str) -> Result<Vec<String>, ConfigError> 
     Ok(leaves)
 }
 
-/// The SSM part of `App::from_env`: with `SECRETS_PARAMETER_PATH` set in `vars`, reads the
-/// parameters `SECRET_PARAMETERS` names through `ssm` and adds their variables to `vars`. A
-/// secret variable may then not also be in `vars` (the environment).
-pub async fn merge_from_ssm(ssm: &aws_sdk_ssm::Client, vars: &mut HashMap<String, String>) -> Result<(), ConfigError> {
-    let Some(path) = vars.get("SECRETS_PARAMETER_PATH").filter(|p| !p.trim().is_empty()).cloned() else {
-        return Ok(());
+/// What `App::from_env` is to read from SSM: with `SECRETS_PARAMETER_PATH` set in `vars`, the
+/// path and the parameters `SECRET_PARAMETERS` names, checked before any request; `None` without
+/// a path, or when the list is empty (a function that reads no secret makes no request and need
+/// not link the SSM client). A secret variable may then not also be in `vars` (the environment).
+pub fn secrets_to_read(vars: &HashMap<String, String>) -> Result<Option<(String, Vec<String>)>, ConfigError> {
+    let Some(path) = vars.get("SECRETS_PARAMETER_PATH").map(|p| p.trim()).filter(|p| !p.is_empty()) else {
+        return Ok(None);
     };
     if SECRET_VARIABLES.iter().any(|v| vars.contains_key(*v)) {
         return Err(ConfigError::Invalid {
@@ -79,11 +81,7 @@ pub async fn merge_from_ssm(ssm: &aws_sdk_ssm::Client, vars: &mut HashMap<String
     }
     let leaves =
         parse_secret_parameters(vars.get("SECRET_PARAMETERS").ok_or(ConfigError::Missing("SECRET_PARAMETERS"))?)?;
-    // A function that needs no secret makes no request.
-    if !leaves.is_empty() {
-        vars.extend(load_from_ssm(ssm, path.trim(), &leaves).await?);
-    }
-    Ok(())
+    Ok((!leaves.is_empty()).then(|| (path.to_string(), leaves)))
 }
 
 /// Reads the parameters `<path>/<leaf>` for `leaves` (already checked by
@@ -91,6 +89,7 @@ pub async fn merge_from_ssm(ssm: &aws_sdk_ssm::Client, vars: &mut HashMap<String
 /// does not exist is skipped (the configuration reports a required one missing); an answered
 /// parameter that was not asked for, or is not on the allowlist, is ignored with a warning that
 /// names it (never its value).
+#[cfg(feature = "ssm")]
 pub async fn load_from_ssm(
     client: &aws_sdk_ssm::Client,
     path: &str,
@@ -234,6 +233,14 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
+    }
+
+    /// What `App::from_env` does with `vars`: [`secrets_to_read`], then [`load_from_ssm`].
+    async fn merge_from_ssm(ssm: &aws_sdk_ssm::Client, vars: &mut HashMap<String, String>) -> Result<(), ConfigError> {
+        if let Some((path, leaves)) = secrets_to_read(vars)? {
+            vars.extend(load_from_ssm(ssm, &path, &leaves).await?);
+        }
+        Ok(())
     }
 
     #[tokio::test]

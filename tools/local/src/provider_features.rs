@@ -1,26 +1,35 @@
 //! Which provider code each function links (issue 15, "each function linking only what it
 //! uses"): the features of `shared` each function crate enables. A provider login links its own
 //! provider, `login` all of them, the deleting functions Apple and Facebook (the revocations), and
-//! the session functions none, and so no HTTP client (reqwest) and no JWT library at all. The
-//! table is checked against the crates' manifests (`cargo metadata`) and against what cargo
-//! resolves for each function alone (`cargo tree`), as `sam build` builds it.
+//! the session functions none, and so no HTTP client (reqwest) and no JWT library at all. A
+//! function links the SSM client (`ssm`) only if its `SECRET_PARAMETERS` in template.yaml names
+//! a secret. The table is checked against the crates' manifests (`cargo metadata`), against the
+//! template, and against what cargo resolves for each function alone (`cargo tree`), as
+//! `sam build` builds it.
 
 /// The features of `shared` every function crate enables; a function not listed enables none.
 pub const SHARED_FEATURES: &[(&str, &[&str])] = &[
-    ("facebook-login", &["facebook"]),
-    ("google-login", &["google"]),
-    ("twitter-login", &["twitter"]),
-    ("linkedin-login", &["linkedin"]),
-    ("apple-login", &["apple"]),
-    ("github-login", &["github"]),
-    ("login", &["apple", "facebook", "github", "google", "linkedin", "twitter"]),
+    ("facebook-login", &["facebook", "ssm"]),
+    ("google-login", &["google", "ssm"]),
+    ("twitter-login", &["twitter", "ssm"]),
+    ("linkedin-login", &["linkedin", "ssm"]),
+    ("apple-login", &["apple", "ssm"]),
+    ("github-login", &["github", "ssm"]),
+    ("login", &["apple", "facebook", "github", "google", "linkedin", "twitter", "ssm"]),
     // Apple's keys verify its notifications.
-    ("apple-notifications", &["apple"]),
+    ("apple-notifications", &["apple", "ssm"]),
     // A deletion revokes our Apple refresh token and Facebook permissions.
-    ("delete-own-account", &["apple", "facebook"]),
-    ("delete-self", &["apple", "facebook"]),
-    ("delete-user", &["apple", "facebook"]),
-    ("revocation-retry", &["apple", "facebook"]),
+    ("delete-own-account", &["apple", "facebook", "ssm"]),
+    ("delete-self", &["apple", "facebook", "ssm"]),
+    ("delete-user", &["apple", "facebook", "ssm"]),
+    ("revocation-retry", &["apple", "facebook", "ssm"]),
+    // No provider; a secret: the token secrets (user keys, sessions) or Facebook's app secret.
+    ("current-user", &["ssm"]),
+    ("reset-key", &["ssm"]),
+    ("syncano-authorizer", &["ssm"]),
+    ("syncano-fallback", &["ssm"]),
+    ("facebook-data-deletion", &["ssm"]),
+    ("facebook-deauthorize", &["ssm"]),
 ];
 
 /// The features of `shared` that `function` should enable (sorted).
@@ -40,6 +49,8 @@ mod tests {
     use crate::dynamodb_local::repo_root;
 
     const PROVIDERS: [&str; 6] = ["apple", "facebook", "github", "google", "linkedin", "twitter"];
+    /// `shared`'s feature for the SSM client.
+    const SSM: &str = "ssm";
     /// The functions with no provider at all that the issue names.
     const SESSION_FUNCTIONS: [&str; 6] =
         ["me", "logout", "current-user", "reset-key", "syncano-authorizer", "rocketchat-authorizer"];
@@ -97,18 +108,50 @@ mod tests {
             assert!(!defaults, "{function} takes shared's default features (every provider)");
             assert_eq!(features, &expected_features(function), "the features of shared that {function} enables");
         }
+        let providers =
+            |function: &str| -> Vec<&str> { expected_features(function).into_iter().filter(|f| *f != SSM).collect() };
         for function in SESSION_FUNCTIONS {
-            assert!(expected_features(function).is_empty(), "{function} links no provider");
+            assert!(providers(function).is_empty(), "{function} links no provider");
         }
         for provider in PROVIDERS {
-            assert_eq!(expected_features(&format!("{provider}-login")), [provider]);
+            assert_eq!(providers(&format!("{provider}-login")), [provider]);
         }
-        assert_eq!(expected_features("login"), PROVIDERS);
+        assert_eq!(providers("login"), PROVIDERS);
+    }
+
+    /// Whether each function's `SECRET_PARAMETERS` in template.yaml names a secret, by package.
+    fn reads_secrets() -> BTreeMap<String, bool> {
+        let text = std::fs::read_to_string(repo_root().join("template.yaml")).expect("template.yaml");
+        let doc: serde_yaml::Value = serde_yaml::from_str(&text).expect("template YAML");
+        let resources = doc["Resources"].as_mapping().expect("Resources");
+        resources
+            .values()
+            .filter(|r| r["Type"] == "AWS::Serverless::Function")
+            .map(|r| {
+                let package = r["Metadata"]["BuildProperties"]["Binary"].as_str().expect("Binary").to_string();
+                let leaves = r["Properties"]["Environment"]["Variables"]["SECRET_PARAMETERS"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{package}: SECRET_PARAMETERS"));
+                (package, leaves.split(',').any(|l| !l.trim().is_empty()))
+            })
+            .collect()
+    }
+
+    /// The SSM client (aws-sdk-ssm, about 240 KB of code) only where a secret is read: a
+    /// function without it cannot read one, so its `SECRET_PARAMETERS` must name none.
+    #[test]
+    fn each_function_links_the_ssm_client_only_if_it_reads_a_secret() {
+        let reads = reads_secrets();
+        assert_eq!(reads.len(), 24, "every function of the template: {:?}", reads.keys());
+        for (function, reads) in &reads {
+            assert_eq!(expected_features(function).contains(&SSM), *reads, "{function}: ssm iff it reads a secret");
+        }
+        assert!(!reads["me"] && reads["facebook-login"]);
     }
 
     /// What cargo resolves for each function built alone (as `sam build` does, from its crate):
     /// reqwest only with a provider, the JWT library only with an OpenID Connect one (or Apple's
-    /// client secrets), the OAuth 1.0a signer only with X. One `cargo tree` per function, run
+    /// client secrets), the OAuth 1.0a signer only with X, the SSM client only with a secret. One `cargo tree` per function, run
     /// side by side (each ~0.3 s).
     #[test]
     fn each_function_alone_resolves_only_the_libraries_of_its_providers() {
@@ -133,10 +176,12 @@ mod tests {
             let links = |krate: &str| tree.lines().any(|l| l.split_whitespace().next() == Some(krate));
             let features = expected_features(&function);
             let oidc = features.iter().any(|f| ["apple", "facebook", "google", "linkedin"].contains(f));
-            assert_eq!(links("reqwest"), !features.is_empty(), "{function} links reqwest");
-            assert_eq!(links("webpki-roots"), !features.is_empty(), "{function} links webpki-roots");
+            let provider = features.iter().any(|f| PROVIDERS.contains(f));
+            assert_eq!(links("reqwest"), provider, "{function} links reqwest");
+            assert_eq!(links("webpki-roots"), provider, "{function} links webpki-roots");
             assert_eq!(links("jsonwebtoken"), oidc, "{function} links jsonwebtoken");
             assert_eq!(links("oauth1-request"), features.contains(&"twitter"), "{function} links oauth1-request");
+            assert_eq!(links("aws-sdk-ssm"), features.contains(&SSM), "{function} links aws-sdk-ssm");
         }
     }
 }
