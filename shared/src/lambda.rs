@@ -23,7 +23,10 @@ where
     block_on(async move {
         let app = cold_start().await?;
         lambda_http::run(service_fn(move |req: Request| {
-            let answer = handler(app, req);
+            // Boxed (one allocation per event): the handler's future nests the AWS SDK's deep
+            // request futures, and laid out inline in the runtime's future it passed rustc's
+            // query depth limit in some feature sets (rocketchat-authorizer without `ssm`).
+            let answer = Box::pin(handler(app, req));
             async move { Ok::<_, Error>(answer.await) }
         }))
         .await
@@ -39,7 +42,7 @@ where
     block_on(async move {
         let app = cold_start().await?;
         lambda_runtime::run(service_fn(move |event: LambdaEvent<AuthorizerRequest>| {
-            let answer = handler(app, event.payload);
+            let answer = Box::pin(handler(app, event.payload));
             async move { answer.await.map_err(Error::from) }
         }))
         .await
@@ -56,7 +59,7 @@ where
     block_on(async move {
         let app = cold_start().await?;
         lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
-            let answer = handler(app, event.payload);
+            let answer = Box::pin(handler(app, event.payload));
             async move { answer.await.map_err(Error::from) }
         }))
         .await
