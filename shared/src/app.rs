@@ -94,35 +94,31 @@ impl App {
 
 /// The secrets `leaves` under `path`, through an SSM client built for them. With
 /// `AWS_ENDPOINT_URL_SSM`, the SDKs' standard override, at that endpoint: the shipped-binary
-/// check points it at a stand-in (unset in AWS).
-#[cfg(feature = "ssm")]
+/// check points it at a stand-in (unset in AWS). A build without the `ssm` feature of `shared`
+/// is a function whose `SECRET_PARAMETERS` is empty (a test holds the two together): a
+/// deployment naming a secret for it is refused at init, not run without the secret.
 async fn secrets_from_ssm(
     aws: &aws_config::SdkConfig,
     vars: &HashMap<String, String>,
     path: &str,
     leaves: &[String],
 ) -> Result<Vec<(String, String)>, ConfigError> {
-    let mut ssm = aws_sdk_ssm::config::Builder::from(aws);
-    if let Some(endpoint) = vars.get("AWS_ENDPOINT_URL_SSM").map(|e| e.trim()).filter(|e| !e.is_empty()) {
-        ssm = ssm.endpoint_url(endpoint);
+    #[cfg(feature = "ssm")]
+    {
+        let mut ssm = aws_sdk_ssm::config::Builder::from(aws);
+        if let Some(endpoint) = vars.get("AWS_ENDPOINT_URL_SSM").map(|e| e.trim()).filter(|e| !e.is_empty()) {
+            ssm = ssm.endpoint_url(endpoint);
+        }
+        parameter_store::load_from_ssm(&aws_sdk_ssm::Client::from_conf(ssm.build()), path, leaves).await
     }
-    parameter_store::load_from_ssm(&aws_sdk_ssm::Client::from_conf(ssm.build()), path, leaves).await
-}
-
-/// A build without the `ssm` feature of `shared` is a function whose `SECRET_PARAMETERS` is
-/// empty (a template test holds the two together): a deployment naming a secret for it is
-/// refused at init, not run without the secret.
-#[cfg(not(feature = "ssm"))]
-async fn secrets_from_ssm(
-    _: &aws_config::SdkConfig,
-    _: &HashMap<String, String>,
-    _: &str,
-    _: &[String],
-) -> Result<Vec<(String, String)>, ConfigError> {
-    Err(ConfigError::Invalid {
-        name: "SECRET_PARAMETERS",
-        reason: "names secrets, but this function is built without the SSM client (the ssm feature of shared)",
-    })
+    #[cfg(not(feature = "ssm"))]
+    {
+        let _ = (aws, vars, path, leaves);
+        Err(ConfigError::Invalid {
+            name: "SECRET_PARAMETERS",
+            reason: "names secrets, but this function is built without the SSM client (the ssm feature of shared)",
+        })
+    }
 }
 
 /// The one place a DynamoDB client is configured: bounded attempts and operation (a hung
