@@ -11,6 +11,8 @@
 
 use std::time::Instant;
 
+use aws_sdk_dynamodb::config::retry::{ReconnectMode, RetryConfig};
+
 use crate::providers::Providers;
 
 /// Opens, side by side, DynamoDB's connection and the provider's its requests are certain to
@@ -48,10 +50,12 @@ async fn dynamodb(dynamo: &aws_sdk_dynamodb::Client) {
     let answer = dynamo
         .list_tables()
         .customize()
-        // One attempt: a retry would only lengthen init; the first request retries anyway.
+        // One attempt: a retry would only lengthen init; the first request retries anyway. And
+        // the connection stays in the pool whatever the answer: by default the SDK closes one
+        // after an answer it takes for a transient error, such as DynamoDB Local's 500 to `GET /`.
         .config_override(
             aws_sdk_dynamodb::config::Builder::default()
-                .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled()),
+                .retry_config(RetryConfig::disabled().with_reconnect_mode(ReconnectMode::ReuseAllConnections)),
         )
         .mutate_request(|req| {
             let _ = req.set_method("GET");
@@ -125,6 +129,60 @@ mod tests {
         assert!(has_a_handshake_to_move(Some("https://graph.facebook.com/v22.0/me")));
         assert!(!has_a_handshake_to_move(Some("http://127.0.0.1:8000")), "DynamoDB Local: nothing to move");
         assert!(!has_a_handshake_to_move(Some("http")));
+    }
+
+    /// DynamoDB's connection opened in init stays open whatever `GET /` answers. DynamoDB answers
+    /// it 200 ("healthy: ..."), DynamoDB Local 500: the SDK closes a connection after an answer
+    /// it takes for a transient error, unless told to reuse it.
+    #[tokio::test]
+    async fn the_first_dynamodb_request_reuses_the_connection_opened_in_init() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
+        let (heads_tx, mut heads) = tokio::sync::mpsc::unbounded_channel::<(usize, String)>();
+        tokio::spawn(async move {
+            let mut connections = 0;
+            while let Ok((mut socket, _)) = listener.accept().await {
+                connections += 1;
+                let heads_tx = heads_tx.clone();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 8192];
+                    while let Ok(n) = socket.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                        let head = String::from_utf8_lossy(&buf[..n]).lines().next().unwrap_or_default().to_owned();
+                        // What DynamoDB Local answers a signed `GET /`.
+                        let answer: &[u8] = if head.starts_with("GET ") {
+                            b"HTTP/1.1 500 Server Error\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: 2\r\n\r\n{}"
+                        } else {
+                            b"HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: 2\r\n\r\n{}"
+                        };
+                        let _ = heads_tx.send((connections, head));
+                        if socket.write_all(answer).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        let dynamo = crate::app::local_dynamodb_client(&endpoint);
+        dynamodb(&dynamo).await;
+        let item = dynamo
+            .get_item()
+            .table_name("users")
+            .key("pk", aws_sdk_dynamodb::types::AttributeValue::S("x".into()))
+            .send()
+            .await
+            .expect("first request");
+        assert!(item.item.is_none());
+        assert_eq!(heads.recv().await, Some((1, "GET / HTTP/1.1".to_owned())));
+        assert_eq!(
+            heads.recv().await,
+            Some((1, "POST / HTTP/1.1".to_owned())),
+            "the first request on the same connection"
+        );
     }
 
     /// The connection opened in init is the one the first request uses: the server sees one
