@@ -16,7 +16,7 @@ use serde_json::Value;
 use shared::App;
 
 use crate::builds;
-use crate::cases::{Event, Events};
+use crate::cases::{Event, Events, RunEvents};
 use crate::peer;
 use crate::report::{report, splice};
 
@@ -263,17 +263,19 @@ pub async fn run(o: Options) -> Result<(), BenchError> {
             // A first login's warm invokes would be returning ones: it runs cold only.
             let warm = if matches!(case.event, Event::FirstLogin) { 0 } else { o.warm };
             let files = events.for_runs(case, o.repeat).await?;
-            let mut runs = Vec::new();
             proxy.take();
             let asked = emulator.request_count();
             let run = Run { bench: &bench, binary: &binary, env: &env, memory: setting.memory };
-            if matches!(case.event, Event::File(_)) {
-                runs = run.measure(&files[0], warm, o.repeat)?;
-            } else {
-                for file in &files {
-                    runs.extend(run.measure(file, warm, 1)?);
+            let runs = match files {
+                RunEvents::Same(file) => run.measure(&file, warm, o.repeat)?,
+                RunEvents::Each(files) => {
+                    let mut runs = Vec::new();
+                    for file in &files {
+                        runs.extend(run.measure(file, warm, 1)?);
+                    }
+                    runs
                 }
-            }
+            };
             row.invocations = u64::from(o.repeat) * (1 + u64::from(warm));
             row.dynamo = proxy.take();
             row.provider_requests = emulator.request_count() - asked;

@@ -32,6 +32,14 @@ pub enum Event {
     CurrentUserKey,
 }
 
+/// The events of a case's runs.
+pub enum RunEvents {
+    /// One file, for every run (it uses nothing up).
+    Same(PathBuf),
+    /// One file per run, each used once.
+    Each(Vec<PathBuf>),
+}
+
 impl Case {
     fn new(function: &str, name: &'static str, event: Event) -> Case {
         Case { function: function.to_owned(), name, event }
@@ -137,20 +145,19 @@ impl Events<'_> {
         Ok((rc["data"]["authToken"].clone(), rc["data"]["userId"].clone()))
     }
 
-    /// The event files of `case`'s `repeat` runs: the same file for each, or one made anew per
+    /// The event files of `case`'s `repeat` runs: its one file for every run, or one made anew per
     /// run for what a run uses up. Made before the runs, so that the round trips counted during
     /// them are the measured function's only.
-    pub async fn for_runs(&self, case: &Case, repeat: u32) -> Result<Vec<PathBuf>, BenchError> {
+    pub async fn for_runs(&self, case: &Case, repeat: u32) -> Result<RunEvents, BenchError> {
         let mut files = Vec::new();
         for _ in 0..repeat {
-            let n = self.made.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             files.push(match &case.event {
-                Event::File(path) => path.clone(),
+                Event::File(path) => return Ok(RunEvents::Same(path.clone())),
                 Event::FirstLogin => self.first_login(&case.function)?,
                 Event::LiveSession => {
                     let (token, user) = self.rocketchat_session().await?;
                     let logout = self.with_session("events/logout/401-unknown-session.json", &token, &user)?;
-                    self.write(&format!("logout-{n}"), &logout)?
+                    self.write(&format!("logout-{}", self.next_file()), &logout)?
                 }
                 Event::CurrentUserKey => {
                     let sample = self.sample("events/facebook-login/200-success.json")?;
@@ -160,11 +167,16 @@ impl Events<'_> {
                     }
                     let mut current = self.sample("events/current-user/403-wrong-user-key.json")?;
                     current["headers"]["x-user-key"] = user["user_key"].clone();
-                    self.write(&format!("current-user-{n}"), &current)?
+                    self.write(&format!("current-user-{}", self.next_file()), &current)?
                 }
             });
         }
-        Ok(files)
+        Ok(RunEvents::Each(files))
+    }
+
+    /// A number for the name of a file made for one run.
+    fn next_file(&self) -> u32 {
+        self.made.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     }
 
     /// A first-login event of `function` for a person the emulator has just created.
