@@ -166,166 +166,178 @@ mod tests {
         }
     }
 
-    /// A stand-in for SSM's JSON protocol: answers `GetParameters` from `stored`, and (like a
-    /// misbehaving or compromised endpoint) always adds `extra`; records every call.
-    /// Every call a stub received: the target and the names asked for.
-    type Calls = std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<String>)>>>;
+    /// Loading from SSM: only with the client (the `ssm` feature).
+    #[cfg(feature = "ssm")]
+    mod from_ssm {
+        use super::*;
 
-    struct StubSsm {
-        calls: Calls,
-        client: aws_sdk_ssm::Client,
-    }
+        /// Every call a stub received: the target and the names asked for.
+        type Calls = std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<String>)>>>;
 
-    async fn stub_ssm(stored: &[(&str, &str)], extra: &[(&str, &str)]) -> StubSsm {
-        use axum::http::{HeaderMap, HeaderValue};
-        use axum::response::IntoResponse;
-        let stored: HashMap<String, String> = stored.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let extra: Vec<(String, String)> = extra.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let calls = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let seen = calls.clone();
-        let app = axum::Router::new().fallback(move |headers: HeaderMap, body: axum::body::Bytes| {
-            let (stored, extra, seen) = (stored.clone(), extra.clone(), seen.clone());
-            async move {
-                let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-                let request: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-                let names: Vec<String> = request["Names"]
-                    .as_array()
-                    .map(|a| a.iter().filter_map(|n| n.as_str().map(String::from)).collect())
-                    .unwrap_or_default();
-                seen.lock().expect("lock").push((target, names.clone()));
-                let param =
-                    |n: &str, v: &str| serde_json::json!({"Name": n, "Type": "SecureString", "Value": v, "Version": 1});
-                let mut found: Vec<serde_json::Value> =
-                    names.iter().filter_map(|n| stored.get(n).map(|v| param(n, v))).collect();
-                found.extend(extra.iter().map(|(n, v)| param(n, v)));
-                let invalid: Vec<&String> = names.iter().filter(|n| !stored.contains_key(*n)).collect();
-                let mut response =
-                    serde_json::json!({"Parameters": found, "InvalidParameters": invalid}).to_string().into_response();
-                response.headers_mut().insert("content-type", HeaderValue::from_static("application/x-amz-json-1.1"));
-                response
-            }
-        });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        let conf = aws_sdk_ssm::Config::builder()
-            .behavior_version(aws_sdk_ssm::config::BehaviorVersion::latest())
-            .region(aws_sdk_ssm::config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_ssm::config::Credentials::new("test", "test", None, None, "test"))
-            .endpoint_url(format!("http://{addr}"))
-            .build();
-        StubSsm { calls, client: aws_sdk_ssm::Client::from_conf(conf) }
-    }
-
-    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-    }
-
-    /// Log lines written while `f` runs (this thread only).
-    #[derive(Clone, Default)]
-    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().expect("lock").extend_from_slice(buf);
-            Ok(buf.len())
+        struct StubSsm {
+            calls: Calls,
+            client: aws_sdk_ssm::Client,
         }
-        fn flush(&mut self) -> std::io::Result<()> {
+
+        /// A stand-in for SSM's JSON protocol: answers `GetParameters` from `stored`, and (like a
+        /// misbehaving or compromised endpoint) always adds `extra`; records every call.
+        async fn stub_ssm(stored: &[(&str, &str)], extra: &[(&str, &str)]) -> StubSsm {
+            use axum::http::{HeaderMap, HeaderValue};
+            use axum::response::IntoResponse;
+            let stored: HashMap<String, String> = stored.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            let extra: Vec<(String, String)> = extra.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            let calls = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+            let seen = calls.clone();
+            let app = axum::Router::new().fallback(move |headers: HeaderMap, body: axum::body::Bytes| {
+                let (stored, extra, seen) = (stored.clone(), extra.clone(), seen.clone());
+                async move {
+                    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+                    let request: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                    let names: Vec<String> = request["Names"]
+                        .as_array()
+                        .map(|a| a.iter().filter_map(|n| n.as_str().map(String::from)).collect())
+                        .unwrap_or_default();
+                    seen.lock().expect("lock").push((target, names.clone()));
+                    let param =
+                        |n: &str, v: &str| serde_json::json!({"Name": n, "Type": "SecureString", "Value": v, "Version": 1});
+                    let mut found: Vec<serde_json::Value> =
+                        names.iter().filter_map(|n| stored.get(n).map(|v| param(n, v))).collect();
+                    found.extend(extra.iter().map(|(n, v)| param(n, v)));
+                    let invalid: Vec<&String> = names.iter().filter(|n| !stored.contains_key(*n)).collect();
+                    let mut response =
+                        serde_json::json!({"Parameters": found, "InvalidParameters": invalid}).to_string().into_response();
+                    response.headers_mut().insert("content-type", HeaderValue::from_static("application/x-amz-json-1.1"));
+                    response
+                }
+            });
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let addr = listener.local_addr().expect("addr");
+            tokio::spawn(async move { axum::serve(listener, app).await });
+            let conf = aws_sdk_ssm::Config::builder()
+                .behavior_version(aws_sdk_ssm::config::BehaviorVersion::latest())
+                .region(aws_sdk_ssm::config::Region::new("us-east-1"))
+                .credentials_provider(aws_sdk_ssm::config::Credentials::new("test", "test", None, None, "test"))
+                .endpoint_url(format!("http://{addr}"))
+                .build();
+            StubSsm { calls, client: aws_sdk_ssm::Client::from_conf(conf) }
+        }
+
+        fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        }
+
+        /// Log lines written while `f` runs (this thread only).
+        #[derive(Clone, Default)]
+        struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+        impl std::io::Write for Captured {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().expect("lock").extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+
+        /// What `App::from_env` does with `vars`: [`secrets_to_read`], then [`load_from_ssm`].
+        async fn merge_from_ssm(
+            ssm: &aws_sdk_ssm::Client,
+            vars: &mut HashMap<String, String>,
+        ) -> Result<(), ConfigError> {
+            if let Some((path, leaves)) = secrets_to_read(vars)? {
+                vars.extend(load_from_ssm(ssm, &path, &leaves).await?);
+            }
             Ok(())
         }
-    }
 
-    /// What `App::from_env` does with `vars`: [`secrets_to_read`], then [`load_from_ssm`].
-    async fn merge_from_ssm(ssm: &aws_sdk_ssm::Client, vars: &mut HashMap<String, String>) -> Result<(), ConfigError> {
-        if let Some((path, leaves)) = secrets_to_read(vars)? {
-            vars.extend(load_from_ssm(ssm, &path, &leaves).await?);
+        #[tokio::test]
+        async fn only_the_listed_allowlisted_parameters_are_requested_and_taken() {
+            let ssm = stub_ssm(
+                &[
+                    ("/sl/test/token-secret", "token-secret-value-0123456789abcdef"),
+                    ("/sl/test/facebook-app-secret", "fb-secret-value"),
+                    ("/sl/test/twitter-consumer-secret", "tw-secret-value"),
+                    ("/sl/test/aws-endpoint-url-dynamodb", "http://evil.example"),
+                ],
+                &[
+                    ("/sl/test/aws-endpoint-url-dynamodb", "http://evil.example"),
+                    ("/sl/test/facebook-graph-url", "http://evil.example"),
+                    ("/sl/test/twitter-consumer-secret", "tw-secret-value"),
+                ],
+            )
+            .await;
+            let mut vars = env(&[
+                ("SECRETS_PARAMETER_PATH", "/sl/test"),
+                ("SECRET_PARAMETERS", "token-secret,facebook-app-secret,github-client-secret"),
+                ("TABLE_NAME", "users"),
+            ]);
+            let logs = Captured::default();
+            let sink = logs.clone();
+            let subscriber = tracing_subscriber::fmt().with_writer(move || sink.clone()).with_ansi(false).finish();
+            let guard = tracing::subscriber::set_default(subscriber);
+            merge_from_ssm(&ssm.client, &mut vars).await.expect("loaded");
+            drop(guard);
+
+            let calls = ssm.calls.lock().expect("lock").clone();
+            assert_eq!(calls.len(), 1, "{calls:?}");
+            assert_eq!(calls[0].0, "AmazonSSM.GetParameters");
+            let mut asked = calls[0].1.clone();
+            asked.sort();
+            assert_eq!(
+                asked,
+                ["/sl/test/facebook-app-secret", "/sl/test/github-client-secret", "/sl/test/token-secret"]
+            );
+            assert_eq!(vars["TOKEN_SECRET"], "token-secret-value-0123456789abcdef");
+            assert_eq!(vars["FACEBOOK_APP_SECRET"], "fb-secret-value");
+            // Answered but not asked for: ignored, whether on the allowlist or not.
+            for ignored in
+                ["AWS_ENDPOINT_URL_DYNAMODB", "FACEBOOK_GRAPH_URL", "TWITTER_CONSUMER_SECRET", "GITHUB_CLIENT_SECRET"]
+            {
+                assert!(!vars.contains_key(ignored), "{ignored}");
+            }
+            let logs = String::from_utf8(logs.0.lock().expect("lock").clone()).expect("utf-8");
+            assert!(logs.contains("WARN") && logs.contains("/sl/test/aws-endpoint-url-dynamodb"), "{logs}");
+            assert!(logs.contains("/sl/test/facebook-graph-url"), "{logs}");
+            assert!(!logs.contains("evil.example") && !logs.contains("secret-value"), "{logs}");
         }
-        Ok(())
-    }
 
-    #[tokio::test]
-    async fn only_the_listed_allowlisted_parameters_are_requested_and_taken() {
-        let ssm = stub_ssm(
-            &[
-                ("/sl/test/token-secret", "token-secret-value-0123456789abcdef"),
-                ("/sl/test/facebook-app-secret", "fb-secret-value"),
-                ("/sl/test/twitter-consumer-secret", "tw-secret-value"),
-                ("/sl/test/aws-endpoint-url-dynamodb", "http://evil.example"),
-            ],
-            &[
-                ("/sl/test/aws-endpoint-url-dynamodb", "http://evil.example"),
-                ("/sl/test/facebook-graph-url", "http://evil.example"),
-                ("/sl/test/twitter-consumer-secret", "tw-secret-value"),
-            ],
-        )
-        .await;
-        let mut vars = env(&[
-            ("SECRETS_PARAMETER_PATH", "/sl/test"),
-            ("SECRET_PARAMETERS", "token-secret,facebook-app-secret,github-client-secret"),
-            ("TABLE_NAME", "users"),
-        ]);
-        let logs = Captured::default();
-        let sink = logs.clone();
-        let subscriber = tracing_subscriber::fmt().with_writer(move || sink.clone()).with_ansi(false).finish();
-        let guard = tracing::subscriber::set_default(subscriber);
-        merge_from_ssm(&ssm.client, &mut vars).await.expect("loaded");
-        drop(guard);
-
-        let calls = ssm.calls.lock().expect("lock").clone();
-        assert_eq!(calls.len(), 1, "{calls:?}");
-        assert_eq!(calls[0].0, "AmazonSSM.GetParameters");
-        let mut asked = calls[0].1.clone();
-        asked.sort();
-        assert_eq!(asked, ["/sl/test/facebook-app-secret", "/sl/test/github-client-secret", "/sl/test/token-secret"]);
-        assert_eq!(vars["TOKEN_SECRET"], "token-secret-value-0123456789abcdef");
-        assert_eq!(vars["FACEBOOK_APP_SECRET"], "fb-secret-value");
-        // Answered but not asked for: ignored, whether on the allowlist or not.
-        for ignored in
-            ["AWS_ENDPOINT_URL_DYNAMODB", "FACEBOOK_GRAPH_URL", "TWITTER_CONSUMER_SECRET", "GITHUB_CLIENT_SECRET"]
-        {
-            assert!(!vars.contains_key(ignored), "{ignored}");
+        #[tokio::test]
+        async fn a_parameter_outside_the_allowlist_is_refused_before_any_request() {
+            let ssm = stub_ssm(&[("/sl/test/aws-endpoint-url-dynamodb", "http://evil.example")], &[]).await;
+            for listed in ["token-secret,aws-endpoint-url-dynamodb", "facebook-graph-url"] {
+                let mut vars = env(&[("SECRETS_PARAMETER_PATH", "/sl/test"), ("SECRET_PARAMETERS", listed)]);
+                let err = merge_from_ssm(&ssm.client, &mut vars).await.expect_err(listed);
+                assert!(matches!(err, ConfigError::Invalid { name: "SECRET_PARAMETERS", .. }), "{err}");
+            }
+            // With the path set, the list is required, and secrets may not also be in the environment.
+            let mut vars = env(&[("SECRETS_PARAMETER_PATH", "/sl/test")]);
+            assert_eq!(merge_from_ssm(&ssm.client, &mut vars).await, Err(ConfigError::Missing("SECRET_PARAMETERS")));
+            let mut vars = env(&[
+                ("SECRETS_PARAMETER_PATH", "/sl/test"),
+                ("SECRET_PARAMETERS", "token-secret"),
+                ("TOKEN_SECRET", "from-the-environment-0123456789abcdef"),
+            ]);
+            assert!(matches!(
+                merge_from_ssm(&ssm.client, &mut vars).await,
+                Err(ConfigError::Invalid { name: "SECRETS_PARAMETER_PATH", .. })
+            ));
+            // Without a path, nothing is read.
+            let mut vars = env(&[("SECRET_PARAMETERS", "token-secret")]);
+            merge_from_ssm(&ssm.client, &mut vars).await.expect("no-op");
+            assert_eq!(vars.len(), 1);
+            assert!(ssm.calls.lock().expect("lock").is_empty());
         }
-        let logs = String::from_utf8(logs.0.lock().expect("lock").clone()).expect("utf-8");
-        assert!(logs.contains("WARN") && logs.contains("/sl/test/aws-endpoint-url-dynamodb"), "{logs}");
-        assert!(logs.contains("/sl/test/facebook-graph-url"), "{logs}");
-        assert!(!logs.contains("evil.example") && !logs.contains("secret-value"), "{logs}");
-    }
 
-    #[tokio::test]
-    async fn a_parameter_outside_the_allowlist_is_refused_before_any_request() {
-        let ssm = stub_ssm(&[("/sl/test/aws-endpoint-url-dynamodb", "http://evil.example")], &[]).await;
-        for listed in ["token-secret,aws-endpoint-url-dynamodb", "facebook-graph-url"] {
-            let mut vars = env(&[("SECRETS_PARAMETER_PATH", "/sl/test"), ("SECRET_PARAMETERS", listed)]);
-            let err = merge_from_ssm(&ssm.client, &mut vars).await.expect_err(listed);
-            assert!(matches!(err, ConfigError::Invalid { name: "SECRET_PARAMETERS", .. }), "{err}");
+        #[tokio::test]
+        async fn every_allowlisted_leaf_is_asked_once_and_missing_ones_are_skipped() {
+            let ssm = stub_ssm(&[("/sl/test/token-secret", "t")], &[]).await;
+            let leaves: Vec<String> = SECRET_VARIABLES.iter().map(|v| parameter_leaf(v)).collect();
+            let loaded = load_from_ssm(&ssm.client, "/sl/test/", &leaves).await.expect("loaded");
+            assert_eq!(loaded, [("TOKEN_SECRET".to_string(), "t".to_string())]);
+            let calls = ssm.calls.lock().expect("lock").clone();
+            assert!(calls.iter().all(|(_, names)| names.len() <= MAX_NAMES_PER_CALL));
+            assert_eq!(calls.iter().map(|(_, n)| n.len()).sum::<usize>(), SECRET_VARIABLES.len());
         }
-        // With the path set, the list is required, and secrets may not also be in the environment.
-        let mut vars = env(&[("SECRETS_PARAMETER_PATH", "/sl/test")]);
-        assert_eq!(merge_from_ssm(&ssm.client, &mut vars).await, Err(ConfigError::Missing("SECRET_PARAMETERS")));
-        let mut vars = env(&[
-            ("SECRETS_PARAMETER_PATH", "/sl/test"),
-            ("SECRET_PARAMETERS", "token-secret"),
-            ("TOKEN_SECRET", "from-the-environment-0123456789abcdef"),
-        ]);
-        assert!(matches!(
-            merge_from_ssm(&ssm.client, &mut vars).await,
-            Err(ConfigError::Invalid { name: "SECRETS_PARAMETER_PATH", .. })
-        ));
-        // Without a path, nothing is read.
-        let mut vars = env(&[("SECRET_PARAMETERS", "token-secret")]);
-        merge_from_ssm(&ssm.client, &mut vars).await.expect("no-op");
-        assert_eq!(vars.len(), 1);
-        assert!(ssm.calls.lock().expect("lock").is_empty());
-    }
-
-    #[tokio::test]
-    async fn every_allowlisted_leaf_is_asked_once_and_missing_ones_are_skipped() {
-        let ssm = stub_ssm(&[("/sl/test/token-secret", "t")], &[]).await;
-        let leaves: Vec<String> = SECRET_VARIABLES.iter().map(|v| parameter_leaf(v)).collect();
-        let loaded = load_from_ssm(&ssm.client, "/sl/test/", &leaves).await.expect("loaded");
-        assert_eq!(loaded, [("TOKEN_SECRET".to_string(), "t".to_string())]);
-        let calls = ssm.calls.lock().expect("lock").clone();
-        assert!(calls.iter().all(|(_, names)| names.len() <= MAX_NAMES_PER_CALL));
-        assert_eq!(calls.iter().map(|(_, n)| n.len()).sum::<usize>(), SECRET_VARIABLES.len());
     }
 }

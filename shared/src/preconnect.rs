@@ -131,16 +131,18 @@ mod tests {
         assert!(!has_a_handshake_to_move(Some("http")));
     }
 
-    /// DynamoDB's connection opened in init stays open whatever `GET /` answers. DynamoDB answers
-    /// it 200 ("healthy: ..."), DynamoDB Local 500: the SDK closes a connection after an answer
-    /// it takes for a transient error, unless told to reuse it.
-    #[tokio::test]
-    async fn the_first_dynamodb_request_reuses_the_connection_opened_in_init() {
+    /// Each request head a loopback server received, with the number of the connection it came
+    /// on (1 for the first), answered with `answer(head)`.
+    type Heads = tokio::sync::mpsc::UnboundedReceiver<(usize, String)>;
+
+    /// A loopback HTTP/1.1 server that answers each request (one per read: these are small) with
+    /// `answer(its first line)`; returns its address and the heads it receives.
+    async fn counting_server(answer: fn(&str) -> &'static [u8]) -> (std::net::SocketAddr, Heads) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
-        let (heads_tx, mut heads) = tokio::sync::mpsc::unbounded_channel::<(usize, String)>();
+        let addr = listener.local_addr().expect("addr");
+        let (heads_tx, heads) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(async move {
             let mut connections = 0;
             while let Ok((mut socket, _)) = listener.accept().await {
@@ -153,12 +155,7 @@ mod tests {
                             break;
                         }
                         let head = String::from_utf8_lossy(&buf[..n]).lines().next().unwrap_or_default().to_owned();
-                        // What DynamoDB Local answers a signed `GET /`.
-                        let answer: &[u8] = if head.starts_with("GET ") {
-                            b"HTTP/1.1 500 Server Error\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: 2\r\n\r\n{}"
-                        } else {
-                            b"HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: 2\r\n\r\n{}"
-                        };
+                        let answer = answer(&head);
                         let _ = heads_tx.send((connections, head));
                         if socket.write_all(answer).await.is_err() {
                             break;
@@ -167,7 +164,24 @@ mod tests {
                 });
             }
         });
-        let dynamo = crate::app::local_dynamodb_client(&endpoint);
+        (addr, heads)
+    }
+
+    /// DynamoDB's connection opened in init stays open whatever `GET /` answers. DynamoDB answers
+    /// it 200 ("healthy: ..."), DynamoDB Local 500: the SDK closes a connection after an answer
+    /// it takes for a transient error, unless told to reuse it.
+    #[tokio::test]
+    async fn the_first_dynamodb_request_reuses_the_connection_opened_in_init() {
+        let (addr, mut heads) = counting_server(|head| {
+            // What DynamoDB Local answers a signed `GET /`.
+            if head.starts_with("GET ") {
+                b"HTTP/1.1 500 Server Error\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: 2\r\n\r\n{}"
+            } else {
+                b"HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: 2\r\n\r\n{}"
+            }
+        })
+        .await;
+        let dynamo = crate::app::local_dynamodb_client(&format!("http://{addr}"));
         dynamodb(&dynamo).await;
         let item = dynamo
             .get_item()
@@ -190,37 +204,16 @@ mod tests {
     #[cfg(feature = "http")]
     #[tokio::test]
     async fn the_first_request_reuses_the_connection_opened_in_init() {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let url = format!("http://{}/v22.0/me?access_token=secret", listener.local_addr().expect("addr"));
-        let (heads_tx, mut heads) = tokio::sync::mpsc::unbounded_channel::<(usize, String)>();
-        tokio::spawn(async move {
-            let mut connections = 0;
-            while let Ok((mut socket, _)) = listener.accept().await {
-                connections += 1;
-                let heads_tx = heads_tx.clone();
-                tokio::spawn(async move {
-                    let mut buf = vec![0u8; 4096];
-                    while let Ok(n) = socket.read(&mut buf).await {
-                        if n == 0 {
-                            break;
-                        }
-                        let head = String::from_utf8_lossy(&buf[..n]).lines().next().unwrap_or_default().to_owned();
-                        // A HEAD answer has the head only (its content-length is the GET's).
-                        let answer: &[u8] = if head.starts_with("HEAD ") {
-                            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n"
-                        } else {
-                            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}"
-                        };
-                        let _ = heads_tx.send((connections, head));
-                        if socket.write_all(answer).await.is_err() {
-                            break;
-                        }
-                    }
-                });
+        let (addr, mut heads) = counting_server(|head| {
+            // A HEAD answer has the head only (its content-length is the GET's).
+            if head.starts_with("HEAD ") {
+                b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n"
+            } else {
+                b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}"
             }
-        });
+        })
+        .await;
+        let url = format!("http://{addr}/v22.0/me?access_token=secret");
         let http = reqwest::Client::new();
         open_provider(&http, &url).await;
         let answer = http.get(&url).send().await.expect("first request");

@@ -404,6 +404,7 @@ pub(crate) mod tests {
         assert_eq!((c.dynamodb_attempt_timeout, c.dynamodb_timeout), (Duration::from_secs(2), Duration::from_secs(5)));
     }
 
+    #[cfg(feature = "apple")]
     fn with_apple_revocation() -> HashMap<String, String> {
         let mut v = vars();
         v.insert("APPLE_TEAM_ID".into(), "TEAM123456".into());
@@ -413,6 +414,7 @@ pub(crate) mod tests {
         v
     }
 
+    #[cfg(feature = "apple")]
     #[test]
     fn apple_revocation_is_configured_as_a_group_or_not_at_all() {
         assert!(load(&vars()).expect("valid").apple_revocation.is_none(), "off without the group");
@@ -434,6 +436,7 @@ pub(crate) mod tests {
         assert!(load(&v).expect("valid").apple_revocation.is_some());
     }
 
+    #[cfg(feature = "apple")]
     #[test]
     fn invalid_apple_revocation_values_stop_the_cold_start() {
         let cases = [
