@@ -131,8 +131,8 @@ mod tests {
         assert!(!has_a_handshake_to_move(Some("http")));
     }
 
-    /// Each request head a loopback server received, with the number of the connection it came
-    /// on (1 for the first), answered with `answer(head)`.
+    /// The first line of each request a [`counting_server`] received, with the number of the
+    /// connection it came on (1 for the first).
     type Heads = tokio::sync::mpsc::UnboundedReceiver<(usize, String)>;
 
     /// A loopback HTTP/1.1 server that answers each request (one per read: these are small) with
