@@ -364,3 +364,34 @@ async fn rotating_the_token_secret_keeps_every_users_key_working() {
     assert_eq!(stored.key_version, 2);
     t.assert_logs_clean();
 }
+
+/// `appsecret_proof = HMAC-SHA256(app secret, token)` and a Facebook `signed_request`'s signature
+/// is `HMAC-SHA256(app secret, payload)`: a "token" that is a base64url JSON payload would make
+/// us compute (and send) a valid signature for a deletion or deauthorize request of the
+/// attacker's choosing. Such a token is refused before any proof is computed: 401 as for any
+/// token Graph would refuse, and Graph is never called.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_facebook_token_that_is_a_signed_request_payload_gets_no_appsecret_proof() {
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use base64::Engine;
+    let t = spawn_app().await;
+    let payload = json!({ "algorithm": "HMAC-SHA256", "issued_at": 1_700_000_000, "user_id": "1234567890" });
+    let raw = serde_json::to_vec(&payload).expect("payload");
+    let before = t.emulator.request_count();
+    for token in [URL_SAFE_NO_PAD.encode(&raw), STANDARD.encode(&raw), URL_SAFE_NO_PAD.encode(b"  {\"a\":1} ")] {
+        let (status, body) = json(t.syncano_login(&token).await).await;
+        assert_eq!(status, 401, "{token}: {body}");
+        let (status, body) = send(
+            t.http
+                .post(format!("{}/api/v1/login", t.base))
+                .json(&json!({ "serviceName": "facebook", "accessToken": token, "secret": "", "expiresIn": 3600 })),
+        )
+        .await;
+        assert_eq!(status, 401, "{token}: {body}");
+    }
+    assert_eq!(t.emulator.request_count(), before, "Graph was asked with a proof of a JSON payload");
+    // A real token still gets through.
+    let (_, token) = t.facebook_user("Proof Person", None);
+    assert_eq!(t.syncano_login(&token).await.status(), 200);
+    t.assert_logs_clean();
+}

@@ -166,6 +166,9 @@ impl FacebookVerifier {
     }
 
     async fn verify_access_token(&self, token: &Secret) -> Result<VerifiedIdentity, ProviderError> {
+        if is_encoded_json_object(token.expose()) {
+            return Err(ProviderError::Rejected("the access token is an encoded JSON object".into()));
+        }
         let proof = self.appsecret_proof(token);
         let (status, body) = send(
             self.http
@@ -179,6 +182,24 @@ impl FacebookVerifier {
         }
         Err(classify_error(status, &body))
     }
+}
+
+/// Whether `token` is base64 (either alphabet, padded or not) of a JSON object. Our
+/// `appsecret_proof` is `HMAC-SHA256(app secret, token)`, and a `signed_request`'s signature is
+/// `HMAC-SHA256(app secret, payload)` over the base64url JSON payload: computing a proof for such
+/// a "token" would sign a callback payload of the caller's choosing. No Facebook access token
+/// decodes to JSON (they are opaque `EAA…` strings), so these are refused before any proof is
+/// computed.
+fn is_encoded_json_object(token: &str) -> bool {
+    use base64::engine::general_purpose::GeneralPurpose;
+    use base64::engine::{DecodePaddingMode, GeneralPurposeConfig};
+    use base64::{alphabet, Engine};
+    const CONFIG: GeneralPurposeConfig =
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
+    const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, CONFIG);
+    const STANDARD: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, CONFIG);
+    let decoded = URL_SAFE.decode(token).or_else(|_| STANDARD.decode(token));
+    decoded.is_ok_and(|bytes| bytes.trim_ascii_start().first() == Some(&b'{'))
 }
 
 pub(crate) fn identity_from_me(body: &[u8]) -> Result<VerifiedIdentity, ProviderError> {
@@ -313,6 +334,21 @@ mod tests {
         ));
         assert!(unavailable(400, r#"{"error":{"code":1}}"#));
         assert!(matches!(classify_error(StatusCode::BAD_REQUEST, b"nope"), ProviderError::BadResponse(_)));
+    }
+
+    #[test]
+    fn tokens_that_decode_to_a_json_object_are_recognised() {
+        use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
+        use base64::Engine;
+        let payload = br#"{"algorithm":"HMAC-SHA256","issued_at":1700000000,"user_id":"1"}"#;
+        for encoded in [URL_SAFE_NO_PAD.encode(payload), URL_SAFE.encode(payload), STANDARD.encode(payload)] {
+            assert!(is_encoded_json_object(&encoded), "{encoded}");
+        }
+        assert!(is_encoded_json_object(&URL_SAFE_NO_PAD.encode(b" \n{}")));
+        // Opaque tokens, as Facebook issues them, and what merely looks like base64.
+        for token in ["EAAGm0PX4ZCpsBAKZCZBZAZA", "local-token-abc", "", "e30", "W10", "not base64!"] {
+            assert_eq!(is_encoded_json_object(token), token == "e30", "{token}");
+        }
     }
 
     #[test]
