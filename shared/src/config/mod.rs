@@ -360,6 +360,14 @@ impl TokenSecrets {
         Ok(Some(TokenSecrets { current, previous }))
     }
 
+    /// The token secrets of this process's environment (`TOKEN_SECRET` and the rest, as a
+    /// function reads them): for the operator's tools, which get them from the environment,
+    /// never from a command line. `None` if `TOKEN_SECRET` is not set.
+    pub fn from_env() -> Result<Option<TokenSecrets>, ConfigError> {
+        let get = |name: &str| std::env::var(name).ok();
+        TokenSecrets::from_vars(&Vars { var: &get, insecure_provider_urls: false })
+    }
+
     /// The secret of `version`, if this deployment still has it.
     pub fn get(&self, version: u32) -> Option<&Secret> {
         std::iter::once(&self.current).chain(self.previous.iter()).find(|(v, _)| *v == version).map(|(_, s)| s)

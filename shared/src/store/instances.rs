@@ -1,11 +1,8 @@
 //! Instances and their API keys: the check every Syncano request starts with (one read), and
 //! the operator's instance and key administration.
 
-use std::collections::HashMap;
-use std::time::Duration;
-
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, KeysAndAttributes, ReturnValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, ReturnValue, TransactWriteItem};
 
 use super::error::{build_err, classify};
 use super::items::{api_key_permissions, get_n, get_opt_s, get_s, n, s, Item};
@@ -20,36 +17,12 @@ impl UserStore {
     /// One consistent BatchGetItem answers both "does the instance exist" and "is this one of its
     /// keys", so a revoked key stops working at once.
     pub async fn check_api_key(&self, instance: &InstanceName, api_key: &Secret) -> Result<ApiKeyCheck, StoreError> {
-        let keys = KeysAndAttributes::builder()
-            .keys(keys::instance(instance))
-            .keys(keys::api_key(instance, &tokens::sha256_hex(api_key.expose())))
-            .projection_expression("sk, ignore_acl, allow_user_create")
-            .consistent_read(true)
-            .build()
-            .map_err(build_err)?;
-        let mut request = HashMap::from([(self.table.clone(), keys)]);
-        let mut found: Vec<Item> = Vec::new();
-        // BatchGetItem may leave keys unprocessed under load: ask again for those, a few times.
-        for attempt in 0..4u32 {
-            let out = self
-                .client
-                .batch_get_item()
-                .set_request_items(Some(request))
-                .send()
-                .await
-                .map_err(|e| classify("BatchGetItem", e))?;
-            if let Some(items) = out.responses.and_then(|mut r| r.remove(&self.table)) {
-                found.extend(items);
-            }
-            match out.unprocessed_keys.filter(|u| !u.is_empty()) {
-                None => break,
-                Some(rest) if attempt < 3 => {
-                    tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
-                    request = rest;
-                }
-                Some(_) => return Err(StoreError::Unavailable("BatchGetItem left keys unprocessed".into())),
-            }
-        }
+        let found = self
+            .batch_get(
+                vec![keys::instance(instance), keys::api_key(instance, &tokens::sha256_hex(api_key.expose()))],
+                "sk, ignore_acl, allow_user_create",
+            )
+            .await?;
         let sk = |i: &Item| get_opt_s(i, "sk").unwrap_or_default();
         Ok(if !found.iter().any(|i| sk(i) == "INSTANCE") {
             ApiKeyCheck::UnknownInstance

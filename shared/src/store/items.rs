@@ -1,9 +1,10 @@
 //! Item encoding: attribute values to and from the domain records, and the generic requests
-//! (get, create-only put, transactional put and delete, paged query) every other part uses.
+//! (get, batch get, create-only put, transactional put and delete, paged query) every other part uses.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem};
 
 use super::error::{build_err, classify};
 use super::{StoreError, UserStore};
@@ -111,6 +112,40 @@ impl UserStore {
             .await
             .map_err(|e| classify("GetItem", e))?;
         Ok(out.item)
+    }
+
+    /// One consistent `BatchGetItem` of at most 100 `keys`, each item with the attributes of
+    /// `projection`; asks again for the keys DynamoDB leaves unprocessed under load, a few times.
+    pub(super) async fn batch_get(&self, keys: Vec<Item>, projection: &str) -> Result<Vec<Item>, StoreError> {
+        let keys = KeysAndAttributes::builder()
+            .set_keys(Some(keys))
+            .projection_expression(projection)
+            .consistent_read(true)
+            .build()
+            .map_err(build_err)?;
+        let mut request = HashMap::from([(self.table.clone(), keys)]);
+        let mut found: Vec<Item> = Vec::new();
+        for attempt in 0..4u32 {
+            let out = self
+                .client
+                .batch_get_item()
+                .set_request_items(Some(request))
+                .send()
+                .await
+                .map_err(|e| classify("BatchGetItem", e))?;
+            if let Some(items) = out.responses.and_then(|mut r| r.remove(&self.table)) {
+                found.extend(items);
+            }
+            match out.unprocessed_keys.filter(|u| !u.is_empty()) {
+                None => break,
+                Some(rest) if attempt < 3 => {
+                    tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+                    request = rest;
+                }
+                Some(_) => return Err(StoreError::Unavailable("BatchGetItem left keys unprocessed".into())),
+            }
+        }
+        Ok(found)
     }
 
     /// A `PutItem` that only creates: fails if an item with the same key exists.

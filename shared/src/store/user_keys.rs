@@ -103,6 +103,30 @@ impl UserStore {
         Err(StoreError::Contention)
     }
 
+    /// The live users of `instance` whose key was made before keys had a salt (derived from
+    /// `TOKEN_SECRET` alone), by id. No Scan: user ids are handed out by the instance's counter,
+    /// so this reads the counter and then every user item below it, 100 a `BatchGetItem`
+    /// (projected to three attributes). An operator's command (`admin legacy-keys`), never a
+    /// request's: it reads each user of the instance once.
+    pub async fn users_with_legacy_keys(&self, instance: &InstanceName) -> Result<Vec<u64>, StoreError> {
+        let Some(item) = self.get(keys::instance(instance), true).await? else {
+            return Err(StoreError::InstanceNotFound);
+        };
+        let last: u64 = get_n(&item, "next_user_id")?;
+        let mut legacy = Vec::new();
+        let ids: Vec<u64> = (1..=last).collect();
+        for chunk in ids.chunks(100) {
+            let users = chunk.iter().map(|id| keys::user(instance, *id)).collect();
+            for user in self.batch_get(users, "user_id, key_salt, deleted_at").await? {
+                if !is_tombstone(&user) && !user.contains_key("key_salt") {
+                    legacy.push(get_n(&user, "user_id")?);
+                }
+            }
+        }
+        legacy.sort_unstable();
+        Ok(legacy)
+    }
+
     fn transact_update(&self, key: Item, condition: &str, values: Item) -> Result<TransactWriteItem, StoreError> {
         let update = aws_sdk_dynamodb::types::Update::builder()
             .table_name(&self.table)

@@ -1,4 +1,5 @@
-//! `admin`: the operator's command line for instances and their API keys.
+//! `admin`: the operator's command line for instances, their API keys and settings, and the
+//! re-keying of users whose key predates per-user salts.
 //!
 //! Reads `TABLE_NAME` and the usual AWS settings (region, credentials, and
 //! `AWS_ENDPOINT_URL_DYNAMODB` for DynamoDB Local) from the environment.
@@ -6,7 +7,9 @@
 use std::process::ExitCode;
 
 use shared::clock::rfc3339_micros;
+use shared::config::TokenSecrets;
 use shared::store::{ApiKeyPermissions, UserStore};
+use shared::tokens::UserKeys;
 use shared::InstanceName;
 
 const USAGE: &str = "usage:
@@ -16,6 +19,13 @@ const USAGE: &str = "usage:
   admin revoke-key INSTANCE KEY_ID   revoke a key by its id
   admin set-linking INSTANCE on|off  link a new provider identity to the user holding the same
                                      email when both providers vouch for it as verified (off)
+  admin legacy-keys INSTANCE [--rekey]
+                                     list the users whose user_key was made before per-user
+                                     salts (computable from TOKEN_SECRET alone); --rekey gives
+                                     each a new salted key, as reset_key/ does: the old key stops
+                                     working at once, and the user's apps get the new one at the
+                                     next login (reads TOKEN_SECRET, TOKEN_SECRET_VERSION and the
+                                     previous ones from the environment, as the functions do)
 
 FLAGS (Syncano's API key permissions; none given = a key that may do neither):
   --allow-user-create   may create users on their first social login: the client key an app ships
@@ -89,6 +99,28 @@ async fn run(args: &[String]) -> Result<(), String> {
         ("set-linking", [mode]) if mode == "on" || mode == "off" => {
             store.set_linking(&instance, mode == "on").await.map_err(err)?;
             println!("account linking by verified email {mode} for {instance}");
+        }
+        ("legacy-keys", []) => {
+            let ids = store.users_with_legacy_keys(&instance).await.map_err(err)?;
+            println!("{} users of {instance} have a legacy key", ids.len());
+            for id in ids {
+                println!("{id}");
+            }
+        }
+        ("legacy-keys", [flag]) if flag == "--rekey" => {
+            let secrets = TokenSecrets::from_env()
+                .map_err(|e| e.to_string())?
+                .ok_or("TOKEN_SECRET is required in the environment to make the new keys")?;
+            let keys = UserKeys::new(Some(secrets));
+            let ids = store.users_with_legacy_keys(&instance).await.map_err(err)?;
+            let mut rekeyed = 0;
+            for id in &ids {
+                // Gone since the list was read (a deletion): nothing to re-key.
+                if store.reset_user_key(&instance, *id, &keys).await.map_err(err)?.is_some() {
+                    rekeyed += 1;
+                }
+            }
+            println!("re-keyed {rekeyed} of {} users of {instance} with a legacy key", ids.len());
         }
         _ => return Err(USAGE.to_string()),
     }

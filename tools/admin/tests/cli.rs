@@ -4,7 +4,11 @@ use std::process::{Command, Output};
 
 use local_stack::dynamodb_local::{endpoint_for_tests, repo_root};
 use local_stack::Template;
-use shared::store::{ApiKeyCheck, ApiKeyPermissions, UserStore};
+use shared::config::TokenSecrets;
+use shared::identity::{Provider, VerifiedIdentity};
+use shared::records::UserRecord;
+use shared::store::{user_key_of, ApiKeyCheck, ApiKeyPermissions, UserStore};
+use shared::tokens::{derive_legacy_user_key, sha256_hex, UserKeys};
 use shared::{InstanceName, Secret};
 
 fn admin(table: &str, args: &[&str]) -> Output {
@@ -96,4 +100,127 @@ async fn instances_and_keys_are_managed_from_the_command_line() {
         assert!(!o.status.success(), "{args:?} should fail");
         assert!(!String::from_utf8_lossy(&o.stderr).is_empty(), "{args:?} should say why");
     }
+}
+
+/// A user made before per-user salts: its key derived from `TOKEN_SECRET` alone, as the code of
+/// that time stored it (no `key_salt` on the user or its identity snapshot, version 1, and the
+/// lookup of the legacy key).
+async fn make_legacy(
+    dynamo: &aws_sdk_dynamodb::Client,
+    table: &str,
+    user: &UserRecord,
+    subject: &str,
+    keys: &UserKeys,
+) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let instance = user.instance.as_str();
+    let key = |pk: String, sk: &str| {
+        std::collections::HashMap::from([
+            ("pk".to_string(), AttributeValue::S(pk)),
+            ("sk".to_string(), AttributeValue::S(sk.into())),
+        ])
+    };
+    for (pk, sk) in [
+        (format!("USER#{instance}#{}", user.user_id), "USER"),
+        (format!("IDENT#{instance}#facebook#{subject}"), "IDENT"),
+    ] {
+        dynamo
+            .update_item()
+            .table_name(table)
+            .set_key(Some(key(pk, sk)))
+            .update_expression("REMOVE key_salt SET key_version = :one")
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .send()
+            .await
+            .expect("legacy user");
+    }
+    let salted = user_key_of(keys, user).expect("key");
+    dynamo
+        .delete_item()
+        .table_name(table)
+        .set_key(Some(key(format!("UKEY#{instance}#{}", sha256_hex(salted.expose())), "UKEY")))
+        .send()
+        .await
+        .expect("old lookup");
+    let legacy = derive_legacy_user_key(&keys_secret(), instance, user.user_id, user.key_generation);
+    let mut lookup = key(format!("UKEY#{instance}#{}", sha256_hex(legacy.expose())), "UKEY");
+    lookup.insert("user_id".into(), AttributeValue::N(user.user_id.to_string()));
+    dynamo.put_item().table_name(table).set_item(Some(lookup)).send().await.expect("legacy lookup");
+}
+
+const TOKEN_SECRET: &str = "legacy-test-secret-legacy-test-secret";
+
+fn keys_secret() -> Secret {
+    Secret::new(TOKEN_SECRET)
+}
+
+/// `admin legacy-keys` lists the users whose key is computable from `TOKEN_SECRET` alone, and
+/// `--rekey` gives each a salted key: the legacy key stops working, the others are untouched.
+#[tokio::test]
+async fn legacy_keys_are_listed_and_rekeyed() {
+    let dynamo = local_stack::dynamodb_local::client(endpoint_for_tests());
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let table = format!("admin-legacy-{}-{nanos:08x}", std::process::id());
+    let template = Template::load(repo_root().join("template.yaml")).expect("template");
+    template.table().create(&dynamo, &table).await.expect("table");
+    let store = UserStore::new(dynamo.clone(), &table);
+    let acme = InstanceName::parse("acme").expect("valid");
+    stdout(&admin(&table, &["create-instance", "acme", "--allow-user-create"]));
+    let keys = UserKeys::new(Some(TokenSecrets { current: (1, keys_secret()), previous: None }));
+    let mut users = Vec::new();
+    for (i, name) in ["Old Timer", "New Comer", "Old Hand"].iter().enumerate() {
+        let identity = VerifiedIdentity {
+            provider: Provider::Facebook,
+            subject: format!("10{i}"),
+            name: Some((*name).into()),
+            email: None,
+            email_verified: false,
+            hosted_domain: None,
+            avatar_url: None,
+        };
+        users.push((store.create_user(&acme, &identity, &keys).await.expect("user"), identity.subject));
+    }
+    for (user, subject) in [&users[0], &users[2]] {
+        make_legacy(&dynamo, &table, user, subject, &keys).await;
+    }
+    let legacy_key = |u: &UserRecord| derive_legacy_user_key(&keys_secret(), "acme", u.user_id, u.key_generation);
+    let holder = |key: Secret| {
+        let store = &store;
+        let acme = &acme;
+        async move { store.find_by_user_key(acme, &key).await.expect("lookup").map(|u| u.user_id) }
+    };
+    assert_eq!(holder(legacy_key(&users[0].0)).await, Some(users[0].0.user_id), "the legacy key works today");
+    let untouched_key = user_key_of(&keys, &users[1].0).expect("key");
+
+    let listed = stdout(&admin(&table, &["legacy-keys", "acme"]));
+    let ids: Vec<&str> = listed.lines().skip(1).collect();
+    assert_eq!(ids, [users[0].0.user_id.to_string(), users[2].0.user_id.to_string()], "{listed}");
+    assert!(listed.starts_with("2 users of acme have a legacy key"), "{listed}");
+
+    // Without the secrets the tool refuses, and says why; a secret is never an argument.
+    let o = admin(&table, &["legacy-keys", "acme", "--rekey"]);
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("TOKEN_SECRET"));
+    let o = Command::new(env!("CARGO_BIN_EXE_admin"))
+        .args(["legacy-keys", "acme", "--rekey"])
+        .env("TABLE_NAME", &table)
+        .env("AWS_ENDPOINT_URL_DYNAMODB", endpoint_for_tests())
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .env("TOKEN_SECRET", TOKEN_SECRET)
+        .env_remove("AWS_PROFILE")
+        .output()
+        .expect("run admin");
+    assert!(stdout(&o).contains("re-keyed 2 of 2 users"), "{}", stdout(&o));
+
+    for (user, _) in [&users[0], &users[2]] {
+        assert_eq!(holder(legacy_key(user)).await, None, "the legacy key no longer opens the account");
+        let now = store.get_user(&acme, user.user_id).await.expect("read").expect("user");
+        assert_eq!(now.key_salt.as_ref().map(String::len), Some(32));
+        assert_eq!(now.key_generation, user.key_generation + 1);
+        assert_eq!(holder(user_key_of(&keys, &now).expect("key")).await, Some(user.user_id));
+    }
+    assert_eq!(holder(untouched_key).await, Some(users[1].0.user_id), "a salted key is left alone");
+    assert!(stdout(&admin(&table, &["legacy-keys", "acme"])).starts_with("0 users of acme"));
+    assert!(!admin(&table, &["legacy-keys", "no-such-instance"]).status.success());
 }
