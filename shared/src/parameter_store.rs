@@ -21,6 +21,7 @@ pub const SECRET_VARIABLES: &[&str] = &[
     "GITHUB_CLIENT_SECRET",
     "APPLE_PRIVATE_KEY",
     "REFRESH_TOKEN_KEY",
+    "REFRESH_TOKEN_KEY_PREVIOUS",
 ];
 
 /// `GetParameters` takes at most this many names per call.

@@ -93,7 +93,7 @@ async fn apple_codes_are_exchanged_sealed_and_revoked_on_deletion_in_each_dialec
     let ident = format!("IDENT#{INSTANCE}#apple#{sub}");
     let item = t.scan().await.into_iter().find(|i| i.get("pk").and_then(|v| v.as_s().ok()) == Some(&ident));
     let sealed = item.as_ref().and_then(|i| i.get("refresh_token")).and_then(|v| v.as_s().ok()).cloned();
-    assert!(sealed.as_deref().is_some_and(|s| s.starts_with("v1.")), "{item:?}");
+    assert!(sealed.as_deref().is_some_and(|s| s.starts_with("v2.1.")), "{item:?}");
     // A returning sign-in without a code changes nothing.
     let (status, _) = t.syncano_at("apple", json!({ "access_token": token, "nonce": nonce })).await;
     assert_eq!(status, 200);
@@ -332,5 +332,82 @@ async fn a_deletion_stopped_after_its_first_step_still_revokes() {
     assert_eq!(run_retry(&t).await, json!({ "due": 1, "done": 1, "rescheduled": 0 }));
     assert_eq!(refresh_tokens(&t, &sub), [(refresh, true)]);
     assert!(pending(&t).await.is_empty());
+    t.assert_logs_clean();
+}
+
+/// Rotating `REFRESH_TOKEN_KEY` (a new current key, the old one as the previous) loses no
+/// stored refresh token: one sealed before the rotation is still revoked at a deletion, and a
+/// pending revocation sealed before it is still done by the retry; new tokens are sealed with
+/// the new key's version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotating_the_refresh_token_key_keeps_pending_revocations() {
+    let t = spawn_app().await;
+    let sealed_of = |items: Vec<Item>, sub: &str| {
+        let ident = format!("IDENT#{INSTANCE}#apple#{sub}");
+        items
+            .into_iter()
+            .find(|i| i.get("pk").and_then(|v| v.as_s().ok()) == Some(&ident))
+            .and_then(|i| i.get("refresh_token").and_then(|v| v.as_s().ok()).cloned())
+            .unwrap_or_default()
+    };
+    // Before the rotation: one person signed in (token sealed, version 1), and one already
+    // deleted while Apple was down (a pending revocation, sealed, version 1).
+    let (kept_sub, token, nonce, code) = apple_person(&t, "Kept Across");
+    let (status, kept) = syncano_apple(&t, &token, &nonce, &code).await;
+    assert_eq!(status, 200, "{kept}");
+    t.remember(kept["user_key"].as_str().unwrap_or_default());
+    assert!(sealed_of(t.scan().await, &kept_sub).starts_with("v2.1."), "sealed under version 1");
+    let (pending_sub, token, nonce, code) = apple_person(&t, "Pending Across");
+    let (_, gone) = syncano_apple(&t, &token, &nonce, &code).await;
+    let gone_key = gone["user_key"].as_str().expect("user_key").to_string();
+    t.remember(&gone_key);
+    t.emulator.fail_apple_revocations(1);
+    assert_eq!(delete_self(&t, &gone_key).send().await.expect("delete").status().as_u16(), 204);
+    assert_eq!(pending(&t).await.len(), 1);
+
+    // The rotation.
+    let mut vars = t.vars.clone();
+    let old_key = vars["REFRESH_TOKEN_KEY"].clone();
+    vars.insert("REFRESH_TOKEN_KEY".into(), "bmV3LWtleS1uZXcta2V5LW5ldy1rZXktbmV3LWtleSE=".into());
+    vars.insert("REFRESH_TOKEN_KEY_VERSION".into(), "2".into());
+    vars.insert("REFRESH_TOKEN_KEY_PREVIOUS".into(), old_key);
+    vars.insert("REFRESH_TOKEN_KEY_PREVIOUS_VERSION".into(), "1".into());
+    let rotated = std::sync::Arc::new(shared::App::from_vars(&vars).await.expect("rotated config"));
+    let base = serve_app(rotated.clone()).await;
+
+    // The pending revocation sealed under version 1 is done by the rotated deployment's retry.
+    make_due(&t, &format!("apple#{INSTANCE}#{pending_sub}")).await;
+    let functions = local_stack::gateway::scheduled_functions(rotated.clone());
+    let retry = functions.get("revocation-retry").expect("revocation-retry is scheduled");
+    let outcome = retry(crate::events::scheduled_event("revocation-retry")).await.expect("revocation-retry");
+    assert_eq!(outcome, json!({ "due": 1, "done": 1, "rescheduled": 0 }));
+    assert!(refresh_tokens(&t, &pending_sub).iter().all(|(_, revoked)| *revoked), "revoked after the rotation");
+
+    // The token sealed before the rotation is revoked by a deletion after it.
+    let kept_key = kept["user_key"].as_str().expect("user_key");
+    let delete = t
+        .http
+        .delete(format!("{base}/v1.1/instances/{INSTANCE}/user/"))
+        .header("x-api-key", &t.api_key)
+        .header("x-user-key", kept_key);
+    assert_eq!(delete.send().await.expect("delete").status().as_u16(), 204);
+    assert!(refresh_tokens(&t, &kept_sub).iter().all(|(_, revoked)| *revoked), "revoked after the rotation");
+    assert!(pending(&t).await.is_empty(), "nothing given up, nothing left");
+
+    // A sign-in after the rotation seals with the new version.
+    let (new_sub, token, nonce, code) = apple_person(&t, "After Rotation");
+    let body = json!({ "access_token": token, "nonce": nonce, "authorization_code": code });
+    let resp = t
+        .http
+        .post(format!("{base}/v1.1/instances/{INSTANCE}/user/auth/apple/"))
+        .header("x-api-key", &t.api_key)
+        .json(&body)
+        .send()
+        .await
+        .expect("login");
+    let (status, fresh) = json(resp).await;
+    assert_eq!(status, 200, "{fresh}");
+    t.remember(fresh["user_key"].as_str().unwrap_or_default());
+    assert!(sealed_of(t.scan().await, &new_sub).starts_with("v2.2."), "sealed under version 2");
     t.assert_logs_clean();
 }

@@ -24,7 +24,13 @@ const GRANTS: &[(&str, &[&str], &[&str])] = &[
     (
         "AppleLoginFunction",
         SYNCANO_LOGIN,
-        &["token-secret", "token-secret-previous", "apple-private-key", "refresh-token-key"],
+        &[
+            "token-secret",
+            "token-secret-previous",
+            "apple-private-key",
+            "refresh-token-key",
+            "refresh-token-key-previous",
+        ],
     ),
     ("GitHubLoginFunction", SYNCANO_LOGIN, &["token-secret", "token-secret-previous", "github-client-secret"]),
     (
@@ -39,6 +45,7 @@ const GRANTS: &[(&str, &[&str], &[&str])] = &[
             "github-client-secret",
             "apple-private-key",
             "refresh-token-key",
+            "refresh-token-key-previous",
         ],
     ),
     ("RocketChatAuthorizerFunction", &["GetItem"], &[]),
@@ -63,7 +70,7 @@ const GRANTS: &[(&str, &[&str], &[&str])] = &[
     (
         "RevocationRetryFunction",
         &["UpdateItem", "DeleteItem", "Query"],
-        &["apple-private-key", "refresh-token-key", "facebook-app-secret"],
+        &["apple-private-key", "refresh-token-key", "refresh-token-key-previous", "facebook-app-secret"],
     ),
     // Apple's notifications: the identity (GetItem), Hide My Email's state and the identity's
     // removal (UpdateItem, DeleteItem), the sessions (Query on `USESS#`), or the whole deletion.
@@ -91,8 +98,14 @@ const GRANTS: &[(&str, &[&str], &[&str])] = &[
 ];
 
 /// What a deletion reads to revoke at the providers (and to find the user's key lookup).
-const DELETION_SECRETS: &[&str] =
-    &["token-secret", "token-secret-previous", "apple-private-key", "refresh-token-key", "facebook-app-secret"];
+const DELETION_SECRETS: &[&str] = &[
+    "token-secret",
+    "token-secret-previous",
+    "apple-private-key",
+    "refresh-token-key",
+    "refresh-token-key-previous",
+    "facebook-app-secret",
+];
 
 /// The partition a function's Query is limited to (`dynamodb:LeadingKeys`): the user's session
 /// list, but for the retry of pending revocations.
@@ -317,9 +330,10 @@ fn each_function_configuration_loads_with_only_its_listed_secrets() {
         let mut vars: HashMap<String, String> =
             template.environment(&id, &stand_in).unwrap_or_else(|e| panic!("{e}")).into_iter().collect();
         vars.remove("SECRETS_PARAMETER_PATH");
-        // token-secret-previous exists only between a rotation and the next (with its version
-        // parameter set): the configuration loads without it.
-        for leaf in secret_parameters(&id, &function).into_iter().filter(|l| l != "token-secret-previous") {
+        // token-secret-previous and refresh-token-key-previous exist only between a rotation and
+        // the next (with their version parameters set): the configuration loads without them.
+        let previous = ["token-secret-previous", "refresh-token-key-previous"];
+        for leaf in secret_parameters(&id, &function).into_iter().filter(|l| !previous.contains(&l.as_str())) {
             let var = shared::parameter_store::allowed_variable(&leaf).expect("allowlisted");
             let value = match leaf.as_str() {
                 "apple-private-key" => local_stack::demo::APPLE_PRIVATE_KEY.to_string(),

@@ -13,7 +13,7 @@ use std::time::Duration;
 use crate::identity::Provider;
 use crate::instance::InstanceName;
 #[cfg(feature = "apple")]
-use crate::sealing::SealingKey;
+use crate::sealing::{SealingKey, SealingKeys};
 use crate::secret::Secret;
 use vars::{is_graph_version, url, Vars};
 
@@ -294,8 +294,12 @@ fn apple_revocation<F: Fn(&str) -> Option<String>>(
             reason: "expected the Sign in with Apple key: a P-256 private key, PKCS#8 PEM (the .p8 file)",
         });
     }
-    let refresh_token_key = SealingKey::from_base64(&vars.required("REFRESH_TOKEN_KEY")?)
-        .map_err(|_| ConfigError::Invalid { name: "REFRESH_TOKEN_KEY", reason: "32 bytes, standard base64" })?;
+    let key = |name: &'static str, value: String| {
+        SealingKey::from_base64(&value).map_err(|_| ConfigError::Invalid { name, reason: "32 bytes, standard base64" })
+    };
+    let (current, previous) =
+        versioned(vars, &REFRESH_TOKEN_KEY_NAMES, key)?.ok_or(ConfigError::Missing("REFRESH_TOKEN_KEY"))?;
+    let refresh_token_key = SealingKeys::new(current, previous);
     Ok(Some(AppleRevocationConfig {
         team_id,
         key_id,
@@ -304,6 +308,73 @@ fn apple_revocation<F: Fn(&str) -> Option<String>>(
         revoke_url: vars.url("APPLE_REVOKE_URL", DEFAULT_APPLE_REVOKE_URL)?,
         refresh_token_key,
     }))
+}
+
+/// The four variables of a versioned secret: the current value and its version (default 1),
+/// the value before the last rotation and its version (required with it, and different).
+struct VersionedNames {
+    current: &'static str,
+    current_version: &'static str,
+    previous: &'static str,
+    previous_version: &'static str,
+}
+
+const TOKEN_SECRET_NAMES: VersionedNames = VersionedNames {
+    current: "TOKEN_SECRET",
+    current_version: "TOKEN_SECRET_VERSION",
+    previous: "TOKEN_SECRET_PREVIOUS",
+    previous_version: "TOKEN_SECRET_PREVIOUS_VERSION",
+};
+
+#[cfg(feature = "apple")]
+const REFRESH_TOKEN_KEY_NAMES: VersionedNames = VersionedNames {
+    current: "REFRESH_TOKEN_KEY",
+    current_version: "REFRESH_TOKEN_KEY_VERSION",
+    previous: "REFRESH_TOKEN_KEY_PREVIOUS",
+    previous_version: "REFRESH_TOKEN_KEY_PREVIOUS_VERSION",
+};
+
+/// A current value with its version and, after a rotation, the previous one with its own.
+type Versioned<T> = ((u32, T), Option<(u32, T)>);
+
+/// Reads a versioned secret (`names`), each value checked by `parse`; `None` if neither value
+/// is set (a previous value without a current one is an error).
+fn versioned<T, F: Fn(&str) -> Option<String>>(
+    vars: &Vars<'_, F>,
+    names: &VersionedNames,
+    parse: impl Fn(&'static str, String) -> Result<T, ConfigError>,
+) -> Result<Option<Versioned<T>>, ConfigError> {
+    if vars.get(names.current).is_none() {
+        return match vars.get(names.previous) {
+            Some(_) => Err(ConfigError::Missing(names.current)),
+            None => Ok(None),
+        };
+    }
+    let version = |name: &'static str| -> Result<Option<u32>, ConfigError> {
+        vars.get(name)
+            .map(|v| {
+                v.parse::<u32>()
+                    .ok()
+                    .filter(|n| *n >= 1)
+                    .ok_or(ConfigError::Invalid { name, reason: "a version number from 1" })
+            })
+            .transpose()
+    };
+    let current = (version(names.current_version)?.unwrap_or(1), parse(names.current, vars.required(names.current)?)?);
+    let previous = match vars.get(names.previous) {
+        None => None,
+        Some(value) => {
+            let v = version(names.previous_version)?.ok_or(ConfigError::Missing(names.previous_version))?;
+            if v == current.0 {
+                return Err(ConfigError::Invalid {
+                    name: names.previous_version,
+                    reason: "must differ from the current version",
+                });
+            }
+            Some((v, parse(names.previous, value)?))
+        }
+    };
+    Ok(Some((current, previous)))
 }
 
 /// The secrets Syncano user keys are derived from, by version. New keys (a first login, a reset)
@@ -319,45 +390,13 @@ pub struct TokenSecrets {
 
 impl TokenSecrets {
     fn from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<'_, F>) -> Result<Option<TokenSecrets>, ConfigError> {
-        if vars.get("TOKEN_SECRET").is_none() {
-            return match vars.get("TOKEN_SECRET_PREVIOUS") {
-                Some(_) => Err(ConfigError::Missing("TOKEN_SECRET")),
-                None => Ok(None),
-            };
-        }
         let secret = |name: &'static str, value: String| {
             if value.len() < 32 {
                 return Err(ConfigError::Invalid { name, reason: "at least 32 characters" });
             }
             Ok(Secret::new(value))
         };
-        let version = |name: &'static str| -> Result<Option<u32>, ConfigError> {
-            vars.get(name)
-                .map(|v| {
-                    v.parse::<u32>()
-                        .ok()
-                        .filter(|n| *n >= 1)
-                        .ok_or(ConfigError::Invalid { name, reason: "a version number from 1" })
-                })
-                .transpose()
-        };
-        let current =
-            (version("TOKEN_SECRET_VERSION")?.unwrap_or(1), secret("TOKEN_SECRET", vars.required("TOKEN_SECRET")?)?);
-        let previous = match vars.get("TOKEN_SECRET_PREVIOUS") {
-            None => None,
-            Some(value) => {
-                let v = version("TOKEN_SECRET_PREVIOUS_VERSION")?
-                    .ok_or(ConfigError::Missing("TOKEN_SECRET_PREVIOUS_VERSION"))?;
-                if v == current.0 {
-                    return Err(ConfigError::Invalid {
-                        name: "TOKEN_SECRET_PREVIOUS_VERSION",
-                        reason: "must differ from TOKEN_SECRET_VERSION",
-                    });
-                }
-                Some((v, secret("TOKEN_SECRET_PREVIOUS", value)?))
-            }
-        };
-        Ok(Some(TokenSecrets { current, previous }))
+        Ok(versioned(vars, &TOKEN_SECRET_NAMES, secret)?.map(|(current, previous)| TokenSecrets { current, previous }))
     }
 
     /// The token secrets of this process's environment (`TOKEN_SECRET` and the rest, as a
@@ -442,6 +481,31 @@ pub(crate) mod tests {
         let one_line = v["APPLE_PRIVATE_KEY"].replace('\n', "\\n");
         v.insert("APPLE_PRIVATE_KEY".into(), one_line);
         assert!(load(&v).expect("valid").apple_revocation.is_some());
+    }
+
+    #[cfg(feature = "apple")]
+    #[test]
+    fn the_refresh_token_key_is_versioned_like_the_token_secret() {
+        let mut v = with_apple_revocation();
+        let key = |c: &Config| c.apple_revocation.as_ref().expect("configured").refresh_token_key.current_version();
+        assert_eq!(key(&load(&v).expect("valid")), 1, "version 1 by default");
+        v.insert("REFRESH_TOKEN_KEY_VERSION".into(), "2".into());
+        v.insert("REFRESH_TOKEN_KEY_PREVIOUS".into(), "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=".into());
+        v.insert("REFRESH_TOKEN_KEY_PREVIOUS_VERSION".into(), "1".into());
+        assert_eq!(key(&load(&v).expect("valid")), 2);
+        let cases = [
+            ("REFRESH_TOKEN_KEY_PREVIOUS_VERSION", "2"),
+            ("REFRESH_TOKEN_KEY_PREVIOUS_VERSION", "0"),
+            ("REFRESH_TOKEN_KEY_VERSION", "x"),
+            ("REFRESH_TOKEN_KEY_PREVIOUS", "c2hvcnQ="),
+        ];
+        for (name, value) in cases {
+            let mut bad = v.clone();
+            bad.insert(name.into(), value.into());
+            assert!(matches!(load(&bad), Err(ConfigError::Invalid { name: n, .. }) if n == name), "{name}={value}");
+        }
+        v.remove("REFRESH_TOKEN_KEY_PREVIOUS_VERSION");
+        assert_eq!(load(&v).err(), Some(ConfigError::Missing("REFRESH_TOKEN_KEY_PREVIOUS_VERSION")));
     }
 
     #[cfg(feature = "apple")]

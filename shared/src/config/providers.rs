@@ -1,7 +1,7 @@
 //! Each provider's settings and the real endpoints they default to (tests and the local stack
 //! point the `*_URL` variables at the emulator).
 
-use crate::sealing::SealingKey;
+use crate::sealing::SealingKeys;
 use crate::secret::Secret;
 
 /// Real Graph API endpoint; tests and the local stack point `FACEBOOK_GRAPH_URL` at the emulator.
@@ -82,8 +82,8 @@ pub struct AppleRevocationConfig {
     pub private_key: Secret,
     pub token_url: String,
     pub revoke_url: String,
-    /// Seals the refresh tokens at rest.
-    pub refresh_token_key: SealingKey,
+    /// Seal the refresh tokens at rest (the current key; the previous one still opens).
+    pub refresh_token_key: SealingKeys,
 }
 
 #[derive(Debug, Clone)]

@@ -183,8 +183,14 @@ mod tests {
             private_key: Secret::new(KEY),
             token_url: "https://x".into(),
             revoke_url: "https://x".into(),
-            refresh_token_key: crate::sealing::SealingKey::from_base64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
-                .expect("key"),
+            refresh_token_key: crate::sealing::SealingKeys::new(
+                (
+                    1,
+                    crate::sealing::SealingKey::from_base64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+                        .expect("key"),
+                ),
+                None,
+            ),
         };
         let tokens = AppleTokens::new(&config, reqwest::Client::new()).expect("key reads");
         let secret = tokens.client_secret("com.example.app").expect("signed");
