@@ -17,7 +17,8 @@
 //! `BatchGetItem` as the identity a login looks up anyway (after the provider accepted the
 //! token, before anything is written), and a refusal there is remembered in memory, so the
 //! environment refuses the next attempts before the provider is asked. The counters are written
-//! only on a rejection. A success is never blocked by someone else's failures on another IP.
+//! only on a rejection. A success is never blocked by someone else's failures on another IP
+//! (for IPv6: outside its /48).
 //!
 //! An IPv6 client is counted by its /64 ([`client_key`]): one subscriber usually holds a whole
 //! /64, so counting single addresses would let it step around the limit. Its /56 and /48 are
