@@ -86,7 +86,8 @@ impl App {
                 config.login_failures_max,
                 config.login_failures_per_user_max,
                 config.login_failure_window,
-            ),
+            )
+            .with_resume_misses_max(config.login_resume_misses_max),
             config,
         })
     }

@@ -1,34 +1,36 @@
 //! `GET /avatar/{username}`: the picture behind every `avatarUrl` (Rocket.Chat clients load each
-//! avatar from it), after `apps/meteor/server/routes/avatar/user.ts` and `utils.ts`:
+//! avatar from it), after `apps/meteor/server/routes/avatar/user.ts` and `utils.ts`, as
+//! Rocket.Chat serves a user without an uploaded avatar:
 //!
-//! - a user whose provider gave a picture: a 302 to it (Rocket.Chat serves the file it stored;
-//!   we never fetch or store the provider's picture);
-//! - a user without one, an unknown username, or `@name`: the initials SVG Rocket.Chat renders
-//!   (`renderSVGLetters`), with its fixed `Last-Modified` and a 304 for a client that has it;
-//! - every answer carries `Cache-Control: public, max-age=3600` (`Accounts_AvatarCacheTime`'s
-//!   default) and `Content-Disposition: inline`, as `setCacheAndDispositionHeaders` sets them.
+//! - every name, a user's or not, and `@name`: the initials SVG Rocket.Chat renders
+//!   (`renderSVGLetters` of the requested name), with its fixed `Last-Modified` and a 304 for a
+//!   client that has it;
+//! - every answer carries `Cache-Control: private, max-age=3600` and `Content-Disposition:
+//!   inline`, as `setCacheAndDispositionHeaders` sets them (but `private`).
 //!
-//! Usernames live in the default instance (`UNAME#{instance}#{username}`), as the Rocket.Chat
-//! login creates them.
+//! The answer is a function of the requested name alone: no lookup, nothing of the person. We
+//! never redirect to the provider's picture: its URL carries the provider's account id
+//! (Facebook's app-scoped id, which its deletion callbacks use; GitHub's account id), it would
+//! outlive a deletion in every cache, and a redirect for users against letters for unknown
+//! names would tell whether a username exists (docs/security.md, "Avatar privacy").
 
 use lambda_http::http::{header, HeaderValue, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 
-use crate::app::App;
 use crate::dialect::rocketchat;
 use crate::http::RequestLog;
-use crate::login::LoginError;
 
-/// `Accounts_AvatarCacheTime`'s default, in seconds.
+/// `Accounts_AvatarCacheTime`'s default, in seconds: the answer never changes for a name, so
+/// an hour only bounds how long a browser keeps a colour and letter.
 pub const CACHE_SECONDS: u32 = 3600;
+/// `Cache-Control` of every answer: the browser's cache only, not shared caches between users.
+pub const CACHE_CONTROL: &str = "private, max-age=3600";
 /// The `Last-Modified` of every generated avatar (`FALLBACK_LAST_MODIFIED` in utils.ts).
 pub const FALLBACK_LAST_MODIFIED: &str = "Thu, 01 Jan 2015 00:00:00 GMT";
 /// `?size=` is clamped to this range; 200 without it (utils.ts).
 const MIN_SIZE: u32 = 16;
 const MAX_SIZE: u32 = 1024;
 const DEFAULT_SIZE: u32 = 200;
-/// Longer names are no username of ours: the placeholder, without a lookup.
-const MAX_USERNAME_LEN: usize = 64;
 
 /// Material colours, picked by the name's length, as Rocket.Chat's `getAvatarColor` does.
 const COLORS: [&str; 18] = [
@@ -36,13 +38,33 @@ const COLORS: [&str; 18] = [
     "#8BC34A", "#CDDC39", "#FFC107", "#FF9800", "#FF5722", "#795548", "#9E9E9E", "#607D8B",
 ];
 
-/// What `GET /avatar/{username}` answers.
+/// What `GET /avatar/{username}` answers: the initials SVG of this name (the requested name,
+/// whether a user has it or not).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Avatar {
-    /// The picture the provider gave for the user.
-    Redirect(String),
-    /// The initials SVG of this name (a username, or the requested name when no user has it).
     Letters(String),
+}
+
+/// The avatar of the requested `username`: `@name` draws `name`, as Rocket.Chat does; anything
+/// else draws itself. Nothing is looked up.
+pub fn avatar_of(username: &str) -> Avatar {
+    Avatar::Letters(username.strip_prefix('@').unwrap_or(username).to_string())
+}
+
+/// `text` as SVG/XML character data or attribute value: `&`, `<`, `>`, `"` and `'` escaped.
+pub fn xml_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// A username as one URL path segment (RFC 3986 unreserved characters kept, the rest
@@ -73,7 +95,8 @@ pub fn render_svg_letters(name: &str, size: u32) -> String {
     };
     let font_size = f64::from(size) / 1.6;
     format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {size} {size}\">\n<rect width=\"100%\" height=\"100%\" fill=\"{color}\"/>\n<text x=\"50%\" y=\"50%\" dy=\"0.36em\" text-anchor=\"middle\" pointer-events=\"none\" fill=\"#ffffff\" font-family=\"'Helvetica', 'Arial', 'Lucida Grande', 'sans-serif'\" font-size=\"{font_size}\">\n{initials}\n</text>\n</svg>"
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {size} {size}\">\n<rect width=\"100%\" height=\"100%\" fill=\"{color}\"/>\n<text x=\"50%\" y=\"50%\" dy=\"0.36em\" text-anchor=\"middle\" pointer-events=\"none\" fill=\"#ffffff\" font-family=\"'Helvetica', 'Arial', 'Lucida Grande', 'sans-serif'\" font-size=\"{font_size}\">\n{initials}\n</text>\n</svg>",
+        initials = xml_escape(&initials)
     )
 }
 
@@ -86,29 +109,9 @@ fn requested_size(req: &Request) -> u32 {
     }
 }
 
-impl App {
-    /// The avatar of `username` in the default instance (two reads at most: the username, then
-    /// the user). `@name` always draws the letters, as Rocket.Chat does.
-    pub async fn avatar(&self, username: &str) -> Result<Avatar, LoginError> {
-        if let Some(name) = username.strip_prefix('@') {
-            return Ok(Avatar::Letters(name.to_string()));
-        }
-        if username.len() > MAX_USERNAME_LEN {
-            return Ok(Avatar::Letters(username.to_string()));
-        }
-        let user = self.store.find_by_username(&self.config.default_instance, username).await?;
-        Ok(match user.and_then(|u| u.avatar_url) {
-            Some(url) if HeaderValue::from_str(&url).is_ok() => Avatar::Redirect(url),
-            _ => Avatar::Letters(username.to_string()),
-        })
-    }
-}
-
 fn with_cache_headers(mut resp: Response<Body>) -> Response<Body> {
     let headers = resp.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={CACHE_SECONDS}")) {
-        headers.insert(header::CACHE_CONTROL, v);
-    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(CACHE_CONTROL));
     headers.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("inline"));
     resp
 }
@@ -122,13 +125,6 @@ fn response(status: StatusCode, body: Body) -> Response<Body> {
 /// The HTTP answer for an avatar.
 fn answer(req: &Request, avatar: Avatar) -> Response<Body> {
     let resp = match avatar {
-        Avatar::Redirect(url) => {
-            let mut resp = response(StatusCode::FOUND, Body::Empty);
-            if let Ok(v) = HeaderValue::from_str(&url) {
-                resp.headers_mut().insert(header::LOCATION, v);
-            }
-            resp
-        }
         Avatar::Letters(_)
             if req.headers().get(header::IF_MODIFIED_SINCE).and_then(|v| v.to_str().ok())
                 == Some(FALLBACK_LAST_MODIFIED) =>
@@ -151,9 +147,9 @@ fn answer(req: &Request, avatar: Avatar) -> Response<Body> {
     with_cache_headers(resp)
 }
 
-/// `GET /avatar/{username}`, with its one log line. A failure (DynamoDB unavailable) answers in
-/// Rocket.Chat's error envelope and is not cached.
-pub async fn handle(app: &App, req: &Request, route: &'static str) -> Response<Body> {
+/// `GET /avatar/{username}`, with its one log line. The app is not asked anything: the answer
+/// is the requested name's.
+pub async fn handle(_app: &crate::app::App, req: &Request, route: &'static str) -> Response<Body> {
     let log = RequestLog::start(req, route);
     let username = req.path_parameters_ref().and_then(|p| p.first("username")).unwrap_or_default().to_string();
     if username.is_empty() {
@@ -162,8 +158,9 @@ pub async fn handle(app: &App, req: &Request, route: &'static str) -> Response<B
         log.finish(resp.status(), Some(&"no username"));
         return resp;
     }
-    let result = app.avatar(&username).await;
-    crate::http::respond(log, result, |avatar| answer(req, avatar.clone()), rocketchat::error_response)
+    let resp = answer(req, avatar_of(&username));
+    log.finish(resp.status(), None::<&&str>);
+    resp
 }
 
 #[cfg(test)]
@@ -178,6 +175,24 @@ mod tests {
         assert!(svg.contains("font-size=\"125\">\nR\n</text>"), "{svg}");
         assert!(render_svg_letters("?", 16).contains("fill=\"#000\""));
         assert!(render_svg_letters("..", 16).contains("\">\n\n</text>"), "no letter, no initial");
+    }
+
+    #[test]
+    fn what_the_svg_draws_is_escaped() {
+        assert_eq!(xml_escape("<a href=\"x\">&'</a>"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;");
+        for name in ["<script>", "&amp", "\"onload=", "'", ">"] {
+            let svg = render_svg_letters(name, 64);
+            assert_eq!(svg.matches('<').count(), 5, "only the SVG's own elements: {svg}");
+            assert!(
+                svg.contains("\">\n\n</text>")
+                    || svg.contains("\">\nS\n</text>")
+                    || svg.contains("\">\nA\n</text>")
+                    || svg.contains("\">\nO\n</text>"),
+                "{svg}"
+            );
+        }
+        assert_eq!(avatar_of("@zed"), Avatar::Letters("zed".into()));
+        assert_eq!(avatar_of("nobody.here"), Avatar::Letters("nobody.here".into()));
     }
 
     #[test]

@@ -141,7 +141,22 @@ impl App {
         may_create: bool,
     ) -> Result<SignedInUser, LoginError> {
         let id = &verified.identity;
-        if let Some(user) = self.store.find_by_identity(instance, id.provider.as_str(), &id.subject, false).await? {
+        // Under the limiter, the attempt's failure counters are read in the same request, and a
+        // counter another execution environment pushed over its limit refuses the login here,
+        // before anything is written (crate::throttle).
+        let found = match self.counters_of_this_attempt() {
+            Some((window, counters)) => {
+                let names: Vec<&str> = counters.iter().map(|(k, _)| k.as_str()).collect();
+                let (user, counts) = self
+                    .store
+                    .find_by_identity_counting(instance, id.provider.as_str(), &id.subject, window, &names)
+                    .await?;
+                self.check_counters(&counters, &counts)?;
+                user
+            }
+            None => self.store.find_by_identity(instance, id.provider.as_str(), &id.subject, false).await?,
+        };
+        if let Some(user) = found {
             return Ok(SignedInUser { user, first_login: false });
         }
         if !may_create {

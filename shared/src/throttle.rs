@@ -7,13 +7,24 @@
 //! The claimed user is never trusted for more than this, and since every key holds the IP, no
 //! one's failures slow anyone on another address.
 //!
-//! The count lives in the table (`FAIL#{ip}#{window}`, TTL) so every Lambda instance adds to the
-//! same one; the success path costs no request: the count is written only on a rejection, and a
-//! Lambda instance remembers in memory which IPs it saw go over the limit. A success is never
-//! blocked by someone else's failures on another IP.
+//! A missed `{"resume": token}` (no live session) is no provider login: it costs the client
+//! nothing, so it has its own counter (`RESUME#{ip}`) and limit (`LOGIN_RESUME_MISSES_MAX`) and
+//! never blocks the IP's provider logins ([`App::limited_resume`]).
+//!
+//! The count lives in the table (`FAIL#{counter}#{window}`, TTL) so every Lambda execution
+//! environment adds to the same one. The block decision is the table's too, at no extra
+//! request on a successful login: the counters of the attempt are read in the same
+//! `BatchGetItem` as the identity a login looks up anyway (after the provider accepted the
+//! token, before anything is written), and a refusal there is remembered in memory, so the
+//! environment refuses the next attempts before the provider is asked. The counters are written
+//! only on a rejection. A success is never blocked by someone else's failures on another IP
+//! (for IPv6: outside its /48).
 //!
 //! An IPv6 client is counted by its /64 ([`client_key`]): one subscriber usually holds a whole
-//! /64, so counting single addresses would let it step around the limit.
+//! /64, so counting single addresses would let it step around the limit. Its /56 and /48 are
+//! counted too, at [`PREFIX_56_FACTOR`] and [`PREFIX_48_FACTOR`] times the IP limit: a
+//! subscriber is often delegated a /56 or a /48, and would otherwise step through 256 or 65,536
+//! /64s.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
@@ -26,12 +37,39 @@ use crate::identity::Provider;
 use crate::login::LoginError;
 use crate::tokens;
 
+/// The /56 of an IPv6 client may fail this many times the IP limit (up to 4 busy /64s).
+pub const PREFIX_56_FACTOR: u64 = 4;
+/// The /48 of an IPv6 client may fail this many times the IP limit (up to 16 busy /64s).
+pub const PREFIX_48_FACTOR: u64 = 16;
+
+tokio::task_local! {
+    /// The counters of the login attempt running in this task ([`App::limited`]), for the
+    /// identity lookup to read with it ([`App::counters_of_this_attempt`]).
+    static ATTEMPT: FailureKeys;
+}
+
 pub struct FailureLimiter {
     max_failures: u64,
     max_per_user: u64,
+    max_resume_misses: u64,
     window: Duration,
     /// Counter key → epoch second its block ends, as this Lambda instance learned.
     blocked: Mutex<HashMap<String, i64>>,
+}
+
+/// What a counter counts, which sets its limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CounterKind {
+    /// The source IP (IPv4 address, IPv6 /64): `LOGIN_FAILURES_MAX`.
+    Ip,
+    /// The IPv6 /56: [`PREFIX_56_FACTOR`] × `LOGIN_FAILURES_MAX`.
+    Prefix56,
+    /// The IPv6 /48: [`PREFIX_48_FACTOR`] × `LOGIN_FAILURES_MAX`.
+    Prefix48,
+    /// (IP, claimed provider user): `LOGIN_FAILURES_PER_USER_MAX`.
+    User,
+    /// Missed resumes from the IP: `LOGIN_RESUME_MISSES_MAX`.
+    Resume,
 }
 
 /// The counters one login attempt belongs to.
@@ -39,6 +77,8 @@ pub struct FailureLimiter {
 pub struct FailureKeys {
     /// The source IP's key: the IPv4 address, or the IPv6 /64 ([`client_key`]).
     pub ip: String,
+    /// The IPv6 /56 and /48 of the source (none for IPv4).
+    pub prefixes: Vec<(String, CounterKind)>,
     /// `{ip}#U#{hash of provider and claimed user}`, when the credentials name a user.
     pub user: Option<String>,
 }
@@ -46,13 +86,27 @@ pub struct FailureKeys {
 impl FailureKeys {
     /// The counters of a login from `ip` (as API Gateway gives it; see [`client_key`]).
     pub fn new(ip: &str, provider_user: Option<(Provider, &str)>) -> FailureKeys {
+        let prefixes = wider_prefixes(ip);
         let ip = client_key(ip);
         let ip = ip.as_str();
         let user = provider_user.map(|(provider, sub)| {
             let digest = tokens::sha256_hex(&format!("{}:{sub}", provider.as_str()));
             format!("{ip}#U#{}", &digest[..32])
         });
-        FailureKeys { ip: ip.to_string(), user }
+        FailureKeys { ip: ip.to_string(), prefixes, user }
+    }
+
+    /// Every counter with its kind: the IP, its wider prefixes, the (IP, user) pair.
+    pub fn counters(&self) -> Vec<(&str, CounterKind)> {
+        std::iter::once((self.ip.as_str(), CounterKind::Ip))
+            .chain(self.prefixes.iter().map(|(k, kind)| (k.as_str(), *kind)))
+            .chain(self.user.iter().map(|k| (k.as_str(), CounterKind::User)))
+            .collect()
+    }
+
+    /// The counter of missed resumes from this IP.
+    pub fn resume(&self) -> String {
+        format!("RESUME#{}", self.ip)
     }
 }
 
@@ -72,8 +126,9 @@ impl App {
     /// Runs a login `attempt` from `source_ip` (none, no counting: only API Gateway's own
     /// invocations lack one) claiming to be the provider user `claimed` (what
     /// [`crate::providers::Credentials::claimed_subject`] reads, if anything): refused with 429 while one of its
-    /// counters is over its limit (the provider is not asked), and a rejection is counted under
-    /// each.
+    /// counters is over its limit as this environment knows (the provider is not asked) or as
+    /// the table says when the attempt looks its identity up ([`App::check_counters`]), and a
+    /// rejection is counted under each.
     pub async fn limited<T, E: From<LoginError> + CountedFailure>(
         &self,
         source_ip: Option<&str>,
@@ -85,25 +140,84 @@ impl App {
         if let Some(wait) = self.limiter.retry_after(&keys) {
             return Err(LoginError::TooManyFailures(wait).into());
         }
-        let result = attempt.await;
+        let result = ATTEMPT.scope(keys.clone(), attempt).await;
         if result.as_ref().is_err_and(CountedFailure::is_rejected_token) {
-            let (window, end) = self.limiter.window();
-            let counters = std::iter::once((&keys.ip, false)).chain(keys.user.iter().map(|k| (k, true)));
-            for (key, per_user) in counters {
-                match self.store.count_failure(key, window, end + 60).await {
-                    Ok(count) => self.limiter.note_failures(key, per_user, count),
-                    // Counting is best effort: the client's answer is the rejection either way.
-                    Err(e) => tracing::warn!(error = %e, "could not count a rejected login"),
-                }
+            for (key, kind) in keys.counters() {
+                self.count(key, kind).await;
             }
         }
         result
+    }
+
+    /// A `{"resume": token}` login from `source_ip`: refused with 429 while the IP's missed
+    /// resumes are over `LOGIN_RESUME_MISSES_MAX`; a miss is counted there only, never against
+    /// the IP's provider logins.
+    pub async fn limited_resume<T, E: From<LoginError> + CountedFailure>(
+        &self,
+        source_ip: Option<&str>,
+        attempt: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        let Some(ip) = source_ip else { return attempt.await };
+        let key = FailureKeys::new(ip, None).resume();
+        if let Some(wait) = self.limiter.retry_after_keys([key.as_str()]) {
+            return Err(LoginError::TooManyFailures(wait).into());
+        }
+        let result = attempt.await;
+        if result.as_ref().is_err_and(CountedFailure::is_rejected_token) {
+            self.count(&key, CounterKind::Resume).await;
+        }
+        result
+    }
+
+    /// Adds one failure under `key` in the table and learns from its count.
+    async fn count(&self, key: &str, kind: CounterKind) {
+        let (window, end) = self.limiter.window();
+        match self.store.count_failure(key, window, end + 60).await {
+            Ok(count) => self.limiter.note_failures(key, kind, count),
+            // Counting is best effort: the client's answer is the rejection either way.
+            Err(e) => tracing::warn!(error = %e, "could not count a rejected login"),
+        }
+    }
+
+    /// The counters (full `FAIL#` counter names, with their kinds) of the login attempt this
+    /// task runs under [`App::limited`], for the identity lookup to read in its own request;
+    /// none outside one (no source IP).
+    pub(crate) fn counters_of_this_attempt(&self) -> Option<(i64, Vec<(String, CounterKind)>)> {
+        let (window, _) = self.limiter.window();
+        ATTEMPT
+            .try_with(|keys| keys.counters().into_iter().map(|(k, kind)| (k.to_string(), kind)).collect())
+            .ok()
+            .map(|counters| (window, counters))
+    }
+
+    /// What the table said of this attempt's counters (`counts` in the order of
+    /// [`App::counters_of_this_attempt`]): 429 if one is over its limit.
+    pub(crate) fn check_counters(&self, counters: &[(String, CounterKind)], counts: &[u64]) -> Result<(), LoginError> {
+        for ((key, kind), count) in counters.iter().zip(counts) {
+            self.limiter.note_failures(key, *kind, *count);
+        }
+        match self.limiter.retry_after_keys(counters.iter().map(|(k, _)| k.as_str())) {
+            Some(wait) => Err(LoginError::TooManyFailures(wait)),
+            None => Ok(()),
+        }
     }
 }
 
 impl FailureLimiter {
     pub fn new(max_failures: u64, max_per_user: u64, window: Duration) -> FailureLimiter {
-        FailureLimiter { max_failures, max_per_user, window, blocked: Mutex::new(HashMap::new()) }
+        FailureLimiter {
+            max_failures,
+            max_per_user,
+            max_resume_misses: crate::config::DEFAULT_LOGIN_RESUME_MISSES_MAX,
+            window,
+            blocked: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The same, with `max` missed resumes per IP and window.
+    pub fn with_resume_misses_max(mut self, max: u64) -> FailureLimiter {
+        self.max_resume_misses = max;
+        self
     }
 
     fn window_secs(&self) -> i64 {
@@ -117,22 +231,52 @@ impl FailureLimiter {
         (index, (index + 1) * w)
     }
 
+    /// The limit of a counter of `kind`.
+    pub fn limit(&self, kind: CounterKind) -> u64 {
+        match kind {
+            CounterKind::Ip => self.max_failures,
+            CounterKind::Prefix56 => self.max_failures.saturating_mul(PREFIX_56_FACTOR),
+            CounterKind::Prefix48 => self.max_failures.saturating_mul(PREFIX_48_FACTOR),
+            CounterKind::User => self.max_per_user,
+            CounterKind::Resume => self.max_resume_misses,
+        }
+    }
+
     /// Seconds until an attempt under `keys` may be tried again, if one of its counters is over.
     pub fn retry_after(&self, keys: &FailureKeys) -> Option<i64> {
+        self.retry_after_keys(keys.counters().into_iter().map(|(k, _)| k))
+    }
+
+    /// Seconds until an attempt counted under `keys` may be tried again, if one is over.
+    pub fn retry_after_keys<'a>(&self, keys: impl IntoIterator<Item = &'a str>) -> Option<i64> {
         let mut blocked = self.blocked.lock().unwrap_or_else(|e| e.into_inner());
         let now = clock::now_secs();
         blocked.retain(|_, until| *until > now);
-        std::iter::once(&keys.ip).chain(&keys.user).filter_map(|k| blocked.get(k)).max().map(|until| until - now)
+        keys.into_iter().filter_map(|k| blocked.get(k)).max().map(|until| until - now)
     }
 
-    /// Records what the table says after a rejection: `count` failures so far in the window
-    /// under `key` (the IP's own counter when `per_user` is false).
-    pub fn note_failures(&self, key: &str, per_user: bool, count: u64) {
-        let max = if per_user { self.max_per_user } else { self.max_failures };
-        if count >= max {
+    /// Records what the table says: `count` failures so far in the window under `key`, a
+    /// counter of `kind`.
+    pub fn note_failures(&self, key: &str, kind: CounterKind, count: u64) {
+        if count >= self.limit(kind) {
             let (_, end) = self.window();
             self.blocked.lock().unwrap_or_else(|e| e.into_inner()).insert(key.to_string(), end);
         }
+    }
+}
+
+/// The /56 and /48 counters of an IPv6 source (canonical form, `2001:db8:1:100::/56`); none for
+/// IPv4, an IPv4-mapped address, or anything that does not parse.
+pub fn wider_prefixes(ip: &str) -> Vec<(String, CounterKind)> {
+    match ip.trim().parse::<IpAddr>() {
+        Ok(IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            vec![
+                (format!("{}/56", Ipv6Addr::new(s[0], s[1], s[2], s[3] & 0xff00, 0, 0, 0, 0)), CounterKind::Prefix56),
+                (format!("{}/48", Ipv6Addr::new(s[0], s[1], s[2], 0, 0, 0, 0, 0)), CounterKind::Prefix48),
+            ]
+        }
+        _ => Vec::new(),
     }
 }
 
@@ -162,9 +306,9 @@ mod tests {
     fn blocks_only_at_the_limit_and_only_that_ip() {
         let l = FailureLimiter::new(3, 2, Duration::from_secs(300));
         let ip = FailureKeys::new("203.0.113.1", None);
-        l.note_failures(&ip.ip, false, 2);
+        l.note_failures(&ip.ip, CounterKind::Ip, 2);
         assert_eq!(l.retry_after(&ip), None);
-        l.note_failures(&ip.ip, false, 3);
+        l.note_failures(&ip.ip, CounterKind::Ip, 3);
         let wait = l.retry_after(&ip).expect("blocked");
         assert!(wait > 0 && wait <= 300, "{wait}");
         assert_eq!(l.retry_after(&FailureKeys::new("203.0.113.2", None)), None);
@@ -176,7 +320,7 @@ mod tests {
         let alice = FailureKeys::new("203.0.113.1", Some((Provider::Google, "alice")));
         let user = alice.user.clone().expect("keyed");
         assert!(user.starts_with("203.0.113.1#U#") && !user.contains("alice"), "{user}");
-        l.note_failures(&user, true, 2);
+        l.note_failures(&user, CounterKind::User, 2);
         assert!(l.retry_after(&alice).is_some());
         // Same IP, another user or no user: not blocked; same user elsewhere: not blocked.
         assert_eq!(l.retry_after(&FailureKeys::new("203.0.113.1", Some((Provider::Google, "bob")))), None);
@@ -203,8 +347,40 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(a.ip, c.ip);
         let l = FailureLimiter::new(3, 2, Duration::from_secs(300));
-        l.note_failures(&a.ip, false, 3);
+        l.note_failures(&a.ip, CounterKind::Ip, 3);
         assert!(l.retry_after(&b).is_some() && l.retry_after(&c).is_none());
         assert_eq!(FailureKeys::new("::ffff:203.0.113.1", None), FailureKeys::new("203.0.113.1", None));
+    }
+
+    #[test]
+    fn ipv6_clients_are_also_counted_by_their_56_and_48_at_higher_limits() {
+        let a = FailureKeys::new("2001:db8:1:1a2:aaaa::1", None);
+        assert_eq!(
+            a.counters(),
+            vec![
+                ("2001:db8:1:1a2::/64", CounterKind::Ip),
+                ("2001:db8:1:100::/56", CounterKind::Prefix56),
+                ("2001:db8:1::/48", CounterKind::Prefix48),
+            ]
+        );
+        assert!(FailureKeys::new("203.0.113.1", None).prefixes.is_empty());
+        assert!(FailureKeys::new("::ffff:203.0.113.1", None).prefixes.is_empty());
+        let l = FailureLimiter::new(3, 2, Duration::from_secs(300));
+        assert_eq!((l.limit(CounterKind::Prefix56), l.limit(CounterKind::Prefix48)), (12, 48));
+        l.note_failures("2001:db8:1:100::/56", CounterKind::Prefix56, 11);
+        assert_eq!(l.retry_after(&a), None);
+        l.note_failures("2001:db8:1:100::/56", CounterKind::Prefix56, 12);
+        assert!(l.retry_after(&FailureKeys::new("2001:db8:1:1ff::9", None)).is_some());
+        assert_eq!(l.retry_after(&FailureKeys::new("2001:db8:1:200::9", None)), None);
+    }
+
+    #[test]
+    fn resume_misses_are_their_own_counter() {
+        let l = FailureLimiter::new(3, 2, Duration::from_secs(300)).with_resume_misses_max(5);
+        let keys = FailureKeys::new("203.0.113.1", None);
+        assert_eq!(keys.resume(), "RESUME#203.0.113.1");
+        l.note_failures(&keys.resume(), CounterKind::Resume, 5);
+        assert_eq!(l.retry_after(&keys), None, "provider logins are not blocked by resume misses");
+        assert!(l.retry_after_keys([keys.resume().as_str()]).is_some());
     }
 }

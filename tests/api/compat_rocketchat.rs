@@ -232,11 +232,13 @@ async fn the_me_object_is_get_user_info_for_an_oauth_user() {
     t.assert_logs_clean();
 }
 
-// apps/meteor/server/routes/avatar/user.ts and utils.ts: `/avatar/{username}` answers the user's
-// picture (we redirect to the provider's) with `Cache-Control: public, max-age=<AvatarCacheTime>`
-// and `Content-Disposition: inline`; getUserInfo.ts points `avatarUrl` at it.
+// apps/meteor/server/routes/avatar/user.ts and utils.ts: `/avatar/{username}` answers a user
+// without an uploaded avatar with the initials SVG, `Cache-Control: <...> max-age=<AvatarCacheTime>`
+// and `Content-Disposition: inline`; getUserInfo.ts points `avatarUrl` at it. We never redirect to
+// the provider's picture (its URL names the person at the provider: docs/security.md), and cache
+// privately.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_avatar_url_redirects_to_the_providers_picture() {
+async fn the_avatar_url_answers_the_initials_never_the_providers_picture() {
     let t = spawn_app().await;
     let (_, token) = t.facebook_user("Picture Cat", None);
     let (_, _, login) = rc_login(&t, facebook_login(&token)).await;
@@ -245,11 +247,12 @@ async fn the_avatar_url_redirects_to_the_providers_picture() {
     assert_eq!(avatar_url, format!("http://127.0.0.1:3000/avatar/{username}"));
     let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
     let resp = no_redirects.get(format!("{}/avatar/{username}", t.base)).send().await.expect("avatar");
-    assert_eq!(resp.status().as_u16(), 302);
-    let location = header(&resp, "location").expect("Location");
-    assert!(location.starts_with("https://platform-lookaside.fbsbx.com/"), "{location}");
-    assert_eq!(header(&resp, "cache-control").as_deref(), Some("public, max-age=3600"));
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(header(&resp, "location"), None);
+    assert_eq!(header(&resp, "content-type").as_deref(), Some("image/svg+xml"));
+    assert_eq!(header(&resp, "cache-control").as_deref(), Some("private, max-age=3600"));
     assert_eq!(header(&resp, "content-disposition").as_deref(), Some("inline"));
+    assert!(resp.text().await.expect("svg").contains("\">\nP\n</text>"));
 }
 
 // apps/meteor/server/routes/avatar/user.ts and utils.ts (`renderSVGLetters`,
@@ -271,7 +274,7 @@ async fn an_avatar_without_picture_or_user_is_the_initials_svg() {
         let resp = t.http.get(format!("{}/avatar/{path}?size=64", t.base)).send().await.expect("avatar");
         assert_eq!(resp.status().as_u16(), 200, "{path}");
         assert_eq!(header(&resp, "content-type").as_deref(), Some("image/svg+xml"), "{path}");
-        assert_eq!(header(&resp, "cache-control").as_deref(), Some("public, max-age=3600"));
+        assert_eq!(header(&resp, "cache-control").as_deref(), Some("private, max-age=3600"));
         assert_eq!(header(&resp, "content-disposition").as_deref(), Some("inline"));
         assert_eq!(header(&resp, "last-modified").as_deref(), Some("Thu, 01 Jan 2015 00:00:00 GMT"));
         assert_eq!(header(&resp, "content-security-policy").as_deref(), Some("default-src 'none'"));
@@ -287,7 +290,7 @@ async fn an_avatar_without_picture_or_user_is_the_initials_svg() {
         .await
         .expect("avatar");
     assert_eq!(resp.status().as_u16(), 304);
-    assert_eq!(header(&resp, "cache-control").as_deref(), Some("public, max-age=3600"));
+    assert_eq!(header(&resp, "cache-control").as_deref(), Some("private, max-age=3600"));
     assert!(resp.bytes().await.expect("body").is_empty());
 }
 

@@ -173,8 +173,7 @@ fn samples(emulator: &Emulator) -> BTreeMap<(&'static str, String), Value> {
     out.insert(("logout", "401-unknown-session".into()), session("POST /api/v1/logout", "/api/v1/logout", &unknown));
     // The deprecated `GET /api/v1/logout` Rocket.Chat still serves.
     out.insert(("logout", "401-unknown-session-get".into()), session("GET /api/v1/logout", "/api/v1/logout", &unknown));
-    // `GET /avatar/{username}` (not JSON: an SVG, a 304 or a redirect; the redirect needs a user
-    // with a picture: compat_rocketchat.rs).
+    // `GET /avatar/{username}` (not JSON: the initials SVG of any name, or a 304).
     let avatar = |username: &str, headers: &[(&str, &str)]| {
         let mut e = event("GET /avatar/{username}", &format!("/avatar/{username}"), None, headers, "");
         e["pathParameters"] = json!({ "username": username });

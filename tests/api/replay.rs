@@ -142,7 +142,7 @@ fn mutate(rng: &mut StdRng, mut event: Value) -> Value {
 
 /// Whether `body` is the error body of `function`'s dialect.
 fn dialect_error(function: &str, body: &Value) -> bool {
-    // The avatar route answers an image, a redirect or a 304; its refusals are Rocket.Chat's.
+    // The avatar route answers an image or a 304; its refusals are Rocket.Chat's.
     // `users.deleteOwnAccount`'s own refusals are Rocket.Chat's `failure()`: `success` and `error`.
     if function == "delete-own-account" && body["success"] == false && body["error"].is_string() {
         return body.get("status").is_none() || body["message"].is_string();

@@ -395,3 +395,82 @@ async fn a_facebook_token_that_is_a_signed_request_payload_gets_no_appsecret_pro
     assert_eq!(t.syncano_login(&token).await.status(), 200);
     t.assert_logs_clean();
 }
+
+/// The avatar answer as a comparable shape: status, the headers (by name, with their values),
+/// the body.
+async fn avatar(t: &TestApp, path: &str) -> (u16, Vec<(String, String)>, String) {
+    let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let resp = no_redirects.get(format!("{}/avatar/{path}", t.base)).send().await.expect("avatar");
+    let status = resp.status().as_u16();
+    let mut headers: Vec<(String, String)> = resp
+        .headers()
+        .iter()
+        .filter(|(n, _)| !matches!(n.as_str(), "date" | "content-length" | "apigw-requestid"))
+        .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or_default().to_string()))
+        .collect();
+    headers.sort();
+    (status, headers, resp.text().await.expect("body"))
+}
+
+/// Issue 28, point 5: `GET /avatar/{username}` redirected to the provider's picture URL (which
+/// carries Facebook's app-scoped id or GitHub's account id) with `Cache-Control: public`, even
+/// after a deletion, and 302 against 200 told whether a username exists. Now every name gets
+/// the same initials answer, cached privately, which names no one at any provider.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_avatar_route_discloses_no_provider_id_nor_whether_a_username_exists() {
+    let t = spawn_app().await;
+    let (person, token) = t.facebook_user("Picture Cat", None);
+    let (status, login) = json(t.rocketchat_login(&token).await).await;
+    assert_eq!(status, 200, "{login}");
+    t.remember(login["data"]["authToken"].as_str().unwrap_or_default());
+    let username = login["data"]["me"]["username"].as_str().expect("username").to_string();
+    assert_eq!(username, "picture.cat");
+    // Rocket.Chat's `avatarUrl` contract: the `me` object points at this route.
+    assert_eq!(login["data"]["me"]["avatarUrl"], format!("http://127.0.0.1:3000/avatar/{username}"));
+
+    let known = avatar(&t, &username).await;
+    assert_eq!(known.0, 200, "{known:?}");
+    let text = format!("{known:?}");
+    for leak in [person.as_str(), "fbsbx", "lookaside", "githubusercontent", "http"] {
+        assert!(!text.replace("http://www.w3.org/2000/svg", "").contains(leak), "{leak} in {text}");
+    }
+    let cache = known.1.iter().find(|(n, _)| n == "cache-control").map(|(_, v)| v.as_str());
+    assert!(cache.is_some_and(|c| c.starts_with("private")), "{cache:?}");
+    assert!(known.1.iter().any(|(n, v)| n == "content-type" && v == "image/svg+xml"), "an image: {known:?}");
+    // An unknown username of the same length and first letter: the very same answer.
+    let unknown = avatar(&t, "picture.dog").await;
+    assert_eq!(known, unknown, "existence is not disclosed");
+
+    // After the user deletes the account, the answer is still that of any name.
+    let rc_id = login["data"]["userId"].as_str().expect("userId");
+    let auth = login["data"]["authToken"].as_str().expect("authToken");
+    let resp = t
+        .http
+        .post(format!("{}/api/v1/users.deleteOwnAccount", t.base))
+        .header("x-auth-token", auth)
+        .header("x-user-id", rc_id)
+        .json(&json!({ "password": shared::tokens::sha256_hex(&username), "confirmRelinquish": true }))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(avatar(&t, &username).await, unknown);
+    t.assert_logs_clean();
+}
+
+/// The initials SVG carries the requested name's initial only, escaped: no markup of a name
+/// reaches the document.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_avatar_svg_escapes_what_it_draws() {
+    let t = spawn_app().await;
+    for path in ["%3Cscript%3E", "%26amp", "%22onload%3D", "@%3Cb%3E", "%3F"] {
+        let (status, _, svg) = avatar(&t, path).await;
+        assert_eq!(status, 200, "{path}");
+        let text = svg.split("font-size").nth(1).unwrap_or_default();
+        assert!(!text.contains("<script") && !text.contains("<b") && !text.contains("onload"), "{path}: {svg}");
+        assert_eq!(svg.matches('<').count(), 5, "only the SVG's own elements: {path}: {svg}");
+        assert!(!svg.contains("&\n") && !svg.contains('"'.to_string().repeat(2).as_str()), "{path}: {svg}");
+    }
+    let (_, _, svg) = avatar(&t, "@%26zed").await;
+    assert!(svg.contains("\">\nZ\n</text>"), "{svg}");
+}

@@ -35,7 +35,7 @@ const GRANTS: &[(&str, &[&str], &[&str])] = &[
     ("GitHubLoginFunction", SYNCANO_LOGIN, &["token-secret", "token-secret-previous", "github-client-secret"]),
     (
         "LoginFunction",
-        &["GetItem", "PutItem", "UpdateItem"],
+        &["GetItem", "BatchGetItem", "PutItem", "UpdateItem"],
         &[
             "token-secret",
             "token-secret-previous",
@@ -52,7 +52,7 @@ const GRANTS: &[(&str, &[&str], &[&str])] = &[
     ("SyncanoAuthorizerFunction", &["GetItem", "BatchGetItem"], &["token-secret", "token-secret-previous"]),
     // Sessions and avatars only: no user key is derived, so no secret is read.
     ("MeFunction", &["GetItem"], &[]),
-    ("AvatarFunction", &["GetItem"], &[]),
+    ("AvatarFunction", &[], &[]),
     ("LogoutFunction", &["GetItem", "DeleteItem"], &[]),
     // Query only on the user's session list (`USESS#`), by a LeadingKeys condition.
     ("RemoveOtherTokensFunction", &["GetItem", "DeleteItem", "Query"], &[]),

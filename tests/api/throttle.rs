@@ -130,3 +130,118 @@ async fn ipv6_clients_are_limited_by_their_64() {
     assert_eq!(t.count("FAIL#198.51.100.7#").await, 1);
     t.assert_logs_clean();
 }
+
+/// `POST /api/v1/login` with `{"resume": token}` through the gateway (source 127.0.0.1).
+async fn resume(t: &TestApp, token: &str) -> (u16, serde_json::Value) {
+    let resp = t.http.post(format!("{}/api/v1/login", t.base)).json(&json!({ "resume": token })).send().await;
+    json(resp.expect("request")).await
+}
+
+/// Issue 28, point 6: twenty `{"resume": "<random>"}` misses, which cost nothing and ask no
+/// provider, put every provider login from that IP (a whole office behind one NAT) in 429.
+/// Resume misses now have their own counter and limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_misses_do_not_block_the_ips_provider_logins() {
+    let t = spawn_app_with(|v| {
+        v.insert("LOGIN_FAILURES_MAX".into(), "3".into());
+        v.insert("LOGIN_RESUME_MISSES_MAX".into(), "25".into());
+    })
+    .await;
+    for i in 0..25 {
+        let guess = format!("{i:0>43}");
+        assert_eq!(resume(&t, &guess).await.0, 401, "miss {i}");
+    }
+    // The IP's provider logins are untouched: a valid login from it succeeds …
+    let (_, token) = t.facebook_user("Office Cat", None);
+    let (status, body) = json(t.rocketchat_login(&token).await).await;
+    assert_eq!(status, 200, "{body}");
+    t.remember(body["data"]["authToken"].as_str().unwrap_or_default());
+    assert_eq!(t.count("FAIL#127.0.0.1#").await, 0, "no provider-login failure was counted");
+    // … while the resume misses, over their own limit, now wait (the table is not read).
+    let (status, body) = resume(&t, "another-guess").await;
+    assert_eq!((status, body["error"].as_str()), (429, Some("error-too-many-requests")), "{body}");
+    assert_eq!(t.count("FAIL#RESUME#127.0.0.1#").await, 1, "one resume counter per IP and window");
+    t.assert_logs_clean();
+}
+
+/// Issue 28, point 6: the block was decided from one Lambda execution environment's memory, so
+/// failures recorded through one were not refused by another. Two `App`s here are two
+/// execution environments on one table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_block_holds_in_every_execution_environment() {
+    let t = spawn_app_with(|v| {
+        v.insert("LOGIN_FAILURES_MAX".into(), "3".into());
+    })
+    .await;
+    let other = std::sync::Arc::new(shared::App::from_vars(&t.vars).await.expect("app config"));
+    let other_base = serve_app(other).await;
+    for _ in 0..3 {
+        assert_eq!(t.syncano_login("EAAnotAToken").await.status().as_u16(), 401);
+    }
+    let (_, token) = t.facebook_user("Elsewhere Cat", None);
+    let (sessions, identities) = (t.count("SESSION#").await, t.count("IDENT#").await);
+    // The other environment refuses the login: the table's counter is read with the identity
+    // (after the provider accepted, before anything is written); then it knows, and refuses the
+    // next attempts before the provider is asked.
+    let rc = json!({ "serviceName": "facebook", "accessToken": token, "secret": "client-secret", "expiresIn": 3600 });
+    let resp = t.http.post(format!("{other_base}/api/v1/login")).json(&rc).send().await.expect("request");
+    let (status, body) = json(resp).await;
+    t.remember(body["data"]["authToken"].as_str().unwrap_or_default());
+    assert_eq!((status, body["error"].as_str()), (429, Some("error-too-many-requests")), "{body}");
+    let asked = t.emulator.request_count();
+    let resp = t.http.post(format!("{other_base}/api/v1/login")).json(&rc).send().await.expect("request");
+    assert_eq!(json(resp).await.0, 429);
+    let resp = t
+        .http
+        .post(format!("{other_base}/v1.1/instances/{INSTANCE}/user/auth/facebook/"))
+        .header("x-api-key", &t.api_key)
+        .json(&json!({ "access_token": token }))
+        .send()
+        .await
+        .expect("request");
+    let (status, body) = json(resp).await;
+    t.remember(body["user_key"].as_str().unwrap_or_default());
+    assert_eq!((status, body["detail"].as_str()), (429, Some("Too many failed logins. Try again later.")));
+    assert_eq!(t.emulator.request_count(), asked, "once it knows, the provider is not asked");
+    assert_eq!((t.count("SESSION#").await, t.count("IDENT#").await), (sessions, identities), "nothing written");
+    t.assert_logs_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipv6_clients_are_also_limited_by_their_56_and_48() {
+    let t = spawn_app_with(|v| {
+        v.insert("LOGIN_FAILURES_MAX".into(), "2".into());
+    })
+    .await;
+    // The /64 limit is 2, the /56's 2 × 4, the /48's 2 × 16. Two failures from each of four /64s
+    // of 2001:db8:1:100::/56: each /64 is at its limit, and so is the /56.
+    for i in 0..4u16 {
+        for _ in 0..2 {
+            let ip = format!("2001:db8:1:1{i:02x}::1");
+            assert_eq!(facebook_from(&t, &ip, "EAAnotAToken").await.0, 401, "{ip}");
+        }
+    }
+    let (_, token) = t.facebook_user("Wide Prefix", None);
+    let asked = t.emulator.request_count();
+    // A fresh /64 of that /56: refused.
+    let (status, body) = facebook_from(&t, "2001:db8:1:1ff::9", &token).await;
+    assert_eq!((status, body["detail"].as_str()), (429, Some("Too many failed logins. Try again later.")));
+    assert_eq!(t.emulator.request_count(), asked);
+    assert_eq!(t.count("FAIL#2001:db8:1:100::/56#").await, 1, "one counter for the /56");
+    // Another /56 of the same /48 is still served …
+    let (status, body) = facebook_from(&t, "2001:db8:1:200::9", &token).await;
+    assert_eq!(status, 200, "{body}");
+    t.remember(body["user_key"].as_str().unwrap_or_default());
+    // … until the /48 itself is over 2 × 16: failures spread over many /56s of it.
+    for i in 0..24u16 {
+        let ip = format!("2001:db8:1:{:x}00::1", 0x10 + i);
+        assert_eq!(facebook_from(&t, &ip, "EAAnotAToken").await.0, 401, "{ip}");
+    }
+    let (status, _) = facebook_from(&t, "2001:db8:1:ff00::9", &token).await;
+    assert_eq!(status, 429, "the /48 is over its limit");
+    // Another /48 is another client.
+    let (status, body) = facebook_from(&t, "2001:db8:2::9", &token).await;
+    assert_eq!(status, 200, "{body}");
+    t.remember(body["user_key"].as_str().unwrap_or_default());
+    t.assert_logs_clean();
+}

@@ -1,5 +1,5 @@
-//! `GET /avatar/{username}`: the user's avatar, as Rocket.Chat serves `avatarUrl` (a redirect to
-//! the provider's picture, or the generated initials SVG).
+//! `GET /avatar/{username}`: the avatar every `avatarUrl` points at, as Rocket.Chat serves it for
+//! a user without an uploaded avatar: the generated initials SVG of the requested name.
 
 use lambda_http::{Body, Request, Response};
 use shared::App;

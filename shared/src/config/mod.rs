@@ -62,6 +62,9 @@ pub const DEFAULT_AUDIT_RETENTION_DAYS: u64 = 365;
 pub const DEFAULT_LOGIN_FAILURES_MAX: u64 = 20;
 /// Rejected logins claiming one provider user from one source IP in a window before 429.
 pub const DEFAULT_LOGIN_FAILURES_PER_USER_MAX: u64 = 5;
+/// Missed `{"resume": token}` logins from one source IP (IPv6: one /64) in a window before its
+/// resumes get 429 (docs/sessions-and-limits.md: against load, not guessing).
+pub const DEFAULT_LOGIN_RESUME_MISSES_MAX: u64 = 300;
 /// The failure counters' window.
 pub const DEFAULT_LOGIN_FAILURE_WINDOW_SECS: u64 = 300;
 pub const DEFAULT_JWKS_MIN_REFETCH_MS: u64 = 10_000;
@@ -116,6 +119,8 @@ pub struct Config {
     pub login_failures_max: u64,
     /// Rejected logins claiming one provider user, from one IP, before that pair gets 429.
     pub login_failures_per_user_max: u64,
+    /// Missed resumes from one IP within `login_failure_window` before its resumes get 429.
+    pub login_resume_misses_max: u64,
     pub login_failure_window: Duration,
     /// DynamoDB endpoint override (DynamoDB Local); `None` in AWS.
     pub dynamodb_endpoint: Option<String>,
@@ -218,6 +223,8 @@ impl Config {
         let login_failures_max = vars.number("LOGIN_FAILURES_MAX", DEFAULT_LOGIN_FAILURES_MAX, 1..=1_000_000)?;
         let login_failures_per_user_max =
             vars.number("LOGIN_FAILURES_PER_USER_MAX", DEFAULT_LOGIN_FAILURES_PER_USER_MAX, 1..=1_000_000)?;
+        let login_resume_misses_max =
+            vars.number("LOGIN_RESUME_MISSES_MAX", DEFAULT_LOGIN_RESUME_MISSES_MAX, 1..=1_000_000)?;
         let login_failure_window =
             vars.number("LOGIN_FAILURE_WINDOW_SECS", DEFAULT_LOGIN_FAILURE_WINDOW_SECS, 1..=86_400)?;
         let dynamodb_attempt_ms =
@@ -254,6 +261,7 @@ impl Config {
             revocation_retry: Duration::from_secs(revocation_retry_secs),
             login_failures_max,
             login_failures_per_user_max,
+            login_resume_misses_max,
             login_failure_window: Duration::from_secs(login_failure_window),
             dynamodb_endpoint,
             dynamodb_attempt_timeout: Duration::from_millis(dynamodb_attempt_ms),

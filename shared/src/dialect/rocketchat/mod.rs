@@ -45,7 +45,7 @@ pub async fn handle(app: &App, req: &Request, route: &'static str) -> Response<B
         }
         // A resume is a session check, not a provider login: it has no login metrics.
         Ok(Login::Resume(token)) => {
-            return respond(&app.config, log, app.limited(source_ip(req), None, app.resume_session(&token)).await)
+            return respond(&app.config, log, app.limited_resume(source_ip(req), app.resume_session(&token)).await)
         }
         Err(e) => Err(e),
     };
