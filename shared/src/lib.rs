@@ -12,6 +12,7 @@ pub mod callbacks;
 pub mod clock;
 pub mod config;
 pub mod dialect;
+pub mod display_name;
 pub mod facebook_callbacks;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;

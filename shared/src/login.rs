@@ -162,7 +162,9 @@ impl App {
         if !may_create {
             return Err(LoginError::UserCreateDenied);
         }
-        let identity = self.providers.first_login(verified, creds).await?;
+        let mut identity = self.providers.first_login(verified, creds).await?;
+        // The name is shown to other people: no bidi or invisible characters, NFKC.
+        identity.name = identity.name.as_deref().and_then(crate::display_name::clean);
         let user = self.store.create_user(instance, &identity, &self.user_keys).await?;
         Ok(SignedInUser { user, first_login: true })
     }

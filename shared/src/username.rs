@@ -30,9 +30,36 @@ pub fn base_username(display_name: Option<&str>) -> String {
     }
 }
 
+/// Usernames no one is given: Rocket.Chat's own bot (`rocket.cat`, whose messages clients show
+/// as the server's), its mentions of everyone (`all`, `here`), and names people read as the
+/// operator's. A base that is one of them starts at `base.2`.
+pub const RESERVED: &[&str] = &[
+    "admin",
+    "administrator",
+    "all",
+    "anonymous",
+    "here",
+    "moderator",
+    "null",
+    "owner",
+    "rocket.cat",
+    "root",
+    "security",
+    "staff",
+    "support",
+    "system",
+    "undefined",
+];
+
+/// Whether no user may hold `username`.
+pub fn is_reserved(username: &str) -> bool {
+    RESERVED.contains(&username)
+}
+
 /// The `attempt`-th candidate: the base, then `base.2` … `base.6`, then a random suffix, so a
-/// popular name does not cost one write per existing holder.
+/// popular name does not cost one write per existing holder. A reserved base is skipped.
 pub fn candidate(base: &str, attempt: u32, random: u32) -> String {
+    let attempt = if is_reserved(base) { attempt.saturating_add(1) } else { attempt };
     match attempt {
         0 => base.to_string(),
         1..=5 => format!("{base}.{}", attempt + 1),
@@ -77,10 +104,23 @@ mod tests {
     }
 
     #[test]
+    fn reserved_names_are_never_candidates() {
+        for name in ["Rocket Cat", "Admin", "ａｄｍｉｎ", "All", "Here", "System"] {
+            let base = base_username(crate::display_name::clean(name).as_deref());
+            for attempt in 0..10 {
+                let c = candidate(&base, attempt, 7);
+                assert!(!is_reserved(&c), "{name}: {c}");
+            }
+            assert_eq!(candidate(&base, 0, 7), format!("{base}.2"), "{name}");
+        }
+        assert_eq!(candidate("rocket.kit", 0, 7), "rocket.kit");
+    }
+
+    #[test]
     fn candidates_suffix_on_collision() {
-        assert_eq!(candidate("rocket.cat", 0, 7), "rocket.cat");
-        assert_eq!(candidate("rocket.cat", 1, 7), "rocket.cat.2");
-        assert_eq!(candidate("rocket.cat", 5, 7), "rocket.cat.6");
-        assert_eq!(candidate("rocket.cat", 6, 7), "rocket.cat.107");
+        assert_eq!(candidate("rocket.kit", 0, 7), "rocket.kit");
+        assert_eq!(candidate("rocket.kit", 1, 7), "rocket.kit.2");
+        assert_eq!(candidate("rocket.kit", 5, 7), "rocket.kit.6");
+        assert_eq!(candidate("rocket.kit", 6, 7), "rocket.kit.107");
     }
 }

@@ -474,3 +474,40 @@ async fn the_avatar_svg_escapes_what_it_draws() {
     let (_, _, svg) = avatar(&t, "@%26zed").await;
     assert!(svg.contains("\">\nZ\n</text>"), "{svg}");
 }
+
+/// A name is shown to other people: a provider's or a client's name with a right-to-left
+/// override, zero-width or full-width characters is stored cleaned (NFKC, no format
+/// characters), and the usernames people read as the operator's or as Rocket.Chat's bot are
+/// never given.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_are_cleaned_and_reserved_usernames_never_given() {
+    let t = spawn_app().await;
+    // Facebook's name, through Syncano.
+    let (_, token) = t.facebook_user("\u{202E}Ａｄ\u{200B}ｍｉｎ\u{FEFF}", None);
+    let (status, user) = json(t.syncano_login(&token).await).await;
+    assert_eq!(status, 200, "{user}");
+    t.remember(user["user_key"].as_str().unwrap_or_default());
+    assert_eq!(user["username"].as_str(), Some("admin.2"), "{user}");
+    let id = user["id"].as_u64().expect("id");
+    let stored = t.app.store.get_user(&instance(), id).await.expect("read").expect("user");
+    assert_eq!(stored.name.as_deref(), Some("Admin"), "the name as others will see it");
+    // Apple's fullName, which the client sends, through Rocket.Chat.
+    let sub = t.emulator.create_oidc_user(emulator::OidcProvider::Apple, "ignored", None, true);
+    let nonce = format!("nonce-{sub}");
+    let id_token = t.emulator.issue_id_token(
+        emulator::OidcProvider::Apple,
+        &sub,
+        local_stack::demo::APPLE_CLIENT_ID,
+        Some(&nonce),
+    );
+    let body = json!({
+        "serviceName": "apple", "identityToken": id_token, "nonce": nonce,
+        "fullName": { "givenName": "Rocket\u{2066}", "familyName": "\u{3164}Cat\u{202E}" },
+    });
+    let (status, rc) = send(t.http.post(format!("{}/api/v1/login", t.base)).json(&body)).await;
+    assert_eq!(status, 200, "{rc}");
+    t.remember(rc["data"]["authToken"].as_str().unwrap_or_default());
+    let me = &rc["data"]["me"];
+    assert_eq!((me["name"].as_str(), me["username"].as_str()), (Some("Rocket Cat"), Some("rocket.cat.2")), "{me}");
+    t.assert_logs_clean();
+}
