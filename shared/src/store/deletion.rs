@@ -58,6 +58,10 @@ pub struct TombstoneStep {
     pending: Vec<PendingRevocation>,
 }
 
+/// The user item's count of links and unlinks (absent: none since it was created, or a user
+/// older than the attribute): step 1's condition compares it.
+pub(super) const IDENTITIES_VERSION: &str = "identities_version";
+
 /// Is this user item the tombstone of a deletion in progress?
 pub(super) fn is_tombstone(item: &Item) -> bool {
     item.contains_key("deleted_at")
@@ -155,6 +159,23 @@ impl UserStore {
             }
         }
         let ukey_pk = ukey_lookup.as_ref().and_then(|l| l.get("pk")).cloned().unwrap_or_else(|| s(""));
+        // The identities are those read: every link and unlink bumps `identities_version`, so a
+        // version compares what a count cannot (an unlink and a link keep the count). A user
+        // never linked nor unlinked since it was created (and every user older than the
+        // attribute) has none: then the condition is that it still has none.
+        let (version_condition, version) = match item.get(IDENTITIES_VERSION) {
+            None => ("attribute_not_exists(identities_version)", None),
+            Some(_) => ("identities_version = :version", Some(n(get_n::<u64>(&item, IDENTITIES_VERSION)?))),
+        };
+        let mut values = HashMap::from([
+            (":now".to_string(), n(now)),
+            (":why".to_string(), s(reason.as_str())),
+            (":exp".to_string(), n(expires_at)),
+            (":ukey".to_string(), ukey_pk),
+        ]);
+        if let Some(version) = version {
+            values.insert(":version".to_string(), version);
+        }
         let tombstone = Update::builder()
             .table_name(&self.table)
             .set_key(Some(keys::user(instance, user_id)))
@@ -162,18 +183,12 @@ impl UserStore {
                 "SET deleted_at = :now, deletion_reason = :why, expires_at = :exp, ukey_pk = :ukey \
                  REMOVE #name, email, avatar_url, username, identities, key_salt",
             )
-            // Live, and no identity linked since it was read (identities only ever grow).
-            .condition_expression(
-                "attribute_exists(pk) AND attribute_not_exists(deleted_at) AND size(identities) = :count",
-            )
+            // Live, and no identity linked or unlinked since it was read.
+            .condition_expression(format!(
+                "attribute_exists(pk) AND attribute_not_exists(deleted_at) AND {version_condition}"
+            ))
             .expression_attribute_names("#name", "name")
-            .set_expression_attribute_values(Some(HashMap::from([
-                (":now".to_string(), n(now)),
-                (":why".to_string(), s(reason.as_str())),
-                (":exp".to_string(), n(expires_at)),
-                (":count".to_string(), n(identities.len())),
-                (":ukey".to_string(), ukey_pk),
-            ])))
+            .set_expression_attribute_values(Some(values))
             .build()
             .map_err(build_err)?;
         let mut items = vec![TransactWriteItem::builder().update(tombstone).build()];
