@@ -8,7 +8,12 @@
 //! the deletion is done each is tried at once. One that fails for the provider's trouble (5xx,
 //! timeout, network) stays pending and `revocation-retry` (every 15 minutes) tries it again,
 //! waiting `REVOCATION_RETRY_SECS` (15 min), doubling up to a day, for 30 days (the item's TTL).
-//! A token already revoked or expired (Apple's `invalid_grant`, Facebook's 190) counts as done.
+//! A token already revoked or expired (Apple's `invalid_grant`) counts as done; at Facebook only
+//! Graph's answers about the person do (190/458 the app was removed, 100/33 no such user): any
+//! other refusal of our app token is our configuration (a reset app secret) and is retried.
+//! A pending revocation is skipped (and dropped) when the identity it was recorded for exists
+//! again: the deletion's first step deleted that identity in the same transaction, so an
+//! identity there now is a new sign-up of the same person, whose grant is not ours to revoke.
 //! When the deletion comes from the provider itself (Apple's notification, Facebook's callback)
 //! nothing is revoked there: the person already withdrew.
 //!
@@ -116,6 +121,19 @@ impl App {
     /// One attempt at one pending revocation. Nothing secret is logged: provider, instance and
     /// the failure class only.
     async fn attempt(&self, p: &PendingRevocation) -> Attempt {
+        // Read right before the provider's call: what is left is a sign-up landing between this
+        // read and that call (milliseconds; see docs/security.md).
+        match self.store.revocation_superseded(p).await {
+            Ok(false) => {}
+            Ok(true) => {
+                tracing::info!(provider = %p.provider, instance = %p.instance, "the person signed up again; their new grant is kept, the old revocation dropped");
+                return Attempt::Done;
+            }
+            Err(e) => {
+                tracing::warn!(provider = %p.provider, instance = %p.instance, error = %e, "revocation postponed: could not read the identity");
+                return Attempt::Retry;
+            }
+        }
         let result = match p.provider.as_str() {
             "apple" => self.revoke_apple(p).await,
             "facebook" => match &self.providers.facebook {

@@ -391,3 +391,65 @@ async fn a_tombstoned_user_has_no_working_credential_and_a_retry_finishes_it() {
     }
     assert_eq!(audits(&t).await.len(), 3);
 }
+
+/// The tombstone's condition (issue 28): an unlink and a link that land between step 1's read
+/// and its write keep the number of identities, so a count let the tombstone through and left
+/// the linked identity pointing at a deleted user (signing in as it found a user that no longer
+/// exists). The condition compares the user's identity version, which both bump: the write is
+/// refused and the deletion reads again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unlink_and_a_link_between_the_deletions_read_and_write_leave_no_live_identity() {
+    use emulator::OidcProvider;
+    use local_stack::demo::GOOGLE_CLIENT_ID;
+    use shared::store::Step1;
+
+    let t = spawn_app().await;
+    let instance = InstanceName::parse(INSTANCE).expect("valid");
+    t.app.store.set_linking(&instance, true).await.expect("linking on");
+    let google = |sub: &str| {
+        let claims = json!({
+            "iss": OidcProvider::Google.issuer(), "aud": GOOGLE_CLIENT_ID, "sub": sub,
+            "iat": shared::clock::now_secs(), "exp": shared::clock::now_secs() + 3600,
+            "email": "versioned@gmail.com", "email_verified": true, "name": "Versioned Cat",
+        });
+        let token = t.emulator.sign_id_token(OidcProvider::Google, claims, emulator::SigningMode::Current);
+        t.remember(&token);
+        json!({ "access_token": token })
+    };
+    let (_, a) = t.syncano_at("google-oauth2", google("versioned-1")).await;
+    let (_, b) = t.syncano_at("google-oauth2", google("versioned-2")).await;
+    let id = a["id"].as_u64().expect("id");
+    assert_eq!(b["id"], a["id"], "linked by the Gmail address");
+    t.remember(a["user_key"].as_str().unwrap_or_default());
+
+    // Step 1 reads the user (two identities)...
+    let now = shared::clock::now_secs();
+    let plan = t.app.revocation_plan(DeletionReason::User, now);
+    let read = t.app.store.prepare_tombstone(
+        &instance,
+        id,
+        &t.app.user_keys,
+        DeletionReason::User,
+        now + 3600,
+        now + 86_400,
+        &plan,
+    );
+    let Step1::Ready(step) = read.await.expect("read") else { panic!("a live user") };
+    // ...one identity goes and another joins (still two)...
+    let unlinked = t.app.store.unlink_identity(&instance, id, "google", "versioned-1").await.expect("unlink");
+    assert_eq!(unlinked, shared::store::Unlinked::Removed);
+    let (status, c) = t.syncano_at("google-oauth2", google("versioned-3")).await;
+    assert_eq!((status, &c["id"]), (200, &a["id"]), "linked");
+    // ...and step 1 writes what it read: refused.
+    assert!(t.app.store.commit_tombstone(step).await.expect("write").is_none(), "the user changed since the read");
+
+    // The deletion, run to the end, takes every identity the user has now.
+    let delete =
+        t.http.delete(format!("{}/v1.1/instances/{INSTANCE}/users/{id}/", t.base)).header("x-api-key", ADMIN_API_KEY);
+    assert_eq!(delete.send().await.expect("delete").status().as_u16(), 204);
+    assert_eq!(t.count(&format!("IDENT#{INSTANCE}#google#")).await, 0, "an identity of the deleted user is left");
+    let (status, again) = t.syncano_at("google-oauth2", google("versioned-3")).await;
+    assert_eq!(status, 200, "{again}");
+    assert_ne!(again["id"], a["id"], "a new user, not the deleted one");
+    t.assert_logs_clean();
+}

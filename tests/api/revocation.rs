@@ -286,7 +286,8 @@ async fn a_facebook_outage_during_the_deletion_is_retried() {
         std::slice::from_ref(&sk)
     );
     assert!(!items[0].contains_key("sealed_token"), "Facebook needs only our app token");
-    assert_eq!(t.syncano_login(&token).await.status().as_u16(), 200, "not withdrawn yet: a new user");
+    // (Signing in again now would be a new sign-up of the person, whose consent the retry then
+    // keeps: `a_pending_facebook_revocation_never_withdraws_the_consent_of_a_new_sign_up`.)
 
     make_due(&t, &sk).await;
     assert_eq!(run_retry(&t).await, json!({ "due": 1, "done": 1, "rescheduled": 0 }));
@@ -409,5 +410,182 @@ async fn rotating_the_refresh_token_key_keeps_pending_revocations() {
     assert_eq!(status, 200, "{fresh}");
     t.remember(fresh["user_key"].as_str().unwrap_or_default());
     assert!(sealed_of(t.scan().await, &new_sub).starts_with("v2.2."), "sealed under version 2");
+    t.assert_logs_clean();
+}
+
+/// The app-scoped id of `person` that our deletion records.
+fn facebook_subject(t: &TestApp, person: &str) -> String {
+    t.emulator.app_scoped_user_id(person, APP_ID)
+}
+
+/// Issue 28, point 4: the person whose revocation failed at their deletion signs up again (a new
+/// code, a new refresh token at Apple) before `revocation-retry` comes round. The pending
+/// revocation belongs to the deleted account: the retry must not end the new grant (Apple
+/// revokes the whole authorization of the person for our client, new tokens included).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_apple_revocation_never_revokes_the_grant_of_a_new_sign_up() {
+    let t = spawn_app().await;
+    let (sub, token, nonce, code) = apple_person(&t, "Returning Cat");
+    let (status, body) = syncano_apple(&t, &token, &nonce, &code).await;
+    assert_eq!(status, 200, "{body}");
+    let (key, first_id) = (body["user_key"].as_str().expect("user_key").to_string(), body["id"].clone());
+    t.remember(&key);
+    t.emulator.fail_apple_revocations(1);
+    assert_eq!(delete_self(&t, &key).send().await.expect("delete").status().as_u16(), 204);
+    assert_eq!(pending(&t).await.len(), 1, "the failed revocation is pending");
+
+    // The same person signs up again: a new user, a new grant at Apple.
+    let code = t.emulator.apple_authorization_code(&sub, APPLE_CLIENT_ID);
+    t.remember(&code);
+    let token = t.emulator.issue_id_token(OidcProvider::Apple, &sub, APPLE_CLIENT_ID, Some(&nonce));
+    t.remember(&token);
+    let (status, body) = syncano_apple(&t, &token, &nonce, &code).await;
+    assert_eq!(status, 200, "{body}");
+    assert_ne!(body["id"], first_id, "a new user");
+    let tokens = refresh_tokens(&t, &sub);
+    assert_eq!(tokens.len(), 2);
+    for (refresh, _) in &tokens {
+        t.remember(refresh);
+    }
+
+    make_due(&t, &format!("apple#{INSTANCE}#{sub}")).await;
+    run_retry(&t).await;
+    assert!(refresh_tokens(&t, &sub).iter().all(|(_, revoked)| !revoked), "the new grant was revoked");
+    assert!(pending(&t).await.is_empty(), "the stale revocation is dropped, not retried for 30 days");
+    assert_eq!(t.emulator.revocation_stats().1, 0, "nothing was sent to Apple");
+    t.assert_logs_clean();
+}
+
+/// Point 4 for Facebook: the deletion's withdrawal failed (Graph down); the person signs up again
+/// (a new consent, a new token); the retry must not withdraw the new consent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_facebook_revocation_never_withdraws_the_consent_of_a_new_sign_up() {
+    let t = spawn_app().await;
+    let (person, token) = t.facebook_user("Returning Fox", None);
+    let (_, body) = json(t.syncano_login(&token).await).await;
+    let id = body["id"].as_u64().expect("id");
+    t.emulator.set_fault(emulator::Fault::Status500);
+    assert_eq!(delete_user(&t, id).send().await.expect("delete").status().as_u16(), 204);
+    t.emulator.set_fault(emulator::Fault::None);
+    let sk = format!("facebook#{INSTANCE}#{}", facebook_subject(&t, &person));
+    assert_eq!(pending(&t).await.len(), 1);
+
+    let again = t.token(&person, APP_ID, 3600);
+    let (status, body) = json(t.syncano_login(&again).await).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["id"].as_u64().expect("id") > id, "a new user");
+
+    make_due(&t, &sk).await;
+    run_retry(&t).await;
+    assert_eq!(t.emulator.revocation_stats().2, 0, "the new consent was withdrawn");
+    assert_eq!(t.syncano_login(&again).await.status().as_u16(), 200, "the new user still signs in");
+    assert!(pending(&t).await.is_empty());
+    t.assert_logs_clean();
+}
+
+/// Point 4, the other order: the person signs up again between the deletion's first step
+/// (which recorded the revocation) and the deletion's own attempt at it (a slow deletion, or one
+/// finished by a retry). The attempt must not revoke the new grant either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_up_between_the_deletions_first_step_and_its_revocation_keeps_its_grant() {
+    let t = spawn_app().await;
+    let (sub, token, nonce, code) = apple_person(&t, "Quick Cat");
+    let (_, body) = syncano_apple(&t, &token, &nonce, &code).await;
+    let id = body["id"].as_u64().expect("id");
+    let key = body["user_key"].as_str().expect("user_key").to_string();
+    t.remember(&key);
+    let instance = shared::InstanceName::parse(INSTANCE).expect("valid");
+    let now = shared::clock::now_secs();
+    let plan = t.app.revocation_plan(shared::store::DeletionReason::User, now);
+    let step1 = t.app.store.tombstone_user_revoking(
+        &instance,
+        id,
+        &t.app.user_keys,
+        shared::store::DeletionReason::User,
+        now + 3600,
+        now + 86_400,
+        &plan,
+    );
+    let (_, recorded) = step1.await.expect("step 1");
+    assert_eq!(recorded.len(), 1);
+
+    let code = t.emulator.apple_authorization_code(&sub, APPLE_CLIENT_ID);
+    t.remember(&code);
+    let token = t.emulator.issue_id_token(OidcProvider::Apple, &sub, APPLE_CLIENT_ID, Some(&nonce));
+    t.remember(&token);
+    assert_eq!(syncano_apple(&t, &token, &nonce, &code).await.0, 200);
+    for (refresh, _) in refresh_tokens(&t, &sub) {
+        t.remember(&refresh);
+    }
+
+    // The deletion's own attempt, with what its first step recorded.
+    t.app.revoke_pending(&recorded, std::time::Duration::from_secs(5)).await;
+    assert!(refresh_tokens(&t, &sub).iter().all(|(_, revoked)| !revoked), "the new grant was revoked");
+    assert!(pending(&t).await.is_empty());
+    assert_eq!(delete_self(&t, &key).send().await.expect("finish").status().as_u16(), 204);
+    assert_eq!(run_retry(&t).await["due"], 0);
+    assert!(refresh_tokens(&t, &sub).iter().all(|(_, revoked)| !revoked));
+    t.assert_logs_clean();
+}
+
+/// Issue 28, point 9: our app secret was reset at Facebook and the new one is not in our
+/// configuration yet. Graph then refuses our app token (190 without a subcode, "Invalid OAuth
+/// access token signature."), which is not "the person removed the app": every withdrawal stays
+/// pending, logged as a failure, until the secret is right again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_facebook_app_secret_keeps_every_pending_revocation() {
+    let t = spawn_app().await;
+    let mut subjects = Vec::new();
+    let mut tokens = Vec::new();
+    for name in ["Rotated One", "Rotated Two"] {
+        let (person, token) = t.facebook_user(name, None);
+        let (_, body) = json(t.syncano_login(&token).await).await;
+        subjects.push((body["id"].as_u64().expect("id"), facebook_subject(&t, &person)));
+        tokens.push(token);
+    }
+    let ours = t.vars["FACEBOOK_APP_SECRET"].clone();
+    let rotated = format!("rotated{}", &ours[..ours.len().min(16)]);
+    t.remember(&rotated);
+    t.emulator.rotate_facebook_app_secret(APP_ID, &rotated);
+
+    for (id, _) in &subjects {
+        assert_eq!(delete_user(&t, *id).send().await.expect("delete").status().as_u16(), 204);
+    }
+    let items = pending(&t).await;
+    assert_eq!(items.len(), 2, "a refused app token is not a removed app: {items:?}");
+    assert!(items.iter().all(|i| i["attempts"].as_n().ok().map(String::as_str) == Some("1")));
+    for (_, subject) in &subjects {
+        make_due(&t, &format!("facebook#{INSTANCE}#{subject}")).await;
+    }
+    assert_eq!(run_retry(&t).await, json!({ "due": 2, "done": 0, "rescheduled": 2 }));
+    assert_eq!(pending(&t).await.len(), 2, "kept for the next run");
+    assert!(logs().contains("revocation failed; will retry"), "logged as a failure");
+    assert_eq!(t.emulator.revocation_stats().2, 0);
+
+    // The secret is right again (here: Facebook's put back): the next run withdraws both.
+    t.emulator.rotate_facebook_app_secret(APP_ID, &ours);
+    for (_, subject) in &subjects {
+        make_due(&t, &format!("facebook#{INSTANCE}#{subject}")).await;
+    }
+    assert_eq!(run_retry(&t).await, json!({ "due": 2, "done": 2, "rescheduled": 0 }));
+    assert_eq!(t.emulator.revocation_stats().2, 2);
+    for token in &tokens {
+        assert_eq!(t.syncano_login(token).await.status().as_u16(), 401, "withdrawn");
+    }
+    t.assert_logs_clean();
+}
+
+/// Graph's answer about a person who already removed the app (190, subcode 458 "App Not
+/// Installed") is the one refusal that counts as done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_who_already_removed_the_app_counts_as_withdrawn() {
+    let t = spawn_app().await;
+    let (person, token) = t.facebook_user("Gone Fox", None);
+    let (_, body) = json(t.syncano_login(&token).await).await;
+    let id = body["id"].as_u64().expect("id");
+    t.emulator.remove_facebook_app(&person, APP_ID);
+    assert_eq!(delete_user(&t, id).send().await.expect("delete").status().as_u16(), 204);
+    assert!(pending(&t).await.is_empty(), "nothing left to withdraw");
+    assert_eq!(t.emulator.revocation_stats().2, 0);
     t.assert_logs_clean();
 }

@@ -140,7 +140,11 @@ impl FacebookVerifier {
     /// Withdraws every permission the app-scoped user `subject` gave our app (`DELETE
     /// /{user-id}/permissions` with our app token `{app_id}|{app_secret}`): the person's tokens for
     /// our app stop working and Facebook no longer lists our app as connected. Graph answers
-    /// `{"success": true}`; a user who already removed the app (error 190, 100) is done as well.
+    /// `{"success": true}`. Of its refusals only those about the person count as done
+    /// ([`permissions_already_gone`]): 190 with subcode 458 (the person removed the app) and 100
+    /// with subcode 33 (no such user of our app). Any other 190 or 100 is about our own request
+    /// (Graph answers 190 without a subcode to an app token of a secret it no longer holds, 100 to
+    /// an `appsecret_proof` of one): `Unavailable`, so the withdrawal is retried, never dropped.
     pub async fn delete_permissions(&self, subject: &str) -> Result<(), ProviderError> {
         if subject.is_empty() || !subject.bytes().all(|b| b.is_ascii_digit()) {
             return Err(ProviderError::Rejected("not an app-scoped user id".into()));
@@ -151,15 +155,14 @@ impl FacebookVerifier {
         let (status, body) =
             send(self.http.delete(&url).query(&[("appsecret_proof", proof.as_str())]).bearer_auth(app_token.expose()))
                 .await?;
-        if status.is_success() {
+        if status.is_success() || permissions_already_gone(&body) {
             return Ok(());
         }
         match classify_error(status, &body) {
-            // The person already removed our app, or Graph no longer knows them: nothing to withdraw.
-            ProviderError::Rejected(why)
-                if why.starts_with("graph error code 190") || why.starts_with("graph error code 100") =>
-            {
-                Ok(())
+            // Our app token, our proof or our app's rights refused: the configuration is wrong
+            // (a reset app secret not deployed yet), not the person's state. Kept for retry.
+            ProviderError::Rejected(why) => {
+                Err(ProviderError::Unavailable(format!("{why}: our app token was refused; is the app secret current?")))
             }
             other => Err(other),
         }
@@ -230,6 +233,15 @@ pub(crate) fn identity_from_me(body: &[u8]) -> Result<VerifiedIdentity, Provider
         hosted_domain: None,
         avatar_url,
     })
+}
+
+/// Whether a Graph error says there is nothing of the person left to withdraw: 190 with subcode
+/// 458 ("App Not Installed": the person removed the app) or 100 with subcode 33 (no such object:
+/// not a user of our app, or the account is gone). Decided by code and subcode only, never by
+/// the message.
+pub(crate) fn permissions_already_gone(body: &[u8]) -> bool {
+    let Ok(GraphErrorBody { error }) = serde_json::from_slice::<GraphErrorBody>(body) else { return false };
+    matches!((error.code, error.error_subcode), (Some(190), Some(458)) | (Some(100), Some(33)))
 }
 
 /// Maps a Graph error answer to a failure class. Graph's codes: 190 invalid/expired/revoked token,
@@ -348,6 +360,30 @@ mod tests {
         // Opaque tokens, as Facebook issues them, and what merely looks like base64.
         for token in ["EAAGm0PX4ZCpsBAKZCZBZAZA", "local-token-abc", "", "e30", "W10", "not base64!"] {
             assert_eq!(is_encoded_json_object(token), token == "e30", "{token}");
+        }
+    }
+
+    #[test]
+    fn only_the_persons_own_state_means_the_permissions_are_gone() {
+        // The person removed the app; not a user of our app (any more).
+        assert!(permissions_already_gone(
+            br#"{"error":{"message":"Error validating access token: The user has not authorized application 1.","type":"OAuthException","code":190,"error_subcode":458}}"#
+        ));
+        assert!(permissions_already_gone(
+            br#"{"error":{"type":"GraphMethodException","code":100,"error_subcode":33}}"#
+        ));
+        // Our app token or proof refused (a reset app secret), an expired token, a permission
+        // error, an outage: not done.
+        for body in [
+            r#"{"error":{"message":"Invalid OAuth access token signature.","type":"OAuthException","code":190}}"#,
+            r#"{"error":{"message":"Invalid appsecret_proof provided in the API argument","type":"GraphMethodException","code":100}}"#,
+            r#"{"error":{"code":190,"error_subcode":460}}"#,
+            r#"{"error":{"code":190,"error_subcode":463}}"#,
+            r#"{"error":{"code":200}}"#,
+            r#"{"error":{"code":2,"is_transient":true}}"#,
+            "<html>",
+        ] {
+            assert!(!permissions_already_gone(body.as_bytes()), "{body}");
         }
     }
 

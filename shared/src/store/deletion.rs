@@ -41,6 +41,27 @@ pub enum Tombstoned {
     Yes,
 }
 
+/// What step 1's read found ([`UserStore::prepare_tombstone`]).
+pub enum Step1 {
+    /// No such user (never was, or its deletion finished).
+    NoSuchUser,
+    /// An earlier call made the tombstone.
+    AlreadyTombstone,
+    /// A live user: the transaction that makes it a tombstone.
+    Ready(TombstoneStep),
+}
+
+/// Step 1's transaction, conditional on the user as it was read, and the pending revocations it
+/// records.
+pub struct TombstoneStep {
+    items: Vec<TransactWriteItem>,
+    pending: Vec<PendingRevocation>,
+}
+
+/// The user item's count of links and unlinks (absent: none since it was created, or a user
+/// older than the attribute): step 1's condition compares it.
+pub(super) const IDENTITIES_VERSION: &str = "identities_version";
+
 /// Is this user item the tombstone of a deletion in progress?
 pub(super) fn is_tombstone(item: &Item) -> bool {
     item.contains_key("deleted_at")
@@ -85,104 +106,147 @@ impl UserStore {
         plan: &RevocationPlan,
     ) -> Result<(Tombstoned, Vec<PendingRevocation>), StoreError> {
         for _ in 0..3 {
-            let Some(item) = self.get_user_item(instance, user_id).await? else {
-                return Ok((Tombstoned::NoSuchUser, Vec::new()));
+            let step = self.prepare_tombstone(instance, user_id, keys, reason, expires_at, audit_expires_at, plan);
+            let step = match step.await? {
+                Step1::NoSuchUser => return Ok((Tombstoned::NoSuchUser, Vec::new())),
+                Step1::AlreadyTombstone => return Ok((Tombstoned::Yes, Vec::new())),
+                Step1::Ready(step) => step,
             };
-            if is_tombstone(&item) {
-                return Ok((Tombstoned::Yes, Vec::new()));
-            }
-            let user = user_from_item(instance, &item)?;
-            let identities = match item.get("identities") {
-                Some(AttributeValue::Ss(ids)) => ids.clone(),
-                _ => return Err(StoreError::Corrupt("identities")),
-            };
-            let now = crate::clock::now_micros();
-            // The user-key lookup stays (with the tombstone's TTL) for step 3, which finds it by
-            // the pk the tombstone records. A key made with a retired secret cannot be derived:
-            // nor can it be presented, and its lookup names a user that no longer reads as one.
-            let mut ukey_lookup = None;
-            if let Ok(key) = user_key_of(keys, &user) {
-                let lookup = keys::syncano_user_key(instance, &key);
-                let entry = self.get(lookup.clone(), true).await?;
-                if entry.is_some_and(|e| get_n::<u64>(&e, "user_id").ok() == Some(user_id)) {
-                    ukey_lookup = Some(lookup);
-                }
-            }
-            let ukey_pk = ukey_lookup.as_ref().and_then(|l| l.get("pk")).cloned().unwrap_or_else(|| s(""));
-            let tombstone = Update::builder()
-                .table_name(&self.table)
-                .set_key(Some(keys::user(instance, user_id)))
-                .update_expression(
-                    "SET deleted_at = :now, deletion_reason = :why, expires_at = :exp, ukey_pk = :ukey \
-                     REMOVE #name, email, avatar_url, username, identities, key_salt",
-                )
-                // Live, and no identity linked since it was read (identities only ever grow).
-                .condition_expression(
-                    "attribute_exists(pk) AND attribute_not_exists(deleted_at) AND size(identities) = :count",
-                )
-                .expression_attribute_names("#name", "name")
-                .set_expression_attribute_values(Some(HashMap::from([
-                    (":now".to_string(), n(now)),
-                    (":why".to_string(), s(reason.as_str())),
-                    (":exp".to_string(), n(expires_at)),
-                    (":count".to_string(), n(identities.len())),
-                    (":ukey".to_string(), ukey_pk),
-                ])))
-                .build()
-                .map_err(build_err)?;
-            let mut items = vec![TransactWriteItem::builder().update(tombstone).build()];
-            let mut pending = Vec::new();
-            for id in &identities {
-                let (provider, subject) = id.split_once('#').ok_or(StoreError::Corrupt("identities"))?;
-                if let Some(p) = self.planned_revocation(instance, provider, subject, plan).await? {
-                    items.push(self.transact_put_revocation(&p)?);
-                    pending.push(p);
-                }
-                items.push(self.transact_delete(keys::identity(instance, provider, subject))?);
-            }
-            items.push(self.transact_delete(keys::username(instance, &user.username))?);
-            if let Some(lookup) = ukey_lookup {
-                let expire = Update::builder()
-                    .table_name(&self.table)
-                    .set_key(Some(lookup))
-                    .update_expression("SET expires_at = :exp")
-                    .condition_expression("user_id = :uid")
-                    .expression_attribute_values(":exp", n(expires_at))
-                    .expression_attribute_values(":uid", n(user_id))
-                    .build()
-                    .map_err(build_err)?;
-                items.push(TransactWriteItem::builder().update(expire).build());
-            }
-            if let Some(email) = user.email.as_deref().and_then(email_key) {
-                let entry = self.get(keys::email(instance, &email), true).await?;
-                if entry.is_some_and(|e| get_n::<u64>(&e, "user_id").ok() == Some(user_id)) {
-                    let delete = aws_sdk_dynamodb::types::Delete::builder()
-                        .table_name(&self.table)
-                        .set_key(Some(keys::email(instance, &email)))
-                        .condition_expression("user_id = :uid")
-                        .expression_attribute_values(":uid", n(user_id))
-                        .build()
-                        .map_err(build_err)?;
-                    items.push(TransactWriteItem::builder().delete(delete).build());
-                }
-            }
-            let mut audit = keys::deletion_audit(instance, user_id, now);
-            audit.extend([
-                ("instance".to_string(), s(instance.as_str())),
-                ("user_id".to_string(), n(user_id)),
-                ("deleted_at".to_string(), n(now)),
-                ("reason".to_string(), s(reason.as_str())),
-                ("expires_at".to_string(), n(audit_expires_at)),
-            ]);
-            items.push(self.transact_put_new(audit)?);
-            match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
-                Ok(_) => return Ok((Tombstoned::Yes, pending)),
-                // Another deletion, a key reset or a link won the race: read again.
-                Err(e) if transaction_cancelled(&e) => tokio::time::sleep(Duration::from_millis(20)).await,
-                Err(e) => return Err(classify("TransactWriteItems", e)),
+            match self.commit_tombstone(step).await? {
+                Some(pending) => return Ok((Tombstoned::Yes, pending)),
+                // Another deletion, a key reset, a link or an unlink won the race: read again.
+                None => tokio::time::sleep(Duration::from_millis(20)).await,
             }
         }
         Err(StoreError::Contention)
+    }
+
+    /// Step 1's read: the user as it is now, and the transaction that would make it a tombstone
+    /// (conditional on what was read). Public so that a test can change the user between this
+    /// read and [`UserStore::commit_tombstone`].
+    #[allow(clippy::too_many_arguments)]
+    pub async fn prepare_tombstone(
+        &self,
+        instance: &InstanceName,
+        user_id: u64,
+        keys: &UserKeys,
+        reason: DeletionReason,
+        expires_at: i64,
+        audit_expires_at: i64,
+        plan: &RevocationPlan,
+    ) -> Result<Step1, StoreError> {
+        let Some(item) = self.get_user_item(instance, user_id).await? else {
+            return Ok(Step1::NoSuchUser);
+        };
+        if is_tombstone(&item) {
+            return Ok(Step1::AlreadyTombstone);
+        }
+        let user = user_from_item(instance, &item)?;
+        let identities = match item.get("identities") {
+            Some(AttributeValue::Ss(ids)) => ids.clone(),
+            _ => return Err(StoreError::Corrupt("identities")),
+        };
+        let now = crate::clock::now_micros();
+        // The user-key lookup stays (with the tombstone's TTL) for step 3, which finds it by
+        // the pk the tombstone records. A key made with a retired secret cannot be derived:
+        // nor can it be presented, and its lookup names a user that no longer reads as one.
+        let mut ukey_lookup = None;
+        if let Ok(key) = user_key_of(keys, &user) {
+            let lookup = keys::syncano_user_key(instance, &key);
+            let entry = self.get(lookup.clone(), true).await?;
+            if entry.is_some_and(|e| get_n::<u64>(&e, "user_id").ok() == Some(user_id)) {
+                ukey_lookup = Some(lookup);
+            }
+        }
+        let ukey_pk = ukey_lookup.as_ref().and_then(|l| l.get("pk")).cloned().unwrap_or_else(|| s(""));
+        // The identities are those read: every link and unlink bumps `identities_version`, so a
+        // version compares what a count cannot (an unlink and a link keep the count). A user
+        // never linked nor unlinked since it was created (and every user older than the
+        // attribute) has none: then the condition is that it still has none.
+        let (version_condition, version) = match item.get(IDENTITIES_VERSION) {
+            None => ("attribute_not_exists(identities_version)", None),
+            Some(_) => ("identities_version = :version", Some(n(get_n::<u64>(&item, IDENTITIES_VERSION)?))),
+        };
+        let mut values = HashMap::from([
+            (":now".to_string(), n(now)),
+            (":why".to_string(), s(reason.as_str())),
+            (":exp".to_string(), n(expires_at)),
+            (":ukey".to_string(), ukey_pk),
+        ]);
+        if let Some(version) = version {
+            values.insert(":version".to_string(), version);
+        }
+        let tombstone = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(keys::user(instance, user_id)))
+            .update_expression(
+                "SET deleted_at = :now, deletion_reason = :why, expires_at = :exp, ukey_pk = :ukey \
+                 REMOVE #name, email, avatar_url, username, identities, key_salt",
+            )
+            // Live, and no identity linked or unlinked since it was read.
+            .condition_expression(format!(
+                "attribute_exists(pk) AND attribute_not_exists(deleted_at) AND {version_condition}"
+            ))
+            .expression_attribute_names("#name", "name")
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(build_err)?;
+        let mut items = vec![TransactWriteItem::builder().update(tombstone).build()];
+        let mut pending = Vec::new();
+        for id in &identities {
+            let (provider, subject) = id.split_once('#').ok_or(StoreError::Corrupt("identities"))?;
+            if let Some(p) = self.planned_revocation(instance, provider, subject, plan).await? {
+                items.push(self.transact_put_revocation(&p)?);
+                pending.push(p);
+            }
+            items.push(self.transact_delete(keys::identity(instance, provider, subject))?);
+        }
+        items.push(self.transact_delete(keys::username(instance, &user.username))?);
+        if let Some(lookup) = ukey_lookup {
+            let expire = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(lookup))
+                .update_expression("SET expires_at = :exp")
+                .condition_expression("user_id = :uid")
+                .expression_attribute_values(":exp", n(expires_at))
+                .expression_attribute_values(":uid", n(user_id))
+                .build()
+                .map_err(build_err)?;
+            items.push(TransactWriteItem::builder().update(expire).build());
+        }
+        if let Some(email) = user.email.as_deref().and_then(email_key) {
+            let entry = self.get(keys::email(instance, &email), true).await?;
+            if entry.is_some_and(|e| get_n::<u64>(&e, "user_id").ok() == Some(user_id)) {
+                let delete = aws_sdk_dynamodb::types::Delete::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(keys::email(instance, &email)))
+                    .condition_expression("user_id = :uid")
+                    .expression_attribute_values(":uid", n(user_id))
+                    .build()
+                    .map_err(build_err)?;
+                items.push(TransactWriteItem::builder().delete(delete).build());
+            }
+        }
+        let mut audit = keys::deletion_audit(instance, user_id, now);
+        audit.extend([
+            ("instance".to_string(), s(instance.as_str())),
+            ("user_id".to_string(), n(user_id)),
+            ("deleted_at".to_string(), n(now)),
+            ("reason".to_string(), s(reason.as_str())),
+            ("expires_at".to_string(), n(audit_expires_at)),
+        ]);
+        items.push(self.transact_put_new(audit)?);
+        Ok(Step1::Ready(TombstoneStep { items, pending }))
+    }
+
+    /// Step 1's write: the transaction [`UserStore::prepare_tombstone`] built. `None`: the user
+    /// changed since it was read (nothing was written; read again).
+    pub async fn commit_tombstone(&self, step: TombstoneStep) -> Result<Option<Vec<PendingRevocation>>, StoreError> {
+        match self.client.transact_write_items().set_transact_items(Some(step.items)).send().await {
+            Ok(_) => Ok(Some(step.pending)),
+            Err(e) if transaction_cancelled(&e) => Ok(None),
+            Err(e) => Err(classify("TransactWriteItems", e)),
+        }
     }
 
     /// Step 2: every session of the user (each item with its list entry); how many.

@@ -57,13 +57,15 @@ impl UserStore {
             let remove = aws_sdk_dynamodb::types::Update::builder()
                 .table_name(&self.table)
                 .set_key(Some(keys::user(instance, user_id)))
-                .update_expression("DELETE identities :id")
+                // The version tells a deletion that read the user before this that it changed.
+                .update_expression("DELETE identities :id ADD identities_version :bump")
                 .condition_expression(
                     "attribute_not_exists(deleted_at) AND contains(identities, :one) AND size(identities) = :count",
                 )
                 .expression_attribute_values(":id", AttributeValue::Ss(vec![id.clone()]))
                 .expression_attribute_values(":one", s(&id))
                 .expression_attribute_values(":count", n(identities.len()))
+                .expression_attribute_values(":bump", n(1))
                 .build()
                 .map_err(build_err)?;
             let result = self
@@ -107,7 +109,7 @@ impl UserStore {
             let add = aws_sdk_dynamodb::types::Update::builder()
                 .table_name(&self.table)
                 .set_key(Some(keys::user(instance, user.user_id)))
-                .update_expression("ADD identities :id")
+                .update_expression("ADD identities :id, identities_version :bump")
                 // Not a user being deleted (its identities are deleted from the list it read).
                 .condition_expression("key_generation = :gen AND attribute_not_exists(deleted_at)")
                 .expression_attribute_values(
@@ -115,6 +117,7 @@ impl UserStore {
                     AttributeValue::Ss(vec![format!("{provider}#{}", identity.subject)]),
                 )
                 .expression_attribute_values(":gen", n(user.key_generation))
+                .expression_attribute_values(":bump", n(1))
                 .build()
                 .map_err(build_err)?;
             let result = self

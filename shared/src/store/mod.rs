@@ -51,7 +51,7 @@ mod users;
 use aws_sdk_dynamodb::Client;
 
 pub use crate::records::{ApiKeyCheck, ApiKeyInfo, ApiKeyPermissions, DeletionReason, Session, UserRecord};
-pub use deletion::Tombstoned;
+pub use deletion::{Step1, TombstoneStep, Tombstoned};
 pub use error::StoreError;
 pub use facebook_deletions::{Claim, FacebookDeletion};
 pub use linking::Unlinked;

@@ -144,6 +144,15 @@ impl UserStore {
         items.iter().map(PendingRevocation::from_item).collect()
     }
 
+    /// Whether the identity `p` was recorded for exists again: the deletion's first step deleted
+    /// it in the transaction that recorded `p`, so an identity there now is a new sign-up of the
+    /// same person, whose grant is not the deleted account's to revoke. One consistent `GetItem`
+    /// of the identity item per attempt (sign-ups read and write nothing more).
+    pub async fn revocation_superseded(&self, p: &PendingRevocation) -> Result<bool, StoreError> {
+        let Some(instance) = InstanceName::parse(&p.instance) else { return Ok(false) };
+        Ok(self.get(keys::identity(&instance, &p.provider, &p.subject), true).await?.is_some())
+    }
+
     /// A revocation is done: its item goes.
     pub async fn delete_revocation(&self, p: &PendingRevocation) -> Result<(), StoreError> {
         self.client

@@ -206,9 +206,16 @@ async fn revoke(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     if field("token").is_empty() {
         return apple_error("invalid_request");
     }
+    // Apple revokes the token and the user's authorization behind it: every refresh token of
+    // that person for that client goes, including one issued after the token presented.
     let mut data = lock(&apple.data);
-    if let Some(t) = data.refresh_tokens.get_mut(field("token")) {
-        if t.client_id == field("client_id") {
+    let grant = data
+        .refresh_tokens
+        .get(field("token"))
+        .filter(|t| t.client_id == field("client_id"))
+        .map(|t| (t.sub.clone(), t.client_id.clone()));
+    if let Some((sub, client_id)) = grant {
+        for t in data.refresh_tokens.values_mut().filter(|t| t.sub == sub && t.client_id == client_id) {
             t.revoked = true;
         }
     }

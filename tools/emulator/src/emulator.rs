@@ -353,6 +353,21 @@ impl Emulator {
         self.shared.apple_tokens.mint_code(sub, client_id)
     }
 
+    /// Resets the app secret of the Facebook app `app_id` to `secret` (as the App Dashboard's
+    /// "Reset" does): Graph refuses the old secret's app token and proofs from now on.
+    ///
+    /// # Panics
+    /// If `app_id` is not a configured app (a mistake in the calling test).
+    pub fn rotate_facebook_app_secret(&self, app_id: &str, secret: &str) {
+        assert!(self.shared.facebook.set_app_secret(app_id, secret), "app {app_id:?} is not configured");
+    }
+
+    /// `person` removes the Facebook app `app_id` in their settings (as after which Graph
+    /// answers 190/458 "App Not Installed" about them, until they log in to the app again).
+    pub fn remove_facebook_app(&self, person: &str, app_id: &str) {
+        self.shared.facebook.remove_app(person, app_id);
+    }
+
     /// Every refresh token Apple issued for `sub`, revoked or not.
     pub fn apple_refresh_tokens(&self, sub: &str) -> Vec<RefreshToken> {
         self.shared.apple_tokens.refresh_tokens_of(sub)

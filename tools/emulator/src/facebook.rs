@@ -11,7 +11,7 @@ mod me;
 mod signed_request;
 mod test_users;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::Mutex;
 
@@ -100,12 +100,15 @@ struct Data {
     persons: HashMap<String, Person>,
     pages: HashMap<String, Page>,
     tokens: HashMap<String, TokenRecord>,
+    /// (person, app id) pairs whose permissions were deleted (the person removed the app) and
+    /// not granted again since (a token issued for the app grants them again).
+    removed: HashSet<(String, String)>,
 }
 
 /// The Facebook state: the configured apps (fixed) and the people and tokens created since.
 pub(crate) struct Facebook {
-    /// app id -> app secret.
-    apps: HashMap<String, String>,
+    /// app id -> app secret (rotated by the tests: `set_app_secret`).
+    apps: Mutex<HashMap<String, String>>,
     /// Key deriving app-scoped user ids, so they are stable per (person, app) and differ by app.
     asid_key: [u8; 32],
     data: Mutex<Data>,
@@ -118,7 +121,7 @@ impl Facebook {
         let mut asid_key = [0u8; 32];
         rand::Rng::fill(&mut rand::rng(), &mut asid_key);
         Facebook {
-            apps: apps.into_iter().collect(),
+            apps: Mutex::new(apps.into_iter().collect()),
             asid_key,
             data: Mutex::new(Data::default()),
             permission_deletions: std::sync::atomic::AtomicU64::new(0),
@@ -126,7 +129,24 @@ impl Facebook {
     }
 
     pub(crate) fn has_app(&self, app_id: &str) -> bool {
-        self.apps.contains_key(app_id)
+        lock(&self.apps).contains_key(app_id)
+    }
+
+    /// The app secret Facebook holds for `app_id` now.
+    pub(crate) fn app_secret(&self, app_id: &str) -> Option<String> {
+        lock(&self.apps).get(app_id).cloned()
+    }
+
+    /// The app's secret is reset (App Dashboard, "Reset" app secret): tokens and proofs made
+    /// with the old one are refused from now on. `false`: no such app.
+    pub(crate) fn set_app_secret(&self, app_id: &str, secret: &str) -> bool {
+        match lock(&self.apps).get_mut(app_id) {
+            Some(s) => {
+                *s = secret.to_string();
+                true
+            }
+            None => false,
+        }
     }
 
     pub(crate) fn create_person(&self, name: &str, email: Option<&str>) -> String {
@@ -221,6 +241,8 @@ impl Facebook {
                 break token;
             }
         };
+        // Logging in to the app again grants it again.
+        data.removed.remove(&(person.to_string(), app_id.to_string()));
         data.tokens.insert(
             token.clone(),
             TokenRecord {
@@ -243,16 +265,43 @@ impl Facebook {
 
     /// `DELETE /{user-id}/permissions` with an app token: the app-scoped user `user_id` of that
     /// app withdraws every permission; each of their tokens for the app stops working. `false`:
-    /// no such user of the app.
-    pub(crate) fn delete_permissions(&self, app_token: &str, user_id: &str) -> Result<bool, GraphError> {
+    /// no such user of the app. As Graph: an app token whose secret is not the app's current
+    /// one is refused first (190, no subcode: "Invalid OAuth access token signature."), then an
+    /// `appsecret_proof` not made with the current secret (100, `GraphMethodException`); a person
+    /// who already removed the app answers 190 with subcode 458 ("App Not Installed").
+    pub(crate) fn delete_permissions(
+        &self,
+        app_token: &str,
+        proof: Option<&str>,
+        user_id: &str,
+    ) -> Result<bool, GraphError> {
         let app_id = self.check_app_token(app_token)?;
+        if let Some(proof) = proof {
+            let secret = self.app_secret(&app_id).unwrap_or_default();
+            if !me::proof_matches(&secret, app_token, proof) {
+                return Err(GraphError::bad_proof());
+            }
+        }
         let mut data = lock(&self.data);
         let person = data.persons.keys().find(|p| self.app_scoped_user_id(p, &app_id) == user_id).cloned();
         let Some(person) = person else { return Ok(false) };
+        if !data.removed.insert((person.clone(), app_id.clone())) {
+            return Err(GraphError::app_not_installed(&app_id));
+        }
         for record in data.tokens.values_mut().filter(|t| t.person == person && t.app_id == app_id) {
             record.revoked = true;
         }
         Ok(true)
+    }
+
+    /// `person` removes the app `app_id` in their Facebook settings: their tokens for it stop
+    /// working and Graph answers 190/458 about them until they log in to it again.
+    pub(crate) fn remove_app(&self, person: &str, app_id: &str) {
+        let mut data = lock(&self.data);
+        data.removed.insert((person.to_string(), app_id.to_string()));
+        for record in data.tokens.values_mut().filter(|t| t.person == person && t.app_id == app_id) {
+            record.revoked = true;
+        }
     }
 
     /// The id Graph shows `app_id` for `person`: 17 digits, stable, different for every app.
@@ -282,7 +331,7 @@ impl Facebook {
     /// Checks an app access token `APPID|APPSECRET`; returns the app id.
     fn check_app_token(&self, token: &str) -> Result<String, GraphError> {
         match token.split_once('|') {
-            Some((id, secret)) if self.apps.get(id).is_some_and(|s| s == secret) => Ok(id.to_string()),
+            Some((id, secret)) if lock(&self.apps).get(id).is_some_and(|s| s == secret) => Ok(id.to_string()),
             Some(_) => Err(GraphError::bad_signature()),
             None => Err(GraphError::cannot_parse()),
         }

@@ -67,6 +67,16 @@ impl GraphError {
         GraphError::oauth(190, INVALIDATED_MESSAGE).subcode(460)
     }
 
+    /// What Graph answers about a person who removed the app (Graph's error reference: code
+    /// 190, subcode 458 "App Not Installed").
+    pub(super) fn app_not_installed(app_id: &str) -> GraphError {
+        GraphError::oauth(
+            190,
+            format!("Error validating access token: The user has not authorized application {app_id}."),
+        )
+        .subcode(458)
+    }
+
     pub(super) fn bad_proof() -> GraphError {
         GraphError::new(
             StatusCode::BAD_REQUEST,

@@ -58,7 +58,7 @@ fn handle(fb: &Facebook, parts: &Parts, body: &Bytes) -> Result<Response, GraphE
         }
         [user_id, "permissions"] if method == Method::DELETE => {
             let token = token.ok_or_else(GraphError::cannot_parse)?;
-            match fb.delete_permissions(&token, user_id)? {
+            match fb.delete_permissions(&token, params.get("appsecret_proof").map(String::as_str), user_id)? {
                 true => {
                     fb.permission_deletions.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     Ok(axum::Json(serde_json::json!({ "success": true })).into_response())

@@ -97,8 +97,8 @@ pub(super) fn me(
     }
     let record = fb.check_user_token(&token, now)?;
     if let Some(proof) = params.get("appsecret_proof") {
-        let secret = fb.apps.get(&record.app_id).map(String::as_str).unwrap_or_default();
-        if !proof_matches(secret, &token, proof) {
+        let secret = fb.app_secret(&record.app_id).unwrap_or_default();
+        if !proof_matches(&secret, &token, proof) {
             return Err(GraphError::bad_proof());
         }
     }
@@ -139,7 +139,7 @@ pub(super) fn me(
 }
 
 /// Lowercase-hex HMAC-SHA256(key = app secret, msg = access token), compared in constant time.
-fn proof_matches(secret: &str, token: &str, proof: &str) -> bool {
+pub(super) fn proof_matches(secret: &str, token: &str, proof: &str) -> bool {
     let Ok(given) = hex::decode(proof.trim()) else {
         return false;
     };

@@ -39,9 +39,9 @@ impl Facebook {
         algorithm: Option<&str>,
         issued_at: i64,
     ) -> Result<String, IssueError> {
-        let secret = self.apps.get(app_id).ok_or(IssueError::UnknownApp)?;
+        let secret = self.app_secret(app_id).ok_or(IssueError::UnknownApp)?;
         let payload = signed_request_payload(user_id, algorithm.unwrap_or(SIGNED_REQUEST_ALGORITHM), issued_at);
-        Ok(sign_signed_request(secret, &payload))
+        Ok(sign_signed_request(&secret, &payload))
     }
 }
 
