@@ -12,8 +12,11 @@ use serde_yaml::Value;
 use crate::tables::{table_def, TableDef};
 
 mod environment;
+mod throttle;
 
 use environment::env_variables;
+use throttle::RawThrottles;
+pub use throttle::{Throttle, Throttles};
 
 /// SAM resource type of a Lambda function.
 const FUNCTION_TYPE: &str = "AWS::Serverless::Function";
@@ -95,6 +98,8 @@ pub struct Template {
     authorizers: HashMap<String, AuthorizerDef>,
     /// The package of every function run on a schedule (an `Events` entry of `Type: Schedule`).
     scheduled: Vec<String>,
+    /// The HTTP API's route throttles, unresolved.
+    throttles: RawThrottles,
 }
 
 /// An `AWS::Serverless::Function` of the template.
@@ -205,6 +210,7 @@ impl std::str::FromStr for Template {
             }
         }
         let mut authorizers = HashMap::new();
+        let throttles = apis.first().map(|(_, api)| RawThrottles::read(api)).unwrap_or_default();
         for (id, api) in apis {
             authorizers.extend(http_api_authorizers(id, api, &packages, doc.get("Parameters"))?);
         }
@@ -235,7 +241,17 @@ impl std::str::FromStr for Template {
                     .collect()
             })
             .unwrap_or_default();
-        Ok(Template { routes, functions, function_defs, global_env, parameter_defaults, table, authorizers, scheduled })
+        Ok(Template {
+            routes,
+            functions,
+            function_defs,
+            global_env,
+            parameter_defaults,
+            table,
+            authorizers,
+            scheduled,
+            throttles,
+        })
     }
 }
 
