@@ -13,6 +13,7 @@ pub mod clock;
 pub mod config;
 pub mod dialect;
 pub mod facebook_callbacks;
+pub mod front;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod http;

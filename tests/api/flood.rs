@@ -126,3 +126,108 @@ async fn a_route_over_its_throttle_gets_api_gateways_429() {
     let me = http.get(format!("{base}/api/v1/me")).send().await.expect("request");
     assert_ne!(me.status(), 429);
 }
+
+// The optional front (CloudFront + WAF before the API). The local gateway stands for API Gateway
+// only: a test plays CloudFront by sending the headers it adds (the origin secret and
+// `CloudFront-Viewer-Address`); the WAF's per-IP rule is not emulated (its template is checked
+// in template.rs).
+
+/// An origin secret of the tests.
+const ORIGIN_SECRET: &str = "test-origin-secret-0123456789abcdef";
+
+fn with_front(vars: &mut std::collections::HashMap<String, String>) {
+    vars.insert("ORIGIN_SECRET".into(), ORIGIN_SECRET.into());
+    vars.insert("LOGIN_FAILURES_MAX".into(), "3".into());
+}
+
+/// A Rocket.Chat login with `token`, with these extra headers.
+async fn rc_login_with(t: &TestApp, token: &str, headers: &[(&str, &str)]) -> (u16, serde_json::Value) {
+    let body = serde_json::json!({ "serviceName": "facebook", "accessToken": token, "secret": "client-secret",
+        "expiresIn": 3600 });
+    let mut request = t.http.post(format!("{}/api/v1/login", t.base)).json(&body);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    json(request.send().await.expect("request")).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_front_a_request_without_its_origin_secret_is_refused() {
+    let t = spawn_app_with(with_front).await;
+    let (_, token) = t.facebook_user("Direct Dora", None);
+    let forbidden_rc = serde_json::json!({ "success": false, "error": "unauthorized" });
+    // Straight to the API (around the WAF): no origin header, or a wrong one.
+    for headers in [&[][..], &[("x-origin-verify", "not-the-secret")][..], &[("x-origin-verify", "")][..]] {
+        assert_eq!(rc_login_with(&t, &token, headers).await, (403, forbidden_rc.clone()), "{headers:?}");
+    }
+    let syncano = t
+        .http
+        .post(t.syncano_url(INSTANCE))
+        .header("x-api-key", &t.api_key)
+        .json(&serde_json::json!({ "access_token": token }))
+        .send()
+        .await
+        .expect("request");
+    let detail = serde_json::json!({ "detail": "You do not have permission to perform this action." });
+    assert_eq!(json(syncano).await, (403, detail));
+    let callback = t.http.post(format!("{}/callbacks/facebook/{INSTANCE}/deauthorize", t.base)).send().await;
+    assert_eq!(json(callback.expect("request")).await, (403, serde_json::json!({ "message": "Forbidden" })));
+    // An app's own route: its authorizer denies, so API Gateway answers 403.
+    let own = t.http.get(format!("{}{ROCKETCHAT_ONLY}", t.base)).header("x-auth-token", "t").header("x-user-id", "u");
+    assert_eq!(json(own.send().await.expect("request")).await.0, 403);
+    // Nothing was asked of the provider, nothing written.
+    assert_eq!(t.emulator.request_count(), 0);
+    assert_eq!(t.count("USER#").await + t.count("FAIL#").await, 0);
+
+    // Through the front (CloudFront adds the secret): served.
+    let (status, body) = rc_login_with(&t, &token, &[("x-origin-verify", ORIGIN_SECRET)]).await;
+    assert_eq!(status, 200, "{body}");
+    t.remember(ORIGIN_SECRET);
+    t.assert_logs_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_front_the_limiter_counts_by_the_viewer_address() {
+    let t = spawn_app_with(with_front).await;
+    let secret = ("x-origin-verify", ORIGIN_SECRET);
+    // One viewer (all through the same edge, 127.0.0.1 here) fails three times...
+    for port in ["1111", "2222", "3333"] {
+        let viewer = format!("198.51.100.7:{port}");
+        let (status, _) = rc_login_with(&t, "EAAnotAToken", &[secret, ("cloudfront-viewer-address", &viewer)]).await;
+        assert_eq!(status, 401);
+    }
+    assert_eq!(t.count("FAIL#198.51.100.7#").await, 1);
+    assert_eq!(t.count("FAIL#127.0.0.1#").await, 0, "the edge's address is not the client");
+    // ... and is slowed; another viewer behind the same edge is not, IPv6 ones neither.
+    let (_, token) = t.facebook_user("Viewer Vic", None);
+    let (status, body) = rc_login_with(&t, &token, &[secret, ("cloudfront-viewer-address", "198.51.100.7:4444")]).await;
+    assert_eq!((status, body["error"].as_str()), (429, Some("error-too-many-requests")));
+    for viewer in ["198.51.100.8:4444", "2001:db8:85a3::8a2e:370:7334:443"] {
+        let (status, body) = rc_login_with(&t, &token, &[secret, ("cloudfront-viewer-address", viewer)]).await;
+        assert_eq!(status, 200, "{viewer}: {body}");
+    }
+    t.remember(ORIGIN_SECRET);
+    t.assert_logs_clean();
+}
+
+/// Without the front, `CloudFront-Viewer-Address` is a header anyone can send: it must not move
+/// the limiter's key (it does not today, and must not once the front exists).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_front_a_forged_viewer_address_is_ignored() {
+    let t = spawn_app_with(|v| {
+        v.insert("LOGIN_FAILURES_MAX".into(), "3".into());
+    })
+    .await;
+    for i in 0..3 {
+        let forged = format!("198.51.100.{i}:443");
+        let headers = [("cloudfront-viewer-address", forged.as_str()), ("x-origin-verify", ORIGIN_SECRET)];
+        assert_eq!(rc_login_with(&t, "EAAnotAToken", &headers).await.0, 401);
+    }
+    assert_eq!(t.count("FAIL#127.0.0.1#").await, 1, "counted under the source IP");
+    assert_eq!(t.count("FAIL#198.51.100.").await, 0, "nothing under the forged addresses");
+    let (_, token) = t.facebook_user("Forger Fay", None);
+    let fresh = [("cloudfront-viewer-address", "203.0.113.99:443")];
+    let (status, body) = rc_login_with(&t, &token, &fresh).await;
+    assert_eq!((status, body["error"].as_str()), (429, Some("error-too-many-requests")));
+    t.assert_logs_clean();
+}

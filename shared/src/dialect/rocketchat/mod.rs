@@ -27,7 +27,7 @@ pub use response::{
 
 use crate::app::App;
 use crate::config::Config;
-use crate::http::{self, header_str, json_response, source_ip, RequestLog};
+use crate::http::{self, header_str, json_response, RequestLog};
 use crate::identity::Provider;
 use crate::login::{LoginError, SignedIn};
 use crate::metrics::{Dialect, Outcome};
@@ -41,11 +41,21 @@ pub async fn handle(app: &App, req: &Request, route: &'static str) -> Response<B
         Ok(Login::OAuth(login)) => {
             log.provider(login.provider);
             let claimed = login.credentials.claimed_subject(login.provider).map(|sub| (login.provider, sub));
-            app.limited(source_ip(req), claimed, oauth_login(app, login.provider, &login.credentials)).await
+            app.limited(
+                crate::front::client_ip(&app.config, req).as_deref(),
+                claimed,
+                oauth_login(app, login.provider, &login.credentials),
+            )
+            .await
         }
         // A resume is a session check, not a provider login: it has no login metrics.
         Ok(Login::Resume(token)) => {
-            return respond(&app.config, log, app.limited(source_ip(req), None, app.resume_session(&token)).await)
+            return respond(
+                &app.config,
+                log,
+                app.limited(crate::front::client_ip(&app.config, req).as_deref(), None, app.resume_session(&token))
+                    .await,
+            )
         }
         Err(e) => Err(e),
     };

@@ -24,7 +24,7 @@ pub use request::{parse_login, LoginRequest};
 pub use response::User;
 
 use crate::app::App;
-use crate::http::{self, json_response, source_ip, RequestLog};
+use crate::http::{self, json_response, RequestLog};
 use crate::identity::Provider;
 use crate::instance::InstanceName;
 use crate::login::SignedIn;
@@ -40,7 +40,12 @@ pub async fn handle(app: &App, req: &Request, provider: Provider, route: &'stati
         Ok(login) => {
             let claimed = login.credentials.as_ref().ok().and_then(|c| c.claimed_subject(provider));
             let claimed = claimed.map(|sub| (provider, sub));
-            app.limited(source_ip(req), claimed, account::login(app, login, provider)).await
+            app.limited(
+                crate::front::client_ip(&app.config, req).as_deref(),
+                claimed,
+                account::login(app, login, provider),
+            )
+            .await
         }
         Err(e) => Err(e),
     };
