@@ -554,6 +554,37 @@ Outputs:
     }
 
     #[test]
+    fn reads_the_route_throttles_literal_or_from_parameters() {
+        assert_eq!(fixture().throttles().expect("none"), Throttles::default(), "no settings, no throttle");
+        let text = FIXTURE.replace(
+            "  HttpApi:\n    Type: AWS::Serverless::HttpApi\n",
+            r#"  HttpApi:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      DefaultRouteSettings:
+        ThrottlingBurstLimit: 50
+        ThrottlingRateLimit: 20.5
+      RouteSettings:
+        "POST /api/v1/login":
+          ThrottlingBurstLimit: !Ref LoginBurst
+          ThrottlingRateLimit: !Ref LoginRate
+"#,
+        );
+        let text = text.replace(
+            "Parameters:\n",
+            "Parameters:\n  LoginBurst:\n    Type: Number\n    Default: 20\n  LoginRate:\n    Type: Number\n    Default: 10\n",
+        );
+        let mut template: Template = text.parse().expect("parses");
+        let throttles = template.throttles().expect("throttles");
+        assert_eq!(throttles.of("POST /api/v1/login"), Some(Throttle { rate: 10.0, burst: 20 }));
+        assert_eq!(throttles.of("GET /anything"), Some(Throttle { rate: 20.5, burst: 50 }));
+        template.set_parameter("LoginRate", "500");
+        assert_eq!(template.throttles().expect("throttles").of("POST /api/v1/login").map(|t| t.rate), Some(500.0));
+        template.set_parameter("LoginRate", "lots");
+        assert!(template.throttles().is_err(), "a limit that is not a number is an error");
+    }
+
+    #[test]
     fn reads_http_api_routes_in_order_and_skips_other_events() {
         let routes = fixture().routes();
         let keys: Vec<_> = routes.iter().map(Route::route_key).collect();
