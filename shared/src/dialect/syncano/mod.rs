@@ -36,16 +36,13 @@ use request::{api_key, path_param, request_data, user_key};
 pub async fn handle(app: &App, req: &Request, provider: Provider, route: &'static str) -> Response<Body> {
     let mut log = RequestLog::start(req, route);
     log.provider(provider);
+    // The client the failure limiter counts (the viewer, behind the front: crate::front).
+    let source_ip = crate::front::client_ip(&app.config, req);
     let result = match parse_login(req, provider) {
         Ok(login) => {
             let claimed = login.credentials.as_ref().ok().and_then(|c| c.claimed_subject(provider));
             let claimed = claimed.map(|sub| (provider, sub));
-            app.limited(
-                crate::front::client_ip(&app.config, req).as_deref(),
-                claimed,
-                account::login(app, login, provider),
-            )
-            .await
+            app.limited(source_ip.as_deref(), claimed, account::login(app, login, provider)).await
         }
         Err(e) => Err(e),
     };
