@@ -80,6 +80,10 @@ impl App {
     /// then answers 500 rather than letting anyone in or turning an outage into 403s).
     pub async fn authorize(&self, scheme: Scheme, req: &AuthorizerRequest) -> Result<AuthorizerResponse, LoginError> {
         let header = |name: &str| req.headers.get(name).map(|v| v.trim()).filter(|v| !v.is_empty() && v.len() <= 256);
+        // With the front on, only requests that came through it (crate::front).
+        if !crate::front::admitted(&self.config, |name| req.headers.get(name).map(String::as_str)) {
+            return Ok(AuthorizerResponse::deny());
+        }
         let found = match scheme {
             Scheme::RocketChatSession => {
                 let (Some(token), Some(user_id)) = (header("x-auth-token"), header("x-user-id")) else {

@@ -26,7 +26,13 @@ where
             // Boxed (one allocation per event): the handler's future nests the AWS SDK's deep
             // request futures, and laid out inline in the runtime's future it passed rustc's
             // query depth limit in some feature sets (rocketchat-authorizer without `ssm`).
-            let answer = Box::pin(handler(app, req));
+            // With the front on, a request without its origin secret is refused before the
+            // handler reads anything (crate::front).
+            let answer: std::pin::Pin<Box<dyn Future<Output = Response<Body>> + Send>> =
+                match crate::front::refusal(&app.config, &req) {
+                    Some(refused) => Box::pin(std::future::ready(refused)),
+                    None => Box::pin(handler(app, req)),
+                };
             async move { Ok::<_, Error>(answer.await) }
         }))
         .await

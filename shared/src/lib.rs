@@ -14,6 +14,7 @@ pub mod config;
 pub mod dialect;
 pub mod display_name;
 pub mod facebook_callbacks;
+pub mod front;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod http;

@@ -10,6 +10,7 @@ mod deletion;
 mod events;
 mod facebook_callbacks;
 mod faults;
+mod flood;
 mod helpers;
 mod linking;
 mod metrics;

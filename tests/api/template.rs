@@ -848,3 +848,68 @@ fn the_alarms_and_the_dashboard_read_the_login_metrics_contract() {
         assert!(dashboard_seen.contains(name), "the dashboard shows {name}: {dashboard_seen:?}");
     }
 }
+
+/// Issue 28.2: the route throttles are ceilings shared by all callers (far above the suite's own
+/// load, within the account's 10,000 rps / 5,000 burst), and the optional per-client front is
+/// CloudFront with a WAF rate-based rule per IP, on only with an origin secret that CloudFront
+/// adds and the functions check.
+#[test]
+fn the_route_throttles_are_ceilings_and_the_front_is_optional() {
+    let doc = doc();
+    let params = &doc["Parameters"];
+    for (name, at_least, at_most) in [
+        ("LoginThrottlingRateLimit", 500, 10_000),
+        ("LoginThrottlingBurstLimit", 1000, 5_000),
+        ("ThrottlingRateLimit", 1000, 10_000),
+        ("ThrottlingBurstLimit", 2000, 5_000),
+    ] {
+        let default = params[name]["Default"].as_i64().unwrap_or_else(|| panic!("{name}"));
+        assert!(default >= at_least, "{name} = {default}: a ceiling, not a per-client limit");
+        assert_eq!(params[name]["MaxValue"].as_i64(), Some(at_most), "{name}: the account's limit");
+    }
+    let throttles =
+        Template::load(repo_root().join("template.yaml")).expect("template").throttles().expect("throttles");
+    assert_eq!(throttles.of("POST /api/v1/login").map(|t| (t.rate, t.burst)), Some((500.0, 1000)));
+    assert_eq!(throttles.of("GET /api/v1/me").map(|t| (t.rate, t.burst)), Some((1000.0, 2000)));
+
+    // The front: off unless an origin secret is given, which is never echoed.
+    let secret = &params["OriginSecret"];
+    assert_eq!((secret["Default"].as_str(), secret["NoEcho"].as_bool()), (Some(""), Some(true)));
+    let has_front = &doc["Conditions"]["HasFront"];
+    assert_eq!(format!("{has_front:?}").matches("OriginSecret").count(), 1, "{has_front:?}");
+    assert_eq!(
+        ref_to(&doc["Globals"]["Function"]["Environment"]["Variables"]["ORIGIN_SECRET"]).as_deref(),
+        Some("OriginSecret")
+    );
+    let distribution = &resources(&doc, "AWS::CloudFront::Distribution")[0].1;
+    assert_eq!(distribution["Condition"].as_str(), Some("HasFront"));
+    let config = &distribution["Properties"]["DistributionConfig"];
+    let origin = &config["Origins"][0];
+    let header = &origin["OriginCustomHeaders"][0];
+    assert_eq!(
+        header["HeaderName"].as_str().map(str::to_ascii_lowercase).as_deref(),
+        Some(shared::front::ORIGIN_HEADER)
+    );
+    assert_eq!(ref_to(&header["HeaderValue"]).as_deref(), Some("OriginSecret"));
+    assert!(format!("{:?}", origin["DomainName"]).contains("${HttpApi}.execute-api"), "the HTTP API is the origin");
+    assert_eq!(origin["CustomOriginConfig"]["OriginProtocolPolicy"].as_str(), Some("https-only"));
+    assert_eq!(config["DefaultCacheBehavior"]["ViewerProtocolPolicy"].as_str(), Some("https-only"));
+    // Caching disabled; every viewer header but Host, and CloudFront's (the viewer address).
+    let behavior = &config["DefaultCacheBehavior"];
+    assert_eq!(behavior["CachePolicyId"].as_str(), Some("4135ea2d-6df8-44a3-9df3-4b5a84be39ad"));
+    assert_eq!(behavior["OriginRequestPolicyId"].as_str(), Some("b689b0a8-53d0-40ab-baf2-68738e2966ac"));
+    assert!(format!("{:?}", config["WebACLId"]).contains("FrontWebAcl"), "the distribution has the web ACL");
+
+    // The web ACL: scope CLOUDFRONT, a rate-based rule per IP that blocks.
+    let acl = &resources(&doc, "AWS::WAFv2::WebACL")[0].1;
+    assert_eq!(acl["Condition"].as_str(), Some("CreateFrontWebAcl"));
+    assert_eq!(acl["Properties"]["Scope"].as_str(), Some("CLOUDFRONT"));
+    let rules = acl["Properties"]["Rules"].as_sequence().expect("rules");
+    let rate = rules.iter().find(|r| r["Statement"].get("RateBasedStatement").is_some()).expect("a rate-based rule");
+    let statement = &rate["Statement"]["RateBasedStatement"];
+    assert_eq!(statement["AggregateKeyType"].as_str(), Some("IP"));
+    assert_eq!(ref_to(&statement["Limit"]).as_deref(), Some("FrontRateLimit"));
+    assert!(rate["Action"].get("Block").is_some());
+    // Outside us-east-1 a CLOUDFRONT web ACL must be given (a rule stops the deploy otherwise).
+    assert!(doc["Rules"]["FrontWebAclOutsideUsEast1"]["Assertions"].as_sequence().is_some());
+}

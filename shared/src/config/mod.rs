@@ -128,6 +128,8 @@ pub struct Config {
     /// DynamoDB must not eat the Lambda's timeout.
     pub dynamodb_attempt_timeout: Duration,
     pub dynamodb_timeout: Duration,
+    /// `ORIGIN_SECRET`: the per-client front is on (`crate::front`); `None` = off.
+    pub origin_secret: Option<Secret>,
 }
 
 impl Config {
@@ -266,6 +268,7 @@ impl Config {
             dynamodb_endpoint,
             dynamodb_attempt_timeout: Duration::from_millis(dynamodb_attempt_ms),
             dynamodb_timeout: Duration::from_millis(dynamodb_ms),
+            origin_secret: crate::front::origin_secret(vars.get("ORIGIN_SECRET"))?,
         })
     }
 

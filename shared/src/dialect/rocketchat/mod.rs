@@ -27,7 +27,7 @@ pub use response::{
 
 use crate::app::App;
 use crate::config::Config;
-use crate::http::{self, header_str, json_response, source_ip, RequestLog};
+use crate::http::{self, header_str, json_response, RequestLog};
 use crate::identity::Provider;
 use crate::login::{LoginError, SignedIn};
 use crate::metrics::{Dialect, Outcome};
@@ -37,15 +37,21 @@ use crate::secret::Secret;
 /// The whole Rocket.Chat login (OAuth or resume): parse, log in, answer (with its log line).
 pub async fn handle(app: &App, req: &Request, route: &'static str) -> Response<Body> {
     let mut log = RequestLog::start(req, route);
+    // The client the failure limiter counts (the viewer, behind the front: crate::front).
+    let source_ip = crate::front::client_ip(&app.config, req);
     let result = match parse(req) {
         Ok(Login::OAuth(login)) => {
             log.provider(login.provider);
             let claimed = login.credentials.claimed_subject(login.provider).map(|sub| (login.provider, sub));
-            app.limited(source_ip(req), claimed, oauth_login(app, login.provider, &login.credentials)).await
+            app.limited(source_ip.as_deref(), claimed, oauth_login(app, login.provider, &login.credentials)).await
         }
         // A resume is a session check, not a provider login: it has no login metrics.
         Ok(Login::Resume(token)) => {
-            return respond(&app.config, log, app.limited_resume(source_ip(req), app.resume_session(&token)).await)
+            return respond(
+                &app.config,
+                log,
+                app.limited_resume(source_ip.as_deref(), app.resume_session(&token)).await,
+            )
         }
         Err(e) => Err(e),
     };

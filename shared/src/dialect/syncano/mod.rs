@@ -24,7 +24,7 @@ pub use request::{parse_login, LoginRequest};
 pub use response::User;
 
 use crate::app::App;
-use crate::http::{self, json_response, source_ip, RequestLog};
+use crate::http::{self, json_response, RequestLog};
 use crate::identity::Provider;
 use crate::instance::InstanceName;
 use crate::login::SignedIn;
@@ -36,11 +36,13 @@ use request::{api_key, path_param, request_data, user_key};
 pub async fn handle(app: &App, req: &Request, provider: Provider, route: &'static str) -> Response<Body> {
     let mut log = RequestLog::start(req, route);
     log.provider(provider);
+    // The client the failure limiter counts (the viewer, behind the front: crate::front).
+    let source_ip = crate::front::client_ip(&app.config, req);
     let result = match parse_login(req, provider) {
         Ok(login) => {
             let claimed = login.credentials.as_ref().ok().and_then(|c| c.claimed_subject(provider));
             let claimed = claimed.map(|sub| (provider, sub));
-            app.limited(source_ip(req), claimed, account::login(app, login, provider)).await
+            app.limited(source_ip.as_deref(), claimed, account::login(app, login, provider)).await
         }
         Err(e) => Err(e),
     };

@@ -41,6 +41,12 @@ pub(super) async fn dispatch(
     let Some((route, params)) = gateway.select(parts.method.as_str(), path) else {
         return api_error(StatusCode::NOT_FOUND, "Not Found");
     };
+    // The route's throttle comes first: a throttled request reaches neither the authorizer nor
+    // the function.
+    if route.bucket.as_ref().is_some_and(|bucket| !bucket.take(std::time::Instant::now())) {
+        tracing::info!(route = %route.route_key, "throttled");
+        return with_request_id(api_error(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests"), &request_id());
+    }
 
     let too_large = parts
         .headers

@@ -10,6 +10,7 @@ mod dispatch;
 mod event;
 mod registry;
 mod routes;
+mod throttle;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -20,7 +21,7 @@ use std::sync::Arc;
 use axum::Router;
 use shared::App;
 
-use crate::template::Route;
+use crate::template::{Route, Throttles};
 pub use authorizer::{Authorizer, Authorizers};
 pub use registry::{
     authorizer_functions, authorizer_packages, function_handlers, function_packages, packages, scheduled_functions,
@@ -67,6 +68,9 @@ pub enum GatewayError {
         /// What is wrong.
         reason: String,
     },
+    /// The template's route throttling cannot be read.
+    #[error("route throttling: {0}")]
+    Throttling(#[from] crate::template::TemplateError),
     /// Two routes with the same key.
     #[error("route `{route_key}` is defined twice (functions {first} and {second})")]
     DuplicateRoute {
@@ -88,7 +92,9 @@ where
     Arc::new(move |req| Box::pin(f(req)))
 }
 
-/// The gateway of `template`: every function and authorizer, in process, on `app`.
+/// The gateway of `template`: every function and authorizer, in process, on `app`, each route
+/// throttled as the template's `DefaultRouteSettings` / `RouteSettings` say (a token bucket per
+/// route shared by all clients, as API Gateway does; 429 `{"message":"Too Many Requests"}`).
 pub fn for_template(template: &crate::template::Template, app: Arc<App>) -> Result<Router, GatewayError> {
     for_template_with(template, app, Vec::new())
 }
@@ -107,7 +113,7 @@ pub fn for_template_with(
         handlers.insert(route.package.clone(), handler);
         routes.push(route);
     }
-    router_with_authorizers(routes, handlers, authorizers)
+    build_router(routes, handlers, Some(authorizers), &template.throttles()?)
 }
 
 /// [`router`] for routes that name authorizers: before the function, API Gateway's steps are
@@ -118,7 +124,7 @@ pub fn router_with_authorizers(
     handlers: HashMap<String, Handler>,
     authorizers: Authorizers,
 ) -> Result<Router, GatewayError> {
-    build_router(routes, handlers, Some(authorizers))
+    build_router(routes, handlers, Some(authorizers), &Throttles::default())
 }
 
 /// Builds the gateway: every route of `routes` served by the handler of its package.
@@ -127,13 +133,14 @@ pub fn router_with_authorizers(
 /// repeats. Requests matching no route get API Gateway's 404 `{"message":"Not Found"}`, also when
 /// only the method differs. Routes that name an authorizer need [`router_with_authorizers`].
 pub fn router(routes: Vec<Route>, handlers: HashMap<String, Handler>) -> Result<Router, GatewayError> {
-    build_router(routes, handlers, None)
+    build_router(routes, handlers, None, &Throttles::default())
 }
 
 fn build_router(
     routes: Vec<Route>,
     handlers: HashMap<String, Handler>,
     authorizers: Option<Authorizers>,
+    throttles: &Throttles,
 ) -> Result<Router, GatewayError> {
     let mut compiled: Vec<CompiledRoute> = Vec::with_capacity(routes.len());
     for route in routes {
@@ -157,7 +164,8 @@ fn build_router(
                 second: route.function_logical_id,
             });
         }
-        compiled.push(CompiledRoute { route_key, route, pattern, handler });
+        let bucket = throttles.of(&route_key).map(throttle::Bucket::new);
+        compiled.push(CompiledRoute { route_key, route, pattern, handler, bucket });
     }
     Ok(Router::new().fallback(dispatch::dispatch).with_state(Arc::new(Gateway { routes: compiled, authorizers })))
 }
@@ -185,6 +193,8 @@ struct CompiledRoute {
     route: Route,
     pattern: Pattern,
     handler: Handler,
+    /// The route's throttle (the template's `RouteSettings`, else `DefaultRouteSettings`).
+    bucket: Option<throttle::Bucket>,
 }
 
 #[cfg(test)]

@@ -12,8 +12,11 @@ use serde_yaml::Value;
 use crate::tables::{table_def, TableDef};
 
 mod environment;
+mod throttle;
 
 use environment::env_variables;
+use throttle::RawThrottles;
+pub use throttle::{Throttle, Throttles};
 
 /// SAM resource type of a Lambda function.
 const FUNCTION_TYPE: &str = "AWS::Serverless::Function";
@@ -95,6 +98,8 @@ pub struct Template {
     authorizers: HashMap<String, AuthorizerDef>,
     /// The package of every function run on a schedule (an `Events` entry of `Type: Schedule`).
     scheduled: Vec<String>,
+    /// The HTTP API's route throttles, unresolved.
+    throttles: RawThrottles,
 }
 
 /// An `AWS::Serverless::Function` of the template.
@@ -205,6 +210,7 @@ impl std::str::FromStr for Template {
             }
         }
         let mut authorizers = HashMap::new();
+        let throttles = apis.first().map(|(_, api)| RawThrottles::read(api)).unwrap_or_default();
         for (id, api) in apis {
             authorizers.extend(http_api_authorizers(id, api, &packages, doc.get("Parameters"))?);
         }
@@ -235,7 +241,17 @@ impl std::str::FromStr for Template {
                     .collect()
             })
             .unwrap_or_default();
-        Ok(Template { routes, functions, function_defs, global_env, parameter_defaults, table, authorizers, scheduled })
+        Ok(Template {
+            routes,
+            functions,
+            function_defs,
+            global_env,
+            parameter_defaults,
+            table,
+            authorizers,
+            scheduled,
+            throttles,
+        })
     }
 }
 
@@ -535,6 +551,37 @@ Outputs:
 
     fn fixture() -> Template {
         FIXTURE.parse().expect("fixture parses")
+    }
+
+    #[test]
+    fn reads_the_route_throttles_literal_or_from_parameters() {
+        assert_eq!(fixture().throttles().expect("none"), Throttles::default(), "no settings, no throttle");
+        let text = FIXTURE.replace(
+            "  HttpApi:\n    Type: AWS::Serverless::HttpApi\n",
+            r#"  HttpApi:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      DefaultRouteSettings:
+        ThrottlingBurstLimit: 50
+        ThrottlingRateLimit: 20.5
+      RouteSettings:
+        "POST /api/v1/login":
+          ThrottlingBurstLimit: !Ref LoginBurst
+          ThrottlingRateLimit: !Ref LoginRate
+"#,
+        );
+        let text = text.replace(
+            "Parameters:\n",
+            "Parameters:\n  LoginBurst:\n    Type: Number\n    Default: 20\n  LoginRate:\n    Type: Number\n    Default: 10\n",
+        );
+        let mut template: Template = text.parse().expect("parses");
+        let throttles = template.throttles().expect("throttles");
+        assert_eq!(throttles.of("POST /api/v1/login"), Some(Throttle { rate: 10.0, burst: 20 }));
+        assert_eq!(throttles.of("GET /anything"), Some(Throttle { rate: 20.5, burst: 50 }));
+        template.set_parameter("LoginRate", "500");
+        assert_eq!(template.throttles().expect("throttles").of("POST /api/v1/login").map(|t| t.rate), Some(500.0));
+        template.set_parameter("LoginRate", "lots");
+        assert!(template.throttles().is_err(), "a limit that is not a number is an error");
     }
 
     #[test]
