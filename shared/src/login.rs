@@ -9,7 +9,7 @@ use crate::identity::Provider;
 use crate::instance::InstanceName;
 use crate::metrics::Outcome;
 use crate::providers::{Credentials, ProviderError, Verified};
-use crate::records::UserRecord;
+use crate::records::{ApiKeyPermissions, SignUpPolicy, UserRecord};
 use crate::secret::Secret;
 use crate::store::StoreError;
 use crate::tokens;
@@ -65,6 +65,9 @@ pub enum LoginError {
     /// `allow_user_create`).
     #[error("the API key may not create users")]
     UserCreateDenied,
+    /// A first login in an instance whose sign-up policy is closed: only its users sign in.
+    #[error("the instance's sign-up is closed")]
+    SignUpClosed,
     /// An account deletion whose confirmation does not match (Rocket.Chat: the SHA-256 of the
     /// username, for a user without a password).
     #[error("the deletion is not confirmed")]
@@ -96,11 +99,38 @@ impl From<StoreError> for LoginError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::InstanceNotFound => LoginError::UnknownInstance,
+            StoreError::SignUpClosed => LoginError::SignUpClosed,
             StoreError::Unavailable(_) | StoreError::Contention => LoginError::StoreUnavailable(e.to_string()),
             StoreError::InstanceExists
             | StoreError::Dynamo(_)
             | StoreError::Corrupt(_)
             | StoreError::RetiredKeyVersion(_) => LoginError::Internal(e.to_string()),
+        }
+    }
+}
+
+/// Whether a first login may create its user, as far as the caller knows before the provider is
+/// asked. Whatever it says, the store creates no user in an instance whose sign-up policy is
+/// closed ([`crate::store::UserStore::create_user`]): that check is the one both dialects share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Creation {
+    /// Up to the instance's policy (the Rocket.Chat route; a Syncano key that may create users).
+    Allowed,
+    /// The Syncano API key may not create users (no `allow_user_create`).
+    KeyDenied,
+    /// The instance's policy, read with the Syncano API key, is closed.
+    SignUpClosed,
+}
+
+impl Creation {
+    /// What a Syncano login may do: its key's flags and its instance's policy, from one read.
+    pub fn for_syncano(permissions: ApiKeyPermissions, sign_up: SignUpPolicy) -> Creation {
+        if !sign_up.is_open() {
+            Creation::SignUpClosed
+        } else if !permissions.may_create_users() {
+            Creation::KeyDenied
+        } else {
+            Creation::Allowed
         }
     }
 }
@@ -118,7 +148,7 @@ impl App {
         instance: &InstanceName,
         provider: Provider,
         creds: &Credentials,
-        may_create: bool,
+        may_create: Creation,
     ) -> Result<SignedInUser, LoginError> {
         let verified = self.verify(provider, creds).await?;
         let code = creds.authorization_code.as_ref();
@@ -132,20 +162,23 @@ impl App {
     }
 
     /// The user of a verified identity in `instance`; on its first login the provider is asked
-    /// for what only a new user needs, and the user is created if the caller `may_create` users.
+    /// for what only a new user needs, and the user is created if the caller `may_create` users
+    /// and the instance's sign-up policy is open (the store checks that as it allocates the id).
     async fn find_or_create_user(
         &self,
         instance: &InstanceName,
         verified: Verified,
         creds: &Credentials,
-        may_create: bool,
+        may_create: Creation,
     ) -> Result<SignedInUser, LoginError> {
         let id = &verified.identity;
         if let Some(user) = self.store.find_by_identity(instance, id.provider.as_str(), &id.subject, false).await? {
             return Ok(SignedInUser { user, first_login: false });
         }
-        if !may_create {
-            return Err(LoginError::UserCreateDenied);
+        match may_create {
+            Creation::Allowed => {}
+            Creation::KeyDenied => return Err(LoginError::UserCreateDenied),
+            Creation::SignUpClosed => return Err(LoginError::SignUpClosed),
         }
         let identity = self.providers.first_login(verified, creds).await?;
         let user = self.store.create_user(instance, &identity, &self.user_keys).await?;

@@ -10,6 +10,9 @@ pub enum StoreError {
     InstanceNotFound,
     #[error("instance already exists")]
     InstanceExists,
+    /// The instance's sign-up policy is closed: no new user (the allocation of its id refused).
+    #[error("the instance's sign-up is closed")]
+    SignUpClosed,
     /// Throttled, 5xx or unreachable: the caller may retry later (503).
     #[error("DynamoDB unavailable: {0}")]
     Unavailable(String),

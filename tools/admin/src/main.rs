@@ -1,4 +1,4 @@
-//! `admin`: the operator's command line for instances and their API keys.
+//! `admin`: the operator's command line for instances, their sign-up policy and their API keys.
 //!
 //! Reads `TABLE_NAME` and the usual AWS settings (region, credentials, and
 //! `AWS_ENDPOINT_URL_DYNAMODB` for DynamoDB Local) from the environment.
@@ -6,20 +6,53 @@
 use std::process::ExitCode;
 
 use shared::clock::rfc3339_micros;
-use shared::store::{ApiKeyPermissions, UserStore};
+use shared::store::{ApiKeyPermissions, SignUpPolicy, UserStore};
 use shared::InstanceName;
 
 const USAGE: &str = "usage:
-  admin create-instance INSTANCE [FLAGS]  create an instance and print its first API key
+  admin create-instance INSTANCE [FLAGS] [--sign-up open|closed]
+                                     create an instance and print its first API key; its
+                                     sign-up policy is closed unless --sign-up open
   admin create-key INSTANCE [FLAGS]       print a new API key for an instance
   admin list-keys INSTANCE           list the instance's key ids and flags (never the keys)
   admin revoke-key INSTANCE KEY_ID   revoke a key by its id
   admin set-linking INSTANCE on|off  link a new provider identity to the user holding the same
                                      email when both providers vouch for it as verified (off)
+  admin show-sign-up INSTANCE        print the instance's sign-up policy
+  admin set-sign-up INSTANCE open|closed
+                                     open: a first social login creates its user, through either
+                                     API (a Syncano key needs --allow-user-create too); closed:
+                                     only the instance's users sign in. An instance without a
+                                     policy (created before it existed) is closed
 
 FLAGS (Syncano's API key permissions; none given = a key that may do neither):
   --allow-user-create   may create users on their first social login: the client key an app ships
   --ignore-acl          instance admin: may reset any user's key; never ship it in an app";
+
+/// The sign-up policy `create-instance` is given (closed if none), and the key flags left.
+fn sign_up_flag(flags: &[String]) -> Result<(SignUpPolicy, Vec<String>), String> {
+    let mut policy = None;
+    let mut rest = Vec::new();
+    let mut args = flags.iter();
+    while let Some(flag) = args.next() {
+        if flag == "--sign-up" {
+            let value = args.next().and_then(|v| SignUpPolicy::parse(v)).ok_or(USAGE)?;
+            if policy.replace(value).is_some() {
+                return Err(USAGE.to_string());
+            }
+        } else {
+            rest.push(flag.clone());
+        }
+    }
+    Ok((policy.unwrap_or(SignUpPolicy::Closed), rest))
+}
+
+fn describe_sign_up(instance: &InstanceName, policy: SignUpPolicy) -> String {
+    match policy {
+        SignUpPolicy::Open => format!("sign-up open for {instance}: a first social login creates its user"),
+        SignUpPolicy::Closed => format!("sign-up closed for {instance}: only its users sign in"),
+    }
+}
 
 /// The permissions the flags of `create-instance` / `create-key` ask for.
 fn permissions(flags: &[String]) -> Result<ApiKeyPermissions, String> {
@@ -61,11 +94,13 @@ async fn run(args: &[String]) -> Result<(), String> {
     let err = |e: shared::store::StoreError| e.to_string();
     match (command.as_str(), rest) {
         ("create-instance", flags) => {
-            let perms = permissions(flags)?;
-            store.create_instance(&instance).await.map_err(err)?;
+            let (policy, flags) = sign_up_flag(flags)?;
+            let perms = permissions(&flags)?;
+            store.create_instance_with(&instance, policy).await.map_err(err)?;
             let (key_id, key) = store.create_api_key(&instance, perms).await.map_err(err)?;
             println!(
-                "instance {instance} created\napi key id {key_id} ({})\nX-API-KEY: {}",
+                "instance {instance} created\n{}\napi key id {key_id} ({})\nX-API-KEY: {}",
+                describe_sign_up(&instance, policy),
                 describe(perms),
                 key.expose()
             );
@@ -89,6 +124,18 @@ async fn run(args: &[String]) -> Result<(), String> {
         ("set-linking", [mode]) if mode == "on" || mode == "off" => {
             store.set_linking(&instance, mode == "on").await.map_err(err)?;
             println!("account linking by verified email {mode} for {instance}");
+        }
+        ("show-sign-up", []) => match store.stored_sign_up(&instance).await.map_err(err)? {
+            Some(policy) => println!("{}", describe_sign_up(&instance, policy)),
+            None => println!(
+                "{} (none recorded: set one with set-sign-up)",
+                describe_sign_up(&instance, SignUpPolicy::Closed)
+            ),
+        },
+        ("set-sign-up", [mode]) => {
+            let policy = SignUpPolicy::parse(mode).ok_or(USAGE)?;
+            store.set_sign_up(&instance, policy).await.map_err(err)?;
+            println!("{}", describe_sign_up(&instance, policy));
         }
         _ => return Err(USAGE.to_string()),
     }
