@@ -161,3 +161,20 @@ impl DeletionReason {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::SignUpPolicy;
+
+    #[test]
+    fn only_a_stored_open_opens_sign_up() {
+        assert_eq!(SignUpPolicy::from_stored(Some("open")), SignUpPolicy::Open);
+        for closed in [None, Some("closed"), Some(""), Some("OPEN"), Some("true")] {
+            assert_eq!(SignUpPolicy::from_stored(closed), SignUpPolicy::Closed, "{closed:?}");
+        }
+        for p in [SignUpPolicy::Open, SignUpPolicy::Closed] {
+            assert_eq!(SignUpPolicy::parse(p.as_str()), Some(p));
+        }
+        assert_eq!(SignUpPolicy::parse("invite"), None);
+    }
+}
