@@ -9,7 +9,7 @@ use crate::identity::Provider;
 use crate::instance::InstanceName;
 use crate::metrics::Outcome;
 use crate::providers::{Credentials, ProviderError, Verified};
-use crate::records::{ApiKeyPermissions, SignUpPolicy, UserRecord};
+use crate::records::{ApiKeyPermissions, InstanceAccess, UserRecord};
 use crate::secret::Secret;
 use crate::store::StoreError;
 use crate::tokens;
@@ -124,8 +124,10 @@ pub enum Creation {
 
 impl Creation {
     /// What a Syncano login may do: its key's flags and its instance's policy, from one read.
-    pub fn for_syncano(permissions: ApiKeyPermissions, sign_up: SignUpPolicy) -> Creation {
-        if !sign_up.is_open() {
+    /// A closed instance that links by verified email is left to the store, which still joins a
+    /// new identity to a user the instance has.
+    pub fn for_syncano(permissions: ApiKeyPermissions, access: &InstanceAccess) -> Creation {
+        if !access.sign_up.is_open() && !access.links_by_email {
             Creation::SignUpClosed
         } else if !permissions.may_create_users() {
             Creation::KeyDenied

@@ -83,6 +83,9 @@ impl SignUpPolicy {
 pub struct InstanceAccess {
     pub check: ApiKeyCheck,
     pub sign_up: SignUpPolicy,
+    /// The instance links a new identity to the user of the same verified email: a closed
+    /// instance still takes such an identity (no new user), so the store decides.
+    pub links_by_email: bool,
 }
 
 /// A user as the login responses need it.

@@ -4,7 +4,10 @@
 //! Each test writes the policy as `admin set-sign-up` stores it (the instance item's `sign_up`).
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use emulator::OidcProvider;
+use local_stack::demo::GOOGLE_CLIENT_ID;
 use serde_json::{json, Value};
+use shared::InstanceName;
 
 use crate::helpers::*;
 
@@ -102,5 +105,63 @@ async fn an_instance_without_a_policy_is_closed() {
 
     set_policy(&t, None).await;
     assert_closed_to_strangers(&t, &member).await;
+    t.assert_logs_clean();
+}
+
+/// The policy costs no request of its own: a refused stranger costs Rocket.Chat the identity
+/// lookup and the refused id allocation, Syncano the API key check (which read the policy) and
+/// the identity lookup, and neither asks the provider for more than the token's check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_sign_up_makes_no_request_of_its_own() {
+    let (t, proxy) = spawn_app_behind_proxy().await;
+    set_policy(&t, Some("closed")).await;
+    let (_, stranger) = t.facebook_user("Counted Cat", None);
+    let ops = |calls: Vec<local_stack::counting_proxy::DynamoCall>| -> Vec<String> {
+        calls.into_iter().map(|c| c.operation).collect()
+    };
+
+    proxy.take();
+    let asked = t.emulator.request_count();
+    assert_eq!(json(t.rocketchat_login(&stranger).await).await.0, 401);
+    assert_eq!(ops(proxy.take()), ["GetItem", "UpdateItem"], "Rocket.Chat");
+    assert!(t.emulator.request_count() - asked <= 2, "Rocket.Chat asked the provider too often");
+
+    let asked = t.emulator.request_count();
+    assert_eq!(syncano_with(&t, &t.api_key, &stranger).await, syncano_refusal());
+    assert_eq!(ops(proxy.take()), ["BatchGetItem", "GetItem"], "Syncano");
+    assert_eq!(t.emulator.request_count() - asked, 1, "Syncano: only the token's check");
+    t.assert_logs_clean();
+}
+
+fn google(t: &TestApp, name: &str, email: &str) -> String {
+    let sub = t.emulator.create_oidc_user(OidcProvider::Google, name, Some(email), true);
+    let token = t.emulator.issue_id_token(OidcProvider::Google, &sub, GOOGLE_CLIENT_ID, None);
+    t.remember(&token);
+    token
+}
+
+async fn google_login(t: &TestApp, token: &str) -> (u16, Value) {
+    let (status, body) = t.syncano_at("google-oauth2", json!({ "access_token": token })).await;
+    t.remember(body["user_key"].as_str().unwrap_or_default());
+    (status, body)
+}
+
+/// With linking on, a closed instance still joins a new identity to the user of the same
+/// verified email (no new user), and refuses an address it does not know.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_instance_still_links_an_identity_to_its_user() {
+    let t = spawn_app().await;
+    t.app.store.set_linking(&InstanceName::parse(INSTANCE).expect("valid"), true).await.expect("linking on");
+    let (status, member) = google_login(&t, &google(&t, "Linda Member", "linda.member@gmail.com")).await;
+    assert_eq!(status, 200, "{member}");
+
+    set_policy(&t, Some("closed")).await;
+    let before = footprint(&t).await;
+    let (status, linked) = google_login(&t, &google(&t, "Linda Member", "Linda.Member@gmail.com")).await;
+    assert_eq!((status, &linked["id"]), (200, &member["id"]), "{linked}");
+    assert_eq!(t.login_writes().await[0], before.0[0], "no new user");
+    let stranger = google_login(&t, &google(&t, "Stranger Danger", "stranger@gmail.com")).await;
+    assert_eq!(stranger, syncano_refusal());
+    assert_eq!(t.login_writes().await[0], before.0[0], "no new user");
     t.assert_logs_clean();
 }

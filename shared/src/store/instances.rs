@@ -34,7 +34,7 @@ impl UserStore {
         let keys = KeysAndAttributes::builder()
             .keys(keys::instance(instance))
             .keys(keys::api_key(instance, &tokens::sha256_hex(api_key.expose())))
-            .projection_expression("sk, ignore_acl, allow_user_create, sign_up")
+            .projection_expression("sk, ignore_acl, allow_user_create, sign_up, link_by_verified_email")
             .consistent_read(true)
             .build()
             .map_err(build_err)?;
@@ -70,7 +70,12 @@ impl UserStore {
         } else {
             ApiKeyCheck::InvalidKey
         };
-        Ok(InstanceAccess { check, sign_up: instance_item.map_or(SignUpPolicy::Closed, sign_up_policy) })
+        Ok(InstanceAccess {
+            check,
+            sign_up: instance_item.map_or(SignUpPolicy::Closed, sign_up_policy),
+            links_by_email: instance_item
+                .is_some_and(|i| matches!(i.get("link_by_verified_email"), Some(AttributeValue::Bool(true)))),
+        })
     }
 
     /// The sign-up policy an instance item records (`admin show-sign-up`), one consistent read:

@@ -7,18 +7,18 @@ use crate::app::App;
 use crate::identity::Provider;
 use crate::instance::InstanceName;
 use crate::login::{Creation, LoginError, SignedIn};
-use crate::records::{ApiKeyCheck, ApiKeyPermissions, DeletionReason, SignUpPolicy};
+use crate::records::{ApiKeyCheck, ApiKeyPermissions, DeletionReason, InstanceAccess};
 use crate::secret::Secret;
 
 /// A social login (`SocialAuthView.post`): instance + API key, then the body's token, then the
 /// backend, then the provider, then the user and its key.
 pub async fn login(app: &App, req: LoginRequest, provider: Provider) -> Result<SignedIn, SyncanoError> {
-    let (instance, access) = checked_api_key(app, &req.instance, req.api_key.as_ref()).await?;
+    let (instance, permissions, access) = checked_api_key(app, &req.instance, req.api_key.as_ref()).await?;
     let credentials = req.credentials?;
     if !app.config.serves(provider) {
         return Err(LoginError::UnsupportedService(provider.syncano_backend().into()).into());
     }
-    let may_create = Creation::for_syncano(access.0, access.1);
+    let may_create = Creation::for_syncano(permissions, &access);
     let signed_in = app.sign_in(&instance, provider, &credentials, may_create).await?;
     let mut login = app.with_user_key(signed_in.user)?;
     login.first_login = signed_in.first_login;
@@ -33,22 +33,22 @@ pub async fn check_api_key(
     instance: &str,
     api_key: Option<&Secret>,
 ) -> Result<(InstanceName, ApiKeyPermissions), SyncanoError> {
-    let (instance, (permissions, _)) = checked_api_key(app, instance, api_key).await?;
+    let (instance, permissions, _) = checked_api_key(app, instance, api_key).await?;
     Ok((instance, permissions))
 }
 
-/// [`check_api_key`], with the instance's sign-up policy the same read brings.
+/// [`check_api_key`], with what the same read says of the instance's sign-up.
 async fn checked_api_key(
     app: &App,
     instance: &str,
     api_key: Option<&Secret>,
-) -> Result<(InstanceName, (ApiKeyPermissions, SignUpPolicy)), SyncanoError> {
+) -> Result<(InstanceName, ApiKeyPermissions, InstanceAccess), SyncanoError> {
     let api_key = api_key.ok_or(SyncanoError::MissingApiKey)?;
     // The platform lowercases the name before it looks it up (`InstanceBasedMixin`).
     let instance = InstanceName::parse(&instance.to_lowercase()).ok_or(SyncanoError::InvalidApiKey)?;
     let access = app.store.check_api_key_access(&instance, api_key).await?;
     match access.check {
-        ApiKeyCheck::Valid(permissions) => Ok((instance, (permissions, access.sign_up))),
+        ApiKeyCheck::Valid(permissions) => Ok((instance, permissions, access)),
         ApiKeyCheck::UnknownInstance | ApiKeyCheck::InvalidKey => Err(SyncanoError::InvalidApiKey),
     }
 }
