@@ -32,6 +32,8 @@ pub struct App {
     pub providers: Providers,
     pub user_keys: UserKeys,
     pub limiter: FailureLimiter,
+    /// Instances this Lambda instance saw refuse a sign-up ([`crate::login::ClosedSignUps`]).
+    pub closed_sign_ups: crate::login::ClosedSignUps,
 }
 
 impl App {
@@ -87,6 +89,7 @@ impl App {
                 config.login_failures_per_user_max,
                 config.login_failure_window,
             ),
+            closed_sign_ups: crate::login::ClosedSignUps::default(),
             config,
         })
     }

@@ -3,6 +3,9 @@
 //! of this layer is one [`LoginError`]; each dialect maps it once to a status and an error body
 //! (`dialect::syncano` wraps it in its own error with the failures only its API has).
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use crate::app::App;
 use crate::clock;
 use crate::identity::Provider;
@@ -99,7 +102,7 @@ impl From<StoreError> for LoginError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::InstanceNotFound => LoginError::UnknownInstance,
-            StoreError::SignUpClosed => LoginError::SignUpClosed,
+            StoreError::SignUpClosed { .. } => LoginError::SignUpClosed,
             StoreError::Unavailable(_) | StoreError::Contention => LoginError::StoreUnavailable(e.to_string()),
             StoreError::InstanceExists
             | StoreError::Dynamo(_)
@@ -114,8 +117,12 @@ impl From<StoreError> for LoginError {
 /// closed ([`crate::store::UserStore::create_user`]): that check is the one both dialects share.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Creation {
-    /// Up to the instance's policy (the Rocket.Chat route; a Syncano key that may create users).
+    /// A Syncano key that may create users, in an instance the same request read as open (or
+    /// one that links by verified email): up to the store.
     Allowed,
+    /// The Rocket.Chat route, which reads no instance item: up to the store, unless this Lambda
+    /// instance just saw the instance refuse a sign-up ([`ClosedSignUps`]).
+    PolicyUnread,
     /// The Syncano API key may not create users (no `allow_user_create`).
     KeyDenied,
     /// The instance's policy, read with the Syncano API key, is closed.
@@ -134,6 +141,32 @@ impl Creation {
         } else {
             Creation::Allowed
         }
+    }
+}
+
+/// How long a Lambda instance remembers that an instance refused a sign-up.
+pub const CLOSED_SIGN_UP_MEMORY_SECS: i64 = 60;
+
+/// The instances this Lambda instance saw refuse a sign-up (their id allocation failed on the
+/// policy, and they link no identity by email), each for [`CLOSED_SIGN_UP_MEMORY_SECS`]: a
+/// stranger retrying through the Rocket.Chat route, which reads no instance item, is refused
+/// without another write attempt on the instance item. It only ever refuses what the store just
+/// refused; an instance opened again takes new users through that route at most this long later
+/// in this Lambda instance (the Syncano route reads the policy in every request).
+#[derive(Debug, Default)]
+pub struct ClosedSignUps(Mutex<HashMap<InstanceName, i64>>);
+
+impl ClosedSignUps {
+    pub fn remembers(&self, instance: &InstanceName) -> bool {
+        let now = clock::now_secs();
+        let mut closed = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        closed.retain(|_, until| *until > now);
+        closed.contains_key(instance)
+    }
+
+    pub fn remember(&self, instance: &InstanceName) {
+        let until = clock::now_secs().saturating_add(CLOSED_SIGN_UP_MEMORY_SECS);
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(instance.clone(), until);
     }
 }
 
@@ -179,11 +212,21 @@ impl App {
         }
         match may_create {
             Creation::Allowed => {}
+            Creation::PolicyUnread if self.closed_sign_ups.remembers(instance) => return Err(LoginError::SignUpClosed),
+            Creation::PolicyUnread => {}
             Creation::KeyDenied => return Err(LoginError::UserCreateDenied),
             Creation::SignUpClosed => return Err(LoginError::SignUpClosed),
         }
         let identity = self.providers.first_login(verified, creds).await?;
-        let user = self.store.create_user(instance, &identity, &self.user_keys).await?;
+        let user = match self.store.create_user(instance, &identity, &self.user_keys).await {
+            Err(StoreError::SignUpClosed { links_by_email }) => {
+                if !links_by_email {
+                    self.closed_sign_ups.remember(instance);
+                }
+                return Err(LoginError::SignUpClosed);
+            }
+            created => created?,
+        };
         Ok(SignedInUser { user, first_login: true })
     }
 

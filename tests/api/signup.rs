@@ -84,9 +84,14 @@ async fn a_closed_instance_signs_up_nobody_through_either_dialect() {
     set_policy(&t, Some("closed")).await;
     assert_closed_to_strangers(&t, &member).await;
 
-    // Opened again, the same stranger gets in.
+    // Opened again, a newcomer gets in (through Syncano, which reads the policy in the request:
+    // this Lambda instance's Rocket.Chat route remembers the refusal for a minute), and then
+    // signs in through Rocket.Chat too.
     set_policy(&t, Some("open")).await;
     let (_, newcomer) = t.facebook_user("Invited Cat", None);
+    let (status, body) = syncano_with(&t, &t.api_key, &newcomer).await;
+    assert_eq!(status, 200, "{body}");
+    t.remember(body["user_key"].as_str().unwrap_or_default());
     let (status, body) = json(t.rocketchat_login(&newcomer).await).await;
     assert_eq!(status, 200, "{body}");
     t.remember(body["data"]["authToken"].as_str().unwrap_or_default());
@@ -110,7 +115,9 @@ async fn an_instance_without_a_policy_is_closed() {
 
 /// The policy costs no request of its own: a refused stranger costs Rocket.Chat the identity
 /// lookup and the refused id allocation, Syncano the API key check (which read the policy) and
-/// the identity lookup, and neither asks the provider for more than the token's check.
+/// the identity lookup. After one refusal, the Lambda instance's Rocket.Chat route refuses the
+/// next strangers without another write attempt on the instance item, and asks the provider
+/// only for the token's check.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_sign_up_makes_no_request_of_its_own() {
     let (t, proxy) = spawn_app_behind_proxy().await;
@@ -125,6 +132,12 @@ async fn a_refused_sign_up_makes_no_request_of_its_own() {
     assert_eq!(json(t.rocketchat_login(&stranger).await).await.0, 401);
     assert_eq!(ops(proxy.take()), ["GetItem", "UpdateItem"], "Rocket.Chat");
     assert!(t.emulator.request_count() - asked <= 2, "Rocket.Chat asked the provider too often");
+
+    let (_, next) = t.facebook_user("Counted Kitten", None);
+    let asked = t.emulator.request_count();
+    assert_eq!(json(t.rocketchat_login(&next).await).await.0, 401);
+    assert_eq!(ops(proxy.take()), ["GetItem"], "Rocket.Chat, after a refusal");
+    assert_eq!(t.emulator.request_count() - asked, 1, "Rocket.Chat after a refusal: only the token's check");
 
     let asked = t.emulator.request_count();
     assert_eq!(syncano_with(&t, &t.api_key, &stranger).await, syncano_refusal());

@@ -93,7 +93,7 @@ impl UserStore {
                         return Ok(user);
                     }
                 }
-                return Err(StoreError::SignUpClosed);
+                return Err(StoreError::SignUpClosed { links_by_email: linking });
             }
         };
         let link_email = if linking { identity.authoritative_email() } else { None };

@@ -169,11 +169,12 @@ pub async fn oauth_login(app: &App, provider: Provider, creds: &Credentials) -> 
     if !app.config.serves(provider) {
         return Err(LoginError::UnsupportedService(provider.as_str().into()));
     }
-    let user =
-        app.sign_in(&app.config.default_instance, provider, creds, Creation::Allowed).await.map_err(|e| match e {
+    let user = app.sign_in(&app.config.default_instance, provider, creds, Creation::PolicyUnread).await.map_err(
+        |e| match e {
             // The configured default instance must exist: its absence is our misconfiguration.
             LoginError::UnknownInstance => LoginError::Internal("DEFAULT_INSTANCE does not exist".into()),
             other => other,
-        })?;
+        },
+    )?;
     app.new_session(user).await
 }
