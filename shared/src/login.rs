@@ -245,3 +245,37 @@ impl App {
         Ok(SignedIn { user, credential, first_login: false })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::{ApiKeyCheck, SignUpPolicy};
+
+    fn access(sign_up: SignUpPolicy, links_by_email: bool) -> InstanceAccess {
+        InstanceAccess { check: ApiKeyCheck::Valid(ApiKeyPermissions::CLIENT), sign_up, links_by_email }
+    }
+
+    #[test]
+    fn a_syncano_first_login_needs_an_open_instance_and_a_key_that_may_create() {
+        let no_create = ApiKeyPermissions { ignore_acl: false, allow_user_create: false };
+        let open = access(SignUpPolicy::Open, false);
+        let closed = access(SignUpPolicy::Closed, false);
+        assert_eq!(Creation::for_syncano(ApiKeyPermissions::CLIENT, &open), Creation::Allowed);
+        assert_eq!(Creation::for_syncano(no_create, &open), Creation::KeyDenied);
+        assert_eq!(Creation::for_syncano(ApiKeyPermissions::ADMIN, &closed), Creation::SignUpClosed);
+        assert_eq!(Creation::for_syncano(ApiKeyPermissions::CLIENT, &closed), Creation::SignUpClosed);
+        // Linking may still join a user the instance has: the store decides.
+        let linking = access(SignUpPolicy::Closed, true);
+        assert_eq!(Creation::for_syncano(ApiKeyPermissions::CLIENT, &linking), Creation::Allowed);
+        assert_eq!(Creation::for_syncano(no_create, &linking), Creation::KeyDenied);
+    }
+
+    #[test]
+    fn a_refused_sign_up_is_remembered_for_its_instance_only() {
+        let closed = ClosedSignUps::default();
+        let (a, b) = (InstanceName::parse("a").expect("valid"), InstanceName::parse("b").expect("valid"));
+        assert!(!closed.remembers(&a));
+        closed.remember(&a);
+        assert!(closed.remembers(&a) && !closed.remembers(&b));
+    }
+}
