@@ -32,6 +32,8 @@ pub struct App {
     pub providers: Providers,
     pub user_keys: UserKeys,
     pub limiter: FailureLimiter,
+    /// Instances this Lambda instance saw refuse a sign-up ([`crate::login::ClosedSignUps`]).
+    pub closed_sign_ups: crate::login::ClosedSignUps,
 }
 
 impl App {
@@ -88,6 +90,7 @@ impl App {
                 config.login_failure_window,
             )
             .with_resume_misses_max(config.login_resume_misses_max),
+            closed_sign_ups: crate::login::ClosedSignUps::default(),
             config,
         })
     }

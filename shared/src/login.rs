@@ -3,13 +3,16 @@
 //! of this layer is one [`LoginError`]; each dialect maps it once to a status and an error body
 //! (`dialect::syncano` wraps it in its own error with the failures only its API has).
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use crate::app::App;
 use crate::clock;
 use crate::identity::Provider;
 use crate::instance::InstanceName;
 use crate::metrics::Outcome;
 use crate::providers::{Credentials, ProviderError, Verified};
-use crate::records::UserRecord;
+use crate::records::{ApiKeyPermissions, InstanceAccess, UserRecord};
 use crate::secret::Secret;
 use crate::store::StoreError;
 use crate::tokens;
@@ -65,6 +68,9 @@ pub enum LoginError {
     /// `allow_user_create`).
     #[error("the API key may not create users")]
     UserCreateDenied,
+    /// A first login in an instance whose sign-up policy is closed: only its users sign in.
+    #[error("the instance's sign-up is closed")]
+    SignUpClosed,
     /// An account deletion whose confirmation does not match (Rocket.Chat: the SHA-256 of the
     /// username, for a user without a password).
     #[error("the deletion is not confirmed")]
@@ -96,12 +102,71 @@ impl From<StoreError> for LoginError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::InstanceNotFound => LoginError::UnknownInstance,
+            StoreError::SignUpClosed { .. } => LoginError::SignUpClosed,
             StoreError::Unavailable(_) | StoreError::Contention => LoginError::StoreUnavailable(e.to_string()),
             StoreError::InstanceExists
             | StoreError::Dynamo(_)
             | StoreError::Corrupt(_)
             | StoreError::RetiredKeyVersion(_) => LoginError::Internal(e.to_string()),
         }
+    }
+}
+
+/// Whether a first login may create its user, as far as the caller knows before the provider is
+/// asked. Whatever it says, the store creates no user in an instance whose sign-up policy is
+/// closed ([`crate::store::UserStore::create_user`]): that check is the one both dialects share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Creation {
+    /// A Syncano key that may create users, in an instance the same request read as open (or
+    /// one that links by verified email): up to the store.
+    Allowed,
+    /// The Rocket.Chat route, which reads no instance item: up to the store, unless this Lambda
+    /// instance just saw the instance refuse a sign-up ([`ClosedSignUps`]).
+    PolicyUnread,
+    /// The Syncano API key may not create users (no `allow_user_create`).
+    KeyDenied,
+    /// The instance's policy, read with the Syncano API key, is closed.
+    SignUpClosed,
+}
+
+impl Creation {
+    /// What a Syncano login may do: its key's flags and its instance's policy, from one read.
+    /// A closed instance that links by verified email is left to the store, which still joins a
+    /// new identity to a user the instance has.
+    pub fn for_syncano(permissions: ApiKeyPermissions, access: &InstanceAccess) -> Creation {
+        if !access.sign_up.is_open() && !access.links_by_email {
+            Creation::SignUpClosed
+        } else if !permissions.may_create_users() {
+            Creation::KeyDenied
+        } else {
+            Creation::Allowed
+        }
+    }
+}
+
+/// How long a Lambda instance remembers that an instance refused a sign-up.
+pub const CLOSED_SIGN_UP_MEMORY_SECS: i64 = 60;
+
+/// The instances this Lambda instance saw refuse a sign-up (their id allocation failed on the
+/// policy, and they link no identity by email), each for [`CLOSED_SIGN_UP_MEMORY_SECS`]: a
+/// stranger retrying through the Rocket.Chat route, which reads no instance item, is refused
+/// without another write attempt on the instance item. It only ever refuses what the store just
+/// refused; an instance opened again takes new users through that route at most this long later
+/// in this Lambda instance (the Syncano route reads the policy in every request).
+#[derive(Debug, Default)]
+pub struct ClosedSignUps(Mutex<HashMap<InstanceName, i64>>);
+
+impl ClosedSignUps {
+    pub fn remembers(&self, instance: &InstanceName) -> bool {
+        let now = clock::now_secs();
+        let mut closed = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        closed.retain(|_, until| *until > now);
+        closed.contains_key(instance)
+    }
+
+    pub fn remember(&self, instance: &InstanceName) {
+        let until = clock::now_secs().saturating_add(CLOSED_SIGN_UP_MEMORY_SECS);
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(instance.clone(), until);
     }
 }
 
@@ -118,7 +183,7 @@ impl App {
         instance: &InstanceName,
         provider: Provider,
         creds: &Credentials,
-        may_create: bool,
+        may_create: Creation,
     ) -> Result<SignedInUser, LoginError> {
         let verified = self.verify(provider, creds).await?;
         let code = creds.authorization_code.as_ref();
@@ -132,13 +197,14 @@ impl App {
     }
 
     /// The user of a verified identity in `instance`; on its first login the provider is asked
-    /// for what only a new user needs, and the user is created if the caller `may_create` users.
+    /// for what only a new user needs, and the user is created if the caller `may_create` users
+    /// and the instance's sign-up policy is open (the store checks that as it allocates the id).
     async fn find_or_create_user(
         &self,
         instance: &InstanceName,
         verified: Verified,
         creds: &Credentials,
-        may_create: bool,
+        may_create: Creation,
     ) -> Result<SignedInUser, LoginError> {
         let id = &verified.identity;
         // Under the limiter, the attempt's failure counters are read in the same request, and a
@@ -159,13 +225,25 @@ impl App {
         if let Some(user) = found {
             return Ok(SignedInUser { user, first_login: false });
         }
-        if !may_create {
-            return Err(LoginError::UserCreateDenied);
+        match may_create {
+            Creation::Allowed => {}
+            Creation::PolicyUnread if self.closed_sign_ups.remembers(instance) => return Err(LoginError::SignUpClosed),
+            Creation::PolicyUnread => {}
+            Creation::KeyDenied => return Err(LoginError::UserCreateDenied),
+            Creation::SignUpClosed => return Err(LoginError::SignUpClosed),
         }
         let mut identity = self.providers.first_login(verified, creds).await?;
         // The name is shown to other people: no bidi or invisible characters, NFKC.
         identity.name = identity.name.as_deref().and_then(crate::display_name::clean);
-        let user = self.store.create_user(instance, &identity, &self.user_keys).await?;
+        let user = match self.store.create_user(instance, &identity, &self.user_keys).await {
+            Err(StoreError::SignUpClosed { links_by_email }) => {
+                if !links_by_email {
+                    self.closed_sign_ups.remember(instance);
+                }
+                return Err(LoginError::SignUpClosed);
+            }
+            created => created?,
+        };
         Ok(SignedInUser { user, first_login: true })
     }
 
@@ -182,5 +260,39 @@ impl App {
     pub fn with_user_key(&self, user: UserRecord) -> Result<SignedIn, LoginError> {
         let credential = crate::store::user_key_of(&self.user_keys, &user)?;
         Ok(SignedIn { user, credential, first_login: false })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::{ApiKeyCheck, SignUpPolicy};
+
+    fn access(sign_up: SignUpPolicy, links_by_email: bool) -> InstanceAccess {
+        InstanceAccess { check: ApiKeyCheck::Valid(ApiKeyPermissions::CLIENT), sign_up, links_by_email }
+    }
+
+    #[test]
+    fn a_syncano_first_login_needs_an_open_instance_and_a_key_that_may_create() {
+        let no_create = ApiKeyPermissions { ignore_acl: false, allow_user_create: false };
+        let open = access(SignUpPolicy::Open, false);
+        let closed = access(SignUpPolicy::Closed, false);
+        assert_eq!(Creation::for_syncano(ApiKeyPermissions::CLIENT, &open), Creation::Allowed);
+        assert_eq!(Creation::for_syncano(no_create, &open), Creation::KeyDenied);
+        assert_eq!(Creation::for_syncano(ApiKeyPermissions::ADMIN, &closed), Creation::SignUpClosed);
+        assert_eq!(Creation::for_syncano(ApiKeyPermissions::CLIENT, &closed), Creation::SignUpClosed);
+        // Linking may still join a user the instance has: the store decides.
+        let linking = access(SignUpPolicy::Closed, true);
+        assert_eq!(Creation::for_syncano(ApiKeyPermissions::CLIENT, &linking), Creation::Allowed);
+        assert_eq!(Creation::for_syncano(no_create, &linking), Creation::KeyDenied);
+    }
+
+    #[test]
+    fn a_refused_sign_up_is_remembered_for_its_instance_only() {
+        let closed = ClosedSignUps::default();
+        let (a, b) = (InstanceName::parse("a").expect("valid"), InstanceName::parse("b").expect("valid"));
+        assert!(!closed.remembers(&a));
+        closed.remember(&a);
+        assert!(closed.remembers(&a) && !closed.remembers(&b));
     }
 }

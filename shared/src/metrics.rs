@@ -92,6 +92,7 @@ impl Outcome {
             | LoginError::TokenRejected(_)
             | LoginError::NotLoggedIn
             | LoginError::UserCreateDenied
+            | LoginError::SignUpClosed
             | LoginError::DeletionNotConfirmed => Outcome::Rejected,
         }
     }

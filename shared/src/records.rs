@@ -35,6 +35,59 @@ pub enum ApiKeyCheck {
     InvalidKey,
 }
 
+/// Whether an instance takes new users on their first social login, through either dialect
+/// (Rocket.Chat's `Accounts_Registration_AuthenticationServices_Enabled`). Stored on the instance
+/// item as `sign_up`; an item without it (written before the policy existed) or with any other
+/// value is closed: docs/security.md, "Sign-up policy".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignUpPolicy {
+    /// A first login creates its user (if the Syncano API key may create users, too).
+    Open,
+    /// Only users the instance already has sign in.
+    Closed,
+}
+
+impl SignUpPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignUpPolicy::Open => "open",
+            SignUpPolicy::Closed => "closed",
+        }
+    }
+
+    /// `open` or `closed`, as stored and as the admin tool takes it.
+    pub fn parse(text: &str) -> Option<SignUpPolicy> {
+        match text {
+            "open" => Some(SignUpPolicy::Open),
+            "closed" => Some(SignUpPolicy::Closed),
+            _ => None,
+        }
+    }
+
+    /// The policy an instance item's `sign_up` attribute says: only `open` opens (fail closed).
+    pub fn from_stored(value: Option<&str>) -> SignUpPolicy {
+        match value {
+            Some("open") => SignUpPolicy::Open,
+            _ => SignUpPolicy::Closed,
+        }
+    }
+
+    pub fn is_open(self) -> bool {
+        self == SignUpPolicy::Open
+    }
+}
+
+/// What the one read of a Syncano request's API key check learns: the key's standing, and the
+/// instance's sign-up policy (from the instance item the same read fetches).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InstanceAccess {
+    pub check: ApiKeyCheck,
+    pub sign_up: SignUpPolicy,
+    /// The instance links a new identity to the user of the same verified email: a closed
+    /// instance still takes such an identity (no new user), so the store decides.
+    pub links_by_email: bool,
+}
+
 /// A user as the login responses need it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRecord {
@@ -109,5 +162,22 @@ impl DeletionReason {
             DeletionReason::Apple => "apple",
             DeletionReason::Facebook => "facebook",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SignUpPolicy;
+
+    #[test]
+    fn only_a_stored_open_opens_sign_up() {
+        assert_eq!(SignUpPolicy::from_stored(Some("open")), SignUpPolicy::Open);
+        for closed in [None, Some("closed"), Some(""), Some("OPEN"), Some("true")] {
+            assert_eq!(SignUpPolicy::from_stored(closed), SignUpPolicy::Closed, "{closed:?}");
+        }
+        for p in [SignUpPolicy::Open, SignUpPolicy::Closed] {
+            assert_eq!(SignUpPolicy::parse(p.as_str()), Some(p));
+        }
+        assert_eq!(SignUpPolicy::parse("invite"), None);
     }
 }

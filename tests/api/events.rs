@@ -96,6 +96,8 @@ fn samples(emulator: &Emulator) -> BTreeMap<(&'static str, String), Value> {
             add("403-wrong-api-key", ev(DEMO_INSTANCE, json_ct, Some(&"0".repeat(40)), &success.to_string()));
             // An unknown instance answers like a wrong key (no instance enumeration).
             add("403-unknown-instance", ev("no-such-instance", json_ct, key, &success.to_string()));
+            // A first login in an instance closed to sign-ups (docs/security.md, "Sign-up policy").
+            add("403-signup-closed", ev(DEMO_CLOSED_INSTANCE, json_ct, key, &success.to_string()));
         }
     }
     let login = |body: Value| {

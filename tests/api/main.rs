@@ -21,6 +21,7 @@ mod revocation;
 mod rocketchat;
 mod security;
 mod sessions;
+mod signup;
 mod smoke;
 mod soak;
 mod syncano;

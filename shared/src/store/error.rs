@@ -10,6 +10,10 @@ pub enum StoreError {
     InstanceNotFound,
     #[error("instance already exists")]
     InstanceExists,
+    /// The instance's sign-up policy is closed: no new user (the allocation of its id refused);
+    /// whether the instance links identities by verified email (another may yet link).
+    #[error("the instance's sign-up is closed")]
+    SignUpClosed { links_by_email: bool },
     /// Throttled, 5xx or unreachable: the caller may retry later (503).
     #[error("DynamoDB unavailable: {0}")]
     Unavailable(String),

@@ -5,11 +5,11 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, ReturnValue, TransactWriteItem};
 
 use super::error::{build_err, classify};
-use super::items::{api_key_permissions, get_n, get_opt_s, get_s, n, s, Item};
+use super::items::{api_key_permissions, get_n, get_opt_s, get_s, n, s, sign_up_policy, Item};
 use super::{keys, StoreError, UserStore};
 use crate::clock;
 use crate::instance::InstanceName;
-use crate::records::{ApiKeyCheck, ApiKeyInfo, ApiKeyPermissions};
+use crate::records::{ApiKeyCheck, ApiKeyInfo, ApiKeyPermissions, InstanceAccess, SignUpPolicy};
 use crate::secret::Secret;
 use crate::tokens;
 
@@ -17,20 +17,52 @@ impl UserStore {
     /// One consistent BatchGetItem answers both "does the instance exist" and "is this one of its
     /// keys", so a revoked key stops working at once.
     pub async fn check_api_key(&self, instance: &InstanceName, api_key: &Secret) -> Result<ApiKeyCheck, StoreError> {
+        Ok(self.check_api_key_access(instance, api_key).await?.check)
+    }
+
+    /// [`UserStore::check_api_key`], and the instance's sign-up policy from the same read (the
+    /// instance item it fetches anyway): a Syncano login refuses a first login of a closed
+    /// instance before the provider is asked for what only a new user needs.
+    pub async fn check_api_key_access(
+        &self,
+        instance: &InstanceName,
+        api_key: &Secret,
+    ) -> Result<InstanceAccess, StoreError> {
         let found = self
             .batch_get(
                 vec![keys::instance(instance), keys::api_key(instance, &tokens::sha256_hex(api_key.expose()))],
-                "sk, ignore_acl, allow_user_create",
+                "sk, ignore_acl, allow_user_create, sign_up, link_by_verified_email",
             )
             .await?;
         let sk = |i: &Item| get_opt_s(i, "sk").unwrap_or_default();
-        Ok(if !found.iter().any(|i| sk(i) == "INSTANCE") {
+        let instance_item = found.iter().find(|i| sk(i) == "INSTANCE");
+        let check = if instance_item.is_none() {
             ApiKeyCheck::UnknownInstance
         } else if let Some(key) = found.iter().find(|i| sk(i).starts_with("APIKEY#")) {
             ApiKeyCheck::Valid(api_key_permissions(key))
         } else {
             ApiKeyCheck::InvalidKey
+        };
+        Ok(InstanceAccess {
+            check,
+            sign_up: instance_item.map_or(SignUpPolicy::Closed, sign_up_policy),
+            links_by_email: instance_item
+                .is_some_and(|i| matches!(i.get("link_by_verified_email"), Some(AttributeValue::Bool(true)))),
         })
+    }
+
+    /// The sign-up policy an instance item records (`admin show-sign-up`), one consistent read:
+    /// `None` if it records none (an item from before the policy), which logins read as closed.
+    pub async fn stored_sign_up(&self, instance: &InstanceName) -> Result<Option<SignUpPolicy>, StoreError> {
+        let item = self.get(keys::instance(instance), true).await?.ok_or(StoreError::InstanceNotFound)?;
+        Ok(get_opt_s(&item, "sign_up").as_deref().and_then(SignUpPolicy::parse))
+    }
+
+    /// Opens or closes an instance to new users (`admin set-sign-up`); both dialects obey it
+    /// from the next first login on.
+    pub async fn set_sign_up(&self, instance: &InstanceName, policy: SignUpPolicy) -> Result<(), StoreError> {
+        self.update_instance(instance, "SET sign_up = :v", s(policy.as_str()), ReturnValue::None).await?;
+        Ok(())
     }
 
     /// Turns account linking by verified email on or off for an instance (off by default).
@@ -67,11 +99,18 @@ impl UserStore {
         Ok(out.attributes)
     }
 
-    /// Creates an instance (the operator's `admin create-instance`).
+    /// Creates an instance closed to new users (open it with [`UserStore::set_sign_up`]).
     pub async fn create_instance(&self, instance: &InstanceName) -> Result<(), StoreError> {
+        self.create_instance_with(instance, SignUpPolicy::Closed).await
+    }
+
+    /// Creates an instance with its sign-up policy (the operator's `admin create-instance`); the
+    /// item always records the policy.
+    pub async fn create_instance_with(&self, instance: &InstanceName, sign_up: SignUpPolicy) -> Result<(), StoreError> {
         let mut item = keys::instance(instance);
         item.insert("created_at".into(), n(clock::now_micros()));
         item.insert("next_user_id".into(), n(0));
+        item.insert("sign_up".into(), s(sign_up.as_str()));
         self.put_new(item).send().await.map_err(|e| match e.as_service_error() {
             Some(se) if se.is_conditional_check_failed_exception() => StoreError::InstanceExists,
             _ => classify("PutItem", e),

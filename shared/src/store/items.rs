@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWr
 use super::error::{build_err, classify};
 use super::{StoreError, UserStore};
 use crate::instance::InstanceName;
-use crate::records::{ApiKeyPermissions, UserRecord};
+use crate::records::{ApiKeyPermissions, SignUpPolicy, UserRecord};
 
 pub(super) type Item = HashMap<String, AttributeValue>;
 
@@ -82,6 +82,11 @@ pub(super) fn user_from_item(instance: &InstanceName, item: &Item) -> Result<Use
         // Users made before versions were recorded: version 1.
         key_version: if item.contains_key("key_version") { get_n(item, "key_version")? } else { 1 },
     })
+}
+
+/// What an instance item's `sign_up` says: open only if it says `open`.
+pub(super) fn sign_up_policy(item: &Item) -> SignUpPolicy {
+    SignUpPolicy::from_stored(get_opt_s(item, "sign_up").as_deref())
 }
 
 /// What an API key item says its key may do.

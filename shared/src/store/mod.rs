@@ -2,7 +2,7 @@
 //!
 //! | item                     | pk                                   | sk                 |
 //! |--------------------------|--------------------------------------|--------------------|
-//! | instance (+ id counter)  | `INST#{instance}`                    | `INSTANCE`         |
+//! | instance (+ id counter, sign-up policy) | `INST#{instance}`                    | `INSTANCE`         |
 //! | API key (hash only)      | `INST#{instance}`                    | `APIKEY#{sha256}`  |
 //! | identity → user snapshot | `IDENT#{instance}#{provider}#{sub}`  | `IDENT`            |
 //! | user                     | `USER#{instance}#{user id}`          | `USER`             |
@@ -50,7 +50,9 @@ mod users;
 
 use aws_sdk_dynamodb::Client;
 
-pub use crate::records::{ApiKeyCheck, ApiKeyInfo, ApiKeyPermissions, DeletionReason, Session, UserRecord};
+pub use crate::records::{
+    ApiKeyCheck, ApiKeyInfo, ApiKeyPermissions, DeletionReason, InstanceAccess, Session, SignUpPolicy, UserRecord,
+};
 pub use deletion::{Step1, TombstoneStep, Tombstoned};
 pub use error::StoreError;
 pub use facebook_deletions::{Claim, FacebookDeletion};

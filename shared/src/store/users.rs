@@ -4,22 +4,35 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 
 use super::deletion::is_tombstone;
 use super::error::classify;
-use super::items::{get_n, n, user_attributes, user_from_item, Item};
+use super::items::{get_n, n, s, user_attributes, user_from_item, Item};
 use super::user_keys::user_key_of;
 use super::{keys, StoreError, UserStore};
 use crate::clock;
 use crate::identity::VerifiedIdentity;
 use crate::instance::InstanceName;
-use crate::records::UserRecord;
+use crate::records::{SignUpPolicy, UserRecord};
 use crate::tokens::{self, UserKeys};
 use crate::username;
 
 /// How often a first login retries a transaction that lost on a username or a write conflict.
 const MAX_CREATE_ATTEMPTS: u32 = 12;
+
+/// What the allocation of a new user's id found.
+enum Allocation {
+    Id {
+        user_id: u64,
+        linking: bool,
+    },
+    /// The instance's sign-up policy is closed (no id was taken).
+    SignUpClosed {
+        linking: bool,
+    },
+}
 
 enum CreateOutcome {
     Created,
@@ -70,7 +83,19 @@ impl UserStore {
         keys: &UserKeys,
     ) -> Result<UserRecord, StoreError> {
         let provider = identity.provider.as_str();
-        let (user_id, linking) = self.allocate_user_id(instance).await?;
+        let (user_id, linking) = match self.allocate_user_id(instance).await? {
+            Allocation::Id { user_id, linking } => (user_id, linking),
+            Allocation::SignUpClosed { linking } => {
+                // No new user; but a person the instance knows by a verified email is no new
+                // user: with linking on, the new identity still joins them.
+                if let Some(email) = identity.authoritative_email().filter(|_| linking) {
+                    if let Some(user) = self.link_by_email(instance, identity, &email).await? {
+                        return Ok(user);
+                    }
+                }
+                return Err(StoreError::SignUpClosed { links_by_email: linking });
+            }
+        };
         let link_email = if linking { identity.authoritative_email() } else { None };
         let mut link_email = link_email.as_deref();
         if let Some(email) = link_email {
@@ -131,17 +156,39 @@ impl UserStore {
         Err(StoreError::Contention)
     }
 
-    /// Next Syncano user id of the instance (atomic ADD), and whether the instance links accounts
-    /// by verified email; fails if the instance does not exist.
-    async fn allocate_user_id(&self, instance: &InstanceName) -> Result<(u64, bool), StoreError> {
-        let attrs = self
-            .update_instance(instance, "ADD next_user_id :v", n(1), ReturnValue::AllNew)
-            .await?
-            .ok_or(StoreError::Corrupt("next_user_id"))?;
-        Ok((
-            get_n(&attrs, "next_user_id")?,
-            matches!(attrs.get("link_by_verified_email"), Some(AttributeValue::Bool(true))),
-        ))
+    /// Next Syncano user id of the instance (atomic ADD) if its sign-up policy is open, and
+    /// whether the instance links accounts by verified email; fails if the instance does not
+    /// exist. The policy is the ADD's condition: the one write every new user makes to the
+    /// instance item enforces it for both dialects, with no read of its own, and a closed
+    /// instance's counter does not move. The refusal returns the item as it is, for its linking.
+    async fn allocate_user_id(&self, instance: &InstanceName) -> Result<Allocation, StoreError> {
+        let linking = |attrs: &Item| matches!(attrs.get("link_by_verified_email"), Some(AttributeValue::Bool(true)));
+        let out = self
+            .client
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(keys::instance(instance)))
+            .update_expression("ADD next_user_id :one")
+            .condition_expression("attribute_exists(pk) AND sign_up = :open")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":open", s(SignUpPolicy::Open.as_str()))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match out {
+            Ok(out) => {
+                let attrs = out.attributes.ok_or(StoreError::Corrupt("next_user_id"))?;
+                Ok(Allocation::Id { user_id: get_n(&attrs, "next_user_id")?, linking: linking(&attrs) })
+            }
+            Err(e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => match failed.item() {
+                    Some(attrs) => Ok(Allocation::SignUpClosed { linking: linking(attrs) }),
+                    None => Err(StoreError::InstanceNotFound),
+                },
+                _ => Err(classify("UpdateItem", e)),
+            },
+        }
     }
 
     async fn create(

@@ -1,5 +1,5 @@
-//! `admin`: the operator's command line for instances, their API keys and settings, and the
-//! re-keying of users whose key predates per-user salts.
+//! `admin`: the operator's command line for instances, their sign-up policy, API keys and
+//! settings, and the re-keying of users whose key predates per-user salts.
 //!
 //! Reads `TABLE_NAME` and the usual AWS settings (region, credentials, and
 //! `AWS_ENDPOINT_URL_DYNAMODB` for DynamoDB Local) from the environment.
@@ -8,17 +8,25 @@ use std::process::ExitCode;
 
 use shared::clock::rfc3339_micros;
 use shared::config::TokenSecrets;
-use shared::store::{ApiKeyPermissions, UserStore};
+use shared::store::{ApiKeyPermissions, SignUpPolicy, UserStore};
 use shared::tokens::UserKeys;
 use shared::InstanceName;
 
 const USAGE: &str = "usage:
-  admin create-instance INSTANCE [FLAGS]  create an instance and print its first API key
+  admin create-instance INSTANCE [FLAGS] [--sign-up open|closed]
+                                     create an instance and print its first API key; its
+                                     sign-up policy is closed unless --sign-up open
   admin create-key INSTANCE [FLAGS]       print a new API key for an instance
   admin list-keys INSTANCE           list the instance's key ids and flags (never the keys)
   admin revoke-key INSTANCE KEY_ID   revoke a key by its id
   admin set-linking INSTANCE on|off  link a new provider identity to the user holding the same
                                      email when both providers vouch for it as verified (off)
+  admin show-sign-up INSTANCE        print the instance's sign-up policy
+  admin set-sign-up INSTANCE open|closed
+                                     open: a first social login creates its user, through either
+                                     API (a Syncano key needs --allow-user-create too); closed:
+                                     only the instance's users sign in. An instance without a
+                                     policy (created before it existed) is closed
   admin legacy-keys INSTANCE [--rekey]
                                      list the users whose user_key was made before per-user
                                      salts (computable from TOKEN_SECRET alone); --rekey gives
@@ -30,6 +38,31 @@ const USAGE: &str = "usage:
 FLAGS (Syncano's API key permissions; none given = a key that may do neither):
   --allow-user-create   may create users on their first social login: the client key an app ships
   --ignore-acl          instance admin: may reset any user's key; never ship it in an app";
+
+/// The sign-up policy `create-instance` is given (closed if none), and the key flags left.
+fn sign_up_flag(flags: &[String]) -> Result<(SignUpPolicy, Vec<String>), String> {
+    let mut policy = None;
+    let mut rest = Vec::new();
+    let mut args = flags.iter();
+    while let Some(flag) = args.next() {
+        if flag == "--sign-up" {
+            let value = args.next().and_then(|v| SignUpPolicy::parse(v)).ok_or(USAGE)?;
+            if policy.replace(value).is_some() {
+                return Err(USAGE.to_string());
+            }
+        } else {
+            rest.push(flag.clone());
+        }
+    }
+    Ok((policy.unwrap_or(SignUpPolicy::Closed), rest))
+}
+
+fn describe_sign_up(instance: &InstanceName, policy: SignUpPolicy) -> String {
+    match policy {
+        SignUpPolicy::Open => format!("sign-up open for {instance}: a first social login creates its user"),
+        SignUpPolicy::Closed => format!("sign-up closed for {instance}: only its users sign in"),
+    }
+}
 
 /// The permissions the flags of `create-instance` / `create-key` ask for.
 fn permissions(flags: &[String]) -> Result<ApiKeyPermissions, String> {
@@ -71,11 +104,13 @@ async fn run(args: &[String]) -> Result<(), String> {
     let err = |e: shared::store::StoreError| e.to_string();
     match (command.as_str(), rest) {
         ("create-instance", flags) => {
-            let perms = permissions(flags)?;
-            store.create_instance(&instance).await.map_err(err)?;
+            let (policy, flags) = sign_up_flag(flags)?;
+            let perms = permissions(&flags)?;
+            store.create_instance_with(&instance, policy).await.map_err(err)?;
             let (key_id, key) = store.create_api_key(&instance, perms).await.map_err(err)?;
             println!(
-                "instance {instance} created\napi key id {key_id} ({})\nX-API-KEY: {}",
+                "instance {instance} created\n{}\napi key id {key_id} ({})\nX-API-KEY: {}",
+                describe_sign_up(&instance, policy),
                 describe(perms),
                 key.expose()
             );
@@ -99,6 +134,18 @@ async fn run(args: &[String]) -> Result<(), String> {
         ("set-linking", [mode]) if mode == "on" || mode == "off" => {
             store.set_linking(&instance, mode == "on").await.map_err(err)?;
             println!("account linking by verified email {mode} for {instance}");
+        }
+        ("show-sign-up", []) => match store.stored_sign_up(&instance).await.map_err(err)? {
+            Some(policy) => println!("{}", describe_sign_up(&instance, policy)),
+            None => println!(
+                "{} (none recorded: set one with set-sign-up)",
+                describe_sign_up(&instance, SignUpPolicy::Closed)
+            ),
+        },
+        ("set-sign-up", [mode]) => {
+            let policy = SignUpPolicy::parse(mode).ok_or(USAGE)?;
+            store.set_sign_up(&instance, policy).await.map_err(err)?;
+            println!("{}", describe_sign_up(&instance, policy));
         }
         ("legacy-keys", []) => {
             let ids = store.users_with_legacy_keys(&instance).await.map_err(err)?;

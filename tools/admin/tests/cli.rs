@@ -1,4 +1,5 @@
-//! The `admin` binary against DynamoDB Local: create an instance, list, use and revoke its keys.
+//! The `admin` binary against DynamoDB Local: create an instance, list, use and revoke its keys,
+//! show and set its sign-up policy.
 
 use std::process::{Command, Output};
 
@@ -7,7 +8,7 @@ use local_stack::Template;
 use shared::config::TokenSecrets;
 use shared::identity::{Provider, VerifiedIdentity};
 use shared::records::UserRecord;
-use shared::store::{user_key_of, ApiKeyCheck, ApiKeyPermissions, UserStore};
+use shared::store::{user_key_of, ApiKeyCheck, ApiKeyPermissions, SignUpPolicy, UserStore};
 use shared::tokens::{derive_legacy_user_key, sha256_hex, UserKeys};
 use shared::{InstanceName, Secret};
 
@@ -42,7 +43,7 @@ async fn instances_and_keys_are_managed_from_the_command_line() {
     let table = format!("admin-{}-{nanos:08x}", std::process::id());
     let template = Template::load(repo_root().join("template.yaml")).expect("template");
     template.table().create(&dynamo, &table).await.expect("table");
-    let store = UserStore::new(dynamo, &table);
+    let store = UserStore::new(dynamo.clone(), &table);
     let acme = InstanceName::parse("acme").expect("valid");
 
     let out = stdout(&admin(&table, &["create-instance", "acme", "--allow-user-create"]));
@@ -85,10 +86,48 @@ async fn instances_and_keys_are_managed_from_the_command_line() {
     assert!(stdout(&admin(&table, &["set-linking", "acme", "on"])).contains("on"));
     stdout(&admin(&table, &["set-linking", "acme", "off"]));
 
+    // The sign-up policy: closed unless asked for, recorded on the instance item, read with the key.
+    let sign_up = |instance: &InstanceName, key: &str| {
+        let store = store.clone();
+        let (instance, key) = (instance.clone(), Secret::new(key));
+        async move { store.check_api_key_access(&instance, &key).await.expect("check").sign_up }
+    };
+    assert!(out.contains("sign-up closed for acme"), "{out}");
+    assert_eq!(store.stored_sign_up(&acme).await.expect("read"), Some(SignUpPolicy::Closed));
+    assert!(stdout(&admin(&table, &["show-sign-up", "acme"])).starts_with("sign-up closed for acme"));
+    assert!(stdout(&admin(&table, &["set-sign-up", "acme", "open"])).starts_with("sign-up open for acme"));
+    assert!(stdout(&admin(&table, &["show-sign-up", "acme"])).starts_with("sign-up open for acme"));
+    assert_eq!(sign_up(&acme, &second_key).await, SignUpPolicy::Open);
+    stdout(&admin(&table, &["set-sign-up", "acme", "closed"]));
+    assert_eq!(sign_up(&acme, &second_key).await, SignUpPolicy::Closed);
+    let open = stdout(&admin(&table, &["create-instance", "beta", "--sign-up", "open", "--allow-user-create"]));
+    assert!(open.contains("sign-up open for beta") && open.contains("allow_user_create=true"), "{open}");
+    let beta = InstanceName::parse("beta").expect("valid");
+    assert_eq!(sign_up(&beta, field(&open, "X-API-KEY:")).await, SignUpPolicy::Open);
+    // An instance item from before the policy: none recorded, which reads as closed.
+    let legacy = InstanceName::parse("legacy").expect("valid");
+    store.create_instance(&legacy).await.expect("instance");
+    store.set_sign_up(&legacy, SignUpPolicy::Open).await.expect("open");
+    let mut legacy_key = std::collections::HashMap::new();
+    legacy_key.insert("pk".to_string(), aws_sdk_dynamodb::types::AttributeValue::S("INST#legacy".into()));
+    legacy_key.insert("sk".to_string(), aws_sdk_dynamodb::types::AttributeValue::S("INSTANCE".into()));
+    let update = dynamo.update_item().table_name(&table).set_key(Some(legacy_key)).update_expression("REMOVE sign_up");
+    update.send().await.expect("remove the policy");
+    assert_eq!(store.stored_sign_up(&legacy).await.expect("read"), None);
+    let shown = stdout(&admin(&table, &["show-sign-up", "legacy"]));
+    assert!(shown.starts_with("sign-up closed for legacy") && shown.contains("none recorded"), "{shown}");
+
     for args in [
         &["set-linking", "acme", "maybe"][..],
         &["set-linking", "no-such-instance", "on"],
         &["create-instance", "acme"],
+        &["create-instance", "gamma", "--sign-up"],
+        &["create-instance", "gamma", "--sign-up", "maybe"],
+        &["create-instance", "gamma", "--sign-up", "open", "--sign-up", "closed"],
+        &["set-sign-up", "acme", "maybe"],
+        &["set-sign-up", "acme"],
+        &["set-sign-up", "no-such-instance", "open"],
+        &["show-sign-up", "no-such-instance"],
         &["revoke-key", "acme", &key_id],
         &["create-key", "no-such-instance"],
         &["create-key", "acme", "--superuser"],
@@ -165,7 +204,7 @@ async fn legacy_keys_are_listed_and_rekeyed() {
     template.table().create(&dynamo, &table).await.expect("table");
     let store = UserStore::new(dynamo.clone(), &table);
     let acme = InstanceName::parse("acme").expect("valid");
-    stdout(&admin(&table, &["create-instance", "acme", "--allow-user-create"]));
+    stdout(&admin(&table, &["create-instance", "acme", "--allow-user-create", "--sign-up", "open"]));
     let keys = UserKeys::new(Some(TokenSecrets { current: (1, keys_secret()), previous: None }));
     let mut users = Vec::new();
     for (i, name) in ["Old Timer", "New Comer", "Old Hand"].iter().enumerate() {

@@ -8,10 +8,13 @@ use base64::Engine;
 use emulator::{
     AppleTeam, Emulator, EmulatorConfig, FacebookApp, GitHubApp, LinkedInApp, OidcProvider, SigningMode, TwitterApp,
 };
-use shared::store::{ApiKeyPermissions, StoreError};
+use shared::store::{ApiKeyPermissions, SignUpPolicy, StoreError};
 use shared::{App, InstanceName, Secret};
 
 pub const DEMO_INSTANCE: &str = "demo";
+/// An instance closed to sign-ups, with [`DEMO_API_KEY`]: the demo user is not one of its users,
+/// so the `events/` sample of a refused sign-up logs them in there.
+pub const DEMO_CLOSED_INSTANCE: &str = "demo-closed";
 /// The demo instance's client API key (40 hex, like every key; `allow_user_create`, as an app
 /// ships it), as the `events/` samples send it.
 pub const DEMO_API_KEY: &str = "5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e";
@@ -74,15 +77,25 @@ pub const DEMO_FACEBOOK_OTHER_USER_ID: &str = "10000000000000042";
 /// The demo Apple user's `sub` (its [`demo_id_token`]).
 pub const DEMO_APPLE_SUB: &str = "001234.0123456789abcdef0123456789abcdef.1234";
 
-/// Creates the demo instance (if missing) with [`DEMO_API_KEY`], the demo Facebook user with
-/// [`DEMO_FACEBOOK_TOKEN`] for `app_id`, valid `ttl_secs`, and the demo Twitter and GitHub users
-/// with their fixed tokens.
+/// Creates the demo instance (if missing) with [`DEMO_API_KEY`] and its sign-up policy open (and
+/// [`DEMO_CLOSED_INSTANCE`], closed, with the same key), the demo Facebook user with [`DEMO_FACEBOOK_TOKEN`] for `app_id`, valid `ttl_secs`, and the demo
+/// Twitter and GitHub users with their fixed tokens.
 pub async fn seed(app: &App, emulator: &Emulator, app_id: &str, ttl_secs: i64) -> Result<(), StoreError> {
     let instance = InstanceName::parse(DEMO_INSTANCE).ok_or(StoreError::Corrupt("demo instance name"))?;
-    match app.store.create_instance(&instance).await {
+    match app.store.create_instance_with(&instance, SignUpPolicy::Open).await {
         Ok(()) => {
             app.store.import_api_key(&instance, &Secret::new(DEMO_API_KEY), ApiKeyPermissions::CLIENT).await?;
             app.store.import_api_key(&instance, &Secret::new(DEMO_ADMIN_API_KEY), ApiKeyPermissions::ADMIN).await?;
+        }
+        // A demo instance of an older local table has no policy, which reads as closed: the
+        // demo lets anyone sign up, as the README's curls do.
+        Err(StoreError::InstanceExists) => app.store.set_sign_up(&instance, SignUpPolicy::Open).await?,
+        Err(e) => return Err(e),
+    }
+    let closed = InstanceName::parse(DEMO_CLOSED_INSTANCE).ok_or(StoreError::Corrupt("demo instance name"))?;
+    match app.store.create_instance_with(&closed, SignUpPolicy::Closed).await {
+        Ok(()) => {
+            app.store.import_api_key(&closed, &Secret::new(DEMO_API_KEY), ApiKeyPermissions::CLIENT).await?;
         }
         Err(StoreError::InstanceExists) => {}
         Err(e) => return Err(e),

@@ -29,7 +29,7 @@ use crate::app::App;
 use crate::config::Config;
 use crate::http::{self, header_str, json_response, RequestLog};
 use crate::identity::Provider;
-use crate::login::{LoginError, SignedIn};
+use crate::login::{Creation, LoginError, SignedIn};
 use crate::metrics::{Dialect, Outcome};
 use crate::providers::Credentials;
 use crate::secret::Secret;
@@ -169,15 +169,18 @@ pub fn respond(config: &Config, log: RequestLog, result: Result<SignedIn, LoginE
     http::respond(log, result, ok, error_response)
 }
 
-/// An OAuth login: the provider, then the user in the default instance, then a new session.
+/// An OAuth login: the provider, then the user in the default instance (created only if its
+/// sign-up policy is open), then a new session.
 pub async fn oauth_login(app: &App, provider: Provider, creds: &Credentials) -> Result<SignedIn, LoginError> {
     if !app.config.serves(provider) {
         return Err(LoginError::UnsupportedService(provider.as_str().into()));
     }
-    let user = app.sign_in(&app.config.default_instance, provider, creds, true).await.map_err(|e| match e {
-        // The configured default instance must exist: its absence is our misconfiguration.
-        LoginError::UnknownInstance => LoginError::Internal("DEFAULT_INSTANCE does not exist".into()),
-        other => other,
-    })?;
+    let user = app.sign_in(&app.config.default_instance, provider, creds, Creation::PolicyUnread).await.map_err(
+        |e| match e {
+            // The configured default instance must exist: its absence is our misconfiguration.
+            LoginError::UnknownInstance => LoginError::Internal("DEFAULT_INSTANCE does not exist".into()),
+            other => other,
+        },
+    )?;
     app.new_session(user).await
 }

@@ -177,7 +177,10 @@ pub fn error_parts(err: &LoginError) -> (StatusCode, &'static str, String) {
         // Every Meteor.Error of a login handler (no credentials, an unknown resume token) becomes
         // `User not found` (loginErrorMessageOverride.ts), which the login route answers as
         // `Unauthorized`; a token the provider refuses answers the same.
-        LoginError::TokenRejected(_) => {
+        // A closed sign-up is Rocket.Chat's `Accounts_Registration_AuthenticationServices_Enabled`
+        // off: `validateNewUser` throws `Meteor.Error('registration-disabled-authentication-services')`
+        // inside the OAuth login handler, which the override and the route make `Unauthorized`.
+        LoginError::TokenRejected(_) | LoginError::SignUpClosed => {
             (StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized".into())
         }
         LoginError::ProviderUnavailable(_) => (

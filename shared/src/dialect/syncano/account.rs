@@ -6,19 +6,20 @@ use super::request::LoginRequest;
 use crate::app::App;
 use crate::identity::Provider;
 use crate::instance::InstanceName;
-use crate::login::{LoginError, SignedIn};
-use crate::records::{ApiKeyCheck, ApiKeyPermissions, DeletionReason};
+use crate::login::{Creation, LoginError, SignedIn};
+use crate::records::{ApiKeyCheck, ApiKeyPermissions, DeletionReason, InstanceAccess};
 use crate::secret::Secret;
 
 /// A social login (`SocialAuthView.post`): instance + API key, then the body's token, then the
 /// backend, then the provider, then the user and its key.
 pub async fn login(app: &App, req: LoginRequest, provider: Provider) -> Result<SignedIn, SyncanoError> {
-    let (instance, permissions) = check_api_key(app, &req.instance, req.api_key.as_ref()).await?;
+    let (instance, permissions, access) = checked_api_key(app, &req.instance, req.api_key.as_ref()).await?;
     let credentials = req.credentials?;
     if !app.config.serves(provider) {
         return Err(LoginError::UnsupportedService(provider.syncano_backend().into()).into());
     }
-    let signed_in = app.sign_in(&instance, provider, &credentials, permissions.may_create_users()).await?;
+    let may_create = Creation::for_syncano(permissions, &access);
+    let signed_in = app.sign_in(&instance, provider, &credentials, may_create).await?;
     let mut login = app.with_user_key(signed_in.user)?;
     login.first_login = signed_in.first_login;
     Ok(login)
@@ -32,11 +33,22 @@ pub async fn check_api_key(
     instance: &str,
     api_key: Option<&Secret>,
 ) -> Result<(InstanceName, ApiKeyPermissions), SyncanoError> {
+    let (instance, permissions, _) = checked_api_key(app, instance, api_key).await?;
+    Ok((instance, permissions))
+}
+
+/// [`check_api_key`], with what the same read says of the instance's sign-up.
+async fn checked_api_key(
+    app: &App,
+    instance: &str,
+    api_key: Option<&Secret>,
+) -> Result<(InstanceName, ApiKeyPermissions, InstanceAccess), SyncanoError> {
     let api_key = api_key.ok_or(SyncanoError::MissingApiKey)?;
     // The platform lowercases the name before it looks it up (`InstanceBasedMixin`).
     let instance = InstanceName::parse(&instance.to_lowercase()).ok_or(SyncanoError::InvalidApiKey)?;
-    match app.store.check_api_key(&instance, api_key).await? {
-        ApiKeyCheck::Valid(permissions) => Ok((instance, permissions)),
+    let access = app.store.check_api_key_access(&instance, api_key).await?;
+    match access.check {
+        ApiKeyCheck::Valid(permissions) => Ok((instance, permissions, access)),
         ApiKeyCheck::UnknownInstance | ApiKeyCheck::InvalidKey => Err(SyncanoError::InvalidApiKey),
     }
 }

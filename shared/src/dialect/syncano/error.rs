@@ -107,7 +107,11 @@ pub fn error_status(err: &SyncanoError) -> (StatusCode, String) {
             LoginError::UnsupportedService(_) => (StatusCode::BAD_REQUEST, "Unsupported social backend."),
             // An unknown instance answers like a wrong key: instance names cannot be probed for.
             LoginError::UnknownInstance => (StatusCode::FORBIDDEN, NO_SUCH_KEY),
-            LoginError::UserCreateDenied => (StatusCode::FORBIDDEN, "You do not have permission to create new user."),
+            // A closed instance refuses a first login as the platform refuses a key that may not
+            // create users: Syncano has no other refusal of a sign-up.
+            LoginError::UserCreateDenied | LoginError::SignUpClosed => {
+                (StatusCode::FORBIDDEN, "You do not have permission to create new user.")
+            }
             LoginError::TokenRejected(_) => (StatusCode::UNAUTHORIZED, "Invalid username or password."),
             LoginError::ProviderUnavailable(_) => {
                 (StatusCode::BAD_GATEWAY, "The identity provider is unavailable. Try again later.")
