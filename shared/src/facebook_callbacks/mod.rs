@@ -14,9 +14,13 @@
 //!   login is the same user).
 //!
 //! Both POSTs carry a form `signed_request` ([`signed_request`]), verified with our app secret.
+//! Only one issued within [now − [`MAX_REQUEST_AGE_SECS`], now + [`MAX_FUTURE_SECS`]] is taken,
+//! and never a login `signed_request` (one with `code` or `oauth_token`: 400).
 //! A redelivery of the same data deletion request answers the same code and changes nothing
-//! more (the request is recorded by the SHA-256 of its signature); a deauthorize redelivery
-//! finds no session left. Nothing is revoked at Facebook: the person already removed the app.
+//! more (the request is recorded by the SHA-256 of its signature); a deauthorize request is
+//! recorded the same way (`FBDEAUTH#`, [`crate::store::CallbackRecord`]) until it is too old
+//! to be taken, so a replay (after a fresh sign-in, say) ends nothing. Nothing is revoked at
+//! Facebook: the person already removed the app.
 //! Refusals are JSON `{"error", "message"}`, as Apple's callback answers them.
 
 pub mod signed_request;
@@ -35,13 +39,21 @@ use crate::instance::InstanceName;
 use crate::login::LoginError;
 use crate::records::DeletionReason;
 use crate::secret::Secret;
-use crate::store::{Claim, FacebookDeletion, StoreError};
+use crate::store::{CallbackClaim, CallbackRecord, Claim, FacebookDeletion, StoreError};
 use signed_request::{SignedRequest, SignedRequestError};
 
 /// The oldest `signed_request` accepted (by its `issued_at`): Facebook calls at once. Every
 /// deletion request is remembered at least this long (`AUDIT_RETENTION_DAYS` is at least a
 /// day), so a replay of an old one can never delete again.
 pub const MAX_REQUEST_AGE_SECS: i64 = 86_400;
+
+/// How far ahead of our clock a `signed_request`'s `issued_at` may be (clock skew): one dated
+/// later is refused (issue 28: one dated ten years ahead was taken).
+pub const MAX_FUTURE_SECS: i64 = 300;
+
+/// How much longer than the window a deauthorize record is kept (clock differences between our
+/// functions).
+const RECORD_MARGIN_SECS: i64 = 60;
 
 /// Length of a confirmation code: 128 random bits in lowercase hex.
 const CODE_LEN: usize = 32;
@@ -199,8 +211,12 @@ impl App {
         let facebook = self.config.facebook.as_ref().ok_or(CallbackError::NotServed)?;
         let request = signed_request::verify(signed.expose(), facebook.app_secret.expose().as_bytes())?;
         let issued_at = request.issued_at.ok_or(CallbackError::BadRequest("the signed_request has no issued_at"))?;
-        if issued_at < clock::now_secs().saturating_sub(MAX_REQUEST_AGE_SECS) {
+        let now = clock::now_secs();
+        if issued_at < now.saturating_sub(MAX_REQUEST_AGE_SECS) {
             return Err(CallbackError::NotFacebooks("the signed_request is too old"));
+        }
+        if issued_at > now.saturating_add(MAX_FUTURE_SECS) {
+            return Err(CallbackError::NotFacebooks("the signed_request is issued in the future"));
         }
         Ok(request)
     }
@@ -261,7 +277,17 @@ impl App {
         signed: &Secret,
     ) -> Result<Deauthorized, CallbackError> {
         let request = self.facebook_signed_request(signed)?;
+        // Recorded until it is too old to be taken (issued_at is checked above, so within
+        // [now - MAX_REQUEST_AGE_SECS, now + MAX_FUTURE_SECS]).
+        let record = CallbackRecord::FacebookDeauthorization(&request.fingerprint);
+        let expires_at =
+            request.issued_at.unwrap_or_default().saturating_add(MAX_REQUEST_AGE_SECS + RECORD_MARGIN_SECS);
+        if self.store.claim_callback(record, expires_at).await? == CallbackClaim::Done {
+            tracing::info!(instance = %instance, replayed = true, sessions_ended = 0, "facebook deauthorize");
+            return Ok(Deauthorized { sessions_ended: 0 });
+        }
         let ended = self.end_identity_sessions(instance, Provider::Facebook, &request.user_id).await?;
+        self.store.finish_callback(record).await?;
         let sessions_ended = ended.unwrap_or(0);
         tracing::info!(instance = %instance, known = ended.is_some(), sessions_ended, "facebook deauthorize");
         Ok(Deauthorized { sessions_ended })
