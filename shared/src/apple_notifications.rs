@@ -90,7 +90,7 @@ struct NotificationBody {
 }
 
 /// The body's signed payload.
-fn payload(req: &Request) -> Result<Secret, NotificationError> {
+pub(crate) fn payload(req: &Request) -> Result<Secret, NotificationError> {
     let bytes = http::body_bytes(req);
     if bytes.len() > http::MAX_BODY_BYTES {
         return Err(NotificationError::BadRequest("the body is too large"));

@@ -195,6 +195,19 @@ pub fn is_facebook_picture(url: &str) -> bool {
     ["facebook.com", "fbcdn.net", "fbsbx.com"].iter().any(|d| host == *d || host.ends_with(&format!(".{d}")))
 }
 
+/// A `signed_request`'s `issued_at`, which must be within [now − [`MAX_REQUEST_AGE_SECS`],
+/// now + [`MAX_FUTURE_SECS`]] (epoch seconds).
+pub fn issued_within_window(issued_at: Option<i64>, now: i64) -> Result<i64, CallbackError> {
+    let issued_at = issued_at.ok_or(CallbackError::BadRequest("the signed_request has no issued_at"))?;
+    if issued_at < now.saturating_sub(MAX_REQUEST_AGE_SECS) {
+        return Err(CallbackError::NotFacebooks("the signed_request is too old"));
+    }
+    if issued_at > now.saturating_add(MAX_FUTURE_SECS) {
+        return Err(CallbackError::NotFacebooks("the signed_request is issued in the future"));
+    }
+    Ok(issued_at)
+}
+
 /// A new confirmation code: 128 random bits, lowercase hex.
 fn new_code() -> String {
     hex::encode(rand::random::<[u8; 16]>())
@@ -210,14 +223,7 @@ impl App {
     fn facebook_signed_request(&self, signed: &Secret) -> Result<SignedRequest, CallbackError> {
         let facebook = self.config.facebook.as_ref().ok_or(CallbackError::NotServed)?;
         let request = signed_request::verify(signed.expose(), facebook.app_secret.expose().as_bytes())?;
-        let issued_at = request.issued_at.ok_or(CallbackError::BadRequest("the signed_request has no issued_at"))?;
-        let now = clock::now_secs();
-        if issued_at < now.saturating_sub(MAX_REQUEST_AGE_SECS) {
-            return Err(CallbackError::NotFacebooks("the signed_request is too old"));
-        }
-        if issued_at > now.saturating_add(MAX_FUTURE_SECS) {
-            return Err(CallbackError::NotFacebooks("the signed_request is issued in the future"));
-        }
+        issued_within_window(request.issued_at, clock::now_secs())?;
         Ok(request)
     }
 
@@ -295,7 +301,7 @@ impl App {
 }
 
 /// The form's `signed_request` (exactly one, non-empty).
-fn signed_request_of(req: &Request) -> Result<Secret, CallbackError> {
+pub(crate) fn signed_request_of(req: &Request) -> Result<Secret, CallbackError> {
     if http::media_type(req).as_deref() != Some("application/x-www-form-urlencoded") {
         return Err(CallbackError::BadRequest("the body must be a form (application/x-www-form-urlencoded)"));
     }
@@ -382,6 +388,21 @@ mod tests {
         assert_eq!(status(LoginError::ProviderUnavailable("down".into()).into()), 502);
         assert_eq!(status(StoreError::Unavailable("x".into()).into()), 503);
         assert_eq!(status(StoreError::Corrupt("x").into()), 500);
+    }
+
+    #[test]
+    fn issued_at_is_bounded_to_a_day_back_and_five_minutes_ahead() {
+        let now = 1_795_453_200;
+        for ok in [now, now - MAX_REQUEST_AGE_SECS, now + MAX_FUTURE_SECS, now - 60, now + 60] {
+            assert_eq!(issued_within_window(Some(ok), now).expect("within"), ok);
+        }
+        for late in [now + MAX_FUTURE_SECS + 1, now + 10 * 365 * 86_400, i64::MAX] {
+            assert_eq!(status(issued_within_window(Some(late), now).expect_err("ahead")), 401, "{late}");
+        }
+        for old in [now - MAX_REQUEST_AGE_SECS - 1, now - 2 * 86_400, i64::MIN] {
+            assert_eq!(status(issued_within_window(Some(old), now).expect_err("old")), 401, "{old}");
+        }
+        assert_eq!(status(issued_within_window(None, now).expect_err("none")), 400);
     }
 
     #[test]

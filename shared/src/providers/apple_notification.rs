@@ -114,6 +114,14 @@ impl AppleVerifier {
     }
 }
 
+/// The claims of the signed `payload` (once its signature, issuer, audience and times are
+/// verified), read as a notification.
+pub fn read_claims(claims: Value, payload: &str) -> Result<AppleNotification, ProviderError> {
+    let claims: Claims =
+        serde_json::from_value(claims).map_err(|_| ProviderError::Rejected("malformed claims".into()))?;
+    notification_of(claims, payload)
+}
+
 /// The verified `claims` of the signed `payload`, read.
 fn notification_of(claims: Claims, payload: &str) -> Result<AppleNotification, ProviderError> {
     let event = parse_events(claims.events)?;
