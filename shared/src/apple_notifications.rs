@@ -9,7 +9,11 @@
 //! - `email-disabled`/`email-enabled`: Hide My Email's state is recorded on the identity.
 //! - any other type: acknowledged, nothing done.
 //!
-//! Every redelivery answers 200 and changes nothing more. Refusals are JSON `{"error", "message"}`.
+//! Every redelivery answers 200 and changes nothing more: each notification acted on is recorded
+//! (`APPLENOTE#`, [`crate::store::CallbackRecord`]) until its token expires, so a repeat or a
+//! replay is `nothing-to-do` (issue 28); and `consent-revoked`/`account-delete` older than the
+//! identity they name (the person signed up again since) do nothing to it. Refusals are JSON
+//! `{"error", "message"}`.
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};

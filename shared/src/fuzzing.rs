@@ -194,8 +194,13 @@ pub fn account_body(kind: u8, body: &[u8]) {
     let Some(req) = post(kind, body) else { return };
     let _ = RequestLog::start(&req, "fuzz");
     match syncano::user_key_parts(&req) {
-        Ok((_, _, Err(e))) | Err(e) => syncano_rejection(&e),
-        Ok((instance, _, Ok(_))) => assert_eq!(instance, "demo"),
+        Ok(parts) => {
+            assert_eq!(parts.instance, "demo");
+            if let Err(e) = parts.user_key {
+                syncano_rejection(&e);
+            }
+        }
+        Err(e) => syncano_rejection(&e),
     }
     if let Err(e) = syncano::admin_request(&req) {
         syncano_rejection(&e);
