@@ -9,7 +9,11 @@
 //! - `email-disabled`/`email-enabled`: Hide My Email's state is recorded on the identity.
 //! - any other type: acknowledged, nothing done.
 //!
-//! Every redelivery answers 200 and changes nothing more. Refusals are JSON `{"error", "message"}`.
+//! Every redelivery answers 200 and changes nothing more: each notification acted on is recorded
+//! (`APPLENOTE#`, [`crate::store::CallbackRecord`]) until its token expires, so a repeat or a
+//! replay is `nothing-to-do` (issue 28); and `consent-revoked`/`account-delete` older than the
+//! identity they name (the person signed up again since) do nothing to it. Refusals are JSON
+//! `{"error", "message"}`.
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -23,10 +27,11 @@ use crate::http::{self, json_response, RequestLog};
 use crate::identity::Provider;
 use crate::instance::InstanceName;
 use crate::login::LoginError;
-use crate::providers::apple_notification::AppleEventKind;
+use crate::providers::apple_notification::{AppleEventKind, AppleNotification};
 use crate::providers::ProviderError;
 use crate::records::DeletionReason;
 use crate::secret::Secret;
+use crate::store::{CallbackClaim, CallbackRecord};
 
 /// Why a notification was refused.
 #[derive(Debug, thiserror::Error)]
@@ -89,7 +94,7 @@ struct NotificationBody {
 }
 
 /// The body's signed payload.
-fn payload(req: &Request) -> Result<Secret, NotificationError> {
+pub(crate) fn payload(req: &Request) -> Result<Secret, NotificationError> {
     let bytes = http::body_bytes(req);
     if bytes.len() > http::MAX_BODY_BYTES {
         return Err(NotificationError::BadRequest("the body is too large"));
@@ -109,20 +114,58 @@ impl App {
         payload: &Secret,
     ) -> Result<Handled, NotificationError> {
         let apple = self.providers.apple.as_ref().ok_or(NotificationError::NotServed)?;
-        let event = apple.notification(payload).await?;
+        let notification = apple.notification(payload).await?;
+        let event = &notification.event;
+        if event.kind == AppleEventKind::Other {
+            // Nothing done, so nothing to record.
+            tracing::info!(instance = %instance, event = "other", outcome = ?Outcome::Ignored, "apple notification");
+            return Ok(Handled { event: event.kind.as_str(), outcome: Outcome::Ignored });
+        }
+        // Recorded before acting, marked done after: a repeat of a done one does nothing.
+        let record = CallbackRecord::AppleNotification(&notification.record_id);
+        let claim = self.store.claim_callback(record, notification.taken_until).await.map_err(LoginError::from)?;
+        if claim == CallbackClaim::Done {
+            tracing::info!(instance = %instance, event = event.kind.as_str(), replayed = true, "apple notification");
+            return Ok(Handled { event: event.kind.as_str(), outcome: Outcome::NothingToDo });
+        }
+        let outcome = self.act_on_apple_event(instance, &notification).await?;
+        self.store.finish_callback(record).await.map_err(LoginError::from)?;
+        tracing::info!(instance = %instance, event = event.kind.as_str(), outcome = ?outcome, "apple notification");
+        Ok(Handled { event: event.kind.as_str(), outcome })
+    }
+
+    /// What `notification` (not [`AppleEventKind::Other`]) changes.
+    async fn act_on_apple_event(
+        &self,
+        instance: &InstanceName,
+        notification: &AppleNotification,
+    ) -> Result<Outcome, NotificationError> {
+        let event = &notification.event;
         let subject = event.subject.as_str();
+        let apple = Provider::Apple.as_str();
         let outcome = match event.kind {
             AppleEventKind::ConsentRevoked | AppleEventKind::AccountDeleted => {
-                match self.forget_identity(instance, Provider::Apple, subject, DeletionReason::Apple).await? {
-                    Forgotten::AccountDeleted { .. } => Outcome::AccountDeleted,
-                    Forgotten::IdentityRemoved { .. } => Outcome::IdentityRemoved,
-                    Forgotten::NoSuchIdentity => Outcome::NothingToDo,
+                // An event older than the identity (to the second) is about an earlier one: the
+                // person signed up again since. It must not end the new one.
+                let since = self.store.identity_since(instance, apple, subject).await.map_err(LoginError::from)?;
+                match since {
+                    None => Outcome::NothingToDo,
+                    Some(micros) if notification.event_secs() < micros.div_euclid(1_000_000) => {
+                        tracing::info!(instance = %instance, event = event.kind.as_str(), "apple event older than the identity");
+                        Outcome::NothingToDo
+                    }
+                    Some(_) => {
+                        match self.forget_identity(instance, Provider::Apple, subject, DeletionReason::Apple).await? {
+                            Forgotten::AccountDeleted { .. } => Outcome::AccountDeleted,
+                            Forgotten::IdentityRemoved { .. } => Outcome::IdentityRemoved,
+                            Forgotten::NoSuchIdentity => Outcome::NothingToDo,
+                        }
+                    }
                 }
             }
             AppleEventKind::EmailDisabled | AppleEventKind::EmailEnabled => {
                 let forwarding = event.kind == AppleEventKind::EmailEnabled;
                 let at = if event.event_time_ms > 0 { event.event_time_ms } else { clock::now_micros() / 1000 };
-                let apple = Provider::Apple.as_str();
                 match self.store.set_email_forwarding(instance, apple, subject, forwarding, at).await {
                     Ok(true) => Outcome::Recorded,
                     Ok(false) => Outcome::NothingToDo,
@@ -131,8 +174,7 @@ impl App {
             }
             AppleEventKind::Other => Outcome::Ignored,
         };
-        tracing::info!(instance = %instance, event = event.kind.as_str(), outcome = ?outcome, "apple notification");
-        Ok(Handled { event: event.kind.as_str(), outcome })
+        Ok(outcome)
     }
 }
 

@@ -230,3 +230,70 @@ async fn without_apple_configured_the_route_is_404() {
     let (status, body) = notify(&t, INSTANCE, &notification(&t, "consent-revoked", "000500.x.0001")).await;
     assert_eq!((status, &body["error"]), (404, &json!("not_found")), "{body}");
 }
+
+/// Issue 28, point 3: a captured `account-delete` (or `consent-revoked`) replayed after the
+/// person signed up again must not delete the new account. Each notification is recorded (by its
+/// `jti`) until it expires: the replay is acknowledged and does nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_account_event_after_a_new_sign_up_leaves_the_new_account() {
+    let t = spawn_app().await;
+    for (kind, sub) in [("account-delete", "000600.replayed.0001"), ("consent-revoked", "000600.replayed.0002")] {
+        let email = format!("{}@privaterelay.appleid.com", &sub[7..15]);
+        let (id, _) = syncano_apple(&t, sub, &email).await;
+        let captured = notification(&t, kind, sub);
+        assert_eq!(notify(&t, INSTANCE, &captured).await, handled(kind, "account-deleted"), "{kind}");
+
+        // The person signs up again with the same Apple account: a new user.
+        let session = rocketchat_apple(&t, sub, &email).await;
+        let (again, key) = syncano_apple(&t, sub, &email).await;
+        assert!(again > id, "{kind}: a new user");
+
+        // The captured notification, replayed.
+        assert_eq!(notify(&t, INSTANCE, &captured).await, handled(kind, "nothing-to-do"), "{kind}: replayed");
+        assert_eq!(t.me_status(&session).await, 200, "{kind}: the new session lives");
+        assert_eq!(t.user_key_status(&key).await, 200, "{kind}: the new account is untouched");
+    }
+    assert_eq!(t.audit_reasons().await, ["apple", "apple"], "only the two real deletions");
+    // One record per notification, each expiring with its token (exp + leeway), under DynamoDB's TTL.
+    let now = shared::clock::now_secs();
+    let records: Vec<_> = t
+        .scan()
+        .await
+        .into_iter()
+        .filter(|i| i.get("pk").and_then(|v| v.as_s().ok()).is_some_and(|pk| pk.starts_with("APPLENOTE#")))
+        .collect();
+    assert_eq!(records.len(), 2, "{records:?}");
+    for r in records {
+        let expires_at: i64 = r["expires_at"].as_n().expect("expires_at").parse().expect("a number");
+        assert!((now + 86_400 - 120..=now + 86_400 + 3_600).contains(&expires_at), "{expires_at} vs {now}");
+    }
+    t.assert_logs_clean();
+}
+
+/// Issue 28, point 3: an account event older than the identity it would act on (the person
+/// signed up again after Apple issued it; a notification never delivered, or one whose record
+/// expired) does nothing to the new identity, whatever its `jti`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_event_older_than_the_identity_does_nothing() {
+    let t = spawn_app().await;
+    let sub = "000700.older.0001";
+    let email = "older0001@privaterelay.appleid.com";
+    let session = rocketchat_apple(&t, sub, email).await;
+    let (_, key) = syncano_apple(&t, sub, email).await;
+    let now = shared::clock::now_secs();
+    for kind in ["account-delete", "consent-revoked"] {
+        // Issued (and its event dated) ten minutes before the sign-up, still within its exp.
+        let event = apple_event(kind, sub, None, (now - 600) * 1000);
+        let claims = apple_notification_claims(APPLE_CLIENT_ID, &event, now - 600);
+        let old = json!({ "payload": t.emulator.sign_id_token(OidcProvider::Apple, claims, SigningMode::Current) });
+        assert_eq!(notify(&t, INSTANCE, &old).await, handled(kind, "nothing-to-do"), "{kind}");
+        assert_eq!(t.me_status(&session).await, 200, "{kind}: the session lives");
+        assert_eq!(t.user_key_status(&key).await, 200, "{kind}: the account is untouched");
+    }
+    // A notification of now still acts.
+    assert_eq!(
+        notify(&t, INSTANCE, &notification(&t, "account-delete", sub)).await,
+        handled("account-delete", "account-deleted")
+    );
+    assert_eq!(t.me_status(&session).await, 401);
+}

@@ -252,3 +252,105 @@ async fn without_facebook_the_callbacks_are_not_served() {
         assert_eq!((status, body["error"].as_str()), (404, Some("not_found")), "{action}: {body}");
     }
 }
+
+/// `payload` signed with our app's secret, as Facebook would.
+fn signed_by_us(t: &TestApp, payload: &Value) -> String {
+    let sr = emulator::sign_signed_request(&t.vars["FACEBOOK_APP_SECRET"], payload);
+    t.remember(&sr);
+    sr
+}
+
+/// Issue 28, point 8: `issued_at` is bounded to [now - 1 day, now + 5 minutes] at both
+/// callbacks: a `signed_request` dated ten years ahead (or six minutes ahead), or two days old,
+/// is refused and changes nothing; one of now is taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_requests_issued_outside_the_window_are_refused() {
+    let t = spawn_app().await;
+    let (_, asid, session, _, key) = signed_in(&t, "Out Ofbounds").await;
+    let now = shared::clock::now_secs();
+    let at = |issued_at: i64| {
+        signed_by_us(&t, &emulator::signed_request_payload(&asid, SIGNED_REQUEST_ALGORITHM, issued_at))
+    };
+    for action in ["deauthorize", "data-deletion"] {
+        for (case, issued_at) in [
+            ("ten years ahead", now + 10 * 365 * 86_400),
+            ("six minutes ahead", now + 360),
+            ("two days old", now - 2 * 86_400),
+        ] {
+            let (status, body) = post(&t, action, &at(issued_at)).await;
+            assert_eq!(
+                (status, body["error"].as_str()),
+                (401, Some("invalid_signed_request")),
+                "{action} {case}: {body}"
+            );
+        }
+    }
+    assert_eq!(t.me_status(&session).await, 200, "nothing ended");
+    assert_eq!(t.user_key_status(&key).await, 200, "nothing deleted");
+    // Within the window: a minute ahead (clock skew) and now are taken.
+    assert_eq!(post(&t, "deauthorize", &at(now + 60)).await, (200, json!({ "sessions_ended": 1 })));
+    assert_eq!(post(&t, "deauthorize", &at(now)).await, (200, json!({ "sessions_ended": 0 })));
+    assert_eq!(post(&t, "data-deletion", &at(now)).await.0, 200);
+    assert_eq!(t.user_key_status(&key).await, 403, "deleted");
+}
+
+/// Issue 28, point 8: a login `signed_request` of Facebook's browser SDK (it carries `code` or
+/// `oauth_token`) is HMAC-valid for our app, yet no callback's: refused with 400 at both
+/// callbacks, and nothing changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_signed_requests_are_not_callbacks() {
+    let t = spawn_app().await;
+    let (_, asid, session, _, key) = signed_in(&t, "Log Inonly").await;
+    let now = shared::clock::now_secs();
+    for (field, value) in [("code", "AQD7...login-code"), ("oauth_token", "EAAB...user-token")] {
+        let mut payload = emulator::signed_request_payload(&asid, SIGNED_REQUEST_ALGORITHM, now);
+        payload[field] = json!(value);
+        let sr = signed_by_us(&t, &payload);
+        for action in ["data-deletion", "deauthorize"] {
+            let (status, body) = post(&t, action, &sr).await;
+            assert_eq!((status, body["error"].as_str()), (400, Some("invalid_request")), "{action} {field}: {body}");
+        }
+    }
+    assert_eq!(t.me_status(&session).await, 200, "nothing ended");
+    assert_eq!(t.user_key_status(&key).await, 200, "nothing deleted");
+    assert_eq!(t.count("FBREQ#").await, 1, "only the demo data's");
+    assert!(t.audit_reasons().await.is_empty());
+}
+
+/// Issue 28, point 8: a deauthorize `signed_request` replayed after a fresh sign-in does not end
+/// the new session: each is recorded (by the SHA-256 of its signature) as deletion requests are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_deauthorize_after_a_fresh_sign_in_ends_nothing() {
+    let t = spawn_app().await;
+    let (person, asid, session, id, _) = signed_in(&t, "Re Played").await;
+    let captured = signed(&t, APP_ID, &asid, None);
+    assert_eq!(post(&t, "deauthorize", &captured).await, (200, json!({ "sessions_ended": 1 })));
+    assert_eq!(t.me_status(&session).await, 401, "the session ended");
+
+    // The person signs in again: a fresh session of the same user.
+    let token = t.token(&person, APP_ID, 3600);
+    let (status, rc) = json(t.rocketchat_login(&token).await).await;
+    assert_eq!(status, 200, "{rc}");
+    let fresh = (
+        rc["data"]["authToken"].as_str().expect("authToken").to_string(),
+        rc["data"]["userId"].as_str().expect("userId").to_string(),
+    );
+    t.remember(&fresh.0);
+    assert_eq!(syncano_facebook(&t, &token).await.0, id);
+
+    assert_eq!(post(&t, "deauthorize", &captured).await, (200, json!({ "sessions_ended": 0 })), "replayed");
+    assert_eq!(t.me_status(&fresh).await, 200, "the fresh session lives");
+    // The record: one item per request, expiring (DynamoDB TTL) once the request is too old anyway.
+    let now = shared::clock::now_secs();
+    let records: Vec<_> = t
+        .scan()
+        .await
+        .into_iter()
+        .filter(|i| i.get("pk").and_then(|v| v.as_s().ok()).is_some_and(|pk| pk.starts_with("FBDEAUTH#")))
+        .collect();
+    assert_eq!(records.len(), 1, "{records:?}");
+    let expires_at: i64 = records[0]["expires_at"].as_n().expect("expires_at").parse().expect("a number");
+    assert!((now + 86_000..=now + 86_400 + 600).contains(&expires_at), "{expires_at} vs {now}");
+    assert!(!format!("{:?}", records[0]).contains(&asid), "no personal data");
+    t.assert_logs_clean();
+}

@@ -14,9 +14,13 @@
 //!   login is the same user).
 //!
 //! Both POSTs carry a form `signed_request` ([`signed_request`]), verified with our app secret.
+//! Only one issued within [now − [`MAX_REQUEST_AGE_SECS`], now + [`MAX_FUTURE_SECS`]] is taken,
+//! and never a login `signed_request` (one with `code` or `oauth_token`: 400).
 //! A redelivery of the same data deletion request answers the same code and changes nothing
-//! more (the request is recorded by the SHA-256 of its signature); a deauthorize redelivery
-//! finds no session left. Nothing is revoked at Facebook: the person already removed the app.
+//! more (the request is recorded by the SHA-256 of its signature); a deauthorize request is
+//! recorded the same way (`FBDEAUTH#`, [`crate::store::CallbackRecord`]) until it is too old
+//! to be taken, so a replay (after a fresh sign-in, say) ends nothing. Nothing is revoked at
+//! Facebook: the person already removed the app.
 //! Refusals are JSON `{"error", "message"}`, as Apple's callback answers them.
 
 pub mod signed_request;
@@ -35,13 +39,21 @@ use crate::instance::InstanceName;
 use crate::login::LoginError;
 use crate::records::DeletionReason;
 use crate::secret::Secret;
-use crate::store::{Claim, FacebookDeletion, StoreError};
+use crate::store::{CallbackClaim, CallbackRecord, Claim, FacebookDeletion, StoreError};
 use signed_request::{SignedRequest, SignedRequestError};
 
 /// The oldest `signed_request` accepted (by its `issued_at`): Facebook calls at once. Every
 /// deletion request is remembered at least this long (`AUDIT_RETENTION_DAYS` is at least a
 /// day), so a replay of an old one can never delete again.
 pub const MAX_REQUEST_AGE_SECS: i64 = 86_400;
+
+/// How far ahead of our clock a `signed_request`'s `issued_at` may be (clock skew): one dated
+/// later is refused (issue 28: one dated ten years ahead was taken).
+pub const MAX_FUTURE_SECS: i64 = 300;
+
+/// How much longer than the window a deauthorize record is kept (clock differences between our
+/// functions).
+const RECORD_MARGIN_SECS: i64 = 60;
 
 /// Length of a confirmation code: 128 random bits in lowercase hex.
 const CODE_LEN: usize = 32;
@@ -183,6 +195,19 @@ pub fn is_facebook_picture(url: &str) -> bool {
     ["facebook.com", "fbcdn.net", "fbsbx.com"].iter().any(|d| host == *d || host.ends_with(&format!(".{d}")))
 }
 
+/// A `signed_request`'s `issued_at`, which must be within [now − [`MAX_REQUEST_AGE_SECS`],
+/// now + [`MAX_FUTURE_SECS`]] (epoch seconds).
+pub fn issued_within_window(issued_at: Option<i64>, now: i64) -> Result<i64, CallbackError> {
+    let issued_at = issued_at.ok_or(CallbackError::BadRequest("the signed_request has no issued_at"))?;
+    if issued_at < now.saturating_sub(MAX_REQUEST_AGE_SECS) {
+        return Err(CallbackError::NotFacebooks("the signed_request is too old"));
+    }
+    if issued_at > now.saturating_add(MAX_FUTURE_SECS) {
+        return Err(CallbackError::NotFacebooks("the signed_request is issued in the future"));
+    }
+    Ok(issued_at)
+}
+
 /// A new confirmation code: 128 random bits, lowercase hex.
 fn new_code() -> String {
     hex::encode(rand::random::<[u8; 16]>())
@@ -198,10 +223,7 @@ impl App {
     fn facebook_signed_request(&self, signed: &Secret) -> Result<SignedRequest, CallbackError> {
         let facebook = self.config.facebook.as_ref().ok_or(CallbackError::NotServed)?;
         let request = signed_request::verify(signed.expose(), facebook.app_secret.expose().as_bytes())?;
-        let issued_at = request.issued_at.ok_or(CallbackError::BadRequest("the signed_request has no issued_at"))?;
-        if issued_at < clock::now_secs().saturating_sub(MAX_REQUEST_AGE_SECS) {
-            return Err(CallbackError::NotFacebooks("the signed_request is too old"));
-        }
+        issued_within_window(request.issued_at, clock::now_secs())?;
         Ok(request)
     }
 
@@ -261,7 +283,17 @@ impl App {
         signed: &Secret,
     ) -> Result<Deauthorized, CallbackError> {
         let request = self.facebook_signed_request(signed)?;
+        // Recorded until it is too old to be taken (issued_at is checked above, so within
+        // [now - MAX_REQUEST_AGE_SECS, now + MAX_FUTURE_SECS]).
+        let record = CallbackRecord::FacebookDeauthorization(&request.fingerprint);
+        let expires_at =
+            request.issued_at.unwrap_or_default().saturating_add(MAX_REQUEST_AGE_SECS + RECORD_MARGIN_SECS);
+        if self.store.claim_callback(record, expires_at).await? == CallbackClaim::Done {
+            tracing::info!(instance = %instance, replayed = true, sessions_ended = 0, "facebook deauthorize");
+            return Ok(Deauthorized { sessions_ended: 0 });
+        }
         let ended = self.end_identity_sessions(instance, Provider::Facebook, &request.user_id).await?;
+        self.store.finish_callback(record).await?;
         let sessions_ended = ended.unwrap_or(0);
         tracing::info!(instance = %instance, known = ended.is_some(), sessions_ended, "facebook deauthorize");
         Ok(Deauthorized { sessions_ended })
@@ -269,7 +301,7 @@ impl App {
 }
 
 /// The form's `signed_request` (exactly one, non-empty).
-fn signed_request_of(req: &Request) -> Result<Secret, CallbackError> {
+pub(crate) fn signed_request_of(req: &Request) -> Result<Secret, CallbackError> {
     if http::media_type(req).as_deref() != Some("application/x-www-form-urlencoded") {
         return Err(CallbackError::BadRequest("the body must be a form (application/x-www-form-urlencoded)"));
     }
@@ -356,6 +388,21 @@ mod tests {
         assert_eq!(status(LoginError::ProviderUnavailable("down".into()).into()), 502);
         assert_eq!(status(StoreError::Unavailable("x".into()).into()), 503);
         assert_eq!(status(StoreError::Corrupt("x").into()), 500);
+    }
+
+    #[test]
+    fn issued_at_is_bounded_to_a_day_back_and_five_minutes_ahead() {
+        let now = 1_795_453_200;
+        for ok in [now, now - MAX_REQUEST_AGE_SECS, now + MAX_FUTURE_SECS, now - 60, now + 60] {
+            assert_eq!(issued_within_window(Some(ok), now).expect("within"), ok);
+        }
+        for late in [now + MAX_FUTURE_SECS + 1, now + 10 * 365 * 86_400, i64::MAX] {
+            assert_eq!(status(issued_within_window(Some(late), now).expect_err("ahead")), 401, "{late}");
+        }
+        for old in [now - MAX_REQUEST_AGE_SECS - 1, now - 2 * 86_400, i64::MIN] {
+            assert_eq!(status(issued_within_window(Some(old), now).expect_err("old")), 401, "{old}");
+        }
+        assert_eq!(status(issued_within_window(None, now).expect_err("none")), 400);
     }
 
     #[test]

@@ -6,6 +6,10 @@
 //!
 //! Nothing but `HMAC-SHA256` is accepted (no `none`, no other hash), and the comparison is the
 //! `hmac` crate's constant-time one.
+//!
+//! Facebook signs login `signed_request`s with the same secret (its browser SDK hands the page
+//! one, with a `code` or an `oauth_token`): such a one is no callback's and is refused as
+//! malformed (issue 28), so that one copied off a page cannot pass as a deletion request.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -15,6 +19,9 @@ use sha2::{Digest, Sha256};
 
 /// The one algorithm Facebook signs with, and the only one accepted.
 pub const ALGORITHM: &str = "HMAC-SHA256";
+
+/// The claims only a login `signed_request` carries.
+pub const LOGIN_CLAIMS: [&str; 2] = ["code", "oauth_token"];
 
 /// Longest app-scoped user id accepted (Facebook's are 15 to 17 digits).
 const MAX_USER_ID_LEN: usize = 64;
@@ -70,6 +77,9 @@ pub fn verify(signed_request: &str, app_secret: &[u8]) -> Result<SignedRequest, 
         Hmac::<Sha256>::new_from_slice(app_secret).map_err(|_| SignedRequestError::Forged("unusable app secret"))?;
     mac.update(payload.as_bytes());
     mac.verify_slice(&signature).map_err(|_| SignedRequestError::Forged("the signature does not match"))?;
+    if LOGIN_CLAIMS.iter().any(|c| claims.contains_key(*c)) {
+        return Err(SignedRequestError::Malformed("a login signed_request (code or oauth_token), not a callback's"));
+    }
     let user_id = match claims.get("user_id") {
         Some(Value::String(id)) => id.clone(),
         Some(Value::Number(id)) if id.is_u64() => id.to_string(),
@@ -116,6 +126,17 @@ mod tests {
         assert_eq!(again, Err(SignedRequestError::Forged("the signature does not match")));
         let padded_signature = format!("{sig}=.{body}");
         assert_eq!(verify(&padded_signature, SECRET), Ok(verified));
+    }
+
+    #[test]
+    fn a_login_signed_request_is_no_callbacks() {
+        for claim in LOGIN_CLAIMS {
+            let mut p = payload(ALGORITHM);
+            p[claim] = json!("AQD7x");
+            assert!(matches!(verify(&sign(&p, SECRET), SECRET), Err(SignedRequestError::Malformed(_))), "{claim}");
+            // Not ours, it is a forgery first.
+            assert!(matches!(verify(&sign(&p, b"another"), SECRET), Err(SignedRequestError::Forged(_))), "{claim}");
+        }
     }
 
     #[test]

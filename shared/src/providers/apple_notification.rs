@@ -8,8 +8,10 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::apple::AppleVerifier;
+use super::oidc::LEEWAY_SECS;
 use super::ProviderError;
 use crate::secret::Secret;
+use crate::tokens::sha256_hex;
 
 /// What the person did, by the event's `type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,9 +61,38 @@ pub struct AppleEvent {
     pub event_time_ms: i64,
 }
 
+/// A verified notification: its event, and what names it for the replay record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppleNotification {
+    pub event: AppleEvent,
+    /// SHA-256 (hex) of its `jti`, or of the whole signed payload when Apple gave none: a
+    /// redelivery (or a replay) has the same.
+    pub record_id: String,
+    /// When Apple issued it (`iat`, epoch seconds).
+    pub issued_at: i64,
+    /// Until when it is taken (`exp` plus the leeway, epoch seconds): its record must live so long.
+    pub taken_until: i64,
+}
+
+impl AppleNotification {
+    /// When the event happened, in epoch seconds: its `event_time`, or when Apple issued the
+    /// notification if it gave none.
+    pub fn event_secs(&self) -> i64 {
+        if self.event.event_time_ms > 0 {
+            self.event.event_time_ms / 1000
+        } else {
+            self.issued_at
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct Claims {
     events: Value,
+    #[serde(default)]
+    jti: Option<Value>,
+    exp: i64,
+    iat: i64,
 }
 
 #[derive(Deserialize)]
@@ -77,10 +108,29 @@ impl AppleVerifier {
     /// Verifies a notification's `payload` and reads its event. A payload that is not Apple's
     /// (another key, another audience, expired, altered) or carries no readable event is
     /// `Rejected`; Apple's keys out of reach is the provider being unavailable.
-    pub async fn notification(&self, payload: &Secret) -> Result<AppleEvent, ProviderError> {
+    pub async fn notification(&self, payload: &Secret) -> Result<AppleNotification, ProviderError> {
         let claims: Claims = self.id_tokens.signed_claims(payload, &["exp", "iss", "aud", "iat"]).await?;
-        parse_events(claims.events)
+        notification_of(claims, payload.expose())
     }
+}
+
+/// The claims of the signed `payload` (once its signature, issuer, audience and times are
+/// verified), read as a notification.
+pub fn read_claims(claims: Value, payload: &str) -> Result<AppleNotification, ProviderError> {
+    let claims: Claims =
+        serde_json::from_value(claims).map_err(|_| ProviderError::Rejected("malformed claims".into()))?;
+    notification_of(claims, payload)
+}
+
+/// The verified `claims` of the signed `payload`, read.
+fn notification_of(claims: Claims, payload: &str) -> Result<AppleNotification, ProviderError> {
+    let event = parse_events(claims.events)?;
+    let record_id = match claims.jti {
+        Some(Value::String(jti)) if !jti.trim().is_empty() => sha256_hex(&format!("jti:{jti}")),
+        _ => sha256_hex(&format!("payload:{}", payload.trim())),
+    };
+    let leeway = i64::try_from(LEEWAY_SECS).unwrap_or(i64::MAX);
+    Ok(AppleNotification { event, record_id, issued_at: claims.iat, taken_until: claims.exp.saturating_add(leeway) })
 }
 
 /// The `events` claim: a JSON string holding the event object (or the object itself).
@@ -137,6 +187,24 @@ mod tests {
             let event = parse_events(json!({ "type": name, "sub": "s" }).to_string().into()).expect(name);
             assert_eq!((event.kind, event.event_time_ms), (kind, 0), "{name}");
         }
+    }
+
+    #[test]
+    fn a_notification_is_named_by_its_jti_or_else_its_payload() {
+        let claims = |jti: Option<&str>| Claims {
+            events: json!({"type": "account-delete", "sub": "s"}),
+            jti: jti.map(Value::from),
+            exp: 1_000,
+            iat: 900,
+        };
+        let a = notification_of(claims(Some("id-1")), "p1").expect("readable");
+        assert_eq!((a.issued_at, a.taken_until, a.event_secs()), (900, 1_000 + 60, 900));
+        assert_eq!(a.record_id, notification_of(claims(Some("id-1")), "p2").expect("readable").record_id);
+        assert_ne!(a.record_id, notification_of(claims(Some("id-2")), "p1").expect("readable").record_id);
+        let none = notification_of(claims(None), "p1").expect("readable");
+        assert_ne!(none.record_id, notification_of(claims(None), "p2").expect("readable").record_id);
+        assert_eq!(none.record_id, notification_of(claims(Some(" ")), "p1").expect("readable").record_id);
+        assert_eq!(none.record_id.len(), 64);
     }
 
     #[test]

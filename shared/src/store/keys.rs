@@ -101,6 +101,16 @@ pub(super) fn facebook_deletion_request(fingerprint: &str) -> Item {
     key(format!("FBREQ#{fingerprint}"), "FBREQ")
 }
 
+/// The replay record of an Apple notification, by the SHA-256 of its `jti` (or payload).
+pub(super) fn apple_notification(id: &str) -> Item {
+    key(format!("APPLENOTE#{id}"), "APPLENOTE")
+}
+
+/// The replay record of a Facebook deauthorize request, by the SHA-256 of its signature.
+pub(super) fn facebook_deauthorization(fingerprint: &str) -> Item {
+    key(format!("FBDEAUTH#{fingerprint}"), "FBDEAUTH")
+}
+
 /// A failure counter of the login limiter in one window.
 pub(super) fn failure_counter(counter: &str, window: i64) -> Item {
     key(format!("FAIL#{counter}#{window}"), "FAIL")
@@ -130,5 +140,7 @@ mod tests {
         assert_eq!(text(&failure_counter("203.0.113.1", 7), "pk"), "FAIL#203.0.113.1#7");
         assert_eq!(text(&facebook_deletion("ab12"), "pk"), "FBDEL#ab12");
         assert_eq!(text(&facebook_deletion_request("cd34"), "pk"), "FBREQ#cd34");
+        assert_eq!(text(&apple_notification("ef56"), "pk"), "APPLENOTE#ef56");
+        assert_eq!(text(&facebook_deauthorization("ab78"), "pk"), "FBDEAUTH#ab78");
     }
 }

@@ -106,6 +106,8 @@ impl UserStore {
             let Some(user) = self.get_user(instance, get_n(&holder, "user_id")?).await? else { return Ok(None) };
             let mut identity_item = keys::identity(instance, provider, &identity.subject);
             identity_item.extend(user_attributes(&user));
+            // When this identity joined the user, for callbacks dated before it.
+            identity_item.insert("linked_at".into(), n(crate::clock::now_micros()));
             let add = aws_sdk_dynamodb::types::Update::builder()
                 .table_name(&self.table)
                 .set_key(Some(keys::user(instance, user.user_id)))

@@ -16,11 +16,17 @@
 //! | pending provider revocation | `REVOKE`                          | `{provider}#{instance}#{sub}` |
 //! | Facebook deletion status | `FBDEL#{confirmation code}`          | `FBDEL`            |
 //! | Facebook deletion request | `FBREQ#{sha256(signature)}`         | `FBREQ`            |
+//! | Facebook deauthorize request | `FBDEAUTH#{sha256(signature)}`   | `FBDEAUTH`         |
+//! | Apple notification received | `APPLENOTE#{sha256(jti)}`         | `APPLENOTE`        |
 //!
 //! An Apple identity signed in with an authorization code also holds Apple's refresh token,
 //! sealed (`refresh_token`, `refresh_token_client`: [`crate::sealing`]), never in plain text.
 //! An Apple identity item also records Hide My Email's state (`email_forwarding`,
 //! `email_forwarding_at`) once Apple has notified a change.
+//!
+//! An identity item records when it was made (`linked_at`, microseconds: by a first login or a
+//! link); items made before it read the snapshot's `created_at`, the user's creation
+//! ([`UserStore::identity_since`]).
 //!
 //! Email items exist only in instances that enable account linking, and only for an email the
 //! provider vouched for as verified.
@@ -34,6 +40,7 @@
 //! requests), [`error`] (failure classes), then one per kind of thing stored, and [`deletion`]
 //! (a user's deletion: tombstone, sessions, tombstone removal).
 
+mod callback_records;
 mod deletion;
 mod email_forwarding;
 mod error;
@@ -53,6 +60,7 @@ use aws_sdk_dynamodb::Client;
 pub use crate::records::{
     ApiKeyCheck, ApiKeyInfo, ApiKeyPermissions, DeletionReason, InstanceAccess, Session, SignUpPolicy, UserRecord,
 };
+pub use callback_records::{CallbackClaim, CallbackRecord};
 pub use deletion::{Step1, TombstoneStep, Tombstoned};
 pub use error::StoreError;
 pub use facebook_deletions::{Claim, FacebookDeletion};

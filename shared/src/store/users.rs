@@ -72,6 +72,22 @@ impl UserStore {
         item.map(|item| user_from_item(instance, &item)).transpose()
     }
 
+    /// When the identity `provider`/`subject` was made here (microseconds since the epoch), if
+    /// it exists: its `linked_at`, or for items written before that was recorded, its user's
+    /// `created_at` (no later than the identity: a linked identity joined an older user). One
+    /// consistent `GetItem`.
+    pub async fn identity_since(
+        &self,
+        instance: &InstanceName,
+        provider: &str,
+        subject: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        let Some(item) = self.get(keys::identity(instance, provider, subject), true).await? else { return Ok(None) };
+        let since =
+            if item.contains_key("linked_at") { get_n(&item, "linked_at")? } else { get_n(&item, "created_at")? };
+        Ok(Some(since))
+    }
+
     /// Creates the user of `identity`, whose lookup ([`UserStore::find_by_identity`]) just found
     /// nothing. Safe under any number of concurrent first logins of the same identity: exactly
     /// one user is created, and the losers (or, with linking on, the logins of the same verified
@@ -201,6 +217,8 @@ impl UserStore {
         let attrs = user_attributes(user);
         let mut identity_item = keys::identity(&user.instance, identity.provider.as_str(), &identity.subject);
         identity_item.extend(attrs.clone());
+        // When this identity was made (here: with its user), for callbacks dated before it.
+        identity_item.insert("linked_at".into(), n(user.created_at));
         let mut user_item = keys::user(&user.instance, user.user_id);
         user_item.extend(attrs);
         user_item.insert(

@@ -64,15 +64,30 @@ async fn current_user(app: &App, req: &Request) -> Result<SignedIn, SyncanoError
 /// What a route of the user key reads: the instance, once its API key is checked, and the user
 /// key, read only then (as the platform does).
 async fn user_key_request(app: &App, req: &Request) -> Result<(InstanceName, Option<Secret>), SyncanoError> {
+    let parts = user_key_parts(req)?;
+    let (instance, _) = account::check_api_key(app, &parts.instance, parts.api_key.as_ref()).await?;
+    Ok((instance, parts.user_key?))
+}
+
+/// What a route of the user key reads before any lookup.
+pub(crate) struct UserKeyParts {
+    /// The path's instance, as sent.
+    pub instance: String,
+    pub api_key: Option<Secret>,
+    /// The user key, whose failure counts only once the API key is checked.
+    pub user_key: Result<Option<Secret>, SyncanoError>,
+}
+
+/// The instance, the API key and the user key of a request to a route of the user key.
+pub(crate) fn user_key_parts(req: &Request) -> Result<UserKeyParts, SyncanoError> {
     let instance = path_param(req, "instance", SyncanoError::InvalidApiKey)?;
     let data = request_data(req);
     let api_key = api_key(req, &data)?;
-    let (instance, _) = account::check_api_key(app, &instance, api_key.as_ref()).await?;
-    Ok((instance, user_key(req, &data)?))
+    Ok(UserKeyParts { instance, api_key, user_key: user_key(req, &data) })
 }
 
 /// What an admin route on `users/{id}/` reads: the path's instance, the API key, the path's id.
-fn admin_request(req: &Request) -> Result<(String, Option<Secret>, String), SyncanoError> {
+pub(crate) fn admin_request(req: &Request) -> Result<(String, Option<Secret>, String), SyncanoError> {
     let instance = path_param(req, "instance", SyncanoError::InvalidApiKey)?;
     let api_key = api_key(req, &request_data(req))?;
     let id = path_param(req, "id", SyncanoError::UserNotFound)?;

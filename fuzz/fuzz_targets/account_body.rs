@@ -1,0 +1,7 @@
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    if let Some((&kind, body)) = data.split_first() {
+        shared::fuzzing::account_body(kind, body);
+    }
+});
