@@ -453,3 +453,39 @@ async fn an_unlink_and_a_link_between_the_deletions_read_and_write_leave_no_live
     assert_ne!(again["id"], a["id"], "a new user, not the deleted one");
     t.assert_logs_clean();
 }
+
+/// A deleted user's username is held for a while (`USERNAME_HOLD_SECS`) before anyone else may
+/// take it: a stranger signing up with the same name right after the deletion does not become
+/// the `@name` the deleted user's contacts knew; once the hold has ended, the name is free again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_users_username_is_held_before_anyone_else_may_take_it() {
+    let t = spawn_app().await;
+    let (_, token) = t.facebook_user("Held Name", None);
+    let (auth, rc_id, username) = rc_login(&t, &token).await;
+    assert_eq!(username, "held.name");
+    let confirm = json!({ "password": shared::tokens::sha256_hex(&username) });
+    assert_eq!(send_json(delete_own(&t, &auth, &rc_id, confirm)).await, (200, json!({ "success": true })));
+
+    // Right after: a stranger with the same name gets the next candidate.
+    let (_, stranger) = t.facebook_user("Held Name", None);
+    let (_, _, taken) = rc_login(&t, &stranger).await;
+    assert_eq!(taken, "held.name.2", "a deleted user's username went to a stranger at once");
+
+    // The hold ends (its item says until when; DynamoDB's TTL removes it some time later).
+    let held_until = shared::clock::now_secs() - 1;
+    t.dynamo
+        .update_item()
+        .table_name(&t.table)
+        .key("pk", AttributeValue::S(format!("UNAME#{INSTANCE}#held.name")))
+        .key("sk", AttributeValue::S("UNAME".into()))
+        .update_expression("SET held_until = :past, expires_at = :past")
+        .condition_expression("attribute_exists(held_until) AND attribute_not_exists(user_id)")
+        .expression_attribute_values(":past", AttributeValue::N(held_until.to_string()))
+        .send()
+        .await
+        .expect("the name is held, by no user");
+    let (_, later) = t.facebook_user("Held Name", None);
+    let (_, _, freed) = rc_login(&t, &later).await;
+    assert_eq!(freed, "held.name", "the name is free once the hold has ended");
+    t.assert_logs_clean();
+}

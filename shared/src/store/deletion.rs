@@ -23,7 +23,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 
 use super::error::{build_err, classify, transaction_cancelled};
-use super::items::{get_n, n, s, user_from_item, Item};
+use super::items::{get_n, n, s, user_from_item, Item, USERNAME_HOLD_SECS};
 use super::revocations::{PendingRevocation, RevocationPlan};
 use super::user_keys::user_key_of;
 use super::{keys, StoreError, UserStore};
@@ -201,7 +201,17 @@ impl UserStore {
             }
             items.push(self.transact_delete(keys::identity(instance, provider, subject))?);
         }
-        items.push(self.transact_delete(keys::username(instance, &user.username))?);
+        // The username stays held (no user) for USERNAME_HOLD_SECS before anyone may take it.
+        let mut held = keys::username(instance, &user.username);
+        let held_until = now / 1_000_000 + USERNAME_HOLD_SECS;
+        held.insert("held_until".into(), n(held_until));
+        held.insert("expires_at".into(), n(held_until));
+        let put = aws_sdk_dynamodb::types::Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(held))
+            .build()
+            .map_err(build_err)?;
+        items.push(TransactWriteItem::builder().put(put).build());
         if let Some(lookup) = ukey_lookup {
             let expire = Update::builder()
                 .table_name(&self.table)

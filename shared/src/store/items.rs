@@ -13,6 +13,11 @@ use crate::records::{ApiKeyPermissions, SignUpPolicy, UserRecord};
 
 pub(super) type Item = HashMap<String, AttributeValue>;
 
+/// How long a deleted user's username stays held before anyone else may take it: 30 days, so
+/// that people who knew the user by that name (mentions, direct messages, links to the avatar)
+/// do not reach a stranger in the meantime.
+pub const USERNAME_HOLD_SECS: i64 = 30 * 86_400;
+
 pub(super) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
@@ -168,6 +173,20 @@ impl UserStore {
             .table_name(&self.table)
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(build_err)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// A transactional create of a username reservation: the name is free, or the hold a
+    /// deletion left on it ([`USERNAME_HOLD_SECS`]) has ended (DynamoDB's TTL removes held
+    /// items only some time after `expires_at`).
+    pub(super) fn transact_put_username(&self, item: Item, now_secs: i64) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk) OR held_until < :now")
+            .expression_attribute_values(":now", n(now_secs))
             .build()
             .map_err(build_err)?;
         Ok(TransactWriteItem::builder().put(put).build())

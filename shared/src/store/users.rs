@@ -44,22 +44,6 @@ enum CreateOutcome {
 }
 
 impl UserStore {
-    /// The user holding `username` in `instance` (its `UNAME#` reservation, then the user): two
-    /// eventually consistent reads, for `GET /avatar/{username}`.
-    pub async fn find_by_username(
-        &self,
-        instance: &InstanceName,
-        username: &str,
-    ) -> Result<Option<UserRecord>, StoreError> {
-        let Some(item) = self.get(keys::username(instance, username), false).await? else { return Ok(None) };
-        let user_id: u64 = get_n(&item, "user_id")?;
-        let Some(user) = self.get(keys::user(instance, user_id), false).await? else { return Ok(None) };
-        if is_tombstone(&user) {
-            return Ok(None);
-        }
-        user_from_item(instance, &user).map(Some)
-    }
-
     /// The user behind a provider identity, if this identity has logged in before.
     pub async fn find_by_identity(
         &self,
@@ -233,7 +217,7 @@ impl UserStore {
         let mut items = vec![
             self.transact_put_new(identity_item)?,
             self.transact_put_new(user_item)?,
-            self.transact_put_new(name_item)?,
+            self.transact_put_username(name_item, clock::now_secs())?,
             self.transact_put_new(ukey_item)?,
         ];
         if let Some(email) = link_email {
