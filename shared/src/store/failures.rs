@@ -3,12 +3,9 @@
 //! identity a login looks up anyway ([`UserStore::find_by_identity_counting`]), so a successful
 //! login makes no request for them.
 
-use std::collections::HashMap;
-use std::time::Duration;
+use aws_sdk_dynamodb::types::ReturnValue;
 
-use aws_sdk_dynamodb::types::{KeysAndAttributes, ReturnValue};
-
-use super::error::{build_err, classify};
+use super::error::classify;
 use super::items::{get_n, get_opt_s, n, user_from_item, Item};
 use super::{keys, StoreError, UserStore};
 use crate::instance::InstanceName;
@@ -46,33 +43,8 @@ impl UserStore {
     ) -> Result<(Option<UserRecord>, Vec<u64>), StoreError> {
         let identity = keys::identity(instance, provider, subject);
         let counter_keys: Vec<Item> = counters.iter().map(|c| keys::failure_counter(c, window)).collect();
-        let mut builder = KeysAndAttributes::builder().keys(identity.clone()).consistent_read(false);
-        for key in &counter_keys {
-            builder = builder.keys(key.clone());
-        }
-        let mut request = HashMap::from([(self.table.clone(), builder.build().map_err(build_err)?)]);
-        let mut found: Vec<Item> = Vec::new();
-        // BatchGetItem may leave keys unprocessed under load: ask again for those, a few times.
-        for attempt in 0..4u32 {
-            let out = self
-                .client
-                .batch_get_item()
-                .set_request_items(Some(request))
-                .send()
-                .await
-                .map_err(|e| classify("BatchGetItem", e))?;
-            if let Some(items) = out.responses.and_then(|mut r| r.remove(&self.table)) {
-                found.extend(items);
-            }
-            match out.unprocessed_keys.filter(|u| !u.is_empty()) {
-                None => break,
-                Some(rest) if attempt < 3 => {
-                    tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
-                    request = rest;
-                }
-                Some(_) => return Err(StoreError::Unavailable("BatchGetItem left keys unprocessed".into())),
-            }
-        }
+        let wanted = std::iter::once(identity.clone()).chain(counter_keys.iter().cloned()).collect();
+        let found = self.batch_get(wanted, None, false).await?;
         let pk = |i: &Item| get_opt_s(i, "pk");
         let pk_of = |k: &Item| pk(k).unwrap_or_default();
         let user = found.iter().find(|i| pk(i) == Some(pk_of(&identity)));

@@ -31,7 +31,8 @@ impl UserStore {
         let found = self
             .batch_get(
                 vec![keys::instance(instance), keys::api_key(instance, &tokens::sha256_hex(api_key.expose()))],
-                "sk, ignore_acl, allow_user_create, sign_up, link_by_verified_email",
+                Some("sk, ignore_acl, allow_user_create, sign_up, link_by_verified_email"),
+                true,
             )
             .await?;
         let sk = |i: &Item| get_opt_s(i, "sk").unwrap_or_default();

@@ -124,13 +124,18 @@ impl UserStore {
         Ok(out.item)
     }
 
-    /// One consistent `BatchGetItem` of at most 100 `keys`, each item with the attributes of
-    /// `projection`; asks again for the keys DynamoDB leaves unprocessed under load, a few times.
-    pub(super) async fn batch_get(&self, keys: Vec<Item>, projection: &str) -> Result<Vec<Item>, StoreError> {
+    /// One `BatchGetItem` of at most 100 `keys` (whole items, or the attributes of
+    /// `projection`); asks again for the keys DynamoDB leaves unprocessed under load, a few times.
+    pub(super) async fn batch_get(
+        &self,
+        keys: Vec<Item>,
+        projection: Option<&str>,
+        consistent: bool,
+    ) -> Result<Vec<Item>, StoreError> {
         let keys = KeysAndAttributes::builder()
             .set_keys(Some(keys))
-            .projection_expression(projection)
-            .consistent_read(true)
+            .set_projection_expression(projection.map(str::to_string))
+            .consistent_read(consistent)
             .build()
             .map_err(build_err)?;
         let mut request = HashMap::from([(self.table.clone(), keys)]);

@@ -117,7 +117,7 @@ impl UserStore {
         let ids: Vec<u64> = (1..=last).collect();
         for chunk in ids.chunks(100) {
             let users = chunk.iter().map(|id| keys::user(instance, *id)).collect();
-            for user in self.batch_get(users, "user_id, key_salt, deleted_at").await? {
+            for user in self.batch_get(users, Some("user_id, key_salt, deleted_at"), true).await? {
                 if !is_tombstone(&user) && !user.contains_key("key_salt") {
                     legacy.push(get_n(&user, "user_id")?);
                 }
