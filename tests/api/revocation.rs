@@ -248,6 +248,24 @@ async fn a_deletion_that_comes_from_apple_revokes_nothing_at_apple() {
     assert_eq!(t.count(&format!("IDENT#{INSTANCE}#apple#")).await, 0, "the identity and its sealed token are gone");
 }
 
+/// Only the first step of user `id`'s deletion (the tombstone and its pending revocations), as a
+/// crash right after it would leave it; returns the revocations it recorded.
+async fn deletion_step_one(t: &TestApp, id: u64) -> Vec<shared::store::PendingRevocation> {
+    let instance = shared::InstanceName::parse(INSTANCE).expect("valid");
+    let now = shared::clock::now_secs();
+    let plan = t.app.revocation_plan(shared::store::DeletionReason::User, now);
+    let step1 = t.app.store.tombstone_user_revoking(
+        &instance,
+        id,
+        &t.app.user_keys,
+        shared::store::DeletionReason::User,
+        now + 3600,
+        now + 86_400,
+        &plan,
+    );
+    step1.await.expect("step 1").1
+}
+
 /// Sets `next_attempt` of the pending revocation `sk` to the past.
 async fn make_due(t: &TestApp, sk: &str) {
     t.dynamo
@@ -311,19 +329,7 @@ async fn a_deletion_stopped_after_its_first_step_still_revokes() {
     t.remember(&refresh);
 
     // Step 1 only, as a crash would leave it.
-    let instance = shared::InstanceName::parse(INSTANCE).expect("valid");
-    let now = shared::clock::now_secs();
-    let plan = t.app.revocation_plan(shared::store::DeletionReason::User, now);
-    let step1 = t.app.store.tombstone_user_revoking(
-        &instance,
-        id,
-        &t.app.user_keys,
-        shared::store::DeletionReason::User,
-        now + 3600,
-        now + 86_400,
-        &plan,
-    );
-    let (_, recorded) = step1.await.expect("step 1");
+    let recorded = deletion_step_one(&t, id).await;
     assert_eq!(recorded.len(), 1);
     assert_eq!(pending(&t).await.len(), 1, "recorded with the tombstone");
     // The retry of the deletion (the same key) finishes it; the revocation is still pending.
@@ -494,19 +500,7 @@ async fn a_sign_up_between_the_deletions_first_step_and_its_revocation_keeps_its
     let id = body["id"].as_u64().expect("id");
     let key = body["user_key"].as_str().expect("user_key").to_string();
     t.remember(&key);
-    let instance = shared::InstanceName::parse(INSTANCE).expect("valid");
-    let now = shared::clock::now_secs();
-    let plan = t.app.revocation_plan(shared::store::DeletionReason::User, now);
-    let step1 = t.app.store.tombstone_user_revoking(
-        &instance,
-        id,
-        &t.app.user_keys,
-        shared::store::DeletionReason::User,
-        now + 3600,
-        now + 86_400,
-        &plan,
-    );
-    let (_, recorded) = step1.await.expect("step 1");
+    let recorded = deletion_step_one(&t, id).await;
     assert_eq!(recorded.len(), 1);
 
     let code = t.emulator.apple_authorization_code(&sub, APPLE_CLIENT_ID);
