@@ -206,12 +206,7 @@ impl UserStore {
         let held_until = now / 1_000_000 + USERNAME_HOLD_SECS;
         held.insert("held_until".into(), n(held_until));
         held.insert("expires_at".into(), n(held_until));
-        let put = aws_sdk_dynamodb::types::Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(held))
-            .build()
-            .map_err(build_err)?;
-        items.push(TransactWriteItem::builder().put(put).build());
+        items.push(self.transact_put(held)?);
         if let Some(lookup) = ukey_lookup {
             let expire = Update::builder()
                 .table_name(&self.table)

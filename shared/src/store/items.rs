@@ -172,6 +172,13 @@ impl UserStore {
             .condition_expression("attribute_not_exists(pk)")
     }
 
+    /// An unconditional put, as one item of a `TransactWriteItems` (the same item written again
+    /// by a retried step).
+    pub(super) fn transact_put(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder().table_name(&self.table).set_item(Some(item)).build().map_err(build_err)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
     /// The same, as one item of a `TransactWriteItems`.
     pub(super) fn transact_put_new(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
         let put = Put::builder()

@@ -5,9 +5,9 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::TransactWriteItem;
 
-use super::error::{build_err, classify};
+use super::error::classify;
 use super::items::{get_n, get_opt_s, get_s, n, s, Item};
 use super::{keys, StoreError, UserStore};
 use crate::instance::InstanceName;
@@ -132,8 +132,7 @@ impl UserStore {
     /// The pending revocation as one item of the deletion's transaction: a plain put, so a
     /// retried step 1 writes the same item again.
     pub(super) fn transact_put_revocation(&self, p: &PendingRevocation) -> Result<TransactWriteItem, StoreError> {
-        let put = Put::builder().table_name(&self.table).set_item(Some(p.to_item())).build().map_err(build_err)?;
-        Ok(TransactWriteItem::builder().put(put).build())
+        self.transact_put(p.to_item())
     }
 
     /// Pending revocations due at `now` (consistent `Query` of the `REVOKE` partition), at most

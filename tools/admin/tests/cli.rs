@@ -13,8 +13,14 @@ use shared::tokens::{derive_legacy_user_key, sha256_hex, UserKeys};
 use shared::{InstanceName, Secret};
 
 fn admin(table: &str, args: &[&str]) -> Output {
+    admin_with(table, args, &[])
+}
+
+/// `admin` with extra environment variables (the token secrets, which never go on a command line).
+fn admin_with(table: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_admin"))
         .args(args)
+        .envs(env.iter().copied())
         .env("TABLE_NAME", table)
         .env("AWS_ENDPOINT_URL_DYNAMODB", endpoint_for_tests())
         .env("AWS_REGION", "us-east-1")
@@ -239,17 +245,7 @@ async fn legacy_keys_are_listed_and_rekeyed() {
     // Without the secrets the tool refuses, and says why; a secret is never an argument.
     let o = admin(&table, &["legacy-keys", "acme", "--rekey"]);
     assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("TOKEN_SECRET"));
-    let o = Command::new(env!("CARGO_BIN_EXE_admin"))
-        .args(["legacy-keys", "acme", "--rekey"])
-        .env("TABLE_NAME", &table)
-        .env("AWS_ENDPOINT_URL_DYNAMODB", endpoint_for_tests())
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "local")
-        .env("AWS_SECRET_ACCESS_KEY", "local")
-        .env("TOKEN_SECRET", TOKEN_SECRET)
-        .env_remove("AWS_PROFILE")
-        .output()
-        .expect("run admin");
+    let o = admin_with(&table, &["legacy-keys", "acme", "--rekey"], &[("TOKEN_SECRET", TOKEN_SECRET)]);
     assert!(stdout(&o).contains("re-keyed 2 of 2 users"), "{}", stdout(&o));
 
     for (user, _) in [&users[0], &users[2]] {
