@@ -2,6 +2,6 @@
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     if let Some((&kind, body)) = data.split_first() {
-        shared::fuzzing::account_body(kind, body);
+        shared::entry::fuzzing::account_body(kind, body);
     }
 });

@@ -1,3 +1,3 @@
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| shared::fuzzing::api_gateway_event(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| shared::entry::fuzzing::api_gateway_event(data));

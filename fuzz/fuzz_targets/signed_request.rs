@@ -1,3 +1,3 @@
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| shared::fuzzing::signed_request(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| shared::entry::fuzzing::signed_request(data));

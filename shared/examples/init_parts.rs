@@ -20,10 +20,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let t = Instant::now();
     eprintln!("start                {:?} {} kB", t.elapsed(), hwm());
     if std::env::var("INIT_LOG").is_ok() {
-        shared::logging::init_logging();
+        shared::domain::logging::init_logging();
     }
     eprintln!("logging              {:?} {} kB", t.elapsed(), hwm());
-    let _http = shared::providers::http_client(std::time::Duration::from_secs(1), shared::tls::provider_tls_config()?)?;
+    let _http =
+        shared::providers::http_client(std::time::Duration::from_secs(1), shared::net::tls::provider_tls_config()?)?;
     eprintln!("reqwest client       {:?} {} kB", t.elapsed(), hwm());
     let aws = if std::env::var("INIT_AWS").as_deref() == Ok("manual") {
         aws_config::SdkConfig::builder()
@@ -31,12 +32,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
                 aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
             ))
-            .http_client(shared::tls::aws_http_client()?)
+            .http_client(shared::net::tls::aws_http_client()?)
             .behavior_version(aws_config::BehaviorVersion::latest())
             .build()
     } else {
         aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .http_client(shared::tls::aws_http_client()?)
+            .http_client(shared::net::tls::aws_http_client()?)
             .load()
             .await
     };

@@ -22,7 +22,7 @@ async fn main() -> Result<(), Error> {
         .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
             aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
         ))
-        .http_client(shared::tls::aws_http_client()?)
+        .http_client(shared::net::tls::aws_http_client()?)
         .build();
     let mut conf = aws_sdk_dynamodb::config::Builder::from(&aws);
     if let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL_DYNAMODB") {

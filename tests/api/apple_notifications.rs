@@ -16,11 +16,11 @@ fn instance() -> InstanceName {
 
 /// An Apple ID token of `sub` with `email`, and the raw nonce it is bound to.
 fn apple_token(t: &TestApp, sub: &str, email: &str) -> (String, String) {
-    let now = shared::clock::now_secs();
+    let now = shared::domain::clock::now_secs();
     let nonce = format!("nonce-{sub}");
     let claims = json!({
         "iss": OidcProvider::Apple.issuer(), "aud": APPLE_CLIENT_ID, "sub": sub, "iat": now, "exp": now + 3600,
-        "email": email, "email_verified": "true", "nonce": shared::tokens::sha256_hex(&nonce),
+        "email": email, "email_verified": "true", "nonce": shared::domain::tokens::sha256_hex(&nonce),
     });
     let token = t.emulator.sign_id_token(OidcProvider::Apple, claims, SigningMode::Current);
     t.remember(&token);
@@ -124,12 +124,12 @@ async fn email_events_record_the_relay_state_in_order_and_other_events_are_ackno
     assert_eq!(state().await, None);
 
     let signed = |kind: &str, at_ms: i64| {
-        let now = shared::clock::now_secs();
+        let now = shared::domain::clock::now_secs();
         let claims = apple_notification_claims(APPLE_CLIENT_ID, &apple_event(kind, sub, Some(relay), at_ms), now);
         json!({ "payload": t.emulator.sign_id_token(OidcProvider::Apple, claims, SigningMode::Current) })
     };
     // A minute ago, so that the emulator's own delivery below is newer.
-    let t0 = (shared::clock::now_secs() - 60) * 1000;
+    let t0 = (shared::domain::clock::now_secs() - 60) * 1000;
     let disabled = signed("email-disabled", t0);
     assert_eq!(notify(&t, INSTANCE, &disabled).await, handled("email-disabled", "recorded"));
     assert_eq!(state().await, Some(false));
@@ -158,7 +158,7 @@ async fn forged_notifications_are_refused_and_change_nothing() {
     let t = spawn_app().await;
     let sub = "000400.victim.0001";
     let session = rocketchat_apple(&t, sub, "victim@icloud.com").await;
-    let now = shared::clock::now_secs();
+    let now = shared::domain::clock::now_secs();
     let event = apple_event("account-delete", sub, None, now * 1000);
     let claims = apple_notification_claims(APPLE_CLIENT_ID, &event, now);
     let sign = |claims: Value, mode| json!({ "payload": t.emulator.sign_id_token(OidcProvider::Apple, claims, mode) });
@@ -255,7 +255,7 @@ async fn a_replayed_account_event_after_a_new_sign_up_leaves_the_new_account() {
     }
     assert_eq!(t.audit_reasons().await, ["apple", "apple"], "only the two real deletions");
     // One record per notification, each expiring with its token (exp + leeway), under DynamoDB's TTL.
-    let now = shared::clock::now_secs();
+    let now = shared::domain::clock::now_secs();
     let records: Vec<_> = t
         .scan()
         .await
@@ -280,7 +280,7 @@ async fn an_account_event_older_than_the_identity_does_nothing() {
     let email = "older0001@privaterelay.appleid.com";
     let session = rocketchat_apple(&t, sub, email).await;
     let (_, key) = syncano_apple(&t, sub, email).await;
-    let now = shared::clock::now_secs();
+    let now = shared::domain::clock::now_secs();
     for kind in ["account-delete", "consent-revoked"] {
         // Issued (and its event dated) ten minutes before the sign-up, still within its exp.
         let event = apple_event(kind, sub, None, (now - 600) * 1000);

@@ -90,7 +90,7 @@ async fn items(client: &aws_sdk_dynamodb::Client, table: &str, prefix: &str) -> 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_login_killed_mid_write_is_retried_into_exactly_one_user() {
     let upstream = local_stack::dynamodb_local::endpoint_for_tests();
-    let client = shared::app::local_dynamodb_client(upstream);
+    let client = shared::usecases::app::local_dynamodb_client(upstream);
     for fault in [DynamoFault::HangBeforeForwarding, DynamoFault::HangAfterForwarding] {
         let table = format!("crash-{}", free_port());
         let template = Template::load(repo_root().join("template.yaml")).expect("template");
@@ -129,7 +129,7 @@ async fn a_login_killed_mid_write_is_retried_into_exactly_one_user() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deletion_killed_after_its_first_step_refuses_the_user_and_is_finished_by_a_retry() {
     let upstream = local_stack::dynamodb_local::endpoint_for_tests();
-    let client = shared::app::local_dynamodb_client(upstream);
+    let client = shared::usecases::app::local_dynamodb_client(upstream);
     let table = format!("crash-del-{}", free_port());
     let template = Template::load(repo_root().join("template.yaml")).expect("template");
     template.table().create(&client, &table).await.expect("table");

@@ -6,7 +6,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use local_stack::counting_proxy::DynamoFault;
 use serde_json::{json, Value};
-use shared::authorizer::{AuthorizerRequest, Scheme};
+use shared::entry::authorizer::{AuthorizerRequest, Scheme};
 use shared::store::{DeletionReason, Tombstoned};
 use shared::InstanceName;
 
@@ -60,7 +60,7 @@ fn delete_own(t: &TestApp, auth: &str, rc_id: &str, body: Value) -> reqwest::Req
 }
 
 fn confirmation(username: &str) -> Value {
-    json!({ "password": shared::tokens::sha256_hex(username), "confirmRelinquish": true })
+    json!({ "password": shared::domain::tokens::sha256_hex(username), "confirmRelinquish": true })
 }
 
 fn delete_user(t: &TestApp, id: &str, api_key: &str) -> reqwest::RequestBuilder {
@@ -81,7 +81,7 @@ async fn authorize(t: &TestApp, scheme: Scheme, headers: &[(&str, &str)]) -> u16
         headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         path_parameters: [("instance".to_string(), INSTANCE.to_string())].into(),
     };
-    match t.app.authorize(scheme, &req).await.expect("the store answers") {
+    match shared::entry::authorizer::authorize(&t.app, scheme, &req).await.expect("the store answers") {
         r if r.is_authorized => 200,
         _ => 403,
     }
@@ -140,8 +140,8 @@ async fn person(t: &TestApp, name: &str) -> (String, u64, String, Credentials) {
 
 /// The items of the user `id` (and its sessions), by kind: everything a deletion must remove.
 async fn items_of(t: &TestApp, id: u64, creds: &Credentials) -> Vec<String> {
-    let hashes: Vec<String> = creds.sessions.iter().map(|(a, _)| shared::tokens::sha256_hex(a)).collect();
-    let ukey = format!("UKEY#{INSTANCE}#{}", shared::tokens::sha256_hex(&creds.user_key));
+    let hashes: Vec<String> = creds.sessions.iter().map(|(a, _)| shared::domain::tokens::sha256_hex(a)).collect();
+    let ukey = format!("UKEY#{INSTANCE}#{}", shared::domain::tokens::sha256_hex(&creds.user_key));
     t.scan()
         .await
         .into_iter()
@@ -173,7 +173,7 @@ async fn audits(t: &TestApp) -> Vec<(u64, String)> {
         let sk = item["sk"].as_s().expect("sk");
         assert!(sk.starts_with(&format!("DELETED#{id}#")), "{sk}");
         let expires: i64 = item["expires_at"].as_n().expect("expires_at").parse().expect("number");
-        let in_days = (expires - shared::clock::now_secs()) / 86_400;
+        let in_days = (expires - shared::domain::clock::now_secs()) / 86_400;
         assert!((364..=365).contains(&in_days), "the audit item is kept AUDIT_RETENTION_DAYS: {in_days}");
         out.push((id, item["reason"].as_s().expect("reason").clone()));
     }
@@ -194,14 +194,14 @@ async fn rocketchat_delete_own_account_revokes_everything_and_the_next_sign_in_i
     for body in [json!({}), json!({ "password": "" }), json!({ "password": null })] {
         assert_eq!(send_json(delete_own(&t, &auth, &rc_id, body.clone())).await, (400, required.clone()), "{body}");
     }
-    for wrong in ["rocket.cat", &username, &shared::tokens::sha256_hex(&username).to_uppercase()] {
+    for wrong in ["rocket.cat", &username, &shared::domain::tokens::sha256_hex(&username).to_uppercase()] {
         let resp = send_json(delete_own(&t, &auth, &rc_id, json!({ "password": wrong }))).await;
         assert_eq!(resp, (400, invalid_username()), "{wrong}");
     }
     creds.assert_all_work(&t, "after the refusals").await;
 
     // Rocket.Chat trims the confirmation.
-    let padded = json!({ "password": format!(" {} ", shared::tokens::sha256_hex(&username)) });
+    let padded = json!({ "password": format!(" {} ", shared::domain::tokens::sha256_hex(&username)) });
     assert_eq!(send_json(delete_own(&t, &auth, &rc_id, padded)).await, (200, json!({ "success": true })));
     creds.assert_none_works(&t, "after the deletion").await;
     assert_eq!(items_of(&t, id, &creds).await, Vec::<String>::new());
@@ -353,8 +353,8 @@ enum Retry {
 async fn a_tombstoned_user_has_no_working_credential_and_a_retry_finishes_it() {
     let t = spawn_app().await;
     let instance = InstanceName::parse(INSTANCE).expect("valid");
-    let far = shared::clock::now_secs() + 3600;
-    let kept = shared::clock::now_secs() + 365 * 86_400;
+    let far = shared::domain::clock::now_secs() + 3600;
+    let kept = shared::domain::clock::now_secs() + 365 * 86_400;
     for (name, retry) in
         [("Crashed Cat", Retry::OwnSession), ("Crashed Key", Retry::Admin), ("Crashed Self", Retry::OwnUserKey)]
     {
@@ -409,7 +409,7 @@ async fn an_unlink_and_a_link_between_the_deletions_read_and_write_leave_no_live
     let google = |sub: &str| {
         let claims = json!({
             "iss": OidcProvider::Google.issuer(), "aud": GOOGLE_CLIENT_ID, "sub": sub,
-            "iat": shared::clock::now_secs(), "exp": shared::clock::now_secs() + 3600,
+            "iat": shared::domain::clock::now_secs(), "exp": shared::domain::clock::now_secs() + 3600,
             "email": "versioned@gmail.com", "email_verified": true, "name": "Versioned Cat",
         });
         let token = t.emulator.sign_id_token(OidcProvider::Google, claims, emulator::SigningMode::Current);
@@ -423,7 +423,7 @@ async fn an_unlink_and_a_link_between_the_deletions_read_and_write_leave_no_live
     t.remember(a["user_key"].as_str().unwrap_or_default());
 
     // Step 1 reads the user (two identities)...
-    let now = shared::clock::now_secs();
+    let now = shared::domain::clock::now_secs();
     let plan = t.app.revocation_plan(DeletionReason::User, now);
     let read = t.app.store.prepare_tombstone(
         &instance,
@@ -463,7 +463,7 @@ async fn a_deleted_users_username_is_held_before_anyone_else_may_take_it() {
     let (_, token) = t.facebook_user("Held Name", None);
     let (auth, rc_id, username) = rc_login(&t, &token).await;
     assert_eq!(username, "held.name");
-    let confirm = json!({ "password": shared::tokens::sha256_hex(&username) });
+    let confirm = json!({ "password": shared::domain::tokens::sha256_hex(&username) });
     assert_eq!(send_json(delete_own(&t, &auth, &rc_id, confirm)).await, (200, json!({ "success": true })));
 
     // Right after: a stranger with the same name gets the next candidate.
@@ -472,7 +472,7 @@ async fn a_deleted_users_username_is_held_before_anyone_else_may_take_it() {
     assert_eq!(taken, "held.name.2", "a deleted user's username went to a stranger at once");
 
     // The hold ends (its item says until when; DynamoDB's TTL removes it some time later).
-    let held_until = shared::clock::now_secs() - 1;
+    let held_until = shared::domain::clock::now_secs() - 1;
     t.dynamo
         .update_item()
         .table_name(&t.table)

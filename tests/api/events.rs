@@ -184,7 +184,7 @@ fn samples(emulator: &Emulator) -> BTreeMap<(&'static str, String), Value> {
     out.insert(("avatar", "200-initials-unknown-user".into()), avatar("nobody.here", &[]));
     out.insert(
         ("avatar", "304-initials-not-modified".into()),
-        avatar("nobody.here", &[("if-modified-since", shared::avatar::FALLBACK_LAST_MODIFIED)]),
+        avatar("nobody.here", &[("if-modified-since", shared::entry::avatar::FALLBACK_LAST_MODIFIED)]),
     );
     let rot = ("POST /api/v1/users.removeOtherTokens", "/api/v1/users.removeOtherTokens");
     out.insert(("remove-other-tokens", "401-no-session-headers".into()), session(rot.0, rot.1, &[]));

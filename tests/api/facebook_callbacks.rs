@@ -201,7 +201,11 @@ async fn forged_requests_are_refused_and_change_nothing() {
     let secret = t.vars["FACEBOOK_APP_SECRET"].clone();
     let stale = emulator::sign_signed_request(
         &secret,
-        &emulator::signed_request_payload(&asid, SIGNED_REQUEST_ALGORITHM, shared::clock::now_secs() - 2 * 86_400),
+        &emulator::signed_request_payload(
+            &asid,
+            SIGNED_REQUEST_ALGORITHM,
+            shared::domain::clock::now_secs() - 2 * 86_400,
+        ),
     );
     t.remember(&stale);
     let forged = [
@@ -267,7 +271,7 @@ fn signed_by_us(t: &TestApp, payload: &Value) -> String {
 async fn signed_requests_issued_outside_the_window_are_refused() {
     let t = spawn_app().await;
     let (_, asid, session, _, key) = signed_in(&t, "Out Ofbounds").await;
-    let now = shared::clock::now_secs();
+    let now = shared::domain::clock::now_secs();
     let at = |issued_at: i64| {
         signed_by_us(&t, &emulator::signed_request_payload(&asid, SIGNED_REQUEST_ALGORITHM, issued_at))
     };
@@ -301,7 +305,7 @@ async fn signed_requests_issued_outside_the_window_are_refused() {
 async fn login_signed_requests_are_not_callbacks() {
     let t = spawn_app().await;
     let (_, asid, session, _, key) = signed_in(&t, "Log Inonly").await;
-    let now = shared::clock::now_secs();
+    let now = shared::domain::clock::now_secs();
     for (field, value) in [("code", "AQD7...login-code"), ("oauth_token", "EAAB...user-token")] {
         let mut payload = emulator::signed_request_payload(&asid, SIGNED_REQUEST_ALGORITHM, now);
         payload[field] = json!(value);
@@ -341,7 +345,7 @@ async fn a_replayed_deauthorize_after_a_fresh_sign_in_ends_nothing() {
     assert_eq!(post(&t, "deauthorize", &captured).await, (200, json!({ "sessions_ended": 0 })), "replayed");
     assert_eq!(t.me_status(&fresh).await, 200, "the fresh session lives");
     // The record: one item per request, expiring (DynamoDB TTL) once the request is too old anyway.
-    let now = shared::clock::now_secs();
+    let now = shared::domain::clock::now_secs();
     let records: Vec<_> = t
         .scan()
         .await

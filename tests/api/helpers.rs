@@ -59,7 +59,7 @@ fn capture_logs() {
     static INIT: Once = Once::new();
     INIT.call_once(|| {
         tracing_subscriber::fmt()
-            .event_format(shared::logging::JsonLines)
+            .event_format(shared::domain::logging::JsonLines)
             .with_env_filter(tracing_subscriber::EnvFilter::new("debug"))
             .with_writer(|| LogWriter)
             .init();

@@ -32,7 +32,7 @@ fn google(t: &TestApp, name: &str, email: &str, verified: bool) -> String {
 
 /// A Google ID token as Google signs it, with the claims given (`hd` for Workspace accounts).
 fn google_claims(t: &TestApp, sub: &str, email: &str, hd: Option<&str>) -> String {
-    let now = shared::clock::now_secs();
+    let now = shared::domain::clock::now_secs();
     let mut claims = json!({
         "iss": OidcProvider::Google.issuer(), "aud": GOOGLE_CLIENT_ID, "sub": sub, "iat": now, "exp": now + 3600,
         "email": email, "email_verified": true, "name": "Work Person",
@@ -47,11 +47,11 @@ fn google_claims(t: &TestApp, sub: &str, email: &str, hd: Option<&str>) -> Strin
 
 /// Apple's ID token for `email` (verified, as Apple says of every address it hands out).
 fn apple(t: &TestApp, sub: &str, email: &str) -> serde_json::Value {
-    let now = shared::clock::now_secs();
+    let now = shared::domain::clock::now_secs();
     let nonce = "linking-nonce";
     let claims = json!({
         "iss": OidcProvider::Apple.issuer(), "aud": APPLE_CLIENT_ID, "sub": sub, "iat": now, "exp": now + 3600,
-        "email": email, "email_verified": "true", "nonce": shared::tokens::sha256_hex(nonce),
+        "email": email, "email_verified": "true", "nonce": shared::domain::tokens::sha256_hex(nonce),
     });
     let token = t.emulator.sign_id_token(OidcProvider::Apple, claims, SigningMode::Current);
     t.remember(&token);

@@ -1,5 +1,5 @@
 //! The login metrics: every login's request line is CloudWatch Embedded Metric Format (checked
-//! by `shared::metrics::check_emf`, the specification's rules), counting the login by provider,
+//! by `shared::usecases::metrics::check_emf`, the specification's rules), counting the login by provider,
 //! dialect and outcome, its latency, and whether it was the user's first; other requests'
 //! lines carry no metrics.
 
@@ -23,10 +23,14 @@ async fn line_of(resp: reqwest::Response) -> (Value, u16, Value) {
 
 /// The line's (Provider, Dialect, Outcome) and its metrics, once the line is checked as EMF.
 fn login_metrics(line: &Value) -> ((&str, &str, &str), [f64; 4]) {
-    let values = shared::metrics::check_emf(line).unwrap_or_else(|e| panic!("not EMF ({e}): {line}"));
+    let values = shared::usecases::metrics::check_emf(line).unwrap_or_else(|e| panic!("not EMF ({e}): {line}"));
     let value = |name: &str| values.iter().find(|(n, _)| n == name).map_or(f64::NAN, |(_, v)| *v);
     let dims = |name: &str| line[name].as_str().unwrap_or_default();
-    assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Namespace"], shared::metrics::DEFAULT_NAMESPACE, "{line}");
+    assert_eq!(
+        line["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+        shared::usecases::metrics::DEFAULT_NAMESPACE,
+        "{line}"
+    );
     let latency = value("LoginLatency");
     assert!(latency >= 0.0 && latency == line["latency_ms"].as_f64().unwrap_or_default(), "{line}");
     (

@@ -7,12 +7,12 @@ use std::time::Duration;
 use emulator::{OidcProvider, SigningMode};
 use local_stack::demo::*;
 use serde_json::{json, Value};
-use shared::tokens::sha256_hex;
+use shared::domain::tokens::sha256_hex;
 
 use crate::helpers::*;
 
 fn now() -> i64 {
-    shared::clock::now_secs()
+    shared::domain::clock::now_secs()
 }
 
 async fn syncano(t: &TestApp, backend: &str, body: Value) -> (u16, Value) {

@@ -115,7 +115,7 @@ async fn apple_codes_are_exchanged_sealed_and_revoked_on_deletion_in_each_dialec
     let (refresh, _) = refresh_tokens(&t, &sub)[0].clone();
     t.remember(&refresh);
     assert!(!table_text(&t).await.contains(&refresh));
-    let confirm = json!({ "password": shared::tokens::sha256_hex(&username) });
+    let confirm = json!({ "password": shared::domain::tokens::sha256_hex(&username) });
     let delete = t
         .http
         .post(format!("{}/api/v1/users.deleteOwnAccount", t.base))
@@ -164,10 +164,10 @@ async fn a_failed_revocation_never_blocks_the_deletion_and_is_retried() {
     assert_eq!(item["sk"].as_s().ok(), Some(&format!("apple#{INSTANCE}#{sub}")));
     assert_eq!(item["attempts"].as_n().ok().map(String::as_str), Some("1"));
     let next: i64 = item["next_attempt"].as_n().expect("next_attempt").parse().expect("number");
-    let wait = next - shared::clock::now_secs();
+    let wait = next - shared::domain::clock::now_secs();
     assert!((890..=900).contains(&wait), "15 minutes: {wait}");
     let expires: i64 = item["expires_at"].as_n().expect("expires_at").parse().expect("number");
-    assert!((expires - shared::clock::now_secs()) / 86_400 >= 29, "kept 30 days");
+    assert!((expires - shared::domain::clock::now_secs()) / 86_400 >= 29, "kept 30 days");
     assert!(!table_text(&t).await.contains(&refresh), "the pending item holds it sealed");
 
     // Not due yet: the scheduled run leaves it alone.
@@ -178,7 +178,7 @@ async fn a_failed_revocation_never_blocks_the_deletion_and_is_retried() {
     let item = &pending(&t).await[0];
     assert_eq!(item["attempts"].as_n().ok().map(String::as_str), Some("2"));
     let next: i64 = item["next_attempt"].as_n().expect("next_attempt").parse().expect("number");
-    assert!((1790..=1800).contains(&(next - shared::clock::now_secs())), "30 minutes");
+    assert!((1790..=1800).contains(&(next - shared::domain::clock::now_secs())), "30 minutes");
     // Apple is back: revoked, and the item goes.
     make_due(&t, &format!("apple#{INSTANCE}#{sub}")).await;
     assert_eq!(run_retry(&t).await, json!({ "due": 1, "done": 1, "rescheduled": 0 }));
@@ -252,7 +252,7 @@ async fn a_deletion_that_comes_from_apple_revokes_nothing_at_apple() {
 /// crash right after it would leave it; returns the revocations it recorded.
 async fn deletion_step_one(t: &TestApp, id: u64) -> Vec<shared::store::PendingRevocation> {
     let instance = shared::InstanceName::parse(INSTANCE).expect("valid");
-    let now = shared::clock::now_secs();
+    let now = shared::domain::clock::now_secs();
     let plan = t.app.revocation_plan(shared::store::DeletionReason::User, now);
     let step1 = t.app.store.tombstone_user_revoking(
         &instance,
@@ -274,7 +274,7 @@ async fn make_due(t: &TestApp, sk: &str) {
         .key("pk", AttributeValue::S("REVOKE".into()))
         .key("sk", AttributeValue::S(sk.into()))
         .update_expression("SET next_attempt = :past")
-        .expression_attribute_values(":past", AttributeValue::N((shared::clock::now_secs() - 1).to_string()))
+        .expression_attribute_values(":past", AttributeValue::N((shared::domain::clock::now_secs() - 1).to_string()))
         .send()
         .await
         .expect("due");

@@ -3,7 +3,7 @@
 use emulator::Fault;
 use futures::future::join_all;
 use serde_json::json;
-use shared::tokens::sha256_hex;
+use shared::domain::tokens::sha256_hex;
 
 use crate::helpers::*;
 

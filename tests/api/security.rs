@@ -144,7 +144,7 @@ async fn an_unknown_instance_answers_exactly_like_a_known_one_without_a_valid_ke
 
 /// The session item of `auth`: (count of SESSION items, its expires_at).
 async fn session_expiry(t: &TestApp, auth: &str) -> (usize, Option<i64>) {
-    let pk = format!("SESSION#{}", shared::tokens::sha256_hex(auth));
+    let pk = format!("SESSION#{}", shared::domain::tokens::sha256_hex(auth));
     let items = t.scan().await;
     let sessions =
         items.iter().filter(|i| matches!(i.get("pk"), Some(AttributeValue::S(p)) if p.starts_with("SESSION#")));
@@ -296,16 +296,16 @@ async fn a_leaked_token_secret_alone_does_not_give_a_users_key() {
     let leaked = &t.app.config.token_secrets.as_ref().expect("configured").current.1;
     // What an attacker holding TOKEN_SECRET (and the public id) can compute.
     for generation in 0..4 {
-        assert_ne!(shared::tokens::derive_legacy_user_key(leaked, INSTANCE, id, generation).expose(), key);
+        assert_ne!(shared::domain::tokens::derive_legacy_user_key(leaked, INSTANCE, id, generation).expose(), key);
         for salt in ["", "0", INSTANCE] {
-            assert_ne!(shared::tokens::derive_user_key(leaked, INSTANCE, id, generation, salt).expose(), key);
+            assert_ne!(shared::domain::tokens::derive_user_key(leaked, INSTANCE, id, generation, salt).expose(), key);
         }
     }
     // The salt lives with the user, in the table.
     let stored = t.app.store.get_user(&instance(), id).await.expect("read").expect("user");
     let salt = stored.key_salt.clone().expect("a salt");
     assert_eq!(salt.len(), 32);
-    assert_eq!(shared::tokens::derive_user_key(leaked, INSTANCE, id, 1, &salt).expose(), key, "secret + salt");
+    assert_eq!(shared::domain::tokens::derive_user_key(leaked, INSTANCE, id, 1, &salt).expose(), key, "secret + salt");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -449,7 +449,7 @@ async fn the_avatar_route_discloses_no_provider_id_nor_whether_a_username_exists
         .post(format!("{}/api/v1/users.deleteOwnAccount", t.base))
         .header("x-auth-token", auth)
         .header("x-user-id", rc_id)
-        .json(&json!({ "password": shared::tokens::sha256_hex(&username), "confirmRelinquish": true }))
+        .json(&json!({ "password": shared::domain::tokens::sha256_hex(&username), "confirmRelinquish": true }))
         .send()
         .await
         .expect("delete");

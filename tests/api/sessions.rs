@@ -84,7 +84,7 @@ async fn expired_sessions_are_refused_before_dynamodb_deletes_them() {
         .expect("user");
     let stale = Secret::new("stale-session-token-0123456789abcdefghijklmn");
     t.remember(stale.expose());
-    t.app.store.put_session(&stale, &record, shared::clock::now_secs() - 1).await.expect("put");
+    t.app.store.put_session(&stale, &record, shared::domain::clock::now_secs() - 1).await.expect("put");
     assert_eq!(t.count("SESSION#").await, 2);
     assert_eq!(me(&t, stale.expose(), &user_id).await, not_logged_in());
     let resp = t.app.session_user(&stale, &user_id).await;
@@ -176,7 +176,10 @@ async fn syncano_user_and_reset_key() {
     t.assert_logs_clean();
 }
 
-fn authorizer_request(headers: &[(&str, &str)], instance: Option<&str>) -> shared::authorizer::AuthorizerRequest {
+fn authorizer_request(
+    headers: &[(&str, &str)],
+    instance: Option<&str>,
+) -> shared::entry::authorizer::AuthorizerRequest {
     let mut v =
         json!({ "headers": headers.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>() });
     if let Some(i) = instance {
@@ -199,13 +202,13 @@ async fn the_authorizer_allows_a_live_session_or_user_key_and_denies_everything_
         let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let req = authorizer_request(&h, instance);
         let scheme = if h.iter().any(|(k, _)| k.starts_with("x-api-key") || k.starts_with("x-user-key")) {
-            shared::authorizer::Scheme::SyncanoUserKey
+            shared::entry::authorizer::Scheme::SyncanoUserKey
         } else {
-            shared::authorizer::Scheme::RocketChatSession
+            shared::entry::authorizer::Scheme::RocketChatSession
         };
         let app = t.app.clone();
         async move {
-            let answer = shared::authorizer::handle(&app, scheme, req).await.expect("authorizer answers");
+            let answer = shared::entry::authorizer::handle(&app, scheme, req).await.expect("authorizer answers");
             serde_json::to_value(answer).expect("json")
         }
     };

@@ -8,8 +8,8 @@ use std::collections::{BTreeSet, HashMap};
 use local_stack::dynamodb_local::repo_root;
 use local_stack::Template;
 use serde_yaml::Value;
-use shared::identity::Provider;
-use shared::metrics::{self, Dialect, Outcome};
+use shared::domain::identity::Provider;
+use shared::usecases::metrics::{self, Dialect, Outcome};
 
 /// Function → (DynamoDB actions, `SECRET_PARAMETERS`). Derived from the call graph
 /// (functions/*/src/lib.rs → shared): TransactWriteItems is authorised per item as
@@ -216,7 +216,7 @@ fn strings(id: &str, values: Vec<Value>) -> Vec<String> {
 fn secret_parameters(id: &str, function: &Value) -> BTreeSet<String> {
     let value = &function["Properties"]["Environment"]["Variables"]["SECRET_PARAMETERS"];
     let text = value.as_str().unwrap_or_else(|| panic!("{id}: SECRET_PARAMETERS must be a literal"));
-    let leaves = shared::parameter_store::parse_secret_parameters(text).unwrap_or_else(|e| panic!("{id}: {e}"));
+    let leaves = shared::config::parameter_store::parse_secret_parameters(text).unwrap_or_else(|e| panic!("{id}: {e}"));
     leaves.into_iter().collect()
 }
 
@@ -334,7 +334,7 @@ fn each_function_configuration_loads_with_only_its_listed_secrets() {
         // the next (with their version parameters set): the configuration loads without them.
         let previous = ["token-secret-previous", "refresh-token-key-previous"];
         for leaf in secret_parameters(&id, &function).into_iter().filter(|l| !previous.contains(&l.as_str())) {
-            let var = shared::parameter_store::allowed_variable(&leaf).expect("allowlisted");
+            let var = shared::config::parameter_store::allowed_variable(&leaf).expect("allowlisted");
             let value = match leaf.as_str() {
                 "apple-private-key" => local_stack::demo::APPLE_PRIVATE_KEY.to_string(),
                 "refresh-token-key" => "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_string(),
@@ -419,11 +419,11 @@ fn one_authorizer_per_scheme_and_the_syncano_one_keyed_by_path() {
     }
 }
 
-/// The fallback's `Allow` header comes from `shared::dialect::syncano::ROUTES`: it must be the
+/// The fallback's `Allow` header comes from `shared::entry::dialect::syncano::ROUTES`: it must be the
 /// template's Syncano routes, and the fallback's `ANY` routes exactly `FALLBACK_ROUTES`.
 #[test]
 fn the_syncano_route_list_is_the_templates() {
-    use shared::dialect::syncano::{FALLBACK_ROUTES, ROUTES};
+    use shared::entry::dialect::syncano::{FALLBACK_ROUTES, ROUTES};
     let routes = Template::load(repo_root().join("template.yaml")).expect("template").routes();
     let served: BTreeSet<(String, String)> = routes
         .iter()
@@ -431,7 +431,7 @@ fn the_syncano_route_list_is_the_templates() {
         .map(|r| (r.method.clone(), r.path.clone()))
         .collect();
     let listed: BTreeSet<(String, String)> = ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
-    assert_eq!(served, listed, "ROUTES in shared/src/dialect/syncano.rs differs from template.yaml");
+    assert_eq!(served, listed, "ROUTES in shared/src/entry/dialect/syncano/mod.rs differs from template.yaml");
     let any: BTreeSet<String> = routes.iter().filter(|r| r.method == "ANY").map(|r| r.route_key()).collect();
     let fallback: BTreeSet<String> =
         routes.iter().filter(|r| r.package == "syncano-fallback").map(|r| r.route_key()).collect();
@@ -454,7 +454,7 @@ fn the_loopback_deployment_of_every_function_loads() {
         let path = env.remove("SECRETS_PARAMETER_PATH").expect("the template sets the path");
         for leaf in secret_parameters(&id, &function) {
             if let Some(value) = ssm.get(&format!("{path}/{leaf}")) {
-                let var = shared::parameter_store::allowed_variable(&leaf).expect("allowlisted");
+                let var = shared::config::parameter_store::allowed_variable(&leaf).expect("allowlisted");
                 env.insert(var.to_string(), value.clone());
             }
         }
@@ -535,12 +535,12 @@ fn every_endpoint_is_declared_empty() {
     }
 }
 
-/// The local-only extra trust roots (`shared::tls`) are never set or declared by the template:
+/// The local-only extra trust roots (`shared::net::tls`) are never set or declared by the template:
 /// not in `Globals`, not for any function, not even empty. In AWS the functions trust only the
 /// compiled-in roots.
 #[test]
 fn the_template_never_sets_the_local_extra_trust_roots() {
-    let name = shared::tls::EXTRA_TRUST_ROOTS_VAR;
+    let name = shared::net::tls::EXTRA_TRUST_ROOTS_VAR;
     let text = std::fs::read_to_string(repo_root().join("template.yaml")).expect("template.yaml");
     assert!(!text.contains(name), "template.yaml mentions {name}");
     let template = Template::load(repo_root().join("template.yaml")).expect("template.yaml");
@@ -554,7 +554,7 @@ fn the_template_never_sets_the_local_extra_trust_roots() {
 // ----- Observability and safe deploys (issue 14) -----
 
 /// The metrics contract of the login log lines' Embedded Metric Format, read from
-/// `shared::metrics`: the namespace is `METRICS_NAMESPACE`, which the template sets to this.
+/// `shared::usecases::metrics`: the namespace is `METRICS_NAMESPACE`, which the template sets to this.
 const METRICS_NAMESPACE: &str = "SocialLogin/${AWS::StackName}";
 const METRIC_NAMES: [&str; 4] =
     [metrics::LOGINS, metrics::LOGIN_LATENCY, metrics::FIRST_LOGINS, metrics::RETURNING_LOGINS];
@@ -888,7 +888,7 @@ fn the_route_throttles_are_ceilings_and_the_front_is_optional() {
     let header = &origin["OriginCustomHeaders"][0];
     assert_eq!(
         header["HeaderName"].as_str().map(str::to_ascii_lowercase).as_deref(),
-        Some(shared::front::ORIGIN_HEADER)
+        Some(shared::entry::front::ORIGIN_HEADER)
     );
     assert_eq!(ref_to(&header["HeaderValue"]).as_deref(), Some("OriginSecret"));
     assert!(format!("{:?}", origin["DomainName"]).contains("${HttpApi}.execute-api"), "the HTTP API is the origin");

@@ -6,5 +6,5 @@ use shared::App;
 pub const ROUTE: &str = "POST /callbacks/apple/{instance}";
 
 pub async fn handler(app: &App, req: Request) -> Response<Body> {
-    shared::apple_notifications::handle(app, &req, ROUTE).await
+    shared::entry::apple_notifications::handle(app, &req, ROUTE).await
 }

@@ -7,5 +7,5 @@ use shared::App;
 pub const ROUTE: &str = "GET /avatar/{username}";
 
 pub async fn handler(app: &App, req: Request) -> Response<Body> {
-    shared::avatar::handle(app, &req, ROUTE).await
+    shared::entry::avatar::handle(app, &req, ROUTE).await
 }

@@ -1,7 +1,7 @@
 //! `POST /api/v1/users.deleteOwnAccount`: Rocket.Chat's own-account deletion, for `X-Auth-Token` + `X-User-Id`, confirmed with the SHA-256 of the username.
 
 use lambda_http::{Body, Request, Response};
-use shared::dialect::rocketchat;
+use shared::entry::dialect::rocketchat;
 use shared::App;
 
 pub const ROUTE: &str = "POST /api/v1/users.deleteOwnAccount";

@@ -6,5 +6,5 @@ use shared::App;
 pub const ROUTE: &str = "POST /callbacks/facebook/{instance}/deauthorize";
 
 pub async fn handler(app: &App, req: Request) -> Response<Body> {
-    shared::facebook_callbacks::handle_deauthorize(app, &req, ROUTE).await
+    shared::entry::facebook_callbacks::handle_deauthorize(app, &req, ROUTE).await
 }

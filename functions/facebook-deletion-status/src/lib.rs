@@ -6,5 +6,5 @@ use shared::App;
 pub const ROUTE: &str = "GET /callbacks/facebook/deletion-status/{code}";
 
 pub async fn handler(app: &App, req: Request) -> Response<Body> {
-    shared::facebook_callbacks::handle_deletion_status(app, &req, ROUTE).await
+    shared::entry::facebook_callbacks::handle_deletion_status(app, &req, ROUTE).await
 }

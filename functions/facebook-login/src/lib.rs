@@ -2,7 +2,7 @@
 //! (a Graph user access token, or a Limited Login ID token with its nonce).
 
 use lambda_http::{Body, Request, Response};
-use shared::dialect::syncano;
+use shared::entry::dialect::syncano;
 use shared::{App, Provider};
 
 pub const ROUTE: &str = "POST /v1.1/instances/{instance}/user/auth/facebook/";

@@ -2,7 +2,7 @@
 //! GitHub (an access token bound to our OAuth app).
 
 use lambda_http::{Body, Request, Response};
-use shared::dialect::syncano;
+use shared::entry::dialect::syncano;
 use shared::{App, Provider};
 
 pub const ROUTE: &str = "POST /v1.1/instances/{instance}/user/auth/github/";

@@ -2,7 +2,7 @@
 //! Google (an ID token, or an access token checked with tokeninfo).
 
 use lambda_http::{Body, Request, Response};
-use shared::dialect::syncano;
+use shared::entry::dialect::syncano;
 use shared::{App, Provider};
 
 pub const ROUTE: &str = "POST /v1.1/instances/{instance}/user/auth/google-oauth2/";

@@ -2,7 +2,7 @@
 //! LinkedIn (an OpenID Connect ID token, or an introspected access token).
 
 use lambda_http::{Body, Request, Response};
-use shared::dialect::syncano;
+use shared::entry::dialect::syncano;
 use shared::{App, Provider};
 
 pub const ROUTE: &str = "POST /v1.1/instances/{instance}/user/auth/linkedin/";

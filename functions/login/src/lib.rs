@@ -2,7 +2,7 @@
 //! this deployment serves.
 
 use lambda_http::{Body, Request, Response};
-use shared::dialect::rocketchat;
+use shared::entry::dialect::rocketchat;
 use shared::App;
 
 pub const ROUTE: &str = "POST /api/v1/login";

@@ -1,7 +1,7 @@
 //! `POST /api/v1/logout`: revokes the Rocket.Chat session of `X-Auth-Token` + `X-User-Id`.
 
 use lambda_http::{Body, Request, Response};
-use shared::dialect::rocketchat;
+use shared::entry::dialect::rocketchat;
 use shared::App;
 
 pub const ROUTE: &str = "POST /api/v1/logout";

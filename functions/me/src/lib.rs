@@ -1,7 +1,7 @@
 //! `GET /api/v1/me`: Rocket.Chat's current user, for `X-Auth-Token` + `X-User-Id`.
 
 use lambda_http::{Body, Request, Response};
-use shared::dialect::rocketchat;
+use shared::entry::dialect::rocketchat;
 use shared::App;
 
 pub const ROUTE: &str = "GET /api/v1/me";

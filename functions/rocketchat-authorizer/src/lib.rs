@@ -2,9 +2,9 @@
 //! live Rocket.Chat session (`X-Auth-Token` + `X-User-Id`), and nothing else. It protects an app's
 //! own routes (see the README); this service's routes check their credentials themselves.
 
-use shared::authorizer::{AuthorizerRequest, AuthorizerResponse, Scheme};
+use shared::entry::authorizer::{AuthorizerRequest, AuthorizerResponse, Scheme};
 use shared::{App, LoginError};
 
 pub async fn handler(app: &App, req: AuthorizerRequest) -> Result<AuthorizerResponse, LoginError> {
-    shared::authorizer::handle(app, Scheme::RocketChatSession, req).await
+    shared::entry::authorizer::handle(app, Scheme::RocketChatSession, req).await
 }

@@ -3,7 +3,7 @@
 //! each after the same key checks the served method makes, as the platform does.
 
 use lambda_http::{Body, Request, Response};
-use shared::dialect::syncano;
+use shared::entry::dialect::syncano;
 use shared::App;
 
 pub async fn handler(app: &App, req: Request) -> Response<Body> {

@@ -2,7 +2,7 @@
 //! Twitter/X (OAuth 1.0a `token:secret` signed with our consumer key, or an OAuth 2.0 bearer token).
 
 use lambda_http::{Body, Request, Response};
-use shared::dialect::syncano;
+use shared::entry::dialect::syncano;
 use shared::{App, Provider};
 
 pub const ROUTE: &str = "POST /v1.1/instances/{instance}/user/auth/twitter/";

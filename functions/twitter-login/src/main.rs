@@ -1,5 +1,5 @@
-//! Lambda entry point: the app built once per cold start serves every event (shared::lambda).
+//! Lambda entry point: the app built once per cold start serves every event (shared::entry::lambda).
 
-fn main() -> Result<(), shared::lambda::Error> {
-    shared::lambda::serve_http(twitter_login::handler)
+fn main() -> Result<(), shared::entry::lambda::Error> {
+    shared::entry::lambda::serve_http(twitter_login::handler)
 }

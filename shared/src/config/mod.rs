@@ -10,13 +10,15 @@
 
 use std::time::Duration;
 
-use crate::identity::Provider;
-use crate::instance::InstanceName;
+use crate::domain::identity::Provider;
+use crate::domain::instance::InstanceName;
 #[cfg(feature = "apple")]
-use crate::sealing::{SealingKey, SealingKeys};
-use crate::secret::Secret;
+use crate::domain::sealing::{SealingKey, SealingKeys};
+use crate::domain::secret::Secret;
+pub use crate::domain::tokens::TokenSecrets;
 use vars::{is_graph_version, url, Vars};
 
+pub mod parameter_store;
 mod providers;
 mod vars;
 
@@ -128,7 +130,7 @@ pub struct Config {
     /// DynamoDB must not eat the Lambda's timeout.
     pub dynamodb_attempt_timeout: Duration,
     pub dynamodb_timeout: Duration,
-    /// `ORIGIN_SECRET`: the per-client front is on (`crate::front`); `None` = off.
+    /// `ORIGIN_SECRET`: the per-client front is on (`crate::entry::front`); `None` = off.
     pub origin_secret: Option<Secret>,
 }
 
@@ -268,7 +270,7 @@ impl Config {
             dynamodb_endpoint,
             dynamodb_attempt_timeout: Duration::from_millis(dynamodb_attempt_ms),
             dynamodb_timeout: Duration::from_millis(dynamodb_ms),
-            origin_secret: crate::front::origin_secret(vars.get("ORIGIN_SECRET"))?,
+            origin_secret: origin_secret(vars.get("ORIGIN_SECRET"))?,
         })
     }
 
@@ -299,7 +301,7 @@ fn apple_revocation<F: Fn(&str) -> Option<String>>(
     let key_id = vars.id("APPLE_KEY_ID")?.ok_or(ConfigError::Missing("APPLE_KEY_ID"))?;
     // SSM and some consoles keep a PEM on one line with literal `\n`s.
     let pem = vars.required("APPLE_PRIVATE_KEY")?.replace("\\n", "\n");
-    if crate::providers::apple_tokens::signing_key(&pem).is_none() {
+    if crate::domain::apple_key::signing_key(&pem).is_none() {
         return Err(ConfigError::Invalid {
             name: "APPLE_PRIVATE_KEY",
             reason: "expected the Sign in with Apple key: a P-256 private key, PKCS#8 PEM (the .p8 file)",
@@ -388,17 +390,21 @@ fn versioned<T, F: Fn(&str) -> Option<String>>(
     Ok(Some((current, previous)))
 }
 
-/// The secrets Syncano user keys are derived from, by version. New keys (a first login, a reset)
-/// use the current one; a user's key stays derived from the version it was made with, so a
-/// rotation breaks no key a user holds: `TOKEN_SECRET` + `TOKEN_SECRET_VERSION` (default 1) are
-/// the current secret, `TOKEN_SECRET_PREVIOUS` + `TOKEN_SECRET_PREVIOUS_VERSION` the one before
-/// (docs/sessions-and-limits.md, "Rotating TOKEN_SECRET").
-#[derive(Debug, Clone)]
-pub struct TokenSecrets {
-    pub current: (u32, Secret),
-    pub previous: Option<(u32, Secret)>,
+/// Shortest origin secret accepted (a guessable one would let anyone around the WAF).
+pub const MIN_ORIGIN_SECRET_LEN: usize = 32;
+
+/// `ORIGIN_SECRET` (the per-client front, `entry::front`): unset or empty = no front.
+pub fn origin_secret(value: Option<String>) -> Result<Option<Secret>, ConfigError> {
+    match value {
+        None => Ok(None),
+        Some(v) if v.len() < MIN_ORIGIN_SECRET_LEN || v.len() > 256 || !v.bytes().all(|b| b.is_ascii_graphic()) => {
+            Err(ConfigError::Invalid { name: "ORIGIN_SECRET", reason: "32 to 256 printable ASCII characters" })
+        }
+        Some(v) => Ok(Some(Secret::new(v))),
+    }
 }
 
+/// Reading [`TokenSecrets`] (a domain type, `domain::tokens`) from the settings.
 impl TokenSecrets {
     fn from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<'_, F>) -> Result<Option<TokenSecrets>, ConfigError> {
         let secret = |name: &'static str, value: String| {
@@ -416,11 +422,6 @@ impl TokenSecrets {
     pub fn from_env() -> Result<Option<TokenSecrets>, ConfigError> {
         let get = |name: &str| std::env::var(name).ok();
         TokenSecrets::from_vars(&Vars { var: &get, insecure_provider_urls: false })
-    }
-
-    /// The secret of `version`, if this deployment still has it.
-    pub fn get(&self, version: u32) -> Option<&Secret> {
-        std::iter::once(&self.current).chain(self.previous.iter()).find(|(v, _)| *v == version).map(|(_, s)| s)
     }
 }
 

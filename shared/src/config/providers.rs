@@ -1,8 +1,8 @@
 //! Each provider's settings and the real endpoints they default to (tests and the local stack
 //! point the `*_URL` variables at the emulator).
 
-use crate::sealing::SealingKeys;
-use crate::secret::Secret;
+use crate::domain::sealing::SealingKeys;
+use crate::domain::secret::Secret;
 
 /// Real Graph API endpoint; tests and the local stack point `FACEBOOK_GRAPH_URL` at the emulator.
 pub const DEFAULT_FACEBOOK_GRAPH_URL: &str = "https://graph.facebook.com";

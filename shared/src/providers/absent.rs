@@ -9,9 +9,9 @@
 #[allow(unused_imports)]
 use super::{Credentials, Exchanged, ProviderError, Verified};
 #[allow(unused_imports)]
-use crate::identity::VerifiedIdentity;
+use crate::domain::identity::VerifiedIdentity;
 #[allow(unused_imports)]
-use crate::secret::Secret;
+use crate::domain::secret::Secret;
 
 /// Facebook is not linked into this build.
 #[cfg(not(feature = "facebook"))]

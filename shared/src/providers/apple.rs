@@ -13,7 +13,7 @@ use super::jwks::{JwksCache, JwksSettings};
 use super::oidc::{self, IdTokenRules, IdTokenVerifier, NonceRule};
 use super::{Credentials, ProviderError};
 use crate::config::AppleConfig;
-use crate::identity::{Provider, VerifiedIdentity};
+use crate::domain::identity::{Provider, VerifiedIdentity};
 
 pub const ISSUERS: &[&str] = &["https://appleid.apple.com"];
 const MAX_NAME: usize = 128;

@@ -10,8 +10,8 @@ use serde_json::Value;
 use super::apple::AppleVerifier;
 use super::oidc::LEEWAY_SECS;
 use super::ProviderError;
-use crate::secret::Secret;
-use crate::tokens::sha256_hex;
+use crate::domain::secret::Secret;
+use crate::domain::tokens::sha256_hex;
 
 /// What the person did, by the event's `type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,14 +7,14 @@
 
 use std::time::Duration;
 
-use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::{Deserialize, Serialize};
 
 use super::{oidc, outage, parse_json, send, Exchanged, ProviderError};
-use crate::clock;
 use crate::config::AppleRevocationConfig;
-use crate::secret::Secret;
+pub use crate::domain::apple_key::signing_key;
+use crate::domain::clock;
+use crate::domain::secret::Secret;
 
 /// The client secret's audience, fixed by Apple.
 pub const CLIENT_SECRET_AUDIENCE: &str = "https://appleid.apple.com";
@@ -142,22 +142,6 @@ impl AppleTokens {
     }
 }
 
-/// Our Sign in with Apple key from its PKCS#8 PEM (the `.p8`), if it is one that signs ES256
-/// (tried once: a key that does not sign is refused at cold start, not at the first deletion).
-pub fn signing_key(pem: &str) -> Option<EncodingKey> {
-    let body: String = pem
-        .trim()
-        .strip_prefix("-----BEGIN PRIVATE KEY-----")?
-        .strip_suffix("-----END PRIVATE KEY-----")?
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    let der = base64::engine::general_purpose::STANDARD.decode(body).ok()?;
-    let key = EncodingKey::from_ec_der(&der);
-    jsonwebtoken::encode(&Header::new(Algorithm::ES256), &serde_json::json!({}), &key).ok()?;
-    Some(key)
-}
-
 /// The `error` of an Apple error answer (`invalid_grant`, `invalid_client`, ...), printable only.
 fn apple_error(body: &[u8]) -> String {
     serde_json::from_slice::<ErrorResponse>(body)
@@ -170,6 +154,7 @@ fn apple_error(body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
     use jsonwebtoken::{DecodingKey, Validation};
 
     const KEY: &str = include_str!("../../../tools/emulator/keys/apple-sign-in.p8");
@@ -183,10 +168,10 @@ mod tests {
             private_key: Secret::new(KEY),
             token_url: "https://x".into(),
             revoke_url: "https://x".into(),
-            refresh_token_key: crate::sealing::SealingKeys::new(
+            refresh_token_key: crate::domain::sealing::SealingKeys::new(
                 (
                     1,
-                    crate::sealing::SealingKey::from_base64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+                    crate::domain::sealing::SealingKey::from_base64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
                         .expect("key"),
                 ),
                 None,

@@ -21,9 +21,9 @@ use super::jwks::{JwksCache, JwksSettings};
 use super::oidc::{IdTokenRules, IdTokenVerifier, NonceRule};
 use super::{display_name, http_url, send, Credentials, ProviderError};
 use crate::config::FacebookConfig;
-use crate::identity::{Provider, VerifiedIdentity};
-use crate::secret::Secret;
-use crate::tokens::hmac_sha256_hex;
+use crate::domain::identity::{Provider, VerifiedIdentity};
+use crate::domain::secret::Secret;
+use crate::domain::tokens::hmac_sha256_hex;
 
 const FIELDS: &str = "id,name,email,first_name,last_name,picture.type(large)";
 pub const LIMITED_ISSUERS: &[&str] = &["https://www.facebook.com"];

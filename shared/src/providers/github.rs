@@ -17,8 +17,8 @@ use super::{
     display_name, http_url, is_header_safe, outage, parse_json, send, Credentials, FirstLogin, ProviderError, Verified,
 };
 use crate::config::GitHubConfig;
-use crate::identity::{Provider, VerifiedIdentity};
-use crate::secret::Secret;
+use crate::domain::identity::{Provider, VerifiedIdentity};
+use crate::domain::secret::Secret;
 
 const ACCEPT: &str = "application/vnd.github+json";
 const API_VERSION_HEADER: &str = "X-GitHub-Api-Version";

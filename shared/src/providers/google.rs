@@ -15,8 +15,8 @@ use super::jwks::{JwksCache, JwksSettings};
 use super::oidc::{self, IdTokenRules, IdTokenVerifier, NonceRule};
 use super::{outage, parse_json, send, Credentials, ProviderError};
 use crate::config::GoogleConfig;
-use crate::identity::{Provider, VerifiedIdentity};
-use crate::secret::Secret;
+use crate::domain::identity::{Provider, VerifiedIdentity};
+use crate::domain::secret::Secret;
 
 pub const ISSUERS: &[&str] = &["accounts.google.com", "https://accounts.google.com"];
 

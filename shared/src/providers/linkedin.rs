@@ -13,8 +13,8 @@ use super::jwks::{JwksCache, JwksSettings};
 use super::oidc::{self, IdTokenRules, IdTokenVerifier, NonceRule};
 use super::{outage, parse_json, send, Credentials, ProviderError};
 use crate::config::LinkedInConfig;
-use crate::identity::{Provider, VerifiedIdentity};
-use crate::secret::Secret;
+use crate::domain::identity::{Provider, VerifiedIdentity};
+use crate::domain::secret::Secret;
 
 pub const ISSUERS: &[&str] = &["https://www.linkedin.com/oauth"];
 

@@ -50,10 +50,9 @@ pub use linkedin::LinkedInVerifier;
 #[cfg(feature = "twitter")]
 pub use twitter::TwitterVerifier;
 
-use crate::app::AppError;
 use crate::config::Config;
-use crate::identity::{Provider, VerifiedIdentity};
-use crate::secret::Secret;
+use crate::domain::identity::{Provider, VerifiedIdentity};
+use crate::domain::secret::Secret;
 
 /// How many providers this build links (their cargo features of `shared`).
 #[cfg(feature = "http")]
@@ -189,6 +188,15 @@ macro_rules! if_linked {
     }};
 }
 
+/// Why the providers' HTTP client could not be built (at init; `App` reports it as its own).
+#[derive(Debug, thiserror::Error)]
+pub enum HttpClientError {
+    #[error("could not build the HTTP client: {0}")]
+    Http(String),
+    #[error(transparent)]
+    Tls(#[from] crate::net::tls::TlsError),
+}
+
 impl Providers {
     /// No provider at all: a build without the `http` feature (the session functions).
     pub fn none() -> Providers {
@@ -205,15 +213,15 @@ impl Providers {
 
     /// The verifiers of the configured providers this build links, sharing one HTTP client.
     #[cfg(feature = "http")]
-    pub fn new(config: &Config) -> Result<Providers, AppError> {
-        let http = http_client(config.provider_timeout, crate::tls::provider_tls_config()?)
-            .map_err(|e| AppError::Http(e.to_string()))?;
+    pub fn new(config: &Config) -> Result<Providers, HttpClientError> {
+        let http = http_client(config.provider_timeout, crate::net::tls::provider_tls_config()?)
+            .map_err(|e| HttpClientError::Http(e.to_string()))?;
         Ok(Providers::with_client(config, &http))
     }
 
     /// Without the `http` feature no provider is linked: nothing to build, no client either.
     #[cfg(not(feature = "http"))]
-    pub fn new(_config: &Config) -> Result<Providers, AppError> {
+    pub fn new(_config: &Config) -> Result<Providers, HttpClientError> {
         Ok(Providers::none())
     }
 
@@ -326,7 +334,7 @@ pub struct Exchanged {
 #[cfg(feature = "http")]
 /// The one HTTP client of a cold start, shared by all provider verifiers: provider timeout as
 /// total request timeout, no redirects (a provider API never redirects a token check), TLS from
-/// [`crate::tls::provider_tls_config`] (compiled-in roots, no certificate store read).
+/// [`crate::net::tls::provider_tls_config`] (compiled-in roots, no certificate store read).
 pub fn http_client(timeout: std::time::Duration, tls: rustls::ClientConfig) -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder()
         .tls_backend_preconfigured(tls)

@@ -11,9 +11,9 @@ use serde::Deserialize;
 use super::jwks::JwksCache;
 pub use super::jwt::{looks_like_jwt, unverified_audience, unverified_subject};
 use super::{display_name, http_url, ProviderError};
-use crate::identity::{Provider, VerifiedIdentity};
-use crate::secret::Secret;
-use crate::tokens::sha256_hex;
+use crate::domain::identity::{Provider, VerifiedIdentity};
+use crate::domain::secret::Secret;
+use crate::domain::tokens::sha256_hex;
 
 /// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
 pub const LEEWAY_SECS: u64 = 60;

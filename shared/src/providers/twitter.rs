@@ -23,8 +23,8 @@ use serde::Deserialize;
 
 use super::{display_name, http_url, is_header_safe, outage, parse_json, send, Credentials, ProviderError};
 use crate::config::TwitterConfig;
-use crate::identity::{Provider, VerifiedIdentity};
-use crate::secret::Secret;
+use crate::domain::identity::{Provider, VerifiedIdentity};
+use crate::domain::secret::Secret;
 
 /// The query of the OAuth 1.0a call, sorted by name (as the signature's parameter list must be).
 const VERIFY_QUERY: [(&str, &str); 2] = [("include_email", "true"), ("skip_status", "true")];

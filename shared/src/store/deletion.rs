@@ -23,14 +23,14 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 
 use super::error::{build_err, classify, transaction_cancelled};
-use super::items::{get_n, n, s, user_from_item, Item, USERNAME_HOLD_SECS};
+use super::items::{get_n, n, s, user_from_item, USERNAME_HOLD_SECS};
 use super::revocations::{PendingRevocation, RevocationPlan};
 use super::user_keys::user_key_of;
 use super::{keys, StoreError, UserStore};
-use crate::instance::InstanceName;
-use crate::records::{DeletionReason, Session};
-use crate::secret::Secret;
-use crate::tokens::UserKeys;
+use crate::domain::instance::InstanceName;
+use crate::domain::records::{DeletionReason, Session};
+use crate::domain::secret::Secret;
+use crate::domain::tokens::UserKeys;
 
 /// What step 1 found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,10 +62,8 @@ pub struct TombstoneStep {
 /// older than the attribute): step 1's condition compares it.
 pub(super) const IDENTITIES_VERSION: &str = "identities_version";
 
-/// Is this user item the tombstone of a deletion in progress?
-pub(super) fn is_tombstone(item: &Item) -> bool {
-    item.contains_key("deleted_at")
-}
+// Read by every lookup of a user (`items.rs`, below the store's steps).
+pub(super) use super::items::is_tombstone;
 
 /// The email index key a user's address would have (as `authoritative_email` folds it).
 fn email_key(email: &str) -> Option<String> {
@@ -146,7 +144,7 @@ impl UserStore {
             Some(AttributeValue::Ss(ids)) => ids.clone(),
             _ => return Err(StoreError::Corrupt("identities")),
         };
-        let now = crate::clock::now_micros();
+        let now = crate::domain::clock::now_micros();
         // The user-key lookup stays (with the tombstone's TTL) for step 3, which finds it by
         // the pk the tombstone records. A key made with a retired secret cannot be derived:
         // nor can it be presented, and its lookup names a user that no longer reads as one.
@@ -313,6 +311,7 @@ impl UserStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::items::Item;
 
     #[test]
     fn email_keys_fold_as_linking_does() {

@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::items::n;
 use super::{keys, StoreError, UserStore};
-use crate::instance::InstanceName;
+use crate::domain::instance::InstanceName;
 
 impl UserStore {
     /// Records `forwarding` on the identity `provider`/`subject` as of `event_time_ms`. An older

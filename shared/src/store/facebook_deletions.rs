@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use super::error::{classify, transaction_cancelled};
 use super::items::{get_n, get_opt_s, get_s, n, s, Item};
 use super::{keys, StoreError, UserStore};
-use crate::instance::InstanceName;
+use crate::domain::instance::InstanceName;
 
 /// A data deletion request's status.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,7 +154,7 @@ impl UserStore {
     pub async fn facebook_deletion(&self, code: &str) -> Result<Option<FacebookDeletion>, StoreError> {
         let Some(item) = self.get(keys::facebook_deletion(code), true).await? else { return Ok(None) };
         let expired = matches!(item.get("expires_at"), Some(AttributeValue::N(v))
-            if v.parse::<i64>().is_ok_and(|at| at <= crate::clock::now_secs()));
+            if v.parse::<i64>().is_ok_and(|at| at <= crate::domain::clock::now_secs()));
         if expired {
             return Ok(None);
         }

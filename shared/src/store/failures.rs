@@ -8,8 +8,8 @@ use aws_sdk_dynamodb::types::ReturnValue;
 use super::error::classify;
 use super::items::{get_n, get_opt_s, n, user_from_item, Item};
 use super::{keys, StoreError, UserStore};
-use crate::instance::InstanceName;
-use crate::records::UserRecord;
+use crate::domain::instance::InstanceName;
+use crate::domain::records::UserRecord;
 
 impl UserStore {
     /// Adds one rejected login under the limiter's counter `counter` (an IP, or an IP and a provider

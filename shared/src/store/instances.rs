@@ -7,11 +7,11 @@ use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, ReturnValue, Trans
 use super::error::{build_err, classify};
 use super::items::{api_key_permissions, get_n, get_opt_s, get_s, n, s, sign_up_policy, Item};
 use super::{keys, StoreError, UserStore};
-use crate::clock;
-use crate::instance::InstanceName;
-use crate::records::{ApiKeyCheck, ApiKeyInfo, ApiKeyPermissions, InstanceAccess, SignUpPolicy};
-use crate::secret::Secret;
-use crate::tokens;
+use crate::domain::clock;
+use crate::domain::instance::InstanceName;
+use crate::domain::records::{ApiKeyCheck, ApiKeyInfo, ApiKeyPermissions, InstanceAccess, SignUpPolicy};
+use crate::domain::secret::Secret;
+use crate::domain::tokens;
 
 impl UserStore {
     /// One consistent BatchGetItem answers both "does the instance exist" and "is this one of its

@@ -8,8 +8,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWr
 
 use super::error::{build_err, classify};
 use super::{StoreError, UserStore};
-use crate::instance::InstanceName;
-use crate::records::{ApiKeyPermissions, SignUpPolicy, UserRecord};
+use crate::domain::instance::InstanceName;
+use crate::domain::records::{ApiKeyPermissions, SignUpPolicy, UserRecord};
 
 pub(super) type Item = HashMap<String, AttributeValue>;
 
@@ -281,6 +281,11 @@ impl UserStore {
             }
         }
     }
+}
+
+/// Is this user item the tombstone of a deletion in progress?
+pub(super) fn is_tombstone(item: &Item) -> bool {
+    item.contains_key("deleted_at")
 }
 
 #[cfg(test)]

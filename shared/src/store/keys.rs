@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 
 use super::items::{s, Item};
-use crate::instance::InstanceName;
-use crate::secret::Secret;
-use crate::tokens;
+use crate::domain::instance::InstanceName;
+use crate::domain::secret::Secret;
+use crate::domain::tokens;
 
 fn key(pk: String, sk: &str) -> Item {
     HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
@@ -65,7 +65,7 @@ pub(super) fn by_pk(pk: &str, sk: &str) -> Item {
 }
 
 /// The email index item of `email`, already ASCII case-folded by
-/// [`VerifiedIdentity::authoritative_email`](crate::identity::VerifiedIdentity::authoritative_email).
+/// [`VerifiedIdentity::authoritative_email`](crate::domain::identity::VerifiedIdentity::authoritative_email).
 pub(super) fn email(instance: &InstanceName, email: &str) -> Item {
     key(format!("EMAIL#{instance}#{email}"), "EMAIL")
 }

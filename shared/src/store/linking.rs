@@ -10,9 +10,9 @@ use super::deletion::is_tombstone;
 use super::error::{build_err, classify, transaction_cancelled};
 use super::items::{get_n, n, s, user_attributes};
 use super::{keys, StoreError, UserStore};
-use crate::identity::VerifiedIdentity;
-use crate::instance::InstanceName;
-use crate::records::UserRecord;
+use crate::domain::identity::VerifiedIdentity;
+use crate::domain::instance::InstanceName;
+use crate::domain::records::UserRecord;
 
 /// What [`UserStore::unlink_identity`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,7 +107,7 @@ impl UserStore {
             let mut identity_item = keys::identity(instance, provider, &identity.subject);
             identity_item.extend(user_attributes(&user));
             // When this identity joined the user, for callbacks dated before it.
-            identity_item.insert("linked_at".into(), n(crate::clock::now_micros()));
+            identity_item.insert("linked_at".into(), n(crate::domain::clock::now_micros()));
             let add = aws_sdk_dynamodb::types::Update::builder()
                 .table_name(&self.table)
                 .set_key(Some(keys::user(instance, user.user_id)))

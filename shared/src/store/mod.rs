@@ -20,7 +20,7 @@
 //! | Apple notification received | `APPLENOTE#{sha256(jti)}`         | `APPLENOTE`        |
 //!
 //! An Apple identity signed in with an authorization code also holds Apple's refresh token,
-//! sealed (`refresh_token`, `refresh_token_client`: [`crate::sealing`]), never in plain text.
+//! sealed (`refresh_token`, `refresh_token_client`: [`crate::domain::sealing`]), never in plain text.
 //! An Apple identity item also records Hide My Email's state (`email_forwarding`,
 //! `email_forwarding_at`) once Apple has notified a change.
 //!
@@ -57,7 +57,7 @@ mod users;
 
 use aws_sdk_dynamodb::Client;
 
-pub use crate::records::{
+pub use crate::domain::records::{
     ApiKeyCheck, ApiKeyInfo, ApiKeyPermissions, DeletionReason, InstanceAccess, Session, SignUpPolicy, UserRecord,
 };
 pub use callback_records::{CallbackClaim, CallbackRecord};

@@ -10,10 +10,10 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 use super::error::classify;
 use super::items::{get_n, get_opt_s, get_s, n, s, Item};
 use super::{keys, StoreError, UserStore};
-use crate::instance::InstanceName;
+use crate::domain::instance::InstanceName;
 
 /// One revocation still to do at a provider. `sealed_token` (Apple) is sealed for the identity
-/// (`crate::sealing::identity_aad(instance, provider, subject)`), never plain.
+/// (`crate::domain::sealing::identity_aad(instance, provider, subject)`), never plain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingRevocation {
     pub provider: String,

@@ -6,11 +6,11 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use super::error::classify;
 use super::items::{get_n, get_s, n, s};
 use super::{keys, StoreError, UserStore};
-use crate::clock;
-use crate::instance::InstanceName;
-use crate::records::{Session, UserRecord};
-use crate::secret::Secret;
-use crate::tokens;
+use crate::domain::clock;
+use crate::domain::instance::InstanceName;
+use crate::domain::records::{Session, UserRecord};
+use crate::domain::secret::Secret;
+use crate::domain::tokens;
 
 impl UserStore {
     /// The live session of `token`: expiry is enforced here, not only by DynamoDB's TTL, which

@@ -6,15 +6,14 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 
-use super::deletion::is_tombstone;
 use super::error::{build_err, classify, transaction_cancelled};
-use super::items::{get_n, n, s, user_from_item, Item};
+use super::items::{get_n, is_tombstone, n, s, user_from_item, Item};
 use super::{keys, StoreError, UserStore};
-use crate::clock;
-use crate::instance::InstanceName;
-use crate::records::UserRecord;
-use crate::secret::Secret;
-use crate::tokens::UserKeys;
+use crate::domain::clock;
+use crate::domain::instance::InstanceName;
+use crate::domain::records::UserRecord;
+use crate::domain::secret::Secret;
+use crate::domain::tokens::UserKeys;
 
 /// The current Syncano key of `user`.
 pub fn user_key_of(keys: &UserKeys, user: &UserRecord) -> Result<Secret, StoreError> {

@@ -12,12 +12,12 @@ use super::error::classify;
 use super::items::{get_n, n, s, user_attributes, user_from_item, Item};
 use super::user_keys::user_key_of;
 use super::{keys, StoreError, UserStore};
-use crate::clock;
-use crate::identity::VerifiedIdentity;
-use crate::instance::InstanceName;
-use crate::records::{SignUpPolicy, UserRecord};
-use crate::tokens::{self, UserKeys};
-use crate::username;
+use crate::domain::clock;
+use crate::domain::identity::VerifiedIdentity;
+use crate::domain::instance::InstanceName;
+use crate::domain::records::{SignUpPolicy, UserRecord};
+use crate::domain::tokens::{self, UserKeys};
+use crate::domain::username;
 
 /// How often a first login retries a transaction that lost on a username or a write conflict.
 const MAX_CREATE_ATTEMPTS: u32 = 12;

@@ -6,10 +6,10 @@
 
 use std::process::ExitCode;
 
-use shared::clock::rfc3339_micros;
 use shared::config::TokenSecrets;
+use shared::domain::clock::rfc3339_micros;
+use shared::domain::tokens::UserKeys;
 use shared::store::{ApiKeyPermissions, SignUpPolicy, UserStore};
-use shared::tokens::UserKeys;
 use shared::InstanceName;
 
 const USAGE: &str = "usage:

@@ -6,10 +6,10 @@ use std::process::{Command, Output};
 use local_stack::dynamodb_local::{endpoint_for_tests, repo_root};
 use local_stack::Template;
 use shared::config::TokenSecrets;
-use shared::identity::{Provider, VerifiedIdentity};
-use shared::records::UserRecord;
+use shared::domain::identity::{Provider, VerifiedIdentity};
+use shared::domain::records::UserRecord;
+use shared::domain::tokens::{derive_legacy_user_key, sha256_hex, UserKeys};
 use shared::store::{user_key_of, ApiKeyCheck, ApiKeyPermissions, SignUpPolicy, UserStore};
-use shared::tokens::{derive_legacy_user_key, sha256_hex, UserKeys};
 use shared::{InstanceName, Secret};
 
 fn admin(table: &str, args: &[&str]) -> Output {

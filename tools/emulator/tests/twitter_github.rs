@@ -12,9 +12,9 @@ use oauth1_request as oauth;
 use reqwest::{Client, RequestBuilder, StatusCode};
 use serde_json::{json, Value};
 use shared::config::{GitHubConfig, TwitterConfig};
-use shared::identity::Provider;
+use shared::domain::identity::Provider;
+use shared::domain::secret::Secret;
 use shared::providers::{Credentials, GitHubVerifier, ProviderError, TwitterVerifier};
-use shared::secret::Secret;
 
 const OUR_KEY: &str = "our-consumer-key";
 const OUR_SECRET: &str = "our-consumer-secret";

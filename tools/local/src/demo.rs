@@ -47,7 +47,7 @@ pub fn demo_id_token(emulator: &Emulator, provider: OidcProvider) -> String {
         "email": format!("{}@example.com", provider.slug()), "email_verified": true, "name": name,
     });
     if matches!(provider, OidcProvider::Apple | OidcProvider::FacebookLimited) {
-        claims["nonce"] = serde_json::json!(shared::tokens::sha256_hex(DEMO_NONCE));
+        claims["nonce"] = serde_json::json!(shared::domain::tokens::sha256_hex(DEMO_NONCE));
     }
     emulator.sign_id_token(provider, claims, SigningMode::Current)
 }
@@ -117,7 +117,7 @@ pub const DEMO_FACEBOOK_DELETION_CODE: &str = "5ca1ab1e0ddba11c0ffee0ddba11fade"
 /// A completed Facebook data deletion under [`DEMO_FACEBOOK_DELETION_CODE`], as the data deletion
 /// callback records one (idempotent: a second seed finds it claimed and completed).
 async fn seed_facebook_deletion(app: &App, instance: &InstanceName, ttl_secs: i64) -> Result<(), StoreError> {
-    let now = shared::clock::now_secs();
+    let now = shared::domain::clock::now_secs();
     let fingerprint = "e".repeat(64);
     let code = DEMO_FACEBOOK_DELETION_CODE;
     app.store.claim_facebook_deletion(instance, &fingerprint, code, now * 1_000_000, now + ttl_secs).await?;

@@ -105,8 +105,8 @@ impl Deployment<'_> {
     pub fn ssm_parameters(&self) -> HashMap<String, String> {
         self.vars
             .iter()
-            .filter(|(k, _)| shared::parameter_store::SECRET_VARIABLES.contains(&k.as_str()))
-            .map(|(k, v)| (format!("{SECRETS_PATH}/{}", shared::parameter_store::parameter_leaf(k)), v.clone()))
+            .filter(|(k, _)| shared::config::parameter_store::SECRET_VARIABLES.contains(&k.as_str()))
+            .map(|(k, v)| (format!("{SECRETS_PATH}/{}", shared::config::parameter_store::parameter_leaf(k)), v.clone()))
             .collect()
     }
 }

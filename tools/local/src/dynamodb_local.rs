@@ -298,7 +298,7 @@ impl DynamoDbLocal {
 }
 
 /// The tools' and tests' client for DynamoDB Local (table creation, scans, the admin tool):
-/// [`shared::app::local_dynamodb_client`], the one builder (dummy static credentials, region
+/// [`shared::usecases::app::local_dynamodb_client`], the one builder (dummy static credentials, region
 /// `us-east-1`), with patient timeouts: a cold DynamoDB Local on a loaded 2-core machine may take
 /// longer than the functions' 5 s to create the first tables of a run (the functions' timeouts
 /// are tested elsewhere).
@@ -311,12 +311,12 @@ pub fn client(endpoint_url: &str) -> aws_sdk_dynamodb::Client {
     with_config(endpoint_url, |config| config.timeout_config(timeouts))
 }
 
-/// [`shared::app::local_dynamodb_client`] with its configuration adjusted by `adjust`.
+/// [`shared::usecases::app::local_dynamodb_client`] with its configuration adjusted by `adjust`.
 fn with_config(
     endpoint_url: &str,
     adjust: impl FnOnce(aws_sdk_dynamodb::config::Builder) -> aws_sdk_dynamodb::config::Builder,
 ) -> aws_sdk_dynamodb::Client {
-    let base = shared::app::local_dynamodb_client(endpoint_url);
+    let base = shared::usecases::app::local_dynamodb_client(endpoint_url);
     aws_sdk_dynamodb::Client::from_conf(adjust(base.config().to_builder()).build())
 }
 

@@ -2,7 +2,7 @@
 //! TLS on `127.0.0.1:0` with a certificate for `localhost` signed by a test CA made at run time,
 //! and forwards the decrypted bytes to the plain upstream. The benchmark uses it so that a cold
 //! start pays the TLS handshakes it pays on AWS; the functions trust the CA through the local-only
-//! `LOCAL_EXTRA_TRUST_ROOTS_FILE` (`shared::tls`), the Node peer through `NODE_EXTRA_CA_CERTS`.
+//! `LOCAL_EXTRA_TRUST_ROOTS_FILE` (`shared::net::tls`), the Node peer through `NODE_EXTRA_CA_CERTS`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -175,7 +175,7 @@ mod tests {
         let ca = TestCa::new().expect("CA");
         let front = TlsFront::start(&ca, &upstream().await).await.expect("front");
         // The functions' own provider configuration, as it ships (the extra roots unset).
-        let production = shared::tls::provider_tls_config().expect("provider TLS");
+        let production = shared::net::tls::provider_tls_config().expect("provider TLS");
         assert!(ask(&front, production).await.is_err());
         // Nor does another test CA's trust do.
         let mut other = rustls::RootCertStore::empty();
@@ -190,8 +190,8 @@ mod tests {
     async fn an_oauth1_signature_over_the_https_url_is_taken_behind_the_front_only() {
         use crate::demo::{Apps, TWITTER_CONSUMER_KEY};
         use shared::config::TwitterConfig;
+        use shared::domain::secret::Secret;
         use shared::providers::{Credentials, ProviderError, TwitterVerifier};
-        use shared::secret::Secret;
 
         let apps = Apps::random();
         let emulator = emulator::Emulator::new(apps.emulator_config());

@@ -327,7 +327,7 @@ fn over_tls(
         .collect();
     tls.insert("AWS_ENDPOINT_URL_DYNAMODB".into(), dynamodb_front.to_string());
     let ca = ca_file.display().to_string();
-    tls.insert(shared::tls::EXTRA_TRUST_ROOTS_VAR.into(), ca.clone());
+    tls.insert(shared::net::tls::EXTRA_TRUST_ROOTS_VAR.into(), ca.clone());
     tls.insert("NODE_EXTRA_CA_CERTS".into(), ca);
     tls
 }
@@ -461,7 +461,7 @@ mod tests {
         assert_eq!(tls["FACEBOOK_GRAPH_URL"], "https://localhost:8");
         assert_eq!(tls["GOOGLE_JWKS_URL"], "https://localhost:8/google/oauth2/v3/certs");
         assert_eq!(tls["AWS_ENDPOINT_URL_DYNAMODB"], "https://localhost:10");
-        assert_eq!(tls[shared::tls::EXTRA_TRUST_ROOTS_VAR], "/ca.pem");
+        assert_eq!(tls[shared::net::tls::EXTRA_TRUST_ROOTS_VAR], "/ca.pem");
         assert_eq!(tls["NODE_EXTRA_CA_CERTS"], "/ca.pem");
         assert_eq!(tls["TABLE_NAME"], "t");
     }

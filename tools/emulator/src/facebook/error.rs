@@ -157,7 +157,7 @@ fn graph_date(ts: i64) -> String {
     const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let days = ts.div_euclid(86_400);
     let secs = ts.rem_euclid(86_400);
-    let (year, month, day) = shared::clock::civil_from_days(days);
+    let (year, month, day) = shared::domain::clock::civil_from_days(days);
     // 1970-01-01 was a Thursday.
     let weekday = (days + 4).rem_euclid(7);
     format!(

@@ -53,9 +53,9 @@ mod tests {
     fn shared_reads_what_the_emulator_signs() {
         let fb = Facebook::new([("app".to_string(), "s3cret".to_string())]);
         let signed = fb.signed_request("app", "10158", None, 1_795_453_200).expect("configured app");
-        let verified = shared::facebook_callbacks::signed_request::verify(&signed, b"s3cret").expect("valid");
+        let verified = shared::usecases::facebook_callbacks::signed_request::verify(&signed, b"s3cret").expect("valid");
         assert_eq!((verified.user_id.as_str(), verified.issued_at), ("10158", Some(1_795_453_200)));
-        assert!(shared::facebook_callbacks::signed_request::verify(&signed, b"other").is_err());
+        assert!(shared::usecases::facebook_callbacks::signed_request::verify(&signed, b"other").is_err());
         assert_eq!(fb.signed_request("nope", "1", None, 0), Err(IssueError::UnknownApp));
     }
 }

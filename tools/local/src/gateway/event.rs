@@ -145,7 +145,7 @@ pub(super) fn request_time(now: SystemTime) -> (String, i64) {
     const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = since.as_secs();
-    let (year, month, day) = shared::clock::civil_from_days((secs / 86_400) as i64);
+    let (year, month, day) = shared::domain::clock::civil_from_days((secs / 86_400) as i64);
     let rem = secs % 86_400;
     let time = format!(
         "{day:02}/{}/{year}:{:02}:{:02}:{:02} +0000",

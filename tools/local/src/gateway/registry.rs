@@ -30,9 +30,9 @@ macro_rules! function {
         Kind::Route(|app: Arc<App>| -> Handler {
             handler_fn(move |req| {
                 let app = Arc::clone(&app);
-                // As `shared::lambda::serve_http` runs it: the front's origin check first.
+                // As `shared::entry::lambda::serve_http` runs it: the front's origin check first.
                 async move {
-                    match shared::front::refusal(&app.config, &req) {
+                    match shared::entry::front::refusal(&app.config, &req) {
                         Some(refused) => refused,
                         None => $krate::handler(&app, req).await,
                     }

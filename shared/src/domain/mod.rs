@@ -1,0 +1,15 @@
+//! The bottom layer: primitives and domain types, which import nothing else of the crate.
+
+// Only with Apple's code exchange and revocation (the `apple` feature).
+#[cfg(feature = "apple")]
+pub mod apple_key;
+pub mod clock;
+pub mod display_name;
+pub mod identity;
+pub mod instance;
+pub mod logging;
+pub mod records;
+pub mod sealing;
+pub mod secret;
+pub mod tokens;
+pub mod username;

@@ -1,0 +1,76 @@
+//! The one error of the use-cases: logins, sessions, deletions, the revocation retry and the
+//! authorizers all answer in it; each dialect maps it once to a status and an error body.
+
+use crate::providers::ProviderError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// Malformed input; the message names the field and is safe to show the client.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// A provider this deployment does not serve (the name is sanitised for display).
+    #[error("unsupported service {0:?}")]
+    UnsupportedService(String),
+    #[error("unknown instance")]
+    UnknownInstance,
+    /// The provider refused the token; the reason is for logs only.
+    #[error("token rejected: {0}")]
+    TokenRejected(String),
+    #[error("provider unavailable: {0}")]
+    ProviderUnavailable(String),
+    #[error("provider timed out")]
+    ProviderTimeout,
+    #[error("user store unavailable: {0}")]
+    StoreUnavailable(String),
+    /// No, a wrong, an expired or a revoked credential of a signed-in user (a Rocket.Chat
+    /// session, a Syncano user key).
+    #[error("not logged in")]
+    NotLoggedIn,
+    /// A first login by a caller that may not create users (a Syncano API key without
+    /// `allow_user_create`).
+    #[error("the API key may not create users")]
+    UserCreateDenied,
+    /// A first login in an instance whose sign-up policy is closed: only its users sign in.
+    #[error("the instance's sign-up is closed")]
+    SignUpClosed,
+    /// An account deletion whose confirmation does not match (Rocket.Chat: the SHA-256 of the
+    /// username, for a user without a password).
+    #[error("the deletion is not confirmed")]
+    DeletionNotConfirmed,
+    /// Too many rejected logins from this IP: retry after that many seconds.
+    #[error("too many rejected logins; retry after {0} s")]
+    TooManyFailures(i64),
+    /// Our own bug or misconfiguration; the text is for logs only.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<ProviderError> for LoginError {
+    fn from(e: ProviderError) -> Self {
+        match e {
+            ProviderError::NotServed => LoginError::UnsupportedService("provider not configured".into()),
+            ProviderError::MissingCredential(field) => {
+                LoginError::BadRequest(format!("{field} is required for this provider."))
+            }
+            ProviderError::Rejected(why) => LoginError::TokenRejected(why),
+            ProviderError::Timeout => LoginError::ProviderTimeout,
+            ProviderError::Unavailable(why) => LoginError::ProviderUnavailable(why),
+            ProviderError::BadResponse(why) => LoginError::ProviderUnavailable(why),
+        }
+    }
+}
+
+impl From<StoreError> for LoginError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::InstanceNotFound => LoginError::UnknownInstance,
+            StoreError::SignUpClosed { .. } => LoginError::SignUpClosed,
+            StoreError::Unavailable(_) | StoreError::Contention => LoginError::StoreUnavailable(e.to_string()),
+            StoreError::InstanceExists
+            | StoreError::Dynamo(_)
+            | StoreError::Corrupt(_)
+            | StoreError::RetiredKeyVersion(_) => LoginError::Internal(e.to_string()),
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! `App` and the use-cases: the only layer that adds methods to `App`. Each use-case runs on the
+//! adapters (`store`, `providers`) and answers in `LoginError`; the entry points call these.
+
+pub mod accounts;
+pub mod app;
+pub mod error;
+// Only the `apple-notifications` function serves it (it needs Apple's keys).
+#[cfg(feature = "apple")]
+pub mod apple_notifications;
+pub mod facebook_callbacks;
+pub mod limiter;
+pub mod login;
+pub mod metrics;
+pub mod revocation;
+pub mod sessions;
+pub mod syncano_keys;
+pub mod throttle;
