@@ -431,7 +431,7 @@ fn the_syncano_route_list_is_the_templates() {
         .map(|r| (r.method.clone(), r.path.clone()))
         .collect();
     let listed: BTreeSet<(String, String)> = ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
-    assert_eq!(served, listed, "ROUTES in shared/src/entry/dialect/syncano/mod.rs differs from template.yaml");
+    assert_eq!(served, listed, "ROUTES in shared/src/entry/dialect/syncano/fallback.rs differs from template.yaml");
     let any: BTreeSet<String> = routes.iter().filter(|r| r.method == "ANY").map(|r| r.route_key()).collect();
     let fallback: BTreeSet<String> =
         routes.iter().filter(|r| r.package == "syncano-fallback").map(|r| r.route_key()).collect();
