@@ -29,4 +29,4 @@ pub use domain::identity::{Provider, VerifiedIdentity};
 pub use domain::instance::InstanceName;
 pub use domain::secret::Secret;
 pub use usecases::app::{App, AppError};
-pub use usecases::error::LoginError;
+pub use usecases::error::UseCaseError;

@@ -88,7 +88,7 @@ async fn expired_sessions_are_refused_before_dynamodb_deletes_them() {
     assert_eq!(t.count("SESSION#").await, 2);
     assert_eq!(me(&t, stale.expose(), &user_id).await, not_logged_in());
     let resp = t.app.session_user(&stale, &user_id).await;
-    assert!(matches!(resp, Err(shared::LoginError::NotLoggedIn)), "the function refuses it too: {resp:?}");
+    assert!(matches!(resp, Err(shared::UseCaseError::NotLoggedIn)), "the function refuses it too: {resp:?}");
     let (status, _) = json(
         t.http
             .post(format!("{}/api/v1/login", t.base))

@@ -3,8 +3,8 @@
 //! own routes (see the README); this service's routes check their credentials themselves.
 
 use shared::entry::authorizer::{AuthorizerRequest, AuthorizerResponse, Scheme};
-use shared::{App, LoginError};
+use shared::{App, UseCaseError};
 
-pub async fn handler(app: &App, req: AuthorizerRequest) -> Result<AuthorizerResponse, LoginError> {
+pub async fn handler(app: &App, req: AuthorizerRequest) -> Result<AuthorizerResponse, UseCaseError> {
     shared::entry::authorizer::handle(app, Scheme::RocketChatSession, req).await
 }

@@ -4,8 +4,8 @@
 //! themselves.
 
 use shared::entry::authorizer::{AuthorizerRequest, AuthorizerResponse, Scheme};
-use shared::{App, LoginError};
+use shared::{App, UseCaseError};
 
-pub async fn handler(app: &App, req: AuthorizerRequest) -> Result<AuthorizerResponse, LoginError> {
+pub async fn handler(app: &App, req: AuthorizerRequest) -> Result<AuthorizerResponse, UseCaseError> {
     shared::entry::authorizer::handle(app, Scheme::SyncanoUserKey, req).await
 }

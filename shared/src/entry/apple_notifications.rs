@@ -66,7 +66,7 @@ pub async fn handle(app: &App, req: &Request, route: &'static str) -> Response<B
 mod tests {
     use super::*;
     use crate::providers::ProviderError;
-    use crate::usecases::error::LoginError;
+    use crate::usecases::error::UseCaseError;
 
     fn status(err: NotificationError) -> u16 {
         error_response(&err).status().as_u16()
@@ -80,7 +80,7 @@ mod tests {
         assert_eq!(status(ProviderError::Rejected("expired".into()).into()), 401);
         assert_eq!(status(ProviderError::Timeout.into()), 504);
         assert_eq!(status(ProviderError::Unavailable("down".into()).into()), 502);
-        assert_eq!(status(LoginError::StoreUnavailable("x".into()).into()), 503);
-        assert_eq!(status(LoginError::Internal("x".into()).into()), 500);
+        assert_eq!(status(UseCaseError::StoreUnavailable("x".into()).into()), 503);
+        assert_eq!(status(UseCaseError::Internal("x".into()).into()), 500);
     }
 }

@@ -13,7 +13,7 @@ use crate::domain::records::UserRecord;
 use crate::domain::secret::Secret;
 use crate::entry::dialect::syncano::{self, SyncanoError};
 use crate::usecases::app::App;
-use crate::usecases::error::LoginError;
+use crate::usecases::error::UseCaseError;
 
 /// The part of the authorizer event this reads (API Gateway lowercases header names).
 #[derive(Debug, Default, Deserialize)]
@@ -77,7 +77,7 @@ pub enum Scheme {
 
 /// Allows or denies by `scheme` alone; `Err` only when the store cannot answer (API Gateway
 /// then answers 500 rather than letting anyone in or turning an outage into 403s).
-pub async fn authorize(app: &App, scheme: Scheme, req: &AuthorizerRequest) -> Result<AuthorizerResponse, LoginError> {
+pub async fn authorize(app: &App, scheme: Scheme, req: &AuthorizerRequest) -> Result<AuthorizerResponse, UseCaseError> {
     let header = |name: &str| req.headers.get(name).map(|v| v.trim()).filter(|v| !v.is_empty() && v.len() <= 256);
     // With the front on, only requests that came through it (crate::entry::front).
     if !crate::entry::front::admitted(&app.config, |name| req.headers.get(name).map(String::as_str)) {
@@ -101,20 +101,20 @@ pub async fn authorize(app: &App, scheme: Scheme, req: &AuthorizerRequest) -> Re
                 Ok(signed_in) => Ok(signed_in.user),
                 Err(SyncanoError::Login(e)) => Err(e),
                 // Any refusal of the keys themselves.
-                Err(_) => Err(LoginError::NotLoggedIn),
+                Err(_) => Err(UseCaseError::NotLoggedIn),
             }
         }
     };
     match found {
         Ok(user) => Ok(AuthorizerResponse::allow(&user)),
-        Err(LoginError::StoreUnavailable(e)) => Err(LoginError::StoreUnavailable(e)),
-        Err(LoginError::Internal(e)) => Err(LoginError::Internal(e)),
+        Err(UseCaseError::StoreUnavailable(e)) => Err(UseCaseError::StoreUnavailable(e)),
+        Err(UseCaseError::Internal(e)) => Err(UseCaseError::Internal(e)),
         Err(_) => Ok(AuthorizerResponse::deny()),
     }
 }
 
 /// An authorizer function's whole handling of one event, with its log line.
-pub async fn handle(app: &App, scheme: Scheme, req: AuthorizerRequest) -> Result<AuthorizerResponse, LoginError> {
+pub async fn handle(app: &App, scheme: Scheme, req: AuthorizerRequest) -> Result<AuthorizerResponse, UseCaseError> {
     let started = std::time::Instant::now();
     let result = authorize(app, scheme, &req).await;
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;

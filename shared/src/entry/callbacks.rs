@@ -7,7 +7,7 @@ use lambda_http::{Body, Response};
 use serde::Serialize;
 
 use crate::entry::http::{self, json_response};
-use crate::usecases::error::LoginError;
+use crate::usecases::error::UseCaseError;
 
 #[derive(Serialize)]
 struct ErrorBody<'a> {
@@ -28,15 +28,17 @@ pub fn not_served(message: &str) -> Response<Body> {
 
 /// A failure beneath the callback (the provider's keys, our store, our own bug), with
 /// `Retry-After` where a retry helps.
-pub fn failure(err: &LoginError) -> Response<Body> {
+pub fn failure(err: &UseCaseError) -> Response<Body> {
     let (status, error, message) = match err {
-        LoginError::ProviderTimeout => {
+        UseCaseError::ProviderTimeout => {
             (StatusCode::GATEWAY_TIMEOUT, "provider_timeout", "The provider did not answer in time.")
         }
-        LoginError::ProviderUnavailable(_) => {
+        UseCaseError::ProviderUnavailable(_) => {
             (StatusCode::BAD_GATEWAY, "provider_unavailable", "The provider could not be reached.")
         }
-        LoginError::StoreUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", "Try again later."),
+        UseCaseError::StoreUnavailable(_) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", "Try again later.")
+        }
         _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "Internal server error."),
     };
     let mut resp = refusal(status, error, message);

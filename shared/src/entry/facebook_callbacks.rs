@@ -85,7 +85,7 @@ pub async fn handle_deletion_status(app: &App, req: &Request, route: &'static st
 mod tests {
     use super::*;
     use crate::store::StoreError;
-    use crate::usecases::error::LoginError;
+    use crate::usecases::error::UseCaseError;
     use crate::usecases::facebook_callbacks::signed_request::SignedRequestError;
     use crate::usecases::facebook_callbacks::{issued_within_window, MAX_FUTURE_SECS, MAX_REQUEST_AGE_SECS};
 
@@ -101,8 +101,8 @@ mod tests {
         assert_eq!(status(CallbackError::UnknownInstance), 404);
         assert_eq!(status(CallbackError::UnknownCode), 404);
         assert_eq!(status(CallbackError::NotServed), 404);
-        assert_eq!(status(LoginError::ProviderTimeout.into()), 504);
-        assert_eq!(status(LoginError::ProviderUnavailable("down".into()).into()), 502);
+        assert_eq!(status(UseCaseError::ProviderTimeout.into()), 504);
+        assert_eq!(status(UseCaseError::ProviderUnavailable("down".into()).into()), 502);
         assert_eq!(status(StoreError::Unavailable("x".into()).into()), 503);
         assert_eq!(status(StoreError::Corrupt("x").into()), 500);
     }

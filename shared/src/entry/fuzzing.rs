@@ -34,7 +34,7 @@ use crate::entry::http::RequestLog;
 use crate::providers::jwks::JwksCache;
 use crate::providers::oidc::{self, IdTokenRules, NonceRule, Profile};
 use crate::providers::{facebook, github, google, jwks, linkedin, parse_json, twitter, ProviderError};
-use crate::usecases::error::LoginError;
+use crate::usecases::error::UseCaseError;
 use crate::usecases::limiter;
 
 /// An API Gateway HTTP API (payload 2.0) event. Bytes that are not such an event never reach a
@@ -271,7 +271,7 @@ fn syncano_rejection(e: &syncano::SyncanoError) {
     assert!(body["detail"].is_string() && body.as_object().is_some_and(|o| o.len() == 1), "{body}");
 }
 
-fn rocketchat_rejection(e: &LoginError) {
+fn rocketchat_rejection(e: &UseCaseError) {
     let resp = rocketchat::error_response(e);
     assert_client_error(&resp, e);
     let body = body_json(&resp);

@@ -47,10 +47,10 @@ pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body
 
 /// `Retry-After` for the failures a client should retry later: 503 (1 s) and 429 (until the
 /// failure window ends).
-pub fn set_retry_after(resp: &mut Response<Body>, err: &crate::usecases::error::LoginError) {
+pub fn set_retry_after(resp: &mut Response<Body>, err: &crate::usecases::error::UseCaseError) {
     let secs = match err {
-        crate::usecases::error::LoginError::StoreUnavailable(_) => 1,
-        crate::usecases::error::LoginError::TooManyFailures(wait) => (*wait).max(1),
+        crate::usecases::error::UseCaseError::StoreUnavailable(_) => 1,
+        crate::usecases::error::UseCaseError::TooManyFailures(wait) => (*wait).max(1),
         _ => return,
     };
     if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {

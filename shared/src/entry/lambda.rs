@@ -12,7 +12,7 @@ use lambda_http::{service_fn, Body, Request, Response};
 use crate::domain::logging::init_logging;
 use crate::entry::authorizer::{AuthorizerRequest, AuthorizerResponse};
 use crate::usecases::app::App;
-use crate::usecases::error::LoginError;
+use crate::usecases::error::UseCaseError;
 
 /// An API Gateway route's function: `handler` answers each request.
 pub fn serve_http<F, Fut>(handler: F) -> Result<(), Error>
@@ -43,7 +43,7 @@ where
 pub fn serve_authorizer<F, Fut>(handler: F) -> Result<(), Error>
 where
     F: Fn(&'static App, AuthorizerRequest) -> Fut,
-    Fut: Future<Output = Result<AuthorizerResponse, LoginError>> + Send + 'static,
+    Fut: Future<Output = Result<AuthorizerResponse, UseCaseError>> + Send + 'static,
 {
     block_on(async move {
         let app = cold_start().await?;
@@ -60,7 +60,7 @@ where
 pub fn serve_event<F, Fut>(handler: F) -> Result<(), Error>
 where
     F: Fn(&'static App, serde_json::Value) -> Fut,
-    Fut: Future<Output = Result<serde_json::Value, LoginError>> + Send + 'static,
+    Fut: Future<Output = Result<serde_json::Value, UseCaseError>> + Send + 'static,
 {
     block_on(async move {
         let app = cold_start().await?;

@@ -1,10 +1,10 @@
 //! The scheduled job's entry point: `revocation-retry` (an EventBridge schedule, no HTTP).
 
 use crate::usecases::app::App;
-use crate::usecases::error::LoginError;
+use crate::usecases::error::UseCaseError;
 
 /// The `revocation-retry` function: one run over what is due, its report as the result.
-pub async fn handle_scheduled(app: &App) -> Result<serde_json::Value, LoginError> {
+pub async fn handle_scheduled(app: &App) -> Result<serde_json::Value, UseCaseError> {
     let report = app.retry_due_revocations().await?;
-    serde_json::to_value(report).map_err(|e| LoginError::Internal(e.to_string()))
+    serde_json::to_value(report).map_err(|e| UseCaseError::Internal(e.to_string()))
 }

@@ -11,7 +11,7 @@ use crate::domain::secret::Secret;
 use crate::domain::tokens;
 use crate::store::{Tombstoned, Unlinked};
 use crate::usecases::app::App;
-use crate::usecases::error::LoginError;
+use crate::usecases::error::UseCaseError;
 
 fn secs(d: std::time::Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
@@ -41,7 +41,7 @@ impl App {
         provider: Provider,
         subject: &str,
         reason: DeletionReason,
-    ) -> Result<Forgotten, LoginError> {
+    ) -> Result<Forgotten, UseCaseError> {
         let Some(user) = self.store.find_by_identity(instance, provider.as_str(), subject, true).await? else {
             return Ok(Forgotten::NoSuchIdentity);
         };
@@ -69,7 +69,7 @@ impl App {
         instance: &InstanceName,
         provider: Provider,
         subject: &str,
-    ) -> Result<Option<usize>, LoginError> {
+    ) -> Result<Option<usize>, UseCaseError> {
         let Some(user) = self.store.find_by_identity(instance, provider.as_str(), subject, true).await? else {
             return Ok(None);
         };
@@ -84,7 +84,7 @@ impl App {
         instance: &InstanceName,
         user_id: u64,
         reason: DeletionReason,
-    ) -> Result<bool, LoginError> {
+    ) -> Result<bool, UseCaseError> {
         let now = clock::now_secs();
         let tombstone_expires = now.saturating_add(secs(self.config.session_ttl));
         let audit_expires = now.saturating_add(secs(self.config.audit_retention));
@@ -122,17 +122,17 @@ impl App {
         &self,
         token: &Secret,
         user_id: &str,
-        confirm: impl FnOnce(&str) -> Result<(), LoginError>,
-    ) -> Result<(), LoginError> {
+        confirm: impl FnOnce(&str) -> Result<(), UseCaseError>,
+    ) -> Result<(), UseCaseError> {
         let session = self.session(token, user_id).await?;
         match self.store.get_user(&session.instance, session.user_id).await? {
             Some(user) => confirm(&user.username)?,
             None if self.store.is_deleting(&session.instance, session.user_id).await? => {}
-            None => return Err(LoginError::NotLoggedIn),
+            None => return Err(UseCaseError::NotLoggedIn),
         }
         match self.delete_account(&session.instance, session.user_id, DeletionReason::User).await? {
             true => Ok(()),
-            false => Err(LoginError::NotLoggedIn),
+            false => Err(UseCaseError::NotLoggedIn),
         }
     }
 }

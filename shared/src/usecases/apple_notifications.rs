@@ -27,7 +27,7 @@ use crate::providers::ProviderError;
 use crate::store::{CallbackClaim, CallbackRecord};
 use crate::usecases::accounts::Forgotten;
 use crate::usecases::app::App;
-use crate::usecases::error::LoginError;
+use crate::usecases::error::UseCaseError;
 
 /// Why a notification was refused.
 #[derive(Debug, thiserror::Error)]
@@ -46,7 +46,7 @@ pub enum NotificationError {
     NotApples(String),
     /// Apple's keys, or our store, out of reach (or our own bug).
     #[error(transparent)]
-    Login(#[from] LoginError),
+    Login(#[from] UseCaseError),
 }
 
 impl From<ProviderError> for NotificationError {
@@ -101,13 +101,13 @@ impl App {
         }
         // Recorded before acting, marked done after: a repeat of a done one does nothing.
         let record = CallbackRecord::AppleNotification(&notification.record_id);
-        let claim = self.store.claim_callback(record, notification.taken_until).await.map_err(LoginError::from)?;
+        let claim = self.store.claim_callback(record, notification.taken_until).await.map_err(UseCaseError::from)?;
         if claim == CallbackClaim::Done {
             tracing::info!(instance = %instance, event = event.kind.as_str(), replayed = true, "apple notification");
             return Ok(Handled { event: event.kind.as_str(), outcome: Outcome::NothingToDo });
         }
         let outcome = self.act_on_apple_event(instance, &notification).await?;
-        self.store.finish_callback(record).await.map_err(LoginError::from)?;
+        self.store.finish_callback(record).await.map_err(UseCaseError::from)?;
         tracing::info!(instance = %instance, event = event.kind.as_str(), outcome = ?outcome, "apple notification");
         Ok(Handled { event: event.kind.as_str(), outcome })
     }
@@ -125,7 +125,7 @@ impl App {
             AppleEventKind::ConsentRevoked | AppleEventKind::AccountDeleted => {
                 // An event older than the identity (to the second) is about an earlier one: the
                 // person signed up again since. It must not end the new one.
-                let since = self.store.identity_since(instance, apple, subject).await.map_err(LoginError::from)?;
+                let since = self.store.identity_since(instance, apple, subject).await.map_err(UseCaseError::from)?;
                 match since {
                     None => Outcome::NothingToDo,
                     Some(micros) if notification.event_secs() < micros.div_euclid(1_000_000) => {
@@ -147,7 +147,7 @@ impl App {
                 match self.store.set_email_forwarding(instance, apple, subject, forwarding, at).await {
                     Ok(true) => Outcome::Recorded,
                     Ok(false) => Outcome::NothingToDo,
-                    Err(e) => return Err(LoginError::from(e).into()),
+                    Err(e) => return Err(UseCaseError::from(e).into()),
                 }
             }
             AppleEventKind::Other => Outcome::Ignored,

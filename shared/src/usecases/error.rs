@@ -5,7 +5,7 @@ use crate::providers::ProviderError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
-pub enum LoginError {
+pub enum UseCaseError {
     /// Malformed input; the message names the field and is safe to show the client.
     #[error("bad request: {0}")]
     BadRequest(String),
@@ -46,31 +46,31 @@ pub enum LoginError {
     Internal(String),
 }
 
-impl From<ProviderError> for LoginError {
+impl From<ProviderError> for UseCaseError {
     fn from(e: ProviderError) -> Self {
         match e {
-            ProviderError::NotServed => LoginError::UnsupportedService("provider not configured".into()),
+            ProviderError::NotServed => UseCaseError::UnsupportedService("provider not configured".into()),
             ProviderError::MissingCredential(field) => {
-                LoginError::BadRequest(format!("{field} is required for this provider."))
+                UseCaseError::BadRequest(format!("{field} is required for this provider."))
             }
-            ProviderError::Rejected(why) => LoginError::TokenRejected(why),
-            ProviderError::Timeout => LoginError::ProviderTimeout,
-            ProviderError::Unavailable(why) => LoginError::ProviderUnavailable(why),
-            ProviderError::BadResponse(why) => LoginError::ProviderUnavailable(why),
+            ProviderError::Rejected(why) => UseCaseError::TokenRejected(why),
+            ProviderError::Timeout => UseCaseError::ProviderTimeout,
+            ProviderError::Unavailable(why) => UseCaseError::ProviderUnavailable(why),
+            ProviderError::BadResponse(why) => UseCaseError::ProviderUnavailable(why),
         }
     }
 }
 
-impl From<StoreError> for LoginError {
+impl From<StoreError> for UseCaseError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::InstanceNotFound => LoginError::UnknownInstance,
-            StoreError::SignUpClosed { .. } => LoginError::SignUpClosed,
-            StoreError::Unavailable(_) | StoreError::Contention => LoginError::StoreUnavailable(e.to_string()),
+            StoreError::InstanceNotFound => UseCaseError::UnknownInstance,
+            StoreError::SignUpClosed { .. } => UseCaseError::SignUpClosed,
+            StoreError::Unavailable(_) | StoreError::Contention => UseCaseError::StoreUnavailable(e.to_string()),
             StoreError::InstanceExists
             | StoreError::Dynamo(_)
             | StoreError::Corrupt(_)
-            | StoreError::RetiredKeyVersion(_) => LoginError::Internal(e.to_string()),
+            | StoreError::RetiredKeyVersion(_) => UseCaseError::Internal(e.to_string()),
         }
     }
 }

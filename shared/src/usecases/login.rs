@@ -1,6 +1,6 @@
 //! The login itself, dialect-free: verify the token with the provider, find or create the user,
 //! then the credential each dialect answers with (a new session, the user's key). Every failure
-//! of this layer is one [`LoginError`]; each dialect maps it once to a status and an error body
+//! of this layer is one [`UseCaseError`]; each dialect maps it once to a status and an error body
 //! (`dialect::syncano` wraps it in its own error with the failures only its API has).
 
 use crate::domain::clock;
@@ -12,7 +12,7 @@ use crate::domain::tokens;
 use crate::providers::{Credentials, Verified};
 use crate::store::StoreError;
 use crate::usecases::app::App;
-use crate::usecases::error::LoginError;
+use crate::usecases::error::UseCaseError;
 use crate::usecases::metrics::Outcome;
 
 /// A signed-in user and the credential the dialect answers with: a new Rocket.Chat session's
@@ -74,7 +74,7 @@ impl Creation {
 impl App {
     /// Asks the provider whether the credentials are valid and issued for our app. A provider
     /// this deployment does not serve is refused before anything else happens.
-    pub async fn verify(&self, provider: Provider, creds: &Credentials) -> Result<Verified, LoginError> {
+    pub async fn verify(&self, provider: Provider, creds: &Credentials) -> Result<Verified, UseCaseError> {
         Ok(self.providers.verify(provider, creds).await?)
     }
 
@@ -85,7 +85,7 @@ impl App {
         provider: Provider,
         creds: &Credentials,
         may_create: Creation,
-    ) -> Result<SignedInUser, LoginError> {
+    ) -> Result<SignedInUser, UseCaseError> {
         let verified = self.verify(provider, creds).await?;
         let code = creds.authorization_code.as_ref();
         let exchanged = self.exchange_apple_code(&verified.identity, creds.id_token.as_ref(), code).await?;
@@ -106,7 +106,7 @@ impl App {
         verified: Verified,
         creds: &Credentials,
         may_create: Creation,
-    ) -> Result<SignedInUser, LoginError> {
+    ) -> Result<SignedInUser, UseCaseError> {
         let id = &verified.identity;
         // Under the limiter, the attempt's failure counters are read in the same request, and a
         // counter another execution environment pushed over its limit refuses the login here,
@@ -128,10 +128,12 @@ impl App {
         }
         match may_create {
             Creation::Allowed => {}
-            Creation::PolicyUnread if self.closed_sign_ups.remembers(instance) => return Err(LoginError::SignUpClosed),
+            Creation::PolicyUnread if self.closed_sign_ups.remembers(instance) => {
+                return Err(UseCaseError::SignUpClosed)
+            }
             Creation::PolicyUnread => {}
-            Creation::KeyDenied => return Err(LoginError::UserCreateDenied),
-            Creation::SignUpClosed => return Err(LoginError::SignUpClosed),
+            Creation::KeyDenied => return Err(UseCaseError::UserCreateDenied),
+            Creation::SignUpClosed => return Err(UseCaseError::SignUpClosed),
         }
         let mut identity = self.providers.first_login(verified, creds).await?;
         // The name is shown to other people: no bidi or invisible characters, NFKC.
@@ -141,7 +143,7 @@ impl App {
                 if !links_by_email {
                     self.closed_sign_ups.remember(instance);
                 }
-                return Err(LoginError::SignUpClosed);
+                return Err(UseCaseError::SignUpClosed);
             }
             created => created?,
         };
@@ -149,7 +151,7 @@ impl App {
     }
 
     /// A new session for the user `signed_in`, valid `SESSION_TTL_DAYS`.
-    pub async fn new_session(&self, signed_in: SignedInUser) -> Result<SignedIn, LoginError> {
+    pub async fn new_session(&self, signed_in: SignedInUser) -> Result<SignedIn, UseCaseError> {
         let SignedInUser { user, first_login } = signed_in;
         let credential = tokens::new_session_token();
         let ttl = i64::try_from(self.config.session_ttl.as_secs()).unwrap_or(i64::MAX);
@@ -158,7 +160,7 @@ impl App {
     }
 
     /// `user` with its current user key (derived, never stored).
-    pub fn with_user_key(&self, user: UserRecord) -> Result<SignedIn, LoginError> {
+    pub fn with_user_key(&self, user: UserRecord) -> Result<SignedIn, UseCaseError> {
         let credential = crate::store::user_key_of(&self.user_keys, &user)?;
         Ok(SignedIn { user, credential, first_login: false })
     }

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use serde::Serialize;
 
 use crate::domain::identity::Provider;
-use crate::usecases::error::LoginError;
+use crate::usecases::error::UseCaseError;
 
 /// The environment variable naming the metrics' namespace.
 pub const NAMESPACE_VARIABLE: &str = "METRICS_NAMESPACE";
@@ -80,20 +80,20 @@ impl Outcome {
     }
 
     /// The outcome of a failed login.
-    pub fn of_error(e: &LoginError) -> Outcome {
+    pub fn of_error(e: &UseCaseError) -> Outcome {
         match e {
-            LoginError::ProviderUnavailable(_) | LoginError::ProviderTimeout => Outcome::ProviderUnavailable,
-            LoginError::StoreUnavailable(_) => Outcome::StoreUnavailable,
-            LoginError::TooManyFailures(_) => Outcome::Throttled,
-            LoginError::Internal(_) => Outcome::Error,
-            LoginError::BadRequest(_)
-            | LoginError::UnsupportedService(_)
-            | LoginError::UnknownInstance
-            | LoginError::TokenRejected(_)
-            | LoginError::NotLoggedIn
-            | LoginError::UserCreateDenied
-            | LoginError::SignUpClosed
-            | LoginError::DeletionNotConfirmed => Outcome::Rejected,
+            UseCaseError::ProviderUnavailable(_) | UseCaseError::ProviderTimeout => Outcome::ProviderUnavailable,
+            UseCaseError::StoreUnavailable(_) => Outcome::StoreUnavailable,
+            UseCaseError::TooManyFailures(_) => Outcome::Throttled,
+            UseCaseError::Internal(_) => Outcome::Error,
+            UseCaseError::BadRequest(_)
+            | UseCaseError::UnsupportedService(_)
+            | UseCaseError::UnknownInstance
+            | UseCaseError::TokenRejected(_)
+            | UseCaseError::NotLoggedIn
+            | UseCaseError::UserCreateDenied
+            | UseCaseError::SignUpClosed
+            | UseCaseError::DeletionNotConfirmed => Outcome::Rejected,
         }
     }
 }
@@ -274,13 +274,13 @@ mod tests {
     #[test]
     fn every_login_error_has_the_outcome_its_status_means() {
         let cases = [
-            (LoginError::ProviderTimeout, "provider_unavailable"),
-            (LoginError::ProviderUnavailable("x".into()), "provider_unavailable"),
-            (LoginError::StoreUnavailable("x".into()), "store_unavailable"),
-            (LoginError::TooManyFailures(3), "throttled"),
-            (LoginError::Internal("x".into()), "error"),
-            (LoginError::TokenRejected("x".into()), "rejected"),
-            (LoginError::BadRequest("x".into()), "rejected"),
+            (UseCaseError::ProviderTimeout, "provider_unavailable"),
+            (UseCaseError::ProviderUnavailable("x".into()), "provider_unavailable"),
+            (UseCaseError::StoreUnavailable("x".into()), "store_unavailable"),
+            (UseCaseError::TooManyFailures(3), "throttled"),
+            (UseCaseError::Internal("x".into()), "error"),
+            (UseCaseError::TokenRejected("x".into()), "rejected"),
+            (UseCaseError::BadRequest("x".into()), "rejected"),
         ];
         for (e, want) in cases {
             assert_eq!(Outcome::of_error(&e).as_str(), want, "{e}");

@@ -1,5 +1,5 @@
 //! `App` and the use-cases: the only layer that adds methods to `App`. Each use-case runs on the
-//! adapters (`store`, `providers`) and answers in `LoginError`; the entry points call these.
+//! adapters (`store`, `providers`) and answers in `UseCaseError`; the entry points call these.
 
 pub mod accounts;
 pub mod app;

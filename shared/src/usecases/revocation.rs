@@ -33,7 +33,7 @@ use crate::domain::secret::Secret;
 use crate::providers::{jwt, ProviderError};
 use crate::store::{PendingRevocation, RevocationPlan};
 use crate::usecases::app::App;
-use crate::usecases::error::LoginError;
+use crate::usecases::error::UseCaseError;
 
 /// How many due revocations one run of `revocation-retry` takes on.
 pub const RETRY_BATCH: usize = 200;
@@ -111,7 +111,7 @@ impl App {
     }
 
     /// `revocation-retry`: every pending revocation due now, tried once.
-    pub async fn retry_due_revocations(&self) -> Result<RetryReport, LoginError> {
+    pub async fn retry_due_revocations(&self) -> Result<RetryReport, UseCaseError> {
         let due = self.store.due_revocations(clock::now_secs(), RETRY_BATCH).await?;
         let report = self.revoke_pending(&due, RETRY_RUN_BUDGET).await;
         tracing::info!(due = report.due, done = report.done, rescheduled = report.rescheduled, "revocations retried");
@@ -183,7 +183,7 @@ impl App {
         identity: &VerifiedIdentity,
         id_token: Option<&Secret>,
         code: Option<&Secret>,
-    ) -> Result<Option<(String, Secret)>, LoginError> {
+    ) -> Result<Option<(String, Secret)>, UseCaseError> {
         let (Some(code), Some(apple)) = (code, &self.providers.apple_tokens) else { return Ok(None) };
         if identity.provider != Provider::Apple {
             return Ok(None);
@@ -192,7 +192,7 @@ impl App {
         let Some(client_id) = id_token.and_then(|t| jwt::unverified_audience(t.expose())) else { return Ok(None) };
         match apple.exchange(&client_id, code).await {
             Ok(exchanged) if exchanged.subject == identity.subject => Ok(Some((client_id, exchanged.refresh_token))),
-            Ok(_) => Err(LoginError::TokenRejected("the authorization code is another person's".into())),
+            Ok(_) => Err(UseCaseError::TokenRejected("the authorization code is another person's".into())),
             Err(e) => {
                 tracing::warn!(provider = "apple", error = %e, "authorization code not exchanged; signing in without a refresh token");
                 Ok(None)

@@ -6,7 +6,7 @@ use crate::domain::instance::InstanceName;
 use crate::domain::records::{InstanceAccess, UserRecord};
 use crate::domain::secret::Secret;
 use crate::usecases::app::App;
-use crate::usecases::error::LoginError;
+use crate::usecases::error::UseCaseError;
 
 impl App {
     /// What `api_key` may do in `instance`, with the instance's sign-up policy (one read).
@@ -14,7 +14,7 @@ impl App {
         &self,
         instance: &InstanceName,
         api_key: &Secret,
-    ) -> Result<InstanceAccess, LoginError> {
+    ) -> Result<InstanceAccess, UseCaseError> {
         Ok(self.store.check_api_key_access(instance, api_key).await?)
     }
 
@@ -23,7 +23,7 @@ impl App {
         &self,
         instance: &InstanceName,
         user_key: &Secret,
-    ) -> Result<Option<UserRecord>, LoginError> {
+    ) -> Result<Option<UserRecord>, UseCaseError> {
         Ok(self.store.find_by_user_key(instance, user_key).await?)
     }
 
@@ -33,13 +33,17 @@ impl App {
         &self,
         instance: &InstanceName,
         user_id: u64,
-    ) -> Result<Option<UserRecord>, LoginError> {
+    ) -> Result<Option<UserRecord>, UseCaseError> {
         Ok(self.store.reset_user_key(instance, user_id, &self.user_keys).await?)
     }
 
     /// The id of the user `user_key` belongs to in `instance`, also while its deletion is under
     /// way (so the same key finishes a deletion it began).
-    pub async fn user_key_holder(&self, instance: &InstanceName, user_key: &Secret) -> Result<Option<u64>, LoginError> {
+    pub async fn user_key_holder(
+        &self,
+        instance: &InstanceName,
+        user_key: &Secret,
+    ) -> Result<Option<u64>, UseCaseError> {
         Ok(self.store.user_key_holder(instance, user_key).await?)
     }
 }

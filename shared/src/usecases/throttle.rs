@@ -4,7 +4,7 @@
 
 use crate::domain::identity::Provider;
 use crate::usecases::app::App;
-use crate::usecases::error::LoginError;
+use crate::usecases::error::UseCaseError;
 use crate::usecases::limiter::{CounterKind, FailureKeys};
 
 tokio::task_local! {
@@ -19,9 +19,9 @@ pub trait CountedFailure {
     fn is_rejected_token(&self) -> bool;
 }
 
-impl CountedFailure for LoginError {
+impl CountedFailure for UseCaseError {
     fn is_rejected_token(&self) -> bool {
-        matches!(self, LoginError::TokenRejected(_))
+        matches!(self, UseCaseError::TokenRejected(_))
     }
 }
 
@@ -32,7 +32,7 @@ impl App {
     /// counters is over its limit as this environment knows (the provider is not asked) or as
     /// the table says when the attempt looks its identity up ([`App::check_counters`]), and a
     /// rejection is counted under each.
-    pub async fn limited<T, E: From<LoginError> + CountedFailure>(
+    pub async fn limited<T, E: From<UseCaseError> + CountedFailure>(
         &self,
         source_ip: Option<&str>,
         claimed: Option<(Provider, String)>,
@@ -41,7 +41,7 @@ impl App {
         let Some(ip) = source_ip else { return attempt.await };
         let keys = FailureKeys::new(ip, claimed.as_ref().map(|(p, sub)| (*p, sub.as_str())));
         if let Some(wait) = self.limiter.retry_after(&keys) {
-            return Err(LoginError::TooManyFailures(wait).into());
+            return Err(UseCaseError::TooManyFailures(wait).into());
         }
         let result = ATTEMPT.scope(keys.clone(), attempt).await;
         if result.as_ref().is_err_and(CountedFailure::is_rejected_token) {
@@ -55,7 +55,7 @@ impl App {
     /// A `{"resume": token}` login from `source_ip`: refused with 429 while the IP's missed
     /// resumes are over `LOGIN_RESUME_MISSES_MAX`; a miss is counted there only, never against
     /// the IP's provider logins.
-    pub async fn limited_resume<T, E: From<LoginError> + CountedFailure>(
+    pub async fn limited_resume<T, E: From<UseCaseError> + CountedFailure>(
         &self,
         source_ip: Option<&str>,
         attempt: impl std::future::Future<Output = Result<T, E>>,
@@ -63,7 +63,7 @@ impl App {
         let Some(ip) = source_ip else { return attempt.await };
         let key = FailureKeys::new(ip, None).resume();
         if let Some(wait) = self.limiter.retry_after_keys([key.as_str()]) {
-            return Err(LoginError::TooManyFailures(wait).into());
+            return Err(UseCaseError::TooManyFailures(wait).into());
         }
         let result = attempt.await;
         if result.as_ref().is_err_and(CountedFailure::is_rejected_token) {
@@ -95,12 +95,16 @@ impl App {
 
     /// What the table said of this attempt's counters (`counts` in the order of
     /// [`App::counters_of_this_attempt`]): 429 if one is over its limit.
-    pub(crate) fn check_counters(&self, counters: &[(String, CounterKind)], counts: &[u64]) -> Result<(), LoginError> {
+    pub(crate) fn check_counters(
+        &self,
+        counters: &[(String, CounterKind)],
+        counts: &[u64],
+    ) -> Result<(), UseCaseError> {
         for ((key, kind), count) in counters.iter().zip(counts) {
             self.limiter.note_failures(key, *kind, *count);
         }
         match self.limiter.retry_after_keys(counters.iter().map(|(k, _)| k.as_str())) {
-            Some(wait) => Err(LoginError::TooManyFailures(wait)),
+            Some(wait) => Err(UseCaseError::TooManyFailures(wait)),
             None => Ok(()),
         }
     }

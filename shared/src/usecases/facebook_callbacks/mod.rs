@@ -35,7 +35,7 @@ use crate::domain::secret::Secret;
 use crate::store::{CallbackClaim, CallbackRecord, Claim, FacebookDeletion, StoreError};
 use crate::usecases::accounts::Forgotten;
 use crate::usecases::app::App;
-use crate::usecases::error::LoginError;
+use crate::usecases::error::UseCaseError;
 use signed_request::{SignedRequest, SignedRequestError};
 
 /// The oldest `signed_request` accepted (by its `issued_at`): Facebook calls at once. Every
@@ -74,7 +74,7 @@ pub enum CallbackError {
     NotFacebooks(&'static str),
     /// Our store out of reach (or our own bug).
     #[error(transparent)]
-    Login(#[from] LoginError),
+    Login(#[from] UseCaseError),
 }
 
 impl From<SignedRequestError> for CallbackError {

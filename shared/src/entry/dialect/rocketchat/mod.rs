@@ -31,7 +31,7 @@ use crate::domain::secret::Secret;
 use crate::entry::http::{self, header_str, json_response, RequestLog};
 use crate::providers::Credentials;
 use crate::usecases::app::App;
-use crate::usecases::error::LoginError;
+use crate::usecases::error::UseCaseError;
 use crate::usecases::login::{Creation, SignedIn};
 use crate::usecases::metrics::{Dialect, Outcome};
 
@@ -61,10 +61,10 @@ pub async fn handle(app: &App, req: &Request, route: &'static str) -> Response<B
 }
 
 /// `X-Auth-Token` and `X-User-Id`, as every authenticated Rocket.Chat call sends them.
-pub(crate) fn auth_headers(req: &Request) -> Result<(Secret, String), LoginError> {
+pub(crate) fn auth_headers(req: &Request) -> Result<(Secret, String), UseCaseError> {
     match (header_str(req, "x-auth-token"), header_str(req, "x-user-id")) {
         (Some(t), Some(u)) if t.len() <= 256 && u.len() <= 64 => Ok((Secret::new(t), u.to_string())),
-        _ => Err(LoginError::NotLoggedIn),
+        _ => Err(UseCaseError::NotLoggedIn),
     }
 }
 
@@ -77,7 +77,7 @@ async fn session_route<T, Fut>(
     ok: impl FnOnce(&T) -> Response<Body>,
 ) -> Response<Body>
 where
-    Fut: std::future::Future<Output = Result<T, LoginError>>,
+    Fut: std::future::Future<Output = Result<T, UseCaseError>>,
 {
     let log = RequestLog::start(req, route);
     let result = match auth_headers(req) {
@@ -142,7 +142,7 @@ pub async fn handle_delete_own_account(app: &App, req: &Request, route: &'static
                 if crate::usecases::accounts::username_confirms(username, &password) {
                     Ok(())
                 } else {
-                    Err(LoginError::DeletionNotConfirmed)
+                    Err(UseCaseError::DeletionNotConfirmed)
                 }
             };
             app.delete_own_account(&token, &user_id, confirm).await
@@ -158,7 +158,7 @@ pub async fn handle_delete_own_account(app: &App, req: &Request, route: &'static
 }
 
 /// The response for a login outcome, with its one log line.
-pub fn respond(config: &Config, log: RequestLog, result: Result<SignedIn, LoginError>) -> Response<Body> {
+pub fn respond(config: &Config, log: RequestLog, result: Result<SignedIn, UseCaseError>) -> Response<Body> {
     let ok = |login: &SignedIn| {
         let data = LoginData {
             auth_token: login.credential.expose().to_string(),
@@ -172,14 +172,14 @@ pub fn respond(config: &Config, log: RequestLog, result: Result<SignedIn, LoginE
 
 /// An OAuth login: the provider, then the user in the default instance (created only if its
 /// sign-up policy is open), then a new session.
-pub async fn oauth_login(app: &App, provider: Provider, creds: &Credentials) -> Result<SignedIn, LoginError> {
+pub async fn oauth_login(app: &App, provider: Provider, creds: &Credentials) -> Result<SignedIn, UseCaseError> {
     if !app.config.serves(provider) {
-        return Err(LoginError::UnsupportedService(provider.as_str().into()));
+        return Err(UseCaseError::UnsupportedService(provider.as_str().into()));
     }
     let user = app.sign_in(&app.config.default_instance, provider, creds, Creation::PolicyUnread).await.map_err(
         |e| match e {
             // The configured default instance must exist: its absence is our misconfiguration.
-            LoginError::UnknownInstance => LoginError::Internal("DEFAULT_INSTANCE does not exist".into()),
+            UseCaseError::UnknownInstance => UseCaseError::Internal("DEFAULT_INSTANCE does not exist".into()),
             other => other,
         },
     )?;

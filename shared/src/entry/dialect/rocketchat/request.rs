@@ -9,7 +9,7 @@ use crate::domain::secret::Secret;
 use crate::entry::dialect::{access_token, printable};
 use crate::entry::http::{body_bytes, media_type, MAX_BODY_BYTES};
 use crate::providers::Credentials;
-use crate::usecases::error::LoginError;
+use crate::usecases::error::UseCaseError;
 
 /// A validated OAuth login request.
 #[derive(Debug)]
@@ -28,8 +28,8 @@ pub enum Login {
     Resume(Secret),
 }
 
-fn bad(message: &str) -> LoginError {
-    LoginError::BadRequest(message.to_string())
+fn bad(message: &str) -> UseCaseError {
+    UseCaseError::BadRequest(message.to_string())
 }
 
 /// What Meteor's `login` method answers when no login handler takes the request (no
@@ -38,18 +38,18 @@ fn bad(message: &str) -> LoginError {
 /// the plain 401 `Unauthorized`. A refusal, not a malformed request.
 pub const UNRECOGNIZED: &str = "Unrecognized options for login request";
 
-fn unrecognized() -> LoginError {
-    LoginError::TokenRejected(UNRECOGNIZED.into())
+fn unrecognized() -> UseCaseError {
+    UseCaseError::TokenRejected(UNRECOGNIZED.into())
 }
 
 /// An optional string field: absent, null or blank is `None`, anything but a string is an
 /// invalid parameter (Meteor's `check` failing).
-fn opt_string<'a>(map: &'a Map<String, Value>, field: &str) -> Result<Option<&'a str>, LoginError> {
+fn opt_string<'a>(map: &'a Map<String, Value>, field: &str) -> Result<Option<&'a str>, UseCaseError> {
     match map.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(LoginError::BadRequest(format!("{field} must be a string."))),
+        Some(_) => Err(UseCaseError::BadRequest(format!("{field} must be a string."))),
     }
 }
 
@@ -57,13 +57,13 @@ fn opt_string<'a>(map: &'a Map<String, Value>, field: &str) -> Result<Option<&'a
 /// the fields Rocket.Chat's clients send: `accessToken`, Google's `idToken`, Apple's
 /// `identityToken`, `fullName` and `authorizationCode`, Twitter's `accessTokenSecret`; `nonce`
 /// for Apple and Facebook Limited Login.
-pub fn parse_login(req: &Request) -> Result<LoginRequest, LoginError> {
+pub fn parse_login(req: &Request) -> Result<LoginRequest, UseCaseError> {
     oauth_login(json_body(req)?)
 }
 
 /// Reads a login body: a resume token, or an OAuth login. As Meteor's login handlers do, an
 /// empty `resume` is no resume, and a body without credentials is [`UNRECOGNIZED`].
-pub fn parse(req: &Request) -> Result<Login, LoginError> {
+pub fn parse(req: &Request) -> Result<Login, UseCaseError> {
     let map = json_body(req)?;
     match opt_string(&map, "resume").map_err(|_| bad("resume must be a string."))? {
         None => Ok(Login::OAuth(oauth_login(map)?)),
@@ -74,7 +74,7 @@ pub fn parse(req: &Request) -> Result<Login, LoginError> {
 /// The body as a JSON object (size checked). As Rocket.Chat's body parser leaves `bodyParams`
 /// empty for a body it cannot read (another media type, not JSON, not an object), such a body
 /// is a login request without credentials: [`UNRECOGNIZED`].
-fn json_body(req: &Request) -> Result<Map<String, Value>, LoginError> {
+fn json_body(req: &Request) -> Result<Map<String, Value>, UseCaseError> {
     let body = body_bytes(req);
     if body.len() > MAX_BODY_BYTES {
         return Err(bad("Request body is too large."));
@@ -88,7 +88,7 @@ fn json_body(req: &Request) -> Result<Map<String, Value>, LoginError> {
     }
 }
 
-fn oauth_login(map: Map<String, Value>) -> Result<LoginRequest, LoginError> {
+fn oauth_login(map: Map<String, Value>) -> Result<LoginRequest, UseCaseError> {
     let access = opt_string(&map, "accessToken")?;
     let id_token = match opt_string(&map, "idToken")? {
         Some(t) => Some(t),
@@ -108,7 +108,7 @@ fn oauth_login(map: Map<String, Value>) -> Result<LoginRequest, LoginError> {
         return Err(bad("secret must be a string."));
     }
     let provider =
-        Provider::from_service_name(service).ok_or_else(|| LoginError::UnsupportedService(printable(service)))?;
+        Provider::from_service_name(service).ok_or_else(|| UseCaseError::UnsupportedService(printable(service)))?;
     let expires_in = match map.get("expiresIn") {
         // Apple's sign-in gives no token lifetime to send.
         None | Some(Value::Null) if provider == Provider::Apple => None,
@@ -136,7 +136,7 @@ fn oauth_login(map: Map<String, Value>) -> Result<LoginRequest, LoginError> {
 }
 
 /// Apple's `fullName`: a string, or the `{givenName, familyName}` object iOS hands the app.
-fn full_name(v: Option<&Value>) -> Result<Option<String>, LoginError> {
+fn full_name(v: Option<&Value>) -> Result<Option<String>, UseCaseError> {
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone()).filter(|s| !s.trim().is_empty())),
@@ -153,7 +153,7 @@ fn full_name(v: Option<&Value>) -> Result<Option<String>, LoginError> {
 /// SHA-256 of their username). As the route reads `bodyParams`: a body that is not a JSON object
 /// has none; a missing or falsy `password` is `Body parameter "password" is required.`
 /// (`confirmRelinquish` is read and ignored: our users own no rooms to relinquish).
-pub fn delete_password(req: &Request) -> Result<String, LoginError> {
+pub fn delete_password(req: &Request) -> Result<String, UseCaseError> {
     const REQUIRED: &str = "Body parameter \"password\" is required.";
     let body = body_bytes(req);
     if body.len() > MAX_BODY_BYTES {

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use crate::config::Config;
 use crate::domain::records::UserRecord;
 use crate::entry::http::{json_response, set_retry_after};
-use crate::usecases::error::LoginError;
+use crate::usecases::error::UseCaseError;
 use crate::usecases::login::SignedIn;
 
 #[derive(Debug, Serialize)]
@@ -150,13 +150,13 @@ pub(super) fn mongo_date(micros: i64) -> String {
 /// `message` (ApiClass.ts, a route with `authRequired` and no valid `X-User-Id`/`X-Auth-Token`).
 pub const NOT_LOGGED_IN: &str = "You must be logged in to do this.";
 
-/// Status, `error` and `message` of each failure: the one mapping of [`LoginError`] for this
+/// Status, `error` and `message` of each failure: the one mapping of [`UseCaseError`] for this
 /// dialect. Internals never reach the body. Every login refusal is a 401 (Rocket.Chat's login
 /// route answers every failure it expects with `unauthorized()`); docs/compatibility.md lists
 /// each case beside the real server's answer.
-pub fn error_parts(err: &LoginError) -> (StatusCode, &'static str, String) {
+pub fn error_parts(err: &UseCaseError) -> (StatusCode, &'static str, String) {
     match err {
-        LoginError::TooManyFailures(wait) => (
+        UseCaseError::TooManyFailures(wait) => (
             StatusCode::TOO_MANY_REQUESTS,
             "error-too-many-requests",
             format!(
@@ -164,13 +164,13 @@ pub fn error_parts(err: &LoginError) -> (StatusCode, &'static str, String) {
                 (*wait).max(1)
             ),
         ),
-        LoginError::NotLoggedIn => {
+        UseCaseError::NotLoggedIn => {
             (StatusCode::UNAUTHORIZED, NOT_LOGGED_IN, NOT_LOGGED_IN.into())
         }
         // Meteor's `check` failing in a login handler: a 500 in today's Rocket.Chat (a plain
         // Error, not a Meteor.Error), the 401 its older API gave (deviation in the doc).
-        LoginError::BadRequest(msg) => (StatusCode::UNAUTHORIZED, "error-invalid-params", msg.clone()),
-        LoginError::UnsupportedService(name) => (
+        UseCaseError::BadRequest(msg) => (StatusCode::UNAUTHORIZED, "error-invalid-params", msg.clone()),
+        UseCaseError::UnsupportedService(name) => (
             StatusCode::UNAUTHORIZED,
             "error-invalid-service",
             format!("Unexpected AccessToken service {name}"),
@@ -181,36 +181,36 @@ pub fn error_parts(err: &LoginError) -> (StatusCode, &'static str, String) {
         // A closed sign-up is Rocket.Chat's `Accounts_Registration_AuthenticationServices_Enabled`
         // off: `validateNewUser` throws `Meteor.Error('registration-disabled-authentication-services')`
         // inside the OAuth login handler, which the override and the route make `Unauthorized`.
-        LoginError::TokenRejected(_) | LoginError::SignUpClosed => {
+        UseCaseError::TokenRejected(_) | UseCaseError::SignUpClosed => {
             (StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized".into())
         }
-        LoginError::ProviderUnavailable(_) => (
+        UseCaseError::ProviderUnavailable(_) => (
             StatusCode::BAD_GATEWAY,
             "error-provider-unavailable",
             "The identity provider is unavailable. Try again later.".into(),
         ),
-        LoginError::ProviderTimeout => (
+        UseCaseError::ProviderTimeout => (
             StatusCode::GATEWAY_TIMEOUT,
             "error-provider-timeout",
             "The identity provider did not answer in time. Try again later.".into(),
         ),
-        LoginError::StoreUnavailable(_) => (
+        UseCaseError::StoreUnavailable(_) => (
             StatusCode::SERVICE_UNAVAILABLE,
             "error-service-unavailable",
             "Service temporarily unavailable. Try again later.".into(),
         ),
         // `users.deleteOwnAccount` answers it as `failure()` ([`delete_error_response`]).
-        LoginError::DeletionNotConfirmed => {
+        UseCaseError::DeletionNotConfirmed => {
             (StatusCode::BAD_REQUEST, "error-invalid-username", "Invalid username".into())
         }
         // The Rocket.Chat route has no instance in its URL: a missing one is our configuration.
-        LoginError::UnknownInstance | LoginError::UserCreateDenied | LoginError::Internal(_) => {
+        UseCaseError::UnknownInstance | UseCaseError::UserCreateDenied | UseCaseError::Internal(_) => {
             (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error", "Internal server error".into())
         }
     }
 }
 
-pub fn error_response(err: &LoginError) -> Response<Body> {
+pub fn error_response(err: &UseCaseError) -> Response<Body> {
     let (status, error, message) = error_parts(err);
     let mut resp = json_response(status, &ErrorBody { success: false, status: "error", error, message });
     set_retry_after(&mut resp, err);
@@ -246,12 +246,12 @@ pub struct FailureBody {
 /// confirmation: the method's `Meteor.Error('error-invalid-username', 'Invalid username',
 /// {method: 'deleteUserOwnAccount'})` caught by the route wrapper); everything else as every
 /// other route ([`error_response`]).
-pub fn delete_error_response(err: &LoginError) -> Response<Body> {
+pub fn delete_error_response(err: &UseCaseError) -> Response<Body> {
     let body = match err {
-        LoginError::BadRequest(msg) => {
+        UseCaseError::BadRequest(msg) => {
             FailureBody { success: false, error: msg.clone(), error_type: None, details: None }
         }
-        LoginError::DeletionNotConfirmed => FailureBody {
+        UseCaseError::DeletionNotConfirmed => FailureBody {
             success: false,
             error: "Invalid username [error-invalid-username]".into(),
             error_type: Some("error-invalid-username"),

@@ -16,7 +16,7 @@ fn request(body: &str) -> Request {
 
 fn bad_request(body: &str) -> String {
     match parse_login(&request(body)) {
-        Err(LoginError::BadRequest(m)) => m,
+        Err(UseCaseError::BadRequest(m)) => m,
         other => panic!("expected 400 for {body}, got {other:?}"),
     }
 }
@@ -46,7 +46,7 @@ fn each_service_gets_its_credentials() {
 
 fn unrecognized_body(body: &str) {
     match parse(&request(body)) {
-        Err(LoginError::TokenRejected(m)) => assert_eq!(m, UNRECOGNIZED, "{body}"),
+        Err(UseCaseError::TokenRejected(m)) => assert_eq!(m, UNRECOGNIZED, "{body}"),
         other => panic!("expected Unrecognized for {body}, got {other:?}"),
     }
 }
@@ -59,7 +59,7 @@ fn invalid_params_name_the_field_and_are_401() {
     assert!(bad_request(r#"{"serviceName":"facebook","accessToken":7,"expiresIn":1}"#).contains("accessToken"));
     assert!(bad_request(r#"{"accessToken":"x","expiresIn":1}"#).contains("serviceName"));
     assert!(bad_request(r#"{"serviceName":"facebook","accessToken":"x","secret":1,"expiresIn":1}"#).contains("secret"));
-    let (status, error, _) = error_parts(&LoginError::BadRequest("expiresIn must be an integer.".into()));
+    let (status, error, _) = error_parts(&UseCaseError::BadRequest("expiresIn must be an integer.".into()));
     assert_eq!((status, error), (StatusCode::UNAUTHORIZED, "error-invalid-params"));
 }
 
@@ -68,7 +68,7 @@ fn no_credentials_is_meteors_unrecognized_request() {
     for body in ["", "nope", "[]", "null", "{}", r#"{"serviceName":"facebook","expiresIn":1}"#, r#"{"resume":""}"#] {
         unrecognized_body(body);
     }
-    let (status, error, message) = error_parts(&LoginError::TokenRejected(UNRECOGNIZED.into()));
+    let (status, error, message) = error_parts(&UseCaseError::TokenRejected(UNRECOGNIZED.into()));
     assert_eq!((status, error, message.as_str()), (StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized"));
 }
 
@@ -83,7 +83,7 @@ fn unserved_services_are_401_naming_them() {
 
 #[test]
 fn rejected_tokens_are_rocketchats_401() {
-    let (status, error, message) = error_parts(&LoginError::TokenRejected("code 190".into()));
+    let (status, error, message) = error_parts(&UseCaseError::TokenRejected("code 190".into()));
     assert_eq!((status, error, message.as_str()), (StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized"));
 }
 
@@ -121,16 +121,16 @@ fn the_delete_password_is_read_as_the_route_reads_it() {
         "",
     ] {
         match delete_password(&delete_request(json, body)) {
-            Err(LoginError::BadRequest(m)) => assert_eq!(m, "Body parameter \"password\" is required.", "{body}"),
+            Err(UseCaseError::BadRequest(m)) => assert_eq!(m, "Body parameter \"password\" is required.", "{body}"),
             other => panic!("{body}: {other:?}"),
         }
     }
     assert!(matches!(
         delete_password(&delete_request(Some("text/plain"), r#"{"password":"abc"}"#)),
-        Err(LoginError::BadRequest(_))
+        Err(UseCaseError::BadRequest(_))
     ));
     match delete_password(&delete_request(json, r#"{"password":["abc"]}"#)) {
-        Err(LoginError::BadRequest(m)) => assert_eq!(m, "Body parameter \"password\" must be a string."),
+        Err(UseCaseError::BadRequest(m)) => assert_eq!(m, "Body parameter \"password\" must be a string."),
         other => panic!("{other:?}"),
     }
 }
@@ -148,7 +148,7 @@ fn delete_refusals_are_failures() {
         (status, v)
     };
     assert_eq!(
-        body(delete_error_response(&LoginError::DeletionNotConfirmed)),
+        body(delete_error_response(&UseCaseError::DeletionNotConfirmed)),
         (
             400,
             serde_json::json!({"success": false, "error": "Invalid username [error-invalid-username]",
@@ -156,8 +156,8 @@ fn delete_refusals_are_failures() {
         )
     );
     assert_eq!(
-        body(delete_error_response(&LoginError::BadRequest("Body parameter \"password\" is required.".into()))),
+        body(delete_error_response(&UseCaseError::BadRequest("Body parameter \"password\" is required.".into()))),
         (400, serde_json::json!({"success": false, "error": "Body parameter \"password\" is required."}))
     );
-    assert_eq!(body(delete_error_response(&LoginError::NotLoggedIn)).0, 401);
+    assert_eq!(body(delete_error_response(&UseCaseError::NotLoggedIn)).0, 401);
 }

@@ -8,7 +8,7 @@ use crate::domain::instance::InstanceName;
 use crate::domain::records::{ApiKeyCheck, ApiKeyPermissions, DeletionReason, InstanceAccess};
 use crate::domain::secret::Secret;
 use crate::usecases::app::App;
-use crate::usecases::error::LoginError;
+use crate::usecases::error::UseCaseError;
 use crate::usecases::login::{Creation, SignedIn};
 
 /// A social login (`SocialAuthView.post`): instance + API key, then the body's token, then the
@@ -17,7 +17,7 @@ pub async fn login(app: &App, req: LoginRequest, provider: Provider) -> Result<S
     let (instance, permissions, access) = checked_api_key(app, &req.instance, req.api_key.as_ref()).await?;
     let credentials = req.credentials?;
     if !app.config.serves(provider) {
-        return Err(LoginError::UnsupportedService(provider.syncano_backend().into()).into());
+        return Err(UseCaseError::UnsupportedService(provider.syncano_backend().into()).into());
     }
     let may_create = Creation::for_syncano(permissions, &access);
     let signed_in = app.sign_in(&instance, provider, &credentials, may_create).await?;

@@ -9,14 +9,14 @@ use serde::Serialize;
 use crate::entry::http::{json_response, set_retry_after};
 use crate::providers::ProviderError;
 use crate::store::StoreError;
-use crate::usecases::error::LoginError;
+use crate::usecases::error::UseCaseError;
 use crate::usecases::metrics::Outcome;
 use crate::usecases::throttle::CountedFailure;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncanoError {
     #[error(transparent)]
-    Login(#[from] LoginError),
+    Login(#[from] UseCaseError),
     #[error("no API key")]
     MissingApiKey,
     /// A wrong key, or an instance that does not exist (the two answer alike).
@@ -74,7 +74,7 @@ impl CountedFailure for SyncanoError {
 
 /// A malformed request; the message names the field and is safe to show the client.
 pub(super) fn bad_request(message: impl Into<String>) -> SyncanoError {
-    SyncanoError::Login(LoginError::BadRequest(message.into()))
+    SyncanoError::Login(UseCaseError::BadRequest(message.into()))
 }
 
 #[derive(Debug, Serialize)]
@@ -103,32 +103,32 @@ pub fn error_status(err: &SyncanoError) -> (StatusCode, String) {
         SyncanoError::InvalidUserKey => (StatusCode::FORBIDDEN, NO_PERMISSION),
         SyncanoError::UserNotFound => (StatusCode::NOT_FOUND, "Not found."),
         SyncanoError::Login(e) => match e {
-            LoginError::BadRequest(msg) => (StatusCode::BAD_REQUEST, msg.as_str()),
-            LoginError::UnsupportedService(_) => (StatusCode::BAD_REQUEST, "Unsupported social backend."),
+            UseCaseError::BadRequest(msg) => (StatusCode::BAD_REQUEST, msg.as_str()),
+            UseCaseError::UnsupportedService(_) => (StatusCode::BAD_REQUEST, "Unsupported social backend."),
             // An unknown instance answers like a wrong key: instance names cannot be probed for.
-            LoginError::UnknownInstance => (StatusCode::FORBIDDEN, NO_SUCH_KEY),
+            UseCaseError::UnknownInstance => (StatusCode::FORBIDDEN, NO_SUCH_KEY),
             // A closed instance refuses a first login as the platform refuses a key that may not
             // create users: Syncano has no other refusal of a sign-up.
-            LoginError::UserCreateDenied | LoginError::SignUpClosed => {
+            UseCaseError::UserCreateDenied | UseCaseError::SignUpClosed => {
                 (StatusCode::FORBIDDEN, "You do not have permission to create new user.")
             }
-            LoginError::TokenRejected(_) => (StatusCode::UNAUTHORIZED, "Invalid username or password."),
-            LoginError::ProviderUnavailable(_) => {
+            UseCaseError::TokenRejected(_) => (StatusCode::UNAUTHORIZED, "Invalid username or password."),
+            UseCaseError::ProviderUnavailable(_) => {
                 (StatusCode::BAD_GATEWAY, "The identity provider is unavailable. Try again later.")
             }
-            LoginError::ProviderTimeout => {
+            UseCaseError::ProviderTimeout => {
                 (StatusCode::GATEWAY_TIMEOUT, "The identity provider did not answer in time. Try again later.")
             }
-            LoginError::StoreUnavailable(_) => {
+            UseCaseError::StoreUnavailable(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "Service temporarily unavailable. Try again later.")
             }
-            LoginError::NotLoggedIn => (StatusCode::FORBIDDEN, NO_PERMISSION),
+            UseCaseError::NotLoggedIn => (StatusCode::FORBIDDEN, NO_PERMISSION),
             // Syncano's deletions ask for no confirmation: never raised there.
-            LoginError::DeletionNotConfirmed => (StatusCode::BAD_REQUEST, "The deletion is not confirmed."),
-            LoginError::TooManyFailures(_) => {
+            UseCaseError::DeletionNotConfirmed => (StatusCode::BAD_REQUEST, "The deletion is not confirmed."),
+            UseCaseError::TooManyFailures(_) => {
                 (StatusCode::TOO_MANY_REQUESTS, "Too many failed logins. Try again later.")
             }
-            LoginError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error."),
+            UseCaseError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error."),
         },
     };
     (status, detail.to_string())

@@ -11,7 +11,7 @@ use super::{account, error_response, handle_user, respond, SyncanoError};
 use crate::entry::dialect::printable;
 use crate::entry::http::RequestLog;
 use crate::usecases::app::App;
-use crate::usecases::error::LoginError;
+use crate::usecases::error::UseCaseError;
 
 /// Every route the Syncano functions serve (method, path): the one list the fallback's `Allow`
 /// header is derived from; a test keeps it equal to `template.yaml`'s routes.
@@ -72,7 +72,7 @@ pub async fn handle_fallback(app: &App, req: &Request) -> Response<Body> {
     };
     let Some(route) = FALLBACK_ROUTES.into_iter().find(|r| Some(*r) == route_key) else {
         let log = RequestLog::start(req, "ANY (unknown route)");
-        let err = LoginError::Internal(format!("the fallback got route {:?}", route_key.map(printable))).into();
+        let err = UseCaseError::Internal(format!("the fallback got route {:?}", route_key.map(printable))).into();
         return respond(log, Err(err));
     };
     let path = route.trim_start_matches("ANY ");
@@ -113,11 +113,11 @@ async fn fallback_refusal(app: &App, req: &Request, path: &str, allow: &[&str]) 
         // A POST to a backend no function serves: the body first, as `SocialAuthView.post`.
         let data = data.map_err(BodyError::into_error)?;
         data.fields().and_then(|f| f.char_field("access_token")).ok_or(SyncanoError::MalformedCredentials)?;
-        let backend = path_param(req, "backend", LoginError::UnsupportedService(String::new()).into())?;
-        Err(LoginError::UnsupportedService(printable(&backend)).into())
+        let backend = path_param(req, "backend", UseCaseError::UnsupportedService(String::new()).into())?;
+        Err(UseCaseError::UnsupportedService(printable(&backend)).into())
     };
     match refusal.await {
         Err(e) => e,
-        Ok(()) => LoginError::Internal("the fallback found nothing to refuse".into()).into(),
+        Ok(()) => UseCaseError::Internal("the fallback found nothing to refuse".into()).into(),
     }
 }

@@ -4,7 +4,7 @@ use super::*;
 use crate::domain::secret::Secret;
 use crate::entry::http::MAX_BODY_BYTES;
 use crate::providers::Credentials;
-use crate::usecases::error::LoginError;
+use crate::usecases::error::UseCaseError;
 use lambda_http::http::HeaderValue;
 use lambda_http::http::Request as HttpRequest;
 use lambda_http::RequestExt;
@@ -216,10 +216,10 @@ fn allowed_methods_come_from_the_route_list() {
 #[test]
 fn internal_details_never_reach_the_body() {
     for e in [
-        SyncanoError::Login(LoginError::Internal("secret table name".into())),
-        SyncanoError::Login(LoginError::ProviderUnavailable("graph said x".into())),
-        SyncanoError::Login(LoginError::TokenRejected("code 190".into())),
-        SyncanoError::Login(LoginError::StoreUnavailable("throttled".into())),
+        SyncanoError::Login(UseCaseError::Internal("secret table name".into())),
+        SyncanoError::Login(UseCaseError::ProviderUnavailable("graph said x".into())),
+        SyncanoError::Login(UseCaseError::TokenRejected("code 190".into())),
+        SyncanoError::Login(UseCaseError::StoreUnavailable("throttled".into())),
     ] {
         let (_, detail) = error_status(&e);
         assert!(
@@ -230,7 +230,7 @@ fn internal_details_never_reach_the_body() {
         );
     }
     assert_eq!(
-        error_status(&SyncanoError::Login(LoginError::TokenRejected(String::new()))),
+        error_status(&SyncanoError::Login(UseCaseError::TokenRejected(String::new()))),
         (StatusCode::UNAUTHORIZED, "Invalid username or password.".into())
     );
 }
@@ -242,6 +242,6 @@ fn deletion_refusals_map_to_the_platform_answers() {
     assert_eq!(error_status(&SyncanoError::PermissionDenied), (StatusCode::FORBIDDEN, no_permission.clone()));
     assert_eq!(error_status(&SyncanoError::InvalidUserKey), (StatusCode::FORBIDDEN, no_permission));
     assert_eq!(error_status(&SyncanoError::UserNotFound), (StatusCode::NOT_FOUND, "Not found.".into()));
-    let not_confirmed = SyncanoError::Login(LoginError::DeletionNotConfirmed);
+    let not_confirmed = SyncanoError::Login(UseCaseError::DeletionNotConfirmed);
     assert_eq!(error_status(&not_confirmed).0, StatusCode::BAD_REQUEST);
 }
