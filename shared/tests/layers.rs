@@ -487,3 +487,68 @@ fn cycles(edges: &BTreeMap<String, BTreeSet<String>>) -> Vec<Vec<String>> {
     }
     out
 }
+
+/// `docs/architecture.md` names every file and folder of `shared/src` in its table of modules,
+/// each with the layer `LAYERS` gives it (a `mod.rs` is named by its folder), and nothing there
+/// that is not in `shared/src`.
+#[test]
+fn the_architecture_doc_names_every_module_with_its_layer() {
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let src = shared.join("src");
+    let doc_path = shared.parent().expect("workspace").join("docs/architecture.md");
+    let doc = fs::read_to_string(&doc_path).expect("docs/architecture.md");
+    let layer_names: Vec<&str> = LAYER_NAMES.iter().copied().chain(["root"]).collect();
+    // `| `a.rs`, `b/` | layer | what |`: every name of the first cell, with the layer of the row.
+    let mut named: BTreeMap<String, String> = BTreeMap::new();
+    for line in doc.lines().filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        if cells.len() < 4 || !layer_names.contains(&cells[2]) {
+            continue;
+        }
+        for name in cells[1].split('`').skip(1).step_by(2) {
+            named.insert(name.to_string(), cells[2].to_string());
+        }
+    }
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut expected: BTreeMap<String, String> = BTreeMap::new();
+    for file in &files {
+        let rel = file.strip_prefix(&src).expect("under src");
+        let mut parts: Vec<String> = rel.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+        for depth in 1..parts.len() {
+            let folder = parts[..depth].join("::");
+            let layer = layer_of(&folder).map_or("none", |l| LAYER_NAMES[l as usize]);
+            expected.insert(format!("{}/", parts[..depth].join("/")), layer.to_string());
+        }
+        let file_name = parts.last().cloned().unwrap_or_default();
+        if file_name == "mod.rs" {
+            continue;
+        }
+        let shown = parts.join("/");
+        let layer = if shown == "lib.rs" {
+            "root"
+        } else {
+            let last = parts.len() - 1;
+            parts[last] = file_name.trim_end_matches(".rs").to_string();
+            layer_of(&parts.join("::")).map_or("none", |l| LAYER_NAMES[l as usize])
+        };
+        expected.insert(shown, layer.to_string());
+    }
+    let mut problems = Vec::new();
+    for (path, layer) in &expected {
+        match named.get(path) {
+            None => problems.push(format!("`{path}` ({layer}) is not in the table")),
+            Some(said) if said != layer => problems.push(format!("`{path}` is {layer}, the table says {said}")),
+            Some(_) => {}
+        }
+    }
+    for path in named.keys().filter(|p| !expected.contains_key(*p) && !p.ends_with("/mod.rs")) {
+        problems.push(format!("`{path}` is in the table but not in shared/src"));
+    }
+    for path in named.keys().filter(|p| p.ends_with("/mod.rs")) {
+        if !src.join(path).is_file() {
+            problems.push(format!("`{path}` is in the table but not in shared/src"));
+        }
+    }
+    assert!(problems.is_empty(), "{} and shared/src differ:\n{}", doc_path.display(), problems.join("\n"));
+}
