@@ -234,15 +234,37 @@ impl TestApp {
 
     /// Syncano login at `backend` with `body`; returns (status, JSON).
     pub async fn syncano_at(&self, backend: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        self.syncano_in(INSTANCE, &self.api_key, backend, body).await
+    }
+
+    /// Syncano login in `instance` with its `api_key`, at `backend` with `body`.
+    pub async fn syncano_in(
+        &self,
+        instance: &str,
+        api_key: &str,
+        backend: &str,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
         let resp = self
             .http
-            .post(format!("{}/v1.1/instances/{INSTANCE}/user/auth/{backend}/", self.base))
-            .header("x-api-key", &self.api_key)
+            .post(format!("{}/v1.1/instances/{instance}/user/auth/{backend}/", self.base))
+            .header("x-api-key", api_key)
             .json(&body)
             .send()
             .await
             .expect("request");
         json(resp).await
+    }
+
+    /// Another instance, open to sign-ups, and an app's API key of it (which creates users).
+    pub async fn open_instance(&self, name: &str) -> String {
+        let instance = shared::InstanceName::parse(name).expect("valid");
+        let store = &self.app.store;
+        store.create_instance_with(&instance, shared::records::SignUpPolicy::Open).await.expect("instance");
+        let permissions = shared::records::ApiKeyPermissions { ignore_acl: false, allow_user_create: true };
+        let (_, key) = store.create_api_key(&instance, permissions).await.expect("key");
+        self.remember(key.expose());
+        key.expose().to_string()
     }
 
     pub async fn rocketchat_login(&self, token: &str) -> reqwest::Response {
@@ -261,10 +283,15 @@ impl TestApp {
 
     /// The status of Syncano's `GET user/` with the client API key and `user_key`.
     pub async fn user_key_status(&self, user_key: &str) -> u16 {
+        self.user_key_status_in(INSTANCE, &self.api_key, user_key).await
+    }
+
+    /// The status of Syncano's `GET user/` in `instance` with its `api_key` and `user_key`.
+    pub async fn user_key_status_in(&self, instance: &str, api_key: &str, user_key: &str) -> u16 {
         let req = self
             .http
-            .get(format!("{}/v1.1/instances/{INSTANCE}/user/", self.base))
-            .header("x-api-key", &self.api_key)
+            .get(format!("{}/v1.1/instances/{instance}/user/", self.base))
+            .header("x-api-key", api_key)
             .header("x-user-key", user_key);
         req.send().await.expect("request").status().as_u16()
     }

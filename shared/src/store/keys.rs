@@ -36,6 +36,21 @@ pub(super) fn identity(instance: &InstanceName, provider: &str, subject: &str) -
     key(format!("IDENT#{instance}#{provider}#{subject}"), "IDENT")
 }
 
+/// The partition listing the instances where a provider's subject has an identity: one item
+/// per instance (sk `INST#{instance}`), written and deleted with the identity (issue 28: the
+/// deletion callbacks of a deployment-wide provider app act in every instance).
+pub(super) fn subject_pk(provider: &str, subject: &str) -> String {
+    format!("SUBJECT#{provider}#{subject}")
+}
+
+/// The entry of `instance` in the subject's list.
+pub(super) fn subject_instance(provider: &str, subject: &str, instance: &InstanceName) -> Item {
+    key(subject_pk(provider, subject), &format!("{SUBJECT_INSTANCE_PREFIX}{instance}"))
+}
+
+/// The sort key prefix of a subject's entries.
+pub(super) const SUBJECT_INSTANCE_PREFIX: &str = "INST#";
+
 /// The user item.
 pub(super) fn user(instance: &InstanceName, user_id: u64) -> Item {
     key(format!("USER#{instance}#{user_id}"), "USER")
@@ -142,5 +157,7 @@ mod tests {
         assert_eq!(text(&facebook_deletion_request("cd34"), "pk"), "FBREQ#cd34");
         assert_eq!(text(&apple_notification("ef56"), "pk"), "APPLENOTE#ef56");
         assert_eq!(text(&facebook_deauthorization("ab78"), "pk"), "FBDEAUTH#ab78");
+        let entry = subject_instance("facebook", "10158", &i);
+        assert_eq!((text(&entry, "pk"), text(&entry, "sk")), ("SUBJECT#facebook#10158".into(), "INST#demo".into()));
     }
 }

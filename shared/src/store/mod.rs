@@ -18,6 +18,7 @@
 //! | Facebook deletion request | `FBREQ#{sha256(signature)}`         | `FBREQ`            |
 //! | Facebook deauthorize request | `FBDEAUTH#{sha256(signature)}`   | `FBDEAUTH`         |
 //! | Apple notification received | `APPLENOTE#{sha256(jti)}`         | `APPLENOTE`        |
+//! | instances of a provider subject | `SUBJECT#{provider}#{sub}`     | `INST#{instance}`  |
 //!
 //! An Apple identity signed in with an authorization code also holds Apple's refresh token,
 //! sealed (`refresh_token`, `refresh_token_client`: [`crate::sealing`]), never in plain text.
@@ -52,6 +53,7 @@ mod keys;
 mod linking;
 mod revocations;
 mod sessions;
+mod subjects;
 mod user_keys;
 mod users;
 
@@ -63,7 +65,7 @@ pub use crate::records::{
 pub use callback_records::{CallbackClaim, CallbackRecord};
 pub use deletion::{Step1, TombstoneStep, Tombstoned};
 pub use error::StoreError;
-pub use facebook_deletions::{Claim, FacebookDeletion};
+pub use facebook_deletions::{Claim, DeletionCounts, FacebookDeletion};
 pub use linking::Unlinked;
 pub use revocations::{PendingRevocation, RevocationPlan};
 pub use user_keys::user_key_of;
