@@ -152,52 +152,18 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut HashMap<String, String>)
     }
 }
 
-/// A route of an app's own behind the Rocket.Chat authorizer (test-only: not deployed).
-pub const ROCKETCHAT_ONLY: &str = "/test/rocketchat-only";
-/// A route of an app's own behind the Syncano authorizer, under `{instance}` (test-only).
-pub fn syncano_only(instance: &str) -> String {
-    format!("/v1.1/instances/{instance}/test/syncano-only/")
-}
+/// Routes of an app's own behind each authorizer (local only: not deployed).
+pub use local_stack::gateway::{syncano_only, ROCKETCHAT_ONLY};
 
 /// Serves `app` (on this test's table and emulator) through a gateway of its own; its base URL.
 pub async fn serve_app(app: Arc<App>) -> String {
     let template = Template::load(repo_root().join("template.yaml")).expect("template.yaml");
-    let gateway = local_stack::gateway::for_template_with(&template, app, test_routes()).expect("gateway");
+    let gateway =
+        local_stack::gateway::for_template_with(&template, app, local_stack::gateway::probe_routes()).expect("gateway");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     tokio::spawn(local_stack::gateway::serve(listener, gateway, std::future::pending()));
     base
-}
-
-/// The test-only routes: each answers 200 with the authorizer's context it was given, as an
-/// app's function protected by that authorizer would receive it.
-fn test_routes() -> Vec<(local_stack::Route, local_stack::Handler)> {
-    let echo = local_stack::gateway::handler_fn(|req: lambda_http::Request| async move {
-        use lambda_http::RequestExt;
-        let context = match req.request_context_ref() {
-            Some(lambda_http::request::RequestContext::ApiGatewayV2(c)) => {
-                c.authorizer.as_ref().map(|a| serde_json::to_value(a).unwrap_or_default())
-            }
-            _ => None,
-        };
-        let body = serde_json::json!({ "authorizer": context }).to_string();
-        lambda_http::Response::builder()
-            .status(200)
-            .header("content-type", "application/json")
-            .body(lambda_http::Body::Text(body))
-            .expect("response")
-    });
-    let route = |path: &str, package: &str, authorizer: &str| local_stack::Route {
-        method: "GET".into(),
-        path: path.into(),
-        function_logical_id: format!("Test{authorizer}Function"),
-        package: package.into(),
-        authorizer: Some(authorizer.into()),
-    };
-    vec![
-        (route(ROCKETCHAT_ONLY, "test-rocketchat-only", "RocketChatSession"), echo.clone()),
-        (route(&syncano_only("{instance}"), "test-syncano-only", "SyncanoUserKey"), echo),
-    ]
 }
 
 impl TestApp {

@@ -12,6 +12,7 @@ mod cases;
 mod peer;
 mod prices;
 mod report;
+mod scale;
 
 use std::process::ExitCode;
 
@@ -47,8 +48,21 @@ async fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Some("scale") => match scale::Options::parse(&args[1..]) {
+            Ok(options) => match scale::run(options).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("scale: {e}");
+                    ExitCode::FAILURE
+                }
+            },
+            Err(e) => {
+                eprintln!("{e}\n\n{}", scale::USAGE);
+                ExitCode::from(2)
+            }
+        },
         Some("-h" | "--help") => {
-            println!("{USAGE}");
+            println!("{USAGE}\n\n{}", scale::USAGE);
             ExitCode::SUCCESS
         }
         _ => {
