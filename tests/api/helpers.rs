@@ -264,11 +264,11 @@ impl TestApp {
 
     /// The reasons of the instance's deletion audit items.
     pub async fn audit_reasons(&self) -> Vec<String> {
-        let pk = format!("AUDIT#{INSTANCE}");
+        let shards = format!("AUDIT#{INSTANCE}#");
         self.scan()
             .await
             .into_iter()
-            .filter(|i| i.get("pk").and_then(|v| v.as_s().ok()) == Some(&pk))
+            .filter(|i| i.get("pk").and_then(|v| v.as_s().ok()).is_some_and(|pk| pk.starts_with(&shards)))
             .filter_map(|i| i.get("reason").and_then(|v| v.as_s().ok()).cloned())
             .collect()
     }

@@ -112,7 +112,8 @@ const DELETION_SECRETS: &[&str] = &[
 /// revocations their partition only.
 fn query_keys(id: &str) -> &'static [&'static str] {
     match id {
-        "RevocationRetryFunction" => &["REVOKE"],
+        // Spread over `REVOKE#{shard}` (issue 30), and the older single partition.
+        "RevocationRetryFunction" => &["REVOKE", "REVOKE#*"],
         // The providers' deletion callbacks also find every instance of the subject (issue 28).
         "AppleNotificationsFunction" | "FacebookDataDeletionFunction" | "FacebookDeauthorizeFunction" => {
             &["USESS#*", "SUBJECT#*"]

@@ -12,8 +12,8 @@
 //! | Syncano user key → user  | `UKEY#{instance}#{sha256(user_key)}` | `UKEY`             |
 //! | authoritative email → user | `EMAIL#{instance}#{ASCII-folded email}` | `EMAIL`        |
 //! | rejected logins of an IP | `FAIL#{ip}#{window index}`           | `FAIL`             |
-//! | account deletion audit   | `AUDIT#{instance}`                   | `DELETED#{user id}#{micros}` |
-//! | pending provider revocation | `REVOKE`                          | `{provider}#{instance}#{sub}` |
+//! | account deletion audit   | `AUDIT#{instance}#{user id mod 32}`  | `DELETED#{user id}#{micros}` |
+//! | pending provider revocation | `REVOKE#{shard}` (0–31)           | `{provider}#{instance}#{sub}` |
 //! | Facebook deletion status | `FBDEL#{confirmation code}`          | `FBDEL`            |
 //! | Facebook deletion request | `FBREQ#{sha256(signature)}`         | `FBREQ`            |
 //! | Facebook deauthorize request | `FBDEAUTH#{sha256(signature)}`   | `FBDEAUTH`         |
