@@ -9,6 +9,7 @@
 mod bench;
 mod builds;
 mod cases;
+mod operating;
 mod peer;
 mod prices;
 mod report;

@@ -21,6 +21,9 @@ use serde_json::{json, Value};
 use shared::App;
 use tokio::sync::Semaphore;
 
+use crate::operating::{access_log_bytes, logs_per_million, platform_line_bytes, LogMeter, Monitoring};
+use crate::prices;
+
 /// DynamoDB's documented ceiling for one partition: read and write request units a second.
 const PARTITION_READS: f64 = 3_000.0;
 const PARTITION_WRITES: f64 = 1_000.0;
@@ -148,6 +151,32 @@ impl Kind {
         }
     }
 
+    /// The route API Gateway matches (its access log's `routeKey`).
+    fn route_key(self) -> &'static str {
+        match self {
+            Kind::SyncanoFirstLogin | Kind::SyncanoLogin | Kind::RejectedLogin => {
+                "POST /v1.1/instances/{instance}/user/auth/facebook/"
+            }
+            Kind::RocketChatFirstLogin | Kind::RocketChatLogin => "POST /api/v1/login",
+            Kind::SyncanoCurrentUser => "GET /v1.1/instances/{instance}/user/",
+            Kind::RocketChatMe => "GET /api/v1/me",
+            Kind::SyncanoAuthorizer => "GET /v1.1/instances/{instance}/test/syncano-only/",
+            Kind::RocketChatAuthorizer => "GET /test/rocketchat-only",
+        }
+    }
+
+    const ALL: [Kind; 9] = [
+        Kind::SyncanoFirstLogin,
+        Kind::RocketChatFirstLogin,
+        Kind::SyncanoLogin,
+        Kind::RocketChatLogin,
+        Kind::RejectedLogin,
+        Kind::SyncanoCurrentUser,
+        Kind::RocketChatMe,
+        Kind::SyncanoAuthorizer,
+        Kind::RocketChatAuthorizer,
+    ];
+
     /// The rest of the mix after first logins and rejections, by weight.
     const REST: [(Kind, u32); 6] = [
         (Kind::SyncanoLogin, 30),
@@ -194,6 +223,12 @@ struct World {
 
 impl World {
     async fn send(&self, env: usize, client: usize, req: Request) -> Result<(u16, Value), String> {
+        let (status, body, _) = self.send_measured(env, client, req).await?;
+        Ok((status, body))
+    }
+
+    /// As [`World::send`], also the answer's length in bytes.
+    async fn send_measured(&self, env: usize, client: usize, req: Request) -> Result<(u16, Value, usize), String> {
         let http = &self.clients[client];
         let url = format!("{}{}", self.bases[env], req.path);
         let mut builder = if req.body.is_some() { http.post(&url) } else { http.get(&url) };
@@ -205,8 +240,8 @@ impl World {
         }
         let resp = builder.send().await.map_err(|e| format!("{url}: {e}"))?;
         let status = resp.status().as_u16();
-        let body = resp.json().await.unwrap_or(Value::Null);
-        Ok((status, body))
+        let bytes = resp.bytes().await.map_err(|e| format!("{url}: {e}"))?;
+        Ok((status, serde_json::from_slice(&bytes).unwrap_or(Value::Null), bytes.len()))
     }
 
     fn new_person(&self, n: usize) -> String {
@@ -310,8 +345,13 @@ fn grouped(n: f64) -> String {
 
 pub async fn run(o: Options) -> Result<(), String> {
     let step = |what: &'static str| move |e: String| format!("{what}: {e}");
+    let meter = LogMeter::default();
+    meter.install();
     let root = repo_root();
     let template = Template::load(root.join("template.yaml")).map_err(|e| step("template.yaml")(e.to_string()))?;
+    let template_text =
+        std::fs::read_to_string(root.join("template.yaml")).map_err(|e| step("template.yaml")(e.to_string()))?;
+    let monitoring = Monitoring::of_template(&template_text)?;
     eprintln!("== DynamoDB Local, the counting proxy, the emulator, {} environments", o.environments);
     let dynamodb = DynamoDbLocal::start(0).await.map_err(|e| step("DynamoDB Local")(e.to_string()))?;
     let proxy = CountingProxy::start(dynamodb.endpoint()).await.map_err(|e| step("counting proxy")(e.to_string()))?;
@@ -402,7 +442,94 @@ pub async fn run(o: Options) -> Result<(), String> {
     let elapsed = started.elapsed();
     let calls = proxy.take();
     report(&o, &mix, &statuses, &calls, elapsed.as_secs_f64());
+
+    eprintln!("== log bytes: {LOG_SAMPLES} requests of each kind, one at a time");
+    let mut logs = Vec::new();
+    for kind in Kind::ALL {
+        let (mut bytes, mut lines, mut answer) = (0, 0, 0);
+        let mut status = 0;
+        for n in 0..LOG_SAMPLES {
+            let person = people[rng.below(people.len())].clone();
+            let token = match kind {
+                Kind::SyncanoFirstLogin | Kind::RocketChatFirstLogin | Kind::RejectedLogin => {
+                    let someone = world.new_person(o.people + o.requests + n);
+                    let app = if kind == Kind::RejectedLogin { OTHER_FACEBOOK_APP_ID } else { FACEBOOK_APP_ID };
+                    world.emulator.issue_facebook_token(&someone, app, 24 * 3600)
+                }
+                _ => person.token.clone(),
+            };
+            let before = meter.read();
+            let (s, _, len) = world
+                .send_measured(rng.below(o.environments), rng.below(o.clients), request(kind, &person, &token))
+                .await?;
+            let after = meter.read();
+            (bytes, lines, answer, status) = (bytes + after.0 - before.0, lines + after.1 - before.1, answer + len, s);
+        }
+        let per = |x: usize| x as f64 / LOG_SAMPLES as f64;
+        logs.push(LogFigures { kind, status, function: per(bytes), lines: per(lines), answer: per(answer) });
+    }
+    report_logs(&logs, &monitoring);
     Ok(())
+}
+
+/// Requests of each kind whose log bytes are measured.
+const LOG_SAMPLES: usize = 20;
+
+/// What one request of `kind` writes to CloudWatch Logs, averaged.
+struct LogFigures {
+    kind: Kind,
+    status: u16,
+    /// The functions' own lines: bytes and lines a request.
+    function: f64,
+    lines: f64,
+    /// The answer's body, bytes (the access log's `responseLength`).
+    answer: f64,
+}
+
+fn report_logs(logs: &[LogFigures], monitoring: &Monitoring) {
+    let platform = platform_line_bytes() as f64;
+    let retention = 30.0;
+    println!(
+        "
+## What operating it costs: logs, alarms, dashboard
+"
+    );
+    println!(
+        "Log bytes a request writes to CloudWatch Logs, measured over {LOG_SAMPLES} requests of each kind: the functions' own lines (their logger, at INFO), Lambda's `START`/`END`/`REPORT` lines ({platform:.0} bytes, text format) and API Gateway's access log line (the template's format with this answer's values). At ${} per GB ingested and ${} per GB-month stored ({retention:.0} days, `LogRetentionDays`' default; raw bytes, an upper bound since storage is billed compressed):
+",
+        prices::LOGS_INGESTED_GB, prices::LOGS_STORED_GB_MONTH
+    );
+    println!("| request | status | function lines | function bytes | access log bytes | total bytes | logs $ per million (ingested + stored) |
+|---|---:|---:|---:|---:|---:|---:|");
+    for l in logs {
+        let access =
+            access_log_bytes(&monitoring.access_log_format, l.kind.route_key(), l.status, l.answer.round() as usize)
+                as f64;
+        let total = l.function + platform + access;
+        let (ingest, store) = logs_per_million(total, retention);
+        println!(
+            "| {} | {} | {:.1} | {:.0} | {:.0} | {:.0} | {:.2} + {:.2} = **{:.2}** |",
+            l.kind.name(),
+            l.status,
+            l.lines,
+            l.function,
+            access,
+            total,
+            ingest,
+            store,
+            ingest + store
+        );
+    }
+    println!(
+        "
+Fixed, every month whatever the traffic: {} alarms reading {} metrics at ${:.2} per alarm metric, and {} dashboard(s) at ${:.2}: **${:.2} a month**.",
+        monitoring.alarms,
+        monitoring.alarm_metrics,
+        prices::ALARM_METRIC_MONTH,
+        monitoring.dashboards,
+        prices::DASHBOARD_MONTH,
+        monitoring.monthly()
+    );
 }
 
 fn report(
