@@ -297,3 +297,30 @@ async fn an_account_event_older_than_the_identity_does_nothing() {
     );
     assert_eq!(t.me_status(&session).await, 401);
 }
+
+/// Issue 28, point 7: the Apple app serves every instance, so `account-delete` is about the
+/// person in all of them, whichever instance's URL it arrives at: here the other instance's.
+/// Where the person has another identity only the Apple identity goes. On `main` the instance
+/// named by the URL alone acted (the default instance's user kept its Apple identity).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_delete_acts_in_every_instance_where_the_person_signed_in() {
+    let t = spawn_app().await;
+    let other_key = t.open_instance("second-app").await;
+    let sub = "000100.twoapps.0001";
+    let email = "twoapps@privaterelay.appleid.com";
+    let (_, key) = syncano_apple(&t, sub, email).await;
+    let (token, nonce) = apple_token(&t, sub, email);
+    let (status, other) =
+        t.syncano_in("second-app", &other_key, "apple", json!({ "access_token": token, "nonce": nonce })).await;
+    assert_eq!(status, 200, "{other}");
+    let other_user_key = other["user_key"].as_str().expect("user_key").to_string();
+    t.remember(&other_user_key);
+
+    let body = notification(&t, "account-delete", sub);
+    assert_eq!(notify(&t, "second-app", &body).await, handled("account-delete", "account-deleted"));
+    assert_eq!(t.user_key_status_in("second-app", &other_key, &other_user_key).await, 403, "where it arrived");
+    assert_eq!(t.user_key_status(&key).await, 403, "and in the default instance");
+    let left = t.scan().await.into_iter().filter(|i| format!("{i:?}").contains(sub)).count();
+    assert_eq!(left, 0, "no item names the Apple subject any more");
+    t.assert_logs_clean();
+}

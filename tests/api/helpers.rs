@@ -152,52 +152,18 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut HashMap<String, String>)
     }
 }
 
-/// A route of an app's own behind the Rocket.Chat authorizer (test-only: not deployed).
-pub const ROCKETCHAT_ONLY: &str = "/test/rocketchat-only";
-/// A route of an app's own behind the Syncano authorizer, under `{instance}` (test-only).
-pub fn syncano_only(instance: &str) -> String {
-    format!("/v1.1/instances/{instance}/test/syncano-only/")
-}
+/// Routes of an app's own behind each authorizer (local only: not deployed).
+pub use local_stack::gateway::{syncano_only, ROCKETCHAT_ONLY};
 
 /// Serves `app` (on this test's table and emulator) through a gateway of its own; its base URL.
 pub async fn serve_app(app: Arc<App>) -> String {
     let template = Template::load(repo_root().join("template.yaml")).expect("template.yaml");
-    let gateway = local_stack::gateway::for_template_with(&template, app, test_routes()).expect("gateway");
+    let gateway =
+        local_stack::gateway::for_template_with(&template, app, local_stack::gateway::probe_routes()).expect("gateway");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     tokio::spawn(local_stack::gateway::serve(listener, gateway, std::future::pending()));
     base
-}
-
-/// The test-only routes: each answers 200 with the authorizer's context it was given, as an
-/// app's function protected by that authorizer would receive it.
-fn test_routes() -> Vec<(local_stack::Route, local_stack::Handler)> {
-    let echo = local_stack::gateway::handler_fn(|req: lambda_http::Request| async move {
-        use lambda_http::RequestExt;
-        let context = match req.request_context_ref() {
-            Some(lambda_http::request::RequestContext::ApiGatewayV2(c)) => {
-                c.authorizer.as_ref().map(|a| serde_json::to_value(a).unwrap_or_default())
-            }
-            _ => None,
-        };
-        let body = serde_json::json!({ "authorizer": context }).to_string();
-        lambda_http::Response::builder()
-            .status(200)
-            .header("content-type", "application/json")
-            .body(lambda_http::Body::Text(body))
-            .expect("response")
-    });
-    let route = |path: &str, package: &str, authorizer: &str| local_stack::Route {
-        method: "GET".into(),
-        path: path.into(),
-        function_logical_id: format!("Test{authorizer}Function"),
-        package: package.into(),
-        authorizer: Some(authorizer.into()),
-    };
-    vec![
-        (route(ROCKETCHAT_ONLY, "test-rocketchat-only", "RocketChatSession"), echo.clone()),
-        (route(&syncano_only("{instance}"), "test-syncano-only", "SyncanoUserKey"), echo),
-    ]
 }
 
 impl TestApp {
@@ -234,15 +200,37 @@ impl TestApp {
 
     /// Syncano login at `backend` with `body`; returns (status, JSON).
     pub async fn syncano_at(&self, backend: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        self.syncano_in(INSTANCE, &self.api_key, backend, body).await
+    }
+
+    /// Syncano login in `instance` with its `api_key`, at `backend` with `body`.
+    pub async fn syncano_in(
+        &self,
+        instance: &str,
+        api_key: &str,
+        backend: &str,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
         let resp = self
             .http
-            .post(format!("{}/v1.1/instances/{INSTANCE}/user/auth/{backend}/", self.base))
-            .header("x-api-key", &self.api_key)
+            .post(format!("{}/v1.1/instances/{instance}/user/auth/{backend}/", self.base))
+            .header("x-api-key", api_key)
             .json(&body)
             .send()
             .await
             .expect("request");
         json(resp).await
+    }
+
+    /// Another instance, open to sign-ups, and an app's API key of it (which creates users).
+    pub async fn open_instance(&self, name: &str) -> String {
+        let instance = shared::InstanceName::parse(name).expect("valid");
+        let store = &self.app.store;
+        store.create_instance_with(&instance, shared::domain::records::SignUpPolicy::Open).await.expect("instance");
+        let permissions = shared::domain::records::ApiKeyPermissions { ignore_acl: false, allow_user_create: true };
+        let (_, key) = store.create_api_key(&instance, permissions).await.expect("key");
+        self.remember(key.expose());
+        key.expose().to_string()
     }
 
     pub async fn rocketchat_login(&self, token: &str) -> reqwest::Response {
@@ -261,21 +249,26 @@ impl TestApp {
 
     /// The status of Syncano's `GET user/` with the client API key and `user_key`.
     pub async fn user_key_status(&self, user_key: &str) -> u16 {
+        self.user_key_status_in(INSTANCE, &self.api_key, user_key).await
+    }
+
+    /// The status of Syncano's `GET user/` in `instance` with its `api_key` and `user_key`.
+    pub async fn user_key_status_in(&self, instance: &str, api_key: &str, user_key: &str) -> u16 {
         let req = self
             .http
-            .get(format!("{}/v1.1/instances/{INSTANCE}/user/", self.base))
-            .header("x-api-key", &self.api_key)
+            .get(format!("{}/v1.1/instances/{instance}/user/", self.base))
+            .header("x-api-key", api_key)
             .header("x-user-key", user_key);
         req.send().await.expect("request").status().as_u16()
     }
 
     /// The reasons of the instance's deletion audit items.
     pub async fn audit_reasons(&self) -> Vec<String> {
-        let pk = format!("AUDIT#{INSTANCE}");
+        let shards = format!("AUDIT#{INSTANCE}#");
         self.scan()
             .await
             .into_iter()
-            .filter(|i| i.get("pk").and_then(|v| v.as_s().ok()) == Some(&pk))
+            .filter(|i| i.get("pk").and_then(|v| v.as_s().ok()).is_some_and(|pk| pk.starts_with(&shards)))
             .filter_map(|i| i.get("reason").and_then(|v| v.as_s().ok()).cloned())
             .collect()
     }

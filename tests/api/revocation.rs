@@ -49,7 +49,7 @@ async fn pending(t: &TestApp) -> Vec<Item> {
     t.scan()
         .await
         .into_iter()
-        .filter(|i| i.get("pk").and_then(|v| v.as_s().ok()).map(String::as_str) == Some("REVOKE"))
+        .filter(|i| i.get("pk").and_then(|v| v.as_s().ok()).is_some_and(|pk| pk.split('#').next() == Some("REVOKE")))
         .collect()
 }
 
@@ -266,12 +266,19 @@ async fn deletion_step_one(t: &TestApp, id: u64) -> Vec<shared::store::PendingRe
     step1.await.expect("step 1").1
 }
 
+/// The partition of the pending revocation `sk` (its shard, or the older `REVOKE`).
+async fn pending_pk(t: &TestApp, sk: &str) -> String {
+    let item =
+        pending(t).await.into_iter().find(|i| i.get("sk").and_then(|v| v.as_s().ok()).map(String::as_str) == Some(sk));
+    item.and_then(|i| i.get("pk").and_then(|v| v.as_s().ok()).cloned()).expect("pending revocation")
+}
+
 /// Sets `next_attempt` of the pending revocation `sk` to the past.
 async fn make_due(t: &TestApp, sk: &str) {
     t.dynamo
         .update_item()
         .table_name(&t.table)
-        .key("pk", AttributeValue::S("REVOKE".into()))
+        .key("pk", AttributeValue::S(pending_pk(t, sk).await))
         .key("sk", AttributeValue::S(sk.into()))
         .update_expression("SET next_attempt = :past")
         .expression_attribute_values(":past", AttributeValue::N((shared::domain::clock::now_secs() - 1).to_string()))
@@ -581,5 +588,48 @@ async fn a_person_who_already_removed_the_app_counts_as_withdrawn() {
     assert_eq!(delete_user(&t, id).send().await.expect("delete").status().as_u16(), 204);
     assert!(pending(&t).await.is_empty(), "nothing left to withdraw");
     assert_eq!(t.emulator.revocation_stats().2, 0);
+    t.assert_logs_clean();
+}
+
+/// Issue 30: pending revocations are spread over `REVOKE#{shard}` partitions, so a wave of
+/// deletions writes to many keys; one recorded by an older deployment in the single `REVOKE`
+/// partition is still found, retried and deleted there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_revocations_are_sharded_and_an_older_unsharded_one_is_still_retried() {
+    let t = spawn_app().await;
+    let mut sks = Vec::new();
+    for name in ["Wave One", "Wave Two", "Wave Three"] {
+        let (person, token) = t.facebook_user(name, None);
+        let (_, body) = json(t.syncano_login(&token).await).await;
+        let id = body["id"].as_u64().expect("id");
+        t.emulator.set_fault(emulator::Fault::Status500);
+        assert_eq!(delete_user(&t, id).send().await.expect("delete").status().as_u16(), 204);
+        t.emulator.set_fault(emulator::Fault::None);
+        sks.push(format!("facebook#{INSTANCE}#{}", facebook_subject(&t, &person)));
+    }
+    for sk in &sks {
+        let pk = pending_pk(&t, sk).await;
+        let shard: u32 = pk.strip_prefix("REVOKE#").expect("sharded").parse().expect("shard number");
+        assert!(shard < 32, "{pk}");
+    }
+    // The first as an older deployment recorded it: moved to the single partition.
+    let old = pending(&t).await.into_iter().find(|i| i["sk"].as_s().ok() == Some(&sks[0])).expect("pending");
+    let mut moved = old.clone();
+    moved.insert("pk".into(), AttributeValue::S("REVOKE".into()));
+    t.dynamo.put_item().table_name(&t.table).set_item(Some(moved)).send().await.expect("put");
+    let key = [("pk", old["pk"].clone()), ("sk", old["sk"].clone())];
+    t.dynamo
+        .delete_item()
+        .table_name(&t.table)
+        .set_key(Some(key.into_iter().map(|(k, v)| (k.to_string(), v)).collect()))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(pending_pk(&t, &sks[0]).await, "REVOKE");
+    for sk in &sks {
+        make_due(&t, sk).await;
+    }
+    assert_eq!(run_retry(&t).await, json!({ "due": 3, "done": 3, "rescheduled": 0 }));
+    assert!(pending(&t).await.is_empty(), "every one done and deleted, the older one too");
     t.assert_logs_clean();
 }

@@ -107,11 +107,17 @@ const DELETION_SECRETS: &[&str] = &[
     "facebook-app-secret",
 ];
 
-/// The partition a function's Query is limited to (`dynamodb:LeadingKeys`): the user's session
-/// list, but for the retry of pending revocations.
+/// The partitions a function's Query is limited to (`dynamodb:LeadingKeys`): the user's session
+/// list, for the callbacks also a subject's list of instances, and for the retry of pending
+/// revocations their partition only.
 fn query_keys(id: &str) -> &'static [&'static str] {
     match id {
-        "RevocationRetryFunction" => &["REVOKE"],
+        // Spread over `REVOKE#{shard}` (issue 30), and the older single partition.
+        "RevocationRetryFunction" => &["REVOKE", "REVOKE#*"],
+        // The providers' deletion callbacks also find every instance of the subject (issue 28).
+        "AppleNotificationsFunction" | "FacebookDataDeletionFunction" | "FacebookDeauthorizeFunction" => {
+            &["USESS#*", "SUBJECT#*"]
+        }
         _ => &["USESS#*"],
     }
 }

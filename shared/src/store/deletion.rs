@@ -3,9 +3,9 @@
 //!
 //! 1. one `TransactWriteItems`: the user item becomes a tombstone (`deleted_at`,
 //!    `deletion_reason`, `expires_at` for DynamoDB's TTL, its personal attributes removed), and
-//!    every lookup that leads to the user goes: each identity, the username, the email index
-//!    entry; the audit item is written. From here on no credential finds the user: every read of
-//!    a user treats a tombstone as no user.
+//!    every lookup that leads to the user goes: each identity (with its entry in its subject's
+//!    list of instances), the username, the email index entry; the audit item is written. From
+//!    here on no credential finds the user: every read of a user treats a tombstone as no user.
 //! 2. every session (its item and its entry in the user's session list);
 //! 3. the tombstone itself, with the user-key lookup.
 //!
@@ -198,6 +198,7 @@ impl UserStore {
                 pending.push(p);
             }
             items.push(self.transact_delete(keys::identity(instance, provider, subject))?);
+            items.push(self.transact_delete_subject(provider, subject, instance)?);
         }
         // The username stays held (no user) for USERNAME_HOLD_SECS before anyone may take it.
         let mut held = keys::username(instance, &user.username);

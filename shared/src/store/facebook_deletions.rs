@@ -22,6 +22,18 @@ pub struct FacebookDeletion {
     /// Microseconds since the epoch.
     pub requested_at: i64,
     pub completed_at: Option<i64>,
+    /// What it deleted over every instance, once done (`None` for requests completed before
+    /// it was counted).
+    pub counts: Option<DeletionCounts>,
+}
+
+/// What a data deletion request deleted, over every instance where the person had signed in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeletionCounts {
+    /// Accounts deleted (the Facebook identity was their only one).
+    pub accounts_deleted: u64,
+    /// Accounts that kept another identity and lost only Facebook's.
+    pub identities_removed: u64,
 }
 
 /// What [`UserStore::claim_facebook_deletion`] found.
@@ -40,6 +52,13 @@ fn deletion_from_item(item: &Item) -> Result<FacebookDeletion, StoreError> {
         outcome: get_opt_s(item, "outcome"),
         requested_at: get_n(item, "requested_at")?,
         completed_at: if item.contains_key("completed_at") { Some(get_n(item, "completed_at")?) } else { None },
+        counts: match item.contains_key("accounts_deleted") {
+            true => Some(DeletionCounts {
+                accounts_deleted: get_n(item, "accounts_deleted")?,
+                identities_removed: get_n(item, "identities_removed")?,
+            }),
+            false => None,
+        },
     })
 }
 
@@ -95,6 +114,7 @@ impl UserStore {
         &self,
         code: &str,
         outcome: &str,
+        counts: DeletionCounts,
         completed_at_micros: i64,
     ) -> Result<FacebookDeletion, StoreError> {
         let result = self
@@ -102,10 +122,14 @@ impl UserStore {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(keys::facebook_deletion(code)))
-            .update_expression("SET outcome = :outcome, completed_at = :at")
+            .update_expression(
+                "SET outcome = :outcome, completed_at = :at, accounts_deleted = :accounts, identities_removed = :ids",
+            )
             .condition_expression("attribute_exists(pk) AND attribute_not_exists(outcome)")
             .expression_attribute_values(":outcome", s(outcome))
             .expression_attribute_values(":at", n(completed_at_micros))
+            .expression_attribute_values(":accounts", n(counts.accounts_deleted))
+            .expression_attribute_values(":ids", n(counts.identities_removed))
             .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
             .send()
             .await;

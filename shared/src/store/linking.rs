@@ -73,6 +73,7 @@ impl UserStore {
                 .transact_write_items()
                 .transact_items(self.transact_delete(keys::identity(instance, provider, subject))?)
                 .transact_items(TransactWriteItem::builder().update(remove).build())
+                .transact_items(self.transact_delete_subject(provider, subject, instance)?)
                 .send()
                 .await;
             match result {
@@ -127,6 +128,7 @@ impl UserStore {
                 .transact_write_items()
                 .transact_items(self.transact_put_new(identity_item)?)
                 .transact_items(TransactWriteItem::builder().update(add).build())
+                .transact_items(self.transact_put_subject(provider, &identity.subject, instance)?)
                 .send()
                 .await;
             match result {

@@ -12,12 +12,13 @@
 //! | Syncano user key → user  | `UKEY#{instance}#{sha256(user_key)}` | `UKEY`             |
 //! | authoritative email → user | `EMAIL#{instance}#{ASCII-folded email}` | `EMAIL`        |
 //! | rejected logins of an IP | `FAIL#{ip}#{window index}`           | `FAIL`             |
-//! | account deletion audit   | `AUDIT#{instance}`                   | `DELETED#{user id}#{micros}` |
-//! | pending provider revocation | `REVOKE`                          | `{provider}#{instance}#{sub}` |
+//! | account deletion audit   | `AUDIT#{instance}#{user id mod 32}`  | `DELETED#{user id}#{micros}` |
+//! | pending provider revocation | `REVOKE#{shard}` (0–31)           | `{provider}#{instance}#{sub}` |
 //! | Facebook deletion status | `FBDEL#{confirmation code}`          | `FBDEL`            |
 //! | Facebook deletion request | `FBREQ#{sha256(signature)}`         | `FBREQ`            |
 //! | Facebook deauthorize request | `FBDEAUTH#{sha256(signature)}`   | `FBDEAUTH`         |
 //! | Apple notification received | `APPLENOTE#{sha256(jti)}`         | `APPLENOTE`        |
+//! | instances of a provider subject | `SUBJECT#{provider}#{sub}`     | `INST#{instance}`  |
 //!
 //! An Apple identity signed in with an authorization code also holds Apple's refresh token,
 //! sealed (`refresh_token`, `refresh_token_client`: [`crate::domain::sealing`]), never in plain text.
@@ -52,6 +53,7 @@ mod keys;
 mod linking;
 mod revocations;
 mod sessions;
+mod subjects;
 mod user_keys;
 mod users;
 
@@ -63,7 +65,7 @@ pub use crate::domain::records::{
 pub use callback_records::{CallbackClaim, CallbackRecord};
 pub use deletion::{Step1, TombstoneStep, Tombstoned};
 pub use error::StoreError;
-pub use facebook_deletions::{Claim, FacebookDeletion};
+pub use facebook_deletions::{Claim, DeletionCounts, FacebookDeletion};
 pub use linking::Unlinked;
 pub use revocations::{PendingRevocation, RevocationPlan};
 pub use user_keys::user_key_of;

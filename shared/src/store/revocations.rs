@@ -1,7 +1,8 @@
 //! What we hold at providers and must withdraw when an account goes: Apple's refresh token on
 //! the Apple identity item (sealed), and the pending revocations a deletion records in its first
-//! step (`REVOKE` / `{provider}#{instance}#{subject}`), which the deletion tries at once and
-//! `revocation-retry` retries until they are done or their TTL (30 days) runs out.
+//! step (`REVOKE#{shard}` / `{provider}#{instance}#{subject}`, spread over
+//! [`keys::REVOKE_SHARDS`] partitions), which the deletion tries at once and `revocation-retry`
+//! retries until they are done or their TTL (30 days) runs out.
 
 use std::collections::HashMap;
 
@@ -27,6 +28,9 @@ pub struct PendingRevocation {
     pub next_attempt: i64,
     /// DynamoDB's TTL (epoch seconds).
     pub expires_at: i64,
+    /// Recorded by an older deployment in the one `REVOKE` partition (read from there, and
+    /// deleted or rescheduled there).
+    pub(super) unsharded: bool,
 }
 
 /// What a deletion's first step records to revoke: the identities of `providers` (Apple only
@@ -39,8 +43,16 @@ pub struct RevocationPlan {
 }
 
 impl PendingRevocation {
+    /// Its key: in its shard, or where an older deployment put it.
+    fn key(&self) -> Item {
+        match self.unsharded {
+            true => keys::unsharded_revocation(&self.provider, &self.instance, &self.subject),
+            false => keys::revocation(&self.provider, &self.instance, &self.subject),
+        }
+    }
+
     fn to_item(&self) -> Item {
-        let mut item = keys::revocation(&self.provider, &self.instance, &self.subject);
+        let mut item = self.key();
         item.extend([
             ("provider".to_string(), s(&self.provider)),
             ("instance".to_string(), s(&self.instance)),
@@ -68,6 +80,7 @@ impl PendingRevocation {
             attempts: get_n(item, "attempts")?,
             next_attempt: get_n(item, "next_attempt")?,
             expires_at: get_n(item, "expires_at")?,
+            unsharded: get_s(item, "pk")? == keys::REVOKE_PK,
         })
     }
 }
@@ -126,6 +139,7 @@ impl UserStore {
             attempts: 0,
             next_attempt: plan.now,
             expires_at: plan.expires_at,
+            unsharded: false,
         }))
     }
 
@@ -135,12 +149,25 @@ impl UserStore {
         self.transact_put(p.to_item())
     }
 
-    /// Pending revocations due at `now` (consistent `Query` of the `REVOKE` partition), at most
-    /// `limit`.
+    /// Pending revocations due at `now`, at most `limit`: a consistent `Query` of each partition
+    /// they are spread over (`REVOKE#0` … and the older `REVOKE`), from a random one on, so that
+    /// a run that stops at `limit` does not always favour the same shards.
     pub async fn due_revocations(&self, now: i64, limit: usize) -> Result<Vec<PendingRevocation>, StoreError> {
-        let values = [(":pk", s(keys::REVOKE_PK)), (":now", n(now))];
-        let items = self.query_items("pk = :pk", Some("next_attempt <= :now"), &values, limit).await?;
-        items.iter().map(PendingRevocation::from_item).collect()
+        let mut partitions = keys::revocation_partitions();
+        let start = rand::random_range(0..partitions.len());
+        partitions.rotate_left(start);
+        let mut due = Vec::new();
+        for pk in partitions {
+            if due.len() >= limit {
+                break;
+            }
+            let values = [(":pk", s(pk)), (":now", n(now))];
+            let items = self.query_items("pk = :pk", Some("next_attempt <= :now"), &values, limit - due.len()).await?;
+            for item in &items {
+                due.push(PendingRevocation::from_item(item)?);
+            }
+        }
+        Ok(due)
     }
 
     /// Whether the identity `p` was recorded for exists again: the deletion's first step deleted
@@ -157,7 +184,7 @@ impl UserStore {
         self.client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(keys::revocation(&p.provider, &p.instance, &p.subject)))
+            .set_key(Some(p.key()))
             .send()
             .await
             .map_err(|e| classify("DeleteItem", e))?;
@@ -176,7 +203,7 @@ impl UserStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(keys::revocation(&p.provider, &p.instance, &p.subject)))
+            .set_key(Some(p.key()))
             .update_expression("SET attempts = :a, next_attempt = :next")
             .condition_expression("attribute_exists(pk)")
             .set_expression_attribute_values(Some(HashMap::from([
@@ -208,11 +235,16 @@ mod tests {
             attempts: 2,
             next_attempt: 100,
             expires_at: 200,
+            unsharded: false,
         };
         let item = p.to_item();
-        assert_eq!(get_s(&item, "pk").ok(), Some("REVOKE"));
+        assert!(get_s(&item, "pk").is_ok_and(|pk| pk.starts_with("REVOKE#")));
         assert_eq!(get_s(&item, "sk").ok(), Some("apple#demo#001.abc.1"));
         assert_eq!(PendingRevocation::from_item(&item).expect("reads"), p);
+        // One an older deployment recorded stays where it is.
+        let old = PendingRevocation { unsharded: true, ..p.clone() };
+        assert_eq!(get_s(&old.to_item(), "pk").ok(), Some("REVOKE"));
+        assert_eq!(PendingRevocation::from_item(&old.to_item()).expect("reads"), old);
         let fb = PendingRevocation { provider: "facebook".into(), client_id: None, sealed_token: None, ..p };
         assert_eq!(PendingRevocation::from_item(&fb.to_item()).expect("reads"), fb);
     }

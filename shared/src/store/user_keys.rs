@@ -108,22 +108,35 @@ impl UserStore {
     /// (projected to three attributes). An operator's command (`admin legacy-keys`), never a
     /// request's: it reads each user of the instance once.
     pub async fn users_with_legacy_keys(&self, instance: &InstanceName) -> Result<Vec<u64>, StoreError> {
-        let Some(item) = self.get(keys::instance(instance), true).await? else {
-            return Err(StoreError::InstanceNotFound);
-        };
-        let last: u64 = get_n(&item, "next_user_id")?;
         let mut legacy = Vec::new();
-        let ids: Vec<u64> = (1..=last).collect();
-        for chunk in ids.chunks(100) {
-            let users = chunk.iter().map(|id| keys::user(instance, *id)).collect();
-            for user in self.batch_get(users, Some("user_id, key_salt, deleted_at"), true).await? {
-                if !is_tombstone(&user) && !user.contains_key("key_salt") {
-                    legacy.push(get_n(&user, "user_id")?);
-                }
+        for user in self.every_user_item(instance, "user_id, key_salt, deleted_at").await? {
+            if !is_tombstone(&user) && !user.contains_key("key_salt") {
+                legacy.push(get_n(&user, "user_id")?);
             }
         }
         legacy.sort_unstable();
         Ok(legacy)
+    }
+
+    /// Every user item of `instance` (tombstones too), projected to `projection`, without a Scan:
+    /// the instance's counter says how many ids were handed out, then 100 user items a
+    /// `BatchGetItem`. For an operator's command only: it reads each user of the instance once.
+    pub(super) async fn every_user_item(
+        &self,
+        instance: &InstanceName,
+        projection: &str,
+    ) -> Result<Vec<Item>, StoreError> {
+        let Some(item) = self.get(keys::instance(instance), true).await? else {
+            return Err(StoreError::InstanceNotFound);
+        };
+        let last: u64 = get_n(&item, "next_user_id")?;
+        let ids: Vec<u64> = (1..=last).collect();
+        let mut users = Vec::new();
+        for chunk in ids.chunks(100) {
+            let keys = chunk.iter().map(|id| keys::user(instance, *id)).collect();
+            users.extend(self.batch_get(keys, Some(projection), true).await?);
+        }
+        Ok(users)
     }
 
     fn transact_update(&self, key: Item, condition: &str, values: Item) -> Result<TransactWriteItem, StoreError> {

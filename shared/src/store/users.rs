@@ -226,6 +226,9 @@ impl UserStore {
             email_item.insert("authoritative".into(), AttributeValue::Bool(true));
             items.push(self.transact_put_new(email_item)?);
         }
+        // Last, and unconditional: the positions of the reasons below stay those of the puts above.
+        items.push(self.transact_put_subject(identity.provider.as_str(), &identity.subject, &user.instance)?);
+        let count = items.len();
         let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
         let err = match result {
             Ok(_) => return Ok(CreateOutcome::Created),
@@ -233,14 +236,15 @@ impl UserStore {
         };
         if let Some(TransactWriteItemsError::TransactionCanceledException(c)) = err.as_service_error() {
             let code = |i: usize| c.cancellation_reasons().get(i).and_then(|r| r.code()).unwrap_or("None");
-            // Reasons are positional: 0 identity, 1 user, 2 username, 3 user key, 4 email.
+            // Reasons are positional: 0 identity, 1 user, 2 username, 3 user key, 4 email (or the
+            // subject's list entry, which has no condition).
             return if code(0) == "ConditionalCheckFailed" {
                 Ok(CreateOutcome::IdentityExists)
             } else if code(4) == "ConditionalCheckFailed" {
                 Ok(CreateOutcome::EmailTaken)
             } else if code(2) == "ConditionalCheckFailed" {
                 Ok(CreateOutcome::UsernameTaken)
-            } else if (0..5).any(|i| code(i) == "TransactionConflict") {
+            } else if (0..count).any(|i| code(i) == "TransactionConflict") {
                 Ok(CreateOutcome::Conflict)
             } else if code(1) == "ConditionalCheckFailed" || code(3) == "ConditionalCheckFailed" {
                 Err(StoreError::Corrupt("user id allocated twice"))

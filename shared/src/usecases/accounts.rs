@@ -30,6 +30,29 @@ pub enum Forgotten {
 }
 
 impl App {
+    /// The instances a provider's callback about `provider`/`subject` acts in (issue 28): the
+    /// provider apps are the deployment's, shared by every instance, so the person it names is
+    /// the same person wherever that identity exists: `named` (the instance of the callback's
+    /// URL) first, then every other instance listed for the subject (one `Query`). `named` is
+    /// always included, so identities made before the list (until `admin backfill-subjects`)
+    /// are acted on there as before. When an instance can have a provider app of its own (the
+    /// multi-tenant issue), that app's callback URL acts on its instance alone and the
+    /// deployment's app on the instances without their own.
+    pub async fn callback_instances(
+        &self,
+        named: &InstanceName,
+        provider: Provider,
+        subject: &str,
+    ) -> Result<Vec<InstanceName>, UseCaseError> {
+        let mut instances = vec![named.clone()];
+        for instance in self.store.instances_of_subject(provider.as_str(), subject).await? {
+            if !instances.contains(&instance) {
+                instances.push(instance);
+            }
+        }
+        Ok(instances)
+    }
+
     /// A provider says the person behind `provider`/`subject` withdrew from our app or deleted
     /// their account (Apple's notifications, Facebook's data deletion callback): the identity
     /// goes and the user's sessions end; a user left with no identity is deleted, since nobody

@@ -2,6 +2,9 @@
 //! Apple (the URL an app team registers with Apple, docs/provider-duties in the README). The
 //! payload is verified as Apple's ([`crate::providers::apple_notification`]), then:
 //!
+//! Each acts in every instance where the person's Apple identity exists, not only the one the
+//! URL names: our Apple app serves them all ([`App::callback_instances`]).
+//!
 //! - `consent-revoked` and `account-delete`: the Apple identity is forgotten
 //!   ([`App::forget_identity`]): every session of its user ends and the identity goes; a user
 //!   left with no identity is deleted (audit reason `apple`), since nobody could sign in as it
@@ -60,21 +63,22 @@ impl From<ProviderError> for NotificationError {
     }
 }
 
-/// What a notification changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// What a notification changed (over every instance: the strongest, the order below from the
+/// weakest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
-    /// The identity was its user's only one: the account is deleted.
-    AccountDeleted,
-    /// The identity is gone and its user's sessions ended; the user keeps its other identities.
-    IdentityRemoved,
-    /// Hide My Email's new state is recorded.
-    Recorded,
+    /// A type this service does not act on.
+    Ignored,
     /// Nothing to do: no such identity here, an earlier delivery did it, or a newer state is
     /// recorded.
     NothingToDo,
-    /// A type this service does not act on.
-    Ignored,
+    /// Hide My Email's new state is recorded.
+    Recorded,
+    /// The identity is gone and its user's sessions ended; the user keeps its other identities.
+    IdentityRemoved,
+    /// The identity was its user's only one: the account is deleted.
+    AccountDeleted,
 }
 
 /// The 200 answer: which event, and what it changed (nothing personal).
@@ -112,8 +116,28 @@ impl App {
         Ok(Handled { event: event.kind.as_str(), outcome })
     }
 
-    /// What `notification` (not [`AppleEventKind::Other`]) changes.
+    /// What `notification` (not [`AppleEventKind::Other`]) changes: in every instance where the
+    /// person's Apple identity exists, since our Apple app serves them all
+    /// ([`App::callback_instances`]); the strongest outcome of them.
     async fn act_on_apple_event(
+        &self,
+        named: &InstanceName,
+        notification: &AppleNotification,
+    ) -> Result<Outcome, NotificationError> {
+        let subject = notification.event.subject.as_str();
+        let mut outcome = Outcome::NothingToDo;
+        for instance in self.callback_instances(named, Provider::Apple, subject).await? {
+            let done = self.act_on_apple_event_in(&instance, notification).await?;
+            if done != Outcome::NothingToDo {
+                tracing::info!(instance = %instance, event = notification.event.kind.as_str(), outcome = ?done, "apple notification acted");
+            }
+            outcome = outcome.max(done);
+        }
+        Ok(outcome)
+    }
+
+    /// What `notification` changes in `instance`.
+    async fn act_on_apple_event_in(
         &self,
         instance: &InstanceName,
         notification: &AppleNotification,

@@ -1,5 +1,6 @@
 //! `admin`: the operator's command line for instances, their sign-up policy, API keys and
-//! settings, and the re-keying of users whose key predates per-user salts.
+//! settings, the re-keying of users whose key predates per-user salts, and the backfill of the
+//! provider subjects' lists of instances.
 //!
 //! Reads `TABLE_NAME` and the usual AWS settings (region, credentials, and
 //! `AWS_ENDPOINT_URL_DYNAMODB` for DynamoDB Local) from the environment.
@@ -34,6 +35,11 @@ const USAGE: &str = "usage:
                                      working at once, and the user's apps get the new one at the
                                      next login (reads TOKEN_SECRET, TOKEN_SECRET_VERSION and the
                                      previous ones from the environment, as the functions do)
+  admin backfill-subjects INSTANCE
+                                     list every identity of the instance's users under its
+                                     provider subject (SUBJECT#), so that a provider's deletion
+                                     callback finds it from any instance's URL; once per instance
+                                     after the upgrade that brought the list (idempotent)
 
 FLAGS (Syncano's API key permissions; none given = a key that may do neither):
   --allow-user-create   may create users on their first social login: the client key an app ships
@@ -168,6 +174,10 @@ async fn run(args: &[String]) -> Result<(), String> {
                 }
             }
             println!("re-keyed {rekeyed} of {} users of {instance} with a legacy key", ids.len());
+        }
+        ("backfill-subjects", []) => {
+            let listed = store.backfill_subjects(&instance).await.map_err(err)?;
+            println!("listed {listed} identities of {instance} under their provider subjects");
         }
         _ => return Err(USAGE.to_string()),
     }

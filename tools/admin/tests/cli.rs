@@ -259,3 +259,48 @@ async fn legacy_keys_are_listed_and_rekeyed() {
     assert!(stdout(&admin(&table, &["legacy-keys", "acme"])).starts_with("0 users of acme"));
     assert!(!admin(&table, &["legacy-keys", "no-such-instance"]).status.success());
 }
+
+/// `admin backfill-subjects` lists the identities made before the `SUBJECT#` lists existed, so
+/// that a provider's deletion callback finds them from any instance (issue 28); idempotent.
+#[tokio::test]
+async fn identities_made_before_the_subject_lists_are_backfilled() {
+    let dynamo = local_stack::dynamodb_local::client(endpoint_for_tests());
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let table = format!("admin-subjects-{}-{nanos:08x}", std::process::id());
+    let template = Template::load(repo_root().join("template.yaml")).expect("template");
+    template.table().create(&dynamo, &table).await.expect("table");
+    let store = UserStore::new(dynamo.clone(), &table);
+    let acme = InstanceName::parse("acme").expect("valid");
+    stdout(&admin(&table, &["create-instance", "acme", "--allow-user-create", "--sign-up", "open"]));
+    let keys = UserKeys::new(Some(TokenSecrets { current: (1, keys_secret()), previous: None }));
+    for subject in ["201", "202"] {
+        let identity = VerifiedIdentity {
+            provider: Provider::Facebook,
+            subject: subject.into(),
+            name: Some("Early Bird".into()),
+            email: None,
+            email_verified: false,
+            hosted_domain: None,
+            avatar_url: None,
+        };
+        store.create_user(&acme, &identity, &keys).await.expect("user");
+        // As an identity made before the lists: its entry absent.
+        let entry = std::collections::HashMap::from([
+            ("pk".to_string(), aws_sdk_dynamodb::types::AttributeValue::S(format!("SUBJECT#facebook#{subject}"))),
+            ("sk".to_string(), aws_sdk_dynamodb::types::AttributeValue::S("INST#acme".into())),
+        ]);
+        dynamo.delete_item().table_name(&table).set_key(Some(entry)).send().await.expect("unlisted");
+        assert!(store.instances_of_subject("facebook", subject).await.expect("query").is_empty());
+    }
+    for _ in 0..2 {
+        let out = stdout(&admin(&table, &["backfill-subjects", "acme"]));
+        assert!(out.contains("listed 2 identities of acme"), "{out}");
+        for subject in ["201", "202"] {
+            assert_eq!(
+                store.instances_of_subject("facebook", subject).await.expect("query"),
+                std::slice::from_ref(&acme)
+            );
+        }
+    }
+    assert!(!admin(&table, &["backfill-subjects", "no-such-instance"]).status.success());
+}

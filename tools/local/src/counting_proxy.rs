@@ -11,8 +11,10 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
 use tokio::net::TcpListener;
 
+use crate::partition_keys::{self, KeyUse};
+
 /// One request DynamoDB received.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DynamoCall {
     /// `GetItem`, `PutItem`, `TransactWriteItems`, ...
     pub operation: String,
@@ -20,6 +22,8 @@ pub struct DynamoCall {
     pub items: usize,
     /// A strongly consistent read.
     pub consistent: bool,
+    /// The partition keys it touched, with the capacity it cost on each.
+    pub keys: Vec<KeyUse>,
 }
 
 impl DynamoCall {
@@ -65,6 +69,8 @@ pub enum DynamoFault {
 struct FaultPlan {
     fault: DynamoFault,
     operation: Option<String>,
+    /// Only requests touching this partition key (as a hot partition throttles only its own).
+    partition: Option<String>,
     skip: u32,
     times: u32,
 }
@@ -108,7 +114,16 @@ impl CountingProxy {
 
     /// As [`CountingProxy::fail`], once `skip` requests of `operation` have passed unharmed.
     pub fn fail_after(&self, skip: u32, fault: DynamoFault, operation: Option<&str>, times: u32) {
-        *lock(&self.fault) = Some(FaultPlan { fault, operation: operation.map(str::to_string), skip, times });
+        let operation = operation.map(str::to_string);
+        *lock(&self.fault) = Some(FaultPlan { fault, operation, partition: None, skip, times });
+    }
+
+    /// Fails the next `times` requests that touch the partition key `pk` (any operation, any item
+    /// of it in a batch or transaction) with `fault`: DynamoDB throttles one hot partition, not the
+    /// table.
+    pub fn fail_partition(&self, fault: DynamoFault, pk: &str, times: u32) {
+        *lock(&self.fault) =
+            Some(FaultPlan { fault, operation: None, partition: Some(pk.to_string()), skip: 0, times });
     }
 
     /// Requests of `operation` received so far (not reset by `take`'s reader).
@@ -135,11 +150,15 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The fault to apply to a request of `operation`, if one is planned (and counts it down).
-fn next_fault(plan: &Mutex<Option<FaultPlan>>, operation: &str) -> Option<DynamoFault> {
+/// The fault to apply to `call`, if one is planned for its operation or partition (and counts
+/// it down).
+fn next_fault(plan: &Mutex<Option<FaultPlan>>, call: &DynamoCall) -> Option<DynamoFault> {
     let mut plan = lock(plan);
     let p = plan.as_mut()?;
-    if p.times == 0 || p.operation.as_deref().is_some_and(|op| op != operation) {
+    if p.times == 0 || p.operation.as_deref().is_some_and(|op| op != call.operation) {
+        return None;
+    }
+    if p.partition.as_deref().is_some_and(|pk| !call.keys.iter().any(|k| k.pk == pk)) {
         return None;
     }
     if p.skip > 0 {
@@ -169,12 +188,13 @@ fn describe(headers: &HeaderMap, body: &[u8]) -> DynamoCall {
             .map_or(0, |tables| tables.values().map(|v| v.as_array().map_or(0, Vec::len)).sum()),
         _ => 1,
     };
-    DynamoCall { operation, items, consistent: json["ConsistentRead"].as_bool().unwrap_or(false) }
+    let keys = partition_keys::of_request(&operation, &json);
+    DynamoCall { operation, items, consistent: json["ConsistentRead"].as_bool().unwrap_or(false), keys }
 }
 
 async fn forward(State(s): State<Shared>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let call = describe(&headers, &body);
-    let fault = next_fault(&s.fault, &call.operation);
+    let fault = next_fault(&s.fault, &call);
     let items = call.items;
     // A request without an operation (the functions' `GET /` preconnect in init, see
     // shared/src/app.rs) is not a DynamoDB request: it reads nothing and is not billed.
@@ -263,7 +283,8 @@ mod tests {
 
     #[test]
     fn units_follow_the_on_demand_price_rules() {
-        let call = |op: &str, items, consistent| DynamoCall { operation: op.into(), items, consistent };
+        let call =
+            |op: &str, items, consistent| DynamoCall { operation: op.into(), items, consistent, keys: Vec::new() };
         assert_eq!(call("GetItem", 1, false).request_units(), (0.5, 0.0));
         assert_eq!(call("GetItem", 1, true).request_units(), (1.0, 0.0));
         assert_eq!(call("UpdateItem", 1, false).request_units(), (0.0, 1.0));
@@ -278,5 +299,23 @@ mod tests {
         assert_eq!((c.operation.as_str(), c.items), ("TransactWriteItems", 3));
         h.insert("x-amz-target", "DynamoDB_20120810.GetItem".parse().expect("header"));
         assert!(describe(&h, br#"{"ConsistentRead":true}"#).consistent);
+    }
+
+    #[test]
+    fn a_partition_fault_hits_only_requests_touching_that_partition() {
+        let mut h = HeaderMap::new();
+        h.insert("x-amz-target", "DynamoDB_20120810.BatchGetItem".parse().expect("header"));
+        let hot = describe(&h, br#"{"RequestItems":{"t":{"Keys":[{"pk":{"S":"INST#demo"},"sk":{"S":"INSTANCE"}}]}}}"#);
+        let cold = describe(&h, br#"{"RequestItems":{"t":{"Keys":[{"pk":{"S":"USER#demo#1"},"sk":{"S":"USER"}}]}}}"#);
+        let plan = Mutex::new(Some(FaultPlan {
+            fault: DynamoFault::Throttled,
+            operation: None,
+            partition: Some("INST#demo".into()),
+            skip: 0,
+            times: 1,
+        }));
+        assert_eq!(next_fault(&plan, &cold), None);
+        assert_eq!(next_fault(&plan, &hot), Some(DynamoFault::Throttled));
+        assert_eq!(next_fault(&plan, &hot), None, "counted down");
     }
 }

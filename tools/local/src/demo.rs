@@ -121,7 +121,7 @@ async fn seed_facebook_deletion(app: &App, instance: &InstanceName, ttl_secs: i6
     let fingerprint = "e".repeat(64);
     let code = DEMO_FACEBOOK_DELETION_CODE;
     app.store.claim_facebook_deletion(instance, &fingerprint, code, now * 1_000_000, now + ttl_secs).await?;
-    app.store.complete_facebook_deletion(code, "nothing-to-do", now * 1_000_000).await?;
+    app.store.complete_facebook_deletion(code, "nothing-to-do", Default::default(), now * 1_000_000).await?;
     Ok(())
 }
 

@@ -19,6 +19,7 @@ pub mod demo;
 pub mod deployment;
 pub mod dynamodb_local;
 pub mod gateway;
+pub mod partition_keys;
 pub mod provider_features;
 pub mod tables;
 pub mod template;

@@ -9,9 +9,11 @@
 mod bench;
 mod builds;
 mod cases;
+mod operating;
 mod peer;
 mod prices;
 mod report;
+mod scale;
 
 use std::process::ExitCode;
 
@@ -47,8 +49,21 @@ async fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Some("scale") => match scale::Options::parse(&args[1..]) {
+            Ok(options) => match scale::run(options).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("scale: {e}");
+                    ExitCode::FAILURE
+                }
+            },
+            Err(e) => {
+                eprintln!("{e}\n\n{}", scale::USAGE);
+                ExitCode::from(2)
+            }
+        },
         Some("-h" | "--help") => {
-            println!("{USAGE}");
+            println!("{USAGE}\n\n{}", scale::USAGE);
             ExitCode::SUCCESS
         }
         _ => {

@@ -17,6 +17,18 @@ pub const COGNITO_LITE_MAU: f64 = 0.0055;
 /// user beyond the free 10,000.
 pub const COGNITO_ESSENTIALS_MAU: f64 = 0.015;
 
+/// CloudWatch Logs, standard log class: per GB ingested.
+pub const LOGS_INGESTED_GB: f64 = 0.50;
+/// CloudWatch Logs: per GB-month stored (billed on the compressed size; counted here raw, an
+/// upper bound).
+pub const LOGS_STORED_GB_MONTH: f64 = 0.03;
+/// CloudWatch alarms, standard resolution: per alarm metric per month (a metric-math alarm pays
+/// for each metric it reads).
+pub const ALARM_METRIC_MONTH: f64 = 0.10;
+/// CloudWatch dashboards: per dashboard per month (beyond the three free ones of up to 50
+/// metrics each; counted as paid).
+pub const DASHBOARD_MONTH: f64 = 3.00;
+
 /// What one million invocations cost: Lambda (requests and GB-seconds billed per 1 ms at
 /// `memory_mb`), DynamoDB request units, API Gateway requests.
 pub fn per_million(billed_ms: f64, memory_mb: f64, read_units: f64, write_units: f64) -> Cost {

@@ -5,13 +5,15 @@
 //!   The person removed our app and asked for their data to be deleted: the Facebook identity is
 //!   forgotten ([`App::forget_identity`]: the whole account when it was the user's only
 //!   identity, audit reason `facebook`; else the identity goes and every session of the user
-//!   ends). The answer is Facebook's `{"url", "confirmation_code"}`; the url is the status route.
+//!   ends) in every instance where it exists, not only the one the URL names: our Facebook app
+//!   serves them all ([`App::callback_instances`]). The answer is Facebook's
+//!   `{"url", "confirmation_code"}`; the url is the status route, which counts what went.
 //! - `GET /callbacks/facebook/deletion-status/{code}`: what became of that request (the page
 //!   Facebook shows the person). The code is random (128 bits), not derived from anyone's id:
 //!   knowing it is the only way in.
 //! - `POST /callbacks/facebook/{instance}/deauthorize`: the deauthorize callback. The person
-//!   removed our app: every session of that user ends; the identity stays (the next Facebook
-//!   login is the same user).
+//!   removed our app: every session of that user ends, in every instance; the identity stays
+//!   (the next Facebook login is the same user).
 //!
 //! Both POSTs carry a form `signed_request` ([`signed_request`]), verified with our app secret.
 //! Only one issued within [now − [`MAX_REQUEST_AGE_SECS`], now + [`MAX_FUTURE_SECS`]] is taken,
@@ -32,7 +34,7 @@ use crate::domain::identity::Provider;
 use crate::domain::instance::InstanceName;
 use crate::domain::records::DeletionReason;
 use crate::domain::secret::Secret;
-use crate::store::{CallbackClaim, CallbackRecord, Claim, FacebookDeletion, StoreError};
+use crate::store::{CallbackClaim, CallbackRecord, Claim, DeletionCounts, FacebookDeletion, StoreError};
 use crate::usecases::accounts::Forgotten;
 use crate::usecases::app::App;
 use crate::usecases::error::UseCaseError;
@@ -105,6 +107,18 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The request's outcome over every instance: an account deleted anywhere, else an identity
+    /// removed anywhere, else nothing.
+    fn of(counts: DeletionCounts) -> Outcome {
+        if counts.accounts_deleted > 0 {
+            Outcome::AccountDeleted
+        } else if counts.identities_removed > 0 {
+            Outcome::IdentityRemoved
+        } else {
+            Outcome::NothingToDo
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::AccountDeleted => "account-deleted",
@@ -146,6 +160,11 @@ pub struct DeletionStatus {
     /// RFC 3339.
     pub requested_at: String,
     pub completed_at: Option<String>,
+    /// Accounts deleted, over every instance where the person had signed in (`None` until
+    /// completed, and for requests completed before it was counted).
+    pub accounts_deleted: Option<u64>,
+    /// Accounts that kept another identity and lost only Facebook's (`None` as above).
+    pub identities_removed: Option<u64>,
     /// For the person reading it.
     pub message: &'static str,
 }
@@ -170,6 +189,8 @@ impl DeletionStatus {
             outcome,
             requested_at: clock::rfc3339_micros(deletion.requested_at),
             completed_at: deletion.completed_at.map(clock::rfc3339_micros),
+            accounts_deleted: deletion.counts.map(|c| c.accounts_deleted),
+            identities_removed: deletion.counts.map(|c| c.identities_removed),
             message,
         })
     }
@@ -241,26 +262,41 @@ impl App {
             Claim::Existing(done) if done.outcome.is_some() => done,
             // New, or an earlier attempt stopped before recording what it did: (finish and) record.
             Claim::New(pending) | Claim::Existing(pending) => {
-                let forgotten = self
-                    .forget_identity(instance, Provider::Facebook, &request.user_id, DeletionReason::Facebook)
-                    .await?;
-                let outcome = match forgotten {
-                    Forgotten::AccountDeleted { .. } => Outcome::AccountDeleted,
-                    Forgotten::IdentityRemoved { user_id } => {
-                        // The user stays: Facebook's picture must not (it names the person).
-                        self.store.forget_avatar(instance, user_id, is_facebook_picture).await?;
-                        Outcome::IdentityRemoved
-                    }
-                    Forgotten::NoSuchIdentity => Outcome::NothingToDo,
-                };
-                tracing::info!(instance = %instance, outcome = outcome.as_str(), "facebook data deletion");
-                self.store.complete_facebook_deletion(&pending.code, outcome.as_str(), clock::now_micros()).await?
+                let counts = self.forget_facebook_person(instance, &request.user_id).await?;
+                let outcome = Outcome::of(counts);
+                tracing::info!(
+                    instance = %instance,
+                    outcome = outcome.as_str(),
+                    accounts_deleted = counts.accounts_deleted,
+                    identities_removed = counts.identities_removed,
+                    "facebook data deletion"
+                );
+                let at = clock::now_micros();
+                self.store.complete_facebook_deletion(&pending.code, outcome.as_str(), counts, at).await?
             }
         };
         Ok(DeletionReceipt {
             url: format!("{}/callbacks/facebook/deletion-status/{}", self.config.public_base_url, deletion.code),
             confirmation_code: deletion.code,
         })
+    }
+
+    /// Forgets the Facebook identity `asid` in every instance where it exists
+    /// ([`App::callback_instances`]); what went.
+    async fn forget_facebook_person(&self, named: &InstanceName, asid: &str) -> Result<DeletionCounts, CallbackError> {
+        let mut counts = DeletionCounts::default();
+        for instance in self.callback_instances(named, Provider::Facebook, asid).await? {
+            match self.forget_identity(&instance, Provider::Facebook, asid, DeletionReason::Facebook).await? {
+                Forgotten::AccountDeleted { .. } => counts.accounts_deleted += 1,
+                Forgotten::IdentityRemoved { user_id } => {
+                    // The user stays: Facebook's picture must not (it names the person).
+                    self.store.forget_avatar(&instance, user_id, is_facebook_picture).await?;
+                    counts.identities_removed += 1;
+                }
+                Forgotten::NoSuchIdentity => {}
+            }
+        }
+        Ok(counts)
     }
 
     /// The status of the data deletion request `code`.
@@ -288,10 +324,15 @@ impl App {
             tracing::info!(instance = %instance, replayed = true, sessions_ended = 0, "facebook deauthorize");
             return Ok(Deauthorized { sessions_ended: 0 });
         }
-        let ended = self.end_identity_sessions(instance, Provider::Facebook, &request.user_id).await?;
+        // The person removed the deployment's app: every instance where they signed in with it.
+        let (mut known, mut sessions_ended) = (0, 0);
+        for each in self.callback_instances(instance, Provider::Facebook, &request.user_id).await? {
+            if let Some(ended) = self.end_identity_sessions(&each, Provider::Facebook, &request.user_id).await? {
+                (known, sessions_ended) = (known + 1, sessions_ended + ended);
+            }
+        }
         self.store.finish_callback(record).await?;
-        let sessions_ended = ended.unwrap_or(0);
-        tracing::info!(instance = %instance, known = ended.is_some(), sessions_ended, "facebook deauthorize");
+        tracing::info!(instance = %instance, instances = known, sessions_ended, "facebook deauthorize");
         Ok(Deauthorized { sessions_ended })
     }
 }
@@ -328,13 +369,15 @@ mod tests {
             outcome: Some("account-deleted".into()),
             requested_at: 1_795_453_200_000_000,
             completed_at: Some(1_795_453_200_500_000),
+            counts: Some(DeletionCounts { accounts_deleted: 2, identities_removed: 1 }),
         };
         let body = serde_json::to_value(DeletionStatus::of(&deletion).expect("reads")).expect("serializes");
         assert_eq!(body["status"], "completed");
         assert_eq!(body["outcome"], "account-deleted");
         assert_eq!(body["confirmation_code"], deletion.code.as_str());
         assert!(body.get("instance").is_none());
-        let pending = FacebookDeletion { outcome: None, completed_at: None, ..deletion };
+        assert_eq!((body["accounts_deleted"].as_u64(), body["identities_removed"].as_u64()), (Some(2), Some(1)));
+        let pending = FacebookDeletion { outcome: None, completed_at: None, counts: None, ..deletion };
         let body = serde_json::to_value(DeletionStatus::of(&pending).expect("reads")).expect("serializes");
         assert_eq!((body["status"].as_str(), body["outcome"].is_null()), (Some("in-progress"), true));
     }

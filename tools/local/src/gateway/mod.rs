@@ -8,6 +8,7 @@
 mod authorizer;
 mod dispatch;
 mod event;
+mod probes;
 mod registry;
 mod routes;
 mod throttle;
@@ -28,6 +29,8 @@ pub use registry::{
     scheduled_packages,
 };
 use routes::Pattern;
+
+pub use probes::{probe_routes, syncano_only, ROCKETCHAT_ONLY};
 
 /// API Gateway's request payload limit (HTTP APIs: 10 MB).
 pub const MAX_PAYLOAD_BYTES: usize = 10 * 1024 * 1024;

@@ -1,0 +1,626 @@
+//! `cargo xtask scale`: which DynamoDB partition keys a mixed workload of one popular app heats,
+//! measured, not estimated (issue 30). Many execution environments (each its own `App`, as
+//! Lambda keeps them, each behind a local gateway of its own) serve a workload from many client
+//! addresses through a counting proxy in front of DynamoDB Local, which records every partition
+//! key each request touches and the capacity it costs there. It prints, per 1,000 application
+//! requests, the requests and capacity on the hottest partition keys and per kind of key, and the
+//! per-instance ceiling they imply under DynamoDB's per-partition limits. A program that prints
+//! figures: it asserts nothing.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use emulator::Emulator;
+use local_stack::counting_proxy::{CountingProxy, DynamoCall};
+use local_stack::demo::{self, Apps, DEMO_API_KEY, DEMO_INSTANCE, FACEBOOK_APP_ID, OTHER_FACEBOOK_APP_ID};
+use local_stack::dynamodb_local::{repo_root, DynamoDbLocal};
+use local_stack::Template;
+use serde_json::{json, Value};
+use shared::App;
+use tokio::sync::Semaphore;
+
+use crate::operating::{access_log_bytes, logs_per_million, platform_line_bytes, LogMeter, Monitoring};
+use crate::prices;
+
+/// DynamoDB's documented ceiling for one partition: read and write request units a second.
+const PARTITION_READS: f64 = 3_000.0;
+const PARTITION_WRITES: f64 = 1_000.0;
+/// Issue 30's budget: the hottest key takes at most this many requests per 100 app requests.
+const BUDGET_PER_100: f64 = 2.0;
+const TABLE: &str = "scale-sim";
+
+pub const USAGE: &str = "\
+usage: cargo xtask scale [--environments E] [--requests N] [--people P] [--clients C]
+                         [--first-logins F] [--rejected R] [--concurrency K] [--seed S]
+
+  --environments E  execution environments, each its own App (default 50)
+  --requests N      measured application requests (default 10000)
+  --people P        people who signed in before the measured run (default 1000)
+  --clients C       client addresses, 127.0.x.y (default 500)
+  --first-logins F  share of first logins in the mix (default 0.10)
+  --rejected R      share of logins with a rejected token (default 0.02)
+  --concurrency K   requests in flight (default 16)
+  --seed S          the workload's seed (default 1)";
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    environments: usize,
+    requests: usize,
+    people: usize,
+    clients: usize,
+    first_logins: f64,
+    rejected: f64,
+    concurrency: usize,
+    seed: u64,
+}
+
+impl Options {
+    pub fn parse(args: &[String]) -> Result<Options, String> {
+        let mut o = Options {
+            environments: 50,
+            requests: 10_000,
+            people: 1_000,
+            clients: 500,
+            first_logins: 0.10,
+            rejected: 0.02,
+            concurrency: 16,
+            seed: 1,
+        };
+        let mut it = args.iter();
+        while let Some(flag) = it.next() {
+            let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+            let bad = |_: String| format!("{flag}: not a number: {value}");
+            match flag.as_str() {
+                "--environments" => {
+                    o.environments = value.parse().map_err(|e: std::num::ParseIntError| bad(e.to_string()))?
+                }
+                "--requests" => o.requests = value.parse().map_err(|e: std::num::ParseIntError| bad(e.to_string()))?,
+                "--people" => o.people = value.parse().map_err(|e: std::num::ParseIntError| bad(e.to_string()))?,
+                "--clients" => o.clients = value.parse().map_err(|e: std::num::ParseIntError| bad(e.to_string()))?,
+                "--first-logins" => {
+                    o.first_logins = value.parse().map_err(|e: std::num::ParseFloatError| bad(e.to_string()))?
+                }
+                "--rejected" => {
+                    o.rejected = value.parse().map_err(|e: std::num::ParseFloatError| bad(e.to_string()))?
+                }
+                "--concurrency" => {
+                    o.concurrency = value.parse().map_err(|e: std::num::ParseIntError| bad(e.to_string()))?
+                }
+                "--seed" => o.seed = value.parse().map_err(|e: std::num::ParseIntError| bad(e.to_string()))?,
+                _ => return Err(format!("unknown flag {flag}")),
+            }
+        }
+        if o.environments == 0 || o.clients == 0 || o.clients > 65_000 || o.concurrency == 0 || o.people == 0 {
+            return Err("environments, people, concurrency and clients (at most 65,000) must be positive".into());
+        }
+        if !(0.0..=1.0).contains(&(o.first_logins + o.rejected)) || o.first_logins < 0.0 || o.rejected < 0.0 {
+            return Err("--first-logins and --rejected are shares that add up to at most 1".into());
+        }
+        Ok(o)
+    }
+}
+
+/// A small deterministic generator (xorshift64*): the same seed, the same workload.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// One application request of the mix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    SyncanoFirstLogin,
+    RocketChatFirstLogin,
+    SyncanoLogin,
+    RocketChatLogin,
+    RejectedLogin,
+    SyncanoCurrentUser,
+    RocketChatMe,
+    SyncanoAuthorizer,
+    RocketChatAuthorizer,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::SyncanoFirstLogin => "Syncano first login",
+            Kind::RocketChatFirstLogin => "Rocket.Chat first login",
+            Kind::SyncanoLogin => "Syncano returning login",
+            Kind::RocketChatLogin => "Rocket.Chat returning login",
+            Kind::RejectedLogin => "Syncano login with another app's token (401)",
+            Kind::SyncanoCurrentUser => "Syncano GET user/",
+            Kind::RocketChatMe => "Rocket.Chat GET me",
+            Kind::SyncanoAuthorizer => "an app route behind the Syncano authorizer",
+            Kind::RocketChatAuthorizer => "an app route behind the Rocket.Chat authorizer",
+        }
+    }
+
+    /// The route API Gateway matches (its access log's `routeKey`).
+    fn route_key(self) -> &'static str {
+        match self {
+            Kind::SyncanoFirstLogin | Kind::SyncanoLogin | Kind::RejectedLogin => {
+                "POST /v1.1/instances/{instance}/user/auth/facebook/"
+            }
+            Kind::RocketChatFirstLogin | Kind::RocketChatLogin => "POST /api/v1/login",
+            Kind::SyncanoCurrentUser => "GET /v1.1/instances/{instance}/user/",
+            Kind::RocketChatMe => "GET /api/v1/me",
+            Kind::SyncanoAuthorizer => "GET /v1.1/instances/{instance}/test/syncano-only/",
+            Kind::RocketChatAuthorizer => "GET /test/rocketchat-only",
+        }
+    }
+
+    const ALL: [Kind; 9] = [
+        Kind::SyncanoFirstLogin,
+        Kind::RocketChatFirstLogin,
+        Kind::SyncanoLogin,
+        Kind::RocketChatLogin,
+        Kind::RejectedLogin,
+        Kind::SyncanoCurrentUser,
+        Kind::RocketChatMe,
+        Kind::SyncanoAuthorizer,
+        Kind::RocketChatAuthorizer,
+    ];
+
+    /// The rest of the mix after first logins and rejections, by weight.
+    const REST: [(Kind, u32); 6] = [
+        (Kind::SyncanoLogin, 30),
+        (Kind::RocketChatLogin, 20),
+        (Kind::SyncanoCurrentUser, 15),
+        (Kind::RocketChatMe, 15),
+        (Kind::SyncanoAuthorizer, 10),
+        (Kind::RocketChatAuthorizer, 10),
+    ];
+
+    fn pick(rng: &mut Rng, o: &Options) -> Kind {
+        let u = rng.unit();
+        if u < o.first_logins {
+            return if rng.below(2) == 0 { Kind::SyncanoFirstLogin } else { Kind::RocketChatFirstLogin };
+        }
+        if u < o.first_logins + o.rejected {
+            return Kind::RejectedLogin;
+        }
+        let total: u32 = Kind::REST.iter().map(|(_, w)| w).sum();
+        let mut n = rng.below(total as usize) as u32;
+        for (kind, w) in Kind::REST {
+            if n < w {
+                return kind;
+            }
+            n -= w;
+        }
+        Kind::SyncanoLogin
+    }
+}
+
+/// A person who signed in: their Facebook token, Syncano user key and Rocket.Chat session.
+#[derive(Clone)]
+struct Person {
+    token: String,
+    user_key: String,
+    session: (String, String),
+}
+
+struct World {
+    emulator: Emulator,
+    bases: Vec<String>,
+    clients: Vec<reqwest::Client>,
+}
+
+impl World {
+    async fn send(&self, env: usize, client: usize, req: Request) -> Result<(u16, Value), String> {
+        let (status, body, _) = self.send_measured(env, client, req).await?;
+        Ok((status, body))
+    }
+
+    /// As [`World::send`], also the answer's length in bytes.
+    async fn send_measured(&self, env: usize, client: usize, req: Request) -> Result<(u16, Value, usize), String> {
+        let http = &self.clients[client];
+        let url = format!("{}{}", self.bases[env], req.path);
+        let mut builder = if req.body.is_some() { http.post(&url) } else { http.get(&url) };
+        for (k, v) in &req.headers {
+            builder = builder.header(*k, v);
+        }
+        if let Some(body) = req.body {
+            builder = builder.json(&body);
+        }
+        let resp = builder.send().await.map_err(|e| format!("{url}: {e}"))?;
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await.map_err(|e| format!("{url}: {e}"))?;
+        Ok((status, serde_json::from_slice(&bytes).unwrap_or(Value::Null), bytes.len()))
+    }
+
+    fn new_person(&self, n: usize) -> String {
+        self.emulator.create_facebook_user(&format!("Person {n}"), None)
+    }
+}
+
+struct Request {
+    path: String,
+    headers: Vec<(&'static str, String)>,
+    body: Option<Value>,
+}
+
+fn syncano_login(token: &str) -> Request {
+    Request {
+        path: format!("/v1.1/instances/{DEMO_INSTANCE}/user/auth/facebook/"),
+        headers: vec![("x-api-key", DEMO_API_KEY.into())],
+        body: Some(json!({ "access_token": token })),
+    }
+}
+
+fn rocketchat_login(token: &str) -> Request {
+    Request {
+        path: "/api/v1/login".into(),
+        headers: Vec::new(),
+        body: Some(json!({ "serviceName": "facebook", "accessToken": token, "secret": "s", "expiresIn": 3600 })),
+    }
+}
+
+fn request(kind: Kind, person: &Person, token: &str) -> Request {
+    let user_key = || vec![("x-api-key", DEMO_API_KEY.to_string()), ("x-user-key", person.user_key.clone())];
+    let session = || vec![("x-auth-token", person.session.0.clone()), ("x-user-id", person.session.1.clone())];
+    match kind {
+        Kind::SyncanoFirstLogin | Kind::SyncanoLogin => syncano_login(token),
+        Kind::RocketChatFirstLogin | Kind::RocketChatLogin => rocketchat_login(token),
+        Kind::RejectedLogin => syncano_login(token),
+        Kind::SyncanoCurrentUser => {
+            Request { path: format!("/v1.1/instances/{DEMO_INSTANCE}/user/"), headers: user_key(), body: None }
+        }
+        Kind::RocketChatMe => Request { path: "/api/v1/me".into(), headers: session(), body: None },
+        Kind::SyncanoAuthorizer => {
+            Request { path: local_stack::gateway::syncano_only(DEMO_INSTANCE), headers: user_key(), body: None }
+        }
+        Kind::RocketChatAuthorizer => {
+            Request { path: local_stack::gateway::ROCKETCHAT_ONLY.into(), headers: session(), body: None }
+        }
+    }
+}
+
+/// What the counting proxy saw, per partition key.
+#[derive(Default, Clone)]
+struct Heat {
+    requests: f64,
+    reads: f64,
+    writes: f64,
+}
+
+fn heat(calls: &[DynamoCall]) -> HashMap<String, Heat> {
+    let mut keys: HashMap<String, Heat> = HashMap::new();
+    for call in calls {
+        // A request touching several items of one partition counts once for the partition.
+        let mut seen: Vec<&str> = Vec::new();
+        for k in &call.keys {
+            let h = keys.entry(k.pk.clone()).or_default();
+            (h.reads, h.writes) = (h.reads + k.reads, h.writes + k.writes);
+            if !seen.contains(&k.pk.as_str()) {
+                h.requests += 1.0;
+                seen.push(&k.pk);
+            }
+        }
+    }
+    keys
+}
+
+fn kind_of(pk: &str) -> &str {
+    pk.split('#').next().unwrap_or_default()
+}
+
+/// The app requests a second at which `h` (seen over `app_requests`) reaches a partition limit.
+fn ceiling(h: &Heat, app_requests: f64) -> f64 {
+    let per_request = |units: f64| units / app_requests;
+    let by_reads = if h.reads > 0.0 { PARTITION_READS / per_request(h.reads) } else { f64::INFINITY };
+    let by_writes = if h.writes > 0.0 { PARTITION_WRITES / per_request(h.writes) } else { f64::INFINITY };
+    by_reads.min(by_writes)
+}
+
+fn grouped(n: f64) -> String {
+    if !n.is_finite() {
+        return "unbounded".into();
+    }
+    let digits = format!("{:.0}", n);
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+pub async fn run(o: Options) -> Result<(), String> {
+    let step = |what: &'static str| move |e: String| format!("{what}: {e}");
+    let meter = LogMeter::default();
+    meter.install();
+    let root = repo_root();
+    let template = Template::load(root.join("template.yaml")).map_err(|e| step("template.yaml")(e.to_string()))?;
+    let template_text =
+        std::fs::read_to_string(root.join("template.yaml")).map_err(|e| step("template.yaml")(e.to_string()))?;
+    let monitoring = Monitoring::of_template(&template_text)?;
+    eprintln!("== DynamoDB Local, the counting proxy, the emulator, {} environments", o.environments);
+    let dynamodb = DynamoDbLocal::start(0).await.map_err(|e| step("DynamoDB Local")(e.to_string()))?;
+    let proxy = CountingProxy::start(dynamodb.endpoint()).await.map_err(|e| step("counting proxy")(e.to_string()))?;
+    template.table().create(&dynamodb.client(), TABLE).await.map_err(|e| step("create table")(e.to_string()))?;
+    let apps = Apps::random();
+    let emulator = Emulator::new(apps.emulator_config());
+    let graph = emulator.spawn(0).await.map_err(|e| step("emulator")(e.to_string()))?;
+    let vars = apps.stack_vars(TABLE, "https://api.example.com", proxy.endpoint(), &graph);
+    let mut bases = Vec::new();
+    for i in 0..o.environments {
+        let app = Arc::new(App::from_vars(&vars).await.map_err(|e| step("app")(e.to_string()))?);
+        if i == 0 {
+            demo::seed(&app, &emulator, FACEBOOK_APP_ID, 24 * 3600).await.map_err(|e| step("seed")(e.to_string()))?;
+        }
+        let gateway = local_stack::gateway::for_template_with(&template, app, local_stack::gateway::probe_routes())
+            .map_err(|e| step("gateway")(e.to_string()))?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| step("bind")(e.to_string()))?;
+        bases.push(format!("http://{}", listener.local_addr().map_err(|e| step("addr")(e.to_string()))?));
+        tokio::spawn(local_stack::gateway::serve(listener, gateway, std::future::pending()));
+    }
+    let mut clients = Vec::new();
+    for c in 0..o.clients {
+        // Loopback is 127/8: each client its own source address, as many people behind many IPs.
+        let ip = IpAddr::V4(Ipv4Addr::new(127, 1 + (c / 65_000) as u8, ((c / 250) % 256) as u8, (c % 250 + 2) as u8));
+        let client = reqwest::Client::builder().local_address(ip).build().map_err(|e| step("client")(e.to_string()))?;
+        clients.push(client);
+    }
+    let world = Arc::new(World { emulator, bases, clients });
+    let mut rng = Rng(o.seed.max(1));
+
+    eprintln!("== {} people sign in once (Syncano and Rocket.Chat), not measured", o.people);
+    let mut people = Vec::new();
+    for n in 0..o.people {
+        let person = world.new_person(n);
+        let token = world.emulator.issue_facebook_token(&person, FACEBOOK_APP_ID, 24 * 3600);
+        let (env, client) = (rng.below(o.environments), rng.below(o.clients));
+        let (s1, syncano) = world.send(env, client, syncano_login(&token)).await?;
+        let (s2, rc) = world.send(env, client, rocketchat_login(&token)).await?;
+        if s1 != 200 || s2 != 200 {
+            return Err(format!("warm-up sign-in answered {s1} {syncano} / {s2} {rc}"));
+        }
+        let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+        people.push(Person {
+            token,
+            user_key: text(&syncano["user_key"]),
+            session: (text(&rc["data"]["authToken"]), text(&rc["data"]["userId"])),
+        });
+    }
+    proxy.take();
+
+    eprintln!("== {} measured requests over {} environments from {} addresses", o.requests, o.environments, o.clients);
+    let mut plan = Vec::new();
+    for n in 0..o.requests {
+        let kind = Kind::pick(&mut rng, &o);
+        let person = people[rng.below(people.len())].clone();
+        let token = match kind {
+            Kind::SyncanoFirstLogin | Kind::RocketChatFirstLogin => {
+                let someone = world.new_person(o.people + n);
+                world.emulator.issue_facebook_token(&someone, FACEBOOK_APP_ID, 24 * 3600)
+            }
+            Kind::RejectedLogin => {
+                let someone = world.new_person(o.people + n);
+                world.emulator.issue_facebook_token(&someone, OTHER_FACEBOOK_APP_ID, 24 * 3600)
+            }
+            _ => person.token.clone(),
+        };
+        plan.push((kind, rng.below(o.environments), rng.below(o.clients), request(kind, &person, &token)));
+    }
+    let mut mix: BTreeMap<Kind, usize> = BTreeMap::new();
+    let gate = Arc::new(Semaphore::new(o.concurrency));
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for (kind, env, client, req) in plan {
+        *mix.entry(kind).or_default() += 1;
+        let (world, gate) = (world.clone(), gate.clone());
+        let permit = gate.acquire_owned().await.map_err(|e| e.to_string())?;
+        tasks.spawn(async move {
+            let _permit = permit;
+            (kind, world.send(env, client, req).await)
+        });
+    }
+    let mut statuses: BTreeMap<(Kind, u16), usize> = BTreeMap::new();
+    while let Some(done) = tasks.join_next().await {
+        let (kind, result) = done.map_err(|e| e.to_string())?;
+        let (status, _) = result?;
+        *statuses.entry((kind, status)).or_default() += 1;
+    }
+    let elapsed = started.elapsed();
+    let calls = proxy.take();
+    report(&o, &mix, &statuses, &calls, elapsed.as_secs_f64());
+
+    eprintln!("== log bytes: {LOG_SAMPLES} requests of each kind, one at a time");
+    let mut logs = Vec::new();
+    for kind in Kind::ALL {
+        let (mut bytes, mut lines, mut answer) = (0, 0, 0);
+        let mut status = 0;
+        for n in 0..LOG_SAMPLES {
+            let person = people[rng.below(people.len())].clone();
+            let token = match kind {
+                Kind::SyncanoFirstLogin | Kind::RocketChatFirstLogin | Kind::RejectedLogin => {
+                    let someone = world.new_person(o.people + o.requests + n);
+                    let app = if kind == Kind::RejectedLogin { OTHER_FACEBOOK_APP_ID } else { FACEBOOK_APP_ID };
+                    world.emulator.issue_facebook_token(&someone, app, 24 * 3600)
+                }
+                _ => person.token.clone(),
+            };
+            let before = meter.read();
+            let (s, _, len) = world
+                .send_measured(rng.below(o.environments), rng.below(o.clients), request(kind, &person, &token))
+                .await?;
+            let after = meter.read();
+            (bytes, lines, answer, status) = (bytes + after.0 - before.0, lines + after.1 - before.1, answer + len, s);
+        }
+        let per = |x: usize| x as f64 / LOG_SAMPLES as f64;
+        logs.push(LogFigures { kind, status, function: per(bytes), lines: per(lines), answer: per(answer) });
+    }
+    report_logs(&logs, &monitoring);
+    Ok(())
+}
+
+/// Requests of each kind whose log bytes are measured.
+const LOG_SAMPLES: usize = 20;
+
+/// What one request of `kind` writes to CloudWatch Logs, averaged.
+struct LogFigures {
+    kind: Kind,
+    status: u16,
+    /// The functions' own lines: bytes and lines a request.
+    function: f64,
+    lines: f64,
+    /// The answer's body, bytes (the access log's `responseLength`).
+    answer: f64,
+}
+
+fn report_logs(logs: &[LogFigures], monitoring: &Monitoring) {
+    let platform = platform_line_bytes() as f64;
+    let retention = 30.0;
+    println!(
+        "
+## What operating it costs: logs, alarms, dashboard
+"
+    );
+    println!(
+        "Log bytes a request writes to CloudWatch Logs, measured over {LOG_SAMPLES} requests of each kind: the functions' own lines (their logger, at INFO), Lambda's `START`/`END`/`REPORT` lines ({platform:.0} bytes, text format) and API Gateway's access log line (the template's format with this answer's values). At ${} per GB ingested and ${} per GB-month stored ({retention:.0} days, `LogRetentionDays`' default; raw bytes, an upper bound since storage is billed compressed):
+",
+        prices::LOGS_INGESTED_GB, prices::LOGS_STORED_GB_MONTH
+    );
+    println!("| request | status | function lines | function bytes | access log bytes | total bytes | logs $ per million (ingested + stored) |
+|---|---:|---:|---:|---:|---:|---:|");
+    for l in logs {
+        let access =
+            access_log_bytes(&monitoring.access_log_format, l.kind.route_key(), l.status, l.answer.round() as usize)
+                as f64;
+        let total = l.function + platform + access;
+        let (ingest, store) = logs_per_million(total, retention);
+        println!(
+            "| {} | {} | {:.1} | {:.0} | {:.0} | {:.0} | {:.2} + {:.2} = **{:.2}** |",
+            l.kind.name(),
+            l.status,
+            l.lines,
+            l.function,
+            access,
+            total,
+            ingest,
+            store,
+            ingest + store
+        );
+    }
+    println!(
+        "
+Fixed, every month whatever the traffic: {} alarms reading {} metrics at ${:.2} per alarm metric, and {} dashboard(s) at ${:.2}: **${:.2} a month**.",
+        monitoring.alarms,
+        monitoring.alarm_metrics,
+        prices::ALARM_METRIC_MONTH,
+        monitoring.dashboards,
+        prices::DASHBOARD_MONTH,
+        monitoring.monthly()
+    );
+}
+
+fn report(
+    o: &Options,
+    mix: &BTreeMap<Kind, usize>,
+    statuses: &BTreeMap<(Kind, u16), usize>,
+    calls: &[DynamoCall],
+    secs: f64,
+) {
+    let n = o.requests as f64;
+    let per_k = |x: f64| x * 1_000.0 / n;
+    println!("# Scale simulation (cargo xtask scale)\n");
+    println!(
+        "{} environments (each its own App), {} application requests from {} client addresses, {} people signed in before, seed {}; {:.0} s.\n",
+        o.environments, o.requests, o.clients, o.people, o.seed, secs
+    );
+    println!("| request | share | answers |\n|---|---:|---|");
+    for (kind, count) in mix {
+        let answers: Vec<String> =
+            statuses.iter().filter(|((k, _), _)| k == kind).map(|((_, s), c)| format!("{s} ×{c}")).collect();
+        println!("| {} | {:.1}% | {} |", kind.name(), *count as f64 * 100.0 / n, answers.join(", "));
+    }
+    let keys = heat(calls);
+    let (reads, writes): (f64, f64) = keys.values().fold((0.0, 0.0), |a, h| (a.0 + h.reads, a.1 + h.writes));
+    println!(
+        "\nDynamoDB: {:.0} requests per 1,000 application requests, {:.0} read units, {:.0} write units; {} distinct partition keys.\n",
+        per_k(calls.len() as f64),
+        per_k(reads),
+        per_k(writes),
+        keys.len()
+    );
+    let mut hottest: Vec<(&String, &Heat)> = keys.iter().collect();
+    hottest.sort_by(|a, b| b.1.requests.total_cmp(&a.1.requests).then(a.0.cmp(b.0)));
+    println!("Hottest partition keys, per 1,000 application requests:\n");
+    println!("| # | key | requests | read units | write units | app requests/s at its partition limit |\n|---:|---|---:|---:|---:|---:|");
+    for (i, (pk, h)) in hottest.iter().take(5).enumerate() {
+        let shown = if pk.len() > 40 { format!("{}…", &pk[..40]) } else { (*pk).clone() };
+        println!(
+            "| {} | `{}` | {:.1} | {:.1} | {:.1} | {} |",
+            i + 1,
+            shown,
+            per_k(h.requests),
+            per_k(h.reads),
+            per_k(h.writes),
+            grouped(ceiling(h, n))
+        );
+    }
+    let mut kinds: BTreeMap<&str, (usize, Heat, Heat)> = BTreeMap::new();
+    for (pk, h) in &keys {
+        let e = kinds.entry(kind_of(pk)).or_default();
+        e.0 += 1;
+        (e.1.requests, e.1.reads, e.1.writes) = (e.1.requests + h.requests, e.1.reads + h.reads, e.1.writes + h.writes);
+        if h.requests > e.2.requests {
+            e.2 = h.clone();
+        }
+    }
+    println!("\nPer kind of key, per 1,000 application requests (all keys of the kind; its busiest key):\n");
+    println!("| kind | keys | requests | read units | write units | busiest key: requests | busiest key: app requests/s at its limit |\n|---|---:|---:|---:|---:|---:|---:|");
+    for (kind, (count, all, top)) in &kinds {
+        println!(
+            "| `{kind}` | {count} | {:.1} | {:.1} | {:.1} | {:.1} | {} |",
+            per_k(all.requests),
+            per_k(all.reads),
+            per_k(all.writes),
+            per_k(top.requests),
+            grouped(ceiling(top, n))
+        );
+    }
+    if let Some((pk, h)) = hottest.first() {
+        let per_100 = h.requests * 100.0 / n;
+        let mark = if per_100 <= BUDGET_PER_100 { "✓" } else { "✗" };
+        println!(
+            "\n{mark} hottest key `{}`: {per_100:.1} requests per 100 application requests (budget {BUDGET_PER_100}); this mix reaches its partition limit at {} application requests a second.",
+            kind_of(pk),
+            grouped(ceiling(h, n))
+        );
+    }
+    let first_logins = mix
+        .iter()
+        .filter(|(k, _)| matches!(k, Kind::SyncanoFirstLogin | Kind::RocketChatFirstLogin))
+        .map(|(_, c)| *c)
+        .sum::<usize>() as f64;
+    if first_logins > 0.0 {
+        let hottest_write = keys.iter().max_by(|a, b| a.1.writes.total_cmp(&b.1.writes));
+        if let Some((pk, h)) = hottest_write {
+            let per_signup = h.writes / first_logins;
+            println!(
+                "The busiest key for writes, `{}`, takes {per_signup:.2} write units per first login: at most {} sign-ups a second, with nothing else on its partition.",
+                kind_of(pk),
+                grouped(PARTITION_WRITES / per_signup)
+            );
+        }
+    }
+}
