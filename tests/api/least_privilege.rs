@@ -134,3 +134,46 @@ async fn no_public_function_can_write_the_instance_partition() {
     assert_eq!(body["__type"], json!("com.amazon.coral.service#AccessDeniedException"));
     assert!(body["Message"].as_str().is_some_and(|m| m.contains("is not authorized to perform: dynamodb:PutItem")));
 }
+
+fn counter_key() -> Item {
+    Item::from([("pk".to_string(), s(&format!("USERIDS#{INSTANCE}"))), ("sk".to_string(), s("USERIDS"))])
+}
+
+/// A deployment made before the counter had its own item keeps it on the instance item: the
+/// first allocation creates the counter item above it (with room for the ids the previous
+/// version of the functions may still take during the rollout), race-safe, with no operator step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_counter_on_the_instance_item_moves_to_its_own_item_without_an_operator() {
+    let t = spawn_app().await;
+    t.dynamo.delete_item().table_name(&t.table).set_key(Some(counter_key())).send().await.expect("delete");
+    t.dynamo
+        .update_item()
+        .table_name(&t.table)
+        .set_key(Some(instance_item_key()))
+        .update_expression("SET next_user_id = :n")
+        .expression_attribute_values(":n", AttributeValue::N("41".into()))
+        .send()
+        .await
+        .expect("old counter");
+    let logins = (0..6).map(|i| {
+        let (_, token) = t.facebook_user(&format!("Migrated Cat {i}"), None);
+        let t = &t;
+        async move { json(t.syncano_login(&token).await).await }
+    });
+    let mut ids: Vec<u64> = futures::future::join_all(logins)
+        .await
+        .into_iter()
+        .map(|(status, body)| {
+            assert_eq!(status, 200, "{body}");
+            t.remember(body["user_key"].as_str().unwrap_or_default());
+            body["id"].as_u64().expect("id")
+        })
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 6, "an id was handed out twice: {ids:?}");
+    assert!(ids[0] > 41 + 1000, "the new counter starts above the old one and its rollout gap: {ids:?}");
+    let counter = t.dynamo.get_item().table_name(&t.table).set_key(Some(counter_key())).consistent_read(true);
+    let counter = counter.send().await.expect("get").item.expect("the counter item");
+    assert_eq!(counter.get("next_user_id"), Some(&AttributeValue::N(ids[5].to_string())));
+}
