@@ -80,6 +80,8 @@ struct Shared {
     /// Each function's IAM policy, enforced on the requests it signs ([`crate::iam`]).
     policies: Option<Arc<Policies>>,
     denials: Arc<Mutex<Vec<Denied>>>,
+    /// Records calls and denials (a test's proxy); off for the long-running local stack.
+    record: bool,
 }
 
 pub struct CountingProxy {
@@ -92,17 +94,27 @@ pub struct CountingProxy {
 impl CountingProxy {
     /// Serves on a free loopback port, forwarding to `upstream` (e.g. `http://127.0.0.1:8000`).
     pub async fn start(upstream: &str) -> std::io::Result<CountingProxy> {
-        CountingProxy::start_with(upstream, None).await
+        CountingProxy::start_with(upstream, None, true).await
     }
 
     /// [`CountingProxy::start`], refusing as IAM would what a function's policy does not allow
     /// (HTTP 400 `AccessDeniedException`, nothing forwarded): the principal is the SigV4
     /// access key id of each request ([`crate::iam`]).
     pub async fn start_enforcing(upstream: &str, policies: Arc<Policies>) -> std::io::Result<CountingProxy> {
-        CountingProxy::start_with(upstream, Some(policies)).await
+        CountingProxy::start_with(upstream, Some(policies), true).await
     }
 
-    async fn start_with(upstream: &str, policies: Option<Arc<Policies>>) -> std::io::Result<CountingProxy> {
+    /// [`CountingProxy::start_enforcing`] that keeps no record (the local stack, which runs
+    /// for hours): refusals are only logged.
+    pub async fn start_enforcing_unrecorded(upstream: &str, policies: Arc<Policies>) -> std::io::Result<CountingProxy> {
+        CountingProxy::start_with(upstream, Some(policies), false).await
+    }
+
+    async fn start_with(
+        upstream: &str,
+        policies: Option<Arc<Policies>>,
+        record: bool,
+    ) -> std::io::Result<CountingProxy> {
         let calls = Arc::new(Mutex::new(Vec::new()));
         let fault = Arc::new(Mutex::new(None));
         let denials = Arc::new(Mutex::new(Vec::new()));
@@ -113,6 +125,7 @@ impl CountingProxy {
             fault: fault.clone(),
             policies,
             denials: denials.clone(),
+            record,
         };
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let endpoint = format!("http://{}", listener.local_addr()?);
@@ -221,7 +234,9 @@ async fn forward(State(s): State<Shared>, method: Method, uri: Uri, headers: Hea
                 .unwrap_or_default();
             tracing::warn!(principal, action = %denied.access.action, keys = ?denied.access.leading_keys, "access denied by the function's policy");
             let answer = denied.body(&table);
-            lock(&s.denials).push(denied);
+            if s.record {
+                lock(&s.denials).push(denied);
+            }
             return dynamo_error(StatusCode::BAD_REQUEST, answer);
         }
     }
@@ -229,7 +244,7 @@ async fn forward(State(s): State<Shared>, method: Method, uri: Uri, headers: Hea
     let items = call.items;
     // A request without an operation (the functions' `GET /` preconnect in init, see
     // shared/src/app.rs) is not a DynamoDB request: it reads nothing and is not billed.
-    if !call.operation.is_empty() {
+    if !call.operation.is_empty() && s.record {
         lock(&s.calls).push(call);
     }
     match fault {
