@@ -130,7 +130,7 @@ fn query_keys(id: &str) -> &'static [&'static str] {
 /// (`ForAllValues:StringLike` `dynamodb:LeadingKeys`, the union over its statements): what its
 /// code reads and writes, and nothing more (docs/deploying.md, the permissions table). A new
 /// prefix is a conscious change of this table. No function but the admin tool writes `INST#`.
-const PREFIXES: &[(&str, &[(&str, &[&str])])] = &[
+const PREFIXES: &[(&str, Prefixes)] = &[
     ("FacebookLoginFunction", SYNCANO_LOGIN_KEYS),
     ("GoogleLoginFunction", SYNCANO_LOGIN_KEYS),
     ("TwitterLoginFunction", SYNCANO_LOGIN_KEYS),
@@ -216,10 +216,13 @@ const PREFIXES: &[(&str, &[(&str, &[&str])])] = &[
     ),
 ];
 
+/// For each DynamoDB action, its key prefixes.
+type Prefixes = &'static [(&'static str, &'static [&'static str])];
+
 /// A Syncano login: reads the instance (policy, API key), identity, user, email index and
 /// failure counters; writes a new user's items (`SUBJECT#`: the identity's index entry), the
 /// user id counter (`USERIDS#`) and the failure counters. Never the instance's partition.
-const SYNCANO_LOGIN_KEYS: &[(&str, &[&str])] = &[
+const SYNCANO_LOGIN_KEYS: Prefixes = &[
     ("GetItem", &["INST#*", "IDENT#*", "USER#*", "EMAIL#*", "FAIL#*"]),
     ("BatchGetItem", &["INST#*", "IDENT#*", "USER#*", "EMAIL#*", "FAIL#*"]),
     ("PutItem", LOGIN_WRITES),
@@ -230,10 +233,10 @@ const LOGIN_WRITES: &[&str] =
 const LOGIN_WRITES_WITH_SESSIONS: &[&str] =
     &["IDENT#*", "USER#*", "UNAME#*", "UKEY#*", "EMAIL#*", "USERIDS#*", "FAIL#*", "SUBJECT#*", "SESSION#*", "USESS#*"];
 /// The Syncano checks of a user key: instance + API key, the key's lookup, the user.
-const SYNCANO_READS: &[(&str, &[&str])] =
+const SYNCANO_READS: Prefixes =
     &[("GetItem", &["INST#*", "UKEY#*", "USER#*"]), ("BatchGetItem", &["INST#*", "UKEY#*", "USER#*"])];
 /// A Syncano deletion.
-const DELETION_KEYS: &[(&str, &[&str])] = &[
+const DELETION_KEYS: Prefixes = &[
     ("GetItem", &["INST#*", "USER#*", "UKEY#*", "IDENT#*", "EMAIL#*", "SESSION#*"]),
     ("BatchGetItem", &["INST#*", "USER#*", "UKEY#*", "IDENT#*", "EMAIL#*", "SESSION#*"]),
     ("PutItem", DELETION_WRITES),
