@@ -367,7 +367,16 @@ fn pk_of(key: &serde_json::Value) -> Option<String> {
 /// The partition key a `Query`'s key condition names (`pk = :v`, or `#n = :v` with `#n` → `pk`).
 fn query_pk(body: &serde_json::Value) -> Option<String> {
     let condition = body["KeyConditionExpression"].as_str()?;
-    for clause in condition.split(" AND ").chain(condition.split(" and ")) {
+    // `AND` in any case: split the expression where its upper-case copy has ` AND `.
+    let upper = condition.to_ascii_uppercase();
+    let mut clauses = Vec::new();
+    let mut start = 0;
+    for (at, _) in upper.match_indices(" AND ") {
+        clauses.push(&condition[start..at]);
+        start = at + " AND ".len();
+    }
+    clauses.push(&condition[start..]);
+    for clause in clauses {
         let Some((name, value)) = clause.split_once('=') else { continue };
         let (name, value) = (name.trim().trim_start_matches('('), value.trim().trim_end_matches(')'));
         let name =
@@ -487,6 +496,9 @@ Resources:
         let q = json!({"KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
             "ExpressionAttributeValues": {":pk": {"S": "USESS#d#1"}, ":prefix": {"S": "SESSION#"}}});
         assert_eq!(accesses("Query", &q)[0].leading_keys, ["USESS#d#1"]);
+        let q = json!({"KeyConditionExpression": "begins_with(sk, :s) and #p = :v",
+            "ExpressionAttributeNames": {"#p": "pk"}, "ExpressionAttributeValues": {":v": {"S": "REVOKE"}}});
+        assert_eq!(accesses("Query", &q)[0].leading_keys, ["REVOKE"]);
         let auth = "AWS4-HMAC-SHA256 Credential=LoginFunction/20261207/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=ab";
         assert_eq!(access_key_id(auth), Some("LoginFunction"));
         assert!(glob("USESS#*", "USESS#d#1") && glob("REVOKE", "REVOKE") && !glob("REVOKE", "REVOKED"));
