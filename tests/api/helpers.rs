@@ -34,6 +34,34 @@ pub struct TestApp {
     pub api_key: String,
     /// The function configuration the app was built from.
     pub vars: HashMap<String, String>,
+    /// The requests the enforcing proxy refused for a function's IAM policy (`least_privilege.rs`):
+    /// a test that ends with one fails, since every function must be allowed all it does.
+    pub denials: Arc<Mutex<Vec<local_stack::iam::Denied>>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let denials = std::mem::take(&mut *self.denials.lock().unwrap_or_else(|e| e.into_inner()));
+        if !denials.is_empty() && !std::thread::panicking() {
+            panic!("a function's IAM policy (template.yaml) refused what it did: {denials:?}");
+        }
+    }
+}
+
+/// Each function's policies of template.yaml, as the enforcing proxy applies them.
+pub fn policies() -> Arc<local_stack::iam::Policies> {
+    static POLICIES: std::sync::OnceLock<Arc<local_stack::iam::Policies>> = std::sync::OnceLock::new();
+    POLICIES
+        .get_or_init(|| {
+            Arc::new(local_stack::iam::Policies::load(repo_root().join("template.yaml")).expect("template policies"))
+        })
+        .clone()
+}
+
+/// A proxy before DynamoDB Local that enforces each function's IAM policy (and counts).
+pub async fn enforcing_proxy() -> local_stack::counting_proxy::CountingProxy {
+    let upstream = local_stack::dynamodb_local::endpoint_for_tests();
+    local_stack::counting_proxy::CountingProxy::start_enforcing(upstream, policies()).await.expect("proxy")
 }
 
 fn random(n: usize) -> String {
@@ -103,19 +131,27 @@ pub fn slow_machine(vars: &mut HashMap<String, String>) {
 
 /// A test app whose DynamoDB requests go through a counting (and fault-injecting) proxy.
 pub async fn spawn_app_behind_proxy() -> (TestApp, local_stack::counting_proxy::CountingProxy) {
-    let upstream = local_stack::dynamodb_local::endpoint_for_tests();
-    let proxy = local_stack::counting_proxy::CountingProxy::start(upstream).await.expect("proxy");
-    let endpoint = proxy.endpoint().to_string();
-    let t = spawn_app_with(|v| {
-        v.insert("AWS_ENDPOINT_URL_DYNAMODB".into(), endpoint);
-    })
-    .await;
+    let proxy = enforcing_proxy().await;
+    let t = spawn_app_on(&proxy, |_| {}).await;
     proxy.take();
     (t, proxy)
 }
 
 /// Like [`spawn_app`], with a chance to change the function configuration first.
+///
+/// The functions reach DynamoDB Local through [`enforcing_proxy`], each signing as itself
+/// (`local_stack::iam`), so every test also checks that each function's IAM policy allows what
+/// it does; the test's own client (`dynamo`, `app` used directly) is the operator's, unrestricted.
 pub async fn spawn_app_with(customize: impl FnOnce(&mut HashMap<String, String>)) -> TestApp {
+    let proxy = enforcing_proxy().await;
+    spawn_app_on(&proxy, customize).await
+}
+
+/// [`spawn_app_with`] with the functions' DynamoDB endpoint at `proxy`.
+async fn spawn_app_on(
+    proxy: &local_stack::counting_proxy::CountingProxy,
+    customize: impl FnOnce(&mut HashMap<String, String>),
+) -> TestApp {
     capture_logs();
     let endpoint = local_stack::dynamodb_local::endpoint_for_tests();
     let apps = Apps::random();
@@ -127,11 +163,15 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut HashMap<String, String>)
     let dynamo = local_stack::dynamodb_local::client(endpoint);
     template.table().create(&dynamo, &table).await.expect("create table from template.yaml");
 
-    let mut vars = apps.stack_vars(&table, "http://127.0.0.1:3000", endpoint, &graph);
+    let mut vars = apps.stack_vars(&table, "http://127.0.0.1:3000", proxy.endpoint(), &graph);
     vars.insert("PROVIDER_TIMEOUT_MS".into(), PROVIDER_TIMEOUT_MS.to_string());
     vars.insert("JWKS_MIN_REFETCH_MS".into(), JWKS_MIN_REFETCH_MS.to_string());
     customize(&mut vars);
-    let app = Arc::new(App::from_vars(&vars).await.expect("app config"));
+    let mut app = App::from_vars(&vars).await.expect("app config");
+    // Each function's requests signed as that function (the gateway runs each as itself).
+    let client = local_stack::iam::with_function_credentials(app.store.client());
+    app.store = shared::store::UserStore::new(client, table.clone());
+    let app = Arc::new(app);
 
     local_stack::demo::seed(&app, &emulator, APP_ID, 3600).await.expect("demo instance, key and user");
 
@@ -149,6 +189,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut HashMap<String, String>)
         table,
         api_key: EVENT_API_KEY.to_string(),
         vars,
+        denials: proxy.denial_log(),
     }
 }
 

@@ -66,10 +66,11 @@ const GRANTS: &[(&str, &[&str], &[&str])] = &[
     ("DeleteUserFunction", DELETION_SYNCANO, DELETION_SECRETS),
     ("DeleteSelfFunction", DELETION_SYNCANO, DELETION_SECRETS),
     ("DeleteOwnAccountFunction", &["GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"], DELETION_SECRETS),
-    // Scheduled: the pending revocations (Query on `REVOKE` only), each deleted or rescheduled.
+    // Scheduled: the pending revocations (Query on `REVOKE` only), each deleted or rescheduled,
+    // after a read of the identity it names (a new sign-up of the person drops it).
     (
         "RevocationRetryFunction",
-        &["UpdateItem", "DeleteItem", "Query"],
+        &["GetItem", "UpdateItem", "DeleteItem", "Query"],
         &["apple-private-key", "refresh-token-key", "refresh-token-key-previous", "facebook-app-secret"],
     ),
     // Apple's notifications: the identity (GetItem), Hide My Email's state and the identity's
@@ -88,8 +89,13 @@ const GRANTS: &[(&str, &[&str], &[&str])] = &[
     ),
     // The status page: one read; no secret.
     ("FacebookDeletionStatusFunction", &["GetItem"], &[]),
-    // Deauthorize: the identity, then the user's sessions (Query on `USESS#`); no user key.
-    ("FacebookDeauthorizeFunction", &["GetItem", "DeleteItem", "Query"], &["facebook-app-secret"]),
+    // Deauthorize: its replay record (PutItem, UpdateItem), the identity, then the user's
+    // sessions (Query on `USESS#`); no user key.
+    (
+        "FacebookDeauthorizeFunction",
+        &["GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"],
+        &["facebook-app-secret"],
+    ),
     (
         "ResetKeyFunction",
         &["GetItem", "BatchGetItem", "PutItem", "UpdateItem", "DeleteItem"],
@@ -121,6 +127,139 @@ fn query_keys(id: &str) -> &'static [&'static str] {
         _ => &["USESS#*"],
     }
 }
+
+/// Function → for each of its DynamoDB actions, the partition key prefixes it is limited to
+/// (`ForAllValues:StringLike` `dynamodb:LeadingKeys`, the union over its statements): what its
+/// code reads and writes, and nothing more (docs/deploying.md, the permissions table). A new
+/// prefix is a conscious change of this table. No function but the admin tool writes `INST#`.
+const PREFIXES: &[(&str, Prefixes)] = &[
+    ("FacebookLoginFunction", SYNCANO_LOGIN_KEYS),
+    ("GoogleLoginFunction", SYNCANO_LOGIN_KEYS),
+    ("TwitterLoginFunction", SYNCANO_LOGIN_KEYS),
+    ("LinkedInLoginFunction", SYNCANO_LOGIN_KEYS),
+    ("AppleLoginFunction", SYNCANO_LOGIN_KEYS),
+    ("GitHubLoginFunction", SYNCANO_LOGIN_KEYS),
+    (
+        "LoginFunction",
+        &[
+            ("GetItem", &["INST#*", "IDENT#*", "USER#*", "EMAIL#*", "FAIL#*", "SESSION#*"]),
+            ("BatchGetItem", &["INST#*", "IDENT#*", "USER#*", "EMAIL#*", "FAIL#*", "SESSION#*"]),
+            ("PutItem", LOGIN_WRITES_WITH_SESSIONS),
+            ("UpdateItem", LOGIN_WRITES_WITH_SESSIONS),
+        ],
+    ),
+    ("RocketChatAuthorizerFunction", &[("GetItem", &["SESSION#*", "USER#*"])]),
+    ("SyncanoAuthorizerFunction", SYNCANO_READS),
+    ("MeFunction", &[("GetItem", &["SESSION#*", "USER#*"])]),
+    ("AvatarFunction", &[]),
+    ("LogoutFunction", &[("GetItem", &["SESSION#*"]), ("DeleteItem", &["SESSION#*", "USESS#*"])]),
+    (
+        "RemoveOtherTokensFunction",
+        &[("GetItem", &["SESSION#*", "USER#*"]), ("DeleteItem", &["SESSION#*", "USESS#*"]), ("Query", &["USESS#*"])],
+    ),
+    ("CurrentUserFunction", SYNCANO_READS),
+    ("SyncanoFallbackFunction", SYNCANO_READS),
+    (
+        "ResetKeyFunction",
+        &[
+            ("GetItem", &["INST#*", "UKEY#*", "USER#*", "IDENT#*"]),
+            ("BatchGetItem", &["INST#*", "UKEY#*", "USER#*", "IDENT#*"]),
+            ("PutItem", &["USER#*", "IDENT#*", "UKEY#*"]),
+            ("UpdateItem", &["USER#*", "IDENT#*", "UKEY#*"]),
+            ("DeleteItem", &["UKEY#*"]),
+        ],
+    ),
+    ("DeleteUserFunction", DELETION_KEYS),
+    ("DeleteSelfFunction", DELETION_KEYS),
+    (
+        "DeleteOwnAccountFunction",
+        &[
+            ("GetItem", &["USER#*", "UKEY#*", "IDENT#*", "EMAIL#*", "SESSION#*"]),
+            ("PutItem", DELETION_WRITES),
+            ("UpdateItem", DELETION_WRITES),
+            ("DeleteItem", DELETION_DELETES),
+            ("Query", &["USESS#*"]),
+        ],
+    ),
+    (
+        "RevocationRetryFunction",
+        &[
+            ("GetItem", &["IDENT#*"]),
+            ("UpdateItem", &["REVOKE", "REVOKE#*"]),
+            ("DeleteItem", &["REVOKE", "REVOKE#*"]),
+            ("Query", &["REVOKE", "REVOKE#*"]),
+        ],
+    ),
+    (
+        "AppleNotificationsFunction",
+        &[
+            ("GetItem", &["IDENT#*", "USER#*", "UKEY#*", "EMAIL#*", "SESSION#*", "APPLENOTE#*"]),
+            ("PutItem", APPLE_WRITES),
+            ("UpdateItem", APPLE_WRITES),
+            ("DeleteItem", DELETION_DELETES),
+            ("Query", &["USESS#*", "SUBJECT#*"]),
+        ],
+    ),
+    (
+        "FacebookDataDeletionFunction",
+        &[
+            ("GetItem", &["IDENT#*", "USER#*", "UKEY#*", "EMAIL#*", "SESSION#*", "FBREQ#*", "FBDEL#*"]),
+            ("PutItem", FACEBOOK_DELETION_WRITES),
+            ("UpdateItem", FACEBOOK_DELETION_WRITES),
+            ("DeleteItem", DELETION_DELETES),
+            ("Query", &["USESS#*", "SUBJECT#*"]),
+        ],
+    ),
+    ("FacebookDeletionStatusFunction", &[("GetItem", &["FBDEL#*"])]),
+    (
+        "FacebookDeauthorizeFunction",
+        &[
+            ("GetItem", &["IDENT#*", "FBDEAUTH#*"]),
+            ("PutItem", &["FBDEAUTH#*"]),
+            ("UpdateItem", &["FBDEAUTH#*"]),
+            ("DeleteItem", &["SESSION#*", "USESS#*"]),
+            ("Query", &["USESS#*", "SUBJECT#*"]),
+        ],
+    ),
+];
+
+/// For each DynamoDB action, its key prefixes.
+type Prefixes = &'static [(&'static str, &'static [&'static str])];
+
+/// A Syncano login: reads the instance (policy, API key), identity, user, email index and
+/// failure counters; writes a new user's items (`SUBJECT#`: the identity's index entry), the
+/// user id counter (`USERIDS#`) and the failure counters. Never the instance's partition.
+const SYNCANO_LOGIN_KEYS: Prefixes = &[
+    ("GetItem", &["INST#*", "IDENT#*", "USER#*", "EMAIL#*", "FAIL#*"]),
+    ("BatchGetItem", &["INST#*", "IDENT#*", "USER#*", "EMAIL#*", "FAIL#*"]),
+    ("PutItem", LOGIN_WRITES),
+    ("UpdateItem", LOGIN_WRITES),
+];
+const LOGIN_WRITES: &[&str] =
+    &["IDENT#*", "USER#*", "UNAME#*", "UKEY#*", "EMAIL#*", "USERIDS#*", "FAIL#*", "SUBJECT#*"];
+const LOGIN_WRITES_WITH_SESSIONS: &[&str] =
+    &["IDENT#*", "USER#*", "UNAME#*", "UKEY#*", "EMAIL#*", "USERIDS#*", "FAIL#*", "SUBJECT#*", "SESSION#*", "USESS#*"];
+/// The Syncano checks of a user key: instance + API key, the key's lookup, the user.
+const SYNCANO_READS: Prefixes =
+    &[("GetItem", &["INST#*", "UKEY#*", "USER#*"]), ("BatchGetItem", &["INST#*", "UKEY#*", "USER#*"])];
+/// A Syncano deletion.
+const DELETION_KEYS: Prefixes = &[
+    ("GetItem", &["INST#*", "USER#*", "UKEY#*", "IDENT#*", "EMAIL#*", "SESSION#*"]),
+    ("BatchGetItem", &["INST#*", "USER#*", "UKEY#*", "IDENT#*", "EMAIL#*", "SESSION#*"]),
+    ("PutItem", DELETION_WRITES),
+    ("UpdateItem", DELETION_WRITES),
+    ("DeleteItem", DELETION_DELETES),
+    ("Query", &["USESS#*"]),
+];
+/// A deletion's puts and updates: the tombstone, the user-key lookup's expiry, the username's
+/// hold, the audit item, the pending revocations.
+const DELETION_WRITES: &[&str] = &["USER#*", "UKEY#*", "UNAME#*", "AUDIT#*", "REVOKE#*"];
+/// What a deletion (or a callback forgetting an identity) deletes.
+const DELETION_DELETES: &[&str] =
+    &["IDENT#*", "SUBJECT#*", "USER#*", "UKEY#*", "UNAME#*", "EMAIL#*", "SESSION#*", "USESS#*", "REVOKE#*"];
+const APPLE_WRITES: &[&str] = &["IDENT#*", "USER#*", "UKEY#*", "UNAME#*", "AUDIT#*", "REVOKE#*", "APPLENOTE#*"];
+const FACEBOOK_DELETION_WRITES: &[&str] =
+    &["IDENT#*", "USER#*", "UKEY#*", "UNAME#*", "AUDIT#*", "REVOKE#*", "FBREQ#*", "FBDEL#*"];
 
 /// The functions that revoke at the providers on a deletion: configured with Facebook (its app
 /// token withdraws our permissions), though they log no one in.
@@ -266,6 +405,64 @@ fn each_function_gets_exactly_its_dynamodb_actions_and_no_query_or_scan() {
         }
         let expected: BTreeSet<String> = actions.iter().map(|a| format!("dynamodb:{a}")).collect();
         assert_eq!(granted, expected, "{id}: DynamoDB actions differ from GRANTS");
+    }
+}
+
+/// Issue 28 ("Also": least privilege in the table): every statement on the table is limited to
+/// key prefixes (`ForAllValues:StringLike` `dynamodb:LeadingKeys`), each function's prefixes per
+/// action are exactly its row of [`PREFIXES`], and, evaluated as IAM does (`local_stack::iam`),
+/// no function may write the instance's partition: neither its item nor an API key.
+#[test]
+fn each_function_is_limited_to_its_key_prefixes_and_none_writes_the_instance_partition() {
+    let doc = doc();
+    let found: BTreeSet<String> = functions(&doc).into_iter().map(|(id, _)| id).collect();
+    let expected: BTreeSet<String> = PREFIXES.iter().map(|(id, _)| id.to_string()).collect();
+    assert_eq!(found, expected, "every function of template.yaml needs a row in PREFIXES (and only those)");
+    for (id, function) in functions(&doc) {
+        let (_, rows) = PREFIXES.iter().find(|(f, _)| *f == id).expect("row");
+        let mut granted: HashMap<String, BTreeSet<String>> = HashMap::new();
+        for statement in statements(&id, &function) {
+            let actions = strings(&id, one_or_many(&statement["Action"]));
+            if !actions.iter().any(|a| a.starts_with("dynamodb:")) {
+                continue;
+            }
+            let condition = statement["Condition"].as_mapping().unwrap_or_else(|| panic!("{id}: {statement:?}"));
+            assert_eq!(condition.len(), 1, "{id}: one condition operator");
+            let keys = &statement["Condition"]["ForAllValues:StringLike"];
+            assert_eq!(keys.as_mapping().map(|m| m.len()), Some(1), "{id}: only dynamodb:LeadingKeys: {condition:?}");
+            let patterns = strings(&id, one_or_many(&keys["dynamodb:LeadingKeys"]));
+            assert!(!patterns.is_empty(), "{id}: LeadingKeys without a pattern");
+            for pattern in &patterns {
+                let prefix = pattern.trim_end_matches('*');
+                assert!(!prefix.is_empty() && !prefix.contains(['*', '?']), "{id}: {pattern} is not a prefix");
+            }
+            for action in actions {
+                let action = action.trim_start_matches("dynamodb:").to_string();
+                granted.entry(action).or_default().extend(patterns.iter().cloned());
+            }
+        }
+        let expected: HashMap<String, BTreeSet<String>> = rows
+            .iter()
+            .map(|(action, keys)| (action.to_string(), keys.iter().map(|k| k.to_string()).collect()))
+            .collect();
+        assert_eq!(granted, expected, "{id}: key prefixes differ from PREFIXES");
+    }
+
+    // As IAM decides it: no function may put, update or delete in `INST#`, in a transaction or not.
+    let policies = local_stack::iam::Policies::load(repo_root().join("template.yaml")).expect("policies");
+    let key = |sk: &str| serde_json::json!({"pk": {"S": "INST#demo"}, "sk": {"S": sk}});
+    for (id, _) in functions(&doc) {
+        for sk in ["INSTANCE", "APIKEY#0123"] {
+            for (operation, body) in [
+                ("PutItem", serde_json::json!({"Item": key(sk)})),
+                ("UpdateItem", serde_json::json!({"Key": key(sk)})),
+                ("DeleteItem", serde_json::json!({"Key": key(sk)})),
+                ("TransactWriteItems", serde_json::json!({"TransactItems": [{"Put": {"Item": key(sk)}}]})),
+                ("BatchWriteItem", serde_json::json!({"RequestItems": {"t": [{"PutRequest": {"Item": key(sk)}}]}})),
+            ] {
+                assert!(policies.authorize(&id, operation, &body).is_err(), "{id} may {operation} {sk} of INST#");
+            }
+        }
     }
 }
 

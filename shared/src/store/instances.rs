@@ -106,16 +106,24 @@ impl UserStore {
     }
 
     /// Creates an instance with its sign-up policy (the operator's `admin create-instance`); the
-    /// item always records the policy.
+    /// item always records the policy. Its user id counter is an item of its own
+    /// ([`keys::user_ids`]), written in the same transaction.
     pub async fn create_instance_with(&self, instance: &InstanceName, sign_up: SignUpPolicy) -> Result<(), StoreError> {
         let mut item = keys::instance(instance);
         item.insert("created_at".into(), n(clock::now_micros()));
-        item.insert("next_user_id".into(), n(0));
         item.insert("sign_up".into(), s(sign_up.as_str()));
-        self.put_new(item).send().await.map_err(|e| match e.as_service_error() {
-            Some(se) if se.is_conditional_check_failed_exception() => StoreError::InstanceExists,
-            _ => classify("PutItem", e),
-        })?;
+        let mut counter = keys::user_ids(instance);
+        counter.insert("next_user_id".into(), n(0));
+        self.client
+            .transact_write_items()
+            .transact_items(self.transact_put_new(item)?)
+            .transact_items(self.transact_put_new(counter)?)
+            .send()
+            .await
+            .map_err(|e| match e.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(_)) => StoreError::InstanceExists,
+                _ => classify("TransactWriteItems", e),
+            })?;
         Ok(())
     }
 

@@ -17,9 +17,16 @@ pub(super) fn instance_pk(instance: &InstanceName) -> String {
     format!("INST#{instance}")
 }
 
-/// The instance item (which holds the user id counter).
+/// The instance item (its sign-up policy and linking; before the counter item below, also the
+/// user id counter).
 pub(super) fn instance(instance: &InstanceName) -> Item {
     key(instance_pk(instance), "INSTANCE")
+}
+
+/// The instance's user id counter, in a partition of its own: a login function may write it
+/// without any right on the instance's partition (its API keys).
+pub(super) fn user_ids(instance: &InstanceName) -> Item {
+    key(format!("USERIDS#{instance}"), "USERIDS")
 }
 
 /// An API key of the instance, by the key's SHA-256 (or by its whole `sk`, `APIKEY#{hash}`).
@@ -195,6 +202,7 @@ mod tests {
         assert_eq!(text(&user(&i, 5), "pk"), "USER#demo#5");
         assert_eq!(text(&username(&i, "rocket.cat"), "pk"), "UNAME#demo#rocket.cat");
         assert_eq!(text(&api_key(&i, "ab"), "sk"), "APIKEY#ab");
+        assert_eq!(text(&user_ids(&i), "pk"), "USERIDS#demo");
         assert_eq!(text(&user_session(&i, 5, "ab"), "pk"), "USESS#demo#5");
         assert_eq!(text(&deletion_audit(&i, 5, 7), "sk"), "DELETED#5#7");
         assert_eq!(text(&deletion_audit(&i, 37, 7), "pk"), "AUDIT#demo#5");

@@ -85,4 +85,9 @@ impl UserStore {
     pub fn table(&self) -> &str {
         &self.table
     }
+
+    /// The DynamoDB client (the local stack signs its requests as the function running).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
 }

@@ -103,8 +103,8 @@ impl UserStore {
     }
 
     /// The live users of `instance` whose key was made before keys had a salt (derived from
-    /// `TOKEN_SECRET` alone), by id. No Scan: user ids are handed out by the instance's counter,
-    /// so this reads the counter and then every user item below it, 100 a `BatchGetItem`
+    /// `TOKEN_SECRET` alone), by id. No Scan: user ids are handed out by the instance's counter
+    /// (its item [`keys::user_ids`], else the instance item's), so this reads the counter and then every user item below it, 100 a `BatchGetItem`
     /// (projected to three attributes). An operator's command (`admin legacy-keys`), never a
     /// request's: it reads each user of the instance once.
     pub async fn users_with_legacy_keys(&self, instance: &InstanceName) -> Result<Vec<u64>, StoreError> {
@@ -129,7 +129,9 @@ impl UserStore {
         let Some(item) = self.get(keys::instance(instance), true).await? else {
             return Err(StoreError::InstanceNotFound);
         };
-        let last: u64 = get_n(&item, "next_user_id")?;
+        // The counter item, or for an instance that has none yet, the instance item's counter.
+        let counter = self.get(keys::user_ids(instance), true).await?.unwrap_or(item);
+        let last: u64 = if counter.contains_key("next_user_id") { get_n(&counter, "next_user_id")? } else { 0 };
         let ids: Vec<u64> = (1..=last).collect();
         let mut users = Vec::new();
         for chunk in ids.chunks(100) {

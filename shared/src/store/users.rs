@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::deletion::is_tombstone;
 use super::error::classify;
-use super::items::{get_n, n, s, user_attributes, user_from_item, Item};
+use super::items::{get_n, n, sign_up_policy, user_attributes, user_from_item, Item};
 use super::user_keys::user_key_of;
 use super::{keys, StoreError, UserStore};
 use crate::domain::clock;
@@ -21,6 +21,11 @@ use crate::domain::username;
 
 /// How often a first login retries a transaction that lost on a username or a write conflict.
 const MAX_CREATE_ATTEMPTS: u32 = 12;
+
+/// How far above the instance item's counter a migrated counter item starts: while a deployment
+/// rolls out, functions of the previous version still take ids from the instance item, and
+/// their next ids must not be the new counter's (fewer first logins than this during a rollout).
+const LEGACY_COUNTER_GAP: u64 = 1_000;
 
 /// What the allocation of a new user's id found.
 enum Allocation {
@@ -156,38 +161,75 @@ impl UserStore {
         Err(StoreError::Contention)
     }
 
-    /// Next Syncano user id of the instance (atomic ADD) if its sign-up policy is open, and
-    /// whether the instance links accounts by verified email; fails if the instance does not
-    /// exist. The policy is the ADD's condition: the one write every new user makes to the
-    /// instance item enforces it for both dialects, with no read of its own, and a closed
-    /// instance's counter does not move. The refusal returns the item as it is, for its linking.
+    /// Next Syncano user id of the instance if its sign-up policy is open, and whether the
+    /// instance links accounts by verified email; fails if the instance does not exist. The
+    /// policy is read from the instance item (one consistent `GetItem`: first logins only), and
+    /// only then is the counter moved (`ADD` on its own item, [`keys::user_ids`]): a closed
+    /// instance's refusal writes nothing, and a login function writes nothing in the instance's
+    /// partition, where its API keys are (docs/security.md, "Least privilege in the table").
     async fn allocate_user_id(&self, instance: &InstanceName) -> Result<Allocation, StoreError> {
-        let linking = |attrs: &Item| matches!(attrs.get("link_by_verified_email"), Some(AttributeValue::Bool(true)));
+        let item = self
+            .client
+            .get_item()
+            .table_name(self.table())
+            .set_key(Some(keys::instance(instance)))
+            .projection_expression("sign_up, link_by_verified_email, next_user_id")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", e))?
+            .item
+            .ok_or(StoreError::InstanceNotFound)?;
+        let linking = matches!(item.get("link_by_verified_email"), Some(AttributeValue::Bool(true)));
+        if sign_up_policy(&item) != SignUpPolicy::Open {
+            return Ok(Allocation::SignUpClosed { linking });
+        }
+        // The counter of an instance made before the counter item had one is on the instance
+        // item: the first allocation without a counter item creates it from there.
+        let legacy: u64 = if item.contains_key("next_user_id") { get_n(&item, "next_user_id")? } else { 0 };
+        for _ in 0..2 {
+            if let Some(user_id) = self.add_user_id(instance).await? {
+                return Ok(Allocation::Id { user_id, linking });
+            }
+            self.create_user_ids(instance, legacy.saturating_add(LEGACY_COUNTER_GAP)).await?;
+        }
+        Err(StoreError::Corrupt("user id counter"))
+    }
+
+    /// `ADD next_user_id 1` on the counter item, if it exists: the new value.
+    async fn add_user_id(&self, instance: &InstanceName) -> Result<Option<u64>, StoreError> {
         let out = self
             .client
             .update_item()
             .table_name(self.table())
-            .set_key(Some(keys::instance(instance)))
+            .set_key(Some(keys::user_ids(instance)))
             .update_expression("ADD next_user_id :one")
-            .condition_expression("attribute_exists(pk) AND sign_up = :open")
+            .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":open", s(SignUpPolicy::Open.as_str()))
-            .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .return_values(ReturnValue::UpdatedNew)
             .send()
             .await;
         match out {
             Ok(out) => {
                 let attrs = out.attributes.ok_or(StoreError::Corrupt("next_user_id"))?;
-                Ok(Allocation::Id { user_id: get_n(&attrs, "next_user_id")?, linking: linking(&attrs) })
+                Ok(Some(get_n(&attrs, "next_user_id")?))
             }
             Err(e) => match e.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => match failed.item() {
-                    Some(attrs) => Ok(Allocation::SignUpClosed { linking: linking(attrs) }),
-                    None => Err(StoreError::InstanceNotFound),
-                },
+                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(None),
                 _ => Err(classify("UpdateItem", e)),
             },
+        }
+    }
+
+    /// Creates the counter item at `last` (the last id taken), unless it exists: of concurrent
+    /// creations one wins and the others find it, so no id is handed out twice.
+    pub(super) async fn create_user_ids(&self, instance: &InstanceName, last: u64) -> Result<(), StoreError> {
+        let mut item = keys::user_ids(instance);
+        item.insert("next_user_id".into(), n(last));
+        match self.put_new(item).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(classify("PutItem", e)),
         }
     }
 

@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
 use tokio::net::TcpListener;
 
+use crate::iam::{Denied, Policies};
 use crate::partition_keys::{self, KeyUse};
 
 /// One request DynamoDB received.
@@ -81,30 +82,71 @@ struct Shared {
     http: reqwest::Client,
     calls: Arc<Mutex<Vec<DynamoCall>>>,
     fault: Arc<Mutex<Option<FaultPlan>>>,
+    /// Each function's IAM policy, enforced on the requests it signs ([`crate::iam`]).
+    policies: Option<Arc<Policies>>,
+    denials: Arc<Mutex<Vec<Denied>>>,
+    /// Records calls and denials (a test's proxy); off for the long-running local stack.
+    record: bool,
 }
 
 pub struct CountingProxy {
     endpoint: String,
     calls: Arc<Mutex<Vec<DynamoCall>>>,
     fault: Arc<Mutex<Option<FaultPlan>>>,
+    denials: Arc<Mutex<Vec<Denied>>>,
 }
 
 impl CountingProxy {
     /// Serves on a free loopback port, forwarding to `upstream` (e.g. `http://127.0.0.1:8000`).
     pub async fn start(upstream: &str) -> std::io::Result<CountingProxy> {
+        CountingProxy::start_with(upstream, None, true).await
+    }
+
+    /// [`CountingProxy::start`], refusing as IAM would what a function's policy does not allow
+    /// (HTTP 400 `AccessDeniedException`, nothing forwarded): the principal is the SigV4
+    /// access key id of each request ([`crate::iam`]).
+    pub async fn start_enforcing(upstream: &str, policies: Arc<Policies>) -> std::io::Result<CountingProxy> {
+        CountingProxy::start_with(upstream, Some(policies), true).await
+    }
+
+    /// [`CountingProxy::start_enforcing`] that keeps no record (the local stack, which runs
+    /// for hours): refusals are only logged.
+    pub async fn start_enforcing_unrecorded(upstream: &str, policies: Arc<Policies>) -> std::io::Result<CountingProxy> {
+        CountingProxy::start_with(upstream, Some(policies), false).await
+    }
+
+    async fn start_with(
+        upstream: &str,
+        policies: Option<Arc<Policies>>,
+        record: bool,
+    ) -> std::io::Result<CountingProxy> {
         let calls = Arc::new(Mutex::new(Vec::new()));
         let fault = Arc::new(Mutex::new(None));
+        let denials = Arc::new(Mutex::new(Vec::new()));
         let shared = Shared {
             upstream: upstream.trim_end_matches('/').to_string(),
             http: reqwest::Client::new(),
             calls: calls.clone(),
             fault: fault.clone(),
+            policies,
+            denials: denials.clone(),
+            record,
         };
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let endpoint = format!("http://{}", listener.local_addr()?);
         let app = axum::Router::new().fallback(forward).with_state(shared);
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Ok(CountingProxy { endpoint, calls, fault })
+        Ok(CountingProxy { endpoint, calls, fault, denials })
+    }
+
+    /// The requests refused for their principal's policy so far.
+    pub fn denials(&self) -> Vec<Denied> {
+        lock(&self.denials).clone()
+    }
+
+    /// The log of refused requests itself (shared: it outlives this handle).
+    pub fn denial_log(&self) -> Arc<Mutex<Vec<Denied>>> {
+        self.denials.clone()
     }
 
     /// Fails the next `times` requests of `operation` (every operation when `None`) with `fault`.
@@ -194,11 +236,34 @@ fn describe(headers: &HeaderMap, body: &[u8]) -> DynamoCall {
 
 async fn forward(State(s): State<Shared>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let call = describe(&headers, &body);
+    // IAM decides before DynamoDB sees the request; a refused request is neither carried out
+    // nor billed.
+    if let Some(policies) = &s.policies {
+        let principal = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(crate::iam::access_key_id)
+            .unwrap_or_default();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        if let Err(denied) = policies.authorize(principal, &call.operation, &json) {
+            let table = json["TableName"]
+                .as_str()
+                .map(str::to_owned)
+                .or_else(|| json["RequestItems"].as_object().and_then(|t| t.keys().next().cloned()))
+                .unwrap_or_default();
+            tracing::warn!(principal, action = %denied.access.action, keys = ?denied.access.leading_keys, "access denied by the function's policy");
+            let answer = denied.body(&table);
+            if s.record {
+                lock(&s.denials).push(denied);
+            }
+            return dynamo_error(StatusCode::BAD_REQUEST, answer);
+        }
+    }
     let fault = next_fault(&s.fault, &call);
     let items = call.items;
     // A request without an operation (the functions' `GET /` preconnect in init, see
     // shared/src/app.rs) is not a DynamoDB request: it reads nothing and is not billed.
-    if !call.operation.is_empty() {
+    if !call.operation.is_empty() && s.record {
         lock(&s.calls).push(call);
     }
     match fault {

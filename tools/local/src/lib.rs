@@ -6,7 +6,7 @@
 //!   function crates' handlers in process (its registry is the one list of them, checked
 //!   against the template).
 //! - [`dynamodb_local`] runs DynamoDB Local and builds clients for it; [`counting_proxy`] counts
-//!   what reaches it.
+//!   what reaches it, and [`iam`] refuses there what a function's policy does not allow.
 //! - [`provider_features`] is the table of the provider code each function links (the features
 //!   of `shared` each function crate enables).
 //! - [`tls_front`] puts TLS with a run-time test CA before a plain local service (the benchmark).
@@ -19,6 +19,7 @@ pub mod demo;
 pub mod deployment;
 pub mod dynamodb_local;
 pub mod gateway;
+pub mod iam;
 pub mod partition_keys;
 pub mod provider_features;
 pub mod tables;

@@ -90,6 +90,8 @@ enum StackError {
     Gateway(#[from] GatewayError),
     #[error("the gateway failed: {0}")]
     Serve(std::io::Error),
+    #[error("cannot enforce the functions' IAM policies: {0}")]
+    Iam(String),
 }
 
 impl Args {
@@ -205,7 +207,18 @@ async fn run(args: Args) -> Result<(), StackError> {
     if let Some(path) = &args.sam_env_vars {
         write_sam_env_vars(&template, &vars, path, &args.container_host).await?;
     }
-    let app = App::from_vars(&vars).await?;
+    // The functions reach DynamoDB Local through a proxy that enforces each one's IAM policy from
+    // the template, each signing as itself (local_stack::iam); the printed endpoint stays the
+    // operator's (the admin tool, the curls), unrestricted.
+    let policies = local_stack::iam::Policies::load(&args.template).map_err(StackError::Iam)?;
+    let proxy =
+        local_stack::counting_proxy::CountingProxy::start_enforcing_unrecorded(&dynamodb_endpoint, Arc::new(policies))
+            .await
+            .map_err(|e| StackError::Iam(e.to_string()))?;
+    vars.insert("AWS_ENDPOINT_URL_DYNAMODB".into(), proxy.endpoint().to_owned());
+    let mut app = App::from_vars(&vars).await?;
+    let client = local_stack::iam::with_function_credentials(app.store.client());
+    app.store = shared::store::UserStore::new(client, app.store.table().to_owned());
 
     let api_key = match demo::seed(&app, &emulator, APP_ID, TOKEN_TTL_SECS).await {
         Ok(()) => Some(DEMO_API_KEY.to_owned()),

@@ -38,7 +38,7 @@ impl KeyUse {
 }
 
 /// The `pk` of a key or item map (`{"pk": {"S": "..."}}`).
-fn pk_of(key: &Value) -> Option<String> {
+pub fn pk_of(key: &Value) -> Option<String> {
     key["pk"]["S"].as_str().map(str::to_owned)
 }
 
@@ -88,23 +88,29 @@ fn tables(json: &Value) -> impl Iterator<Item = &Value> {
     json["RequestItems"].as_object().into_iter().flat_map(|t| t.values())
 }
 
-/// The partition a `Query` reads: the value its key condition compares `pk` with.
-fn query_pk(json: &Value) -> Option<String> {
-    let condition = json["KeyConditionExpression"].as_str()?;
-    let name =
-        |n: &str| json["ExpressionAttributeNames"][n].as_str().map(str::to_owned).unwrap_or_else(|| n.to_owned());
-    // `pk = :v` or `#n = :v`, first clause.
-    let clause = condition.split(" AND ").find(|c| c.contains('='))?;
-    let (left, right) = clause.split_once('=')?;
-    let (left, right) = (left.trim().trim_start_matches('('), right.trim().trim_end_matches(')'));
-    let placeholder = if name(left) == "pk" {
-        right
-    } else if name(right) == "pk" {
-        left
-    } else {
-        return None;
-    };
-    json["ExpressionAttributeValues"][placeholder]["S"].as_str().map(str::to_owned)
+/// The partition key a `Query`'s key condition names (`pk = :v`, or `#n = :v` with `#n` → `pk`;
+/// `AND` in any case).
+pub fn query_pk(body: &Value) -> Option<String> {
+    let condition = body["KeyConditionExpression"].as_str()?;
+    // Split the expression where its upper-case copy has ` AND `.
+    let upper = condition.to_ascii_uppercase();
+    let mut clauses = Vec::new();
+    let mut start = 0;
+    for (at, _) in upper.match_indices(" AND ") {
+        clauses.push(&condition[start..at]);
+        start = at + " AND ".len();
+    }
+    clauses.push(&condition[start..]);
+    for clause in clauses {
+        let Some((name, value)) = clause.split_once('=') else { continue };
+        let (name, value) = (name.trim().trim_start_matches('('), value.trim().trim_end_matches(')'));
+        let name =
+            if name.starts_with('#') { body["ExpressionAttributeNames"][name].as_str().unwrap_or("") } else { name };
+        if name == "pk" {
+            return body["ExpressionAttributeValues"][value]["S"].as_str().map(str::to_owned);
+        }
+    }
+    None
 }
 
 #[cfg(test)]

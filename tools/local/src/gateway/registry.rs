@@ -24,7 +24,8 @@ enum Kind {
     Scheduled(fn(Arc<App>) -> Authorizer),
 }
 
-/// Makes the [`Handler`] of a function crate: `$krate::handler(&app, req)`.
+/// Makes the [`Handler`] of a function crate: `$krate::handler(&app, req)`, run as that function
+/// ([`crate::iam::as_function`]: its DynamoDB requests carry its credentials).
 macro_rules! function {
     ($krate:ident) => {
         Kind::Route(|app: Arc<App>| -> Handler {
@@ -34,7 +35,7 @@ macro_rules! function {
                 async move {
                     match shared::entry::front::refusal(&app.config, &req) {
                         Some(refused) => refused,
-                        None => $krate::handler(&app, req).await,
+                        None => crate::iam::as_function(stringify!($krate), $krate::handler(&app, req)).await,
                     }
                 }
             })
@@ -50,7 +51,9 @@ macro_rules! authorizer {
                 let app = Arc::clone(&app);
                 Box::pin(async move {
                     let req = serde_json::from_value(event).map_err(|e| format!("authorizer event: {e}"))?;
-                    let answer = $krate::handler(&app, req).await.map_err(|e| e.to_string())?;
+                    let answer = crate::iam::as_function(stringify!($krate), $krate::handler(&app, req))
+                        .await
+                        .map_err(|e| e.to_string())?;
                     serde_json::to_value(answer).map_err(|e| e.to_string())
                 })
             })
@@ -64,7 +67,11 @@ macro_rules! scheduled {
         Kind::Scheduled(|app: Arc<App>| -> Authorizer {
             Arc::new(move |event| {
                 let app = Arc::clone(&app);
-                Box::pin(async move { $krate::handler(&app, event).await.map_err(|e| e.to_string()) })
+                Box::pin(async move {
+                    crate::iam::as_function(stringify!($krate), $krate::handler(&app, event))
+                        .await
+                        .map_err(|e| e.to_string())
+                })
             })
         })
     };
