@@ -40,16 +40,30 @@ fn field<'a>(text: &'a str, prefix: &str) -> &'a str {
     text.lines().find_map(|l| l.strip_prefix(prefix)).unwrap_or_else(|| panic!("no {prefix:?} in {text}")).trim()
 }
 
-#[tokio::test]
-async fn instances_and_keys_are_managed_from_the_command_line() {
+/// A fresh table (from template.yaml) named after `name`, in DynamoDB Local: its client, name and
+/// store.
+async fn fresh_table(name: &str) -> (aws_sdk_dynamodb::Client, String, UserStore) {
     // The tools' patient client: a cold DynamoDB Local on a loaded machine may take longer than 5 s.
     let dynamo = local_stack::dynamodb_local::client(endpoint_for_tests());
     // Unique even on a DynamoDB Local another test process started (pids repeat).
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-    let table = format!("admin-{}-{nanos:08x}", std::process::id());
+    let table = format!("{name}-{}-{nanos:08x}", std::process::id());
     let template = Template::load(repo_root().join("template.yaml")).expect("template");
     template.table().create(&dynamo, &table).await.expect("table");
     let store = UserStore::new(dynamo.clone(), &table);
+    (dynamo, table, store)
+}
+
+/// An instance `acme` open to sign-ups, made with the admin tool, and user keys to make users with.
+fn open_acme(table: &str) -> (InstanceName, UserKeys) {
+    stdout(&admin(table, &["create-instance", "acme", "--allow-user-create", "--sign-up", "open"]));
+    let keys = UserKeys::new(Some(TokenSecrets { current: (1, keys_secret()), previous: None }));
+    (InstanceName::parse("acme").expect("valid"), keys)
+}
+
+#[tokio::test]
+async fn instances_and_keys_are_managed_from_the_command_line() {
+    let (dynamo, table, store) = fresh_table("admin").await;
     let acme = InstanceName::parse("acme").expect("valid");
 
     let out = stdout(&admin(&table, &["create-instance", "acme", "--allow-user-create"]));
@@ -203,15 +217,8 @@ fn keys_secret() -> Secret {
 /// `--rekey` gives each a salted key: the legacy key stops working, the others are untouched.
 #[tokio::test]
 async fn legacy_keys_are_listed_and_rekeyed() {
-    let dynamo = local_stack::dynamodb_local::client(endpoint_for_tests());
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-    let table = format!("admin-legacy-{}-{nanos:08x}", std::process::id());
-    let template = Template::load(repo_root().join("template.yaml")).expect("template");
-    template.table().create(&dynamo, &table).await.expect("table");
-    let store = UserStore::new(dynamo.clone(), &table);
-    let acme = InstanceName::parse("acme").expect("valid");
-    stdout(&admin(&table, &["create-instance", "acme", "--allow-user-create", "--sign-up", "open"]));
-    let keys = UserKeys::new(Some(TokenSecrets { current: (1, keys_secret()), previous: None }));
+    let (dynamo, table, store) = fresh_table("admin-legacy").await;
+    let (acme, keys) = open_acme(&table);
     let mut users = Vec::new();
     for (i, name) in ["Old Timer", "New Comer", "Old Hand"].iter().enumerate() {
         let identity = VerifiedIdentity {
@@ -264,15 +271,8 @@ async fn legacy_keys_are_listed_and_rekeyed() {
 /// that a provider's deletion callback finds them from any instance (issue 28); idempotent.
 #[tokio::test]
 async fn identities_made_before_the_subject_lists_are_backfilled() {
-    let dynamo = local_stack::dynamodb_local::client(endpoint_for_tests());
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-    let table = format!("admin-subjects-{}-{nanos:08x}", std::process::id());
-    let template = Template::load(repo_root().join("template.yaml")).expect("template");
-    template.table().create(&dynamo, &table).await.expect("table");
-    let store = UserStore::new(dynamo.clone(), &table);
-    let acme = InstanceName::parse("acme").expect("valid");
-    stdout(&admin(&table, &["create-instance", "acme", "--allow-user-create", "--sign-up", "open"]));
-    let keys = UserKeys::new(Some(TokenSecrets { current: (1, keys_secret()), previous: None }));
+    let (dynamo, table, store) = fresh_table("admin-subjects").await;
+    let (acme, keys) = open_acme(&table);
     for subject in ["201", "202"] {
         let identity = VerifiedIdentity {
             provider: Provider::Facebook,

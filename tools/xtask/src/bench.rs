@@ -6,10 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
-use emulator::Emulator;
-use local_stack::counting_proxy::{CountingProxy, DynamoCall};
-use local_stack::demo::{self, Apps, FACEBOOK_APP_ID};
-use local_stack::dynamodb_local::{repo_root, DynamoDbLocal};
+use local_stack::counting_proxy::DynamoCall;
+use local_stack::demo::{self, FACEBOOK_APP_ID};
+use local_stack::dynamodb_local::repo_root;
 use local_stack::tls_front::{TestCa, TlsFront};
 use local_stack::Template;
 use serde_json::Value;
@@ -19,6 +18,7 @@ use crate::builds;
 use crate::cases::{Event, Events, RunEvents};
 use crate::peer;
 use crate::report::{report, splice};
+use crate::stack::Stack;
 
 /// The bare function every ratio is to.
 pub const FLOOR: &str = "floor";
@@ -194,12 +194,8 @@ pub async fn run(o: Options) -> Result<(), BenchError> {
     let peer = if o.peer && o.wants(PEER) { Some(peer::prepare(&root, &target)?) } else { None };
 
     eprintln!("== starting DynamoDB Local, the counting proxy and the provider emulator");
-    let dynamodb = DynamoDbLocal::start(0).await.map_err(|e| step("DynamoDB Local")(e.to_string()))?;
-    let proxy = CountingProxy::start(dynamodb.endpoint()).await.map_err(|e| step("counting proxy")(e.to_string()))?;
-    template.table().create(&dynamodb.client(), TABLE).await.map_err(|e| step("create table")(e.to_string()))?;
-    let apps = Apps::random();
-    let emulator = Emulator::new(apps.emulator_config());
-    let graph = emulator.spawn(0).await.map_err(|e| step("emulator")(e.to_string()))?;
+    let Stack { dynamodb, proxy, apps, emulator, graph } =
+        Stack::start(&template, TABLE).await.map_err(step("stack"))?;
     let mut vars: BTreeMap<String, String> =
         apps.stack_vars(TABLE, "https://api.example.com", proxy.endpoint(), &graph).into_iter().collect();
     vars.insert("RUST_LOG".into(), "info".into());

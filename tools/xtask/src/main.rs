@@ -14,6 +14,7 @@ mod peer;
 mod prices;
 mod report;
 mod scale;
+mod stack;
 
 use std::process::ExitCode;
 
@@ -36,38 +37,37 @@ usage: cargo xtask bench [--warm N] [--repeat R] [--no-arm64] [--only F,G] [--no
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
-        Some("bench") => match bench::Options::parse(&args[1..]) {
-            Ok(options) => match bench::run(options).await {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("bench: {e}");
-                    ExitCode::FAILURE
-                }
-            },
-            Err(e) => {
-                eprintln!("{e}\n\n{USAGE}");
-                ExitCode::from(2)
-            }
-        },
-        Some("scale") => match scale::Options::parse(&args[1..]) {
-            Ok(options) => match scale::run(options).await {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("scale: {e}");
-                    ExitCode::FAILURE
-                }
-            },
-            Err(e) => {
-                eprintln!("{e}\n\n{}", scale::USAGE);
-                ExitCode::from(2)
-            }
-        },
+        Some("bench") => task("bench", USAGE, bench::Options::parse(&args[1..]), bench::run).await,
+        Some("scale") => task("scale", scale::USAGE, scale::Options::parse(&args[1..]), scale::run).await,
         Some("-h" | "--help") => {
             println!("{USAGE}\n\n{}", scale::USAGE);
             ExitCode::SUCCESS
         }
         _ => {
             eprintln!("{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs a task on its parsed options: usage errors exit 2 with the task's usage, failures 1.
+async fn task<O, E1, E2, F, Fut>(name: &str, usage: &str, parsed: Result<O, E1>, run: F) -> ExitCode
+where
+    E1: std::fmt::Display,
+    E2: std::fmt::Display,
+    F: FnOnce(O) -> Fut,
+    Fut: std::future::Future<Output = Result<(), E2>>,
+{
+    match parsed {
+        Ok(options) => match run(options).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{name}: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Err(e) => {
+            eprintln!("{e}\n\n{usage}");
             ExitCode::from(2)
         }
     }

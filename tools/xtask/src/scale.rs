@@ -13,9 +13,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use emulator::Emulator;
-use local_stack::counting_proxy::{CountingProxy, DynamoCall};
-use local_stack::demo::{self, Apps, DEMO_API_KEY, DEMO_INSTANCE, FACEBOOK_APP_ID, OTHER_FACEBOOK_APP_ID};
-use local_stack::dynamodb_local::{repo_root, DynamoDbLocal};
+use local_stack::counting_proxy::DynamoCall;
+use local_stack::demo::{self, DEMO_API_KEY, DEMO_INSTANCE, FACEBOOK_APP_ID, OTHER_FACEBOOK_APP_ID};
+use local_stack::dynamodb_local::repo_root;
 use local_stack::Template;
 use serde_json::{json, Value};
 use shared::App;
@@ -23,6 +23,7 @@ use tokio::sync::Semaphore;
 
 use crate::operating::{access_log_bytes, logs_per_million, platform_line_bytes, LogMeter, Monitoring};
 use crate::prices;
+use crate::stack::Stack;
 
 /// DynamoDB's documented ceiling for one partition: read and write request units a second.
 const PARTITION_READS: f64 = 3_000.0;
@@ -353,13 +354,9 @@ pub async fn run(o: Options) -> Result<(), String> {
         std::fs::read_to_string(root.join("template.yaml")).map_err(|e| step("template.yaml")(e.to_string()))?;
     let monitoring = Monitoring::of_template(&template_text)?;
     eprintln!("== DynamoDB Local, the counting proxy, the emulator, {} environments", o.environments);
-    let dynamodb = DynamoDbLocal::start(0).await.map_err(|e| step("DynamoDB Local")(e.to_string()))?;
-    let proxy = CountingProxy::start(dynamodb.endpoint()).await.map_err(|e| step("counting proxy")(e.to_string()))?;
-    template.table().create(&dynamodb.client(), TABLE).await.map_err(|e| step("create table")(e.to_string()))?;
-    let apps = Apps::random();
-    let emulator = Emulator::new(apps.emulator_config());
-    let graph = emulator.spawn(0).await.map_err(|e| step("emulator")(e.to_string()))?;
-    let vars = apps.stack_vars(TABLE, "https://api.example.com", proxy.endpoint(), &graph);
+    let stack = Stack::start(&template, TABLE).await?;
+    let vars = stack.vars(TABLE);
+    let (proxy, emulator) = (&stack.proxy, stack.emulator.clone());
     let mut bases = Vec::new();
     for i in 0..o.environments {
         let app = Arc::new(App::from_vars(&vars).await.map_err(|e| step("app")(e.to_string()))?);
