@@ -273,7 +273,7 @@ const DELETION_SYNCANO: &[&str] = &["GetItem", "BatchGetItem", "PutItem", "Updat
 const SYNCANO_LOGIN: &[&str] = &["GetItem", "BatchGetItem", "PutItem", "UpdateItem"];
 
 /// The functions with `ReservedConcurrentExecutions` from `LoginReservedConcurrency`.
-const LOGIN_FUNCTIONS: [&str; 7] = [
+pub(crate) const LOGIN_FUNCTIONS: [&str; 7] = [
     "FacebookLoginFunction",
     "GoogleLoginFunction",
     "TwitterLoginFunction",
