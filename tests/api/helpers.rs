@@ -170,7 +170,7 @@ async fn spawn_app_on(
     let mut app = App::from_vars(&vars).await.expect("app config");
     // Each function's requests signed as that function (the gateway runs each as itself).
     let client = local_stack::iam::with_function_credentials(app.store.client());
-    app.store = shared::store::UserStore::new(client, table.clone());
+    app.store = shared::store::UserStore::new(client, table.clone()).with_user_id_block(app.config.user_id_block);
     let app = Arc::new(app);
 
     local_stack::demo::seed(&app, &emulator, APP_ID, 3600).await.expect("demo instance, key and user");

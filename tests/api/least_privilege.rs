@@ -134,10 +134,13 @@ async fn a_counter_on_the_instance_item_moves_to_its_own_item_without_an_operato
         .send()
         .await
         .expect("old counter");
+    // An environment of the new version, started after the deployment (the test's own one
+    // already holds a block of the demo user's counter, which this test replaced).
+    let base = crate::user_ids::environment(&t).await;
     let logins = (0..6).map(|i| {
         let (_, token) = t.facebook_user(&format!("Migrated Cat {i}"), None);
-        let t = &t;
-        async move { json(t.syncano_login(&token).await).await }
+        let (t, base) = (&t, &base);
+        async move { crate::user_ids::syncano_at_base(t, base, &token).await }
     });
     let mut ids: Vec<u64> = futures::future::join_all(logins)
         .await
@@ -154,5 +157,8 @@ async fn a_counter_on_the_instance_item_moves_to_its_own_item_without_an_operato
     assert!(ids[0] > 41 + 1000, "the new counter starts above the old one and its rollout gap: {ids:?}");
     let counter = t.dynamo.get_item().table_name(&t.table).set_key(Some(counter_key())).consistent_read(true);
     let counter = counter.send().await.expect("get").item.expect("the counter item");
-    assert_eq!(counter.get("next_user_id"), Some(&AttributeValue::N(ids[5].to_string())));
+    // One block reserved for all six (this environment's, `USER_ID_BLOCK`), from above the gap.
+    let block: u64 = t.app.config.user_id_block;
+    assert_eq!(ids, (42 + 1000..42 + 1000 + 6).collect::<Vec<_>>(), "the first ids of one block, in order");
+    assert_eq!(counter.get("next_user_id"), Some(&AttributeValue::N((41 + 1000 + block).to_string())));
 }

@@ -37,10 +37,15 @@ async fn set_policy(t: &TestApp, policy: Option<&str>) {
     update.send().await.expect("set the policy");
 }
 
-/// The instance's user id counter: a refused sign-up must not even allocate an id.
+/// The instance's user id counter (its own item, `USERIDS#{instance}`): a refused sign-up must
+/// not even reserve ids.
 async fn next_user_id(t: &TestApp) -> String {
-    let item = t.dynamo.get_item().table_name(&t.table).set_key(Some(instance_key())).consistent_read(true);
-    let item = item.send().await.expect("get").item.expect("the instance item");
+    let key = Item::from([
+        ("pk".to_string(), AttributeValue::S(format!("USERIDS#{INSTANCE}"))),
+        ("sk".to_string(), AttributeValue::S("USERIDS".into())),
+    ]);
+    let item = t.dynamo.get_item().table_name(&t.table).set_key(Some(key)).consistent_read(true);
+    let item = item.send().await.expect("get").item.expect("the counter item");
     item.get("next_user_id").and_then(|v| v.as_n().ok()).cloned().unwrap_or_default()
 }
 
@@ -92,6 +97,12 @@ async fn a_closed_instance_signs_up_nobody_through_either_dialect() {
     let (status, body) = syncano_with(&t, &t.api_key, &newcomer).await;
     assert_eq!(status, 200, "{body}");
     t.remember(body["user_key"].as_str().unwrap_or_default());
+    // The refusals took no id, not even from this environment's block of ids (issue 30): the
+    // newcomer's id follows the member's.
+    let (status, member_body) = syncano_with(&t, &t.api_key, &member).await;
+    assert_eq!(status, 200, "{member_body}");
+    t.remember(member_body["user_key"].as_str().unwrap_or_default());
+    assert_eq!(body["id"].as_u64(), member_body["id"].as_u64().map(|id| id + 1), "a refused sign-up took an id");
     let (status, body) = json(t.rocketchat_login(&newcomer).await).await;
     assert_eq!(status, 200, "{body}");
     t.remember(body["data"]["authToken"].as_str().unwrap_or_default());

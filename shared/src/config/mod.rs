@@ -78,6 +78,12 @@ pub const MIN_JWKS_MIN_REFETCH_MS: u64 = 1_000;
 pub const DEFAULT_JWKS_MAX_STALE_SECS: u64 = 86_400;
 /// Upper bound of `JWKS_MAX_STALE_SECS` (30 days).
 pub const MAX_JWKS_MAX_STALE_SECS: u64 = 30 * 86_400;
+/// Syncano user ids an execution environment reserves at once (`USER_ID_BLOCK`, issue 30): the
+/// instance's counter item takes one write per this many sign-ups of an environment, and a
+/// recycled environment leaves at most this many less one unused (docs/key-design.md).
+pub const DEFAULT_USER_ID_BLOCK: u64 = 100;
+/// Largest `USER_ID_BLOCK`: the ids a recycled environment may leave unused stay few.
+pub const MAX_USER_ID_BLOCK: u64 = 10_000;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -132,6 +138,8 @@ pub struct Config {
     pub dynamodb_timeout: Duration,
     /// `ORIGIN_SECRET`: the per-client front is on (`crate::entry::front`); `None` = off.
     pub origin_secret: Option<Secret>,
+    /// Syncano user ids an execution environment reserves with one write of the counter.
+    pub user_id_block: u64,
 }
 
 impl Config {
@@ -271,6 +279,7 @@ impl Config {
             dynamodb_attempt_timeout: Duration::from_millis(dynamodb_attempt_ms),
             dynamodb_timeout: Duration::from_millis(dynamodb_ms),
             origin_secret: origin_secret(vars.get("ORIGIN_SECRET"))?,
+            user_id_block: vars.number("USER_ID_BLOCK", DEFAULT_USER_ID_BLOCK, 1..=MAX_USER_ID_BLOCK)?,
         })
     }
 

@@ -2,7 +2,8 @@
 //!
 //! | item                     | pk                                   | sk                 |
 //! |--------------------------|--------------------------------------|--------------------|
-//! | instance (+ id counter, sign-up policy) | `INST#{instance}`                    | `INSTANCE`         |
+//! | instance (sign-up policy) | `INST#{instance}`                   | `INSTANCE`         |
+//! | user id counter (blocks: [`user_ids`]) | `USERIDS#{instance}`    | `USERIDS`          |
 //! | API key (hash only)      | `INST#{instance}`                    | `APIKEY#{sha256}`  |
 //! | identity → user snapshot | `IDENT#{instance}#{provider}#{sub}`  | `IDENT`            |
 //! | user                     | `USER#{instance}#{user id}`          | `USER`             |
@@ -54,6 +55,7 @@ mod linking;
 mod revocations;
 mod sessions;
 mod subjects;
+mod user_ids;
 mod user_keys;
 mod users;
 
@@ -68,6 +70,8 @@ pub use error::StoreError;
 pub use facebook_deletions::{Claim, DeletionCounts, FacebookDeletion};
 pub use linking::Unlinked;
 pub use revocations::{PendingRevocation, RevocationPlan};
+use user_ids::UserIdBlocks;
+pub use user_ids::JS_SAFE_LIMIT;
 pub use user_keys::user_key_of;
 
 /// The DynamoDB adapter: every read and write of the table goes through it.
@@ -75,11 +79,23 @@ pub use user_keys::user_key_of;
 pub struct UserStore {
     client: Client,
     table: String,
+    /// This execution environment's blocks of user ids (shared by the store's clones).
+    user_ids: std::sync::Arc<UserIdBlocks>,
 }
 
 impl UserStore {
+    /// A store whose environment reserves [`crate::config::DEFAULT_USER_ID_BLOCK`] user ids at once.
     pub fn new(client: Client, table: impl Into<String>) -> UserStore {
-        UserStore { client, table: table.into() }
+        UserStore {
+            client,
+            table: table.into(),
+            user_ids: std::sync::Arc::new(UserIdBlocks::new(crate::config::DEFAULT_USER_ID_BLOCK)),
+        }
+    }
+
+    /// This store with blocks of `size` user ids (`USER_ID_BLOCK`), none reserved yet.
+    pub fn with_user_id_block(self, size: u64) -> UserStore {
+        UserStore { user_ids: std::sync::Arc::new(UserIdBlocks::new(size)), ..self }
     }
 
     pub fn table(&self) -> &str {

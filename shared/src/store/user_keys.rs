@@ -119,8 +119,9 @@ impl UserStore {
     }
 
     /// Every user item of `instance` (tombstones too), projected to `projection`, without a Scan:
-    /// the instance's counter says how many ids were handed out, then 100 user items a
-    /// `BatchGetItem`. For an operator's command only: it reads each user of the instance once.
+    /// the instance's counter says the highest id any environment reserved (the ids of blocks
+    /// never handed out are misses: docs/key-design.md, "User ids in blocks"), then 100 user
+    /// items a `BatchGetItem`. For an operator's command only: it reads each user of the instance once.
     pub(super) async fn every_user_item(
         &self,
         instance: &InstanceName,

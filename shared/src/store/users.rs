@@ -10,6 +10,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use super::deletion::is_tombstone;
 use super::error::classify;
 use super::items::{get_n, n, sign_up_policy, user_attributes, user_from_item, Item};
+use super::user_ids::{BlockError, IdBlock};
 use super::user_keys::user_key_of;
 use super::{keys, StoreError, UserStore};
 use crate::domain::clock;
@@ -164,9 +165,11 @@ impl UserStore {
     /// Next Syncano user id of the instance if its sign-up policy is open, and whether the
     /// instance links accounts by verified email; fails if the instance does not exist. The
     /// policy is read from the instance item (one consistent `GetItem`: first logins only), and
-    /// only then is the counter moved (`ADD` on its own item, [`keys::user_ids`]): a closed
-    /// instance's refusal writes nothing, and a login function writes nothing in the instance's
-    /// partition, where its API keys are (docs/security.md, "Least privilege in the table").
+    /// only then is an id taken: a closed instance's refusal takes none and writes nothing, and a
+    /// login function writes nothing in the instance's partition, where its API keys are
+    /// (docs/security.md, "Least privilege in the table"). The id comes from this execution
+    /// environment's block ([`super::user_ids`]); when that is used up, the next block is
+    /// reserved with one `ADD` on the counter's own item ([`keys::user_ids`]).
     async fn allocate_user_id(&self, instance: &InstanceName) -> Result<Allocation, StoreError> {
         let item = self
             .client
@@ -184,11 +187,24 @@ impl UserStore {
         if sign_up_policy(&item) != SignUpPolicy::Open {
             return Ok(Allocation::SignUpClosed { linking });
         }
+        // One lock per instance and environment: concurrent first logins here take distinct ids,
+        // and wait for one reservation rather than each making its own.
+        let block = self.user_ids.of(instance);
+        let mut block = block.lock().await;
+        if let Some(user_id) = block.take() {
+            return Ok(Allocation::Id { user_id, linking });
+        }
+        let size = self.user_ids.size();
         // The counter of an instance made before the counter item had one is on the instance
-        // item: the first allocation without a counter item creates it from there.
+        // item: the first reservation without a counter item creates it from there.
         let legacy: u64 = if item.contains_key("next_user_id") { get_n(&item, "next_user_id")? } else { 0 };
         for _ in 0..2 {
-            if let Some(user_id) = self.add_user_id(instance).await? {
+            if let Some(top) = self.add_user_ids(instance, size).await? {
+                *block = IdBlock::reserved(top, size).map_err(|e| match e {
+                    BlockError::Corrupt => StoreError::Corrupt("next_user_id below its block"),
+                    BlockError::Exhausted => StoreError::Corrupt("user ids exhausted: none left below 2^53"),
+                })?;
+                let user_id = block.take().ok_or(StoreError::Corrupt("an empty block of user ids"))?;
                 return Ok(Allocation::Id { user_id, linking });
             }
             self.create_user_ids(instance, legacy.saturating_add(LEGACY_COUNTER_GAP)).await?;
@@ -196,16 +212,17 @@ impl UserStore {
         Err(StoreError::Corrupt("user id counter"))
     }
 
-    /// `ADD next_user_id 1` on the counter item, if it exists: the new value.
-    async fn add_user_id(&self, instance: &InstanceName) -> Result<Option<u64>, StoreError> {
+    /// `ADD next_user_id :size` on the counter item, if it exists: the new value, the last id of
+    /// the block this environment now owns.
+    async fn add_user_ids(&self, instance: &InstanceName, size: u64) -> Result<Option<u64>, StoreError> {
         let out = self
             .client
             .update_item()
             .table_name(self.table())
             .set_key(Some(keys::user_ids(instance)))
-            .update_expression("ADD next_user_id :one")
+            .update_expression("ADD next_user_id :block")
             .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":block", n(size))
             .return_values(ReturnValue::UpdatedNew)
             .send()
             .await;

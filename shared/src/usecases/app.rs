@@ -93,7 +93,7 @@ impl App {
 
     pub fn build(config: Config, dynamo: aws_sdk_dynamodb::Client) -> Result<App, AppError> {
         Ok(App {
-            store: UserStore::new(dynamo, config.table_name.clone()),
+            store: UserStore::new(dynamo, config.table_name.clone()).with_user_id_block(config.user_id_block),
             providers: Providers::new(&config)?,
             user_keys: UserKeys::new(config.token_secrets.clone()),
             limiter: FailureLimiter::new(

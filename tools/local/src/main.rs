@@ -218,7 +218,8 @@ async fn run(args: Args) -> Result<(), StackError> {
     vars.insert("AWS_ENDPOINT_URL_DYNAMODB".into(), proxy.endpoint().to_owned());
     let mut app = App::from_vars(&vars).await?;
     let client = local_stack::iam::with_function_credentials(app.store.client());
-    app.store = shared::store::UserStore::new(client, app.store.table().to_owned());
+    app.store = shared::store::UserStore::new(client, app.store.table().to_owned())
+        .with_user_id_block(app.config.user_id_block);
 
     let api_key = match demo::seed(&app, &emulator, APP_ID, TOKEN_TTL_SECS).await {
         Ok(()) => Some(DEMO_API_KEY.to_owned()),
