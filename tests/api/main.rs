@@ -28,3 +28,4 @@ mod soak;
 mod syncano;
 mod template;
 mod throttle;
+mod throttled;

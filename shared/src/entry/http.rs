@@ -45,11 +45,18 @@ pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body
     resp
 }
 
-/// `Retry-After` for the failures a client should retry later: 503 (1 s) and 429 (until the
-/// failure window ends).
+/// `Retry-After` of a 503 for throttling, in seconds, drawn for each answer: the SDK has already
+/// retried within the function (backoffs of up to 1 s and 2 s), so the client comes back in a
+/// later second of the partition's per-second budget, and the clients one hot partition refused
+/// together come back spread over four seconds instead of all at once (docs/security.md).
+pub const THROTTLED_RETRY_AFTER_SECS: std::ops::RangeInclusive<i64> = 2..=5;
+
+/// `Retry-After` for the failures a client should retry later: 503 (1 s; throttling
+/// [`THROTTLED_RETRY_AFTER_SECS`]) and 429 (until the failure window ends).
 pub fn set_retry_after(resp: &mut Response<Body>, err: &crate::usecases::error::UseCaseError) {
     let secs = match err {
         crate::usecases::error::UseCaseError::StoreUnavailable(_) => 1,
+        crate::usecases::error::UseCaseError::StoreThrottled(_) => rand::random_range(THROTTLED_RETRY_AFTER_SECS),
         crate::usecases::error::UseCaseError::TooManyFailures(wait) => (*wait).max(1),
         _ => return,
     };

@@ -1,0 +1,216 @@
+//! DynamoDB throttling one partition (issue 30, "when DynamoDB throttles anyway"): a hot key
+//! (the instance's, a user's) throttled past the SDK's own retries answers 503 with a spread
+//! `Retry-After` in each dialect's body, writes nothing (no part of a user, no failure counter,
+//! no session), and the login line counts it as `store_throttled`. A transaction DynamoDB
+//! cancelled for throttling is no lost race: it is answered at once, never read again as one.
+
+use local_stack::counting_proxy::{CountingProxy, DynamoFault};
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+/// Enough throttled answers to outlast the SDK's retries of every request of a login.
+const EVERY_TIME: u32 = u32::MAX;
+
+#[derive(Clone, Copy, Debug)]
+enum Dialect {
+    Syncano,
+    RocketChat,
+}
+
+/// What a login answered, and its request line.
+struct Answer {
+    status: u16,
+    retry_after: Option<String>,
+    body: Value,
+    line: Value,
+}
+
+async fn login(t: &TestApp, dialect: Dialect, token: &str) -> Answer {
+    let resp = match dialect {
+        Dialect::Syncano => t.syncano_login(token).await,
+        Dialect::RocketChat => t.rocketchat_login(token).await,
+    };
+    let request_id = resp.headers()["apigw-requestid"].to_str().expect("ascii").to_string();
+    let retry_after = resp.headers().get("retry-after").map(|v| v.to_str().unwrap_or_default().to_string());
+    let (status, body) = json(resp).await;
+    for secret in [&body["user_key"], &body["data"]["authToken"]] {
+        t.remember(secret.as_str().unwrap_or_default());
+    }
+    let lines = request_lines(&request_id);
+    assert_eq!(lines.len(), 1, "one line per request: {lines:?}");
+    Answer { status, retry_after, body, line: lines.into_iter().next().unwrap_or_default() }
+}
+
+/// The whole table, in an order that compares.
+async fn table(t: &TestApp) -> Vec<String> {
+    let mut items: Vec<String> = t
+        .scan()
+        .await
+        .into_iter()
+        .map(|item| {
+            let mut attrs: Vec<String> = item.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+            attrs.sort();
+            attrs.join(" ")
+        })
+        .collect();
+    items.sort();
+    items
+}
+
+/// The items that differ between two [`table`]s, but for the instance's user id counter: an id the
+/// login took before its transaction was refused is a gap (docs/key-design.md), not part of a user.
+fn changed(before: &[String], after: &[String]) -> Vec<String> {
+    let counter = format!("pk=S(\"USERIDS#{INSTANCE}\")");
+    let only = |a: &[String], b: &[String]| -> Vec<String> {
+        a.iter().filter(|i| !b.contains(i) && !i.contains(&counter)).cloned().collect()
+    };
+    [only(before, after), only(after, before)].concat()
+}
+
+/// `Retry-After` of a throttled answer: whole seconds, spread so that the clients a hot
+/// partition refused together do not come back together, and short enough for a person.
+fn assert_throttled_retry_after(what: &str, retry_after: Option<&str>) {
+    let secs: u64 = retry_after
+        .unwrap_or_else(|| panic!("{what}: no Retry-After"))
+        .parse()
+        .unwrap_or_else(|e| panic!("{what}: Retry-After {retry_after:?}: {e}"));
+    assert!((2..=5).contains(&secs), "{what}: Retry-After {secs}");
+}
+
+/// The dialect's own 503 body.
+fn assert_unavailable_body(what: &str, dialect: Dialect, body: &Value) {
+    let want = match dialect {
+        Dialect::Syncano => json!({ "detail": "Service temporarily unavailable. Try again later." }),
+        Dialect::RocketChat => json!({
+            "success": false,
+            "status": "error",
+            "error": "error-service-unavailable",
+            "message": "Service temporarily unavailable. Try again later."
+        }),
+    };
+    assert_eq!(body, &want, "{what}");
+}
+
+/// A login of `token` through `dialect` while `pk` is throttled on every request: 503, the
+/// throttled `Retry-After`, the dialect's body, `store_throttled` in its line, and not one item
+/// of the table changed.
+async fn assert_throttled_login(t: &TestApp, proxy: &CountingProxy, pk: &str, dialect: Dialect, token: &str) {
+    let what = format!("{dialect:?} login with {pk} throttled");
+    let before = table(t).await;
+    proxy.take();
+    proxy.fail_partition(DynamoFault::Throttled, pk, EVERY_TIME);
+    let answer = login(t, dialect, token).await;
+    proxy.heal();
+    let calls = proxy.take();
+    assert!(calls.iter().any(|c| c.keys.iter().any(|k| k.pk == pk)), "{what}: the login never asked for {pk}");
+    assert_eq!(answer.status, 503, "{what}: {}", answer.body);
+    assert_throttled_retry_after(&what, answer.retry_after.as_deref());
+    assert_unavailable_body(&what, dialect, &answer.body);
+    assert_eq!(answer.line["Outcome"], "store_throttled", "{what}: {}", answer.line);
+    assert_eq!(answer.line["status"], 503, "{what}: {}", answer.line);
+    assert_eq!(table(t).await, before, "{what}: the table changed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_instance_key_answers_503_with_retry_after_in_both_dialects_and_writes_nothing() {
+    let (t, proxy) = spawn_app_behind_proxy().await;
+    let instance_pk = format!("INST#{INSTANCE}");
+    // A first login and a returning one of each dialect: each reads the instance's item.
+    let (_, returning) = t.facebook_user("Hot Instance Regular", None);
+    for dialect in [Dialect::Syncano, Dialect::RocketChat] {
+        assert_eq!(login(&t, dialect, &returning).await.status, 200, "{dialect:?} healthy");
+    }
+    for dialect in [Dialect::Syncano, Dialect::RocketChat] {
+        let (_, newcomer) = t.facebook_user(&format!("Hot Instance Newcomer {dialect:?}"), None);
+        assert_throttled_login(&t, &proxy, &instance_pk, dialect, &newcomer).await;
+        assert_throttled_login(&t, &proxy, &instance_pk, Dialect::Syncano, &returning).await;
+        // Healed, the same person signs up whole.
+        assert_eq!(login(&t, dialect, &newcomer).await.status, 200, "{dialect:?} after the throttle");
+    }
+    t.assert_logs_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_user_key_answers_503_with_retry_after_in_both_dialects_and_writes_nothing() {
+    let (t, proxy) = spawn_app_behind_proxy().await;
+    let mut throttled = Vec::new();
+    for dialect in [Dialect::Syncano, Dialect::RocketChat] {
+        let (person, token) = t.facebook_user(&format!("Hot User {dialect:?}"), None);
+        let subject = t.emulator.app_scoped_user_id(&person, APP_ID);
+        let identity_pk = format!("IDENT#{INSTANCE}#facebook#{subject}");
+        // Their first login, then (once they exist) a returning one.
+        assert_throttled_login(&t, &proxy, &identity_pk, dialect, &token).await;
+        let first = login(&t, dialect, &token).await;
+        assert_eq!(first.status, 200, "{dialect:?}: {}", first.body);
+        assert_throttled_login(&t, &proxy, &identity_pk, dialect, &token).await;
+        // The user's own item, which the returning login of each dialect reads or writes under.
+        let user_id = match dialect {
+            Dialect::Syncano => first.body["id"].as_u64().expect("id"),
+            Dialect::RocketChat => login(&t, Dialect::Syncano, &token).await.body["id"].as_u64().expect("id"),
+        };
+        for pk in [format!("USER#{INSTANCE}#{user_id}"), format!("USESS#{INSTANCE}#{user_id}")] {
+            proxy.take();
+            assert_eq!(login(&t, dialect, &token).await.status, 200);
+            if proxy.take().iter().any(|c| c.keys.iter().any(|k| k.pk == pk)) {
+                assert_throttled_login(&t, &proxy, &pk, dialect, &token).await;
+                throttled.push((dialect, pk.split('#').next().unwrap_or_default().to_string()));
+            }
+        }
+    }
+    // A Rocket.Chat login writes its session under the user's key (Syncano's reads only the
+    // identity's, with the user's snapshot in it).
+    assert!(throttled.iter().any(|(d, pk)| matches!(d, Dialect::RocketChat) && pk == "USESS"), "{throttled:?}");
+    t.assert_logs_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_cancelled_for_throttling_answers_503_and_writes_no_user() {
+    let (t, proxy) = spawn_app_behind_proxy().await;
+    for dialect in [Dialect::Syncano, Dialect::RocketChat] {
+        let what = format!("{dialect:?} first login, its transaction cancelled with ThrottlingError");
+        let (_, token) = t.facebook_user(&format!("Cancelled {dialect:?}"), None);
+        let before = table(&t).await;
+        proxy.take();
+        proxy.fail(DynamoFault::CancelledThrottled, Some("TransactWriteItems"), EVERY_TIME);
+        let answer = login(&t, dialect, &token).await;
+        proxy.heal();
+        let transactions = proxy.take().iter().filter(|c| c.operation == "TransactWriteItems").count();
+        assert_eq!(answer.status, 503, "{what}: {}", answer.body);
+        assert_throttled_retry_after(&what, answer.retry_after.as_deref());
+        assert_unavailable_body(&what, dialect, &answer.body);
+        assert_eq!(answer.line["Outcome"], "store_throttled", "{what}: {}", answer.line);
+        // Answered at once: not read as a lost race and tried again.
+        assert_eq!(transactions, 1, "{what}");
+        assert_eq!(changed(&before, &table(&t).await), Vec::<String>::new(), "{what}");
+        assert_eq!(login(&t, dialect, &token).await.status, 200, "{what}: healed");
+    }
+    t.assert_logs_clean();
+}
+
+/// A key reset whose transaction DynamoDB cancelled for throttling is no reset that lost a race:
+/// 503 at once (one transaction), the old key still the user's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_reset_cancelled_for_throttling_is_no_lost_race() {
+    let (t, proxy) = spawn_app_behind_proxy().await;
+    let (_, token) = t.facebook_user("Reset Under Load", None);
+    let first = login(&t, Dialect::Syncano, &token).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let user_key = first.body["user_key"].as_str().unwrap_or_default().to_string();
+    let reset = format!("{}/v1.1/instances/{INSTANCE}/users/{}/reset_key/", t.base, first.body["id"]);
+    let before = table(&t).await;
+    proxy.take();
+    proxy.fail(DynamoFault::CancelledThrottled, Some("TransactWriteItems"), EVERY_TIME);
+    let resp = t.http.post(&reset).header("x-api-key", ADMIN_API_KEY).send().await.expect("reset");
+    proxy.heal();
+    let retry_after = resp.headers().get("retry-after").map(|v| v.to_str().unwrap_or_default().to_string());
+    let (status, body) = json(resp).await;
+    let transactions = proxy.take().iter().filter(|c| c.operation == "TransactWriteItems").count();
+    assert_eq!(status, 503, "{body}");
+    assert_throttled_retry_after("reset_key", retry_after.as_deref());
+    assert_unavailable_body("reset_key", Dialect::Syncano, &body);
+    assert_eq!(transactions, 1, "a throttled cancellation is not retried as a race");
+    assert_eq!(table(&t).await, before, "the table changed");
+    assert_eq!(t.user_key_status(&user_key).await, 200, "the old key still works");
+    t.assert_logs_clean();
+}
