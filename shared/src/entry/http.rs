@@ -178,3 +178,25 @@ pub fn encode_path_segment(text: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod retry_after_tests {
+    use super::*;
+    use crate::usecases::error::UseCaseError;
+
+    fn retry_after(err: &UseCaseError) -> Option<i64> {
+        let mut resp = json_response(StatusCode::SERVICE_UNAVAILABLE, &serde_json::json!({}));
+        set_retry_after(&mut resp, err);
+        resp.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok())
+    }
+
+    #[test]
+    fn throttling_asks_for_a_spread_wait_an_outage_for_one_second() {
+        let waits: std::collections::BTreeSet<i64> =
+            (0..200).filter_map(|_| retry_after(&UseCaseError::StoreThrottled("x".into()))).collect();
+        assert_eq!(waits, THROTTLED_RETRY_AFTER_SECS.collect(), "every value of the range, and only those");
+        assert_eq!(retry_after(&UseCaseError::StoreUnavailable("x".into())), Some(1));
+        assert_eq!(retry_after(&UseCaseError::TooManyFailures(42)), Some(42));
+        assert_eq!(retry_after(&UseCaseError::Internal("x".into())), None);
+    }
+}

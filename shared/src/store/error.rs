@@ -97,3 +97,53 @@ pub(super) fn transaction_cancelled(err: &SdkError<TransactWriteItemsError, Http
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dynamodb::error::ErrorMetadata;
+    use aws_sdk_dynamodb::operation::get_item::GetItemError;
+    use aws_sdk_dynamodb::types::error::TransactionCanceledException;
+
+    use super::*;
+
+    fn answer(status: u16) -> HttpResponse {
+        HttpResponse::new(status.try_into().expect("a status"), "{}".into())
+    }
+
+    fn get_error(code: &str, status: u16) -> SdkError<GetItemError, HttpResponse> {
+        SdkError::service_error(GetItemError::generic(ErrorMetadata::builder().code(code).build()), answer(status))
+    }
+
+    fn cancelled(reasons: &[&str]) -> SdkError<TransactWriteItemsError, HttpResponse> {
+        let reasons = reasons.iter().map(|code| CancellationReason::builder().code(*code).build()).collect();
+        let cancelled = TransactionCanceledException::builder().set_cancellation_reasons(Some(reasons)).build();
+        SdkError::service_error(TransactWriteItemsError::TransactionCanceledException(cancelled), answer(400))
+    }
+
+    #[test]
+    fn every_throttling_answer_is_throttled_not_unavailable() {
+        for code in THROTTLING_CODES {
+            assert!(matches!(classify("GetItem", get_error(code, 400)), StoreError::Throttled(_)), "{code}");
+        }
+        assert!(matches!(classify("GetItem", get_error("InternalServerError", 500)), StoreError::Unavailable(_)));
+        assert!(matches!(classify("GetItem", get_error("ValidationException", 400)), StoreError::Dynamo(_)));
+    }
+
+    #[test]
+    fn a_transaction_cancelled_for_throttling_is_no_race() {
+        for reasons in [
+            &["ThrottlingError"][..],
+            &["None", "ThrottlingError", "None"],
+            &["ConditionalCheckFailed", "ThrottlingError"],
+        ] {
+            assert!(!transaction_cancelled(&cancelled(reasons)), "{reasons:?}");
+            assert!(
+                matches!(classify("TransactWriteItems", cancelled(reasons)), StoreError::Throttled(_)),
+                "{reasons:?}"
+            );
+        }
+        for reasons in [&["ConditionalCheckFailed", "None"][..], &["TransactionConflict", "None"]] {
+            assert!(transaction_cancelled(&cancelled(reasons)), "{reasons:?}");
+        }
+    }
+}
