@@ -27,10 +27,22 @@ struct Answer {
 }
 
 async fn login(t: &TestApp, dialect: Dialect, token: &str) -> Answer {
-    let resp = match dialect {
-        Dialect::Syncano => t.syncano_login(token).await,
-        Dialect::RocketChat => t.rocketchat_login(token).await,
+    login_at(t, &t.base, dialect, token).await
+}
+
+/// [`login`] through the gateway at `base` (another execution environment on the same table).
+async fn login_at(t: &TestApp, base: &str, dialect: Dialect, token: &str) -> Answer {
+    let request = match dialect {
+        Dialect::Syncano => t
+            .http
+            .post(format!("{base}/v1.1/instances/{INSTANCE}/user/auth/facebook/"))
+            .header("x-api-key", &t.api_key)
+            .json(&json!({ "access_token": token })),
+        Dialect::RocketChat => t.http.post(format!("{base}/api/v1/login")).json(&json!({
+            "serviceName": "facebook", "accessToken": token, "secret": "client-secret", "expiresIn": 3600
+        })),
     };
+    let resp = request.send().await.expect("request");
     let request_id = resp.headers()["apigw-requestid"].to_str().expect("ascii").to_string();
     let retry_after = resp.headers().get("retry-after").map(|v| v.to_str().unwrap_or_default().to_string());
     let (status, body) = json(resp).await;
@@ -96,11 +108,23 @@ fn assert_unavailable_body(what: &str, dialect: Dialect, body: &Value) {
 /// throttled `Retry-After`, the dialect's body, `store_throttled` in its line, and not one item
 /// of the table changed.
 async fn assert_throttled_login(t: &TestApp, proxy: &CountingProxy, pk: &str, dialect: Dialect, token: &str) {
+    assert_throttled_login_at(t, &t.base, proxy, pk, dialect, token).await;
+}
+
+/// [`assert_throttled_login`] through the gateway at `base`.
+async fn assert_throttled_login_at(
+    t: &TestApp,
+    base: &str,
+    proxy: &CountingProxy,
+    pk: &str,
+    dialect: Dialect,
+    token: &str,
+) {
     let what = format!("{dialect:?} login with {pk} throttled");
     let before = table(t).await;
     proxy.take();
     proxy.fail_partition(DynamoFault::Throttled, pk, EVERY_TIME);
-    let answer = login(t, dialect, token).await;
+    let answer = login_at(t, base, dialect, token).await;
     proxy.heal();
     let calls = proxy.take();
     assert!(calls.iter().any(|c| c.keys.iter().any(|k| k.pk == pk)), "{what}: the login never asked for {pk}");
@@ -112,30 +136,38 @@ async fn assert_throttled_login(t: &TestApp, proxy: &CountingProxy, pk: &str, di
     assert_eq!(table(t).await, before, "{what}: the table changed");
 }
 
+/// Another execution environment of the same functions on `t`'s table (and DynamoDB endpoint):
+/// its own `App`, with nothing in memory yet. Its gateway's base URL.
+async fn another_environment(t: &TestApp) -> String {
+    let mut app = shared::App::from_vars(&t.vars).await.expect("app config");
+    let client = local_stack::iam::with_function_credentials(app.store.client());
+    app.store = shared::store::UserStore::new(client, t.table.clone());
+    serve_app(std::sync::Arc::new(app)).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_throttled_instance_key_answers_503_with_retry_after_in_both_dialects_and_writes_nothing() {
     let (t, proxy) = spawn_app_behind_proxy().await;
     let instance_pk = format!("INST#{INSTANCE}");
     // Before any request of this environment has succeeded, so that none of its answers about the
     // instance is kept in memory (issue 30 keeps API key checks): each login asks the partition.
-    // A Syncano and a Rocket.Chat first login (the key and the sign-up policy), and a Syncano
-    // returning login (the key) of the demo user.
+    // A Syncano first login (the API key) and a Rocket.Chat one (the sign-up policy).
     let (_, newcomer_syncano) = t.facebook_user("Hot Instance Syncano", None);
     let (_, newcomer_rocketchat) = t.facebook_user("Hot Instance Rocket", None);
-    let logins = [
-        (Dialect::Syncano, newcomer_syncano.as_str()),
-        (Dialect::RocketChat, newcomer_rocketchat.as_str()),
-        (Dialect::Syncano, EVENT_TOKEN),
-    ];
+    let logins = [(Dialect::Syncano, newcomer_syncano.as_str()), (Dialect::RocketChat, newcomer_rocketchat.as_str())];
     for (dialect, token) in logins {
         assert_throttled_login(&t, &proxy, &instance_pk, dialect, token).await;
     }
-    // Healed, each signs in, the newcomers whole.
+    // Healed, each signs up whole.
     for (dialect, token) in logins {
         let answer = login(&t, dialect, token).await;
         assert_eq!(answer.status, 200, "{dialect:?} after the throttle: {}", answer.body);
     }
-    assert_eq!(t.login_writes().await[..3], [3, 3, 3], "the demo user and the two newcomers");
+    assert_eq!(t.login_writes().await[..3], [2, 2, 2], "two whole users");
+    // A Syncano returning login (the API key), in a new environment (nothing in memory).
+    let fresh = another_environment(&t).await;
+    assert_throttled_login_at(&t, &fresh, &proxy, &instance_pk, Dialect::Syncano, &newcomer_syncano).await;
+    assert_eq!(login_at(&t, &fresh, Dialect::Syncano, &newcomer_syncano).await.status, 200, "healed");
     t.assert_logs_clean();
 }
 
@@ -259,5 +291,34 @@ async fn a_key_reset_cancelled_for_throttling_is_no_lost_race() {
     assert_eq!(transactions, 1, "a throttled cancellation is not retried as a race");
     assert_eq!(table(&t).await, before, "the table changed");
     assert_eq!(t.user_key_status(&user_key).await, 200, "the old key still works");
+    t.assert_logs_clean();
+}
+
+/// A deletion whose last transaction (the tombstone's removal) DynamoDB cancelled for throttling
+/// is unfinished, not corrupt: 503 with `Retry-After`, and the same deletion again finishes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deletion_cancelled_for_throttling_is_unfinished_not_corrupt() {
+    let (t, proxy) = spawn_app_behind_proxy().await;
+    let (_, token) = t.facebook_user("Deleted Under Load", None);
+    let user = login(&t, Dialect::Syncano, &token).await;
+    assert_eq!(user.status, 200, "{}", user.body);
+    let delete = || {
+        t.http
+            .delete(format!("{}/v1.1/instances/{INSTANCE}/users/{}/", t.base, user.body["id"]))
+            .header("x-api-key", ADMIN_API_KEY)
+    };
+    // Step 1 (the tombstone) passes; step 3's transaction is cancelled (the user has no session:
+    // step 2 writes nothing).
+    proxy.fail_after(1, DynamoFault::CancelledThrottled, Some("TransactWriteItems"), EVERY_TIME);
+    let resp = delete().send().await.expect("delete");
+    proxy.heal();
+    let retry_after = resp.headers().get("retry-after").map(|v| v.to_str().unwrap_or_default().to_string());
+    let (status, body) = json(resp).await;
+    assert_eq!(status, 503, "{body}");
+    assert_throttled_retry_after("the deletion's step 3", retry_after.as_deref());
+    assert_unavailable_body("the deletion's step 3", Dialect::Syncano, &body);
+    let resp = delete().send().await.expect("delete again");
+    assert_eq!(resp.status().as_u16(), 204, "the same deletion again finishes it");
+    assert_eq!(t.login_writes().await[..3], [0, 0, 1], "no user, no identity, the username held");
     t.assert_logs_clean();
 }
