@@ -28,4 +28,5 @@ mod soak;
 mod syncano;
 mod template;
 mod throttle;
+mod throttled;
 mod user_ids;

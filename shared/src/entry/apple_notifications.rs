@@ -81,6 +81,7 @@ mod tests {
         assert_eq!(status(ProviderError::Timeout.into()), 504);
         assert_eq!(status(ProviderError::Unavailable("down".into()).into()), 502);
         assert_eq!(status(UseCaseError::StoreUnavailable("x".into()).into()), 503);
+        assert_eq!(status(UseCaseError::StoreThrottled("x".into()).into()), 503);
         assert_eq!(status(UseCaseError::Internal("x".into()).into()), 500);
     }
 }

@@ -107,7 +107,8 @@ pub async fn authorize(app: &App, scheme: Scheme, req: &AuthorizerRequest) -> Re
     };
     match found {
         Ok(user) => Ok(AuthorizerResponse::allow(&user)),
-        Err(UseCaseError::StoreUnavailable(e)) => Err(UseCaseError::StoreUnavailable(e)),
+        // Throttled too: an error (API Gateway's 500), never a 403 for a valid credential.
+        Err(e @ (UseCaseError::StoreUnavailable(_) | UseCaseError::StoreThrottled(_))) => Err(e),
         Err(UseCaseError::Internal(e)) => Err(UseCaseError::Internal(e)),
         Err(_) => Ok(AuthorizerResponse::deny()),
     }

@@ -36,7 +36,7 @@ pub fn failure(err: &UseCaseError) -> Response<Body> {
         UseCaseError::ProviderUnavailable(_) => {
             (StatusCode::BAD_GATEWAY, "provider_unavailable", "The provider could not be reached.")
         }
-        UseCaseError::StoreUnavailable(_) => {
+        UseCaseError::StoreUnavailable(_) | UseCaseError::StoreThrottled(_) => {
             (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", "Try again later.")
         }
         _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "Internal server error."),

@@ -104,6 +104,9 @@ mod tests {
         assert_eq!(status(UseCaseError::ProviderTimeout.into()), 504);
         assert_eq!(status(UseCaseError::ProviderUnavailable("down".into()).into()), 502);
         assert_eq!(status(StoreError::Unavailable("x".into()).into()), 503);
+        assert_eq!(status(StoreError::Throttled("x".into()).into()), 503);
+        let throttled = error_response(&StoreError::Throttled("x".into()).into());
+        assert!(throttled.headers().get("retry-after").is_some(), "Facebook may retry later");
         assert_eq!(status(StoreError::Corrupt("x").into()), 500);
     }
 

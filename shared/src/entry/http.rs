@@ -45,11 +45,18 @@ pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body
     resp
 }
 
-/// `Retry-After` for the failures a client should retry later: 503 (1 s) and 429 (until the
-/// failure window ends).
+/// `Retry-After` of a 503 for throttling, in seconds, drawn for each answer: the SDK has already
+/// retried within the function (backoffs of up to 1 s and 2 s), so the client comes back in a
+/// later second of the partition's per-second budget, and the clients one hot partition refused
+/// together come back spread over four seconds instead of all at once (docs/security.md).
+pub const THROTTLED_RETRY_AFTER_SECS: std::ops::RangeInclusive<i64> = 2..=5;
+
+/// `Retry-After` for the failures a client should retry later: 503 (1 s; throttling
+/// [`THROTTLED_RETRY_AFTER_SECS`]) and 429 (until the failure window ends).
 pub fn set_retry_after(resp: &mut Response<Body>, err: &crate::usecases::error::UseCaseError) {
     let secs = match err {
         crate::usecases::error::UseCaseError::StoreUnavailable(_) => 1,
+        crate::usecases::error::UseCaseError::StoreThrottled(_) => rand::random_range(THROTTLED_RETRY_AFTER_SECS),
         crate::usecases::error::UseCaseError::TooManyFailures(wait) => (*wait).max(1),
         _ => return,
     };
@@ -170,4 +177,26 @@ pub fn encode_path_segment(text: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod retry_after_tests {
+    use super::*;
+    use crate::usecases::error::UseCaseError;
+
+    fn retry_after(err: &UseCaseError) -> Option<i64> {
+        let mut resp = json_response(StatusCode::SERVICE_UNAVAILABLE, &serde_json::json!({}));
+        set_retry_after(&mut resp, err);
+        resp.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok())
+    }
+
+    #[test]
+    fn throttling_asks_for_a_spread_wait_an_outage_for_one_second() {
+        let waits: std::collections::BTreeSet<i64> =
+            (0..200).filter_map(|_| retry_after(&UseCaseError::StoreThrottled("x".into()))).collect();
+        assert_eq!(waits, THROTTLED_RETRY_AFTER_SECS.collect(), "every value of the range, and only those");
+        assert_eq!(retry_after(&UseCaseError::StoreUnavailable("x".into())), Some(1));
+        assert_eq!(retry_after(&UseCaseError::TooManyFailures(42)), Some(42));
+        assert_eq!(retry_after(&UseCaseError::Internal("x".into())), None);
+    }
 }

@@ -1,10 +1,9 @@
 //! Instances and their API keys: the check every Syncano request starts with (one read), and
 //! the operator's instance and key administration.
 
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, ReturnValue, TransactWriteItem};
 
-use super::error::{build_err, classify};
+use super::error::{build_err, classify, transaction_cancelled};
 use super::items::{api_key_permissions, get_n, get_opt_s, get_s, n, s, sign_up_policy, Item};
 use super::{keys, StoreError, UserStore};
 use crate::domain::clock;
@@ -120,9 +119,12 @@ impl UserStore {
             .transact_items(self.transact_put_new(counter)?)
             .send()
             .await
-            .map_err(|e| match e.as_service_error() {
-                Some(TransactWriteItemsError::TransactionCanceledException(_)) => StoreError::InstanceExists,
-                _ => classify("TransactWriteItems", e),
+            .map_err(|e| {
+                if transaction_cancelled(&e) {
+                    StoreError::InstanceExists
+                } else {
+                    classify("TransactWriteItems", e)
+                }
             })?;
         Ok(())
     }
@@ -165,9 +167,12 @@ impl UserStore {
             .transact_items(self.transact_put_new(item)?)
             .send()
             .await
-            .map_err(|e| match e.as_service_error() {
-                Some(TransactWriteItemsError::TransactionCanceledException(_)) => StoreError::InstanceNotFound,
-                _ => classify("TransactWriteItems", e),
+            .map_err(|e| {
+                if transaction_cancelled(&e) {
+                    StoreError::InstanceNotFound
+                } else {
+                    classify("TransactWriteItems", e)
+                }
             })?;
         Ok(key_id)
     }

@@ -157,7 +157,8 @@ impl UserStore {
                     tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
                     request = rest;
                 }
-                Some(_) => return Err(StoreError::Unavailable("BatchGetItem left keys unprocessed".into())),
+                // DynamoDB leaves keys unprocessed when their partition's throughput is exceeded.
+                Some(_) => return Err(StoreError::Throttled("BatchGetItem left keys unprocessed".into())),
             }
         }
         Ok(found)

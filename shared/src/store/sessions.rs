@@ -3,7 +3,7 @@
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 
-use super::error::classify;
+use super::error::{classify, transaction_cancelled};
 use super::items::{get_n, get_s, n, s};
 use super::{keys, StoreError, UserStore};
 use crate::domain::clock;
@@ -107,12 +107,13 @@ impl UserStore {
             Ok(_) => Ok(()),
             // The token is 256 fresh random bits, so the only item that can already hold its hash
             // is this very write, retried after its idempotency window. Confirm it is ours.
+            // (Not a cancellation for throttling: nothing was written, `classify` says so below.)
             Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(TransactWriteItemsError::TransactionCanceledException(_))
-                        | Some(TransactWriteItemsError::IdempotentParameterMismatchException(_))
-                ) =>
+                if transaction_cancelled(&e)
+                    || matches!(
+                        e.as_service_error(),
+                        Some(TransactWriteItemsError::IdempotentParameterMismatchException(_))
+                    ) =>
             {
                 let existing = self.get(key, true).await?.ok_or_else(|| {
                     StoreError::Unavailable(format!(

@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::deletion::is_tombstone;
-use super::error::classify;
+use super::error::{classify, throttled_reasons};
 use super::items::{get_n, n, sign_up_policy, user_attributes, user_from_item, Item};
 use super::user_ids::{BlockError, IdBlock};
 use super::user_keys::user_key_of;
@@ -294,6 +294,11 @@ impl UserStore {
             Err(err) => err,
         };
         if let Some(TransactWriteItemsError::TransactionCanceledException(c)) = err.as_service_error() {
+            // Throttled: DynamoDB did not try, whatever the other reasons say (nothing written;
+            // a retry a little later decides).
+            if throttled_reasons(c.cancellation_reasons()) {
+                return Err(classify("TransactWriteItems", err));
+            }
             let code = |i: usize| c.cancellation_reasons().get(i).and_then(|r| r.code()).unwrap_or("None");
             // Reasons are positional: 0 identity, 1 user, 2 username, 3 user key, 4 email (or the
             // subject's list entry, which has no condition).

@@ -23,6 +23,9 @@ pub enum UseCaseError {
     ProviderTimeout,
     #[error("user store unavailable: {0}")]
     StoreUnavailable(String),
+    /// DynamoDB throttled us (a hot partition): nothing was written; retry a little later.
+    #[error("user store throttled: {0}")]
+    StoreThrottled(String),
     /// No, a wrong, an expired or a revoked credential of a signed-in user (a Rocket.Chat
     /// session, a Syncano user key).
     #[error("not logged in")]
@@ -67,6 +70,7 @@ impl From<StoreError> for UseCaseError {
             StoreError::InstanceNotFound => UseCaseError::UnknownInstance,
             StoreError::SignUpClosed { .. } => UseCaseError::SignUpClosed,
             StoreError::Unavailable(_) | StoreError::Contention => UseCaseError::StoreUnavailable(e.to_string()),
+            StoreError::Throttled(_) => UseCaseError::StoreThrottled(e.to_string()),
             StoreError::InstanceExists
             | StoreError::Dynamo(_)
             | StoreError::Corrupt(_)

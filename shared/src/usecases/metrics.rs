@@ -56,8 +56,10 @@ pub enum Outcome {
     Rejected,
     /// The provider failed or timed out.
     ProviderUnavailable,
-    /// DynamoDB failed or throttled us.
+    /// DynamoDB failed (5xx, unreachable, timed out, contention).
     StoreUnavailable,
+    /// DynamoDB throttled us past the SDK's retries (a hot partition): 503 with `Retry-After`.
+    StoreThrottled,
     /// Too many rejected logins from the caller (429).
     Throttled,
     /// Our own bug or misconfiguration.
@@ -65,8 +67,8 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub const ALL: [&'static str; 6] =
-        ["success", "rejected", "provider_unavailable", "store_unavailable", "throttled", "error"];
+    pub const ALL: [&'static str; 7] =
+        ["success", "rejected", "provider_unavailable", "store_unavailable", "store_throttled", "throttled", "error"];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -74,6 +76,7 @@ impl Outcome {
             Outcome::Rejected => "rejected",
             Outcome::ProviderUnavailable => "provider_unavailable",
             Outcome::StoreUnavailable => "store_unavailable",
+            Outcome::StoreThrottled => "store_throttled",
             Outcome::Throttled => "throttled",
             Outcome::Error => "error",
         }
@@ -84,6 +87,7 @@ impl Outcome {
         match e {
             UseCaseError::ProviderUnavailable(_) | UseCaseError::ProviderTimeout => Outcome::ProviderUnavailable,
             UseCaseError::StoreUnavailable(_) => Outcome::StoreUnavailable,
+            UseCaseError::StoreThrottled(_) => Outcome::StoreThrottled,
             UseCaseError::TooManyFailures(_) => Outcome::Throttled,
             UseCaseError::Internal(_) => Outcome::Error,
             UseCaseError::BadRequest(_)
@@ -277,6 +281,7 @@ mod tests {
             (UseCaseError::ProviderTimeout, "provider_unavailable"),
             (UseCaseError::ProviderUnavailable("x".into()), "provider_unavailable"),
             (UseCaseError::StoreUnavailable("x".into()), "store_unavailable"),
+            (UseCaseError::StoreThrottled("x".into()), "store_throttled"),
             (UseCaseError::TooManyFailures(3), "throttled"),
             (UseCaseError::Internal("x".into()), "error"),
             (UseCaseError::TokenRejected("x".into()), "rejected"),

@@ -194,7 +194,8 @@ pub fn error_parts(err: &UseCaseError) -> (StatusCode, &'static str, String) {
             "error-provider-timeout",
             "The identity provider did not answer in time. Try again later.".into(),
         ),
-        UseCaseError::StoreUnavailable(_) => (
+        // Throttling answers as any outage of the store; only `Retry-After` differs.
+        UseCaseError::StoreUnavailable(_) | UseCaseError::StoreThrottled(_) => (
             StatusCode::SERVICE_UNAVAILABLE,
             "error-service-unavailable",
             "Service temporarily unavailable. Try again later.".into(),

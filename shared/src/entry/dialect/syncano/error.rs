@@ -119,7 +119,8 @@ pub fn error_status(err: &SyncanoError) -> (StatusCode, String) {
             UseCaseError::ProviderTimeout => {
                 (StatusCode::GATEWAY_TIMEOUT, "The identity provider did not answer in time. Try again later.")
             }
-            UseCaseError::StoreUnavailable(_) => {
+            // Throttling answers as any outage of the store; only `Retry-After` differs.
+            UseCaseError::StoreUnavailable(_) | UseCaseError::StoreThrottled(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "Service temporarily unavailable. Try again later.")
             }
             UseCaseError::NotLoggedIn => (StatusCode::FORBIDDEN, NO_PERMISSION),
