@@ -122,13 +122,16 @@ pub fn endpoint_for_tests() -> &'static str {
         if let Err(e) = spawned {
             panic!("cannot start DynamoDB Local: {e}");
         }
-        for _ in 0..150 {
+        // As patient as `DynamoDbLocal::start` (READY_TIMEOUT): a JVM's cold start on a loaded
+        // 2-core machine (CI building beside the tests) has taken more than 30 s.
+        let deadline = std::time::Instant::now() + READY_TIMEOUT;
+        while std::time::Instant::now() < deadline {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 return format!("http://127.0.0.1:{port}");
             }
             std::thread::sleep(Duration::from_millis(200));
         }
-        panic!("DynamoDB Local did not open port {port} within 30 s");
+        panic!("DynamoDB Local did not open port {port} within {READY_TIMEOUT:?}");
     })
 }
 
