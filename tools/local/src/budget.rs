@@ -11,3 +11,11 @@ pub const RETURNING_PROVIDER_MAX: u64 = 1;
 /// item of its own, moves: login functions may not write the instance's partition
 /// (docs/security.md, "Least privilege in the table").
 pub const FIRST_DYNAMODB_MAX: usize = 5;
+/// DynamoDB requests of a Syncano returning login in an execution environment that keeps its API
+/// key's check (issue 30, `API_KEY_CACHE_SECS`): the identity lookup only, no read of the
+/// instance's partition.
+pub const CACHED_RETURNING_DYNAMODB_MAX: usize = 1;
+/// DynamoDB requests of a first login in an environment that keeps the API key's check and the
+/// instance's settings (issue 30): one fewer than [`FIRST_DYNAMODB_MAX`], the instance item's
+/// read, which a cold Rocket.Chat environment still makes once per cache period.
+pub const CACHED_FIRST_DYNAMODB_MAX: usize = 4;
