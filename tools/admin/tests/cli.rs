@@ -82,7 +82,9 @@ async fn instances_and_keys_are_managed_from_the_command_line() {
     assert!(line(&second_id).ends_with("ignore_acl=true allow_user_create=false"), "{listed}");
     assert!(!listed.contains(&key) && !listed.contains(&second_key), "list-keys must never show keys");
 
-    stdout(&admin(&table, &["revoke-key", "acme", &key_id]));
+    let revoked = stdout(&admin(&table, &["revoke-key", "acme", &key_id]));
+    // How long it may still work is stated (docs/security.md, "API key cache").
+    assert!(revoked.contains("API_KEY_CACHE_SECS") && revoked.contains("30 s"), "{revoked}");
     assert_eq!(store.check_api_key(&acme, &Secret::new(&key)).await.expect("check"), ApiKeyCheck::InvalidKey);
     assert_eq!(
         store.check_api_key(&acme, &Secret::new(&second_key)).await.expect("check"),
