@@ -1,5 +1,5 @@
-//! Instances and their API keys: the check every Syncano request starts with (one read), and
-//! the operator's instance and key administration.
+//! Instances and their API keys: the check every Syncano request starts with (one read, or none
+//! while the environment keeps its answer), and the operator's instance and key administration.
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, ReturnValue, TransactWriteItem};
@@ -17,7 +17,8 @@ use crate::domain::tokens;
 
 impl UserStore {
     /// One consistent BatchGetItem answers both "does the instance exist" and "is this one of its
-    /// keys", so a revoked key stops working at once.
+    /// keys": what it answers is current (each environment keeps it for a while:
+    /// `crate::usecases::access_cache`).
     pub async fn check_api_key(&self, instance: &InstanceName, api_key: &Secret) -> Result<ApiKeyCheck, StoreError> {
         Ok(self.check_api_key_access(instance, api_key).await?.check)
     }
