@@ -82,7 +82,8 @@ async fn logins_stay_within_the_round_trip_budget() {
         async move { t.syncano_at("google-oauth2", json!({ "access_token": token })).await }
     };
     let (first, _) = c.count("Google first login", google()).await;
-    assert!(first.len() <= CACHED_FIRST_DYNAMODB_MAX - 1, "Google first login: {:?}", ops(&first));
+    // A Syncano first login with the key and settings kept: no session write, one fewer.
+    assert!(first.len() < CACHED_FIRST_DYNAMODB_MAX, "Google first login: {:?}", ops(&first));
     assert_no_instance_read(&first, "Google first login");
     let (again, provider) = c.count("Google returning login", google()).await;
     assert!(again.len() <= CACHED_RETURNING_DYNAMODB_MAX, "Google returning login: {:?}", ops(&again));
@@ -94,7 +95,7 @@ async fn logins_stay_within_the_round_trip_budget() {
     t.remember(&token);
     let github = || t.syncano_at("github", json!({ "access_token": token }));
     let (first, provider) = c.count("GitHub first login", github()).await;
-    assert!(first.len() <= CACHED_FIRST_DYNAMODB_MAX - 1, "GitHub first login: {:?}", ops(&first));
+    assert!(first.len() < CACHED_FIRST_DYNAMODB_MAX, "GitHub first login: {:?}", ops(&first));
     assert_no_instance_read(&first, "GitHub first login");
     assert_eq!(provider, 2, "GitHub first login: token check and /user/emails");
     let (again, provider) = c.count("GitHub returning login", github()).await;

@@ -142,7 +142,7 @@ async fn a_revoked_admin_key_is_refused_at_once() {
 async fn a_created_key_works_at_once_or_within_the_negative_cache_time() {
     let t = spawn_caching_app().await;
     let user = user_key(&t).await;
-    let key = Secret::new(&format!("k{}", "7".repeat(39)));
+    let key = Secret::new(format!("k{}", "7".repeat(39)));
     t.remember(key.expose());
     assert_eq!(user_status(&t, &t.base, key.expose(), &user).await, 403, "not a key yet");
     let tried = Instant::now();
