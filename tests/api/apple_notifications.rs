@@ -93,7 +93,7 @@ async fn consent_revoked_and_account_delete_delete_an_apple_only_user() {
 /// user.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consent_revoked_removes_only_the_apple_identity_of_a_user_with_two() {
-    let t = spawn_app().await;
+    let t = spawn_app_with(no_access_cache).await;
     t.app.store.set_linking(&instance(), true).await.expect("set linking");
     // Two Apple identities of one iCloud address: Apple runs that mailbox, so they link.
     let (a, b, email) = ("000200.first.0001", "000200.second.0001", "ann.two@icloud.com");

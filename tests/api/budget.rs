@@ -43,6 +43,13 @@ fn ops(calls: &[DynamoCall]) -> Vec<&str> {
     calls.iter().map(|c| c.operation.as_str()).collect()
 }
 
+/// Issue 30: once an environment has checked the API key (and so read the instance's settings),
+/// a login reads the instance's partition no more within `API_KEY_CACHE_SECS`.
+fn assert_no_instance_read(calls: &[DynamoCall], what: &str) {
+    let pk = format!("INST#{INSTANCE}");
+    assert!(!calls.iter().any(|c| c.keys.iter().any(|k| k.pk == pk)), "{what} read {pk}: {:?}", ops(calls));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logins_stay_within_the_round_trip_budget() {
     let c = Counted::new().await;
@@ -55,13 +62,22 @@ async fn logins_stay_within_the_round_trip_budget() {
     assert!(first.len() <= FIRST_DYNAMODB_MAX, "Syncano first login: {:?}", ops(&first));
     assert!(provider <= 1, "Syncano first login: {provider} provider requests");
     let (again, provider) = c.count("Syncano returning login", syncano()).await;
-    assert!(again.len() <= RETURNING_DYNAMODB_MAX, "Syncano returning login: {:?}", ops(&again));
+    // Issue 30: the environment keeps the API key's check; the identity lookup is all.
+    assert!(again.len() <= CACHED_RETURNING_DYNAMODB_MAX, "Syncano returning login: {:?}", ops(&again));
     assert!(provider <= RETURNING_PROVIDER_MAX, "Syncano returning login: {provider} provider requests");
 
     let (_, token) = t.facebook_user("Budget Rocket", None);
     let rocketchat = || async { json(t.rocketchat_login(&token).await).await };
     let (first, _) = c.count("Rocket.Chat first login", rocketchat()).await;
+    // The instance's settings are kept since the Syncano login's key check read them.
+    assert!(first.len() <= CACHED_FIRST_DYNAMODB_MAX, "Rocket.Chat first login: {:?}", ops(&first));
+    assert_no_instance_read(&first, "Rocket.Chat first login");
     assert!(first.len() <= FIRST_FROM_BLOCK_DYNAMODB_MAX, "Rocket.Chat first login: {:?}", ops(&first));
+    assert!(
+        !ops(&first).contains(&"UpdateItem"),
+        "Rocket.Chat first login: its id comes from the block: {:?}",
+        ops(&first)
+    );
     let (again, provider) = c.count("Rocket.Chat returning login", rocketchat()).await;
     assert!(again.len() <= RETURNING_DYNAMODB_MAX, "Rocket.Chat returning login: {:?}", ops(&again));
     assert!(provider <= RETURNING_PROVIDER_MAX, "Rocket.Chat returning login: {provider} provider requests");
@@ -74,9 +90,13 @@ async fn logins_stay_within_the_round_trip_budget() {
         async move { t.syncano_at("google-oauth2", json!({ "access_token": token })).await }
     };
     let (first, _) = c.count("Google first login", google()).await;
+    // A Syncano first login with the key and settings kept: no session write, one fewer.
+    assert!(first.len() < CACHED_FIRST_DYNAMODB_MAX, "Google first login: {:?}", ops(&first));
+    assert_no_instance_read(&first, "Google first login");
     assert!(first.len() <= FIRST_FROM_BLOCK_DYNAMODB_MAX, "Google first login: {:?}", ops(&first));
+    assert!(!ops(&first).contains(&"UpdateItem"), "Google first login: its id comes from the block: {:?}", ops(&first));
     let (again, provider) = c.count("Google returning login", google()).await;
-    assert!(again.len() <= RETURNING_DYNAMODB_MAX, "Google returning login: {:?}", ops(&again));
+    assert!(again.len() <= CACHED_RETURNING_DYNAMODB_MAX, "Google returning login: {:?}", ops(&again));
     assert_eq!(provider, 0, "an ID token with a cached key needs no provider round trip");
 
     // GitHub: its verified email (a second request) is read for a new user only.
@@ -85,10 +105,12 @@ async fn logins_stay_within_the_round_trip_budget() {
     t.remember(&token);
     let github = || t.syncano_at("github", json!({ "access_token": token }));
     let (first, provider) = c.count("GitHub first login", github()).await;
+    assert!(first.len() < CACHED_FIRST_DYNAMODB_MAX, "GitHub first login: {:?}", ops(&first));
+    assert_no_instance_read(&first, "GitHub first login");
     assert!(first.len() <= FIRST_FROM_BLOCK_DYNAMODB_MAX, "GitHub first login: {:?}", ops(&first));
     assert_eq!(provider, 2, "GitHub first login: token check and /user/emails");
     let (again, provider) = c.count("GitHub returning login", github()).await;
-    assert!(again.len() <= RETURNING_DYNAMODB_MAX, "GitHub returning login: {:?}", ops(&again));
+    assert!(again.len() <= CACHED_RETURNING_DYNAMODB_MAX, "GitHub returning login: {:?}", ops(&again));
     assert!(provider <= RETURNING_PROVIDER_MAX, "GitHub returning login: {provider} provider requests");
 
     // A new execution environment's first sign-up reserves its block: one `ADD` more.

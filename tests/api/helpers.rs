@@ -129,6 +129,14 @@ pub fn slow_machine(vars: &mut HashMap<String, String>) {
     vars.insert("DYNAMODB_TIMEOUT_MS".into(), "30000".into());
 }
 
+/// For tests that change an instance's settings or keys between requests and test what the
+/// change does, not when it is seen: each execution environment keeps API key checks and
+/// instance settings for `API_KEY_CACHE_SECS` (tested in `key_cache.rs`); 0 reads them in
+/// every request.
+pub fn no_access_cache(vars: &mut HashMap<String, String>) {
+    vars.insert("API_KEY_CACHE_SECS".into(), "0".into());
+}
+
 /// A test app whose DynamoDB requests go through a counting (and fault-injecting) proxy.
 pub async fn spawn_app_behind_proxy() -> (TestApp, local_stack::counting_proxy::CountingProxy) {
     let proxy = enforcing_proxy().await;

@@ -12,6 +12,7 @@ mod facebook_callbacks;
 mod faults;
 mod flood;
 mod helpers;
+mod key_cache;
 mod least_privilege;
 mod linking;
 mod metrics;

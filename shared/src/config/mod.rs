@@ -84,6 +84,18 @@ pub const MAX_JWKS_MAX_STALE_SECS: u64 = 30 * 86_400;
 pub const DEFAULT_USER_ID_BLOCK: u64 = 100;
 /// Largest `USER_ID_BLOCK`: the ids a recycled environment may leave unused stay few.
 pub const MAX_USER_ID_BLOCK: u64 = 10_000;
+/// How long an execution environment keeps a positive API key check (a client key and its
+/// permissions) and an instance's settings: how long a revoked client key may still work in an
+/// environment that checked it, and a changed sign-up policy take to be seen (docs/security.md,
+/// "API key cache"). With 1,000 environments alive, 30 s reads the instance's partition about 33
+/// times a second whatever the traffic.
+pub const DEFAULT_API_KEY_CACHE_SECS: u64 = 30;
+/// Upper bound of `API_KEY_CACHE_SECS`: a revoked key must not work for longer.
+pub const MAX_API_KEY_CACHE_SECS: u64 = 300;
+/// How long an environment keeps a negative answer (unknown key, unknown instance): how long a
+/// new key may still be refused where it was tried before it existed. At most
+/// `API_KEY_CACHE_SECS`.
+pub const DEFAULT_API_KEY_NEGATIVE_CACHE_SECS: u64 = 5;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -140,6 +152,12 @@ pub struct Config {
     pub origin_secret: Option<Secret>,
     /// Syncano user ids an execution environment reserves with one write of the counter.
     pub user_id_block: u64,
+    /// How long an environment keeps a client key's positive check and an instance's settings
+    /// (`API_KEY_CACHE_SECS`; 0 = every request reads them).
+    pub api_key_cache: Duration,
+    /// How long it keeps an unknown key or instance (`API_KEY_NEGATIVE_CACHE_SECS`), at most
+    /// `api_key_cache`.
+    pub api_key_negative_cache: Duration,
 }
 
 impl Config {
@@ -248,6 +266,13 @@ impl Config {
                 reason: "shorter than DYNAMODB_ATTEMPT_TIMEOUT_MS",
             });
         }
+        let api_key_cache_secs =
+            vars.number("API_KEY_CACHE_SECS", DEFAULT_API_KEY_CACHE_SECS, 0..=MAX_API_KEY_CACHE_SECS)?;
+        let api_key_negative_cache_secs = vars.number(
+            "API_KEY_NEGATIVE_CACHE_SECS",
+            DEFAULT_API_KEY_NEGATIVE_CACHE_SECS.min(api_key_cache_secs),
+            0..=api_key_cache_secs,
+        )?;
         let dynamodb_endpoint = match vars.get("AWS_ENDPOINT_URL_DYNAMODB") {
             Some(v) => Some(url("AWS_ENDPOINT_URL_DYNAMODB", v)?),
             None => None,
@@ -280,6 +305,8 @@ impl Config {
             dynamodb_timeout: Duration::from_millis(dynamodb_ms),
             origin_secret: origin_secret(vars.get("ORIGIN_SECRET"))?,
             user_id_block: vars.number("USER_ID_BLOCK", DEFAULT_USER_ID_BLOCK, 1..=MAX_USER_ID_BLOCK)?,
+            api_key_cache: Duration::from_secs(api_key_cache_secs),
+            api_key_negative_cache: Duration::from_secs(api_key_negative_cache_secs),
         })
     }
 
@@ -470,6 +497,25 @@ pub(crate) mod tests {
         assert_eq!(c.audit_retention, Duration::from_secs(365 * 86_400));
         assert!(c.dynamodb_endpoint.is_none());
         assert_eq!((c.dynamodb_attempt_timeout, c.dynamodb_timeout), (Duration::from_secs(2), Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn the_api_key_cache_is_bounded_and_negative_answers_are_kept_no_longer() {
+        let c = load(&vars()).expect("valid");
+        assert_eq!((c.api_key_cache, c.api_key_negative_cache), (Duration::from_secs(30), Duration::from_secs(5)));
+        let with = |pairs: &[(&str, &str)]| {
+            let mut v = vars();
+            v.extend(pairs.iter().map(|(k, val)| (k.to_string(), val.to_string())));
+            load(&v)
+        };
+        let off = with(&[("API_KEY_CACHE_SECS", "0")]).expect("0 turns the cache off");
+        assert_eq!((off.api_key_cache, off.api_key_negative_cache), (Duration::ZERO, Duration::ZERO));
+        let out_of_range = |name| Some(ConfigError::Invalid { name, reason: "out of range" });
+        assert_eq!(with(&[("API_KEY_CACHE_SECS", "301")]).err(), out_of_range("API_KEY_CACHE_SECS"));
+        let longer = [("API_KEY_CACHE_SECS", "10"), ("API_KEY_NEGATIVE_CACHE_SECS", "11")];
+        assert_eq!(with(&longer).err(), out_of_range("API_KEY_NEGATIVE_CACHE_SECS"));
+        let c = with(&[("API_KEY_CACHE_SECS", "10"), ("API_KEY_NEGATIVE_CACHE_SECS", "10")]).expect("valid");
+        assert_eq!(c.api_key_negative_cache, Duration::from_secs(10));
     }
 
     #[cfg(feature = "apple")]

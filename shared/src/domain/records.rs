@@ -88,6 +88,22 @@ pub struct InstanceAccess {
     pub links_by_email: bool,
 }
 
+/// What an instance item says of new users: its sign-up policy and whether it links accounts by
+/// verified email. What a first login needs of the instance, read with the API key check or on
+/// its own, and kept by each execution environment as long as a positive API key check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InstanceSettings {
+    pub sign_up: SignUpPolicy,
+    pub links_by_email: bool,
+}
+
+impl InstanceAccess {
+    /// The settings of the instance this check read (meaningless for an unknown instance).
+    pub fn settings(&self) -> InstanceSettings {
+        InstanceSettings { sign_up: self.sign_up, links_by_email: self.links_by_email }
+    }
+}
+
 /// A user as the login responses need it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRecord {

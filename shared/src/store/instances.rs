@@ -1,5 +1,5 @@
-//! Instances and their API keys: the check every Syncano request starts with (one read), and
-//! the operator's instance and key administration.
+//! Instances and their API keys: the check every Syncano request starts with (one read, or none
+//! while the environment keeps its answer), and the operator's instance and key administration.
 
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, ReturnValue, TransactWriteItem};
 
@@ -8,13 +8,16 @@ use super::items::{api_key_permissions, get_n, get_opt_s, get_s, n, s, sign_up_p
 use super::{keys, StoreError, UserStore};
 use crate::domain::clock;
 use crate::domain::instance::InstanceName;
-use crate::domain::records::{ApiKeyCheck, ApiKeyInfo, ApiKeyPermissions, InstanceAccess, SignUpPolicy};
+use crate::domain::records::{
+    ApiKeyCheck, ApiKeyInfo, ApiKeyPermissions, InstanceAccess, InstanceSettings, SignUpPolicy,
+};
 use crate::domain::secret::Secret;
 use crate::domain::tokens;
 
 impl UserStore {
     /// One consistent BatchGetItem answers both "does the instance exist" and "is this one of its
-    /// keys", so a revoked key stops working at once.
+    /// keys": what it answers is current (each environment keeps it for a while:
+    /// `crate::usecases::access_cache`).
     pub async fn check_api_key(&self, instance: &InstanceName, api_key: &Secret) -> Result<ApiKeyCheck, StoreError> {
         Ok(self.check_api_key_access(instance, api_key).await?.check)
     }
@@ -49,6 +52,26 @@ impl UserStore {
             links_by_email: instance_item
                 .is_some_and(|i| matches!(i.get("link_by_verified_email"), Some(AttributeValue::Bool(true)))),
         })
+    }
+
+    /// What an instance item says of new users (one consistent `GetItem`); `None` if there is
+    /// no such instance. A first login's read when its environment keeps no answer.
+    pub async fn instance_settings(&self, instance: &InstanceName) -> Result<Option<InstanceSettings>, StoreError> {
+        let item = self
+            .client
+            .get_item()
+            .table_name(self.table())
+            .set_key(Some(keys::instance(instance)))
+            .projection_expression("sign_up, link_by_verified_email")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", e))?
+            .item;
+        Ok(item.map(|i| InstanceSettings {
+            sign_up: sign_up_policy(&i),
+            links_by_email: matches!(i.get("link_by_verified_email"), Some(AttributeValue::Bool(true))),
+        }))
     }
 
     /// The sign-up policy an instance item records (`admin show-sign-up`), one consistent read:

@@ -9,14 +9,14 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::deletion::is_tombstone;
 use super::error::{classify, throttled_reasons};
-use super::items::{get_n, n, sign_up_policy, user_attributes, user_from_item, Item};
+use super::items::{get_n, n, user_attributes, user_from_item, Item};
 use super::user_ids::{BlockError, IdBlock};
 use super::user_keys::user_key_of;
 use super::{keys, StoreError, UserStore};
 use crate::domain::clock;
 use crate::domain::identity::VerifiedIdentity;
 use crate::domain::instance::InstanceName;
-use crate::domain::records::{SignUpPolicy, UserRecord};
+use crate::domain::records::{InstanceSettings, SignUpPolicy, UserRecord};
 use crate::domain::tokens::{self, UserKeys};
 use crate::domain::username;
 
@@ -79,17 +79,19 @@ impl UserStore {
     }
 
     /// Creates the user of `identity`, whose lookup ([`UserStore::find_by_identity`]) just found
-    /// nothing. Safe under any number of concurrent first logins of the same identity: exactly
-    /// one user is created, and the losers (or, with linking on, the logins of the same verified
-    /// email) answer with it.
+    /// nothing, in an instance whose `settings` (sign-up policy, linking) the caller read or
+    /// keeps ([`crate::usecases::access_cache`]). Safe under any number of concurrent first
+    /// logins of the same identity: exactly one user is created, and the losers (or, with
+    /// linking on, the logins of the same verified email) answer with it.
     pub async fn create_user(
         &self,
         instance: &InstanceName,
         identity: &VerifiedIdentity,
         keys: &UserKeys,
+        settings: InstanceSettings,
     ) -> Result<UserRecord, StoreError> {
         let provider = identity.provider.as_str();
-        let (user_id, linking) = match self.allocate_user_id(instance).await? {
+        let (user_id, linking) = match self.allocate_user_id(instance, settings).await? {
             Allocation::Id { user_id, linking } => (user_id, linking),
             Allocation::SignUpClosed { linking } => {
                 // No new user; but a person the instance knows by a verified email is no new
@@ -162,29 +164,21 @@ impl UserStore {
         Err(StoreError::Contention)
     }
 
-    /// Next Syncano user id of the instance if its sign-up policy is open, and whether the
-    /// instance links accounts by verified email; fails if the instance does not exist. The
-    /// policy is read from the instance item (one consistent `GetItem`: first logins only), and
-    /// only then is an id taken: a closed instance's refusal takes none and writes nothing, and a
-    /// login function writes nothing in the instance's partition, where its API keys are
-    /// (docs/security.md, "Least privilege in the table"). The id comes from this execution
-    /// environment's block ([`super::user_ids`]); when that is used up, the next block is
-    /// reserved with one `ADD` on the counter's own item ([`keys::user_ids`]).
-    async fn allocate_user_id(&self, instance: &InstanceName) -> Result<Allocation, StoreError> {
-        let item = self
-            .client
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(keys::instance(instance)))
-            .projection_expression("sign_up, link_by_verified_email, next_user_id")
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| classify("GetItem", e))?
-            .item
-            .ok_or(StoreError::InstanceNotFound)?;
-        let linking = matches!(item.get("link_by_verified_email"), Some(AttributeValue::Bool(true)));
-        if sign_up_policy(&item) != SignUpPolicy::Open {
+    /// Next Syncano user id of the instance if its sign-up policy (in `settings`, which the
+    /// caller read or keeps: no read of the instance's partition here) is open, and whether the
+    /// instance links accounts by verified email. Only then is an id taken: a closed instance's
+    /// refusal takes none and writes nothing, and a login function writes nothing in the
+    /// instance's partition, where its API keys are (docs/security.md, "Least privilege in the
+    /// table"). The id comes from this execution environment's block ([`super::user_ids`]); when
+    /// that is used up, the next block is reserved with one `ADD` on the counter's own item
+    /// ([`keys::user_ids`]).
+    async fn allocate_user_id(
+        &self,
+        instance: &InstanceName,
+        settings: InstanceSettings,
+    ) -> Result<Allocation, StoreError> {
+        let linking = settings.links_by_email;
+        if settings.sign_up != SignUpPolicy::Open {
             return Ok(Allocation::SignUpClosed { linking });
         }
         // One lock per instance and environment: concurrent first logins here take distinct ids,
@@ -195,9 +189,6 @@ impl UserStore {
             return Ok(Allocation::Id { user_id, linking });
         }
         let size = self.user_ids.size();
-        // The counter of an instance made before the counter item had one is on the instance
-        // item: the first reservation without a counter item creates it from there.
-        let legacy: u64 = if item.contains_key("next_user_id") { get_n(&item, "next_user_id")? } else { 0 };
         for _ in 0..2 {
             if let Some(top) = self.add_user_ids(instance, size).await? {
                 *block = IdBlock::reserved(top, size).map_err(|e| match e {
@@ -207,9 +198,35 @@ impl UserStore {
                 let user_id = block.take().ok_or(StoreError::Corrupt("an empty block of user ids"))?;
                 return Ok(Allocation::Id { user_id, linking });
             }
+            // The counter of an instance made before the counter item had one is on the
+            // instance item: the first reservation without a counter item creates it from there.
+            let legacy = self.legacy_next_user_id(instance).await?;
             self.create_user_ids(instance, legacy.saturating_add(LEGACY_COUNTER_GAP)).await?;
         }
         Err(StoreError::Corrupt("user id counter"))
+    }
+
+    /// The id counter an instance item made before the counter item may still carry (0 if
+    /// none); fails if the instance does not exist. Read once per instance, when its counter
+    /// item is first created.
+    async fn legacy_next_user_id(&self, instance: &InstanceName) -> Result<u64, StoreError> {
+        let item = self
+            .client
+            .get_item()
+            .table_name(self.table())
+            .set_key(Some(keys::instance(instance)))
+            .projection_expression("next_user_id")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", e))?
+            .item
+            .ok_or(StoreError::InstanceNotFound)?;
+        if item.contains_key("next_user_id") {
+            get_n(&item, "next_user_id")
+        } else {
+            Ok(0)
+        }
     }
 
     /// `ADD next_user_id :size` on the counter item, if it exists: the new value, the last id of

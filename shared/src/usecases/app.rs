@@ -2,7 +2,6 @@
 //! every request the Lambda instance serves (and by the local gateway and the tests).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
@@ -10,13 +9,12 @@ use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 
 use crate::config::parameter_store;
 use crate::config::{self, Config, ConfigError};
-use crate::domain::clock;
-use crate::domain::instance::InstanceName;
 use crate::domain::tokens::UserKeys;
 use crate::net::preconnect;
 use crate::net::tls::{self, TlsError};
 use crate::providers::{HttpClientError, Providers};
 use crate::store::UserStore;
+use crate::usecases::access_cache::AccessCache;
 use crate::usecases::limiter::FailureLimiter;
 
 #[derive(Debug, thiserror::Error)]
@@ -44,8 +42,9 @@ pub struct App {
     pub providers: Providers,
     pub user_keys: UserKeys,
     pub limiter: FailureLimiter,
-    /// Instances this Lambda instance saw refuse a sign-up ([`ClosedSignUps`]).
-    pub closed_sign_ups: ClosedSignUps,
+    /// This execution environment's memory of API key checks and instance settings
+    /// (`API_KEY_CACHE_SECS`, [`AccessCache`]).
+    pub access_cache: AccessCache,
 }
 
 impl App {
@@ -102,7 +101,7 @@ impl App {
                 config.login_failure_window,
             )
             .with_resume_misses_max(config.login_resume_misses_max),
-            closed_sign_ups: ClosedSignUps::default(),
+            access_cache: AccessCache::new(config.api_key_cache, config.api_key_negative_cache),
             config,
         })
     }
@@ -177,30 +176,4 @@ fn dynamodb_timeouts(attempt: Duration, operation: Duration) -> TimeoutConfig {
         .operation_attempt_timeout(attempt)
         .operation_timeout(operation)
         .build()
-}
-
-/// How long a Lambda instance remembers that an instance refused a sign-up.
-pub const CLOSED_SIGN_UP_MEMORY_SECS: i64 = 60;
-
-/// The instances this Lambda instance saw refuse a sign-up (their id allocation failed on the
-/// policy, and they link no identity by email), each for [`CLOSED_SIGN_UP_MEMORY_SECS`]: a
-/// stranger retrying through the Rocket.Chat route, which reads no instance item, is refused
-/// without another write attempt on the instance item. It only ever refuses what the store just
-/// refused; an instance opened again takes new users through that route at most this long later
-/// in this Lambda instance (the Syncano route reads the policy in every request).
-#[derive(Debug, Default)]
-pub struct ClosedSignUps(Mutex<HashMap<InstanceName, i64>>);
-
-impl ClosedSignUps {
-    pub fn remembers(&self, instance: &InstanceName) -> bool {
-        let now = clock::now_secs();
-        let mut closed = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        closed.retain(|_, until| *until > now);
-        closed.contains_key(instance)
-    }
-
-    pub fn remember(&self, instance: &InstanceName) {
-        let until = clock::now_secs().saturating_add(CLOSED_SIGN_UP_MEMORY_SECS);
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(instance.clone(), until);
-    }
 }

@@ -47,8 +47,8 @@ pub enum Creation {
     /// A Syncano key that may create users, in an instance the same request read as open (or
     /// one that links by verified email): up to the store.
     Allowed,
-    /// The Rocket.Chat route, which reads no instance item: up to the store, unless this Lambda
-    /// instance just saw the instance refuse a sign-up ([`ClosedSignUps`]).
+    /// The Rocket.Chat route, whose request read no instance item: the instance's settings as
+    /// this environment keeps them decide ([`App::instance_settings`]).
     PolicyUnread,
     /// The Syncano API key may not create users (no `allow_user_create`).
     KeyDenied,
@@ -127,24 +127,22 @@ impl App {
             return Ok(SignedInUser { user, first_login: false });
         }
         match may_create {
-            Creation::Allowed => {}
-            Creation::PolicyUnread if self.closed_sign_ups.remembers(instance) => {
-                return Err(UseCaseError::SignUpClosed)
-            }
-            Creation::PolicyUnread => {}
+            Creation::Allowed | Creation::PolicyUnread => {}
             Creation::KeyDenied => return Err(UseCaseError::UserCreateDenied),
             Creation::SignUpClosed => return Err(UseCaseError::SignUpClosed),
+        }
+        // The instance's settings as this environment keeps them (the Syncano route's key check
+        // just read them; the Rocket.Chat route reads them once per cache period): a closed
+        // instance that links no identity by email refuses before the provider is asked again.
+        let settings = self.instance_settings(instance).await?;
+        if !settings.sign_up.is_open() && !settings.links_by_email {
+            return Err(UseCaseError::SignUpClosed);
         }
         let mut identity = self.providers.first_login(verified, creds).await?;
         // The name is shown to other people: no bidi or invisible characters, NFKC.
         identity.name = identity.name.as_deref().and_then(crate::domain::display_name::clean);
-        let user = match self.store.create_user(instance, &identity, &self.user_keys).await {
-            Err(StoreError::SignUpClosed { links_by_email }) => {
-                if !links_by_email {
-                    self.closed_sign_ups.remember(instance);
-                }
-                return Err(UseCaseError::SignUpClosed);
-            }
+        let user = match self.store.create_user(instance, &identity, &self.user_keys, settings).await {
+            Err(StoreError::SignUpClosed { .. }) => return Err(UseCaseError::SignUpClosed),
             created => created?,
         };
         Ok(SignedInUser { user, first_login: true })
@@ -170,7 +168,6 @@ impl App {
 mod tests {
     use super::*;
     use crate::domain::records::{ApiKeyCheck, SignUpPolicy};
-    use crate::usecases::app::ClosedSignUps;
 
     fn access(sign_up: SignUpPolicy, links_by_email: bool) -> InstanceAccess {
         InstanceAccess { check: ApiKeyCheck::Valid(ApiKeyPermissions::CLIENT), sign_up, links_by_email }
@@ -189,14 +186,5 @@ mod tests {
         let linking = access(SignUpPolicy::Closed, true);
         assert_eq!(Creation::for_syncano(ApiKeyPermissions::CLIENT, &linking), Creation::Allowed);
         assert_eq!(Creation::for_syncano(no_create, &linking), Creation::KeyDenied);
-    }
-
-    #[test]
-    fn a_refused_sign_up_is_remembered_for_its_instance_only() {
-        let closed = ClosedSignUps::default();
-        let (a, b) = (InstanceName::parse("a").expect("valid"), InstanceName::parse("b").expect("valid"));
-        assert!(!closed.remembers(&a));
-        closed.remember(&a);
-        assert!(closed.remembers(&a) && !closed.remembers(&b));
     }
 }

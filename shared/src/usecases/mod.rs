@@ -1,6 +1,7 @@
 //! `App` and the use-cases: the only layer that adds methods to `App`. Each use-case runs on the
 //! adapters (`store`, `providers`) and answers in `UseCaseError`; the entry points call these.
 
+pub mod access_cache;
 pub mod accounts;
 pub mod app;
 pub mod error;

@@ -3,19 +3,40 @@
 //! these, as the Rocket.Chat dialect runs on `sessions`; neither reaches into the store.
 
 use crate::domain::instance::InstanceName;
-use crate::domain::records::{InstanceAccess, UserRecord};
+use crate::domain::records::{InstanceAccess, InstanceSettings, UserRecord};
 use crate::domain::secret::Secret;
 use crate::usecases::app::App;
 use crate::usecases::error::UseCaseError;
 
 impl App {
-    /// What `api_key` may do in `instance`, with the instance's sign-up policy (one read).
+    /// What `api_key` may do in `instance`, with the instance's sign-up policy: one read, or
+    /// none while this environment keeps the answer ([`crate::usecases::access_cache`]).
     pub async fn api_key_access(
         &self,
         instance: &InstanceName,
         api_key: &Secret,
     ) -> Result<InstanceAccess, UseCaseError> {
-        Ok(self.store.check_api_key_access(instance, api_key).await?)
+        if let Some(access) = self.access_cache.access(instance, api_key) {
+            return Ok(access);
+        }
+        let access = self.store.check_api_key_access(instance, api_key).await?;
+        self.access_cache.remember_access(instance, api_key, &access);
+        Ok(access)
+    }
+
+    /// What `instance` says of new users (its sign-up policy, linking by email), as this
+    /// environment keeps it (a Syncano request's key check just read it) or one read;
+    /// `UnknownInstance` if there is no such instance.
+    pub async fn instance_settings(&self, instance: &InstanceName) -> Result<InstanceSettings, UseCaseError> {
+        let settings = match self.access_cache.settings(instance) {
+            Some(settings) => settings,
+            None => {
+                let settings = self.store.instance_settings(instance).await?;
+                self.access_cache.remember_settings(instance, settings);
+                settings
+            }
+        };
+        settings.ok_or(UseCaseError::UnknownInstance)
     }
 
     /// The user whose current key `user_key` is in `instance`, if any.

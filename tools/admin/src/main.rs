@@ -19,7 +19,8 @@ const USAGE: &str = "usage:
                                      sign-up policy is closed unless --sign-up open
   admin create-key INSTANCE [FLAGS]       print a new API key for an instance
   admin list-keys INSTANCE           list the instance's key ids and flags (never the keys)
-  admin revoke-key INSTANCE KEY_ID   revoke a key by its id
+  admin revoke-key INSTANCE KEY_ID   revoke a key by its id (a client key may still work for
+                                     API_KEY_CACHE_SECS where it was just checked; it says how long)
   admin set-linking INSTANCE on|off  link a new provider identity to the user holding the same
                                      email when both providers vouch for it as verified (off)
   admin show-sign-up INSTANCE        print the instance's sign-up policy
@@ -83,6 +84,26 @@ fn permissions(flags: &[String]) -> Result<ApiKeyPermissions, String> {
     Ok(p)
 }
 
+/// How long a revoked key may still work (docs/security.md, "API key cache"): each execution
+/// environment keeps a client key's check for `API_KEY_CACHE_SECS`, never an admin key's; API
+/// Gateway keeps an authorizer's answer for `AuthorizerCacheSeconds`.
+fn revocation_delay(admin_key: bool) -> String {
+    let secs = shared::config::DEFAULT_API_KEY_CACHE_SECS;
+    let functions = if admin_key {
+        "the functions refuse it at once: no execution environment keeps an admin key's (ignore_acl) check".to_string()
+    } else {
+        format!(
+            "the functions refuse it at once where it was not checked in the last API_KEY_CACHE_SECS \
+             (default {secs} s, at most {} s); where it was, for at most that long it may still work",
+            shared::config::MAX_API_KEY_CACHE_SECS
+        )
+    };
+    format!(
+        "{functions}; an app's own routes behind the syncano-authorizer may also pass it for \
+         AuthorizerCacheSeconds more (default 60 s) from API Gateway's cache"
+    )
+}
+
 fn describe(p: ApiKeyPermissions) -> String {
     format!("ignore_acl={} allow_user_create={}", p.ignore_acl, p.allow_user_create)
 }
@@ -132,10 +153,12 @@ async fn run(args: &[String]) -> Result<(), String> {
             }
         }
         ("revoke-key", [key_id]) => {
+            let keys = store.list_api_keys(&instance).await.map_err(err)?;
+            let admin_key = keys.iter().any(|k| k.key_id == *key_id && k.permissions.ignore_acl);
             if !store.revoke_api_key(&instance, key_id).await.map_err(err)? {
                 return Err(format!("no key {key_id} in instance {instance}"));
             }
-            println!("revoked {key_id}");
+            println!("revoked {key_id}\n{}", revocation_delay(admin_key));
         }
         ("set-linking", [mode]) if mode == "on" || mode == "off" => {
             store.set_linking(&instance, mode == "on").await.map_err(err)?;

@@ -96,7 +96,9 @@ async fn instances_and_keys_are_managed_from_the_command_line() {
     assert!(line(&second_id).ends_with("ignore_acl=true allow_user_create=false"), "{listed}");
     assert!(!listed.contains(&key) && !listed.contains(&second_key), "list-keys must never show keys");
 
-    stdout(&admin(&table, &["revoke-key", "acme", &key_id]));
+    let revoked = stdout(&admin(&table, &["revoke-key", "acme", &key_id]));
+    // How long it may still work is stated (docs/security.md, "API key cache").
+    assert!(revoked.contains("API_KEY_CACHE_SECS") && revoked.contains("30 s"), "{revoked}");
     assert_eq!(store.check_api_key(&acme, &Secret::new(&key)).await.expect("check"), ApiKeyCheck::InvalidKey);
     assert_eq!(
         store.check_api_key(&acme, &Secret::new(&second_key)).await.expect("check"),
@@ -230,7 +232,10 @@ async fn legacy_keys_are_listed_and_rekeyed() {
             hosted_domain: None,
             avatar_url: None,
         };
-        users.push((store.create_user(&acme, &identity, &keys).await.expect("user"), identity.subject));
+        users.push((
+            store.create_user(&acme, &identity, &keys, settings(&store, &acme).await).await.expect("user"),
+            identity.subject,
+        ));
     }
     for (user, subject) in [&users[0], &users[2]] {
         make_legacy(&dynamo, &table, user, subject, &keys).await;
@@ -283,7 +288,7 @@ async fn identities_made_before_the_subject_lists_are_backfilled() {
             hosted_domain: None,
             avatar_url: None,
         };
-        store.create_user(&acme, &identity, &keys).await.expect("user");
+        store.create_user(&acme, &identity, &keys, settings(&store, &acme).await).await.expect("user");
         // As an identity made before the lists: its entry absent.
         let entry = std::collections::HashMap::from([
             ("pk".to_string(), aws_sdk_dynamodb::types::AttributeValue::S(format!("SUBJECT#facebook#{subject}"))),
@@ -303,4 +308,9 @@ async fn identities_made_before_the_subject_lists_are_backfilled() {
         }
     }
     assert!(!admin(&table, &["backfill-subjects", "no-such-instance"]).status.success());
+}
+
+/// What `instance` says of new users, as a function's first login reads it.
+async fn settings(store: &UserStore, instance: &InstanceName) -> shared::domain::records::InstanceSettings {
+    store.instance_settings(instance).await.expect("read").expect("instance exists")
 }

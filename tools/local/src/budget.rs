@@ -17,3 +17,11 @@ pub const FIRST_DYNAMODB_MAX: usize = 5;
 /// DynamoDB requests of a first login whose id comes from its environment's block (issue 30:
 /// most of them, all but one in `USER_ID_BLOCK` per environment): 4, with no counter write.
 pub const FIRST_FROM_BLOCK_DYNAMODB_MAX: usize = 4;
+/// DynamoDB requests of a Syncano returning login in an execution environment that keeps its API
+/// key's check (issue 30, `API_KEY_CACHE_SECS`): the identity lookup only, no read of the
+/// instance's partition.
+pub const CACHED_RETURNING_DYNAMODB_MAX: usize = 1;
+/// DynamoDB requests of a first login in an environment that keeps the API key's check and the
+/// instance's settings (issue 30): one fewer than [`FIRST_DYNAMODB_MAX`], the instance item's
+/// read, which a cold Rocket.Chat environment still makes once per cache period.
+pub const CACHED_FIRST_DYNAMODB_MAX: usize = 4;
