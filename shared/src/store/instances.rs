@@ -54,20 +54,27 @@ impl UserStore {
         })
     }
 
-    /// What an instance item says of new users (one consistent `GetItem`); `None` if there is
-    /// no such instance. A first login's read when its environment keeps no answer.
-    pub async fn instance_settings(&self, instance: &InstanceName) -> Result<Option<InstanceSettings>, StoreError> {
-        let item = self
+    /// The instance item, projected to `projection` (one consistent `GetItem`); `None` if there
+    /// is no such instance.
+    pub(super) async fn instance_item(
+        &self,
+        instance: &InstanceName,
+        projection: &str,
+    ) -> Result<Option<Item>, StoreError> {
+        let read = self
             .client
             .get_item()
             .table_name(self.table())
             .set_key(Some(keys::instance(instance)))
-            .projection_expression("sign_up, link_by_verified_email")
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| classify("GetItem", e))?
-            .item;
+            .projection_expression(projection)
+            .consistent_read(true);
+        Ok(read.send().await.map_err(|e| classify("GetItem", e))?.item)
+    }
+
+    /// What an instance item says of new users (one consistent `GetItem`); `None` if there is
+    /// no such instance. A first login's read when its environment keeps no answer.
+    pub async fn instance_settings(&self, instance: &InstanceName) -> Result<Option<InstanceSettings>, StoreError> {
+        let item = self.instance_item(instance, "sign_up, link_by_verified_email").await?;
         Ok(item.map(|i| InstanceSettings {
             sign_up: sign_up_policy(&i),
             links_by_email: matches!(i.get("link_by_verified_email"), Some(AttributeValue::Bool(true))),

@@ -210,18 +210,7 @@ impl UserStore {
     /// none); fails if the instance does not exist. Read once per instance, when its counter
     /// item is first created.
     async fn legacy_next_user_id(&self, instance: &InstanceName) -> Result<u64, StoreError> {
-        let item = self
-            .client
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(keys::instance(instance)))
-            .projection_expression("next_user_id")
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| classify("GetItem", e))?
-            .item
-            .ok_or(StoreError::InstanceNotFound)?;
+        let item = self.instance_item(instance, "next_user_id").await?.ok_or(StoreError::InstanceNotFound)?;
         if item.contains_key("next_user_id") {
             get_n(&item, "next_user_id")
         } else {
