@@ -53,4 +53,7 @@ pub use faults::{Fault, UnknownFault};
 pub use github::GitHubApp;
 pub use oidc::LinkedInApp;
 pub use oidc::{apple_event, apple_notification_claims, OidcProvider, SigningMode};
+pub use oidc::{
+    FaultOn, MicrosoftUser, OidcIssuerInfo, OidcIssuerOptions, SigningAlg, MICROSOFT, MICROSOFT_CONSUMER_TENANT,
+};
 pub use twitter::TwitterApp;

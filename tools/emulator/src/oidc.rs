@@ -38,10 +38,33 @@
 //! - `POST /_emulator/oidc/{provider}/rotate` → `{"kid"}` (the new current kid)
 //! - `POST /_emulator/apple/notifications` `{"aud", "type", "sub", "email"?}` → `{"payload"}`: the
 //!   body Apple posts to a Sign in with Apple notification endpoint, signed with Apple's key
+//!
+//! Custom issuers (module `custom`), any number, created at run time: issuer `{base}/oidc/{name}`,
+//! `GET {base}/oidc/{name}/.well-known/openid-configuration`, `GET {base}/oidc/{name}/jwks`; and
+//! the Microsoft-like multi-tenant issuer: `GET {base}/microsoft/{tenant}/v2.0/.well-known/openid-configuration`
+//! (`common`, `organizations`, `consumers` or a tenant id; the multi-tenant documents' issuer is
+//! `{base}/microsoft/{tenantid}/v2.0` with the literal placeholder) and one JWKS for all at
+//! `GET {base}/microsoft/{tenant}/discovery/v2.0/keys`. `{base}` is the first spawn's URL or
+//! [`crate::Emulator::set_public_base`]. Admin routes:
+//! - `POST /_emulator/issuers` `{"name", "alg"? (RS256|RS512|PS256|ES256), "discovery"? (members
+//!   merged over the document, `null` removes)}` → `{"name", "issuer", "discovery_url", "jwks_uri", "alg", "kid"}` (409 if taken)
+//! - `GET /_emulator/issuers/{name}` → the same
+//! - `POST /_emulator/issuers/{name}/id_tokens` `{"aud", "claims"?, "mode"?}` → `{"id_token"}`:
+//!   `iss`, `aud`, random `sub`, `iat`, `exp` (+1 h) with `claims` merged over them (`null`
+//!   removes); `mode` `current|unknown_kid|none_alg|hs256_with_public_key|bad_signature|other_alg`
+//! - `POST /_emulator/issuers/{name}/rotate` → `{"kid"}` (`{name}` = `microsoft` too)
+//! - `POST /_emulator/issuers/{name}/fault` `{"fault", "on"? (all|discovery|jwks)}`: this issuer's
+//!   own fault, over the emulator-wide one (`"none"` clears it; `microsoft` too)
+//! - `GET /_emulator/issuers/{name}/stats` → `{"discovery_fetches", "jwks_fetches"}`
+//! - `POST /_emulator/microsoft/users` `{"name", "tenant"? (GUID; absent or "consumers": a
+//!   personal account), "preferred_username"?, "email"? (any value)}` → `{"oid", "tid"}`
+//! - `POST /_emulator/microsoft/id_tokens` `{"oid", "aud", "nonce"?, "claims"?}` → `{"id_token"}`
 
 mod access_tokens;
 mod admin;
 mod claims;
+mod custom;
+mod custom_http;
 mod http;
 mod keys;
 mod provider;
@@ -60,6 +83,10 @@ use claims::id_token_claims;
 
 pub use access_tokens::LinkedInApp;
 pub use claims::{apple_event, apple_notification_claims};
+pub(crate) use custom::CustomIssuers;
+pub use custom::{
+    FaultOn, MicrosoftUser, OidcIssuerInfo, OidcIssuerOptions, SigningAlg, MICROSOFT, MICROSOFT_CONSUMER_TENANT,
+};
 pub(crate) use http::router;
 pub use provider::{OidcProvider, SigningMode};
 
@@ -123,6 +150,8 @@ pub(crate) struct Oidc {
     jwks_fetches: [AtomicU64; 4],
     jwks_max_age: AtomicU64,
     linkedin_apps: Vec<LinkedInApp>,
+    /// The custom issuers created at run time and the Microsoft-like issuer.
+    pub(crate) custom: CustomIssuers,
 }
 
 impl Default for Oidc {
@@ -142,6 +171,7 @@ impl Oidc {
             }),
             jwks_fetches: Default::default(),
             jwks_max_age: AtomicU64::new(DEFAULT_JWKS_MAX_AGE),
+            custom: CustomIssuers::default(),
         }
     }
 

@@ -55,6 +55,19 @@ impl Shared {
         self.requests.load(Ordering::SeqCst)
     }
 
+    /// [`Shared::provider_fault`] for a request whose own fault (a custom issuer's) is `own`:
+    /// counts it, then answers `own` if set, else the emulator-wide fault; `None` to serve it.
+    pub(crate) fn provider_fault_as(
+        &self,
+        extensions: &Extensions,
+        own: Option<Fault>,
+    ) -> impl Future<Output = Option<Response>> {
+        self.requests.fetch_add(1, Ordering::SeqCst);
+        let fault = own.unwrap_or_else(|| self.fault());
+        let close = extensions.get::<CloseHandle>().cloned();
+        faults::apply(fault, close)
+    }
+
     /// What every provider request goes through first: counts it, then returns the response the
     /// current fault calls for (`shaped` gives the provider's own shape for a fault, else the
     /// emulator's generic one), or `None` to serve the request. `extensions` are the request's

@@ -30,7 +30,8 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/apple/auth/keys", any(apple_keys))
         .route("/facebook-limited/.well-known/oauth/openid/jwks/", any(facebook_limited_jwks))
         .route("/facebook-limited/.well-known/oauth/openid/jwks", any(facebook_limited_jwks))
-        .merge(admin_router());
+        .merge(admin_router())
+        .merge(super::custom_http::router());
     // Anything else under a provider prefix: that provider's 404, counted and faulted too.
     for provider in OidcProvider::ALL {
         let handler = move |State(shared): State<Arc<Shared>>, req: Request| async move {

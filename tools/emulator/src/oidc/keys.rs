@@ -38,13 +38,13 @@ pub(crate) const FIXTURE_COUNT: usize = SOURCES.len();
 
 /// A fixture key, ready to sign and to publish.
 pub(crate) struct Fixture {
-    key: KeyPair,
+    pub(super) key: KeyPair,
     /// The public key PEM exactly as in `key-N.pub.pem`.
-    public_pem: &'static str,
+    pub(super) public_pem: &'static str,
     /// JWK modulus, base64url without padding.
-    n: String,
+    pub(super) n: String,
     /// JWK exponent, base64url without padding.
-    e: String,
+    pub(super) e: String,
 }
 
 /// The fixtures, parsed once per process.
@@ -75,12 +75,12 @@ fn fixtures() -> &'static [Fixture] {
     })
 }
 
-fn fixture(index: usize) -> &'static Fixture {
+pub(super) fn fixture(index: usize) -> &'static Fixture {
     &fixtures()[index % FIXTURE_COUNT]
 }
 
 /// A key generated at first use and never published anywhere ([`SigningMode::UnknownKid`]).
-fn unpublished_key() -> &'static KeyPair {
+pub(super) fn unpublished_key() -> &'static KeyPair {
     static KEY: OnceLock<KeyPair> = OnceLock::new();
     KEY.get_or_init(|| KeyPair::generate(KeySize::Rsa2048).expect("aws-lc-rs generates an RSA 2048 key"))
 }
@@ -161,12 +161,18 @@ pub(crate) fn sign(provider: OidcProvider, index: usize, claims: &Value, mode: S
 }
 
 /// `base64url(header) "." base64url(claims)`
-fn signing_input(header: &Value, claims: &Value) -> String {
+pub(super) fn signing_input(header: &Value, claims: &Value) -> String {
     format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()))
 }
 
 /// A compact JWS signed with RSA PKCS#1 v1.5; `tamper` flips one bit of the signature.
-fn rsa_jws(header: &Value, claims: &Value, key: &KeyPair, alg: &'static dyn RsaEncoding, tamper: bool) -> String {
+pub(super) fn rsa_jws(
+    header: &Value,
+    claims: &Value,
+    key: &KeyPair,
+    alg: &'static dyn RsaEncoding,
+    tamper: bool,
+) -> String {
     let input = signing_input(header, claims);
     let mut signature = vec![0u8; key.public_modulus_len()];
     key.sign(alg, &SystemRandom::new(), input.as_bytes(), &mut signature).expect("RSA signing with a valid key");
