@@ -12,9 +12,8 @@ use common::{start_with, Env};
 use emulator::{
     EmulatorConfig, Fault, FaultOn, OidcIssuerOptions, SigningAlg, SigningMode, MICROSOFT, MICROSOFT_CONSUMER_TENANT,
 };
-use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::JwkSet;
-use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, TokenData, Validation};
+use jsonwebtoken::{decode_header, Algorithm, TokenData};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -69,16 +68,7 @@ fn verify(
     iss: &str,
     aud: &str,
 ) -> jsonwebtoken::errors::Result<TokenData<Value>> {
-    let header = decode_header(token)?;
-    let kid =
-        header.kid.ok_or_else(|| jsonwebtoken::errors::Error::from(ErrorKind::MissingRequiredClaim("kid".into())))?;
-    let jwk = jwks.find(&kid).ok_or_else(|| jsonwebtoken::errors::Error::from(ErrorKind::InvalidKeyFormat))?;
-    let key = DecodingKey::from_jwk(jwk)?;
-    let mut validation = Validation::new(alg);
-    validation.set_issuer(&[iss]);
-    validation.set_audience(&[aud]);
-    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-    decode::<Value>(token, &key, &validation)
+    common::verify_id_token(token, jwks, alg, iss, aud)
 }
 
 fn claims_of(token: &str) -> Value {

@@ -11,7 +11,7 @@ use common::{start_with, Env};
 use emulator::{EmulatorConfig, Fault, OidcProvider, SigningMode};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
-use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, TokenData, Validation};
+use jsonwebtoken::{decode, Algorithm, DecodingKey, TokenData, Validation};
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -66,16 +66,7 @@ fn verify(
     provider: OidcProvider,
     aud: &str,
 ) -> jsonwebtoken::errors::Result<TokenData<Value>> {
-    let header = decode_header(token)?;
-    let kid =
-        header.kid.ok_or_else(|| jsonwebtoken::errors::Error::from(ErrorKind::MissingRequiredClaim("kid".into())))?;
-    let jwk = jwks.find(&kid).ok_or_else(|| jsonwebtoken::errors::Error::from(ErrorKind::InvalidKeyFormat))?;
-    let key = DecodingKey::from_jwk(jwk)?;
-    let mut validation = Validation::new(Algorithm::RS256);
-    validation.set_issuer(&[provider.issuer()]);
-    validation.set_audience(&[aud]);
-    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-    decode::<Value>(token, &key, &validation)
+    common::verify_id_token(token, jwks, Algorithm::RS256, provider.issuer(), aud)
 }
 
 /// The JWT's header and claims, unverified.
