@@ -219,10 +219,14 @@ fn dynamo_error(status: StatusCode, body: serde_json::Value) -> Response {
     resp
 }
 
-fn describe(headers: &HeaderMap, body: &[u8]) -> DynamoCall {
+/// The request body as DynamoDB reads it (JSON; anything else reads as no member at all).
+fn body_json(body: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(body).unwrap_or_default()
+}
+
+fn describe(headers: &HeaderMap, json: &serde_json::Value) -> DynamoCall {
     let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
     let operation = target.rsplit('.').next().unwrap_or("").to_string();
-    let json: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
     let items = match operation.as_str() {
         "TransactWriteItems" | "TransactGetItems" => json["TransactItems"].as_array().map_or(0, Vec::len),
         "BatchWriteItem" | "BatchGetItem" => json["RequestItems"]
@@ -230,12 +234,14 @@ fn describe(headers: &HeaderMap, body: &[u8]) -> DynamoCall {
             .map_or(0, |tables| tables.values().map(|v| v.as_array().map_or(0, Vec::len)).sum()),
         _ => 1,
     };
-    let keys = partition_keys::of_request(&operation, &json);
+    let keys = partition_keys::of_request(&operation, json);
     DynamoCall { operation, items, consistent: json["ConsistentRead"].as_bool().unwrap_or(false), keys }
 }
 
 async fn forward(State(s): State<Shared>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    let call = describe(&headers, &body);
+    // Parsed once: for the record and for IAM's decision.
+    let json = body_json(&body);
+    let call = describe(&headers, &json);
     // IAM decides before DynamoDB sees the request; a refused request is neither carried out
     // nor billed.
     if let Some(policies) = &s.policies {
@@ -244,7 +250,6 @@ async fn forward(State(s): State<Shared>, method: Method, uri: Uri, headers: Hea
             .and_then(|v| v.to_str().ok())
             .and_then(crate::iam::access_key_id)
             .unwrap_or_default();
-        let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
         if let Err(denied) = policies.authorize(principal, &call.operation, &json) {
             let table = json["TableName"]
                 .as_str()
@@ -360,18 +365,24 @@ mod tests {
     fn the_operation_and_items_are_read_from_the_request() {
         let mut h = HeaderMap::new();
         h.insert("x-amz-target", "DynamoDB_20120810.TransactWriteItems".parse().expect("header"));
-        let c = describe(&h, br#"{"TransactItems":[{},{},{}]}"#);
+        let c = describe(&h, &body_json(br#"{"TransactItems":[{},{},{}]}"#));
         assert_eq!((c.operation.as_str(), c.items), ("TransactWriteItems", 3));
         h.insert("x-amz-target", "DynamoDB_20120810.GetItem".parse().expect("header"));
-        assert!(describe(&h, br#"{"ConsistentRead":true}"#).consistent);
+        assert!(describe(&h, &body_json(br#"{"ConsistentRead":true}"#)).consistent);
     }
 
     #[test]
     fn a_partition_fault_hits_only_requests_touching_that_partition() {
         let mut h = HeaderMap::new();
         h.insert("x-amz-target", "DynamoDB_20120810.BatchGetItem".parse().expect("header"));
-        let hot = describe(&h, br#"{"RequestItems":{"t":{"Keys":[{"pk":{"S":"INST#demo"},"sk":{"S":"INSTANCE"}}]}}}"#);
-        let cold = describe(&h, br#"{"RequestItems":{"t":{"Keys":[{"pk":{"S":"USER#demo#1"},"sk":{"S":"USER"}}]}}}"#);
+        let hot = describe(
+            &h,
+            &body_json(br#"{"RequestItems":{"t":{"Keys":[{"pk":{"S":"INST#demo"},"sk":{"S":"INSTANCE"}}]}}}"#),
+        );
+        let cold = describe(
+            &h,
+            &body_json(br#"{"RequestItems":{"t":{"Keys":[{"pk":{"S":"USER#demo#1"},"sk":{"S":"USER"}}]}}}"#),
+        );
         let plan = Mutex::new(Some(FaultPlan {
             fault: DynamoFault::Throttled,
             operation: None,
