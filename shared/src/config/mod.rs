@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use crate::domain::identity::Provider;
 use crate::domain::instance::InstanceName;
-#[cfg(feature = "apple")]
 use crate::domain::sealing::{SealingKey, SealingKeys};
 use crate::domain::secret::Secret;
 pub use crate::domain::tokens::TokenSecrets;
@@ -227,12 +226,7 @@ impl Config {
                 Some(AppleConfig { client_ids, jwks_url: vars.url("APPLE_JWKS_URL", DEFAULT_APPLE_JWKS_URL)? })
             }
         };
-        // A build without Apple (shared's `apple` feature) makes no call to Apple: the group is
-        // not read, nor required (its key check needs Apple's JWT signing).
-        #[cfg(feature = "apple")]
         let apple_revocation = apple_revocation(&vars)?;
-        #[cfg(not(feature = "apple"))]
-        let apple_revocation = None;
         let github = match vars.id("GITHUB_CLIENT_ID")? {
             None => None,
             Some(client_id) => Some(GitHubConfig {
@@ -323,7 +317,6 @@ impl Config {
     }
 }
 
-#[cfg(feature = "apple")]
 /// The Apple revocation group: all of `APPLE_TEAM_ID`, `APPLE_KEY_ID`, `APPLE_PRIVATE_KEY`,
 /// `REFRESH_TOKEN_KEY`, or none of them.
 fn apple_revocation<F: Fn(&str) -> Option<String>>(
@@ -375,7 +368,6 @@ const TOKEN_SECRET_NAMES: VersionedNames = VersionedNames {
     previous_version: "TOKEN_SECRET_PREVIOUS_VERSION",
 };
 
-#[cfg(feature = "apple")]
 const REFRESH_TOKEN_KEY_NAMES: VersionedNames = VersionedNames {
     current: "REFRESH_TOKEN_KEY",
     current_version: "REFRESH_TOKEN_KEY_VERSION",
@@ -518,7 +510,6 @@ pub(crate) mod tests {
         assert_eq!(c.api_key_negative_cache, Duration::from_secs(10));
     }
 
-    #[cfg(feature = "apple")]
     fn with_apple_revocation() -> HashMap<String, String> {
         let mut v = vars();
         v.insert("APPLE_TEAM_ID".into(), "TEAM123456".into());
@@ -528,7 +519,6 @@ pub(crate) mod tests {
         v
     }
 
-    #[cfg(feature = "apple")]
     #[test]
     fn apple_revocation_is_configured_as_a_group_or_not_at_all() {
         assert!(load(&vars()).expect("valid").apple_revocation.is_none(), "off without the group");
@@ -550,7 +540,6 @@ pub(crate) mod tests {
         assert!(load(&v).expect("valid").apple_revocation.is_some());
     }
 
-    #[cfg(feature = "apple")]
     #[test]
     fn the_refresh_token_key_is_versioned_like_the_token_secret() {
         let mut v = with_apple_revocation();
@@ -575,7 +564,6 @@ pub(crate) mod tests {
         assert_eq!(load(&v).err(), Some(ConfigError::Missing("REFRESH_TOKEN_KEY_PREVIOUS_VERSION")));
     }
 
-    #[cfg(feature = "apple")]
     #[test]
     fn invalid_apple_revocation_values_stop_the_cold_start() {
         let cases = [

@@ -1,7 +1,6 @@
 //! The bottom layer: primitives and domain types, which import nothing else of the crate.
 
-// Only with Apple's code exchange and revocation (the `apple` feature).
-#[cfg(feature = "apple")]
+// The key our calls to Apple are signed with (code exchange, revocation).
 pub mod apple_key;
 pub mod clock;
 pub mod display_name;

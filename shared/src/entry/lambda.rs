@@ -25,7 +25,7 @@ where
         lambda_http::run(service_fn(move |req: Request| {
             // Boxed (one allocation per event): the handler's future nests the AWS SDK's deep
             // request futures, and laid out inline in the runtime's future it passed rustc's
-            // query depth limit in some feature sets (rocketchat-authorizer without `ssm`).
+            // query depth limit in some builds (rocketchat-authorizer without `ssm`).
             // With the front on, a request without its origin secret is refused before the
             // handler reads anything (crate::entry::front).
             let answer: std::pin::Pin<Box<dyn Future<Output = Response<Body>> + Send>> =

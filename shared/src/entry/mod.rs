@@ -3,7 +3,6 @@
 //! read requests and write answers, and call the use-cases (never the store through an `App`).
 
 // Only the `apple-notifications` function serves it (it needs Apple's keys).
-#[cfg(feature = "apple")]
 pub mod apple_notifications;
 pub mod authorizer;
 pub mod avatar;

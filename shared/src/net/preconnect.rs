@@ -1,6 +1,6 @@
 //! What init opens ahead of the first request: the connections (TCP and TLS) that every request
 //! of the function is certain to use. DynamoDB's, which every function reads on every request;
-//! and, in a build that links a single provider, that provider's
+//! and, in a function configured for a single provider, that provider's
 //! ([`Providers::certain_call`]). Init runs at full CPU, the first invoke at the function's CPU
 //! share (about 7% of a core at 128 MB), so a handshake costs less here; the two are opened side
 //! by side. Measured in docs/bench.md ("Init vs. the first request").
@@ -80,27 +80,20 @@ async fn dynamodb(dynamo: &aws_sdk_dynamodb::Client) {
 }
 
 /// The provider's connection, when its requests are certain to need one and it is over TLS.
-#[cfg(feature = "http")]
 async fn provider(providers: &Providers) {
     if let Some((http, url)) = providers.certain_call().filter(|(_, url)| has_a_handshake_to_move(Some(url))) {
         open_provider(http, url).await;
     }
 }
 
-/// Without the `http` feature there is no provider client.
-#[cfg(not(feature = "http"))]
-async fn provider(_: &Providers) {}
-
 /// How long init waits for a provider's connection: about what its handshake takes on AWS,
 /// with room; past that the first request connects, as without it.
-#[cfg(feature = "http")]
 const PROVIDER_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Opens `http`'s pooled connection to `url`'s origin with a `HEAD /` whose answer is dropped:
 /// reqwest has no "connect" call and pools connections through requests. `HEAD` has no body to
 /// read, so the connection is back in the pool as soon as the answer's head is; `/` carries no
 /// token, and the answer (often a 4xx) does not matter. Only the host is logged.
-#[cfg(feature = "http")]
 async fn open_provider(http: &reqwest::Client, url: &str) {
     let Ok(mut origin) = reqwest::Url::parse(url) else { return };
     origin.set_path("/");
@@ -201,7 +194,6 @@ mod tests {
 
     /// The connection opened in init is the one the first request uses: the server sees one
     /// connection for both, and the first request's path and query are not sent in init.
-    #[cfg(feature = "http")]
     #[tokio::test]
     async fn the_first_request_reuses_the_connection_opened_in_init() {
         let (addr, mut heads) = counting_server(|head| {

@@ -59,13 +59,11 @@ fn certificates(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
 }
 
 /// rustls client configuration for the providers: aws-lc, TLS 1.2+, Mozilla's roots (plus the
-/// local-only extra roots, if set). Only in builds that link a provider (the `http` feature).
-#[cfg(feature = "http")]
+/// local-only extra roots, if set). Only built in a function configured for a provider.
 pub fn provider_tls_config() -> Result<rustls::ClientConfig, TlsError> {
     provider_tls_config_with(extra_roots()?.as_deref())
 }
 
-#[cfg(feature = "http")]
 fn provider_tls_config_with(extra: Option<&[u8]>) -> Result<rustls::ClientConfig, TlsError> {
     let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
     if let Some(pem) = extra {
@@ -106,7 +104,6 @@ mod tests {
         assert_eq!(pems, 5);
     }
 
-    #[cfg(feature = "http")]
     #[test]
     fn the_provider_configuration_builds_with_mozillas_roots() {
         provider_tls_config().expect("provider TLS");
@@ -121,7 +118,6 @@ mod tests {
         assert_eq!(option_env!("AWS_LC_SYS_NO_JITTER_ENTROPY"), Some("1"));
     }
 
-    #[cfg(feature = "http")]
     #[test]
     fn extra_roots_are_added_to_both_stores() {
         // Any PEM of roots will do here; tools/local/src/tls_front.rs's tests handshake through
@@ -131,7 +127,6 @@ mod tests {
         aws_http_client_with(Some(AMAZON_TRUST_SERVICES_PEM.to_vec())).expect("AWS client");
     }
 
-    #[cfg(feature = "http")]
     #[test]
     fn a_file_without_certificates_is_refused() {
         assert!(certificates(b"not a PEM").is_err());

@@ -94,8 +94,6 @@ impl JwksCache {
     }
 
     /// The client and URL the key set is fetched with.
-    // Facebook links the ID-token checks (Limited Login) without starting from its key set.
-    #[cfg_attr(not(any(feature = "google", feature = "linkedin", feature = "apple")), allow(dead_code))]
     pub(crate) fn source(&self) -> (&reqwest::Client, &str) {
         (&self.http, &self.url)
     }

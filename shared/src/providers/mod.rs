@@ -2,74 +2,43 @@
 //! not. One module per provider; every failure is one of [`ProviderError`]'s classes. A provider
 //! without configuration is not served at all (fail closed).
 //!
-//! Which providers a build links is chosen by cargo features of `shared` (one per provider, see
-//! shared/Cargo.toml): the modules of a provider whose feature is off are not compiled, and its
-//! verifier type is a stand-in no value of which exists ([`absent`]), so [`Providers`] holds
-//! `None` for it and it is "not served", as if unconfigured. The `#[cfg]`s stay here, in
-//! `absent.rs` and at the module level; the code using [`Providers`] has none.
+//! Every build links every provider; which ones a function serves is its configuration, read at
+//! run time ([`Providers::new`]): [`Providers`] holds `None` for a provider that is not
+//! configured, and it is "not served".
 
-#[cfg(feature = "apple")]
 pub mod apple;
-#[cfg(feature = "apple")]
 pub mod apple_notification;
-#[cfg(feature = "apple")]
 pub mod apple_tokens;
-#[cfg(feature = "facebook")]
 pub mod facebook;
-#[cfg(feature = "github")]
 pub mod github;
-#[cfg(feature = "google")]
 pub mod google;
-#[cfg(feature = "oidc")]
 pub mod jwks;
 pub mod jwt;
-#[cfg(feature = "linkedin")]
 pub mod linkedin;
-#[cfg(feature = "oidc")]
 pub mod oidc;
-#[cfg(feature = "twitter")]
 pub mod twitter;
 
-mod absent;
-
-// With every provider linked there is nothing to take from `absent`.
-#[allow(unused_imports)]
-pub use absent::*;
-#[cfg(feature = "apple")]
 pub use apple::AppleVerifier;
-#[cfg(feature = "apple")]
 pub use apple_tokens::AppleTokens;
-#[cfg(feature = "facebook")]
 pub use facebook::FacebookVerifier;
-#[cfg(feature = "github")]
 pub use github::GitHubVerifier;
-#[cfg(feature = "google")]
 pub use google::GoogleVerifier;
-#[cfg(feature = "linkedin")]
 pub use linkedin::LinkedInVerifier;
-#[cfg(feature = "twitter")]
 pub use twitter::TwitterVerifier;
 
 use crate::config::Config;
 use crate::domain::identity::{Provider, VerifiedIdentity};
 use crate::domain::secret::Secret;
 
-/// How many providers this build links (their cargo features of `shared`).
-#[cfg(feature = "http")]
-const LINKED: usize = cfg!(feature = "facebook") as usize
-    + cfg!(feature = "google") as usize
-    + cfg!(feature = "twitter") as usize
-    + cfg!(feature = "linkedin") as usize
-    + cfg!(feature = "apple") as usize
-    + cfg!(feature = "github") as usize;
-
-/// The call of the one provider a build links, if it is configured; none when it links several.
-#[cfg(feature = "http")]
-fn the_only_one<T>(linked: usize, calls: impl IntoIterator<Item = Option<T>>) -> Option<T> {
-    if linked != 1 {
-        return None;
+/// The call of the one provider a function is configured for; none when it is configured for
+/// none or for several. `configured` holds one entry per provider: its certain call if it has
+/// one (a verifier), `None` if it is configured without one (Apple's revocation only).
+fn the_only_one<T>(configured: impl IntoIterator<Item = Option<T>>) -> Option<T> {
+    let mut configured = configured.into_iter();
+    match (configured.next(), configured.next()) {
+        (Some(call), None) => call,
+        _ => None,
     }
-    calls.into_iter().flatten().next()
 }
 
 /// Largest provider response body read; anything longer is treated as a broken provider.
@@ -176,16 +145,15 @@ pub struct Providers {
     pub apple_tokens: Option<AppleTokens>,
 }
 
-/// `$built` where `$feature` is on, else `None` (the provider is not linked).
-#[cfg(feature = "http")]
-macro_rules! if_linked {
-    ($feature:literal, $built:expr) => {{
-        #[cfg(feature = $feature)]
-        let built = $built;
-        #[cfg(not(feature = $feature))]
-        let built = None;
-        built
-    }};
+/// Whether `config` configures any provider, or our own calls to Apple.
+fn configures_any(config: &Config) -> bool {
+    config.facebook.is_some()
+        || config.google.is_some()
+        || config.twitter.is_some()
+        || config.linkedin.is_some()
+        || config.apple.is_some()
+        || config.github.is_some()
+        || config.apple_revocation.is_some()
 }
 
 /// Why the providers' HTTP client could not be built (at init; `App` reports it as its own).
@@ -198,7 +166,7 @@ pub enum HttpClientError {
 }
 
 impl Providers {
-    /// No provider at all: a build without the `http` feature (the session functions).
+    /// No provider at all: a function configured for none (the session functions).
     pub fn none() -> Providers {
         Providers {
             facebook: None,
@@ -211,66 +179,54 @@ impl Providers {
         }
     }
 
-    /// The verifiers of the configured providers this build links, sharing one HTTP client.
-    #[cfg(feature = "http")]
+    /// The verifiers of the providers `config` configures, sharing one HTTP client. A function
+    /// configured for no provider builds no client (nor parses its trust roots): nothing to
+    /// call.
     pub fn new(config: &Config) -> Result<Providers, HttpClientError> {
+        if !configures_any(config) {
+            return Ok(Providers::none());
+        }
         let http = http_client(config.provider_timeout, crate::net::tls::provider_tls_config()?)
             .map_err(|e| HttpClientError::Http(e.to_string()))?;
         Ok(Providers::with_client(config, &http))
     }
 
-    /// Without the `http` feature no provider is linked: nothing to build, no client either.
-    #[cfg(not(feature = "http"))]
-    pub fn new(_config: &Config) -> Result<Providers, HttpClientError> {
-        Ok(Providers::none())
-    }
-
     /// [`Providers::new`] with a given client (each verifier holds a clone of it).
-    #[cfg(feature = "http")]
     pub fn with_client(config: &Config, http: &reqwest::Client) -> Providers {
         Providers {
-            facebook: if_linked!(
-                "facebook",
-                config.facebook.as_ref().map(|c| FacebookVerifier::new(c, http.clone(), jwks_settings(config)))
-            ),
-            google: if_linked!(
-                "google",
-                config.google.as_ref().map(|c| GoogleVerifier::new(c, http.clone(), jwks_settings(config)))
-            ),
-            twitter: if_linked!("twitter", config.twitter.as_ref().map(|c| TwitterVerifier::new(c, http.clone()))),
-            linkedin: if_linked!(
-                "linkedin",
-                config.linkedin.as_ref().map(|c| LinkedInVerifier::new(c, http.clone(), jwks_settings(config)))
-            ),
-            apple: if_linked!(
-                "apple",
-                config.apple.as_ref().map(|c| AppleVerifier::new(c, http.clone(), jwks_settings(config)))
-            ),
-            github: if_linked!("github", config.github.as_ref().map(|c| GitHubVerifier::new(c, http.clone()))),
-            apple_tokens: if_linked!(
-                "apple",
-                config.apple_revocation.as_ref().and_then(|c| AppleTokens::new(c, http.clone()))
-            ),
+            facebook: config.facebook.as_ref().map(|c| FacebookVerifier::new(c, http.clone(), jwks_settings(config))),
+            google: config.google.as_ref().map(|c| GoogleVerifier::new(c, http.clone(), jwks_settings(config))),
+            twitter: config.twitter.as_ref().map(|c| TwitterVerifier::new(c, http.clone())),
+            linkedin: config.linkedin.as_ref().map(|c| LinkedInVerifier::new(c, http.clone(), jwks_settings(config))),
+            apple: config.apple.as_ref().map(|c| AppleVerifier::new(c, http.clone(), jwks_settings(config))),
+            github: config.github.as_ref().map(|c| GitHubVerifier::new(c, http.clone())),
+            apple_tokens: config.apple_revocation.as_ref().and_then(|c| AppleTokens::new(c, http.clone())),
         }
     }
 
     /// The provider call every request of this function is certain to need, when there is one:
-    /// in a build that links a single provider (a `<provider>-login` function,
+    /// in a function configured for a single provider (a `<provider>-login` function,
     /// `apple-notifications`), its verifier's first call ([`FacebookVerifier::certain_call`] and
-    /// the like). `login` links every provider and the deletion functions two, so which one a
-    /// request needs is not known before it comes: none.
-    #[cfg(feature = "http")]
+    /// the like). `login` is configured for every provider and the deletion functions for two
+    /// (Facebook, and Apple's revocation), so which one a request needs is not known before it
+    /// comes: none. Apple's revocation alone counts as Apple, with no call certain.
     pub fn certain_call(&self) -> Option<(&reqwest::Client, &str)> {
+        let apple = match (&self.apple, &self.apple_tokens) {
+            (Some(apple), _) => Some(Some(apple.certain_call())),
+            (None, Some(_)) => Some(None),
+            (None, None) => None,
+        };
         the_only_one(
-            LINKED,
             [
-                if_linked!("facebook", self.facebook.as_ref().map(FacebookVerifier::certain_call)),
-                if_linked!("google", self.google.as_ref().map(GoogleVerifier::certain_call)),
-                if_linked!("twitter", self.twitter.as_ref().map(TwitterVerifier::certain_call)),
-                if_linked!("linkedin", self.linkedin.as_ref().map(LinkedInVerifier::certain_call)),
-                if_linked!("apple", self.apple.as_ref().map(AppleVerifier::certain_call)),
-                if_linked!("github", self.github.as_ref().map(GitHubVerifier::certain_call)),
-            ],
+                self.facebook.as_ref().map(|v| Some(v.certain_call())),
+                self.google.as_ref().map(|v| Some(v.certain_call())),
+                self.twitter.as_ref().map(|v| Some(v.certain_call())),
+                self.linkedin.as_ref().map(|v| Some(v.certain_call())),
+                apple,
+                self.github.as_ref().map(|v| Some(v.certain_call())),
+            ]
+            .into_iter()
+            .flatten(),
         )
     }
 
@@ -311,14 +267,11 @@ pub struct Verified {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-// Only GitHub's verifier leaves anything for a first login.
-#[cfg_attr(not(feature = "github"), allow(dead_code))]
 pub(crate) enum FirstLogin {
     /// `GET /user/emails`: the token's scopes allow it.
     GitHubEmail,
 }
 
-#[cfg(feature = "oidc")]
 fn jwks_settings(config: &Config) -> jwks::JwksSettings {
     jwks::JwksSettings { min_refetch: config.jwks_min_refetch, max_stale: config.jwks_max_stale }
 }
@@ -331,7 +284,6 @@ pub struct Exchanged {
     pub refresh_token: Secret,
 }
 
-#[cfg(feature = "http")]
 /// The one HTTP client of a cold start, shared by all provider verifiers: provider timeout as
 /// total request timeout, no redirects (a provider API never redirects a token check), TLS from
 /// [`crate::net::tls::provider_tls_config`] (compiled-in roots, no certificate store read).
@@ -345,7 +297,6 @@ pub fn http_client(timeout: std::time::Duration, tls: rustls::ClientConfig) -> R
         .build()
 }
 
-#[cfg(feature = "http")]
 /// Classifies a transport error without its URL (which may carry a token or proof).
 pub(crate) fn transport_error(err: reqwest::Error) -> ProviderError {
     if err.is_timeout() {
@@ -355,13 +306,11 @@ pub(crate) fn transport_error(err: reqwest::Error) -> ProviderError {
     }
 }
 
-#[cfg(feature = "http")]
 /// Sends a request and reads at most [`MAX_PROVIDER_BODY`] bytes of the answer.
 pub(crate) async fn send(req: reqwest::RequestBuilder) -> Result<(reqwest::StatusCode, Vec<u8>), ProviderError> {
     read(req.send().await.map_err(transport_error)?).await
 }
 
-#[cfg(feature = "http")]
 /// Reads at most [`MAX_PROVIDER_BODY`] bytes of an answer.
 pub(crate) async fn read(mut resp: reqwest::Response) -> Result<(reqwest::StatusCode, Vec<u8>), ProviderError> {
     let status = resp.status();
@@ -375,7 +324,6 @@ pub(crate) async fn read(mut resp: reqwest::Response) -> Result<(reqwest::Status
     Ok((status, body))
 }
 
-#[cfg(feature = "http")]
 /// The failure class of a non-2xx answer that is not a verdict on the token: 5xx and 429 are
 /// the provider's trouble; `None` means the caller decides (usually: rejected).
 pub(crate) fn outage(status: reqwest::StatusCode) -> Option<ProviderError> {
@@ -383,19 +331,16 @@ pub(crate) fn outage(status: reqwest::StatusCode) -> Option<ProviderError> {
         .then(|| ProviderError::Unavailable(format!("provider answered {status}")))
 }
 
-#[cfg(feature = "http")]
 /// Parses a JSON answer, or calls it a bad response.
 pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ProviderError> {
     serde_json::from_slice(body).map_err(|_| ProviderError::BadResponse(format!("{what} is not the expected JSON")))
 }
 
-#[cfg(feature = "http")]
 /// A URL we are willing to store as an avatar.
 pub(crate) fn http_url(u: Option<String>) -> Option<String> {
     u.filter(|u| (u.starts_with("https://") || u.starts_with("http://")) && u.len() <= 2048)
 }
 
-#[cfg(feature = "http")]
 /// A non-blank display name.
 pub(crate) fn display_name(parts: &[Option<&str>]) -> Option<String> {
     let joined = parts.iter().flatten().map(|s| s.trim()).filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" ");
@@ -403,7 +348,6 @@ pub(crate) fn display_name(parts: &[Option<&str>]) -> Option<String> {
 }
 
 /// Whether `token` can travel as (part of) an HTTP header value unchanged: visible ASCII only.
-#[cfg(any(feature = "twitter", feature = "github"))]
 pub(crate) fn is_header_safe(token: &str) -> bool {
     !token.is_empty() && token.bytes().all(|b| b.is_ascii_graphic())
 }
@@ -423,14 +367,54 @@ mod tests {
         }
     }
 
-    /// Only a build of one provider knows the call its requests start with.
-    #[cfg(feature = "http")]
+    /// Only a function configured for one provider knows the call its requests start with.
     #[test]
-    fn only_a_single_provider_build_has_a_certain_call() {
-        assert_eq!(the_only_one(1, [None, Some("graph"), None]), Some("graph"));
-        assert_eq!(the_only_one::<&str>(1, [None, None]), None, "linked but not configured");
-        assert_eq!(the_only_one(2, [Some("graph"), None]), None, "the deletion functions");
-        assert_eq!(the_only_one(6, [Some("graph"), Some("jwks")]), None, "login");
-        assert_eq!(the_only_one::<&str>(0, []), None, "a session function");
+    fn only_a_function_configured_for_one_provider_has_a_certain_call() {
+        assert_eq!(the_only_one([Some("graph")]), Some("graph"), "a provider login");
+        assert_eq!(the_only_one::<&str>([]), None, "a session function");
+        assert_eq!(
+            the_only_one([Some("graph"), None]),
+            None,
+            "the deletion functions: Facebook and Apple's revocation"
+        );
+        assert_eq!(the_only_one::<&str>([None]), None, "Apple's revocation alone: no call is certain");
+        assert_eq!(the_only_one([Some("graph"), Some("jwks"), Some("api")]), None, "login");
+    }
+
+    fn config(vars: &[(&str, &str)], without: &[&str]) -> Config {
+        let mut v = crate::config::tests::vars();
+        for name in without {
+            v.remove(*name);
+        }
+        v.extend(vars.iter().map(|(k, val)| (k.to_string(), val.to_string())));
+        Config::from_lookup(|k| v.get(k).cloned()).expect("valid")
+    }
+
+    /// Which providers a function serves is its configuration: no provider, no verifier and no
+    /// client; one provider, its call opened in init; several, none.
+    #[test]
+    fn the_certain_call_follows_the_configured_providers() {
+        let none = config(&[], &["FACEBOOK_APP_ID"]);
+        assert!(!configures_any(&none));
+        let providers = Providers::new(&none).expect("no client to build");
+        assert!(providers.certain_call().is_none());
+        assert!(Provider::ALL.iter().all(|p| !none.serves(*p)));
+
+        let facebook = Providers::new(&config(&[], &[])).expect("providers");
+        assert!(facebook.facebook.is_some() && facebook.google.is_none());
+        let (_, url) = facebook.certain_call().expect("Facebook's call");
+        assert!(url.starts_with("https://graph.facebook.com/"), "{url}");
+
+        let github = Providers::new(&config(
+            &[("GITHUB_CLIENT_ID", "Iv1.0123456789abcdef"), ("GITHUB_CLIENT_SECRET", "s")],
+            &["FACEBOOK_APP_ID"],
+        ))
+        .expect("providers");
+        let (_, url) = github.certain_call().expect("GitHub's call");
+        assert!(url.starts_with("https://api.github.com/"), "{url}");
+
+        let both = Providers::new(&config(&[("GOOGLE_CLIENT_IDS", "web.apps.googleusercontent.com")], &[]))
+            .expect("providers");
+        assert!(both.certain_call().is_none(), "Facebook and Google: no call is certain");
     }
 }

@@ -48,8 +48,6 @@ impl IdTokenVerifier {
     }
 
     /// The client and URL of the provider's key set, which the first ID token needs.
-    // Facebook links the ID-token checks (Limited Login) without starting from its key set.
-    #[cfg_attr(not(any(feature = "google", feature = "linkedin", feature = "apple")), allow(dead_code))]
     pub(crate) fn key_source(&self) -> (&reqwest::Client, &str) {
         self.jwks.source()
     }

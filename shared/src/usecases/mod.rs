@@ -6,7 +6,6 @@ pub mod accounts;
 pub mod app;
 pub mod error;
 // Only the `apple-notifications` function serves it (it needs Apple's keys).
-#[cfg(feature = "apple")]
 pub mod apple_notifications;
 pub mod facebook_callbacks;
 pub mod limiter;

@@ -7,8 +7,8 @@
 //!   against the template).
 //! - [`dynamodb_local`] runs DynamoDB Local and builds clients for it; [`counting_proxy`] counts
 //!   what reaches it, and [`iam`] refuses there what a function's policy does not allow.
-//! - [`provider_features`] is the table of the provider code each function links (the features
-//!   of `shared` each function crate enables).
+//! - [`served_providers`] is the table of the providers each function is configured for (every
+//!   function links them all).
 //! - [`tls_front`] puts TLS with a run-time test CA before a plain local service (the benchmark).
 //!
 //! The `local-stack` binary puts them together with the provider emulator.
@@ -21,7 +21,7 @@ pub mod dynamodb_local;
 pub mod gateway;
 pub mod iam;
 pub mod partition_keys;
-pub mod provider_features;
+pub mod served_providers;
 pub mod tables;
 pub mod template;
 pub mod tls_front;

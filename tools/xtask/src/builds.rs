@@ -16,8 +16,9 @@ pub fn host_binaries(root: &Path, host: &str, functions: &[String]) -> Result<()
     // so that host proc-macros stay position-independent, and aborting on panic, which
     // cargo lambda (`sam build`) passes to cargo as `--config profile.release.panic="abort"`.
     // One build per function, as `sam build` builds them: built together, cargo would unify the
-    // features of `shared` and link every provider into every function. The SDK floor is an
-    // example of `shared` with no provider, built with the same profile and flags.
+    // features of `shared` and link the SSM client into every function (only those that read a
+    // secret enable `ssm`). The SDK floor is an example of `shared` without the SSM client,
+    // built with the same profile and flags.
     let floor = [FLOOR].map(|p| vec!["--package", p]);
     let sdk_floor = vec!["--package", "shared", "--no-default-features", "--example", "sdk_floor"];
     let each = functions.iter().map(|f| vec!["--package", f.as_str()]);
