@@ -30,6 +30,47 @@ fn functions(template: &Template) -> Vec<String> {
     template.functions()
 }
 
+/// The variables that configure a provider (its app or client id, Apple's revocation key): a
+/// measured function gets only those its template environment declares.
+const PROVIDER_SWITCHES: [&str; 8] = [
+    "FACEBOOK_APP_ID",
+    "GOOGLE_CLIENT_IDS",
+    "TWITTER_CONSUMER_KEY",
+    "LINKEDIN_CLIENT_ID",
+    "APPLE_CLIENT_IDS",
+    "APPLE_TEAM_ID",
+    "APPLE_KEY_ID",
+    "GITHUB_CLIENT_ID",
+];
+
+/// For a function of the template (by package), which of the stack's variables a deployment
+/// gives it: a provider switch only if its environment declares it, a secret only if its
+/// `SECRET_PARAMETERS` lists it, anything else as it is. `None` for what is not a function of
+/// the template (the floors, the peer): every variable.
+#[allow(clippy::type_complexity)]
+fn deployed_variables(template: &Template, function: &str) -> Result<Option<Box<dyn Fn(&str) -> bool>>, BenchError> {
+    let Some(def) = template.function_defs().into_iter().find(|d| d.package == function) else { return Ok(None) };
+    let declared = template
+        .environment(&def.logical_id, &|_| Some(String::new()))
+        .map_err(|e| step("template environment")(e.to_string()))?;
+    let secrets: Vec<&'static str> = declared
+        .get("SECRET_PARAMETERS")
+        .map(String::as_str)
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|leaf| shared::config::parameter_store::allowed_variable(leaf.trim()))
+        .collect();
+    Ok(Some(Box::new(move |k: &str| {
+        if PROVIDER_SWITCHES.contains(&k) {
+            declared.contains_key(k)
+        } else if shared::config::parameter_store::SECRET_VARIABLES.contains(&k) {
+            secrets.contains(&k)
+        } else {
+            true
+        }
+    })))
+}
+
 /// Whether `function` is a login (the providers' Syncano routes and Rocket.Chat's `login`):
 /// those are held to the init, RSS and round-trip budgets.
 pub fn is_login(function: &str) -> bool {
@@ -85,6 +126,9 @@ pub struct Options {
     peer: bool,
     /// Extra variables for every measured function (experiments, e.g. `RUST_LOG=debug`).
     env: Vec<(String, String)>,
+    /// The functions' binaries are taken from here instead of built (another tree's release
+    /// build, for a before/after on one stack); the floors are still built.
+    binaries: Option<PathBuf>,
 }
 
 impl Options {
@@ -114,6 +158,7 @@ impl Options {
             throttled: true,
             peer: true,
             env: Vec::new(),
+            binaries: None,
         };
         let mut it = args.iter();
         while let Some(arg) = it.next() {
@@ -131,6 +176,7 @@ impl Options {
                 "--no-tls" => o.tls = false,
                 "--no-128" => o.throttled = false,
                 "--no-peer" => o.peer = false,
+                "--binaries" => o.binaries = Some(PathBuf::from(value("--binaries")?)),
                 "--env" => {
                     let kv = value("--env")?;
                     let (k, v) = kv.split_once('=').ok_or_else(|| BenchError::Usage(format!("--env {kv:?}: K=V")))?;
@@ -139,7 +185,9 @@ impl Options {
                 other => return Err(BenchError::Usage(format!("unknown option {other:?}"))),
             }
         }
-        if o.out.is_some() && (!o.only.is_empty() || !o.tls || !o.throttled || !o.peer || !o.env.is_empty()) {
+        if o.out.is_some()
+            && (!o.only.is_empty() || !o.tls || !o.throttled || !o.peer || !o.env.is_empty() || o.binaries.is_some())
+        {
             return Err(BenchError::Usage("--out writes docs/bench.md: only with the whole run".into()));
         }
         Ok(o)
@@ -189,7 +237,7 @@ pub async fn run(o: Options) -> Result<(), BenchError> {
         return Err(BenchError::Usage(format!("--only: no function {unknown:?} in template.yaml")));
     }
     let host = builds::host_triple()?;
-    builds::host_binaries(&root, &host, &functions)?;
+    builds::host_binaries(&root, &host, if o.binaries.is_some() { &[] } else { &functions })?;
     let zips = if o.arm64 { builds::arm64_zips(&root, &target, &functions)? } else { HashMap::new() };
     let peer = if o.peer && o.wants(PEER) { Some(peer::prepare(&root, &target)?) } else { None };
 
@@ -233,20 +281,27 @@ pub async fn run(o: Options) -> Result<(), BenchError> {
     let bench = root.join("../shared/bench/lambda_bench.py");
     let mut rows = Vec::new();
     for setting in o.settings() {
-        let env: Vec<String> = if setting.tls { &tls_vars } else { &vars }
-            .iter()
-            .chain(measured_env.iter().map(|(k, v)| (k, v)))
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
         for case in &cases {
             eprintln!("== {} ({}) [{}]", case.function, case.name, setting.label());
+            // A function is configured for the providers its template environment names, with
+            // the secrets its SECRET_PARAMETERS lists, as deployed: which providers decides
+            // whether init builds the HTTP client and opens a provider's connection
+            // (`Providers::certain_call`).
+            let deployed = deployed_variables(&template, &case.function)?;
+            let env: Vec<String> = if setting.tls { &tls_vars } else { &vars }
+                .iter()
+                .filter(|(k, _)| deployed.as_ref().is_none_or(|keep| keep(k)))
+                .chain(measured_env.iter().map(|(k, v)| (k, v)))
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
             let binary = match case.function.as_str() {
                 PEER => match &peer {
                     Some(bootstrap) => bootstrap.clone(),
                     None => continue,
                 },
                 SDK_FLOOR => target.join(&host).join("release/examples/sdk_floor"),
-                f => target.join(&host).join("release").join(f),
+                FLOOR => target.join(&host).join("release").join(FLOOR),
+                f => o.binaries.as_ref().unwrap_or(&target.join(&host).join("release")).join(f),
             };
             let mut row = Row {
                 function: case.function.clone(),

@@ -20,7 +20,7 @@ use std::process::ExitCode;
 
 const USAGE: &str = "\
 usage: cargo xtask bench [--warm N] [--repeat R] [--no-arm64] [--only F,G] [--no-tls] [--no-128]
-                         [--no-peer] [--env K=V] [--out FILE]
+                         [--no-peer] [--env K=V] [--binaries DIR] [--out FILE]
 
   --warm N      warm invocations after the cold one, per run (default 100)
   --repeat R    runs (cold starts) per function (default 5)
@@ -31,6 +31,8 @@ usage: cargo xtask bench [--warm N] [--repeat R] [--no-arm64] [--only F,G] [--no
   --no-128      full CPU only (no runs at the 128 MB CPU share)
   --no-peer     without the Node.js peer (no npm install)
   --env K=V     an extra variable for every measured function (experiments); repeatable
+  --binaries DIR  measure the functions' binaries in DIR instead of building them (another
+                tree's release build, for a before/after on the same stack)
   --out FILE    also write the report (Markdown) to FILE, e.g. docs/bench.md (whole runs only)";
 
 #[tokio::main]
