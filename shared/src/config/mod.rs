@@ -121,6 +121,11 @@ pub struct Config {
     pub apple: Option<AppleConfig>,
     pub apple_revocation: Option<AppleRevocationConfig>,
     pub github: Option<GitHubConfig>,
+    /// Microsoft (`MICROSOFT_CLIENT_IDS`, `MICROSOFT_TENANT`, `MICROSOFT_AUTHORITY_URL`).
+    pub microsoft: Option<MicrosoftConfig>,
+    /// Whether provider URLs may be `http://` on loopback (`ALLOW_INSECURE_PROVIDER_URLS`): the
+    /// rule for the issuers and JWKS URLs of OpenID Connect providers.
+    pub provider_urls: UrlPolicy,
     /// Server-side keys from which Syncano user keys are derived (HMAC); never stored in the
     /// table. `None` in the functions that derive no user key (`me`, `logout`, ...), which
     /// therefore read no `token-secret` from SSM; deriving one there is an internal error.
@@ -241,6 +246,8 @@ impl Config {
                 api_url: vars.url("GITHUB_API_URL", DEFAULT_GITHUB_API_URL)?,
             }),
         };
+        let provider_urls = UrlPolicy { allow_loopback_http: vars.insecure_provider_urls };
+        let microsoft = microsoft(&vars, provider_urls)?;
         let timeout_ms = vars.number("PROVIDER_TIMEOUT_MS", DEFAULT_PROVIDER_TIMEOUT_MS, 100..=30_000)?;
         let refetch_ms =
             vars.number("JWKS_MIN_REFETCH_MS", DEFAULT_JWKS_MIN_REFETCH_MS, MIN_JWKS_MIN_REFETCH_MS..=3_600_000)?;
@@ -289,6 +296,8 @@ impl Config {
             apple,
             apple_revocation,
             github,
+            microsoft,
+            provider_urls,
             token_secrets,
             provider_timeout: Duration::from_millis(timeout_ms),
             jwks_min_refetch: Duration::from_millis(refetch_ms),
@@ -319,8 +328,32 @@ impl Config {
             Provider::LinkedIn => self.linkedin.is_some(),
             Provider::Apple => self.apple.is_some(),
             Provider::GitHub => self.github.is_some(),
+            Provider::Microsoft => self.microsoft.is_some(),
+            // Custom providers have no deployment-wide settings (yet): not served.
+            Provider::Oidc(_) => false,
         }
     }
+}
+
+/// The Microsoft preset: served when `MICROSOFT_CLIENT_IDS` is set; `MICROSOFT_TENANT` is
+/// `common` unless set.
+fn microsoft<F: Fn(&str) -> Option<String>>(
+    vars: &Vars<'_, F>,
+    policy: UrlPolicy,
+) -> Result<Option<MicrosoftConfig>, ConfigError> {
+    let Some(client_ids) = vars.id_list("MICROSOFT_CLIENT_IDS")? else { return Ok(None) };
+    let tenant = vars.get("MICROSOFT_TENANT").unwrap_or_else(|| "common".to_string());
+    let authority = vars.get("MICROSOFT_AUTHORITY_URL").unwrap_or_else(|| DEFAULT_MICROSOFT_AUTHORITY_URL.to_string());
+    MicrosoftConfig::new(&tenant, client_ids, &authority, policy).map(Some).map_err(|e| match e {
+        OidcConfigError::Tenant(_) => ConfigError::Invalid {
+            name: "MICROSOFT_TENANT",
+            reason: "common, organizations, consumers or a tenant id (GUID)",
+        },
+        _ => ConfigError::Invalid {
+            name: "MICROSOFT_AUTHORITY_URL",
+            reason: "an https:// URL (http:// on loopback only with ALLOW_INSECURE_PROVIDER_URLS=true)",
+        },
+    })
 }
 
 #[cfg(feature = "apple")]

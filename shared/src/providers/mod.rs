@@ -14,6 +14,8 @@ pub mod apple;
 pub mod apple_notification;
 #[cfg(feature = "apple")]
 pub mod apple_tokens;
+pub mod custom_oidc;
+pub mod discovery;
 #[cfg(feature = "facebook")]
 pub mod facebook;
 #[cfg(feature = "github")]
@@ -25,6 +27,7 @@ pub mod jwks;
 pub mod jwt;
 #[cfg(feature = "linkedin")]
 pub mod linkedin;
+pub mod microsoft;
 #[cfg(feature = "oidc")]
 pub mod oidc;
 #[cfg(feature = "twitter")]
@@ -39,6 +42,7 @@ pub use absent::*;
 pub use apple::AppleVerifier;
 #[cfg(feature = "apple")]
 pub use apple_tokens::AppleTokens;
+pub use custom_oidc::CustomOidcVerifier;
 #[cfg(feature = "facebook")]
 pub use facebook::FacebookVerifier;
 #[cfg(feature = "github")]
@@ -47,11 +51,15 @@ pub use github::GitHubVerifier;
 pub use google::GoogleVerifier;
 #[cfg(feature = "linkedin")]
 pub use linkedin::LinkedInVerifier;
+pub use microsoft::MicrosoftVerifier;
 #[cfg(feature = "twitter")]
 pub use twitter::TwitterVerifier;
 
-use crate::config::Config;
-use crate::domain::identity::{Provider, VerifiedIdentity};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::config::{Config, CustomOidcConfig};
+use crate::domain::identity::{OidcName, Provider, VerifiedIdentity};
 use crate::domain::secret::Secret;
 
 /// How many providers this build links (their cargo features of `shared`).
@@ -174,6 +182,12 @@ pub struct Providers {
     pub github: Option<GitHubVerifier>,
     /// Our own calls to Apple (code exchange, revocation), when configured.
     pub apple_tokens: Option<AppleTokens>,
+    /// Microsoft, when configured (`MICROSOFT_CLIENT_IDS`).
+    pub microsoft: Option<MicrosoftVerifier>,
+    /// The custom OpenID Connect providers, by name ([`Providers::with_custom_oidc`]).
+    pub custom: HashMap<OidcName, CustomOidcVerifier>,
+    /// The key sets of Microsoft and the custom providers, one per JWKS URL.
+    pub key_sets: Arc<discovery::KeySets>,
 }
 
 /// `$built` where `$feature` is on, else `None` (the provider is not linked).
@@ -208,6 +222,9 @@ impl Providers {
             apple: None,
             github: None,
             apple_tokens: None,
+            microsoft: None,
+            custom: HashMap::new(),
+            key_sets: Arc::default(),
         }
     }
 
@@ -228,6 +245,7 @@ impl Providers {
     /// [`Providers::new`] with a given client (each verifier holds a clone of it).
     #[cfg(feature = "http")]
     pub fn with_client(config: &Config, http: &reqwest::Client) -> Providers {
+        let key_sets = Arc::<discovery::KeySets>::default();
         Providers {
             facebook: if_linked!(
                 "facebook",
@@ -251,7 +269,34 @@ impl Providers {
                 "apple",
                 config.apple_revocation.as_ref().and_then(|c| AppleTokens::new(c, http.clone()))
             ),
+            microsoft: config.microsoft.as_ref().map(|c| {
+                MicrosoftVerifier::new(c, http.clone(), jwks_settings(config), config.provider_urls, key_sets.clone())
+            }),
+            custom: HashMap::new(),
+            key_sets,
         }
+    }
+
+    /// These providers with the custom OpenID Connect providers `configs` added (a later one of
+    /// the same name replaces an earlier one), on `http`, sharing this environment's key sets.
+    #[cfg(feature = "http")]
+    pub fn with_custom_oidc(
+        mut self,
+        configs: Vec<CustomOidcConfig>,
+        http: &reqwest::Client,
+        config: &Config,
+    ) -> Providers {
+        for c in configs {
+            let verifier = CustomOidcVerifier::new(
+                &c,
+                http.clone(),
+                jwks_settings(config),
+                config.provider_urls,
+                self.key_sets.clone(),
+            );
+            self.custom.insert(c.name, verifier);
+        }
+        self
     }
 
     /// The provider call every request of this function is certain to need, when there is one:
@@ -283,6 +328,8 @@ impl Providers {
             Provider::LinkedIn => self.linkedin.as_ref().ok_or(not_served)?.verify(creds).await,
             Provider::Apple => self.apple.as_ref().ok_or(not_served)?.verify(creds).await,
             Provider::GitHub => return self.github.as_ref().ok_or(not_served)?.verify(creds).await,
+            Provider::Microsoft => self.microsoft.as_ref().ok_or(not_served)?.verify(creds).await,
+            Provider::Oidc(name) => self.custom.get(&name).ok_or(not_served)?.verify(creds).await,
         };
         identity.map(|identity| Verified { identity, on_first_login: None })
     }
