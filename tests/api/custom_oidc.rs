@@ -222,7 +222,7 @@ async fn custom_tokens_expired_without_the_nonce_or_that_are_access_tokens_are_r
     assert!(matches!(verify(Credentials::default()).await, Err(ProviderError::MissingCredential("id_token"))));
     // A JWT sent as the access token (Syncano's single token) is read as the ID token it is.
     let as_access = Credentials {
-        access_token: Some(Secret::new(&idp.token("times", json!({})))),
+        access_token: Some(Secret::new(idp.token("times", json!({})))),
         nonce: Some(Secret::new(RAW_NONCE)),
         ..Credentials::default()
     };
@@ -348,4 +348,43 @@ async fn noauth_a_microsoft_token_with_someone_elses_email_never_vouches_for_it(
     assert_eq!(identity.email.as_deref(), Some("victim@gmail.com"), "kept as display data");
     assert!(!identity.email_verified, "Microsoft's email is never verified here");
     assert_eq!(identity.authoritative_email(), None, "and never links to the victim's account");
+}
+
+#[tokio::test]
+async fn providers_serve_the_configured_custom_issuers_and_microsoft_by_name() {
+    let idp = start().await;
+    let info = idp.issuer("acme-sso", SigningAlg::RS256);
+    let authority = idp.emulator.microsoft_discovery_url("x").replace("/x/v2.0/.well-known/openid-configuration", "");
+    let vars = std::collections::HashMap::from([
+        ("TABLE_NAME", "users".to_string()),
+        ("PUBLIC_BASE_URL", "https://login.example.com".to_string()),
+        ("DEFAULT_INSTANCE", "demo".to_string()),
+        ("ALLOW_INSECURE_PROVIDER_URLS", "true".to_string()),
+        ("MICROSOFT_CLIENT_IDS", CLIENT_ID.to_string()),
+        ("MICROSOFT_AUTHORITY_URL", authority),
+    ]);
+    let config = shared::config::Config::from_lookup(|k| vars.get(k).cloned()).expect("valid");
+    let custom =
+        CustomOidcConfig::new(&info.name, &info.issuer, vec![CLIENT_ID.into()], config.provider_urls).expect("valid");
+    let name = custom.name;
+    let providers = shared::providers::Providers::with_client(&config, &idp.http).with_custom_oidc(
+        vec![custom],
+        &idp.http,
+        &config,
+    );
+
+    let verified = providers.verify(Provider::Oidc(name), &id_token(&idp.token("acme-sso", json!({})))).await;
+    assert_eq!(
+        verified.expect("served").identity.provider,
+        Provider::from_service_name("acme-sso").expect("configured")
+    );
+    let user = idp.emulator.create_microsoft_user(Some(TENANT), "Ada", "ada@corp.example", None);
+    let token = idp.emulator.issue_microsoft_id_token(&user.oid, CLIENT_ID, Some(&sha256_hex(RAW_NONCE)), Value::Null);
+    let verified = providers.verify(Provider::Microsoft, &id_token(&token)).await.expect("served");
+    assert_eq!(verified.identity.subject, format!("{TENANT}:{}", user.oid));
+
+    // A configured name this deployment has no verifier for is not served.
+    let elsewhere = shared::domain::identity::OidcName::configured("configured-elsewhere").expect("valid");
+    let result = providers.verify(Provider::Oidc(elsewhere), &id_token(&idp.token("acme-sso", json!({})))).await;
+    assert!(matches!(result, Err(ProviderError::NotServed)), "{result:?}");
 }

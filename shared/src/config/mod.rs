@@ -656,6 +656,34 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn microsoft_is_served_with_its_client_ids_and_checked_tenant_and_authority() {
+        let mut v = vars();
+        let c = load(&v).expect("valid");
+        assert!(!c.serves(Provider::Microsoft) && c.microsoft.is_none());
+        assert!(!c.provider_urls.allow_loopback_http);
+        v.insert("MICROSOFT_CLIENT_IDS".into(), "11111111-2222-3333-4444-555555555555".into());
+        let ms = load(&v).expect("microsoft").microsoft.expect("served");
+        assert_eq!(ms.tenant, MicrosoftTenant::Common, "common unless set");
+        assert_eq!(ms.authority, DEFAULT_MICROSOFT_AUTHORITY_URL);
+        v.insert("MICROSOFT_TENANT".into(), "contoso.example".into());
+        assert!(matches!(load(&v), Err(ConfigError::Invalid { name: "MICROSOFT_TENANT", .. })));
+        v.insert("MICROSOFT_TENANT".into(), "consumers".into());
+        v.insert("MICROSOFT_AUTHORITY_URL".into(), "http://127.0.0.1:9000/microsoft".into());
+        assert!(matches!(load(&v), Err(ConfigError::Invalid { name: "MICROSOFT_AUTHORITY_URL", .. })));
+        v.insert("ALLOW_INSECURE_PROVIDER_URLS".into(), "true".into());
+        let c = load(&v).expect("loopback http with the local setting");
+        assert!(c.serves(Provider::Microsoft) && c.provider_urls.allow_loopback_http);
+        let ms = c.microsoft.expect("served");
+        assert_eq!(ms.tenant, MicrosoftTenant::Consumers);
+        assert_eq!(
+            ms.discovery_url(),
+            "http://127.0.0.1:9000/microsoft/consumers/v2.0/.well-known/openid-configuration"
+        );
+        v.insert("MICROSOFT_AUTHORITY_URL".into(), "http://login.example.com".into());
+        assert!(load(&v).is_err(), "http:// only on loopback, even with the local setting");
+    }
+
+    #[test]
     fn malformed_values_are_errors_not_defaults() {
         for (name, bad) in [
             ("PROVIDER_TIMEOUT_MS", "soon"),

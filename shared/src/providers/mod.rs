@@ -464,7 +464,8 @@ mod tests {
     async fn without_a_verifier_every_provider_is_not_served() {
         let providers = Providers::none();
         let creds = Credentials { access_token: Some(Secret::new("token")), ..Credentials::default() };
-        for provider in Provider::ALL {
+        let custom = Provider::Oidc(OidcName::configured("not-served-here").expect("valid"));
+        for provider in Provider::ALL.into_iter().chain([Provider::Microsoft, custom]) {
             let result = providers.verify(provider, &creds).await;
             assert!(matches!(result, Err(ProviderError::NotServed)), "{provider:?}: {result:?}");
         }
