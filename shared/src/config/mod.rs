@@ -18,10 +18,12 @@ use crate::domain::secret::Secret;
 pub use crate::domain::tokens::TokenSecrets;
 use vars::{is_graph_version, url, Vars};
 
+mod oidc;
 pub mod parameter_store;
 mod providers;
 mod vars;
 
+pub use oidc::*;
 pub use providers::*;
 
 /// The endpoints a deployment leaves empty, so that the functions talk to AWS's and the
