@@ -388,3 +388,22 @@ async fn providers_serve_the_configured_custom_issuers_and_microsoft_by_name() {
     let result = providers.verify(Provider::Oidc(elsewhere), &id_token(&idp.token("acme-sso", json!({})))).await;
     assert!(matches!(result, Err(ProviderError::NotServed)), "{result:?}");
 }
+
+/// Until the dialects route them, Microsoft and custom providers are not served by this
+/// deployment: Rocket.Chat's answer for a service it does not serve, naming it, nothing written,
+/// no provider asked; a name only a client sent is not interned by asking.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn microsoft_and_custom_service_names_are_not_served_through_the_gateway_yet() {
+    let t = crate::helpers::spawn_app().await;
+    let configured = shared::domain::identity::OidcName::configured("configured-idp").expect("valid");
+    for service in ["microsoft", configured.name(), "never-configured-idp"] {
+        let body = json!({ "serviceName": service, "accessToken": "x", "expiresIn": 1 });
+        let resp = t.http.post(format!("{}/api/v1/login", t.base)).json(&body).send().await.expect("request");
+        let expected = json!({ "success": false, "status": "error", "error": "error-invalid-service",
+                               "message": format!("Unexpected AccessToken service {service}") });
+        assert_eq!(crate::helpers::json(resp).await, (401, expected), "{service}");
+    }
+    assert_eq!(t.login_writes().await, [0, 0, 0, 0]);
+    assert_eq!(t.emulator.request_count(), 0);
+    assert_eq!(shared::domain::identity::OidcName::existing("never-configured-idp"), None);
+}
