@@ -117,7 +117,8 @@ pub struct Credentials {
     pub id_token: Option<Secret>,
     /// OAuth 1.0a token secret (Twitter).
     pub token_secret: Option<Secret>,
-    /// The raw nonce whose SHA-256 the ID token must carry (Apple, Facebook Limited Login).
+    /// The raw nonce whose SHA-256 the ID token must carry (Apple, Facebook Limited Login,
+    /// Microsoft and custom OpenID Connect providers).
     pub nonce: Option<Secret>,
     /// Display name the client got from the provider at first sign-in (Apple only).
     pub name: Option<String>,
