@@ -6,6 +6,7 @@ mod budget;
 mod compat_rocketchat;
 mod compat_syncano;
 mod crash;
+mod custom_oidc;
 mod deletion;
 mod events;
 mod facebook_callbacks;

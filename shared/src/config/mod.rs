@@ -17,10 +17,12 @@ use crate::domain::secret::Secret;
 pub use crate::domain::tokens::TokenSecrets;
 use vars::{is_graph_version, url, Vars};
 
+mod oidc;
 pub mod parameter_store;
 mod providers;
 mod vars;
 
+pub use oidc::*;
 pub use providers::*;
 
 /// The endpoints a deployment leaves empty, so that the functions talk to AWS's and the
@@ -120,6 +122,11 @@ pub struct Config {
     pub apple: Option<AppleConfig>,
     pub apple_revocation: Option<AppleRevocationConfig>,
     pub github: Option<GitHubConfig>,
+    /// Microsoft (`MICROSOFT_CLIENT_IDS`, `MICROSOFT_TENANT`, `MICROSOFT_AUTHORITY_URL`).
+    pub microsoft: Option<MicrosoftConfig>,
+    /// Whether provider URLs may be `http://` on loopback (`ALLOW_INSECURE_PROVIDER_URLS`): the
+    /// rule for the issuers and JWKS URLs of OpenID Connect providers.
+    pub provider_urls: UrlPolicy,
     /// Server-side keys from which Syncano user keys are derived (HMAC); never stored in the
     /// table. `None` in the functions that derive no user key (`me`, `logout`, ...), which
     /// therefore read no `token-secret` from SSM; deriving one there is an internal error.
@@ -235,6 +242,8 @@ impl Config {
                 api_url: vars.url("GITHUB_API_URL", DEFAULT_GITHUB_API_URL)?,
             }),
         };
+        let provider_urls = UrlPolicy { allow_loopback_http: vars.insecure_provider_urls };
+        let microsoft = microsoft(&vars, provider_urls)?;
         let timeout_ms = vars.number("PROVIDER_TIMEOUT_MS", DEFAULT_PROVIDER_TIMEOUT_MS, 100..=30_000)?;
         let refetch_ms =
             vars.number("JWKS_MIN_REFETCH_MS", DEFAULT_JWKS_MIN_REFETCH_MS, MIN_JWKS_MIN_REFETCH_MS..=3_600_000)?;
@@ -283,6 +292,8 @@ impl Config {
             apple,
             apple_revocation,
             github,
+            microsoft,
+            provider_urls,
             token_secrets,
             provider_timeout: Duration::from_millis(timeout_ms),
             jwks_min_refetch: Duration::from_millis(refetch_ms),
@@ -313,8 +324,32 @@ impl Config {
             Provider::LinkedIn => self.linkedin.is_some(),
             Provider::Apple => self.apple.is_some(),
             Provider::GitHub => self.github.is_some(),
+            Provider::Microsoft => self.microsoft.is_some(),
+            // Custom providers have no deployment-wide settings (yet): not served.
+            Provider::Oidc(_) => false,
         }
     }
+}
+
+/// The Microsoft preset: served when `MICROSOFT_CLIENT_IDS` is set; `MICROSOFT_TENANT` is
+/// `common` unless set.
+fn microsoft<F: Fn(&str) -> Option<String>>(
+    vars: &Vars<'_, F>,
+    policy: UrlPolicy,
+) -> Result<Option<MicrosoftConfig>, ConfigError> {
+    let Some(client_ids) = vars.id_list("MICROSOFT_CLIENT_IDS")? else { return Ok(None) };
+    let tenant = vars.get("MICROSOFT_TENANT").unwrap_or_else(|| "common".to_string());
+    let authority = vars.get("MICROSOFT_AUTHORITY_URL").unwrap_or_else(|| DEFAULT_MICROSOFT_AUTHORITY_URL.to_string());
+    MicrosoftConfig::new(&tenant, client_ids, &authority, policy).map(Some).map_err(|e| match e {
+        OidcConfigError::Tenant(_) => ConfigError::Invalid {
+            name: "MICROSOFT_TENANT",
+            reason: "common, organizations, consumers or a tenant id (GUID)",
+        },
+        _ => ConfigError::Invalid {
+            name: "MICROSOFT_AUTHORITY_URL",
+            reason: "an https:// URL (http:// on loopback only with ALLOW_INSECURE_PROVIDER_URLS=true)",
+        },
+    })
 }
 
 /// The Apple revocation group: all of `APPLE_TEAM_ID`, `APPLE_KEY_ID`, `APPLE_PRIVATE_KEY`,
@@ -608,6 +643,34 @@ pub(crate) mod tests {
         v.insert("TWITTER_CONSUMER_KEY".into(), "ck".into());
         v.insert("GITHUB_CLIENT_SECRET".into(), "gs".into());
         assert_eq!(load(&v).err(), Some(ConfigError::Missing("TWITTER_CONSUMER_SECRET")));
+    }
+
+    #[test]
+    fn microsoft_is_served_with_its_client_ids_and_checked_tenant_and_authority() {
+        let mut v = vars();
+        let c = load(&v).expect("valid");
+        assert!(!c.serves(Provider::Microsoft) && c.microsoft.is_none());
+        assert!(!c.provider_urls.allow_loopback_http);
+        v.insert("MICROSOFT_CLIENT_IDS".into(), "11111111-2222-3333-4444-555555555555".into());
+        let ms = load(&v).expect("microsoft").microsoft.expect("served");
+        assert_eq!(ms.tenant, MicrosoftTenant::Common, "common unless set");
+        assert_eq!(ms.authority, DEFAULT_MICROSOFT_AUTHORITY_URL);
+        v.insert("MICROSOFT_TENANT".into(), "contoso.example".into());
+        assert!(matches!(load(&v), Err(ConfigError::Invalid { name: "MICROSOFT_TENANT", .. })));
+        v.insert("MICROSOFT_TENANT".into(), "consumers".into());
+        v.insert("MICROSOFT_AUTHORITY_URL".into(), "http://127.0.0.1:9000/microsoft".into());
+        assert!(matches!(load(&v), Err(ConfigError::Invalid { name: "MICROSOFT_AUTHORITY_URL", .. })));
+        v.insert("ALLOW_INSECURE_PROVIDER_URLS".into(), "true".into());
+        let c = load(&v).expect("loopback http with the local setting");
+        assert!(c.serves(Provider::Microsoft) && c.provider_urls.allow_loopback_http);
+        let ms = c.microsoft.expect("served");
+        assert_eq!(ms.tenant, MicrosoftTenant::Consumers);
+        assert_eq!(
+            ms.discovery_url(),
+            "http://127.0.0.1:9000/microsoft/consumers/v2.0/.well-known/openid-configuration"
+        );
+        v.insert("MICROSOFT_AUTHORITY_URL".into(), "http://login.example.com".into());
+        assert!(load(&v).is_err(), "http:// only on loopback, even with the local setting");
     }
 
     #[test]

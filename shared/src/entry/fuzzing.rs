@@ -349,7 +349,7 @@ pub fn provider_answer(data: &[u8]) {
         8 => parse_json::<linkedin::Introspection>(body, "introspection")
             .and(parse_json::<Profile>(body, "userinfo"))
             .map(|p| Some(p.into_identity(Provider::LinkedIn, "sub".into()))),
-        _ => jwks::keys_from_body(body).map(|_| None),
+        _ => jwks::keys_from_body(body, &crate::providers::discovery::ASYMMETRIC).map(|_| None),
     };
     match outcome {
         Ok(Some(id)) => assert!(!id.subject.is_empty(), "an identity without a subject"),

@@ -9,14 +9,18 @@
 //! - While the provider cannot be reached, a key set past its cache time is still used, but only
 //!   for `max_stale` after its cache time ran out: then its logins are refused as the provider
 //!   being unavailable (502), not verified against keys the provider may have withdrawn long ago.
-//! - Only RSA keys usable for RS256 are kept: the algorithm is pinned, never read from a token.
+//! - Only keys usable for the algorithms the cache accepts are kept, each with the algorithms it
+//!   may verify (its `kty`/`crv`, and its `alg` when the JWKS names one): the built-in providers
+//!   accept RS256 only ([`JwksCache::new`]); custom OpenID Connect providers ask for a key *for*
+//!   the token's algorithm ([`JwksCache::key_for`]), so a key of another type or algorithm is
+//!   never used. The algorithm is pinned by the verifier, never read from a token alone.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use jsonwebtoken::DecodingKey;
+use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
@@ -39,13 +43,29 @@ pub struct JwksCache {
     url: String,
     min_refetch: Duration,
     max_stale: Duration,
+    /// The algorithms a kept key must be usable for (one of them).
+    accepted: Vec<Algorithm>,
     state: Mutex<State>,
     fetches: AtomicU64,
 }
 
+/// A published key and the algorithms it may verify (among the accepted ones).
+#[derive(Clone)]
+pub struct PublishedKey {
+    pub key: Arc<DecodingKey>,
+    pub algorithms: Vec<Algorithm>,
+}
+
+impl PublishedKey {
+    #[cfg(any(test, feature = "fuzzing"))]
+    fn rs256(key: Arc<DecodingKey>) -> PublishedKey {
+        PublishedKey { key, algorithms: vec![Algorithm::RS256] }
+    }
+}
+
 #[derive(Default)]
 struct State {
-    keys: HashMap<String, Arc<DecodingKey>>,
+    keys: HashMap<String, PublishedKey>,
     expires: Option<Instant>,
     last_fetch: Option<Instant>,
 }
@@ -64,15 +84,31 @@ struct Jwk {
     use_: Option<String>,
     n: Option<String>,
     e: Option<String>,
+    crv: Option<String>,
+    x: Option<String>,
+    y: Option<String>,
 }
 
 impl JwksCache {
+    /// A key set of which only RSA keys for RS256 are kept (the built-in providers).
     pub fn new(http: reqwest::Client, url: impl Into<String>, settings: JwksSettings) -> JwksCache {
+        JwksCache::accepting(http, url, settings, vec![Algorithm::RS256])
+    }
+
+    /// A key set keeping the keys usable for any of `accepted` (custom OpenID Connect
+    /// providers; the caller filters out symmetric algorithms, whose keys are never kept anyway).
+    pub fn accepting(
+        http: reqwest::Client,
+        url: impl Into<String>,
+        settings: JwksSettings,
+        accepted: Vec<Algorithm>,
+    ) -> JwksCache {
         JwksCache {
             http,
             url: url.into(),
             min_refetch: settings.min_refetch,
             max_stale: settings.max_stale,
+            accepted,
             state: Mutex::new(State::default()),
             fetches: AtomicU64::new(0),
         }
@@ -84,7 +120,11 @@ impl JwksCache {
     pub fn preloaded(keys: HashMap<String, Arc<DecodingKey>>, ttl: Duration) -> JwksCache {
         let now = Instant::now();
         JwksCache {
-            state: Mutex::new(State { keys, expires: Some(now + ttl), last_fetch: Some(now) }),
+            state: Mutex::new(State {
+                keys: keys.into_iter().map(|(kid, k)| (kid, PublishedKey::rs256(k))).collect(),
+                expires: Some(now + ttl),
+                last_fetch: Some(now),
+            }),
             ..JwksCache::new(
                 reqwest::Client::new(),
                 "http://127.0.0.1:9/jwks",
@@ -106,6 +146,20 @@ impl JwksCache {
     /// The RS256 key with id `kid`. An unknown kid is [`ProviderError::Rejected`] once the key
     /// set is fresh (after at most one rate-limited refetch).
     pub async fn key(&self, kid: &str) -> Result<Arc<DecodingKey>, ProviderError> {
+        Ok(self.published(kid).await?.key)
+    }
+
+    /// The key with id `kid` if it may verify `alg` (its type, curve and published `alg`);
+    /// otherwise the token is [`ProviderError::Rejected`].
+    pub async fn key_for(&self, kid: &str, alg: Algorithm) -> Result<Arc<DecodingKey>, ProviderError> {
+        let published = self.published(kid).await?;
+        if !published.algorithms.contains(&alg) {
+            return Err(ProviderError::Rejected("the signing key is not for this algorithm".into()));
+        }
+        Ok(published.key)
+    }
+
+    async fn published(&self, kid: &str) -> Result<PublishedKey, ProviderError> {
         let mut state = self.state.lock().await;
         let now = Instant::now();
         let fresh = state.expires.is_some_and(|e| now < e);
@@ -143,44 +197,79 @@ impl JwksCache {
         state.keys.get(kid).cloned().ok_or_else(|| ProviderError::Rejected("unknown signing key id".into()))
     }
 
-    async fn fetch(&self) -> Result<(HashMap<String, Arc<DecodingKey>>, Duration), ProviderError> {
+    async fn fetch(&self) -> Result<(HashMap<String, PublishedKey>, Duration), ProviderError> {
         self.fetches.fetch_add(1, Ordering::Relaxed);
         let resp = self.http.get(&self.url).send().await.map_err(super::transport_error)?;
-        let max_age = resp
-            .headers()
-            .get(reqwest::header::CACHE_CONTROL)
-            .and_then(|v| v.to_str().ok())
-            .and_then(max_age)
-            .unwrap_or(DEFAULT_MAX_AGE)
-            .min(MAX_MAX_AGE);
+        let max_age = cache_max_age(resp.headers()).unwrap_or(DEFAULT_MAX_AGE).min(MAX_MAX_AGE);
         let (status, body) = read(resp).await?;
         if !status.is_success() {
             return Err(outage(status).unwrap_or_else(|| ProviderError::Unavailable(format!("JWKS answered {status}"))));
         }
-        Ok((keys_from_body(&body)?, max_age))
+        Ok((keys_from_body(&body, &self.accepted)?, max_age))
     }
 }
 
-/// The usable keys of a JWKS answer: RSA, RS256 (or no `alg`), for signatures, with a `kid`.
-pub(crate) fn keys_from_body(body: &[u8]) -> Result<HashMap<String, Arc<DecodingKey>>, ProviderError> {
+/// The usable keys of a JWKS answer: for signatures, with a `kid`, usable for one of `accepted`
+/// (RSA for RS*/PS*, EC P-256/P-384 for ES256/ES384, OKP Ed25519 for EdDSA; the JWK's `alg`, when
+/// present, must be one of them and is then the only one the key verifies).
+pub(crate) fn keys_from_body(
+    body: &[u8],
+    accepted: &[Algorithm],
+) -> Result<HashMap<String, PublishedKey>, ProviderError> {
     let set: JwkSet = parse_json(body, "JWKS")?;
     let keys = set
         .keys
         .into_iter()
-        .filter(|k| {
-            k.kty == "RSA"
-                && k.alg.as_deref().is_none_or(|a| a == "RS256")
-                && k.use_.as_deref().is_none_or(|u| u == "sig")
-        })
+        .filter(|k| k.use_.as_deref().is_none_or(|u| u == "sig"))
         .filter_map(|k| {
-            let key = DecodingKey::from_rsa_components(k.n.as_deref()?, k.e.as_deref()?).ok()?;
-            Some((k.kid?, Arc::new(key)))
+            let (family, key): (&[Algorithm], _) = match (k.kty.as_str(), k.crv.as_deref()) {
+                ("RSA", _) => (
+                    &[
+                        Algorithm::RS256,
+                        Algorithm::RS384,
+                        Algorithm::RS512,
+                        Algorithm::PS256,
+                        Algorithm::PS384,
+                        Algorithm::PS512,
+                    ],
+                    DecodingKey::from_rsa_components(k.n.as_deref()?, k.e.as_deref()?).ok()?,
+                ),
+                ("EC", Some("P-256")) => {
+                    (&[Algorithm::ES256], DecodingKey::from_ec_components(k.x.as_deref()?, k.y.as_deref()?).ok()?)
+                }
+                ("EC", Some("P-384")) => {
+                    (&[Algorithm::ES384], DecodingKey::from_ec_components(k.x.as_deref()?, k.y.as_deref()?).ok()?)
+                }
+                ("OKP", Some("Ed25519")) => {
+                    (&[Algorithm::EdDSA], DecodingKey::from_ed_components(k.x.as_deref()?).ok()?)
+                }
+                _ => return None,
+            };
+            let algorithms: Vec<Algorithm> = family
+                .iter()
+                .copied()
+                .filter(|a| accepted.contains(a))
+                .filter(|a| k.alg.as_deref().is_none_or(|named| named.parse::<Algorithm>().ok() == Some(*a)))
+                .collect();
+            if algorithms.is_empty() {
+                return None;
+            }
+            Some((k.kid?, PublishedKey { key: Arc::new(key), algorithms }))
         })
         .collect::<HashMap<_, _>>();
     if keys.is_empty() {
-        return Err(ProviderError::BadResponse("JWKS has no usable RS256 key".into()));
+        return Err(ProviderError::BadResponse(if accepted == [Algorithm::RS256] {
+            "JWKS has no usable RS256 key".into()
+        } else {
+            "JWKS has no usable key".into()
+        }));
     }
     Ok(keys)
+}
+
+/// The `max-age` of an answer's Cache-Control header, if any.
+pub(crate) fn cache_max_age(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    headers.get(reqwest::header::CACHE_CONTROL).and_then(|v| v.to_str().ok()).and_then(max_age)
 }
 
 /// `max-age=N` of a Cache-Control header.
@@ -207,7 +296,7 @@ mod tests {
         let now = Instant::now();
         let expires = now.checked_sub(ago).expect("the monotonic clock has run longer than the test's offsets");
         cache.state.try_lock().expect("unlocked").keys =
-            HashMap::from([("k".to_string(), Arc::new(DecodingKey::from_secret(b"test key")))]);
+            HashMap::from([("k".to_string(), PublishedKey::rs256(Arc::new(DecodingKey::from_secret(b"test key"))))]);
         cache.state.try_lock().expect("unlocked").expires = Some(expires);
         cache
     }

@@ -9,25 +9,33 @@
 pub mod apple;
 pub mod apple_notification;
 pub mod apple_tokens;
+pub mod custom_oidc;
+pub mod discovery;
 pub mod facebook;
 pub mod github;
 pub mod google;
 pub mod jwks;
 pub mod jwt;
 pub mod linkedin;
+pub mod microsoft;
 pub mod oidc;
 pub mod twitter;
 
 pub use apple::AppleVerifier;
 pub use apple_tokens::AppleTokens;
+pub use custom_oidc::CustomOidcVerifier;
 pub use facebook::FacebookVerifier;
 pub use github::GitHubVerifier;
 pub use google::GoogleVerifier;
 pub use linkedin::LinkedInVerifier;
+pub use microsoft::MicrosoftVerifier;
 pub use twitter::TwitterVerifier;
 
-use crate::config::Config;
-use crate::domain::identity::{Provider, VerifiedIdentity};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::config::{Config, CustomOidcConfig};
+use crate::domain::identity::{OidcName, Provider, VerifiedIdentity};
 use crate::domain::secret::Secret;
 
 /// The call of the one provider a function is configured for; none when it is configured for
@@ -78,7 +86,8 @@ pub struct Credentials {
     pub id_token: Option<Secret>,
     /// OAuth 1.0a token secret (Twitter).
     pub token_secret: Option<Secret>,
-    /// The raw nonce whose SHA-256 the ID token must carry (Apple, Facebook Limited Login).
+    /// The raw nonce whose SHA-256 the ID token must carry (Apple, Facebook Limited Login,
+    /// Microsoft and custom OpenID Connect providers).
     pub nonce: Option<Secret>,
     /// Display name the client got from the provider at first sign-in (Apple only).
     pub name: Option<String>,
@@ -143,6 +152,12 @@ pub struct Providers {
     pub github: Option<GitHubVerifier>,
     /// Our own calls to Apple (code exchange, revocation), when configured.
     pub apple_tokens: Option<AppleTokens>,
+    /// Microsoft, when configured (`MICROSOFT_CLIENT_IDS`).
+    pub microsoft: Option<MicrosoftVerifier>,
+    /// The custom OpenID Connect providers, by name ([`Providers::with_custom_oidc`]).
+    pub custom: HashMap<OidcName, CustomOidcVerifier>,
+    /// The key sets of Microsoft and the custom providers, one per JWKS URL.
+    pub key_sets: Arc<discovery::KeySets>,
 }
 
 /// Whether `config` configures any provider, or our own calls to Apple.
@@ -154,6 +169,7 @@ fn configures_any(config: &Config) -> bool {
         || config.apple.is_some()
         || config.github.is_some()
         || config.apple_revocation.is_some()
+        || config.microsoft.is_some()
 }
 
 /// Why the providers' HTTP client could not be built (at init; `App` reports it as its own).
@@ -176,6 +192,9 @@ impl Providers {
             apple: None,
             github: None,
             apple_tokens: None,
+            microsoft: None,
+            custom: HashMap::new(),
+            key_sets: Arc::default(),
         }
     }
 
@@ -193,6 +212,7 @@ impl Providers {
 
     /// [`Providers::new`] with a given client (each verifier holds a clone of it).
     pub fn with_client(config: &Config, http: &reqwest::Client) -> Providers {
+        let key_sets = Arc::<discovery::KeySets>::default();
         Providers {
             facebook: config.facebook.as_ref().map(|c| FacebookVerifier::new(c, http.clone(), jwks_settings(config))),
             google: config.google.as_ref().map(|c| GoogleVerifier::new(c, http.clone(), jwks_settings(config))),
@@ -201,7 +221,33 @@ impl Providers {
             apple: config.apple.as_ref().map(|c| AppleVerifier::new(c, http.clone(), jwks_settings(config))),
             github: config.github.as_ref().map(|c| GitHubVerifier::new(c, http.clone())),
             apple_tokens: config.apple_revocation.as_ref().and_then(|c| AppleTokens::new(c, http.clone())),
+            microsoft: config.microsoft.as_ref().map(|c| {
+                MicrosoftVerifier::new(c, http.clone(), jwks_settings(config), config.provider_urls, key_sets.clone())
+            }),
+            custom: HashMap::new(),
+            key_sets,
         }
+    }
+
+    /// These providers with the custom OpenID Connect providers `configs` added (a later one of
+    /// the same name replaces an earlier one), on `http`, sharing this environment's key sets.
+    pub fn with_custom_oidc(
+        mut self,
+        configs: Vec<CustomOidcConfig>,
+        http: &reqwest::Client,
+        config: &Config,
+    ) -> Providers {
+        for c in configs {
+            let verifier = CustomOidcVerifier::new(
+                &c,
+                http.clone(),
+                jwks_settings(config),
+                config.provider_urls,
+                self.key_sets.clone(),
+            );
+            self.custom.insert(c.name, verifier);
+        }
+        self
     }
 
     /// The provider call every request of this function is certain to need, when there is one:
@@ -224,6 +270,8 @@ impl Providers {
                 self.linkedin.as_ref().map(|v| Some(v.certain_call())),
                 apple,
                 self.github.as_ref().map(|v| Some(v.certain_call())),
+                // Microsoft's first call depends on the token's tenant: none is certain.
+                self.microsoft.as_ref().map(|_| None),
             ]
             .into_iter()
             .flatten(),
@@ -239,6 +287,8 @@ impl Providers {
             Provider::LinkedIn => self.linkedin.as_ref().ok_or(not_served)?.verify(creds).await,
             Provider::Apple => self.apple.as_ref().ok_or(not_served)?.verify(creds).await,
             Provider::GitHub => return self.github.as_ref().ok_or(not_served)?.verify(creds).await,
+            Provider::Microsoft => self.microsoft.as_ref().ok_or(not_served)?.verify(creds).await,
+            Provider::Oidc(name) => self.custom.get(&name).ok_or(not_served)?.verify(creds).await,
         };
         identity.map(|identity| Verified { identity, on_first_login: None })
     }
@@ -361,7 +411,8 @@ mod tests {
     async fn without_a_verifier_every_provider_is_not_served() {
         let providers = Providers::none();
         let creds = Credentials { access_token: Some(Secret::new("token")), ..Credentials::default() };
-        for provider in Provider::ALL {
+        let custom = Provider::Oidc(OidcName::configured("not-served-here").expect("valid"));
+        for provider in Provider::ALL.into_iter().chain([Provider::Microsoft, custom]) {
             let result = providers.verify(provider, &creds).await;
             assert!(matches!(result, Err(ProviderError::NotServed)), "{provider:?}: {result:?}");
         }

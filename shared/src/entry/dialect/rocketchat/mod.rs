@@ -174,7 +174,7 @@ pub fn respond(config: &Config, log: RequestLog, result: Result<SignedIn, UseCas
 /// sign-up policy is open), then a new session.
 pub async fn oauth_login(app: &App, provider: Provider, creds: &Credentials) -> Result<SignedIn, UseCaseError> {
     if !app.config.serves(provider) {
-        return Err(UseCaseError::UnsupportedService(provider.as_str().into()));
+        return Err(UseCaseError::UnsupportedService(provider.service_name().into()));
     }
     let user = app.sign_in(&app.config.default_instance, provider, creds, Creation::PolicyUnread).await.map_err(
         |e| match e {
