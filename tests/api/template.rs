@@ -16,10 +16,45 @@ use shared::usecases::metrics::{self, Dialect, Outcome};
 /// PutItem/UpdateItem/DeleteItem, and only the admin tool's `import_api_key` uses a
 /// ConditionCheck or Query.
 const GRANTS: &[(&str, &[&str], &[&str])] = &[
-    ("FacebookLoginFunction", SYNCANO_LOGIN, &["token-secret", "token-secret-previous", "facebook-app-secret"]),
-    ("GoogleLoginFunction", SYNCANO_LOGIN, &["token-secret", "token-secret-previous"]),
-    ("TwitterLoginFunction", SYNCANO_LOGIN, &["token-secret", "token-secret-previous", "twitter-consumer-secret"]),
-    ("LinkedInLoginFunction", SYNCANO_LOGIN, &["token-secret", "token-secret-previous", "linkedin-client-secret"]),
+    // Every login function also reads instance-secrets-key(-previous): instances' own apps.
+    (
+        "FacebookLoginFunction",
+        SYNCANO_LOGIN,
+        &[
+            "token-secret",
+            "token-secret-previous",
+            "facebook-app-secret",
+            "instance-secrets-key",
+            "instance-secrets-key-previous",
+        ],
+    ),
+    (
+        "GoogleLoginFunction",
+        SYNCANO_LOGIN,
+        &["token-secret", "token-secret-previous", "instance-secrets-key", "instance-secrets-key-previous"],
+    ),
+    (
+        "TwitterLoginFunction",
+        SYNCANO_LOGIN,
+        &[
+            "token-secret",
+            "token-secret-previous",
+            "twitter-consumer-secret",
+            "instance-secrets-key",
+            "instance-secrets-key-previous",
+        ],
+    ),
+    (
+        "LinkedInLoginFunction",
+        SYNCANO_LOGIN,
+        &[
+            "token-secret",
+            "token-secret-previous",
+            "linkedin-client-secret",
+            "instance-secrets-key",
+            "instance-secrets-key-previous",
+        ],
+    ),
     // Apple's authorization code is exchanged and its refresh token sealed (UpdateItem on the identity).
     (
         "AppleLoginFunction",
@@ -30,9 +65,21 @@ const GRANTS: &[(&str, &[&str], &[&str])] = &[
             "apple-private-key",
             "refresh-token-key",
             "refresh-token-key-previous",
+            "instance-secrets-key",
+            "instance-secrets-key-previous",
         ],
     ),
-    ("GitHubLoginFunction", SYNCANO_LOGIN, &["token-secret", "token-secret-previous", "github-client-secret"]),
+    (
+        "GitHubLoginFunction",
+        SYNCANO_LOGIN,
+        &[
+            "token-secret",
+            "token-secret-previous",
+            "github-client-secret",
+            "instance-secrets-key",
+            "instance-secrets-key-previous",
+        ],
+    ),
     (
         "LoginFunction",
         &["GetItem", "BatchGetItem", "PutItem", "UpdateItem"],
@@ -46,6 +93,8 @@ const GRANTS: &[(&str, &[&str], &[&str])] = &[
             "apple-private-key",
             "refresh-token-key",
             "refresh-token-key-previous",
+            "instance-secrets-key",
+            "instance-secrets-key-previous",
         ],
     ),
     ("RocketChatAuthorizerFunction", &["GetItem"], &[]),
@@ -142,8 +191,8 @@ const PREFIXES: &[(&str, Prefixes)] = &[
     (
         "LoginFunction",
         &[
-            ("GetItem", &["INST#*", "IDENT#*", "USER#*", "EMAIL#*", "FAIL#*", "SESSION#*"]),
-            ("BatchGetItem", &["INST#*", "IDENT#*", "USER#*", "EMAIL#*", "FAIL#*", "SESSION#*"]),
+            ("GetItem", &["INST#*", "INSTCONF#*", "IDENT#*", "USER#*", "EMAIL#*", "FAIL#*", "SESSION#*"]),
+            ("BatchGetItem", &["INST#*", "INSTCONF#*", "IDENT#*", "USER#*", "EMAIL#*", "FAIL#*", "SESSION#*"]),
             ("PutItem", LOGIN_WRITES_WITH_SESSIONS),
             ("UpdateItem", LOGIN_WRITES_WITH_SESSIONS),
         ],
@@ -230,8 +279,8 @@ type Prefixes = &'static [(&'static str, &'static [&'static str])];
 /// failure counters; writes a new user's items (`SUBJECT#`: the identity's index entry), the
 /// user id counter (`USERIDS#`) and the failure counters. Never the instance's partition.
 const SYNCANO_LOGIN_KEYS: Prefixes = &[
-    ("GetItem", &["INST#*", "IDENT#*", "USER#*", "EMAIL#*", "FAIL#*"]),
-    ("BatchGetItem", &["INST#*", "IDENT#*", "USER#*", "EMAIL#*", "FAIL#*"]),
+    ("GetItem", &["INST#*", "INSTCONF#*", "IDENT#*", "USER#*", "EMAIL#*", "FAIL#*"]),
+    ("BatchGetItem", &["INST#*", "INSTCONF#*", "IDENT#*", "USER#*", "EMAIL#*", "FAIL#*"]),
     ("PutItem", LOGIN_WRITES),
     ("UpdateItem", LOGIN_WRITES),
 ];

@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use crate::domain::identity::Provider;
 use crate::domain::instance::InstanceName;
-#[cfg(feature = "apple")]
 use crate::domain::sealing::{SealingKey, SealingKeys};
 use crate::domain::secret::Secret;
 pub use crate::domain::tokens::TokenSecrets;
@@ -158,6 +157,13 @@ pub struct Config {
     /// How long it keeps an unknown key or instance (`API_KEY_NEGATIVE_CACHE_SECS`), at most
     /// `api_key_cache`.
     pub api_key_negative_cache: Duration,
+    /// `INSTANCE_SECRETS_KEY` (versioned, from SSM): opens the secrets of instances' own provider
+    /// apps (docs/security.md "Per-instance provider apps"); `None`: an instance's own app with
+    /// a secret is not served (fail closed).
+    pub instance_secrets_key: Option<SealingKeys>,
+    /// Every provider's endpoints, also of the providers this deployment has no app at: an
+    /// instance's own app is checked at them.
+    pub provider_urls: ProviderUrls,
 }
 
 impl Config {
@@ -307,6 +313,8 @@ impl Config {
             user_id_block: vars.number("USER_ID_BLOCK", DEFAULT_USER_ID_BLOCK, 1..=MAX_USER_ID_BLOCK)?,
             api_key_cache: Duration::from_secs(api_key_cache_secs),
             api_key_negative_cache: Duration::from_secs(api_key_negative_cache_secs),
+            instance_secrets_key: instance_secrets_key(&vars)?,
+            provider_urls: provider_urls(&vars)?,
         })
     }
 
@@ -321,6 +329,43 @@ impl Config {
             Provider::GitHub => self.github.is_some(),
         }
     }
+}
+
+/// `INSTANCE_SECRETS_KEY` and its versions (`None` if unset).
+fn instance_secrets_key<F: Fn(&str) -> Option<String>>(vars: &Vars<'_, F>) -> Result<Option<SealingKeys>, ConfigError> {
+    let key = |name: &'static str, value: String| {
+        SealingKey::from_base64(&value).map_err(|_| ConfigError::Invalid { name, reason: "32 bytes, standard base64" })
+    };
+    Ok(versioned(vars, &INSTANCE_SECRETS_KEY_NAMES, key)?
+        .map(|(current, previous)| SealingKeys::new(current, previous)))
+}
+
+/// The instance secrets key of this process's environment, for the operator's tools (which get
+/// it from the environment, never from a command line). `None` if `INSTANCE_SECRETS_KEY` is unset.
+pub fn instance_secrets_key_from_env() -> Result<Option<SealingKeys>, ConfigError> {
+    let get = |name: &str| std::env::var(name).ok();
+    instance_secrets_key(&Vars { var: &get, insecure_provider_urls: false })
+}
+
+/// Every provider's endpoints (the `*_URL` variables or the real ones).
+fn provider_urls<F: Fn(&str) -> Option<String>>(vars: &Vars<'_, F>) -> Result<ProviderUrls, ConfigError> {
+    Ok(ProviderUrls {
+        facebook_graph: vars.url("FACEBOOK_GRAPH_URL", DEFAULT_FACEBOOK_GRAPH_URL)?,
+        facebook_graph_version: vars
+            .get("FACEBOOK_GRAPH_VERSION")
+            .filter(|v| is_graph_version(v))
+            .unwrap_or_else(|| DEFAULT_FACEBOOK_GRAPH_VERSION.into()),
+        facebook_limited_jwks: vars.url("FACEBOOK_LIMITED_JWKS_URL", DEFAULT_FACEBOOK_LIMITED_JWKS_URL)?,
+        google_jwks: vars.url("GOOGLE_JWKS_URL", DEFAULT_GOOGLE_JWKS_URL)?,
+        google_tokeninfo: vars.url("GOOGLE_TOKENINFO_URL", DEFAULT_GOOGLE_TOKENINFO_URL)?,
+        google_userinfo: vars.url("GOOGLE_USERINFO_URL", DEFAULT_GOOGLE_USERINFO_URL)?,
+        twitter_api: vars.url("TWITTER_API_URL", DEFAULT_TWITTER_API_URL)?,
+        linkedin_jwks: vars.url("LINKEDIN_JWKS_URL", DEFAULT_LINKEDIN_JWKS_URL)?,
+        linkedin_introspect: vars.url("LINKEDIN_INTROSPECT_URL", DEFAULT_LINKEDIN_INTROSPECT_URL)?,
+        linkedin_userinfo: vars.url("LINKEDIN_USERINFO_URL", DEFAULT_LINKEDIN_USERINFO_URL)?,
+        apple_jwks: vars.url("APPLE_JWKS_URL", DEFAULT_APPLE_JWKS_URL)?,
+        github_api: vars.url("GITHUB_API_URL", DEFAULT_GITHUB_API_URL)?,
+    })
 }
 
 #[cfg(feature = "apple")]
@@ -381,6 +426,13 @@ const REFRESH_TOKEN_KEY_NAMES: VersionedNames = VersionedNames {
     current_version: "REFRESH_TOKEN_KEY_VERSION",
     previous: "REFRESH_TOKEN_KEY_PREVIOUS",
     previous_version: "REFRESH_TOKEN_KEY_PREVIOUS_VERSION",
+};
+
+const INSTANCE_SECRETS_KEY_NAMES: VersionedNames = VersionedNames {
+    current: "INSTANCE_SECRETS_KEY",
+    current_version: "INSTANCE_SECRETS_KEY_VERSION",
+    previous: "INSTANCE_SECRETS_KEY_PREVIOUS",
+    previous_version: "INSTANCE_SECRETS_KEY_PREVIOUS_VERSION",
 };
 
 /// A current value with its version and, after a rotation, the previous one with its own.

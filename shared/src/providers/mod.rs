@@ -212,39 +212,56 @@ impl Providers {
     }
 
     /// The verifiers of the configured providers this build links, sharing one HTTP client.
-    #[cfg(feature = "http")]
     pub fn new(config: &Config) -> Result<Providers, HttpClientError> {
-        let http = http_client(config.provider_timeout, crate::net::tls::provider_tls_config()?)
-            .map_err(|e| HttpClientError::Http(e.to_string()))?;
-        Ok(Providers::with_client(config, &http))
-    }
-
-    /// Without the `http` feature no provider is linked: nothing to build, no client either.
-    #[cfg(not(feature = "http"))]
-    pub fn new(_config: &Config) -> Result<Providers, HttpClientError> {
-        Ok(Providers::none())
+        Ok(ProviderClients::new(config)?.providers(config))
     }
 
     /// [`Providers::new`] with a given client (each verifier holds a clone of it).
     #[cfg(feature = "http")]
     pub fn with_client(config: &Config, http: &reqwest::Client) -> Providers {
+        Providers::with_shared(config, http, &KeyCaches::default())
+    }
+
+    /// [`Providers::with_client`] whose verifiers take their key sets from `keys`: every
+    /// `Providers` built with the same `keys` shares one cache per JWKS URL (an instance's own
+    /// Google client ids are checked with the deployment's Google key set, fetched once).
+    #[cfg(feature = "http")]
+    pub fn with_shared(config: &Config, http: &reqwest::Client, keys: &KeyCaches) -> Providers {
+        #[cfg(not(feature = "oidc"))]
+        let _ = keys;
         Providers {
             facebook: if_linked!(
                 "facebook",
-                config.facebook.as_ref().map(|c| FacebookVerifier::new(c, http.clone(), jwks_settings(config)))
+                config.facebook.as_ref().map(|c| FacebookVerifier::new(
+                    c,
+                    http.clone(),
+                    keys.get(http, &c.limited_jwks_url, jwks_settings(config))
+                ))
             ),
             google: if_linked!(
                 "google",
-                config.google.as_ref().map(|c| GoogleVerifier::new(c, http.clone(), jwks_settings(config)))
+                config.google.as_ref().map(|c| GoogleVerifier::new(
+                    c,
+                    http.clone(),
+                    keys.get(http, &c.jwks_url, jwks_settings(config))
+                ))
             ),
             twitter: if_linked!("twitter", config.twitter.as_ref().map(|c| TwitterVerifier::new(c, http.clone()))),
             linkedin: if_linked!(
                 "linkedin",
-                config.linkedin.as_ref().map(|c| LinkedInVerifier::new(c, http.clone(), jwks_settings(config)))
+                config.linkedin.as_ref().map(|c| LinkedInVerifier::new(
+                    c,
+                    http.clone(),
+                    keys.get(http, &c.jwks_url, jwks_settings(config))
+                ))
             ),
             apple: if_linked!(
                 "apple",
-                config.apple.as_ref().map(|c| AppleVerifier::new(c, http.clone(), jwks_settings(config)))
+                config.apple.as_ref().map(|c| AppleVerifier::new(
+                    c,
+                    http.clone(),
+                    keys.get(http, &c.jwks_url, jwks_settings(config))
+                ))
             ),
             github: if_linked!("github", config.github.as_ref().map(|c| GitHubVerifier::new(c, http.clone()))),
             apple_tokens: if_linked!(
@@ -297,6 +314,66 @@ impl Providers {
         match (verified.on_first_login, &self.github) {
             (Some(FirstLogin::GitHubEmail), Some(github)) => github.add_email(verified.identity, creds).await,
             _ => Ok(verified.identity),
+        }
+    }
+}
+
+/// The providers' key caches by JWKS URL, shared by every [`Providers`] an execution environment
+/// builds (the deployment's and each instance's): an instance with its own client ids at a
+/// provider uses the provider's key set the deployment fetched, not a fetch of its own. Bounded
+/// by the URLs of the configuration (an instance's own app names ids, never a URL).
+#[derive(Clone, Default)]
+pub struct KeyCaches {
+    #[cfg(feature = "oidc")]
+    by_url: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<jwks::JwksCache>>>>,
+}
+
+#[cfg(feature = "oidc")]
+impl KeyCaches {
+    /// The cache of the key set at `url` (made on first use).
+    fn get(&self, http: &reqwest::Client, url: &str, settings: jwks::JwksSettings) -> std::sync::Arc<jwks::JwksCache> {
+        let mut by_url = self.by_url.lock().unwrap_or_else(|e| e.into_inner());
+        by_url
+            .entry(url.to_string())
+            .or_insert_with(|| std::sync::Arc::new(jwks::JwksCache::new(http.clone(), url, settings)))
+            .clone()
+    }
+}
+
+/// What every [`Providers`] of an execution environment shares: the one HTTP client and the key
+/// caches. Built once per cold start; [`ProviderClients::providers`] builds the verifiers of a
+/// configuration (the deployment's, or one instance's: `Config::for_instance`).
+#[derive(Clone)]
+pub struct ProviderClients {
+    #[cfg(feature = "http")]
+    http: reqwest::Client,
+    keys: KeyCaches,
+}
+
+impl ProviderClients {
+    #[cfg(feature = "http")]
+    pub fn new(config: &Config) -> Result<ProviderClients, HttpClientError> {
+        let http = http_client(config.provider_timeout, crate::net::tls::provider_tls_config()?)
+            .map_err(|e| HttpClientError::Http(e.to_string()))?;
+        Ok(ProviderClients { http, keys: KeyCaches::default() })
+    }
+
+    /// Without the `http` feature no provider is linked: nothing to build, no client either.
+    #[cfg(not(feature = "http"))]
+    pub fn new(_config: &Config) -> Result<ProviderClients, HttpClientError> {
+        Ok(ProviderClients { keys: KeyCaches::default() })
+    }
+
+    /// The verifiers of `config`'s providers, on the shared client and key caches.
+    pub fn providers(&self, config: &Config) -> Providers {
+        #[cfg(feature = "http")]
+        {
+            Providers::with_shared(config, &self.http, &self.keys)
+        }
+        #[cfg(not(feature = "http"))]
+        {
+            let _ = (config, &self.keys);
+            Providers::none()
         }
     }
 }

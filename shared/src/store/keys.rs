@@ -219,3 +219,8 @@ mod tests {
         assert_eq!((text(&entry, "pk"), text(&entry, "sk")), ("SUBJECT#facebook#10158".into(), "INST#demo".into()));
     }
 }
+
+/// An instance's configuration: its own provider apps, one attribute per provider.
+pub(super) fn instance_apps(instance: &InstanceName) -> Item {
+    key(format!("INSTCONF#{instance}"), "PROVIDERS")
+}

@@ -9,7 +9,7 @@ use crate::domain::instance::InstanceName;
 use crate::domain::records::{ApiKeyPermissions, InstanceAccess, UserRecord};
 use crate::domain::secret::Secret;
 use crate::domain::tokens;
-use crate::providers::{Credentials, Verified};
+use crate::providers::{Credentials, Providers, Verified};
 use crate::store::StoreError;
 use crate::usecases::app::App;
 use crate::usecases::error::UseCaseError;
@@ -72,10 +72,16 @@ impl Creation {
 }
 
 impl App {
-    /// Asks the provider whether the credentials are valid and issued for our app. A provider
-    /// this deployment does not serve is refused before anything else happens.
-    pub async fn verify(&self, provider: Provider, creds: &Credentials) -> Result<Verified, UseCaseError> {
-        Ok(self.providers.verify(provider, creds).await?)
+    /// Asks the provider whether the credentials are valid and issued for `instance`'s app (its
+    /// own there, else the deployment's: [`App::providers_for`]). A provider not served is
+    /// refused before anything else happens.
+    pub async fn verify(
+        &self,
+        instance: &InstanceName,
+        provider: Provider,
+        creds: &Credentials,
+    ) -> Result<Verified, UseCaseError> {
+        Ok(self.providers_for(instance).await?.verify(provider, creds).await?)
     }
 
     /// Verifies `creds` with `provider`, then finds or creates their user in `instance`.
@@ -86,11 +92,12 @@ impl App {
         creds: &Credentials,
         may_create: Creation,
     ) -> Result<SignedInUser, UseCaseError> {
-        let verified = self.verify(provider, creds).await?;
+        let providers = self.providers_for(instance).await?;
+        let verified = providers.verify(provider, creds).await?;
         let code = creds.authorization_code.as_ref();
         let exchanged = self.exchange_apple_code(&verified.identity, creds.id_token.as_ref(), code).await?;
         let subject = verified.identity.subject.clone();
-        let user = self.find_or_create_user(instance, verified, creds, may_create).await?;
+        let user = self.find_or_create_user(instance, &providers, verified, creds, may_create).await?;
         if let Some((client_id, refresh_token)) = exchanged {
             self.keep_refresh_token(instance, &subject, &client_id, &refresh_token).await;
         }
@@ -103,6 +110,7 @@ impl App {
     async fn find_or_create_user(
         &self,
         instance: &InstanceName,
+        providers: &Providers,
         verified: Verified,
         creds: &Credentials,
         may_create: Creation,
@@ -138,7 +146,7 @@ impl App {
         if !settings.sign_up.is_open() && !settings.links_by_email {
             return Err(UseCaseError::SignUpClosed);
         }
-        let mut identity = self.providers.first_login(verified, creds).await?;
+        let mut identity = providers.first_login(verified, creds).await?;
         // The name is shown to other people: no bidi or invisible characters, NFKC.
         identity.name = identity.name.as_deref().and_then(crate::domain::display_name::clean);
         let user = match self.store.create_user(instance, &identity, &self.user_keys, settings).await {
