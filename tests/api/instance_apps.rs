@@ -155,3 +155,151 @@ async fn a_token_for_instance_a_app_is_refused_on_instance_b() {
     assert!(wrong.is_empty(), "{wrong:#?}");
     t.assert_logs_clean();
 }
+
+/// `INSTANCE_SECRETS_KEY` as `vars` of a function: the current key (and version), maybe the
+/// previous one.
+fn key_vars(v: &mut std::collections::HashMap<String, String>, current: (&str, u32), previous: Option<(&str, u32)>) {
+    v.insert("INSTANCE_SECRETS_KEY".into(), current.0.into());
+    v.insert("INSTANCE_SECRETS_KEY_VERSION".into(), current.1.to_string());
+    v.remove("INSTANCE_SECRETS_KEY_PREVIOUS");
+    v.remove("INSTANCE_SECRETS_KEY_PREVIOUS_VERSION");
+    if let Some((key, version)) = previous {
+        v.insert("INSTANCE_SECRETS_KEY_PREVIOUS".into(), key.into());
+        v.insert("INSTANCE_SECRETS_KEY_PREVIOUS_VERSION".into(), version.to_string());
+    }
+}
+
+/// The functions again after a deployment that changed `vars` (a new execution environment on
+/// the same table and emulator): their base URL.
+async fn redeployed(t: &TestApp, change: impl FnOnce(&mut std::collections::HashMap<String, String>)) -> String {
+    let mut vars = t.vars.clone();
+    change(&mut vars);
+    let mut app = shared::App::from_vars(&vars).await.expect("config");
+    let client = local_stack::iam::with_function_credentials(app.store.client());
+    app.store = shared::store::UserStore::new(client, t.table.clone()).with_user_id_block(app.config.user_id_block);
+    serve_app(std::sync::Arc::new(app)).await
+}
+
+async fn login_on_b(t: &TestApp, base: &str, b_key: &str, backend: &str, body: Value) -> u16 {
+    let resp = t
+        .http
+        .post(format!("{base}/v1.1/instances/{B}/user/auth/{backend}/"))
+        .header("x-api-key", b_key)
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
+    let (status, body) = json(resp).await;
+    t.remember(body["user_key"].as_str().unwrap_or_default());
+    status
+}
+
+/// The raw item of B's own apps, as text.
+async fn raw_b_item(t: &TestApp) -> String {
+    let items = t.scan().await;
+    let item = items
+        .iter()
+        .find(|i| matches!(i.get("pk"), Some(AttributeValue::S(pk)) if pk == &format!("INSTCONF#{B}")))
+        .expect("B's item");
+    format!("{item:?}")
+}
+
+/// The admin tool's way (`UserStore::put_instance_app`): secrets sealed in the raw item (their
+/// bytes nowhere in it); a rotation of `INSTANCE_SECRETS_KEY` (new version, previous kept,
+/// `reseal`, previous removed) loses no app; a deployment without the key serves none of B's
+/// logins (fail closed), not the deployment's app in its place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instance_app_secrets_are_sealed_and_survive_a_key_rotation() {
+    let (key1, key2) = (new_key(), new_key());
+    remember(&key1);
+    remember(&key2);
+    let t = spawn_app_with(|v| key_vars(v, (&key1, 1), None)).await;
+    let b_key = t.open_instance(B).await;
+    let b = shared::InstanceName::parse(B).expect("name");
+    let v1 = SealingKeys::new((1, SealingKey::from_base64(&key1).expect("key")), None);
+    let a = &t.apps;
+    for (provider, id, secret) in [
+        (shared::Provider::Facebook, OTHER_FACEBOOK_APP_ID, &a.other_facebook_secret),
+        (shared::Provider::GitHub, OTHER_GITHUB_CLIENT_ID, &a.other_github_secret),
+        (shared::Provider::Twitter, OTHER_TWITTER_CONSUMER_KEY, &a.other_twitter_secret),
+    ] {
+        let app = shared::domain::instance_apps::OwnApp::new(provider, vec![id.into()], Some(Secret::new(secret)))
+            .expect("app");
+        t.app.store.put_instance_app(&b, &app, &v1).await.expect("put");
+    }
+    let raw = raw_b_item(&t).await;
+    for secret in [&a.other_facebook_secret, &a.other_github_secret, &a.other_twitter_secret] {
+        assert!(!raw.contains(secret.as_str()), "a secret in plain text in the item");
+        let hex_half = &secret[..16];
+        assert!(!raw.contains(hex_half), "part of a secret in the item");
+    }
+    assert_eq!(raw.matches("v2.1.").count(), 3, "{raw}");
+    let ok = |base: String| {
+        let t = &t;
+        let b_key = b_key.clone();
+        async move {
+            for backend in ["facebook", "github", "twitter"] {
+                let status = login_on_b(t, &base, &b_key, backend, token_body(t, backend, false)).await;
+                assert_eq!(status, 200, "{backend} on {base}");
+            }
+        }
+    };
+    ok(t.base.clone()).await;
+
+    // Rotation: version 2 current, version 1 previous; the sealed secrets still open.
+    ok(redeployed(&t, |v| key_vars(v, (&key2, 2), Some((&key1, 1)))).await).await;
+    let both = SealingKeys::new(
+        (2, SealingKey::from_base64(&key2).expect("key")),
+        Some((1, SealingKey::from_base64(&key1).expect("key"))),
+    );
+    assert_eq!(t.app.store.reseal_instance_apps(&b, &both).await.expect("reseal"), 3);
+    let raw = raw_b_item(&t).await;
+    assert_eq!((raw.matches("v2.2.").count(), raw.matches("v2.1.").count()), (3, 0), "{raw}");
+    // The previous key removed: nothing lost.
+    ok(redeployed(&t, |v| key_vars(v, (&key2, 2), None)).await).await;
+
+    // A deployment with only the retired key (or none) cannot open B's secrets: B's logins at
+    // those providers are refused, never verified with the deployment's app instead.
+    for base in [
+        redeployed(&t, |v| key_vars(v, (&key1, 1), None)).await,
+        redeployed(&t, |v| {
+            v.remove("INSTANCE_SECRETS_KEY");
+        })
+        .await,
+    ] {
+        let status = login_on_b(&t, &base, &b_key, "facebook", token_body(&t, "facebook", true)).await;
+        assert_eq!(status, 500, "the deployment's token on B with B's secret sealed away");
+    }
+    t.assert_logs_clean();
+}
+
+/// An environment keeps an instance's apps for `API_KEY_CACHE_SECS`: a new app takes effect
+/// after that, without a cold start, and no login in between reads the item again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_instance_app_takes_effect_after_the_cache_time() {
+    let key = new_key();
+    remember(&key);
+    let t = spawn_app_with(|v| {
+        key_vars(v, (&key, 1), None);
+        v.insert("API_KEY_CACHE_SECS".into(), "2".into());
+    })
+    .await;
+    let b_key = t.open_instance(B).await;
+    let b = shared::InstanceName::parse(B).expect("name");
+    let status = login_on_b(&t, &t.base, &b_key, "google-oauth2", token_body(&t, "google-oauth2", true)).await;
+    assert_eq!(status, 200, "B without its own app: the deployment's");
+    let app =
+        shared::domain::instance_apps::OwnApp::new(shared::Provider::Google, vec![OTHER_GOOGLE_CLIENT_ID.into()], None)
+            .expect("app");
+    let keys = SealingKeys::new((1, SealingKey::from_base64(&key).expect("key")), None);
+    t.app.store.put_instance_app(&b, &app, &keys).await.expect("put");
+    let status = login_on_b(&t, &t.base, &b_key, "google-oauth2", token_body(&t, "google-oauth2", true)).await;
+    assert_eq!(status, 200, "within the cache time the environment still uses what it read");
+    tokio::time::sleep(std::time::Duration::from_millis(2_300)).await;
+    let status = login_on_b(&t, &t.base, &b_key, "google-oauth2", token_body(&t, "google-oauth2", true)).await;
+    assert_eq!(status, 401, "after the cache time B's own app serves it");
+    let status = login_on_b(&t, &t.base, &b_key, "google-oauth2", token_body(&t, "google-oauth2", false)).await;
+    assert_eq!(status, 200);
+    // B's own client ids are checked with the deployment's Google key set: one fetch in all.
+    assert_eq!(t.emulator.jwks_fetches(OidcProvider::Google), 1, "an instance fetched Google's keys again");
+}

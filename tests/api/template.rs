@@ -584,12 +584,14 @@ fn each_function_configuration_loads_with_only_its_listed_secrets() {
         vars.remove("SECRETS_PARAMETER_PATH");
         // token-secret-previous and refresh-token-key-previous exist only between a rotation and
         // the next (with their version parameters set): the configuration loads without them.
-        let previous = ["token-secret-previous", "refresh-token-key-previous"];
+        let previous = ["token-secret-previous", "refresh-token-key-previous", "instance-secrets-key-previous"];
         for leaf in secret_parameters(&id, &function).into_iter().filter(|l| !previous.contains(&l.as_str())) {
             let var = shared::config::parameter_store::allowed_variable(&leaf).expect("allowlisted");
             let value = match leaf.as_str() {
                 "apple-private-key" => local_stack::demo::APPLE_PRIVATE_KEY.to_string(),
-                "refresh-token-key" => "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_string(),
+                "refresh-token-key" | "instance-secrets-key" => {
+                    "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_string()
+                }
                 _ => format!("{leaf}-0123456789abcdef0123456789abcdef"),
             };
             vars.insert(var.to_string(), value);
