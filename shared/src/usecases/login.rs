@@ -10,9 +10,11 @@ use crate::domain::records::{ApiKeyPermissions, InstanceAccess, UserRecord};
 use crate::domain::secret::Secret;
 use crate::domain::tokens;
 use crate::providers::{Credentials, Providers, Verified};
+use crate::store::InstanceAppsError;
 use crate::store::StoreError;
 use crate::usecases::app::App;
 use crate::usecases::error::UseCaseError;
+use crate::usecases::instance_providers::ServingProviders;
 use crate::usecases::metrics::Outcome;
 
 /// A signed-in user and the credential the dialect answers with: a new Rocket.Chat session's
@@ -169,6 +171,34 @@ impl App {
     pub fn with_user_key(&self, user: UserRecord) -> Result<SignedIn, UseCaseError> {
         let credential = crate::store::user_key_of(&self.user_keys, &user)?;
         Ok(SignedIn { user, credential, first_login: false })
+    }
+}
+
+impl App {
+    /// The verifiers of `instance`'s logins: its own apps at the providers it has them, the
+    /// deployment's at the others (a provider neither has an app at is not served). A secret
+    /// that does not open (no or another `INSTANCE_SECRETS_KEY`) refuses the instance's logins
+    /// as an internal error: never the deployment's app in its place (fail closed).
+    pub async fn providers_for(&self, instance: &InstanceName) -> Result<ServingProviders<'_>, UseCaseError> {
+        let serving = |own: Option<std::sync::Arc<Providers>>| match own {
+            Some(p) => ServingProviders::Instance(p),
+            None => ServingProviders::Deployment(&self.providers),
+        };
+        if let Some(kept) = self.instance_providers.get(instance) {
+            return Ok(serving(kept));
+        }
+        let apps = match self.store.instance_apps(instance, self.config.instance_secrets_key.as_ref()).await {
+            Ok(apps) => apps,
+            Err(InstanceAppsError::Store(e)) => return Err(e.into()),
+            Err(e @ InstanceAppsError::Sealed { .. }) => {
+                tracing::error!(error = %e, "an instance's own provider app cannot be used");
+                return Err(UseCaseError::Internal("an instance's own provider app cannot be used".into()));
+            }
+        };
+        let own = (!apps.is_empty())
+            .then(|| std::sync::Arc::new(self.provider_clients.providers(&self.config.for_instance(&apps))));
+        self.instance_providers.remember(instance, own.clone());
+        Ok(serving(own))
     }
 }
 
