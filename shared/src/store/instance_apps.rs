@@ -38,7 +38,7 @@ fn app_of(value: &AttributeValue) -> Result<(Vec<String>, Option<String>), Store
     let ids = match map.get("ids") {
         Some(AttributeValue::L(list)) => list
             .iter()
-            .map(|v| v.as_s().map(Clone::clone).map_err(|_| StoreError::Corrupt("instance app ids")))
+            .map(|v| v.as_s().cloned().map_err(|_| StoreError::Corrupt("instance app ids")))
             .collect::<Result<Vec<_>, _>>()?,
         _ => return Err(StoreError::Corrupt("instance app ids")),
     };
