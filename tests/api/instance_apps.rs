@@ -303,3 +303,42 @@ async fn a_new_instance_app_takes_effect_after_the_cache_time() {
     // B's own client ids are checked with the deployment's Google key set: one fetch in all.
     assert_eq!(t.emulator.jwks_fetches(OidcProvider::Google), 1, "an instance fetched Google's keys again");
 }
+
+/// A provider the deployment has no app at is served only where an instance has its own: there
+/// through both APIs (Rocket.Chat's route logs into the default instance), elsewhere it stays
+/// an unsupported backend.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_only_an_instance_configures_is_served_there_alone() {
+    let key = new_key();
+    remember(&key);
+    let t = spawn_app_with(|v| {
+        key_vars(v, (&key, 1), None);
+        v.remove("GITHUB_CLIENT_ID");
+        v.remove("GITHUB_CLIENT_SECRET");
+    })
+    .await;
+    let b_key = t.open_instance(B).await;
+    let (status, body) = t.syncano_in(B, &b_key, "github", token_body(&t, "github", false)).await;
+    assert_eq!((status, body), (400, json!({"detail": "Unsupported social backend."})), "before B has an app");
+    put_raw_app(&t, B, "github", &[OTHER_GITHUB_CLIENT_ID], Some(&t.apps.other_github_secret), &key, 1).await;
+    let b = redeployed(&t, |_| {}).await;
+    assert_eq!(login_on_b(&t, &b, &b_key, "github", token_body(&t, "github", false)).await, 200);
+    assert_eq!(login_on_b(&t, &b, &b_key, "github", token_body(&t, "github", true)).await, 401);
+    let (status, body) = t.syncano_at("github", token_body(&t, "github", false)).await;
+    assert_eq!((status, body), (400, json!({"detail": "Unsupported social backend."})), "A has none");
+    // The default instance given its own app: Rocket.Chat's route serves it there.
+    put_raw_app(&t, INSTANCE, "github", &[OTHER_GITHUB_CLIENT_ID], Some(&t.apps.other_github_secret), &key, 1).await;
+    let a = redeployed(&t, |_| {}).await;
+    let token = token_body(&t, "github", false)["access_token"].as_str().unwrap_or_default().to_string();
+    let resp = t
+        .http
+        .post(format!("{a}/api/v1/login"))
+        .json(&json!({"serviceName": "github", "accessToken": token, "expiresIn": 3600}))
+        .send()
+        .await
+        .expect("request");
+    let (status, body) = json(resp).await;
+    assert_eq!(status, 200, "{body}");
+    t.remember(body["data"]["authToken"].as_str().unwrap_or_default());
+    t.assert_logs_clean();
+}

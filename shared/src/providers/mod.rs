@@ -291,6 +291,18 @@ impl Providers {
         )
     }
 
+    /// Whether `provider` has a verifier here (is configured and linked).
+    pub fn serves(&self, provider: Provider) -> bool {
+        match provider {
+            Provider::Facebook => self.facebook.is_some(),
+            Provider::Google => self.google.is_some(),
+            Provider::Twitter => self.twitter.is_some(),
+            Provider::LinkedIn => self.linkedin.is_some(),
+            Provider::Apple => self.apple.is_some(),
+            Provider::GitHub => self.github.is_some(),
+        }
+    }
+
     pub async fn verify(&self, provider: Provider, creds: &Credentials) -> Result<Verified, ProviderError> {
         let not_served = ProviderError::NotServed;
         let identity = match provider {

@@ -74,6 +74,12 @@ impl Creation {
 }
 
 impl App {
+    /// Whether `provider` is served in `instance`: by the deployment's app, or else by the
+    /// instance's own (read only when the deployment has none there).
+    pub async fn serves(&self, instance: &InstanceName, provider: Provider) -> Result<bool, UseCaseError> {
+        Ok(self.config.serves(provider) || self.providers_for(instance).await?.serves(provider))
+    }
+
     /// Asks the provider whether the credentials are valid and issued for `instance`'s app (its
     /// own there, else the deployment's: [`App::providers_for`]). A provider not served is
     /// refused before anything else happens.
