@@ -342,3 +342,103 @@ async fn a_provider_only_an_instance_configures_is_served_there_alone() {
     t.remember(body["data"]["authToken"].as_str().unwrap_or_default());
     t.assert_logs_clean();
 }
+
+/// Facebook's callbacks (`/callbacks/facebook/{instance}/...`) at an instance with its own
+/// Facebook app are checked with that app's secret and act on that instance alone; the
+/// deployment's app's callbacks are refused there. Before (issue 31), B's URL took the
+/// deployment's signature and acted on every instance of the subject, and refused B's own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn facebook_callbacks_of_an_instance_app_act_on_that_instance_alone() {
+    let key = new_key();
+    remember(&key);
+    let t = spawn_app_with(|v| key_vars(v, (&key, 1), None)).await;
+    let b_key = t.open_instance(B).await;
+    put_raw_app(&t, B, "facebook", &[OTHER_FACEBOOK_APP_ID], Some(&t.apps.other_facebook_secret), &key, 1).await;
+    let person = t.emulator.create_facebook_user("Two Apps", None);
+    let (asid_a, asid_b) =
+        (t.emulator.app_scoped_user_id(&person, APP_ID), t.emulator.app_scoped_user_id(&person, OTHER_APP_ID));
+    let (status, a_user) = t.syncano_at("facebook", json!({ "access_token": t.token(&person, APP_ID, 3600) })).await;
+    assert_eq!(status, 200, "{a_user}");
+    let a_user_key = a_user["user_key"].as_str().unwrap_or_default().to_string();
+    t.remember(&a_user_key);
+    let body = json!({ "access_token": t.token(&person, OTHER_APP_ID, 3600) });
+    let (status, b_user) = t.syncano_in(B, &b_key, "facebook", body).await;
+    assert_eq!(status, 200, "{b_user}");
+    let b_user_key = b_user["user_key"].as_str().unwrap_or_default().to_string();
+    t.remember(&b_user_key);
+    let post = |instance: &'static str, signed: String| {
+        t.remember(&signed);
+        let url = format!("{}/callbacks/facebook/{instance}/data-deletion", t.base);
+        let body = format!("signed_request={signed}");
+        let req = t.http.post(url).header("content-type", "application/x-www-form-urlencoded").body(body);
+        async move { json(req.send().await.expect("request")).await }
+    };
+
+    // The deployment's signature at B's URL, about A's person: refused, nothing deleted.
+    let (status, body) = post(B, t.emulator.facebook_signed_request(APP_ID, &asid_a, None)).await;
+    assert_eq!(status, 401, "the deployment's callback at B: {body}");
+    assert_eq!(t.user_key_status(&a_user_key).await, 200, "A's user kept");
+    // B's own app's request at B's URL: B's user goes, A's stays.
+    let (status, body) = post(B, t.emulator.facebook_signed_request(OTHER_APP_ID, &asid_b, None)).await;
+    assert_eq!(status, 200, "B's own app's callback at B: {body}");
+    assert_eq!(t.user_key_status_in(B, &b_key, &b_user_key).await, 403, "B's user deleted");
+    assert_eq!(t.user_key_status(&a_user_key).await, 200, "A's user kept");
+    // B's app's signature at A's URL (the deployment's app there): refused.
+    let (status, _) = post(INSTANCE, t.emulator.facebook_signed_request(OTHER_APP_ID, &asid_a, None)).await;
+    assert_eq!(status, 401);
+    assert_eq!(t.user_key_status(&a_user_key).await, 200, "A's user kept");
+    t.assert_logs_clean();
+}
+
+/// Apple's `sub` is the same for every app of one team: a person signed in to A (the
+/// deployment's Apple app) and to B (its own) is one subject in both. A notification for B's
+/// app acts on B alone; one for the deployment's app acts on the instances using it, not on B.
+/// Before (issue 31), B's app's notifications were refused and the deployment's deleted B's
+/// user too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apple_notifications_of_an_instance_app_act_on_that_instance_alone() {
+    let key = new_key();
+    remember(&key);
+    let t = spawn_app_with(|v| key_vars(v, (&key, 1), None)).await;
+    let b_key = t.open_instance(B).await;
+    put_raw_app(&t, B, "apple", &[OTHER_APPLE_CLIENT_ID], None, &key, 1).await;
+    let sub = t.emulator.create_oidc_user(OidcProvider::Apple, "Two Apps", None, false);
+    let (t, sub) = (&t, &sub);
+    let sign_in = |instance: &'static str, api_key: String, aud: &'static str| {
+        let token = t.emulator.issue_id_token(OidcProvider::Apple, sub, aud, Some("n"));
+        t.remember(&token);
+        async move {
+            let (status, body) =
+                t.syncano_in(instance, &api_key, "apple", json!({"access_token": token, "nonce": "n"})).await;
+            assert_eq!(status, 200, "{instance}: {body}");
+            let user_key = body["user_key"].as_str().unwrap_or_default().to_string();
+            t.remember(&user_key);
+            user_key
+        }
+    };
+    let notify = |instance: &'static str, aud: &'static str, sub: String| {
+        let body = t.emulator.apple_notification(aud, "account-delete", &sub, None);
+        let url = format!("{}/callbacks/apple/{instance}", t.base);
+        let req = t.http.post(url).json(&body);
+        async move { json(req.send().await.expect("request")).await }
+    };
+
+    let a_key = sign_in(INSTANCE, t.api_key.clone(), APPLE_CLIENT_ID).await;
+    let b_user_key = sign_in(B, b_key.clone(), OTHER_APPLE_CLIENT_ID).await;
+    // The deployment's app's notification at B's URL: not B's app, refused.
+    let (status, body) = notify(B, APPLE_CLIENT_ID, sub.clone()).await;
+    assert_eq!(status, 401, "the deployment's notification at B: {body}");
+    // B's app's notification at B's URL: B's user goes, A's stays.
+    let (status, body) = notify(B, OTHER_APPLE_CLIENT_ID, sub.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(t.user_key_status_in(B, &b_key, &b_user_key).await, 403, "B's user deleted");
+    assert_eq!(t.user_key_status(&a_key).await, 200, "A's user kept");
+
+    // The deployment's notification at A's URL acts on A, never on B's user of B's own app.
+    let b_user_key = sign_in(B, b_key.clone(), OTHER_APPLE_CLIENT_ID).await;
+    let (status, body) = notify(INSTANCE, APPLE_CLIENT_ID, sub.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(t.user_key_status(&a_key).await, 403, "A's user deleted");
+    assert_eq!(t.user_key_status_in(B, &b_key, &b_user_key).await, 200, "B's user kept");
+    t.assert_logs_clean();
+}

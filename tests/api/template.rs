@@ -127,14 +127,20 @@ const GRANTS: &[(&str, &[&str], &[&str])] = &[
     (
         "AppleNotificationsFunction",
         &["GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"],
-        &["token-secret", "token-secret-previous"],
+        &["token-secret", "token-secret-previous", "instance-secrets-key", "instance-secrets-key-previous"],
     ),
     // Facebook's data deletion: its request and status items (PutItem, UpdateItem, GetItem),
     // then what Apple's notifications do to forget an identity.
     (
         "FacebookDataDeletionFunction",
         &["GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"],
-        &["token-secret", "token-secret-previous", "facebook-app-secret"],
+        &[
+            "token-secret",
+            "token-secret-previous",
+            "facebook-app-secret",
+            "instance-secrets-key",
+            "instance-secrets-key-previous",
+        ],
     ),
     // The status page: one read; no secret.
     ("FacebookDeletionStatusFunction", &["GetItem"], &[]),
@@ -143,7 +149,7 @@ const GRANTS: &[(&str, &[&str], &[&str])] = &[
     (
         "FacebookDeauthorizeFunction",
         &["GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"],
-        &["facebook-app-secret"],
+        &["facebook-app-secret", "instance-secrets-key", "instance-secrets-key-previous"],
     ),
     (
         "ResetKeyFunction",
@@ -242,7 +248,7 @@ const PREFIXES: &[(&str, Prefixes)] = &[
     (
         "AppleNotificationsFunction",
         &[
-            ("GetItem", &["IDENT#*", "USER#*", "UKEY#*", "EMAIL#*", "SESSION#*", "APPLENOTE#*"]),
+            ("GetItem", &["IDENT#*", "INSTCONF#*", "USER#*", "UKEY#*", "EMAIL#*", "SESSION#*", "APPLENOTE#*"]),
             ("PutItem", APPLE_WRITES),
             ("UpdateItem", APPLE_WRITES),
             ("DeleteItem", DELETION_DELETES),
@@ -252,7 +258,7 @@ const PREFIXES: &[(&str, Prefixes)] = &[
     (
         "FacebookDataDeletionFunction",
         &[
-            ("GetItem", &["IDENT#*", "USER#*", "UKEY#*", "EMAIL#*", "SESSION#*", "FBREQ#*", "FBDEL#*"]),
+            ("GetItem", &["IDENT#*", "INSTCONF#*", "USER#*", "UKEY#*", "EMAIL#*", "SESSION#*", "FBREQ#*", "FBDEL#*"]),
             ("PutItem", FACEBOOK_DELETION_WRITES),
             ("UpdateItem", FACEBOOK_DELETION_WRITES),
             ("DeleteItem", DELETION_DELETES),
@@ -263,7 +269,7 @@ const PREFIXES: &[(&str, Prefixes)] = &[
     (
         "FacebookDeauthorizeFunction",
         &[
-            ("GetItem", &["IDENT#*", "FBDEAUTH#*"]),
+            ("GetItem", &["IDENT#*", "INSTCONF#*", "FBDEAUTH#*"]),
             ("PutItem", &["FBDEAUTH#*"]),
             ("UpdateItem", &["FBDEAUTH#*"]),
             ("DeleteItem", &["SESSION#*", "USESS#*"]),

@@ -11,6 +11,8 @@ use std::ops::Deref;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::config::Config;
+use crate::domain::identity::Provider;
 use crate::domain::instance::InstanceName;
 use crate::providers::Providers;
 use crate::usecases::access_cache::Bounded;
@@ -18,11 +20,20 @@ use crate::usecases::access_cache::Bounded;
 /// Instances whose verifiers an environment keeps at most (a few KB each).
 pub const MAX_INSTANCES: usize = 256;
 
-/// This environment's memory of instances' own apps: instance → its own verifiers (`None`:
-/// it has none, the deployment's serve it).
+/// An instance's configuration with its own apps, and the verifiers built from it.
+pub struct OwnApps {
+    /// The deployment's configuration with the instance's own apps in place (`Config::for_instance`).
+    pub config: Config,
+    pub providers: Providers,
+    /// The providers where the instance has an app of its own.
+    pub own: Vec<Provider>,
+}
+
+/// This environment's memory of instances' own apps: instance → its own apps (`None`: it has
+/// none, the deployment's serve it).
 pub struct InstanceProviders {
     ttl: Duration,
-    entries: Bounded<InstanceName, Option<Arc<Providers>>>,
+    entries: Bounded<InstanceName, Option<Arc<OwnApps>>>,
 }
 
 impl InstanceProviders {
@@ -31,12 +42,12 @@ impl InstanceProviders {
     }
 
     /// What this environment keeps of `instance` (`Some(None)`: no apps of its own).
-    pub fn get(&self, instance: &InstanceName) -> Option<Option<Arc<Providers>>> {
+    pub fn get(&self, instance: &InstanceName) -> Option<Option<Arc<OwnApps>>> {
         self.entries.get(instance, Instant::now())
     }
 
     /// Keeps what one read of `instance` found, for the cache time.
-    pub fn remember(&self, instance: &InstanceName, own: Option<Arc<Providers>>) {
+    pub fn remember(&self, instance: &InstanceName, own: Option<Arc<OwnApps>>) {
         self.entries.put(instance.clone(), own, Instant::now(), self.ttl);
     }
 }
@@ -44,7 +55,22 @@ impl InstanceProviders {
 /// The verifiers serving one instance.
 pub enum ServingProviders<'a> {
     Deployment(&'a Providers),
-    Instance(Arc<Providers>),
+    Instance(Arc<OwnApps>),
+}
+
+impl ServingProviders<'_> {
+    /// Whether the instance has an app of its own at `provider`.
+    pub fn has_own(&self, provider: Provider) -> bool {
+        matches!(self, ServingProviders::Instance(own) if own.own.contains(&provider))
+    }
+
+    /// The instance's configuration: `deployment`'s with its own apps in place.
+    pub fn config<'a>(&'a self, deployment: &'a Config) -> &'a Config {
+        match self {
+            ServingProviders::Deployment(_) => deployment,
+            ServingProviders::Instance(own) => &own.config,
+        }
+    }
 }
 
 impl Deref for ServingProviders<'_> {
@@ -52,7 +78,7 @@ impl Deref for ServingProviders<'_> {
     fn deref(&self) -> &Providers {
         match self {
             ServingProviders::Deployment(p) => p,
-            ServingProviders::Instance(p) => p,
+            ServingProviders::Instance(own) => &own.providers,
         }
     }
 }

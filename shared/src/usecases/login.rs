@@ -14,7 +14,7 @@ use crate::store::InstanceAppsError;
 use crate::store::StoreError;
 use crate::usecases::app::App;
 use crate::usecases::error::UseCaseError;
-use crate::usecases::instance_providers::ServingProviders;
+use crate::usecases::instance_providers::{OwnApps, ServingProviders};
 use crate::usecases::metrics::Outcome;
 
 /// A signed-in user and the credential the dialect answers with: a new Rocket.Chat session's
@@ -186,7 +186,7 @@ impl App {
     /// that does not open (no or another `INSTANCE_SECRETS_KEY`) refuses the instance's logins
     /// as an internal error: never the deployment's app in its place (fail closed).
     pub async fn providers_for(&self, instance: &InstanceName) -> Result<ServingProviders<'_>, UseCaseError> {
-        let serving = |own: Option<std::sync::Arc<Providers>>| match own {
+        let serving = |own: Option<std::sync::Arc<OwnApps>>| match own {
             Some(p) => ServingProviders::Instance(p),
             None => ServingProviders::Deployment(&self.providers),
         };
@@ -201,8 +201,11 @@ impl App {
                 return Err(UseCaseError::Internal("an instance's own provider app cannot be used".into()));
             }
         };
-        let own = (!apps.is_empty())
-            .then(|| std::sync::Arc::new(self.provider_clients.providers(&self.config.for_instance(&apps))));
+        let own = (!apps.is_empty()).then(|| {
+            let config = self.config.for_instance(&apps);
+            let providers = self.provider_clients.providers(&config);
+            std::sync::Arc::new(OwnApps { providers, config, own: apps.apps.iter().map(|a| a.provider).collect() })
+        });
         self.instance_providers.remember(instance, own.clone());
         Ok(serving(own))
     }
