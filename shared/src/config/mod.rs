@@ -604,6 +604,58 @@ pub(crate) mod tests {
 
     #[cfg(feature = "apple")]
     #[test]
+    fn the_instance_secrets_key_is_optional_and_versioned_like_the_token_secret() {
+        let mut v = vars();
+        assert!(load(&v).expect("valid").instance_secrets_key.is_none(), "unset: no instance app secret opens");
+        v.insert("INSTANCE_SECRETS_KEY".into(), "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into());
+        let version = |c: &Config| c.instance_secrets_key.as_ref().expect("configured").current_version();
+        assert_eq!(version(&load(&v).expect("valid")), 1);
+        v.insert("INSTANCE_SECRETS_KEY_VERSION".into(), "3".into());
+        v.insert("INSTANCE_SECRETS_KEY_PREVIOUS".into(), "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=".into());
+        v.insert("INSTANCE_SECRETS_KEY_PREVIOUS_VERSION".into(), "2".into());
+        assert_eq!(version(&load(&v).expect("valid")), 3);
+        for (name, value) in [
+            ("INSTANCE_SECRETS_KEY", "c2hvcnQ="),
+            ("INSTANCE_SECRETS_KEY_PREVIOUS_VERSION", "3"),
+            ("INSTANCE_SECRETS_KEY_VERSION", "0"),
+        ] {
+            let mut bad = v.clone();
+            bad.insert(name.into(), value.into());
+            assert!(matches!(load(&bad), Err(ConfigError::Invalid { name: n, .. }) if n == name), "{name}={value}");
+        }
+    }
+
+    /// An instance's own app replaces the deployment's at its provider only, at the same
+    /// endpoints; the others stay the deployment's; an own X app takes no bearer tokens.
+    #[test]
+    fn an_instance_sees_its_own_apps_in_place_of_the_deployments() {
+        use crate::domain::instance_apps::{InstanceApps, OwnApp};
+        let mut v = vars();
+        v.insert("TWITTER_CONSUMER_KEY".into(), "ours".into());
+        v.insert("TWITTER_CONSUMER_SECRET".into(), "our-secret".into());
+        v.insert("TWITTER_ACCEPT_OAUTH2_BEARER".into(), "true".into());
+        v.insert("GOOGLE_JWKS_URL".into(), "https://keys.example.com/google".into());
+        let c = load(&v).expect("valid");
+        let apps = InstanceApps {
+            apps: vec![
+                OwnApp::new(Provider::Twitter, vec!["theirs".into()], Some(Secret::new("their-secret"))).expect("app"),
+                OwnApp::new(Provider::Google, vec!["g1".into(), "g2".into()], None).expect("app"),
+            ],
+        };
+        let own = c.for_instance(&apps);
+        let twitter = own.twitter.as_ref().expect("twitter");
+        assert_eq!((twitter.consumer_key.as_str(), twitter.consumer_secret.expose()), ("theirs", "their-secret"));
+        assert!(!twitter.accept_oauth2_bearer);
+        let google = own.google.as_ref().expect("served by the instance's own app alone");
+        assert_eq!(
+            (google.client_ids.clone(), google.jwks_url.as_str()),
+            (vec!["g1".to_string(), "g2".to_string()], "https://keys.example.com/google")
+        );
+        assert_eq!(own.facebook.as_ref().map(|f| f.app_id.as_str()), c.facebook.as_ref().map(|f| f.app_id.as_str()));
+        assert_eq!(own.apple.is_some(), c.apple.is_some());
+    }
+
+    #[test]
     fn the_refresh_token_key_is_versioned_like_the_token_secret() {
         let mut v = with_apple_revocation();
         let key = |c: &Config| c.apple_revocation.as_ref().expect("configured").refresh_token_key.current_version();
