@@ -442,3 +442,43 @@ async fn apple_notifications_of_an_instance_app_act_on_that_instance_alone() {
     assert_eq!(t.user_key_status_in(B, &b_key, &b_user_key).await, 200, "B's user kept");
     t.assert_logs_clean();
 }
+
+/// Rocket.Chat's `/api/v1/login` logs into the default instance: given its own apps, the
+/// deployment's tokens are refused there too (Rocket.Chat's `Unauthorized`), its own app's
+/// tokens log in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_instance_with_its_own_apps_refuses_other_apps_tokens_on_rocket_chat() {
+    let key = new_key();
+    remember(&key);
+    let t = spawn_app_with(|v| {
+        key_vars(v, (&key, 1), None);
+        v.insert("LOGIN_FAILURES_PER_USER_MAX".into(), "1000".into());
+    })
+    .await;
+    put_raw_app(&t, INSTANCE, "facebook", &[OTHER_FACEBOOK_APP_ID], Some(&t.apps.other_facebook_secret), &key, 1).await;
+    put_raw_app(&t, INSTANCE, "google", &[OTHER_GOOGLE_CLIENT_ID], None, &key, 1).await;
+    let rc = |body: Value| {
+        let req = t.http.post(format!("{}/api/v1/login", t.base)).json(&body);
+        async move { json(req.send().await.expect("request")).await }
+    };
+    let person = t.emulator.create_facebook_user("Rocket Person", None);
+    let sub = t.emulator.create_oidc_user(OidcProvider::Google, "Rocket Person", None, false);
+    for (ours, expected) in [(true, 401), (false, 200)] {
+        let app_id = if ours { FACEBOOK_APP_ID } else { OTHER_FACEBOOK_APP_ID };
+        let (status, body) = rc(json!({"serviceName": "facebook", "accessToken": t.token(&person, app_id, 3600),
+                                      "secret": "s", "expiresIn": 3600}))
+        .await;
+        assert_eq!(status, expected, "facebook, deployment's app: {ours}: {body}");
+        if ours {
+            assert_eq!(body, rc_login_unauthorized());
+        }
+        t.remember(body["data"]["authToken"].as_str().unwrap_or_default());
+        let aud = if ours { GOOGLE_CLIENT_ID } else { OTHER_GOOGLE_CLIENT_ID };
+        let token = t.emulator.issue_id_token(OidcProvider::Google, &sub, aud, None);
+        t.remember(&token);
+        let (status, body) = rc(json!({"serviceName": "google", "idToken": token, "expiresIn": 3600})).await;
+        assert_eq!(status, expected, "google, deployment's app: {ours}: {body}");
+        t.remember(body["data"]["authToken"].as_str().unwrap_or_default());
+    }
+    t.assert_logs_clean();
+}
