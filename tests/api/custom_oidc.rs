@@ -365,7 +365,7 @@ async fn providers_serve_the_configured_custom_issuers_and_microsoft_by_name() {
     ]);
     let config = shared::config::Config::from_lookup(|k| vars.get(k).cloned()).expect("valid");
     let custom =
-        CustomOidcConfig::new(&info.name, &info.issuer, vec![CLIENT_ID.into()], config.provider_urls).expect("valid");
+        CustomOidcConfig::new(&info.name, &info.issuer, vec![CLIENT_ID.into()], config.url_policy).expect("valid");
     let name = custom.name;
     let providers = shared::providers::Providers::with_client(&config, &idp.http).with_custom_oidc(
         vec![custom],

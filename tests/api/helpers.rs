@@ -37,6 +37,8 @@ pub struct TestApp {
     /// The requests the enforcing proxy refused for a function's IAM policy (`least_privilege.rs`):
     /// a test that ends with one fails, since every function must be allowed all it does.
     pub denials: Arc<Mutex<Vec<local_stack::iam::Denied>>>,
+    /// The secrets of the emulator's apps for this run (ours and the others).
+    pub apps: Apps,
 }
 
 impl Drop for TestApp {
@@ -198,6 +200,7 @@ async fn spawn_app_on(
         api_key: EVENT_API_KEY.to_string(),
         vars,
         denials: proxy.denial_log(),
+        apps,
     }
 }
 

@@ -13,6 +13,7 @@ mod facebook_callbacks;
 mod faults;
 mod flood;
 mod helpers;
+mod instance_apps;
 mod key_cache;
 mod least_privilege;
 mod linking;

@@ -16,10 +16,45 @@ use shared::usecases::metrics::{self, Dialect, Outcome};
 /// PutItem/UpdateItem/DeleteItem, and only the admin tool's `import_api_key` uses a
 /// ConditionCheck or Query.
 const GRANTS: &[(&str, &[&str], &[&str])] = &[
-    ("FacebookLoginFunction", SYNCANO_LOGIN, &["token-secret", "token-secret-previous", "facebook-app-secret"]),
-    ("GoogleLoginFunction", SYNCANO_LOGIN, &["token-secret", "token-secret-previous"]),
-    ("TwitterLoginFunction", SYNCANO_LOGIN, &["token-secret", "token-secret-previous", "twitter-consumer-secret"]),
-    ("LinkedInLoginFunction", SYNCANO_LOGIN, &["token-secret", "token-secret-previous", "linkedin-client-secret"]),
+    // Every login function also reads instance-secrets-key(-previous): instances' own apps.
+    (
+        "FacebookLoginFunction",
+        SYNCANO_LOGIN,
+        &[
+            "token-secret",
+            "token-secret-previous",
+            "facebook-app-secret",
+            "instance-secrets-key",
+            "instance-secrets-key-previous",
+        ],
+    ),
+    (
+        "GoogleLoginFunction",
+        SYNCANO_LOGIN,
+        &["token-secret", "token-secret-previous", "instance-secrets-key", "instance-secrets-key-previous"],
+    ),
+    (
+        "TwitterLoginFunction",
+        SYNCANO_LOGIN,
+        &[
+            "token-secret",
+            "token-secret-previous",
+            "twitter-consumer-secret",
+            "instance-secrets-key",
+            "instance-secrets-key-previous",
+        ],
+    ),
+    (
+        "LinkedInLoginFunction",
+        SYNCANO_LOGIN,
+        &[
+            "token-secret",
+            "token-secret-previous",
+            "linkedin-client-secret",
+            "instance-secrets-key",
+            "instance-secrets-key-previous",
+        ],
+    ),
     // Apple's authorization code is exchanged and its refresh token sealed (UpdateItem on the identity).
     (
         "AppleLoginFunction",
@@ -30,9 +65,21 @@ const GRANTS: &[(&str, &[&str], &[&str])] = &[
             "apple-private-key",
             "refresh-token-key",
             "refresh-token-key-previous",
+            "instance-secrets-key",
+            "instance-secrets-key-previous",
         ],
     ),
-    ("GitHubLoginFunction", SYNCANO_LOGIN, &["token-secret", "token-secret-previous", "github-client-secret"]),
+    (
+        "GitHubLoginFunction",
+        SYNCANO_LOGIN,
+        &[
+            "token-secret",
+            "token-secret-previous",
+            "github-client-secret",
+            "instance-secrets-key",
+            "instance-secrets-key-previous",
+        ],
+    ),
     (
         "LoginFunction",
         &["GetItem", "BatchGetItem", "PutItem", "UpdateItem"],
@@ -46,6 +93,8 @@ const GRANTS: &[(&str, &[&str], &[&str])] = &[
             "apple-private-key",
             "refresh-token-key",
             "refresh-token-key-previous",
+            "instance-secrets-key",
+            "instance-secrets-key-previous",
         ],
     ),
     ("RocketChatAuthorizerFunction", &["GetItem"], &[]),
@@ -78,14 +127,20 @@ const GRANTS: &[(&str, &[&str], &[&str])] = &[
     (
         "AppleNotificationsFunction",
         &["GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"],
-        &["token-secret", "token-secret-previous"],
+        &["token-secret", "token-secret-previous", "instance-secrets-key", "instance-secrets-key-previous"],
     ),
     // Facebook's data deletion: its request and status items (PutItem, UpdateItem, GetItem),
     // then what Apple's notifications do to forget an identity.
     (
         "FacebookDataDeletionFunction",
         &["GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"],
-        &["token-secret", "token-secret-previous", "facebook-app-secret"],
+        &[
+            "token-secret",
+            "token-secret-previous",
+            "facebook-app-secret",
+            "instance-secrets-key",
+            "instance-secrets-key-previous",
+        ],
     ),
     // The status page: one read; no secret.
     ("FacebookDeletionStatusFunction", &["GetItem"], &[]),
@@ -94,7 +149,7 @@ const GRANTS: &[(&str, &[&str], &[&str])] = &[
     (
         "FacebookDeauthorizeFunction",
         &["GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"],
-        &["facebook-app-secret"],
+        &["facebook-app-secret", "instance-secrets-key", "instance-secrets-key-previous"],
     ),
     (
         "ResetKeyFunction",
@@ -142,8 +197,8 @@ const PREFIXES: &[(&str, Prefixes)] = &[
     (
         "LoginFunction",
         &[
-            ("GetItem", &["INST#*", "IDENT#*", "USER#*", "EMAIL#*", "FAIL#*", "SESSION#*"]),
-            ("BatchGetItem", &["INST#*", "IDENT#*", "USER#*", "EMAIL#*", "FAIL#*", "SESSION#*"]),
+            ("GetItem", &["INST#*", "INSTCONF#*", "IDENT#*", "USER#*", "EMAIL#*", "FAIL#*", "SESSION#*"]),
+            ("BatchGetItem", &["INST#*", "INSTCONF#*", "IDENT#*", "USER#*", "EMAIL#*", "FAIL#*", "SESSION#*"]),
             ("PutItem", LOGIN_WRITES_WITH_SESSIONS),
             ("UpdateItem", LOGIN_WRITES_WITH_SESSIONS),
         ],
@@ -193,7 +248,7 @@ const PREFIXES: &[(&str, Prefixes)] = &[
     (
         "AppleNotificationsFunction",
         &[
-            ("GetItem", &["IDENT#*", "USER#*", "UKEY#*", "EMAIL#*", "SESSION#*", "APPLENOTE#*"]),
+            ("GetItem", &["IDENT#*", "INSTCONF#*", "USER#*", "UKEY#*", "EMAIL#*", "SESSION#*", "APPLENOTE#*"]),
             ("PutItem", APPLE_WRITES),
             ("UpdateItem", APPLE_WRITES),
             ("DeleteItem", DELETION_DELETES),
@@ -203,7 +258,7 @@ const PREFIXES: &[(&str, Prefixes)] = &[
     (
         "FacebookDataDeletionFunction",
         &[
-            ("GetItem", &["IDENT#*", "USER#*", "UKEY#*", "EMAIL#*", "SESSION#*", "FBREQ#*", "FBDEL#*"]),
+            ("GetItem", &["IDENT#*", "INSTCONF#*", "USER#*", "UKEY#*", "EMAIL#*", "SESSION#*", "FBREQ#*", "FBDEL#*"]),
             ("PutItem", FACEBOOK_DELETION_WRITES),
             ("UpdateItem", FACEBOOK_DELETION_WRITES),
             ("DeleteItem", DELETION_DELETES),
@@ -214,7 +269,7 @@ const PREFIXES: &[(&str, Prefixes)] = &[
     (
         "FacebookDeauthorizeFunction",
         &[
-            ("GetItem", &["IDENT#*", "FBDEAUTH#*"]),
+            ("GetItem", &["IDENT#*", "INSTCONF#*", "FBDEAUTH#*"]),
             ("PutItem", &["FBDEAUTH#*"]),
             ("UpdateItem", &["FBDEAUTH#*"]),
             ("DeleteItem", &["SESSION#*", "USESS#*"]),
@@ -230,8 +285,8 @@ type Prefixes = &'static [(&'static str, &'static [&'static str])];
 /// failure counters; writes a new user's items (`SUBJECT#`: the identity's index entry), the
 /// user id counter (`USERIDS#`) and the failure counters. Never the instance's partition.
 const SYNCANO_LOGIN_KEYS: Prefixes = &[
-    ("GetItem", &["INST#*", "IDENT#*", "USER#*", "EMAIL#*", "FAIL#*"]),
-    ("BatchGetItem", &["INST#*", "IDENT#*", "USER#*", "EMAIL#*", "FAIL#*"]),
+    ("GetItem", &["INST#*", "INSTCONF#*", "IDENT#*", "USER#*", "EMAIL#*", "FAIL#*"]),
+    ("BatchGetItem", &["INST#*", "INSTCONF#*", "IDENT#*", "USER#*", "EMAIL#*", "FAIL#*"]),
     ("PutItem", LOGIN_WRITES),
     ("UpdateItem", LOGIN_WRITES),
 ];
@@ -535,12 +590,14 @@ fn each_function_configuration_loads_with_only_its_listed_secrets() {
         vars.remove("SECRETS_PARAMETER_PATH");
         // token-secret-previous and refresh-token-key-previous exist only between a rotation and
         // the next (with their version parameters set): the configuration loads without them.
-        let previous = ["token-secret-previous", "refresh-token-key-previous"];
+        let previous = ["token-secret-previous", "refresh-token-key-previous", "instance-secrets-key-previous"];
         for leaf in secret_parameters(&id, &function).into_iter().filter(|l| !previous.contains(&l.as_str())) {
             let var = shared::config::parameter_store::allowed_variable(&leaf).expect("allowlisted");
             let value = match leaf.as_str() {
                 "apple-private-key" => local_stack::demo::APPLE_PRIVATE_KEY.to_string(),
-                "refresh-token-key" => "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_string(),
+                "refresh-token-key" | "instance-secrets-key" => {
+                    "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_string()
+                }
                 _ => format!("{leaf}-0123456789abcdef0123456789abcdef"),
             };
             vars.insert(var.to_string(), value);

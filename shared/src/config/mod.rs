@@ -126,7 +126,7 @@ pub struct Config {
     pub microsoft: Option<MicrosoftConfig>,
     /// Whether provider URLs may be `http://` on loopback (`ALLOW_INSECURE_PROVIDER_URLS`): the
     /// rule for the issuers and JWKS URLs of OpenID Connect providers.
-    pub provider_urls: UrlPolicy,
+    pub url_policy: UrlPolicy,
     /// Server-side keys from which Syncano user keys are derived (HMAC); never stored in the
     /// table. `None` in the functions that derive no user key (`me`, `logout`, ...), which
     /// therefore read no `token-secret` from SSM; deriving one there is an internal error.
@@ -164,6 +164,13 @@ pub struct Config {
     /// How long it keeps an unknown key or instance (`API_KEY_NEGATIVE_CACHE_SECS`), at most
     /// `api_key_cache`.
     pub api_key_negative_cache: Duration,
+    /// `INSTANCE_SECRETS_KEY` (versioned, from SSM): opens the secrets of instances' own provider
+    /// apps (docs/security.md "Per-instance provider apps"); `None`: an instance's own app with
+    /// a secret is not served (fail closed).
+    pub instance_secrets_key: Option<SealingKeys>,
+    /// Every provider's endpoints, also of the providers this deployment has no app at: an
+    /// instance's own app is checked at them.
+    pub provider_urls: ProviderUrls,
 }
 
 impl Config {
@@ -242,8 +249,8 @@ impl Config {
                 api_url: vars.url("GITHUB_API_URL", DEFAULT_GITHUB_API_URL)?,
             }),
         };
-        let provider_urls = UrlPolicy { allow_loopback_http: vars.insecure_provider_urls };
-        let microsoft = microsoft(&vars, provider_urls)?;
+        let url_policy = UrlPolicy { allow_loopback_http: vars.insecure_provider_urls };
+        let microsoft = microsoft(&vars, url_policy)?;
         let timeout_ms = vars.number("PROVIDER_TIMEOUT_MS", DEFAULT_PROVIDER_TIMEOUT_MS, 100..=30_000)?;
         let refetch_ms =
             vars.number("JWKS_MIN_REFETCH_MS", DEFAULT_JWKS_MIN_REFETCH_MS, MIN_JWKS_MIN_REFETCH_MS..=3_600_000)?;
@@ -293,7 +300,7 @@ impl Config {
             apple_revocation,
             github,
             microsoft,
-            provider_urls,
+            url_policy,
             token_secrets,
             provider_timeout: Duration::from_millis(timeout_ms),
             jwks_min_refetch: Duration::from_millis(refetch_ms),
@@ -312,6 +319,8 @@ impl Config {
             user_id_block: vars.number("USER_ID_BLOCK", DEFAULT_USER_ID_BLOCK, 1..=MAX_USER_ID_BLOCK)?,
             api_key_cache: Duration::from_secs(api_key_cache_secs),
             api_key_negative_cache: Duration::from_secs(api_key_negative_cache_secs),
+            instance_secrets_key: instance_secrets_key(&vars)?,
+            provider_urls: provider_urls(&vars)?,
         })
     }
 
@@ -349,6 +358,43 @@ fn microsoft<F: Fn(&str) -> Option<String>>(
             name: "MICROSOFT_AUTHORITY_URL",
             reason: "an https:// URL (http:// on loopback only with ALLOW_INSECURE_PROVIDER_URLS=true)",
         },
+    })
+}
+
+/// `INSTANCE_SECRETS_KEY` and its versions (`None` if unset).
+fn instance_secrets_key<F: Fn(&str) -> Option<String>>(vars: &Vars<'_, F>) -> Result<Option<SealingKeys>, ConfigError> {
+    let key = |name: &'static str, value: String| {
+        SealingKey::from_base64(&value).map_err(|_| ConfigError::Invalid { name, reason: "32 bytes, standard base64" })
+    };
+    Ok(versioned(vars, &INSTANCE_SECRETS_KEY_NAMES, key)?
+        .map(|(current, previous)| SealingKeys::new(current, previous)))
+}
+
+/// The instance secrets key of this process's environment, for the operator's tools (which get
+/// it from the environment, never from a command line). `None` if `INSTANCE_SECRETS_KEY` is unset.
+pub fn instance_secrets_key_from_env() -> Result<Option<SealingKeys>, ConfigError> {
+    let get = |name: &str| std::env::var(name).ok();
+    instance_secrets_key(&Vars { var: &get, insecure_provider_urls: false })
+}
+
+/// Every provider's endpoints (the `*_URL` variables or the real ones).
+fn provider_urls<F: Fn(&str) -> Option<String>>(vars: &Vars<'_, F>) -> Result<ProviderUrls, ConfigError> {
+    Ok(ProviderUrls {
+        facebook_graph: vars.url("FACEBOOK_GRAPH_URL", DEFAULT_FACEBOOK_GRAPH_URL)?,
+        facebook_graph_version: vars
+            .get("FACEBOOK_GRAPH_VERSION")
+            .filter(|v| is_graph_version(v))
+            .unwrap_or_else(|| DEFAULT_FACEBOOK_GRAPH_VERSION.into()),
+        facebook_limited_jwks: vars.url("FACEBOOK_LIMITED_JWKS_URL", DEFAULT_FACEBOOK_LIMITED_JWKS_URL)?,
+        google_jwks: vars.url("GOOGLE_JWKS_URL", DEFAULT_GOOGLE_JWKS_URL)?,
+        google_tokeninfo: vars.url("GOOGLE_TOKENINFO_URL", DEFAULT_GOOGLE_TOKENINFO_URL)?,
+        google_userinfo: vars.url("GOOGLE_USERINFO_URL", DEFAULT_GOOGLE_USERINFO_URL)?,
+        twitter_api: vars.url("TWITTER_API_URL", DEFAULT_TWITTER_API_URL)?,
+        linkedin_jwks: vars.url("LINKEDIN_JWKS_URL", DEFAULT_LINKEDIN_JWKS_URL)?,
+        linkedin_introspect: vars.url("LINKEDIN_INTROSPECT_URL", DEFAULT_LINKEDIN_INTROSPECT_URL)?,
+        linkedin_userinfo: vars.url("LINKEDIN_USERINFO_URL", DEFAULT_LINKEDIN_USERINFO_URL)?,
+        apple_jwks: vars.url("APPLE_JWKS_URL", DEFAULT_APPLE_JWKS_URL)?,
+        github_api: vars.url("GITHUB_API_URL", DEFAULT_GITHUB_API_URL)?,
     })
 }
 
@@ -408,6 +454,13 @@ const REFRESH_TOKEN_KEY_NAMES: VersionedNames = VersionedNames {
     current_version: "REFRESH_TOKEN_KEY_VERSION",
     previous: "REFRESH_TOKEN_KEY_PREVIOUS",
     previous_version: "REFRESH_TOKEN_KEY_PREVIOUS_VERSION",
+};
+
+const INSTANCE_SECRETS_KEY_NAMES: VersionedNames = VersionedNames {
+    current: "INSTANCE_SECRETS_KEY",
+    current_version: "INSTANCE_SECRETS_KEY_VERSION",
+    previous: "INSTANCE_SECRETS_KEY_PREVIOUS",
+    previous_version: "INSTANCE_SECRETS_KEY_PREVIOUS_VERSION",
 };
 
 /// A current value with its version and, after a rotation, the previous one with its own.
@@ -576,6 +629,58 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_instance_secrets_key_is_optional_and_versioned_like_the_token_secret() {
+        let mut v = vars();
+        assert!(load(&v).expect("valid").instance_secrets_key.is_none(), "unset: no instance app secret opens");
+        v.insert("INSTANCE_SECRETS_KEY".into(), "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into());
+        let version = |c: &Config| c.instance_secrets_key.as_ref().expect("configured").current_version();
+        assert_eq!(version(&load(&v).expect("valid")), 1);
+        v.insert("INSTANCE_SECRETS_KEY_VERSION".into(), "3".into());
+        v.insert("INSTANCE_SECRETS_KEY_PREVIOUS".into(), "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=".into());
+        v.insert("INSTANCE_SECRETS_KEY_PREVIOUS_VERSION".into(), "2".into());
+        assert_eq!(version(&load(&v).expect("valid")), 3);
+        for (name, value) in [
+            ("INSTANCE_SECRETS_KEY", "c2hvcnQ="),
+            ("INSTANCE_SECRETS_KEY_PREVIOUS_VERSION", "3"),
+            ("INSTANCE_SECRETS_KEY_VERSION", "0"),
+        ] {
+            let mut bad = v.clone();
+            bad.insert(name.into(), value.into());
+            assert!(matches!(load(&bad), Err(ConfigError::Invalid { name: n, .. }) if n == name), "{name}={value}");
+        }
+    }
+
+    /// An instance's own app replaces the deployment's at its provider only, at the same
+    /// endpoints; the others stay the deployment's; an own X app takes no bearer tokens.
+    #[test]
+    fn an_instance_sees_its_own_apps_in_place_of_the_deployments() {
+        use crate::domain::instance_apps::{InstanceApps, OwnApp};
+        let mut v = vars();
+        v.insert("TWITTER_CONSUMER_KEY".into(), "ours".into());
+        v.insert("TWITTER_CONSUMER_SECRET".into(), "our-secret".into());
+        v.insert("TWITTER_ACCEPT_OAUTH2_BEARER".into(), "true".into());
+        v.insert("GOOGLE_JWKS_URL".into(), "https://keys.example.com/google".into());
+        let c = load(&v).expect("valid");
+        let apps = InstanceApps {
+            apps: vec![
+                OwnApp::new(Provider::Twitter, vec!["theirs".into()], Some(Secret::new("their-secret"))).expect("app"),
+                OwnApp::new(Provider::Google, vec!["g1".into(), "g2".into()], None).expect("app"),
+            ],
+        };
+        let own = c.for_instance(&apps);
+        let twitter = own.twitter.as_ref().expect("twitter");
+        assert_eq!((twitter.consumer_key.as_str(), twitter.consumer_secret.expose()), ("theirs", "their-secret"));
+        assert!(!twitter.accept_oauth2_bearer);
+        let google = own.google.as_ref().expect("served by the instance's own app alone");
+        assert_eq!(
+            (google.client_ids.clone(), google.jwks_url.as_str()),
+            (vec!["g1".to_string(), "g2".to_string()], "https://keys.example.com/google")
+        );
+        assert_eq!(own.facebook.as_ref().map(|f| f.app_id.as_str()), c.facebook.as_ref().map(|f| f.app_id.as_str()));
+        assert_eq!(own.apple.is_some(), c.apple.is_some());
+    }
+
+    #[test]
     fn the_refresh_token_key_is_versioned_like_the_token_secret() {
         let mut v = with_apple_revocation();
         let key = |c: &Config| c.apple_revocation.as_ref().expect("configured").refresh_token_key.current_version();
@@ -650,7 +755,7 @@ pub(crate) mod tests {
         let mut v = vars();
         let c = load(&v).expect("valid");
         assert!(!c.serves(Provider::Microsoft) && c.microsoft.is_none());
-        assert!(!c.provider_urls.allow_loopback_http);
+        assert!(!c.url_policy.allow_loopback_http);
         v.insert("MICROSOFT_CLIENT_IDS".into(), "11111111-2222-3333-4444-555555555555".into());
         let ms = load(&v).expect("microsoft").microsoft.expect("served");
         assert_eq!(ms.tenant, MicrosoftTenant::Common, "common unless set");
@@ -662,7 +767,7 @@ pub(crate) mod tests {
         assert!(matches!(load(&v), Err(ConfigError::Invalid { name: "MICROSOFT_AUTHORITY_URL", .. })));
         v.insert("ALLOW_INSECURE_PROVIDER_URLS".into(), "true".into());
         let c = load(&v).expect("loopback http with the local setting");
-        assert!(c.serves(Provider::Microsoft) && c.provider_urls.allow_loopback_http);
+        assert!(c.serves(Provider::Microsoft) && c.url_policy.allow_loopback_http);
         let ms = c.microsoft.expect("served");
         assert_eq!(ms.tenant, MicrosoftTenant::Consumers);
         assert_eq!(

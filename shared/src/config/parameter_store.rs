@@ -22,6 +22,8 @@ pub const SECRET_VARIABLES: &[&str] = &[
     "APPLE_PRIVATE_KEY",
     "REFRESH_TOKEN_KEY",
     "REFRESH_TOKEN_KEY_PREVIOUS",
+    "INSTANCE_SECRETS_KEY",
+    "INSTANCE_SECRETS_KEY_PREVIOUS",
 ];
 
 /// `GetParameters` takes at most this many names per call.

@@ -92,3 +92,86 @@ pub struct GitHubConfig {
     pub client_secret: Secret,
     pub api_url: String,
 }
+
+/// Every provider's endpoints, whether or not the deployment has an app there: an instance's own
+/// app (`crate::domain::instance_apps`) is checked at the same endpoints as the deployment's.
+#[derive(Debug, Clone)]
+pub struct ProviderUrls {
+    pub facebook_graph: String,
+    pub facebook_graph_version: String,
+    pub facebook_limited_jwks: String,
+    pub google_jwks: String,
+    pub google_tokeninfo: String,
+    pub google_userinfo: String,
+    pub twitter_api: String,
+    pub linkedin_jwks: String,
+    pub linkedin_introspect: String,
+    pub linkedin_userinfo: String,
+    pub apple_jwks: String,
+    pub github_api: String,
+}
+
+impl super::Config {
+    /// This deployment's configuration as one instance sees it: at each provider where
+    /// `apps` has the instance's own app, that app (at the deployment's endpoints) in place of
+    /// the deployment's; elsewhere the deployment's, unchanged (or none: not served). An
+    /// instance's own X app never accepts OAuth 2.0 bearer tokens, which X gives no way to bind
+    /// to an app.
+    pub fn for_instance(&self, apps: &crate::domain::instance_apps::InstanceApps) -> super::Config {
+        use crate::domain::identity::Provider;
+        let mut c = self.clone();
+        let u = &self.provider_urls;
+        for app in &apps.apps {
+            let id = app.id().to_string();
+            match app.provider {
+                Provider::Facebook => {
+                    c.facebook = app.secret.clone().map(|app_secret| FacebookConfig {
+                        app_id: id,
+                        app_secret,
+                        graph_url: u.facebook_graph.clone(),
+                        graph_version: u.facebook_graph_version.clone(),
+                        limited_jwks_url: u.facebook_limited_jwks.clone(),
+                    })
+                }
+                Provider::Google => {
+                    c.google = Some(GoogleConfig {
+                        client_ids: app.ids.clone(),
+                        jwks_url: u.google_jwks.clone(),
+                        tokeninfo_url: u.google_tokeninfo.clone(),
+                        userinfo_url: u.google_userinfo.clone(),
+                    })
+                }
+                Provider::Twitter => {
+                    c.twitter = app.secret.clone().map(|consumer_secret| TwitterConfig {
+                        consumer_key: id,
+                        consumer_secret,
+                        accept_oauth2_bearer: false,
+                        api_url: u.twitter_api.clone(),
+                    })
+                }
+                Provider::LinkedIn => {
+                    c.linkedin = Some(LinkedInConfig {
+                        client_id: id,
+                        client_secret: app.secret.clone(),
+                        jwks_url: u.linkedin_jwks.clone(),
+                        introspect_url: u.linkedin_introspect.clone(),
+                        userinfo_url: u.linkedin_userinfo.clone(),
+                    })
+                }
+                Provider::Apple => {
+                    c.apple = Some(AppleConfig { client_ids: app.ids.clone(), jwks_url: u.apple_jwks.clone() })
+                }
+                Provider::GitHub => {
+                    c.github = app.secret.clone().map(|client_secret| GitHubConfig {
+                        client_id: id,
+                        client_secret,
+                        api_url: u.github_api.clone(),
+                    })
+                }
+                // `OwnApp::new` refuses them: no instance app of these kinds exists.
+                Provider::Microsoft | Provider::Oidc(_) => {}
+            }
+        }
+        c
+    }
+}

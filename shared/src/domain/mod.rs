@@ -6,6 +6,7 @@ pub mod clock;
 pub mod display_name;
 pub mod identity;
 pub mod instance;
+pub mod instance_apps;
 pub mod logging;
 pub mod records;
 pub mod sealing;

@@ -9,7 +9,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::jwks::{JwksCache, JwksSettings};
+use super::jwks::JwksCache;
 use super::oidc::{self, IdTokenRules, IdTokenVerifier, NonceRule};
 use super::{Credentials, ProviderError};
 use crate::config::AppleConfig;
@@ -37,11 +37,11 @@ impl AppleVerifier {
         self.id_tokens.key_source()
     }
 
-    pub fn new(config: &AppleConfig, http: reqwest::Client, jwks: JwksSettings) -> AppleVerifier {
+    pub fn new(config: &AppleConfig, _http: reqwest::Client, jwks: std::sync::Arc<JwksCache>) -> AppleVerifier {
         AppleVerifier {
             id_tokens: IdTokenVerifier::new(
                 Provider::Apple,
-                JwksCache::new(http, &config.jwks_url, jwks),
+                jwks,
                 IdTokenRules { issuers: ISSUERS, audiences: config.client_ids.clone(), nonce: NonceRule::Sha256OfRaw },
             ),
         }

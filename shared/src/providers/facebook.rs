@@ -17,7 +17,7 @@
 
 use serde::Deserialize;
 
-use super::jwks::{JwksCache, JwksSettings};
+use super::jwks::JwksCache;
 use super::oidc::{IdTokenRules, IdTokenVerifier, NonceRule};
 use super::{display_name, http_url, send, Credentials, ProviderError};
 use crate::config::FacebookConfig;
@@ -97,11 +97,11 @@ impl FacebookVerifier {
         (&self.http, &self.me_url)
     }
 
-    pub fn new(config: &FacebookConfig, http: reqwest::Client, jwks: JwksSettings) -> FacebookVerifier {
+    pub fn new(config: &FacebookConfig, http: reqwest::Client, jwks: std::sync::Arc<JwksCache>) -> FacebookVerifier {
         FacebookVerifier {
             limited: IdTokenVerifier::new(
                 Provider::Facebook,
-                JwksCache::new(http.clone(), &config.limited_jwks_url, jwks),
+                jwks,
                 IdTokenRules {
                     issuers: LIMITED_ISSUERS,
                     audiences: vec![config.app_id.clone()],
@@ -399,7 +399,11 @@ mod tests {
         let v = FacebookVerifier::new(
             &cfg,
             reqwest::Client::new(),
-            JwksSettings { min_refetch: Duration::from_secs(1), max_stale: Duration::ZERO },
+            std::sync::Arc::new(JwksCache::new(
+                reqwest::Client::new(),
+                "http://127.0.0.1:1/jwks",
+                super::super::jwks::JwksSettings { min_refetch: Duration::from_secs(1), max_stale: Duration::ZERO },
+            )),
         );
         assert_eq!(
             v.appsecret_proof(&Secret::new("what do ya want for nothing?")),

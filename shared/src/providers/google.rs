@@ -11,7 +11,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::jwks::{JwksCache, JwksSettings};
+use super::jwks::JwksCache;
 use super::oidc::{self, IdTokenRules, IdTokenVerifier, NonceRule};
 use super::{outage, parse_json, send, Credentials, ProviderError};
 use crate::config::GoogleConfig;
@@ -43,11 +43,11 @@ impl GoogleVerifier {
         self.id_tokens.key_source()
     }
 
-    pub fn new(config: &GoogleConfig, http: reqwest::Client, jwks: JwksSettings) -> GoogleVerifier {
+    pub fn new(config: &GoogleConfig, http: reqwest::Client, jwks: std::sync::Arc<JwksCache>) -> GoogleVerifier {
         GoogleVerifier {
             id_tokens: IdTokenVerifier::new(
                 Provider::Google,
-                JwksCache::new(http.clone(), &config.jwks_url, jwks),
+                jwks,
                 IdTokenRules { issuers: ISSUERS, audiences: config.client_ids.clone(), nonce: NonceRule::None },
             ),
             client_ids: config.client_ids.clone(),

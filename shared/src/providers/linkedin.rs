@@ -9,7 +9,7 @@
 
 use serde::Deserialize;
 
-use super::jwks::{JwksCache, JwksSettings};
+use super::jwks::JwksCache;
 use super::oidc::{self, IdTokenRules, IdTokenVerifier, NonceRule};
 use super::{outage, parse_json, send, Credentials, ProviderError};
 use crate::config::LinkedInConfig;
@@ -40,11 +40,11 @@ impl LinkedInVerifier {
         self.id_tokens.key_source()
     }
 
-    pub fn new(config: &LinkedInConfig, http: reqwest::Client, jwks: JwksSettings) -> LinkedInVerifier {
+    pub fn new(config: &LinkedInConfig, http: reqwest::Client, jwks: std::sync::Arc<JwksCache>) -> LinkedInVerifier {
         LinkedInVerifier {
             id_tokens: IdTokenVerifier::new(
                 Provider::LinkedIn,
-                JwksCache::new(http.clone(), &config.jwks_url, jwks),
+                jwks,
                 IdTokenRules { issuers: ISSUERS, audiences: vec![config.client_id.clone()], nonce: NonceRule::None },
             ),
             client_id: config.client_id.clone(),

@@ -199,33 +199,39 @@ impl Providers {
     }
 
     /// The verifiers of the providers `config` configures, sharing one HTTP client. A function
-    /// configured for no provider builds no client (nor parses its trust roots): nothing to
-    /// call.
+    /// configured for no provider builds no client (nor parses its trust roots) until an
+    /// instance's own app needs one ([`ProviderClients`]).
     pub fn new(config: &Config) -> Result<Providers, HttpClientError> {
-        if !configures_any(config) {
-            return Ok(Providers::none());
-        }
-        let http = http_client(config.provider_timeout, crate::net::tls::provider_tls_config()?)
-            .map_err(|e| HttpClientError::Http(e.to_string()))?;
-        Ok(Providers::with_client(config, &http))
+        ProviderClients::new(config)?.providers(config)
     }
 
     /// [`Providers::new`] with a given client (each verifier holds a clone of it).
     pub fn with_client(config: &Config, http: &reqwest::Client) -> Providers {
-        let key_sets = Arc::<discovery::KeySets>::default();
+        Providers::with_shared(config, http, &Arc::default())
+    }
+
+    /// [`Providers::with_client`] whose verifiers take their key sets from `key_sets`: every
+    /// `Providers` built with the same `key_sets` shares one cache per JWKS URL (an instance's own
+    /// Google client ids are checked with the deployment's Google key set, fetched once; the
+    /// custom issuers and Microsoft's tenants share theirs the same way).
+    pub fn with_shared(config: &Config, http: &reqwest::Client, key_sets: &Arc<discovery::KeySets>) -> Providers {
+        let keys = |url: &str| key_sets.get(http, url, jwks_settings(config));
         Providers {
-            facebook: config.facebook.as_ref().map(|c| FacebookVerifier::new(c, http.clone(), jwks_settings(config))),
-            google: config.google.as_ref().map(|c| GoogleVerifier::new(c, http.clone(), jwks_settings(config))),
+            facebook: config
+                .facebook
+                .as_ref()
+                .map(|c| FacebookVerifier::new(c, http.clone(), keys(&c.limited_jwks_url))),
+            google: config.google.as_ref().map(|c| GoogleVerifier::new(c, http.clone(), keys(&c.jwks_url))),
             twitter: config.twitter.as_ref().map(|c| TwitterVerifier::new(c, http.clone())),
-            linkedin: config.linkedin.as_ref().map(|c| LinkedInVerifier::new(c, http.clone(), jwks_settings(config))),
-            apple: config.apple.as_ref().map(|c| AppleVerifier::new(c, http.clone(), jwks_settings(config))),
+            linkedin: config.linkedin.as_ref().map(|c| LinkedInVerifier::new(c, http.clone(), keys(&c.jwks_url))),
+            apple: config.apple.as_ref().map(|c| AppleVerifier::new(c, http.clone(), keys(&c.jwks_url))),
             github: config.github.as_ref().map(|c| GitHubVerifier::new(c, http.clone())),
             apple_tokens: config.apple_revocation.as_ref().and_then(|c| AppleTokens::new(c, http.clone())),
             microsoft: config.microsoft.as_ref().map(|c| {
-                MicrosoftVerifier::new(c, http.clone(), jwks_settings(config), config.provider_urls, key_sets.clone())
+                MicrosoftVerifier::new(c, http.clone(), jwks_settings(config), config.url_policy, key_sets.clone())
             }),
             custom: HashMap::new(),
-            key_sets,
+            key_sets: key_sets.clone(),
         }
     }
 
@@ -242,7 +248,7 @@ impl Providers {
                 &c,
                 http.clone(),
                 jwks_settings(config),
-                config.provider_urls,
+                config.url_policy,
                 self.key_sets.clone(),
             );
             self.custom.insert(c.name, verifier);
@@ -278,6 +284,20 @@ impl Providers {
         )
     }
 
+    /// Whether `provider` has a verifier here (is configured and linked).
+    pub fn serves(&self, provider: Provider) -> bool {
+        match provider {
+            Provider::Facebook => self.facebook.is_some(),
+            Provider::Google => self.google.is_some(),
+            Provider::Twitter => self.twitter.is_some(),
+            Provider::LinkedIn => self.linkedin.is_some(),
+            Provider::Apple => self.apple.is_some(),
+            Provider::GitHub => self.github.is_some(),
+            Provider::Microsoft => self.microsoft.is_some(),
+            Provider::Oidc(name) => self.custom.contains_key(&name),
+        }
+    }
+
     pub async fn verify(&self, provider: Provider, creds: &Credentials) -> Result<Verified, ProviderError> {
         let not_served = ProviderError::NotServed;
         let identity = match provider {
@@ -304,6 +324,51 @@ impl Providers {
             (Some(FirstLogin::GitHubEmail), Some(github)) => github.add_email(verified.identity, creds).await,
             _ => Ok(verified.identity),
         }
+    }
+}
+
+/// What every [`Providers`] of an execution environment shares: the one HTTP client and the key
+/// sets by JWKS URL ([`discovery::KeySets`]: an instance with its own client ids at a provider
+/// uses the key set the deployment fetched, not a fetch of its own). Built once per cold start;
+/// [`ProviderClients::providers`] builds the verifiers of a configuration (the deployment's, or
+/// one instance's: `Config::for_instance`). The client is built at init when the deployment
+/// configures a provider, else when an instance's own app first needs it: a function that
+/// verifies no token (the session functions) never builds one.
+pub struct ProviderClients {
+    timeout: std::time::Duration,
+    http: std::sync::OnceLock<reqwest::Client>,
+    key_sets: Arc<discovery::KeySets>,
+}
+
+impl ProviderClients {
+    pub fn new(config: &Config) -> Result<ProviderClients, HttpClientError> {
+        let clients = ProviderClients {
+            timeout: config.provider_timeout,
+            http: std::sync::OnceLock::new(),
+            key_sets: Arc::default(),
+        };
+        if configures_any(config) {
+            clients.http()?;
+        }
+        Ok(clients)
+    }
+
+    /// The shared client, built on first use.
+    fn http(&self) -> Result<&reqwest::Client, HttpClientError> {
+        if let Some(http) = self.http.get() {
+            return Ok(http);
+        }
+        let built = http_client(self.timeout, crate::net::tls::provider_tls_config()?)
+            .map_err(|e| HttpClientError::Http(e.to_string()))?;
+        Ok(self.http.get_or_init(|| built))
+    }
+
+    /// The verifiers of `config`'s providers, on the shared client and key sets.
+    pub fn providers(&self, config: &Config) -> Result<Providers, HttpClientError> {
+        if !configures_any(config) {
+            return Ok(Providers { key_sets: self.key_sets.clone(), ..Providers::none() });
+        }
+        Ok(Providers::with_shared(config, self.http()?, &self.key_sets))
     }
 }
 

@@ -38,13 +38,14 @@ pub struct IdTokenRules {
 /// One provider's ID tokens: its key cache and the rules its tokens must satisfy.
 pub struct IdTokenVerifier {
     provider: Provider,
-    jwks: JwksCache,
+    /// Shared by every verifier of the same key set ([`super::KeyCaches`]).
+    jwks: std::sync::Arc<JwksCache>,
     rules: IdTokenRules,
 }
 
 impl IdTokenVerifier {
-    pub fn new(provider: Provider, jwks: JwksCache, rules: IdTokenRules) -> IdTokenVerifier {
-        IdTokenVerifier { provider, jwks, rules }
+    pub fn new(provider: Provider, jwks: impl Into<std::sync::Arc<JwksCache>>, rules: IdTokenRules) -> IdTokenVerifier {
+        IdTokenVerifier { provider, jwks: jwks.into(), rules }
     }
 
     /// The client and URL of the provider's key set, which the first ID token needs.

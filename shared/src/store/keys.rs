@@ -173,6 +173,11 @@ pub(super) fn failure_counter(counter: &str, window: i64) -> Item {
     key(format!("FAIL#{counter}#{window}"), "FAIL")
 }
 
+/// An instance's configuration: its own provider apps, one attribute per provider.
+pub(super) fn instance_apps(instance: &InstanceName) -> Item {
+    key(format!("INSTCONF#{instance}"), "PROVIDERS")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

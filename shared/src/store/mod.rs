@@ -20,6 +20,7 @@
 //! | Facebook deauthorize request | `FBDEAUTH#{sha256(signature)}`   | `FBDEAUTH`         |
 //! | Apple notification received | `APPLENOTE#{sha256(jti)}`         | `APPLENOTE`        |
 //! | instances of a provider subject | `SUBJECT#{provider}#{sub}`     | `INST#{instance}`  |
+//! | an instance's own provider apps | `INSTCONF#{instance}`          | `PROVIDERS`        |
 //!
 //! An Apple identity signed in with an authorization code also holds Apple's refresh token,
 //! sealed (`refresh_token`, `refresh_token_client`: [`crate::domain::sealing`]), never in plain text.
@@ -48,6 +49,7 @@ mod email_forwarding;
 mod error;
 mod facebook_deletions;
 mod failures;
+mod instance_apps;
 mod instances;
 mod items;
 mod keys;
@@ -68,6 +70,7 @@ pub use callback_records::{CallbackClaim, CallbackRecord};
 pub use deletion::{Step1, TombstoneStep, Tombstoned};
 pub use error::StoreError;
 pub use facebook_deletions::{Claim, DeletionCounts, FacebookDeletion};
+pub use instance_apps::InstanceAppsError;
 pub use linking::Unlinked;
 pub use revocations::{PendingRevocation, RevocationPlan};
 use user_ids::UserIdBlocks;

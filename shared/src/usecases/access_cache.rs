@@ -114,23 +114,23 @@ fn key_hash(api_key: &Secret) -> String {
 
 /// A map of at most `max` entries, each until its own deadline.
 #[derive(Debug)]
-struct Bounded<K, V> {
+pub(crate) struct Bounded<K, V> {
     max: usize,
     /// key → (value, kept until, kept since).
     entries: Mutex<HashMap<K, (V, Instant, Instant)>>,
 }
 
 impl<K: Eq + Hash + Clone, V: Clone> Bounded<K, V> {
-    fn new(max: usize) -> Self {
+    pub(crate) fn new(max: usize) -> Self {
         Bounded { max, entries: Mutex::new(HashMap::new()) }
     }
 
-    fn get(&self, key: &K, now: Instant) -> Option<V> {
+    pub(crate) fn get(&self, key: &K, now: Instant) -> Option<V> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries.get(key).filter(|(_, until, _)| *until > now).map(|(v, _, _)| v.clone())
     }
 
-    fn put(&self, key: K, value: V, now: Instant, ttl: Duration) {
+    pub(crate) fn put(&self, key: K, value: V, now: Instant, ttl: Duration) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if ttl.is_zero() {
             entries.remove(&key);

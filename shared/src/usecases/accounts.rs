@@ -30,14 +30,14 @@ pub enum Forgotten {
 }
 
 impl App {
-    /// The instances a provider's callback about `provider`/`subject` acts in (issue 28): the
-    /// provider apps are the deployment's, shared by every instance, so the person it names is
-    /// the same person wherever that identity exists: `named` (the instance of the callback's
-    /// URL) first, then every other instance listed for the subject (one `Query`). `named` is
-    /// always included, so identities made before the list (until `admin backfill-subjects`)
-    /// are acted on there as before. When an instance can have a provider app of its own (the
-    /// multi-tenant issue), that app's callback URL acts on its instance alone and the
-    /// deployment's app on the instances without their own.
+    /// The instances a provider's callback about `provider`/`subject` acts in (issues 28, 31).
+    /// A callback signed for `named`'s own app (it has one at `provider`) acts on `named` alone:
+    /// its subjects are that app's. Otherwise it is the deployment's app, shared by every
+    /// instance without its own, so the person it names is the same person wherever that
+    /// identity exists there: `named` (the instance of the callback's URL) first, then every
+    /// other instance listed for the subject (one `Query`) that has no app of its own at
+    /// `provider`. `named` is always included, so identities made before the list (until
+    /// `admin backfill-subjects`) are acted on there as before.
     pub async fn callback_instances(
         &self,
         named: &InstanceName,
@@ -45,8 +45,11 @@ impl App {
         subject: &str,
     ) -> Result<Vec<InstanceName>, UseCaseError> {
         let mut instances = vec![named.clone()];
+        if self.providers_for(named).await?.has_own(provider) {
+            return Ok(instances);
+        }
         for instance in self.store.instances_of_subject(provider.as_str(), subject).await? {
-            if !instances.contains(&instance) {
+            if !instances.contains(&instance) && !self.providers_for(&instance).await?.has_own(provider) {
                 instances.push(instance);
             }
         }

@@ -12,9 +12,10 @@ use crate::config::{self, Config, ConfigError};
 use crate::domain::tokens::UserKeys;
 use crate::net::preconnect;
 use crate::net::tls::{self, TlsError};
-use crate::providers::{HttpClientError, Providers};
+use crate::providers::{HttpClientError, ProviderClients, Providers};
 use crate::store::UserStore;
 use crate::usecases::access_cache::AccessCache;
+use crate::usecases::instance_providers::InstanceProviders;
 use crate::usecases::limiter::FailureLimiter;
 
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +46,11 @@ pub struct App {
     /// This execution environment's memory of API key checks and instance settings
     /// (`API_KEY_CACHE_SECS`, [`AccessCache`]).
     pub access_cache: AccessCache,
+    /// The HTTP client and key caches every verifier of this environment shares.
+    pub provider_clients: ProviderClients,
+    /// Instances' own provider apps and their verifiers, as this environment keeps them
+    /// (`API_KEY_CACHE_SECS`, [`InstanceProviders`]).
+    pub instance_providers: InstanceProviders,
 }
 
 impl App {
@@ -91,9 +97,10 @@ impl App {
     }
 
     pub fn build(config: Config, dynamo: aws_sdk_dynamodb::Client) -> Result<App, AppError> {
+        let provider_clients = ProviderClients::new(&config)?;
         Ok(App {
             store: UserStore::new(dynamo, config.table_name.clone()).with_user_id_block(config.user_id_block),
-            providers: Providers::new(&config)?,
+            providers: provider_clients.providers(&config)?,
             user_keys: UserKeys::new(config.token_secrets.clone()),
             limiter: FailureLimiter::new(
                 config.login_failures_max,
@@ -102,6 +109,8 @@ impl App {
             )
             .with_resume_misses_max(config.login_resume_misses_max),
             access_cache: AccessCache::new(config.api_key_cache, config.api_key_negative_cache),
+            instance_providers: InstanceProviders::new(config.api_key_cache),
+            provider_clients,
             config,
         })
     }

@@ -95,7 +95,9 @@ impl App {
         instance: &InstanceName,
         payload: &Secret,
     ) -> Result<Handled, NotificationError> {
-        let apple = self.providers.apple.as_ref().ok_or(NotificationError::NotServed)?;
+        // The instance's own Apple app's client ids, or else the deployment's.
+        let serving = self.providers_for(instance).await?;
+        let apple = serving.apple.as_ref().ok_or(NotificationError::NotServed)?;
         let notification = apple.notification(payload).await?;
         let event = &notification.event;
         if event.kind == AppleEventKind::Other {

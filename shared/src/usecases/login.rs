@@ -9,10 +9,12 @@ use crate::domain::instance::InstanceName;
 use crate::domain::records::{ApiKeyPermissions, InstanceAccess, UserRecord};
 use crate::domain::secret::Secret;
 use crate::domain::tokens;
-use crate::providers::{Credentials, Verified};
+use crate::providers::{Credentials, Providers, Verified};
+use crate::store::InstanceAppsError;
 use crate::store::StoreError;
 use crate::usecases::app::App;
 use crate::usecases::error::UseCaseError;
+use crate::usecases::instance_providers::{OwnApps, ServingProviders};
 use crate::usecases::metrics::Outcome;
 
 /// A signed-in user and the credential the dialect answers with: a new Rocket.Chat session's
@@ -72,10 +74,22 @@ impl Creation {
 }
 
 impl App {
-    /// Asks the provider whether the credentials are valid and issued for our app. A provider
-    /// this deployment does not serve is refused before anything else happens.
-    pub async fn verify(&self, provider: Provider, creds: &Credentials) -> Result<Verified, UseCaseError> {
-        Ok(self.providers.verify(provider, creds).await?)
+    /// Whether `provider` is served in `instance`: by the deployment's app, or else by the
+    /// instance's own (read only when the deployment has none there).
+    pub async fn serves(&self, instance: &InstanceName, provider: Provider) -> Result<bool, UseCaseError> {
+        Ok(self.config.serves(provider) || self.providers_for(instance).await?.serves(provider))
+    }
+
+    /// Asks the provider whether the credentials are valid and issued for `instance`'s app (its
+    /// own there, else the deployment's: [`App::providers_for`]). A provider not served is
+    /// refused before anything else happens.
+    pub async fn verify(
+        &self,
+        instance: &InstanceName,
+        provider: Provider,
+        creds: &Credentials,
+    ) -> Result<Verified, UseCaseError> {
+        Ok(self.providers_for(instance).await?.verify(provider, creds).await?)
     }
 
     /// Verifies `creds` with `provider`, then finds or creates their user in `instance`.
@@ -86,11 +100,12 @@ impl App {
         creds: &Credentials,
         may_create: Creation,
     ) -> Result<SignedInUser, UseCaseError> {
-        let verified = self.verify(provider, creds).await?;
+        let providers = self.providers_for(instance).await?;
+        let verified = providers.verify(provider, creds).await?;
         let code = creds.authorization_code.as_ref();
         let exchanged = self.exchange_apple_code(&verified.identity, creds.id_token.as_ref(), code).await?;
         let subject = verified.identity.subject.clone();
-        let user = self.find_or_create_user(instance, verified, creds, may_create).await?;
+        let user = self.find_or_create_user(instance, &providers, verified, creds, may_create).await?;
         if let Some((client_id, refresh_token)) = exchanged {
             self.keep_refresh_token(instance, &subject, &client_id, &refresh_token).await;
         }
@@ -103,6 +118,7 @@ impl App {
     async fn find_or_create_user(
         &self,
         instance: &InstanceName,
+        providers: &Providers,
         verified: Verified,
         creds: &Credentials,
         may_create: Creation,
@@ -138,7 +154,7 @@ impl App {
         if !settings.sign_up.is_open() && !settings.links_by_email {
             return Err(UseCaseError::SignUpClosed);
         }
-        let mut identity = self.providers.first_login(verified, creds).await?;
+        let mut identity = providers.first_login(verified, creds).await?;
         // The name is shown to other people: no bidi or invisible characters, NFKC.
         identity.name = identity.name.as_deref().and_then(crate::domain::display_name::clean);
         let user = match self.store.create_user(instance, &identity, &self.user_keys, settings).await {
@@ -161,6 +177,43 @@ impl App {
     pub fn with_user_key(&self, user: UserRecord) -> Result<SignedIn, UseCaseError> {
         let credential = crate::store::user_key_of(&self.user_keys, &user)?;
         Ok(SignedIn { user, credential, first_login: false })
+    }
+}
+
+impl App {
+    /// The verifiers of `instance`'s logins: its own apps at the providers it has them, the
+    /// deployment's at the others (a provider neither has an app at is not served). A secret
+    /// that does not open (no or another `INSTANCE_SECRETS_KEY`) refuses the instance's logins
+    /// as an internal error: never the deployment's app in its place (fail closed).
+    pub async fn providers_for(&self, instance: &InstanceName) -> Result<ServingProviders<'_>, UseCaseError> {
+        let serving = |own: Option<std::sync::Arc<OwnApps>>| match own {
+            Some(p) => ServingProviders::Instance(p),
+            None => ServingProviders::Deployment(&self.providers),
+        };
+        if let Some(kept) = self.instance_providers.get(instance) {
+            return Ok(serving(kept));
+        }
+        let apps = match self.store.instance_apps(instance, self.config.instance_secrets_key.as_ref()).await {
+            Ok(apps) => apps,
+            Err(InstanceAppsError::Store(e)) => return Err(e.into()),
+            Err(e @ InstanceAppsError::Sealed { .. }) => {
+                tracing::error!(error = %e, "an instance's own provider app cannot be used");
+                return Err(UseCaseError::Internal("an instance's own provider app cannot be used".into()));
+            }
+        };
+        let own = (!apps.is_empty()).then(|| {
+            let config = self.config.for_instance(&apps);
+            let providers =
+                self.provider_clients.providers(&config).map_err(|e| UseCaseError::Internal(e.to_string()))?;
+            Ok::<_, UseCaseError>(std::sync::Arc::new(OwnApps {
+                providers,
+                config,
+                own: apps.apps.iter().map(|a| a.provider).collect(),
+            }))
+        });
+        let own = own.transpose()?;
+        self.instance_providers.remember(instance, own.clone());
+        Ok(serving(own))
     }
 }
 

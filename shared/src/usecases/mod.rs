@@ -5,6 +5,7 @@ pub mod access_cache;
 pub mod accounts;
 pub mod app;
 pub mod error;
+pub mod instance_providers;
 // Only the `apple-notifications` function serves it (it needs Apple's keys).
 pub mod apple_notifications;
 pub mod facebook_callbacks;

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use shared::config::TokenSecrets;
 use shared::domain::clock::rfc3339_micros;
+use shared::domain::instance_apps::OwnApp;
 use shared::domain::tokens::UserKeys;
 use shared::store::{ApiKeyPermissions, SignUpPolicy, UserStore};
 use shared::InstanceName;
@@ -41,6 +42,23 @@ const USAGE: &str = "usage:
                                      provider subject (SUBJECT#), so that a provider's deletion
                                      callback finds it from any instance's URL; once per instance
                                      after the upgrade that brought the list (idempotent)
+
+  admin set-provider INSTANCE PROVIDER --id ID [--id ID ...] [--secret-file FILE]
+                                     give the instance its own app at PROVIDER (facebook, google,
+                                     twitter, linkedin, apple, github): its public ids (Facebook
+                                     app id, Google/Apple client ids, X consumer key, LinkedIn/
+                                     GitHub client id); the secret (Facebook app secret, X
+                                     consumer secret, LinkedIn/GitHub client secret) is read from
+                                     FILE, or from stdin, never from the command line, and stored
+                                     sealed under INSTANCE_SECRETS_KEY (from the environment).
+                                     Tokens of other apps are refused there from then on (after
+                                     API_KEY_CACHE_SECS where an environment keeps the old)
+  admin show-providers INSTANCE      the instance's own apps: provider and public ids (never a
+                                     secret); the others are served by the deployment's app
+  admin remove-provider INSTANCE PROVIDER
+                                     the deployment's app serves PROVIDER for the instance again
+  admin reseal INSTANCE              re-seal the instance's app secrets under the current
+                                     INSTANCE_SECRETS_KEY (rotation: docs/security.md)
 
 FLAGS (Syncano's API key permissions; none given = a key that may do neither):
   --allow-user-create   may create users on their first social login: the client key an app ships
@@ -202,7 +220,82 @@ async fn run(args: &[String]) -> Result<(), String> {
             let listed = store.backfill_subjects(&instance).await.map_err(err)?;
             println!("listed {listed} identities of {instance} under their provider subjects");
         }
+        ("set-provider", [provider, flags @ ..]) => {
+            let provider = shared::Provider::ALL
+                .into_iter()
+                .find(|p| p.as_str() == provider.as_str())
+                .ok_or("PROVIDER is one of facebook, google, twitter, linkedin, apple, github")?;
+            let (ids, secret_file) = provider_flags(flags)?;
+            let secret = if OwnApp::takes_secret(provider) { read_secret(secret_file.as_deref())? } else { None };
+            let app = OwnApp::new(provider, ids, secret).map_err(|e| e.to_string())?;
+            let keys = instance_secrets_key()?;
+            store.put_instance_app(&instance, &app, &keys).await.map_err(|e| e.to_string())?;
+            println!("{instance} has its own {provider} app: {}", app.ids.join(", "));
+        }
+        ("show-providers", []) => {
+            let apps = store.instance_apps(&instance, instance_secrets_key().ok().as_ref()).await;
+            let apps = apps.map_err(|e| e.to_string())?;
+            if apps.is_empty() {
+                println!("{instance} has no app of its own: the deployment's apps serve it");
+            }
+            for app in apps.apps {
+                let secret = if app.secret.is_some() { " (secret sealed)" } else { "" };
+                println!("{}\t{}{secret}", app.provider, app.ids.join(","));
+            }
+        }
+        ("remove-provider", [provider]) => {
+            let provider = shared::Provider::ALL
+                .into_iter()
+                .find(|p| p.as_str() == provider.as_str())
+                .ok_or("PROVIDER is one of facebook, google, twitter, linkedin, apple, github")?;
+            if !store.remove_instance_app(&instance, provider).await.map_err(err)? {
+                return Err(format!("{instance} has no {provider} app of its own"));
+            }
+            println!("{instance}: the deployment's {provider} app serves it again");
+        }
+        ("reseal", []) => {
+            let keys = instance_secrets_key()?;
+            let n = store.reseal_instance_apps(&instance, &keys).await.map_err(|e| e.to_string())?;
+            println!("re-sealed {n} secrets of {instance} under key version {}", keys.current_version());
+        }
         _ => return Err(USAGE.to_string()),
     }
     Ok(())
+}
+
+/// `--id ID` (repeated) and `--secret-file FILE` of `set-provider`.
+fn provider_flags(flags: &[String]) -> Result<(Vec<String>, Option<String>), String> {
+    let (mut ids, mut file) = (Vec::new(), None);
+    let mut args = flags.iter();
+    while let Some(flag) = args.next() {
+        match (flag.as_str(), args.next()) {
+            ("--id" | "--app-id" | "--client-id" | "--consumer-key", Some(v)) => ids.push(v.clone()),
+            ("--secret-file", Some(v)) if file.is_none() => file = Some(v.clone()),
+            _ => return Err(USAGE.to_string()),
+        }
+    }
+    Ok((ids, file))
+}
+
+/// The app secret, from `file` or stdin (never an argument: it would be in the shell's
+/// history and the process list); surrounding whitespace dropped.
+fn read_secret(file: Option<&str>) -> Result<Option<shared::Secret>, String> {
+    let text = match file {
+        Some(path) => std::fs::read_to_string(path).map_err(|e| format!("cannot read the secret file: {e}"))?,
+        None => {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                .map_err(|e| format!("cannot read the secret from stdin: {e}"))?;
+            text
+        }
+    };
+    let text = text.trim();
+    Ok((!text.is_empty()).then(|| shared::Secret::new(text)))
+}
+
+/// `INSTANCE_SECRETS_KEY` (and its versions) from the environment, as the functions read it.
+fn instance_secrets_key() -> Result<shared::domain::sealing::SealingKeys, String> {
+    shared::config::instance_secrets_key_from_env()
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| "INSTANCE_SECRETS_KEY is required in the environment to seal app secrets".to_string())
 }

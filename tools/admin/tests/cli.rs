@@ -314,3 +314,92 @@ async fn identities_made_before_the_subject_lists_are_backfilled() {
 async fn settings(store: &UserStore, instance: &InstanceName) -> shared::domain::records::InstanceSettings {
     store.instance_settings(instance).await.expect("read").expect("instance exists")
 }
+
+/// `admin` with `input` on its stdin (a secret, which never goes on a command line).
+fn admin_stdin(table: &str, args: &[&str], env: &[(&str, &str)], input: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_admin"))
+        .args(args)
+        .envs(env.iter().copied())
+        .env("TABLE_NAME", table)
+        .env("AWS_ENDPOINT_URL_DYNAMODB", endpoint_for_tests())
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .env_remove("AWS_PROFILE")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run admin");
+    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+    child.wait_with_output().expect("admin output")
+}
+
+/// An instance's own provider apps from the command line (issue 31): ids as arguments, secrets
+/// from stdin or a file only, sealed in the table (never shown, never in the raw item); a
+/// rotation of INSTANCE_SECRETS_KEY with `reseal` keeps them.
+#[tokio::test]
+async fn own_provider_apps_are_managed_from_the_command_line() {
+    let (dynamo, table, store) = fresh_table("admin-apps").await;
+    stdout(&admin(&table, &["create-instance", "acme"]));
+    let acme = InstanceName::parse("acme").expect("valid");
+    let (key1, key2) = ("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=");
+    let v1 = [("INSTANCE_SECRETS_KEY", key1)];
+    let fb_secret = "fb-app-secret-0123456789abcdef";
+    let gh_secret = "gh-client-secret-0123456789abcdef";
+
+    stdout(&admin_stdin(&table, &["set-provider", "acme", "facebook", "--id", "1234"], &v1, &format!("{fb_secret}\n")));
+    let file = std::env::temp_dir().join(format!("admin-secret-{}", std::process::id()));
+    std::fs::write(&file, gh_secret).expect("secret file");
+    let path = file.to_string_lossy().into_owned();
+    stdout(&admin_with(&table, &["set-provider", "acme", "github", "--id", "gh-client", "--secret-file", &path], &v1));
+    let _ = std::fs::remove_file(&file);
+    stdout(&admin_with(&table, &["set-provider", "acme", "google", "--id", "web.apps", "--id", "ios.apps"], &v1));
+    // No secret given (empty stdin), a secret as an argument, no key: refused.
+    assert!(!admin_stdin(&table, &["set-provider", "acme", "twitter", "--id", "k"], &v1, "").status.success());
+    assert!(!admin_with(&table, &["set-provider", "acme", "twitter", "--id", "k", "on-the-command-line"], &v1)
+        .status
+        .success());
+    assert!(!admin_stdin(&table, &["set-provider", "acme", "twitter", "--id", "k"], &[], "s").status.success());
+
+    let shown = stdout(&admin_with(&table, &["show-providers", "acme"], &v1));
+    assert!(shown.contains("facebook\t1234 (secret sealed)"), "{shown}");
+    assert!(shown.contains("google\tweb.apps,ios.apps"), "{shown}");
+    assert!(!shown.contains(fb_secret) && !shown.contains(gh_secret), "{shown}");
+    let raw = dynamo
+        .get_item()
+        .table_name(&table)
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S("INSTCONF#acme".into()))
+        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("PROVIDERS".into()))
+        .send()
+        .await
+        .expect("get");
+    let raw = format!("{:?}", raw.item);
+    assert!(!raw.contains(fb_secret) && !raw.contains(gh_secret) && raw.contains("v2.1."), "{raw}");
+
+    // Rotation: version 2 current, 1 previous; reseal; then version 2 alone opens them all.
+    let rotated = [
+        ("INSTANCE_SECRETS_KEY", key2),
+        ("INSTANCE_SECRETS_KEY_VERSION", "2"),
+        ("INSTANCE_SECRETS_KEY_PREVIOUS", key1),
+        ("INSTANCE_SECRETS_KEY_PREVIOUS_VERSION", "1"),
+    ];
+    assert!(stdout(&admin_with(&table, &["reseal", "acme"], &rotated)).contains("re-sealed 2 secrets"));
+    let v2 = shared::domain::sealing::SealingKeys::new(
+        (2, shared::domain::sealing::SealingKey::from_base64(key2).expect("key")),
+        None,
+    );
+    let apps = store.instance_apps(&acme, Some(&v2)).await.expect("opens with the new key alone");
+    let fb = apps.get(Provider::Facebook).and_then(|a| a.secret.as_ref()).map(|s| s.expose().to_string());
+    assert_eq!(fb.as_deref(), Some(fb_secret));
+
+    stdout(&admin(&table, &["remove-provider", "acme", "facebook"]));
+    assert!(!admin(&table, &["remove-provider", "acme", "facebook"]).status.success(), "already gone");
+    let shown = stdout(&admin_with(
+        &table,
+        &["show-providers", "acme"],
+        &[("INSTANCE_SECRETS_KEY", key2), ("INSTANCE_SECRETS_KEY_VERSION", "2")],
+    ));
+    assert!(!shown.contains("facebook") && shown.contains("github"), "{shown}");
+}

@@ -159,6 +159,8 @@ pub struct Apps {
     pub token_secret: String,
     /// `REFRESH_TOKEN_KEY`: 32 random bytes, base64.
     pub refresh_token_key: String,
+    /// `INSTANCE_SECRETS_KEY`: 32 random bytes, base64.
+    pub instance_secrets_key: String,
 }
 
 fn random_secret() -> String {
@@ -177,11 +179,12 @@ impl Apps {
             other_github_secret: random_secret(),
             token_secret: random_secret(),
             refresh_token_key: base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>()),
+            instance_secrets_key: base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>()),
         }
     }
 
     /// Every secret of the run (none may ever appear in a log line).
-    pub fn secrets(&self) -> [&str; 9] {
+    pub fn secrets(&self) -> [&str; 10] {
         [
             &self.facebook_secret,
             &self.other_facebook_secret,
@@ -192,6 +195,7 @@ impl Apps {
             &self.other_github_secret,
             &self.token_secret,
             &self.refresh_token_key,
+            &self.instance_secrets_key,
         ]
     }
 
@@ -272,6 +276,7 @@ impl Apps {
             ("APPLE_TOKEN_URL", format!("{emulator}/apple/auth/token")),
             ("APPLE_REVOKE_URL", format!("{emulator}/apple/auth/revoke")),
             ("REFRESH_TOKEN_KEY", self.refresh_token_key.clone()),
+            ("INSTANCE_SECRETS_KEY", self.instance_secrets_key.clone()),
             ("GITHUB_CLIENT_ID", GITHUB_CLIENT_ID.into()),
             ("GITHUB_CLIENT_SECRET", self.github_secret.clone()),
             ("GITHUB_API_URL", format!("{emulator}/github")),

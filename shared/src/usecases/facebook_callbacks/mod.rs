@@ -236,9 +236,15 @@ fn is_code(code: &str) -> bool {
 }
 
 impl App {
-    /// Verifies `signed` with our app secret, and that it is recent.
-    fn facebook_signed_request(&self, signed: &Secret) -> Result<SignedRequest, CallbackError> {
-        let facebook = self.config.facebook.as_ref().ok_or(CallbackError::NotServed)?;
+    /// Verifies `signed` with the app secret of `instance`'s Facebook app (its own, or else the
+    /// deployment's), and that it is recent.
+    async fn facebook_signed_request(
+        &self,
+        instance: &InstanceName,
+        signed: &Secret,
+    ) -> Result<SignedRequest, CallbackError> {
+        let serving = self.providers_for(instance).await?;
+        let facebook = serving.config(&self.config).facebook.as_ref().ok_or(CallbackError::NotServed)?;
         let request = signed_request::verify(signed.expose(), facebook.app_secret.expose().as_bytes())?;
         issued_within_window(request.issued_at, clock::now_secs())?;
         Ok(request)
@@ -251,7 +257,7 @@ impl App {
         instance: &InstanceName,
         signed: &Secret,
     ) -> Result<DeletionReceipt, CallbackError> {
-        let request = self.facebook_signed_request(signed)?;
+        let request = self.facebook_signed_request(instance, signed).await?;
         let now = clock::now_micros();
         let expires_at =
             clock::now_secs().saturating_add(i64::try_from(self.config.audit_retention.as_secs()).unwrap_or(i64::MAX));
@@ -314,7 +320,7 @@ impl App {
         instance: &InstanceName,
         signed: &Secret,
     ) -> Result<Deauthorized, CallbackError> {
-        let request = self.facebook_signed_request(signed)?;
+        let request = self.facebook_signed_request(instance, signed).await?;
         // Recorded until it is too old to be taken (issued_at is checked above, so within
         // [now - MAX_REQUEST_AGE_SECS, now + MAX_FUTURE_SECS]).
         let record = CallbackRecord::FacebookDeauthorization(&request.fingerprint);

@@ -173,7 +173,7 @@ pub fn respond(config: &Config, log: RequestLog, result: Result<SignedIn, UseCas
 /// An OAuth login: the provider, then the user in the default instance (created only if its
 /// sign-up policy is open), then a new session.
 pub async fn oauth_login(app: &App, provider: Provider, creds: &Credentials) -> Result<SignedIn, UseCaseError> {
-    if !app.config.serves(provider) {
+    if !app.serves(&app.config.default_instance, provider).await? {
         return Err(UseCaseError::UnsupportedService(provider.service_name().into()));
     }
     let user = app.sign_in(&app.config.default_instance, provider, creds, Creation::PolicyUnread).await.map_err(

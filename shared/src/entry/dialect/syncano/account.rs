@@ -16,7 +16,7 @@ use crate::usecases::login::{Creation, SignedIn};
 pub async fn login(app: &App, req: LoginRequest, provider: Provider) -> Result<SignedIn, SyncanoError> {
     let (instance, permissions, access) = checked_api_key(app, &req.instance, req.api_key.as_ref()).await?;
     let credentials = req.credentials?;
-    if !app.config.serves(provider) {
+    if !app.serves(&instance, provider).await? {
         return Err(UseCaseError::UnsupportedService(provider.syncano_backend().into()).into());
     }
     let may_create = Creation::for_syncano(permissions, &access);
