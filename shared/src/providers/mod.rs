@@ -471,7 +471,7 @@ pub(crate) fn is_header_safe(token: &str) -> bool {
 mod tests {
     use super::*;
 
-    /// A provider not linked (or not configured) is refused as not served: no panic, no call.
+    /// A provider not configured is refused as not served: no panic, no call.
     #[tokio::test]
     async fn without_a_verifier_every_provider_is_not_served() {
         let providers = Providers::none();
