@@ -193,23 +193,33 @@ impl App {
         if let Some(kept) = self.instance_providers.get(instance) {
             return Ok(serving(kept));
         }
-        let apps = match self.store.instance_apps(instance, self.config.instance_secrets_key.as_ref()).await {
-            Ok(apps) => apps,
+        let rules = crate::store::OidcReadRules {
+            policy: self.config.url_policy,
+            microsoft_authority: &self.config.provider_urls.microsoft_authority,
+        };
+        let keys = self.config.instance_secrets_key.as_ref();
+        let (apps, oidc) = match self.store.instance_providers(instance, keys, rules).await {
+            Ok(found) => found,
             Err(InstanceAppsError::Store(e)) => return Err(e.into()),
             Err(e @ InstanceAppsError::Sealed { .. }) => {
                 tracing::error!(error = %e, "an instance's own provider app cannot be used");
                 return Err(UseCaseError::Internal("an instance's own provider app cannot be used".into()));
             }
         };
-        let own = (!apps.is_empty()).then(|| {
-            let config = self.config.for_instance(&apps);
-            let providers =
-                self.provider_clients.providers(&config).map_err(|e| UseCaseError::Internal(e.to_string()))?;
-            Ok::<_, UseCaseError>(std::sync::Arc::new(OwnApps {
-                providers,
-                config,
-                own: apps.apps.iter().map(|a| a.provider).collect(),
-            }))
+        let own = (!apps.is_empty() || !oidc.is_empty()).then(|| {
+            let mut config = self.config.for_instance(&apps);
+            // The instance's own Microsoft app in place of the deployment's, as for the others.
+            if let Some(microsoft) = &oidc.microsoft {
+                config.microsoft = Some(microsoft.clone());
+            }
+            let mut own: Vec<Provider> = apps.apps.iter().map(|a| a.provider).collect();
+            own.extend(oidc.microsoft.as_ref().map(|_| Provider::Microsoft));
+            own.extend(oidc.custom.iter().map(|c| Provider::Oidc(c.name)));
+            let providers = self
+                .provider_clients
+                .providers_with_custom(&config, oidc.custom)
+                .map_err(|e| UseCaseError::Internal(e.to_string()))?;
+            Ok::<_, UseCaseError>(std::sync::Arc::new(OwnApps { providers, config, own }))
         });
         let own = own.transpose()?;
         self.instance_providers.remember(instance, own.clone());
