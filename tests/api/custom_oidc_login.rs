@@ -302,3 +302,33 @@ async fn a_closed_instance_refuses_a_custom_providers_first_login() {
     refused(&t, login_body("closed-idp", &token(&t, "closed-idp", json!({}))), "sign-up closed").await;
     t.assert_logs_clean();
 }
+
+/// A stored entry the functions' rules refuse (an `HS256` algorithm, a `http://` JWKS URL off
+/// loopback, a bad tenant) is not served, fails closed for that provider alone, and is logged
+/// by its attribute name; the instance's valid provider is still served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_stored_entry_fails_closed_for_its_provider_alone() {
+    let t = spawn().await;
+    let good = t.emulator.create_oidc_issuer("good-idp", OidcIssuerOptions::default());
+    let bad = t.emulator.create_oidc_issuer("bad-idp", OidcIssuerOptions::default());
+    put_raw(&t, INSTANCE, "oidc-good-idp", oidc_attr(&good.issuer, &["RS256"], false)).await;
+    put_raw(&t, INSTANCE, "oidc-bad-idp", oidc_attr(&bad.issuer, &["HS256"], false)).await;
+    let mut far = oidc_attr(&bad.issuer, &["RS256"], false);
+    far.insert("jwks_url".into(), s("http://keys.example/jwks"));
+    put_raw(&t, INSTANCE, "oidc-far-idp", far).await;
+    put_raw(&t, INSTANCE, "microsoft", microsoft_attr("contoso.example")).await;
+    for (service, issuer) in [("bad-idp", "bad-idp"), ("far-idp", "bad-idp")] {
+        let (status, body) = rc(&t, login_body(service, &token(&t, issuer, json!({})))).await;
+        assert_eq!((status, body["error"].as_str()), (401, Some("error-invalid-service")), "{service}: {body}");
+    }
+    let ms = t.emulator.create_microsoft_user(Some(TENANT), "Ann", "ann@corp.example", None);
+    let ms_token = t.emulator.issue_microsoft_id_token(&ms.oid, CLIENT_ID, Some(&sha256_hex(NONCE)), Value::Null);
+    t.remember(&ms_token);
+    let (status, body) = rc(&t, login_body("microsoft", &ms_token)).await;
+    assert_eq!((status, body["error"].as_str()), (401, Some("error-invalid-service")), "{body}");
+    let (status, body) = rc(&t, login_body("good-idp", &token(&t, "good-idp", json!({})))).await;
+    assert_eq!(status, 200, "{body}");
+    let logs = logs();
+    assert!(logs.contains("oidc-bad-idp") && logs.contains("oidc-far-idp"), "the refused entries are logged");
+    t.assert_logs_clean();
+}
