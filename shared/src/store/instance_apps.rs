@@ -5,7 +5,9 @@
 //! one `GetItem` (per execution environment and cache period:
 //! `crate::usecases::instance_providers`); only the admin tool writes it, one provider's
 //! attribute at a time (`SET`/`REMOVE`), so two changes of different providers never clobber
-//! each other. A later kind of provider (a custom OpenID Connect issuer) is another attribute.
+//! each other. An instance's custom OpenID Connect providers (`oidc-{name}`) and its own Microsoft
+//! app (`microsoft`) are other attributes of the same item, read by the same `GetItem`
+//! ([`InstanceOidc`]), without secrets (ID tokens only).
 
 use std::collections::HashMap;
 
