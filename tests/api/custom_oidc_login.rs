@@ -332,3 +332,45 @@ async fn a_bad_stored_entry_fails_closed_for_its_provider_alone() {
     assert!(logs.contains("oidc-bad-idp") && logs.contains("oidc-far-idp"), "the refused entries are logged");
     t.assert_logs_clean();
 }
+
+/// The instance's own Microsoft entry is refused when read (a bad tenant): the instance's
+/// Microsoft logins are not served at all, never by the deployment's Microsoft app in its place
+/// (whose tokens would otherwise sign in to an instance that chose another app).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_microsoft_entry_never_falls_back_to_the_deployments_microsoft_app() {
+    const DEPLOYMENT_APP: &str = "deployment-ms-app";
+    let t = spawn_app_with(|v| {
+        let emulator = v["FACEBOOK_GRAPH_URL"].clone();
+        v.insert("MICROSOFT_AUTHORITY_URL".into(), format!("{emulator}/microsoft"));
+        v.insert("MICROSOFT_CLIENT_IDS".into(), DEPLOYMENT_APP.into());
+    })
+    .await;
+    let ms = t.emulator.create_microsoft_user(Some(TENANT), "Ann", "ann@corp.example", None);
+    let token = t.emulator.issue_microsoft_id_token(&ms.oid, DEPLOYMENT_APP, Some(&sha256_hex(NONCE)), Value::Null);
+    t.remember(&token);
+    put_raw(&t, INSTANCE, "microsoft", microsoft_attr("not-a-tenant")).await;
+    let before = t.login_writes().await;
+    let (status, body) = rc(&t, login_body("microsoft", &token)).await;
+    assert_eq!((status, body["error"].as_str()), (401, Some("error-invalid-service")), "{body}");
+    assert_eq!(t.login_writes().await, before, "nothing written");
+
+    // A valid entry of the instance's own: the deployment's Microsoft app's tokens are refused
+    // there (as a bad token), the instance's app's log in.
+    let t = spawn_app_with(|v| {
+        let emulator = v["FACEBOOK_GRAPH_URL"].clone();
+        v.insert("MICROSOFT_AUTHORITY_URL".into(), format!("{emulator}/microsoft"));
+        v.insert("MICROSOFT_CLIENT_IDS".into(), DEPLOYMENT_APP.into());
+    })
+    .await;
+    put_raw(&t, INSTANCE, "microsoft", microsoft_attr(TENANT)).await;
+    let ms = t.emulator.create_microsoft_user(Some(TENANT), "Ann", "ann@corp.example", None);
+    let issue = |aud: &str| {
+        let token = t.emulator.issue_microsoft_id_token(&ms.oid, aud, Some(&sha256_hex(NONCE)), Value::Null);
+        t.remember(&token);
+        token
+    };
+    refused(&t, login_body("microsoft", &issue(DEPLOYMENT_APP)), "the deployment's app on the instance").await;
+    let (status, body) = rc(&t, login_body("microsoft", &issue(CLIENT_ID))).await;
+    assert_eq!(status, 200, "{body}");
+    t.assert_logs_clean();
+}

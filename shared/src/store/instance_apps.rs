@@ -69,11 +69,14 @@ pub struct InstanceOidc {
     pub custom: Vec<CustomOidcConfig>,
     /// At the deployment's authority (`MICROSOFT_AUTHORITY_URL`).
     pub microsoft: Option<MicrosoftConfig>,
+    /// The instance has a Microsoft entry that failed its checks when read: Microsoft is not
+    /// served for it at all (never the deployment's Microsoft app in its place).
+    pub microsoft_refused: bool,
 }
 
 impl InstanceOidc {
     pub fn is_empty(&self) -> bool {
-        self.custom.is_empty() && self.microsoft.is_none()
+        self.custom.is_empty() && self.microsoft.is_none() && !self.microsoft_refused
     }
 }
 
@@ -166,6 +169,7 @@ fn oidc_of_item(
             None => {}
         }
     }
+    let microsoft_refused = item.get(MICROSOFT_ATTRIBUTE).is_some();
     let microsoft = item.get(MICROSOFT_ATTRIBUTE).and_then(|v| match microsoft_of(v, rules) {
         Ok(c) => Some(c),
         Err(why) => {
@@ -173,7 +177,8 @@ fn oidc_of_item(
             None
         }
     });
-    InstanceOidc { custom, microsoft }
+    let microsoft_refused = microsoft_refused && microsoft.is_none();
+    InstanceOidc { custom, microsoft, microsoft_refused }
 }
 
 /// Why an OpenID Connect provider could not be set.

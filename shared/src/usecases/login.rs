@@ -75,9 +75,13 @@ impl Creation {
 
 impl App {
     /// Whether `provider` is served in `instance`: by the deployment's app, or else by the
-    /// instance's own (read only when the deployment has none there).
+    /// instance's own (read only when the deployment has none there). Microsoft is always
+    /// asked of the instance's verifiers: an instance whose own Microsoft entry is refused when
+    /// read is not served Microsoft at all, not by the deployment's app (its login reads the
+    /// same cached verifiers next: no extra read).
     pub async fn serves(&self, instance: &InstanceName, provider: Provider) -> Result<bool, UseCaseError> {
-        Ok(self.config.serves(provider) || self.providers_for(instance).await?.serves(provider))
+        let by_deployment = self.config.serves(provider) && provider != Provider::Microsoft;
+        Ok(by_deployment || self.providers_for(instance).await?.serves(provider))
     }
 
     /// Asks the provider whether the credentials are valid and issued for `instance`'s app (its
@@ -208,9 +212,10 @@ impl App {
         };
         let own = (!apps.is_empty() || !oidc.is_empty()).then(|| {
             let mut config = self.config.for_instance(&apps);
-            // The instance's own Microsoft app in place of the deployment's, as for the others.
-            if let Some(microsoft) = &oidc.microsoft {
-                config.microsoft = Some(microsoft.clone());
+            // The instance's own Microsoft app in place of the deployment's, as for the others;
+            // a stored one that fails its checks: none (fail closed, never the deployment's).
+            if oidc.microsoft.is_some() || oidc.microsoft_refused {
+                config.microsoft = oidc.microsoft.clone();
             }
             let mut own: Vec<Provider> = apps.apps.iter().map(|a| a.provider).collect();
             own.extend(oidc.microsoft.as_ref().map(|_| Provider::Microsoft));
