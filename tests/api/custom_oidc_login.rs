@@ -374,3 +374,42 @@ async fn a_bad_microsoft_entry_never_falls_back_to_the_deployments_microsoft_app
     assert_eq!(status, 200, "{body}");
     t.assert_logs_clean();
 }
+
+/// Two instances with a custom provider at the same issuer (under different names, with
+/// different client ids) share one discovery document and one key set in an execution
+/// environment: one fetch of each for both; and each refuses the other's app's tokens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_at_one_issuer_share_its_keys_and_keep_their_own_audiences() {
+    let t = spawn().await;
+    t.open_instance("inst-b").await;
+    let idp = t.emulator.create_oidc_issuer("shared-idp", OidcIssuerOptions::default());
+    put_raw(&t, INSTANCE, "oidc-corp-a", oidc_attr(&idp.issuer, &["RS256"], false)).await;
+    let mut b_attr = oidc_attr(&idp.issuer, &["RS256"], false);
+    b_attr.insert("ids".into(), list(&["b-app"]));
+    put_raw(&t, "inst-b", "oidc-corp-b", b_attr).await;
+    let (a, b) =
+        (shared::InstanceName::parse(INSTANCE).expect("valid"), shared::InstanceName::parse("inst-b").expect("valid"));
+    // Read each instance's configuration (as a login does), which names the providers.
+    t.app.providers_for(&a).await.expect("A's configuration");
+    t.app.providers_for(&b).await.expect("B's configuration");
+    let (corp_a, corp_b) = (
+        shared::Provider::Oidc(shared::domain::identity::OidcName::existing("corp-a").expect("read")),
+        shared::Provider::Oidc(shared::domain::identity::OidcName::existing("corp-b").expect("read")),
+    );
+    let creds = |aud: &str| {
+        let token = t.emulator.issue_custom_id_token("shared-idp", aud, json!({ "nonce": sha256_hex(NONCE) }));
+        t.remember(&token);
+        shared::providers::Credentials {
+            id_token: Some(shared::Secret::new(token)),
+            nonce: Some(shared::Secret::new(NONCE)),
+            ..Default::default()
+        }
+    };
+    t.app.verify(&a, corp_a, &creds(CLIENT_ID)).await.expect("A's app on A");
+    t.app.verify(&b, corp_b, &creds("b-app")).await.expect("B's app on B");
+    assert_eq!(t.emulator.oidc_issuer_fetches("shared-idp"), (1, 1), "one discovery and one JWKS fetch for both");
+    assert!(t.app.verify(&b, corp_b, &creds(CLIENT_ID)).await.is_err(), "A's app's token on B");
+    assert!(t.app.verify(&a, corp_a, &creds("b-app")).await.is_err(), "B's app's token on A");
+    assert!(t.app.verify(&b, corp_a, &creds(CLIENT_ID)).await.is_err(), "A's provider is not B's");
+    t.assert_logs_clean();
+}
