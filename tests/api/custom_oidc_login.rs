@@ -413,3 +413,33 @@ async fn instances_at_one_issuer_share_its_keys_and_keep_their_own_audiences() {
     assert!(t.app.verify(&b, corp_a, &creds(CLIENT_ID)).await.is_err(), "A's provider is not B's");
     t.assert_logs_clean();
 }
+
+/// The entries exactly as the admin tool writes them (`UserStore::put_instance_oidc` /
+/// `put_instance_microsoft`, what `set-oidc-provider` and `set-provider INSTANCE microsoft`
+/// call), with a claim map and an explicit JWKS URL, log in through the gateway.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_written_by_the_admin_tools_code_are_served() {
+    let t = spawn().await;
+    let idp = t.emulator.create_oidc_issuer("admin-idp", OidcIssuerOptions::default());
+    let policy = shared::config::UrlPolicy { allow_loopback_http: true };
+    let config = shared::config::CustomOidcConfig::new("admin-idp", &idp.issuer, vec![CLIENT_ID.into()], policy)
+        .and_then(|c| c.with_jwks_url(&idp.jwks_uri, policy))
+        .and_then(|c| c.with_claims("display", "mail", "photo"))
+        .expect("valid");
+    let instance = shared::InstanceName::parse(INSTANCE).expect("valid");
+    t.app.store.put_instance_oidc(&instance, &config).await.expect("put");
+    let authority = t.vars["MICROSOFT_AUTHORITY_URL"].clone();
+    let ms = shared::config::MicrosoftConfig::new(TENANT, vec![CLIENT_ID.into()], &authority, policy).expect("valid");
+    t.app.store.put_instance_microsoft(&instance, &ms).await.expect("put");
+
+    let (status, body) =
+        rc(&t, login_body("admin-idp", &token(&t, "admin-idp", json!({ "display": "Shown Name" })))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["me"]["name"], "Shown Name", "the configured name claim");
+    let user = t.emulator.create_microsoft_user(Some(TENANT), "Ann", "ann@corp.example", None);
+    let ms_token = t.emulator.issue_microsoft_id_token(&user.oid, CLIENT_ID, Some(&sha256_hex(NONCE)), Value::Null);
+    t.remember(&ms_token);
+    let (status, body) = rc(&t, login_body("microsoft", &ms_token)).await;
+    assert_eq!(status, 200, "{body}");
+    t.assert_logs_clean();
+}
