@@ -328,9 +328,13 @@ async fn microsoft_tenant_rules() {
     assert_eq!(bob.subject, format!("{MICROSOFT_CONSUMER_TENANT}:{}", personal.oid));
     rejected(consumers.verify(&id_token(&token(&work, Value::Null))).await, "");
 
-    // Discovery down with nothing cached: 502.
+    // Discovery down with nothing cached (a new environment: the documents are shared per URL
+    // within one, through its KeySets): 502.
     idp.emulator.set_oidc_issuer_fault(emulator::MICROSOFT, Fault::Status500, FaultOn::Discovery);
-    unavailable(idp.microsoft("common", Duration::ZERO).verify(&id_token(&token(&work, Value::Null))).await);
+    let authority = idp.emulator.microsoft_discovery_url("x").replace("/x/v2.0/.well-known/openid-configuration", "");
+    let config = MicrosoftConfig::new("common", vec![CLIENT_ID.into()], &authority, LOCAL).expect("valid");
+    let fresh = MicrosoftVerifier::new(&config, idp.http.clone(), settings(Duration::ZERO), LOCAL, Arc::default());
+    unavailable(fresh.verify(&id_token(&token(&work, Value::Null))).await);
 }
 
 #[tokio::test]

@@ -395,6 +395,10 @@ fn provider_urls<F: Fn(&str) -> Option<String>>(vars: &Vars<'_, F>) -> Result<Pr
         linkedin_userinfo: vars.url("LINKEDIN_USERINFO_URL", DEFAULT_LINKEDIN_USERINFO_URL)?,
         apple_jwks: vars.url("APPLE_JWKS_URL", DEFAULT_APPLE_JWKS_URL)?,
         github_api: vars.url("GITHUB_API_URL", DEFAULT_GITHUB_API_URL)?,
+        // Checked where it is used (`MicrosoftConfig::new`): for an instance's own Microsoft app.
+        microsoft_authority: vars
+            .get("MICROSOFT_AUTHORITY_URL")
+            .unwrap_or_else(|| DEFAULT_MICROSOFT_AUTHORITY_URL.to_string()),
     })
 }
 

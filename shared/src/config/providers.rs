@@ -109,6 +109,8 @@ pub struct ProviderUrls {
     pub linkedin_userinfo: String,
     pub apple_jwks: String,
     pub github_api: String,
+    /// `MICROSOFT_AUTHORITY_URL` as given (an instance's own Microsoft app is checked there).
+    pub microsoft_authority: String,
 }
 
 impl super::Config {

@@ -4,8 +4,9 @@
 //!
 //! Stored in one item per instance (`INSTCONF#{instance}` / `PROVIDERS`, one attribute per
 //! provider, docs/key-design.md); the secret sealed under `INSTANCE_SECRETS_KEY`, bound to
-//! [`secret_aad`]. A later provider kind (a custom OpenID Connect issuer: issuer, client ids,
-//! JWKS URL, algorithms, claim map, trust_email) is another attribute of the same item.
+//! [`secret_aad`]. An instance's custom OpenID Connect providers and its own Microsoft app are
+//! other attributes of the same item (`crate::store::InstanceOidc`: their settings are
+//! `crate::config::CustomOidcConfig` / `MicrosoftConfig`, checked with their rules).
 
 use crate::domain::identity::Provider;
 use crate::domain::secret::Secret;

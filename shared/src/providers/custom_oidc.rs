@@ -51,7 +51,7 @@ pub fn jose(alg: SigningAlgorithm) -> Algorithm {
 /// Where the verifier finds the issuer's keys.
 enum Keys {
     Fixed(Arc<JwksCache>),
-    Discovered { discovery: DiscoveryCache, http: reqwest::Client, settings: JwksSettings, sets: Arc<KeySets> },
+    Discovered { discovery: Arc<DiscoveryCache>, http: reqwest::Client, settings: JwksSettings, sets: Arc<KeySets> },
 }
 
 /// How `iss` is checked.
@@ -87,12 +87,7 @@ impl CustomOidcVerifier {
             JwksSource::Url(url) => Keys::Fixed(sets.get(&http, url, settings)),
             JwksSource::Discovery => {
                 let url = format!("{}/.well-known/openid-configuration", config.issuer.trim_end_matches('/'));
-                Keys::Discovered {
-                    discovery: DiscoveryCache::new(http.clone(), url, policy, settings),
-                    http,
-                    settings,
-                    sets,
-                }
+                Keys::Discovered { discovery: sets.discovery(&http, &url, policy, settings), http, settings, sets }
             }
         };
         CustomOidcVerifier {
@@ -121,7 +116,7 @@ impl CustomOidcVerifier {
             audiences: client_ids,
             algorithms: vec![Algorithm::RS256],
             keys: Keys::Discovered {
-                discovery: DiscoveryCache::new(http.clone(), discovery_url, policy, settings),
+                discovery: sets.discovery(&http, &discovery_url, policy, settings),
                 http,
                 settings,
                 sets,

@@ -7,9 +7,9 @@
 //! `max_stale` (`JWKS_MAX_STALE_SECS`) past its cache time, then the provider is unavailable
 //! (502). Only `issuer` and `jwks_uri` are read; the caller checks the issuer.
 //!
-//! [`KeySets`] holds one [`JwksCache`] per JWKS URL for every verifier of an execution
-//! environment (two instances, or Microsoft's tenants, using one issuer share its keys and its
-//! refetch limit). Its URLs come from configuration and from the discovery documents of
+//! [`KeySets`] holds one [`JwksCache`] per JWKS URL, and one [`DiscoveryCache`] per discovery
+//! URL, for every verifier of an execution environment (two instances, or Microsoft's tenants,
+//! using one issuer share its document, its keys and its refetch limit). Its URLs come from configuration and from the discovery documents of
 //! configured issuers; it holds at most [`MAX_KEY_SETS`] (beyond that it starts again empty:
 //! the verifiers keep the caches they hold).
 
@@ -131,10 +131,15 @@ impl DiscoveryCache {
     }
 }
 
-/// The key sets of custom OpenID Connect providers, one per JWKS URL (see the module).
+/// The key sets of custom OpenID Connect providers, one per JWKS URL, and their discovery
+/// documents, one per URL (see the module).
 #[derive(Default)]
 pub struct KeySets {
     sets: SyncMutex<HashMap<String, Arc<JwksCache>>>,
+    /// An instance's verifiers are rebuilt each cache period (`API_KEY_CACHE_SECS`): kept here,
+    /// a document outlives them and serves every instance using its issuer (fetched for its
+    /// `max-age`, not once per instance and period).
+    discoveries: SyncMutex<HashMap<String, Arc<DiscoveryCache>>>,
 }
 
 /// Every asymmetric algorithm a key set keeps keys for (each verifier then pins its own).
@@ -163,6 +168,27 @@ impl KeySets {
         let set = Arc::new(JwksCache::accepting(http.clone(), url, settings, ASYMMETRIC.to_vec()));
         sets.insert(url.to_string(), set.clone());
         set
+    }
+
+    /// The discovery document at `url`, created on first use (the environment's URL rule and
+    /// settings are the same for every verifier).
+    pub fn discovery(
+        &self,
+        http: &reqwest::Client,
+        url: &str,
+        policy: UrlPolicy,
+        settings: JwksSettings,
+    ) -> Arc<DiscoveryCache> {
+        let mut docs = self.discoveries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(doc) = docs.get(url) {
+            return doc.clone();
+        }
+        if docs.len() >= MAX_KEY_SETS {
+            docs.clear();
+        }
+        let doc = Arc::new(DiscoveryCache::new(http.clone(), url.to_string(), policy, settings));
+        docs.insert(url.to_string(), doc.clone());
+        doc
     }
 
     /// How many key sets are kept.

@@ -363,6 +363,20 @@ impl ProviderClients {
         Ok(self.http.get_or_init(|| built))
     }
 
+    /// [`ProviderClients::providers`] with the custom OpenID Connect providers `custom` added
+    /// (an instance's own: `Providers::with_custom_oidc`), on the same client and key sets.
+    pub fn providers_with_custom(
+        &self,
+        config: &Config,
+        custom: Vec<CustomOidcConfig>,
+    ) -> Result<Providers, HttpClientError> {
+        if custom.is_empty() {
+            return self.providers(config);
+        }
+        let http = self.http()?;
+        Ok(Providers::with_shared(config, http, &self.key_sets).with_custom_oidc(custom, http, config))
+    }
+
     /// The verifiers of `config`'s providers, on the shared client and key sets.
     pub fn providers(&self, config: &Config) -> Result<Providers, HttpClientError> {
         if !configures_any(config) {

@@ -5,7 +5,9 @@
 //! one `GetItem` (per execution environment and cache period:
 //! `crate::usecases::instance_providers`); only the admin tool writes it, one provider's
 //! attribute at a time (`SET`/`REMOVE`), so two changes of different providers never clobber
-//! each other. A later kind of provider (a custom OpenID Connect issuer) is another attribute.
+//! each other. An instance's custom OpenID Connect providers (`oidc-{name}`) and its own Microsoft
+//! app (`microsoft`) are other attributes of the same item, read by the same `GetItem`
+//! ([`InstanceOidc`]), without secrets (ID tokens only).
 
 use std::collections::HashMap;
 
@@ -14,11 +16,16 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use super::error::classify;
 use super::items::{n, s};
 use super::{keys, StoreError, UserStore};
+use crate::config::{ClaimNames, CustomOidcConfig, JwksSource, MicrosoftConfig, UrlPolicy};
 use crate::domain::clock;
 use crate::domain::identity::Provider;
 use crate::domain::instance::InstanceName;
 use crate::domain::instance_apps::{secret_aad, InstanceApps, OwnApp};
 use crate::domain::sealing::SealingKeys;
+
+/// Most custom OpenID Connect providers one instance may have (its item stays far below
+/// DynamoDB's 400 KB: an entry is well under 2 KB).
+pub const MAX_INSTANCE_OIDC_PROVIDERS: usize = 16;
 
 /// Why an instance's apps could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +56,140 @@ fn app_of(value: &AttributeValue) -> Result<(Vec<String>, Option<String>), Store
     Ok((ids, secret))
 }
 
+/// The attribute of a custom provider: `oidc-{name}` ([`Provider::as_str`]).
+const OIDC_ATTRIBUTE_PREFIX: &str = "oidc-";
+/// The attribute of an instance's own Microsoft app.
+const MICROSOFT_ATTRIBUTE: &str = "microsoft";
+
+/// An instance's own OpenID Connect providers: its custom providers (at most
+/// [`MAX_INSTANCE_OIDC_PROVIDERS`], by name) and its own Microsoft app. No secret: ID tokens
+/// only, whose audience (a public client id) binds them to the app.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InstanceOidc {
+    pub custom: Vec<CustomOidcConfig>,
+    /// At the deployment's authority (`MICROSOFT_AUTHORITY_URL`).
+    pub microsoft: Option<MicrosoftConfig>,
+    /// The instance has a Microsoft entry that failed its checks when read: Microsoft is not
+    /// served for it at all (never the deployment's Microsoft app in its place).
+    pub microsoft_refused: bool,
+}
+
+impl InstanceOidc {
+    pub fn is_empty(&self) -> bool {
+        self.custom.is_empty() && self.microsoft.is_none() && !self.microsoft_refused
+    }
+}
+
+/// How stored OpenID Connect entries are checked when read: the functions' own URL rule and
+/// Microsoft authority (an entry written under a laxer rule fails closed here).
+#[derive(Debug, Clone, Copy)]
+pub struct OidcReadRules<'a> {
+    pub policy: UrlPolicy,
+    pub microsoft_authority: &'a str,
+}
+
+fn string_list(map: &HashMap<String, AttributeValue>, name: &'static str) -> Result<Vec<String>, StoreError> {
+    match map.get(name) {
+        None => Ok(Vec::new()),
+        Some(AttributeValue::L(list)) => {
+            list.iter().map(|v| v.as_s().cloned().map_err(|_| StoreError::Corrupt(name))).collect()
+        }
+        Some(_) => Err(StoreError::Corrupt(name)),
+    }
+}
+
+fn opt_string(map: &HashMap<String, AttributeValue>, name: &'static str) -> Result<Option<String>, StoreError> {
+    match map.get(name) {
+        None => Ok(None),
+        Some(v) => v.as_s().cloned().map(Some).map_err(|_| StoreError::Corrupt(name)),
+    }
+}
+
+/// A stored custom provider, checked with [`CustomOidcConfig::new`]'s rules.
+fn custom_of(name: &str, value: &AttributeValue, policy: UrlPolicy) -> Result<CustomOidcConfig, String> {
+    let map = value.as_m().map_err(|_| "not a map".to_string())?;
+    let text = |e: StoreError| e.to_string();
+    let issuer = opt_string(map, "issuer").map_err(text)?.ok_or("no issuer")?;
+    let mut c = CustomOidcConfig::new(name, &issuer, string_list(map, "ids").map_err(text)?, policy)
+        .map_err(|e| e.to_string())?;
+    if let Some(url) = opt_string(map, "jwks_url").map_err(text)? {
+        c = c.with_jwks_url(&url, policy).map_err(|e| e.to_string())?;
+    }
+    let algorithms = string_list(map, "algorithms").map_err(text)?;
+    if !algorithms.is_empty() {
+        let names: Vec<&str> = algorithms.iter().map(String::as_str).collect();
+        c = c.with_algorithms(&names).map_err(|e| e.to_string())?;
+    }
+    let claim = |n: &'static str, default: String| opt_string(map, n).map(|v| v.unwrap_or(default));
+    let defaults = ClaimNames::default();
+    let (n, e, p) = (
+        claim("name_claim", defaults.name).map_err(text)?,
+        claim("email_claim", defaults.email).map_err(text)?,
+        claim("picture_claim", defaults.picture).map_err(text)?,
+    );
+    c = c.with_claims(&n, &e, &p).map_err(|e| e.to_string())?;
+    let trust = match map.get("trust_email") {
+        None => false,
+        Some(AttributeValue::Bool(b)) => *b,
+        Some(_) => return Err("trust_email is not a boolean".into()),
+    };
+    Ok(c.with_trust_email(trust))
+}
+
+/// A stored Microsoft app, checked with [`MicrosoftConfig::new`]'s rules at `authority`.
+fn microsoft_of(value: &AttributeValue, rules: OidcReadRules<'_>) -> Result<MicrosoftConfig, String> {
+    let map = value.as_m().map_err(|_| "not a map".to_string())?;
+    let tenant = opt_string(map, "tenant").map_err(|e| e.to_string())?.ok_or("no tenant")?;
+    let ids = string_list(map, "ids").map_err(|e| e.to_string())?;
+    MicrosoftConfig::new(&tenant, ids, rules.microsoft_authority, rules.policy).map_err(|e| e.to_string())
+}
+
+/// The OpenID Connect entries of an instance's item. An entry that fails its checks is left
+/// out (that provider is not served for the instance: fail closed) and logged, without
+/// anything but its attribute name and the reason (there is no secret in it).
+fn oidc_of_item(
+    instance: &InstanceName,
+    item: &HashMap<String, AttributeValue>,
+    rules: OidcReadRules<'_>,
+) -> InstanceOidc {
+    let mut names: Vec<&String> = item.keys().filter(|k| k.starts_with(OIDC_ATTRIBUTE_PREFIX)).collect();
+    names.sort();
+    let mut custom = Vec::new();
+    for attribute in names {
+        if custom.len() == MAX_INSTANCE_OIDC_PROVIDERS {
+            tracing::warn!(%instance, provider = %attribute, "more custom providers than allowed: not served");
+            continue;
+        }
+        let name = &attribute[OIDC_ATTRIBUTE_PREFIX.len()..];
+        match item.get(attribute).map(|v| custom_of(name, v, rules.policy)) {
+            Some(Ok(c)) => custom.push(c),
+            Some(Err(why)) => {
+                tracing::warn!(%instance, provider = %attribute, %why, "a stored custom provider is invalid: not served")
+            }
+            None => {}
+        }
+    }
+    let microsoft_refused = item.get(MICROSOFT_ATTRIBUTE).is_some();
+    let microsoft = item.get(MICROSOFT_ATTRIBUTE).and_then(|v| match microsoft_of(v, rules) {
+        Ok(c) => Some(c),
+        Err(why) => {
+            tracing::warn!(%instance, provider = MICROSOFT_ATTRIBUTE, %why, "a stored Microsoft app is invalid: not served");
+            None
+        }
+    });
+    let microsoft_refused = microsoft_refused && microsoft.is_none();
+    InstanceOidc { custom, microsoft, microsoft_refused }
+}
+
+/// Why an OpenID Connect provider could not be set.
+#[derive(Debug, thiserror::Error)]
+pub enum InstanceOidcError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("an instance has at most {MAX_INSTANCE_OIDC_PROVIDERS} custom providers")]
+    TooMany,
+}
+
 impl UserStore {
     /// `instance`'s own apps with their secrets opened by `keys` (empty: it has none). An
     /// attribute of a provider this code does not know (a later kind) is skipped.
@@ -60,6 +201,96 @@ impl UserStore {
         let Some(item) = self.get(keys::instance_apps(instance), false).await? else {
             return Ok(InstanceApps::default());
         };
+        apps_of_item(instance, &item, keys)
+    }
+
+    /// `instance`'s own apps and its OpenID Connect providers, from one read of its item (the
+    /// functions' read, once per environment and cache period).
+    pub async fn instance_providers(
+        &self,
+        instance: &InstanceName,
+        keys: Option<&SealingKeys>,
+        rules: OidcReadRules<'_>,
+    ) -> Result<(InstanceApps, InstanceOidc), InstanceAppsError> {
+        let Some(item) = self.get(keys::instance_apps(instance), false).await? else {
+            return Ok((InstanceApps::default(), InstanceOidc::default()));
+        };
+        Ok((apps_of_item(instance, &item, keys)?, oidc_of_item(instance, &item, rules)))
+    }
+
+    /// Sets `instance`'s custom provider `config` (replacing one of the same name); refused
+    /// when the instance has [`MAX_INSTANCE_OIDC_PROVIDERS`] others already.
+    pub async fn put_instance_oidc(
+        &self,
+        instance: &InstanceName,
+        config: &CustomOidcConfig,
+    ) -> Result<(), InstanceOidcError> {
+        let attribute = Provider::Oidc(config.name).as_str().to_string();
+        let item = self.get(keys::instance_apps(instance), true).await?.unwrap_or_default();
+        let others = item.keys().filter(|k| k.starts_with(OIDC_ATTRIBUTE_PREFIX) && **k != attribute).count();
+        if others >= MAX_INSTANCE_OIDC_PROVIDERS {
+            return Err(InstanceOidcError::TooMany);
+        }
+        let mut value: HashMap<String, AttributeValue> = HashMap::from([
+            ("issuer".to_string(), s(config.issuer.as_str())),
+            ("ids".to_string(), AttributeValue::L(config.client_ids.iter().map(|i| s(i.as_str())).collect())),
+            ("algorithms".to_string(), AttributeValue::L(config.algorithms.iter().map(|a| s(a.name())).collect())),
+            ("name_claim".to_string(), s(config.claims.name.as_str())),
+            ("email_claim".to_string(), s(config.claims.email.as_str())),
+            ("picture_claim".to_string(), s(config.claims.picture.as_str())),
+            ("trust_email".to_string(), AttributeValue::Bool(config.trust_email)),
+            ("updated_at".to_string(), n(clock::now_secs())),
+        ]);
+        if let JwksSource::Url(url) = &config.jwks {
+            value.insert("jwks_url".to_string(), s(url.as_str()));
+        }
+        self.set_attribute(instance, &attribute, value).await?;
+        Ok(())
+    }
+
+    /// Sets `instance`'s own Microsoft app (tenant and client ids; the authority is each
+    /// deployment's own).
+    pub async fn put_instance_microsoft(
+        &self,
+        instance: &InstanceName,
+        config: &MicrosoftConfig,
+    ) -> Result<(), StoreError> {
+        let value = HashMap::from([
+            ("tenant".to_string(), s(config.tenant.segment())),
+            ("ids".to_string(), AttributeValue::L(config.client_ids.iter().map(|i| s(i.as_str())).collect())),
+            ("updated_at".to_string(), n(clock::now_secs())),
+        ]);
+        self.set_attribute(instance, MICROSOFT_ATTRIBUTE, value).await
+    }
+
+    /// `SET #p = :value` on the instance's item: one provider's attribute, the others untouched.
+    async fn set_attribute(
+        &self,
+        instance: &InstanceName,
+        attribute: &str,
+        value: HashMap<String, AttributeValue>,
+    ) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::instance_apps(instance)))
+            .update_expression("SET #p = :app")
+            .expression_attribute_names("#p", attribute)
+            .expression_attribute_values(":app", AttributeValue::M(value))
+            .send()
+            .await
+            .map_err(|e| classify("UpdateItem", e))?;
+        Ok(())
+    }
+}
+
+/// The built-in providers' apps of an instance's item, secrets opened by `keys`.
+fn apps_of_item(
+    instance: &InstanceName,
+    item: &HashMap<String, AttributeValue>,
+    keys: Option<&SealingKeys>,
+) -> Result<InstanceApps, InstanceAppsError> {
+    {
         let mut apps = Vec::new();
         for provider in Provider::ALL {
             let Some(value) = item.get(provider.as_str()) else { continue };
@@ -82,7 +313,9 @@ impl UserStore {
         }
         Ok(InstanceApps { apps })
     }
+}
 
+impl UserStore {
     /// Sets `instance`'s own app at its provider (replacing one there was), its secret sealed
     /// under the current key of `keys`.
     pub async fn put_instance_app(

@@ -71,6 +71,7 @@ pub use deletion::{Step1, TombstoneStep, Tombstoned};
 pub use error::StoreError;
 pub use facebook_deletions::{Claim, DeletionCounts, FacebookDeletion};
 pub use instance_apps::InstanceAppsError;
+pub use instance_apps::{InstanceOidc, InstanceOidcError, OidcReadRules, MAX_INSTANCE_OIDC_PROVIDERS};
 pub use linking::Unlinked;
 pub use revocations::{PendingRevocation, RevocationPlan};
 use user_ids::UserIdBlocks;

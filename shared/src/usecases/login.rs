@@ -75,9 +75,13 @@ impl Creation {
 
 impl App {
     /// Whether `provider` is served in `instance`: by the deployment's app, or else by the
-    /// instance's own (read only when the deployment has none there).
+    /// instance's own (read only when the deployment has none there). Microsoft is always
+    /// asked of the instance's verifiers: an instance whose own Microsoft entry is refused when
+    /// read is not served Microsoft at all, not by the deployment's app (its login reads the
+    /// same cached verifiers next: no extra read).
     pub async fn serves(&self, instance: &InstanceName, provider: Provider) -> Result<bool, UseCaseError> {
-        Ok(self.config.serves(provider) || self.providers_for(instance).await?.serves(provider))
+        let by_deployment = self.config.serves(provider) && provider != Provider::Microsoft;
+        Ok(by_deployment || self.providers_for(instance).await?.serves(provider))
     }
 
     /// Asks the provider whether the credentials are valid and issued for `instance`'s app (its
@@ -193,23 +197,34 @@ impl App {
         if let Some(kept) = self.instance_providers.get(instance) {
             return Ok(serving(kept));
         }
-        let apps = match self.store.instance_apps(instance, self.config.instance_secrets_key.as_ref()).await {
-            Ok(apps) => apps,
+        let rules = crate::store::OidcReadRules {
+            policy: self.config.url_policy,
+            microsoft_authority: &self.config.provider_urls.microsoft_authority,
+        };
+        let keys = self.config.instance_secrets_key.as_ref();
+        let (apps, oidc) = match self.store.instance_providers(instance, keys, rules).await {
+            Ok(found) => found,
             Err(InstanceAppsError::Store(e)) => return Err(e.into()),
             Err(e @ InstanceAppsError::Sealed { .. }) => {
                 tracing::error!(error = %e, "an instance's own provider app cannot be used");
                 return Err(UseCaseError::Internal("an instance's own provider app cannot be used".into()));
             }
         };
-        let own = (!apps.is_empty()).then(|| {
-            let config = self.config.for_instance(&apps);
-            let providers =
-                self.provider_clients.providers(&config).map_err(|e| UseCaseError::Internal(e.to_string()))?;
-            Ok::<_, UseCaseError>(std::sync::Arc::new(OwnApps {
-                providers,
-                config,
-                own: apps.apps.iter().map(|a| a.provider).collect(),
-            }))
+        let own = (!apps.is_empty() || !oidc.is_empty()).then(|| {
+            let mut config = self.config.for_instance(&apps);
+            // The instance's own Microsoft app in place of the deployment's, as for the others;
+            // a stored one that fails its checks: none (fail closed, never the deployment's).
+            if oidc.microsoft.is_some() || oidc.microsoft_refused {
+                config.microsoft = oidc.microsoft.clone();
+            }
+            let mut own: Vec<Provider> = apps.apps.iter().map(|a| a.provider).collect();
+            own.extend(oidc.microsoft.as_ref().map(|_| Provider::Microsoft));
+            own.extend(oidc.custom.iter().map(|c| Provider::Oidc(c.name)));
+            let providers = self
+                .provider_clients
+                .providers_with_custom(&config, oidc.custom)
+                .map_err(|e| UseCaseError::Internal(e.to_string()))?;
+            Ok::<_, UseCaseError>(std::sync::Arc::new(OwnApps { providers, config, own }))
         });
         let own = own.transpose()?;
         self.instance_providers.remember(instance, own.clone());

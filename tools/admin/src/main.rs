@@ -53,10 +53,26 @@ const USAGE: &str = "usage:
                                      sealed under INSTANCE_SECRETS_KEY (from the environment).
                                      Tokens of other apps are refused there from then on (after
                                      API_KEY_CACHE_SECS where an environment keeps the old)
+  admin set-provider INSTANCE microsoft --tenant TENANT --client-id ID [--client-id ID ...]
+                                     give the instance its own Microsoft app: TENANT is common,
+                                     organizations, consumers or a tenant id (GUID); the client
+                                     ids are the accepted audiences. ID tokens only: no secret
+  admin set-oidc-provider INSTANCE NAME --issuer URL --client-id ID [--client-id ID ...]
+        [--jwks-url URL] [--algorithm ALG ...] [--name-claim C] [--email-claim C]
+        [--picture-claim C] [--trust-email]
+                                     give the instance a custom OpenID Connect provider NAME
+                                     (a-z, 0-9, '-'; Rocket.Chat serviceName NAME, Syncano
+                                     backend oidc-NAME): issuer https:// only, keys by discovery
+                                     unless --jwks-url, algorithms asymmetric only (RS256 unless
+                                     given), claims name/email/picture unless given; --trust-email
+                                     lets its verified emails link accounts (off). ID tokens
+                                     only: no secret. At most 16 per instance
   admin show-providers INSTANCE      the instance's own apps: provider and public ids (never a
-                                     secret); the others are served by the deployment's app
-  admin remove-provider INSTANCE PROVIDER
+                                     secret), its Microsoft app and custom providers; the others
+                                     are served by the deployment's app
+  admin remove-provider INSTANCE PROVIDER|microsoft|oidc-NAME
                                      the deployment's app serves PROVIDER for the instance again
+                                     (a custom provider or the instance's Microsoft app: removed)
   admin reseal INSTANCE              re-seal the instance's app secrets under the current
                                      INSTANCE_SECRETS_KEY (rotation: docs/security.md)
 
@@ -220,6 +236,27 @@ async fn run(args: &[String]) -> Result<(), String> {
             let listed = store.backfill_subjects(&instance).await.map_err(err)?;
             println!("listed {listed} identities of {instance} under their provider subjects");
         }
+        ("set-provider", [provider, flags @ ..]) if provider == "microsoft" => {
+            let (tenant, ids) = microsoft_flags(flags)?;
+            let config = shared::config::MicrosoftConfig::new(
+                &tenant,
+                ids,
+                shared::config::DEFAULT_MICROSOFT_AUTHORITY_URL,
+                url_policy(),
+            )
+            .map_err(|e| e.to_string())?;
+            store.put_instance_microsoft(&instance, &config).await.map_err(err)?;
+            println!(
+                "{instance} has its own microsoft app: tenant {}, client ids {}",
+                config.tenant.segment(),
+                config.client_ids.join(", ")
+            );
+        }
+        ("set-oidc-provider", [name, flags @ ..]) => {
+            let config = oidc_flags(name, flags)?;
+            store.put_instance_oidc(&instance, &config).await.map_err(|e| e.to_string())?;
+            println!("{instance} has the custom provider {}: {}", config.name.name(), describe_oidc(&config));
+        }
         ("set-provider", [provider, flags @ ..]) => {
             let provider = shared::Provider::ALL
                 .into_iter()
@@ -233,21 +270,41 @@ async fn run(args: &[String]) -> Result<(), String> {
             println!("{instance} has its own {provider} app: {}", app.ids.join(", "));
         }
         ("show-providers", []) => {
-            let apps = store.instance_apps(&instance, instance_secrets_key().ok().as_ref()).await;
-            let apps = apps.map_err(|e| e.to_string())?;
-            if apps.is_empty() {
+            // Shown as the functions read them: an entry they would refuse is left out (and
+            // logged), so what is listed is what is served.
+            let rules = shared::store::OidcReadRules {
+                policy: url_policy(),
+                microsoft_authority: shared::config::DEFAULT_MICROSOFT_AUTHORITY_URL,
+            };
+            let (apps, oidc) = store
+                .instance_providers(&instance, instance_secrets_key().ok().as_ref(), rules)
+                .await
+                .map_err(|e| e.to_string())?;
+            if apps.is_empty() && oidc.is_empty() {
                 println!("{instance} has no app of its own: the deployment's apps serve it");
             }
             for app in apps.apps {
                 let secret = if app.secret.is_some() { " (secret sealed)" } else { "" };
                 println!("{}\t{}{secret}", app.provider, app.ids.join(","));
             }
+            if let Some(ms) = &oidc.microsoft {
+                println!("microsoft\t{}\ttenant {}", ms.client_ids.join(","), ms.tenant.segment());
+            }
+            for c in &oidc.custom {
+                println!("oidc-{}\t{}", c.name.name(), describe_oidc(c));
+            }
         }
         ("remove-provider", [provider]) => {
             let provider = shared::Provider::ALL
                 .into_iter()
+                .chain([shared::Provider::Microsoft])
                 .find(|p| p.as_str() == provider.as_str())
-                .ok_or("PROVIDER is one of facebook, google, twitter, linkedin, apple, github")?;
+                .or_else(|| {
+                    // A custom provider's name from the operator (configuration, not a client).
+                    let name = provider.strip_prefix("oidc-")?;
+                    shared::domain::identity::OidcName::configured(name).ok().map(shared::Provider::Oidc)
+                })
+                .ok_or("PROVIDER is one of facebook, google, twitter, linkedin, apple, github, microsoft, oidc-NAME")?;
             if !store.remove_instance_app(&instance, provider).await.map_err(err)? {
                 return Err(format!("{instance} has no {provider} app of its own"));
             }
@@ -261,6 +318,83 @@ async fn run(args: &[String]) -> Result<(), String> {
         _ => return Err(USAGE.to_string()),
     }
     Ok(())
+}
+
+/// Whether issuer and JWKS URLs may be `http://` on loopback: `ALLOW_INSECURE_PROVIDER_URLS=true`
+/// in the environment (local tools only), as the functions read it. The functions check every
+/// stored entry again with their own rule.
+fn url_policy() -> shared::config::UrlPolicy {
+    let allow = std::env::var("ALLOW_INSECURE_PROVIDER_URLS").is_ok_and(|v| v.trim().eq_ignore_ascii_case("true"));
+    shared::config::UrlPolicy { allow_loopback_http: allow }
+}
+
+/// `--tenant T` and `--client-id ID` (repeated) of `set-provider INSTANCE microsoft`.
+fn microsoft_flags(flags: &[String]) -> Result<(String, Vec<String>), String> {
+    let (mut tenant, mut ids) = (None, Vec::new());
+    let mut args = flags.iter();
+    while let Some(flag) = args.next() {
+        match (flag.as_str(), args.next()) {
+            ("--tenant", Some(v)) if tenant.is_none() => tenant = Some(v.clone()),
+            ("--client-id" | "--id", Some(v)) => ids.push(v.clone()),
+            _ => return Err(USAGE.to_string()),
+        }
+    }
+    Ok((tenant.unwrap_or_else(|| "common".to_string()), ids))
+}
+
+/// A custom provider from the flags of `set-oidc-provider`, checked with the functions' rules.
+fn oidc_flags(name: &str, flags: &[String]) -> Result<shared::config::CustomOidcConfig, String> {
+    let (mut issuer, mut ids, mut jwks, mut algs, mut trust) = (None, Vec::new(), None, Vec::new(), false);
+    let mut claims = shared::config::ClaimNames::default();
+    let mut args = flags.iter();
+    while let Some(flag) = args.next() {
+        if flag == "--trust-email" {
+            trust = true;
+            continue;
+        }
+        match (flag.as_str(), args.next()) {
+            ("--issuer", Some(v)) if issuer.is_none() => issuer = Some(v.clone()),
+            ("--client-id" | "--id", Some(v)) => ids.push(v.clone()),
+            ("--jwks-url", Some(v)) if jwks.is_none() => jwks = Some(v.clone()),
+            ("--algorithm", Some(v)) => algs.push(v.clone()),
+            ("--name-claim", Some(v)) => claims.name = v.clone(),
+            ("--email-claim", Some(v)) => claims.email = v.clone(),
+            ("--picture-claim", Some(v)) => claims.picture = v.clone(),
+            _ => return Err(USAGE.to_string()),
+        }
+    }
+    let policy = url_policy();
+    let issuer = issuer.ok_or("--issuer is required")?;
+    let e = |e: shared::config::OidcConfigError| e.to_string();
+    let mut config = shared::config::CustomOidcConfig::new(name, &issuer, ids, policy).map_err(e)?;
+    if let Some(url) = jwks {
+        config = config.with_jwks_url(&url, policy).map_err(e)?;
+    }
+    if !algs.is_empty() {
+        let names: Vec<&str> = algs.iter().map(String::as_str).collect();
+        config = config.with_algorithms(&names).map_err(e)?;
+    }
+    config = config.with_claims(&claims.name, &claims.email, &claims.picture).map_err(e)?;
+    Ok(config.with_trust_email(trust))
+}
+
+/// A custom provider's public settings, one line.
+fn describe_oidc(c: &shared::config::CustomOidcConfig) -> String {
+    let keys = match &c.jwks {
+        shared::config::JwksSource::Discovery => "keys by discovery".to_string(),
+        shared::config::JwksSource::Url(url) => format!("jwks {url}"),
+    };
+    let algs: Vec<&str> = c.algorithms.iter().map(|a| a.name()).collect();
+    format!(
+        "issuer {}, client ids {}, {keys}, algorithms {}, claims {}/{}/{}, trust_email {}",
+        c.issuer,
+        c.client_ids.join(","),
+        algs.join(","),
+        c.claims.name,
+        c.claims.email,
+        c.claims.picture,
+        c.trust_email
+    )
 }
 
 /// `--id ID` (repeated) and `--secret-file FILE` of `set-provider`.

@@ -403,3 +403,124 @@ async fn own_provider_apps_are_managed_from_the_command_line() {
     ));
     assert!(!shown.contains("facebook") && shown.contains("github"), "{shown}");
 }
+
+/// An instance's custom OpenID Connect providers and its own Microsoft app: set with the
+/// functions' rules (https issuer, asymmetric algorithms, a valid tenant), shown (public
+/// settings only), at most 16 custom providers, removed one at a time; read back as the
+/// functions read them.
+#[tokio::test]
+async fn custom_oidc_providers_and_microsoft_are_managed_from_the_command_line() {
+    let (_dynamo, table, store) = fresh_table("admin-oidc").await;
+    stdout(&admin(&table, &["create-instance", "acme"]));
+    let acme = InstanceName::parse("acme").expect("valid");
+    let tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+
+    stdout(&admin(
+        &table,
+        &[
+            "set-oidc-provider",
+            "acme",
+            "corp",
+            "--issuer",
+            "https://idp.corp.example/realms/a",
+            "--client-id",
+            "web",
+            "--client-id",
+            "ios",
+            "--algorithm",
+            "ES256",
+            "--algorithm",
+            "RS256",
+            "--email-claim",
+            "mail",
+            "--trust-email",
+        ],
+    ));
+    stdout(&admin(
+        &table,
+        &[
+            "set-oidc-provider",
+            "acme",
+            "okta",
+            "--issuer",
+            "https://corp.okta.example",
+            "--client-id",
+            "0oa1",
+            "--jwks-url",
+            "https://corp.okta.example/oauth2/v1/keys",
+        ],
+    ));
+    stdout(&admin(&table, &["set-provider", "acme", "microsoft", "--tenant", tenant, "--client-id", "ms-app"]));
+    // Refused with the functions' rules.
+    for bad in [
+        vec!["set-oidc-provider", "acme", "plain", "--issuer", "http://idp.example", "--client-id", "a"],
+        vec![
+            "set-oidc-provider",
+            "acme",
+            "hs",
+            "--issuer",
+            "https://idp.example",
+            "--client-id",
+            "a",
+            "--algorithm",
+            "HS256",
+        ],
+        vec![
+            "set-oidc-provider",
+            "acme",
+            "none",
+            "--issuer",
+            "https://idp.example",
+            "--client-id",
+            "a",
+            "--algorithm",
+            "none",
+        ],
+        vec!["set-oidc-provider", "acme", "google", "--issuer", "https://idp.example", "--client-id", "a"],
+        vec!["set-oidc-provider", "acme", "noid", "--issuer", "https://idp.example"],
+        vec!["set-provider", "acme", "microsoft", "--tenant", "contoso.example", "--client-id", "a"],
+    ] {
+        assert!(!admin(&table, &bad).status.success(), "{bad:?}");
+    }
+
+    let shown = stdout(&admin(&table, &["show-providers", "acme"]));
+    assert!(shown.contains(&format!("microsoft\tms-app\ttenant {tenant}")), "{shown}");
+    assert!(shown.contains("oidc-corp\tissuer https://idp.corp.example/realms/a, client ids web,ios"), "{shown}");
+    assert!(shown.contains("algorithms ES256,RS256, claims name/mail/picture, trust_email true"), "{shown}");
+    assert!(
+        shown.contains("oidc-okta\t") && shown.contains("jwks https://corp.okta.example/oauth2/v1/keys"),
+        "{shown}"
+    );
+
+    let rules = shared::store::OidcReadRules {
+        policy: shared::config::UrlPolicy::default(),
+        microsoft_authority: shared::config::DEFAULT_MICROSOFT_AUTHORITY_URL,
+    };
+    let (_, oidc) = store.instance_providers(&acme, None, rules).await.expect("read");
+    assert_eq!(oidc.custom.len(), 2);
+    let corp = oidc.custom.iter().find(|c| c.name.name() == "corp").expect("corp");
+    assert!(corp.trust_email && corp.claims.email == "mail");
+    assert_eq!(oidc.microsoft.as_ref().map(|m| m.tenant.segment()), Some(tenant));
+
+    // At most 16 custom providers: replacing one is allowed, a 17th is not.
+    for i in 2..16 {
+        let name = format!("idp{i}");
+        stdout(&admin(
+            &table,
+            &["set-oidc-provider", "acme", &name, "--issuer", "https://i.example", "--client-id", "a"],
+        ));
+    }
+    stdout(&admin(
+        &table,
+        &["set-oidc-provider", "acme", "okta", "--issuer", "https://okta.example", "--client-id", "b"],
+    ));
+    let out =
+        admin(&table, &["set-oidc-provider", "acme", "one-more", "--issuer", "https://i.example", "--client-id", "a"]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("at most 16"));
+
+    stdout(&admin(&table, &["remove-provider", "acme", "oidc-corp"]));
+    stdout(&admin(&table, &["remove-provider", "acme", "microsoft"]));
+    assert!(!admin(&table, &["remove-provider", "acme", "oidc-corp"]).status.success(), "already gone");
+    let shown = stdout(&admin(&table, &["show-providers", "acme"]));
+    assert!(!shown.contains("oidc-corp") && !shown.contains("microsoft") && shown.contains("oidc-okta"), "{shown}");
+}

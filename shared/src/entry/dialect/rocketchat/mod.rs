@@ -40,7 +40,7 @@ pub async fn handle(app: &App, req: &Request, route: &'static str) -> Response<B
     let mut log = RequestLog::start(req, route);
     // The client the failure limiter counts (the viewer, behind the front: crate::entry::front).
     let source_ip = crate::entry::front::client_ip(&app.config, req);
-    let result = match parse(req) {
+    let result = match parse_knowing_custom_providers(app, req).await {
         Ok(Login::OAuth(login)) => {
             log.provider(login.provider);
             let claimed = login.credentials.claimed_subject(login.provider).map(|sub| (login.provider, sub));
@@ -58,6 +58,24 @@ pub async fn handle(app: &App, req: &Request, route: &'static str) -> Response<B
     };
     log.login(Dialect::RocketChat, result.as_ref().map_or_else(Outcome::of_error, SignedIn::outcome));
     respond(&app.config, log, result)
+}
+
+/// [`parse`], where a `serviceName` no provider of this environment has may be a custom
+/// provider of the default instance whose configuration this environment has not read yet: that
+/// configuration is read (as its logins read it: once per environment and cache period, kept
+/// even when it has none, so a flood of unknown names costs no read each) and the body read
+/// again. Custom providers' names are only ever learnt from configuration, never from a client.
+async fn parse_knowing_custom_providers(app: &App, req: &Request) -> Result<Login, UseCaseError> {
+    match parse(req) {
+        Err(UseCaseError::UnsupportedService(name)) => {
+            app.providers_for(&app.config.default_instance).await?;
+            parse(req).map_err(|e| match e {
+                UseCaseError::UnsupportedService(_) => UseCaseError::UnsupportedService(name),
+                other => other,
+            })
+        }
+        other => other,
+    }
 }
 
 /// `X-Auth-Token` and `X-User-Id`, as every authenticated Rocket.Chat call sends them.
