@@ -106,8 +106,13 @@ const GRANTS: &[(&str, &[&str], &[&str])] = &[
     // Query only on the user's session list (`USESS#`), by a LeadingKeys condition.
     ("RemoveOtherTokensFunction", &["GetItem", "DeleteItem", "Query"], &[]),
     ("CurrentUserFunction", &["GetItem", "BatchGetItem"], &["token-secret", "token-secret-previous"]),
-    // The checks the served method makes first: API key, on user/ the user key.
-    ("SyncanoFallbackFunction", &["GetItem", "BatchGetItem"], &["token-secret", "token-secret-previous"]),
+    // The logins at the backends no function of its own serves (a login's), and the checks
+    // the served method makes first: API key, on user/ the user key.
+    (
+        "SyncanoFallbackFunction",
+        SYNCANO_LOGIN,
+        &["token-secret", "token-secret-previous", "instance-secrets-key", "instance-secrets-key-previous"],
+    ),
     // The deletion: instance + API key, the user, its tombstone (UpdateItem), its lookups and
     // sessions (DeleteItem), the audit item (PutItem), the session list (Query on `USESS#`).
     // They also revoke at the providers: the pending revocations (Put in the first transaction,
@@ -213,7 +218,15 @@ const PREFIXES: &[(&str, Prefixes)] = &[
         &[("GetItem", &["SESSION#*", "USER#*"]), ("DeleteItem", &["SESSION#*", "USESS#*"]), ("Query", &["USESS#*"])],
     ),
     ("CurrentUserFunction", SYNCANO_READS),
-    ("SyncanoFallbackFunction", SYNCANO_READS),
+    (
+        "SyncanoFallbackFunction",
+        &[
+            ("GetItem", &["INST#*", "INSTCONF#*", "IDENT#*", "USER#*", "UKEY#*", "EMAIL#*", "FAIL#*"]),
+            ("BatchGetItem", &["INST#*", "INSTCONF#*", "IDENT#*", "USER#*", "UKEY#*", "EMAIL#*", "FAIL#*"]),
+            ("PutItem", LOGIN_WRITES),
+            ("UpdateItem", LOGIN_WRITES),
+        ],
+    ),
     (
         "ResetKeyFunction",
         &[
@@ -611,6 +624,8 @@ fn each_function_configuration_loads_with_only_its_listed_secrets() {
         assert_eq!(config.apple_revocation.is_some(), lists_apple_key, "{id}");
         match id.as_str() {
             "LoginFunction" => assert_eq!(serves.len(), 6, "{id}"),
+            // The backends no function of its own serves: Microsoft, no built-in.
+            "SyncanoFallbackFunction" => assert!(serves.is_empty(), "{id}: {serves:?}"),
             f if LOGIN_FUNCTIONS.contains(&f) => assert_eq!(serves.len(), 1, "{id}: {serves:?}"),
             f if CALLBACK_FUNCTIONS.iter().any(|(c, _)| *c == f) => {
                 let provider = CALLBACK_FUNCTIONS.iter().find(|(c, _)| *c == f).map(|(_, p)| *p);

@@ -34,6 +34,9 @@ pub const SERVED: &[(&str, &[&str])] = &[
     // Facebook's app secret checks the signed requests of its callbacks.
     ("facebook-data-deletion", &["facebook"]),
     ("facebook-deauthorize", &["facebook"]),
+    // The logins at the backends no function of its own serves: Microsoft deployment-wide
+    // (custom providers are an instance's own).
+    ("syncano-fallback", &["microsoft"]),
 ];
 
 /// What `function` is configured for (sorted).
@@ -193,6 +196,9 @@ mod tests {
                 Provider::ALL.into_iter().filter(|p| config.serves(*p)).map(|p| p.as_str()).collect();
             if config.apple_revocation.is_some() {
                 configured.push(APPLE_REVOCATION);
+            }
+            if config.serves(Provider::Microsoft) {
+                configured.push(Provider::Microsoft.as_str());
             }
             configured.sort_unstable();
             assert_eq!(configured, served(function), "what the template configures {function} for");
