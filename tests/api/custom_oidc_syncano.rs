@@ -90,8 +90,9 @@ async fn microsoft_logs_in_on_syncano_with_the_deployment_app() {
 /// that links accounts by email); an attacker's Entra tenant issues a token whose `email` (and
 /// `email_verified`) is the victim's. Microsoft does not verify `email`: the attacker gets a new
 /// user, the victim's user is untouched. (The route did not exist before this change, so this
-/// test could not fail on the old code; it fails when Microsoft's rule in
-/// `VerifiedIdentity::authoritative_email` is removed.)
+/// test could not fail on the old code for this reason; it fails (the attacker gets the victim's
+/// user) when Microsoft's two email rules are removed: `email_verified` forced false in
+/// `CustomOidcVerifier::verify` and Microsoft's arm of `VerifiedIdentity::authoritative_email`.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn noauth_an_entra_token_with_the_victims_email_gets_a_new_user_on_syncano() {
     let t = spawn_app().await;

@@ -125,7 +125,14 @@ const GRANTS: &[(&str, &[&str], &[&str])] = &[
     (
         "RevocationRetryFunction",
         &["GetItem", "UpdateItem", "DeleteItem", "Query"],
-        &["apple-private-key", "refresh-token-key", "refresh-token-key-previous", "facebook-app-secret"],
+        &[
+            "apple-private-key",
+            "refresh-token-key",
+            "refresh-token-key-previous",
+            "facebook-app-secret",
+            "instance-secrets-key",
+            "instance-secrets-key-previous",
+        ],
     ),
     // Apple's notifications: the identity (GetItem), Hide My Email's state and the identity's
     // removal (UpdateItem, DeleteItem), the sessions (Query on `USESS#`), or the whole deletion.
@@ -171,6 +178,8 @@ const DELETION_SECRETS: &[&str] = &[
     "refresh-token-key",
     "refresh-token-key-previous",
     "facebook-app-secret",
+    "instance-secrets-key",
+    "instance-secrets-key-previous",
 ];
 
 /// The partitions a function's Query is limited to (`dynamodb:LeadingKeys`): the user's session
@@ -242,7 +251,7 @@ const PREFIXES: &[(&str, Prefixes)] = &[
     (
         "DeleteOwnAccountFunction",
         &[
-            ("GetItem", &["USER#*", "UKEY#*", "IDENT#*", "EMAIL#*", "SESSION#*"]),
+            ("GetItem", &["USER#*", "INSTCONF#*", "UKEY#*", "IDENT#*", "EMAIL#*", "SESSION#*"]),
             ("PutItem", DELETION_WRITES),
             ("UpdateItem", DELETION_WRITES),
             ("DeleteItem", DELETION_DELETES),
@@ -252,7 +261,7 @@ const PREFIXES: &[(&str, Prefixes)] = &[
     (
         "RevocationRetryFunction",
         &[
-            ("GetItem", &["IDENT#*"]),
+            ("GetItem", &["IDENT#*", "INSTCONF#*"]),
             ("UpdateItem", &["REVOKE", "REVOKE#*"]),
             ("DeleteItem", &["REVOKE", "REVOKE#*"]),
             ("Query", &["REVOKE", "REVOKE#*"]),
@@ -312,8 +321,8 @@ const SYNCANO_READS: Prefixes =
     &[("GetItem", &["INST#*", "UKEY#*", "USER#*"]), ("BatchGetItem", &["INST#*", "UKEY#*", "USER#*"])];
 /// A Syncano deletion.
 const DELETION_KEYS: Prefixes = &[
-    ("GetItem", &["INST#*", "USER#*", "UKEY#*", "IDENT#*", "EMAIL#*", "SESSION#*"]),
-    ("BatchGetItem", &["INST#*", "USER#*", "UKEY#*", "IDENT#*", "EMAIL#*", "SESSION#*"]),
+    ("GetItem", &["INST#*", "INSTCONF#*", "USER#*", "UKEY#*", "IDENT#*", "EMAIL#*", "SESSION#*"]),
+    ("BatchGetItem", &["INST#*", "INSTCONF#*", "USER#*", "UKEY#*", "IDENT#*", "EMAIL#*", "SESSION#*"]),
     ("PutItem", DELETION_WRITES),
     ("UpdateItem", DELETION_WRITES),
     ("DeleteItem", DELETION_DELETES),
