@@ -233,3 +233,18 @@ async fn a_custom_provider_logs_in_at_oidc_name() {
     let (status, body) = json(login(other).await.expect("request")).await;
     assert_eq!((status, body), (401, detail("Invalid username or password.")));
 }
+
+/// The local stack's deployment-wide Microsoft serves Rocket.Chat's `microsoft` too (its ID
+/// token and raw nonce on `/api/v1/login`): the same person is the same user on both APIs' login
+/// paths of one instance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_stack_serves_rocketchat_microsoft() {
+    let t = spawn_app().await;
+    let token = microsoft(&t, TENANT, "Ada", "ada@corp.example", Value::Null);
+    let body = json!({ "serviceName": "microsoft", "idToken": token, "nonce": RAW_NONCE, "expiresIn": 3600 });
+    let resp = t.http.post(format!("{}/api/v1/login", t.base)).json(&body).send().await.expect("request");
+    let (status, answer) = json(resp).await;
+    assert_eq!(status, 200, "{answer}");
+    t.remember(answer["data"]["authToken"].as_str().unwrap_or_default());
+    assert_eq!(answer["status"], "success");
+}
