@@ -393,14 +393,14 @@ async fn providers_serve_the_configured_custom_issuers_and_microsoft_by_name() {
     assert!(matches!(result, Err(ProviderError::NotServed)), "{result:?}");
 }
 
-/// Until the dialects route them, Microsoft and custom providers are not served by this
-/// deployment: Rocket.Chat's answer for a service it does not serve, naming it, nothing written,
-/// no provider asked; a name only a client sent is not interned by asking.
+/// Custom providers this deployment does not serve (the local stack serves Microsoft
+/// deployment-wide, no custom one): Rocket.Chat's answer for a service it does not serve, naming
+/// it, nothing written, no provider asked; a name only a client sent is not interned by asking.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn microsoft_and_custom_service_names_are_not_served_through_the_gateway_yet() {
+async fn custom_service_names_not_served_are_refused_through_the_gateway() {
     let t = crate::helpers::spawn_app().await;
     let configured = shared::domain::identity::OidcName::configured("configured-idp").expect("valid");
-    for service in ["microsoft", configured.name(), "never-configured-idp"] {
+    for service in [configured.name(), "never-configured-idp"] {
         let body = json!({ "serviceName": service, "accessToken": "x", "expiresIn": 1 });
         let resp = t.http.post(format!("{}/api/v1/login", t.base)).json(&body).send().await.expect("request");
         let expected = json!({ "success": false, "status": "error", "error": "error-invalid-service",

@@ -428,7 +428,7 @@ async fn an_unlink_and_a_link_between_the_deletions_read_and_write_leave_no_live
 
     // Step 1 reads the user (two identities)...
     let now = shared::domain::clock::now_secs();
-    let plan = t.app.revocation_plan(DeletionReason::User, now);
+    let plan = t.app.revocation_plan(&instance, DeletionReason::User, now).await.expect("plan");
     let read = t.app.store.prepare_tombstone(
         &instance,
         id,

@@ -340,6 +340,19 @@ fn samples(emulator: &Emulator) -> BTreeMap<(&'static str, String), Value> {
     let mut unknown = fallback("POST", auth_any, &myspace, &json_key, r#"{"access_token":"EAAB"}"#);
     unknown["pathParameters"]["backend"] = json!("myspace");
     out.insert(("syncano-fallback", "400-unsupported-backend".into()), unknown);
+    // The backends the fallback logs in at: Microsoft (served deployment-wide by the local
+    // stack) refuses what is not its ID token as Syncano refuses a bad token; a custom provider
+    // this deployment does not configure is an unknown backend. (A 200 sample needs a token
+    // the same on every run: the emulator's Microsoft-like issuer names its random port.)
+    for (backend, stem) in
+        [("microsoft-graph", "401-microsoft-not-an-id-token"), ("oidc-unknown", "400-oidc-not-configured")]
+    {
+        let raw_path = format!("/v1.1/instances/{DEMO_INSTANCE}/user/auth/{backend}/");
+        let mut e =
+            fallback("POST", auth_any, &raw_path, &json_key, r#"{"access_token":"EAAB","nonce":"local-demo-nonce"}"#);
+        e["pathParameters"]["backend"] = json!(backend);
+        out.insert(("syncano-fallback", stem.into()), e);
+    }
     let facebook = format!("/v1.1/instances/{DEMO_INSTANCE}/user/auth/facebook/");
     let mut wrong = fallback("GET", auth_any, &facebook, &[("x-api-key", DEMO_API_KEY)], "");
     wrong["pathParameters"]["backend"] = json!("facebook");

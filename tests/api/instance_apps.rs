@@ -482,3 +482,42 @@ async fn the_default_instance_with_its_own_apps_refuses_other_apps_tokens_on_roc
     }
     t.assert_logs_clean();
 }
+
+/// Account deletion withdraws Facebook's permissions with the app the identity was made with:
+/// B's own app for B's user (Graph refuses another app's token for B's app-scoped id). Before
+/// (issue 31), the deployment's app asked, was refused, and the revocation stayed pending,
+/// retried until it expired.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_user_of_an_instance_app_revokes_with_that_app() {
+    let key = new_key();
+    remember(&key);
+    let t = spawn_app_with(|v| key_vars(v, (&key, 1), None)).await;
+    let b_key = t.open_instance(B).await;
+    put_raw_app(&t, B, "facebook", &[OTHER_FACEBOOK_APP_ID], Some(&t.apps.other_facebook_secret), &key, 1).await;
+    let person = t.emulator.create_facebook_user("Own App Person", None);
+    let token = t.token(&person, OTHER_APP_ID, 3600);
+    let (status, user) = t.syncano_in(B, &b_key, "facebook", json!({ "access_token": token })).await;
+    assert_eq!(status, 200, "{user}");
+    let user_key = user["user_key"].as_str().unwrap_or_default().to_string();
+    t.remember(&user_key);
+    let resp = t
+        .http
+        .delete(format!("{}/v1.1/instances/{B}/user/", t.base))
+        .header("x-api-key", &b_key)
+        .header("x-user-key", &user_key)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status().as_u16(), 204);
+    assert_eq!(t.emulator.revocation_stats(), (0, 0, 1), "DELETE /{{user-id}}/permissions with B's app");
+    let pending: Vec<_> = t
+        .scan()
+        .await
+        .into_iter()
+        .filter(|i| i.get("pk").and_then(|v| v.as_s().ok()).is_some_and(|pk| pk.starts_with("REVOKE")))
+        .collect();
+    assert!(pending.is_empty(), "nothing left to retry: {pending:?}");
+    // The person's token for B's app no longer works: the permissions are gone.
+    let (status, _) = t.syncano_in(B, &b_key, "facebook", json!({ "access_token": token })).await;
+    assert_eq!(status, 401);
+}

@@ -8,6 +8,7 @@ mod compat_syncano;
 mod crash;
 mod custom_oidc;
 mod custom_oidc_login;
+mod custom_oidc_syncano;
 mod deletion;
 mod events;
 mod facebook_callbacks;

@@ -253,7 +253,7 @@ async fn a_deletion_that_comes_from_apple_revokes_nothing_at_apple() {
 async fn deletion_step_one(t: &TestApp, id: u64) -> Vec<shared::store::PendingRevocation> {
     let instance = shared::InstanceName::parse(INSTANCE).expect("valid");
     let now = shared::domain::clock::now_secs();
-    let plan = t.app.revocation_plan(shared::store::DeletionReason::User, now);
+    let plan = t.app.revocation_plan(&instance, shared::store::DeletionReason::User, now).await.expect("plan");
     let step1 = t.app.store.tombstone_user_revoking(
         &instance,
         id,

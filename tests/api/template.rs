@@ -106,8 +106,13 @@ const GRANTS: &[(&str, &[&str], &[&str])] = &[
     // Query only on the user's session list (`USESS#`), by a LeadingKeys condition.
     ("RemoveOtherTokensFunction", &["GetItem", "DeleteItem", "Query"], &[]),
     ("CurrentUserFunction", &["GetItem", "BatchGetItem"], &["token-secret", "token-secret-previous"]),
-    // The checks the served method makes first: API key, on user/ the user key.
-    ("SyncanoFallbackFunction", &["GetItem", "BatchGetItem"], &["token-secret", "token-secret-previous"]),
+    // The logins at the backends no function of its own serves (a login's), and the checks
+    // the served method makes first: API key, on user/ the user key.
+    (
+        "SyncanoFallbackFunction",
+        SYNCANO_LOGIN,
+        &["token-secret", "token-secret-previous", "instance-secrets-key", "instance-secrets-key-previous"],
+    ),
     // The deletion: instance + API key, the user, its tombstone (UpdateItem), its lookups and
     // sessions (DeleteItem), the audit item (PutItem), the session list (Query on `USESS#`).
     // They also revoke at the providers: the pending revocations (Put in the first transaction,
@@ -120,7 +125,14 @@ const GRANTS: &[(&str, &[&str], &[&str])] = &[
     (
         "RevocationRetryFunction",
         &["GetItem", "UpdateItem", "DeleteItem", "Query"],
-        &["apple-private-key", "refresh-token-key", "refresh-token-key-previous", "facebook-app-secret"],
+        &[
+            "apple-private-key",
+            "refresh-token-key",
+            "refresh-token-key-previous",
+            "facebook-app-secret",
+            "instance-secrets-key",
+            "instance-secrets-key-previous",
+        ],
     ),
     // Apple's notifications: the identity (GetItem), Hide My Email's state and the identity's
     // removal (UpdateItem, DeleteItem), the sessions (Query on `USESS#`), or the whole deletion.
@@ -166,6 +178,8 @@ const DELETION_SECRETS: &[&str] = &[
     "refresh-token-key",
     "refresh-token-key-previous",
     "facebook-app-secret",
+    "instance-secrets-key",
+    "instance-secrets-key-previous",
 ];
 
 /// The partitions a function's Query is limited to (`dynamodb:LeadingKeys`): the user's session
@@ -213,7 +227,15 @@ const PREFIXES: &[(&str, Prefixes)] = &[
         &[("GetItem", &["SESSION#*", "USER#*"]), ("DeleteItem", &["SESSION#*", "USESS#*"]), ("Query", &["USESS#*"])],
     ),
     ("CurrentUserFunction", SYNCANO_READS),
-    ("SyncanoFallbackFunction", SYNCANO_READS),
+    (
+        "SyncanoFallbackFunction",
+        &[
+            ("GetItem", &["INST#*", "INSTCONF#*", "IDENT#*", "USER#*", "UKEY#*", "EMAIL#*", "FAIL#*"]),
+            ("BatchGetItem", &["INST#*", "INSTCONF#*", "IDENT#*", "USER#*", "UKEY#*", "EMAIL#*", "FAIL#*"]),
+            ("PutItem", LOGIN_WRITES),
+            ("UpdateItem", LOGIN_WRITES),
+        ],
+    ),
     (
         "ResetKeyFunction",
         &[
@@ -229,7 +251,7 @@ const PREFIXES: &[(&str, Prefixes)] = &[
     (
         "DeleteOwnAccountFunction",
         &[
-            ("GetItem", &["USER#*", "UKEY#*", "IDENT#*", "EMAIL#*", "SESSION#*"]),
+            ("GetItem", &["USER#*", "INSTCONF#*", "UKEY#*", "IDENT#*", "EMAIL#*", "SESSION#*"]),
             ("PutItem", DELETION_WRITES),
             ("UpdateItem", DELETION_WRITES),
             ("DeleteItem", DELETION_DELETES),
@@ -239,7 +261,7 @@ const PREFIXES: &[(&str, Prefixes)] = &[
     (
         "RevocationRetryFunction",
         &[
-            ("GetItem", &["IDENT#*"]),
+            ("GetItem", &["IDENT#*", "INSTCONF#*"]),
             ("UpdateItem", &["REVOKE", "REVOKE#*"]),
             ("DeleteItem", &["REVOKE", "REVOKE#*"]),
             ("Query", &["REVOKE", "REVOKE#*"]),
@@ -299,8 +321,8 @@ const SYNCANO_READS: Prefixes =
     &[("GetItem", &["INST#*", "UKEY#*", "USER#*"]), ("BatchGetItem", &["INST#*", "UKEY#*", "USER#*"])];
 /// A Syncano deletion.
 const DELETION_KEYS: Prefixes = &[
-    ("GetItem", &["INST#*", "USER#*", "UKEY#*", "IDENT#*", "EMAIL#*", "SESSION#*"]),
-    ("BatchGetItem", &["INST#*", "USER#*", "UKEY#*", "IDENT#*", "EMAIL#*", "SESSION#*"]),
+    ("GetItem", &["INST#*", "INSTCONF#*", "USER#*", "UKEY#*", "IDENT#*", "EMAIL#*", "SESSION#*"]),
+    ("BatchGetItem", &["INST#*", "INSTCONF#*", "USER#*", "UKEY#*", "IDENT#*", "EMAIL#*", "SESSION#*"]),
     ("PutItem", DELETION_WRITES),
     ("UpdateItem", DELETION_WRITES),
     ("DeleteItem", DELETION_DELETES),
@@ -611,6 +633,8 @@ fn each_function_configuration_loads_with_only_its_listed_secrets() {
         assert_eq!(config.apple_revocation.is_some(), lists_apple_key, "{id}");
         match id.as_str() {
             "LoginFunction" => assert_eq!(serves.len(), 6, "{id}"),
+            // The backends no function of its own serves: Microsoft, no built-in.
+            "SyncanoFallbackFunction" => assert!(serves.is_empty(), "{id}: {serves:?}"),
             f if LOGIN_FUNCTIONS.contains(&f) => assert_eq!(serves.len(), 1, "{id}: {serves:?}"),
             f if CALLBACK_FUNCTIONS.iter().any(|(c, _)| *c == f) => {
                 let provider = CALLBACK_FUNCTIONS.iter().find(|(c, _)| *c == f).map(|(_, p)| *p);
@@ -628,7 +652,8 @@ fn login_functions_take_the_reserved_concurrency_parameter() {
     assert_eq!(doc["Parameters"]["LoginReservedConcurrency"]["Default"].as_i64(), Some(-1), "unset by default");
     for (id, function) in functions(&doc) {
         let reserved = function["Properties"].get("ReservedConcurrentExecutions");
-        if !LOGIN_FUNCTIONS.contains(&id.as_str()) {
+        // The fallback logs in at the backends no function of its own serves.
+        if !LOGIN_FUNCTIONS.contains(&id.as_str()) && id != "SyncanoFallbackFunction" {
             assert!(reserved.is_none(), "{id}");
             continue;
         }

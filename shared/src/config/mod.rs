@@ -30,7 +30,7 @@ pub use providers::*;
 /// only overrides variables the template declares, and the local tools (the local stack, the
 /// shipped-binary check, `sam local`'s env-vars file) point them at loopback. An empty value is
 /// unset; the DynamoDB and SSM clients read no endpoint from the environment themselves.
-pub const ENDPOINT_VARIABLES: [&str; 16] = [
+pub const ENDPOINT_VARIABLES: [&str; 17] = [
     "AWS_ENDPOINT_URL_DYNAMODB",
     "AWS_ENDPOINT_URL_SSM",
     "ALLOW_INSECURE_PROVIDER_URLS",
@@ -47,6 +47,7 @@ pub const ENDPOINT_VARIABLES: [&str; 16] = [
     "APPLE_TOKEN_URL",
     "APPLE_REVOKE_URL",
     "GITHUB_API_URL",
+    "MICROSOFT_AUTHORITY_URL",
 ];
 
 /// First wait before a failed provider revocation is tried again (`REVOCATION_RETRY_SECS`); it
@@ -846,6 +847,7 @@ pub(crate) mod tests {
                 ("APPLE_CLIENT_IDS", "com.example.app"),
                 ("GITHUB_CLIENT_ID", "Iv1.abc"),
                 ("GITHUB_CLIENT_SECRET", "gs"),
+                ("MICROSOFT_CLIENT_IDS", "m"),
             ] {
                 v.insert(k.into(), val.into());
             }

@@ -115,7 +115,7 @@ impl App {
         let tombstone_expires = now.saturating_add(secs(self.config.session_ttl));
         let audit_expires = now.saturating_add(secs(self.config.audit_retention));
         // Step 1 also records what to revoke at the providers (read before the identities go).
-        let plan = self.revocation_plan(reason, now);
+        let plan = self.revocation_plan(instance, reason, now).await?;
         let step1 = self.store.tombstone_user_revoking(
             instance,
             user_id,

@@ -65,18 +65,25 @@ pub fn backoff_secs(first: u64, attempts: u32) -> u64 {
 }
 
 impl App {
-    /// What a deletion for `reason` revokes: every provider we hold something at, except the one
+    /// What a deletion in `instance` for `reason` revokes: every provider we hold something at
+    /// (with the deployment's app or the instance's own: [`App::providers_for`]), except the one
     /// the deletion comes from.
-    pub fn revocation_plan(&self, reason: DeletionReason, now: i64) -> RevocationPlan {
+    pub async fn revocation_plan(
+        &self,
+        instance: &InstanceName,
+        reason: DeletionReason,
+        now: i64,
+    ) -> Result<RevocationPlan, UseCaseError> {
+        let serving = self.providers_for(instance).await?;
         let mut providers = Vec::new();
         if self.providers.apple_tokens.is_some() && reason != DeletionReason::Apple {
             providers.push(Provider::Apple.as_str());
         }
-        if self.providers.facebook.is_some() && reason != DeletionReason::Facebook {
+        if serving.facebook.is_some() && reason != DeletionReason::Facebook {
             providers.push(Provider::Facebook.as_str());
         }
         let ttl = i64::try_from(REVOCATION_TTL_DAYS * 86_400).unwrap_or(i64::MAX);
-        RevocationPlan { providers, now, expires_at: now.saturating_add(ttl) }
+        Ok(RevocationPlan { providers, now, expires_at: now.saturating_add(ttl) })
     }
 
     /// Tries each pending revocation once: done ones are deleted, failed ones rescheduled. Never
@@ -136,10 +143,7 @@ impl App {
         }
         let result = match p.provider.as_str() {
             "apple" => self.revoke_apple(p).await,
-            "facebook" => match &self.providers.facebook {
-                Some(fb) => fb.delete_permissions(&p.subject).await,
-                None => Err(ProviderError::NotServed),
-            },
+            "facebook" => self.revoke_facebook(p).await,
             _ => Ok(()),
         };
         match result {
@@ -157,6 +161,23 @@ impl App {
                 tracing::warn!(provider = %p.provider, instance = %p.instance, attempts = p.attempts + 1, error = %e, "revocation failed; will retry");
                 Attempt::Retry
             }
+        }
+    }
+
+    /// Facebook's permissions withdrawn with the app the identity was made with: the
+    /// instance's own app when it has one, else the deployment's ([`App::providers_for`]; an
+    /// instance serves only one app at a provider, so its identities are that app's).
+    async fn revoke_facebook(&self, p: &PendingRevocation) -> Result<(), ProviderError> {
+        let Some(instance) = InstanceName::parse(&p.instance) else {
+            return Err(ProviderError::Rejected("not an instance name".into()));
+        };
+        let serving = self
+            .providers_for(&instance)
+            .await
+            .map_err(|e| ProviderError::Unavailable(format!("the instance's apps could not be read: {e}")))?;
+        match &serving.facebook {
+            Some(fb) => fb.delete_permissions(&p.subject).await,
+            None => Err(ProviderError::NotServed),
         }
     }
 

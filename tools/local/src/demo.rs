@@ -145,6 +145,8 @@ pub const APPLE_KEY_ID: &str = "LOCALKEY01";
 pub const APPLE_PRIVATE_KEY: &str = include_str!("../../emulator/keys/apple-sign-in.p8");
 pub const APPLE_PUBLIC_KEY: &str = include_str!("../../emulator/keys/apple-sign-in.pub.pem");
 pub const GITHUB_CLIENT_ID: &str = "local-github-client";
+/// Our Microsoft (Entra ID) application id, at the emulator's Microsoft-like issuer.
+pub const MICROSOFT_CLIENT_ID: &str = "local-microsoft-client";
 pub const OTHER_GITHUB_CLIENT_ID: &str = "other-github-client";
 
 /// The secrets of those apps for one run.
@@ -281,6 +283,11 @@ impl Apps {
             ("GITHUB_CLIENT_SECRET", self.github_secret.clone()),
             ("GITHUB_API_URL", format!("{emulator}/github")),
             ("TOKEN_SECRET", self.token_secret.clone()),
+            // Microsoft deployment-wide, every tenant, at the emulator's Microsoft-like
+            // authority (`{emulator}/microsoft/{tenant}/v2.0`).
+            ("MICROSOFT_CLIENT_IDS", MICROSOFT_CLIENT_ID.into()),
+            ("MICROSOFT_TENANT", "common".into()),
+            ("MICROSOFT_AUTHORITY_URL", format!("{emulator}/microsoft")),
         ]
     }
 }

@@ -20,7 +20,7 @@ pub const STACK_NAME: &str = "social-login-local";
 
 /// The template parameter each configuration variable comes from (what `sam deploy
 /// --parameter-overrides` sets for this deployment).
-const PARAMETERS: [(&str, &str); 10] = [
+const PARAMETERS: [(&str, &str); 12] = [
     ("PublicBaseUrl", "PUBLIC_BASE_URL"),
     ("DefaultInstance", "DEFAULT_INSTANCE"),
     ("FacebookAppId", "FACEBOOK_APP_ID"),
@@ -31,6 +31,8 @@ const PARAMETERS: [(&str, &str); 10] = [
     ("AppleTeamId", "APPLE_TEAM_ID"),
     ("AppleKeyId", "APPLE_KEY_ID"),
     ("GitHubClientId", "GITHUB_CLIENT_ID"),
+    ("MicrosoftClientIds", "MICROSOFT_CLIENT_IDS"),
+    ("MicrosoftTenant", "MICROSOFT_TENANT"),
 ];
 
 /// A deployment of `template` whose settings are `vars` (the local stack's: provider ids and

@@ -19,8 +19,42 @@ pub async fn login(app: &App, req: LoginRequest, provider: Provider) -> Result<S
     if !app.serves(&instance, provider).await? {
         return Err(UseCaseError::UnsupportedService(provider.syncano_backend().into()).into());
     }
-    let may_create = Creation::for_syncano(permissions, &access);
-    let signed_in = app.sign_in(&instance, provider, &credentials, may_create).await?;
+    sign_in(app, &instance, permissions, &access, &credentials, provider).await
+}
+
+/// A social login at a backend no function of its own serves (Microsoft's `microsoft-graph`, a
+/// custom provider's `oidc-{name}`), run by the fallback function: the platform's order for an
+/// unknown backend (instance + API key, the body, its `access_token`, then the backend), so a
+/// backend this instance does not serve answers exactly as one that does not exist; then the
+/// same login as [`login`]. `body_checked` is what the fallback read of the body (its
+/// `access_token`), before the backend.
+pub async fn login_at_fallback(
+    app: &App,
+    req: LoginRequest,
+    provider: Provider,
+    body_checked: Result<(), SyncanoError>,
+) -> Result<SignedIn, SyncanoError> {
+    let (instance, permissions, access) = checked_api_key(app, &req.instance, req.api_key.as_ref()).await?;
+    body_checked?;
+    if !app.serves(&instance, provider).await? {
+        return Err(UseCaseError::UnsupportedService(provider.syncano_backend().into()).into());
+    }
+    let credentials = req.credentials?;
+    sign_in(app, &instance, permissions, &access, &credentials, provider).await
+}
+
+/// The login once the API key, the body and the backend are checked: the provider, then the
+/// user and its key.
+async fn sign_in(
+    app: &App,
+    instance: &InstanceName,
+    permissions: ApiKeyPermissions,
+    access: &InstanceAccess,
+    credentials: &crate::providers::Credentials,
+    provider: Provider,
+) -> Result<SignedIn, SyncanoError> {
+    let may_create = Creation::for_syncano(permissions, access);
+    let signed_in = app.sign_in(instance, provider, credentials, may_create).await?;
     let mut login = app.with_user_key(signed_in.user)?;
     login.first_login = signed_in.first_login;
     Ok(login)

@@ -1,6 +1,7 @@
-//! The fallback function: `ANY` on the Syncano paths, for what no other route takes (an unknown
-//! backend, a wrong method), answered as the platform would; and the route list it derives
-//! `Allow` from.
+//! The fallback function: `ANY` on the Syncano paths, for what no other route takes: the logins
+//! at the backends no function of its own serves (Microsoft's `microsoft-graph`, a custom
+//! provider's `oidc-{name}`), an unknown backend, a wrong method, answered as the platform
+//! would; and the route list it derives `Allow` from.
 
 use lambda_http::http::{header, HeaderValue, Method};
 use lambda_http::request::RequestContext;
@@ -8,6 +9,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 
 use super::request::{api_key, path_param, request_data, user_key, BodyError};
 use super::{account, error_response, handle_user, respond, SyncanoError};
+use crate::domain::identity::Provider;
 use crate::entry::dialect::printable;
 use crate::entry::http::RequestLog;
 use crate::usecases::app::App;
@@ -63,8 +65,10 @@ pub fn allowed_methods(path: &str) -> Vec<&'static str> {
 /// The fallback function: `ANY` on the Syncano paths, reached by what no other route takes. As
 /// Django REST framework does, the request is authenticated (and permission checked) as the
 /// served method would be before the method is refused: 403s first, then 405 with `Allow`. On
-/// `user/auth/{backend}/` a POST (a backend no function serves) reads the body as a login would,
-/// then answers 400 "Unsupported social backend." (`social_helpers.py`).
+/// `user/auth/{backend}/` a POST to Microsoft's or a configured custom provider's backend is
+/// that provider's Syncano login (the same as the other backends': [`super::handle`]), when the
+/// instance serves it; any other backend, or one the instance does not serve, reads the body as
+/// a login would, then answers 400 "Unsupported social backend." (`social_helpers.py`).
 pub async fn handle_fallback(app: &App, req: &Request) -> Response<Body> {
     let route_key = match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx.route_key.as_deref(),
@@ -81,6 +85,15 @@ pub async fn handle_fallback(app: &App, req: &Request) -> Response<Body> {
     if req.method() == Method::HEAD && allow.contains(&"GET") && path == USER_PATH {
         return handle_user(app, req, route).await;
     }
+    // A login at a backend no function of its own serves: Microsoft's, a configured custom
+    // provider's (a name only a client sent is never interned: `Provider::from_syncano_backend`).
+    if req.method() == Method::POST && path == SOCIAL_AUTH_PATH {
+        let provider =
+            req.path_parameters_ref().and_then(|p| p.first("backend")).and_then(Provider::from_syncano_backend);
+        if let Some(provider @ (Provider::Microsoft | Provider::Oidc(_))) = provider {
+            return super::handle_login(app, req, provider, route, Some(login_body(req))).await;
+        }
+    }
     let log = RequestLog::start(req, route);
     let err = fallback_refusal(app, req, path, &allow).await;
     let mut resp = error_response(&err);
@@ -91,6 +104,14 @@ pub async fn handle_fallback(app: &App, req: &Request) -> Response<Body> {
     }
     log.finish(resp.status(), Some(&err));
     resp
+}
+
+/// What a POST to `user/auth/{backend}/` reads of the body before the backend, as
+/// `SocialAuthView.post`: a readable body with an `access_token`.
+fn login_body(req: &Request) -> Result<(), SyncanoError> {
+    let data = request_data(req).map_err(BodyError::into_error)?;
+    data.fields().and_then(|f| f.char_field("access_token")).ok_or(SyncanoError::MalformedCredentials)?;
+    Ok(())
 }
 
 /// Why the fallback refuses the request: what the served method checks first, then the method.
@@ -111,8 +132,7 @@ async fn fallback_refusal(app: &App, req: &Request, path: &str, allow: &[&str]) 
             return Err(SyncanoError::MethodNotAllowed(printable(method)));
         }
         // A POST to a backend no function serves: the body first, as `SocialAuthView.post`.
-        let data = data.map_err(BodyError::into_error)?;
-        data.fields().and_then(|f| f.char_field("access_token")).ok_or(SyncanoError::MalformedCredentials)?;
+        login_body(req)?;
         let backend = path_param(req, "backend", UseCaseError::UnsupportedService(String::new()).into())?;
         Err(UseCaseError::UnsupportedService(printable(&backend)).into())
     };

@@ -34,6 +34,19 @@ use request::{api_key, path_param, request_data, user_key};
 
 /// The whole Syncano social login of one backend: parse, log in, answer (with its log line).
 pub async fn handle(app: &App, req: &Request, provider: Provider, route: &'static str) -> Response<Body> {
+    handle_login(app, req, provider, route, None).await
+}
+
+/// [`handle`]; at the fallback (`at_fallback`: what its read of the body found, before the
+/// backend), the backend is checked in the platform's order for an unknown one
+/// ([`account::login_at_fallback`]).
+pub(crate) async fn handle_login(
+    app: &App,
+    req: &Request,
+    provider: Provider,
+    route: &'static str,
+    at_fallback: Option<Result<(), SyncanoError>>,
+) -> Response<Body> {
     let mut log = RequestLog::start(req, route);
     log.provider(provider);
     // The client the failure limiter counts (the viewer, behind the front: crate::entry::front).
@@ -42,7 +55,13 @@ pub async fn handle(app: &App, req: &Request, provider: Provider, route: &'stati
         Ok(login) => {
             let claimed = login.credentials.as_ref().ok().and_then(|c| c.claimed_subject(provider));
             let claimed = claimed.map(|sub| (provider, sub));
-            app.limited(source_ip.as_deref(), claimed, account::login(app, login, provider)).await
+            match at_fallback {
+                None => app.limited(source_ip.as_deref(), claimed, account::login(app, login, provider)).await,
+                Some(body) => {
+                    let attempt = account::login_at_fallback(app, login, provider, body);
+                    app.limited(source_ip.as_deref(), claimed, attempt).await
+                }
+            }
         }
         Err(e) => Err(e),
     };
