@@ -198,6 +198,8 @@ async fn a_custom_provider_of_instance_a_is_not_served_on_instance_b() {
     let b = {
         let mut vars = t.vars.clone();
         vars.insert("DEFAULT_INSTANCE".into(), "inst-b".into());
+        // B's deployment has no Microsoft app of its own either (the test stack's has one).
+        vars.remove("MICROSOFT_CLIENT_IDS");
         let mut app = shared::App::from_vars(&vars).await.expect("config");
         let client = local_stack::iam::with_function_credentials(app.store.client());
         app.store = shared::store::UserStore::new(client, t.table.clone()).with_user_id_block(app.config.user_id_block);
@@ -442,4 +444,27 @@ async fn entries_written_by_the_admin_tools_code_are_served() {
     let (status, body) = rc(&t, login_body("microsoft", &ms_token)).await;
     assert_eq!(status, 200, "{body}");
     t.assert_logs_clean();
+}
+
+/// The same item serves the instance's custom provider on Syncano at `oidc-{name}` (the
+/// fallback's `{backend}` route), in an environment that has not learnt the name yet: the
+/// fallback reads the instance's configuration before calling the backend unknown. Without that
+/// read the first login answered 400 "Unsupported social backend." (seen).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instances_custom_provider_logs_in_on_syncano_at_oidc_name_in_a_fresh_environment() {
+    let t = spawn().await;
+    // A name no other test of this process configures: nothing has interned it yet.
+    let name = "syncano-first-learnt";
+    assert!(shared::domain::identity::OidcName::existing(name).is_none(), "a fresh name");
+    let issuer = t.emulator.create_oidc_issuer(name, OidcIssuerOptions::default());
+    put_raw(&t, INSTANCE, &format!("oidc-{name}"), oidc_attr(&issuer.issuer, &["RS256"], false)).await;
+    let id_token = token(&t, name, json!({ "sub": "syncano-person" }));
+    let body = json!({ "access_token": id_token, "nonce": NONCE });
+    let (status, first) = t.syncano_at(&format!("oidc-{name}"), body.clone()).await;
+    assert_eq!(status, 200, "{first}");
+    let (status, again) = t.syncano_at(&format!("oidc-{name}"), body).await;
+    assert_eq!((status, &again["id"]), (200, &first["id"]), "the same person is the same user");
+    // Another instance that configures nothing answers as for an unknown backend.
+    let unknown = t.syncano_at("oidc-not-configured-anywhere", json!({ "access_token": "x" })).await;
+    assert_eq!(unknown.0, 400, "{}", unknown.1);
 }

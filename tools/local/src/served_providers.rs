@@ -23,7 +23,7 @@ pub const SERVED: &[(&str, &[&str])] = &[
     ("linkedin-login", &["linkedin"]),
     ("apple-login", &["apple", APPLE_REVOCATION]),
     ("github-login", &["github"]),
-    ("login", &["apple", APPLE_REVOCATION, "facebook", "github", "google", "linkedin", "twitter"]),
+    ("login", &["apple", APPLE_REVOCATION, "facebook", "github", "google", "linkedin", "microsoft", "twitter"]),
     // Apple's keys verify its notifications.
     ("apple-notifications", &["apple"]),
     // A deletion revokes our Apple refresh token and Facebook permissions.

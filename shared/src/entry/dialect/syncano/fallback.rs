@@ -10,6 +10,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use super::request::{api_key, path_param, request_data, user_key, BodyError};
 use super::{account, error_response, handle_user, respond, SyncanoError};
 use crate::domain::identity::Provider;
+use crate::domain::instance::InstanceName;
 use crate::entry::dialect::printable;
 use crate::entry::http::RequestLog;
 use crate::usecases::app::App;
@@ -62,6 +63,26 @@ pub fn allowed_methods(path: &str) -> Vec<&'static str> {
     methods
 }
 
+/// The provider of a login at a backend no function of its own serves. An `oidc-{name}` this
+/// environment has not learnt may be a custom provider of the URL's instance whose configuration
+/// it has not read yet: that configuration is read (as its logins read it: once per environment
+/// and cache period, kept even when it has none) and the name looked up again. Names are only
+/// ever learnt from configuration, never from a client; a failed read answers as an unknown
+/// backend (the login's own read will say what failed).
+async fn fallback_backend(app: &App, req: &Request) -> Option<Provider> {
+    let params = req.path_parameters_ref()?;
+    let backend = params.first("backend")?;
+    if let Some(provider) = Provider::from_syncano_backend(backend) {
+        return Some(provider);
+    }
+    if !backend.starts_with("oidc-") {
+        return None;
+    }
+    let instance = params.first("instance").and_then(InstanceName::parse)?;
+    app.providers_for(&instance).await.ok()?;
+    Provider::from_syncano_backend(backend)
+}
+
 /// The fallback function: `ANY` on the Syncano paths, reached by what no other route takes. As
 /// Django REST framework does, the request is authenticated (and permission checked) as the
 /// served method would be before the method is refused: 403s first, then 405 with `Allow`. On
@@ -88,9 +109,7 @@ pub async fn handle_fallback(app: &App, req: &Request) -> Response<Body> {
     // A login at a backend no function of its own serves: Microsoft's, a configured custom
     // provider's (a name only a client sent is never interned: `Provider::from_syncano_backend`).
     if req.method() == Method::POST && path == SOCIAL_AUTH_PATH {
-        let provider =
-            req.path_parameters_ref().and_then(|p| p.first("backend")).and_then(Provider::from_syncano_backend);
-        if let Some(provider @ (Provider::Microsoft | Provider::Oidc(_))) = provider {
+        if let Some(provider @ (Provider::Microsoft | Provider::Oidc(_))) = fallback_backend(app, req).await {
             return super::handle_login(app, req, provider, route, Some(login_body(req))).await;
         }
     }
