@@ -302,6 +302,13 @@ async fn a_closed_instance_refuses_a_custom_providers_first_login() {
         .await
         .expect("close");
     refused(&t, login_body("closed-idp", &token(&t, "closed-idp", json!({}))), "sign-up closed").await;
+    // Syncano's login at `oidc-{name}` (the fallback) keeps the same policy: Syncano's 403.
+    let before = t.login_writes().await;
+    let body = json!({ "access_token": token(&t, "closed-idp", json!({})), "nonce": NONCE });
+    let (status, answer) = t.syncano_at("oidc-closed-idp", body).await;
+    let refused_body = json!({ "detail": "You do not have permission to create new user." });
+    assert_eq!((status, &answer), (403, &refused_body), "sign-up closed on Syncano");
+    assert_eq!(t.login_writes().await, before, "nothing written on Syncano");
     t.assert_logs_clean();
 }
 
