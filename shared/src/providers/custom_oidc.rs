@@ -20,7 +20,6 @@
 
 use std::sync::Arc;
 
-use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Validation};
 use serde_json::Value;
 
@@ -197,18 +196,7 @@ impl CustomOidcVerifier {
         validation.leeway = LEEWAY_SECS;
         validation.validate_nbf = true;
         let claims = jsonwebtoken::decode::<Value>(token.expose(), &key, &validation)
-            .map_err(|e| {
-                rejected(match e.kind() {
-                    ErrorKind::ExpiredSignature => "expired",
-                    ErrorKind::ImmatureSignature => "not yet valid",
-                    ErrorKind::InvalidIssuer => "wrong issuer",
-                    ErrorKind::InvalidAudience => "wrong audience",
-                    ErrorKind::InvalidSignature => "bad signature",
-                    ErrorKind::InvalidAlgorithm => "algorithm not allowed",
-                    ErrorKind::MissingRequiredClaim(_) => "missing claim",
-                    _ => "invalid token",
-                })
-            })?
+            .map_err(|e| rejected(super::oidc::why_refused(&e)))?
             .claims;
         if claims.get("scp").is_some() || claims.get("scope").is_some() {
             return Err(rejected("an access token, not an ID token"));

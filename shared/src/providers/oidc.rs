@@ -140,18 +140,8 @@ pub async fn verify_signed(
     validation.set_required_spec_claims(required);
     validation.leeway = LEEWAY_SECS;
     validation.validate_nbf = true;
-    let data = jsonwebtoken::decode::<serde_json::Value>(token.expose(), &key, &validation).map_err(|e| {
-        rejected(match e.kind() {
-            ErrorKind::ExpiredSignature => "expired",
-            ErrorKind::ImmatureSignature => "not yet valid",
-            ErrorKind::InvalidIssuer => "wrong issuer",
-            ErrorKind::InvalidAudience => "wrong audience",
-            ErrorKind::InvalidSignature => "bad signature",
-            ErrorKind::InvalidAlgorithm => "algorithm not allowed",
-            ErrorKind::MissingRequiredClaim(_) => "missing claim",
-            _ => "invalid token",
-        })
-    })?;
+    let data = jsonwebtoken::decode::<serde_json::Value>(token.expose(), &key, &validation)
+        .map_err(|e| rejected(why_refused(&e)))?;
     let iat = data
         .claims
         .get("iat")
@@ -162,6 +152,20 @@ pub async fn verify_signed(
         return Err(rejected("issued in the future"));
     }
     Ok(data.claims)
+}
+
+/// What a failed signature or claim check of an ID token says, for the refusal's log line.
+pub(crate) fn why_refused(e: &jsonwebtoken::errors::Error) -> &'static str {
+    match e.kind() {
+        ErrorKind::ExpiredSignature => "expired",
+        ErrorKind::ImmatureSignature => "not yet valid",
+        ErrorKind::InvalidIssuer => "wrong issuer",
+        ErrorKind::InvalidAudience => "wrong audience",
+        ErrorKind::InvalidSignature => "bad signature",
+        ErrorKind::InvalidAlgorithm => "algorithm not allowed",
+        ErrorKind::MissingRequiredClaim(_) => "missing claim",
+        _ => "invalid token",
+    }
 }
 
 pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

@@ -16,9 +16,10 @@ fn admin(table: &str, args: &[&str]) -> Output {
     admin_with(table, args, &[])
 }
 
-/// `admin` with extra environment variables (the token secrets, which never go on a command line).
-fn admin_with(table: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_admin"))
+/// `admin` at the test table of DynamoDB Local, with `args` and extra environment variables.
+fn admin_command(table: &str, args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_admin"));
+    command
         .args(args)
         .envs(env.iter().copied())
         .env("TABLE_NAME", table)
@@ -26,9 +27,13 @@ fn admin_with(table: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "local")
         .env("AWS_SECRET_ACCESS_KEY", "local")
-        .env_remove("AWS_PROFILE")
-        .output()
-        .expect("run admin")
+        .env_remove("AWS_PROFILE");
+    command
+}
+
+/// `admin` with extra environment variables (the token secrets, which never go on a command line).
+fn admin_with(table: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+    admin_command(table, args, env).output().expect("run admin")
 }
 
 fn stdout(o: &Output) -> String {
@@ -318,15 +323,7 @@ async fn settings(store: &UserStore, instance: &InstanceName) -> shared::domain:
 /// `admin` with `input` on its stdin (a secret, which never goes on a command line).
 fn admin_stdin(table: &str, args: &[&str], env: &[(&str, &str)], input: &str) -> Output {
     use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_admin"))
-        .args(args)
-        .envs(env.iter().copied())
-        .env("TABLE_NAME", table)
-        .env("AWS_ENDPOINT_URL_DYNAMODB", endpoint_for_tests())
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "local")
-        .env("AWS_SECRET_ACCESS_KEY", "local")
-        .env_remove("AWS_PROFILE")
+    let mut child = admin_command(table, args, env)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
