@@ -193,8 +193,11 @@ def _make_live(op: str, case) -> None:
         _set_body(case, access_token=oidc_token("apple"), nonce=NONCE)
     elif op == "rocketChatLogin":
         if isinstance(case.body, dict):
-            case.body.pop("resume", None)
+            # A resume or an ID token would be read before the access token.
+            for field in ("resume", "idToken", "identityToken"):
+                case.body.pop(field, None)
             case.body.update(serviceName="facebook", accessToken=FACEBOOK_TOKEN)
+            case.body.setdefault("expiresIn", 3600)
     elif op in ("facebookDataDeletion", "facebookDeauthorize"):
         user = syncano_user()
         signed = _post(
