@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import collections
 import hashlib
+import itertools
 import os
 import threading
 
@@ -68,7 +69,7 @@ _lock = threading.Lock()
 _seen: collections.Counter[str] = collections.Counter()
 _shared: dict[str, object] = {}
 _http = requests.Session()
-_serial = iter(range(1, 1 << 62))
+_serial = itertools.count(1)
 
 
 def _post(url: str, body: dict, headers: dict | None = None) -> dict:
@@ -86,19 +87,37 @@ def facebook_user() -> tuple[str, str]:
     return str(user["id"]), token["access_token"]
 
 
-def oidc_token(provider: str) -> str:
-    """An ID token of a new person at the emulated `provider` (google, linkedin, apple) for our app."""
+def oidc_person(provider: str) -> tuple[str, str]:
+    """A new person at the emulated `provider` (google, linkedin, apple): (sub, ID token for our app)."""
     n = next(_serial)
-    slug = provider
     user = _post(
-        f"{EMULATOR}/_emulator/oidc/{slug}/users",
+        f"{EMULATOR}/_emulator/oidc/{provider}/users",
         {"name": f"Fuzz User {n}", "email": f"fuzz{n}@example.com", "email_verified": True},
     )
     claims = {"sub": user["sub"], "aud": CLIENT_IDS[provider]}
     if provider == "apple":
         # The emulator puts the SHA-256 of the raw nonce into Apple's token, as Apple does.
         claims["nonce"] = NONCE
-    return _post(f"{EMULATOR}/_emulator/oidc/{slug}/id_tokens", claims)["id_token"]
+    return user["sub"], _post(f"{EMULATOR}/_emulator/oidc/{provider}/id_tokens", claims)["id_token"]
+
+
+def oidc_token(provider: str) -> str:
+    return oidc_person(provider)[1]
+
+
+def apple_user() -> str:
+    """A new Syncano user signed up with Apple: its Apple `sub`."""
+    sub, token = oidc_person("apple")
+    _post(
+        f"{BASE}/v1.1/instances/{INSTANCE}/user/auth/apple/",
+        {"access_token": token, "nonce": NONCE},
+        {"X-API-KEY": API_KEY},
+    )
+    return sub
+
+
+# The notification types Apple sends, in turn: two forget the person, two record Hide My Email.
+APPLE_EVENTS = itertools.cycle(("consent-revoked", "email-disabled", "account-delete", "email-enabled"))
 
 
 def syncano_user() -> dict:
@@ -192,9 +211,12 @@ def _make_live(op: str, case) -> None:
     elif op == "syncanoLoginApple":
         _set_body(case, access_token=oidc_token("apple"), nonce=NONCE)
     elif op == "rocketChatLogin":
-        if isinstance(case.body, dict):
-            # A resume or an ID token would be read before the access token.
-            for field in ("resume", "idToken", "identityToken"):
+        if isinstance(case.body, dict) and "resume" in case.body:
+            # A resume login: a live session's token (a new session of the same user).
+            case.body["resume"] = shared("me", rocket_chat_session)["authToken"]
+        elif isinstance(case.body, dict):
+            # An ID token would be read before the access token.
+            for field in ("idToken", "identityToken"):
                 case.body.pop(field, None)
             case.body.update(serviceName="facebook", accessToken=FACEBOOK_TOKEN)
             case.body.setdefault("expiresIn", 3600)
@@ -206,10 +228,10 @@ def _make_live(op: str, case) -> None:
         )
         _set_body(case, signed_request=signed["signed_request"])
     elif op == "appleNotification":
-        sub = "fuzz.%d" % next(_serial)
+        # About a user who signed up with Apple, so that the notification acts on someone.
         notification = _post(
             f"{EMULATOR}/_emulator/apple/notifications",
-            {"aud": CLIENT_IDS["apple"], "type": "email-disabled", "sub": sub},
+            {"aud": CLIENT_IDS["apple"], "type": next(APPLE_EVENTS), "sub": apple_user()},
         )
         _set_body(case, payload=notification["payload"])
     elif op == "facebookDeletionStatus":
