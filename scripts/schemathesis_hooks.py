@@ -61,15 +61,22 @@ ADMIN_OPERATIONS = {
     "syncanoUserDetailWrongMethodGet",
     "syncanoUserDetailWrongMethodPut",
 }
-# Operations that use up (or end the sessions of) the user they act on: a fresh one per case.
+# Operations that use up the user they act on: a new one per case.
 FRESH_USER_KEY = {"syncanoDeleteSelf"}
-FRESH_SESSION = {"rocketChatLogout", "rocketChatLogoutGet", "rocketChatRemoveOtherTokens", "rocketChatDeleteOwnAccount"}
+# A new session of a user of their own (the user stays: they end only sessions of that user).
+FRESH_SESSION = {"rocketChatLogout", "rocketChatLogoutGet", "rocketChatRemoveOtherTokens"}
+# A new session of a new user (the user goes).
+FRESH_USER_SESSION = {"rocketChatDeleteOwnAccount"}
+# Operations that act on the user of the path's id: a new user each time.
+FRESH_ID = {"syncanoResetKey", "syncanoDeleteUser"}
 
 _lock = threading.Lock()
 _seen: collections.Counter[str] = collections.Counter()
 _shared: dict[str, object] = {}
 _http = requests.Session()
 _serial = itertools.count(1)
+# The confirmation codes the data deletion callback answered (for the deletion-status route).
+_deletion_codes: list[str] = []
 
 
 def _post(url: str, body: dict, headers: dict | None = None) -> dict:
@@ -130,9 +137,11 @@ def syncano_user() -> dict:
     return user
 
 
-def rocket_chat_session() -> dict:
-    """A new Rocket.Chat session of a new user: authToken, userId, username."""
-    _, token = facebook_user()
+def rocket_chat_session(token: str | None = None) -> dict:
+    """A new Rocket.Chat session of the Facebook user of `token` (else of a new user): authToken,
+    userId, username."""
+    if token is None:
+        _, token = facebook_user()
     data = _post(f"{BASE}/api/v1/login", {"serviceName": "facebook", "accessToken": token, "expiresIn": 3600})["data"]
     return {"authToken": data["authToken"], "userId": data["userId"], "username": data["me"]["username"]}
 
@@ -189,14 +198,20 @@ def _make_live(op: str, case) -> None:
         else:
             _set_header(case, "X-USER-KEY", shared("reader", syncano_user)["user_key"])
     if path.startswith("/api/v1/") and op != "rocketChatLogin":
-        session = rocket_chat_session() if op in FRESH_SESSION else shared("me", rocket_chat_session)
+        if op in FRESH_USER_SESSION:
+            session = rocket_chat_session()
+        elif op in FRESH_SESSION:
+            session = rocket_chat_session(shared(f"token of {op}", lambda: facebook_user()[1]))
+        else:
+            session = shared("me", rocket_chat_session)
         _set_header(case, "X-Auth-Token", session["authToken"])
         _set_header(case, "X-User-Id", session["userId"])
         if op == "rocketChatDeleteOwnAccount":
             _set_body(case, password=hashlib.sha256(session["username"].encode()).hexdigest())
     if "{id}" in path:
-        # reset_key/ and DELETE users/{id}/ act on a user of their own (the reader keeps its key).
-        case.path_parameters["id"] = syncano_user()["id"] if op in ADMIN_OPERATIONS else 1
+        # reset_key/ and DELETE users/{id}/ act on a user of their own (the reader keeps its key);
+        # the methods not served never act on it.
+        case.path_parameters["id"] = syncano_user()["id"] if op in FRESH_ID else shared("reader", syncano_user)["id"]
 
     if op == "syncanoLoginFacebook":
         _set_body(case, access_token=FACEBOOK_TOKEN)
@@ -235,10 +250,19 @@ def _make_live(op: str, case) -> None:
         )
         _set_body(case, payload=notification["payload"])
     elif op == "facebookDeletionStatus":
-        case.path_parameters["code"] = DELETION_CODE
+        # In turn the seeded deletion's code and the last one a data deletion callback answered.
+        codes = [DELETION_CODE] + _deletion_codes[-1:]
+        case.path_parameters["code"] = codes[next(_serial) % len(codes)]
 
 
 @schemathesis.hook
 def after_call(context, case, response):
-    with _lock, open(STATUS_LOG, "a", encoding="utf-8") as log:
-        log.write(f"{operation_id(case)} {response.status_code}\n")
+    op = operation_id(case)
+    with _lock:
+        with open(STATUS_LOG, "a", encoding="utf-8") as log:
+            log.write(f"{op} {response.status_code}\n")
+        if op == "facebookDataDeletion" and response.status_code == 200:
+            try:
+                _deletion_codes.append(response.json()["confirmation_code"])
+            except (ValueError, KeyError, TypeError):
+                pass  # the contract checks judge the body
