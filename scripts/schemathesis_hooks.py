@@ -49,8 +49,11 @@ CLIENT_IDS = {
 }
 NONCE = "schemathesis-nonce"
 
-# Of every LIVE_OF cases of an operation, the first LIVE get live credentials.
+# Of every LIVE_OF cases of an operation in a phase, the first LIVE get live credentials, up to
+# LIVE_MAX cases per operation and phase (a success costs the stack far more than a refusal: the
+# run's time budget; the coverage phase alone makes up to 300 cases of one operation).
 LIVE, LIVE_OF = 2, 3
+LIVE_MAX = int(ENV.get("SCHEMATHESIS_LIVE_MAX", "12"))
 
 # Operations only an admin API key passes (the client key gets 403 whatever the rest).
 ADMIN_OPERATIONS = {
@@ -71,7 +74,8 @@ FRESH_USER_SESSION = {"rocketChatDeleteOwnAccount"}
 FRESH_ID = {"syncanoResetKey", "syncanoDeleteUser"}
 
 _lock = threading.Lock()
-_seen: collections.Counter[str] = collections.Counter()
+_seen: collections.Counter[tuple[str, str]] = collections.Counter()
+_live: collections.Counter[tuple[str, str]] = collections.Counter()
 _shared: dict[str, object] = {}
 _http = requests.Session()
 _serial = itertools.count(1)
@@ -178,10 +182,13 @@ def _set_body(case, **fields) -> None:
 def before_call(context, case, kwargs):
     op = operation_id(case)
     with _lock:
-        n = _seen[op]
-        _seen[op] += 1
-        if n % LIVE_OF >= LIVE:
+        meta = getattr(case, "_meta", None)
+        key = (op, str(getattr(getattr(meta, "phase", None), "name", "")))
+        n = _seen[key]
+        _seen[key] += 1
+        if n % LIVE_OF >= LIVE or _live[key] >= LIVE_MAX:
             return
+        _live[key] += 1
         _make_live(op, case)
 
 
