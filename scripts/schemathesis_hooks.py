@@ -2,10 +2,11 @@
 
 Schemathesis generates values from openapi.yaml: a random X-API-KEY, X-USER-KEY, X-Auth-Token or
 provider token is never a live one, so without help every operation behind a credential answers
-only 401/403. `before_call` gives two cases in three of each operation live credentials, minted
-through the local stack and the provider emulator's admin API just before the call where the
-operation uses them up (logout, deletions, key resets, callbacks); the third keeps schemathesis'
-own values, so the refusals stay exercised. Only the credential fields are replaced: the rest of
+only 401/403. `before_call` gives two cases in three of each operation live credentials (at most
+SCHEMATHESIS_LIVE_MAX per operation and phase), minted through the local stack and the provider
+emulator's admin API just before the call where the operation uses them up (logout, deletions,
+key resets, callbacks); the other cases keep schemathesis' own values, so the refusals stay
+exercised. Only the credential fields are replaced: the rest of
 the generated request (other headers, query, body fields, media type) goes as generated.
 
 `after_call` appends `<operationId> <status>` for every answer to SOCIAL_LOGIN_STATUS_LOG;
