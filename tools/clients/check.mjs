@@ -89,6 +89,27 @@ async function step(library, name, fn) {
   }
 }
 
+// A step whose one request must be refused with `status`, and the library must tell the app so
+// (`fn` resolves with what the app saw, or "accepted").
+async function refusal(library, name, status, fn) {
+  const from = seen();
+  let saw;
+  try {
+    saw = await fn();
+  } catch (err) {
+    saw = `error: ${err instanceof Error ? err.message : JSON.stringify(err)}`;
+  }
+  const got = exchanges.slice(from).map((e) => e.status);
+  if (got.length === 1 && got[0] === status && saw !== "accepted" && !saw.startsWith("error: ")) {
+    passed += 1;
+    console.log(`ok    ${library}: ${name}: ${wire(from)} (refused; the app sees ${saw})`);
+  } else {
+    failures += 1;
+    console.log(`FAIL  ${library}: ${name}: ${wire(from)}: wanted one ${status}, the app sees ${saw}`);
+    if (exchanges.length > from) console.log(`      answers: ${bodies(from)}`);
+  }
+}
+
 const must = (cond, what) => {
   if (!cond) throw new Error(what);
 };
@@ -106,7 +127,11 @@ async function syncano() {
     connection.setUserKey(null);
     let user;
     await step("syncano", `User.please().socialLogin({backend: "${backend}"})`, async () => {
-      user = await connection.User.please().socialLogin({ instanceName: INSTANCE, backend }, credentials);
+      // A query set's then(callback) drops a rejection handler (`await` on it alone would never
+      // settle on an error): its promise is awaited, as an app's `.then(cb).catch(err)` uses it.
+      user = await connection.User.please()
+        .socialLogin({ instanceName: INSTANCE, backend }, credentials)
+        .then((answer) => answer);
       must(user && typeof user.user_key === "string" && user.user_key.length > 0, "no user_key in the answer");
       must(Number.isInteger(user.id), "no integer id in the answer");
       return `(user ${user.id}, ${user.username})`;
@@ -116,12 +141,29 @@ async function syncano() {
     // and a user key and no account key the library's get() calls GET user/).
     connection.setUserKey(user.user_key);
     await step("syncano", `User.please().get() with the user key (${backend} user)`, async () => {
-      const me = await connection.User.please().get({ instanceName: INSTANCE });
+      const me = await connection.User.please()
+        .get({ instanceName: INSTANCE })
+        .then((answer) => answer);
       must(me && me.id === user.id, `another user: ${me && me.id}`);
       must(me.username === user.username, "another username");
       return `(user ${me.id})`;
     });
   }
+  // A refused login reaches the app as the library's RequestError: status and Syncano's detail.
+  connection.setUserKey(null);
+  await refusal("syncano", 'User.please().socialLogin({backend: "facebook"}) with a token nobody issued', 401, () =>
+    connection.User.please()
+      .socialLogin({ instanceName: INSTANCE, backend: "facebook" }, { access_token: "EAAnotIssuedByFacebook0123" })
+      .then((answer) => answer)
+      .then(
+        () => "accepted",
+        (err) => {
+          must(err && err.status === 401, `not the library's 401 RequestError: ${err && err.status}`);
+          must(typeof err.message === "string" && err.message.length > 0, "no message from the detail");
+          return `RequestError ${err.status} "${err.message}"`;
+        },
+      ),
+  );
 }
 
 // ---- Rocket.Chat's JS SDK, its REST api module -----------------------------------------------------
@@ -174,6 +216,16 @@ async function rocketchat() {
       console.log(`FAIL  rocket.chat: api.get("me") after the logout: ${wire(from)}: not refused with 401`);
     }
   }
+  // A refused login: the SDK's login throws, and it is not logged in.
+  await refusal("rocket.chat", 'api.login({serviceName: "facebook"}) with a token nobody issued', 401, () =>
+    api.login({ serviceName: "facebook", accessToken: "EAAnotIssuedByFacebook0123", expiresIn: 3600 }).then(
+      () => "accepted",
+      (err) => {
+        must(!api.loggedIn(), "logged in after a refusal");
+        return `login threw "${err instanceof Error ? err.message : err}"`;
+      },
+    ),
+  );
 }
 
 const started = Date.now();
