@@ -64,12 +64,14 @@ const wire = (from) =>
     .slice(from)
     .map((e) => `${e.method} ${e.path} -> ${e.status ?? "no answer"}`)
     .join(", ") || "no request";
-// The answer bodies since `from`, for a failure line (the stack's answers carry no secret a
-// failure needs hidden: a refusal has none; a success that failed a check is the stack's bug).
+// The answer bodies since `from`, for a failure line, credentials masked (a success that failed
+// a check carries a user key or an auth token).
+const masked = (body) =>
+  body.replace(/"(user_key|authToken|access_token|accessToken|id_token|token)"(\s*:\s*)"[^"]*"/g, '"$1"$2"(masked)"');
 const bodies = (from) =>
   exchanges
     .slice(from)
-    .map((e) => `${e.status}: ${e.body.slice(0, 400)}`)
+    .map((e) => `${e.status}: ${masked(e.body.slice(0, 400))}`)
     .join(" | ");
 
 async function step(library, name, fn) {
