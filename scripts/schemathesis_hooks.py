@@ -47,6 +47,7 @@ CLIENT_IDS = {
     "google": ENV["SOCIAL_LOGIN_GOOGLE_ID"],
     "linkedin": ENV["SOCIAL_LOGIN_LINKEDIN_ID"],
     "apple": ENV["SOCIAL_LOGIN_APPLE_ID"],
+    "microsoft": ENV["SOCIAL_LOGIN_MICROSOFT_ID"],
 }
 NONCE = "schemathesis-nonce"
 
@@ -115,6 +116,18 @@ def oidc_person(provider: str) -> tuple[str, str]:
 
 def oidc_token(provider: str) -> str:
     return oidc_person(provider)[1]
+
+
+def microsoft_token() -> str:
+    """An ID token of a new person at the emulated Microsoft (a work account of one tenant), for
+    our app, carrying the SHA-256 of the raw nonce as the verifier wants."""
+    n = next(_serial)
+    user = _post(
+        f"{EMULATOR}/_emulator/microsoft/users",
+        {"name": f"Fuzz User {n}", "tenant": "72f988bf-86f1-41af-91ab-2d7cd011db47"},
+    )
+    body = {"oid": user["oid"], "aud": CLIENT_IDS["microsoft"], "nonce": hashlib.sha256(NONCE.encode()).hexdigest()}
+    return _post(f"{EMULATOR}/_emulator/microsoft/id_tokens", body)["id_token"]
 
 
 def apple_user() -> str:
@@ -233,6 +246,10 @@ def _make_live(op: str, case) -> None:
         _set_body(case, access_token=oidc_token("linkedin"))
     elif op == "syncanoLoginApple":
         _set_body(case, access_token=oidc_token("apple"), nonce=NONCE)
+    elif op == "syncanoLoginUnknownBackend":
+        # The `{backend}` route's login: Microsoft, which the local stack serves.
+        case.path_parameters["backend"] = "microsoft-graph"
+        _set_body(case, access_token=microsoft_token(), nonce=NONCE)
     elif op == "rocketChatLogin":
         if isinstance(case.body, dict) and "resume" in case.body:
             # A resume login: a live session's token (a new session of the same user).
