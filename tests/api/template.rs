@@ -846,7 +846,11 @@ const METRIC_NAMES: [&str; 4] =
 
 fn contract_values(dimension: &str) -> Vec<&'static str> {
     match dimension {
-        "Provider" => Provider::ALL.iter().map(|p| p.as_str()).chain([metrics::UNKNOWN_PROVIDER]).collect(),
+        "Provider" => Provider::ALL
+            .iter()
+            .map(|p| p.as_str())
+            .chain([Provider::Microsoft.as_str(), metrics::CUSTOM_OIDC_PROVIDER, metrics::UNKNOWN_PROVIDER])
+            .collect(),
         "Dialect" => [Dialect::RocketChat, Dialect::Syncano].map(Dialect::as_str).to_vec(),
         _ => Outcome::ALL.to_vec(),
     }

@@ -31,6 +31,20 @@ pub const DIMENSION_SETS: [&[&str]; 4] =
 /// The `Provider` of a login whose provider is not known (a body without a usable service).
 pub const UNKNOWN_PROVIDER: &str = "unknown";
 
+/// The `Provider` of every custom OpenID Connect provider's login: one value for all of them, so
+/// the metrics' cardinality (and their cost, per dimension value) does not grow with instances'
+/// configurations; the log line names the provider (`oidc-{name}`).
+pub const CUSTOM_OIDC_PROVIDER: &str = "oidc";
+
+/// A login's `Provider` dimension value.
+pub fn provider_dimension(provider: Option<Provider>) -> &'static str {
+    match provider {
+        None => UNKNOWN_PROVIDER,
+        Some(Provider::Oidc(_)) => CUSTOM_OIDC_PROVIDER,
+        Some(p) => p.as_str(),
+    }
+}
+
 /// The API a login came in through.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dialect {
@@ -127,7 +141,7 @@ impl LoginMetrics {
                     metrics: METRICS,
                 }],
             },
-            provider: self.provider.map_or(UNKNOWN_PROVIDER, Provider::as_str),
+            provider: provider_dimension(self.provider),
             dialect: self.dialect.as_str(),
             outcome: self.outcome.as_str(),
             logins: 1,
@@ -240,6 +254,17 @@ mod tests {
     /// metrics' values by name.
     pub fn emf_values(line: &Value) -> Vec<(String, f64)> {
         crate::usecases::metrics::check_emf(line).unwrap_or_else(|e| panic!("{e}: {line}"))
+    }
+
+    /// Every custom provider's login is counted under one `Provider` value; the built-ins and
+    /// Microsoft under their own names.
+    #[test]
+    fn custom_providers_share_one_provider_dimension_value() {
+        let corp = crate::domain::identity::OidcName::configured("metrics-corp").expect("name");
+        assert_eq!(provider_dimension(Some(Provider::Oidc(corp))), CUSTOM_OIDC_PROVIDER);
+        assert_eq!(provider_dimension(Some(Provider::Microsoft)), "microsoft");
+        assert_eq!(provider_dimension(Some(Provider::Google)), "google");
+        assert_eq!(provider_dimension(None), UNKNOWN_PROVIDER);
     }
 
     #[test]
