@@ -521,3 +521,126 @@ async fn deleting_a_user_of_an_instance_app_revokes_with_that_app() {
     let (status, _) = t.syncano_in(B, &b_key, "facebook", json!({ "access_token": token })).await;
     assert_eq!(status, 401);
 }
+
+/// Another Apple developer team's key, as an instance's own Apple app of that team has it.
+const OTHER_APPLE_TEAM_ID: &str = "OTHERTEAM1";
+const OTHER_APPLE_KEY_ID: &str = "OTHERKEY01";
+const OTHER_APPLE_PRIVATE_KEY: &str = include_str!("../../tools/emulator/keys/apple-other-team.p8");
+const OTHER_APPLE_PUBLIC_KEY: &str = include_str!("../../tools/emulator/keys/apple-other-team.pub.pem");
+
+/// B's own Apple app with its own team key as the admin tool writes it: the ids, team id and key
+/// id in the clear, the `.p8` sealed under `key` (`team_key`), bound to B, `apple` and the app's id.
+async fn put_raw_apple_team_app(t: &TestApp, key: &str, pem: &str) {
+    let keys = SealingKeys::new((1, SealingKey::from_base64(key).expect("key")), None);
+    let aad = format!("INSTCONF#{B}#PROVIDER#apple#{OTHER_APPLE_CLIENT_ID}");
+    let sealed = keys.seal(&Secret::new(pem), &aad).expect("seal");
+    let app = std::collections::HashMap::from([
+        ("ids".to_string(), AttributeValue::L(vec![AttributeValue::S(OTHER_APPLE_CLIENT_ID.into())])),
+        ("team_id".to_string(), AttributeValue::S(OTHER_APPLE_TEAM_ID.into())),
+        ("key_id".to_string(), AttributeValue::S(OTHER_APPLE_KEY_ID.into())),
+        ("team_key".to_string(), AttributeValue::S(sealed)),
+    ]);
+    t.dynamo
+        .update_item()
+        .table_name(&t.table)
+        .key("pk", AttributeValue::S(format!("INSTCONF#{B}")))
+        .key("sk", AttributeValue::S("PROVIDERS".into()))
+        .update_expression("SET #p = :app")
+        .expression_attribute_names("#p", "apple")
+        .expression_attribute_values(":app", AttributeValue::M(app))
+        .send()
+        .await
+        .expect("update");
+}
+
+/// Attack/bug of issue 31: B's own Apple app belongs to another developer team ("OTHERTEAM1").
+/// Its authorization code is exchanged at first login and its refresh token revoked at deletion
+/// with B's team key (Apple takes a client secret for B's client id signed with B's team key
+/// only). Before, both calls were signed with the deployment's team key: Apple refused them, no
+/// refresh token was kept and nothing was revoked at deletion.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_apple_app_of_another_team_exchanges_and_revokes_with_its_own_team_key() {
+    let key = new_key();
+    remember(&key);
+    let t = spawn_app_with(|v| key_vars(v, (&key, 1), None)).await;
+    let pem_body: String = OTHER_APPLE_PRIVATE_KEY.lines().filter(|l| !l.starts_with("-----")).collect();
+    t.remember(&pem_body);
+    t.emulator.add_apple_team(emulator::AppleTeam {
+        team_id: OTHER_APPLE_TEAM_ID.into(),
+        key_id: OTHER_APPLE_KEY_ID.into(),
+        public_key_pem: OTHER_APPLE_PUBLIC_KEY.into(),
+        client_ids: vec![OTHER_APPLE_CLIENT_ID.into()],
+    });
+    let b_key = t.open_instance(B).await;
+    put_raw_apple_team_app(&t, &key, OTHER_APPLE_PRIVATE_KEY).await;
+
+    let sub = t.emulator.create_oidc_user(OidcProvider::Apple, "Other Team", None, false);
+    let token = t.emulator.issue_id_token(OidcProvider::Apple, &sub, OTHER_APPLE_CLIENT_ID, Some("n"));
+    let code = t.emulator.apple_authorization_code(&sub, OTHER_APPLE_CLIENT_ID);
+    t.remember(&token);
+    t.remember(&code);
+    let body = json!({ "access_token": token, "nonce": "n", "authorization_code": code });
+    let (status, body) = t.syncano_in(B, &b_key, "apple", body).await;
+    assert_eq!(status, 200, "{body}");
+    let user_key = body["user_key"].as_str().expect("user_key").to_string();
+    t.remember(&user_key);
+
+    // Exchanged with B's team key: one refresh token at Apple, kept sealed on B's identity.
+    let tokens = t.emulator.apple_refresh_tokens(&sub);
+    assert_eq!(tokens.len(), 1, "the code was not exchanged with B's team key");
+    let refresh = tokens[0].token.clone();
+    t.remember(&refresh);
+    let table = format!("{:?}", t.scan().await);
+    assert!(!table.contains(&refresh), "the refresh token is stored in plain text");
+    assert!(!table.contains(&pem_body), "B's team key is stored in plain text");
+    let ident = format!("IDENT#{B}#apple#{sub}");
+    let item = t.scan().await.into_iter().find(|i| i.get("pk").and_then(|v| v.as_s().ok()) == Some(&ident));
+    let sealed = item.as_ref().and_then(|i| i.get("refresh_token")).and_then(|v| v.as_s().ok()).cloned();
+    assert!(sealed.is_some(), "no sealed refresh token on B's identity: {item:?}");
+
+    // Deleting the user revokes it at Apple, again signed with B's team key.
+    let resp = t
+        .http
+        .delete(format!("{}/v1.1/instances/{B}/user/", t.base))
+        .header("x-api-key", &b_key)
+        .header("x-user-key", &user_key)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(resp.status().as_u16(), 204);
+    let revoked: Vec<(String, bool)> =
+        t.emulator.apple_refresh_tokens(&sub).into_iter().map(|r| (r.token, r.revoked)).collect();
+    assert_eq!(revoked, [(refresh, true)], "not revoked at Apple with B's team key");
+    t.assert_logs_clean();
+}
+
+/// B's stored team key that is not a Sign in with Apple key (or does not open): B's Apple code
+/// is not exchanged (fail closed, logged without the key), never with the deployment's key in
+/// its place; the login itself goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_apple_team_key_that_is_not_a_p256_key_fails_closed() {
+    let key = new_key();
+    remember(&key);
+    let t = spawn_app_with(|v| key_vars(v, (&key, 1), None)).await;
+    // The deployment's team claims B's client id too: only B's own (broken) key may be used.
+    t.emulator.add_apple_team(emulator::AppleTeam {
+        team_id: APPLE_TEAM_ID.into(),
+        key_id: APPLE_KEY_ID.into(),
+        public_key_pem: APPLE_PUBLIC_KEY.into(),
+        client_ids: vec![OTHER_APPLE_CLIENT_ID.into()],
+    });
+    let b_key = t.open_instance(B).await;
+    let rsa = include_str!("../../tools/emulator/keys/key-1.pem");
+    put_raw_apple_team_app(&t, &key, rsa).await;
+    let sub = t.emulator.create_oidc_user(OidcProvider::Apple, "Bad Key", None, false);
+    let token = t.emulator.issue_id_token(OidcProvider::Apple, &sub, OTHER_APPLE_CLIENT_ID, Some("n"));
+    let code = t.emulator.apple_authorization_code(&sub, OTHER_APPLE_CLIENT_ID);
+    t.remember(&token);
+    t.remember(&code);
+    let body = json!({ "access_token": token, "nonce": "n", "authorization_code": code });
+    let (status, body) = t.syncano_in(B, &b_key, "apple", body).await;
+    assert_eq!(status, 200, "{body}");
+    t.remember(body["user_key"].as_str().unwrap_or_default());
+    assert!(t.emulator.apple_refresh_tokens(&sub).is_empty(), "exchanged with another key than B's");
+    t.assert_logs_clean();
+}

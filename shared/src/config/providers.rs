@@ -121,6 +121,7 @@ impl super::Config {
     /// to an app.
     pub fn for_instance(&self, apps: &crate::domain::instance_apps::InstanceApps) -> super::Config {
         use crate::domain::identity::Provider;
+        use crate::domain::instance_apps::AppleTeamKey;
         let mut c = self.clone();
         let u = &self.provider_urls;
         for app in &apps.apps {
@@ -161,7 +162,23 @@ impl super::Config {
                     })
                 }
                 Provider::Apple => {
-                    c.apple = Some(AppleConfig { client_ids: app.ids.clone(), jwks_url: u.apple_jwks.clone() })
+                    c.apple = Some(AppleConfig { client_ids: app.ids.clone(), jwks_url: u.apple_jwks.clone() });
+                    // The app's own team key signs its code exchange and revocation (Apple's
+                    // endpoints and REFRESH_TOKEN_KEY the deployment's); one that is refused:
+                    // none at all, never the deployment's key in its place. Without one: the
+                    // deployment's team key (the same team).
+                    match &app.team_key {
+                        None => {}
+                        Some(AppleTeamKey::Refused) => c.apple_revocation = None,
+                        Some(AppleTeamKey::Own { team_id, key_id, private_key }) => {
+                            c.apple_revocation = self.apple_revocation.as_ref().map(|d| AppleRevocationConfig {
+                                team_id: team_id.clone(),
+                                key_id: key_id.clone(),
+                                private_key: private_key.clone(),
+                                ..d.clone()
+                            })
+                        }
+                    }
                 }
                 Provider::GitHub => {
                     c.github = app.secret.clone().map(|client_secret| GitHubConfig {

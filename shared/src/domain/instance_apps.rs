@@ -26,6 +26,35 @@ pub struct OwnApp {
     /// Facebook app secret, X consumer secret, GitHub client secret (required), LinkedIn client
     /// secret (optional: without it only ID tokens are accepted); Google and Apple have none.
     pub secret: Option<Secret>,
+    /// Apple only: the app's own developer team key (another team's app than the deployment's),
+    /// which signs the client secrets of its code exchange and revocation. `None`: the
+    /// deployment's team key (`APPLE_TEAM_ID`...), the same team.
+    pub team_key: Option<AppleTeamKey>,
+}
+
+/// An instance's own Apple team key: team id, key id and the `.p8` (sealed under
+/// `INSTANCE_SECRETS_KEY` at rest, bound to [`secret_aad`]).
+#[derive(Clone, PartialEq, Eq)]
+pub enum AppleTeamKey {
+    Own {
+        team_id: String,
+        key_id: String,
+        private_key: Secret,
+    },
+    /// Stored but unusable (does not open, or not a P-256 PKCS#8 key): the instance's Apple code
+    /// exchange and revocation fail closed, never with the deployment's key in its place.
+    Refused,
+}
+
+impl std::fmt::Debug for AppleTeamKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AppleTeamKey::Own { team_id, key_id, .. } => {
+                write!(f, "Own {{ team_id: {team_id:?}, key_id: {key_id:?}, private_key: <redacted> }}")
+            }
+            AppleTeamKey::Refused => write!(f, "Refused"),
+        }
+    }
 }
 
 impl std::fmt::Debug for OwnApp {
@@ -34,6 +63,7 @@ impl std::fmt::Debug for OwnApp {
             .field("provider", &self.provider)
             .field("ids", &self.ids)
             .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("team_key", &self.team_key)
             .finish()
     }
 }
@@ -51,6 +81,8 @@ pub enum OwnAppError {
     NoSecret,
     #[error("the secret is 1-1024 visible ASCII characters")]
     BadSecret,
+    #[error("a team key is Apple's only: a team id and key id (1-256 visible ASCII characters) and the Sign in with Apple key, a P-256 private key in PKCS#8 PEM (the .p8)")]
+    BadTeamKey,
 }
 
 /// What a provider's app has: several ids or one, a secret required, optional or none; `None`
@@ -88,7 +120,24 @@ impl OwnApp {
             }
             _ => {}
         }
-        Ok(OwnApp { provider, ids, secret })
+        Ok(OwnApp { provider, ids, secret, team_key: None })
+    }
+
+    /// This Apple app with its own team key, checked as the deployment's is at cold start
+    /// (ES256, P-256, PKCS#8 PEM; literal `\n`s taken as newlines).
+    pub fn with_team_key(self, team_id: &str, key_id: &str, pem: &Secret) -> Result<OwnApp, OwnAppError> {
+        let pem = pem.expose().trim().replace("\\n", "\n");
+        let ok = self.provider == Provider::Apple
+            && valid_id(team_id)
+            && valid_id(key_id)
+            && crate::domain::apple_key::signing_key(&pem).is_some();
+        if !ok {
+            return Err(OwnAppError::BadTeamKey);
+        }
+        let private_key = Secret::new(pem);
+        let team_key =
+            Some(AppleTeamKey::Own { team_id: team_id.to_string(), key_id: key_id.to_string(), private_key });
+        Ok(OwnApp { team_key, ..self })
     }
 
     /// The first (or only) id.
@@ -146,5 +195,19 @@ mod tests {
         assert_eq!(OwnApp::new(Provider::Twitter, id("k"), Some(Secret::new("a b"))), Err(OwnAppError::BadSecret));
         let shown = format!("{:?}", OwnApp::new(Provider::Twitter, id("k"), Some(Secret::new("topsecret"))));
         assert!(!shown.contains("topsecret"), "{shown}");
+    }
+
+    #[test]
+    fn an_apple_team_key_is_a_p256_pkcs8_key_of_apple_apps_only() {
+        let p8 = Secret::new(include_str!("../../../tools/emulator/keys/apple-other-team.p8"));
+        let apple = OwnApp::new(Provider::Apple, vec!["com.example.other".into()], None).expect("app");
+        let with = apple.clone().with_team_key("OTHERTEAM1", "OTHERKEY01", &p8).expect("a .p8");
+        let shown = format!("{with:?}");
+        assert!(shown.contains("OTHERTEAM1") && !shown.contains("PRIVATE KEY"), "{shown}");
+        let rsa = Secret::new(include_str!("../../../tools/emulator/keys/key-1.pem"));
+        assert_eq!(apple.clone().with_team_key("T", "K", &rsa), Err(OwnAppError::BadTeamKey), "RSA");
+        assert_eq!(apple.clone().with_team_key("", "K", &p8), Err(OwnAppError::BadTeamKey));
+        let google = OwnApp::new(Provider::Google, vec!["g".into()], None).expect("app");
+        assert_eq!(google.with_team_key("T", "K", &p8), Err(OwnAppError::BadTeamKey), "Apple only");
     }
 }

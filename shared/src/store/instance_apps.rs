@@ -20,7 +20,7 @@ use crate::config::{ClaimNames, CustomOidcConfig, JwksSource, MicrosoftConfig, U
 use crate::domain::clock;
 use crate::domain::identity::Provider;
 use crate::domain::instance::InstanceName;
-use crate::domain::instance_apps::{secret_aad, InstanceApps, OwnApp};
+use crate::domain::instance_apps::{secret_aad, AppleTeamKey, InstanceApps, OwnApp};
 use crate::domain::sealing::SealingKeys;
 
 /// Most custom OpenID Connect providers one instance may have (its item stays far below
@@ -284,6 +284,42 @@ impl UserStore {
     }
 }
 
+/// An Apple app's own team key (`team_id`, `key_id`, `team_key` sealed like a secret): `None`
+/// without one; [`AppleTeamKey::Refused`] when it does not open or is not a Sign in with Apple
+/// key (logged without the key: that instance's Apple exchange and revocation fail closed).
+fn team_key_of(
+    instance: &InstanceName,
+    value: &AttributeValue,
+    app_id: &str,
+    keys: Option<&SealingKeys>,
+) -> Option<AppleTeamKey> {
+    let map = value.as_m().ok()?;
+    if !map.contains_key(TEAM_KEY) && !map.contains_key("team_id") && !map.contains_key("key_id") {
+        return None;
+    }
+    let text = |name: &str| map.get(name).and_then(|v| v.as_s().ok()).cloned();
+    let opened = (|| {
+        let (team_id, key_id, sealed) =
+            (text("team_id").ok_or("no team_id")?, text("key_id").ok_or("no key_id")?, text(TEAM_KEY).ok_or("no key")?);
+        let keys = keys.ok_or("INSTANCE_SECRETS_KEY is not configured")?;
+        let pem = keys
+            .open(&sealed, &secret_aad(instance.as_str(), Provider::Apple, app_id))
+            .map_err(|_| "the key does not open")?;
+        let app = OwnApp::new(Provider::Apple, vec![app_id.to_string()], None).map_err(|_| "bad app id")?;
+        app.with_team_key(&team_id, &key_id, &pem).map_err(|_| "not a Sign in with Apple key (P-256, PKCS#8)")
+    })();
+    match opened {
+        Ok(app) => app.team_key,
+        Err(why) => {
+            tracing::error!(%instance, provider = "apple", why, "an instance's own Apple team key cannot be used: its code exchange and revocation fail closed");
+            Some(AppleTeamKey::Refused)
+        }
+    }
+}
+
+/// The attribute of an Apple app's own team key (the `.p8`, sealed).
+const TEAM_KEY: &str = "team_key";
+
 /// The built-in providers' apps of an instance's item, secrets opened by `keys`.
 fn apps_of_item(
     instance: &InstanceName,
@@ -309,7 +345,11 @@ fn apps_of_item(
                     Some(keys.open(&sealed, &aad).map_err(|e| sealed_err(e.to_string()))?)
                 }
             };
-            apps.push(OwnApp::new(provider, ids, secret).map_err(|_| StoreError::Corrupt("instance app"))?);
+            let mut app = OwnApp::new(provider, ids, secret).map_err(|_| StoreError::Corrupt("instance app"))?;
+            if provider == Provider::Apple {
+                app.team_key = team_key_of(instance, value, &first, keys);
+            }
+            apps.push(app);
         }
         Ok(InstanceApps { apps })
     }
@@ -336,6 +376,17 @@ impl UserStore {
                 why: e.to_string(),
             })?;
             value.insert("secret".to_string(), s(sealed));
+        }
+        if let Some(AppleTeamKey::Own { team_id, key_id, private_key }) = &app.team_key {
+            let aad = secret_aad(instance.as_str(), app.provider, app.id());
+            let sealed = keys.seal(private_key, &aad).map_err(|e| InstanceAppsError::Sealed {
+                instance: instance.to_string(),
+                provider: app.provider.as_str(),
+                why: e.to_string(),
+            })?;
+            value.insert("team_id".to_string(), s(team_id.as_str()));
+            value.insert("key_id".to_string(), s(key_id.as_str()));
+            value.insert(TEAM_KEY.to_string(), s(sealed));
         }
         self.client
             .update_item()
@@ -381,32 +432,36 @@ impl UserStore {
         let mut resealed = 0;
         for provider in Provider::ALL {
             let Some(value) = item.get(provider.as_str()) else { continue };
-            let (ids, Some(sealed)) = app_of(value)? else { continue };
-            let aad = secret_aad(instance.as_str(), provider, ids.first().map(String::as_str).unwrap_or_default());
-            let sealed_err = |why: String| InstanceAppsError::Sealed {
-                instance: instance.to_string(),
-                provider: provider.as_str(),
-                why,
-            };
-            let plain = keys.open(&sealed, &aad).map_err(|e| sealed_err(e.to_string()))?;
-            let resealed_value = keys.seal(&plain, &aad).map_err(|e| sealed_err(e.to_string()))?;
-            let out = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(keys::instance_apps(instance)))
-                .update_expression("SET #p.#s = :new")
-                .condition_expression("#p.#s = :old")
-                .expression_attribute_names("#p", provider.as_str())
-                .expression_attribute_names("#s", "secret")
-                .expression_attribute_values(":new", s(resealed_value))
-                .expression_attribute_values(":old", s(sealed))
-                .send()
-                .await;
-            match out {
-                Ok(_) => resealed += 1,
-                Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
-                Err(e) => return Err(classify("UpdateItem", e).into()),
+            let (ids, secret) = app_of(value)?;
+            let team_key = value.as_m().ok().and_then(|m| m.get(TEAM_KEY)).and_then(|v| v.as_s().ok()).cloned();
+            for (attribute, sealed) in [("secret", secret), (TEAM_KEY, team_key)] {
+                let Some(sealed) = sealed else { continue };
+                let aad = secret_aad(instance.as_str(), provider, ids.first().map(String::as_str).unwrap_or_default());
+                let sealed_err = |why: String| InstanceAppsError::Sealed {
+                    instance: instance.to_string(),
+                    provider: provider.as_str(),
+                    why,
+                };
+                let plain = keys.open(&sealed, &aad).map_err(|e| sealed_err(e.to_string()))?;
+                let resealed_value = keys.seal(&plain, &aad).map_err(|e| sealed_err(e.to_string()))?;
+                let out = self
+                    .client
+                    .update_item()
+                    .table_name(&self.table)
+                    .set_key(Some(keys::instance_apps(instance)))
+                    .update_expression("SET #p.#s = :new")
+                    .condition_expression("#p.#s = :old")
+                    .expression_attribute_names("#p", provider.as_str())
+                    .expression_attribute_names("#s", attribute)
+                    .expression_attribute_values(":new", s(resealed_value))
+                    .expression_attribute_values(":old", s(sealed))
+                    .send()
+                    .await;
+                match out {
+                    Ok(_) => resealed += 1,
+                    Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
+                    Err(e) => return Err(classify("UpdateItem", e).into()),
+                }
             }
         }
         Ok(resealed)

@@ -107,7 +107,7 @@ impl App {
         let providers = self.providers_for(instance).await?;
         let verified = providers.verify(provider, creds).await?;
         let code = creds.authorization_code.as_ref();
-        let exchanged = self.exchange_apple_code(&verified.identity, creds.id_token.as_ref(), code).await?;
+        let exchanged = self.exchange_apple_code(&providers, &verified.identity, creds.id_token.as_ref(), code).await?;
         let subject = verified.identity.subject.clone();
         let user = self.find_or_create_user(instance, &providers, verified, creds, may_create).await?;
         if let Some((client_id, refresh_token)) = exchanged {

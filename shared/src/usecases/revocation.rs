@@ -76,7 +76,7 @@ impl App {
     ) -> Result<RevocationPlan, UseCaseError> {
         let serving = self.providers_for(instance).await?;
         let mut providers = Vec::new();
-        if self.providers.apple_tokens.is_some() && reason != DeletionReason::Apple {
+        if serving.apple_tokens.is_some() && reason != DeletionReason::Apple {
             providers.push(Provider::Apple.as_str());
         }
         if serving.facebook.is_some() && reason != DeletionReason::Facebook {
@@ -181,9 +181,18 @@ impl App {
         }
     }
 
+    /// Apple's refresh token revoked with the instance's Apple team key (its own app's team's,
+    /// else the deployment's: [`App::providers_for`]).
     async fn revoke_apple(&self, p: &PendingRevocation) -> Result<(), ProviderError> {
+        let Some(instance) = InstanceName::parse(&p.instance) else {
+            return Err(ProviderError::Rejected("not an instance name".into()));
+        };
+        let serving = self
+            .providers_for(&instance)
+            .await
+            .map_err(|e| ProviderError::Unavailable(format!("the instance's apps could not be read: {e}")))?;
         let (Some(apple), Some(key)) =
-            (&self.providers.apple_tokens, self.config.apple_revocation.as_ref().map(|c| &c.refresh_token_key))
+            (&serving.apple_tokens, self.config.apple_revocation.as_ref().map(|c| &c.refresh_token_key))
         else {
             return Err(ProviderError::NotServed);
         };
@@ -199,13 +208,15 @@ impl App {
     /// At an Apple sign-in with an authorization code: exchanges it (before the user is looked
     /// up). `Err`: the code belongs to someone else (a refused login). `Ok(None)`: no code, no
     /// revocation configured, or the exchange failed (logged; the login goes on).
+    /// Signed with the instance's Apple team key (`providers`: [`App::providers_for`]).
     pub(crate) async fn exchange_apple_code(
         &self,
+        providers: &crate::providers::Providers,
         identity: &VerifiedIdentity,
         id_token: Option<&Secret>,
         code: Option<&Secret>,
     ) -> Result<Option<(String, Secret)>, UseCaseError> {
-        let (Some(code), Some(apple)) = (code, &self.providers.apple_tokens) else { return Ok(None) };
+        let (Some(code), Some(apple)) = (code, &providers.apple_tokens) else { return Ok(None) };
         if identity.provider != Provider::Apple {
             return Ok(None);
         }

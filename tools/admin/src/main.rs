@@ -53,6 +53,12 @@ const USAGE: &str = "usage:
                                      sealed under INSTANCE_SECRETS_KEY (from the environment).
                                      Tokens of other apps are refused there from then on (after
                                      API_KEY_CACHE_SECS where an environment keeps the old)
+  admin set-provider INSTANCE apple --id ID [--id ID ...] --team-id TEAM --key-id KEY [--secret-file FILE]
+                                     the instance's own Apple app of another developer team:
+                                     its team's Sign in with Apple key (the .p8, from FILE or
+                                     stdin; a P-256 PKCS#8 key, checked) signs its code exchange
+                                     and revocation, sealed under INSTANCE_SECRETS_KEY. Without
+                                     --team-id/--key-id the deployment's team key is used
   admin set-provider INSTANCE microsoft --tenant TENANT --client-id ID [--client-id ID ...]
                                      give the instance its own Microsoft app: TENANT is common,
                                      organizations, consumers or a tenant id (GUID); the client
@@ -262,9 +268,17 @@ async fn run(args: &[String]) -> Result<(), String> {
                 .into_iter()
                 .find(|p| p.as_str() == provider.as_str())
                 .ok_or("PROVIDER is one of facebook, google, twitter, linkedin, apple, github")?;
-            let (ids, secret_file) = provider_flags(flags)?;
+            let (ids, secret_file, team) = provider_flags(flags)?;
             let secret = if OwnApp::takes_secret(provider) { read_secret(secret_file.as_deref())? } else { None };
-            let app = OwnApp::new(provider, ids, secret).map_err(|e| e.to_string())?;
+            let mut app = OwnApp::new(provider, ids, secret).map_err(|e| e.to_string())?;
+            match team {
+                (Some(team_id), Some(key_id)) if provider == shared::Provider::Apple => {
+                    let pem = read_secret(secret_file.as_deref())?.ok_or("the team's .p8 key is required")?;
+                    app = app.with_team_key(&team_id, &key_id, &pem).map_err(|e| e.to_string())?;
+                }
+                (None, None) => {}
+                _ => return Err("--team-id and --key-id go together, with apple only".into()),
+            }
             let keys = instance_secrets_key()?;
             store.put_instance_app(&instance, &app, &keys).await.map_err(|e| e.to_string())?;
             println!("{instance} has its own {provider} app: {}", app.ids.join(", "));
@@ -285,7 +299,14 @@ async fn run(args: &[String]) -> Result<(), String> {
             }
             for app in apps.apps {
                 let secret = if app.secret.is_some() { " (secret sealed)" } else { "" };
-                println!("{}\t{}{secret}", app.provider, app.ids.join(","));
+                let team = match &app.team_key {
+                    Some(shared::domain::instance_apps::AppleTeamKey::Own { team_id, key_id, .. }) => {
+                        format!(" (team {team_id}, key {key_id} sealed)")
+                    }
+                    Some(shared::domain::instance_apps::AppleTeamKey::Refused) => " (team key unusable)".to_string(),
+                    None => String::new(),
+                };
+                println!("{}\t{}{secret}{team}", app.provider, app.ids.join(","));
             }
             if let Some(ms) = &oidc.microsoft {
                 println!("microsoft\t{}\ttenant {}", ms.client_ids.join(","), ms.tenant.segment());
@@ -397,18 +418,23 @@ fn describe_oidc(c: &shared::config::CustomOidcConfig) -> String {
     )
 }
 
-/// `--id ID` (repeated) and `--secret-file FILE` of `set-provider`.
-fn provider_flags(flags: &[String]) -> Result<(Vec<String>, Option<String>), String> {
-    let (mut ids, mut file) = (Vec::new(), None);
+/// Apple's `--team-id` and `--key-id` of `set-provider`.
+type TeamFlags = (Option<String>, Option<String>);
+
+/// `--id ID` (repeated), `--secret-file FILE` and Apple's `--team-id`/`--key-id` of `set-provider`.
+fn provider_flags(flags: &[String]) -> Result<(Vec<String>, Option<String>, TeamFlags), String> {
+    let (mut ids, mut file, mut team_id, mut key_id) = (Vec::new(), None, None, None);
     let mut args = flags.iter();
     while let Some(flag) = args.next() {
         match (flag.as_str(), args.next()) {
             ("--id" | "--app-id" | "--client-id" | "--consumer-key", Some(v)) => ids.push(v.clone()),
             ("--secret-file", Some(v)) if file.is_none() => file = Some(v.clone()),
+            ("--team-id", Some(v)) if team_id.is_none() => team_id = Some(v.clone()),
+            ("--key-id", Some(v)) if key_id.is_none() => key_id = Some(v.clone()),
             _ => return Err(USAGE.to_string()),
         }
     }
-    Ok((ids, file))
+    Ok((ids, file, (team_id, key_id)))
 }
 
 /// The app secret, from `file` or stdin (never an argument: it would be in the shell's

@@ -353,6 +353,14 @@ async fn own_provider_apps_are_managed_from_the_command_line() {
     stdout(&admin_with(&table, &["set-provider", "acme", "github", "--id", "gh-client", "--secret-file", &path], &v1));
     let _ = std::fs::remove_file(&file);
     stdout(&admin_with(&table, &["set-provider", "acme", "google", "--id", "web.apps", "--id", "ios.apps"], &v1));
+    // An Apple app of another team: its .p8 from stdin, checked (an RSA key is refused), sealed.
+    let p8 = include_str!("../../emulator/keys/apple-other-team.p8");
+    let apple =
+        ["set-provider", "acme", "apple", "--id", "com.acme", "--team-id", "OTHERTEAM1", "--key-id", "OTHERKEY01"];
+    let rsa = include_str!("../../emulator/keys/key-1.pem");
+    assert!(!admin_stdin(&table, &apple, &v1, rsa).status.success(), "an RSA key is no Sign in with Apple key");
+    stdout(&admin_stdin(&table, &apple, &v1, p8));
+    let p8_body: String = p8.lines().filter(|l| !l.starts_with("-----")).collect();
     // No secret given (empty stdin), a secret as an argument, no key: refused.
     assert!(!admin_stdin(&table, &["set-provider", "acme", "twitter", "--id", "k"], &v1, "").status.success());
     assert!(!admin_with(&table, &["set-provider", "acme", "twitter", "--id", "k", "on-the-command-line"], &v1)
@@ -363,6 +371,7 @@ async fn own_provider_apps_are_managed_from_the_command_line() {
     let shown = stdout(&admin_with(&table, &["show-providers", "acme"], &v1));
     assert!(shown.contains("facebook\t1234 (secret sealed)"), "{shown}");
     assert!(shown.contains("google\tweb.apps,ios.apps"), "{shown}");
+    assert!(shown.contains("apple\tcom.acme (team OTHERTEAM1, key OTHERKEY01 sealed)"), "{shown}");
     assert!(!shown.contains(fb_secret) && !shown.contains(gh_secret), "{shown}");
     let raw = dynamo
         .get_item()
@@ -374,6 +383,7 @@ async fn own_provider_apps_are_managed_from_the_command_line() {
         .expect("get");
     let raw = format!("{:?}", raw.item);
     assert!(!raw.contains(fb_secret) && !raw.contains(gh_secret) && raw.contains("v2.1."), "{raw}");
+    assert!(!raw.contains(&p8_body) && !raw.contains(&p8_body[..40]) && raw.contains("OTHERTEAM1"), "{raw}");
 
     // Rotation: version 2 current, 1 previous; reseal; then version 2 alone opens them all.
     let rotated = [
@@ -382,7 +392,7 @@ async fn own_provider_apps_are_managed_from_the_command_line() {
         ("INSTANCE_SECRETS_KEY_PREVIOUS", key1),
         ("INSTANCE_SECRETS_KEY_PREVIOUS_VERSION", "1"),
     ];
-    assert!(stdout(&admin_with(&table, &["reseal", "acme"], &rotated)).contains("re-sealed 2 secrets"));
+    assert!(stdout(&admin_with(&table, &["reseal", "acme"], &rotated)).contains("re-sealed 3 secrets"));
     let v2 = shared::domain::sealing::SealingKeys::new(
         (2, shared::domain::sealing::SealingKey::from_base64(key2).expect("key")),
         None,
@@ -390,6 +400,12 @@ async fn own_provider_apps_are_managed_from_the_command_line() {
     let apps = store.instance_apps(&acme, Some(&v2)).await.expect("opens with the new key alone");
     let fb = apps.get(Provider::Facebook).and_then(|a| a.secret.as_ref()).map(|s| s.expose().to_string());
     assert_eq!(fb.as_deref(), Some(fb_secret));
+    let team = apps.get(Provider::Apple).and_then(|a| a.team_key.clone());
+    assert!(
+        matches!(&team, Some(shared::domain::instance_apps::AppleTeamKey::Own { team_id, private_key, .. })
+            if team_id == "OTHERTEAM1" && private_key.expose().trim() == p8.trim()),
+        "{team:?}"
+    );
 
     stdout(&admin(&table, &["remove-provider", "acme", "facebook"]));
     assert!(!admin(&table, &["remove-provider", "acme", "facebook"]).status.success(), "already gone");

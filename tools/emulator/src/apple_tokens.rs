@@ -62,7 +62,9 @@ struct Data {
 }
 
 pub(crate) struct AppleTokens {
-    team: Option<AppleTeam>,
+    /// The teams Apple knows: ours (the configuration's) and any a test registers
+    /// ([`AppleTokens::add_team`]: an instance's own app of another team).
+    teams: Mutex<Vec<AppleTeam>>,
     data: Mutex<Data>,
     revoke_failures: AtomicU64,
     pub(crate) exchanges: AtomicU64,
@@ -72,7 +74,7 @@ pub(crate) struct AppleTokens {
 impl AppleTokens {
     pub(crate) fn new(team: Option<AppleTeam>) -> AppleTokens {
         AppleTokens {
-            team,
+            teams: Mutex::new(team.into_iter().collect()),
             data: Mutex::new(Data::default()),
             revoke_failures: AtomicU64::new(0),
             exchanges: AtomicU64::new(0),
@@ -95,12 +97,15 @@ impl AppleTokens {
         self.revoke_failures.store(count, Ordering::SeqCst);
     }
 
-    /// Checks a client secret for `client_id`.
+    /// Registers another team (its key and client ids), as Apple knows every developer team.
+    pub(crate) fn add_team(&self, team: AppleTeam) {
+        lock(&self.teams).push(team);
+    }
+
+    /// Checks a client secret for `client_id`: signed with the key of the team that owns it.
     fn client_ok(&self, client_id: &str, secret: &str) -> bool {
-        let Some(team) = &self.team else { return false };
-        if !team.client_ids.iter().any(|c| c == client_id) {
-            return false;
-        }
+        let teams = lock(&self.teams).clone();
+        let Some(team) = teams.iter().find(|t| t.client_ids.iter().any(|c| c == client_id)) else { return false };
         let Some(point) = spki_point(&team.public_key_pem) else { return false };
         let Ok(header) = jsonwebtoken::decode_header(secret) else { return false };
         if header.alg != jsonwebtoken::Algorithm::ES256 || header.kid.as_deref() != Some(team.key_id.as_str()) {

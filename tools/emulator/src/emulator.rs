@@ -375,6 +375,12 @@ impl Emulator {
         self.shared.apple_tokens.refresh_tokens_of(sub)
     }
 
+    /// Registers another Apple developer team (its key id, public key and client ids): the token
+    /// and revoke endpoints take the client secrets of its client ids signed with its key only.
+    pub fn add_apple_team(&self, team: AppleTeam) {
+        self.shared.apple_tokens.add_team(team);
+    }
+
     /// The next `count` calls of `/apple/auth/revoke` answer 503.
     pub fn fail_apple_revocations(&self, count: u64) {
         self.shared.apple_tokens.fail_revocations(count);
