@@ -164,17 +164,24 @@ impl App {
         }
     }
 
+    /// The verifiers and our own provider clients of a pending revocation's instance.
+    async fn revocation_providers(
+        &self,
+        p: &PendingRevocation,
+    ) -> Result<crate::usecases::instance_providers::ServingProviders<'_>, ProviderError> {
+        let Some(instance) = InstanceName::parse(&p.instance) else {
+            return Err(ProviderError::Rejected("not an instance name".into()));
+        };
+        self.providers_for(&instance)
+            .await
+            .map_err(|e| ProviderError::Unavailable(format!("the instance's apps could not be read: {e}")))
+    }
+
     /// Facebook's permissions withdrawn with the app the identity was made with: the
     /// instance's own app when it has one, else the deployment's ([`App::providers_for`]; an
     /// instance serves only one app at a provider, so its identities are that app's).
     async fn revoke_facebook(&self, p: &PendingRevocation) -> Result<(), ProviderError> {
-        let Some(instance) = InstanceName::parse(&p.instance) else {
-            return Err(ProviderError::Rejected("not an instance name".into()));
-        };
-        let serving = self
-            .providers_for(&instance)
-            .await
-            .map_err(|e| ProviderError::Unavailable(format!("the instance's apps could not be read: {e}")))?;
+        let serving = self.revocation_providers(p).await?;
         match &serving.facebook {
             Some(fb) => fb.delete_permissions(&p.subject).await,
             None => Err(ProviderError::NotServed),
@@ -184,13 +191,7 @@ impl App {
     /// Apple's refresh token revoked with the instance's Apple team key (its own app's team's,
     /// else the deployment's: [`App::providers_for`]).
     async fn revoke_apple(&self, p: &PendingRevocation) -> Result<(), ProviderError> {
-        let Some(instance) = InstanceName::parse(&p.instance) else {
-            return Err(ProviderError::Rejected("not an instance name".into()));
-        };
-        let serving = self
-            .providers_for(&instance)
-            .await
-            .map_err(|e| ProviderError::Unavailable(format!("the instance's apps could not be read: {e}")))?;
+        let serving = self.revocation_providers(p).await?;
         let (Some(apple), Some(key)) =
             (&serving.apple_tokens, self.config.apple_revocation.as_ref().map(|c| &c.refresh_token_key))
         else {
