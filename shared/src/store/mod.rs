@@ -57,6 +57,7 @@ mod linking;
 mod revocations;
 mod sessions;
 mod subjects;
+pub mod sweep;
 mod user_ids;
 mod user_keys;
 mod users;
