@@ -248,3 +248,31 @@ async fn the_local_stack_serves_rocketchat_microsoft() {
     t.remember(answer["data"]["authToken"].as_str().unwrap_or_default());
     assert_eq!(answer["status"], "success");
 }
+
+/// Attack: requests without a valid API key at `oidc-{name}` backends of instance names an
+/// attacker invents must not make the fallback read each instance's configuration item
+/// (`INSTCONF#{instance}`): that read is for instances whose key checked, as Syncano checks the
+/// key before the backend. Before the fix each such request read `INSTCONF#` of its instance
+/// (a DynamoDB read per request, and the per-environment cache of instances filled by strangers).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strangers_at_custom_backends_never_read_instance_configurations() {
+    let (t, proxy) = spawn_app_behind_proxy().await;
+    for i in 0..4 {
+        let instance = format!("invented-{i}-{}", std::process::id());
+        let (status, body) =
+            t.syncano_in(&instance, "not-a-key", &format!("oidc-made-up-{i}"), json!({ "access_token": "x" })).await;
+        assert_eq!((status, body), (403, detail("No such API Key.")), "{instance}");
+    }
+    // Nor with the demo instance's name and a wrong key.
+    let (status, _) = t.syncano_in(INSTANCE, "not-a-key", "oidc-made-up", json!({ "access_token": "x" })).await;
+    assert_eq!(status, 403);
+    let reads: Vec<String> = proxy
+        .take()
+        .into_iter()
+        .flat_map(|call| call.keys.into_iter().map(move |k| format!("{} {}", call.operation, k.pk)))
+        .filter(|k| k.contains("INSTCONF#"))
+        .collect();
+    assert!(reads.is_empty(), "configuration read before the key check: {reads:?}");
+    // A client with the key still logs in at a configured custom backend: that path is unchanged
+    // (an_instances_custom_provider_logs_in_on_syncano_at_oidc_name_in_a_fresh_environment).
+}

@@ -10,7 +10,6 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use super::request::{api_key, path_param, request_data, user_key, BodyError};
 use super::{account, error_response, handle_user, respond, SyncanoError};
 use crate::domain::identity::Provider;
-use crate::domain::instance::InstanceName;
 use crate::entry::dialect::printable;
 use crate::entry::http::RequestLog;
 use crate::usecases::app::App;
@@ -68,7 +67,10 @@ pub fn allowed_methods(path: &str) -> Vec<&'static str> {
 /// it has not read yet: that configuration is read (as its logins read it: once per environment
 /// and cache period, kept even when it has none) and the name looked up again. Names are only
 /// ever learnt from configuration, never from a client; a failed read answers as an unknown
-/// backend (the login's own read will say what failed).
+/// backend (the login's own read will say what failed). The configuration is read only for a
+/// request whose API key the instance accepts (as Syncano checks the key before the backend; the
+/// answer is the environment's kept one): strangers inventing instance names make no read and
+/// fill no cache (`strangers_at_custom_backends_never_read_instance_configurations`).
 async fn fallback_backend(app: &App, req: &Request) -> Option<Provider> {
     let params = req.path_parameters_ref()?;
     let backend = params.first("backend")?;
@@ -78,7 +80,9 @@ async fn fallback_backend(app: &App, req: &Request) -> Option<Provider> {
     if !backend.starts_with("oidc-") {
         return None;
     }
-    let instance = params.first("instance").and_then(InstanceName::parse)?;
+    let instance = params.first("instance")?;
+    let api_key = api_key(req, &request_data(req)).ok()?;
+    let (instance, _) = account::check_api_key(app, instance, api_key.as_ref()).await.ok()?;
     app.providers_for(&instance).await.ok()?;
     Provider::from_syncano_backend(backend)
 }
