@@ -371,11 +371,8 @@ async fn providers_serve_the_configured_custom_issuers_and_microsoft_by_name() {
     let custom =
         CustomOidcConfig::new(&info.name, &info.issuer, vec![CLIENT_ID.into()], config.url_policy).expect("valid");
     let name = custom.name;
-    let providers = shared::providers::Providers::with_client(&config, &idp.http).with_custom_oidc(
-        vec![custom],
-        &idp.http,
-        &config,
-    );
+    let providers = shared::providers::Providers::with_shared(&config, &idp.http, &Default::default())
+        .with_custom_oidc(vec![custom], &idp.http, &config);
 
     let verified = providers.verify(Provider::Oidc(name), &id_token(&idp.token("acme-sso", json!({})))).await;
     assert_eq!(

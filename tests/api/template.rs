@@ -125,14 +125,8 @@ const GRANTS: &[(&str, &[&str], &[&str])] = &[
     (
         "RevocationRetryFunction",
         &["GetItem", "UpdateItem", "DeleteItem", "Query"],
-        &[
-            "apple-private-key",
-            "refresh-token-key",
-            "refresh-token-key-previous",
-            "facebook-app-secret",
-            "instance-secrets-key",
-            "instance-secrets-key-previous",
-        ],
+        // A deletion's secrets but the user keys' (no user key is read).
+        DELETION_SECRETS.split_at(2).1,
     ),
     // Apple's notifications: the identity (GetItem), Hide My Email's state and the identity's
     // removal (UpdateItem, DeleteItem), the sessions (Query on `USESS#`), or the whole deletion.

@@ -144,12 +144,12 @@ pub struct KeySets {
 
 /// Every asymmetric algorithm a key set keeps keys for (each verifier then pins its own).
 pub const ASYMMETRIC: [Algorithm; 9] = [
-    Algorithm::RS256,
-    Algorithm::RS384,
-    Algorithm::RS512,
-    Algorithm::PS256,
-    Algorithm::PS384,
-    Algorithm::PS512,
+    super::jwks::RSA_FAMILY[0],
+    super::jwks::RSA_FAMILY[1],
+    super::jwks::RSA_FAMILY[2],
+    super::jwks::RSA_FAMILY[3],
+    super::jwks::RSA_FAMILY[4],
+    super::jwks::RSA_FAMILY[5],
     Algorithm::ES256,
     Algorithm::ES384,
     Algorithm::EdDSA,

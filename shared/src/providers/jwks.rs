@@ -209,6 +209,10 @@ impl JwksCache {
     }
 }
 
+/// The algorithms an RSA key (`kty` `RSA`) may verify.
+pub const RSA_FAMILY: [Algorithm; 6] =
+    [Algorithm::RS256, Algorithm::RS384, Algorithm::RS512, Algorithm::PS256, Algorithm::PS384, Algorithm::PS512];
+
 /// The usable keys of a JWKS answer: for signatures, with a `kid`, usable for one of `accepted`
 /// (RSA for RS*/PS*, EC P-256/P-384 for ES256/ES384, OKP Ed25519 for EdDSA; the JWK's `alg`, when
 /// present, must be one of them and is then the only one the key verifies).
@@ -223,17 +227,7 @@ pub(crate) fn keys_from_body(
         .filter(|k| k.use_.as_deref().is_none_or(|u| u == "sig"))
         .filter_map(|k| {
             let (family, key): (&[Algorithm], _) = match (k.kty.as_str(), k.crv.as_deref()) {
-                ("RSA", _) => (
-                    &[
-                        Algorithm::RS256,
-                        Algorithm::RS384,
-                        Algorithm::RS512,
-                        Algorithm::PS256,
-                        Algorithm::PS384,
-                        Algorithm::PS512,
-                    ],
-                    DecodingKey::from_rsa_components(k.n.as_deref()?, k.e.as_deref()?).ok()?,
-                ),
+                ("RSA", _) => (&RSA_FAMILY, DecodingKey::from_rsa_components(k.n.as_deref()?, k.e.as_deref()?).ok()?),
                 ("EC", Some("P-256")) => {
                     (&[Algorithm::ES256], DecodingKey::from_ec_components(k.x.as_deref()?, k.y.as_deref()?).ok()?)
                 }

@@ -205,12 +205,8 @@ impl Providers {
         ProviderClients::new(config)?.providers(config)
     }
 
-    /// [`Providers::new`] with a given client (each verifier holds a clone of it).
-    pub fn with_client(config: &Config, http: &reqwest::Client) -> Providers {
-        Providers::with_shared(config, http, &Arc::default())
-    }
-
-    /// [`Providers::with_client`] whose verifiers take their key sets from `key_sets`: every
+    /// [`Providers::new`] with a given client (each verifier holds a clone of it), whose
+    /// verifiers take their key sets from `key_sets`: every
     /// `Providers` built with the same `key_sets` shares one cache per JWKS URL (an instance's own
     /// Google client ids are checked with the deployment's Google key set, fetched once; the
     /// custom issuers and Microsoft's tenants share theirs the same way).
