@@ -9,11 +9,13 @@
 pub mod apple;
 pub mod apple_notification;
 pub mod apple_tokens;
+pub mod clients;
 pub mod custom_oidc;
 pub mod discovery;
 pub mod facebook;
 pub mod github;
 pub mod google;
+pub mod http;
 pub mod jwks;
 pub mod jwt;
 pub mod linkedin;
@@ -23,10 +25,13 @@ pub mod twitter;
 
 pub use apple::AppleVerifier;
 pub use apple_tokens::AppleTokens;
+pub use clients::ProviderClients;
 pub use custom_oidc::CustomOidcVerifier;
 pub use facebook::FacebookVerifier;
 pub use github::GitHubVerifier;
 pub use google::GoogleVerifier;
+pub use http::http_client;
+pub(crate) use http::{display_name, http_url, is_header_safe, outage, parse_json, read, send, transport_error};
 pub use linkedin::LinkedInVerifier;
 pub use microsoft::MicrosoftVerifier;
 pub use twitter::TwitterVerifier;
@@ -323,65 +328,6 @@ impl Providers {
     }
 }
 
-/// What every [`Providers`] of an execution environment shares: the one HTTP client and the key
-/// sets by JWKS URL ([`discovery::KeySets`]: an instance with its own client ids at a provider
-/// uses the key set the deployment fetched, not a fetch of its own). Built once per cold start;
-/// [`ProviderClients::providers`] builds the verifiers of a configuration (the deployment's, or
-/// one instance's: `Config::for_instance`). The client is built at init when the deployment
-/// configures a provider, else when an instance's own app first needs it: a function that
-/// verifies no token (the session functions) never builds one.
-pub struct ProviderClients {
-    timeout: std::time::Duration,
-    http: std::sync::OnceLock<reqwest::Client>,
-    key_sets: Arc<discovery::KeySets>,
-}
-
-impl ProviderClients {
-    pub fn new(config: &Config) -> Result<ProviderClients, HttpClientError> {
-        let clients = ProviderClients {
-            timeout: config.provider_timeout,
-            http: std::sync::OnceLock::new(),
-            key_sets: Arc::default(),
-        };
-        if configures_any(config) {
-            clients.http()?;
-        }
-        Ok(clients)
-    }
-
-    /// The shared client, built on first use.
-    fn http(&self) -> Result<&reqwest::Client, HttpClientError> {
-        if let Some(http) = self.http.get() {
-            return Ok(http);
-        }
-        let built = http_client(self.timeout, crate::net::tls::provider_tls_config()?)
-            .map_err(|e| HttpClientError::Http(e.to_string()))?;
-        Ok(self.http.get_or_init(|| built))
-    }
-
-    /// [`ProviderClients::providers`] with the custom OpenID Connect providers `custom` added
-    /// (an instance's own: `Providers::with_custom_oidc`), on the same client and key sets.
-    pub fn providers_with_custom(
-        &self,
-        config: &Config,
-        custom: Vec<CustomOidcConfig>,
-    ) -> Result<Providers, HttpClientError> {
-        if custom.is_empty() {
-            return self.providers(config);
-        }
-        let http = self.http()?;
-        Ok(Providers::with_shared(config, http, &self.key_sets).with_custom_oidc(custom, http, config))
-    }
-
-    /// The verifiers of `config`'s providers, on the shared client and key sets.
-    pub fn providers(&self, config: &Config) -> Result<Providers, HttpClientError> {
-        if !configures_any(config) {
-            return Ok(Providers { key_sets: self.key_sets.clone(), ..Providers::none() });
-        }
-        Ok(Providers::with_shared(config, self.http()?, &self.key_sets))
-    }
-}
-
 /// A provider's verdict on a token. What only a second request to the provider tells, and only
 /// a new user needs (GitHub's verified email), is left for [`Providers::first_login`], so that a
 /// returning login costs one provider round trip.
@@ -407,74 +353,6 @@ pub struct Exchanged {
     /// The `sub` of the token response's ID token: must be the person who signed in.
     pub subject: String,
     pub refresh_token: Secret,
-}
-
-/// The one HTTP client of a cold start, shared by all provider verifiers: provider timeout as
-/// total request timeout, no redirects (a provider API never redirects a token check), TLS from
-/// [`crate::net::tls::provider_tls_config`] (compiled-in roots, no certificate store read).
-pub fn http_client(timeout: std::time::Duration, tls: rustls::ClientConfig) -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
-        .timeout(timeout)
-        .connect_timeout(timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("social-login/", env!("CARGO_PKG_VERSION")))
-        .build()
-}
-
-/// Classifies a transport error without its URL (which may carry a token or proof).
-pub(crate) fn transport_error(err: reqwest::Error) -> ProviderError {
-    if err.is_timeout() {
-        ProviderError::Timeout
-    } else {
-        ProviderError::Unavailable(err.without_url().to_string())
-    }
-}
-
-/// Sends a request and reads at most [`MAX_PROVIDER_BODY`] bytes of the answer.
-pub(crate) async fn send(req: reqwest::RequestBuilder) -> Result<(reqwest::StatusCode, Vec<u8>), ProviderError> {
-    read(req.send().await.map_err(transport_error)?).await
-}
-
-/// Reads at most [`MAX_PROVIDER_BODY`] bytes of an answer.
-pub(crate) async fn read(mut resp: reqwest::Response) -> Result<(reqwest::StatusCode, Vec<u8>), ProviderError> {
-    let status = resp.status();
-    let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(transport_error)? {
-        if body.len() + chunk.len() > MAX_PROVIDER_BODY {
-            return Err(ProviderError::BadResponse("body too large".into()));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok((status, body))
-}
-
-/// The failure class of a non-2xx answer that is not a verdict on the token: 5xx and 429 are
-/// the provider's trouble; `None` means the caller decides (usually: rejected).
-pub(crate) fn outage(status: reqwest::StatusCode) -> Option<ProviderError> {
-    (status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS)
-        .then(|| ProviderError::Unavailable(format!("provider answered {status}")))
-}
-
-/// Parses a JSON answer, or calls it a bad response.
-pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ProviderError> {
-    serde_json::from_slice(body).map_err(|_| ProviderError::BadResponse(format!("{what} is not the expected JSON")))
-}
-
-/// A URL we are willing to store as an avatar.
-pub(crate) fn http_url(u: Option<String>) -> Option<String> {
-    u.filter(|u| (u.starts_with("https://") || u.starts_with("http://")) && u.len() <= 2048)
-}
-
-/// A non-blank display name.
-pub(crate) fn display_name(parts: &[Option<&str>]) -> Option<String> {
-    let joined = parts.iter().flatten().map(|s| s.trim()).filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" ");
-    (!joined.is_empty()).then_some(joined)
-}
-
-/// Whether `token` can travel as (part of) an HTTP header value unchanged: visible ASCII only.
-pub(crate) fn is_header_safe(token: &str) -> bool {
-    !token.is_empty() && token.bytes().all(|b| b.is_ascii_graphic())
 }
 
 #[cfg(test)]
