@@ -15,6 +15,7 @@ mod prices;
 mod report;
 mod scale;
 mod stack;
+mod workload;
 
 use std::process::ExitCode;
 
