@@ -1196,3 +1196,39 @@ fn the_route_throttles_are_ceilings_and_the_front_is_optional() {
     // Outside us-east-1 a CLOUDFRONT web ACL must be given (a rule stops the deploy otherwise).
     assert!(doc["Rules"]["FrontWebAclOutsideUsEast1"]["Assertions"].as_sequence().is_some());
 }
+
+/// The users table of `template.yaml` (`UsersTable`) and the multi-Region strongly consistent
+/// global table of `multi-region/global-table.yaml` (issue 33) have one key schema, one set of
+/// attributes and one `sweep` index; the global table is MRSC with no TTL (MRSC has none), and
+/// every replica keeps point-in-time recovery and deletion protection.
+#[test]
+fn the_global_table_is_the_users_table_in_mrsc_without_ttl() {
+    let load = |path: &str| -> Value {
+        serde_yaml::from_str(&std::fs::read_to_string(repo_root().join(path)).expect(path)).expect(path)
+    };
+    let single = load("template.yaml");
+    let global = load("multi-region/global-table.yaml");
+    let single = &single["Resources"]["UsersTable"]["Properties"];
+    let global = &global["Resources"]["UsersGlobalTable"]["Properties"];
+    for shape in ["AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode"] {
+        assert!(!single[shape].is_null(), "{shape}");
+        assert_eq!(single[shape], global[shape], "{shape} differs between the two tables");
+    }
+    assert_eq!(global["MultiRegionConsistency"], Value::from("STRONG"));
+    assert!(global["TimeToLiveSpecification"].is_null(), "MRSC has no TTL");
+    assert!(global["LocalSecondaryIndexes"].is_null(), "MRSC has no local secondary index");
+    assert!(global["StreamSpecification"].is_null());
+    let replicas = global["Replicas"].as_sequence().expect("replicas");
+    assert_eq!(replicas.len(), 3, "two replicas and an optional third");
+    let literal = |r: &Value| -> Value {
+        match r {
+            // `!If [HasThirdReplica, replica, !Ref AWS::NoValue]`
+            Value::Tagged(t) => t.value.as_sequence().and_then(|s| s.get(1)).cloned().expect("the third replica"),
+            other => other.clone(),
+        }
+    };
+    for replica in replicas.iter().map(literal) {
+        assert_eq!(replica["DeletionProtectionEnabled"], Value::from(true), "{replica:?}");
+        assert_eq!(replica["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], Value::from(true));
+    }
+}
