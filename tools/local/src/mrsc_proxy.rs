@@ -286,8 +286,7 @@ impl Shared {
     fn begin_write(&self, region: usize, items: Vec<ItemKey>) -> Option<u64> {
         let mut guard = lock(&self.in_flight);
         let (next, writes) = &mut *guard;
-        let conflict =
-            writes.iter().any(|w| w.region != region && w.items.iter().any(|i| items.contains(i)));
+        let conflict = writes.iter().any(|w| w.region != region && w.items.iter().any(|i| items.contains(i)));
         if conflict {
             return None;
         }
@@ -382,7 +381,10 @@ mod tests {
     #[test]
     fn writes_reads_and_refusals_are_told_apart() {
         let put = serde_json::json!({"TableName": "t", "Item": {"pk": {"S": "A"}, "sk": {"S": "B"}, "x": {"N": "1"}}});
-        assert_eq!(classify("PutItem", &put), Kind::Write(vec![("t".into(), r#"{"S":"A"}"#.into(), r#"{"S":"B"}"#.into())]));
+        assert_eq!(
+            classify("PutItem", &put),
+            Kind::Write(vec![("t".into(), r#"{"S":"A"}"#.into(), r#"{"S":"B"}"#.into())])
+        );
         let batch = serde_json::json!({"RequestItems": {"t": [
             {"PutRequest": {"Item": {"pk": {"S": "A"}, "sk": {"S": "B"}}}},
             {"DeleteRequest": {"Key": {"pk": {"S": "C"}, "sk": {"S": "D"}}}}
