@@ -239,6 +239,7 @@ async fn a_permanent_conflict_answers_503_in_the_dialect_and_writes_nothing() {
     ] {
         let resp = r.http.post(url).header("x-api-key", &r.api_key).json(&request).send().await.expect("answer");
         let status = resp.status().as_u16();
+        let request_id = resp.headers()["apigw-requestid"].to_str().expect("ascii").to_string();
         let retry_after: Option<u64> =
             resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
         let body: Value = resp.json().await.expect("JSON");
@@ -255,6 +256,9 @@ async fn a_permanent_conflict_answers_503_in_the_dialect_and_writes_nothing() {
             })
         };
         assert_eq!(body, want, "{dialect}");
+        let lines = crate::helpers::request_lines(&request_id);
+        assert_eq!(lines.len(), 1, "{dialect}: one request line: {lines:?}");
+        assert_eq!(lines[0]["Outcome"], "store_throttled", "{dialect}: {}", lines[0]);
     }
     let counts = r.proxy.counts("us-east-1");
     assert!(counts.conflicts >= 6, "every attempt of both logins conflicted: {counts:?}");
