@@ -4,6 +4,7 @@
 //! region ports ([`crate::mrsc_proxy`]) and the tests' region gateways use it.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::ConnectInfo;
@@ -17,6 +18,9 @@ pub struct KillableServer {
     addr: SocketAddr,
     accept: JoinHandle<()>,
     connections: Arc<Mutex<JoinSet<()>>>,
+    /// Set by [`KillableServer::kill`]: a connection the accept loop takes before its abort
+    /// lands is closed at once.
+    killed: Arc<AtomicBool>,
 }
 
 impl KillableServer {
@@ -27,9 +31,14 @@ impl KillableServer {
         let addr = listener.local_addr()?;
         let connections = Arc::new(Mutex::new(JoinSet::new()));
         let open = connections.clone();
+        let killed = Arc::new(AtomicBool::new(false));
+        let dead = killed.clone();
         let accept = tokio::spawn(async move {
             loop {
                 let Ok((stream, peer)) = listener.accept().await else { continue };
+                if dead.load(Ordering::SeqCst) {
+                    return;
+                }
                 let service = TowerToHyperService::new(router.clone().layer(axum::Extension(ConnectInfo(peer))));
                 let mut set = lock(&open);
                 // Reap the connections that ended, so the set holds only the open ones.
@@ -41,7 +50,7 @@ impl KillableServer {
                 });
             }
         });
-        Ok(KillableServer { addr, accept, connections })
+        Ok(KillableServer { addr, accept, connections, killed })
     }
 
     /// `http://127.0.0.1:{port}`.
@@ -52,6 +61,7 @@ impl KillableServer {
     /// Stops listening (the port refuses connections from now on) and drops every open
     /// connection, with whatever request it was serving.
     pub fn kill(&self) {
+        self.killed.store(true, Ordering::SeqCst);
         self.accept.abort();
         lock(&self.connections).abort_all();
     }
