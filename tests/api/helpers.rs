@@ -85,7 +85,7 @@ impl Write for LogWriter {
     }
 }
 
-fn capture_logs() {
+pub(crate) fn capture_logs() {
     static INIT: Once = Once::new();
     INIT.call_once(|| {
         tracing_subscriber::fmt()

@@ -21,7 +21,9 @@ pub enum StoreError {
     Unavailable(String),
     /// DynamoDB throttled a request past the SDK's own retries (a hot partition, the table's or
     /// the account's throughput; a transaction cancelled with `ThrottlingError`; keys a batch left
-    /// unprocessed): nothing of it was written, the caller may retry a little later (503).
+    /// unprocessed), or an MRSC table's `ReplicatedWriteConflictException` outlasted them (another
+    /// region kept writing the item): nothing of it was written, the caller may retry a little
+    /// later (503).
     #[error("DynamoDB throttled: {0}")]
     Throttled(String),
     /// Gave up after repeated write conflicts (503).
@@ -51,6 +53,9 @@ where
             StoreError::Unavailable(detail)
         }
         _ if err.code().is_some_and(|c| THROTTLING_CODES.contains(&c)) => StoreError::Throttled(detail),
+        // An MRSC table's write conflict with another region, past the SDK's retries (it retries
+        // it as modelled retryable): nothing written, retry a little later, as throttling.
+        _ if err.code() == Some(REPLICATED_WRITE_CONFLICT) => StoreError::Throttled(detail),
         SdkError::ServiceError(e) if cancelled_by_throttling(e.err()) => StoreError::Throttled(detail),
         SdkError::ServiceError(e) if e.raw().status().is_server_error() => StoreError::Unavailable(detail),
         _ if err.code().is_some_and(|c| retryable_codes.contains(&c)) => StoreError::Unavailable(detail),
@@ -62,6 +67,9 @@ where
 /// throughput exceeded, or the control plane's request rate.
 const THROTTLING_CODES: [&str; 3] =
     ["ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"];
+
+/// A write that another region of a multi-Region strongly consistent table was writing too.
+const REPLICATED_WRITE_CONFLICT: &str = "ReplicatedWriteConflictException";
 
 /// The cancellation reason of an item DynamoDB throttled inside a transaction.
 const THROTTLING_REASON: &str = "ThrottlingError";
@@ -127,6 +135,19 @@ mod tests {
         }
         assert!(matches!(classify("GetItem", get_error("InternalServerError", 500)), StoreError::Unavailable(_)));
         assert!(matches!(classify("GetItem", get_error("ValidationException", 400)), StoreError::Dynamo(_)));
+    }
+
+    #[test]
+    fn a_replicated_write_conflict_past_the_retries_is_throttled() {
+        use aws_sdk_dynamodb::operation::put_item::PutItemError;
+        use aws_sdk_dynamodb::types::error::ReplicatedWriteConflictException;
+        let conflict = ReplicatedWriteConflictException::builder()
+            .message("another region")
+            .meta(ErrorMetadata::builder().code(REPLICATED_WRITE_CONFLICT).build())
+            .build();
+        let err = SdkError::service_error(PutItemError::ReplicatedWriteConflictException(conflict), answer(400));
+        assert!(matches!(classify("PutItem", err), StoreError::Throttled(_)));
+        assert!(matches!(classify("GetItem", get_error(REPLICATED_WRITE_CONFLICT, 400)), StoreError::Throttled(_)));
     }
 
     #[test]

@@ -17,6 +17,7 @@ use crate::store::UserStore;
 use crate::usecases::access_cache::AccessCache;
 use crate::usecases::instance_providers::InstanceProviders;
 use crate::usecases::limiter::FailureLimiter;
+use crate::usecases::replication;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -88,7 +89,8 @@ impl App {
     pub async fn from_vars(vars: &HashMap<String, String>) -> Result<App, AppError> {
         let config = Config::from_lookup(|k| vars.get(k).cloned())?;
         let aws = match &config.dynamodb_endpoint {
-            Some(_) => local_sdk_config(),
+            // The local regions of the multi-region tests (issue 33) name their own `AWS_REGION`.
+            Some(_) => local_sdk_config(vars.get("AWS_REGION").map_or("us-east-1", String::as_str)),
             // Only the operator's tools get here (a laptop with profiles or SSO): the whole chain.
             None => aws_config::defaults(BehaviorVersion::latest()).http_client(tls::aws_http_client()?).load().await,
         };
@@ -146,21 +148,25 @@ async fn secrets_from_ssm(
 }
 
 /// The one place a DynamoDB client is configured: bounded attempts and operation (a hung
-/// DynamoDB must not eat the whole Lambda timeout), and the endpoint override, if any.
+/// DynamoDB must not eat the whole Lambda timeout), and the endpoint override, if any. Retries
+/// are the SDK's standard strategy (3 attempts, exponential backoff with jitter, the retry token
+/// bucket), which retries an MRSC table's `ReplicatedWriteConflictException` as modelled
+/// retryable; [`replication::ConflictCounter`] counts each conflict ([`replication`]).
 fn dynamodb_client(aws: &aws_config::SdkConfig, config: &Config) -> aws_sdk_dynamodb::Client {
     let mut dynamo = aws_sdk_dynamodb::config::Builder::from(aws)
-        .timeout_config(dynamodb_timeouts(config.dynamodb_attempt_timeout, config.dynamodb_timeout));
+        .timeout_config(dynamodb_timeouts(config.dynamodb_attempt_timeout, config.dynamodb_timeout))
+        .interceptor(replication::ConflictCounter);
     if let Some(endpoint) = &config.dynamodb_endpoint {
         dynamo = dynamo.endpoint_url(endpoint);
     }
     aws_sdk_dynamodb::Client::from_conf(dynamo.build())
 }
 
-/// DynamoDB Local's settings: static dummy credentials, us-east-1.
-fn local_sdk_config() -> aws_config::SdkConfig {
+/// DynamoDB Local's settings: static dummy credentials, `region`.
+fn local_sdk_config(region: &str) -> aws_config::SdkConfig {
     aws_config::SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
+        .region(aws_config::Region::new(region.to_owned()))
         .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
             aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "local"),
         ))
@@ -169,7 +175,7 @@ fn local_sdk_config() -> aws_config::SdkConfig {
 
 /// A DynamoDB client for DynamoDB Local at `endpoint` with the default timeouts (tools, tests).
 pub fn local_dynamodb_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
-    let conf = aws_sdk_dynamodb::config::Builder::from(&local_sdk_config())
+    let conf = aws_sdk_dynamodb::config::Builder::from(&local_sdk_config("us-east-1"))
         .endpoint_url(endpoint)
         .timeout_config(dynamodb_timeouts(
             Duration::from_millis(config::DEFAULT_DYNAMODB_ATTEMPT_TIMEOUT_MS),

@@ -160,7 +160,7 @@ const METRICS: [Metric; 4] = [
     Metric { name: RETURNING_LOGINS, unit: "Count" },
 ];
 
-fn namespace() -> &'static str {
+pub(crate) fn namespace() -> &'static str {
     static NAMESPACE: OnceLock<String> = OnceLock::new();
     NAMESPACE.get_or_init(|| {
         std::env::var(NAMESPACE_VARIABLE).ok().filter(|n| !n.trim().is_empty()).unwrap_or(DEFAULT_NAMESPACE.into())

@@ -12,6 +12,7 @@ pub mod facebook_callbacks;
 pub mod limiter;
 pub mod login;
 pub mod metrics;
+pub mod replication;
 pub mod revocation;
 pub mod sessions;
 pub mod syncano_keys;

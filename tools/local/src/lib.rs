@@ -7,6 +7,8 @@
 //!   against the template).
 //! - [`dynamodb_local`] runs DynamoDB Local and builds clients for it; [`counting_proxy`] counts
 //!   what reaches it, and [`iam`] refuses there what a function's policy does not allow.
+//! - [`mrsc_proxy`] makes one DynamoDB Local a multi-Region strongly consistent table seen from
+//!   several regions, each on a [`killable`] port (issue 33's three local regions).
 //! - [`served_providers`] is the table of the providers each function is configured for (every
 //!   function links them all).
 //! - [`tls_front`] puts TLS with a run-time test CA before a plain local service (the benchmark).
@@ -20,6 +22,8 @@ pub mod deployment;
 pub mod dynamodb_local;
 pub mod gateway;
 pub mod iam;
+pub mod killable;
+pub mod mrsc_proxy;
 pub mod partition_keys;
 pub mod served_providers;
 pub mod tables;

@@ -109,8 +109,20 @@ pub fn for_template_with(
     app: Arc<App>,
     extra: Vec<(Route, Handler)>,
 ) -> Result<Router, GatewayError> {
+    for_template_wrapped(template, app, extra, |h| h)
+}
+
+/// [`for_template_with`], each function's handler passed through `wrap` first: the tests' local
+/// regions (issue 33) make theirs abortable, to kill a region's functions mid-request.
+pub fn for_template_wrapped(
+    template: &crate::template::Template,
+    app: Arc<App>,
+    extra: Vec<(Route, Handler)>,
+    wrap: impl Fn(Handler) -> Handler,
+) -> Result<Router, GatewayError> {
     let authorizers = Authorizers::new(template.authorizers(), authorizer_functions(Arc::clone(&app)));
-    let mut handlers = function_handlers(app);
+    let mut handlers: HashMap<String, Handler> =
+        function_handlers(app).into_iter().map(|(name, handler)| (name, wrap(handler))).collect();
     let mut routes = template.routes();
     for (route, handler) in extra {
         handlers.insert(route.package.clone(), handler);
