@@ -34,6 +34,7 @@
 
 mod admin;
 mod apple_tokens;
+mod consent;
 mod emulator;
 mod facebook;
 mod faults;
