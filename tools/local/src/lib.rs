@@ -9,6 +9,7 @@
 //!   what reaches it, and [`iam`] refuses there what a function's policy does not allow.
 //! - [`served_providers`] is the table of the providers each function is configured for (every
 //!   function links them all).
+//! - [`playground`] is the sign-in page the stack serves at `/_playground/` (issue 32).
 //! - [`tls_front`] puts TLS with a run-time test CA before a plain local service (the benchmark).
 //!
 //! The `local-stack` binary puts them together with the provider emulator.
@@ -21,6 +22,7 @@ pub mod dynamodb_local;
 pub mod gateway;
 pub mod iam;
 pub mod partition_keys;
+pub mod playground;
 pub mod served_providers;
 pub mod tables;
 pub mod template;
