@@ -1,7 +1,8 @@
 //! The sign-in playground (issue 32) in a real browser: Debian's Chromium headless over
 //! WebDriver signs in through the emulator's consent pages with Facebook, Google and Apple in
 //! both dialects, reads the user's name from the page, deletes the account, and sees the next
-//! sign-in of the same person make a new user. Skipped (with a message) only when chromedriver
+//! sign-in of the same person make a new user; then signs in once with each other provider
+//! (X, GitHub, LinkedIn, Microsoft, the demo instance's custom OpenID Connect provider). Skipped (with a message) only when chromedriver
 //! is absent and `REQUIRE_BROWSER` is not set; CI sets it.
 
 use std::time::{Duration, Instant};
@@ -22,7 +23,7 @@ async fn serve_with_playground(t: &TestApp) -> String {
     let emulator_url = t.vars.get("FACEBOOK_GRAPH_URL").expect("the emulator's URL").clone();
     let router = local_stack::gateway::for_template(&template, t.app.clone())
         .expect("gateway")
-        .merge(local_stack::playground::router(PlaygroundConfig::demo(&emulator_url)));
+        .merge(local_stack::playground::router(PlaygroundConfig::demo(&emulator_url).with_demo_oidc()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     tokio::spawn(local_stack::gateway::serve(listener, router, std::future::pending()));
@@ -81,6 +82,7 @@ async fn playground_signs_in_with_facebook_google_and_apple_in_both_dialects_in_
     };
     let started = Instant::now();
     let t = spawn_app().await;
+    local_stack::demo::seed_playground_oidc(&t.app, &t.emulator).await.expect("the playground's OIDC provider");
     let base = serve_with_playground(&t).await;
     let run = rand::random::<u32>() % 100_000;
     for provider in ["facebook", "google", "apple"] {
@@ -101,6 +103,24 @@ async fn playground_signs_in_with_facebook_google_and_apple_in_both_dialects_in_
             assert_ne!(again.id, first.id, "{provider} {dialect}: the sign-in after the deletion is a new user");
         }
     }
+    // Every other provider once (each dialect is served the same way as above).
+    for (provider, dialect) in [
+        ("twitter", "syncano"),
+        ("github", "rocketchat"),
+        ("linkedin", "syncano"),
+        ("microsoft", "rocketchat"),
+        ("microsoft", "syncano"),
+        ("oidc", "syncano"),
+        ("oidc", "rocketchat"),
+    ] {
+        let name = format!("Bea {provider} {dialect} {run}");
+        let signed_in = sign_in(&browser, &base, provider, dialect, Person::New(&name)).await;
+        if dialect == "rocketchat" {
+            assert_eq!(signed_in.name, name, "{provider}: the name Rocket.Chat's `me` shows");
+        }
+    }
+    // The picture in docs/ (`PLAYGROUND_SCREENSHOT=docs/playground.png`): Google in Rocket.Chat.
+    sign_in(&browser, &base, "google", "rocketchat", Person::New(&format!("Ada Lovelace {run}"))).await;
     if let Some(path) = std::env::var_os("PLAYGROUND_SCREENSHOT") {
         std::fs::write(&path, browser.screenshot().await).expect("write the screenshot");
     }

@@ -9,6 +9,7 @@
 //! | GitHub | `/github/login/oauth/authorize` | `access_token`, `token_type`, `scope`, `state` |
 //! | LinkedIn | `/linkedin/oauth/v2/authorization` | `id_token`, `access_token`, `expires_in`, `state` |
 //! | Microsoft | `/microsoft/{tenant}/oauth2/v2.0/authorize` | `id_token`, `state` |
+//! | A custom issuer `{name}` | `/oidc/{name}/authorize` (its discovery's `authorization_endpoint`) | `id_token`, `state` |
 //!
 //! Query parameters: `client_id` (the app: a configured one where the emulator knows the apps),
 //! `redirect_uri` (loopback only: `http://127.0.0.1…`, `http://localhost…`, `http://[::1]…`),
@@ -49,6 +50,8 @@ pub(crate) enum Provider {
     GitHub,
     LinkedIn,
     Microsoft,
+    /// A custom OpenID Connect issuer of the emulator, by name.
+    Custom,
 }
 
 impl Provider {
@@ -61,6 +64,7 @@ impl Provider {
             Provider::GitHub => "GitHub",
             Provider::LinkedIn => "LinkedIn",
             Provider::Microsoft => "Microsoft",
+            Provider::Custom => "OpenID Connect",
         }
     }
 }
@@ -94,6 +98,17 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
             get(|s, q| show(s, Provider::LinkedIn, q)).post(|s, f| grant(s, Provider::LinkedIn, f)),
         )
         .route(
+            "/oidc/{name}/authorize",
+            get(|s, Path(name): Path<String>, Query(mut q): Query<Params>| {
+                q.insert(ISSUER.into(), name);
+                show(s, Provider::Custom, Query(q))
+            })
+            .post(|s, Path(name): Path<String>, Form(mut f): Form<Params>| {
+                f.insert(ISSUER.into(), name);
+                grant(s, Provider::Custom, Form(f))
+            }),
+        )
+        .route(
             "/microsoft/{tenant}/oauth2/v2.0/authorize",
             get(|s, Path(_t): Path<String>, q| show(s, Provider::Microsoft, q))
                 .post(|s, Path(_t): Path<String>, f| grant(s, Provider::Microsoft, f)),
@@ -101,6 +116,41 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
 }
 
 type Params = HashMap<String, String>;
+
+/// The parameter a custom issuer's routes put its name under (from the path, never the form:
+/// it overwrites anything sent under that name).
+const ISSUER: &str = "\u{0}issuer";
+
+/// The people of the custom issuers' consent pages: a custom issuer mints for any `sub`, so the
+/// pages keep whom they created, per issuer, to sign them in again with the same `sub`.
+#[derive(Default)]
+pub(crate) struct CustomPeople {
+    people: std::sync::Mutex<HashMap<String, Vec<CustomPerson>>>,
+}
+
+#[derive(Clone)]
+struct CustomPerson {
+    sub: String,
+    name: String,
+    email: Option<String>,
+}
+
+impl CustomPeople {
+    fn of(&self, issuer: &str) -> Vec<CustomPerson> {
+        crate::util::lock(&self.people).get(issuer).cloned().unwrap_or_default()
+    }
+
+    fn create(&self, issuer: &str, name: &str, email: Option<&str>) -> String {
+        let sub = crate::util::random_alnum(24);
+        let person = CustomPerson { sub: sub.clone(), name: name.to_owned(), email: email.map(str::to_owned) };
+        crate::util::lock(&self.people).entry(issuer.to_owned()).or_default().push(person);
+        sub
+    }
+}
+
+fn issuer_of(params: &Params) -> &str {
+    params.get(ISSUER).map(String::as_str).unwrap_or_default()
+}
 
 /// Escapes text for HTML content and double-quoted attributes.
 pub(crate) fn escape(text: &str) -> String {
@@ -187,9 +237,13 @@ fn check(shared: &Shared, provider: Provider, params: &Params) -> Result<(String
         Provider::Twitter => shared.twitter.has_app(client_id),
         Provider::GitHub => shared.github.has_app(client_id),
         Provider::LinkedIn => shared.oidc.has_linkedin_app(client_id),
+        Provider::Custom => shared.oidc.custom.info_of(issuer_of(params)).is_ok(),
         // The emulator does not know these apps: any client id is an audience.
         Provider::Google | Provider::Apple | Provider::Microsoft => true,
     };
+    if provider == Provider::Custom && !known {
+        return Err(Box::new(error_page(provider, &format!("There is no issuer {}.", issuer_of(params)))));
+    }
     if !known {
         return Err(Box::new(error_page(provider, &format!("The app {client_id} is not configured."))));
     }
@@ -202,8 +256,14 @@ fn check(shared: &Shared, provider: Provider, params: &Params) -> Result<(String
     Ok((client_id.to_owned(), redirect_uri.to_owned()))
 }
 
-fn people(shared: &Shared, provider: Provider) -> Vec<(String, String)> {
+fn people(shared: &Shared, provider: Provider, params: &Params) -> Vec<(String, String)> {
     match provider {
+        Provider::Custom => {
+            let mut people: Vec<_> =
+                shared.consent_people.of(issuer_of(params)).into_iter().map(|p| (p.sub, p.name)).collect();
+            people.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
+            people
+        }
         Provider::Facebook => shared.facebook.people(),
         Provider::Google => shared.oidc.people(OidcProvider::Google),
         Provider::Apple => shared.oidc.people(OidcProvider::Apple),
@@ -222,7 +282,7 @@ async fn show(State(shared): State<Arc<Shared>>, provider: Provider, Query(param
         Ok(ok) => ok,
         Err(response) => return *response,
     };
-    let people = people(&shared, provider);
+    let people = people(&shared, provider, &params);
     let mut body = format!(
         "<h1>Sign in with {title}</h1><p>The app <b id=\"client-id\">{app}</b> wants to know who you are \
          (the emulator's test people of {title}).</p><form method=\"post\">",
@@ -262,8 +322,15 @@ fn handle_of(name: &str) -> String {
 }
 
 /// Creates the person a grant asks for; its id.
-fn create_person(shared: &Shared, provider: Provider, name: &str, email: Option<&str>) -> Result<String, String> {
+fn create_person(
+    shared: &Shared,
+    provider: Provider,
+    params: &Params,
+    name: &str,
+    email: Option<&str>,
+) -> Result<String, String> {
     Ok(match provider {
+        Provider::Custom => shared.consent_people.create(issuer_of(params), name, email),
         Provider::Facebook => shared.facebook.create_person(name, email),
         Provider::Google => shared.oidc.create_user(OidcProvider::Google, name, email, true),
         Provider::Apple => shared.oidc.create_user(OidcProvider::Apple, name, email, true),
@@ -333,6 +400,29 @@ fn mint(
                 shared.github.issue_token(id, client_id, &["read:user", "user:email"]).map_err(|e| format!("{e:?}"))?;
             pairs(&[("access_token", token), ("token_type", "bearer".into()), ("scope", "read:user,user:email".into())])
         }
+        Provider::Custom => {
+            let issuer = issuer_of(params);
+            let person = shared
+                .consent_people
+                .of(issuer)
+                .into_iter()
+                .find(|p| p.sub == person)
+                .ok_or_else(|| "unknown person".to_owned())?;
+            let mut claims = json!({ "sub": person.sub, "name": person.name });
+            if let Some(email) = person.email {
+                claims["email"] = json!(email);
+                claims["email_verified"] = json!(true);
+            }
+            if let Some(nonce) = nonce {
+                claims["nonce"] = json!(nonce);
+            }
+            let id_token = shared
+                .oidc
+                .custom
+                .issue(issuer, client_id, &claims, crate::oidc::SigningMode::Current)
+                .map_err(|e| e.to_string())?;
+            pairs(&[("id_token", id_token)])
+        }
         Provider::Microsoft => {
             let id_token =
                 shared.oidc.custom.issue_microsoft(person, client_id, nonce, &json!({})).map_err(|e| e.to_string())?;
@@ -372,7 +462,7 @@ async fn grant(State(shared): State<Arc<Shared>>, provider: Provider, Form(param
                 return error_page(provider, "A new test person needs a name.");
             }
             let email = params.get("email").map(|e| e.trim()).filter(|e| !e.is_empty());
-            match create_person(&shared, provider, name, email) {
+            match create_person(&shared, provider, &params, name, email) {
                 Ok(id) => id,
                 Err(e) => return error_page(provider, &e),
             }

@@ -73,6 +73,9 @@ function authorizeUrl(cfg, provider, redirectUri, state, nonce, nonceHash) {
     linkedin: [`${e}/linkedin/oauth/v2/authorization`, cfg.linkedin_client_id, { response_type: 'code', scope: 'openid profile email', nonce }],
     microsoft: [`${e}/microsoft/common/oauth2/v2.0/authorize`, cfg.microsoft_client_id, { response_type: 'id_token', scope: 'openid profile email', response_mode: 'fragment', nonce: nonceHash }],
   };
+  if (cfg.custom_oidc) {
+    table.oidc = [cfg.custom_oidc.authorization_endpoint, cfg.custom_oidc.client_id, { response_type: 'id_token', scope: 'openid profile email', response_mode: 'fragment', nonce: nonceHash }];
+  }
   const [base, clientId, extra] = table[provider];
   const params = new URLSearchParams({ client_id: clientId, redirect_uri: redirectUri, state, ...extra });
   return `${base}?${params}`;
@@ -84,17 +87,19 @@ const SYNCANO_BACKEND = {
 };
 
 // The login request of `provider` in `dialect` from what the consent page handed back.
-function loginRequest(s, handed, nonce) {
+function loginRequest(s, handed, nonce, cfg) {
   const p = s.provider;
+  const custom = cfg.custom_oidc ? cfg.custom_oidc.name : '';
   let body;
   if (s.dialect === 'syncano') {
     const token = {
       facebook: handed.get('access_token'), google: handed.get('credential'), apple: handed.get('id_token'),
       twitter: `${handed.get('oauth_token')}:${handed.get('oauth_token_secret')}`,
       github: handed.get('access_token'), linkedin: handed.get('id_token'), microsoft: handed.get('id_token'),
+      oidc: handed.get('id_token'),
     }[p];
     body = { access_token: token };
-    if (p === 'apple' || p === 'microsoft') body.nonce = nonce;
+    if (p === 'apple' || p === 'microsoft' || p === 'oidc') body.nonce = nonce;
     if (p === 'apple') {
       body.authorization_code = handed.get('code');
       const name = appleName(handed);
@@ -102,7 +107,7 @@ function loginRequest(s, handed, nonce) {
     }
     return {
       method: 'POST',
-      url: `/v1.1/instances/${encodeURIComponent(s.instance)}/user/auth/${SYNCANO_BACKEND[p]}/`,
+      url: `/v1.1/instances/${encodeURIComponent(s.instance)}/user/auth/${p === 'oidc' ? `oidc-${custom}` : SYNCANO_BACKEND[p]}/`,
       headers: { 'X-API-KEY': s.apiKey, 'Content-Type': 'application/json' },
       body,
     };
@@ -114,7 +119,10 @@ function loginRequest(s, handed, nonce) {
     twitter: { serviceName: 'twitter', accessToken: handed.get('oauth_token'), accessTokenSecret: handed.get('oauth_token_secret'), appId: '', appSecret: '', expiresIn: 0 },
     github: { serviceName: 'github', accessToken: handed.get('access_token'), expiresIn: 28800 },
     linkedin: { serviceName: 'linkedin', idToken: handed.get('id_token'), expiresIn: Number(handed.get('expires_in') || 3600) },
-    microsoft: { serviceName: 'microsoft', idToken: handed.get('id_token'), nonce, expiresIn: 3600 },
+    // Microsoft and custom providers are Rocket.Chat custom OAuth services: the ID token is
+    // their `accessToken`.
+    microsoft: { serviceName: 'microsoft', accessToken: handed.get('id_token'), nonce, expiresIn: 3600 },
+    oidc: { serviceName: custom, accessToken: handed.get('id_token'), nonce, expiresIn: 3600 },
   }[p];
   if (p === 'apple') {
     const name = appleName(handed);
@@ -189,7 +197,8 @@ async function finishSignIn(fragment) {
     return;
   }
   const s = pending.settings;
-  const req = loginRequest(s, handed, pending.nonce);
+  const cfg = await (await fetch('config.json')).json();
+  const req = loginRequest(s, handed, pending.nonce, cfg);
   const answer = await send(req);
   $('result').hidden = false;
   $('login-status').textContent = String(answer.status);
@@ -269,6 +278,12 @@ function wireSteps() {
 
 async function init() {
   const cfg = await (await fetch('config.json')).json();
+  if (cfg.custom_oidc) {
+    const option = document.createElement('option');
+    option.value = 'oidc';
+    option.textContent = `OpenID Connect (${cfg.custom_oidc.name})`;
+    $('provider').appendChild(option);
+  }
   applySettings(load(SETTINGS) || {
     instance: cfg.instance, apiKey: cfg.api_key, adminKey: cfg.admin_api_key, provider: 'facebook', dialect: 'syncano',
   });

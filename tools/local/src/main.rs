@@ -228,14 +228,22 @@ async fn run(args: Args) -> Result<(), StackError> {
             None
         }
     };
+    let mut playground = local_stack::playground::PlaygroundConfig::demo(&graph_url);
+    if api_key.is_some() {
+        match demo::seed_playground_oidc(&app, &emulator).await {
+            Ok(()) => playground = playground.with_demo_oidc(),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not give the demo instance the playground's OpenID Connect provider")
+            }
+        }
+    }
     let token = DEMO_FACEBOOK_TOKEN.to_owned();
     let person = emulator.create_facebook_user("Another Demo User", None);
     let other_app_token = emulator.issue_facebook_token(&person, OTHER_APP_ID, TOKEN_TTL_SECS);
 
     // The playground (local only, never in the template) on the gateway's origin: its calls to
     // both APIs are same-origin.
-    let router = gateway::for_template(&template, Arc::new(app))?
-        .merge(local_stack::playground::router(local_stack::playground::PlaygroundConfig::demo(&graph_url)));
+    let router = gateway::for_template(&template, Arc::new(app))?.merge(local_stack::playground::router(playground));
     print_ready(&Ready {
         base_url: &base_url,
         dynamodb_endpoint: &dynamodb_endpoint,

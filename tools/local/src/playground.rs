@@ -37,6 +37,18 @@ pub struct PlaygroundConfig {
     pub github_client_id: String,
     pub linkedin_client_id: String,
     pub microsoft_client_id: String,
+    /// The demo instance's custom OpenID Connect provider, when it has one.
+    pub custom_oidc: Option<CustomOidc>,
+}
+
+/// A custom OpenID Connect provider the page offers: its name (Syncano backend `oidc-{name}`,
+/// Rocket.Chat `serviceName` `{name}`) and our client id there; its consent page is the
+/// emulator's issuer's `authorization_endpoint` (`{emulator}/oidc/{name}/authorize`).
+#[derive(Clone, Debug, Serialize)]
+pub struct CustomOidc {
+    pub name: String,
+    pub client_id: String,
+    pub authorization_endpoint: String,
 }
 
 impl PlaygroundConfig {
@@ -54,7 +66,19 @@ impl PlaygroundConfig {
             github_client_id: demo::GITHUB_CLIENT_ID.to_owned(),
             linkedin_client_id: demo::LINKEDIN_CLIENT_ID.to_owned(),
             microsoft_client_id: demo::MICROSOFT_CLIENT_ID.to_owned(),
+            custom_oidc: None,
         }
+    }
+
+    /// [`PlaygroundConfig::demo`] with the demo instance's custom provider
+    /// ([`demo::seed_playground_oidc`]).
+    pub fn with_demo_oidc(mut self) -> PlaygroundConfig {
+        self.custom_oidc = Some(CustomOidc {
+            name: demo::PLAYGROUND_OIDC_ISSUER.to_owned(),
+            client_id: demo::PLAYGROUND_OIDC_CLIENT_ID.to_owned(),
+            authorization_endpoint: format!("{}/oidc/{}/authorize", self.emulator_url, demo::PLAYGROUND_OIDC_ISSUER),
+        });
+        self
     }
 }
 
