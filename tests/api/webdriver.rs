@@ -24,7 +24,15 @@ pub struct Browser {
 impl Browser {
     /// Starts chromedriver and a headless Chromium session; `None` when chromedriver is absent and
     /// `REQUIRE_BROWSER` is not set (the caller skips with a message). Panics on any other failure.
+    ///
+    /// `BROWSER_WAIT_SECS` (default 0): how long to wait for chromedriver to appear first (CI
+    /// installs Chromium in the background, beside the tests' build).
     pub async fn start() -> Option<Browser> {
+        let wait = std::env::var("BROWSER_WAIT_SECS").ok().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        let deadline = Instant::now() + Duration::from_secs(wait);
+        while !std::path::Path::new(CHROMEDRIVER).exists() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
         if !std::path::Path::new(CHROMEDRIVER).exists() {
             assert!(
                 std::env::var_os("REQUIRE_BROWSER").is_none(),
