@@ -1,6 +1,7 @@
 //! The sign-in playground (issue 32) in a real browser: Debian's Chromium headless over
 //! WebDriver signs in through the emulator's consent pages with Facebook, Google and Apple in
-//! both dialects, reads the user's name from the page, deletes the account, and sees the next
+//! both dialects, reads the user's name from the page, asks `me`, resets the user key (Syncano)
+//! or logs out everywhere else (Rocket.Chat), deletes the account, and sees the next
 //! sign-in of the same person make a new user; then signs in once with each other provider
 //! (X, GitHub, LinkedIn, Microsoft, the demo instance's custom OpenID Connect provider). Skipped (with a message) only when chromedriver
 //! is absent and `REQUIRE_BROWSER` is not set; CI sets it.
@@ -64,6 +65,13 @@ async fn sign_in(browser: &Browser, base: &str, provider: &str, dialect: &str, p
     SignedIn { status, name: browser.text("#user-name").await, id: browser.text("#user-id").await }
 }
 
+/// Clicks a next step's button and checks the status the page shows.
+async fn step(browser: &Browser, button: &str, expected: &str) {
+    browser.click(button).await;
+    let status = browser.wait_text("#step-status", WAIT).await;
+    assert_eq!(status, expected, "{button}: {}", browser.text("#step-body").await);
+}
+
 async fn delete_account(browser: &Browser, dialect: &str) {
     browser.click("#step-delete").await;
     let status = browser.wait_text("#step-status", WAIT).await;
@@ -96,8 +104,14 @@ async fn playground_signs_in_with_facebook_google_and_apple_in_both_dialects_in_
                 assert!(!first.name.is_empty(), "{provider}: the Syncano username");
             }
             assert!(!first.id.is_empty());
-            browser.click("#step-me").await;
-            assert_eq!(browser.wait_text("#step-status", WAIT).await, "200", "{provider} {dialect}: me");
+            step(&browser, "#step-me", "200").await;
+            if dialect == "syncano" {
+                // The admin key resets the user key; the page goes on with the new one.
+                step(&browser, "#step-reset-key", "200").await;
+            } else {
+                step(&browser, "#step-logout-others", "200").await;
+            }
+            step(&browser, "#step-me", "200").await;
             delete_account(&browser, dialect).await;
             let again = sign_in(&browser, &base, provider, dialect, Person::Existing(&name)).await;
             assert_ne!(again.id, first.id, "{provider} {dialect}: the sign-in after the deletion is a new user");
@@ -117,6 +131,11 @@ async fn playground_signs_in_with_facebook_google_and_apple_in_both_dialects_in_
         let signed_in = sign_in(&browser, &base, provider, dialect, Person::New(&name)).await;
         if dialect == "rocketchat" {
             assert_eq!(signed_in.name, name, "{provider}: the name Rocket.Chat's `me` shows");
+        }
+        if provider == "github" {
+            // Logging out ends the session: `me` is Rocket.Chat's 401 then.
+            step(&browser, "#step-logout", "200").await;
+            step(&browser, "#step-me", "401").await;
         }
     }
     // The picture in docs/ (`PLAYGROUND_SCREENSHOT=docs/playground.png`): Google in Rocket.Chat.
