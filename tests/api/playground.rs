@@ -15,7 +15,7 @@ use local_stack::Template;
 use crate::helpers::*;
 use crate::webdriver::Browser;
 
-const WAIT: Duration = Duration::from_secs(20);
+const WAIT: Duration = Duration::from_secs(30);
 
 /// The local stack's gateway for `t`'s app with the playground merged, as `cargo run -p
 /// local-stack` serves it; its base URL.

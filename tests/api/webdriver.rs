@@ -95,7 +95,7 @@ impl Browser {
             .expect("new session answer");
         let id = answer["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {answer}")).to_owned();
         let browser = Browser { http, session: format!("{base}/session/{id}"), driver, profile };
-        browser.command("POST", "/timeouts", json!({ "implicit": 10_000, "pageLoad": 20_000 })).await;
+        browser.command("POST", "/timeouts", json!({ "implicit": 20_000, "pageLoad": 30_000 })).await;
         Some(browser)
     }
 
