@@ -162,6 +162,13 @@ impl Facebook {
         id
     }
 
+    /// Every person as `(id, name)`, by name (the consent page's list).
+    pub(crate) fn people(&self) -> Vec<(String, String)> {
+        let mut people: Vec<_> = lock(&self.data).persons.iter().map(|(id, p)| (id.clone(), p.name.clone())).collect();
+        people.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
+        people
+    }
+
     pub(crate) fn issue_token(&self, person: &str, app_id: &str, ttl_secs: i64) -> Result<String, IssueError> {
         self.issue_token_as(person, app_id, ttl_secs, None)
     }

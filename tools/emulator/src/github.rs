@@ -110,6 +110,20 @@ impl GitHub {
         GitHub { apps, data: Mutex::new(data) }
     }
 
+    /// Every user as `(id, name or login)`, by name (the consent page's list).
+    pub(crate) fn people(&self) -> Vec<(u64, String)> {
+        let data = lock(&self.data);
+        let mut people: Vec<_> =
+            data.users.iter().map(|(id, u)| (*id, u.name.clone().unwrap_or_else(|| u.login.clone()))).collect();
+        people.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
+        people
+    }
+
+    /// Whether `client_id` is a configured OAuth app.
+    pub(crate) fn has_app(&self, client_id: &str) -> bool {
+        self.apps.contains_key(client_id)
+    }
+
     pub(crate) fn create_user(&self, login: &str, name: Option<&str>, emails: &[(&str, bool, bool)]) -> u64 {
         let mut data = lock(&self.data);
         let id = data.next_user_id;

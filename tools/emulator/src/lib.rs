@@ -31,9 +31,13 @@
 //!   working; `{"success": true}`
 //!
 //! The access token is read from `access_token=` or `Authorization: Bearer|OAuth <token>`.
+//!
+//! Consent pages for a browser (the local stack's sign-in playground), one per provider, e.g.
+//! `GET /{version}/dialog/oauth` for Facebook: see the `consent` module.
 
 mod admin;
 mod apple_tokens;
+mod consent;
 mod emulator;
 mod facebook;
 mod faults;

@@ -199,6 +199,42 @@ impl Oidc {
         sub
     }
 
+    /// Every user of `provider` as `(sub, name)`, by name (the consent page's list).
+    pub(crate) fn people(&self, provider: OidcProvider) -> Vec<(String, String)> {
+        let data = lock(&self.data);
+        let mut people: Vec<_> = data
+            .users
+            .iter()
+            .filter(|((p, _), _)| *p == provider)
+            .map(|((_, sub), u)| (sub.clone(), u.name.clone()))
+            .collect();
+        people.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
+        people
+    }
+
+    /// [`Oidc::issue_id_token`] with the `nonce` claim exactly `nonce` (a consent page hands on
+    /// the nonce of the authorization request as the real providers do; Apple's app sends the
+    /// SHA-256 of its raw nonce there).
+    pub(crate) fn issue_id_token_as_requested(
+        &self,
+        provider: OidcProvider,
+        sub: &str,
+        aud: &str,
+        nonce: Option<&str>,
+    ) -> Result<String, OidcError> {
+        let user = self.user(provider, sub).ok_or(OidcError::UnknownUser)?;
+        let mut claims = id_token_claims(provider, sub, &user, aud, None, now());
+        if let (Some(nonce), Some(map)) = (nonce, claims.as_object_mut()) {
+            map.insert("nonce".into(), Value::from(nonce));
+        }
+        Ok(self.sign(provider, &claims, SigningMode::Current))
+    }
+
+    /// Whether `client_id` is a LinkedIn app the emulator knows.
+    pub(crate) fn has_linkedin_app(&self, client_id: &str) -> bool {
+        self.linkedin_apps.iter().any(|app| app.client_id == client_id)
+    }
+
     fn user(&self, provider: OidcProvider, sub: &str) -> Option<OidcUser> {
         lock(&self.data).users.get(&(provider, sub.to_string())).cloned()
     }

@@ -7,7 +7,7 @@ use axum::routing::{any, get, post};
 use axum::Router;
 
 use crate::state::Shared;
-use crate::{admin, apple_tokens, facebook, github, oidc, twitter};
+use crate::{admin, apple_tokens, consent, facebook, github, oidc, twitter};
 
 /// The whole app, sharing `shared`.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
@@ -17,6 +17,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/_emulator/stats", get(admin::stats))
         .route("/_emulator", any(admin::not_found))
         .route("/_emulator/{*rest}", any(admin::not_found))
+        .merge(consent::router())
         .merge(oidc::router())
         .merge(apple_tokens::router())
         .nest(twitter::PREFIX, twitter::router(shared.clone()))

@@ -24,6 +24,8 @@ pub(crate) struct Shared {
     pub(crate) github: github::GitHub,
     /// Sign in with Apple's `/auth/token` and `/auth/revoke`.
     pub(crate) apple_tokens: apple_tokens::AppleTokens,
+    /// Whom the custom issuers' consent pages created.
+    pub(crate) consent_people: crate::consent::CustomPeople,
 }
 
 impl Shared {
@@ -37,6 +39,7 @@ impl Shared {
             twitter: twitter::Twitter::new(config.twitter_apps),
             github: github::GitHub::new(config.github_apps),
             apple_tokens: apple_tokens::AppleTokens::new(config.apple_team),
+            consent_people: Default::default(),
         }
     }
 

@@ -95,6 +95,18 @@ impl Twitter {
         }
     }
 
+    /// Every user as `(id, name)`, by name (the consent page's list).
+    pub(crate) fn people(&self) -> Vec<(String, String)> {
+        let mut people: Vec<_> = lock(&self.data).users.iter().map(|(id, u)| (id.clone(), u.name.clone())).collect();
+        people.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
+        people
+    }
+
+    /// Whether `consumer_key` is a configured app.
+    pub(crate) fn has_app(&self, consumer_key: &str) -> bool {
+        self.apps.contains_key(consumer_key)
+    }
+
     pub(crate) fn create_user(&self, name: &str, screen_name: &str, email: Option<&str>) -> String {
         let mut data = lock(&self.data);
         let id = loop {

@@ -110,6 +110,29 @@ pub async fn seed(app: &App, emulator: &Emulator, app_id: &str, ttl_secs: i64) -
     seed_facebook_deletion(app, &instance, ttl_secs).await
 }
 
+/// The custom OpenID Connect provider of the playground: the emulator's issuer of this name, and
+/// the demo instance's provider `oidc-{name}` trusting it for [`PLAYGROUND_OIDC_CLIENT_ID`].
+pub const PLAYGROUND_OIDC_ISSUER: &str = "demo-oidc";
+pub const PLAYGROUND_OIDC_CLIENT_ID: &str = "local-playground-oidc";
+
+/// Creates the emulator's issuer [`PLAYGROUND_OIDC_ISSUER`] and gives the demo instance the custom
+/// provider of that name (as `admin set-oidc-provider demo demo-oidc --issuer … --client-id …`
+/// would), for the playground's "Sign in with OpenID Connect". Separate from [`seed`], so the
+/// tests' demo instance keeps no custom provider; the local stack and the browser test call it.
+pub async fn seed_playground_oidc(app: &App, emulator: &Emulator) -> Result<(), String> {
+    let info = emulator.create_oidc_issuer(PLAYGROUND_OIDC_ISSUER, emulator::OidcIssuerOptions::default());
+    let policy = shared::config::UrlPolicy { allow_loopback_http: true };
+    let config = shared::config::CustomOidcConfig::new(
+        PLAYGROUND_OIDC_ISSUER,
+        &info.issuer,
+        vec![PLAYGROUND_OIDC_CLIENT_ID.to_owned()],
+        policy,
+    )
+    .map_err(|e| e.to_string())?;
+    let instance = InstanceName::parse(DEMO_INSTANCE).ok_or("demo instance name")?;
+    app.store.put_instance_oidc(&instance, &config).await.map_err(|e| e.to_string())
+}
+
 /// The confirmation code of the completed Facebook data deletion [`seed`] records (the
 /// deletion-status sample reads it).
 pub const DEMO_FACEBOOK_DELETION_CODE: &str = "5ca1ab1e0ddba11c0ffee0ddba11fade";

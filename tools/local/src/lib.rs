@@ -11,6 +11,7 @@
 //!   several regions, each on a [`killable`] port (issue 33's three local regions).
 //! - [`served_providers`] is the table of the providers each function is configured for (every
 //!   function links them all).
+//! - [`playground`] is the sign-in page the stack serves at `/_playground/` (issue 32).
 //! - [`tls_front`] puts TLS with a run-time test CA before a plain local service (the benchmark).
 //!
 //! The `local-stack` binary puts them together with the provider emulator.
@@ -25,6 +26,7 @@ pub mod iam;
 pub mod killable;
 pub mod mrsc_proxy;
 pub mod partition_keys;
+pub mod playground;
 pub mod served_providers;
 pub mod tables;
 pub mod template;

@@ -228,11 +228,22 @@ async fn run(args: Args) -> Result<(), StackError> {
             None
         }
     };
+    let mut playground = local_stack::playground::PlaygroundConfig::demo(&graph_url);
+    if api_key.is_some() {
+        match demo::seed_playground_oidc(&app, &emulator).await {
+            Ok(()) => playground = playground.with_demo_oidc(),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not give the demo instance the playground's OpenID Connect provider")
+            }
+        }
+    }
     let token = DEMO_FACEBOOK_TOKEN.to_owned();
     let person = emulator.create_facebook_user("Another Demo User", None);
     let other_app_token = emulator.issue_facebook_token(&person, OTHER_APP_ID, TOKEN_TTL_SECS);
 
-    let router = gateway::for_template(&template, Arc::new(app))?;
+    // The playground (local only, never in the template) on the gateway's origin: its calls to
+    // both APIs are same-origin.
+    let router = gateway::for_template(&template, Arc::new(app))?.merge(local_stack::playground::router(playground));
     print_ready(&Ready {
         base_url: &base_url,
         dynamodb_endpoint: &dynamodb_endpoint,
@@ -297,10 +308,12 @@ fn print_ready(ready: &Ready<'_>) {
          DynamoDB Local   {dynamodb_endpoint} (table {TABLE_NAME})\n  \
          client API key   {} (allow_user_create: what an app ships)\n  \
          admin API key    {} (ignore_acl: key resets; never ship it)\n  \
-         provider emulator {graph_url} (Facebook apps `{APP_ID}` = ours, `{OTHER_APP_ID}` = another app)\n",
+         provider emulator {graph_url} (Facebook apps `{APP_ID}` = ours, `{OTHER_APP_ID}` = another app)\n  \
+         playground       {base_url}{playground} (sign in through the emulator's consent pages, in a browser)\n",
         routes.join(", "),
         api_key.unwrap_or("(none)"),
         if api_key.is_some() { DEMO_ADMIN_API_KEY } else { "(none)" },
+        playground = local_stack::playground::PATH,
     );
     if api_key.is_none() {
         println!("  (no API key for instance `{DEMO_INSTANCE}` was created; set KEY to one before the Syncano call)\n");

@@ -753,6 +753,14 @@ impl CustomIssuers {
         Ok(user)
     }
 
+    /// Every Microsoft user as `(oid, name)`, by name (the consent page's list).
+    pub(crate) fn microsoft_people(&self) -> Vec<(String, String)> {
+        let data = lock(&self.data);
+        let mut people: Vec<_> = data.microsoft_users.values().map(|u| (u.oid.clone(), u.name.clone())).collect();
+        people.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
+        people
+    }
+
     /// A valid Microsoft v2.0 ID token of the user `oid` for the app `aud`: `iss` with the user's
     /// tenant id, `tid`, `oid`, a pairwise `sub` (per app), `email` (when the user has one),
     /// `preferred_username`, `name`, `nonce` as given, with `claims` merged over them.
