@@ -14,5 +14,6 @@ pub mod login;
 pub mod metrics;
 pub mod revocation;
 pub mod sessions;
+pub mod sweeper;
 pub mod syncano_keys;
 pub mod throttle;
