@@ -55,6 +55,20 @@ async fn run_sweeper(t: &TestApp) -> SweepReport {
     serde_json::from_value(answer).expect("a sweep report")
 }
 
+/// A test app on a table without TTL, as a multi-Region strongly consistent table is: DynamoDB
+/// Local runs TTL now and then, and would remove expired items before the readers or the
+/// sweeper see them.
+async fn spawn_app_without_ttl() -> TestApp {
+    let t = spawn_app().await;
+    let spec = aws_sdk_dynamodb::types::TimeToLiveSpecification::builder()
+        .attribute_name("expires_at")
+        .enabled(false)
+        .build()
+        .expect("spec");
+    t.dynamo.update_time_to_live().table_name(&t.table).time_to_live_specification(spec).send().await.expect("no TTL");
+    t
+}
+
 fn instance() -> InstanceName {
     InstanceName::parse(INSTANCE).expect("instance")
 }
@@ -63,7 +77,7 @@ fn instance() -> InstanceName {
 /// the limiter counted it.
 #[tokio::test]
 async fn an_expired_failure_counter_counts_for_nothing() {
-    let t = spawn_app().await;
+    let t = spawn_app_without_ttl().await;
     let window = 7;
     let now = clock::now_secs();
     put(&t, expiring_item(&format!("FAIL#ip:198.51.100.7#{window}"), "FAIL", now - 5, &[("failures", n(1_000))])).await;
@@ -81,7 +95,7 @@ async fn an_expired_failure_counter_counts_for_nothing() {
 /// first): a claim takes it over as new, instead of answering "done" from a stale record.
 #[tokio::test]
 async fn an_expired_callback_record_is_claimed_anew_and_marked_for_the_sweeper() {
-    let t = spawn_app().await;
+    let t = spawn_app_without_ttl().await;
     let now = clock::now_secs();
     let id = "0f".repeat(32);
     put(&t, expiring_item(&format!("APPLENOTE#{id}"), "APPLENOTE", now - 5, &[("done", AttributeValue::Bool(true))]))
@@ -101,7 +115,7 @@ async fn an_expired_callback_record_is_claimed_anew_and_marked_for_the_sweeper()
 /// leave them as they are).
 #[tokio::test]
 async fn a_failure_counter_is_marked_for_the_sweeper() {
-    let t = spawn_app().await;
+    let t = spawn_app_without_ttl().await;
     let now = clock::now_secs();
     assert_eq!(t.app.store.count_failure("ip:203.0.113.9", 11, now + 60).await.expect("count"), 1);
     assert_eq!(t.app.store.count_failure("ip:203.0.113.9", 11, now + 999).await.expect("count"), 2);
@@ -113,7 +127,7 @@ async fn a_failure_counter_is_marked_for_the_sweeper() {
 /// A pending revocation kept past its `expires_at` is given up, not retried.
 #[tokio::test]
 async fn an_expired_pending_revocation_is_not_retried() {
-    let t = spawn_app().await;
+    let t = spawn_app_without_ttl().await;
     let now = clock::now_secs();
     let revocation = |sub: &str, expires_at: i64| {
         expiring_item(
@@ -141,7 +155,7 @@ async fn an_expired_pending_revocation_is_not_retried() {
 /// before it runs.
 #[tokio::test]
 async fn one_sweeper_run_removes_the_expired_items_and_leaves_the_rest() {
-    let t = spawn_app().await;
+    let t = spawn_app_without_ttl().await;
     let now = clock::now_secs();
     let token = "expired-session-token-0123456789";
     let hash = shared::domain::tokens::sha256_hex(token);
@@ -189,7 +203,7 @@ async fn one_sweeper_run_removes_the_expired_items_and_leaves_the_rest() {
 /// every expired item is gone.
 #[tokio::test]
 async fn a_run_stops_at_its_budget_and_the_next_goes_on_from_the_cursor() {
-    let t = spawn_app().await;
+    let t = spawn_app_without_ttl().await;
     let now = clock::now_secs();
     // All in one shard of one hour, so a run's budget cuts inside the shard.
     let mut keys = Vec::new();
@@ -220,7 +234,7 @@ async fn a_run_stops_at_its_budget_and_the_next_goes_on_from_the_cursor() {
 /// finisher yet is left in the table, due again an hour later (so a later run finds it).
 #[tokio::test]
 async fn a_pending_item_is_handed_to_finish_pending_and_left_when_no_finisher_knows_it() {
-    let t = spawn_app().await;
+    let t = spawn_app_without_ttl().await;
     let now = clock::now_secs();
     let pk = format!("IDENT#{INSTANCE}#facebook#pending-1");
     let due = now - 1;
