@@ -479,6 +479,49 @@ Resources:
       Policies: []
 "#;
 
+    /// A Query of an index is authorised on the index's ARN (issue 33: the sweeper's Query of
+    /// the sweep index): a statement on the table does not grant it, one on the index does, and
+    /// one on the index grants no Query of the table.
+    #[test]
+    fn an_index_query_is_authorised_on_the_index_arn_only() {
+        let template = r#"
+Resources:
+  SweeperFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      Policies:
+        - Version: "2012-10-17"
+          Statement:
+            - Effect: Allow
+              Action: dynamodb:Query
+              Resource: !Sub "${UsersTable.Arn}/index/sweep"
+  OtherFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      Policies:
+        - Version: "2012-10-17"
+          Statement:
+            - Effect: Allow
+              Action: dynamodb:Query
+              Resource: !GetAtt UsersTable.Arn
+              Condition:
+                ForAllValues:StringLike:
+                  dynamodb:LeadingKeys: ["USESS#*"]
+"#;
+        let p = Policies::parse(template).expect("parses");
+        let on_index = |index: &str| {
+            json!({"IndexName": index, "KeyConditionExpression": "sweep_pk = :p",
+                "ExpressionAttributeValues": {":p": {"S": "SWEEP#1#0"}}})
+        };
+        let on_table = json!({"KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": "USESS#d#1"}}});
+        assert!(p.authorize("SweeperFunction", "Query", &on_index("sweep")).is_ok());
+        assert!(p.authorize("SweeperFunction", "Query", &on_index("other")).is_err());
+        assert!(p.authorize("SweeperFunction", "Query", &on_table).is_err());
+        assert!(p.authorize("OtherFunction", "Query", &on_table).is_ok());
+        assert!(p.authorize("OtherFunction", "Query", &on_index("sweep")).is_err());
+    }
+
     #[test]
     fn leading_keys_are_enforced_per_item_and_for_every_key() {
         let p = Policies::parse(TEMPLATE).expect("parses");
