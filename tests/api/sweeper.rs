@@ -178,6 +178,11 @@ async fn one_sweeper_run_removes_the_expired_items_and_leaves_the_rest() {
     for item in expired.iter().chain(&live) {
         put(&t, item.clone()).await;
     }
+    // Renewed without its due time following (due in the past, expiring in an hour): left, and
+    // due again when it expires.
+    let mut renewed = expiring_item("FAIL#ip:192.0.2.3#5", "FAIL", now - 10, &[("failures", n(1))]);
+    renewed.insert("expires_at".into(), n(now + 3_600));
+    put(&t, renewed).await;
     let session = t.app.store.find_session(&shared::Secret::new(token.to_string())).await.expect("read");
     assert!(session.is_none(), "an expired session is refused before the sweeper runs");
 
@@ -192,6 +197,9 @@ async fn one_sweeper_run_removes_the_expired_items_and_leaves_the_rest() {
         let (AttributeValue::S(pk), AttributeValue::S(sk)) = (&item["pk"], &item["sk"]) else { panic!() };
         assert!(get(&t, pk, sk).await.is_some(), "{pk} {sk} is not due and stays");
     }
+    assert_eq!(report.left, 1, "the renewed item: {report:?}");
+    let renewed = get(&t, "FAIL#ip:192.0.2.3#5", "FAIL").await.expect("a renewed item stays");
+    assert_eq!(renewed.get(SWEEP_AT), Some(&n(now + 3_600)), "due again when it expires");
     let cursor = get(&t, sweep::CURSOR_PK, "CURSOR").await.expect("the cursor is recorded");
     assert!(cursor.contains_key("bucket"), "{cursor:?}");
     // The next run finds nothing more to do.
