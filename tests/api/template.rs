@@ -162,7 +162,24 @@ const GRANTS: &[(&str, &[&str], &[&str])] = &[
         &["GetItem", "BatchGetItem", "PutItem", "UpdateItem", "DeleteItem"],
         &["token-secret", "token-secret-previous"],
     ),
+    // Scheduled (issue 33): Query on the sweep index only; each item found read, deleted or
+    // updated; its cursor written (PutItem on `SWEEPER`). No secret.
+    ("SweeperFunction", &["GetItem", "UpdateItem", "DeleteItem", "PutItem", "Query"], &[]),
 ];
+
+/// The functions that Query an index (the sweep index, issue 33), on the index's ARN only, with
+/// no `dynamodb:LeadingKeys` condition: the index's partition key is not the table's, and the
+/// index (`KEYS_ONLY`) holds only the keys of expiring and pending items.
+const INDEX_QUERIES: &[(&str, &str)] = &[("SweeperFunction", "${UsersTable.Arn}/index/sweep")];
+
+/// Whether `statement` of `id` is its Query of an index in [`INDEX_QUERIES`].
+fn is_index_query(id: &str, statement: &Value) -> bool {
+    let Some((_, arn)) = INDEX_QUERIES.iter().find(|(f, _)| *f == id) else { return false };
+    let resources = one_or_many(&statement["Resource"]);
+    let on_index = resources.len() == 1
+        && tagged(&resources[0]).is_some_and(|(tag, target)| tag == "Sub" && target.as_str() == Some(*arn));
+    on_index && strings(id, one_or_many(&statement["Action"])) == ["dynamodb:Query"]
+}
 
 /// What a deletion reads to revoke at the providers (and to find the user's key lookup).
 const DELETION_SECRETS: &[&str] = &[
@@ -282,6 +299,23 @@ const PREFIXES: &[(&str, Prefixes)] = &[
         ],
     ),
     ("FacebookDeletionStatusFunction", &[("GetItem", &["FBDEL#*"])]),
+    // Issue 33: every partition of an expiring or pending item (and its cursor, `SWEEPER`); its
+    // Query is on the sweep index ([`INDEX_QUERIES`]). Never `INST#`.
+    (
+        "SweeperFunction",
+        &[
+            (
+                "GetItem",
+                &[
+                    "SWEEPER", SWEPT[0], SWEPT[1], SWEPT[2], SWEPT[3], SWEPT[4], SWEPT[5], SWEPT[6], SWEPT[7],
+                    SWEPT[8], SWEPT[9], SWEPT[10], SWEPT[11], SWEPT[12], SWEPT[13],
+                ],
+            ),
+            ("UpdateItem", SWEPT),
+            ("DeleteItem", SWEPT),
+            ("PutItem", &["SWEEPER"]),
+        ],
+    ),
     (
         "FacebookDeauthorizeFunction",
         &[
@@ -292,6 +326,24 @@ const PREFIXES: &[(&str, Prefixes)] = &[
             ("Query", &["USESS#*", "SUBJECT#*"]),
         ],
     ),
+];
+
+/// The partitions of the items the sweeper deletes, moves or finishes.
+const SWEPT: &[&str] = &[
+    "SESSION#*",
+    "USESS#*",
+    "FAIL#*",
+    "UNAME#*",
+    "USER#*",
+    "UKEY#*",
+    "IDENT#*",
+    "EMAIL#*",
+    "AUDIT#*",
+    "REVOKE#*",
+    "FBREQ#*",
+    "FBDEL#*",
+    "FBDEAUTH#*",
+    "APPLENOTE#*",
 ];
 
 /// For each DynamoDB action, its key prefixes.
@@ -456,6 +508,12 @@ fn each_function_gets_exactly_its_dynamodb_actions_and_no_query_or_scan() {
                     "{id}: unexpected action {action}"
                 );
             }
+            if is_index_query(&id, &statement) {
+                assert!(statement.get("Condition").is_none(), "{id}: {statement:?}");
+                granted.insert("dynamodb:Query".to_string());
+                limited_query = true;
+                continue;
+            }
             if stmt_actions.iter().any(|a| a.starts_with("dynamodb:")) {
                 let resources = one_or_many(&statement["Resource"]);
                 assert_eq!(resources.len(), 1, "{id}: DynamoDB actions only on the table");
@@ -494,7 +552,7 @@ fn each_function_is_limited_to_its_key_prefixes_and_none_writes_the_instance_par
         let mut granted: HashMap<String, BTreeSet<String>> = HashMap::new();
         for statement in statements(&id, &function) {
             let actions = strings(&id, one_or_many(&statement["Action"]));
-            if !actions.iter().any(|a| a.starts_with("dynamodb:")) {
+            if !actions.iter().any(|a| a.starts_with("dynamodb:")) || is_index_query(&id, &statement) {
                 continue;
             }
             let condition = statement["Condition"].as_mapping().unwrap_or_else(|| panic!("{id}: {statement:?}"));

@@ -10,12 +10,21 @@
 //!   old (`issued_at` plus a day). Its data deletion requests have their own records
 //!   ([`super::facebook_deletions`]).
 //!
-//! Neither holds personal data: only the hash, `expires_at` and `done`.
+//! Neither holds personal data: only the hash, `expires_at` and `done` (and the sweep index's
+//! keys).
+//!
+//! Expiry without TTL (issue 33): a record that has expired (`expires_at <= now`) guards nothing
+//! any more, whether or not the sweeper or TTL has removed it yet: its callback is refused by its
+//! own time limit before it is claimed (Facebook's `issued_at` older than a day, Apple's token
+//! past its `exp` and the leeway), and the record expires no earlier than that limit. So a claim
+//! takes over an expired record as if it were absent (the put's condition says so), and the
+//! record is written with the sweep index's keys ([`sweep::expiring`]).
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::error::classify;
 use super::items::{n, Item};
+use super::sweep;
 use super::{keys, StoreError, UserStore};
 
 /// Which callback a record is of, by its name (a SHA-256 in hex).
@@ -56,11 +65,21 @@ impl UserStore {
         expires_at: i64,
     ) -> Result<CallbackClaim, StoreError> {
         let mut item = record.key();
-        item.insert("expires_at".into(), n(expires_at));
-        match self.put_new(item).send().await {
+        sweep::expiring(&mut item, expires_at);
+        let now = crate::domain::clock::now_secs();
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk) OR expires_at <= :now")
+            .expression_attribute_values(":now", n(now));
+        match put.send().await {
             Ok(_) => Ok(CallbackClaim::New),
             Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
                 match self.get(record.key(), true).await? {
+                    // Expired between the put and this read: refused by its own time limit.
+                    Some(item) if sweep::expired(&item, now) => Err(StoreError::Contention),
                     Some(item) if matches!(item.get("done"), Some(AttributeValue::Bool(true))) => {
                         Ok(CallbackClaim::Done)
                     }

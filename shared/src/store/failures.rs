@@ -2,11 +2,17 @@
 //! Written (`UpdateItem ADD`) only on a rejected login; read only inside the `BatchGetItem` of the
 //! identity a login looks up anyway ([`UserStore::find_by_identity_counting`]), so a successful
 //! login makes no request for them.
+//!
+//! Expiry without TTL (issue 33): a counter carries `expires_at` (its window's end and a minute)
+//! and the sweep index's keys, set by the update that creates it (`if_not_exists`: the later
+//! updates of the window change neither, so the index is written once per counter); a reader
+//! counts an expired counter as 0, whether or not the sweeper or TTL has removed it yet.
 
 use aws_sdk_dynamodb::types::ReturnValue;
 
 use super::error::classify;
 use super::items::{get_n, get_opt_s, n, user_from_item, Item};
+use super::sweep;
 use super::{keys, StoreError, UserStore};
 use crate::domain::instance::InstanceName;
 use crate::domain::records::UserRecord;
@@ -15,14 +21,22 @@ impl UserStore {
     /// Adds one rejected login under the limiter's counter `counter` (an IP, or an IP and a provider
     /// user) in window `window` (expiring at `expires_at`); returns the window's count so far.
     pub async fn count_failure(&self, counter: &str, window: i64, expires_at: i64) -> Result<u64, StoreError> {
+        let key = keys::failure_counter(counter, window);
+        let (pk, sk) = (get_opt_s(&key, "pk").unwrap_or_default(), get_opt_s(&key, "sk").unwrap_or_default());
+        let (_, [(_, sweep_pk), (_, sweep_at)]) = sweep::due_update(&pk, &sk, expires_at);
         let out = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(keys::failure_counter(counter, window)))
-            .update_expression("ADD failures :one SET expires_at = if_not_exists(expires_at, :exp)")
+            .set_key(Some(key))
+            .update_expression(
+                "ADD failures :one SET expires_at = if_not_exists(expires_at, :exp), \
+                 sweep_pk = if_not_exists(sweep_pk, :sweep_pk), sweep_at = if_not_exists(sweep_at, :sweep_at)",
+            )
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":exp", n(expires_at))
+            .expression_attribute_values(":sweep_pk", sweep_pk)
+            .expression_attribute_values(":sweep_at", sweep_at)
             .return_values(ReturnValue::UpdatedNew)
             .send()
             .await
@@ -32,7 +46,7 @@ impl UserStore {
 
     /// [`UserStore::find_by_identity`] (eventually consistent, as a login reads it) and, in the
     /// same `BatchGetItem`, the limiter's `counters` in `window`: the user, and each counter's
-    /// failures so far (0 for one never written), in the order given.
+    /// failures so far (0 for one never written, or expired), in the order given.
     pub async fn find_by_identity_counting(
         &self,
         instance: &InstanceName,
@@ -50,8 +64,10 @@ impl UserStore {
         let user = found.iter().find(|i| pk(i) == Some(pk_of(&identity)));
         let user = user.map(|item| user_from_item(instance, item)).transpose()?;
         let mut counts = Vec::with_capacity(counter_keys.len());
+        let now = crate::domain::clock::now_secs();
         for key in &counter_keys {
             counts.push(match found.iter().find(|i| pk(i) == Some(pk_of(key))) {
+                Some(item) if sweep::expired(item, now) => 0,
                 Some(item) => get_n(item, "failures")?,
                 None => 0,
             });

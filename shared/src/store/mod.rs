@@ -21,6 +21,7 @@
 //! | Apple notification received | `APPLENOTE#{sha256(jti)}`         | `APPLENOTE`        |
 //! | instances of a provider subject | `SUBJECT#{provider}#{sub}`     | `INST#{instance}`  |
 //! | an instance's own provider apps | `INSTCONF#{instance}`          | `PROVIDERS`        |
+//! | the sweeper's cursor ([`sweep`]) | `SWEEPER`                     | `CURSOR`           |
 //!
 //! An Apple identity signed in with an authorization code also holds Apple's refresh token,
 //! sealed (`refresh_token`, `refresh_token_client`: [`crate::domain::sealing`]), never in plain text.
@@ -54,6 +55,7 @@ mod instances;
 mod items;
 mod keys;
 mod linking;
+mod pending;
 mod revocations;
 mod sessions;
 mod subjects;
@@ -74,6 +76,7 @@ pub use facebook_deletions::{Claim, DeletionCounts, FacebookDeletion};
 pub use instance_apps::InstanceAppsError;
 pub use instance_apps::{InstanceOidc, InstanceOidcError, OidcReadRules, MAX_INSTANCE_OIDC_PROVIDERS};
 pub use linking::Unlinked;
+pub use pending::Finished;
 pub use revocations::{PendingRevocation, RevocationPlan};
 use user_ids::UserIdBlocks;
 pub use user_ids::JS_SAFE_LIMIT;

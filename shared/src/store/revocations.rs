@@ -162,7 +162,9 @@ impl UserStore {
                 break;
             }
             let values = [(":pk", s(pk)), (":now", n(now))];
-            let items = self.query_items("pk = :pk", Some("next_attempt <= :now"), &values, limit - due.len()).await?;
+            // An expired one (kept until `expires_at`, issue 33: no TTL) is given up, not retried.
+            let filter = "next_attempt <= :now AND (attribute_not_exists(expires_at) OR expires_at > :now)";
+            let items = self.query_items("pk = :pk", Some(filter), &values, limit - due.len()).await?;
             for item in &items {
                 due.push(PendingRevocation::from_item(item)?);
             }

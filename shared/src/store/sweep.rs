@@ -27,7 +27,10 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use super::error::classify;
 use super::items::{n, s, Item};
+use super::pending::Finished;
+use super::{keys, StoreError, UserStore};
 use crate::domain::tokens;
 
 /// The global secondary index's name (`template.yaml`).
@@ -102,6 +105,180 @@ pub(super) fn due_update(pk: &str, sk: &str, due: i64) -> (&'static str, [(Strin
         "sweep_pk = :sweep_pk, sweep_at = :sweep_at",
         [(":sweep_pk".to_string(), s(sweep_key(pk, sk, due))), (":sweep_at".to_string(), n(due))],
     )
+}
+
+/// The sweeper's cursor: one item (`SWEEPER`/`CURSOR`), read and written once per run.
+pub const CURSOR_PK: &str = "SWEEPER";
+const CURSOR_SK: &str = "CURSOR";
+
+/// Where the sweeper goes on from: the bucket (due hour) and the shard in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SweepCursor {
+    pub bucket: i64,
+    pub shard: u32,
+}
+
+/// One page of the index: the keys of the items found due, and where the next page starts.
+#[derive(Debug, Default)]
+pub struct DuePage {
+    pub keys: Vec<(String, String)>,
+    pub next: Option<Item>,
+}
+
+/// What the sweeper did with one item the index said was due, as it found the item then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Swept {
+    /// Expired: deleted (conditional on its `expires_at` unchanged).
+    Deleted,
+    /// Pending: finished by its change's finisher.
+    Finished,
+    /// Gone already, no longer due (its due time moved: the index lags the table), or changed
+    /// between the read and the write: nothing to do.
+    Nothing,
+    /// Left in the table for a later run: not expired yet (its due time put right), a pending
+    /// change of a kind without a finisher (due again in an hour), or taken out of the index
+    /// (neither pending nor expiring).
+    Left,
+}
+
+fn opt_n(item: &Item, name: &str) -> Option<i64> {
+    match item.get(name) {
+        Some(AttributeValue::N(v)) => v.parse().ok(),
+        _ => None,
+    }
+}
+
+/// Whether an item read has expired by its own `expires_at` (an item without one never does).
+/// Every reader of an expiring item refuses it so: a table without TTL (multi-Region strong
+/// consistency) keeps expired items until the sweeper comes, and TTL, where it runs, takes up to
+/// days.
+pub(super) fn expired(item: &Item, now: i64) -> bool {
+    opt_n(item, "expires_at").is_some_and(|at| at <= now)
+}
+
+impl UserStore {
+    /// The sweeper's cursor (one consistent `GetItem`), if it has run before.
+    pub async fn sweep_cursor(&self) -> Result<Option<SweepCursor>, StoreError> {
+        let Some(item) = self.get(keys::by_pk(CURSOR_PK, CURSOR_SK), true).await? else { return Ok(None) };
+        let (Some(bucket), Some(shard)) = (opt_n(&item, "bucket"), opt_n(&item, "shard")) else {
+            return Err(StoreError::Corrupt("sweep cursor"));
+        };
+        Ok(Some(SweepCursor { bucket, shard: u32::try_from(shard).unwrap_or(0) % SWEEP_SHARDS }))
+    }
+
+    /// Records the sweeper's cursor (one `PutItem`, once per run).
+    pub async fn save_sweep_cursor(&self, cursor: &SweepCursor, now: i64) -> Result<(), StoreError> {
+        let mut item = keys::by_pk(CURSOR_PK, CURSOR_SK);
+        item.insert("bucket".into(), n(cursor.bucket));
+        item.insert("shard".into(), n(cursor.shard));
+        item.insert("ran_at".into(), n(now));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| classify("PutItem", e))?;
+        Ok(())
+    }
+
+    /// One page (at most `limit` keys) of the items of `bucket`'s `shard` due by `now`, from
+    /// `start` (a `Query` of the index: eventually consistent, as a global secondary index is).
+    pub async fn due_page(
+        &self,
+        bucket: i64,
+        shard: u32,
+        now: i64,
+        limit: i32,
+        start: Option<Item>,
+    ) -> Result<DuePage, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(SWEEP_INDEX)
+            .key_condition_expression("sweep_pk = :sweep_pk AND sweep_at <= :now")
+            .expression_attribute_values(":sweep_pk", s(format!("SWEEP#{bucket}#{shard}")))
+            .expression_attribute_values(":now", n(now))
+            .limit(limit.max(1))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| classify("Query", e))?;
+        let keys = out
+            .items
+            .unwrap_or_default()
+            .iter()
+            .map(key_of)
+            .filter(|(pk, sk)| !pk.is_empty() && !sk.is_empty())
+            .collect();
+        Ok(DuePage { keys, next: out.last_evaluated_key })
+    }
+
+    /// Acts on the item `pk`/`sk` the index found due, as a consistent read finds it now:
+    /// pending → its finisher; expired → deleted if its `expires_at` is still the one read;
+    /// anything else is put back in the index where it belongs.
+    pub async fn sweep_item(&self, pk: &str, sk: &str, now: i64) -> Result<Swept, StoreError> {
+        let Some(item) = self.get(keys::by_pk(pk, sk), true).await? else { return Ok(Swept::Nothing) };
+        let Some(due) = opt_n(&item, SWEEP_AT) else { return Ok(Swept::Nothing) };
+        if due > now {
+            return Ok(Swept::Nothing);
+        }
+        if item.contains_key(PENDING) {
+            return match self.finish_pending(pk, sk).await? {
+                Finished::Done => Ok(Swept::Finished),
+                Finished::NotPending => Ok(Swept::Nothing),
+                // Due again in an hour (the index only says where to look: a run that passes
+                // this hour's bucket still finds it in a later one).
+                Finished::Unknown => self.move_due(pk, sk, due, now + SWEEP_BUCKET_SECS).await,
+            };
+        }
+        match opt_n(&item, "expires_at") {
+            Some(expires_at) if expires_at <= now => self.delete_expired(pk, sk, expires_at).await,
+            // Its expiry moved later and its due time did not follow: due then.
+            Some(expires_at) => self.move_due(pk, sk, due, expires_at).await,
+            None => {
+                let cleared = self
+                    .update_if(
+                        keys::by_pk(pk, sk),
+                        &format!("REMOVE {CLEAR_DUE}"),
+                        "sweep_at = :due AND attribute_not_exists(pending)",
+                        &[(":due", n(due))],
+                    )
+                    .await?;
+                Ok(if cleared { Swept::Left } else { Swept::Nothing })
+            }
+        }
+    }
+
+    async fn delete_expired(&self, pk: &str, sk: &str, expires_at: i64) -> Result<Swept, StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::by_pk(pk, sk)))
+            .condition_expression("expires_at = :exp AND attribute_not_exists(pending)")
+            .expression_attribute_values(":exp", n(expires_at))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Swept::Deleted),
+            // Renewed or made pending since the read: no longer this run's to delete.
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+                Ok(Swept::Nothing)
+            }
+            Err(e) => Err(classify("DeleteItem", e)),
+        }
+    }
+
+    /// Moves the item's due time from `from` to `to` (if no one moved it meanwhile).
+    async fn move_due(&self, pk: &str, sk: &str, from: i64, to: i64) -> Result<Swept, StoreError> {
+        let (set, values) = due_update(pk, sk, to);
+        let mut all: Vec<(&str, AttributeValue)> = values.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        all.push((":from", n(from)));
+        let moved = self.update_if(keys::by_pk(pk, sk), &format!("SET {set}"), "sweep_at = :from", &all).await?;
+        Ok(if moved { Swept::Left } else { Swept::Nothing })
+    }
 }
 
 #[cfg(test)]

@@ -15,5 +15,6 @@ pub mod metrics;
 pub mod replication;
 pub mod revocation;
 pub mod sessions;
+pub mod sweeper;
 pub mod syncano_keys;
 pub mod throttle;

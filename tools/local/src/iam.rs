@@ -105,6 +105,9 @@ struct Statement {
     actions: Vec<String>,
     /// One of its resources is the table (`!GetAtt UsersTable.Arn` or `*`).
     on_table: bool,
+    /// The table's indexes its resources name (`!Sub "${UsersTable.Arn}/index/<name>"`; `*` for
+    /// the resource `*`): a `Query` of an index is authorised on the index's ARN only.
+    indexes: Vec<String>,
     /// `Condition`: `Ok(None)` without one; `Ok(Some(patterns))` for `ForAllValues:StringLike`
     /// / `ForAllValues:StringEquals` on `dynamodb:LeadingKeys` (equals as patterns without
     /// wildcards: escaped); `Err` for a condition this emulation does not understand.
@@ -119,6 +122,8 @@ pub struct Access {
     pub action: String,
     /// Every partition key value (`pk`) the access names.
     pub leading_keys: Vec<String>,
+    /// The index a `Query` reads (`IndexName`), if any: then the resource is the index's ARN.
+    pub index: Option<String>,
 }
 
 /// Why an access was refused.
@@ -231,7 +236,7 @@ impl Policies {
     /// The `dynamodb:LeadingKeys` patterns of `principal`'s allowing statements that grant
     /// `action` (each statement's list; `None` for a statement without the condition).
     pub fn leading_keys(&self, principal: &str, action: &str) -> Vec<Option<Vec<String>>> {
-        let access = Access { action: action.to_owned(), leading_keys: Vec::new() };
+        let access = Access { action: action.to_owned(), leading_keys: Vec::new(), index: None };
         self.by_principal
             .get(&principal_key(principal))
             .into_iter()
@@ -248,7 +253,11 @@ impl Statement {
     }
 
     fn matches(&self, access: &Access, effect: Effect) -> bool {
-        if !self.on_table || !self.grants(&access.action) {
+        let on_resource = match &access.index {
+            None => self.on_table,
+            Some(index) => self.indexes.iter().any(|i| glob(i, index)),
+        };
+        if !on_resource || !self.grants(&access.action) {
             return false;
         }
         match &self.leading_keys {
@@ -283,6 +292,17 @@ fn is_table(resource: &Value) -> bool {
     }
 }
 
+/// The index a `Resource` entry names: `!Sub "${UsersTable.Arn}/index/<name>"`, or `*`.
+fn index_of(resource: &Value) -> Option<String> {
+    match resource {
+        Value::String(s) if s == "*" => Some("*".into()),
+        Value::Tagged(t) if t.tag == "Sub" => {
+            t.value.as_str()?.strip_prefix("${UsersTable.Arn}/index/").map(str::to_owned)
+        }
+        _ => None,
+    }
+}
+
 fn parse_statement(id: &str, statement: &Value) -> Result<Statement, String> {
     let effect = match statement.get("Effect").and_then(Value::as_str) {
         Some("Allow") => Effect::Allow,
@@ -298,11 +318,16 @@ fn parse_statement(id: &str, statement: &Value) -> Result<Statement, String> {
         Some(single) => is_table(single),
         None => false,
     };
+    let indexes = match statement.get("Resource") {
+        Some(Value::Sequence(items)) => items.iter().filter_map(index_of).collect(),
+        Some(single) => index_of(single).into_iter().collect(),
+        None => Vec::new(),
+    };
     let leading_keys = match statement.get("Condition") {
         None => Ok(None),
         Some(condition) => leading_keys_condition(condition),
     };
-    Ok(Statement { effect, actions, on_table, leading_keys })
+    Ok(Statement { effect, actions, on_table, indexes, leading_keys })
 }
 
 fn leading_keys_condition(condition: &Value) -> Result<Option<Vec<String>>, String> {
@@ -364,13 +389,22 @@ pub fn glob(pattern: &str, value: &str) -> bool {
 
 /// The authorisations IAM makes for a request of `operation` with `body`.
 pub fn accesses(operation: &str, body: &serde_json::Value) -> Vec<Access> {
-    let access = |action: &str, keys: Vec<String>| Access { action: format!("dynamodb:{action}"), leading_keys: keys };
+    let access = |action: &str, keys: Vec<String>| Access {
+        action: format!("dynamodb:{action}"),
+        leading_keys: keys,
+        index: None,
+    };
     let tables = || body["RequestItems"].as_object().cloned().unwrap_or_default().into_iter().map(|(_, v)| v);
     match operation {
         "GetItem" | "UpdateItem" | "DeleteItem" => vec![access(operation, pk_of(&body["Key"]).into_iter().collect())],
         "PutItem" => vec![access(operation, pk_of(&body["Item"]).into_iter().collect())],
         // A key condition without the partition key is refused by DynamoDB itself; here it
         // names an empty string, which no pattern of this table's policies matches.
+        // A Query of an index: on the index's ARN; its key condition names the index's
+        // partition key, not the table's, so no table partition key.
+        "Query" if body["IndexName"].is_string() => {
+            vec![Access { index: body["IndexName"].as_str().map(str::to_owned), ..access(operation, Vec::new()) }]
+        }
         "Query" => vec![access(operation, vec![query_pk(body).unwrap_or_default()])],
         "BatchGetItem" => {
             let keys = tables()
@@ -444,6 +478,49 @@ Resources:
     Properties:
       Policies: []
 "#;
+
+    /// A Query of an index is authorised on the index's ARN (issue 33: the sweeper's Query of
+    /// the sweep index): a statement on the table does not grant it, one on the index does, and
+    /// one on the index grants no Query of the table.
+    #[test]
+    fn an_index_query_is_authorised_on_the_index_arn_only() {
+        let template = r#"
+Resources:
+  SweeperFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      Policies:
+        - Version: "2012-10-17"
+          Statement:
+            - Effect: Allow
+              Action: dynamodb:Query
+              Resource: !Sub "${UsersTable.Arn}/index/sweep"
+  OtherFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      Policies:
+        - Version: "2012-10-17"
+          Statement:
+            - Effect: Allow
+              Action: dynamodb:Query
+              Resource: !GetAtt UsersTable.Arn
+              Condition:
+                ForAllValues:StringLike:
+                  dynamodb:LeadingKeys: ["USESS#*"]
+"#;
+        let p = Policies::parse(template).expect("parses");
+        let on_index = |index: &str| {
+            json!({"IndexName": index, "KeyConditionExpression": "sweep_pk = :p",
+                "ExpressionAttributeValues": {":p": {"S": "SWEEP#1#0"}}})
+        };
+        let on_table = json!({"KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": "USESS#d#1"}}});
+        assert!(p.authorize("SweeperFunction", "Query", &on_index("sweep")).is_ok());
+        assert!(p.authorize("SweeperFunction", "Query", &on_index("other")).is_err());
+        assert!(p.authorize("SweeperFunction", "Query", &on_table).is_err());
+        assert!(p.authorize("OtherFunction", "Query", &on_table).is_ok());
+        assert!(p.authorize("OtherFunction", "Query", &on_index("sweep")).is_err());
+    }
 
     #[test]
     fn leading_keys_are_enforced_per_item_and_for_every_key() {

@@ -98,6 +98,7 @@ const FUNCTIONS: &[(&str, Kind)] = &[
     ("delete-own-account", function!(delete_own_account)),
     ("apple-notifications", function!(apple_notifications)),
     ("revocation-retry", scheduled!(revocation_retry)),
+    ("sweeper", scheduled!(sweeper)),
     ("facebook-data-deletion", function!(facebook_data_deletion)),
     ("facebook-deletion-status", function!(facebook_deletion_status)),
     ("facebook-deauthorize", function!(facebook_deauthorize)),
