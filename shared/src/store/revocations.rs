@@ -6,8 +6,6 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::TransactWriteItem;
-
 use super::error::classify;
 use super::items::{get_n, get_opt_s, get_s, n, s, Item};
 use super::{keys, StoreError, UserStore};
@@ -105,12 +103,15 @@ impl UserStore {
         .await
     }
 
-    /// The pending revocation a deletion records for the identity `provider#subject` (an entry
-    /// of the user's `identities`), if `plan` covers it: Apple only with a sealed refresh token
-    /// on the identity item (read consistently before the transaction deletes it).
+    /// The pending revocation a deletion records for the identity `provider#subject` of the
+    /// user `user_id` (an entry of the tombstone's plan), if `plan` covers it and the identity
+    /// still names that user (read consistently before the deletion deletes it; an identity
+    /// already gone had its revocation recorded before, and one a new sign-up made since is
+    /// another grant): Apple only with a sealed refresh token on the identity item.
     pub(super) async fn planned_revocation(
         &self,
         instance: &InstanceName,
+        user_id: u64,
         provider: &str,
         subject: &str,
         plan: &RevocationPlan,
@@ -118,16 +119,17 @@ impl UserStore {
         if !plan.providers.contains(&provider) {
             return Ok(None);
         }
+        let Some(item) = self.get(keys::identity(instance, provider, subject), true).await? else {
+            return Ok(None);
+        };
+        if get_n::<u64>(&item, "user_id").ok() != Some(user_id) {
+            return Ok(None);
+        }
         let (client_id, sealed_token) = match provider {
-            "apple" => {
-                let Some(item) = self.get(keys::identity(instance, provider, subject), true).await? else {
-                    return Ok(None);
-                };
-                match (get_opt_s(&item, "refresh_token_client"), get_opt_s(&item, "refresh_token")) {
-                    (Some(c), Some(t)) => (Some(c), Some(t)),
-                    _ => return Ok(None),
-                }
-            }
+            "apple" => match (get_opt_s(&item, "refresh_token_client"), get_opt_s(&item, "refresh_token")) {
+                (Some(c), Some(t)) => (Some(c), Some(t)),
+                _ => return Ok(None),
+            },
             _ => (None, None),
         };
         Ok(Some(PendingRevocation {
@@ -143,10 +145,14 @@ impl UserStore {
         }))
     }
 
-    /// The pending revocation as one item of the deletion's transaction: a plain put, so a
-    /// retried step 1 writes the same item again.
-    pub(super) fn transact_put_revocation(&self, p: &PendingRevocation) -> Result<TransactWriteItem, StoreError> {
-        self.transact_put(p.to_item())
+    /// Records the pending revocation (a deletion's step 2), unless it is recorded already: a
+    /// resumed step neither resets the attempts of one already tried nor writes it twice. One
+    /// conditional `PutItem` in its shard.
+    pub(super) async fn put_revocation_once(&self, p: &PendingRevocation) -> Result<(), StoreError> {
+        let mut item = p.to_item();
+        // Swept when it runs out (a multi-Region strongly consistent table has no TTL).
+        super::sweep::expiring(&mut item, p.expires_at);
+        self.put_where(item, "attribute_not_exists(pk)", &[]).await.map(|_| ())
     }
 
     /// Pending revocations due at `now`, at most `limit`: a consistent `Query` of each partition
@@ -170,13 +176,19 @@ impl UserStore {
         Ok(due)
     }
 
-    /// Whether the identity `p` was recorded for exists again: the deletion's first step deleted
-    /// it in the transaction that recorded `p`, so an identity there now is a new sign-up of the
-    /// same person, whose grant is not the deleted account's to revoke. One consistent `GetItem`
-    /// of the identity item per attempt (sign-ups read and write nothing more).
+    /// Whether the identity `p` was recorded for now belongs to a live user: a deletion records
+    /// `p` (its step 2) before it deletes the identity (step 3), so an identity that still names
+    /// the tombstone is that deletion under way (not superseded), while one that names a live
+    /// user is a new sign-up of the same person, whose grant is not the deleted account's to
+    /// revoke. One consistent `GetItem` of the identity item per attempt, and one of its user
+    /// only when the identity exists.
     pub async fn revocation_superseded(&self, p: &PendingRevocation) -> Result<bool, StoreError> {
         let Some(instance) = InstanceName::parse(&p.instance) else { return Ok(false) };
-        Ok(self.get(keys::identity(&instance, &p.provider, &p.subject), true).await?.is_some())
+        let Some(identity) = self.get(keys::identity(&instance, &p.provider, &p.subject), true).await? else {
+            return Ok(false);
+        };
+        let Ok(user_id) = get_n::<u64>(&identity, "user_id") else { return Ok(true) };
+        Ok(self.get_user_item(&instance, user_id).await?.is_some_and(|u| !super::items::is_tombstone(&u)))
     }
 
     /// A revocation is done: its item goes.
