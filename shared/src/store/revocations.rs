@@ -21,6 +21,9 @@ pub struct PendingRevocation {
     /// Apple: the client id the token was issued to.
     pub client_id: Option<String>,
     pub sealed_token: Option<String>,
+    /// The deleted user whose identity this was (absent on items recorded before issue 33): an
+    /// identity that still names it is that deletion under way, not a new sign-up.
+    pub user_id: Option<u64>,
     pub attempts: u32,
     /// Epoch seconds: not tried again before.
     pub next_attempt: i64,
@@ -65,6 +68,9 @@ impl PendingRevocation {
         if let Some(t) = &self.sealed_token {
             item.insert("sealed_token".into(), s(t));
         }
+        if let Some(id) = self.user_id {
+            item.insert("user_id".into(), n(id));
+        }
         item
     }
 
@@ -75,6 +81,7 @@ impl PendingRevocation {
             subject: get_s(item, "subject")?.to_string(),
             client_id: get_opt_s(item, "client_id"),
             sealed_token: get_opt_s(item, "sealed_token"),
+            user_id: if item.contains_key("user_id") { Some(get_n(item, "user_id")?) } else { None },
             attempts: get_n(item, "attempts")?,
             next_attempt: get_n(item, "next_attempt")?,
             expires_at: get_n(item, "expires_at")?,
@@ -138,6 +145,7 @@ impl UserStore {
             subject: subject.to_string(),
             client_id,
             sealed_token,
+            user_id: Some(user_id),
             attempts: 0,
             next_attempt: plan.now,
             expires_at: plan.expires_at,
@@ -176,19 +184,19 @@ impl UserStore {
         Ok(due)
     }
 
-    /// Whether the identity `p` was recorded for now belongs to a live user: a deletion records
-    /// `p` (its step 2) before it deletes the identity (step 3), so an identity that still names
-    /// the tombstone is that deletion under way (not superseded), while one that names a live
-    /// user is a new sign-up of the same person, whose grant is not the deleted account's to
-    /// revoke. One consistent `GetItem` of the identity item per attempt, and one of its user
-    /// only when the identity exists.
+    /// Whether the identity `p` was recorded for exists again as another user's: a deletion
+    /// records `p` (its step 2) before it deletes the identity (step 3), so an identity that
+    /// still names the deleted user (`p.user_id`) is that deletion under way, while one that
+    /// names another user is a new sign-up of the same person, whose grant is not the deleted
+    /// account's to revoke. One consistent `GetItem` of the identity item per attempt
+    /// (sign-ups read and write nothing more). A revocation recorded before issue 33 (no user
+    /// id) was recorded with its identity's deletion: any identity there now is a new sign-up.
     pub async fn revocation_superseded(&self, p: &PendingRevocation) -> Result<bool, StoreError> {
         let Some(instance) = InstanceName::parse(&p.instance) else { return Ok(false) };
         let Some(identity) = self.get(keys::identity(&instance, &p.provider, &p.subject), true).await? else {
             return Ok(false);
         };
-        let Ok(user_id) = get_n::<u64>(&identity, "user_id") else { return Ok(true) };
-        Ok(self.get_user_item(&instance, user_id).await?.is_some_and(|u| !super::items::is_tombstone(&u)))
+        Ok(p.user_id.is_none() || get_n::<u64>(&identity, "user_id").ok() != p.user_id)
     }
 
     /// A revocation is done: its item goes.
@@ -244,6 +252,7 @@ mod tests {
             subject: "001.abc.1".into(),
             client_id: Some("com.example.app".into()),
             sealed_token: Some("v1.sealed".into()),
+            user_id: Some(7),
             attempts: 2,
             next_attempt: 100,
             expires_at: 200,
@@ -257,7 +266,10 @@ mod tests {
         let old = PendingRevocation { unsharded: true, ..p.clone() };
         assert_eq!(get_s(&old.to_item(), "pk").ok(), Some("REVOKE"));
         assert_eq!(PendingRevocation::from_item(&old.to_item()).expect("reads"), old);
-        let fb = PendingRevocation { provider: "facebook".into(), client_id: None, sealed_token: None, ..p };
+        let fb = PendingRevocation { provider: "facebook".into(), client_id: None, sealed_token: None, ..p.clone() };
+        assert_eq!(PendingRevocation::from_item(&fb.to_item()).expect("reads"), fb);
+        // One recorded before issue 33 names no user.
+        let fb = PendingRevocation { user_id: None, ..fb };
         assert_eq!(PendingRevocation::from_item(&fb.to_item()).expect("reads"), fb);
     }
 }
