@@ -718,3 +718,56 @@ async fn an_unlink_stopped_after_the_users_list_is_finished_by_the_sweeper_or_th
     assert_eq!(t.count(&format!("IDENT#{INSTANCE}#google#")).await, 0, "an identity of the deleted user is left");
     t.assert_logs_clean();
 }
+
+/// Issue 33: a link (after its identity) and an unlink stopped at each of their later writes
+/// (the process dies there) are finished by the sweeper: the linked identity ends in its user's
+/// list with its subject entry and no pending mark; the unlinked one ends gone with its subject
+/// entry, the user without its `unlinking` mark.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_and_an_unlink_stopped_at_each_write_are_finished_by_the_sweeper() {
+    use shared::store::{Finished, Linking};
+    let (t, proxy) = spawn_app_behind_proxy().await;
+    let instance = InstanceName::parse(INSTANCE).expect("valid");
+    t.app.store.set_linking(&instance, true).await.expect("linking on");
+    let attr = |pk: String| {
+        let t = &t;
+        async move { t.scan().await.into_iter().find(|i| i.get("pk").and_then(|v| v.as_s().ok()) == Some(&pk)) }
+    };
+    // complete_link: the user's list (UpdateItem), the subject entry (PutItem), the mark (UpdateItem).
+    // unlink: the user's list (UpdateItem), the identity and the subject entry (DeleteItem), the mark.
+    let stops = [("UpdateItem", 0), ("PutItem", 0), ("UpdateItem", 1)];
+    let unlink_stops = [("DeleteItem", 0), ("DeleteItem", 1), ("UpdateItem", 1)];
+    for (n, ((op, skip), (unlink_op, unlink_skip))) in stops.into_iter().zip(unlink_stops).enumerate() {
+        let email = format!("each.step.{n}@gmail.com");
+        let (status, a) = t.syncano_at("google-oauth2", gmail_token(&t, &format!("each-{n}-a"), &email)).await;
+        assert_eq!(status, 200, "{a}");
+        t.remember(a["user_key"].as_str().unwrap_or_default());
+        let id = a["id"].as_u64().expect("id");
+        let sub = format!("each-{n}-b");
+
+        let begun = t.app.store.begin_link(&instance, &gmail_identity(&sub, &email), &email).await;
+        let Linking::Pending(link) = begun.expect("step 1") else { panic!("a new identity") };
+        proxy.fail_after(skip, DynamoFault::ServerError, Some(op), u32::MAX);
+        assert!(t.app.store.complete_link(&link).await.is_err(), "link stopped at {op} {skip}");
+        proxy.heal();
+        let pk = format!("IDENT#{INSTANCE}#google#{sub}");
+        assert_eq!(t.app.finish_pending(&pk, "IDENT").await.expect("sweep"), Finished::Done, "{op} {skip}");
+        let ident = attr(pk.clone()).await.expect("linked");
+        assert!(!ident.contains_key("pending_link") && !ident.contains_key("sweep_pk"), "{ident:?}");
+        let user = attr(format!("USER#{INSTANCE}#{id}")).await.expect("user");
+        let ids = user.get("identities").and_then(|v| v.as_ss().ok()).cloned().unwrap_or_default();
+        assert!(ids.contains(&format!("google#{sub}")), "{op} {skip}: {ids:?}");
+        assert_eq!(t.count(&format!("SUBJECT#google#{sub}")).await, 1, "{op} {skip}");
+
+        proxy.fail_after(unlink_skip, DynamoFault::ServerError, Some(unlink_op), u32::MAX);
+        assert!(t.app.store.unlink_identity(&instance, id, "google", &sub).await.is_err(), "{unlink_op}");
+        proxy.heal();
+        let user_pk = format!("USER#{INSTANCE}#{id}");
+        assert_eq!(t.app.finish_pending(&user_pk, "USER").await.expect("sweep"), Finished::Done, "{unlink_op}");
+        assert!(attr(pk).await.is_none(), "{unlink_op} {unlink_skip}: the identity is gone");
+        assert_eq!(t.count(&format!("SUBJECT#google#{sub}")).await, 0, "{unlink_op} {unlink_skip}");
+        let user = attr(user_pk).await.expect("user");
+        assert!(!user.contains_key("unlinking") && !user.contains_key("sweep_pk"), "{user:?}");
+    }
+    t.assert_logs_clean();
+}

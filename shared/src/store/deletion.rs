@@ -200,7 +200,8 @@ impl UserStore {
         }
         match self.release_user(instance, user_id, plan).await? {
             Some(pending) => Ok((Tombstoned::Yes, pending)),
-            None => Ok((Tombstoned::NoSuchUser, Vec::new())),
+            // Finished meanwhile by another attempt (a retry, the sweeper).
+            None => Ok((Tombstoned::Yes, Vec::new())),
         }
     }
 

@@ -98,7 +98,7 @@ impl UserStore {
         // The winner has not written the status (yet, or ever): as it would have.
         let (winner_instance, requested_at) = match get_opt_s(&item, "instance") {
             Some(i) => (i, get_n(&item, "requested_at")?),
-            // A request item of the transaction's time always came with its status.
+            // A request item written before issue 33 always came with its status (one transaction).
             None => return Err(StoreError::Corrupt("facebook deletion request without status")),
         };
         let expires: i64 = get_n(&item, "expires_at")?;
