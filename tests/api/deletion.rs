@@ -771,3 +771,63 @@ async fn a_link_and_an_unlink_stopped_at_each_write_are_finished_by_the_sweeper(
     }
     t.assert_logs_clean();
 }
+
+/// Issue 33: a deletion and links racing for real, through the gateway: ten first logins of ten
+/// Google identities of one Gmail address (each links to the user holding it) while that user
+/// is deleted. Whatever the interleaving, at the end every identity names a live user whose list
+/// holds it, every live user's list names only identities that exist, and no tombstone and no
+/// pending mark is left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn links_racing_a_deletion_leave_no_identity_of_a_deleted_user() {
+    let t = spawn_app().await;
+    let instance = InstanceName::parse(INSTANCE).expect("valid");
+    t.app.store.set_linking(&instance, true).await.expect("linking on");
+    let email = "racing.many@gmail.com";
+    let (status, a) = t.syncano_at("google-oauth2", gmail_token(&t, "many-0", email)).await;
+    assert_eq!(status, 200, "{a}");
+    t.remember(a["user_key"].as_str().unwrap_or_default());
+    let id = a["id"].as_u64().expect("id");
+    let tokens: Vec<Value> = (1..=10).map(|i| gmail_token(&t, &format!("many-{i}"), email)).collect();
+    let delete =
+        t.http.delete(format!("{}/v1.1/instances/{INSTANCE}/users/{id}/", t.base)).header("x-api-key", ADMIN_API_KEY);
+    let logins = futures::future::join_all(tokens.into_iter().map(|tok| t.syncano_at("google-oauth2", tok)));
+    let (deleted, answers) = tokio::join!(delete.send(), logins);
+    assert_eq!(deleted.expect("delete").status().as_u16(), 204);
+    for (status, body) in &answers {
+        assert_eq!(*status, 200, "{body}");
+        t.remember(body["user_key"].as_str().unwrap_or_default());
+    }
+
+    let items = t.scan().await;
+    let s_of = |i: &Item, k: &str| i.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+    let users: Vec<&Item> = items.iter().filter(|i| s_of(i, "pk").starts_with(&format!("USER#{INSTANCE}#"))).collect();
+    assert!(users.iter().all(|u| !u.contains_key("deleted_at") && !u.contains_key("pending")), "{users:?}");
+    let live: std::collections::HashMap<String, Vec<String>> = users
+        .iter()
+        .map(|u| {
+            let ids = u.get("identities").and_then(|v| v.as_ss().ok()).cloned().unwrap_or_default();
+            (u.get("user_id").and_then(|v| v.as_n().ok()).cloned().unwrap_or_default(), ids)
+        })
+        .collect();
+    assert!(!live.contains_key(&id.to_string()), "the deleted user is gone");
+    let idents: Vec<&Item> =
+        items.iter().filter(|i| s_of(i, "pk").starts_with(&format!("IDENT#{INSTANCE}#google#many-"))).collect();
+    for ident in &idents {
+        let pk = s_of(ident, "pk");
+        let owner = ident.get("user_id").and_then(|v| v.as_n().ok()).cloned().unwrap_or_default();
+        let sub = pk.rsplit('#').next().unwrap_or_default();
+        let list = live.get(&owner).unwrap_or_else(|| panic!("{pk} names user {owner}, who is not live"));
+        assert!(list.contains(&format!("google#{sub}")), "{pk} is not in its user's list {list:?}");
+        assert!(!ident.contains_key("pending_link"), "{pk} left pending");
+    }
+    for (owner, list) in &live {
+        for entry in list {
+            let pk = format!("IDENT#{INSTANCE}#{entry}");
+            assert!(idents.iter().any(|i| s_of(i, "pk") == pk), "user {owner} lists {entry}, which does not exist");
+        }
+    }
+    // (Not asserted: that the identities signed in during the deletion share one new user. While
+    // the email entry still names the tombstone, a first login cannot link and makes a user
+    // without the entry: docs/security.md, issue 33, "known remainder".)
+    t.assert_logs_clean();
+}
