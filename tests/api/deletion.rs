@@ -152,7 +152,9 @@ async fn items_of(t: &TestApp, id: u64, creds: &Credentials) -> Vec<String> {
                 || pk == format!("USESS#{INSTANCE}#{id}")
                 || pk == ukey
                 || hashes.iter().any(|h| pk == format!("SESSION#{h}"))
-                || (owned && !pk.starts_with("AUDIT#"));
+                // (a pending revocation names the deleted user, issue 33: it stays for
+                // revocation-retry when the provider or the table failed the deletion's attempt)
+                || (owned && !pk.starts_with("AUDIT#") && !pk.starts_with("REVOKE"));
             ours.then_some(pk)
         })
         .collect()
