@@ -152,8 +152,8 @@ async fn a_deletion_killed_after_its_first_step_refuses_the_user_and_is_finished
         }
     };
 
-    // Step 1 is carried out by DynamoDB; its answer never comes back.
-    proxy.fail(DynamoFault::HangAfterForwarding, Some("TransactWriteItems"), 1);
+    // Step 1 (the tombstone, one UpdateItem) is carried out by DynamoDB; its answer never comes back.
+    proxy.fail(DynamoFault::HangAfterForwarding, Some("UpdateItem"), 1);
     let pending = tokio::spawn(delete(port));
     let started = Instant::now();
     let tombstoned = |items: Vec<Item>| items.iter().any(|i| i.contains_key("deleted_at"));

@@ -152,7 +152,9 @@ async fn items_of(t: &TestApp, id: u64, creds: &Credentials) -> Vec<String> {
                 || pk == format!("USESS#{INSTANCE}#{id}")
                 || pk == ukey
                 || hashes.iter().any(|h| pk == format!("SESSION#{h}"))
-                || (owned && !pk.starts_with("AUDIT#"));
+                // (a pending revocation names the deleted user, issue 33: it stays for
+                // revocation-retry when the provider or the table failed the deletion's attempt)
+                || (owned && !pk.starts_with("AUDIT#") && !pk.starts_with("REVOKE"));
             ours.then_some(pk)
         })
         .collect()
@@ -172,7 +174,12 @@ async fn audits(t: &TestApp) -> Vec<(u64, String)> {
         assert_eq!(shard, (id % 32).to_string(), "the audit item of user {id} lives in its shard");
         let mut names: Vec<&str> = item.keys().map(String::as_str).collect();
         names.sort_unstable();
-        assert_eq!(names, ["deleted_at", "expires_at", "instance", "pk", "reason", "sk", "user_id"], "{item:?}");
+        // (sweep_pk and sweep_at: the sweep index finds it when it expires, issue 33)
+        assert_eq!(
+            names,
+            ["deleted_at", "expires_at", "instance", "pk", "reason", "sk", "sweep_at", "sweep_pk", "user_id"],
+            "{item:?}"
+        );
         let id: u64 = item["user_id"].as_n().expect("user_id").parse().expect("number");
         let sk = item["sk"].as_s().expect("sk");
         assert!(sk.starts_with(&format!("DELETED#{id}#")), "{sk}");
@@ -289,21 +296,50 @@ async fn the_other_methods_of_the_deletion_paths_are_405_after_the_key_checks() 
     assert_eq!(resp.headers().get("allow").and_then(|v| v.to_str().ok()), Some("GET, DELETE"));
 }
 
-/// A deletion stopped by DynamoDB at each step: before the first transaction nothing changed;
-/// after it nothing of the user works any more; the retry with the same credential finishes.
+/// The writes a deletion makes, in order: (operation, partition key).
+const WRITES: [&str; 5] = ["PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"];
+
+fn writes_of(calls: Vec<local_stack::counting_proxy::DynamoCall>) -> Vec<(String, String)> {
+    calls
+        .into_iter()
+        .filter(|c| WRITES.contains(&c.operation.as_str()))
+        .map(|c| (c.operation.clone(), c.keys.first().map(|k| k.pk.clone()).unwrap_or_default()))
+        .collect()
+}
+
+/// Fails the `k`-th write of `writes` and every later one of its operation (a process that stops
+/// there: nothing after it is written).
+fn stop_at(proxy: &local_stack::counting_proxy::CountingProxy, writes: &[(String, String)], k: usize) {
+    let op = &writes[k].0;
+    let skip = writes[..k].iter().filter(|(w, _)| w == op).count();
+    proxy.fail_after(u32::try_from(skip).unwrap_or(u32::MAX), DynamoFault::ServerError, Some(op), u32::MAX);
+}
+
+/// A deletion stopped by DynamoDB at each step: before the first write nothing changed; after
+/// it nothing of the user works any more; the retry with the same credential finishes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deletion_interrupted_by_a_dynamodb_fault_completes_on_retry() {
     let (t, proxy) = spawn_app_behind_proxy().await;
+    // A whole deletion, to learn its writes: the first is the tombstone, the tombstone's own
+    // delete is the last of the user's.
+    let (_, id0, _, _) = person(&t, "Counted Cat").await;
+    proxy.take();
+    assert_eq!(send(delete_user(&t, &id0.to_string(), ADMIN_API_KEY)).await.0, 204);
+    let writes = writes_of(proxy.take());
+    let user_pk = format!("USER#{INSTANCE}#{id0}");
+    assert_eq!(writes[0], ("UpdateItem".to_string(), user_pk.clone()), "the tombstone decides: {writes:?}");
+    let last = writes.iter().rposition(|w| *w == ("DeleteItem".to_string(), user_pk.clone())).expect("tombstone");
+
     // Step 1 fails: the user is untouched.
     let (_, id, username, creds) = person(&t, "Faulty Cat").await;
     let (auth, rc_id) = creds.sessions[0].clone();
-    proxy.fail(DynamoFault::ServerError, Some("TransactWriteItems"), u32::MAX);
+    proxy.fail(DynamoFault::ServerError, Some("UpdateItem"), u32::MAX);
     let (status, body) = send_json(delete_own(&t, &auth, &rc_id, confirmation(&username))).await;
     proxy.heal();
     assert_eq!((status, &body["error"]), (503, &json!("error-service-unavailable")), "{body}");
     creds.assert_all_work(&t, "step 1 failed").await;
 
-    // Step 2 (the session list) fails: a tombstone, no credential works, the retry finishes.
+    // Step 4 (the session list) fails: a tombstone, no credential works, the retry finishes.
     proxy.fail(DynamoFault::ServerError, Some("Query"), u32::MAX);
     let (status, _) = send_json(delete_own(&t, &auth, &rc_id, confirmation(&username))).await;
     proxy.heal();
@@ -316,27 +352,83 @@ async fn a_deletion_interrupted_by_a_dynamodb_fault_completes_on_retry() {
     assert_eq!(send_json(retry).await, (200, json!({ "success": true })));
     assert_eq!(items_of(&t, id, &creds).await, Vec::<String>::new());
 
-    // Step 3 (the tombstone) fails on a Syncano deletion: the admin's retry finishes it.
+    // Step 5 (the tombstone) fails on a Syncano deletion: the admin's retry finishes it.
     let (_, id2, _, creds2) = person(&t, "Faulty Key").await;
-    // (step 1 is the first TransactWriteItems, step 3 the second)
-    proxy.fail_after(1, DynamoFault::ServerError, Some("TransactWriteItems"), u32::MAX);
+    stop_at(&proxy, &writes, last);
     assert_eq!(send_json(delete_user(&t, &id2.to_string(), ADMIN_API_KEY)).await.0, 503);
     proxy.heal();
     creds2.assert_none_works(&t, "tombstone left").await;
+    assert!(t.app.store.is_deleting(&InstanceName::parse(INSTANCE).expect("valid"), id2).await.expect("read"));
     assert_eq!(send(delete_user(&t, &id2.to_string(), ADMIN_API_KEY)).await, (204, String::new()));
     assert_eq!(items_of(&t, id2, &creds2).await, Vec::<String>::new());
 
-    // The same on a user's own Syncano deletion: the key that began it finishes it.
+    // The same on a user's own Syncano deletion, stopped before the user-key lookup goes (the
+    // write before the tombstone's): the key that began it finishes it. (Stopped between the
+    // two, the key no longer finds the tombstone: the admin or the sweeper finishes it, as in
+    // the test below.)
     let (_, id3, _, creds3) = person(&t, "Faulty Self").await;
-    proxy.fail_after(1, DynamoFault::ServerError, Some("TransactWriteItems"), u32::MAX);
+    assert!(writes[last - 1].0 == "DeleteItem" && writes[last - 1].1.starts_with("UKEY#"), "{writes:?}");
+    stop_at(&proxy, &writes, last - 1);
     assert_eq!(send_json(delete_self(&t, &creds3.user_key)).await.0, 503);
     proxy.heal();
     creds3.assert_none_works(&t, "tombstone left by the user itself").await;
     assert_eq!(send(delete_self(&t, &creds3.user_key)).await, (204, String::new()));
     assert_eq!(items_of(&t, id3, &creds3).await, Vec::<String>::new());
     // One audit item per deletion, however many attempts it took.
-    assert_eq!(audits(&t).await.len(), 3);
+    assert_eq!(audits(&t).await.len(), 4);
     t.assert_logs_clean();
+}
+
+/// Issue 33: a deletion made of single-item writes, stopped at EVERY one of them (the process
+/// dies there: that write and all after it never happen). Before the first (the tombstone)
+/// every credential still works; after it none does; whoever finds it unfinished (the retry,
+/// or the sweeper through `App::finish_pending`) finishes it, leaving nothing of the user, no
+/// identity of the person, and one audit item per deletion.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deletion_stopped_at_any_write_is_finished_by_a_retry_or_the_sweeper() {
+    let (t, proxy) = spawn_app_behind_proxy().await;
+    let instance = InstanceName::parse(INSTANCE).expect("valid");
+    let (_, id0, _, _) = person(&t, "Counted Cat").await;
+    proxy.take();
+    assert_eq!(send(delete_user(&t, &id0.to_string(), ADMIN_API_KEY)).await.0, 204);
+    let writes = writes_of(proxy.take());
+    let user_pk = format!("USER#{INSTANCE}#{id0}");
+    let last = writes.iter().rposition(|w| *w == ("DeleteItem".to_string(), user_pk.clone())).expect("tombstone");
+    // tombstone, identity, subject entry, username, audit, 2 sessions, user key, tombstone
+    assert!(last >= 8, "{writes:?}");
+    for k in 0..=last {
+        let (_, id, _, creds) = person(&t, &format!("Stopped Cat {k}")).await;
+        let ident = t.scan().await.into_iter().find_map(|i| {
+            let pk = i.get("pk")?.as_s().ok()?.clone();
+            (pk.starts_with(&format!("IDENT#{INSTANCE}#")) && i.get("user_id")?.as_n().ok()? == &id.to_string())
+                .then_some(pk)
+        });
+        let ident = ident.expect("the person's identity");
+        stop_at(&proxy, &writes, k);
+        let status = send(delete_user(&t, &id.to_string(), ADMIN_API_KEY)).await.0;
+        proxy.heal();
+        assert_eq!(status, 503, "stopped at write {k} {:?}", writes[k]);
+        if k == 0 {
+            creds.assert_all_work(&t, "nothing written").await;
+        } else {
+            creds.assert_none_works(&t, &format!("stopped at write {k} {:?}", writes[k])).await;
+        }
+        let by_sweeper = k > 0 && k % 2 == 1;
+        if by_sweeper {
+            let finished = t.app.finish_pending(&format!("USER#{INSTANCE}#{id}"), "USER").await.expect("finish");
+            assert_eq!(finished, shared::store::Finished::Done, "write {k}");
+            // Finished: nothing pending any more.
+            let again = t.app.finish_pending(&format!("USER#{INSTANCE}#{id}"), "USER").await.expect("finish");
+            assert_eq!(again, shared::store::Finished::NotPending, "write {k}");
+        } else {
+            assert_eq!(send(delete_user(&t, &id.to_string(), ADMIN_API_KEY)).await.0, 204, "write {k}");
+        }
+        assert_eq!(items_of(&t, id, &creds).await, Vec::<String>::new(), "write {k} {:?}", writes[k]);
+        assert_eq!(t.count(&ident).await, 0, "write {k}: the identity is gone");
+        assert!(!t.app.store.is_deleting(&instance, id).await.expect("read"), "write {k}");
+    }
+    // One audit item per deletion, however many attempts it took.
+    assert_eq!(audits(&t).await.len(), last + 2);
 }
 
 /// How a deletion left as a tombstone is finished in the test below.
@@ -491,5 +583,253 @@ async fn a_deleted_users_username_is_held_before_anyone_else_may_take_it() {
     let (_, later) = t.facebook_user("Held Name", None);
     let (_, _, freed) = rc_login(&t, &later).await;
     assert_eq!(freed, "held.name", "the name is free once the hold has ended");
+    t.assert_logs_clean();
+}
+
+/// Google's ID token for `sub` with the Gmail address `email` (verified: Google runs Gmail, so
+/// it links where the instance links by email).
+fn gmail_token(t: &TestApp, sub: &str, email: &str) -> Value {
+    use emulator::OidcProvider;
+    let claims = json!({
+        "iss": OidcProvider::Google.issuer(), "aud": local_stack::demo::GOOGLE_CLIENT_ID, "sub": sub,
+        "iat": shared::domain::clock::now_secs(), "exp": shared::domain::clock::now_secs() + 3600,
+        "email": email, "email_verified": true, "name": "Racing Cat",
+    });
+    let token = t.emulator.sign_id_token(OidcProvider::Google, claims, emulator::SigningMode::Current);
+    t.remember(&token);
+    json!({ "access_token": token })
+}
+
+/// The verified Google identity `sub` with the Gmail address `email`, as the verifier makes it.
+fn gmail_identity(sub: &str, email: &str) -> shared::domain::identity::VerifiedIdentity {
+    shared::domain::identity::VerifiedIdentity {
+        provider: shared::domain::identity::Provider::Google,
+        subject: sub.into(),
+        name: Some("Racing Cat".into()),
+        email: Some(email.into()),
+        email_verified: true,
+        hosted_domain: None,
+        avatar_url: None,
+    }
+}
+
+/// Issue 33: a deletion racing a link by email. The link's first write (its identity, pending)
+/// lands, then the whole deletion (which read the user's list without it), then the link's
+/// second write (the identity into the user's list): refused by the tombstone or the missing
+/// user, and the link deletes its identity again. No identity is left naming the deleted user,
+/// and the person's next sign-in with it is a new user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deletion_between_a_links_two_writes_leaves_no_identity_of_the_deleted_user() {
+    use shared::store::{LinkOutcome, Linking};
+    let t = spawn_app().await;
+    let instance = InstanceName::parse(INSTANCE).expect("valid");
+    t.app.store.set_linking(&instance, true).await.expect("linking on");
+    let email = "racing.link@gmail.com";
+    let (status, a) = t.syncano_at("google-oauth2", gmail_token(&t, "race-link-1", email)).await;
+    assert_eq!(status, 200, "{a}");
+    t.remember(a["user_key"].as_str().unwrap_or_default());
+    let id = a["id"].as_u64().expect("id");
+
+    let begun = t.app.store.begin_link(&instance, &gmail_identity("race-link-2", email), email).await;
+    let Linking::Pending(link) = begun.expect("step 1") else { panic!("the identity is new") };
+    assert_eq!(t.count(&format!("IDENT#{INSTANCE}#google#race-link-2")).await, 1);
+    let delete =
+        t.http.delete(format!("{}/v1.1/instances/{INSTANCE}/users/{id}/", t.base)).header("x-api-key", ADMIN_API_KEY);
+    assert_eq!(delete.send().await.expect("delete").status().as_u16(), 204);
+    let outcome = t.app.store.complete_link(&link).await.expect("step 2");
+    assert!(matches!(outcome, LinkOutcome::UserGone), "the link must not join a deleted user");
+    assert_eq!(t.count(&format!("IDENT#{INSTANCE}#google#")).await, 0, "an identity of the deleted user is left");
+    let (status, again) = t.syncano_at("google-oauth2", gmail_token(&t, "race-link-2", email)).await;
+    assert_eq!(status, 200, "{again}");
+    assert_ne!(again["id"], a["id"], "a new user, not the deleted one");
+    t.assert_logs_clean();
+}
+
+/// Issue 33: a link by email whose process stopped right after its first write (the identity,
+/// pending): the sweeper (`App::finish_pending` on the identity) finishes it, so the identity is
+/// in its user's list and a later deletion of the user takes it too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_stopped_after_its_identity_is_finished_by_the_sweeper_and_deleted_with_its_user() {
+    use shared::store::{Finished, Linking};
+    let t = spawn_app().await;
+    let instance = InstanceName::parse(INSTANCE).expect("valid");
+    t.app.store.set_linking(&instance, true).await.expect("linking on");
+    let email = "stopped.link@gmail.com";
+    let (status, a) = t.syncano_at("google-oauth2", gmail_token(&t, "stop-link-1", email)).await;
+    assert_eq!(status, 200, "{a}");
+    t.remember(a["user_key"].as_str().unwrap_or_default());
+    let id = a["id"].as_u64().expect("id");
+
+    let begun = t.app.store.begin_link(&instance, &gmail_identity("stop-link-2", email), email).await;
+    assert!(matches!(begun.expect("step 1"), Linking::Pending(_)));
+    // (the process dies here)
+    let pk = format!("IDENT#{INSTANCE}#google#stop-link-2");
+    assert_eq!(t.app.finish_pending(&pk, "IDENT").await.expect("sweep"), Finished::Done);
+    let item = t.scan().await.into_iter().find(|i| i.get("pk").and_then(|v| v.as_s().ok()) == Some(&pk));
+    let item = item.expect("the identity stays, linked");
+    assert!(!item.contains_key("pending") && !item.contains_key("sweep_pk"), "finished: {item:?}");
+    assert_eq!(t.app.finish_pending(&pk, "IDENT").await.expect("sweep"), Finished::Unknown, "nothing of ours");
+    let (status, b) = t.syncano_at("google-oauth2", gmail_token(&t, "stop-link-2", email)).await;
+    assert_eq!((status, &b["id"]), (200, &a["id"]), "{b}");
+
+    let delete =
+        t.http.delete(format!("{}/v1.1/instances/{INSTANCE}/users/{id}/", t.base)).header("x-api-key", ADMIN_API_KEY);
+    assert_eq!(delete.send().await.expect("delete").status().as_u16(), 204);
+    assert_eq!(t.count(&format!("IDENT#{INSTANCE}#google#")).await, 0, "an identity of the deleted user is left");
+    t.assert_logs_clean();
+}
+
+/// Issue 33: an unlink stopped after its first write (the identity off the user's list) and
+/// before the identity item went: that identity must never sign in as the user again once
+/// finished. The sweeper finishes one; a deletion of the user finishes another (the tombstone
+/// takes the identity the unlink was removing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unlink_stopped_after_the_users_list_is_finished_by_the_sweeper_or_the_deletion() {
+    use shared::store::Finished;
+    let (t, proxy) = spawn_app_behind_proxy().await;
+    let instance = InstanceName::parse(INSTANCE).expect("valid");
+    t.app.store.set_linking(&instance, true).await.expect("linking on");
+    let email = "stopped.unlink@gmail.com";
+    let mut last = 0;
+    for sub in ["unlink-1", "unlink-2", "unlink-3"] {
+        let (status, u) = t.syncano_at("google-oauth2", gmail_token(&t, sub, email)).await;
+        assert_eq!(status, 200, "{u}");
+        t.remember(u["user_key"].as_str().unwrap_or_default());
+        last = u["id"].as_u64().expect("id");
+    }
+    let id = last;
+    let user_pk = format!("USER#{INSTANCE}#{id}");
+
+    // Stopped before the identity's delete: the sweeper finishes it.
+    proxy.fail(DynamoFault::ServerError, Some("DeleteItem"), u32::MAX);
+    assert!(t.app.store.unlink_identity(&instance, id, "google", "unlink-1").await.is_err());
+    proxy.heal();
+    assert_eq!(t.count(&format!("IDENT#{INSTANCE}#google#unlink-1")).await, 1);
+    assert_eq!(t.app.finish_pending(&user_pk, "USER").await.expect("sweep"), Finished::Done);
+    assert_eq!(t.count(&format!("IDENT#{INSTANCE}#google#unlink-1")).await, 0);
+    assert_eq!(t.count("SUBJECT#google#unlink-1").await, 0);
+    assert_eq!(t.app.finish_pending(&user_pk, "USER").await.expect("sweep"), Finished::NotPending);
+
+    // Stopped again; then the user is deleted: the identity the unlink was removing goes too.
+    proxy.fail(DynamoFault::ServerError, Some("DeleteItem"), u32::MAX);
+    assert!(t.app.store.unlink_identity(&instance, id, "google", "unlink-2").await.is_err());
+    proxy.heal();
+    let delete =
+        t.http.delete(format!("{}/v1.1/instances/{INSTANCE}/users/{id}/", t.base)).header("x-api-key", ADMIN_API_KEY);
+    assert_eq!(delete.send().await.expect("delete").status().as_u16(), 204);
+    assert_eq!(t.count(&format!("IDENT#{INSTANCE}#google#")).await, 0, "an identity of the deleted user is left");
+    t.assert_logs_clean();
+}
+
+/// Issue 33: a link (after its identity) and an unlink stopped at each of their later writes
+/// (the process dies there) are finished by the sweeper: the linked identity ends in its user's
+/// list with its subject entry and no pending mark; the unlinked one ends gone with its subject
+/// entry, the user without its `unlinking` mark.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_and_an_unlink_stopped_at_each_write_are_finished_by_the_sweeper() {
+    use shared::store::{Finished, Linking};
+    let (t, proxy) = spawn_app_behind_proxy().await;
+    let instance = InstanceName::parse(INSTANCE).expect("valid");
+    t.app.store.set_linking(&instance, true).await.expect("linking on");
+    let attr = |pk: String| {
+        let t = &t;
+        async move { t.scan().await.into_iter().find(|i| i.get("pk").and_then(|v| v.as_s().ok()) == Some(&pk)) }
+    };
+    // complete_link: the user's list (UpdateItem), the subject entry (PutItem), the mark (UpdateItem).
+    // unlink: the user's list (UpdateItem), the identity and the subject entry (DeleteItem), the mark.
+    let stops = [("UpdateItem", 0), ("PutItem", 0), ("UpdateItem", 1)];
+    let unlink_stops = [("DeleteItem", 0), ("DeleteItem", 1), ("UpdateItem", 1)];
+    for (n, ((op, skip), (unlink_op, unlink_skip))) in stops.into_iter().zip(unlink_stops).enumerate() {
+        let email = format!("each.step.{n}@gmail.com");
+        let (status, a) = t.syncano_at("google-oauth2", gmail_token(&t, &format!("each-{n}-a"), &email)).await;
+        assert_eq!(status, 200, "{a}");
+        t.remember(a["user_key"].as_str().unwrap_or_default());
+        let id = a["id"].as_u64().expect("id");
+        let sub = format!("each-{n}-b");
+
+        let begun = t.app.store.begin_link(&instance, &gmail_identity(&sub, &email), &email).await;
+        let Linking::Pending(link) = begun.expect("step 1") else { panic!("a new identity") };
+        proxy.fail_after(skip, DynamoFault::ServerError, Some(op), u32::MAX);
+        assert!(t.app.store.complete_link(&link).await.is_err(), "link stopped at {op} {skip}");
+        proxy.heal();
+        let pk = format!("IDENT#{INSTANCE}#google#{sub}");
+        assert_eq!(t.app.finish_pending(&pk, "IDENT").await.expect("sweep"), Finished::Done, "{op} {skip}");
+        let ident = attr(pk.clone()).await.expect("linked");
+        assert!(!ident.contains_key("pending_link") && !ident.contains_key("sweep_pk"), "{ident:?}");
+        let user = attr(format!("USER#{INSTANCE}#{id}")).await.expect("user");
+        let ids = user.get("identities").and_then(|v| v.as_ss().ok()).cloned().unwrap_or_default();
+        assert!(ids.contains(&format!("google#{sub}")), "{op} {skip}: {ids:?}");
+        assert_eq!(t.count(&format!("SUBJECT#google#{sub}")).await, 1, "{op} {skip}");
+
+        proxy.fail_after(unlink_skip, DynamoFault::ServerError, Some(unlink_op), u32::MAX);
+        assert!(t.app.store.unlink_identity(&instance, id, "google", &sub).await.is_err(), "{unlink_op}");
+        proxy.heal();
+        let user_pk = format!("USER#{INSTANCE}#{id}");
+        assert_eq!(t.app.finish_pending(&user_pk, "USER").await.expect("sweep"), Finished::Done, "{unlink_op}");
+        assert!(attr(pk).await.is_none(), "{unlink_op} {unlink_skip}: the identity is gone");
+        assert_eq!(t.count(&format!("SUBJECT#google#{sub}")).await, 0, "{unlink_op} {unlink_skip}");
+        let user = attr(user_pk).await.expect("user");
+        assert!(!user.contains_key("unlinking") && !user.contains_key("sweep_pk"), "{user:?}");
+    }
+    t.assert_logs_clean();
+}
+
+/// Issue 33: a deletion and links racing for real, through the gateway: ten first logins of ten
+/// Google identities of one Gmail address (each links to the user holding it) while that user
+/// is deleted. Whatever the interleaving, at the end every identity names a live user whose list
+/// holds it, every live user's list names only identities that exist, and no tombstone and no
+/// pending mark is left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn links_racing_a_deletion_leave_no_identity_of_a_deleted_user() {
+    let t = spawn_app().await;
+    let instance = InstanceName::parse(INSTANCE).expect("valid");
+    t.app.store.set_linking(&instance, true).await.expect("linking on");
+    let email = "racing.many@gmail.com";
+    let (status, a) = t.syncano_at("google-oauth2", gmail_token(&t, "many-0", email)).await;
+    assert_eq!(status, 200, "{a}");
+    t.remember(a["user_key"].as_str().unwrap_or_default());
+    let id = a["id"].as_u64().expect("id");
+    let tokens: Vec<Value> = (1..=10).map(|i| gmail_token(&t, &format!("many-{i}"), email)).collect();
+    let delete =
+        t.http.delete(format!("{}/v1.1/instances/{INSTANCE}/users/{id}/", t.base)).header("x-api-key", ADMIN_API_KEY);
+    let logins = futures::future::join_all(tokens.into_iter().map(|tok| t.syncano_at("google-oauth2", tok)));
+    let (deleted, answers) = tokio::join!(delete.send(), logins);
+    assert_eq!(deleted.expect("delete").status().as_u16(), 204);
+    for (status, body) in &answers {
+        assert_eq!(*status, 200, "{body}");
+        t.remember(body["user_key"].as_str().unwrap_or_default());
+    }
+
+    let items = t.scan().await;
+    let s_of = |i: &Item, k: &str| i.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+    let users: Vec<&Item> = items.iter().filter(|i| s_of(i, "pk").starts_with(&format!("USER#{INSTANCE}#"))).collect();
+    assert!(users.iter().all(|u| !u.contains_key("deleted_at") && !u.contains_key("pending")), "{users:?}");
+    let live: std::collections::HashMap<String, Vec<String>> = users
+        .iter()
+        .map(|u| {
+            let ids = u.get("identities").and_then(|v| v.as_ss().ok()).cloned().unwrap_or_default();
+            (u.get("user_id").and_then(|v| v.as_n().ok()).cloned().unwrap_or_default(), ids)
+        })
+        .collect();
+    assert!(!live.contains_key(&id.to_string()), "the deleted user is gone");
+    let idents: Vec<&Item> =
+        items.iter().filter(|i| s_of(i, "pk").starts_with(&format!("IDENT#{INSTANCE}#google#many-"))).collect();
+    for ident in &idents {
+        let pk = s_of(ident, "pk");
+        let owner = ident.get("user_id").and_then(|v| v.as_n().ok()).cloned().unwrap_or_default();
+        let sub = pk.rsplit('#').next().unwrap_or_default();
+        let list = live.get(&owner).unwrap_or_else(|| panic!("{pk} names user {owner}, who is not live"));
+        assert!(list.contains(&format!("google#{sub}")), "{pk} is not in its user's list {list:?}");
+        assert!(!ident.contains_key("pending_link"), "{pk} left pending");
+    }
+    for (owner, list) in &live {
+        for entry in list {
+            let pk = format!("IDENT#{INSTANCE}#{entry}");
+            assert!(idents.iter().any(|i| s_of(i, "pk") == pk), "user {owner} lists {entry}, which does not exist");
+        }
+    }
+    // (Not asserted: that the identities signed in during the deletion share one new user. While
+    // the email entry still names the tombstone, a first login cannot link and makes a user
+    // without the entry: docs/security.md, issue 33, "known remainder".)
     t.assert_logs_clean();
 }

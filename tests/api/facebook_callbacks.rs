@@ -115,6 +115,9 @@ async fn data_deletion_deletes_a_facebook_only_user_and_the_status_url_answers()
             "outcome",
             "accounts_deleted",
             "identities_removed",
+            // The sweep index's keys (issue 33): an hour and a shard, a due time.
+            "sweep_pk",
+            "sweep_at",
         ];
         assert!(item.keys().all(|k| known.contains(&k.as_str())), "{item:?}");
         let counts = ["accounts_deleted", "identities_removed"];
@@ -408,4 +411,51 @@ async fn data_deletion_acts_in_every_instance_where_the_person_signed_in() {
     let index = t.scan().await.into_iter().filter(|i| format!("{i:?}").contains(&asid)).count();
     assert_eq!(index, 0, "no item names the person's app-scoped id any more");
     t.assert_logs_clean();
+}
+
+/// Issue 33: Facebook delivers one data deletion request twice at the same time. Without a
+/// transaction, the request item (created only if absent) decides the confirmation code: both
+/// deliveries answer the same code, and there is one status item for the request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_deletion_delivered_twice_at_once_has_one_code_and_one_status() {
+    let t = spawn_app().await;
+    let (_, asid, _, _, _) = signed_in(&t, "Twice Deleted").await;
+    let sr = signed(&t, APP_ID, &asid, None);
+    let (before_status, before_request) = (t.count("FBDEL#").await, t.count("FBREQ#").await);
+    let (a, b) = tokio::join!(post(&t, "data-deletion", &sr), post(&t, "data-deletion", &sr));
+    assert_eq!(a.0, 200, "{}", a.1);
+    assert_eq!(a, b, "one code for one request");
+    assert_eq!((t.count("FBDEL#").await, t.count("FBREQ#").await), (before_status + 1, before_request + 1));
+    let code = a.1["confirmation_code"].as_str().expect("code").to_string();
+    let (status, body) = status_of(&t, &code).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("completed")), "{body}");
+    assert_eq!(t.audit_reasons().await, ["facebook"]);
+    t.assert_logs_clean();
+}
+
+/// Issue 33: a data deletion whose process stopped after the request item and before the status
+/// item: Facebook's redelivery of the request writes the status under the request's code (as
+/// the first delivery would have), does the deletion and answers that code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_deletion_stopped_before_its_status_is_finished_by_the_redelivery() {
+    use local_stack::counting_proxy::DynamoFault;
+    let (t, proxy) = spawn_app_behind_proxy().await;
+    let (_, asid, session, _, key) = signed_in(&t, "Stopped Deletion").await;
+    let sr = signed(&t, APP_ID, &asid, None);
+    let before = t.count("FBDEL#").await;
+    // The first PutItem (the request item) passes; the status's fails.
+    proxy.fail_after(1, DynamoFault::ServerError, Some("PutItem"), u32::MAX);
+    let (status, _) = post(&t, "data-deletion", &sr).await;
+    proxy.heal();
+    assert_eq!(status, 503);
+    assert_eq!(t.count("FBDEL#").await, before, "no status yet");
+    let (status, receipt) = post(&t, "data-deletion", &sr).await;
+    assert_eq!(status, 200, "{receipt}");
+    let code = receipt["confirmation_code"].as_str().expect("code").to_string();
+    let (status, body) = status_of(&t, &code).await;
+    assert_eq!((status, body["outcome"].as_str()), (200, Some("account-deleted")), "{body}");
+    assert_eq!(t.count("FBDEL#").await, before + 1);
+    assert_eq!(post(&t, "data-deletion", &sr).await, (200, receipt));
+    assert_eq!(t.me_status(&session).await, 401);
+    assert_eq!(t.user_key_status(&key).await, 403);
 }

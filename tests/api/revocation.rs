@@ -633,3 +633,29 @@ async fn pending_revocations_are_sharded_and_an_older_unsharded_one_is_still_ret
     assert!(pending(&t).await.is_empty(), "every one done and deleted, the older one too");
     t.assert_logs_clean();
 }
+
+/// Issue 33: the deletion records its revocation (step 2) before it deletes the identity (step
+/// 3), so `revocation-retry` may come round while a deletion stopped between the two: the
+/// identity is still there, naming the deleted user. That is the deletion under way, not a new
+/// sign-up of the person: the withdrawal is done, not dropped as superseded (it would then never
+/// be done: the retry deletes it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_retried_while_its_deletion_is_unfinished_is_done_not_dropped() {
+    use local_stack::counting_proxy::DynamoFault;
+    let (t, proxy) = spawn_app_behind_proxy().await;
+    let (_, token) = t.facebook_user("Unfinished Fox", None);
+    let (_, body) = json(t.syncano_login(&token).await).await;
+    let id = body["id"].as_u64().expect("id");
+    // The tombstone and the revocation are written; the identity's removal fails.
+    proxy.fail(DynamoFault::ServerError, Some("DeleteItem"), u32::MAX);
+    assert_eq!(delete_user(&t, id).send().await.expect("delete").status().as_u16(), 503);
+    proxy.heal();
+    assert_eq!(pending(&t).await.len(), 1, "recorded");
+    assert_eq!(t.count(&format!("IDENT#{INSTANCE}#facebook#")).await, 1, "the identity is still there");
+    let report = run_retry(&t).await;
+    assert_eq!(report["done"], 1, "{report}");
+    assert_eq!(t.emulator.revocation_stats().2, 1, "withdrawn at Facebook");
+    assert_eq!(delete_user(&t, id).send().await.expect("finish").status().as_u16(), 204);
+    assert!(pending(&t).await.is_empty(), "not recorded again by the finishing deletion");
+    assert_eq!(t.count(&format!("IDENT#{INSTANCE}#facebook#")).await, 0);
+}

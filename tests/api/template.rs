@@ -82,7 +82,7 @@ const GRANTS: &[(&str, &[&str], &[&str])] = &[
     ),
     (
         "LoginFunction",
-        &["GetItem", "BatchGetItem", "PutItem", "UpdateItem"],
+        &["GetItem", "BatchGetItem", "PutItem", "UpdateItem", "DeleteItem"],
         &[
             "token-secret",
             "token-secret-previous",
@@ -226,6 +226,7 @@ const PREFIXES: &[(&str, Prefixes)] = &[
             ("BatchGetItem", &["INST#*", "INSTCONF#*", "IDENT#*", "USER#*", "EMAIL#*", "FAIL#*", "SESSION#*"]),
             ("PutItem", LOGIN_WRITES_WITH_SESSIONS),
             ("UpdateItem", LOGIN_WRITES_WITH_SESSIONS),
+            ("DeleteItem", &["IDENT#*"]),
         ],
     ),
     ("RocketChatAuthorizerFunction", &[("GetItem", &["SESSION#*", "USER#*"])]),
@@ -245,6 +246,7 @@ const PREFIXES: &[(&str, Prefixes)] = &[
             ("BatchGetItem", &["INST#*", "INSTCONF#*", "IDENT#*", "USER#*", "UKEY#*", "EMAIL#*", "FAIL#*"]),
             ("PutItem", LOGIN_WRITES),
             ("UpdateItem", LOGIN_WRITES),
+            ("DeleteItem", &["IDENT#*"]),
         ],
     ),
     (
@@ -357,6 +359,8 @@ const SYNCANO_LOGIN_KEYS: Prefixes = &[
     ("BatchGetItem", &["INST#*", "INSTCONF#*", "IDENT#*", "USER#*", "EMAIL#*", "FAIL#*"]),
     ("PutItem", LOGIN_WRITES),
     ("UpdateItem", LOGIN_WRITES),
+    // Issue 33: a link by email whose user went meanwhile deletes the identity it wrote.
+    ("DeleteItem", &["IDENT#*"]),
 ];
 const LOGIN_WRITES: &[&str] =
     &["IDENT#*", "USER#*", "UNAME#*", "UKEY#*", "EMAIL#*", "USERIDS#*", "FAIL#*", "SUBJECT#*"];
@@ -393,7 +397,8 @@ const REVOKING_FUNCTIONS: [&str; 4] =
 const DELETION_SYNCANO: &[&str] = &["GetItem", "BatchGetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"];
 
 /// A Syncano provider login: API key check, identity lookup, user creation, failure counter.
-const SYNCANO_LOGIN: &[&str] = &["GetItem", "BatchGetItem", "PutItem", "UpdateItem"];
+// (DeleteItem: issue 33, a link by email whose user went meanwhile deletes the identity it wrote.)
+const SYNCANO_LOGIN: &[&str] = &["GetItem", "BatchGetItem", "PutItem", "UpdateItem", "DeleteItem"];
 
 /// The functions with `ReservedConcurrentExecutions` from `LoginReservedConcurrency`.
 pub(crate) const LOGIN_FUNCTIONS: [&str; 7] = [

@@ -294,8 +294,10 @@ async fn a_key_reset_cancelled_for_throttling_is_no_lost_race() {
     t.assert_logs_clean();
 }
 
-/// A deletion whose last transaction (the tombstone's removal) DynamoDB cancelled for throttling
-/// is unfinished, not corrupt: 503 with `Retry-After`, and the same deletion again finishes it.
+/// A deletion whose later writes DynamoDB throttles (past the SDK's retries) is unfinished, not
+/// corrupt: 503 with `Retry-After`, and the same deletion again finishes it. (Issue 33: no
+/// transaction any more; the tombstone is one `UpdateItem`, the identity's removal and every
+/// later removal a `DeleteItem`.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deletion_cancelled_for_throttling_is_unfinished_not_corrupt() {
     let (t, proxy) = spawn_app_behind_proxy().await;
@@ -307,16 +309,15 @@ async fn a_deletion_cancelled_for_throttling_is_unfinished_not_corrupt() {
             .delete(format!("{}/v1.1/instances/{INSTANCE}/users/{}/", t.base, user.body["id"]))
             .header("x-api-key", ADMIN_API_KEY)
     };
-    // Step 1 (the tombstone) passes; step 3's transaction is cancelled (the user has no session:
-    // step 2 writes nothing).
-    proxy.fail_after(1, DynamoFault::CancelledThrottled, Some("TransactWriteItems"), EVERY_TIME);
+    // Step 1 (the tombstone) passes; every removal after it is throttled.
+    proxy.fail(DynamoFault::Throttled, Some("DeleteItem"), EVERY_TIME);
     let resp = delete().send().await.expect("delete");
     proxy.heal();
     let retry_after = resp.headers().get("retry-after").map(|v| v.to_str().unwrap_or_default().to_string());
     let (status, body) = json(resp).await;
     assert_eq!(status, 503, "{body}");
-    assert_throttled_retry_after("the deletion's step 3", retry_after.as_deref());
-    assert_unavailable_body("the deletion's step 3", Dialect::Syncano, &body);
+    assert_throttled_retry_after("the deletion's removals", retry_after.as_deref());
+    assert_unavailable_body("the deletion's removals", Dialect::Syncano, &body);
     let resp = delete().send().await.expect("delete again");
     assert_eq!(resp.status().as_u16(), 204, "the same deletion again finishes it");
     assert_eq!(t.login_writes().await[..3], [0, 0, 1], "no user, no identity, the username held");

@@ -1,32 +1,42 @@
-//! Deleting a user, in three idempotent steps that a retry (or a later call) can resume at any
-//! point:
+//! Deleting a user, without transactions (issue 33): single-item conditional writes, in an order
+//! where the first write decides and every later one is idempotent, so that a retry, the next
+//! request that finds the tombstone, or the sweeper ([`super::pending`]) can resume at any point:
 //!
-//! 1. one `TransactWriteItems`: the user item becomes a tombstone (`deleted_at`,
-//!    `deletion_reason`, `expires_at` for DynamoDB's TTL, its personal attributes removed), and
-//!    every lookup that leads to the user goes: each identity (with its entry in its subject's
-//!    list of instances), the username, the email index entry; the audit item is written. From
-//!    here on no credential finds the user: every read of a user treats a tombstone as no user.
-//! 2. every session (its item and its entry in the user's session list);
-//! 3. the tombstone itself, with the user-key lookup.
+//! 1. the user item becomes a tombstone (`deleted_at`, `deletion_reason`, `expires_at`, its
+//!    personal attributes removed), conditional on the user being live with the identities, the
+//!    key generation and the email read. It keeps what the later steps need (the deletion's
+//!    plan: `del_identities`, `del_username`, `del_email`, `ukey_pk`, `audit_expires_at`) and
+//!    is marked pending for the sweeper ([`super::sweep::pending`]). From here on no credential
+//!    finds the user: every read of a user treats a tombstone as no user, and every session and
+//!    user key is checked against the user item with a consistent read.
+//! 2. the pending revocations (read from the identity items, before they go; created only if
+//!    absent, so a resumed step never resets one already tried);
+//! 3. each identity (conditional on naming this user) with its entry in its subject's list, the
+//!    username (held, expiring), the email index entry (conditional on naming this user), the
+//!    audit item (created only if absent: its key is the tombstone's `deleted_at`, so one audit
+//!    item per deletion however many attempts it takes);
+//! 4. every session (its item and its entry in the user's session list);
+//! 5. the user-key lookup (conditional on naming this user), then the tombstone itself.
 //!
-//! The user-key lookup stays until step 3 (with the tombstone's TTL): it names a tombstone, so
-//! no key finds a user through it, but a user who deleted itself with its key (Syncano
-//! `DELETE user/`) and was interrupted can present the same key again to finish.
+//! The user-key lookup stays until step 5: it names a tombstone, so no key finds a user through
+//! it, but a user who deleted itself with its key (Syncano `DELETE user/`) and was interrupted
+//! can present the same key again to finish.
 //!
-//! A tombstone that is never finished is removed by the table's TTL, and its user-key lookup
-//! with it; by then every session of the user has expired too (the tombstone lives as long as a
-//! session).
+//! A tombstone that nobody finishes is due in the sweep index [`super::sweep::PENDING_GRACE_SECS`]
+//! after step 1; the sweeper finishes it through `App::finish_pending` (the deletion's
+//! revocations are the use-case's). On a single-region table, TTL on `expires_at` stays a second
+//! line.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::error::{build_err, classify, transaction_cancelled};
-use super::items::{get_n, n, s, user_from_item, USERNAME_HOLD_SECS};
+use super::error::classify;
+use super::items::{get_n, get_opt_s, n, s, user_from_item, Item, USERNAME_HOLD_SECS};
 use super::revocations::{PendingRevocation, RevocationPlan};
 use super::user_keys::user_key_of;
-use super::{keys, StoreError, UserStore};
+use super::{keys, sweep, StoreError, UserStore};
 use crate::domain::instance::InstanceName;
 use crate::domain::records::{DeletionReason, Session};
 use crate::domain::secret::Secret;
@@ -37,7 +47,8 @@ use crate::domain::tokens::UserKeys;
 pub enum Tombstoned {
     /// No such user (never was, or its deletion finished).
     NoSuchUser,
-    /// The user is a tombstone now (made by this call or an earlier one): steps 2 and 3 remain.
+    /// The user is a tombstone now (made by this call or an earlier one): the later steps remain
+    /// or are done.
     Yes,
 }
 
@@ -47,15 +58,17 @@ pub enum Step1 {
     NoSuchUser,
     /// An earlier call made the tombstone.
     AlreadyTombstone,
-    /// A live user: the transaction that makes it a tombstone.
+    /// A live user: the write that makes it a tombstone.
     Ready(TombstoneStep),
 }
 
-/// Step 1's transaction, conditional on the user as it was read, and the pending revocations it
-/// records.
+/// Step 1's write, conditional on the user as it was read.
 pub struct TombstoneStep {
-    items: Vec<TransactWriteItem>,
-    pending: Vec<PendingRevocation>,
+    instance: InstanceName,
+    user_id: u64,
+    update: String,
+    condition: String,
+    values: HashMap<String, AttributeValue>,
 }
 
 /// The user item's count of links and unlinks (absent: none since it was created, or a user
@@ -71,10 +84,71 @@ fn email_key(email: &str) -> Option<String> {
     (email.is_ascii() && email.contains('@')).then(|| email.to_ascii_lowercase())
 }
 
+/// Whether an SDK error is a failed condition (the item is not as the write required).
+pub(super) fn is_condition_failed<E>(
+    err: &aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+    err.code() == Some("ConditionalCheckFailedException")
+}
+
 impl UserStore {
-    /// Step 1 of a deletion: the tombstone, every lookup of the user gone and the audit item, in
-    /// one transaction conditional on the user being live and its identities being those read.
-    /// `expires_at` is the tombstone's TTL, `audit_expires_at` the audit item's (epoch seconds).
+    /// A `PutItem` applied only where `condition` holds: `false` if it did not (nothing written).
+    pub(super) async fn put_where(
+        &self,
+        item: Item,
+        condition: &str,
+        values: &[(&str, AttributeValue)],
+    ) -> Result<bool, StoreError> {
+        let values: HashMap<String, AttributeValue> =
+            values.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .set_expression_attribute_values((!values.is_empty()).then_some(values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failed(&e) => Ok(false),
+            Err(e) => Err(classify("PutItem", e)),
+        }
+    }
+
+    /// A `DeleteItem` applied only where `condition` holds (none: always): `false` if it did not.
+    pub(super) async fn delete_where(
+        &self,
+        key: Item,
+        condition: Option<&str>,
+        values: &[(&str, AttributeValue)],
+    ) -> Result<bool, StoreError> {
+        let values: HashMap<String, AttributeValue> =
+            values.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .set_condition_expression(condition.map(str::to_owned))
+            .set_expression_attribute_values((!values.is_empty()).then_some(values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failed(&e) => Ok(false),
+            Err(e) => Err(classify("DeleteItem", e)),
+        }
+    }
+
+    /// Steps 1 to 3 of a deletion: the tombstone, then the pending revocations `plan` asks for
+    /// and every lookup of the user gone with the audit item written. The tombstone's
+    /// `expires_at` is `expires_at`, the audit item's `audit_expires_at` (epoch seconds).
     pub async fn tombstone_user(
         &self,
         instance: &InstanceName,
@@ -85,13 +159,13 @@ impl UserStore {
         audit_expires_at: i64,
     ) -> Result<Tombstoned, StoreError> {
         let plan = RevocationPlan::default();
-        let step1 = self.tombstone_user_revoking(instance, user_id, keys, reason, expires_at, audit_expires_at, &plan);
-        Ok(step1.await?.0)
+        let steps = self.tombstone_user_revoking(instance, user_id, keys, reason, expires_at, audit_expires_at, &plan);
+        Ok(steps.await?.0)
     }
 
-    /// [`UserStore::tombstone_user`], also recording in the same transaction the pending
-    /// revocations `plan` asks for (read from the identity items before they go); returns them
-    /// (none when an earlier call made the tombstone: `revocation-retry` finds those).
+    /// [`UserStore::tombstone_user`], also recording the pending revocations `plan` asks for
+    /// (read from the identity items before they go); returns those this call found to do (an
+    /// earlier attempt's that were already tried stay as they are, for `revocation-retry`).
     #[allow(clippy::too_many_arguments)]
     pub async fn tombstone_user_revoking(
         &self,
@@ -103,25 +177,38 @@ impl UserStore {
         audit_expires_at: i64,
         plan: &RevocationPlan,
     ) -> Result<(Tombstoned, Vec<PendingRevocation>), StoreError> {
+        let mut decided = false;
         for _ in 0..3 {
             let step = self.prepare_tombstone(instance, user_id, keys, reason, expires_at, audit_expires_at, plan);
             let step = match step.await? {
                 Step1::NoSuchUser => return Ok((Tombstoned::NoSuchUser, Vec::new())),
-                Step1::AlreadyTombstone => return Ok((Tombstoned::Yes, Vec::new())),
+                Step1::AlreadyTombstone => {
+                    decided = true;
+                    break;
+                }
                 Step1::Ready(step) => step,
             };
-            match self.commit_tombstone(step).await? {
-                Some(pending) => return Ok((Tombstoned::Yes, pending)),
-                // Another deletion, a key reset, a link or an unlink won the race: read again.
-                None => tokio::time::sleep(Duration::from_millis(20)).await,
+            if self.commit_tombstone(step).await?.is_some() {
+                decided = true;
+                break;
             }
+            // Another deletion, a key reset, a link or an unlink won the race: read again.
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        Err(StoreError::Contention)
+        if !decided {
+            return Err(StoreError::Contention);
+        }
+        match self.release_user(instance, user_id, plan).await? {
+            Some(pending) => Ok((Tombstoned::Yes, pending)),
+            // Finished meanwhile by another attempt (a retry, the sweeper).
+            None => Ok((Tombstoned::Yes, Vec::new())),
+        }
     }
 
-    /// Step 1's read: the user as it is now, and the transaction that would make it a tombstone
+    /// Step 1's read: the user as it is now, and the write that would make it a tombstone
     /// (conditional on what was read). Public so that a test can change the user between this
-    /// read and [`UserStore::commit_tombstone`].
+    /// read and [`UserStore::commit_tombstone`]. `plan` is not read here any more (the
+    /// revocations are step 2); it stays in the signature for the callers.
     #[allow(clippy::too_many_arguments)]
     pub async fn prepare_tombstone(
         &self,
@@ -131,7 +218,7 @@ impl UserStore {
         reason: DeletionReason,
         expires_at: i64,
         audit_expires_at: i64,
-        plan: &RevocationPlan,
+        _plan: &RevocationPlan,
     ) -> Result<Step1, StoreError> {
         let Some(item) = self.get_user_item(instance, user_id).await? else {
             return Ok(Step1::NoSuchUser);
@@ -145,18 +232,13 @@ impl UserStore {
             _ => return Err(StoreError::Corrupt("identities")),
         };
         let now = crate::domain::clock::now_micros();
-        // The user-key lookup stays (with the tombstone's TTL) for step 3, which finds it by
-        // the pk the tombstone records. A key made with a retired secret cannot be derived:
-        // nor can it be presented, and its lookup names a user that no longer reads as one.
-        let mut ukey_lookup = None;
-        if let Ok(key) = user_key_of(keys, &user) {
-            let lookup = keys::syncano_user_key(instance, &key);
-            let entry = self.get(lookup.clone(), true).await?;
-            if entry.is_some_and(|e| get_n::<u64>(&e, "user_id").ok() == Some(user_id)) {
-                ukey_lookup = Some(lookup);
-            }
-        }
-        let ukey_pk = ukey_lookup.as_ref().and_then(|l| l.get("pk")).cloned().unwrap_or_else(|| s(""));
+        // The user-key lookup the tombstone records for step 5. A key made with a retired secret
+        // cannot be derived: nor can it be presented, and its lookup names a user that no longer
+        // reads as one (the condition on the key generation below keeps a reset out).
+        let ukey_pk = match user_key_of(keys, &user) {
+            Ok(key) => keys::syncano_user_key(instance, &key).get("pk").cloned().unwrap_or_else(|| s("")),
+            Err(_) => s(""),
+        };
         // The identities are those read: every link and unlink bumps `identities_version`, so a
         // version compares what a count cannot (an unlink and a link keep the count). A user
         // never linked nor unlinked since it was created (and every user older than the
@@ -165,95 +247,146 @@ impl UserStore {
             None => ("attribute_not_exists(identities_version)", None),
             Some(_) => ("identities_version = :version", Some(n(get_n::<u64>(&item, IDENTITIES_VERSION)?))),
         };
+        let (email_condition, email) = match &user.email {
+            None => ("attribute_not_exists(email)", None),
+            Some(e) => ("email = :email", Some(e.clone())),
+        };
+        let pk = keys::user(instance, user_id).get("pk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+        let start = now / 1_000_000;
+        let (due_set, due_values) = sweep::due_update(&pk, "USER", start + sweep::PENDING_GRACE_SECS);
         let mut values = HashMap::from([
             (":now".to_string(), n(now)),
             (":why".to_string(), s(reason.as_str())),
             (":exp".to_string(), n(expires_at)),
+            (":audit_exp".to_string(), n(audit_expires_at)),
             (":ukey".to_string(), ukey_pk),
+            (":ids".to_string(), AttributeValue::Ss(identities)),
+            (":uname".to_string(), s(&user.username)),
+            (":gen".to_string(), n(user.key_generation)),
+            (":pending".to_string(), n(start)),
         ]);
+        values.extend(due_values);
         if let Some(version) = version {
             values.insert(":version".to_string(), version);
         }
-        let tombstone = Update::builder()
+        let mut update = format!(
+            "SET deleted_at = :now, deletion_reason = :why, expires_at = :exp, audit_expires_at = :audit_exp, \
+             ukey_pk = :ukey, del_identities = :ids, del_username = :uname, {} = :pending, {due_set}",
+            sweep::PENDING
+        );
+        if let Some(email) = email {
+            values.insert(":email".to_string(), s(&email));
+            if let Some(folded) = email_key(&email) {
+                values.insert(":del_email".to_string(), s(folded));
+                update.push_str(", del_email = :del_email");
+            }
+        }
+        update.push_str(" REMOVE #name, email, avatar_url, username, identities, key_salt");
+        // Live, with the identities, key and email read.
+        let condition = format!(
+            "attribute_exists(pk) AND attribute_not_exists(deleted_at) AND key_generation = :gen AND \
+             {version_condition} AND {email_condition}"
+        );
+        Ok(Step1::Ready(TombstoneStep { instance: instance.clone(), user_id, update, condition, values }))
+    }
+
+    /// Step 1's write: the tombstone [`UserStore::prepare_tombstone`] built; it decides the
+    /// deletion. `None`: the user changed since it was read (nothing was written; read again).
+    /// `Some` (no revocations: step 2 records them) once the user is a tombstone.
+    pub async fn commit_tombstone(&self, step: TombstoneStep) -> Result<Option<Vec<PendingRevocation>>, StoreError> {
+        let result = self
+            .client
+            .update_item()
             .table_name(&self.table)
-            .set_key(Some(keys::user(instance, user_id)))
-            .update_expression(
-                "SET deleted_at = :now, deletion_reason = :why, expires_at = :exp, ukey_pk = :ukey \
-                 REMOVE #name, email, avatar_url, username, identities, key_salt",
-            )
-            // Live, and no identity linked or unlinked since it was read.
-            .condition_expression(format!(
-                "attribute_exists(pk) AND attribute_not_exists(deleted_at) AND {version_condition}"
-            ))
+            .set_key(Some(keys::user(&step.instance, step.user_id)))
+            .update_expression(step.update)
+            .condition_expression(step.condition)
             .expression_attribute_names("#name", "name")
-            .set_expression_attribute_values(Some(values))
-            .build()
-            .map_err(build_err)?;
-        let mut items = vec![TransactWriteItem::builder().update(tombstone).build()];
-        let mut pending = Vec::new();
+            .set_expression_attribute_values(Some(step.values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Some(Vec::new())),
+            Err(e) if is_condition_failed(&e) => Ok(None),
+            Err(e) => Err(classify("UpdateItem", e)),
+        }
+    }
+
+    /// Steps 2 and 3 of the deletion the tombstone of `user_id` records: its pending revocations
+    /// (as `plan` asks), then each identity with its subject entry, the username (held), the
+    /// email entry and the audit item. Each write is idempotent; run again, it does what is left.
+    /// `None`: there is no tombstone (no such user, or the deletion finished). Returns the
+    /// revocations to try now: those recorded for identities still present.
+    pub async fn release_user(
+        &self,
+        instance: &InstanceName,
+        user_id: u64,
+        plan: &RevocationPlan,
+    ) -> Result<Option<Vec<PendingRevocation>>, StoreError> {
+        let Some(item) = self.get_user_item(instance, user_id).await? else { return Ok(None) };
+        if !is_tombstone(&item) {
+            return Err(StoreError::Corrupt("a live user where its tombstone was"));
+        }
+        let identities = match item.get("del_identities") {
+            Some(AttributeValue::Ss(ids)) => ids.clone(),
+            // A tombstone made before the plan was recorded: its lookups went with it.
+            _ => Vec::new(),
+        };
+        let mut identities = identities;
+        // An unlink that stopped after taking the identity off the list: that identity too.
+        if let Some(unlinking) = get_opt_s(&item, super::linking::UNLINKING) {
+            identities.push(unlinking);
+        }
+        let mut subjects = Vec::new();
         for id in &identities {
-            let (provider, subject) = id.split_once('#').ok_or(StoreError::Corrupt("identities"))?;
-            if let Some(p) = self.planned_revocation(instance, provider, subject, plan).await? {
-                items.push(self.transact_put_revocation(&p)?);
+            subjects.push(id.split_once('#').ok_or(StoreError::Corrupt("del_identities"))?);
+        }
+        let mine = [(":uid", n(user_id))];
+        // Step 2: before the identities (and the sealed tokens they hold) go.
+        let mut pending = Vec::new();
+        for (provider, subject) in &subjects {
+            if let Some(p) = self.planned_revocation(instance, user_id, provider, subject, plan).await? {
+                self.put_revocation_once(&p).await?;
                 pending.push(p);
             }
-            items.push(self.transact_delete(keys::identity(instance, provider, subject))?);
-            items.push(self.transact_delete_subject(provider, subject, instance)?);
         }
-        // The username stays held (no user) for USERNAME_HOLD_SECS before anyone may take it.
-        let mut held = keys::username(instance, &user.username);
-        let held_until = now / 1_000_000 + USERNAME_HOLD_SECS;
-        held.insert("held_until".into(), n(held_until));
-        held.insert("expires_at".into(), n(held_until));
-        items.push(self.transact_put(held)?);
-        if let Some(lookup) = ukey_lookup {
-            let expire = Update::builder()
-                .table_name(&self.table)
-                .set_key(Some(lookup))
-                .update_expression("SET expires_at = :exp")
-                .condition_expression("user_id = :uid")
-                .expression_attribute_values(":exp", n(expires_at))
-                .expression_attribute_values(":uid", n(user_id))
-                .build()
-                .map_err(build_err)?;
-            items.push(TransactWriteItem::builder().update(expire).build());
-        }
-        if let Some(email) = user.email.as_deref().and_then(email_key) {
-            let entry = self.get(keys::email(instance, &email), true).await?;
-            if entry.is_some_and(|e| get_n::<u64>(&e, "user_id").ok() == Some(user_id)) {
-                let delete = aws_sdk_dynamodb::types::Delete::builder()
-                    .table_name(&self.table)
-                    .set_key(Some(keys::email(instance, &email)))
-                    .condition_expression("user_id = :uid")
-                    .expression_attribute_values(":uid", n(user_id))
-                    .build()
-                    .map_err(build_err)?;
-                items.push(TransactWriteItem::builder().delete(delete).build());
+        // Step 3. An identity a new login made since (another user's) stays, with its entry.
+        for (provider, subject) in &subjects {
+            let identity = keys::identity(instance, provider, subject);
+            if self.delete_where(identity, Some("attribute_not_exists(pk) OR user_id = :uid"), &mine).await? {
+                self.delete_where(keys::subject_instance(provider, subject, instance), None, &[]).await?;
             }
         }
-        let mut audit = keys::deletion_audit(instance, user_id, now);
-        audit.extend([
-            ("instance".to_string(), s(instance.as_str())),
-            ("user_id".to_string(), n(user_id)),
-            ("deleted_at".to_string(), n(now)),
-            ("reason".to_string(), s(reason.as_str())),
-            ("expires_at".to_string(), n(audit_expires_at)),
-        ]);
-        items.push(self.transact_put_new(audit)?);
-        Ok(Step1::Ready(TombstoneStep { items, pending }))
-    }
-
-    /// Step 1's write: the transaction [`UserStore::prepare_tombstone`] built. `None`: the user
-    /// changed since it was read (nothing was written; read again).
-    pub async fn commit_tombstone(&self, step: TombstoneStep) -> Result<Option<Vec<PendingRevocation>>, StoreError> {
-        match self.client.transact_write_items().set_transact_items(Some(step.items)).send().await {
-            Ok(_) => Ok(Some(step.pending)),
-            Err(e) if transaction_cancelled(&e) => Ok(None),
-            Err(e) => Err(classify("TransactWriteItems", e)),
+        if let Some(username) = get_opt_s(&item, "del_username") {
+            // Held (no user) for USERNAME_HOLD_SECS before anyone may take it; the sweeper
+            // removes it then.
+            let mut held = keys::username(instance, &username);
+            let held_until = get_n::<i64>(&item, "deleted_at")? / 1_000_000 + USERNAME_HOLD_SECS;
+            held.insert("held_until".into(), n(held_until));
+            sweep::expiring(&mut held, held_until);
+            let condition = "attribute_not_exists(pk) OR user_id = :uid OR attribute_exists(held_until)";
+            self.put_where(held, condition, &mine).await?;
         }
+        if let Some(email) = get_opt_s(&item, "del_email") {
+            self.delete_where(keys::email(instance, &email), Some("user_id = :uid"), &mine).await?;
+        }
+        // A tombstone made before the plan was recorded wrote its audit item with it.
+        if item.contains_key("audit_expires_at") {
+            let deleted_at: i64 = get_n(&item, "deleted_at")?;
+            let mut audit = keys::deletion_audit(instance, user_id, deleted_at);
+            audit.extend([
+                ("instance".to_string(), s(instance.as_str())),
+                ("user_id".to_string(), n(user_id)),
+                ("deleted_at".to_string(), n(deleted_at)),
+                ("reason".to_string(), s(get_opt_s(&item, "deletion_reason").unwrap_or_default())),
+            ]);
+            sweep::expiring(&mut audit, get_n(&item, "audit_expires_at")?);
+            self.put_where(audit, "attribute_not_exists(pk)", &[]).await?;
+        }
+        Ok(Some(pending))
     }
 
-    /// Step 2: every session of the user (each item with its list entry); how many.
+    /// Step 4: every session of the user (each item with its list entry); how many.
     pub async fn delete_user_sessions(&self, instance: &InstanceName, user_id: u64) -> Result<usize, StoreError> {
         let hashes = self.user_sessions(instance, user_id).await?;
         for token_hash in &hashes {
@@ -269,30 +402,21 @@ impl UserStore {
         Ok(hashes.len())
     }
 
-    /// Step 3: the tombstone and the user-key lookup it records, in one transaction (never a
-    /// live user: the delete is conditional on the tombstone).
+    /// Step 5: the user-key lookup the tombstone records (conditional on naming this user),
+    /// then the tombstone (conditional on being one: never a live user).
     pub async fn remove_tombstone(&self, instance: &InstanceName, user_id: u64) -> Result<(), StoreError> {
         let Some(item) = self.get_user_item(instance, user_id).await? else { return Ok(()) };
         if !is_tombstone(&item) {
             return Err(StoreError::Corrupt("a live user where its tombstone was"));
         }
-        let delete = aws_sdk_dynamodb::types::Delete::builder()
-            .table_name(&self.table)
-            .set_key(Some(keys::user(instance, user_id)))
-            .condition_expression("attribute_not_exists(pk) OR attribute_exists(deleted_at)")
-            .build()
-            .map_err(build_err)?;
-        let mut items = vec![TransactWriteItem::builder().delete(delete).build()];
-        match item.get("ukey_pk") {
-            Some(AttributeValue::S(pk)) if !pk.is_empty() => {
-                items.push(self.transact_delete(keys::by_pk(pk, "UKEY"))?);
-            }
-            _ => {}
+        let mine = [(":uid", n(user_id))];
+        if let Some(pk) = get_opt_s(&item, "ukey_pk").filter(|pk| !pk.is_empty()) {
+            self.delete_where(keys::by_pk(&pk, "UKEY"), Some("user_id = :uid"), &mine).await?;
         }
-        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
-            Ok(_) => Ok(()),
-            Err(e) if transaction_cancelled(&e) => Err(StoreError::Corrupt("a live user where its tombstone was")),
-            Err(e) => Err(classify("TransactWriteItems", e)),
+        let condition = Some("attribute_not_exists(pk) OR attribute_exists(deleted_at)");
+        match self.delete_where(keys::user(instance, user_id), condition, &[]).await? {
+            true => Ok(()),
+            false => Err(StoreError::Corrupt("a live user where its tombstone was")),
         }
     }
 
@@ -307,12 +431,32 @@ impl UserStore {
     pub async fn is_deleting(&self, instance: &InstanceName, user_id: u64) -> Result<bool, StoreError> {
         Ok(self.get_user_item(instance, user_id).await?.is_some_and(|i| is_tombstone(&i)))
     }
+
+    /// The reason a tombstone of `user_id` records, if the user item is one (the sweeper's
+    /// finisher resumes the deletion with it).
+    pub async fn tombstone_reason(
+        &self,
+        instance: &InstanceName,
+        user_id: u64,
+    ) -> Result<Option<DeletionReason>, StoreError> {
+        let Some(item) = self.get_user_item(instance, user_id).await? else { return Ok(None) };
+        if !is_tombstone(&item) {
+            return Ok(None);
+        }
+        let reason = match get_opt_s(&item, "deletion_reason").as_deref() {
+            Some("user") => DeletionReason::User,
+            Some("apple") => DeletionReason::Apple,
+            Some("facebook") => DeletionReason::Facebook,
+            // An admin's (or unknown): every revocation the instance's plan has.
+            _ => DeletionReason::Admin,
+        };
+        Ok(Some(reason))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::items::Item;
 
     #[test]
     fn email_keys_fold_as_linking_does() {

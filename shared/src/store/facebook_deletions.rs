@@ -5,9 +5,9 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::error::{classify, transaction_cancelled};
+use super::error::classify;
 use super::items::{get_n, get_opt_s, get_s, n, s, Item};
-use super::{keys, StoreError, UserStore};
+use super::{keys, sweep, StoreError, UserStore};
 use crate::domain::instance::InstanceName;
 
 /// A data deletion request's status.
@@ -64,9 +64,12 @@ fn deletion_from_item(item: &Item) -> Result<FacebookDeletion, StoreError> {
 
 impl UserStore {
     /// Records a data deletion request of `instance`, named by `fingerprint` (SHA-256 of its
-    /// signature), under the new confirmation `code`: one transaction writes the request item
-    /// and the status item (under way), both only if new. If the same request was received
-    /// before (a redelivery, possibly concurrent), nothing is written and its status is read.
+    /// signature), under the new confirmation `code`. Two single-item writes (issue 33): the
+    /// request item, created only if absent, decides which code the request has (it also holds
+    /// the status's instance and time, so that anyone can write the status); then the status
+    /// item (under way), created only if absent. If the same request was received before (a
+    /// redelivery, possibly concurrent), its code's status is read, and written first if the
+    /// request that won stopped (or has not yet come) that far: every delivery answers one code.
     pub async fn claim_facebook_deletion(
         &self,
         instance: &InstanceName,
@@ -76,36 +79,54 @@ impl UserStore {
         expires_at: i64,
     ) -> Result<Claim, StoreError> {
         let mut request = keys::facebook_deletion_request(fingerprint);
-        request.insert("code".into(), s(code));
-        request.insert("expires_at".into(), n(expires_at));
-        let mut status = keys::facebook_deletion(code);
-        status.extend([
+        request.extend([
             ("code".to_string(), s(code)),
             ("instance".to_string(), s(instance.as_str())),
             ("requested_at".to_string(), n(requested_at_micros)),
-            ("expires_at".to_string(), n(expires_at)),
         ]);
-        let deletion = deletion_from_item(&status)?;
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(self.transact_put_new(request)?)
-            .transact_items(self.transact_put_new(status)?)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(Claim::New(deletion)),
-            Err(e) if transaction_cancelled(&e) => {
-                let item = self.get(keys::facebook_deletion_request(fingerprint), true).await?;
-                let Some(item) = item else { return Err(StoreError::Contention) };
-                let code = get_s(&item, "code")?;
-                match self.facebook_deletion(code).await? {
-                    Some(existing) => Ok(Claim::Existing(existing)),
-                    None => Err(StoreError::Corrupt("facebook deletion request without status")),
-                }
-            }
-            Err(e) => Err(classify("TransactWriteItems", e)),
+        sweep::expiring(&mut request, expires_at);
+        if self.put_where(request, "attribute_not_exists(pk)", &[]).await? {
+            let deletion = self.put_facebook_status(code, instance.as_str(), requested_at_micros, expires_at).await?;
+            return Ok(Claim::New(deletion));
         }
+        let item = self.get(keys::facebook_deletion_request(fingerprint), true).await?;
+        let Some(item) = item else { return Err(StoreError::Contention) };
+        let code = get_s(&item, "code")?;
+        if let Some(existing) = self.facebook_deletion(code).await? {
+            return Ok(Claim::Existing(existing));
+        }
+        // The winner has not written the status (yet, or ever): as it would have.
+        let (winner_instance, requested_at) = match get_opt_s(&item, "instance") {
+            Some(i) => (i, get_n(&item, "requested_at")?),
+            // A request item written before issue 33 always came with its status (one transaction).
+            None => return Err(StoreError::Corrupt("facebook deletion request without status")),
+        };
+        let expires: i64 = get_n(&item, "expires_at")?;
+        let deletion = self.put_facebook_status(code, &winner_instance, requested_at, expires).await?;
+        Ok(Claim::Existing(deletion))
+    }
+
+    /// The status item of `code`, under way, created only if absent; the status as stored.
+    async fn put_facebook_status(
+        &self,
+        code: &str,
+        instance: &str,
+        requested_at_micros: i64,
+        expires_at: i64,
+    ) -> Result<FacebookDeletion, StoreError> {
+        let mut status = keys::facebook_deletion(code);
+        status.extend([
+            ("code".to_string(), s(code)),
+            ("instance".to_string(), s(instance)),
+            ("requested_at".to_string(), n(requested_at_micros)),
+        ]);
+        sweep::expiring(&mut status, expires_at);
+        let deletion = deletion_from_item(&status)?;
+        if self.put_where(status, "attribute_not_exists(pk)", &[]).await? {
+            return Ok(deletion);
+        }
+        // Written by another delivery meanwhile (maybe completed since): as it is.
+        Ok(self.facebook_deletion(code).await?.unwrap_or(deletion))
     }
 
     /// Records what the deletion `code` did, unless an earlier attempt already did: the first

@@ -1,31 +1,63 @@
-//! Finishing a multi-step change that stopped half-way (issue 33): the one entry point the
-//! sweeper calls for an item it finds `pending` ([`super::sweep::PENDING`]) past its grace.
+//! The one entry point the sweeper calls to finish an unfinished multi-step change (issue 33):
+//! an item it found due in the sweep index ([`super::sweep`]) marked [`super::sweep::PENDING`].
+//! A `match` on the key's prefix sends it to the finisher of its kind; a kind not handled here
+//! answers [`Finished::Unknown`].
 //!
-//! Each kind of change finishes itself: the store engineer of that change adds the arm for its
-//! items' key prefix below, calling the change's own finisher (idempotent: the request that began
-//! it, the next one to read it, or the sweeper, whoever comes first). A kind without an arm yet
-//! answers [`Finished::Unknown`]; the sweeper then leaves the item for a later run.
+//! A deletion's tombstone (`USER#…` with `deleted_at`) is not finished here: its revocations at
+//! the providers are the use-case's, so the sweeper calls `App::finish_pending`
+//! (`crate::usecases::accounts`), which finishes deletions itself and hands every other item to
+//! this function.
 
-use super::{StoreError, UserStore};
+use super::deletion::is_tombstone;
+use super::items::get_opt_s;
+use super::linking::UNLINKING;
+use super::{keys, StoreError, UserStore};
+use crate::domain::instance::InstanceName;
 
-/// What [`UserStore::finish_pending`] did.
+/// What [`UserStore::finish_pending`] did with an item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Finished {
-    /// The change is finished now (by this call).
+    /// The change it began is finished now.
     Done,
-    /// The item is not pending (any more): finished by someone else, or gone.
+    /// Nothing to finish (gone, or finished by someone else meanwhile).
     NotPending,
-    /// No finisher for this kind of item (yet): left as it is.
+    /// Not a kind this store finishes (or one only the use-case can: a deletion).
     Unknown,
 }
 
+/// `USER#{instance}#{user id}` → its instance and user id.
+pub(crate) fn user_of_pk(pk: &str) -> Option<(InstanceName, u64)> {
+    let (instance, id) = pk.strip_prefix("USER#")?.rsplit_once('#')?;
+    Some((InstanceName::parse(instance)?, id.parse().ok()?))
+}
+
 impl UserStore {
-    /// Finishes the change the pending item `pk`/`sk` began, by the kind its key names.
+    /// Finishes the change the item `pk`/`sk` records as pending, whatever step it stopped at.
     pub async fn finish_pending(&self, pk: &str, sk: &str) -> Result<Finished, StoreError> {
-        let kind = pk.split('#').next().unwrap_or_default();
-        // One arm per kind of pending item, added with its finisher.
-        #[allow(clippy::match_single_binding)]
-        match (kind, sk) {
+        match (pk.split('#').next().unwrap_or_default(), sk) {
+            // An unlink that took the identity off the user's list (store-delete).
+            ("USER", "USER") => {
+                let Some((instance, user_id)) = user_of_pk(pk) else { return Ok(Finished::Unknown) };
+                let Some(item) = self.get(keys::user(&instance, user_id), true).await? else {
+                    return Ok(Finished::NotPending);
+                };
+                if is_tombstone(&item) {
+                    // A deletion: `App::finish_pending` finishes it (with its revocations).
+                    return Ok(Finished::Unknown);
+                }
+                match get_opt_s(&item, UNLINKING) {
+                    Some(id) => {
+                        self.finish_unlink(&instance, user_id, &id).await?;
+                        Ok(Finished::Done)
+                    }
+                    None => Ok(Finished::NotPending),
+                }
+            }
+            // A link by email that wrote its identity (store-delete); first logins: store-login.
+            ("IDENT", "IDENT") => match self.finish_link(pk).await? {
+                true => Ok(Finished::Done),
+                false => Ok(Finished::Unknown),
+            },
             _ => Ok(Finished::Unknown),
         }
     }

@@ -6,8 +6,6 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::TransactWriteItem;
-
 use super::error::classify;
 use super::items::{get_n, get_opt_s, get_s, n, s, Item};
 use super::{keys, StoreError, UserStore};
@@ -23,6 +21,9 @@ pub struct PendingRevocation {
     /// Apple: the client id the token was issued to.
     pub client_id: Option<String>,
     pub sealed_token: Option<String>,
+    /// The deleted user whose identity this was (absent on items recorded before issue 33): an
+    /// identity that still names it is that deletion under way, not a new sign-up.
+    pub user_id: Option<u64>,
     pub attempts: u32,
     /// Epoch seconds: not tried again before.
     pub next_attempt: i64,
@@ -67,6 +68,9 @@ impl PendingRevocation {
         if let Some(t) = &self.sealed_token {
             item.insert("sealed_token".into(), s(t));
         }
+        if let Some(id) = self.user_id {
+            item.insert("user_id".into(), n(id));
+        }
         item
     }
 
@@ -77,6 +81,7 @@ impl PendingRevocation {
             subject: get_s(item, "subject")?.to_string(),
             client_id: get_opt_s(item, "client_id"),
             sealed_token: get_opt_s(item, "sealed_token"),
+            user_id: if item.contains_key("user_id") { Some(get_n(item, "user_id")?) } else { None },
             attempts: get_n(item, "attempts")?,
             next_attempt: get_n(item, "next_attempt")?,
             expires_at: get_n(item, "expires_at")?,
@@ -105,12 +110,15 @@ impl UserStore {
         .await
     }
 
-    /// The pending revocation a deletion records for the identity `provider#subject` (an entry
-    /// of the user's `identities`), if `plan` covers it: Apple only with a sealed refresh token
-    /// on the identity item (read consistently before the transaction deletes it).
+    /// The pending revocation a deletion records for the identity `provider#subject` of the
+    /// user `user_id` (an entry of the tombstone's plan), if `plan` covers it and the identity
+    /// still names that user (read consistently before the deletion deletes it; an identity
+    /// already gone had its revocation recorded before, and one a new sign-up made since is
+    /// another grant): Apple only with a sealed refresh token on the identity item.
     pub(super) async fn planned_revocation(
         &self,
         instance: &InstanceName,
+        user_id: u64,
         provider: &str,
         subject: &str,
         plan: &RevocationPlan,
@@ -118,16 +126,17 @@ impl UserStore {
         if !plan.providers.contains(&provider) {
             return Ok(None);
         }
+        let Some(item) = self.get(keys::identity(instance, provider, subject), true).await? else {
+            return Ok(None);
+        };
+        if get_n::<u64>(&item, "user_id").ok() != Some(user_id) {
+            return Ok(None);
+        }
         let (client_id, sealed_token) = match provider {
-            "apple" => {
-                let Some(item) = self.get(keys::identity(instance, provider, subject), true).await? else {
-                    return Ok(None);
-                };
-                match (get_opt_s(&item, "refresh_token_client"), get_opt_s(&item, "refresh_token")) {
-                    (Some(c), Some(t)) => (Some(c), Some(t)),
-                    _ => return Ok(None),
-                }
-            }
+            "apple" => match (get_opt_s(&item, "refresh_token_client"), get_opt_s(&item, "refresh_token")) {
+                (Some(c), Some(t)) => (Some(c), Some(t)),
+                _ => return Ok(None),
+            },
             _ => (None, None),
         };
         Ok(Some(PendingRevocation {
@@ -136,6 +145,7 @@ impl UserStore {
             subject: subject.to_string(),
             client_id,
             sealed_token,
+            user_id: Some(user_id),
             attempts: 0,
             next_attempt: plan.now,
             expires_at: plan.expires_at,
@@ -143,10 +153,14 @@ impl UserStore {
         }))
     }
 
-    /// The pending revocation as one item of the deletion's transaction: a plain put, so a
-    /// retried step 1 writes the same item again.
-    pub(super) fn transact_put_revocation(&self, p: &PendingRevocation) -> Result<TransactWriteItem, StoreError> {
-        self.transact_put(p.to_item())
+    /// Records the pending revocation (a deletion's step 2), unless it is recorded already: a
+    /// resumed step neither resets the attempts of one already tried nor writes it twice. One
+    /// conditional `PutItem` in its shard.
+    pub(super) async fn put_revocation_once(&self, p: &PendingRevocation) -> Result<(), StoreError> {
+        let mut item = p.to_item();
+        // Swept when it runs out (a multi-Region strongly consistent table has no TTL).
+        super::sweep::expiring(&mut item, p.expires_at);
+        self.put_where(item, "attribute_not_exists(pk)", &[]).await.map(|_| ())
     }
 
     /// Pending revocations due at `now`, at most `limit`: a consistent `Query` of each partition
@@ -172,13 +186,19 @@ impl UserStore {
         Ok(due)
     }
 
-    /// Whether the identity `p` was recorded for exists again: the deletion's first step deleted
-    /// it in the transaction that recorded `p`, so an identity there now is a new sign-up of the
-    /// same person, whose grant is not the deleted account's to revoke. One consistent `GetItem`
-    /// of the identity item per attempt (sign-ups read and write nothing more).
+    /// Whether the identity `p` was recorded for exists again as another user's: a deletion
+    /// records `p` (its step 2) before it deletes the identity (step 3), so an identity that
+    /// still names the deleted user (`p.user_id`) is that deletion under way, while one that
+    /// names another user is a new sign-up of the same person, whose grant is not the deleted
+    /// account's to revoke. One consistent `GetItem` of the identity item per attempt
+    /// (sign-ups read and write nothing more). A revocation recorded before issue 33 (no user
+    /// id) was recorded with its identity's deletion: any identity there now is a new sign-up.
     pub async fn revocation_superseded(&self, p: &PendingRevocation) -> Result<bool, StoreError> {
         let Some(instance) = InstanceName::parse(&p.instance) else { return Ok(false) };
-        Ok(self.get(keys::identity(&instance, &p.provider, &p.subject), true).await?.is_some())
+        let Some(identity) = self.get(keys::identity(&instance, &p.provider, &p.subject), true).await? else {
+            return Ok(false);
+        };
+        Ok(p.user_id.is_none() || get_n::<u64>(&identity, "user_id").ok() != p.user_id)
     }
 
     /// A revocation is done: its item goes.
@@ -234,6 +254,7 @@ mod tests {
             subject: "001.abc.1".into(),
             client_id: Some("com.example.app".into()),
             sealed_token: Some("v1.sealed".into()),
+            user_id: Some(7),
             attempts: 2,
             next_attempt: 100,
             expires_at: 200,
@@ -247,7 +268,10 @@ mod tests {
         let old = PendingRevocation { unsharded: true, ..p.clone() };
         assert_eq!(get_s(&old.to_item(), "pk").ok(), Some("REVOKE"));
         assert_eq!(PendingRevocation::from_item(&old.to_item()).expect("reads"), old);
-        let fb = PendingRevocation { provider: "facebook".into(), client_id: None, sealed_token: None, ..p };
+        let fb = PendingRevocation { provider: "facebook".into(), client_id: None, sealed_token: None, ..p.clone() };
+        assert_eq!(PendingRevocation::from_item(&fb.to_item()).expect("reads"), fb);
+        // One recorded before issue 33 names no user.
+        let fb = PendingRevocation { user_id: None, ..fb };
         assert_eq!(PendingRevocation::from_item(&fb.to_item()).expect("reads"), fb);
     }
 }

@@ -30,16 +30,6 @@ impl UserStore {
         self.transact_put(entry(provider, subject, instance))
     }
 
-    /// The delete of `instance`'s entry in the list of `provider`/`subject`.
-    pub(super) fn transact_delete_subject(
-        &self,
-        provider: &str,
-        subject: &str,
-        instance: &InstanceName,
-    ) -> Result<TransactWriteItem, StoreError> {
-        self.transact_delete(keys::subject_instance(provider, subject, instance))
-    }
-
     /// Every instance where `provider`/`subject` has an identity (consistent `Query` of its list).
     pub async fn instances_of_subject(&self, provider: &str, subject: &str) -> Result<Vec<InstanceName>, StoreError> {
         let items = self.query_partition(keys::subject_pk(provider, subject), keys::SUBJECT_INSTANCE_PREFIX).await?;

@@ -9,7 +9,7 @@ use crate::domain::instance::InstanceName;
 use crate::domain::records::DeletionReason;
 use crate::domain::secret::Secret;
 use crate::domain::tokens;
-use crate::store::{Tombstoned, Unlinked};
+use crate::store::{Finished, Tombstoned, Unlinked};
 use crate::usecases::app::App;
 use crate::usecases::error::UseCaseError;
 
@@ -138,6 +138,20 @@ impl App {
             self.revoke_pending(&pending, self.config.provider_timeout).await;
         }
         Ok(true)
+    }
+
+    /// The sweeper's one entry point for an unfinished change it found due (issue 33): a
+    /// deletion's tombstone is finished here, revocations included (the reason it records
+    /// decides them, as the deletion's first request would have); every other item goes to the
+    /// store's finisher ([`crate::store::UserStore::finish_pending`]).
+    pub async fn finish_pending(&self, pk: &str, sk: &str) -> Result<Finished, UseCaseError> {
+        if let Some((instance, user_id)) = crate::store::user_of_pk(pk).filter(|_| sk == "USER") {
+            if let Some(reason) = self.store.tombstone_reason(&instance, user_id).await? {
+                self.delete_account(&instance, user_id, reason).await?;
+                return Ok(Finished::Done);
+            }
+        }
+        Ok(self.store.finish_pending(pk, sk).await?)
     }
 
     /// `POST /api/v1/users.deleteOwnAccount`: the session's user deletes itself. Once the

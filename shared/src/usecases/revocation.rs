@@ -3,17 +3,19 @@
 //! permissions (`DELETE /{user-id}/permissions`). Google, X, LinkedIn and GitHub tokens are
 //! checked at sign-in and never kept: nothing of ours to revoke there.
 //!
-//! Revocation never blocks nor fails a deletion. The deletion's first step records a pending
-//! revocation per identity to revoke (in its own transaction, so a crash cannot lose it); once
+//! Revocation never blocks nor fails a deletion. The deletion records a pending revocation per
+//! identity to revoke right after its tombstone and before the identity goes (so a crash cannot
+//! lose it: whoever finishes the deletion records what is missing); once
 //! the deletion is done each is tried at once. One that fails for the provider's trouble (5xx,
 //! timeout, network) stays pending and `revocation-retry` (every 15 minutes) tries it again,
 //! waiting `REVOCATION_RETRY_SECS` (15 min), doubling up to a day, for 30 days (the item's TTL).
 //! A token already revoked or expired (Apple's `invalid_grant`) counts as done; at Facebook only
 //! Graph's answers about the person do (190/458 the app was removed, 100/33 no such user): any
 //! other refusal of our app token is our configuration (a reset app secret) and is retried.
-//! A pending revocation is skipped (and dropped) when the identity it was recorded for exists
-//! again: the deletion's first step deleted that identity in the same transaction, so an
-//! identity there now is a new sign-up of the same person, whose grant is not ours to revoke.
+//! A pending revocation is skipped (and dropped) when the identity it was recorded for names
+//! another user than the deleted one it records: that is a new sign-up of the same person,
+//! whose grant is not ours to revoke (one still naming the deleted user is its deletion under
+//! way, issue 33).
 //! When the deletion comes from the provider itself (Apple's notification, Facebook's callback)
 //! nothing is revoked there: the person already withdrew.
 //!
