@@ -48,7 +48,7 @@ async fn get(t: &TestApp, pk: &str, sk: &str) -> Option<Item> {
 }
 
 /// One run of the deployed function, as EventBridge runs it (its IAM policy enforced).
-async fn run_sweeper(t: &TestApp) -> SweepReport {
+pub(crate) async fn run_sweeper(t: &TestApp) -> SweepReport {
     let functions = local_stack::gateway::scheduled_functions(t.app.clone());
     let sweeper = functions.get("sweeper").expect("sweeper is scheduled");
     let answer = sweeper(crate::events::scheduled_event("sweeper")).await.expect("sweeper");
@@ -105,7 +105,7 @@ async fn an_expired_callback_record_is_claimed_anew_and_marked_for_the_sweeper()
     let item = get(&t, &format!("APPLENOTE#{id}"), "APPLENOTE").await.expect("recorded");
     assert_eq!(item.get("expires_at"), Some(&n(now + 300)));
     assert_eq!(item.get(SWEEP_AT), Some(&n(now + 300)), "in the sweep index, due when it expires");
-    assert!(item.get("done").is_none(), "the new record is not done");
+    assert!(!item.contains_key("done"), "the new record is not done");
     // A live record still guards.
     let again = t.app.store.claim_callback(CallbackRecord::AppleNotification(&id), now + 300).await.expect("claim");
     assert_eq!(again, CallbackClaim::Unfinished);
@@ -266,4 +266,21 @@ async fn a_pending_item_is_handed_to_finish_pending_and_left_when_no_finisher_kn
     let at: i64 = at.parse().expect("n");
     assert!(at >= now + 3_600 - 5, "due again an hour later: {at} vs {now}");
     assert_eq!(after.get(SWEEP_PK), Some(&s(&sweep::sweep_key(&pk, "IDENT", at))));
+}
+
+/// Makes the item `pk`/`sk` due for the sweeper now (a pending change's grace cut short).
+pub(crate) async fn make_due(t: &TestApp, pk: &str, sk: &str) {
+    let due = clock::now_secs() - 1;
+    t.dynamo
+        .update_item()
+        .table_name(&t.table)
+        .key("pk", AttributeValue::S(pk.into()))
+        .key("sk", AttributeValue::S(sk.into()))
+        .update_expression("SET sweep_pk = :p, sweep_at = :a")
+        .expression_attribute_values(":p", AttributeValue::S(sweep::sweep_key(pk, sk, due)))
+        .expression_attribute_values(":a", AttributeValue::N(due.to_string()))
+        .condition_expression("attribute_exists(pk)")
+        .send()
+        .await
+        .expect("made due");
 }

@@ -313,9 +313,11 @@ const PREFIXES: &[(&str, Prefixes)] = &[
                     SWEPT[8], SWEPT[9], SWEPT[10], SWEPT[11], SWEPT[12], SWEPT[13],
                 ],
             ),
-            ("UpdateItem", SWEPT),
-            ("DeleteItem", SWEPT),
-            ("PutItem", &["SWEEPER"]),
+            ("UpdateItem", SWEPT_AND_SUBJECTS),
+            ("DeleteItem", SWEPT_AND_SUBJECTS),
+            // Its cursor; finishing a stopped deletion: revocations recorded, audit, username hold.
+            ("PutItem", &["SWEEPER", "REVOKE#*", "AUDIT#*", "UNAME#*"]),
+            ("Query", &["USESS#*"]),
         ],
     ),
     (
@@ -346,6 +348,25 @@ const SWEPT: &[&str] = &[
     "FBDEL#*",
     "FBDEAUTH#*",
     "APPLENOTE#*",
+];
+
+/// What the sweeper updates and deletes: [`SWEPT`], and a stopped deletion's subject entries.
+const SWEPT_AND_SUBJECTS: &[&str] = &[
+    "SESSION#*",
+    "USESS#*",
+    "FAIL#*",
+    "UNAME#*",
+    "USER#*",
+    "UKEY#*",
+    "IDENT#*",
+    "EMAIL#*",
+    "AUDIT#*",
+    "REVOKE#*",
+    "FBREQ#*",
+    "FBDEL#*",
+    "FBDEAUTH#*",
+    "APPLENOTE#*",
+    "SUBJECT#*",
 ];
 
 /// For each DynamoDB action, its key prefixes.

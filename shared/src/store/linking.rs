@@ -187,7 +187,7 @@ impl UserStore {
                 Linking::Pending(link) => link,
             };
             match self.complete_link(&link).await? {
-                LinkOutcome::Linked(user) => return Ok(Some(user)),
+                LinkOutcome::Linked(user) => return Ok(Some(*user)),
                 LinkOutcome::UserGone => return Ok(None),
                 // The user's key was reset since its snapshot was read: again.
                 LinkOutcome::Stale => tokio::time::sleep(Duration::from_millis(20)).await,
@@ -282,7 +282,7 @@ impl UserStore {
             &[(":uid", n(user_id))],
         )
         .await?;
-        Ok(LinkOutcome::Linked(link.user.clone()))
+        Ok(LinkOutcome::Linked(Box::new(link.user.clone())))
     }
 
     /// Finishes the link the identity `pk` (an `IDENT#` key) records as pending, if it does:
@@ -319,7 +319,7 @@ pub enum Linking {
 /// What [`UserStore::complete_link`] did.
 pub enum LinkOutcome {
     /// The identity is the user's.
-    Linked(UserRecord),
+    Linked(Box<UserRecord>),
     /// The user was deleted (or is being deleted) meanwhile: the identity is gone again.
     UserGone,
     /// The user's key changed since its snapshot was read: the identity is gone again.

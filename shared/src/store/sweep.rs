@@ -139,6 +139,8 @@ pub enum Swept {
     /// change of a kind without a finisher (due again in an hour), or taken out of the index
     /// (neither pending nor expiring).
     Left,
+    /// Pending past its grace: for its change's finisher, then [`UserStore::after_finish`].
+    Pending { due: i64 },
 }
 
 fn opt_n(item: &Item, name: &str) -> Option<i64> {
@@ -225,13 +227,9 @@ impl UserStore {
             return Ok(Swept::Nothing);
         }
         if item.contains_key(PENDING) {
-            return match self.finish_pending(pk, sk).await? {
-                Finished::Done => Ok(Swept::Finished),
-                Finished::NotPending => Ok(Swept::Nothing),
-                // Due again in an hour (the index only says where to look: a run that passes
-                // this hour's bucket still finds it in a later one).
-                Finished::Unknown => self.move_due(pk, sk, due, now + SWEEP_BUCKET_SECS).await,
-            };
+            // Its change's finisher is the caller's (a deletion's revocations are the use-case's:
+            // `App::finish_pending`), then [`UserStore::after_finish`].
+            return Ok(Swept::Pending { due });
         }
         match opt_n(&item, "expires_at") {
             Some(expires_at) if expires_at <= now => self.delete_expired(pk, sk, expires_at).await,
@@ -268,6 +266,24 @@ impl UserStore {
                 Ok(Swept::Nothing)
             }
             Err(e) => Err(classify("DeleteItem", e)),
+        }
+    }
+
+    /// What became of a pending item (`due` as [`Swept::Pending`] said) once its finisher ran.
+    pub async fn after_finish(
+        &self,
+        pk: &str,
+        sk: &str,
+        due: i64,
+        now: i64,
+        finished: Finished,
+    ) -> Result<Swept, StoreError> {
+        match finished {
+            Finished::Done => Ok(Swept::Finished),
+            Finished::NotPending => Ok(Swept::Nothing),
+            // Due again in an hour (the index only says where to look: a run that passes this
+            // hour's bucket still finds it in a later one).
+            Finished::Unknown => self.move_due(pk, sk, due, now + SWEEP_BUCKET_SECS).await,
         }
     }
 

@@ -9,7 +9,7 @@ use crate::domain::instance::InstanceName;
 use crate::domain::records::DeletionReason;
 use crate::domain::secret::Secret;
 use crate::domain::tokens;
-use crate::store::{Finished, Tombstoned, Unlinked};
+use crate::store::{Finished, PendingRevocation, Tombstoned, Unlinked};
 use crate::usecases::app::App;
 use crate::usecases::error::UseCaseError;
 
@@ -111,6 +111,23 @@ impl App {
         user_id: u64,
         reason: DeletionReason,
     ) -> Result<bool, UseCaseError> {
+        let Some(pending) = self.delete_account_steps(instance, user_id, reason).await? else { return Ok(false) };
+        // The deletion is done whatever the providers answer: a failure stays pending for
+        // `revocation-retry` (crate::usecases::revocation).
+        if !pending.is_empty() {
+            self.revoke_pending(&pending, self.config.provider_timeout).await;
+        }
+        Ok(true)
+    }
+
+    /// [`App::delete_account`]'s writes: the deletion, its revocations recorded (`REVOKE#`) but
+    /// not sent; `None`: no such user (nor a deletion of it in progress).
+    async fn delete_account_steps(
+        &self,
+        instance: &InstanceName,
+        user_id: u64,
+        reason: DeletionReason,
+    ) -> Result<Option<Vec<PendingRevocation>>, UseCaseError> {
         let now = clock::now_secs();
         let tombstone_expires = now.saturating_add(secs(self.config.session_ttl));
         let audit_expires = now.saturating_add(secs(self.config.audit_retention));
@@ -127,27 +144,24 @@ impl App {
         );
         let (tombstoned, pending) = step1.await?;
         if tombstoned == Tombstoned::NoSuchUser {
-            return Ok(false);
+            return Ok(None);
         }
         let sessions = self.store.delete_user_sessions(instance, user_id).await?;
         self.store.remove_tombstone(instance, user_id).await?;
         tracing::info!(instance = %instance, user_id, reason = reason.as_str(), sessions, "account deleted");
-        // The deletion is done whatever the providers answer: a failure stays pending for
-        // `revocation-retry` (crate::usecases::revocation).
-        if !pending.is_empty() {
-            self.revoke_pending(&pending, self.config.provider_timeout).await;
-        }
-        Ok(true)
+        Ok(Some(pending))
     }
 
     /// The sweeper's one entry point for an unfinished change it found due (issue 33): a
-    /// deletion's tombstone is finished here, revocations included (the reason it records
-    /// decides them, as the deletion's first request would have); every other item goes to the
-    /// store's finisher ([`crate::store::UserStore::finish_pending`]).
+    /// deletion's tombstone is finished here (the reason it records decides its revocations, as
+    /// the deletion's first request would have); they are recorded (`REVOKE#`) and left to
+    /// `revocation-retry`, which holds the providers' secrets: the sweeper calls no provider
+    /// and reads no secret. Every other item goes to the store's finisher
+    /// ([`crate::store::UserStore::finish_pending`]).
     pub async fn finish_pending(&self, pk: &str, sk: &str) -> Result<Finished, UseCaseError> {
         if let Some((instance, user_id)) = crate::store::user_of_pk(pk).filter(|_| sk == "USER") {
             if let Some(reason) = self.store.tombstone_reason(&instance, user_id).await? {
-                self.delete_account(&instance, user_id, reason).await?;
+                self.delete_account_steps(&instance, user_id, reason).await?;
                 return Ok(Finished::Done);
             }
         }

@@ -134,11 +134,11 @@ impl App {
             };
             read += page.keys.len();
             for (pk, sk) in &page.keys {
-                match self.store.sweep_item(pk, sk, now).await {
+                match self.sweep_one(pk, sk, now).await {
                     Ok(Swept::Deleted) => report.swept += 1,
                     Ok(Swept::Finished) => report.finished += 1,
                     Ok(Swept::Left) => report.left += 1,
-                    Ok(Swept::Nothing) => report.nothing += 1,
+                    Ok(Swept::Nothing | Swept::Pending { .. }) => report.nothing += 1,
                     Err(e) => {
                         // Only the key's kind (its prefix) is logged: a key may hold a hash of a
                         // credential, never to be printed.
@@ -195,6 +195,21 @@ impl App {
 
 /// Hours are the index's buckets (kept here for the documentation's arithmetic).
 const _: () = assert!(SWEEP_BUCKET_SECS == 3600);
+
+impl App {
+    /// One item the index found due: expired items and the index's upkeep are the store's; a
+    /// pending change is finished by [`App::finish_pending`] (a deletion with its revocations at
+    /// the providers, every other kind by the store's finisher).
+    async fn sweep_one(&self, pk: &str, sk: &str, now: i64) -> Result<Swept, UseCaseError> {
+        match self.store.sweep_item(pk, sk, now).await? {
+            Swept::Pending { due } => {
+                let finished = self.finish_pending(pk, sk).await?;
+                Ok(self.store.after_finish(pk, sk, due, now, finished).await?)
+            }
+            other => Ok(other),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
