@@ -191,20 +191,6 @@ impl UserStore {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
-    /// A transactional create of a username reservation: the name is free, or the hold a
-    /// deletion left on it ([`USERNAME_HOLD_SECS`]) has ended (DynamoDB's TTL removes held
-    /// items only some time after `expires_at`).
-    pub(super) fn transact_put_username(&self, item: Item, now_secs: i64) -> Result<TransactWriteItem, StoreError> {
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk) OR held_until < :now")
-            .expression_attribute_values(":now", n(now_secs))
-            .build()
-            .map_err(build_err)?;
-        Ok(TransactWriteItem::builder().put(put).build())
-    }
-
     pub(super) fn transact_delete(&self, key: Item) -> Result<TransactWriteItem, StoreError> {
         let delete = aws_sdk_dynamodb::types::Delete::builder()
             .table_name(&self.table)

@@ -49,11 +49,13 @@ mod email_forwarding;
 mod error;
 mod facebook_deletions;
 mod failures;
+mod faults;
 mod instance_apps;
 mod instances;
 mod items;
 mod keys;
 mod linking;
+mod pending;
 mod revocations;
 mod sessions;
 mod subjects;
@@ -71,9 +73,11 @@ pub use callback_records::{CallbackClaim, CallbackRecord};
 pub use deletion::{Step1, TombstoneStep, Tombstoned};
 pub use error::StoreError;
 pub use facebook_deletions::{Claim, DeletionCounts, FacebookDeletion};
+pub use faults::{WriteFault, WriteFaults};
 pub use instance_apps::InstanceAppsError;
 pub use instance_apps::{InstanceOidc, InstanceOidcError, OidcReadRules, MAX_INSTANCE_OIDC_PROVIDERS};
 pub use linking::Unlinked;
+pub use pending::Finished;
 pub use revocations::{PendingRevocation, RevocationPlan};
 use user_ids::UserIdBlocks;
 pub use user_ids::JS_SAFE_LIMIT;
@@ -86,6 +90,8 @@ pub struct UserStore {
     table: String,
     /// This execution environment's blocks of user ids (shared by the store's clones).
     user_ids: std::sync::Arc<UserIdBlocks>,
+    /// The crash tests' fault hook (off unless a test arms it: [`faults`]).
+    faults: std::sync::Arc<WriteFaults>,
 }
 
 impl UserStore {
@@ -95,6 +101,7 @@ impl UserStore {
             client,
             table: table.into(),
             user_ids: std::sync::Arc::new(UserIdBlocks::new(crate::config::DEFAULT_USER_ID_BLOCK)),
+            faults: std::sync::Arc::default(),
         }
     }
 
@@ -110,5 +117,15 @@ impl UserStore {
     /// The DynamoDB client (the local stack signs its requests as the function running).
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// The fault hook of the crash tests (shared by the store's clones; off unless armed).
+    pub fn write_faults(&self) -> &WriteFaults {
+        &self.faults
+    }
+
+    /// Before each write of a multi-step change: the crash tests' hook.
+    pub(super) async fn write_gate(&self) -> Result<(), StoreError> {
+        self.faults.gate().await
     }
 }

@@ -1,18 +1,27 @@
-//! Users: finding one by identity, username or id, and creating one on a first login (one
-//! conditional transaction, safe under concurrent first logins of the same person).
+//! Users: finding one by identity, username or id, and creating one on a first login: single-item
+//! conditional writes, no transaction (issue 33), safe under concurrent first logins of the same
+//! person and under a process stopped between any two writes.
+//!
+//! A first login: (1) the identity item, `attribute_not_exists(pk)`, decides: it holds the user's
+//! snapshot, `pending` (with the sweep index's keys) and the plan of the steps left (the
+//! user-key lookup's key, the email to index, the username attempt). Every later step is
+//! idempotent and is finished by whoever finds the identity pending: the login that began it, a
+//! login of the same person (the losers of the race, and returning logins, which never answer
+//! with a pending snapshot), or the sweeper ([`UserStore::finish_pending`]). The steps are in
+//! [`UserStore::finish_first_login`].
 
 use std::time::Duration;
 
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::deletion::is_tombstone;
-use super::error::{classify, throttled_reasons};
-use super::items::{get_n, n, user_attributes, user_from_item, Item};
+use super::error::classify;
+use super::items::{get_n, get_opt_s, n, s, user_attributes, user_from_item, Item};
+use super::pending::Finished;
 use super::user_ids::{BlockError, IdBlock};
 use super::user_keys::user_key_of;
-use super::{keys, StoreError, UserStore};
+use super::{keys, sweep, StoreError, UserStore};
 use crate::domain::clock;
 use crate::domain::identity::VerifiedIdentity;
 use crate::domain::instance::InstanceName;
@@ -20,8 +29,24 @@ use crate::domain::records::{InstanceSettings, SignUpPolicy, UserRecord};
 use crate::domain::tokens::{self, UserKeys};
 use crate::domain::username;
 
-/// How often a first login retries a transaction that lost on a username or a write conflict.
+/// How many rounds a finisher of a first login makes (a username taken moves the plan on and
+/// costs one round; so does another finisher's move).
 const MAX_CREATE_ATTEMPTS: u32 = 12;
+
+/// The plan a pending identity item carries: the `pk` of the new user's user-key lookup (the
+/// SHA-256 of the key, never the key), the email to index (linking), the username attempt.
+const PLAN_UKEY: &str = "plan_ukey";
+const PLAN_EMAIL: &str = "plan_email";
+const PLAN_ATTEMPT: &str = "plan_attempt";
+
+/// A login that finds a first login pending (it lost the race) first waits for the login that
+/// began it, this many times (`LOSER_WAIT_MS`, then twice that, ...), then finishes it itself.
+const LOSER_WAITS: u32 = 3;
+const LOSER_WAIT_MS: u64 = 25;
+
+fn get_opt_n(item: &Item, name: &'static str) -> Option<u32> {
+    item.contains_key(name).then(|| get_n(item, name).ok()).flatten()
+}
 
 /// How far above the instance item's counter a migrated counter item starts: while a deployment
 /// rolls out, functions of the previous version still take ids from the instance item, and
@@ -40,15 +65,6 @@ enum Allocation {
     },
 }
 
-enum CreateOutcome {
-    Created,
-    IdentityExists,
-    UsernameTaken,
-    /// Linking is on and another user holds this verified email (a race): link instead.
-    EmailTaken,
-    Conflict,
-}
-
 impl UserStore {
     /// The user behind a provider identity, if this identity has logged in before.
     pub async fn find_by_identity(
@@ -58,8 +74,10 @@ impl UserStore {
         subject: &str,
         consistent: bool,
     ) -> Result<Option<UserRecord>, StoreError> {
-        let item = self.get(keys::identity(instance, provider, subject), consistent).await?;
-        item.map(|item| user_from_item(instance, &item)).transpose()
+        let Some(item) = self.get(keys::identity(instance, provider, subject), consistent).await? else {
+            return Ok(None);
+        };
+        self.user_of_identity(instance, provider, subject, item).await.map(Some)
     }
 
     /// When the identity `provider`/`subject` was made here (microseconds since the epoch), if
@@ -105,7 +123,7 @@ impl UserStore {
             }
         };
         let link_email = if linking { identity.authoritative_email() } else { None };
-        let mut link_email = link_email.as_deref();
+        let link_email = link_email.as_deref();
         if let Some(email) = link_email {
             if let Some(user) = self.link_by_email(instance, identity, email).await? {
                 return Ok(user);
@@ -117,7 +135,7 @@ impl UserStore {
             instance: instance.clone(),
             user_id,
             rc_id: tokens::new_rocketchat_id(),
-            username: base.clone(),
+            username: username::candidate(&base, 0, rand::random()),
             name: identity.name.clone(),
             email: identity.email.clone(),
             email_verified: identity.email_verified,
@@ -131,37 +149,221 @@ impl UserStore {
         };
         let material = keys.fresh(1);
         (user.key_salt, user.key_version) = (material.salt, material.version);
-        let mut name_attempt = 0;
-        for conflict in 0..MAX_CREATE_ATTEMPTS {
-            user.username = username::candidate(&base, name_attempt, rand::random());
-            match self.create(identity, &user, keys, link_email).await? {
-                CreateOutcome::Created => return Ok(user),
-                CreateOutcome::EmailTaken => {
-                    if let Some(linked) = self.link_by_email(instance, identity, link_email.unwrap_or_default()).await?
-                    {
-                        return Ok(linked);
-                    }
-                    // Held by an entry that may not link (written before the authority rules):
-                    // the new user goes without an index entry.
-                    link_email = None;
-                }
-                CreateOutcome::IdentityExists => {
-                    // Another login of the same person won the race: answer with its user.
-                    return self
-                        .find_by_identity(instance, provider, &identity.subject, true)
-                        .await?
-                        .ok_or(StoreError::Corrupt("identity vanished after a conflict"));
-                }
-                CreateOutcome::UsernameTaken => name_attempt += 1,
-                CreateOutcome::Conflict => {
-                    tokio::time::sleep(Duration::from_millis(10 + 10 * u64::from(conflict))).await;
-                    if let Some(u) = self.find_by_identity(instance, provider, &identity.subject, true).await? {
-                        return Ok(u);
-                    }
-                }
+        let ukey = keys::syncano_user_key(instance, &user_key_of(keys, &user)?);
+        // (1) The identity, with the user's snapshot and the plan of the steps after it: the write
+        // that decides, of concurrent first logins of this person, whose user it is.
+        let key = keys::identity(instance, provider, &identity.subject);
+        let mut item = key.clone();
+        item.extend(user_attributes(&user));
+        // When this identity was made (here: with its user), for callbacks dated before it.
+        item.insert("linked_at".into(), n(user.created_at));
+        if let Some(AttributeValue::S(pk)) = ukey.get("pk") {
+            item.insert(PLAN_UKEY.into(), s(pk));
+        }
+        if let Some(email) = link_email {
+            item.insert(PLAN_EMAIL.into(), s(email));
+        }
+        item.insert(PLAN_ATTEMPT.into(), n(0));
+        sweep::pending(&mut item, clock::now_secs());
+        self.write_gate().await?;
+        match self.put_new(item.clone()).send().await {
+            Ok(_) => self.finish_first_login(instance, provider, &identity.subject, item).await,
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+                // Another login of the same person won the race (or this very write, sent again
+                // by the SDK after its answer was lost: then the item is ours): its user, finished
+                // if it is not yet.
+                let item = self.get(key, true).await?.ok_or(StoreError::Contention)?;
+                self.user_of_identity(instance, provider, &identity.subject, item).await
             }
+            Err(e) => Err(classify("PutItem", e)),
+        }
+    }
+
+    /// The user an identity item names; if the item is a first login's that has not finished
+    /// (`pending`), it is finished first (after a short wait for the login that began it, which
+    /// normally finishes it within milliseconds), so that no login answers with a user whose
+    /// items are not all written.
+    pub(super) async fn user_of_identity(
+        &self,
+        instance: &InstanceName,
+        provider: &str,
+        subject: &str,
+        mut item: Item,
+    ) -> Result<UserRecord, StoreError> {
+        let key = keys::identity(instance, provider, subject);
+        for wait in 0..LOSER_WAITS {
+            if !item.contains_key(sweep::PENDING) {
+                return user_from_item(instance, &item);
+            }
+            tokio::time::sleep(Duration::from_millis(LOSER_WAIT_MS * (1 + u64::from(wait)))).await;
+            item = self.get(key.clone(), true).await?.ok_or(StoreError::Contention)?;
+        }
+        self.finish_first_login(instance, provider, subject, item).await
+    }
+
+    /// The sweeper's finisher of a first login ([`UserStore::finish_pending`]).
+    pub(super) async fn finish_pending_identity(&self, pk: &str) -> Result<Finished, StoreError> {
+        let mut parts = pk.splitn(4, '#').skip(1);
+        let (Some(instance), Some(provider), Some(subject)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(StoreError::Corrupt("identity key"));
+        };
+        let instance = InstanceName::parse(instance).ok_or(StoreError::Corrupt("identity key"))?;
+        let Some(item) = self.get(keys::identity(&instance, provider, subject), true).await? else {
+            return Ok(Finished::NotPending);
+        };
+        if !item.contains_key(sweep::PENDING) {
+            return Ok(Finished::NotPending);
+        }
+        self.finish_first_login(&instance, provider, subject, item).await?;
+        Ok(Finished::Done)
+    }
+
+    /// Steps (2) to (4) of a first login whose identity item (1) is `item`, pending: each
+    /// idempotent, so any number of finishers (the login that began it, a login of the same person
+    /// that found it pending, the sweeper) may run them, in any interleaving, and any of them may
+    /// stop between two steps. Returns the user as the identity finally holds it.
+    ///
+    /// (2) the username, `attribute_not_exists OR held_until < now OR user_id = ours`; taken by
+    /// another user: the next candidate goes into the plan first (conditional on the plan read),
+    /// then is claimed. (3) the user item (`attribute_not_exists`: never over a deletion's
+    /// tombstone), the user-key lookup and the email index entry (`attribute_not_exists OR
+    /// user_id = ours`) and the subject's list entry (plain put), sent together. (4) the identity:
+    /// `REMOVE pending` and the plan, conditional on the plan the steps followed.
+    async fn finish_first_login(
+        &self,
+        instance: &InstanceName,
+        provider: &str,
+        subject: &str,
+        mut item: Item,
+    ) -> Result<UserRecord, StoreError> {
+        let key = keys::identity(instance, provider, subject);
+        for _ in 0..MAX_CREATE_ATTEMPTS {
+            if !item.contains_key(sweep::PENDING) {
+                return user_from_item(instance, &item);
+            }
+            let user = user_from_item(instance, &item)?;
+            let id = n(user.user_id);
+            // (2)
+            if !self.claim_username(instance, &user.username, user.user_id).await? {
+                let attempt = get_opt_n(&item, PLAN_ATTEMPT).unwrap_or(0).saturating_add(1);
+                let base = username::base_username(user.name.as_deref());
+                let next = username::candidate(&base, attempt, rand::random());
+                self.write_gate().await?;
+                self.update_if(
+                    key.clone(),
+                    "SET username = :next, plan_attempt = :attempt",
+                    "attribute_exists(pending) AND user_id = :id AND username = :old",
+                    &[(":next", s(next)), (":attempt", n(attempt)), (":id", id), (":old", s(&user.username))],
+                )
+                .await?;
+                // Moved by this finisher or another: the plan as it is now.
+                item = self.get(key.clone(), true).await?.ok_or(StoreError::Contention)?;
+                continue;
+            }
+            // (3)
+            let ukey = get_opt_s(&item, PLAN_UKEY);
+            let email = get_opt_s(&item, PLAN_EMAIL);
+            let (made, lookup, indexed, listed) = tokio::join!(
+                self.put_user_item(&user, provider, subject),
+                self.put_owned(ukey.map(|pk| keys::by_pk(&pk, "UKEY")), user.user_id, None),
+                self.put_owned(email.map(|e| keys::email(instance, &e)), user.user_id, Some(true)),
+                self.put_subject(provider, subject, instance),
+            );
+            made?;
+            if !lookup? {
+                return Err(StoreError::Corrupt("a user-key lookup of another user"));
+            }
+            // An email entry of another user (a first login of the same email at the same time,
+            // or an entry that may not link): the new user goes without one.
+            indexed?;
+            listed?;
+            // (4)
+            self.write_gate().await?;
+            let finished = self
+                .update_if(
+                    key.clone(),
+                    "REMOVE pending, sweep_pk, sweep_at, plan_ukey, plan_email, plan_attempt",
+                    "attribute_exists(pending) AND user_id = :id AND username = :name",
+                    &[(":id", id), (":name", s(&user.username))],
+                )
+                .await?;
+            if finished {
+                return Ok(user);
+            }
+            item = self.get(key.clone(), true).await?.ok_or(StoreError::Contention)?;
         }
         Err(StoreError::Contention)
+    }
+
+    /// Step (2): the username for `user_id`; `false` if another user holds it.
+    async fn claim_username(&self, instance: &InstanceName, name: &str, user_id: u64) -> Result<bool, StoreError> {
+        let mut item = keys::username(instance, name);
+        item.insert("user_id".into(), n(user_id));
+        self.write_gate().await?;
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk) OR held_until < :now OR user_id = :id")
+            .expression_attribute_values(":now", n(clock::now_secs()))
+            .expression_attribute_values(":id", n(user_id));
+        match put.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(classify("PutItem", e)),
+        }
+    }
+
+    /// Step (3)'s user item, created once: written again by another finisher it is the same user
+    /// (same id, same plan). Never over a tombstone: a deletion of this user began meanwhile
+    /// (someone found it by its identity), and the login answers 503; its retry finds the
+    /// identity gone and makes a new user.
+    async fn put_user_item(&self, user: &UserRecord, provider: &str, subject: &str) -> Result<(), StoreError> {
+        let mut item = keys::user(&user.instance, user.user_id);
+        item.extend(user_attributes(user));
+        item.insert("identities".into(), AttributeValue::Ss(vec![format!("{provider}#{subject}")]));
+        self.write_gate().await?;
+        match self.put_new(item).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+                match self.get_user_item(&user.instance, user.user_id).await? {
+                    Some(found) if is_tombstone(&found) => Err(StoreError::Contention),
+                    Some(found) if get_opt_s(&found, "rc_id").as_deref() == Some(user.rc_id.as_str()) => Ok(()),
+                    Some(_) => Err(StoreError::Corrupt("user id allocated twice")),
+                    None => Err(StoreError::Contention),
+                }
+            }
+            Err(e) => Err(classify("PutItem", e)),
+        }
+    }
+
+    /// Step (3)'s lookups that name their user (`key`, if any): created, or already this user's.
+    /// `false` if another user holds it.
+    async fn put_owned(
+        &self,
+        key: Option<Item>,
+        user_id: u64,
+        authoritative: Option<bool>,
+    ) -> Result<bool, StoreError> {
+        let Some(mut item) = key else { return Ok(true) };
+        item.insert("user_id".into(), n(user_id));
+        if let Some(flag) = authoritative {
+            item.insert("authoritative".into(), AttributeValue::Bool(flag));
+        }
+        self.write_gate().await?;
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk) OR user_id = :id")
+            .expression_attribute_values(":id", n(user_id));
+        match put.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(classify("PutItem", e)),
+        }
     }
 
     /// Next Syncano user id of the instance if its sign-up policy (in `settings`, which the
@@ -254,75 +456,6 @@ impl UserStore {
             Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
             Err(e) => Err(classify("PutItem", e)),
         }
-    }
-
-    async fn create(
-        &self,
-        identity: &VerifiedIdentity,
-        user: &UserRecord,
-        keys: &UserKeys,
-        link_email: Option<&str>,
-    ) -> Result<CreateOutcome, StoreError> {
-        let attrs = user_attributes(user);
-        let mut identity_item = keys::identity(&user.instance, identity.provider.as_str(), &identity.subject);
-        identity_item.extend(attrs.clone());
-        // When this identity was made (here: with its user), for callbacks dated before it.
-        identity_item.insert("linked_at".into(), n(user.created_at));
-        let mut user_item = keys::user(&user.instance, user.user_id);
-        user_item.extend(attrs);
-        user_item.insert(
-            "identities".into(),
-            AttributeValue::Ss(vec![format!("{}#{}", identity.provider, identity.subject)]),
-        );
-        let mut name_item = keys::username(&user.instance, &user.username);
-        name_item.insert("user_id".into(), n(user.user_id));
-        let mut ukey_item = keys::syncano_user_key(&user.instance, &user_key_of(keys, user)?);
-        ukey_item.insert("user_id".into(), n(user.user_id));
-
-        let mut items = vec![
-            self.transact_put_new(identity_item)?,
-            self.transact_put_new(user_item)?,
-            self.transact_put_username(name_item, clock::now_secs())?,
-            self.transact_put_new(ukey_item)?,
-        ];
-        if let Some(email) = link_email {
-            let mut email_item = keys::email(&user.instance, email);
-            email_item.insert("user_id".into(), n(user.user_id));
-            email_item.insert("authoritative".into(), AttributeValue::Bool(true));
-            items.push(self.transact_put_new(email_item)?);
-        }
-        // Last, and unconditional: the positions of the reasons below stay those of the puts above.
-        items.push(self.transact_put_subject(identity.provider.as_str(), &identity.subject, &user.instance)?);
-        let count = items.len();
-        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
-        let err = match result {
-            Ok(_) => return Ok(CreateOutcome::Created),
-            Err(err) => err,
-        };
-        if let Some(TransactWriteItemsError::TransactionCanceledException(c)) = err.as_service_error() {
-            // Throttled: DynamoDB did not try, whatever the other reasons say (nothing written;
-            // a retry a little later decides).
-            if throttled_reasons(c.cancellation_reasons()) {
-                return Err(classify("TransactWriteItems", err));
-            }
-            let code = |i: usize| c.cancellation_reasons().get(i).and_then(|r| r.code()).unwrap_or("None");
-            // Reasons are positional: 0 identity, 1 user, 2 username, 3 user key, 4 email (or the
-            // subject's list entry, which has no condition).
-            return if code(0) == "ConditionalCheckFailed" {
-                Ok(CreateOutcome::IdentityExists)
-            } else if code(4) == "ConditionalCheckFailed" {
-                Ok(CreateOutcome::EmailTaken)
-            } else if code(2) == "ConditionalCheckFailed" {
-                Ok(CreateOutcome::UsernameTaken)
-            } else if (0..count).any(|i| code(i) == "TransactionConflict") {
-                Ok(CreateOutcome::Conflict)
-            } else if code(1) == "ConditionalCheckFailed" || code(3) == "ConditionalCheckFailed" {
-                Err(StoreError::Corrupt("user id allocated twice"))
-            } else {
-                Err(StoreError::Unavailable(format!("transaction cancelled: {}/{}/{}", code(0), code(1), code(2))))
-            };
-        }
-        Err(classify("TransactWriteItems", err))
     }
 
     /// A live user by its Syncano id (consistent read): the tombstone of a deletion in progress
