@@ -30,6 +30,7 @@ mod sessions;
 mod signup;
 mod smoke;
 mod soak;
+mod store_steps;
 mod syncano;
 mod template;
 mod throttle;

@@ -50,7 +50,7 @@ impl UserStore {
         let user = found.iter().find(|i| pk(i) == Some(pk_of(&identity)));
         // A first login left pending is finished before its user is answered (users.rs).
         let user = match user {
-            Some(item) => Some(self.user_of_identity(instance, provider, subject, item.clone()).await?),
+            Some(item) => Some(Box::pin(self.user_of_identity(instance, provider, subject, item.clone())).await?),
             None => None,
         };
         let mut counts = Vec::with_capacity(counter_keys.len());

@@ -130,7 +130,7 @@ impl UserStore {
             let put = self.client.put_item().table_name(&self.table).set_item(Some(entry));
             put.send().await.map_err(|e| classify("PutItem", e)).map(|_| ())
         };
-        let (session, listed) = tokio::join!(session, listed);
+        let (session, listed) = tokio::join!(Box::pin(session), Box::pin(listed));
         session.and(listed)
     }
 }

@@ -77,7 +77,7 @@ impl UserStore {
         let Some(item) = self.get(keys::identity(instance, provider, subject), consistent).await? else {
             return Ok(None);
         };
-        self.user_of_identity(instance, provider, subject, item).await.map(Some)
+        Box::pin(self.user_of_identity(instance, provider, subject, item)).await.map(Some)
     }
 
     /// When the identity `provider`/`subject` was made here (microseconds since the epoch), if
@@ -167,13 +167,13 @@ impl UserStore {
         sweep::pending(&mut item, clock::now_secs());
         self.write_gate().await?;
         match self.put_new(item.clone()).send().await {
-            Ok(_) => self.finish_first_login(instance, provider, &identity.subject, item).await,
+            Ok(_) => Box::pin(self.finish_first_login(instance, provider, &identity.subject, item)).await,
             Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
                 // Another login of the same person won the race (or this very write, sent again
                 // by the SDK after its answer was lost: then the item is ours): its user, finished
                 // if it is not yet.
                 let item = self.get(key, true).await?.ok_or(StoreError::Contention)?;
-                self.user_of_identity(instance, provider, &identity.subject, item).await
+                Box::pin(self.user_of_identity(instance, provider, &identity.subject, item)).await
             }
             Err(e) => Err(classify("PutItem", e)),
         }
@@ -198,7 +198,7 @@ impl UserStore {
             tokio::time::sleep(Duration::from_millis(LOSER_WAIT_MS * (1 + u64::from(wait)))).await;
             item = self.get(key.clone(), true).await?.ok_or(StoreError::Contention)?;
         }
-        self.finish_first_login(instance, provider, subject, item).await
+        Box::pin(self.finish_first_login(instance, provider, subject, item)).await
     }
 
     /// The sweeper's finisher of a first login ([`UserStore::finish_pending`]).
@@ -214,7 +214,7 @@ impl UserStore {
         if !item.contains_key(sweep::PENDING) {
             return Ok(Finished::NotPending);
         }
-        self.finish_first_login(&instance, provider, subject, item).await?;
+        Box::pin(self.finish_first_login(&instance, provider, subject, item)).await?;
         Ok(Finished::Done)
     }
 
@@ -263,11 +263,12 @@ impl UserStore {
             // (3)
             let ukey = get_opt_s(&item, PLAN_UKEY);
             let email = get_opt_s(&item, PLAN_EMAIL);
+            // (Boxed: four SDK requests' futures side by side would make every login's future large.)
             let (made, lookup, indexed, listed) = tokio::join!(
-                self.put_user_item(&user, provider, subject),
-                self.put_owned(ukey.map(|pk| keys::by_pk(&pk, "UKEY")), user.user_id, None),
-                self.put_owned(email.map(|e| keys::email(instance, &e)), user.user_id, Some(true)),
-                self.put_subject(provider, subject, instance),
+                Box::pin(self.put_user_item(&user, provider, subject)),
+                Box::pin(self.put_owned(ukey.map(|pk| keys::by_pk(&pk, "UKEY")), user.user_id, None)),
+                Box::pin(self.put_owned(email.map(|e| keys::email(instance, &e)), user.user_id, Some(true))),
+                Box::pin(self.put_subject(provider, subject, instance)),
             );
             made?;
             if !lookup? {
