@@ -38,11 +38,31 @@ const MAX_CREATE_ATTEMPTS: u32 = 12;
 const PLAN_UKEY: &str = "plan_ukey";
 const PLAN_EMAIL: &str = "plan_email";
 const PLAN_ATTEMPT: &str = "plan_attempt";
+/// Set when the plan became a link to the user that holds the verified email (the identity's
+/// snapshot is that user's).
+const PLAN_LINK: &str = "plan_link";
+
+/// How often a first login that lost the email to another identity's first login waits for that
+/// user's item to be written before it answers 503.
+const HOLDER_WAITS: u32 = 12;
 
 /// A login that finds a first login pending (it lost the race) first waits for the login that
 /// began it, this many times (`LOSER_WAIT_MS`, then twice that, ...), then finishes it itself.
 const LOSER_WAITS: u32 = 3;
 const LOSER_WAIT_MS: u64 = 25;
+
+fn has(user: &UserRecord, attr: &str) -> bool {
+    match attr {
+        "name" => user.name.is_some(),
+        "email" => user.email.is_some(),
+        "avatar_url" => user.avatar_url.is_some(),
+        _ => user.key_salt.is_some(),
+    }
+}
+
+fn entry_is_ours(entry: Option<&Item>, user_id: u64) -> bool {
+    entry.and_then(|e| get_n::<u64>(e, "user_id").ok()) == Some(user_id)
+}
 
 fn get_opt_n(item: &Item, name: &'static str) -> Option<u32> {
     item.contains_key(name).then(|| get_n(item, name).ok()).flatten()
@@ -243,7 +263,26 @@ impl UserStore {
             }
             let user = user_from_item(instance, &item)?;
             let id = n(user.user_id);
-            // (2)
+            if item.contains_key(PLAN_LINK) {
+                match self.finish_link(instance, provider, subject, &user).await? {
+                    Some(user) => return Ok(user),
+                    None => {
+                        item = self.get(key.clone(), true).await?.ok_or(StoreError::Contention)?;
+                        continue;
+                    }
+                }
+            }
+            // (2a) Linking on: the verified email, which decides between first logins of two
+            // identities of one address: held by another user, this identity joins that user.
+            if let Some(email) = get_opt_s(&item, PLAN_EMAIL) {
+                let claim = self.put_owned(Some(keys::email(instance, &email)), user.user_id, Some(true));
+                if !claim.await? {
+                    self.replan_to_holder(instance, &key, &user, &email).await?;
+                    item = self.get(key.clone(), true).await?.ok_or(StoreError::Contention)?;
+                    continue;
+                }
+            }
+            // (2b)
             if !self.claim_username(instance, &user.username, user.user_id).await? {
                 let attempt = get_opt_n(&item, PLAN_ATTEMPT).unwrap_or(0).saturating_add(1);
                 let base = username::base_username(user.name.as_deref());
@@ -262,28 +301,23 @@ impl UserStore {
             }
             // (3)
             let ukey = get_opt_s(&item, PLAN_UKEY);
-            let email = get_opt_s(&item, PLAN_EMAIL);
-            // (Boxed: four SDK requests' futures side by side would make every login's future large.)
-            let (made, lookup, indexed, listed) = tokio::join!(
+            // (Boxed: SDK requests' futures side by side would make every login's future large.)
+            let (made, lookup, listed) = tokio::join!(
                 Box::pin(self.put_user_item(&user, provider, subject)),
                 Box::pin(self.put_owned(ukey.map(|pk| keys::by_pk(&pk, "UKEY")), user.user_id, None)),
-                Box::pin(self.put_owned(email.map(|e| keys::email(instance, &e)), user.user_id, Some(true))),
                 Box::pin(self.put_subject(provider, subject, instance)),
             );
             made?;
             if !lookup? {
                 return Err(StoreError::Corrupt("a user-key lookup of another user"));
             }
-            // An email entry of another user (a first login of the same email at the same time,
-            // or an entry that may not link): the new user goes without one.
-            indexed?;
             listed?;
             // (4)
             self.write_gate().await?;
             let finished = self
                 .update_if(
                     key.clone(),
-                    "REMOVE pending, sweep_pk, sweep_at, plan_ukey, plan_email, plan_attempt",
+                    "REMOVE pending, sweep_pk, sweep_at, plan_ukey, plan_email, plan_attempt, plan_link",
                     "attribute_exists(pending) AND user_id = :id AND username = :name",
                     &[(":id", id), (":name", s(&user.username))],
                 )
@@ -294,6 +328,142 @@ impl UserStore {
             item = self.get(key.clone(), true).await?.ok_or(StoreError::Contention)?;
         }
         Err(StoreError::Contention)
+    }
+
+    /// Step (2a) lost: the email entry names another user. If that entry may link (written by an
+    /// authoritative provider) and its user is live, the plan becomes a link to it (the identity
+    /// takes that user's snapshot, conditional on still being this pending plan); its user not
+    /// written yet (its own first login is under way): wait, `Contention` after a while; else the
+    /// new user goes without an email entry.
+    async fn replan_to_holder(
+        &self,
+        instance: &InstanceName,
+        key: &Item,
+        user: &UserRecord,
+        email: &str,
+    ) -> Result<(), StoreError> {
+        let ours = [(":ours", n(user.user_id))];
+        let condition = "attribute_exists(pending) AND user_id = :ours";
+        for wait in 0..HOLDER_WAITS {
+            let entry = self.get(keys::email(instance, email), true).await?;
+            let holder = entry
+                .filter(|e| matches!(e.get("authoritative"), Some(AttributeValue::Bool(true))))
+                .and_then(|e| get_n::<u64>(&e, "user_id").ok())
+                .filter(|holder| *holder != user.user_id);
+            let Some(holder) = holder else {
+                // Not a linking entry (or ours after all): no email entry for this user.
+                if entry_is_ours(self.get(keys::email(instance, email), true).await?.as_ref(), user.user_id) {
+                    return Ok(());
+                }
+                self.write_gate().await?;
+                self.update_if(key.clone(), "REMOVE plan_email", condition, &ours).await?;
+                return Ok(());
+            };
+            match self.get_user_item(instance, holder).await? {
+                Some(found) if !is_tombstone(&found) => {
+                    let target = user_from_item(instance, &found)?;
+                    let attrs = user_attributes(&target);
+                    let mut sets = Vec::new();
+                    let mut values: Vec<(String, AttributeValue)> = vec![(":ours".into(), n(user.user_id))];
+                    for (i, (name, value)) in attrs.into_iter().enumerate() {
+                        sets.push(format!("#a{i} = :a{i}"));
+                        values.push((format!(":a{i}"), value));
+                        values.push((format!("#a{i}"), s(name)));
+                    }
+                    let removes: Vec<&str> =
+                        ["name", "email", "avatar_url", "key_salt"].into_iter().filter(|a| !has(&target, a)).collect();
+                    let mut update = format!("SET {}, plan_link = :link REMOVE plan_email, plan_ukey", sets.join(", "));
+                    for (i, attr) in removes.iter().enumerate() {
+                        update.push_str(&format!(", #r{i}"));
+                        values.push((format!("#r{i}"), s(*attr)));
+                    }
+                    values.push((":link".into(), AttributeValue::Bool(true)));
+                    self.write_gate().await?;
+                    self.update_named(key.clone(), &update, condition, values).await?;
+                    return Ok(());
+                }
+                Some(_) => {
+                    // Being deleted: no link to it; the new user goes without an email entry.
+                    self.write_gate().await?;
+                    self.update_if(key.clone(), "REMOVE plan_email", condition, &ours).await?;
+                    return Ok(());
+                }
+                None => tokio::time::sleep(Duration::from_millis(LOSER_WAIT_MS * (1 + u64::from(wait)))).await,
+            }
+        }
+        Err(StoreError::Contention)
+    }
+
+    /// A pending identity re-planned as a link to the user its snapshot names: that user's
+    /// identities get this one (`ADD`, idempotent; live only), the subject's list its entry, and
+    /// the identity its `REMOVE pending`. `None`: the plan moved meanwhile (read it again). The user
+    /// gone or being deleted: the identity goes (conditional on this plan) and the login answers
+    /// 503; its retry makes a new user.
+    async fn finish_link(
+        &self,
+        instance: &InstanceName,
+        provider: &str,
+        subject: &str,
+        user: &UserRecord,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        let key = keys::identity(instance, provider, subject);
+        let plan = [(":id", n(user.user_id))];
+        let condition = "attribute_exists(pending) AND user_id = :id";
+        self.write_gate().await?;
+        let added = self
+            .update_if(
+                keys::user(instance, user.user_id),
+                "ADD identities :ident, identities_version :one",
+                "attribute_exists(pk) AND attribute_not_exists(deleted_at)",
+                &[(":ident", AttributeValue::Ss(vec![format!("{provider}#{subject}")])), (":one", n(1))],
+            )
+            .await?;
+        if !added {
+            self.write_gate().await?;
+            let delete = self.client.delete_item().table_name(&self.table).set_key(Some(key));
+            let delete = delete.condition_expression(condition).expression_attribute_values(":id", n(user.user_id));
+            match delete.send().await {
+                Ok(_) => return Err(StoreError::Contention),
+                Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+                    return Ok(None)
+                }
+                Err(e) => return Err(classify("DeleteItem", e)),
+            }
+        }
+        self.put_subject(provider, subject, instance).await?;
+        self.write_gate().await?;
+        let done = self
+            .update_if(key, "REMOVE pending, sweep_pk, sweep_at, plan_link, plan_attempt", condition, &plan)
+            .await?;
+        Ok(done.then(|| user.clone()))
+    }
+
+    /// `UpdateItem` whose `values` hold both the `:values` and the `#names` of its expressions.
+    async fn update_named(
+        &self,
+        key: Item,
+        update: &str,
+        condition: &str,
+        values: Vec<(String, AttributeValue)>,
+    ) -> Result<bool, StoreError> {
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression(update)
+            .condition_expression(condition);
+        for (name, value) in values {
+            request = match (name.starts_with('#'), value) {
+                (true, AttributeValue::S(attr)) => request.expression_attribute_names(name, attr),
+                (_, value) => request.expression_attribute_values(name, value),
+            };
+        }
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(classify("UpdateItem", e)),
+        }
     }
 
     /// Step (2): the username for `user_id`; `false` if another user holds it.
