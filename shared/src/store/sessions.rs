@@ -86,10 +86,12 @@ impl UserStore {
 
     /// Stores a Rocket.Chat session under the hash of its token, expiring at `expires_at` (epoch
     /// seconds; also the table's TTL attribute, and the sweep index's due time), and its entry in
-    /// the user's session list: two single-item puts sent together. The token is only known to
-    /// this login until it answers, so a pair half-written by a process that stopped between them
-    /// is unreachable (a session without its entry opens nothing anyone holds; an entry without its
-    /// session names nothing); both expire and are swept.
+    /// the user's session list: two single-item puts, the entry first (issue 33). A login that
+    /// stops or fails between them leaves an entry that names no session (it opens nothing,
+    /// "log out everywhere else" and a deletion delete it again, the sweeper removes it at its
+    /// expiry) and never a session missing from its user's list, which a deletion or "log out
+    /// everywhere else" would not find. (Sent together they would save a round trip, but a
+    /// failure of one would leave the other written: a login function may not delete.)
     pub async fn put_session(&self, token: &Secret, user: &UserRecord, expires_at: i64) -> Result<(), StoreError> {
         let token_hash = tokens::sha256_hex(token.expose());
         let key = keys::session(&token_hash);
@@ -103,34 +105,28 @@ impl UserStore {
         sweep::expiring(&mut item, expires_at);
         let mut entry = keys::user_session(&user.instance, user.user_id, &token_hash);
         sweep::expiring(&mut entry, expires_at);
-        let session = async {
-            self.write_gate().await?;
-            match self.put_new(item).send().await {
-                Ok(_) => Ok(()),
-                // The token is 256 fresh random bits, so the only item that can already hold its
-                // hash is this very write, sent again by the SDK after its answer was lost.
-                // Confirm it is ours.
-                Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
-                    let existing = self.get(key, true).await?.ok_or(StoreError::Corrupt("session vanished"))?;
-                    let ours = get_s(&existing, "instance")? == user.instance.as_str()
-                        && get_n::<u64>(&existing, "user_id")? == user.user_id
-                        && get_n::<i64>(&existing, "expires_at")? == expires_at;
-                    if ours {
-                        Ok(())
-                    } else {
-                        Err(StoreError::Corrupt("session token collision"))
-                    }
-                }
-                Err(e) => Err(classify("PutItem", e)),
-            }
-        };
         // The list entry: a plain put (its key holds the token's hash: writing it again is the same).
-        let listed = async {
-            self.write_gate().await?;
-            let put = self.client.put_item().table_name(&self.table).set_item(Some(entry));
-            put.send().await.map_err(|e| classify("PutItem", e)).map(|_| ())
-        };
-        let (session, listed) = tokio::join!(Box::pin(session), Box::pin(listed));
-        session.and(listed)
+        self.write_gate().await?;
+        let put = self.client.put_item().table_name(&self.table).set_item(Some(entry));
+        put.send().await.map_err(|e| classify("PutItem", e))?;
+        self.write_gate().await?;
+        match self.put_new(item).send().await {
+            Ok(_) => Ok(()),
+            // The token is 256 fresh random bits, so the only item that can already hold its
+            // hash is this very write, sent again by the SDK after its answer was lost.
+            // Confirm it is ours.
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+                let existing = self.get(key, true).await?.ok_or(StoreError::Corrupt("session vanished"))?;
+                let ours = get_s(&existing, "instance")? == user.instance.as_str()
+                    && get_n::<u64>(&existing, "user_id")? == user.user_id
+                    && get_n::<i64>(&existing, "expires_at")? == expires_at;
+                if ours {
+                    Ok(())
+                } else {
+                    Err(StoreError::Corrupt("session token collision"))
+                }
+            }
+            Err(e) => Err(classify("PutItem", e)),
+        }
     }
 }

@@ -95,7 +95,7 @@ impl UserStore {
             }
             // (2)
             self.write_gate().await?;
-            let won = self
+            let decided = self
                 .update_if(
                     keys::user(instance, user_id),
                     KEY_UPDATE,
@@ -108,7 +108,16 @@ impl UserStore {
                         (":old", n(old)),
                     ],
                 )
-                .await?;
+                .await;
+            let won = match decided {
+                Ok(won) => won,
+                Err(e) => {
+                    // Not decided (DynamoDB failed it: throttled, unavailable): the lookup of a key
+                    // nobody will be given goes (best effort; else the sweeper removes it).
+                    let _ = self.delete_if(new_lookup, "user_id = :id", &[(":id", n(user_id))]).await;
+                    return Err(e);
+                }
+            };
             if !won {
                 // Another reset (or a deletion) won: this lookup names a key nobody has.
                 self.delete_if(new_lookup, "user_id = :id", &[(":id", n(user_id))]).await?;

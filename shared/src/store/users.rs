@@ -64,6 +64,10 @@ fn entry_is_ours(entry: Option<&Item>, user_id: u64) -> bool {
     entry.and_then(|e| get_n::<u64>(e, "user_id").ok()) == Some(user_id)
 }
 
+fn get_opt_n64(item: &Item, name: &'static str) -> Option<u64> {
+    item.contains_key(name).then(|| get_n(item, name).ok()).flatten()
+}
+
 fn get_opt_n(item: &Item, name: &'static str) -> Option<u32> {
     item.contains_key(name).then(|| get_n(item, name).ok()).flatten()
 }
@@ -193,6 +197,10 @@ impl UserStore {
                 // by the SDK after its answer was lost: then the item is ours): its user, finished
                 // if it is not yet.
                 let item = self.get(key, true).await?.ok_or(StoreError::Contention)?;
+                if get_opt_n64(&item, "user_id") == Some(user_id) {
+                    // Our own write, whose answer was lost: go on with it.
+                    return Box::pin(self.finish_first_login(instance, provider, &identity.subject, item)).await;
+                }
                 Box::pin(self.user_of_identity(instance, provider, &identity.subject, item)).await
             }
             Err(e) => Err(classify("PutItem", e)),
