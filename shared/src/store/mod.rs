@@ -34,10 +34,13 @@
 //! Email items exist only in instances that enable account linking, and only for an email the
 //! provider vouched for as verified.
 //!
-//! A first login writes identity, user and username in one `TransactWriteItems` whose puts are
-//! all `attribute_not_exists(pk)`: two simultaneous first logins of one person make one user,
-//! and the loser reads the winner's. The identity item carries a snapshot of the user so that a
-//! returning login is one read.
+//! A first login writes identity, username, user, user-key lookup and subject entry in
+//! single-item conditional writes (issue 33: no transaction), the identity's
+//! `attribute_not_exists(pk)` first: two simultaneous first logins of one person make one user,
+//! and the loser reads the winner's; whoever finds the identity still `pending` finishes the rest
+//! ([`users`]). The identity item carries a snapshot of the user so that a returning login is one
+//! read. Sessions, key resets and instances are single-item writes too; an unfinished change is
+//! finished by the next request that finds it or by the sweeper ([`UserStore::finish_pending`]).
 //!
 //! One module per concern: [`keys`] (the layout above), [`items`] (encoding and the generic
 //! requests), [`error`] (failure classes), then one per kind of thing stored, and [`deletion`]
