@@ -261,3 +261,70 @@ async fn a_logout_stopped_after_its_first_write_has_logged_the_session_out() {
     assert_eq!(t.count("SESSION#").await, 1);
     t.assert_logs_clean();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_key_resets_leave_one_current_key_and_one_lookup() {
+    let t = spawn_app_with(slow_machine).await;
+    let (_, token) = t.facebook_user("Many Resets", None);
+    let (status, user) = json(t.syncano_login(&token).await).await;
+    assert_eq!(status, 200, "{user}");
+    let old_key = user["user_key"].as_str().unwrap_or_default().to_string();
+    t.remember(&old_key);
+    let id = user["id"].to_string();
+    let url = format!("{}/v1.1/instances/{INSTANCE}/users/{id}/reset_key/", t.base);
+    let answers = join_all((0..10).map(|_| async {
+        json(t.http.post(&url).header("x-api-key", ADMIN_API_KEY).send().await.expect("reset")).await
+    }))
+    .await;
+    let mut keys = vec![old_key];
+    for (status, body) in &answers {
+        // Each reset wins its round or resets on top of the winner; 503 only after repeated losses.
+        assert!(*status == 200 || *status == 503, "{status} {body}");
+        if *status == 200 {
+            let key = body["user_key"].as_str().unwrap_or_default().to_string();
+            t.remember(&key);
+            keys.push(key);
+        }
+    }
+    assert!(keys.len() > 1, "at least one reset went through");
+    let (_, now) = json(t.syncano_login(&token).await).await;
+    let current = now["user_key"].as_str().unwrap_or_default().to_string();
+    for key in &keys {
+        let expected = if *key == current { 200 } else { 403 };
+        assert_eq!(user_with_key(&t, key).await.0, expected, "only the current key opens the account");
+    }
+    let items = t.scan().await;
+    let lookups = items.iter().filter(|i| pk(i).starts_with("UKEY#") && text(i, "user_id") == id).count();
+    assert_eq!(lookups, 1, "one lookup: the current key's");
+    assert!(!items.iter().any(|i| i.contains_key("pending")), "every reset finished");
+    t.assert_logs_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_creation_failed_after_its_counter_is_finished_by_the_retry() {
+    let t = spawn_app().await;
+    let store = &t.app.store;
+    let instance = shared::InstanceName::parse("half-made").expect("name");
+    store.write_faults().arm(1, shared::store::WriteFault::Fail);
+    assert!(store.create_instance_with(&instance, shared::domain::records::SignUpPolicy::Open).await.is_err());
+    store.write_faults().heal();
+    assert!(store.instance_settings(&instance).await.expect("read").is_none(), "no instance yet: only its counter");
+    store.create_instance_with(&instance, shared::domain::records::SignUpPolicy::Open).await.expect("the retry");
+    assert!(store.instance_settings(&instance).await.expect("read").is_some());
+    assert!(matches!(
+        store.create_instance_with(&instance, shared::domain::records::SignUpPolicy::Open).await,
+        Err(shared::store::StoreError::InstanceExists)
+    ));
+    let items = t.scan().await;
+    assert_eq!(items.iter().filter(|i| pk(i) == "USERIDS#half-made").count(), 1);
+    // A first login there takes ids from the counter made by the failed attempt.
+    let permissions = shared::domain::records::ApiKeyPermissions { ignore_acl: false, allow_user_create: true };
+    let (_, key) = store.create_api_key(&instance, permissions).await.expect("key");
+    t.remember(key.expose());
+    let (_, token) = t.facebook_user("Half Made", None);
+    let (status, body) =
+        t.syncano_in("half-made", key.expose(), "facebook", serde_json::json!({ "access_token": token })).await;
+    assert_eq!((status, body["id"].as_u64()), (200, Some(1)), "{body}");
+    t.remember(body["user_key"].as_str().unwrap_or_default());
+    t.assert_logs_clean();
+}
