@@ -328,3 +328,57 @@ async fn an_instance_creation_failed_after_its_counter_is_finished_by_the_retry(
     t.remember(body["user_key"].as_str().unwrap_or_default());
     t.assert_logs_clean();
 }
+
+/// A finisher that read a first login pending, then paused between its steps while a whole
+/// deletion of that user ran, must not bring the deleted user back: what it writes after is a
+/// user no identity names, and its credentials die at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finisher_resumed_after_a_whole_deletion_does_not_revive_the_deleted_user() {
+    let t = spawn_app().await;
+    let (person, token) = t.facebook_user("Come Back", None);
+    // A first login stopped before its last write: everything written, the identity pending.
+    t.app.store.write_faults().stop_after(FIRST_LOGIN_WRITES - 1);
+    let (http, url, key, tok) = (t.http.clone(), t.syncano_url(INSTANCE), t.api_key.clone(), token.clone());
+    stopped(&t, "first login", async move {
+        http.post(url).header("x-api-key", key).json(&serde_json::json!({ "access_token": tok })).send().await
+    })
+    .await;
+    let pending: Vec<Item> = t.scan().await.into_iter().filter(|i| i.contains_key("pending")).collect();
+    assert_eq!(pending.len(), 1);
+    let id: u64 = text(&pending[0], "user_id").parse().expect("user id");
+    let instance = shared::InstanceName::parse(INSTANCE).expect("instance");
+    let user = t.app.store.get_user(&instance, id).await.expect("read").expect("the user item is written");
+    let user_key = shared::store::user_key_of(&t.app.user_keys, &user).expect("key");
+    t.remember(user_key.expose());
+
+    // Another login of the person finds the identity pending and finishes it: its username claim
+    // passes, then it pauses before the user item's put.
+    t.app.store.write_faults().arm(1, shared::store::WriteFault::Pause);
+    let finisher = t.http.post(t.syncano_url(INSTANCE)).header("x-api-key", &t.api_key);
+    let finisher = tokio::spawn(finisher.json(&serde_json::json!({ "access_token": token })).send());
+    let started = Instant::now();
+    while t.app.store.write_faults().caught() == 0 {
+        assert!(started.elapsed() < Duration::from_secs(30), "the finisher never reached its step (3)");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Meanwhile the whole deletion of the user runs.
+    let delete = t.http.delete(format!("{}/v1.1/instances/{INSTANCE}/users/{id}/", t.base));
+    let deleted = delete.header("x-api-key", ADMIN_API_KEY).send().await.expect("delete");
+    assert_eq!(deleted.status().as_u16(), 204);
+    assert_eq!(user_with_key(&t, user_key.expose()).await.0, 403, "deleted");
+    // The finisher resumes: its writes land on a user no identity names any more.
+    t.app.store.write_faults().heal();
+    let answer = finisher.await.expect("task").expect("answer");
+    assert_eq!(answer.status().as_u16(), 503, "the finisher's login answers no user");
+    assert!(t.app.store.get_user(&instance, id).await.expect("read").is_none(), "the deleted user stays deleted");
+    assert_eq!(user_with_key(&t, user_key.expose()).await.0, 403, "its key stays refused");
+    let items = t.scan().await;
+    assert!(!items.iter().any(|i| pk(i).starts_with("IDENT#") && text(i, "user_id") == id.to_string()));
+    // The person's next sign-in (a new token: the deletion revoked the app's) is a new user.
+    let token = t.token(&person, APP_ID, 3600);
+    let (status, again) = json(t.syncano_login(&token).await).await;
+    assert_eq!(status, 200, "{again}");
+    assert_ne!(again["id"].as_u64(), Some(id));
+    t.remember(again["user_key"].as_str().unwrap_or_default());
+    t.assert_logs_clean();
+}

@@ -16,12 +16,15 @@ pub enum WriteFault {
     Stop,
     /// The write is not sent and fails as an unreachable DynamoDB would (503).
     Fail,
+    /// The write waits until [`WriteFaults::heal`], then is sent: a process paused between two
+    /// steps (while others run whole changes), then resumed.
+    Pause,
 }
 
 /// The hook: off until a test arms it.
 #[derive(Debug, Default)]
 pub struct WriteFaults {
-    /// 0: off; 1: stop; 2: fail.
+    /// 0: off; 1: stop; 2: fail; 3: pause.
     mode: AtomicU8,
     /// Writes still let through before the fault.
     allowed: AtomicU64,
@@ -35,7 +38,12 @@ impl WriteFaults {
     pub fn arm(&self, writes: u64, fault: WriteFault) {
         self.allowed.store(writes, Ordering::SeqCst);
         self.caught.store(0, Ordering::SeqCst);
-        self.mode.store(if fault == WriteFault::Stop { 1 } else { 2 }, Ordering::SeqCst);
+        let mode = match fault {
+            WriteFault::Stop => 1,
+            WriteFault::Fail => 2,
+            WriteFault::Pause => 3,
+        };
+        self.mode.store(mode, Ordering::SeqCst);
     }
 
     /// [`WriteFaults::arm`] with [`WriteFault::Stop`].
@@ -66,6 +74,12 @@ impl WriteFaults {
         self.caught.fetch_add(1, Ordering::SeqCst);
         if mode == 1 {
             std::future::pending::<()>().await;
+        }
+        if mode == 3 {
+            while self.mode.load(Ordering::SeqCst) == 3 {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            return Ok(());
         }
         Err(StoreError::Unavailable("a write failed by the test's fault hook".into()))
     }

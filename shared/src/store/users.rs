@@ -17,7 +17,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::deletion::is_tombstone;
 use super::error::classify;
-use super::items::{get_n, get_opt_s, n, s, user_attributes, user_from_item, Item};
+use super::items::{get_n, get_opt_s, n, s, user_attributes, user_from_item, Item, USERNAME_HOLD_SECS};
 use super::pending::Finished;
 use super::user_ids::{BlockError, IdBlock};
 use super::user_keys::user_key_of;
@@ -45,6 +45,10 @@ const PLAN_LINK: &str = "plan_link";
 /// How often a first login that lost the email to another identity's first login waits for that
 /// user's item to be written before it answers 503.
 const HOLDER_WAITS: u32 = 12;
+
+/// How long the tombstone of a user no identity names stays before the sweeper removes it (it
+/// has no session: nothing else needs it longer).
+const ORPHAN_TOMBSTONE_SECS: i64 = 86_400;
 
 /// A login that finds a first login pending (it lost the race) first waits for the login that
 /// began it, this many times (`LOSER_WAIT_MS`, then twice that, ...), then finishes it itself.
@@ -333,9 +337,67 @@ impl UserStore {
             if finished {
                 return Ok(user);
             }
-            item = self.get(key.clone(), true).await?.ok_or(StoreError::Contention)?;
+            let now = self.get(key.clone(), true).await?;
+            if now.as_ref().and_then(|i| get_opt_n64(i, "user_id")) != Some(user.user_id) {
+                // The identity went (a deletion finished meanwhile) or names another user: what
+                // step (3) wrote may have made a user no identity names. Its credentials die now.
+                self.retire_orphan(&user, get_opt_s(&item, PLAN_UKEY)).await?;
+            }
+            item = now.ok_or(StoreError::Contention)?;
         }
         Err(StoreError::Contention)
+    }
+
+    /// A user item this finisher may have written for an identity that is gone (a finisher that
+    /// read the identity pending, then paused while a whole deletion of its user ran): made a
+    /// tombstone (conditional on its `rc_id`, only if live), so no session or user key opens it,
+    /// with its user-key lookup's `pk` for the deletion's last step and the sweeper; its username
+    /// becomes a hold, as a deletion leaves it. Login functions may update but not delete.
+    async fn retire_orphan(&self, user: &UserRecord, ukey: Option<String>) -> Result<(), StoreError> {
+        let now = clock::now_secs();
+        let expires_at = now + ORPHAN_TOMBSTONE_SECS;
+        let key = keys::user(&user.instance, user.user_id);
+        let (pk, sk) = (format!("USER#{}#{}", user.instance, user.user_id), "USER");
+        let (due, due_values) = sweep::due_update(&pk, sk, expires_at);
+        let mut values = vec![
+            (":now", n(clock::now_micros())),
+            (":why", s("orphan")),
+            (":exp", n(expires_at)),
+            (":ukey", s(ukey.unwrap_or_default())),
+            (":rc", s(&user.rc_id)),
+        ];
+        let due_values: Vec<(String, AttributeValue)> = due_values.into_iter().collect();
+        for (name, value) in &due_values {
+            values.push((name.as_str(), value.clone()));
+        }
+        self.write_gate().await?;
+        self.update_if(
+            key,
+            &format!(
+                "SET deleted_at = :now, deletion_reason = :why, expires_at = :exp, ukey_pk = :ukey, {due} \
+                 REMOVE username, identities, key_salt, email, avatar_url"
+            ),
+            "rc_id = :rc AND attribute_not_exists(deleted_at)",
+            &values,
+        )
+        .await?;
+        let mut held = keys::username(&user.instance, &user.username);
+        let held_until = now + USERNAME_HOLD_SECS;
+        held.insert("held_until".into(), n(held_until));
+        sweep::expiring(&mut held, held_until);
+        self.write_gate().await?;
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(held))
+            .condition_expression("user_id = :id")
+            .expression_attribute_values(":id", n(user.user_id));
+        match put.send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(classify("PutItem", e)),
+        }
     }
 
     /// Step (2a) lost: the email entry names another user. If that entry may link (written by an
