@@ -33,6 +33,7 @@ mod sessions;
 mod signup;
 mod smoke;
 mod soak;
+mod store_steps;
 mod sweeper;
 mod syncano;
 mod template;

@@ -2,9 +2,6 @@
 
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::operation::transact_get_items::TransactGetItemsError;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::CancellationReason;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -46,7 +43,7 @@ pub(super) fn classify<E>(op: &'static str, err: SdkError<E, HttpResponse>) -> S
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let retryable_codes = ["InternalServerError", "ServiceUnavailable", "TransactionInProgressException"];
+    let retryable_codes = ["InternalServerError", "ServiceUnavailable"];
     let detail = format!("{op}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(&err));
     match &err {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
@@ -56,7 +53,6 @@ where
         // An MRSC table's write conflict with another region, past the SDK's retries (it retries
         // it as modelled retryable): nothing written, retry a little later, as throttling.
         _ if err.code() == Some(REPLICATED_WRITE_CONFLICT) => StoreError::Throttled(detail),
-        SdkError::ServiceError(e) if cancelled_by_throttling(e.err()) => StoreError::Throttled(detail),
         SdkError::ServiceError(e) if e.raw().status().is_server_error() => StoreError::Unavailable(detail),
         _ if err.code().is_some_and(|c| retryable_codes.contains(&c)) => StoreError::Unavailable(detail),
         _ => StoreError::Dynamo(detail),
@@ -71,46 +67,14 @@ const THROTTLING_CODES: [&str; 3] =
 /// A write that another region of a multi-Region strongly consistent table was writing too.
 const REPLICATED_WRITE_CONFLICT: &str = "ReplicatedWriteConflictException";
 
-/// The cancellation reason of an item DynamoDB throttled inside a transaction.
-const THROTTLING_REASON: &str = "ThrottlingError";
-
-/// Whether one of a cancelled transaction's reasons is throttling: then nothing says that a
-/// condition failed or that another transaction won, only that DynamoDB did not try.
-pub(super) fn throttled_reasons(reasons: &[CancellationReason]) -> bool {
-    reasons.iter().any(|r| r.code() == Some(THROTTLING_REASON))
-}
-
-/// A `TransactWriteItems` or `TransactGetItems` that DynamoDB cancelled for throttling.
-fn cancelled_by_throttling<E: 'static>(err: &E) -> bool {
-    let err: &dyn std::any::Any = err;
-    if let Some(TransactWriteItemsError::TransactionCanceledException(c)) = err.downcast_ref() {
-        return throttled_reasons(c.cancellation_reasons());
-    }
-    if let Some(TransactGetItemsError::TransactionCanceledException(c)) = err.downcast_ref() {
-        return throttled_reasons(c.cancellation_reasons());
-    }
-    false
-}
-
 pub(super) fn build_err(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
     StoreError::Dynamo(format!("request build: {e}"))
-}
-
-/// A transaction DynamoDB cancelled because a condition failed or another transaction won a race
-/// (the caller reads again and decides). Not one it cancelled for throttling: that is no verdict
-/// on any item, and [`classify`] makes it [`StoreError::Throttled`].
-pub(super) fn transaction_cancelled(err: &SdkError<TransactWriteItemsError, HttpResponse>) -> bool {
-    match err.as_service_error() {
-        Some(TransactWriteItemsError::TransactionCanceledException(c)) => !throttled_reasons(c.cancellation_reasons()),
-        _ => false,
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use aws_sdk_dynamodb::error::ErrorMetadata;
     use aws_sdk_dynamodb::operation::get_item::GetItemError;
-    use aws_sdk_dynamodb::types::error::TransactionCanceledException;
 
     use super::*;
 
@@ -120,12 +84,6 @@ mod tests {
 
     fn get_error(code: &str, status: u16) -> SdkError<GetItemError, HttpResponse> {
         SdkError::service_error(GetItemError::generic(ErrorMetadata::builder().code(code).build()), answer(status))
-    }
-
-    fn cancelled(reasons: &[&str]) -> SdkError<TransactWriteItemsError, HttpResponse> {
-        let reasons = reasons.iter().map(|code| CancellationReason::builder().code(*code).build()).collect();
-        let cancelled = TransactionCanceledException::builder().set_cancellation_reasons(Some(reasons)).build();
-        SdkError::service_error(TransactWriteItemsError::TransactionCanceledException(cancelled), answer(400))
     }
 
     #[test]
@@ -148,23 +106,5 @@ mod tests {
         let err = SdkError::service_error(PutItemError::ReplicatedWriteConflictException(conflict), answer(400));
         assert!(matches!(classify("PutItem", err), StoreError::Throttled(_)));
         assert!(matches!(classify("GetItem", get_error(REPLICATED_WRITE_CONFLICT, 400)), StoreError::Throttled(_)));
-    }
-
-    #[test]
-    fn a_transaction_cancelled_for_throttling_is_no_race() {
-        for reasons in [
-            &["ThrottlingError"][..],
-            &["None", "ThrottlingError", "None"],
-            &["ConditionalCheckFailed", "ThrottlingError"],
-        ] {
-            assert!(!transaction_cancelled(&cancelled(reasons)), "{reasons:?}");
-            assert!(
-                matches!(classify("TransactWriteItems", cancelled(reasons)), StoreError::Throttled(_)),
-                "{reasons:?}"
-            );
-        }
-        for reasons in [&["ConditionalCheckFailed", "None"][..], &["TransactionConflict", "None"]] {
-            assert!(transaction_cancelled(&cancelled(reasons)), "{reasons:?}");
-        }
     }
 }

@@ -11,7 +11,7 @@
 use aws_sdk_dynamodb::types::ReturnValue;
 
 use super::error::classify;
-use super::items::{get_n, get_opt_s, n, user_from_item, Item};
+use super::items::{get_n, get_opt_s, n, Item};
 use super::sweep;
 use super::{keys, StoreError, UserStore};
 use crate::domain::instance::InstanceName;
@@ -62,7 +62,11 @@ impl UserStore {
         let pk = |i: &Item| get_opt_s(i, "pk");
         let pk_of = |k: &Item| pk(k).unwrap_or_default();
         let user = found.iter().find(|i| pk(i) == Some(pk_of(&identity)));
-        let user = user.map(|item| user_from_item(instance, item)).transpose()?;
+        // A first login left pending is finished before its user is answered (users.rs).
+        let user = match user {
+            Some(item) => Some(Box::pin(self.user_of_identity(instance, provider, subject, item.clone())).await?),
+            None => None,
+        };
         let mut counts = Vec::with_capacity(counter_keys.len());
         let now = crate::domain::clock::now_secs();
         for key in &counter_keys {

@@ -1,9 +1,9 @@
 //! Instances and their API keys: the check every Syncano request starts with (one read, or none
 //! while the environment keeps its answer), and the operator's instance and key administration.
 
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, ReturnValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
-use super::error::{build_err, classify, transaction_cancelled};
+use super::error::classify;
 use super::items::{api_key_permissions, get_n, get_opt_s, get_s, n, s, sign_up_policy, Item};
 use super::{keys, StoreError, UserStore};
 use crate::domain::clock;
@@ -136,26 +136,27 @@ impl UserStore {
 
     /// Creates an instance with its sign-up policy (the operator's `admin create-instance`); the
     /// item always records the policy. Its user id counter is an item of its own
-    /// ([`keys::user_ids`]), written in the same transaction.
+    /// ([`keys::user_ids`]), created first (if absent: idempotent), then the instance item, whose
+    /// `attribute_not_exists` decides between two creations. Killed between the two, the
+    /// operator's retry finishes it; a counter whose instance never came names no instance anyone
+    /// can reach (every request reads the instance item first).
     pub async fn create_instance_with(&self, instance: &InstanceName, sign_up: SignUpPolicy) -> Result<(), StoreError> {
+        let mut counter = keys::user_ids(instance);
+        counter.insert("next_user_id".into(), n(0));
+        self.write_gate().await?;
+        match self.put_new(counter).send().await {
+            Ok(_) => {}
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {}
+            Err(e) => return Err(classify("PutItem", e)),
+        }
         let mut item = keys::instance(instance);
         item.insert("created_at".into(), n(clock::now_micros()));
         item.insert("sign_up".into(), s(sign_up.as_str()));
-        let mut counter = keys::user_ids(instance);
-        counter.insert("next_user_id".into(), n(0));
-        self.client
-            .transact_write_items()
-            .transact_items(self.transact_put_new(item)?)
-            .transact_items(self.transact_put_new(counter)?)
-            .send()
-            .await
-            .map_err(|e| {
-                if transaction_cancelled(&e) {
-                    StoreError::InstanceExists
-                } else {
-                    classify("TransactWriteItems", e)
-                }
-            })?;
+        self.write_gate().await?;
+        self.put_new(item).send().await.map_err(|e| match e.as_service_error() {
+            Some(se) if se.is_conditional_check_failed_exception() => StoreError::InstanceExists,
+            _ => classify("PutItem", e),
+        })?;
         Ok(())
     }
 
@@ -185,25 +186,14 @@ impl UserStore {
         item.insert("ignore_acl".into(), AttributeValue::Bool(permissions.ignore_acl));
         item.insert("allow_user_create".into(), AttributeValue::Bool(permissions.allow_user_create));
         item.insert("created_at".into(), n(clock::now_micros()));
-        let check = ConditionCheck::builder()
-            .table_name(&self.table)
-            .set_key(Some(keys::instance(instance)))
-            .condition_expression("attribute_exists(pk)")
-            .build()
-            .map_err(build_err)?;
-        self.client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().condition_check(check).build())
-            .transact_items(self.transact_put_new(item)?)
-            .send()
-            .await
-            .map_err(|e| {
-                if transaction_cancelled(&e) {
-                    StoreError::InstanceNotFound
-                } else {
-                    classify("TransactWriteItems", e)
-                }
-            })?;
+        // Instances are never deleted: the instance read consistently before the put is there
+        // after it. The key's hash is its own item (`attribute_not_exists`: a key never replaces
+        // another's item).
+        if self.instance_item(instance, "pk").await?.is_none() {
+            return Err(StoreError::InstanceNotFound);
+        }
+        self.write_gate().await?;
+        self.put_new(item).send().await.map_err(|e| classify("PutItem", e))?;
         Ok(key_id)
     }
 

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 
 use super::error::{build_err, classify};
 use super::{StoreError, UserStore};
@@ -171,47 +171,6 @@ impl UserStore {
             .table_name(&self.table)
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(pk)")
-    }
-
-    /// An unconditional put, as one item of a `TransactWriteItems` (the same item written again
-    /// by a retried step).
-    pub(super) fn transact_put(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
-        let put = Put::builder().table_name(&self.table).set_item(Some(item)).build().map_err(build_err)?;
-        Ok(TransactWriteItem::builder().put(put).build())
-    }
-
-    /// The same, as one item of a `TransactWriteItems`.
-    pub(super) fn transact_put_new(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(build_err)?;
-        Ok(TransactWriteItem::builder().put(put).build())
-    }
-
-    /// A transactional create of a username reservation: the name is free, or the hold a
-    /// deletion left on it ([`USERNAME_HOLD_SECS`]) has ended (DynamoDB's TTL removes held
-    /// items only some time after `expires_at`).
-    pub(super) fn transact_put_username(&self, item: Item, now_secs: i64) -> Result<TransactWriteItem, StoreError> {
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk) OR held_until < :now")
-            .expression_attribute_values(":now", n(now_secs))
-            .build()
-            .map_err(build_err)?;
-        Ok(TransactWriteItem::builder().put(put).build())
-    }
-
-    pub(super) fn transact_delete(&self, key: Item) -> Result<TransactWriteItem, StoreError> {
-        let delete = aws_sdk_dynamodb::types::Delete::builder()
-            .table_name(&self.table)
-            .set_key(Some(key))
-            .build()
-            .map_err(build_err)?;
-        Ok(TransactWriteItem::builder().delete(delete).build())
     }
 
     /// `UpdateItem` of `key` with `update`, applied only where `condition` holds (`values` names

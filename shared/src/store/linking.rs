@@ -52,7 +52,7 @@ pub struct PendingLink {
 }
 
 /// The attribute of a pending link's identity item: the user it joins.
-const PENDING_LINK: &str = "pending_link";
+pub(super) const PENDING_LINK: &str = "pending_link";
 /// The attribute of a user item whose unlink is under way: the identity (`provider#subject`).
 pub(super) const UNLINKING: &str = "unlinking";
 
@@ -287,7 +287,7 @@ impl UserStore {
 
     /// Finishes the link the identity `pk` (an `IDENT#` key) records as pending, if it does:
     /// `false` if it is not a pending link. For the sweeper ([`UserStore::finish_pending`]).
-    pub(super) async fn finish_link(&self, pk: &str) -> Result<bool, StoreError> {
+    pub(super) async fn finish_pending_link(&self, pk: &str) -> Result<bool, StoreError> {
         let Some(item) = self.get(keys::by_pk(pk, "IDENT"), true).await? else { return Ok(false) };
         if !item.contains_key(PENDING_LINK) {
             return Ok(false);

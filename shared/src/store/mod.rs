@@ -35,10 +35,13 @@
 //! Email items exist only in instances that enable account linking, and only for an email the
 //! provider vouched for as verified.
 //!
-//! A first login writes identity, user and username in one `TransactWriteItems` whose puts are
-//! all `attribute_not_exists(pk)`: two simultaneous first logins of one person make one user,
-//! and the loser reads the winner's. The identity item carries a snapshot of the user so that a
-//! returning login is one read.
+//! A first login writes identity, username, user, user-key lookup and subject entry in
+//! single-item conditional writes (issue 33: no transaction), the identity's
+//! `attribute_not_exists(pk)` first: two simultaneous first logins of one person make one user,
+//! and the loser reads the winner's; whoever finds the identity still `pending` finishes the rest
+//! ([`users`]). The identity item carries a snapshot of the user so that a returning login is one
+//! read. Sessions, key resets and instances are single-item writes too; an unfinished change is
+//! finished by the next request that finds it or by the sweeper ([`UserStore::finish_pending`]).
 //!
 //! One module per concern: [`keys`] (the layout above), [`items`] (encoding and the generic
 //! requests), [`error`] (failure classes), then one per kind of thing stored, and [`deletion`]
@@ -50,6 +53,7 @@ mod email_forwarding;
 mod error;
 mod facebook_deletions;
 mod failures;
+mod faults;
 mod instance_apps;
 mod instances;
 mod items;
@@ -73,6 +77,7 @@ pub use callback_records::{CallbackClaim, CallbackRecord};
 pub use deletion::{Step1, TombstoneStep, Tombstoned};
 pub use error::StoreError;
 pub use facebook_deletions::{Claim, DeletionCounts, FacebookDeletion};
+pub use faults::{WriteFault, WriteFaults};
 pub use instance_apps::InstanceAppsError;
 pub use instance_apps::{InstanceOidc, InstanceOidcError, OidcReadRules, MAX_INSTANCE_OIDC_PROVIDERS};
 pub use linking::{LinkOutcome, Linking, PendingLink, Unlinked};
@@ -90,6 +95,8 @@ pub struct UserStore {
     table: String,
     /// This execution environment's blocks of user ids (shared by the store's clones).
     user_ids: std::sync::Arc<UserIdBlocks>,
+    /// The crash tests' fault hook (off unless a test arms it: [`faults`]).
+    faults: std::sync::Arc<WriteFaults>,
 }
 
 impl UserStore {
@@ -99,6 +106,7 @@ impl UserStore {
             client,
             table: table.into(),
             user_ids: std::sync::Arc::new(UserIdBlocks::new(crate::config::DEFAULT_USER_ID_BLOCK)),
+            faults: std::sync::Arc::default(),
         }
     }
 
@@ -114,5 +122,15 @@ impl UserStore {
     /// The DynamoDB client (the local stack signs its requests as the function running).
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// The fault hook of the crash tests (shared by the store's clones; off unless armed).
+    pub fn write_faults(&self) -> &WriteFaults {
+        &self.faults
+    }
+
+    /// Before each write of a multi-step change: the crash tests' hook.
+    pub(super) async fn write_gate(&self) -> Result<(), StoreError> {
+        self.faults.gate().await
     }
 }

@@ -53,11 +53,13 @@ impl UserStore {
                     None => Ok(Finished::NotPending),
                 }
             }
-            // A link by email that wrote its identity (store-delete); first logins: store-login.
-            ("IDENT", "IDENT") => match self.finish_link(pk).await? {
+            // A link by email that wrote its identity (linking.rs), else a first login (users.rs).
+            ("IDENT", "IDENT") => match self.finish_pending_link(pk).await? {
                 true => Ok(Finished::Done),
-                false => Ok(Finished::Unknown),
+                false => self.finish_pending_identity(pk).await,
             },
+            // A key reset's new user-key lookup (user_keys.rs).
+            ("UKEY", "UKEY") => self.finish_pending_key_reset(pk).await,
             _ => Ok(Finished::Unknown),
         }
     }

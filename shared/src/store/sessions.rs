@@ -1,11 +1,10 @@
 //! Rocket.Chat sessions: stored under the hash of their token, each listed under its user so that
-//! "log out everywhere else" is one query.
+//! "log out everywhere else" is one query. No transaction (issue 33): a session and its entry are
+//! two single-item writes, and so is a logout; the order of each is in its function's doc.
 
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-
-use super::error::{classify, transaction_cancelled};
+use super::error::classify;
 use super::items::{get_n, get_s, n, s};
-use super::{keys, StoreError, UserStore};
+use super::{keys, sweep, StoreError, UserStore};
 use crate::domain::clock;
 use crate::domain::instance::InstanceName;
 use crate::domain::records::{Session, UserRecord};
@@ -33,18 +32,26 @@ impl UserStore {
         }))
     }
 
-    /// Revokes `session` (its item and its entry in the user's session list, together).
+    /// Revokes `session`: its item first (from that write on the token opens nothing: every
+    /// reader reads the session item consistently), then its entry in the user's session list.
+    /// Two single-item deletes, each idempotent: a logout interrupted between them leaves an
+    /// entry naming no session, which "log out everywhere else" and the deletion skip over
+    /// (deleting it again) and the sweeper removes at the entry's expiry.
     pub async fn delete_session(&self, session: &Session) -> Result<(), StoreError> {
-        let items = vec![
-            self.transact_delete(keys::session(&session.token_hash))?,
-            self.transact_delete(keys::user_session(&session.instance, session.user_id, &session.token_hash))?,
-        ];
+        self.delete_key(keys::session(&session.token_hash)).await?;
+        self.delete_key(keys::user_session(&session.instance, session.user_id, &session.token_hash)).await
+    }
+
+    /// One unconditional `DeleteItem` (deleting what is gone already is no error).
+    async fn delete_key(&self, key: super::items::Item) -> Result<(), StoreError> {
+        self.write_gate().await?;
         self.client
-            .transact_write_items()
-            .set_transact_items(Some(items))
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
             .send()
             .await
-            .map_err(|e| classify("TransactWriteItems", e))?;
+            .map_err(|e| classify("DeleteItem", e))?;
         Ok(())
     }
 
@@ -78,8 +85,13 @@ impl UserStore {
     }
 
     /// Stores a Rocket.Chat session under the hash of its token, expiring at `expires_at` (epoch
-    /// seconds; also the table's TTL attribute), and its entry in the user's session list, in
-    /// one transaction.
+    /// seconds; also the table's TTL attribute, and the sweep index's due time), and its entry in
+    /// the user's session list: two single-item puts, the entry first (issue 33). A login that
+    /// stops or fails between them leaves an entry that names no session (it opens nothing,
+    /// "log out everywhere else" and a deletion delete it again, the sweeper removes it at its
+    /// expiry) and never a session missing from its user's list, which a deletion or "log out
+    /// everywhere else" would not find. (Sent together they would save a round trip, but a
+    /// failure of one would leave the other written: a login function may not delete.)
     pub async fn put_session(&self, token: &Secret, user: &UserRecord, expires_at: i64) -> Result<(), StoreError> {
         let token_hash = tokens::sha256_hex(token.expose());
         let key = keys::session(&token_hash);
@@ -89,38 +101,22 @@ impl UserStore {
             ("user_id".to_string(), n(user.user_id)),
             ("rc_id".to_string(), s(&user.rc_id)),
             ("created_at".to_string(), n(clock::now_micros())),
-            ("expires_at".to_string(), n(expires_at)),
         ]);
+        sweep::expiring(&mut item, expires_at);
         let mut entry = keys::user_session(&user.instance, user.user_id, &token_hash);
-        entry.insert("expires_at".to_string(), n(expires_at));
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(self.transact_put_new(item)?)
-            .transact_items(self.transact_put_new(entry)?)
-            // The same token is the same request: an SDK retry of a write whose answer was lost
-            // is then DynamoDB's idempotent replay, not a conflict.
-            .client_request_token(&token_hash[..36])
-            .send()
-            .await;
-        match result {
+        sweep::expiring(&mut entry, expires_at);
+        // The list entry: a plain put (its key holds the token's hash: writing it again is the same).
+        self.write_gate().await?;
+        let put = self.client.put_item().table_name(&self.table).set_item(Some(entry));
+        put.send().await.map_err(|e| classify("PutItem", e))?;
+        self.write_gate().await?;
+        match self.put_new(item).send().await {
             Ok(_) => Ok(()),
-            // The token is 256 fresh random bits, so the only item that can already hold its hash
-            // is this very write, retried after its idempotency window. Confirm it is ours.
-            // (Not a cancellation for throttling: nothing was written, `classify` says so below.)
-            Err(e)
-                if transaction_cancelled(&e)
-                    || matches!(
-                        e.as_service_error(),
-                        Some(TransactWriteItemsError::IdempotentParameterMismatchException(_))
-                    ) =>
-            {
-                let existing = self.get(key, true).await?.ok_or_else(|| {
-                    StoreError::Unavailable(format!(
-                        "session transaction cancelled: {}",
-                        aws_sdk_dynamodb::error::DisplayErrorContext(&e)
-                    ))
-                })?;
+            // The token is 256 fresh random bits, so the only item that can already hold its
+            // hash is this very write, sent again by the SDK after its answer was lost.
+            // Confirm it is ours.
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+                let existing = self.get(key, true).await?.ok_or(StoreError::Corrupt("session vanished"))?;
                 let ours = get_s(&existing, "instance")? == user.instance.as_str()
                     && get_n::<u64>(&existing, "user_id")? == user.user_id
                     && get_n::<i64>(&existing, "expires_at")? == expires_at;
@@ -130,7 +126,7 @@ impl UserStore {
                     Err(StoreError::Corrupt("session token collision"))
                 }
             }
-            Err(e) => Err(classify("TransactWriteItems", e)),
+            Err(e) => Err(classify("PutItem", e)),
         }
     }
 }

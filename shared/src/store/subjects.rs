@@ -4,14 +4,18 @@
 //! instance, and a provider's deletion callback must act in all of them (issue 28): this list
 //! finds them with one `Query`, no scan.
 //!
-//! Each entry is written in the transaction that writes its identity item (a first login, a
-//! link by email) and deleted in the one that deletes it (an unlink, a deletion's step 1), so
-//! the list and the identities never disagree. One partition per person: touched by that
+//! Without transactions (issue 33) each entry is a plain idempotent write of its own: put after
+//! the identity item that decides (a first login's step 3, a link), deleted with or after its
+//! identity (an unlink, a deletion). The finisher of a change left unfinished writes it again (the
+//! same item), so the list may briefly lack an entry of a pending identity, or keep one of an
+//! identity being deleted: a deletion callback acting in one instance too many finds nothing
+//! there, and one acting in one too few is finished by the next request or the sweeper, which
+//! puts the entry before the identity stops being pending. One partition per person: touched by that
 //! person's first login in an instance and by their deletions, never by a returning login.
 //! Identities made before the list existed are listed by `admin backfill-subjects INSTANCE`;
 //! until then a callback still acts at least in the instance its URL names, as before.
 
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::error::classify;
 use super::items::{get_s, s, Item};
@@ -19,15 +23,38 @@ use super::{keys, StoreError, UserStore};
 use crate::domain::instance::InstanceName;
 
 impl UserStore {
-    /// The put of `instance`'s entry in the list of `provider`/`subject` (in an identity's
-    /// transaction).
-    pub(super) fn transact_put_subject(
+    /// Puts `instance`'s entry in the list of `provider`/`subject` (one unconditional `PutItem`:
+    /// written again, it is the same item).
+    pub(super) async fn put_subject(
         &self,
         provider: &str,
         subject: &str,
         instance: &InstanceName,
-    ) -> Result<TransactWriteItem, StoreError> {
-        self.transact_put(entry(provider, subject, instance))
+    ) -> Result<(), StoreError> {
+        self.write_gate().await?;
+        let put = self.client.put_item().table_name(&self.table).set_item(Some(entry(provider, subject, instance)));
+        put.send().await.map_err(|e| classify("PutItem", e))?;
+        Ok(())
+    }
+
+    /// Deletes `instance`'s entry in the list of `provider`/`subject` (one unconditional
+    /// `DeleteItem`: deleting it again is no error). For unlinking and deletion as they move off
+    /// transactions (linking.rs, deletion.rs).
+    #[allow(dead_code)]
+    pub(super) async fn delete_subject(
+        &self,
+        provider: &str,
+        subject: &str,
+        instance: &InstanceName,
+    ) -> Result<(), StoreError> {
+        self.write_gate().await?;
+        let delete = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::subject_instance(provider, subject, instance)));
+        delete.send().await.map_err(|e| classify("DeleteItem", e))?;
+        Ok(())
     }
 
     /// Every instance where `provider`/`subject` has an identity (consistent `Query` of its list).
@@ -52,13 +79,7 @@ impl UserStore {
             }
             for id in identities {
                 let (provider, subject) = id.split_once('#').ok_or(StoreError::Corrupt("identities"))?;
-                self.client
-                    .put_item()
-                    .table_name(&self.table)
-                    .set_item(Some(entry(provider, subject, instance)))
-                    .send()
-                    .await
-                    .map_err(|e| classify("PutItem", e))?;
+                self.put_subject(provider, subject, instance).await?;
                 listed += 1;
             }
         }

@@ -1,14 +1,20 @@
 //! Syncano user keys: the lookup from a key to its user, and the key reset (a new key, the old
 //! one refused from then on).
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::error::{build_err, classify, transaction_cancelled};
+use super::error::classify;
 use super::items::{get_n, is_tombstone, n, s, user_from_item, Item};
-use super::{keys, StoreError, UserStore};
+use super::pending::Finished;
+use super::{keys, sweep, StoreError, UserStore};
+
+/// The `pk` of the old key's lookup, on a key reset's new lookup while it is pending.
+const PLAN_OLD_UKEY: &str = "plan_old_ukey";
+
+/// What a key reset sets on the user item and on its identities' snapshots.
+const KEY_UPDATE: &str = "SET key_generation = :new, key_salt = :salt, key_version = :version, updated_at = :now";
 use crate::domain::clock;
 use crate::domain::instance::InstanceName;
 use crate::domain::records::UserRecord;
@@ -33,9 +39,19 @@ impl UserStore {
         self.get_user(instance, get_n(&item, "user_id")?).await
     }
 
-    /// Gives the user a new Syncano user key: the generation is bumped on the user and every
-    /// identity snapshot, the old key's lookup item is deleted and the new one written, in one
-    /// transaction conditional on the generation it read. `None` if there is no such user.
+    /// Gives the user a new Syncano user key, in single-item writes (issue 33). `None` if there is
+    /// no such user.
+    ///
+    /// (1) the new key's lookup, `pending`, with its generation and the old lookup's `pk`
+    /// (`attribute_not_exists OR user_id = ours`: idempotent); nobody knows the new key yet, so it
+    /// opens nothing. (2) the user item's key generation, conditional on the generation read and
+    /// on a live user: this decides between concurrent resets (the loser deletes its own new
+    /// lookup and resets on top of the winner). (3) the identities' snapshots (only ever moved
+    /// forward: `key_generation < new`), the old lookup deleted (`user_id = ours`), the new one's
+    /// `pending` removed. A reset stopped after (2) is finished by the sweeper from the new
+    /// lookup ([`UserStore::finish_pending`]); meanwhile the old key's lookup may still be there,
+    /// but it opens nothing: a key is accepted only if it is its user's current one
+    /// ([`crate::usecases`]' `user_of_user_key` derives it and compares).
     pub async fn reset_user_key(
         &self,
         instance: &InstanceName,
@@ -48,58 +64,170 @@ impl UserStore {
                 return Ok(None);
             }
             let mut user = user_from_item(instance, &item)?;
-            let identities = match item.get("identities") {
-                Some(AttributeValue::Ss(ids)) => ids.clone(),
-                _ => return Err(StoreError::Corrupt("identities")),
-            };
             let old = user.key_generation;
-            let old_key = user_key_of(keys, &user)?;
+            let old_lookup = keys::syncano_user_key(instance, &user_key_of(keys, &user)?);
             let material = keys.fresh(old + 1);
             user.key_generation = material.generation;
             user.key_salt = material.salt;
             user.key_version = material.version;
             user.updated_at = clock::now_micros();
-            let mut items = Vec::new();
-            let mut values = HashMap::from([
-                (":new".to_string(), n(user.key_generation)),
-                (":salt".to_string(), s(user.key_salt.clone().unwrap_or_default())),
-                (":version".to_string(), n(user.key_version)),
-                (":now".to_string(), n(user.updated_at)),
-                (":old".to_string(), n(old)),
-            ]);
-            items.push(self.transact_update(
-                keys::user(instance, user_id),
-                "key_generation = :old AND attribute_not_exists(deleted_at)",
-                values.clone(),
-            )?);
-            values.remove(":old");
-            for id in &identities {
-                let (provider, subject) = id.split_once('#').ok_or(StoreError::Corrupt("identities"))?;
-                items.push(self.transact_update(
-                    keys::identity(instance, provider, subject),
-                    "attribute_exists(pk)",
-                    values.clone(),
-                )?);
-            }
-            let delete = aws_sdk_dynamodb::types::Delete::builder()
+            let new_lookup = keys::syncano_user_key(instance, &user_key_of(keys, &user)?);
+            // (1)
+            let mut lookup = new_lookup.clone();
+            lookup.insert("user_id".into(), n(user_id));
+            lookup.insert("key_generation".into(), n(user.key_generation));
+            lookup.insert(PLAN_OLD_UKEY.into(), old_lookup.get("pk").cloned().unwrap_or_else(|| s("")));
+            sweep::pending(&mut lookup, clock::now_secs());
+            self.write_gate().await?;
+            let put = self
+                .client
+                .put_item()
                 .table_name(&self.table)
-                .set_key(Some(keys::syncano_user_key(instance, &old_key)))
-                .build()
-                .map_err(build_err)?;
-            items.push(TransactWriteItem::builder().delete(delete).build());
-            let mut new_lookup = keys::syncano_user_key(instance, &user_key_of(keys, &user)?);
-            new_lookup.insert("user_id".into(), n(user_id));
-            items.push(self.transact_put_new(new_lookup)?);
-            match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
-                Ok(_) => return Ok(Some(user)),
-                // Another reset won the race: read again and reset on top of it.
-                Err(e) if transaction_cancelled(&e) => {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
+                .set_item(Some(lookup))
+                .condition_expression("attribute_not_exists(pk) OR user_id = :id")
+                .expression_attribute_values(":id", n(user_id));
+            match put.send().await {
+                Ok(_) => {}
+                Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+                    return Err(StoreError::Corrupt("a user-key lookup of another user"));
                 }
-                Err(e) => return Err(classify("TransactWriteItems", e)),
+                Err(e) => return Err(classify("PutItem", e)),
             }
+            // (2)
+            self.write_gate().await?;
+            let decided = self
+                .update_if(
+                    keys::user(instance, user_id),
+                    KEY_UPDATE,
+                    "key_generation = :old AND attribute_not_exists(deleted_at)",
+                    &[
+                        (":new", n(user.key_generation)),
+                        (":salt", s(user.key_salt.clone().unwrap_or_default())),
+                        (":version", n(user.key_version)),
+                        (":now", n(user.updated_at)),
+                        (":old", n(old)),
+                    ],
+                )
+                .await;
+            let won = match decided {
+                Ok(won) => won,
+                Err(e) => {
+                    // Not decided (DynamoDB failed it: throttled, unavailable): the lookup of a key
+                    // nobody will be given goes (best effort; else the sweeper removes it).
+                    let _ = self.delete_if(new_lookup, "user_id = :id", &[(":id", n(user_id))]).await;
+                    return Err(e);
+                }
+            };
+            if !won {
+                // Another reset (or a deletion) won: this lookup names a key nobody has.
+                self.delete_if(new_lookup, "user_id = :id", &[(":id", n(user_id))]).await?;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+            // (3)
+            let identities = match item.get("identities") {
+                Some(AttributeValue::Ss(ids)) => ids.clone(),
+                _ => return Err(StoreError::Corrupt("identities")),
+            };
+            self.finish_key_reset(&user, &identities, Some(old_lookup), new_lookup).await?;
+            return Ok(Some(user));
         }
         Err(StoreError::Contention)
+    }
+
+    /// Step (3) of a key reset that `user` (as the reset made it) won.
+    async fn finish_key_reset(
+        &self,
+        user: &UserRecord,
+        identities: &[String],
+        old_lookup: Option<Item>,
+        new_lookup: Item,
+    ) -> Result<(), StoreError> {
+        let values = [
+            (":new", n(user.key_generation)),
+            (":salt", s(user.key_salt.clone().unwrap_or_default())),
+            (":version", n(user.key_version)),
+            (":now", n(user.updated_at)),
+            (":id", n(user.user_id)),
+        ];
+        for id in identities {
+            let (provider, subject) = id.split_once('#').ok_or(StoreError::Corrupt("identities"))?;
+            self.write_gate().await?;
+            self.update_if(
+                keys::identity(&user.instance, provider, subject),
+                KEY_UPDATE,
+                "attribute_exists(pk) AND user_id = :id AND key_generation < :new",
+                &values,
+            )
+            .await?;
+        }
+        if let Some(old) = old_lookup {
+            self.delete_if(old, "user_id = :id", &[(":id", n(user.user_id))]).await?;
+        }
+        self.write_gate().await?;
+        self.update_if(
+            new_lookup,
+            "REMOVE pending, sweep_pk, sweep_at, plan_old_ukey",
+            "attribute_exists(pending)",
+            &[],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The sweeper's finisher of a key reset, from its new lookup `pk` ([`UserStore::finish_pending`]):
+    /// decided (the user's generation reached the lookup's): finish it, and a lookup whose
+    /// generation was passed goes with the old one it names; never decided (the user is still
+    /// below it, or gone): the lookup names a key nobody has, and goes.
+    pub(super) async fn finish_pending_key_reset(&self, pk: &str) -> Result<Finished, StoreError> {
+        let key = keys::by_pk(pk, "UKEY");
+        let Some(lookup) = self.get(key.clone(), true).await? else { return Ok(Finished::NotPending) };
+        if !lookup.contains_key(sweep::PENDING) {
+            return Ok(Finished::NotPending);
+        }
+        let instance = pk.split('#').nth(1).and_then(InstanceName::parse).ok_or(StoreError::Corrupt("UKEY pk"))?;
+        let user_id: u64 = get_n(&lookup, "user_id")?;
+        let planned: u64 = get_n(&lookup, "key_generation")?;
+        let old = match lookup.get(PLAN_OLD_UKEY) {
+            Some(AttributeValue::S(old)) if !old.is_empty() => Some(keys::by_pk(old, "UKEY")),
+            _ => None,
+        };
+        let user = self.get_user_item(&instance, user_id).await?.filter(|i| !is_tombstone(i));
+        let current = user.as_ref().map(|u| get_n::<u64>(u, "key_generation")).transpose()?;
+        match (user, current) {
+            (Some(item), Some(generation)) if generation == planned => {
+                let user = user_from_item(&instance, &item)?;
+                let identities = match item.get("identities") {
+                    Some(AttributeValue::Ss(ids)) => ids.clone(),
+                    _ => return Err(StoreError::Corrupt("identities")),
+                };
+                self.finish_key_reset(&user, &identities, old, key).await?;
+            }
+            (_, Some(generation)) if generation > planned => {
+                if let Some(old) = old {
+                    self.delete_if(old, "user_id = :id", &[(":id", n(user_id))]).await?;
+                }
+                self.delete_if(key, "user_id = :id", &[(":id", n(user_id))]).await?;
+            }
+            _ => self.delete_if(key, "user_id = :id", &[(":id", n(user_id))]).await?,
+        }
+        Ok(Finished::Done)
+    }
+
+    /// One `DeleteItem` of `key` where `condition` holds (a failed condition is no error: the
+    /// item is not the one to delete).
+    async fn delete_if(&self, key: Item, condition: &str, values: &[(&str, AttributeValue)]) -> Result<(), StoreError> {
+        self.write_gate().await?;
+        let mut delete =
+            self.client.delete_item().table_name(&self.table).set_key(Some(key)).condition_expression(condition);
+        for (name, value) in values {
+            delete = delete.expression_attribute_values(*name, value.clone());
+        }
+        match delete.send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(classify("DeleteItem", e)),
+        }
     }
 
     /// The live users of `instance` whose key was made before keys had a salt (derived from
@@ -140,17 +268,5 @@ impl UserStore {
             users.extend(self.batch_get(keys, Some(projection), true).await?);
         }
         Ok(users)
-    }
-
-    fn transact_update(&self, key: Item, condition: &str, values: Item) -> Result<TransactWriteItem, StoreError> {
-        let update = aws_sdk_dynamodb::types::Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(key))
-            .update_expression("SET key_generation = :new, key_salt = :salt, key_version = :version, updated_at = :now")
-            .condition_expression(condition)
-            .set_expression_attribute_values(Some(values))
-            .build()
-            .map_err(build_err)?;
-        Ok(TransactWriteItem::builder().update(update).build())
     }
 }

@@ -1,18 +1,27 @@
-//! Users: finding one by identity, username or id, and creating one on a first login (one
-//! conditional transaction, safe under concurrent first logins of the same person).
+//! Users: finding one by identity, username or id, and creating one on a first login: single-item
+//! conditional writes, no transaction (issue 33), safe under concurrent first logins of the same
+//! person and under a process stopped between any two writes.
+//!
+//! A first login: (1) the identity item, `attribute_not_exists(pk)`, decides: it holds the user's
+//! snapshot, `pending` (with the sweep index's keys) and the plan of the steps left (the
+//! user-key lookup's key, the email to index, the username attempt). Every later step is
+//! idempotent and is finished by whoever finds the identity pending: the login that began it, a
+//! login of the same person (the losers of the race, and returning logins, which never answer
+//! with a pending snapshot), or the sweeper ([`UserStore::finish_pending`]). The steps are in
+//! [`UserStore::finish_first_login`].
 
 use std::time::Duration;
 
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::deletion::is_tombstone;
-use super::error::{classify, throttled_reasons};
-use super::items::{get_n, n, user_attributes, user_from_item, Item};
+use super::error::classify;
+use super::items::{get_n, get_opt_s, n, s, user_attributes, user_from_item, Item, USERNAME_HOLD_SECS};
+use super::pending::Finished;
 use super::user_ids::{BlockError, IdBlock};
 use super::user_keys::user_key_of;
-use super::{keys, StoreError, UserStore};
+use super::{keys, sweep, StoreError, UserStore};
 use crate::domain::clock;
 use crate::domain::identity::VerifiedIdentity;
 use crate::domain::instance::InstanceName;
@@ -20,8 +29,52 @@ use crate::domain::records::{InstanceSettings, SignUpPolicy, UserRecord};
 use crate::domain::tokens::{self, UserKeys};
 use crate::domain::username;
 
-/// How often a first login retries a transaction that lost on a username or a write conflict.
+/// How many rounds a finisher of a first login makes (a username taken moves the plan on and
+/// costs one round; so does another finisher's move).
 const MAX_CREATE_ATTEMPTS: u32 = 12;
+
+/// The plan a pending identity item carries: the `pk` of the new user's user-key lookup (the
+/// SHA-256 of the key, never the key), the email to index (linking), the username attempt.
+const PLAN_UKEY: &str = "plan_ukey";
+const PLAN_EMAIL: &str = "plan_email";
+const PLAN_ATTEMPT: &str = "plan_attempt";
+/// Set when the plan became a link to the user that holds the verified email (the identity's
+/// snapshot is that user's).
+const PLAN_LINK: &str = "plan_link";
+
+/// How often a first login that lost the email to another identity's first login waits for that
+/// user's item to be written before it answers 503.
+const HOLDER_WAITS: u32 = 12;
+
+/// How long the tombstone of a user no identity names stays before the sweeper removes it (it
+/// has no session: nothing else needs it longer).
+const ORPHAN_TOMBSTONE_SECS: i64 = 86_400;
+
+/// A login that finds a first login pending (it lost the race) first waits for the login that
+/// began it, this many times (`LOSER_WAIT_MS`, then twice that, ...), then finishes it itself.
+const LOSER_WAITS: u32 = 3;
+const LOSER_WAIT_MS: u64 = 25;
+
+fn has(user: &UserRecord, attr: &str) -> bool {
+    match attr {
+        "name" => user.name.is_some(),
+        "email" => user.email.is_some(),
+        "avatar_url" => user.avatar_url.is_some(),
+        _ => user.key_salt.is_some(),
+    }
+}
+
+fn entry_is_ours(entry: Option<&Item>, user_id: u64) -> bool {
+    entry.and_then(|e| get_n::<u64>(e, "user_id").ok()) == Some(user_id)
+}
+
+fn get_opt_n64(item: &Item, name: &'static str) -> Option<u64> {
+    item.contains_key(name).then(|| get_n(item, name).ok()).flatten()
+}
+
+fn get_opt_n(item: &Item, name: &'static str) -> Option<u32> {
+    item.contains_key(name).then(|| get_n(item, name).ok()).flatten()
+}
 
 /// How far above the instance item's counter a migrated counter item starts: while a deployment
 /// rolls out, functions of the previous version still take ids from the instance item, and
@@ -40,15 +93,6 @@ enum Allocation {
     },
 }
 
-enum CreateOutcome {
-    Created,
-    IdentityExists,
-    UsernameTaken,
-    /// Linking is on and another user holds this verified email (a race): link instead.
-    EmailTaken,
-    Conflict,
-}
-
 impl UserStore {
     /// The user behind a provider identity, if this identity has logged in before.
     pub async fn find_by_identity(
@@ -58,8 +102,10 @@ impl UserStore {
         subject: &str,
         consistent: bool,
     ) -> Result<Option<UserRecord>, StoreError> {
-        let item = self.get(keys::identity(instance, provider, subject), consistent).await?;
-        item.map(|item| user_from_item(instance, &item)).transpose()
+        let Some(item) = self.get(keys::identity(instance, provider, subject), consistent).await? else {
+            return Ok(None);
+        };
+        Box::pin(self.user_of_identity(instance, provider, subject, item)).await.map(Some)
     }
 
     /// When the identity `provider`/`subject` was made here (microseconds since the epoch), if
@@ -105,7 +151,7 @@ impl UserStore {
             }
         };
         let link_email = if linking { identity.authoritative_email() } else { None };
-        let mut link_email = link_email.as_deref();
+        let link_email = link_email.as_deref();
         if let Some(email) = link_email {
             if let Some(user) = self.link_by_email(instance, identity, email).await? {
                 return Ok(user);
@@ -117,7 +163,7 @@ impl UserStore {
             instance: instance.clone(),
             user_id,
             rc_id: tokens::new_rocketchat_id(),
-            username: base.clone(),
+            username: username::candidate(&base, 0, rand::random()),
             name: identity.name.clone(),
             email: identity.email.clone(),
             email_verified: identity.email_verified,
@@ -131,37 +177,446 @@ impl UserStore {
         };
         let material = keys.fresh(1);
         (user.key_salt, user.key_version) = (material.salt, material.version);
-        let mut name_attempt = 0;
-        for conflict in 0..MAX_CREATE_ATTEMPTS {
-            user.username = username::candidate(&base, name_attempt, rand::random());
-            match self.create(identity, &user, keys, link_email).await? {
-                CreateOutcome::Created => return Ok(user),
-                CreateOutcome::EmailTaken => {
-                    if let Some(linked) = self.link_by_email(instance, identity, link_email.unwrap_or_default()).await?
-                    {
-                        return Ok(linked);
-                    }
-                    // Held by an entry that may not link (written before the authority rules):
-                    // the new user goes without an index entry.
-                    link_email = None;
+        let ukey = keys::syncano_user_key(instance, &user_key_of(keys, &user)?);
+        // (1) The identity, with the user's snapshot and the plan of the steps after it: the write
+        // that decides, of concurrent first logins of this person, whose user it is.
+        let key = keys::identity(instance, provider, &identity.subject);
+        let mut item = key.clone();
+        item.extend(user_attributes(&user));
+        // When this identity was made (here: with its user), for callbacks dated before it.
+        item.insert("linked_at".into(), n(user.created_at));
+        if let Some(AttributeValue::S(pk)) = ukey.get("pk") {
+            item.insert(PLAN_UKEY.into(), s(pk));
+        }
+        if let Some(email) = link_email {
+            item.insert(PLAN_EMAIL.into(), s(email));
+        }
+        item.insert(PLAN_ATTEMPT.into(), n(0));
+        sweep::pending(&mut item, clock::now_secs());
+        self.write_gate().await?;
+        match self.put_new(item.clone()).send().await {
+            Ok(_) => Box::pin(self.finish_first_login(instance, provider, &identity.subject, item)).await,
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+                // Another login of the same person won the race (or this very write, sent again
+                // by the SDK after its answer was lost: then the item is ours): its user, finished
+                // if it is not yet.
+                let item = self.get(key, true).await?.ok_or(StoreError::Contention)?;
+                if get_opt_n64(&item, "user_id") == Some(user_id) {
+                    // Our own write, whose answer was lost: go on with it.
+                    return Box::pin(self.finish_first_login(instance, provider, &identity.subject, item)).await;
                 }
-                CreateOutcome::IdentityExists => {
-                    // Another login of the same person won the race: answer with its user.
-                    return self
-                        .find_by_identity(instance, provider, &identity.subject, true)
-                        .await?
-                        .ok_or(StoreError::Corrupt("identity vanished after a conflict"));
-                }
-                CreateOutcome::UsernameTaken => name_attempt += 1,
-                CreateOutcome::Conflict => {
-                    tokio::time::sleep(Duration::from_millis(10 + 10 * u64::from(conflict))).await;
-                    if let Some(u) = self.find_by_identity(instance, provider, &identity.subject, true).await? {
-                        return Ok(u);
+                Box::pin(self.user_of_identity(instance, provider, &identity.subject, item)).await
+            }
+            Err(e) => Err(classify("PutItem", e)),
+        }
+    }
+
+    /// The user an identity item names; if the item is a first login's that has not finished
+    /// (`pending`), it is finished first (after a short wait for the login that began it, which
+    /// normally finishes it within milliseconds), so that no login answers with a user whose
+    /// items are not all written.
+    pub(super) async fn user_of_identity(
+        &self,
+        instance: &InstanceName,
+        provider: &str,
+        subject: &str,
+        mut item: Item,
+    ) -> Result<UserRecord, StoreError> {
+        let key = keys::identity(instance, provider, subject);
+        for wait in 0..LOSER_WAITS {
+            if !item.contains_key(sweep::PENDING) {
+                return user_from_item(instance, &item);
+            }
+            tokio::time::sleep(Duration::from_millis(LOSER_WAIT_MS * (1 + u64::from(wait)))).await;
+            item = self.get(key.clone(), true).await?.ok_or(StoreError::Contention)?;
+        }
+        if item.contains_key(super::linking::PENDING_LINK) {
+            // A link by email left half-way (linking.rs), not a first login: finished as a link;
+            // if its user went meanwhile the identity went too, and the next login is a first one.
+            let pk = super::items::get_s(&key, "pk")?.to_string();
+            self.finish_pending_link(&pk).await?;
+            let item = self.get(key, true).await?.ok_or(StoreError::Contention)?;
+            return match item.contains_key(sweep::PENDING) {
+                true => Err(StoreError::Contention),
+                false => user_from_item(instance, &item),
+            };
+        }
+        Box::pin(self.finish_first_login(instance, provider, subject, item)).await
+    }
+
+    /// The sweeper's finisher of a first login ([`UserStore::finish_pending`]).
+    pub(super) async fn finish_pending_identity(&self, pk: &str) -> Result<Finished, StoreError> {
+        let mut parts = pk.splitn(4, '#').skip(1);
+        let (Some(instance), Some(provider), Some(subject)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(StoreError::Corrupt("identity key"));
+        };
+        let instance = InstanceName::parse(instance).ok_or(StoreError::Corrupt("identity key"))?;
+        let Some(item) = self.get(keys::identity(&instance, provider, subject), true).await? else {
+            return Ok(Finished::NotPending);
+        };
+        if !item.contains_key(sweep::PENDING) || item.contains_key(super::linking::PENDING_LINK) {
+            // Not pending, or a link's (finished by `finish_link`, before this).
+            return Ok(Finished::NotPending);
+        }
+        Box::pin(self.finish_first_login(&instance, provider, subject, item)).await?;
+        Ok(Finished::Done)
+    }
+
+    /// Steps (2) to (4) of a first login whose identity item (1) is `item`, pending: each
+    /// idempotent, so any number of finishers (the login that began it, a login of the same person
+    /// that found it pending, the sweeper) may run them, in any interleaving, and any of them may
+    /// stop between two steps. Returns the user as the identity finally holds it.
+    ///
+    /// (2) the username, `attribute_not_exists OR held_until < now OR user_id = ours`; taken by
+    /// another user: the next candidate goes into the plan first (conditional on the plan read),
+    /// then is claimed. (3) the user item (`attribute_not_exists`: never over a deletion's
+    /// tombstone), the user-key lookup and the email index entry (`attribute_not_exists OR
+    /// user_id = ours`) and the subject's list entry (plain put), sent together. (4) the identity:
+    /// `REMOVE pending` and the plan, conditional on the plan the steps followed.
+    async fn finish_first_login(
+        &self,
+        instance: &InstanceName,
+        provider: &str,
+        subject: &str,
+        mut item: Item,
+    ) -> Result<UserRecord, StoreError> {
+        let key = keys::identity(instance, provider, subject);
+        for _ in 0..MAX_CREATE_ATTEMPTS {
+            if !item.contains_key(sweep::PENDING) {
+                return user_from_item(instance, &item);
+            }
+            let user = user_from_item(instance, &item)?;
+            let id = n(user.user_id);
+            if item.contains_key(PLAN_LINK) {
+                match self.finish_link(instance, provider, subject, &user).await? {
+                    Some(user) => return Ok(user),
+                    None => {
+                        item = self.get(key.clone(), true).await?.ok_or(StoreError::Contention)?;
+                        continue;
                     }
                 }
             }
+            // (2a) Linking on: the verified email, which decides between first logins of two
+            // identities of one address: held by another user, this identity joins that user.
+            if let Some(email) = get_opt_s(&item, PLAN_EMAIL) {
+                let claim = self.put_owned(Some(keys::email(instance, &email)), user.user_id, Some(true));
+                if !claim.await? {
+                    self.replan_to_holder(instance, &key, &user, &email).await?;
+                    item = self.get(key.clone(), true).await?.ok_or(StoreError::Contention)?;
+                    continue;
+                }
+            }
+            // (2b)
+            if !self.claim_username(instance, &user.username, user.user_id).await? {
+                let attempt = get_opt_n(&item, PLAN_ATTEMPT).unwrap_or(0).saturating_add(1);
+                let base = username::base_username(user.name.as_deref());
+                let next = username::candidate(&base, attempt, rand::random());
+                self.write_gate().await?;
+                self.update_if(
+                    key.clone(),
+                    "SET username = :next, plan_attempt = :attempt",
+                    "attribute_exists(pending) AND user_id = :id AND username = :old",
+                    &[(":next", s(next)), (":attempt", n(attempt)), (":id", id), (":old", s(&user.username))],
+                )
+                .await?;
+                // Moved by this finisher or another: the plan as it is now.
+                item = self.get(key.clone(), true).await?.ok_or(StoreError::Contention)?;
+                continue;
+            }
+            // (3)
+            let ukey = get_opt_s(&item, PLAN_UKEY);
+            // (Boxed: SDK requests' futures side by side would make every login's future large.)
+            let (made, lookup, listed) = tokio::join!(
+                Box::pin(self.put_user_item(&user, provider, subject)),
+                Box::pin(self.put_owned(ukey.map(|pk| keys::by_pk(&pk, "UKEY")), user.user_id, None)),
+                Box::pin(self.put_subject(provider, subject, instance)),
+            );
+            made?;
+            if !lookup? {
+                return Err(StoreError::Corrupt("a user-key lookup of another user"));
+            }
+            listed?;
+            // (4)
+            self.write_gate().await?;
+            let finished = self
+                .update_if(
+                    key.clone(),
+                    "REMOVE pending, sweep_pk, sweep_at, plan_ukey, plan_email, plan_attempt, plan_link",
+                    "attribute_exists(pending) AND user_id = :id AND username = :name",
+                    &[(":id", id), (":name", s(&user.username))],
+                )
+                .await?;
+            if finished {
+                return Ok(user);
+            }
+            let now = self.get(key.clone(), true).await?;
+            if now.as_ref().and_then(|i| get_opt_n64(i, "user_id")) != Some(user.user_id) {
+                // The identity went (a deletion finished meanwhile) or names another user: what
+                // step (3) wrote may have made a user no identity names. Its credentials die now.
+                self.retire_orphan(&user, get_opt_s(&item, PLAN_UKEY)).await?;
+            }
+            item = now.ok_or(StoreError::Contention)?;
         }
         Err(StoreError::Contention)
+    }
+
+    /// A user item this finisher may have written for an identity that is gone (a finisher that
+    /// read the identity pending, then paused while a whole deletion of its user ran): made a
+    /// tombstone (conditional on its `rc_id`, only if live), so no session or user key opens it,
+    /// with its user-key lookup's `pk` for the deletion's last step and the sweeper; its username
+    /// becomes a hold, as a deletion leaves it. Login functions may update but not delete.
+    async fn retire_orphan(&self, user: &UserRecord, ukey: Option<String>) -> Result<(), StoreError> {
+        let now = clock::now_secs();
+        let expires_at = now + ORPHAN_TOMBSTONE_SECS;
+        let key = keys::user(&user.instance, user.user_id);
+        let (pk, sk) = (format!("USER#{}#{}", user.instance, user.user_id), "USER");
+        let (due, due_values) = sweep::due_update(&pk, sk, expires_at);
+        let mut values = vec![
+            (":now", n(clock::now_micros())),
+            (":why", s("orphan")),
+            (":exp", n(expires_at)),
+            (":ukey", s(ukey.unwrap_or_default())),
+            (":rc", s(&user.rc_id)),
+        ];
+        let due_values: Vec<(String, AttributeValue)> = due_values.into_iter().collect();
+        for (name, value) in &due_values {
+            values.push((name.as_str(), value.clone()));
+        }
+        self.write_gate().await?;
+        self.update_if(
+            key,
+            &format!(
+                "SET deleted_at = :now, deletion_reason = :why, expires_at = :exp, ukey_pk = :ukey, {due} \
+                 REMOVE username, identities, key_salt, email, avatar_url"
+            ),
+            "rc_id = :rc AND attribute_not_exists(deleted_at)",
+            &values,
+        )
+        .await?;
+        let mut held = keys::username(&user.instance, &user.username);
+        let held_until = now + USERNAME_HOLD_SECS;
+        held.insert("held_until".into(), n(held_until));
+        sweep::expiring(&mut held, held_until);
+        self.write_gate().await?;
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(held))
+            .condition_expression("user_id = :id")
+            .expression_attribute_values(":id", n(user.user_id));
+        match put.send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(classify("PutItem", e)),
+        }
+    }
+
+    /// Step (2a) lost: the email entry names another user. If that entry may link (written by an
+    /// authoritative provider) and its user is live, the plan becomes a link to it (the identity
+    /// takes that user's snapshot, conditional on still being this pending plan); its user not
+    /// written yet (its own first login is under way): wait, `Contention` after a while; else the
+    /// new user goes without an email entry.
+    async fn replan_to_holder(
+        &self,
+        instance: &InstanceName,
+        key: &Item,
+        user: &UserRecord,
+        email: &str,
+    ) -> Result<(), StoreError> {
+        let ours = [(":ours", n(user.user_id))];
+        let condition = "attribute_exists(pending) AND user_id = :ours";
+        for wait in 0..HOLDER_WAITS {
+            let entry = self.get(keys::email(instance, email), true).await?;
+            let holder = entry
+                .filter(|e| matches!(e.get("authoritative"), Some(AttributeValue::Bool(true))))
+                .and_then(|e| get_n::<u64>(&e, "user_id").ok())
+                .filter(|holder| *holder != user.user_id);
+            let Some(holder) = holder else {
+                // Not a linking entry (or ours after all): no email entry for this user.
+                if entry_is_ours(self.get(keys::email(instance, email), true).await?.as_ref(), user.user_id) {
+                    return Ok(());
+                }
+                self.write_gate().await?;
+                self.update_if(key.clone(), "REMOVE plan_email", condition, &ours).await?;
+                return Ok(());
+            };
+            match self.get_user_item(instance, holder).await? {
+                Some(found) if !is_tombstone(&found) => {
+                    let target = user_from_item(instance, &found)?;
+                    let attrs = user_attributes(&target);
+                    let mut sets = Vec::new();
+                    let mut values: Vec<(String, AttributeValue)> = vec![(":ours".into(), n(user.user_id))];
+                    for (i, (name, value)) in attrs.into_iter().enumerate() {
+                        sets.push(format!("#a{i} = :a{i}"));
+                        values.push((format!(":a{i}"), value));
+                        values.push((format!("#a{i}"), s(name)));
+                    }
+                    let removes: Vec<&str> =
+                        ["name", "email", "avatar_url", "key_salt"].into_iter().filter(|a| !has(&target, a)).collect();
+                    let mut update = format!("SET {}, plan_link = :link REMOVE plan_email, plan_ukey", sets.join(", "));
+                    for (i, attr) in removes.iter().enumerate() {
+                        update.push_str(&format!(", #r{i}"));
+                        values.push((format!("#r{i}"), s(*attr)));
+                    }
+                    values.push((":link".into(), AttributeValue::Bool(true)));
+                    self.write_gate().await?;
+                    self.update_named(key.clone(), &update, condition, values).await?;
+                    return Ok(());
+                }
+                Some(_) => {
+                    // Being deleted: no link to it; the new user goes without an email entry.
+                    self.write_gate().await?;
+                    self.update_if(key.clone(), "REMOVE plan_email", condition, &ours).await?;
+                    return Ok(());
+                }
+                None => tokio::time::sleep(Duration::from_millis(LOSER_WAIT_MS * (1 + u64::from(wait)))).await,
+            }
+        }
+        Err(StoreError::Contention)
+    }
+
+    /// A pending identity re-planned as a link to the user its snapshot names: that user's
+    /// identities get this one (`ADD`, idempotent; live only), the subject's list its entry, and
+    /// the identity its `REMOVE pending`. `None`: the plan moved meanwhile (read it again). The user
+    /// gone or being deleted: the identity goes (conditional on this plan) and the login answers
+    /// 503; its retry makes a new user.
+    async fn finish_link(
+        &self,
+        instance: &InstanceName,
+        provider: &str,
+        subject: &str,
+        user: &UserRecord,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        let key = keys::identity(instance, provider, subject);
+        let plan = [(":id", n(user.user_id))];
+        let condition = "attribute_exists(pending) AND user_id = :id";
+        self.write_gate().await?;
+        let added = self
+            .update_if(
+                keys::user(instance, user.user_id),
+                "ADD identities :ident, identities_version :one",
+                "attribute_exists(pk) AND attribute_not_exists(deleted_at)",
+                &[(":ident", AttributeValue::Ss(vec![format!("{provider}#{subject}")])), (":one", n(1))],
+            )
+            .await?;
+        if !added {
+            self.write_gate().await?;
+            let delete = self.client.delete_item().table_name(&self.table).set_key(Some(key));
+            let delete = delete.condition_expression(condition).expression_attribute_values(":id", n(user.user_id));
+            match delete.send().await {
+                Ok(_) => return Err(StoreError::Contention),
+                Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+                    return Ok(None)
+                }
+                Err(e) => return Err(classify("DeleteItem", e)),
+            }
+        }
+        self.put_subject(provider, subject, instance).await?;
+        self.write_gate().await?;
+        let done = self
+            .update_if(key, "REMOVE pending, sweep_pk, sweep_at, plan_link, plan_attempt", condition, &plan)
+            .await?;
+        Ok(done.then(|| user.clone()))
+    }
+
+    /// `UpdateItem` whose `values` hold both the `:values` and the `#names` of its expressions.
+    async fn update_named(
+        &self,
+        key: Item,
+        update: &str,
+        condition: &str,
+        values: Vec<(String, AttributeValue)>,
+    ) -> Result<bool, StoreError> {
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression(update)
+            .condition_expression(condition);
+        for (name, value) in values {
+            request = match (name.starts_with('#'), value) {
+                (true, AttributeValue::S(attr)) => request.expression_attribute_names(name, attr),
+                (_, value) => request.expression_attribute_values(name, value),
+            };
+        }
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(classify("UpdateItem", e)),
+        }
+    }
+
+    /// Step (2): the username for `user_id`; `false` if another user holds it.
+    async fn claim_username(&self, instance: &InstanceName, name: &str, user_id: u64) -> Result<bool, StoreError> {
+        let mut item = keys::username(instance, name);
+        item.insert("user_id".into(), n(user_id));
+        self.write_gate().await?;
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk) OR held_until < :now OR user_id = :id")
+            .expression_attribute_values(":now", n(clock::now_secs()))
+            .expression_attribute_values(":id", n(user_id));
+        match put.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(classify("PutItem", e)),
+        }
+    }
+
+    /// Step (3)'s user item, created once: written again by another finisher it is the same user
+    /// (same id, same plan). Never over a tombstone: a deletion of this user began meanwhile
+    /// (someone found it by its identity), and the login answers 503; its retry finds the
+    /// identity gone and makes a new user.
+    async fn put_user_item(&self, user: &UserRecord, provider: &str, subject: &str) -> Result<(), StoreError> {
+        let mut item = keys::user(&user.instance, user.user_id);
+        item.extend(user_attributes(user));
+        item.insert("identities".into(), AttributeValue::Ss(vec![format!("{provider}#{subject}")]));
+        self.write_gate().await?;
+        match self.put_new(item).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+                match self.get_user_item(&user.instance, user.user_id).await? {
+                    Some(found) if is_tombstone(&found) => Err(StoreError::Contention),
+                    Some(found) if get_opt_s(&found, "rc_id").as_deref() == Some(user.rc_id.as_str()) => Ok(()),
+                    Some(_) => Err(StoreError::Corrupt("user id allocated twice")),
+                    None => Err(StoreError::Contention),
+                }
+            }
+            Err(e) => Err(classify("PutItem", e)),
+        }
+    }
+
+    /// Step (3)'s lookups that name their user (`key`, if any): created, or already this user's.
+    /// `false` if another user holds it.
+    async fn put_owned(
+        &self,
+        key: Option<Item>,
+        user_id: u64,
+        authoritative: Option<bool>,
+    ) -> Result<bool, StoreError> {
+        let Some(mut item) = key else { return Ok(true) };
+        item.insert("user_id".into(), n(user_id));
+        if let Some(flag) = authoritative {
+            item.insert("authoritative".into(), AttributeValue::Bool(flag));
+        }
+        self.write_gate().await?;
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk) OR user_id = :id")
+            .expression_attribute_values(":id", n(user_id));
+        match put.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(classify("PutItem", e)),
+        }
     }
 
     /// Next Syncano user id of the instance if its sign-up policy (in `settings`, which the
@@ -254,75 +709,6 @@ impl UserStore {
             Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
             Err(e) => Err(classify("PutItem", e)),
         }
-    }
-
-    async fn create(
-        &self,
-        identity: &VerifiedIdentity,
-        user: &UserRecord,
-        keys: &UserKeys,
-        link_email: Option<&str>,
-    ) -> Result<CreateOutcome, StoreError> {
-        let attrs = user_attributes(user);
-        let mut identity_item = keys::identity(&user.instance, identity.provider.as_str(), &identity.subject);
-        identity_item.extend(attrs.clone());
-        // When this identity was made (here: with its user), for callbacks dated before it.
-        identity_item.insert("linked_at".into(), n(user.created_at));
-        let mut user_item = keys::user(&user.instance, user.user_id);
-        user_item.extend(attrs);
-        user_item.insert(
-            "identities".into(),
-            AttributeValue::Ss(vec![format!("{}#{}", identity.provider, identity.subject)]),
-        );
-        let mut name_item = keys::username(&user.instance, &user.username);
-        name_item.insert("user_id".into(), n(user.user_id));
-        let mut ukey_item = keys::syncano_user_key(&user.instance, &user_key_of(keys, user)?);
-        ukey_item.insert("user_id".into(), n(user.user_id));
-
-        let mut items = vec![
-            self.transact_put_new(identity_item)?,
-            self.transact_put_new(user_item)?,
-            self.transact_put_username(name_item, clock::now_secs())?,
-            self.transact_put_new(ukey_item)?,
-        ];
-        if let Some(email) = link_email {
-            let mut email_item = keys::email(&user.instance, email);
-            email_item.insert("user_id".into(), n(user.user_id));
-            email_item.insert("authoritative".into(), AttributeValue::Bool(true));
-            items.push(self.transact_put_new(email_item)?);
-        }
-        // Last, and unconditional: the positions of the reasons below stay those of the puts above.
-        items.push(self.transact_put_subject(identity.provider.as_str(), &identity.subject, &user.instance)?);
-        let count = items.len();
-        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
-        let err = match result {
-            Ok(_) => return Ok(CreateOutcome::Created),
-            Err(err) => err,
-        };
-        if let Some(TransactWriteItemsError::TransactionCanceledException(c)) = err.as_service_error() {
-            // Throttled: DynamoDB did not try, whatever the other reasons say (nothing written;
-            // a retry a little later decides).
-            if throttled_reasons(c.cancellation_reasons()) {
-                return Err(classify("TransactWriteItems", err));
-            }
-            let code = |i: usize| c.cancellation_reasons().get(i).and_then(|r| r.code()).unwrap_or("None");
-            // Reasons are positional: 0 identity, 1 user, 2 username, 3 user key, 4 email (or the
-            // subject's list entry, which has no condition).
-            return if code(0) == "ConditionalCheckFailed" {
-                Ok(CreateOutcome::IdentityExists)
-            } else if code(4) == "ConditionalCheckFailed" {
-                Ok(CreateOutcome::EmailTaken)
-            } else if code(2) == "ConditionalCheckFailed" {
-                Ok(CreateOutcome::UsernameTaken)
-            } else if (0..count).any(|i| code(i) == "TransactionConflict") {
-                Ok(CreateOutcome::Conflict)
-            } else if code(1) == "ConditionalCheckFailed" || code(3) == "ConditionalCheckFailed" {
-                Err(StoreError::Corrupt("user id allocated twice"))
-            } else {
-                Err(StoreError::Unavailable(format!("transaction cancelled: {}/{}/{}", code(0), code(1), code(2))))
-            };
-        }
-        Err(classify("TransactWriteItems", err))
     }
 
     /// A live user by its Syncano id (consistent read): the tombstone of a deletion in progress

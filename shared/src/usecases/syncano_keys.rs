@@ -5,6 +5,8 @@
 use crate::domain::instance::InstanceName;
 use crate::domain::records::{InstanceAccess, InstanceSettings, UserRecord};
 use crate::domain::secret::Secret;
+use crate::domain::tokens::sha256_hex;
+use crate::providers::oidc::constant_time_eq;
 use crate::usecases::app::App;
 use crate::usecases::error::UseCaseError;
 
@@ -45,7 +47,18 @@ impl App {
         instance: &InstanceName,
         user_key: &Secret,
     ) -> Result<Option<UserRecord>, UseCaseError> {
-        Ok(self.store.find_by_user_key(instance, user_key).await?)
+        let Some(user) = self.store.find_by_user_key(instance, user_key).await? else { return Ok(None) };
+        // The lookup only finds the user: the key must be the user's current one. A key reset
+        // stopped between its steps (issue 33: no transaction) can leave the old key's lookup for
+        // a while; it opens nothing. (A user whose key was made with a secret this deployment no
+        // longer has: its key cannot be derived to compare, and the lookup decides, as before.)
+        match crate::store::user_key_of(&self.user_keys, &user) {
+            Ok(current) => {
+                let (presented, current) = (sha256_hex(user_key.expose()), sha256_hex(current.expose()));
+                Ok(constant_time_eq(presented.as_bytes(), current.as_bytes()).then_some(user))
+            }
+            Err(_) => Ok(Some(user)),
+        }
     }
 
     /// The user `user_id` of `instance` with a new key (the old one is refused from then on);
