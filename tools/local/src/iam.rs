@@ -16,7 +16,8 @@
 //! - **The decision** ([`Policies::authorize`]): an explicit `Deny` that matches wins, else an
 //!   `Allow` that matches, else the implicit deny. A statement matches an access when one of its
 //!   actions matches (`*` and `?` wildcards, case-insensitive), one of its resources is the table
-//!   (`!GetAtt UsersTable.Arn`, `*`), and its condition holds: `ForAllValues:StringLike` (or
+//!   (`!GetAtt UsersTable.Arn`, `*`; the template's `!If [SingleTable, ...]` taken as a
+//!   single-table deployment takes it), and its condition holds: `ForAllValues:StringLike` (or
 //!   `StringEquals`) on `dynamodb:LeadingKeys` holds when **every** partition key value of the
 //!   request matches one of its patterns, and, as IAM evaluates `ForAllValues`, when there is
 //!   none (a `Scan`: so no statement with that condition may grant `Scan`). Any other condition
@@ -175,6 +176,9 @@ impl Policies {
     /// document (a managed policy, a SAM policy template) is an error, not a guess.
     pub fn parse(text: &str) -> Result<Policies, String> {
         let doc: Value = serde_yaml::from_str(text).map_err(|e| format!("template: {e}"))?;
+        // As deployed with the parameters' defaults (`TableMode: single`): every table reference
+        // `!If [SingleTable, !GetAtt UsersTable.Arn, ...]` is the stack's own table.
+        let doc = crate::template::conditions::resolve(&doc, &HashMap::new());
         let resources = doc.get("Resources").and_then(Value::as_mapping).ok_or("template: no Resources")?;
         let mut by_principal = HashMap::new();
         for (id, resource) in resources {
