@@ -150,6 +150,8 @@ const GRANTS: &[(&str, &[&str], &[&str])] = &[
     ),
     // The status page: one read; no secret.
     ("FacebookDeletionStatusFunction", &["GetItem"], &[]),
+    // GET /health (issue 33): one strongly consistent read of the fixed probe key, no secret.
+    ("HealthFunction", &["GetItem"], &[]),
     // Deauthorize: its replay record (PutItem, UpdateItem), the identity, then the user's
     // sessions (Query on `USESS#`); no user key.
     (
@@ -282,6 +284,7 @@ const PREFIXES: &[(&str, Prefixes)] = &[
         ],
     ),
     ("FacebookDeletionStatusFunction", &[("GetItem", &["FBDEL#*"])]),
+    ("HealthFunction", &[("GetItem", &["HEALTH#"])]),
     (
         "FacebookDeauthorizeFunction",
         &[
