@@ -1366,3 +1366,57 @@ fn the_mrsc_mode_has_no_table_and_names_the_global_table_everywhere() {
     let rule = serde_yaml::to_string(&rules["GlobalTableNameWithMrsc"]).expect("yaml");
     assert!(rule.contains("TableMode") && rule.contains("GlobalTableName"), "{rule}");
 }
+
+/// Issue 33, deployment: off by default, nothing of the custom domain exists; with `DomainName`
+/// each region's stack makes a regional domain with this region's certificate mapped to the API,
+/// a Route 53 latency record for the shared name (`Region` and `SetIdentifier` = the region)
+/// aliased to it, and a health check of `GET /health` on this region's own API host that the
+/// record follows. `GET /health` has a route throttle of its own.
+#[test]
+fn the_custom_domain_routes_by_latency_to_healthy_regions_and_is_off_by_default() {
+    let kinds = ["AWS::ApiGatewayV2::DomainName", "AWS::ApiGatewayV2::ApiMapping", "AWS::Route53::RecordSet"];
+    let single = deployed(&[]);
+    for kind in kinds.iter().chain(&["AWS::Route53::HealthCheck"]) {
+        assert!(resources(&single, kind).is_empty(), "{kind} without DomainName");
+    }
+    let on = deployed(&[
+        ("DomainName", "login.example.com"),
+        ("HostedZoneId", "Z0123456789ABC"),
+        ("CertificateArn", "arn:aws:acm:us-east-1:123456789012:certificate/0"),
+    ]);
+    let one = |kind: &str| -> Value {
+        let found = resources(&on, kind);
+        assert_eq!(found.len(), 1, "{kind}");
+        found[0].1["Properties"].clone()
+    };
+    let domain = one("AWS::ApiGatewayV2::DomainName");
+    assert_eq!(ref_to(&domain["DomainName"]).as_deref(), Some("DomainName"));
+    let config = &domain["DomainNameConfigurations"][0];
+    assert_eq!(config["EndpointType"], Value::from("REGIONAL"));
+    assert_eq!(ref_to(&config["CertificateArn"]).as_deref(), Some("CertificateArn"));
+    assert_eq!(ref_to(&one("AWS::ApiGatewayV2::ApiMapping")["ApiId"]).as_deref(), Some("HttpApi"));
+
+    let record = one("AWS::Route53::RecordSet");
+    assert_eq!(ref_to(&record["Name"]).as_deref(), Some("DomainName"));
+    assert_eq!(ref_to(&record["Region"]).as_deref(), Some("AWS::Region"), "latency routing");
+    assert_eq!(ref_to(&record["SetIdentifier"]).as_deref(), Some("AWS::Region"));
+    let health_check_id = ref_to(&record["HealthCheckId"]).expect("a health check");
+    let (_, check) = resources(&on, "AWS::Route53::HealthCheck").into_iter().next().expect("health check");
+    assert_eq!(on["Resources"][health_check_id.as_str()], check);
+    let config = &check["Properties"]["HealthCheckConfig"];
+    assert_eq!((config["Type"].as_str(), config["ResourcePath"].as_str()), (Some("HTTPS"), Some("/health")));
+    let (tag, host) = tagged(&config["FullyQualifiedDomainName"]).expect("!Sub host");
+    assert_eq!((tag.as_str(), host.as_str()), ("Sub", Some("${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}")));
+
+    // The route the check probes exists, answers without credentials, and has its own bucket.
+    let template = Template::load(repo_root().join("template.yaml")).expect("template.yaml");
+    let route = template.routes().into_iter().find(|r| r.route_key() == "GET /health").expect("GET /health");
+    assert!(route.authorizer.is_none());
+    let settings = &doc()["Resources"]["HttpApi"]["Properties"]["RouteSettings"]["GET /health"];
+    assert!(!settings["ThrottlingRateLimit"].is_null(), "GET /health has a route throttle");
+    // And the rule that refuses a domain without its certificate and zone, or with the front.
+    let rule = serde_yaml::to_string(&doc()["Rules"]["CustomDomainNeedsCertificateAndZone"]).expect("yaml");
+    for name in ["CertificateArn", "HostedZoneId", "OriginSecret"] {
+        assert!(rule.contains(name), "{rule}");
+    }
+}
