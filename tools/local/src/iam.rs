@@ -17,7 +17,9 @@
 //!   `Allow` that matches, else the implicit deny. A statement matches an access when one of its
 //!   actions matches (`*` and `?` wildcards, case-insensitive), one of its resources is the table
 //!   (`!GetAtt UsersTable.Arn`, `*`; the template's `!If [SingleTable, ...]` taken as a
-//!   single-table deployment takes it), and its condition holds: `ForAllValues:StringLike` (or
+//!   single-table deployment takes it; for a `Query` or `Scan` with `IndexName`, the index's
+//!   ARN `!Sub "${UsersTable.Arn}/index/<name>"` instead, as IAM authorises them), and its
+//!   condition holds: `ForAllValues:StringLike` (or
 //!   `StringEquals`) on `dynamodb:LeadingKeys` holds when **every** partition key value of the
 //!   request matches one of its patterns, and, as IAM evaluates `ForAllValues`, when there is
 //!   none (a `Scan`: so no statement with that condition may grant `Scan`). Any other condition
@@ -106,6 +108,10 @@ struct Statement {
     actions: Vec<String>,
     /// One of its resources is the table (`!GetAtt UsersTable.Arn` or `*`).
     on_table: bool,
+    /// The table's indexes its resources name (`!Sub "${UsersTable.Arn}/index/<name>"`, the
+    /// name possibly a pattern; `*` for a resource `*`): a `Query` or `Scan` of an index needs
+    /// the index's ARN, as IAM authorises it.
+    indexes: Vec<String>,
     /// `Condition`: `Ok(None)` without one; `Ok(Some(patterns))` for `ForAllValues:StringLike`
     /// / `ForAllValues:StringEquals` on `dynamodb:LeadingKeys` (equals as patterns without
     /// wildcards: escaped); `Err` for a condition this emulation does not understand.
@@ -120,6 +126,8 @@ pub struct Access {
     pub action: String,
     /// Every partition key value (`pk`) the access names.
     pub leading_keys: Vec<String>,
+    /// The index a `Query` or `Scan` reads (`IndexName`); `None`: the table.
+    pub index: Option<String>,
 }
 
 /// Why an access was refused.
@@ -235,7 +243,7 @@ impl Policies {
     /// The `dynamodb:LeadingKeys` patterns of `principal`'s allowing statements that grant
     /// `action` (each statement's list; `None` for a statement without the condition).
     pub fn leading_keys(&self, principal: &str, action: &str) -> Vec<Option<Vec<String>>> {
-        let access = Access { action: action.to_owned(), leading_keys: Vec::new() };
+        let access = Access { action: action.to_owned(), leading_keys: Vec::new(), index: None };
         self.by_principal
             .get(&principal_key(principal))
             .into_iter()
@@ -252,7 +260,11 @@ impl Statement {
     }
 
     fn matches(&self, access: &Access, effect: Effect) -> bool {
-        if !self.on_table || !self.grants(&access.action) {
+        let on_resource = match &access.index {
+            None => self.on_table,
+            Some(index) => self.indexes.iter().any(|pattern| glob(pattern, index)),
+        };
+        if !on_resource || !self.grants(&access.action) {
             return false;
         }
         match &self.leading_keys {
@@ -287,6 +299,18 @@ fn is_table(resource: &Value) -> bool {
     }
 }
 
+/// The index a `Resource` entry names: `!Sub "${UsersTable.Arn}/index/<name>"` gives `<name>`
+/// (a pattern where it has `*`), `*` gives `*`.
+fn table_index(resource: &Value) -> Option<String> {
+    match resource {
+        Value::String(s) if s == "*" => Some("*".to_owned()),
+        Value::Tagged(t) if t.tag == "Sub" => {
+            t.value.as_str()?.strip_prefix("${UsersTable.Arn}/index/").filter(|n| !n.contains('/')).map(str::to_owned)
+        }
+        _ => None,
+    }
+}
+
 fn parse_statement(id: &str, statement: &Value) -> Result<Statement, String> {
     let effect = match statement.get("Effect").and_then(Value::as_str) {
         Some("Allow") => Effect::Allow,
@@ -297,16 +321,18 @@ fn parse_statement(id: &str, statement: &Value) -> Result<Statement, String> {
         return Err(format!("{id}: NotAction / NotResource are not emulated"));
     }
     let actions = strings(statement.get("Action"));
-    let on_table = match statement.get("Resource") {
-        Some(Value::Sequence(items)) => items.iter().any(is_table),
-        Some(single) => is_table(single),
-        None => false,
+    let resources = match statement.get("Resource") {
+        Some(Value::Sequence(items)) => items.iter().collect(),
+        Some(single) => vec![single],
+        None => Vec::new(),
     };
+    let on_table = resources.iter().any(|r| is_table(r));
+    let indexes = resources.iter().filter_map(|r| table_index(r)).collect();
     let leading_keys = match statement.get("Condition") {
         None => Ok(None),
         Some(condition) => leading_keys_condition(condition),
     };
-    Ok(Statement { effect, actions, on_table, leading_keys })
+    Ok(Statement { effect, actions, on_table, indexes, leading_keys })
 }
 
 fn leading_keys_condition(condition: &Value) -> Result<Option<Vec<String>>, String> {
@@ -368,14 +394,20 @@ pub fn glob(pattern: &str, value: &str) -> bool {
 
 /// The authorisations IAM makes for a request of `operation` with `body`.
 pub fn accesses(operation: &str, body: &serde_json::Value) -> Vec<Access> {
-    let access = |action: &str, keys: Vec<String>| Access { action: format!("dynamodb:{action}"), leading_keys: keys };
+    let access = |action: &str, keys: Vec<String>| Access {
+        action: format!("dynamodb:{action}"),
+        leading_keys: keys,
+        index: None,
+    };
+    let index = || body["IndexName"].as_str().map(str::to_owned);
     let tables = || body["RequestItems"].as_object().cloned().unwrap_or_default().into_iter().map(|(_, v)| v);
     match operation {
         "GetItem" | "UpdateItem" | "DeleteItem" => vec![access(operation, pk_of(&body["Key"]).into_iter().collect())],
         "PutItem" => vec![access(operation, pk_of(&body["Item"]).into_iter().collect())],
         // A key condition without the partition key is refused by DynamoDB itself; here it
         // names an empty string, which no pattern of this table's policies matches.
-        "Query" => vec![access(operation, vec![query_pk(body).unwrap_or_default()])],
+        "Query" => vec![Access { index: index(), ..access(operation, vec![query_pk(body).unwrap_or_default()]) }],
+        "Scan" => vec![Access { index: index(), ..access(operation, Vec::new()) }],
         "BatchGetItem" => {
             let keys = tables()
                 .flat_map(|t| t["Keys"].as_array().cloned().unwrap_or_default())
@@ -467,6 +499,48 @@ Resources:
         assert!(p.authorize("LoginFunction", "Query", &json!({})).is_err(), "the ssm resource is not the table");
         assert!(p.authorize("AvatarFunction", "GetItem", &json!({"Key": {"pk": {"S": "x"}}})).is_err());
         assert!(p.authorize("local", "PutItem", &put("INST#demo")).is_ok(), "no function: the operator");
+    }
+
+    /// The template's table mode (issue 33): `!If [SingleTable, <table>, <global table>]` is read
+    /// as deployed with the defaults (single: the stack's table), and a Query of an index needs
+    /// the index's ARN, never the table's.
+    #[test]
+    fn the_table_mode_form_and_index_arns_are_read_as_iam_does() {
+        let template = r#"
+Parameters:
+  TableMode:
+    Type: String
+    Default: single
+Conditions:
+  SingleTable: !Equals [!Ref TableMode, single]
+Resources:
+  SweepFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      Policies:
+        - Version: "2012-10-17"
+          Statement:
+            - Effect: Allow
+              Action: dynamodb:GetItem
+              Resource: !If [SingleTable, !GetAtt UsersTable.Arn, !Sub "arn:aws:dynamodb:r:1:table/${GlobalTableName}"]
+            - Effect: Allow
+              Action: dynamodb:Query
+              Resource: !If [SingleTable, !Sub "${UsersTable.Arn}/index/sweep", !Sub "arn:aws:dynamodb:r:1:table/${GlobalTableName}/index/sweep"]
+"#;
+        let p = Policies::parse(template).expect("parses");
+        assert!(p.authorize("SweepFunction", "GetItem", &json!({"Key": {"pk": {"S": "USER#d#1"}}})).is_ok());
+        let q = |index: Option<&str>| {
+            let mut q = json!({"KeyConditionExpression": "sweep_pk = :p",
+                "ExpressionAttributeValues": {":p": {"S": "SWEEP#1#0"}}});
+            if let Some(i) = index {
+                q["IndexName"] = json!(i);
+            }
+            q
+        };
+        assert!(p.authorize("SweepFunction", "Query", &q(Some("sweep"))).is_ok());
+        assert!(p.authorize("SweepFunction", "Query", &q(None)).is_err(), "the index's ARN is not the table's");
+        assert!(p.authorize("SweepFunction", "Query", &q(Some("other"))).is_err());
+        assert!(p.authorize("SweepFunction", "Scan", &json!({"IndexName": "sweep"})).is_err(), "no Scan granted");
     }
 
     #[test]
