@@ -186,6 +186,8 @@ fn samples(emulator: &Emulator) -> BTreeMap<(&'static str, String), Value> {
         ("avatar", "304-initials-not-modified".into()),
         avatar("nobody.here", &[("if-modified-since", shared::entry::avatar::FALLBACK_LAST_MODIFIED)]),
     );
+    // `GET /health` (issue 33): Route 53's probe; no input.
+    out.insert(("health", "200-ok".into()), event("GET /health", "/health", None, &[], ""));
     let rot = ("POST /api/v1/users.removeOtherTokens", "/api/v1/users.removeOtherTokens");
     out.insert(("remove-other-tokens", "401-no-session-headers".into()), session(rot.0, rot.1, &[]));
     out.insert(("remove-other-tokens", "401-unknown-session".into()), session(rot.0, rot.1, &unknown));

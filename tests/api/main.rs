@@ -14,6 +14,7 @@ mod events;
 mod facebook_callbacks;
 mod faults;
 mod flood;
+mod health;
 mod helpers;
 mod instance_apps;
 mod key_cache;

@@ -26,13 +26,13 @@ async fn the_smoke_test_passes_on_a_healthy_stack_and_fails_otherwise() {
     // Without secrets: the probes only.
     let (code, out) = smoke(&t.base, &[]).await;
     assert_eq!(code, Some(0), "{out}");
-    assert!(out.contains("smoke: 5 passed, 0 failed"), "{out}");
+    assert!(out.contains("smoke: 6 passed, 0 failed"), "{out}");
 
     // With the API key and a token: both dialects' full logins too.
     let env = [("SMOKE_API_KEY", t.api_key.as_str()), ("SMOKE_TOKEN", token.as_str())];
     let (code, out) = smoke(&t.base, &env).await;
     assert_eq!(code, Some(0), "{out}");
-    assert!(out.contains("smoke: 13 passed, 0 failed"), "{out}");
+    assert!(out.contains("smoke: 14 passed, 0 failed"), "{out}");
     assert!(!out.contains(&token) && !out.contains(&t.api_key), "the smoke test prints no secret");
 
     // A token of another app: the logins fail, and so does the smoke test.

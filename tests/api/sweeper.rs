@@ -244,28 +244,29 @@ async fn a_run_stops_at_its_budget_and_the_next_goes_on_from_the_cursor() {
 async fn a_pending_item_is_handed_to_finish_pending_and_left_when_no_finisher_knows_it() {
     let t = spawn_app_without_ttl().await;
     let now = clock::now_secs();
-    let pk = format!("IDENT#{INSTANCE}#facebook#pending-1");
+    // A kind no finisher knows (a callback record is never pending; as one that was).
+    let pk = "APPLENOTE#pending-1".to_string();
     let due = now - 1;
     let item = Item::from([
         ("pk".to_string(), s(&pk)),
-        ("sk".to_string(), s("IDENT")),
+        ("sk".to_string(), s("APPLENOTE")),
         ("pending".to_string(), n(due - sweep::PENDING_GRACE_SECS)),
-        (SWEEP_PK.to_string(), s(&sweep::sweep_key(&pk, "IDENT", due))),
+        (SWEEP_PK.to_string(), s(&sweep::sweep_key(&pk, "APPLENOTE", due))),
         (SWEEP_AT.to_string(), n(due)),
     ]);
     put(&t, item).await;
     assert_eq!(
-        t.app.store.finish_pending(&pk, "IDENT").await.expect("finish"),
+        t.app.store.finish_pending(&pk, "APPLENOTE").await.expect("finish"),
         shared::store::Finished::Unknown,
-        "no finisher for identities on this branch yet"
+        "no finisher for this kind"
     );
     let report = run_sweeper(&t).await;
     assert_eq!((report.left, report.swept), (1, 0), "{report:?}");
-    let after = get(&t, &pk, "IDENT").await.expect("a pending item is never deleted");
+    let after = get(&t, &pk, "APPLENOTE").await.expect("a pending item is never deleted");
     let AttributeValue::N(at) = &after[SWEEP_AT] else { panic!("{after:?}") };
     let at: i64 = at.parse().expect("n");
     assert!(at >= now + 3_600 - 5, "due again an hour later: {at} vs {now}");
-    assert_eq!(after.get(SWEEP_PK), Some(&s(&sweep::sweep_key(&pk, "IDENT", at))));
+    assert_eq!(after.get(SWEEP_PK), Some(&s(&sweep::sweep_key(&pk, "APPLENOTE", at))));
 }
 
 /// Makes the item `pk`/`sk` due for the sweeper now (a pending change's grace cut short).

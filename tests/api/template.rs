@@ -150,6 +150,8 @@ const GRANTS: &[(&str, &[&str], &[&str])] = &[
     ),
     // The status page: one read; no secret.
     ("FacebookDeletionStatusFunction", &["GetItem"], &[]),
+    // GET /health (issue 33): one strongly consistent read of the fixed probe key, no secret.
+    ("HealthFunction", &["GetItem"], &[]),
     // Deauthorize: its replay record (PutItem, UpdateItem), the identity, then the user's
     // sessions (Query on `USESS#`); no user key.
     (
@@ -176,8 +178,15 @@ const INDEX_QUERIES: &[(&str, &str)] = &[("SweeperFunction", "${UsersTable.Arn}/
 fn is_index_query(id: &str, statement: &Value) -> bool {
     let Some((_, arn)) = INDEX_QUERIES.iter().find(|(f, _)| *f == id) else { return false };
     let resources = one_or_many(&statement["Resource"]);
+    // `!If [SingleTable, <the table's index>, <the global table's>]` (issue 33's table mode): the
+    // single-table branch is checked here, the other by the table mode's own test.
+    let single = |r: &Value| match tagged(r) {
+        Some((tag, target)) if tag == "If" => target.as_sequence().and_then(|s| s.get(1)).cloned(),
+        _ => Some(r.clone()),
+    };
     let on_index = resources.len() == 1
-        && tagged(&resources[0]).is_some_and(|(tag, target)| tag == "Sub" && target.as_str() == Some(*arn));
+        && single(&resources[0])
+            .is_some_and(|r| tagged(&r).is_some_and(|(tag, target)| tag == "Sub" && target.as_str() == Some(*arn)));
     on_index && strings(id, one_or_many(&statement["Action"])) == ["dynamodb:Query"]
 }
 
@@ -320,6 +329,7 @@ const PREFIXES: &[(&str, Prefixes)] = &[
             ("Query", &["USESS#*"]),
         ],
     ),
+    ("HealthFunction", &[("GetItem", &["HEALTH#"])]),
     (
         "FacebookDeauthorizeFunction",
         &[
@@ -459,6 +469,13 @@ fn doc() -> Value {
     serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("template.yaml is not YAML: {e}"))
 }
 
+/// `template.yaml` as CloudFormation deploys it with `parameters` (others at their defaults):
+/// conditions evaluated, `!If`s taken, conditional resources left out.
+fn deployed(parameters: &[(&str, &str)]) -> Value {
+    let parameters = parameters.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    local_stack::template::conditions::resolve(&doc(), &parameters)
+}
+
 /// Every `AWS::Serverless::Function`: logical id → resource.
 fn functions(doc: &Value) -> Vec<(String, Value)> {
     doc["Resources"]
@@ -516,7 +533,8 @@ fn secret_parameters(id: &str, function: &Value) -> BTreeSet<String> {
 
 #[test]
 fn each_function_gets_exactly_its_dynamodb_actions_and_no_query_or_scan() {
-    let doc = doc();
+    // As deployed in the single table mode (the mrsc mode: `the_mrsc_mode_has_no_table_...`).
+    let doc = deployed(&[]);
     let found: BTreeSet<String> = functions(&doc).into_iter().map(|(id, _)| id).collect();
     let expected: BTreeSet<String> = GRANTS.iter().map(|(id, _, _)| id.to_string()).collect();
     assert_eq!(found, expected, "every function of template.yaml needs a row in GRANTS (and only those)");
@@ -544,7 +562,11 @@ fn each_function_gets_exactly_its_dynamodb_actions_and_no_query_or_scan() {
                 let resources = one_or_many(&statement["Resource"]);
                 assert_eq!(resources.len(), 1, "{id}: DynamoDB actions only on the table");
                 let (tag, target) = tagged(&resources[0]).unwrap_or_else(|| panic!("{id}: {resources:?}"));
-                assert_eq!((tag.as_str(), target.as_str()), ("GetAtt", Some("UsersTable.Arn")), "{id}");
+                // The table, or (a Query only) one of its indexes (issue 33: the sweeper's `sweep`).
+                let on_index = tag == "Sub"
+                    && stmt_actions == ["dynamodb:Query"]
+                    && target.as_str().and_then(|s| s.strip_prefix("${UsersTable.Arn}/index/")).is_some();
+                assert!(on_index || (tag.as_str(), target.as_str()) == ("GetAtt", Some("UsersTable.Arn")), "{id}");
                 if stmt_actions.iter().any(|a| a == "dynamodb:Query") {
                     assert_eq!(stmt_actions, ["dynamodb:Query"], "{id}: Query in a statement of its own");
                     let keys = &statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"];
@@ -1176,8 +1198,9 @@ fn the_alarms_and_the_dashboard_read_the_login_metrics_contract() {
     assert!(seen.contains("Logins"), "the provider alarms read Logins: {seen:?}");
 
     let (_, body) = tagged(&doc["Resources"]["Dashboard"]["Properties"]["DashboardBody"]).expect("!Sub body");
-    let body: serde_json::Value =
-        serde_json::from_str(body.as_str().expect("a string")).expect("the dashboard is JSON");
+    // `!Sub text` or `!Sub [text, variables]` (the table's name: issue 33).
+    let body = body.as_str().or_else(|| body.get(0).and_then(Value::as_str)).expect("a string");
+    let body: serde_json::Value = serde_json::from_str(body).expect("the dashboard is JSON");
     let mut dashboard_seen = BTreeSet::new();
     for widget in body["widgets"].as_array().expect("widgets") {
         let mut previous: Vec<serde_json::Value> = Vec::new();
@@ -1314,5 +1337,181 @@ fn the_global_table_is_the_users_table_in_mrsc_without_ttl() {
     for replica in replicas.iter().map(literal) {
         assert_eq!(replica["DeletionProtectionEnabled"], Value::from(true), "{replica:?}");
         assert_eq!(replica["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], Value::from(true));
+    }
+}
+
+/// Every `!Ref`, `!GetAtt` and `${...}` of a `!Sub` in `value` (the names it points at).
+fn references(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Tagged(t) => {
+            let tag = t.tag.to_string();
+            match (tag.trim_start_matches('!'), &t.value) {
+                ("Ref" | "GetAtt", Value::String(s)) => out.push(s.clone()),
+                ("GetAtt", Value::Sequence(parts)) => {
+                    out.extend(parts.first().and_then(Value::as_str).map(str::to_owned))
+                }
+                ("Sub", Value::String(s)) => sub_names(s, out),
+                ("Sub", Value::Sequence(parts)) => {
+                    if let Some(s) = parts.first().and_then(Value::as_str) {
+                        sub_names(s, out);
+                    }
+                    parts.iter().skip(1).for_each(|p| references(p, out));
+                }
+                (_, inner) => references(inner, out),
+            }
+        }
+        Value::Sequence(items) => items.iter().for_each(|v| references(v, out)),
+        Value::Mapping(entries) => entries.iter().for_each(|(_, v)| references(v, out)),
+        _ => {}
+    }
+}
+
+fn sub_names(text: &str, out: &mut Vec<String>) {
+    for part in text.split("${").skip(1) {
+        if let Some((name, _)) = part.split_once('}') {
+            if !name.starts_with('!') {
+                out.push(name.to_string());
+            }
+        }
+    }
+}
+
+/// Issue 33, deployment: `TableMode: mrsc` makes no table (and so no TTL) and points every
+/// function, policy, alarm, dashboard and output at this region's replica of the global table
+/// (`GlobalTableName`); `TableMode: single` (the default) deploys the stack's own table exactly
+/// as before, never naming the global one. A `Rules` assertion refuses mrsc without a name.
+#[test]
+fn the_mrsc_mode_has_no_table_and_names_the_global_table_everywhere() {
+    const GLOBAL: &str = "social-login-users";
+    let table_arn = "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${GlobalTableName}";
+    let mrsc = deployed(&[("TableMode", "mrsc"), ("GlobalTableName", GLOBAL)]);
+    let single = deployed(&[]);
+
+    // No table, no TTL, in mrsc; the table with its TTL in single.
+    for (id, resource) in mrsc["Resources"].as_mapping().expect("Resources") {
+        let kind = resource["Type"].as_str().unwrap_or_default();
+        assert!(!kind.starts_with("AWS::DynamoDB::"), "{id:?}: mrsc creates no table ({kind})");
+    }
+    assert!(!serde_yaml::to_string(&mrsc["Resources"]).expect("yaml").contains("TimeToLiveSpecification"));
+    assert_eq!(single["Resources"]["UsersTable"]["Type"].as_str(), Some("AWS::DynamoDB::Table"));
+    assert!(!single["Resources"]["UsersTable"]["Properties"]["TimeToLiveSpecification"].is_null());
+
+    // Nothing in mrsc points at UsersTable; nothing in single points at the global table.
+    for (mode, doc, forbidden) in [("mrsc", &mrsc, "UsersTable"), ("single", &single, "GlobalTableName")] {
+        for section in ["Globals", "Resources", "Outputs"] {
+            let mut names = Vec::new();
+            references(&doc[section], &mut names);
+            let bad: Vec<_> = names.iter().filter(|n| n.split('.').next() == Some(forbidden)).collect();
+            assert!(bad.is_empty(), "{mode}: {section} references {bad:?}");
+        }
+    }
+
+    // The functions' TABLE_NAME, and every DynamoDB statement on the table or one of its indexes.
+    let table_name = &mrsc["Globals"]["Function"]["Environment"]["Variables"]["TABLE_NAME"];
+    assert_eq!(tagged(table_name).map(|(t, v)| (t, v.clone())), Some(("Ref".into(), Value::from("GlobalTableName"))));
+    let mut statements_seen = 0;
+    for (id, function) in functions(&mrsc) {
+        for statement in statements(&id, &function) {
+            let actions = strings(&id, one_or_many(&statement["Action"]));
+            if !actions.iter().any(|a| a.starts_with("dynamodb:")) {
+                continue;
+            }
+            statements_seen += 1;
+            for resource in one_or_many(&statement["Resource"]) {
+                let (tag, target) = tagged(&resource).unwrap_or_else(|| panic!("{id}: {resource:?}"));
+                let arn = target.as_str().unwrap_or_default();
+                let on_index = arn.strip_prefix(table_arn).is_some_and(|rest| {
+                    rest.strip_prefix("/index/").is_some_and(|i| !i.is_empty() && !i.contains('/'))
+                });
+                assert!(tag == "Sub" && (arn == table_arn || on_index), "{id}: {resource:?}");
+            }
+        }
+    }
+    assert!(statements_seen > 0);
+
+    // Alarm dimensions and the dashboard name the global table.
+    let mut dimensions = 0;
+    for (id, alarm) in resources(&mrsc, "AWS::CloudWatch::Alarm") {
+        let mut stack = vec![&alarm["Properties"]];
+        while let Some(v) = stack.pop() {
+            match v {
+                Value::Mapping(m) => {
+                    if m.get("Name").and_then(Value::as_str) == Some("TableName") {
+                        dimensions += 1;
+                        assert_eq!(ref_to(&m["Value"]).as_deref(), Some("GlobalTableName"), "{id}");
+                    }
+                    stack.extend(m.values());
+                }
+                Value::Sequence(items) => stack.extend(items),
+                Value::Tagged(t) => stack.push(&t.value),
+                _ => {}
+            }
+        }
+    }
+    assert!(dimensions > 0, "the DynamoDB alarms have a TableName dimension");
+    let body = &mrsc["Resources"]["Dashboard"]["Properties"]["DashboardBody"];
+    let (_, parts) = tagged(body).expect("!Sub [text, variables]");
+    assert_eq!(ref_to(&parts[1]["TableName"]).as_deref(), Some("GlobalTableName"));
+    assert_eq!(ref_to(&mrsc["Outputs"]["UsersTableName"]["Value"]).as_deref(), Some("GlobalTableName"));
+
+    // The local stack still deploys the single mode.
+    let template = Template::load(repo_root().join("template.yaml")).expect("template.yaml");
+    assert_eq!(template.table().logical_id, "UsersTable");
+    let rules = &doc()["Rules"];
+    let rule = serde_yaml::to_string(&rules["GlobalTableNameWithMrsc"]).expect("yaml");
+    assert!(rule.contains("TableMode") && rule.contains("GlobalTableName"), "{rule}");
+}
+
+/// Issue 33, deployment: off by default, nothing of the custom domain exists; with `DomainName`
+/// each region's stack makes a regional domain with this region's certificate mapped to the API,
+/// a Route 53 latency record for the shared name (`Region` and `SetIdentifier` = the region)
+/// aliased to it, and a health check of `GET /health` on this region's own API host that the
+/// record follows. `GET /health` has a route throttle of its own.
+#[test]
+fn the_custom_domain_routes_by_latency_to_healthy_regions_and_is_off_by_default() {
+    let kinds = ["AWS::ApiGatewayV2::DomainName", "AWS::ApiGatewayV2::ApiMapping", "AWS::Route53::RecordSet"];
+    let single = deployed(&[]);
+    for kind in kinds.iter().chain(&["AWS::Route53::HealthCheck"]) {
+        assert!(resources(&single, kind).is_empty(), "{kind} without DomainName");
+    }
+    let on = deployed(&[
+        ("DomainName", "login.example.com"),
+        ("HostedZoneId", "Z0123456789ABC"),
+        ("CertificateArn", "arn:aws:acm:us-east-1:123456789012:certificate/0"),
+    ]);
+    let one = |kind: &str| -> Value {
+        let found = resources(&on, kind);
+        assert_eq!(found.len(), 1, "{kind}");
+        found[0].1["Properties"].clone()
+    };
+    let domain = one("AWS::ApiGatewayV2::DomainName");
+    assert_eq!(ref_to(&domain["DomainName"]).as_deref(), Some("DomainName"));
+    let config = &domain["DomainNameConfigurations"][0];
+    assert_eq!(config["EndpointType"], Value::from("REGIONAL"));
+    assert_eq!(ref_to(&config["CertificateArn"]).as_deref(), Some("CertificateArn"));
+    assert_eq!(ref_to(&one("AWS::ApiGatewayV2::ApiMapping")["ApiId"]).as_deref(), Some("HttpApi"));
+
+    let record = one("AWS::Route53::RecordSet");
+    assert_eq!(ref_to(&record["Name"]).as_deref(), Some("DomainName"));
+    assert_eq!(ref_to(&record["Region"]).as_deref(), Some("AWS::Region"), "latency routing");
+    assert_eq!(ref_to(&record["SetIdentifier"]).as_deref(), Some("AWS::Region"));
+    let health_check_id = ref_to(&record["HealthCheckId"]).expect("a health check");
+    let (_, check) = resources(&on, "AWS::Route53::HealthCheck").into_iter().next().expect("health check");
+    assert_eq!(on["Resources"][health_check_id.as_str()], check);
+    let config = &check["Properties"]["HealthCheckConfig"];
+    assert_eq!((config["Type"].as_str(), config["ResourcePath"].as_str()), (Some("HTTPS"), Some("/health")));
+    let (tag, host) = tagged(&config["FullyQualifiedDomainName"]).expect("!Sub host");
+    assert_eq!((tag.as_str(), host.as_str()), ("Sub", Some("${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}")));
+
+    // The route the check probes exists, answers without credentials, and has its own bucket.
+    let template = Template::load(repo_root().join("template.yaml")).expect("template.yaml");
+    let route = template.routes().into_iter().find(|r| r.route_key() == "GET /health").expect("GET /health");
+    assert!(route.authorizer.is_none());
+    let settings = &doc()["Resources"]["HttpApi"]["Properties"]["RouteSettings"]["GET /health"];
+    assert!(!settings["ThrottlingRateLimit"].is_null(), "GET /health has a route throttle");
+    // And the rule that refuses a domain without its certificate and zone, or with the front.
+    let rule = serde_yaml::to_string(&doc()["Rules"]["CustomDomainNeedsCertificateAndZone"]).expect("yaml");
+    for name in ["CertificateArn", "HostedZoneId", "OriginSecret"] {
+        assert!(rule.contains(name), "{rule}");
     }
 }

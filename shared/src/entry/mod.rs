@@ -12,6 +12,7 @@ pub mod facebook_callbacks;
 pub mod front;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+pub mod health;
 pub mod http;
 pub mod lambda;
 pub mod scheduled;

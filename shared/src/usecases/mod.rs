@@ -9,6 +9,7 @@ pub mod instance_providers;
 // Only the `apple-notifications` function serves it (it needs Apple's keys).
 pub mod apple_notifications;
 pub mod facebook_callbacks;
+pub mod health;
 pub mod limiter;
 pub mod login;
 pub mod metrics;

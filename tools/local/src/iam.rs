@@ -16,7 +16,10 @@
 //! - **The decision** ([`Policies::authorize`]): an explicit `Deny` that matches wins, else an
 //!   `Allow` that matches, else the implicit deny. A statement matches an access when one of its
 //!   actions matches (`*` and `?` wildcards, case-insensitive), one of its resources is the table
-//!   (`!GetAtt UsersTable.Arn`, `*`), and its condition holds: `ForAllValues:StringLike` (or
+//!   (`!GetAtt UsersTable.Arn`, `*`; the template's `!If [SingleTable, ...]` taken as a
+//!   single-table deployment takes it; for a `Query` or `Scan` with `IndexName`, the index's
+//!   ARN `!Sub "${UsersTable.Arn}/index/<name>"` instead, as IAM authorises them), and its
+//!   condition holds: `ForAllValues:StringLike` (or
 //!   `StringEquals`) on `dynamodb:LeadingKeys` holds when **every** partition key value of the
 //!   request matches one of its patterns, and, as IAM evaluates `ForAllValues`, when there is
 //!   none (a `Scan`: so no statement with that condition may grant `Scan`). Any other condition
@@ -105,8 +108,9 @@ struct Statement {
     actions: Vec<String>,
     /// One of its resources is the table (`!GetAtt UsersTable.Arn` or `*`).
     on_table: bool,
-    /// The table's indexes its resources name (`!Sub "${UsersTable.Arn}/index/<name>"`; `*` for
-    /// the resource `*`): a `Query` of an index is authorised on the index's ARN only.
+    /// The table's indexes its resources name (`!Sub "${UsersTable.Arn}/index/<name>"`, the
+    /// name possibly a pattern; `*` for a resource `*`): a `Query` or `Scan` of an index needs
+    /// the index's ARN, as IAM authorises it.
     indexes: Vec<String>,
     /// `Condition`: `Ok(None)` without one; `Ok(Some(patterns))` for `ForAllValues:StringLike`
     /// / `ForAllValues:StringEquals` on `dynamodb:LeadingKeys` (equals as patterns without
@@ -122,7 +126,7 @@ pub struct Access {
     pub action: String,
     /// Every partition key value (`pk`) the access names.
     pub leading_keys: Vec<String>,
-    /// The index a `Query` reads (`IndexName`), if any: then the resource is the index's ARN.
+    /// The index a `Query` or `Scan` reads (`IndexName`); `None`: the table.
     pub index: Option<String>,
 }
 
@@ -180,6 +184,9 @@ impl Policies {
     /// document (a managed policy, a SAM policy template) is an error, not a guess.
     pub fn parse(text: &str) -> Result<Policies, String> {
         let doc: Value = serde_yaml::from_str(text).map_err(|e| format!("template: {e}"))?;
+        // As deployed with the parameters' defaults (`TableMode: single`): every table reference
+        // `!If [SingleTable, !GetAtt UsersTable.Arn, ...]` is the stack's own table.
+        let doc = crate::template::conditions::resolve(&doc, &HashMap::new());
         let resources = doc.get("Resources").and_then(Value::as_mapping).ok_or("template: no Resources")?;
         let mut by_principal = HashMap::new();
         for (id, resource) in resources {
@@ -255,7 +262,7 @@ impl Statement {
     fn matches(&self, access: &Access, effect: Effect) -> bool {
         let on_resource = match &access.index {
             None => self.on_table,
-            Some(index) => self.indexes.iter().any(|i| glob(i, index)),
+            Some(index) => self.indexes.iter().any(|pattern| glob(pattern, index)),
         };
         if !on_resource || !self.grants(&access.action) {
             return false;
@@ -292,12 +299,13 @@ fn is_table(resource: &Value) -> bool {
     }
 }
 
-/// The index a `Resource` entry names: `!Sub "${UsersTable.Arn}/index/<name>"`, or `*`.
-fn index_of(resource: &Value) -> Option<String> {
+/// The index a `Resource` entry names: `!Sub "${UsersTable.Arn}/index/<name>"` gives `<name>`
+/// (a pattern where it has `*`), `*` gives `*`.
+fn table_index(resource: &Value) -> Option<String> {
     match resource {
-        Value::String(s) if s == "*" => Some("*".into()),
+        Value::String(s) if s == "*" => Some("*".to_owned()),
         Value::Tagged(t) if t.tag == "Sub" => {
-            t.value.as_str()?.strip_prefix("${UsersTable.Arn}/index/").map(str::to_owned)
+            t.value.as_str()?.strip_prefix("${UsersTable.Arn}/index/").filter(|n| !n.contains('/')).map(str::to_owned)
         }
         _ => None,
     }
@@ -313,16 +321,13 @@ fn parse_statement(id: &str, statement: &Value) -> Result<Statement, String> {
         return Err(format!("{id}: NotAction / NotResource are not emulated"));
     }
     let actions = strings(statement.get("Action"));
-    let on_table = match statement.get("Resource") {
-        Some(Value::Sequence(items)) => items.iter().any(is_table),
-        Some(single) => is_table(single),
-        None => false,
-    };
-    let indexes = match statement.get("Resource") {
-        Some(Value::Sequence(items)) => items.iter().filter_map(index_of).collect(),
-        Some(single) => index_of(single).into_iter().collect(),
+    let resources = match statement.get("Resource") {
+        Some(Value::Sequence(items)) => items.iter().collect(),
+        Some(single) => vec![single],
         None => Vec::new(),
     };
+    let on_table = resources.iter().any(|r| is_table(r));
+    let indexes = resources.iter().filter_map(|r| table_index(r)).collect();
     let leading_keys = match statement.get("Condition") {
         None => Ok(None),
         Some(condition) => leading_keys_condition(condition),
@@ -394,18 +399,15 @@ pub fn accesses(operation: &str, body: &serde_json::Value) -> Vec<Access> {
         leading_keys: keys,
         index: None,
     };
+    let index = || body["IndexName"].as_str().map(str::to_owned);
     let tables = || body["RequestItems"].as_object().cloned().unwrap_or_default().into_iter().map(|(_, v)| v);
     match operation {
         "GetItem" | "UpdateItem" | "DeleteItem" => vec![access(operation, pk_of(&body["Key"]).into_iter().collect())],
         "PutItem" => vec![access(operation, pk_of(&body["Item"]).into_iter().collect())],
         // A key condition without the partition key is refused by DynamoDB itself; here it
         // names an empty string, which no pattern of this table's policies matches.
-        // A Query of an index: on the index's ARN; its key condition names the index's
-        // partition key, not the table's, so no table partition key.
-        "Query" if body["IndexName"].is_string() => {
-            vec![Access { index: body["IndexName"].as_str().map(str::to_owned), ..access(operation, Vec::new()) }]
-        }
-        "Query" => vec![access(operation, vec![query_pk(body).unwrap_or_default()])],
+        "Query" => vec![Access { index: index(), ..access(operation, vec![query_pk(body).unwrap_or_default()]) }],
+        "Scan" => vec![Access { index: index(), ..access(operation, Vec::new()) }],
         "BatchGetItem" => {
             let keys = tables()
                 .flat_map(|t| t["Keys"].as_array().cloned().unwrap_or_default())
@@ -479,49 +481,6 @@ Resources:
       Policies: []
 "#;
 
-    /// A Query of an index is authorised on the index's ARN (issue 33: the sweeper's Query of
-    /// the sweep index): a statement on the table does not grant it, one on the index does, and
-    /// one on the index grants no Query of the table.
-    #[test]
-    fn an_index_query_is_authorised_on_the_index_arn_only() {
-        let template = r#"
-Resources:
-  SweeperFunction:
-    Type: AWS::Serverless::Function
-    Properties:
-      Policies:
-        - Version: "2012-10-17"
-          Statement:
-            - Effect: Allow
-              Action: dynamodb:Query
-              Resource: !Sub "${UsersTable.Arn}/index/sweep"
-  OtherFunction:
-    Type: AWS::Serverless::Function
-    Properties:
-      Policies:
-        - Version: "2012-10-17"
-          Statement:
-            - Effect: Allow
-              Action: dynamodb:Query
-              Resource: !GetAtt UsersTable.Arn
-              Condition:
-                ForAllValues:StringLike:
-                  dynamodb:LeadingKeys: ["USESS#*"]
-"#;
-        let p = Policies::parse(template).expect("parses");
-        let on_index = |index: &str| {
-            json!({"IndexName": index, "KeyConditionExpression": "sweep_pk = :p",
-                "ExpressionAttributeValues": {":p": {"S": "SWEEP#1#0"}}})
-        };
-        let on_table = json!({"KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": "USESS#d#1"}}});
-        assert!(p.authorize("SweeperFunction", "Query", &on_index("sweep")).is_ok());
-        assert!(p.authorize("SweeperFunction", "Query", &on_index("other")).is_err());
-        assert!(p.authorize("SweeperFunction", "Query", &on_table).is_err());
-        assert!(p.authorize("OtherFunction", "Query", &on_table).is_ok());
-        assert!(p.authorize("OtherFunction", "Query", &on_index("sweep")).is_err());
-    }
-
     #[test]
     fn leading_keys_are_enforced_per_item_and_for_every_key() {
         let p = Policies::parse(TEMPLATE).expect("parses");
@@ -540,6 +499,48 @@ Resources:
         assert!(p.authorize("LoginFunction", "Query", &json!({})).is_err(), "the ssm resource is not the table");
         assert!(p.authorize("AvatarFunction", "GetItem", &json!({"Key": {"pk": {"S": "x"}}})).is_err());
         assert!(p.authorize("local", "PutItem", &put("INST#demo")).is_ok(), "no function: the operator");
+    }
+
+    /// The template's table mode (issue 33): `!If [SingleTable, <table>, <global table>]` is read
+    /// as deployed with the defaults (single: the stack's table), and a Query of an index needs
+    /// the index's ARN, never the table's.
+    #[test]
+    fn the_table_mode_form_and_index_arns_are_read_as_iam_does() {
+        let template = r#"
+Parameters:
+  TableMode:
+    Type: String
+    Default: single
+Conditions:
+  SingleTable: !Equals [!Ref TableMode, single]
+Resources:
+  SweepFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      Policies:
+        - Version: "2012-10-17"
+          Statement:
+            - Effect: Allow
+              Action: dynamodb:GetItem
+              Resource: !If [SingleTable, !GetAtt UsersTable.Arn, !Sub "arn:aws:dynamodb:r:1:table/${GlobalTableName}"]
+            - Effect: Allow
+              Action: dynamodb:Query
+              Resource: !If [SingleTable, !Sub "${UsersTable.Arn}/index/sweep", !Sub "arn:aws:dynamodb:r:1:table/${GlobalTableName}/index/sweep"]
+"#;
+        let p = Policies::parse(template).expect("parses");
+        assert!(p.authorize("SweepFunction", "GetItem", &json!({"Key": {"pk": {"S": "USER#d#1"}}})).is_ok());
+        let q = |index: Option<&str>| {
+            let mut q = json!({"KeyConditionExpression": "sweep_pk = :p",
+                "ExpressionAttributeValues": {":p": {"S": "SWEEP#1#0"}}});
+            if let Some(i) = index {
+                q["IndexName"] = json!(i);
+            }
+            q
+        };
+        assert!(p.authorize("SweepFunction", "Query", &q(Some("sweep"))).is_ok());
+        assert!(p.authorize("SweepFunction", "Query", &q(None)).is_err(), "the index's ARN is not the table's");
+        assert!(p.authorize("SweepFunction", "Query", &q(Some("other"))).is_err());
+        assert!(p.authorize("SweepFunction", "Scan", &json!({"IndexName": "sweep"})).is_err(), "no Scan granted");
     }
 
     #[test]

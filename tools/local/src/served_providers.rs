@@ -131,7 +131,7 @@ mod tests {
     #[test]
     fn each_function_enables_only_the_ssm_client_and_only_if_it_reads_a_secret() {
         let declared = declared();
-        assert_eq!(declared.len(), 25, "every crate under functions/: {:?}", declared.keys());
+        assert_eq!(declared.len(), 26, "every crate under functions/: {:?}", declared.keys());
         let reads = reads_secrets();
         assert_eq!(reads.keys().collect::<Vec<_>>(), declared.keys().collect::<Vec<_>>(), "the template's functions");
         for (function, (defaults, features)) in &declared {
@@ -190,7 +190,7 @@ mod tests {
     #[test]
     fn each_function_is_configured_for_exactly_its_providers() {
         let configs = configurations();
-        assert_eq!(configs.len(), 25);
+        assert_eq!(configs.len(), 26);
         for (function, config) in &configs {
             let mut configured: Vec<&str> =
                 Provider::ALL.into_iter().filter(|p| config.serves(*p)).map(|p| p.as_str()).collect();

@@ -103,6 +103,7 @@ const FUNCTIONS: &[(&str, Kind)] = &[
     ("facebook-deletion-status", function!(facebook_deletion_status)),
     ("facebook-deauthorize", function!(facebook_deauthorize)),
     ("syncano-fallback", function!(syncano_fallback)),
+    ("health", function!(health)),
     ("rocketchat-authorizer", authorizer!(rocketchat_authorizer)),
     ("syncano-authorizer", authorizer!(syncano_authorizer)),
 ];

@@ -2,7 +2,9 @@
 //!
 //! The template uses CloudFormation short tags (`!Ref`, `!Sub`, `!GetAtt`, ...). serde_yaml keeps
 //! them as [`Value::Tagged`]; this module only reads the literal parts it needs and never
-//! evaluates intrinsic functions, so a tagged value where a literal is required is an error.
+//! evaluates intrinsic functions, so a tagged value where a literal is required is an error;
+//! except the template's `Conditions` and their `!If`s, which [`conditions::resolve`] takes as a
+//! deployment with the parameters' defaults would (`TableMode: single`, the stack's own table).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -11,6 +13,7 @@ use serde_yaml::Value;
 
 use crate::tables::{table_def, TableDef};
 
+pub mod conditions;
 mod environment;
 mod throttle;
 
@@ -175,6 +178,7 @@ impl std::str::FromStr for Template {
     /// Parses template text.
     fn from_str(text: &str) -> Result<Template, TemplateError> {
         let doc: Value = serde_yaml::from_str(text)?;
+        let doc = conditions::resolve(&doc, &HashMap::new());
         let resources = doc.get("Resources").and_then(Value::as_mapping).ok_or(TemplateError::NoResources)?;
         let global_code_uri = doc.get("Globals").and_then(|g| g.get("Function")).and_then(|f| f.get("CodeUri"));
 
