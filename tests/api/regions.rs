@@ -1,39 +1,29 @@
-//! Three local "regions" (issue 33): each a gateway of its own with its own execution
-//! environment (its own `App`: caches, user id blocks) and region name (`AWS_REGION`), over ONE
-//! table in DynamoDB Local behind the MRSC proxy (`local_stack::mrsc_proxy`), which gives each
-//! region its own DynamoDB endpoint. The table is created from template.yaml WITHOUT TTL, as an
-//! MRSC table has none. Behind the MRSC proxy the enforcing proxy still checks each function's IAM
-//! policy. [`Regions::kill`] takes a region away mid-request: its functions' in-flight handlers are
-//! aborted (between two of their steps), its gateway's connections dropped and its port closed,
-//! and its DynamoDB endpoint cut.
+//! Three local "regions" (issue 33), as `local-stack --regions 3` runs them
+//! (`local_stack::regions`: one implementation for both): each a gateway of its own with its own
+//! execution environment (its own `App`: caches, user id blocks) and region name (`AWS_REGION`),
+//! over ONE table in DynamoDB Local behind the MRSC proxy (`local_stack::mrsc_proxy`), which gives
+//! each region its own DynamoDB endpoint. The table is created from template.yaml WITHOUT TTL, as
+//! an MRSC table has none. Behind the MRSC proxy the enforcing proxy still checks each function's
+//! IAM policy. [`Regions::kill`] takes a region away mid-request: its functions' in-flight
+//! handlers are aborted (between two of their steps), its gateway's connections dropped and its
+//! port closed, and its DynamoDB endpoint cut.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use emulator::Emulator;
 use local_stack::counting_proxy::CountingProxy;
 use local_stack::demo::Apps;
 use local_stack::dynamodb_local::repo_root;
-use local_stack::gateway::Handler;
-use local_stack::killable::KillableServer;
 use local_stack::mrsc_proxy::{MrscProxy, MrscSettings};
+use local_stack::regions::{LocalRegions, RegionsSpec};
 use local_stack::Template;
 use rand::distr::{Alphanumeric, SampleString};
 use shared::App;
 
 use crate::helpers::{self, Item, APP_ID, EVENT_API_KEY, INSTANCE, PROVIDER_TIMEOUT_MS};
 
-/// The region names, in the US region set of MRSC.
-pub const REGION_NAMES: [&str; 3] = ["us-east-1", "us-east-2", "us-west-2"];
-
-pub struct Region {
-    pub name: String,
-    pub base: String,
-    pub app: Arc<App>,
-    server: KillableServer,
-    kill: tokio::sync::watch::Sender<bool>,
-}
+pub use local_stack::regions::{Region, REGION_NAMES};
 
 pub struct Regions {
     pub regions: Vec<Region>,
@@ -78,13 +68,11 @@ pub async fn spawn_regions_with(
     let table = format!("test-{}", Alphanumeric.sample_string(&mut rand::rng(), 12));
     let template = Template::load(repo_root().join("template.yaml")).expect("template.yaml");
     let dynamo = local_stack::dynamodb_local::client(endpoint);
-    let mut def = template.table().clone();
-    def.time_to_live = None;
-    def.create(&dynamo, &table).await.expect("create the table from template.yaml, without TTL");
+    local_stack::regions::create_table(&template, &dynamo, &table)
+        .await
+        .expect("create the table from template.yaml, without TTL");
 
     let enforcing = helpers::enforcing_proxy().await;
-    let names = &REGION_NAMES[..n.min(REGION_NAMES.len())];
-    let proxy = MrscProxy::start(enforcing.endpoint(), names, settings).await.expect("MRSC proxy");
 
     // The operator seeds the demo instance straight (not through a region).
     let mut seed_vars = apps.stack_vars(&table, "http://127.0.0.1:3000", enforcing.endpoint(), &graph);
@@ -92,28 +80,16 @@ pub async fn spawn_regions_with(
     let seeder = App::from_vars(&seed_vars).await.expect("app config");
     local_stack::demo::seed(&seeder, &emulator, APP_ID, 3600).await.expect("demo instance, key and user");
 
-    let mut regions = Vec::new();
-    for name in names {
-        let mut vars = apps.stack_vars(&table, "http://127.0.0.1:3000", &proxy.endpoint(name), &graph);
-        vars.insert("AWS_REGION".into(), (*name).to_string());
+    let spec = RegionsSpec { template: &template, count: n, upstream: enforcing.endpoint(), settings, first_port: 0 };
+    let vars = |_: &str, _: &str, dynamodb: &str| {
+        let mut vars = apps.stack_vars(&table, "http://127.0.0.1:3000", dynamodb, &graph);
         vars.insert("PROVIDER_TIMEOUT_MS".into(), PROVIDER_TIMEOUT_MS.to_string());
         vars.insert("JWKS_MIN_REFETCH_MS".into(), helpers::JWKS_MIN_REFETCH_MS.to_string());
         customize(&mut vars);
-        let mut app = App::from_vars(&vars).await.expect("app config");
-        let client = local_stack::iam::with_function_credentials(app.store.client());
-        app.store = shared::store::UserStore::new(client, table.clone()).with_user_id_block(app.config.user_id_block);
-        let app = Arc::new(app);
-        let (kill, killed) = tokio::sync::watch::channel(false);
-        let gateway = local_stack::gateway::for_template_wrapped(
-            &template,
-            app.clone(),
-            local_stack::gateway::probe_routes(),
-            |handler| abortable(handler, killed.clone()),
-        )
-        .expect("gateway");
-        let server = KillableServer::start(gateway).await.expect("region gateway");
-        regions.push(Region { name: (*name).to_string(), base: server.base(), app, server, kill });
-    }
+        vars
+    };
+    let LocalRegions { regions, proxy } =
+        LocalRegions::start(spec, vars, local_stack::gateway::probe_routes, |_| None).await.expect("regions");
     for s in apps.secrets().into_iter().chain([EVENT_API_KEY]) {
         helpers::remember(s);
     }
@@ -129,24 +105,6 @@ pub async fn spawn_regions_with(
     }
 }
 
-/// `handler`, dropped where it is (between two awaits: two of its steps) once `killed` is true.
-fn abortable(handler: Handler, killed: tokio::sync::watch::Receiver<bool>) -> Handler {
-    Arc::new(move |req| {
-        let run = handler(req);
-        let mut killed = killed.clone();
-        Box::pin(async move {
-            tokio::select! {
-                response = run => response,
-                _ = killed.wait_for(|k| *k) => {
-                    let mut gone = lambda_http::Response::new(lambda_http::Body::Empty);
-                    *gone.status_mut() = lambda_http::http::StatusCode::BAD_GATEWAY;
-                    gone
-                }
-            }
-        })
-    })
-}
-
 impl Regions {
     pub fn region(&self, i: usize) -> &Region {
         &self.regions[i]
@@ -156,9 +114,8 @@ impl Regions {
     /// gateway's connections are dropped and its port closed, its DynamoDB endpoint cut.
     pub fn kill(&self, i: usize) {
         let region = &self.regions[i];
-        let _ = region.kill.send(true);
+        region.kill();
         self.proxy.kill(&region.name);
-        region.server.kill();
     }
 
     /// A Facebook person and a fresh token of our app for them.

@@ -13,6 +13,16 @@
 //                             one ID token of that provider for each login
 //     CLIENTS_NONCE           the raw nonce the ID tokens were minted for
 //
+//   With CLIENTS_BASE_URL_B (a second region of `local-stack --regions 2`; CLIENTS_BASE_URL is
+//   the first, A) it runs the two-region steps instead: the libraries alternate between the
+//   regions as a client whose DNS answer changed does (issue 33). Rocket.Chat: login in A (the
+//   person's first), me in B, login again in B (returning), logout in B, me refused in A at once.
+//   Syncano: login in A, the user through its user key in B, an admin's key reset in B, the old
+//   key refused in A at once and the new one accepted there, an admin's deletion in B, the key
+//   refused in A at once. It needs, beyond the above (CLIENTS_FACEBOOK_TOKEN unused):
+//     CLIENTS_ADMIN_API_KEY   the instance's admin API key (ignore_acl: key reset, deletion)
+//     CLIENTS_OIDC_TOKEN_RC_B one more ID token, for the returning login in B
+//
 // Prints one line per step (what the library sent, the HTTP status it got) and exits non-zero if
 // any step failed. No token or key is printed.
 
@@ -30,9 +40,10 @@ const env = (name) => {
   return value;
 };
 const BASE = env("CLIENTS_BASE_URL").replace(/\/+$/, "");
+const BASE_B = (process.env.CLIENTS_BASE_URL_B || "").replace(/\/+$/, "");
 const API_KEY = env("CLIENTS_API_KEY");
 const INSTANCE = env("CLIENTS_INSTANCE");
-const FACEBOOK_TOKEN = env("CLIENTS_FACEBOOK_TOKEN");
+const FACEBOOK_TOKEN = BASE_B ? "" : env("CLIENTS_FACEBOOK_TOKEN");
 const OIDC_NAME = env("CLIENTS_OIDC_NAME");
 const OIDC_TOKEN_SYNCANO = env("CLIENTS_OIDC_TOKEN_SYNCANO");
 const OIDC_TOKEN_RC = env("CLIENTS_OIDC_TOKEN_RC");
@@ -230,9 +241,137 @@ async function rocketchat() {
   );
 }
 
+// ---- Two regions (issue 33): the libraries alternate between A and B --------------------------------
+async function rocketchatRegions() {
+  const A = `${BASE}/api/v1/`;
+  const B = `${BASE_B}/api/v1/`;
+  process.env.ROCKETCHAT_URL = BASE;
+  const sdk = require("@rocket.chat/sdk");
+  require("@rocket.chat/sdk/dist/lib/log").silence();
+  const { api } = sdk;
+  // The SDK reads its server from `api.url` at each call: setting it is how an app (or its DNS
+  // answer) moves to the other region.
+  const region = (url) => {
+    api.url = url;
+  };
+  const credentials = (accessToken) => ({ serviceName: OIDC_NAME, accessToken, expiresIn: 3600, nonce: NONCE });
+  let first;
+  region(A);
+  await step("rocket.chat", `api.login({serviceName: "${OIDC_NAME}"}) in A (first login)`, async () => {
+    first = await api.login(credentials(OIDC_TOKEN_RC));
+    must(first && first.status === "success" && first.data && first.data.userId, "no session");
+    return `(user ${first.data.userId})`;
+  });
+  if (!first) return;
+  region(B);
+  await step("rocket.chat", 'api.get("me") in B with the session made in A', async () => {
+    const me = await api.get("me");
+    must(me && me._id === first.data.userId, `not the user: ${me && me._id}`);
+    return `(user ${me._id})`;
+  });
+  // The app starts again (its kept login gone, the session from A not ended; api.login would
+  // otherwise answer from its cache without a request) and signs in in B.
+  api.currentLogin = null;
+  api.clearHeaders();
+  let again;
+  await step("rocket.chat", `api.login({serviceName: "${OIDC_NAME}"}) in B (returning)`, async () => {
+    again = await api.login(credentials(env("CLIENTS_OIDC_TOKEN_RC_B")));
+    must(again && again.status === "success", "no success");
+    must(again.data.userId === first.data.userId, `another user: ${again.data.userId}`);
+    must(again.data.authToken !== first.data.authToken, "the session from A again");
+    return `(user ${again.data.userId}, the same)`;
+  });
+  if (!again) return;
+  await step("rocket.chat", "api.logout() in B", async () => {
+    await api.logout();
+    must(!api.loggedIn(), "still logged in");
+  });
+  // At once, in the other region: the session logged out in B is refused in A.
+  region(A);
+  const from = seen();
+  api.setAuth({ authToken: again.data.authToken, userId: again.data.userId });
+  api.currentLogin = { username: undefined, authToken: again.data.authToken, userId: again.data.userId };
+  const after = await api.get("me");
+  api.currentLogin = null;
+  api.clearHeaders();
+  const status = exchanges[from] && exchanges[from].status;
+  if (after === undefined && status === 401) {
+    passed += 1;
+    console.log(`ok    rocket.chat: api.get("me") in A right after the logout in B: ${wire(from)} (refused)`);
+  } else {
+    failures += 1;
+    console.log(`FAIL  rocket.chat: api.get("me") in A right after the logout in B: ${wire(from)}: not refused with 401`);
+  }
+}
+
+async function syncanoRegions() {
+  const Syncano = require("syncano");
+  const inA = Syncano({ apiKey: API_KEY, baseUrl: BASE });
+  const inB = Syncano({ apiKey: API_KEY, baseUrl: BASE_B });
+  const adminB = Syncano({ apiKey: env("CLIENTS_ADMIN_API_KEY"), baseUrl: BASE_B });
+  const backend = `oidc-${OIDC_NAME}`;
+  let user;
+  await step("syncano", `User.please().socialLogin({backend: "${backend}"}) in A`, async () => {
+    user = await inA.User.please()
+      .socialLogin({ instanceName: INSTANCE, backend }, { access_token: OIDC_TOKEN_SYNCANO, nonce: NONCE })
+      .then((answer) => answer);
+    must(user && typeof user.user_key === "string" && Number.isInteger(user.id), "no user");
+    return `(user ${user.id})`;
+  });
+  if (!user) return;
+  const getIn = (connection, key) => {
+    connection.setUserKey(key);
+    return connection.User.please()
+      .get({ instanceName: INSTANCE })
+      .then((answer) => answer);
+  };
+  // The key refused in A: the library's RequestError with Syncano's 403.
+  const refusedInA = (name, key) =>
+    refusal("syncano", name, 403, () =>
+      getIn(inA, key).then(
+        () => "accepted",
+        (err) => {
+          must(err && err.status === 403, `not the library's 403 RequestError: ${err && err.status}`);
+          return `RequestError ${err.status}`;
+        },
+      ),
+    );
+  await step("syncano", "User.please().get() in B with the user key made in A", async () => {
+    const me = await getIn(inB, user.user_key);
+    must(me && me.id === user.id, `another user: ${me && me.id}`);
+    return `(user ${me.id})`;
+  });
+  let reset;
+  await step("syncano", "User.please().resetKey({id}) in B (admin key)", async () => {
+    reset = await adminB.User.please()
+      .resetKey({ instanceName: INSTANCE, id: user.id })
+      .then((answer) => answer);
+    must(reset && typeof reset.user_key === "string" && reset.user_key !== user.user_key, "no new user_key");
+    return `(user ${reset.id})`;
+  });
+  if (!reset) return;
+  await refusedInA("User.please().get() in A with the key reset in B", user.user_key);
+  await step("syncano", "User.please().get() in A with the new key", async () => {
+    const me = await getIn(inA, reset.user_key);
+    must(me && me.id === user.id, `another user: ${me && me.id}`);
+  });
+  await step("syncano", "User.please().delete({id}) in B (admin key)", async () => {
+    await adminB.User.please()
+      .delete({ instanceName: INSTANCE, id: user.id })
+      .then((answer) => answer);
+  });
+  await refusedInA("User.please().get() in A with the key of the user deleted in B", reset.user_key);
+}
+
 const started = Date.now();
-await syncano();
-await rocketchat();
+if (BASE_B) {
+  // Rocket.Chat first: its login in A is the person's first; Syncano's deletion ends the run.
+  await rocketchatRegions();
+  await syncanoRegions();
+} else {
+  await syncano();
+  await rocketchat();
+}
 console.log(`clients: the libraries took ${Date.now() - started} ms`);
 // The closing line, alone: the plain count a CI log reader takes.
 console.log(`clients: ${passed} passed, ${failures} failed`);

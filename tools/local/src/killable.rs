@@ -27,7 +27,12 @@ impl KillableServer {
     /// Serves `router` (HTTP/1.1, each request with its peer's `ConnectInfo<SocketAddr>`) on a
     /// free loopback port.
     pub async fn start(router: Router) -> std::io::Result<KillableServer> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        KillableServer::start_on(TcpListener::bind("127.0.0.1:0").await?, router)
+    }
+
+    /// [`KillableServer::start`] on a listener bound already (a chosen port: `local-stack
+    /// --regions`).
+    pub fn start_on(listener: TcpListener, router: Router) -> std::io::Result<KillableServer> {
         let addr = listener.local_addr()?;
         let connections = Arc::new(Mutex::new(JoinSet::new()));
         let open = connections.clone();

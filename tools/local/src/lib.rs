@@ -8,7 +8,8 @@
 //! - [`dynamodb_local`] runs DynamoDB Local and builds clients for it; [`counting_proxy`] counts
 //!   what reaches it, and [`iam`] refuses there what a function's policy does not allow.
 //! - [`mrsc_proxy`] makes one DynamoDB Local a multi-Region strongly consistent table seen from
-//!   several regions, each on a [`killable`] port (issue 33's three local regions).
+//!   several regions, each on a [`killable`] port; [`regions`] starts issue 33's local regions
+//!   over it (`local-stack --regions 3`, the API tests).
 //! - [`served_providers`] is the table of the providers each function is configured for (every
 //!   function links them all).
 //! - [`playground`] is the sign-in page the stack serves at `/_playground/` (issue 32).
@@ -27,6 +28,7 @@ pub mod killable;
 pub mod mrsc_proxy;
 pub mod partition_keys;
 pub mod playground;
+pub mod regions;
 pub mod served_providers;
 pub mod tables;
 pub mod template;

@@ -19,6 +19,8 @@ use local_stack::demo::{
 use local_stack::deployment::{self, Deployment};
 use local_stack::dynamodb_local::{self, DynamoDbLocal, DynamoDbLocalError};
 use local_stack::gateway::{self, GatewayError};
+use local_stack::mrsc_proxy::MrscSettings;
+use local_stack::regions::{LocalRegions, RegionsSpec, REGION_NAMES};
 use local_stack::tables::TableError;
 use local_stack::template::{Template, TemplateError};
 use shared::App;
@@ -36,6 +38,10 @@ Runs social-login on 127.0.0.1: DynamoDB Local, the provider emulator and the HT
 
 options:
   --port PORT                 gateway port (default 3000)
+  --regions N                 N local regions (1 to 3, default 1): gateways on PORT, PORT+1, PORT+2
+                              as us-east-1, us-east-2 and us-west-2, each its own functions, over
+                              one table without TTL behind the MRSC proxy (a multi-Region strongly
+                              consistent table: no transactions, delayed writes, conflicts)
   --dynamodb-endpoint URL     reuse a running DynamoDB Local instead of starting one
   --dynamodb-port PORT        port for the DynamoDB Local it starts (default 8000)
   --emulator-port PORT        provider emulator port (default 8081)
@@ -65,6 +71,9 @@ struct Args {
     container_host: String,
     /// `--env` overrides of the functions' configuration, in order.
     env: Vec<(String, String)>,
+    /// `--regions`: 1 = one gateway straight on the table (the default), 2 or 3 = local regions
+    /// over the MRSC proxy.
+    regions: usize,
 }
 
 /// Why the stack could not start or stopped with an error.
@@ -92,6 +101,8 @@ enum StackError {
     Serve(std::io::Error),
     #[error("cannot enforce the functions' IAM policies: {0}")]
     Iam(String),
+    #[error(transparent)]
+    Regions(#[from] local_stack::regions::RegionsError),
 }
 
 impl Args {
@@ -107,6 +118,7 @@ impl Args {
             sam_env_vars: None,
             container_host: "host.docker.internal".to_owned(),
             env: Vec::new(),
+            regions: 1,
         };
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
@@ -127,6 +139,13 @@ impl Args {
                 "--template" => parsed.template = PathBuf::from(value()?),
                 "--sam-env-vars" => parsed.sam_env_vars = Some(PathBuf::from(value()?)),
                 "--container-host" => parsed.container_host = value()?,
+                "--regions" => {
+                    let v = value()?;
+                    parsed.regions = match v.parse::<usize>() {
+                        Ok(n) if (1..=REGION_NAMES.len()).contains(&n) => n,
+                        _ => return Err(format!("--regions: `{v}` is not 1 to {}", REGION_NAMES.len())),
+                    };
+                }
                 "--env" => {
                     let v = value()?;
                     match v.split_once('=') {
@@ -136,6 +155,9 @@ impl Args {
                 }
                 _ => return Err(format!("unknown argument `{flag}`")),
             }
+        }
+        if parsed.regions > 1 && parsed.sam_env_vars.is_some() {
+            return Err("--sam-env-vars serves one region: not with --regions".into());
         }
         Ok(Some(parsed))
     }
@@ -172,10 +194,18 @@ async fn main() -> ExitCode {
 async fn run(args: Args) -> Result<(), StackError> {
     let template = Template::load(&args.template)?;
 
+    let multi_region = args.regions > 1;
     // Bind first: the public base URL needs the real port, and a taken port should fail fast.
+    // Local regions bind theirs (PORT, PORT+1, ...) in local_stack::regions.
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port));
-    let listener = TcpListener::bind(addr).await.map_err(|source| StackError::Listen { addr, source })?;
-    let base_url = format!("http://{}", listener.local_addr().map_err(|source| StackError::Listen { addr, source })?);
+    let (listener, base_url) = if multi_region {
+        (None, format!("http://{addr}"))
+    } else {
+        let listener = TcpListener::bind(addr).await.map_err(|source| StackError::Listen { addr, source })?;
+        let base_url =
+            format!("http://{}", listener.local_addr().map_err(|source| StackError::Listen { addr, source })?);
+        (Some(listener), base_url)
+    };
 
     let (dynamodb, dynamodb_endpoint) = match args.dynamodb_endpoint {
         Some(endpoint) => (None, endpoint),
@@ -186,8 +216,15 @@ async fn run(args: Args) -> Result<(), StackError> {
             (Some(dynamodb), endpoint)
         }
     };
-    match template.table().create(&dynamodb_local::client(&dynamodb_endpoint), TABLE_NAME).await {
-        Ok(()) => tracing::info!(table = TABLE_NAME, "created the table from the template"),
+    let operator = dynamodb_local::client(&dynamodb_endpoint);
+    // An MRSC table has no TTL: the regions' table is created without it.
+    let created = if multi_region {
+        local_stack::regions::create_table(&template, &operator, TABLE_NAME).await
+    } else {
+        template.table().create(&operator, TABLE_NAME).await
+    };
+    match created {
+        Ok(()) => tracing::info!(table = TABLE_NAME, ttl = !multi_region, "created the table from the template"),
         Err(TableError::AlreadyExists(_)) => {
             tracing::warn!(table = TABLE_NAME, "the table exists already; reusing it")
         }
@@ -221,6 +258,8 @@ async fn run(args: Args) -> Result<(), StackError> {
     app.store = shared::store::UserStore::new(client, app.store.table().to_owned())
         .with_user_id_block(app.config.user_id_block);
 
+    // With --regions this app is the operator's, straight on the table (not through a region):
+    // it seeds the demo world, as the admin tool would.
     let api_key = match demo::seed(&app, &emulator, APP_ID, TOKEN_TTL_SECS).await {
         Ok(()) => Some(DEMO_API_KEY.to_owned()),
         Err(e) => {
@@ -241,6 +280,44 @@ async fn run(args: Args) -> Result<(), StackError> {
     let person = emulator.create_facebook_user("Another Demo User", None);
     let other_app_token = emulator.issue_facebook_token(&person, OTHER_APP_ID, TOKEN_TTL_SECS);
 
+    let routes = template.routes().iter().map(|r| r.route_key()).collect();
+    let Some(listener) = listener else {
+        // The regions over the MRSC proxy, each with its own functions and the playground.
+        let spec = RegionsSpec {
+            template: &template,
+            count: args.regions,
+            upstream: proxy.endpoint(),
+            settings: MrscSettings::default(),
+            first_port: args.port,
+        };
+        let region_vars = |_: &str, base: &str, dynamodb: &str| {
+            let mut vars = vars.clone();
+            vars.insert("PUBLIC_BASE_URL".into(), base.to_owned());
+            vars.insert("AWS_ENDPOINT_URL_DYNAMODB".into(), dynamodb.to_owned());
+            vars
+        };
+        let regions = LocalRegions::start(spec, region_vars, Vec::new, |_| {
+            Some(local_stack::playground::router(playground.clone()))
+        })
+        .await?;
+        let listed: Vec<(String, String, String)> =
+            regions.regions.iter().map(|r| (r.name.clone(), r.base.clone(), regions.proxy.endpoint(&r.name))).collect();
+        print_ready(&Ready {
+            base_url: &base_url,
+            dynamodb_endpoint: &dynamodb_endpoint,
+            graph_url: &graph_url,
+            api_key: api_key.as_deref(),
+            token: &token,
+            other_app_token: &other_app_token,
+            routes,
+            regions: listed,
+        });
+        shutdown_signal().await;
+        tracing::info!("stopping");
+        drop(regions);
+        stop_dynamodb(dynamodb).await;
+        return Ok(());
+    };
     // The playground (local only, never in the template) on the gateway's origin: its calls to
     // both APIs are same-origin.
     let router = gateway::for_template(&template, Arc::new(app))?.merge(local_stack::playground::router(playground));
@@ -251,17 +328,23 @@ async fn run(args: Args) -> Result<(), StackError> {
         api_key: api_key.as_deref(),
         token: &token,
         other_app_token: &other_app_token,
-        routes: template.routes().iter().map(|r| r.route_key()).collect(),
+        routes,
+        regions: Vec::new(),
     });
 
     let served = gateway::serve(listener, router, shutdown_signal()).await;
     tracing::info!("stopping");
+    stop_dynamodb(dynamodb).await;
+    served.map_err(StackError::Serve)
+}
+
+/// Stops the DynamoDB Local the stack started (none when it reused one).
+async fn stop_dynamodb(dynamodb: Option<DynamoDbLocal>) {
     if let Some(dynamodb) = dynamodb {
         if let Err(e) = dynamodb.stop().await {
             tracing::warn!(error = %e, "could not stop DynamoDB Local");
         }
     }
-    served.map_err(StackError::Serve)
 }
 
 /// Writes `sam local`'s env-vars file for this stack at `path` and serves its secrets from an
@@ -292,11 +375,13 @@ struct Ready<'a> {
     token: &'a str,
     other_app_token: &'a str,
     routes: Vec<String>,
+    /// `--regions`: each region's name, gateway URL and DynamoDB endpoint (the MRSC proxy's).
+    regions: Vec<(String, String, String)>,
 }
 
 /// Prints where everything runs and a ready `curl` per API (stdout; logs are on stderr).
 fn print_ready(ready: &Ready<'_>) {
-    let Ready { base_url, dynamodb_endpoint, graph_url, api_key, token, other_app_token, routes } = ready;
+    let Ready { base_url, dynamodb_endpoint, graph_url, api_key, token, other_app_token, routes, regions } = ready;
     let (key_header, admin_header) = match api_key {
         Some(key) => (format!("\"X-API-KEY: {key}\""), format!("\"X-API-KEY: {DEMO_ADMIN_API_KEY}\"")),
         None => ("\"X-API-KEY: $KEY\"".to_owned(), "\"X-API-KEY: $ADMIN_KEY\"".to_owned()),
@@ -315,6 +400,18 @@ fn print_ready(ready: &Ready<'_>) {
         if api_key.is_some() { DEMO_ADMIN_API_KEY } else { "(none)" },
         playground = local_stack::playground::PATH,
     );
+    if !regions.is_empty() {
+        println!(
+            "  {} regions over one table without TTL behind the MRSC proxy (no transactions, every write\n  \
+             and strongly consistent read {} ms more, conflicts between regions); the curls below use the first:",
+            regions.len(),
+            MrscSettings::default().write_delay.as_millis()
+        );
+        for (name, base, dynamodb) in regions {
+            println!("    {name:<10} {base}  (its functions' DynamoDB endpoint {dynamodb})");
+        }
+        println!();
+    }
     if api_key.is_none() {
         println!("  (no API key for instance `{DEMO_INSTANCE}` was created; set KEY to one before the Syncano call)\n");
     }
@@ -397,5 +494,11 @@ mod tests {
         assert_eq!((defaults.sam_env_vars, defaults.container_host.as_str()), (None, "host.docker.internal"));
         let args = parse(&["--sam-env-vars", "env.json", "--container-host=127.0.0.1"]).expect("ok").expect("args");
         assert_eq!((args.sam_env_vars, args.container_host.as_str()), (Some(PathBuf::from("env.json")), "127.0.0.1"));
+
+        assert_eq!(defaults.regions, 1);
+        assert_eq!(parse(&["--regions", "3"]).expect("ok").expect("args").regions, 3);
+        assert_eq!(parse(&["--regions", "4"]).expect_err("too many"), "--regions: `4` is not 1 to 3");
+        assert_eq!(parse(&["--regions=0"]).expect_err("none"), "--regions: `0` is not 1 to 3");
+        assert!(parse(&["--regions", "2", "--sam-env-vars", "e.json"]).is_err());
     }
 }

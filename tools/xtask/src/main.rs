@@ -11,6 +11,7 @@ mod builds;
 mod cases;
 mod operating;
 mod peer;
+mod per_operation;
 mod prices;
 mod report;
 mod scale;

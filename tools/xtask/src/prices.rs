@@ -7,6 +7,13 @@ pub const LAMBDA_REQUEST: f64 = 0.20 / 1e6;
 pub const LAMBDA_ARM_GB_SECOND: f64 = 0.000_013_333_4;
 /// DynamoDB on-demand: per write request unit.
 pub const DYNAMODB_WRITE_UNIT: f64 = 0.625 / 1e6;
+/// DynamoDB global tables, on-demand: per replicated write request unit, billed in EVERY region
+/// that holds a replica (an MRSC table of three replicas: three per write). AWS's "Understanding
+/// Amazon DynamoDB billing for global tables" (developer guide, global-tables-billing.html):
+/// "one rWRU per replica table is charged for each write up to 1KB" and "Replicated write units
+/// (rWCUs and rWRUs) are priced the same as single-Region write units (WCUs and WRUs)".
+/// Cross-Region data transfer is billed on top (per GB replicated; not counted here).
+pub const DYNAMODB_REPLICATED_WRITE_UNIT: f64 = DYNAMODB_WRITE_UNIT;
 /// DynamoDB on-demand: per read request unit.
 pub const DYNAMODB_READ_UNIT: f64 = 0.125 / 1e6;
 /// API Gateway HTTP API: per request (first 300 million of the month).

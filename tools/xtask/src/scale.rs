@@ -6,6 +6,12 @@
 //! requests, the requests and capacity on the hottest partition keys and per kind of key, and the
 //! per-instance ceiling they imply under DynamoDB's per-partition limits. A program that prints
 //! figures: it asserts nothing.
+//!
+//! `--table-mode mrsc` (issue 33) serves the same workload from three regions over a table
+//! without TTL behind the MRSC proxy (`local_stack::regions`, as `local-stack --regions 3`): the
+//! environments spread over the regions round-robin, each with its region's DynamoDB endpoint
+//! and `AWS_REGION`. Before the workload it prints, for both table modes, what each operation
+//! asks of DynamoDB and what it costs with replicated writes ([`crate::per_operation`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr};
@@ -20,7 +26,11 @@ use serde_json::Value;
 use shared::App;
 use tokio::sync::Semaphore;
 
+use local_stack::mrsc_proxy::{MrscProxy, MrscSettings};
+use local_stack::regions::REGION_NAMES;
+
 use crate::operating::{access_log_bytes, logs_per_million, platform_line_bytes, LogMeter, Monitoring};
+use crate::per_operation::{self, Mode};
 use crate::prices;
 use crate::stack::Stack;
 
@@ -30,10 +40,13 @@ const PARTITION_WRITES: f64 = 1_000.0;
 /// Issue 30's budget: the hottest key takes at most this many requests per 100 app requests.
 const BUDGET_PER_100: f64 = 2.0;
 const TABLE: &str = "scale-sim";
+/// The MRSC table of `--table-mode mrsc`, in the same DynamoDB Local (without TTL).
+const TABLE_MRSC: &str = "scale-sim-mrsc";
 
 pub const USAGE: &str = "\
 usage: cargo xtask scale [--environments E] [--requests N] [--people P] [--clients C]
                          [--first-logins F] [--rejected R] [--concurrency K] [--seed S]
+                         [--table-mode single|mrsc] [--probe-rounds P]
 
   --environments E  execution environments, each its own App (default 50)
   --requests N      measured application requests (default 10000)
@@ -42,7 +55,20 @@ usage: cargo xtask scale [--environments E] [--requests N] [--people P] [--clien
   --first-logins F  share of first logins in the mix (default 0.10)
   --rejected R      share of logins with a rejected token (default 0.02)
   --concurrency K   requests in flight (default 16)
-  --seed S          the workload's seed (default 1)";
+  --seed S          the workload's seed (default 1)
+  --table-mode M    single: one region on a single-region table (default); mrsc: three regions
+                    (us-east-1, us-east-2, us-west-2) over a multi-Region strongly consistent
+                    table (the MRSC proxy), the environments spread over them; it first prints
+                    each operation's writes, strongly consistent and eventually consistent reads,
+                    latency and cost with replicated writes in both modes
+  --probe-rounds P  with mrsc: rounds of each operation in that per-operation probe (default 10)";
+
+/// `--table-mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableMode {
+    Single,
+    Mrsc,
+}
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -54,6 +80,8 @@ pub struct Options {
     pub(crate) rejected: f64,
     concurrency: usize,
     seed: u64,
+    table_mode: TableMode,
+    probe_rounds: usize,
 }
 
 impl Options {
@@ -67,6 +95,8 @@ impl Options {
             rejected: 0.02,
             concurrency: 16,
             seed: 1,
+            table_mode: TableMode::Single,
+            probe_rounds: 10,
         };
         let mut it = args.iter();
         while let Some(flag) = it.next() {
@@ -89,6 +119,16 @@ impl Options {
                     o.concurrency = value.parse().map_err(|e: std::num::ParseIntError| bad(e.to_string()))?
                 }
                 "--seed" => o.seed = value.parse().map_err(|e: std::num::ParseIntError| bad(e.to_string()))?,
+                "--table-mode" => {
+                    o.table_mode = match value.as_str() {
+                        "single" => TableMode::Single,
+                        "mrsc" => TableMode::Mrsc,
+                        _ => return Err(format!("--table-mode: single or mrsc, not {value}")),
+                    }
+                }
+                "--probe-rounds" => {
+                    o.probe_rounds = value.parse().map_err(|e: std::num::ParseIntError| bad(e.to_string()))?
+                }
                 _ => return Err(format!("unknown flag {flag}")),
             }
         }
@@ -169,17 +209,64 @@ pub async fn run(o: Options) -> Result<(), String> {
     let stack = Stack::start(&template, TABLE).await?;
     let vars = stack.vars(TABLE);
     let (proxy, emulator) = (&stack.proxy, stack.emulator.clone());
+    let mrsc = match o.table_mode {
+        TableMode::Single => None,
+        TableMode::Mrsc => {
+            eprintln!("== the MRSC table (no TTL) behind the MRSC proxy: {}", REGION_NAMES.join(", "));
+            local_stack::regions::create_table(&template, &stack.dynamodb.client(), TABLE_MRSC)
+                .await
+                .map_err(|e| step("create the MRSC table")(e.to_string()))?;
+            let mrsc = MrscProxy::start(proxy.endpoint(), &REGION_NAMES, MrscSettings::default())
+                .await
+                .map_err(|e| step("MRSC proxy")(e.to_string()))?;
+            // The operator seeds the MRSC table straight (not through a region).
+            let seeder = App::from_vars(&stack.vars(TABLE_MRSC)).await.map_err(|e| step("app")(e.to_string()))?;
+            demo::seed(&seeder, &emulator, FACEBOOK_APP_ID, 24 * 3600)
+                .await
+                .map_err(|e| step("seed the MRSC table")(e.to_string()))?;
+            Some(mrsc)
+        }
+    };
+    // Environment i's configuration: the single table, or region i mod 3 of the MRSC table.
+    let env_vars = |i: usize| match &mrsc {
+        None => vars.clone(),
+        Some(mrsc) => {
+            let region = REGION_NAMES[i % REGION_NAMES.len()];
+            let mut vars = stack.vars(TABLE_MRSC);
+            vars.insert("AWS_ENDPOINT_URL_DYNAMODB".into(), mrsc.endpoint(region));
+            vars.insert("AWS_REGION".into(), region.into());
+            vars
+        }
+    };
     let mut bases = Vec::new();
     for i in 0..o.environments {
-        let app = Arc::new(App::from_vars(&vars).await.map_err(|e| step("app")(e.to_string()))?);
-        if i == 0 {
+        let app = Arc::new(App::from_vars(&env_vars(i)).await.map_err(|e| step("app")(e.to_string()))?);
+        if i == 0 && mrsc.is_none() {
             demo::seed(&app, &emulator, FACEBOOK_APP_ID, 24 * 3600).await.map_err(|e| step("seed")(e.to_string()))?;
         }
-        let gateway = local_stack::gateway::for_template_with(&template, app, local_stack::gateway::probe_routes())
-            .map_err(|e| step("gateway")(e.to_string()))?;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| step("bind")(e.to_string()))?;
-        bases.push(format!("http://{}", listener.local_addr().map_err(|e| step("addr")(e.to_string()))?));
-        tokio::spawn(local_stack::gateway::serve(listener, gateway, std::future::pending()));
+        bases.push(serve_environment(&template, app).await?);
+    }
+    if let Some(mrsc) = &mrsc {
+        // The single-region table, seeded, with one environment per region for the probe.
+        let seeder = Arc::new(App::from_vars(&vars).await.map_err(|e| step("app")(e.to_string()))?);
+        demo::seed(&seeder, &emulator, FACEBOOK_APP_ID, 24 * 3600).await.map_err(|e| step("seed")(e.to_string()))?;
+        let mut single = vec![serve_environment(&template, seeder).await?];
+        for _ in 1..REGION_NAMES.len() {
+            let app = Arc::new(App::from_vars(&vars).await.map_err(|e| step("app")(e.to_string()))?);
+            single.push(serve_environment(&template, app).await?);
+        }
+        let regional: Vec<String> = bases.iter().take(REGION_NAMES.len()).cloned().collect();
+        let modes = [
+            Mode { name: "single-region", bases: single, counting: proxy, mrsc: None, replicas: 1.0 },
+            Mode {
+                name: "MRSC",
+                bases: regional,
+                counting: proxy,
+                mrsc: Some(mrsc),
+                replicas: REGION_NAMES.len() as f64,
+            },
+        ];
+        per_operation::run_and_report(&modes, &emulator, o.probe_rounds).await?;
     }
     let mut clients = Vec::new();
     for c in 0..o.clients {
@@ -200,7 +287,12 @@ pub async fn run(o: Options) -> Result<(), String> {
         let (s1, syncano) = world.send(env, client, syncano_login(&token)).await?;
         let (s2, rc) = world.send(env, client, rocketchat_login(&token)).await?;
         if s1 != 200 || s2 != 200 {
-            return Err(format!("warm-up sign-in answered {s1} {syncano} / {s2} {rc}"));
+            let hint = if mrsc.is_some() {
+                " (on the MRSC table: a store that still uses transactions fails here; the per-operation tables above were measured)"
+            } else {
+                ""
+            };
+            return Err(format!("warm-up sign-in answered {s1} {syncano} / {s2} {rc}{hint}"));
         }
         let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
         people.push(Person {
@@ -251,6 +343,9 @@ pub async fn run(o: Options) -> Result<(), String> {
     let elapsed = started.elapsed();
     let calls = proxy.take();
     report(&o, &mix, &statuses, &calls, elapsed.as_secs_f64());
+    if let Some(mrsc) = &mrsc {
+        report_regions(mrsc, o.requests);
+    }
 
     eprintln!("== log bytes: {LOG_SAMPLES} requests of each kind, one at a time");
     let mut logs = Vec::new();
@@ -279,6 +374,34 @@ pub async fn run(o: Options) -> Result<(), String> {
     }
     report_logs(&logs, &monitoring);
     Ok(())
+}
+
+/// One environment's gateway on a free loopback port: its base URL.
+async fn serve_environment(template: &Template, app: Arc<App>) -> Result<String, String> {
+    let gateway = local_stack::gateway::for_template_with(template, app, local_stack::gateway::probe_routes())
+        .map_err(|e| format!("gateway: {e}"))?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| format!("bind: {e}"))?;
+    let base = format!("http://{}", listener.local_addr().map_err(|e| format!("addr: {e}"))?);
+    tokio::spawn(local_stack::gateway::serve(listener, gateway, std::future::pending()));
+    Ok(base)
+}
+
+/// With `--table-mode mrsc`: what each region asked of the MRSC table during the whole run.
+fn report_regions(mrsc: &MrscProxy, requests: usize) {
+    let per_k = |x: u64| x as f64 * 1_000.0 / requests.max(1) as f64;
+    println!(
+        "\nPer region, the whole run (warm-up and log samples included), per 1,000 measured application requests:\n"
+    );
+    println!("| region | writes (cross-region round trips) | strongly consistent reads (cross-region round trips) | write conflicts | refused |\n|---|---:|---:|---:|---:|");
+    for (name, c) in mrsc.all_counts() {
+        println!(
+            "| {name} | {:.1} | {:.1} | {:.1} | {:.1} |",
+            per_k(c.writes),
+            per_k(c.consistent_reads),
+            per_k(c.conflicts),
+            per_k(c.refused)
+        );
+    }
 }
 
 /// Requests of each kind whose log bytes are measured.
@@ -436,5 +559,19 @@ fn report(
                 "No instance-wide write (`INST`, `USERIDS`) in the {first_logins:.0} measured first logins: each environment's block of user ids was reserved before."
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_mode_is_single_unless_asked() {
+        let parse = |args: &[&str]| Options::parse(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>());
+        assert_eq!(parse(&[]).expect("defaults").table_mode, TableMode::Single);
+        let o = parse(&["--table-mode", "mrsc", "--probe-rounds", "3"]).expect("mrsc");
+        assert_eq!((o.table_mode, o.probe_rounds), (TableMode::Mrsc, 3));
+        assert!(parse(&["--table-mode", "mrec"]).is_err());
     }
 }
