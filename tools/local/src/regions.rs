@@ -54,8 +54,10 @@ impl Region {
     /// are (their answer a 502 nobody receives), connections dropped, the port closed. Its
     /// DynamoDB endpoint is cut by [`LocalRegions::kill`].
     pub fn kill(&self) {
-        let _ = self.kill.send(true);
+        // Connections first: a handler stopped by the signal answers 502, which must reach no
+        // client (a killed region answers nothing; seen under load before this order).
         self.server.kill();
+        let _ = self.kill.send(true);
     }
 }
 
