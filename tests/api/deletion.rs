@@ -673,7 +673,7 @@ async fn a_link_stopped_after_its_identity_is_finished_by_the_sweeper_and_delete
     let item = t.scan().await.into_iter().find(|i| i.get("pk").and_then(|v| v.as_s().ok()) == Some(&pk));
     let item = item.expect("the identity stays, linked");
     assert!(!item.contains_key("pending") && !item.contains_key("sweep_pk"), "finished: {item:?}");
-    assert_eq!(t.app.finish_pending(&pk, "IDENT").await.expect("sweep"), Finished::Unknown, "nothing of ours");
+    assert_eq!(t.app.finish_pending(&pk, "IDENT").await.expect("sweep"), Finished::NotPending, "finished already");
     let (status, b) = t.syncano_at("google-oauth2", gmail_token(&t, "stop-link-2", email)).await;
     assert_eq!((status, &b["id"]), (200, &a["id"]), "{b}");
 
