@@ -84,17 +84,6 @@ fn email_key(email: &str) -> Option<String> {
     (email.is_ascii() && email.contains('@')).then(|| email.to_ascii_lowercase())
 }
 
-/// Whether an SDK error is a failed condition (the item is not as the write required).
-pub(super) fn is_condition_failed<E>(
-    err: &aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
-) -> bool
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
-{
-    use aws_sdk_dynamodb::error::ProvideErrorMetadata;
-    err.code() == Some("ConditionalCheckFailedException")
-}
-
 impl UserStore {
     /// A `PutItem` applied only where `condition` holds: `false` if it did not (nothing written).
     pub(super) async fn put_where(
@@ -116,7 +105,7 @@ impl UserStore {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(e) if is_condition_failed(&e) => Ok(false),
+            Err(e) if super::error::is_condition_failed(&e) => Ok(false),
             Err(e) => Err(classify("PutItem", e)),
         }
     }
@@ -141,7 +130,7 @@ impl UserStore {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(e) if is_condition_failed(&e) => Ok(false),
+            Err(e) if super::error::is_condition_failed(&e) => Ok(false),
             Err(e) => Err(classify("DeleteItem", e)),
         }
     }
@@ -307,7 +296,7 @@ impl UserStore {
             .await;
         match result {
             Ok(_) => Ok(Some(Vec::new())),
-            Err(e) if is_condition_failed(&e) => Ok(None),
+            Err(e) if super::error::is_condition_failed(&e) => Ok(None),
             Err(e) => Err(classify("UpdateItem", e)),
         }
     }

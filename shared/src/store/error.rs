@@ -67,6 +67,17 @@ const THROTTLING_CODES: [&str; 3] =
 /// A write that another region of a multi-Region strongly consistent table was writing too.
 const REPLICATED_WRITE_CONFLICT: &str = "ReplicatedWriteConflictException";
 
+/// Whether an SDK error is a failed condition (the item is not as the write required).
+pub(super) fn is_condition_failed<E>(
+    err: &aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+    err.code() == Some("ConditionalCheckFailedException")
+}
+
 pub(super) fn build_err(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
     StoreError::Dynamo(format!("request build: {e}"))
 }

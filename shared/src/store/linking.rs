@@ -21,8 +21,8 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::deletion::is_tombstone;
 use super::error::classify;
+use super::items::is_tombstone;
 use super::items::{get_n, get_opt_s, n, s, user_attributes, user_from_item, Item};
 use super::{keys, sweep, StoreError, UserStore};
 use crate::domain::identity::VerifiedIdentity;
@@ -137,9 +137,7 @@ impl UserStore {
                     return Ok(Unlinked::Removed);
                 }
                 // An identity was linked or removed meanwhile, or a deletion began: read again.
-                Err(e) if super::deletion::is_condition_failed(&e) => {
-                    tokio::time::sleep(Duration::from_millis(20)).await
-                }
+                Err(e) if super::error::is_condition_failed(&e) => tokio::time::sleep(Duration::from_millis(20)).await,
                 Err(e) => return Err(classify("UpdateItem", e)),
             }
         }
@@ -259,7 +257,7 @@ impl UserStore {
             .await;
         match add {
             Ok(_) => {}
-            Err(e) if super::deletion::is_condition_failed(&e) => {
+            Err(e) if super::error::is_condition_failed(&e) => {
                 let user = self.get_user(instance, user_id).await?;
                 // Not linked: the identity goes again (only the one this link made).
                 let identity = keys::identity(instance, provider, subject);

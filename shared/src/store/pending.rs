@@ -14,16 +14,7 @@ use super::linking::UNLINKING;
 use super::{keys, StoreError, UserStore};
 use crate::domain::instance::InstanceName;
 
-/// What [`UserStore::finish_pending`] did with an item.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Finished {
-    /// The change it began is finished now.
-    Done,
-    /// Nothing to finish (gone, or finished by someone else meanwhile).
-    NotPending,
-    /// Not a kind this store finishes (or one only the use-case can: a deletion).
-    Unknown,
-}
+pub use super::sweep::Finished;
 
 /// `USER#{instance}#{user id}` → its instance and user id.
 pub(crate) fn user_of_pk(pk: &str) -> Option<(InstanceName, u64)> {

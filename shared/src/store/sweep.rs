@@ -29,9 +29,19 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::error::classify;
 use super::items::{n, s, Item};
-use super::pending::Finished;
 use super::{keys, StoreError, UserStore};
 use crate::domain::tokens;
+
+/// What finishing a pending change did (`UserStore::finish_pending`, `App::finish_pending`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finished {
+    /// The change it began is finished now.
+    Done,
+    /// Nothing to finish (gone, or finished by someone else meanwhile).
+    NotPending,
+    /// Not a kind this store finishes (or one only the use-case can: a deletion).
+    Unknown,
+}
 
 /// The global secondary index's name (`template.yaml`).
 pub const SWEEP_INDEX: &str = "sweep";

@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::error::classify;
 use super::items::{get_n, is_tombstone, n, s, user_from_item, Item};
-use super::pending::Finished;
+use super::sweep::Finished;
 use super::{keys, sweep, StoreError, UserStore};
 
 /// The `pk` of the old key's lookup, on a key reset's new lookup while it is pending.

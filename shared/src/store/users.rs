@@ -18,7 +18,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use super::deletion::is_tombstone;
 use super::error::classify;
 use super::items::{get_n, get_opt_s, n, s, user_attributes, user_from_item, Item, USERNAME_HOLD_SECS};
-use super::pending::Finished;
+use super::sweep::Finished;
 use super::user_ids::{BlockError, IdBlock};
 use super::user_keys::user_key_of;
 use super::{keys, sweep, StoreError, UserStore};
