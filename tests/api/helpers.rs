@@ -337,33 +337,12 @@ impl TestApp {
     }
 
     pub async fn scan(&self) -> Vec<Item> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .dynamo
-                .scan()
-                .table_name(&self.table)
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .expect("scan");
-            items.extend(out.items.unwrap_or_default());
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return items;
-            }
-        }
+        scan_table(&self.dynamo, &self.table).await
     }
 
     /// How many items have a `pk` starting with `prefix`.
     pub async fn count(&self, prefix: &str) -> usize {
-        self.scan()
-            .await
-            .iter()
-            .filter(|i| matches!(i.get("pk"), Some(AttributeValue::S(pk)) if pk.starts_with(prefix)))
-            .count()
+        count_prefix(&self.scan().await, prefix)
     }
 
     /// Users, identities, usernames and sessions: the login writes.
@@ -415,4 +394,30 @@ pub async fn json(resp: reqwest::Response) -> (u16, serde_json::Value) {
     let body = resp.text().await.expect("body");
     let value = serde_json::from_str(&body).unwrap_or_else(|_| panic!("not JSON ({status}): {body}"));
     (status, value)
+}
+
+/// The whole table `table`, read strongly consistent by the operator's client.
+pub async fn scan_table(dynamo: &aws_sdk_dynamodb::Client, table: &str) -> Vec<Item> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let out = dynamo
+            .scan()
+            .table_name(table)
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .expect("scan");
+        items.extend(out.items.unwrap_or_default());
+        start = out.last_evaluated_key;
+        if start.is_none() {
+            return items;
+        }
+    }
+}
+
+/// How many of `items` have a `pk` starting with `prefix`.
+pub fn count_prefix(items: &[Item], prefix: &str) -> usize {
+    items.iter().filter(|i| matches!(i.get("pk"), Some(AttributeValue::S(pk)) if pk.starts_with(prefix))).count()
 }

@@ -10,7 +10,6 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use emulator::Emulator;
 use local_stack::counting_proxy::CountingProxy;
 use local_stack::demo::Apps;
@@ -23,7 +22,7 @@ use shared::App;
 
 use crate::helpers::{self, Item, APP_ID, EVENT_API_KEY, INSTANCE, PROVIDER_TIMEOUT_MS};
 
-pub use local_stack::regions::{Region, REGION_NAMES};
+pub use local_stack::regions::Region;
 
 pub struct Regions {
     pub regions: Vec<Region>,
@@ -175,32 +174,11 @@ impl Regions {
 
     /// The whole table, read strongly consistent by the operator (straight, not through a region).
     pub async fn scan(&self) -> Vec<Item> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .dynamo
-                .scan()
-                .table_name(&self.table)
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .expect("scan");
-            items.extend(out.items.unwrap_or_default());
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return items;
-            }
-        }
+        helpers::scan_table(&self.dynamo, &self.table).await
     }
 
     /// How many items have a `pk` starting with `prefix`.
     pub async fn count(&self, prefix: &str) -> usize {
-        self.scan()
-            .await
-            .iter()
-            .filter(|i| matches!(i.get("pk"), Some(AttributeValue::S(pk)) if pk.starts_with(prefix)))
-            .count()
+        helpers::count_prefix(&self.scan().await, prefix)
     }
 }

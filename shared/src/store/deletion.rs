@@ -33,7 +33,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::error::classify;
-use super::items::{get_n, get_opt_s, n, s, user_from_item, Item, USERNAME_HOLD_SECS};
+use super::items::{get_n, get_opt_s, n, s, user_from_item, USERNAME_HOLD_SECS};
 use super::revocations::{PendingRevocation, RevocationPlan};
 use super::user_keys::user_key_of;
 use super::{keys, sweep, StoreError, UserStore};
@@ -85,56 +85,6 @@ fn email_key(email: &str) -> Option<String> {
 }
 
 impl UserStore {
-    /// A `PutItem` applied only where `condition` holds: `false` if it did not (nothing written).
-    pub(super) async fn put_where(
-        &self,
-        item: Item,
-        condition: &str,
-        values: &[(&str, AttributeValue)],
-    ) -> Result<bool, StoreError> {
-        let values: HashMap<String, AttributeValue> =
-            values.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression(condition)
-            .set_expression_attribute_values((!values.is_empty()).then_some(values))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if super::error::is_condition_failed(&e) => Ok(false),
-            Err(e) => Err(classify("PutItem", e)),
-        }
-    }
-
-    /// A `DeleteItem` applied only where `condition` holds (none: always): `false` if it did not.
-    pub(super) async fn delete_where(
-        &self,
-        key: Item,
-        condition: Option<&str>,
-        values: &[(&str, AttributeValue)],
-    ) -> Result<bool, StoreError> {
-        let values: HashMap<String, AttributeValue> =
-            values.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key))
-            .set_condition_expression(condition.map(str::to_owned))
-            .set_expression_attribute_values((!values.is_empty()).then_some(values))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if super::error::is_condition_failed(&e) => Ok(false),
-            Err(e) => Err(classify("DeleteItem", e)),
-        }
-    }
-
     /// Steps 1 to 3 of a deletion: the tombstone, then the pending revocations `plan` asks for
     /// and every lookup of the user gone with the audit item written. The tombstone's
     /// `expires_at` is `expires_at`, the audit item's `audit_expires_at` (epoch seconds).
@@ -456,7 +406,7 @@ mod tests {
 
     #[test]
     fn only_items_with_deleted_at_are_tombstones() {
-        let mut item = Item::new();
+        let mut item = super::super::items::Item::new();
         assert!(!is_tombstone(&item));
         item.insert("deleted_at".into(), n(1));
         assert!(is_tombstone(&item));

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 
-use super::error::{build_err, classify};
+use super::error::{build_err, classify, is_condition_failed};
 use super::{StoreError, UserStore};
 use crate::domain::instance::InstanceName;
 use crate::domain::records::{ApiKeyPermissions, SignUpPolicy, UserRecord};
@@ -173,6 +173,54 @@ impl UserStore {
             .condition_expression("attribute_not_exists(pk)")
     }
 
+    /// A `PutItem` applied only where `condition` holds: `false` if it did not (nothing written).
+    pub(super) async fn put_where(
+        &self,
+        item: Item,
+        condition: &str,
+        values: &[(&str, AttributeValue)],
+    ) -> Result<bool, StoreError> {
+        let values = placeholders(values);
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .set_expression_attribute_values((!values.is_empty()).then_some(values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failed(&e) => Ok(false),
+            Err(e) => Err(classify("PutItem", e)),
+        }
+    }
+
+    /// A `DeleteItem` applied only where `condition` holds (none: always): `false` if it did not.
+    pub(super) async fn delete_where(
+        &self,
+        key: Item,
+        condition: Option<&str>,
+        values: &[(&str, AttributeValue)],
+    ) -> Result<bool, StoreError> {
+        let values = placeholders(values);
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .set_condition_expression(condition.map(str::to_owned))
+            .set_expression_attribute_values((!values.is_empty()).then_some(values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failed(&e) => Ok(false),
+            Err(e) => Err(classify("DeleteItem", e)),
+        }
+    }
+
     /// `UpdateItem` of `key` with `update`, applied only where `condition` holds (`values` names
     /// both's placeholders): `true` if it was applied, `false` if the condition failed.
     pub(super) async fn update_if(
@@ -182,8 +230,7 @@ impl UserStore {
         condition: &str,
         values: &[(&str, AttributeValue)],
     ) -> Result<bool, StoreError> {
-        let values: HashMap<String, AttributeValue> =
-            values.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+        let values = placeholders(values);
         let result = self
             .client
             .update_item()
@@ -196,7 +243,7 @@ impl UserStore {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) if is_condition_failed(&e) => Ok(false),
             Err(e) => Err(classify("UpdateItem", e)),
         }
     }
@@ -216,8 +263,7 @@ impl UserStore {
         values: &[(&str, AttributeValue)],
         limit: usize,
     ) -> Result<Vec<Item>, StoreError> {
-        let values: HashMap<String, AttributeValue> =
-            values.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+        let values = placeholders(values);
         let mut items = Vec::new();
         let mut start = None;
         loop {
@@ -246,6 +292,11 @@ impl UserStore {
 /// Is this user item the tombstone of a deletion in progress?
 pub(super) fn is_tombstone(item: &Item) -> bool {
     item.contains_key("deleted_at")
+}
+
+/// Expression attribute values as a request takes them (`None` for none).
+fn placeholders(values: &[(&str, AttributeValue)]) -> HashMap<String, AttributeValue> {
+    values.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()
 }
 
 #[cfg(test)]
