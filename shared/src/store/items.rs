@@ -10,6 +10,8 @@ use super::error::{build_err, classify, is_condition_failed};
 use super::{StoreError, UserStore};
 use crate::domain::instance::InstanceName;
 use crate::domain::records::{ApiKeyPermissions, SignUpPolicy, UserRecord};
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::SdkError;
 
 pub(super) type Item = HashMap<String, AttributeValue>;
 
@@ -190,11 +192,7 @@ impl UserStore {
             .set_expression_attribute_values((!values.is_empty()).then_some(values))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failed(&e) => Ok(false),
-            Err(e) => Err(classify("PutItem", e)),
-        }
+        applied("PutItem", result)
     }
 
     /// A `DeleteItem` applied only where `condition` holds (none: always): `false` if it did not.
@@ -214,11 +212,7 @@ impl UserStore {
             .set_expression_attribute_values((!values.is_empty()).then_some(values))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failed(&e) => Ok(false),
-            Err(e) => Err(classify("DeleteItem", e)),
-        }
+        applied("DeleteItem", result)
     }
 
     /// `UpdateItem` of `key` with `update`, applied only where `condition` holds (`values` names
@@ -241,11 +235,7 @@ impl UserStore {
             .set_expression_attribute_values((!values.is_empty()).then_some(values))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failed(&e) => Ok(false),
-            Err(e) => Err(classify("UpdateItem", e)),
-        }
+        applied("UpdateItem", result)
     }
 
     /// Every item of partition `pk` whose sort key starts with `sk_prefix`.
@@ -292,6 +282,18 @@ impl UserStore {
 /// Is this user item the tombstone of a deletion in progress?
 pub(super) fn is_tombstone(item: &Item) -> bool {
     item.contains_key("deleted_at")
+}
+
+/// Whether a conditional write was applied: `false` when its condition failed (nothing written).
+fn applied<T, E>(op: &'static str, result: Result<T, SdkError<E, HttpResponse>>) -> Result<bool, StoreError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if is_condition_failed(&e) => Ok(false),
+        Err(e) => Err(classify(op, e)),
+    }
 }
 
 /// Expression attribute values as a request takes them (`None` for none).
