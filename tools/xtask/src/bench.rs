@@ -9,13 +9,15 @@ use std::sync::Arc;
 use local_stack::counting_proxy::DynamoCall;
 use local_stack::demo::{self, FACEBOOK_APP_ID};
 use local_stack::dynamodb_local::repo_root;
+use local_stack::mrsc_proxy::{MrscProxy, MrscSettings, RegionCounts};
+use local_stack::regions::REGION_NAMES;
 use local_stack::tls_front::{TestCa, TlsFront};
 use local_stack::Template;
 use serde_json::Value;
 use shared::App;
 
 use crate::builds;
-use crate::cases::{Event, Events, RunEvents};
+use crate::cases::{Case, Event, Events, RunEvents};
 use crate::peer;
 use crate::report::{report, splice};
 use crate::stack::Stack;
@@ -24,6 +26,10 @@ use crate::stack::Stack;
 pub const FLOOR: &str = "floor";
 /// The table the benchmark creates in its DynamoDB Local.
 const TABLE: &str = "social-login-bench";
+/// The table of the MRSC settings: the template's, without TTL, reached through the MRSC proxy.
+const TABLE_MRSC: &str = "social-login-bench-mrsc";
+/// The region the measured functions run in, of the MRSC proxy's three.
+const MRSC_REGION: &str = REGION_NAMES[0];
 
 /// The functions as the template ships them (package = binary name), in template order.
 fn functions(template: &Template) -> Vec<String> {
@@ -99,18 +105,39 @@ pub const PEER: &str = "peer-node";
 /// The memory size whose CPU share the throttled settings run at (`lambda_bench.py --memory`).
 pub const THROTTLED_MB: u32 = 128;
 
-/// How a case is run: at full CPU or at the CPU share of a memory size, and through plain HTTP or
-/// through the TLS fronts.
+/// How a case is run: at full CPU or at the CPU share of a memory size, through plain HTTP or
+/// through the TLS fronts, on a single-region table or an MRSC one.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Setting {
     pub memory: Option<u32>,
     pub tls: bool,
+    pub table: TableMode,
+}
+
+/// The table the functions use (`template.yaml`'s `TableMode`).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TableMode {
+    /// The stack's own table, in the functions' region.
+    #[default]
+    Single,
+    /// A global table with multi-Region strong consistency: its replica in the functions' region,
+    /// behind the MRSC proxy (every write and strongly consistent read one cross-region round trip).
+    Mrsc,
 }
 
 impl Setting {
     pub fn label(&self) -> String {
         let cpu = self.memory.map_or("full CPU".to_string(), |mb| format!("{mb} MB CPU share"));
-        format!("{cpu}, {}", if self.tls { "TLS" } else { "plain HTTP" })
+        let table = match self.table {
+            TableMode::Single => "",
+            TableMode::Mrsc => ", MRSC table",
+        };
+        format!("{cpu}, {}{table}", if self.tls { "TLS" } else { "plain HTTP" })
+    }
+
+    /// The same setting on the single-region table.
+    pub fn single(self) -> Setting {
+        Setting { table: TableMode::Single, ..self }
     }
 }
 
@@ -124,6 +151,8 @@ pub struct Options {
     tls: bool,
     throttled: bool,
     peer: bool,
+    /// The MRSC settings too (after the single-region ones).
+    mrsc: bool,
     /// Extra variables for every measured function (experiments, e.g. `RUST_LOG=debug`).
     env: Vec<(String, String)>,
     /// The functions' binaries are taken from here instead of built (another tree's release
@@ -133,11 +162,29 @@ pub struct Options {
 
 impl Options {
     /// The settings to run, in order: full CPU first (its plain run is the one the round trips
-    /// are counted in), plain before TLS.
+    /// are counted in), plain before TLS, then on the MRSC table the first (full CPU, plain HTTP)
+    /// and what Lambda sees (128 MB CPU share, TLS).
     pub fn settings(&self) -> Vec<Setting> {
         let memories = if self.throttled { vec![None, Some(THROTTLED_MB)] } else { vec![None] };
         let transports = if self.tls { vec![false, true] } else { vec![false] };
-        memories.iter().flat_map(|&memory| transports.iter().map(move |&tls| Setting { memory, tls })).collect()
+        let mut settings: Vec<Setting> = memories
+            .iter()
+            .flat_map(|&memory| transports.iter().map(move |&tls| Setting { memory, tls, table: TableMode::Single }))
+            .collect();
+        if self.mrsc {
+            settings.push(Setting { memory: None, tls: false, table: TableMode::Mrsc });
+            if self.throttled && self.tls {
+                settings.push(Setting { memory: Some(THROTTLED_MB), tls: true, table: TableMode::Mrsc });
+            }
+        }
+        settings
+    }
+
+    /// Whether `function` runs in `setting`: the MRSC settings measure the functions only (the
+    /// floors make no write or strongly consistent read, and the peer stays the single-region
+    /// comparison).
+    fn runs_in(&self, function: &str, setting: Setting) -> bool {
+        setting.table == TableMode::Single || !matches!(function, FLOOR | SDK_FLOOR | PEER)
     }
 
     fn wants(&self, function: &str) -> bool {
@@ -157,6 +204,7 @@ impl Options {
             tls: true,
             throttled: true,
             peer: true,
+            mrsc: true,
             env: Vec::new(),
             binaries: None,
         };
@@ -176,6 +224,7 @@ impl Options {
                 "--no-tls" => o.tls = false,
                 "--no-128" => o.throttled = false,
                 "--no-peer" => o.peer = false,
+                "--no-mrsc" => o.mrsc = false,
                 "--binaries" => o.binaries = Some(PathBuf::from(value("--binaries")?)),
                 "--env" => {
                     let kv = value("--env")?;
@@ -186,7 +235,13 @@ impl Options {
             }
         }
         if o.out.is_some()
-            && (!o.only.is_empty() || !o.tls || !o.throttled || !o.peer || !o.env.is_empty() || o.binaries.is_some())
+            && (!o.only.is_empty()
+                || !o.tls
+                || !o.throttled
+                || !o.peer
+                || !o.mrsc
+                || !o.env.is_empty()
+                || o.binaries.is_some())
         {
             return Err(BenchError::Usage("--out writes docs/bench.md: only with the whole run".into()));
         }
@@ -212,6 +267,9 @@ pub struct Row {
     pub invocations: u64,
     pub dynamo: Vec<DynamoCall>,
     pub provider_requests: u64,
+    /// What the MRSC proxy saw of the runs (MRSC settings only): writes and strongly consistent
+    /// reads, each one cross-region round trip.
+    pub replication: Option<RegionCounts>,
 }
 
 impl Row {
@@ -224,6 +282,12 @@ impl Row {
         let n = self.invocations.max(1) as f64;
         let (r, w) = self.dynamo.iter().map(DynamoCall::request_units).fold((0.0, 0.0), |a, u| (a.0 + u.0, a.1 + u.1));
         (self.dynamo.len() as f64 / n, self.provider_requests as f64 / n, r / n, w / n)
+    }
+
+    /// Per invocation, as the MRSC proxy saw them: writes, strongly consistent reads.
+    pub fn replicated_per_invoke(&self) -> Option<(f64, f64)> {
+        let n = self.invocations.max(1) as f64;
+        self.replication.map(|c| (c.writes as f64 / n, c.consistent_reads as f64 / n))
     }
 }
 
@@ -251,18 +315,30 @@ pub async fn run(o: Options) -> Result<(), BenchError> {
     let app =
         Arc::new(App::from_vars(&vars.clone().into_iter().collect()).await.map_err(|e| step("app")(e.to_string()))?);
     demo::seed(&app, &emulator, FACEBOOK_APP_ID, 24 * 3600).await.map_err(|e| step("seed")(e.to_string()))?;
-    let handlers = local_stack::function_handlers(app.clone());
     let scratch = target.join("bench-events");
-    std::fs::create_dir_all(&scratch).map_err(|e| step("scratch dir")(e.to_string()))?;
-    let events = Events {
-        root: root.clone(),
-        scratch: scratch.clone(),
-        handlers,
-        emulator: &emulator,
-        people: Default::default(),
-        made: Default::default(),
+    let single = Table::prepare(&o, app, &emulator, &root, &scratch, &all).await?;
+
+    // The MRSC settings' table: the template's without TTL (as an MRSC table is), seeded by the
+    // operator straight (not through a region), its cases prepared as the single table's; the
+    // measured functions reach it through the MRSC proxy as region MRSC_REGION.
+    let mrsc = if o.mrsc {
+        local_stack::regions::create_table(&template, &dynamodb.client(), TABLE_MRSC)
+            .await
+            .map_err(|e| step("create the MRSC table")(e.to_string()))?;
+        let proxy = MrscProxy::start(proxy.endpoint(), &REGION_NAMES, MrscSettings::default())
+            .await
+            .map_err(|e| step("MRSC proxy")(e.to_string()))?;
+        let mut straight = vars.clone();
+        straight.insert("TABLE_NAME".into(), TABLE_MRSC.into());
+        let app = Arc::new(
+            App::from_vars(&straight.clone().into_iter().collect()).await.map_err(|e| step("app")(e.to_string()))?,
+        );
+        demo::seed_table(&app, 24 * 3600).await.map_err(|e| step("seed the MRSC table")(e.to_string()))?;
+        let table = Table::prepare(&o, app, &emulator, &root, &scratch.join("mrsc"), &all).await?;
+        Some((proxy, table))
+    } else {
+        None
     };
-    let cases: Vec<_> = events.prepare(&all).await?.into_iter().filter(|c| o.wants(&c.function)).collect();
     proxy.take();
 
     // The TLS fronts (kept alive until the end of the run) and the variables that point the
@@ -277,18 +353,41 @@ pub async fn run(o: Options) -> Result<(), BenchError> {
     let emulator_front =
         TlsFront::start(&ca, &behind_tls).await.map_err(|e| step("TLS front (emulator)")(e.to_string()))?;
     let tls_vars = over_tls(&vars, &graph, &emulator_front.url(), &dynamodb_front.url(), &ca_file);
+    // The MRSC settings' variables: the functions in region MRSC_REGION, their DynamoDB the MRSC
+    // proxy's port of that region (through a TLS front of its own for TLS).
+    let mut mrsc_fronts = Vec::new();
+    let mrsc_vars = match &mrsc {
+        None => None,
+        Some((proxy, _)) => {
+            let endpoint = proxy.endpoint(MRSC_REGION);
+            let mut plain = vars.clone();
+            plain.insert("TABLE_NAME".into(), TABLE_MRSC.into());
+            plain.insert("AWS_REGION".into(), MRSC_REGION.into());
+            plain.insert("AWS_ENDPOINT_URL_DYNAMODB".into(), endpoint.clone());
+            let front =
+                TlsFront::start(&ca, &endpoint).await.map_err(|e| step("TLS front (MRSC proxy)")(e.to_string()))?;
+            let tls = over_tls(&plain, &graph, &emulator_front.url(), &front.url(), &ca_file);
+            mrsc_fronts.push(front);
+            Some((plain, tls))
+        }
+    };
 
     let bench = root.join("../shared/bench/lambda_bench.py");
     let mut rows = Vec::new();
     for setting in o.settings() {
-        for case in &cases {
+        let (table, (plain_vars, tls_vars), replication) = match (setting.table, &mrsc, &mrsc_vars) {
+            (TableMode::Single, _, _) => (&single, (&vars, &tls_vars), None),
+            (TableMode::Mrsc, Some((proxy, table)), Some((plain, tls))) => (table, (plain, tls), Some(proxy)),
+            (TableMode::Mrsc, _, _) => continue,
+        };
+        for case in table.cases.iter().filter(|c| o.runs_in(&c.function, setting)) {
             eprintln!("== {} ({}) [{}]", case.function, case.name, setting.label());
             // A function is configured for the providers its template environment names, with
             // the secrets its SECRET_PARAMETERS lists, as deployed: which providers decides
             // whether init builds the HTTP client and opens a provider's connection
             // (`Providers::certain_call`).
             let deployed = deployed_variables(&template, &case.function)?;
-            let env: Vec<String> = if setting.tls { &tls_vars } else { &vars }
+            let env: Vec<String> = if setting.tls { tls_vars } else { plain_vars }
                 .iter()
                 .filter(|(k, _)| deployed.as_ref().is_none_or(|keep| keep(k)))
                 .chain(measured_env.iter().map(|(k, v)| (k, v)))
@@ -313,9 +412,10 @@ pub async fn run(o: Options) -> Result<(), BenchError> {
             };
             // A first login's warm invokes would be returning ones: it runs cold only.
             let warm = if matches!(case.event, Event::FirstLogin) { 0 } else { o.warm };
-            let files = events.for_runs(case, o.repeat).await?;
+            let files = table.events.for_runs(case, o.repeat).await?;
             proxy.take();
             let asked = emulator.request_count();
+            let replicated = replication.map(|p| p.counts(MRSC_REGION));
             let run = Run { bench: &bench, binary: &binary, env: &env, memory: setting.memory };
             let runs = match files {
                 RunEvents::Same(file) => run.measure(&file, warm, o.repeat)?,
@@ -330,6 +430,15 @@ pub async fn run(o: Options) -> Result<(), BenchError> {
             row.invocations = u64::from(o.repeat) * (1 + u64::from(warm));
             row.dynamo = proxy.take();
             row.provider_requests = emulator.request_count() - asked;
+            row.replication = replication.zip(replicated).map(|(p, before)| {
+                let after = p.counts(MRSC_REGION);
+                RegionCounts {
+                    writes: after.writes - before.writes,
+                    consistent_reads: after.consistent_reads - before.consistent_reads,
+                    conflicts: after.conflicts - before.conflicts,
+                    refused: after.refused - before.refused,
+                }
+            });
             row.statuses = runs.iter().map(status_of).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
             let median = |key: &str| median(runs.iter().filter_map(|r| r[key].as_f64()).collect());
             row.init_ms = median("init_ms").unwrap_or(f64::NAN);
@@ -340,7 +449,7 @@ pub async fn run(o: Options) -> Result<(), BenchError> {
             rows.push(row);
         }
     }
-    drop((dynamodb_front, emulator_front));
+    drop((dynamodb_front, emulator_front, mrsc_fronts));
     let memory_mb = template_memory(&root)?;
     let report = report(&rows, memory_mb, &o)?;
     println!("{report}");
@@ -352,6 +461,37 @@ pub async fn run(o: Options) -> Result<(), BenchError> {
     }
     dynamodb.stop().await.map_err(|e| step("stop DynamoDB Local")(e.to_string()))?;
     Ok(())
+}
+
+/// One table's cases: the events made against it and the functions' cases on it.
+struct Table<'a> {
+    events: Events<'a>,
+    cases: Vec<Case>,
+}
+
+impl<'a> Table<'a> {
+    /// The cases of the functions `o` wants, their events prepared in process through `app`'s
+    /// handlers (event files under `scratch`).
+    async fn prepare(
+        o: &Options,
+        app: Arc<App>,
+        emulator: &'a emulator::Emulator,
+        root: &Path,
+        scratch: &Path,
+        all: &[String],
+    ) -> Result<Table<'a>, BenchError> {
+        std::fs::create_dir_all(scratch).map_err(|e| step("scratch dir")(e.to_string()))?;
+        let events = Events {
+            root: root.to_path_buf(),
+            scratch: scratch.to_path_buf(),
+            handlers: local_stack::function_handlers(app),
+            emulator,
+            people: Default::default(),
+            made: Default::default(),
+        };
+        let cases = events.prepare(all).await?.into_iter().filter(|c| o.wants(&c.function)).collect();
+        Ok(Table { events, cases })
+    }
 }
 
 /// The functions' variables with DynamoDB and every provider URL behind the TLS fronts
@@ -478,10 +618,22 @@ mod tests {
         let labels: Vec<String> = all.settings().iter().map(Setting::label).collect();
         assert_eq!(
             labels,
-            ["full CPU, plain HTTP", "full CPU, TLS", "128 MB CPU share, plain HTTP", "128 MB CPU share, TLS"]
+            [
+                "full CPU, plain HTTP",
+                "full CPU, TLS",
+                "128 MB CPU share, plain HTTP",
+                "128 MB CPU share, TLS",
+                "full CPU, plain HTTP, MRSC table",
+                "128 MB CPU share, TLS, MRSC table"
+            ]
         );
-        let plain = Options::parse(&["--no-tls".into(), "--no-128".into()]).expect("options");
+        let plain = Options::parse(&["--no-tls".into(), "--no-128".into(), "--no-mrsc".into()]).expect("options");
         assert_eq!(plain.settings(), [Setting::default()]);
+        let mrsc = Setting { table: TableMode::Mrsc, ..Setting::default() };
+        let no_tls = Options::parse(&["--no-tls".into()]).expect("options");
+        assert_eq!(no_tls.settings().last(), Some(&mrsc), "MRSC at full CPU, plain HTTP only: {:?}", no_tls.settings());
+        assert!(no_tls.runs_in("me", mrsc) && !no_tls.runs_in(FLOOR, mrsc) && !no_tls.runs_in(PEER, mrsc));
+        assert!(Options::parse(&["--no-mrsc".into(), "--out".into(), "x.md".into()]).is_err());
         assert!(Options::parse(&["--only".into(), "me".into(), "--out".into(), "x.md".into()]).is_err());
     }
 

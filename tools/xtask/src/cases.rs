@@ -181,7 +181,7 @@ impl Events<'_> {
 
     /// A first-login event of `function` for a person the emulator has just created.
     fn first_login(&self, function: &str) -> Result<PathBuf, BenchError> {
-        // A name of its own, so the username is free and the login is one transaction.
+        // A name of its own, so the username is free (no suffix to try).
         let n = self.people.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let person = self.emulator.create_facebook_user(&format!("Bench {}", letters(n)), None);
         let token = format!("EAABench{}", &person);
@@ -194,7 +194,9 @@ impl Events<'_> {
         let mut body: Value = serde_json::from_str(event["body"].as_str().unwrap_or("{}")).unwrap_or_default();
         body[field] = json!(token);
         event["body"] = json!(body.to_string());
-        self.write(&format!("{function}-first"), &event)
+        // A file per run: a file shared by the runs would hold the last person's token only, and
+        // every run but one would be a returning login.
+        self.write(&format!("{function}-first-{}", self.next_file()), &event)
     }
 }
 

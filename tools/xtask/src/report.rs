@@ -7,7 +7,9 @@ use std::process::Command;
 
 use local_stack::budget;
 
-use crate::bench::{is_login, step, BenchError, Options, Row, Setting, FLOOR, PEER, SDK_FLOOR, THROTTLED_MB};
+use crate::bench::{
+    is_login, step, BenchError, Options, Row, Setting, TableMode, FLOOR, PEER, SDK_FLOOR, THROTTLED_MB,
+};
 use crate::prices;
 
 fn machine() -> String {
@@ -59,6 +61,11 @@ fn find<'a>(rows: &'a [Row], function: &str, setting: Setting) -> Option<&'a Row
     rows.iter().find(|r| r.function == function && r.setting == setting && r.case != "first login")
 }
 
+/// The row of `function`'s `case` in `setting`.
+fn find_case<'a>(rows: &'a [Row], function: &str, case: &str, setting: Setting) -> Option<&'a Row> {
+    rows.iter().find(|r| r.function == function && r.case == case && r.setting == setting)
+}
+
 /// `a / b` as "N×", or "–" when either is missing.
 fn times(a: Option<f64>, b: Option<f64>) -> String {
     match (a, b) {
@@ -86,7 +93,7 @@ pub fn report(rows: &[Row], memory_mb: f64, o: &Options) -> Result<String, Bench
         settings.iter().map(Setting::label).collect::<Vec<_>>().join("; ")
     );
     for &setting in &settings {
-        let floor = find(rows, FLOOR, setting).unwrap_or(floor);
+        let floor = find(rows, FLOOR, setting.single()).unwrap_or(floor);
         let _ = writeln!(w, "### {}\n", setting.label());
         let _ = writeln!(w, "| function | case | status | init ms | cold invoke ms | warm p50 ms | warm p99 ms | peak RSS MiB | binary B (x86-64) | zip B (arm64) | init | cold invoke / warm p50 | RSS | zip |");
         let _ = writeln!(w, "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
@@ -127,7 +134,7 @@ pub fn report(rows: &[Row], memory_mb: f64, o: &Options) -> Result<String, Bench
         let _ = writeln!(w, "A returning Syncano Facebook login (the peer makes the same requests in the same order). Cold start = init + cold invoke. The last two columns are the peer's figure over facebook-login's.\n");
         let _ = writeln!(w, "| setting | function | init ms | cold invoke ms | cold start ms | warm p50 ms | warm p99 ms | peak RSS MiB | peer cold start / this | peer warm p50 / this |");
         let _ = writeln!(w, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|");
-        for &setting in &settings {
+        for &setting in settings.iter().filter(|s| s.table == TableMode::Single) {
             let peer = find(rows, PEER, setting);
             for function in ["facebook-login", SDK_FLOOR, PEER] {
                 let Some(r) = find(rows, function, setting) else { continue };
@@ -212,7 +219,7 @@ pub fn report(rows: &[Row], memory_mb: f64, o: &Options) -> Result<String, Bench
         }
         let _ = writeln!(w, "- {} ({}): {}", r.function, r.case, notes.join(", "));
     }
-    let lambda_view = Setting { memory: Some(THROTTLED_MB), tls: true };
+    let lambda_view = Setting { memory: Some(THROTTLED_MB), tls: true, table: TableMode::Single };
     if let Some(fb) = find(rows, "facebook-login", lambda_view) {
         let mut notes = Vec::new();
         if let Some(p50) = fb.warm_p50_ms {
@@ -250,6 +257,7 @@ pub fn report(rows: &[Row], memory_mb: f64, o: &Options) -> Result<String, Bench
             c.total()
         );
     }
+    table_modes(w, rows, &settings, billed, memory_mb);
     let init =
         rows.iter().filter(|r| r.setting == billed && is_login(&r.function)).map(|r| r.init_ms).fold(0.0, f64::max);
     let cold =
@@ -281,6 +289,85 @@ pub fn report(rows: &[Row], memory_mb: f64, o: &Options) -> Result<String, Bench
         let _ = writeln!(w, "\n(Cognito's first 10,000 MAU are free; storage of the user items, about 1 KB each, adds $0.25 per GB-month on DynamoDB.)");
     }
     Ok(s)
+}
+
+/// The MRSC settings beside the same settings on the single-region table: what each function asks
+/// across regions and the latency that adds, and a million logins' cost with replicated writes.
+fn table_modes(w: &mut String, rows: &[Row], settings: &[Setting], billed: Setting, memory_mb: f64) {
+    let mrsc: Vec<Setting> = settings.iter().copied().filter(|s| s.table == TableMode::Mrsc).collect();
+    if mrsc.is_empty() {
+        return;
+    }
+    let delay = local_stack::mrsc_proxy::MrscSettings::default();
+    let replicas = local_stack::regions::REGION_NAMES.len() as f64;
+    let _ = writeln!(w, "\n### Single-region vs MRSC table (issue 33)\n");
+    let _ = writeln!(
+        w,
+        "The same functions and events on a multi-Region strongly consistent table: its replica in {} (of {}), behind the MRSC proxy (`tools/local/src/mrsc_proxy.rs`), which adds {} ms to each write and {} ms to each strongly consistent read (one cross-region round trip each, about us-east-1 to us-east-2; docs/multi-region.md has the other region sets); beside the same setting on the single-region table, in the same run. Writes and strongly consistent reads per invocation as the proxy saw them (returning rows average over the cold and the warm invokes; logout's warm invokes find their session ended). \"+\" is MRSC minus single-region.\n",
+        local_stack::regions::REGION_NAMES[0],
+        local_stack::regions::REGION_NAMES.join(", "),
+        delay.write_delay.as_millis(),
+        delay.consistent_read_delay.as_millis(),
+    );
+    for setting in mrsc {
+        let single = setting.single();
+        let _ = writeln!(w, "{}:\n", single.label());
+        let _ = writeln!(w, "| function | case | status | writes | strongly consistent reads | cold start ms (single → MRSC) | cold invoke ms (single → MRSC) | + | warm p50 ms (single → MRSC) | + | warm p99 ms (single → MRSC) |");
+        let _ = writeln!(w, "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|");
+        for r in rows.iter().filter(|r| r.setting == setting) {
+            let Some(s) = find_case(rows, &r.function, &r.case, single) else { continue };
+            let (writes, reads) = r.replicated_per_invoke().unwrap_or((f64::NAN, f64::NAN));
+            let pair = |a: Option<f64>, b: Option<f64>| match (a, b) {
+                (Some(a), Some(b)) => format!("{a:.2} → {b:.2}"),
+                _ => "–".into(),
+            };
+            let plus = |a: Option<f64>, b: Option<f64>| match (a, b) {
+                (Some(a), Some(b)) => format!("{:+.1}", b - a),
+                _ => "–".into(),
+            };
+            let _ = writeln!(
+                w,
+                "| {} | {} | {} | {writes:.2} | {reads:.2} | {} | {} | {} | {} | {} | {} |",
+                r.function,
+                r.case,
+                r.statuses.join(","),
+                pair(Some(s.cold_start_ms()), Some(r.cold_start_ms())),
+                pair(Some(s.first_ms), Some(r.first_ms)),
+                plus(Some(s.first_ms), Some(r.first_ms)),
+                pair(s.warm_p50_ms, r.warm_p50_ms),
+                plus(s.warm_p50_ms, r.warm_p50_ms),
+                pair(s.warm_p99_ms, r.warm_p99_ms),
+            );
+        }
+        let _ = writeln!(w);
+    }
+    let on_mrsc = Setting { table: TableMode::Mrsc, ..billed };
+    if !settings.contains(&on_mrsc) {
+        return;
+    }
+    let _ = writeln!(w, "A million logins on the MRSC table ({}), billed as above; every write unit is billed in each of the {replicas:.0} replicas' regions (a replicated write unit costs a write unit; cross-Region data transfer not counted), and Lambda bills the time a function waits for the replication:\n", on_mrsc.label());
+    let _ = writeln!(w, "| login | table | Lambda $ | DynamoDB $ | API Gateway $ | total $ per million |");
+    let _ = writeln!(w, "|---|---|--:|--:|--:|--:|");
+    for r in rows.iter().filter(|r| r.setting == on_mrsc && matches!(r.function.as_str(), "facebook-login" | "login")) {
+        for (name, row, copies) in
+            [("single-region", find_case(rows, &r.function, &r.case, billed), 1.0), ("MRSC", Some(r), replicas)]
+        {
+            let Some(row) = row else { continue };
+            let (_, _, rru, wru) = row.per_invoke();
+            let ms = if row.case == "first login" { row.first_ms } else { row.warm_p50_ms.unwrap_or(row.first_ms) };
+            let c = prices::per_million(ms, memory_mb, rru, wru * copies);
+            let _ = writeln!(
+                w,
+                "| {} ({}) | {name} | {:.2} | {:.2} | {:.2} | **{:.2}** |",
+                row.function,
+                row.case,
+                c.lambda,
+                c.dynamodb,
+                c.api_gateway,
+                c.total()
+            );
+        }
+    }
 }
 
 const BEGIN: &str = "<!-- cargo xtask bench: begin (generated; the text outside is kept) -->";
