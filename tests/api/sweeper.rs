@@ -269,6 +269,39 @@ async fn a_pending_item_is_handed_to_finish_pending_and_left_when_no_finisher_kn
     assert_eq!(after.get(SWEEP_PK), Some(&s(&sweep::sweep_key(&pk, "APPLENOTE", at))));
 }
 
+/// `StalePendingItems`: a pending change the sweeper finds more than an hour after it began
+/// (its `pending` mark) is counted in the run's report and line, one just past its grace is
+/// not; both are handled as before (left, due again an hour later: no finisher for the kind).
+#[tokio::test]
+async fn a_pending_change_found_an_hour_after_it_began_is_counted_stale() {
+    let t = spawn_app_without_ttl().await;
+    let now = clock::now_secs();
+    let due = now - 1;
+    for (pk, began) in [
+        ("APPLENOTE#stale-1", now - shared::usecases::sweeper::STALE_PENDING_SECS - 5),
+        ("APPLENOTE#fresh-1", due - sweep::PENDING_GRACE_SECS),
+    ] {
+        put(
+            &t,
+            Item::from([
+                ("pk".to_string(), s(pk)),
+                ("sk".to_string(), s("APPLENOTE")),
+                ("pending".to_string(), n(began)),
+                (SWEEP_PK.to_string(), s(&sweep::sweep_key(pk, "APPLENOTE", due))),
+                (SWEEP_AT.to_string(), n(due)),
+            ]),
+        )
+        .await;
+    }
+    let report = run_sweeper(&t).await;
+    assert_eq!((report.stale_pending, report.left, report.swept), (1, 2, 0), "{report:?}");
+    let line: serde_json::Value = serde_json::from_str(&report.emf(1)).expect("JSON");
+    assert_eq!(line[shared::usecases::sweeper::STALE_PENDING_ITEMS], 1, "{line}");
+    // Both are due again an hour later; the next run finds neither.
+    let again = run_sweeper(&t).await;
+    assert_eq!((again.stale_pending, again.left), (0, 0), "{again:?}");
+}
+
 /// Makes the item `pk`/`sk` due for the sweeper now (a pending change's grace cut short).
 pub(crate) async fn make_due(t: &TestApp, pk: &str, sk: &str) {
     let due = clock::now_secs() - 1;

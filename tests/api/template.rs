@@ -10,6 +10,7 @@ use local_stack::Template;
 use serde_yaml::Value;
 use shared::domain::identity::Provider;
 use shared::usecases::metrics::{self, Dialect, Outcome};
+use shared::usecases::{replication, sweeper};
 
 /// Function → (DynamoDB actions, `SECRET_PARAMETERS`). Derived from the call graph
 /// (functions/*/src/lib.rs → shared): TransactWriteItems is authorised per item as
@@ -944,6 +945,21 @@ const METRICS_NAMESPACE: &str = "SocialLogin/${AWS::StackName}";
 const METRIC_NAMES: [&str; 4] =
     [metrics::LOGINS, metrics::LOGIN_LATENCY, metrics::FIRST_LOGINS, metrics::RETURNING_LOGINS];
 
+/// The contract's other metrics, each published under one dimension: name → (dimension, its
+/// values). Read from the code that emits them: `replication::ConflictCounter`'s line
+/// (`ReplicatedWriteConflicts` by `Operation`) and the sweeper's run line (by `Function=sweeper`).
+fn other_metric(name: &str) -> Option<(&'static str, Vec<&'static str>)> {
+    if name == replication::REPLICATED_WRITE_CONFLICTS {
+        return Some(("Operation", replication::CONFLICT_OPERATIONS.to_vec()));
+    }
+    sweeper::SWEEP_METRICS.contains(&name).then(|| ("Function", vec![sweeper::SWEEPER_FUNCTION]))
+}
+
+/// Every metric name of the contract.
+fn contract_names() -> Vec<&'static str> {
+    METRIC_NAMES.into_iter().chain([replication::REPLICATED_WRITE_CONFLICTS]).chain(sweeper::SWEEP_METRICS).collect()
+}
+
 fn contract_values(dimension: &str) -> Vec<&'static str> {
     match dimension {
         "Provider" => Provider::ALL
@@ -1139,6 +1155,15 @@ fn check_contract_metric(
         assert!(dimensions.is_empty(), "{what}: {name} (a log metric filter's) has no dimensions");
         return;
     }
+    if let Some((dimension, values)) = other_metric(name) {
+        let names: Vec<&str> = dimensions.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, [dimension], "{what}: {name} is published by {dimension} only");
+        for (_, value) in dimensions {
+            let Some(value) = value else { continue };
+            assert!(values.contains(&value.as_str()), "{what}: {name}: {dimension}={value} is never emitted");
+        }
+        return;
+    }
     assert!(METRIC_NAMES.contains(&name), "{what}: metric {name} is not in the contract");
     let mut names: Vec<&str> = dimensions.iter().map(|(n, _)| n.as_str()).collect();
     names.sort();
@@ -1234,9 +1259,106 @@ fn the_alarms_and_the_dashboard_read_the_login_metrics_contract() {
             dashboard_seen.insert(strings[1].clone());
         }
     }
-    for name in METRIC_NAMES {
+    for name in contract_names() {
         assert!(dashboard_seen.contains(name), "the dashboard shows {name}: {dashboard_seen:?}");
     }
+    for name in [replication::REPLICATED_WRITE_CONFLICTS, sweeper::STALE_PENDING_ITEMS] {
+        assert!(seen.contains(name), "an alarm reads {name}: {seen:?}");
+    }
+}
+
+/// The contract check can fail: a name nothing emits (a typo of the sweeper's) is refused.
+#[test]
+#[should_panic(expected = "metric SweptItem is not in the contract")]
+fn a_metric_that_nothing_emits_fails_the_contract_check() {
+    check_contract_metric("typo", "SweptItem", &[("Function".into(), Some("sweeper".into()))], &BTreeSet::new());
+}
+
+/// Nor may a value of a dimension that the code never emits pass.
+#[test]
+#[should_panic(expected = "Operation=TransactWriteItems is never emitted")]
+fn a_dimension_value_that_nothing_emits_fails_the_contract_check() {
+    let dims = [("Operation".to_string(), Some("TransactWriteItems".to_string()))];
+    check_contract_metric("typo", replication::REPLICATED_WRITE_CONFLICTS, &dims, &BTreeSet::new());
+}
+
+/// The alarms no `DeploymentPreference` names (they page, never roll a release back).
+fn rollback_alarms(doc: &Value) -> BTreeSet<String> {
+    functions(doc)
+        .iter()
+        .flat_map(|(_, f)| f["Properties"]["DeploymentPreference"]["Alarms"].as_sequence().cloned().unwrap_or_default())
+        .filter_map(|a| ref_to(&a))
+        .collect()
+}
+
+/// The `MetricStat`s of an alarm's metric math (id → metric), and its one returned expression.
+fn alarm_math(alarm: &Value) -> (HashMap<String, Value>, String) {
+    let mut stats = HashMap::new();
+    let mut expression = None;
+    for m in alarm["Properties"]["Metrics"].as_sequence().expect("Metrics") {
+        let id = m["Id"].as_str().expect("Id").to_string();
+        if m["ReturnData"].as_bool() == Some(true) {
+            assert!(expression.is_none(), "one returned expression");
+            expression = Some(m["Expression"].as_str().expect("Expression").to_string());
+        } else {
+            stats.insert(id, m["MetricStat"].clone());
+        }
+    }
+    (stats, expression.expect("a returned expression"))
+}
+
+/// Issue 33: conflicts between regions are counted per `Operation`; the alarm sums every
+/// operation the code emits (an alarm cannot SEARCH), each missing one as 0, so it is OK on a
+/// single-region table (no data). It pages and never rolls back (anyone can make two regions
+/// write their own items at once; a release must not be blocked by that).
+#[test]
+fn the_replicated_write_conflicts_alarm_sums_every_operation_and_never_rolls_back() {
+    let doc = doc();
+    let alarm = &doc["Resources"]["ReplicatedWriteConflictsAlarm"];
+    assert_eq!(alarm["Type"].as_str(), Some("AWS::CloudWatch::Alarm"), "ReplicatedWriteConflictsAlarm");
+    assert!(alarm.get("Condition").is_none(), "in both table modes (no data in single = OK)");
+    let props = &alarm["Properties"];
+    assert_eq!(props["TreatMissingData"].as_str(), Some("notBreaching"));
+    assert_eq!(ref_to(&props["Threshold"]).as_deref(), Some("ReplicatedWriteConflictsThreshold"));
+    let param = &doc["Parameters"]["ReplicatedWriteConflictsThreshold"];
+    assert!(param["Default"].as_i64().is_some_and(|d| d >= 1), "{param:?}");
+    assert_eq!(param["MinValue"].as_i64(), Some(1));
+    let (stats, expression) = alarm_math(alarm);
+    let mut operations = BTreeSet::new();
+    for (id, stat) in &stats {
+        let metric = &stat["Metric"];
+        assert_eq!(metric["MetricName"].as_str(), Some(replication::REPLICATED_WRITE_CONFLICTS), "{id}");
+        assert_eq!(stat["Stat"].as_str(), Some("Sum"), "{id}");
+        let dims = metric["Dimensions"].as_sequence().expect("Dimensions");
+        assert_eq!(dims.len(), 1, "{id}");
+        assert_eq!(dims[0]["Name"].as_str(), Some("Operation"), "{id}");
+        operations.insert(dims[0]["Value"].as_str().expect("a literal operation").to_string());
+        assert!(expression.contains(&format!("FILL({id}, 0)")), "{expression}: {id} missing counts as 0");
+    }
+    let expected: BTreeSet<String> = replication::CONFLICT_OPERATIONS.iter().map(|o| o.to_string()).collect();
+    assert_eq!(operations, expected, "every operation the counter emits");
+    assert_eq!(expression.matches('+').count(), stats.len() - 1, "{expression}: the sum of all");
+    assert!(!rollback_alarms(&doc).contains("ReplicatedWriteConflictsAlarm"), "pages, never rolls back");
+}
+
+/// The sweeper's stale pending changes: pending changes it finds an hour after they began, in
+/// two hours running. From the metric the run emits (`StalePendingItems`, `Function=sweeper`).
+#[test]
+fn the_stale_pending_alarm_reads_the_sweepers_metric_over_two_hours() {
+    let doc = doc();
+    let alarm = &doc["Resources"]["SweeperStalePendingAlarm"];
+    assert_eq!(alarm["Type"].as_str(), Some("AWS::CloudWatch::Alarm"), "SweeperStalePendingAlarm");
+    let props = &alarm["Properties"];
+    assert_eq!(props["MetricName"].as_str(), Some(sweeper::STALE_PENDING_ITEMS));
+    let dims = props["Dimensions"].as_sequence().expect("Dimensions");
+    assert_eq!(dims.len(), 1);
+    assert_eq!(dims[0]["Value"].as_str(), Some(sweeper::SWEEPER_FUNCTION));
+    assert_eq!(props["Statistic"].as_str(), Some("Sum"));
+    assert_eq!(props["Period"].as_i64(), Some(3600), "an hour: a left change comes back hourly");
+    assert_eq!((props["EvaluationPeriods"].as_i64(), props["DatapointsToAlarm"].as_i64()), (Some(2), Some(2)));
+    assert_eq!(props["TreatMissingData"].as_str(), Some("notBreaching"));
+    assert_eq!(ref_to(&props["Threshold"]).as_deref(), Some("SweeperStalePendingThreshold"));
+    assert!(!rollback_alarms(&doc).contains("SweeperStalePendingAlarm"), "pages, never rolls back");
 }
 
 /// Issue 28.2: the route throttles are ceilings shared by all callers (far above the suite's own

@@ -150,7 +150,8 @@ pub enum Swept {
     /// (neither pending nor expiring).
     Left,
     /// Pending past its grace: for its change's finisher, then [`UserStore::after_finish`].
-    Pending { due: i64 },
+    /// `began`: when the change began (its `pending` mark, epoch seconds), if readable.
+    Pending { due: i64, began: Option<i64> },
 }
 
 fn opt_n(item: &Item, name: &str) -> Option<i64> {
@@ -239,7 +240,7 @@ impl UserStore {
         if item.contains_key(PENDING) {
             // Its change's finisher is the caller's (a deletion's revocations are the use-case's:
             // `App::finish_pending`), then [`UserStore::after_finish`].
-            return Ok(Swept::Pending { due });
+            return Ok(Swept::Pending { due, began: opt_n(&item, PENDING) });
         }
         match opt_n(&item, "expires_at") {
             Some(expires_at) if expires_at <= now => self.delete_expired(pk, sk, expires_at).await,

@@ -29,22 +29,32 @@ pub const REPLICATED_WRITE_CONFLICT: &str = "ReplicatedWriteConflictException";
 /// The metric: one per conflict answer DynamoDB gave (each attempt).
 pub const REPLICATED_WRITE_CONFLICTS: &str = "ReplicatedWriteConflicts";
 
+const PUT_ITEM: &str = "PutItem";
+const UPDATE_ITEM: &str = "UpdateItem";
+const DELETE_ITEM: &str = "DeleteItem";
+const BATCH_WRITE_ITEM: &str = "BatchWriteItem";
+
+/// Every value of the metric's `Operation` dimension: the write operations whose errors include
+/// the conflict. `template.yaml`'s `ReplicatedWriteConflictsAlarm` sums exactly these
+/// (`tests/api/template.rs` holds it), since an alarm cannot `SEARCH`.
+pub const CONFLICT_OPERATIONS: [&str; 4] = [PUT_ITEM, UPDATE_ITEM, DELETE_ITEM, BATCH_WRITE_ITEM];
+
 /// The operation a type-erased error belongs to, if it is a replicated write conflict (the four
 /// operations whose errors include it).
 fn conflicted_operation(err: &aws_sdk_dynamodb::config::interceptors::InterceptorContext) -> Option<&'static str> {
     let err = err.output_or_error()?.err()?.as_operation_error()?;
     let is_conflict = |code: Option<&str>| code == Some(REPLICATED_WRITE_CONFLICT);
     if let Some(e) = err.downcast_ref::<PutItemError>() {
-        return is_conflict(e.code()).then_some("PutItem");
+        return is_conflict(e.code()).then_some(PUT_ITEM);
     }
     if let Some(e) = err.downcast_ref::<UpdateItemError>() {
-        return is_conflict(e.code()).then_some("UpdateItem");
+        return is_conflict(e.code()).then_some(UPDATE_ITEM);
     }
     if let Some(e) = err.downcast_ref::<DeleteItemError>() {
-        return is_conflict(e.code()).then_some("DeleteItem");
+        return is_conflict(e.code()).then_some(DELETE_ITEM);
     }
     if let Some(e) = err.downcast_ref::<BatchWriteItemError>() {
-        return is_conflict(e.code()).then_some("BatchWriteItem");
+        return is_conflict(e.code()).then_some(BATCH_WRITE_ITEM);
     }
     None
 }

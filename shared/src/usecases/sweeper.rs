@@ -11,9 +11,12 @@
 //! written just before the hour ended may reach it a little later), so the last one or two hours
 //! are queried again by every run (64 or 128 `Query` requests, most of them empty).
 //!
-//! Its line carries the run's metrics (CloudWatch Embedded Metric Format): `SweptItems`,
-//! `FinishedItems`, `LeftItems`, `FailedItems`, and `SweepCaughtUp` (1 when the run reached the
-//! present, 0 when it stopped at its budget). docs/operations.md says what they mean.
+//! Its line carries the run's metrics (CloudWatch Embedded Metric Format, dimension
+//! `Function=sweeper`, [`SWEEP_METRICS`]): `SweptItems`, `FinishedItems`, `LeftItems`,
+//! `FailedItems`, `StalePendingItems` (pending changes found that began more than
+//! [`STALE_PENDING_SECS`] ago) and `SweepCaughtUp` (1 when the run reached the present, 0 when it
+//! stopped at its budget). docs/deploying.md ("The sweeper") says what they mean; template.yaml's
+//! dashboard shows them and `SweeperStalePendingAlarm` reads `StalePendingItems`.
 
 use std::time::{Duration, Instant};
 
@@ -28,6 +31,28 @@ use crate::usecases::error::UseCaseError;
 pub const SETTLE_SECS: i64 = 300;
 /// A first run (no cursor yet) starts this many hours back.
 pub const FIRST_RUN_LOOKBACK_BUCKETS: i64 = 1;
+/// A pending change found this long after it began is stale: its request stopped half-way an
+/// hour ago and neither a later request nor the sweeper finished it since (no finisher for its
+/// kind, its finisher failing, or the sweeper behind).
+pub const STALE_PENDING_SECS: i64 = 3600;
+
+/// The `Function` dimension of the run's metrics.
+pub const SWEEPER_FUNCTION: &str = "sweeper";
+/// Expired items deleted by the run.
+pub const SWEPT_ITEMS: &str = "SweptItems";
+/// Pending changes the run finished.
+pub const FINISHED_ITEMS: &str = "FinishedItems";
+/// Items found due and left in the table.
+pub const LEFT_ITEMS: &str = "LeftItems";
+/// Items the run could not act on.
+pub const FAILED_ITEMS: &str = "FailedItems";
+/// Pending changes found that began more than [`STALE_PENDING_SECS`] ago (finished by the run or not).
+pub const STALE_PENDING_ITEMS: &str = "StalePendingItems";
+/// 1 when the run reached the present, else 0.
+pub const SWEEP_CAUGHT_UP: &str = "SweepCaughtUp";
+/// Every metric of the run's line (`tests/api/template.rs` reads the dashboard and the alarms against it).
+pub const SWEEP_METRICS: [&str; 6] =
+    [SWEPT_ITEMS, FINISHED_ITEMS, LEFT_ITEMS, FAILED_ITEMS, STALE_PENDING_ITEMS, SWEEP_CAUGHT_UP];
 
 /// The bounds of one run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +83,10 @@ pub struct SweepReport {
     /// Items that could not be acted on (a DynamoDB failure): tried again by a later run while
     /// their hour is not behind the cursor.
     pub failed: usize,
+    /// Pending changes found that began more than [`STALE_PENDING_SECS`] ago (each also counted
+    /// above as what the run did with it).
+    #[serde(default)]
+    pub stale_pending: usize,
     /// The run reached the present (else it stopped at its budget).
     pub caught_up: bool,
     /// Where the next run starts.
@@ -72,29 +101,27 @@ impl SweepReport {
             .ok()
             .filter(|n| !n.trim().is_empty())
             .unwrap_or_else(|| crate::usecases::metrics::DEFAULT_NAMESPACE.into());
-        serde_json::json!({
+        let values =
+            [self.swept, self.finished, self.left, self.failed, self.stale_pending, usize::from(self.caught_up)];
+        let metrics: Vec<serde_json::Value> =
+            SWEEP_METRICS.iter().map(|name| serde_json::json!({ "Name": name, "Unit": "Count" })).collect();
+        let mut line = serde_json::json!({
             "_aws": {
                 "Timestamp": timestamp_ms,
                 "CloudWatchMetrics": [{
                     "Namespace": namespace,
                     "Dimensions": [["Function"]],
-                    "Metrics": [
-                        { "Name": "SweptItems", "Unit": "Count" },
-                        { "Name": "FinishedItems", "Unit": "Count" },
-                        { "Name": "LeftItems", "Unit": "Count" },
-                        { "Name": "FailedItems", "Unit": "Count" },
-                        { "Name": "SweepCaughtUp", "Unit": "Count" },
-                    ],
+                    "Metrics": metrics,
                 }],
             },
-            "Function": "sweeper",
-            "SweptItems": self.swept,
-            "FinishedItems": self.finished,
-            "LeftItems": self.left,
-            "FailedItems": self.failed,
-            "SweepCaughtUp": u8::from(self.caught_up),
-        })
-        .to_string()
+            "Function": SWEEPER_FUNCTION,
+        });
+        if let Some(members) = line.as_object_mut() {
+            for (name, value) in SWEEP_METRICS.iter().zip(values) {
+                members.insert((*name).to_string(), value.into());
+            }
+        }
+        line.to_string()
     }
 }
 
@@ -134,7 +161,9 @@ impl App {
             };
             read += page.keys.len();
             for (pk, sk) in &page.keys {
-                match self.sweep_one(pk, sk, now).await {
+                let (acted, stale) = self.sweep_one(pk, sk, now).await;
+                report.stale_pending += usize::from(stale);
+                match acted {
                     Ok(Swept::Deleted) => report.swept += 1,
                     Ok(Swept::Finished) => report.finished += 1,
                     Ok(Swept::Left) => report.left += 1,
@@ -184,6 +213,7 @@ impl App {
             left = report.left,
             nothing = report.nothing,
             failed = report.failed,
+            stale_pending = report.stale_pending,
             caught_up,
             behind_hours = present - cursor.bucket,
             emf,
@@ -199,16 +229,26 @@ const _: () = assert!(SWEEP_BUCKET_SECS == 3600);
 impl App {
     /// One item the index found due: expired items and the index's upkeep are the store's; a
     /// pending change is finished by [`App::finish_pending`] (a deletion with its revocations at
-    /// the providers, every other kind by the store's finisher).
-    async fn sweep_one(&self, pk: &str, sk: &str, now: i64) -> Result<Swept, UseCaseError> {
-        match self.store.sweep_item(pk, sk, now).await? {
-            Swept::Pending { due } => {
-                let finished = self.finish_pending(pk, sk).await?;
-                Ok(self.store.after_finish(pk, sk, due, now, finished).await?)
-            }
-            other => Ok(other),
-        }
+    /// the providers, every other kind by the store's finisher). Also says whether it was a
+    /// pending change that began more than [`STALE_PENDING_SECS`] ago (whatever became of it).
+    async fn sweep_one(&self, pk: &str, sk: &str, now: i64) -> (Result<Swept, UseCaseError>, bool) {
+        let (due, began) = match self.store.sweep_item(pk, sk, now).await {
+            Ok(Swept::Pending { due, began }) => (due, began),
+            other => return (other.map_err(UseCaseError::from), false),
+        };
+        let stale = is_stale(began, now);
+        let finished = match self.finish_pending(pk, sk).await {
+            Ok(finished) => finished,
+            Err(e) => return (Err(e), stale),
+        };
+        (self.store.after_finish(pk, sk, due, now, finished).await.map_err(UseCaseError::from), stale)
     }
+}
+
+/// A pending change that began (`began`, its `pending` mark) at least [`STALE_PENDING_SECS`]
+/// before `now`. A mark that cannot be read is not counted (it is finished all the same).
+fn is_stale(began: Option<i64>, now: i64) -> bool {
+    began.is_some_and(|began| now - began >= STALE_PENDING_SECS)
 }
 
 #[cfg(test)]
@@ -226,6 +266,40 @@ mod tests {
         assert_eq!(value("LeftItems"), Some(2.0));
         assert_eq!(value("FailedItems"), Some(0.0));
         assert_eq!(value("SweepCaughtUp"), Some(1.0));
+        assert_eq!(value("StalePendingItems"), Some(0.0));
+    }
+
+    /// Every metric the contract names ([`SWEEP_METRICS`], which the dashboard and the alarms are
+    /// checked against) is in the line, with its value and the `Function` dimension.
+    #[test]
+    fn the_report_line_carries_every_sweep_metric() {
+        let report = SweepReport {
+            swept: 1,
+            finished: 2,
+            left: 3,
+            failed: 4,
+            stale_pending: 5,
+            caught_up: true,
+            ..SweepReport::default()
+        };
+        let line: serde_json::Value = serde_json::from_str(&report.emf(1)).expect("JSON");
+        let values = crate::usecases::metrics::check_emf(&line).expect("EMF");
+        let names: Vec<&str> = values.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, SWEEP_METRICS.to_vec());
+        let numbers: Vec<f64> = values.iter().map(|(_, v)| *v).collect();
+        assert_eq!(numbers, vec![1.0, 2.0, 3.0, 4.0, 5.0, 1.0]);
+        assert_eq!(line["Function"], SWEEPER_FUNCTION);
+        assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Dimensions"], serde_json::json!([["Function"]]));
+    }
+
+    #[test]
+    fn a_pending_change_is_stale_an_hour_after_it_began() {
+        let now = 10_000;
+        assert!(!is_stale(Some(now - 60), now), "just past its grace");
+        assert!(!is_stale(Some(now - STALE_PENDING_SECS + 1), now));
+        assert!(is_stale(Some(now - STALE_PENDING_SECS), now));
+        assert!(is_stale(Some(now - 5 * STALE_PENDING_SECS), now));
+        assert!(!is_stale(None, now), "no readable mark: not counted");
     }
 
     #[test]
