@@ -353,18 +353,7 @@ impl UserStore {
         held.insert("held_until".into(), n(held_until));
         sweep::expiring(&mut held, held_until);
         self.write_gate().await?;
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(held))
-            .condition_expression("user_id = :id")
-            .expression_attribute_values(":id", n(user.user_id));
-        match put.send().await {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
-            Err(e) => Err(classify("PutItem", e)),
-        }
+        self.put_where(held, "user_id = :id", &[(":id", n(user.user_id))]).await.map(|_| ())
     }
 
     /// Step (2a) lost: the email entry names another user. If that entry may link (written by an
@@ -457,15 +446,10 @@ impl UserStore {
             .await?;
         if !added {
             self.write_gate().await?;
-            let delete = self.client.delete_item().table_name(&self.table).set_key(Some(key));
-            let delete = delete.condition_expression(condition).expression_attribute_values(":id", n(user.user_id));
-            match delete.send().await {
-                Ok(_) => return Err(StoreError::Contention),
-                Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
-                    return Ok(None)
-                }
-                Err(e) => return Err(classify("DeleteItem", e)),
-            }
+            return match self.delete_where(key, Some(condition), &plan).await? {
+                true => Err(StoreError::Contention),
+                false => Ok(None),
+            };
         }
         self.put_subject(provider, subject, instance).await?;
         self.write_gate().await?;
@@ -480,19 +464,8 @@ impl UserStore {
         let mut item = keys::username(instance, name);
         item.insert("user_id".into(), n(user_id));
         self.write_gate().await?;
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk) OR held_until < :now OR user_id = :id")
-            .expression_attribute_values(":now", n(clock::now_secs()))
-            .expression_attribute_values(":id", n(user_id));
-        match put.send().await {
-            Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
-            Err(e) => Err(classify("PutItem", e)),
-        }
+        let condition = "attribute_not_exists(pk) OR held_until < :now OR user_id = :id";
+        self.put_where(item, condition, &[(":now", n(clock::now_secs())), (":id", n(user_id))]).await
     }
 
     /// Step (3)'s user item, created once: written again by another finisher it is the same user
@@ -532,17 +505,6 @@ impl UserStore {
             item.insert("authoritative".into(), AttributeValue::Bool(flag));
         }
         self.write_gate().await?;
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk) OR user_id = :id")
-            .expression_attribute_values(":id", n(user_id));
-        match put.send().await {
-            Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
-            Err(e) => Err(classify("PutItem", e)),
-        }
+        self.put_where(item, "attribute_not_exists(pk) OR user_id = :id", &[(":id", n(user_id))]).await
     }
 }
