@@ -7,97 +7,36 @@
 //! then every other value it needs (its secret) is required. In AWS each function is given only
 //! the ids of the providers it serves (and so needs only their secrets); one given none, such as
 //! `me`, serves no login.
+//!
+//! Here: [`Config`], [`ConfigError`] and the reading of every setting in one place
+//! ([`Config::from_lookup`]); by concept: [`vars`] (typed access to the named variables),
+//! [`defaults`] (the named defaults and bounds), [`providers`] (each provider's settings and
+//! their reading), [`oidc`] (OpenID Connect providers' settings, [`UrlPolicy`]), [`secrets`]
+//! (versioned secrets, `ORIGIN_SECRET`), [`parameter_store`] (secrets from SSM). Their public
+//! names are re-exported here: `shared::config::…` paths do not name the submodules.
 
 use std::time::Duration;
 
 use crate::domain::identity::Provider;
 use crate::domain::instance::InstanceName;
-use crate::domain::sealing::{SealingKey, SealingKeys};
+use crate::domain::sealing::SealingKeys;
 use crate::domain::secret::Secret;
 pub use crate::domain::tokens::TokenSecrets;
-use vars::{is_graph_version, url, Vars};
+use providers::{apple, apple_revocation, facebook, github, google, linkedin, microsoft, provider_urls, twitter};
+use secrets::instance_secrets_key;
+use vars::{url, Vars};
 
+mod defaults;
 mod oidc;
 pub mod parameter_store;
 mod providers;
+mod secrets;
 mod vars;
 
+pub use defaults::*;
 pub use oidc::*;
 pub use providers::*;
-
-/// The endpoints a deployment leaves empty, so that the functions talk to AWS's and the
-/// providers' real hosts. The template declares each of them empty (`Globals`): SAM's `sam local`
-/// only overrides variables the template declares, and the local tools (the local stack, the
-/// shipped-binary check, `sam local`'s env-vars file) point them at loopback. An empty value is
-/// unset; the DynamoDB and SSM clients read no endpoint from the environment themselves.
-pub const ENDPOINT_VARIABLES: [&str; 17] = [
-    "AWS_ENDPOINT_URL_DYNAMODB",
-    "AWS_ENDPOINT_URL_SSM",
-    "ALLOW_INSECURE_PROVIDER_URLS",
-    "FACEBOOK_GRAPH_URL",
-    "FACEBOOK_LIMITED_JWKS_URL",
-    "GOOGLE_JWKS_URL",
-    "GOOGLE_TOKENINFO_URL",
-    "GOOGLE_USERINFO_URL",
-    "TWITTER_API_URL",
-    "LINKEDIN_JWKS_URL",
-    "LINKEDIN_USERINFO_URL",
-    "LINKEDIN_INTROSPECT_URL",
-    "APPLE_JWKS_URL",
-    "APPLE_TOKEN_URL",
-    "APPLE_REVOKE_URL",
-    "GITHUB_API_URL",
-    "MICROSOFT_AUTHORITY_URL",
-];
-
-/// First wait before a failed provider revocation is tried again (`REVOCATION_RETRY_SECS`); it
-/// doubles with each attempt up to [`MAX_REVOCATION_BACKOFF_SECS`].
-pub const DEFAULT_REVOCATION_RETRY_SECS: u64 = 15 * 60;
-pub const MAX_REVOCATION_BACKOFF_SECS: u64 = 86_400;
-/// How long a pending revocation is retried before DynamoDB's TTL drops it.
-pub const REVOCATION_TTL_DAYS: u64 = 30;
-pub const DEFAULT_PROVIDER_TIMEOUT_MS: u64 = 3_000;
-pub const DEFAULT_DYNAMODB_ATTEMPT_TIMEOUT_MS: u64 = 2_000;
-pub const DEFAULT_DYNAMODB_TIMEOUT_MS: u64 = 5_000;
-pub const DEFAULT_SESSION_TTL_DAYS: u64 = 90;
-/// How long the audit item of an account deletion is kept (`AUDIT_RETENTION_DAYS`).
-pub const DEFAULT_AUDIT_RETENTION_DAYS: u64 = 365;
-/// Rejected logins from one source IP (IPv6: one /64) in a window before it gets 429.
-pub const DEFAULT_LOGIN_FAILURES_MAX: u64 = 20;
-/// Rejected logins claiming one provider user from one source IP in a window before 429.
-pub const DEFAULT_LOGIN_FAILURES_PER_USER_MAX: u64 = 5;
-/// Missed `{"resume": token}` logins from one source IP (IPv6: one /64) in a window before its
-/// resumes get 429 (docs/sessions-and-limits.md: against load, not guessing).
-pub const DEFAULT_LOGIN_RESUME_MISSES_MAX: u64 = 300;
-/// The failure counters' window.
-pub const DEFAULT_LOGIN_FAILURE_WINDOW_SECS: u64 = 300;
-pub const DEFAULT_JWKS_MIN_REFETCH_MS: u64 = 10_000;
-/// Floor of `JWKS_MIN_REFETCH_MS`: below it, made-up key ids could make every Lambda instance
-/// fetch a provider's keys many times a second.
-pub const MIN_JWKS_MIN_REFETCH_MS: u64 = 1_000;
-/// How long a JWKS whose cache time has run out may still verify tokens while the provider
-/// cannot be reached; after that, its logins are refused as the provider being unavailable.
-pub const DEFAULT_JWKS_MAX_STALE_SECS: u64 = 86_400;
-/// Upper bound of `JWKS_MAX_STALE_SECS` (30 days).
-pub const MAX_JWKS_MAX_STALE_SECS: u64 = 30 * 86_400;
-/// Syncano user ids an execution environment reserves at once (`USER_ID_BLOCK`, issue 30): the
-/// instance's counter item takes one write per this many sign-ups of an environment, and a
-/// recycled environment leaves at most this many less one unused (docs/key-design.md).
-pub const DEFAULT_USER_ID_BLOCK: u64 = 100;
-/// Largest `USER_ID_BLOCK`: the ids a recycled environment may leave unused stay few.
-pub const MAX_USER_ID_BLOCK: u64 = 10_000;
-/// How long an execution environment keeps a positive API key check (a client key and its
-/// permissions) and an instance's settings: how long a revoked client key may still work in an
-/// environment that checked it, and a changed sign-up policy take to be seen (docs/security.md,
-/// "API key cache"). With 1,000 environments alive, 30 s reads the instance's partition about 33
-/// times a second whatever the traffic.
-pub const DEFAULT_API_KEY_CACHE_SECS: u64 = 30;
-/// Upper bound of `API_KEY_CACHE_SECS`: a revoked key must not work for longer.
-pub const MAX_API_KEY_CACHE_SECS: u64 = 300;
-/// How long an environment keeps a negative answer (unknown key, unknown instance): how long a
-/// new key may still be refused where it was tried before it existed. At most
-/// `API_KEY_CACHE_SECS`.
-pub const DEFAULT_API_KEY_NEGATIVE_CACHE_SECS: u64 = 5;
+pub use secrets::{instance_secrets_key_from_env, origin_secret, MIN_ORIGIN_SECRET_LEN};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -187,69 +126,13 @@ impl Config {
                 reason: "lowercase letters, digits and '-', at most 64",
             })?;
         let token_secrets = TokenSecrets::from_vars(&vars)?;
-        let facebook = match vars.id("FACEBOOK_APP_ID")? {
-            None => None,
-            Some(app_id) => {
-                let graph_version =
-                    vars.get("FACEBOOK_GRAPH_VERSION").unwrap_or_else(|| DEFAULT_FACEBOOK_GRAPH_VERSION.into());
-                if !is_graph_version(&graph_version) {
-                    return Err(ConfigError::Invalid {
-                        name: "FACEBOOK_GRAPH_VERSION",
-                        reason: "expected a version like v22.0",
-                    });
-                }
-                Some(FacebookConfig {
-                    app_id,
-                    app_secret: Secret::new(vars.required("FACEBOOK_APP_SECRET")?),
-                    graph_url: vars.url("FACEBOOK_GRAPH_URL", DEFAULT_FACEBOOK_GRAPH_URL)?,
-                    graph_version,
-                    limited_jwks_url: vars.url("FACEBOOK_LIMITED_JWKS_URL", DEFAULT_FACEBOOK_LIMITED_JWKS_URL)?,
-                })
-            }
-        };
-        let google = match vars.id_list("GOOGLE_CLIENT_IDS")? {
-            None => None,
-            Some(client_ids) => Some(GoogleConfig {
-                client_ids,
-                jwks_url: vars.url("GOOGLE_JWKS_URL", DEFAULT_GOOGLE_JWKS_URL)?,
-                tokeninfo_url: vars.url("GOOGLE_TOKENINFO_URL", DEFAULT_GOOGLE_TOKENINFO_URL)?,
-                userinfo_url: vars.url("GOOGLE_USERINFO_URL", DEFAULT_GOOGLE_USERINFO_URL)?,
-            }),
-        };
-        let twitter = match vars.id("TWITTER_CONSUMER_KEY")? {
-            None => None,
-            Some(consumer_key) => Some(TwitterConfig {
-                consumer_key,
-                consumer_secret: Secret::new(vars.required("TWITTER_CONSUMER_SECRET")?),
-                accept_oauth2_bearer: vars.flag("TWITTER_ACCEPT_OAUTH2_BEARER")?,
-                api_url: vars.url("TWITTER_API_URL", DEFAULT_TWITTER_API_URL)?,
-            }),
-        };
-        let linkedin = match vars.id("LINKEDIN_CLIENT_ID")? {
-            None => None,
-            Some(client_id) => Some(LinkedInConfig {
-                client_id,
-                client_secret: vars.get("LINKEDIN_CLIENT_SECRET").map(Secret::new),
-                jwks_url: vars.url("LINKEDIN_JWKS_URL", DEFAULT_LINKEDIN_JWKS_URL)?,
-                introspect_url: vars.url("LINKEDIN_INTROSPECT_URL", DEFAULT_LINKEDIN_INTROSPECT_URL)?,
-                userinfo_url: vars.url("LINKEDIN_USERINFO_URL", DEFAULT_LINKEDIN_USERINFO_URL)?,
-            }),
-        };
-        let apple = match vars.id_list("APPLE_CLIENT_IDS")? {
-            None => None,
-            Some(client_ids) => {
-                Some(AppleConfig { client_ids, jwks_url: vars.url("APPLE_JWKS_URL", DEFAULT_APPLE_JWKS_URL)? })
-            }
-        };
+        let facebook = facebook(&vars)?;
+        let google = google(&vars)?;
+        let twitter = twitter(&vars)?;
+        let linkedin = linkedin(&vars)?;
+        let apple = apple(&vars)?;
         let apple_revocation = apple_revocation(&vars)?;
-        let github = match vars.id("GITHUB_CLIENT_ID")? {
-            None => None,
-            Some(client_id) => Some(GitHubConfig {
-                client_id,
-                client_secret: Secret::new(vars.required("GITHUB_CLIENT_SECRET")?),
-                api_url: vars.url("GITHUB_API_URL", DEFAULT_GITHUB_API_URL)?,
-            }),
-        };
+        let github = github(&vars)?;
         let url_policy = UrlPolicy { allow_loopback_http: vars.insecure_provider_urls };
         let microsoft = microsoft(&vars, url_policy)?;
         let timeout_ms = vars.number("PROVIDER_TIMEOUT_MS", DEFAULT_PROVIDER_TIMEOUT_MS, 100..=30_000)?;
@@ -338,211 +221,6 @@ impl Config {
             // Custom providers have no deployment-wide settings (yet): not served.
             Provider::Oidc(_) => false,
         }
-    }
-}
-
-/// The Microsoft preset: served when `MICROSOFT_CLIENT_IDS` is set; `MICROSOFT_TENANT` is
-/// `common` unless set.
-fn microsoft<F: Fn(&str) -> Option<String>>(
-    vars: &Vars<'_, F>,
-    policy: UrlPolicy,
-) -> Result<Option<MicrosoftConfig>, ConfigError> {
-    let Some(client_ids) = vars.id_list("MICROSOFT_CLIENT_IDS")? else { return Ok(None) };
-    let tenant = vars.get("MICROSOFT_TENANT").unwrap_or_else(|| "common".to_string());
-    let authority = vars.get("MICROSOFT_AUTHORITY_URL").unwrap_or_else(|| DEFAULT_MICROSOFT_AUTHORITY_URL.to_string());
-    MicrosoftConfig::new(&tenant, client_ids, &authority, policy).map(Some).map_err(|e| match e {
-        OidcConfigError::Tenant(_) => ConfigError::Invalid {
-            name: "MICROSOFT_TENANT",
-            reason: "common, organizations, consumers or a tenant id (GUID)",
-        },
-        _ => ConfigError::Invalid {
-            name: "MICROSOFT_AUTHORITY_URL",
-            reason: "an https:// URL (http:// on loopback only with ALLOW_INSECURE_PROVIDER_URLS=true)",
-        },
-    })
-}
-
-/// `INSTANCE_SECRETS_KEY` and its versions (`None` if unset).
-fn instance_secrets_key<F: Fn(&str) -> Option<String>>(vars: &Vars<'_, F>) -> Result<Option<SealingKeys>, ConfigError> {
-    let key = |name: &'static str, value: String| {
-        SealingKey::from_base64(&value).map_err(|_| ConfigError::Invalid { name, reason: "32 bytes, standard base64" })
-    };
-    Ok(versioned(vars, &INSTANCE_SECRETS_KEY_NAMES, key)?
-        .map(|(current, previous)| SealingKeys::new(current, previous)))
-}
-
-/// The instance secrets key of this process's environment, for the operator's tools (which get
-/// it from the environment, never from a command line). `None` if `INSTANCE_SECRETS_KEY` is unset.
-pub fn instance_secrets_key_from_env() -> Result<Option<SealingKeys>, ConfigError> {
-    let get = |name: &str| std::env::var(name).ok();
-    instance_secrets_key(&Vars { var: &get, insecure_provider_urls: false })
-}
-
-/// Every provider's endpoints (the `*_URL` variables or the real ones).
-fn provider_urls<F: Fn(&str) -> Option<String>>(vars: &Vars<'_, F>) -> Result<ProviderUrls, ConfigError> {
-    Ok(ProviderUrls {
-        facebook_graph: vars.url("FACEBOOK_GRAPH_URL", DEFAULT_FACEBOOK_GRAPH_URL)?,
-        facebook_graph_version: vars
-            .get("FACEBOOK_GRAPH_VERSION")
-            .filter(|v| is_graph_version(v))
-            .unwrap_or_else(|| DEFAULT_FACEBOOK_GRAPH_VERSION.into()),
-        facebook_limited_jwks: vars.url("FACEBOOK_LIMITED_JWKS_URL", DEFAULT_FACEBOOK_LIMITED_JWKS_URL)?,
-        google_jwks: vars.url("GOOGLE_JWKS_URL", DEFAULT_GOOGLE_JWKS_URL)?,
-        google_tokeninfo: vars.url("GOOGLE_TOKENINFO_URL", DEFAULT_GOOGLE_TOKENINFO_URL)?,
-        google_userinfo: vars.url("GOOGLE_USERINFO_URL", DEFAULT_GOOGLE_USERINFO_URL)?,
-        twitter_api: vars.url("TWITTER_API_URL", DEFAULT_TWITTER_API_URL)?,
-        linkedin_jwks: vars.url("LINKEDIN_JWKS_URL", DEFAULT_LINKEDIN_JWKS_URL)?,
-        linkedin_introspect: vars.url("LINKEDIN_INTROSPECT_URL", DEFAULT_LINKEDIN_INTROSPECT_URL)?,
-        linkedin_userinfo: vars.url("LINKEDIN_USERINFO_URL", DEFAULT_LINKEDIN_USERINFO_URL)?,
-        apple_jwks: vars.url("APPLE_JWKS_URL", DEFAULT_APPLE_JWKS_URL)?,
-        github_api: vars.url("GITHUB_API_URL", DEFAULT_GITHUB_API_URL)?,
-        // Checked where it is used (`MicrosoftConfig::new`): for an instance's own Microsoft app.
-        microsoft_authority: vars
-            .get("MICROSOFT_AUTHORITY_URL")
-            .unwrap_or_else(|| DEFAULT_MICROSOFT_AUTHORITY_URL.to_string()),
-    })
-}
-
-/// The Apple revocation group: all of `APPLE_TEAM_ID`, `APPLE_KEY_ID`, `APPLE_PRIVATE_KEY`,
-/// `REFRESH_TOKEN_KEY`, or none of them.
-fn apple_revocation<F: Fn(&str) -> Option<String>>(
-    vars: &Vars<'_, F>,
-) -> Result<Option<AppleRevocationConfig>, ConfigError> {
-    const GROUP: [&str; 4] = ["APPLE_TEAM_ID", "APPLE_KEY_ID", "APPLE_PRIVATE_KEY", "REFRESH_TOKEN_KEY"];
-    if GROUP.iter().all(|name| vars.get(name).is_none()) {
-        return Ok(None);
-    }
-    let team_id = vars.id("APPLE_TEAM_ID")?.ok_or(ConfigError::Missing("APPLE_TEAM_ID"))?;
-    let key_id = vars.id("APPLE_KEY_ID")?.ok_or(ConfigError::Missing("APPLE_KEY_ID"))?;
-    // SSM and some consoles keep a PEM on one line with literal `\n`s.
-    let pem = vars.required("APPLE_PRIVATE_KEY")?.replace("\\n", "\n");
-    if crate::domain::apple_key::signing_key(&pem).is_none() {
-        return Err(ConfigError::Invalid {
-            name: "APPLE_PRIVATE_KEY",
-            reason: "expected the Sign in with Apple key: a P-256 private key, PKCS#8 PEM (the .p8 file)",
-        });
-    }
-    let key = |name: &'static str, value: String| {
-        SealingKey::from_base64(&value).map_err(|_| ConfigError::Invalid { name, reason: "32 bytes, standard base64" })
-    };
-    let (current, previous) =
-        versioned(vars, &REFRESH_TOKEN_KEY_NAMES, key)?.ok_or(ConfigError::Missing("REFRESH_TOKEN_KEY"))?;
-    let refresh_token_key = SealingKeys::new(current, previous);
-    Ok(Some(AppleRevocationConfig {
-        team_id,
-        key_id,
-        private_key: Secret::new(pem),
-        token_url: vars.url("APPLE_TOKEN_URL", DEFAULT_APPLE_TOKEN_URL)?,
-        revoke_url: vars.url("APPLE_REVOKE_URL", DEFAULT_APPLE_REVOKE_URL)?,
-        refresh_token_key,
-    }))
-}
-
-/// The four variables of a versioned secret: the current value and its version (default 1),
-/// the value before the last rotation and its version (required with it, and different).
-struct VersionedNames {
-    current: &'static str,
-    current_version: &'static str,
-    previous: &'static str,
-    previous_version: &'static str,
-}
-
-const TOKEN_SECRET_NAMES: VersionedNames = VersionedNames {
-    current: "TOKEN_SECRET",
-    current_version: "TOKEN_SECRET_VERSION",
-    previous: "TOKEN_SECRET_PREVIOUS",
-    previous_version: "TOKEN_SECRET_PREVIOUS_VERSION",
-};
-
-const REFRESH_TOKEN_KEY_NAMES: VersionedNames = VersionedNames {
-    current: "REFRESH_TOKEN_KEY",
-    current_version: "REFRESH_TOKEN_KEY_VERSION",
-    previous: "REFRESH_TOKEN_KEY_PREVIOUS",
-    previous_version: "REFRESH_TOKEN_KEY_PREVIOUS_VERSION",
-};
-
-const INSTANCE_SECRETS_KEY_NAMES: VersionedNames = VersionedNames {
-    current: "INSTANCE_SECRETS_KEY",
-    current_version: "INSTANCE_SECRETS_KEY_VERSION",
-    previous: "INSTANCE_SECRETS_KEY_PREVIOUS",
-    previous_version: "INSTANCE_SECRETS_KEY_PREVIOUS_VERSION",
-};
-
-/// A current value with its version and, after a rotation, the previous one with its own.
-type Versioned<T> = ((u32, T), Option<(u32, T)>);
-
-/// Reads a versioned secret (`names`), each value checked by `parse`; `None` if neither value
-/// is set (a previous value without a current one is an error).
-fn versioned<T, F: Fn(&str) -> Option<String>>(
-    vars: &Vars<'_, F>,
-    names: &VersionedNames,
-    parse: impl Fn(&'static str, String) -> Result<T, ConfigError>,
-) -> Result<Option<Versioned<T>>, ConfigError> {
-    if vars.get(names.current).is_none() {
-        return match vars.get(names.previous) {
-            Some(_) => Err(ConfigError::Missing(names.current)),
-            None => Ok(None),
-        };
-    }
-    let version = |name: &'static str| -> Result<Option<u32>, ConfigError> {
-        vars.get(name)
-            .map(|v| {
-                v.parse::<u32>()
-                    .ok()
-                    .filter(|n| *n >= 1)
-                    .ok_or(ConfigError::Invalid { name, reason: "a version number from 1" })
-            })
-            .transpose()
-    };
-    let current = (version(names.current_version)?.unwrap_or(1), parse(names.current, vars.required(names.current)?)?);
-    let previous = match vars.get(names.previous) {
-        None => None,
-        Some(value) => {
-            let v = version(names.previous_version)?.ok_or(ConfigError::Missing(names.previous_version))?;
-            if v == current.0 {
-                return Err(ConfigError::Invalid {
-                    name: names.previous_version,
-                    reason: "must differ from the current version",
-                });
-            }
-            Some((v, parse(names.previous, value)?))
-        }
-    };
-    Ok(Some((current, previous)))
-}
-
-/// Shortest origin secret accepted (a guessable one would let anyone around the WAF).
-pub const MIN_ORIGIN_SECRET_LEN: usize = 32;
-
-/// `ORIGIN_SECRET` (the per-client front, `entry::front`): unset or empty = no front.
-pub fn origin_secret(value: Option<String>) -> Result<Option<Secret>, ConfigError> {
-    match value {
-        None => Ok(None),
-        Some(v) if v.len() < MIN_ORIGIN_SECRET_LEN || v.len() > 256 || !v.bytes().all(|b| b.is_ascii_graphic()) => {
-            Err(ConfigError::Invalid { name: "ORIGIN_SECRET", reason: "32 to 256 printable ASCII characters" })
-        }
-        Some(v) => Ok(Some(Secret::new(v))),
-    }
-}
-
-/// Reading [`TokenSecrets`] (a domain type, `domain::tokens`) from the settings.
-impl TokenSecrets {
-    fn from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<'_, F>) -> Result<Option<TokenSecrets>, ConfigError> {
-        let secret = |name: &'static str, value: String| {
-            if value.len() < 32 {
-                return Err(ConfigError::Invalid { name, reason: "at least 32 characters" });
-            }
-            Ok(Secret::new(value))
-        };
-        Ok(versioned(vars, &TOKEN_SECRET_NAMES, secret)?.map(|(current, previous)| TokenSecrets { current, previous }))
-    }
-
-    /// The token secrets of this process's environment (`TOKEN_SECRET` and the rest, as a
-    /// function reads them): for the operator's tools, which get them from the environment,
-    /// never from a command line. `None` if `TOKEN_SECRET` is not set.
-    pub fn from_env() -> Result<Option<TokenSecrets>, ConfigError> {
-        let get = |name: &str| std::env::var(name).ok();
-        TokenSecrets::from_vars(&Vars { var: &get, insecure_provider_urls: false })
     }
 }
 

@@ -62,7 +62,7 @@ impl UserStore {
         let pk = |i: &Item| get_opt_s(i, "pk");
         let pk_of = |k: &Item| pk(k).unwrap_or_default();
         let user = found.iter().find(|i| pk(i) == Some(pk_of(&identity)));
-        // A first login left pending is finished before its user is answered (users.rs).
+        // A first login left pending is finished before its user is answered (first_login.rs).
         let user = match user {
             Some(item) => Some(Box::pin(self.user_of_identity(instance, provider, subject, item.clone())).await?),
             None => None,

@@ -49,6 +49,11 @@ pub(super) fn get_n<T: std::str::FromStr>(item: &Item, name: &'static str) -> Re
     }
 }
 
+/// A number attribute if the item has it and it reads as `T`.
+pub(super) fn get_opt_n<T: std::str::FromStr>(item: &Item, name: &'static str) -> Option<T> {
+    item.contains_key(name).then(|| get_n(item, name).ok()).flatten()
+}
+
 pub(super) fn user_attributes(u: &UserRecord) -> Item {
     let mut item = HashMap::from([
         ("user_id".to_string(), n(u.user_id)),
@@ -236,6 +241,34 @@ impl UserStore {
             .send()
             .await;
         applied("UpdateItem", result)
+    }
+
+    /// `UpdateItem` whose `values` hold both the `:values` and the `#names` of its expressions.
+    pub(super) async fn update_named(
+        &self,
+        key: Item,
+        update: &str,
+        condition: &str,
+        values: Vec<(String, AttributeValue)>,
+    ) -> Result<bool, StoreError> {
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression(update)
+            .condition_expression(condition);
+        for (name, value) in values {
+            request = match (name.starts_with('#'), value) {
+                (true, AttributeValue::S(attr)) => request.expression_attribute_names(name, attr),
+                (_, value) => request.expression_attribute_values(name, value),
+            };
+        }
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(classify("UpdateItem", e)),
+        }
     }
 
     /// Every item of partition `pk` whose sort key starts with `sk_prefix`.

@@ -39,9 +39,10 @@
 //! single-item conditional writes (issue 33: no transaction), the identity's
 //! `attribute_not_exists(pk)` first: two simultaneous first logins of one person make one user,
 //! and the loser reads the winner's; whoever finds the identity still `pending` finishes the rest
-//! ([`users`]). The identity item carries a snapshot of the user so that a returning login is one
-//! read. Sessions, key resets and instances are single-item writes too; an unfinished change is
-//! finished by the next request that finds it or by the sweeper ([`UserStore::finish_pending`]).
+//! ([`first_login`]). The identity item carries a snapshot of the user so that a returning login
+//! is one read ([`users`]). Sessions, key resets and instances are single-item writes too; an
+//! unfinished change is finished by the next request that finds it or by the sweeper
+//! ([`UserStore::finish_pending`]).
 //!
 //! One module per concern: [`keys`] (the layout above), [`items`] (encoding and the generic
 //! requests), [`error`] (failure classes), then one per kind of thing stored, and [`deletion`]
@@ -54,6 +55,7 @@ mod error;
 mod facebook_deletions;
 mod failures;
 mod faults;
+mod first_login;
 mod instance_apps;
 mod instances;
 mod items;

@@ -44,7 +44,7 @@ impl UserStore {
                     None => Ok(Finished::NotPending),
                 }
             }
-            // A link by email that wrote its identity (linking.rs), else a first login (users.rs).
+            // A link by email that wrote its identity (linking.rs), else a first login (first_login.rs).
             ("IDENT", "IDENT") => match self.finish_pending_link(pk).await? {
                 true => Ok(Finished::Done),
                 false => self.finish_pending_identity(pk).await,

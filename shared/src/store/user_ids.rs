@@ -3,13 +3,22 @@
 //! and hands them out one by one from memory; the counter is written once per block, not once
 //! per sign-up. The arithmetic ([`IdBlock`]) is pure; [`UserIdBlocks`] is one environment's
 //! blocks, one per instance, each behind its own async lock so that concurrent first logins in
-//! one environment take distinct ids and wait for one reservation, not one each.
+//! one environment take distinct ids and wait for one reservation, not one each. The requests
+//! are [`UserStore::allocate_user_id`]'s (a first login's, [`super::first_login`]): the id, or
+//! the instance's refusal to sign anyone up; the reservation; the counter item's creation.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::ReturnValue;
+
+use super::error::classify;
+use super::items::{get_n, n};
+use super::{keys, StoreError, UserStore};
 use crate::config::MAX_USER_ID_BLOCK;
 use crate::domain::instance::InstanceName;
+use crate::domain::records::{InstanceSettings, SignUpPolicy};
 
 /// The first id JavaScript cannot read exactly (`Number.MAX_SAFE_INTEGER` + 1): Syncano's clients
 /// read ids as numbers, so no id at or above it is handed out.
@@ -89,6 +98,117 @@ impl UserIdBlocks {
     pub fn of(&self, instance: &InstanceName) -> Arc<tokio::sync::Mutex<IdBlock>> {
         let mut blocks = self.blocks.lock().unwrap_or_else(|e| e.into_inner());
         blocks.entry(instance.clone()).or_default().clone()
+    }
+}
+
+/// How far above the instance item's counter a migrated counter item starts: while a deployment
+/// rolls out, functions of the previous version still take ids from the instance item, and
+/// their next ids must not be the new counter's (fewer first logins than this during a rollout).
+const LEGACY_COUNTER_GAP: u64 = 1_000;
+
+/// What the allocation of a new user's id found.
+pub(super) enum Allocation {
+    Id {
+        user_id: u64,
+        linking: bool,
+    },
+    /// The instance's sign-up policy is closed (no id was taken).
+    SignUpClosed {
+        linking: bool,
+    },
+}
+
+impl UserStore {
+    /// Next Syncano user id of the instance if its sign-up policy (in `settings`, which the
+    /// caller read or keeps: no read of the instance's partition here) is open, and whether the
+    /// instance links accounts by verified email. Only then is an id taken: a closed instance's
+    /// refusal takes none and writes nothing, and a login function writes nothing in the
+    /// instance's partition, where its API keys are (docs/security.md, "Least privilege in the
+    /// table"). The id comes from this execution environment's block ([`UserIdBlocks`]); when
+    /// that is used up, the next block is reserved with one `ADD` on the counter's own item
+    /// ([`keys::user_ids`]).
+    pub(super) async fn allocate_user_id(
+        &self,
+        instance: &InstanceName,
+        settings: InstanceSettings,
+    ) -> Result<Allocation, StoreError> {
+        let linking = settings.links_by_email;
+        if settings.sign_up != SignUpPolicy::Open {
+            return Ok(Allocation::SignUpClosed { linking });
+        }
+        // One lock per instance and environment: concurrent first logins here take distinct ids,
+        // and wait for one reservation rather than each making its own.
+        let block = self.user_ids.of(instance);
+        let mut block = block.lock().await;
+        if let Some(user_id) = block.take() {
+            return Ok(Allocation::Id { user_id, linking });
+        }
+        let size = self.user_ids.size();
+        for _ in 0..2 {
+            if let Some(top) = self.add_user_ids(instance, size).await? {
+                *block = IdBlock::reserved(top, size).map_err(|e| match e {
+                    BlockError::Corrupt => StoreError::Corrupt("next_user_id below its block"),
+                    BlockError::Exhausted => StoreError::Corrupt("user ids exhausted: none left below 2^53"),
+                })?;
+                let user_id = block.take().ok_or(StoreError::Corrupt("an empty block of user ids"))?;
+                return Ok(Allocation::Id { user_id, linking });
+            }
+            // The counter of an instance made before the counter item had one is on the
+            // instance item: the first reservation without a counter item creates it from there.
+            let legacy = self.legacy_next_user_id(instance).await?;
+            self.create_user_ids(instance, legacy.saturating_add(LEGACY_COUNTER_GAP)).await?;
+        }
+        Err(StoreError::Corrupt("user id counter"))
+    }
+
+    /// The id counter an instance item made before the counter item may still carry (0 if
+    /// none); fails if the instance does not exist. Read once per instance, when its counter
+    /// item is first created.
+    async fn legacy_next_user_id(&self, instance: &InstanceName) -> Result<u64, StoreError> {
+        let item = self.instance_item(instance, "next_user_id").await?.ok_or(StoreError::InstanceNotFound)?;
+        if item.contains_key("next_user_id") {
+            get_n(&item, "next_user_id")
+        } else {
+            Ok(0)
+        }
+    }
+
+    /// `ADD next_user_id :size` on the counter item, if it exists: the new value, the last id of
+    /// the block this environment now owns.
+    async fn add_user_ids(&self, instance: &InstanceName, size: u64) -> Result<Option<u64>, StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(keys::user_ids(instance)))
+            .update_expression("ADD next_user_id :block")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":block", n(size))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await;
+        match out {
+            Ok(out) => {
+                let attrs = out.attributes.ok_or(StoreError::Corrupt("next_user_id"))?;
+                Ok(Some(get_n(&attrs, "next_user_id")?))
+            }
+            Err(e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(None),
+                _ => Err(classify("UpdateItem", e)),
+            },
+        }
+    }
+
+    /// Creates the counter item at `last` (the last id taken), unless it exists: of concurrent
+    /// creations one wins and the others find it, so no id is handed out twice.
+    pub(super) async fn create_user_ids(&self, instance: &InstanceName, last: u64) -> Result<(), StoreError> {
+        let mut item = keys::user_ids(instance);
+        item.insert("next_user_id".into(), n(last));
+        match self.put_new(item).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(classify("PutItem", e)),
+        }
     }
 }
 
