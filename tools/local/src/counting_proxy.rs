@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
 use tokio::net::TcpListener;
 
+use crate::dynamodb_request::{self, DynamoRequest, Upstream};
 use crate::iam::{Denied, Policies};
 use crate::partition_keys::{self, KeyUse};
 
@@ -78,8 +79,7 @@ struct FaultPlan {
 
 #[derive(Clone)]
 struct Shared {
-    upstream: String,
-    http: reqwest::Client,
+    upstream: Upstream,
     calls: Arc<Mutex<Vec<DynamoCall>>>,
     fault: Arc<Mutex<Option<FaultPlan>>>,
     /// Each function's IAM policy, enforced on the requests it signs ([`crate::iam`]).
@@ -124,8 +124,7 @@ impl CountingProxy {
         let fault = Arc::new(Mutex::new(None));
         let denials = Arc::new(Mutex::new(Vec::new()));
         let shared = Shared {
-            upstream: upstream.trim_end_matches('/').to_string(),
-            http: reqwest::Client::new(),
+            upstream: Upstream::new(upstream),
             calls: calls.clone(),
             fault: fault.clone(),
             policies,
@@ -211,22 +210,8 @@ fn next_fault(plan: &Mutex<Option<FaultPlan>>, call: &DynamoCall) -> Option<Dyna
     Some(p.fault)
 }
 
-/// DynamoDB's JSON error answer.
-fn dynamo_error(status: StatusCode, body: serde_json::Value) -> Response {
-    let mut resp = Response::new(Body::from(body.to_string()));
-    *resp.status_mut() = status;
-    resp.headers_mut().insert("content-type", axum::http::HeaderValue::from_static("application/x-amz-json-1.0"));
-    resp
-}
-
-/// The request body as DynamoDB reads it (JSON; anything else reads as no member at all).
-fn body_json(body: &[u8]) -> serde_json::Value {
-    serde_json::from_slice(body).unwrap_or_default()
-}
-
-fn describe(headers: &HeaderMap, json: &serde_json::Value) -> DynamoCall {
-    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
-    let operation = target.rsplit('.').next().unwrap_or("").to_string();
+fn describe(request: &DynamoRequest) -> DynamoCall {
+    let (operation, json) = (request.operation.clone(), &request.json);
     let items = match operation.as_str() {
         "TransactWriteItems" | "TransactGetItems" => json["TransactItems"].as_array().map_or(0, Vec::len),
         "BatchWriteItem" | "BatchGetItem" => json["RequestItems"]
@@ -240,8 +225,8 @@ fn describe(headers: &HeaderMap, json: &serde_json::Value) -> DynamoCall {
 
 async fn forward(State(s): State<Shared>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     // Parsed once: for the record and for IAM's decision.
-    let json = body_json(&body);
-    let call = describe(&headers, &json);
+    let request = DynamoRequest::read(&headers, &body);
+    let call = describe(&request);
     // IAM decides before DynamoDB sees the request; a refused request is neither carried out
     // nor billed.
     if let Some(policies) = &s.policies {
@@ -250,18 +235,14 @@ async fn forward(State(s): State<Shared>, method: Method, uri: Uri, headers: Hea
             .and_then(|v| v.to_str().ok())
             .and_then(crate::iam::access_key_id)
             .unwrap_or_default();
-        if let Err(denied) = policies.authorize(principal, &call.operation, &json) {
-            let table = json["TableName"]
-                .as_str()
-                .map(str::to_owned)
-                .or_else(|| json["RequestItems"].as_object().and_then(|t| t.keys().next().cloned()))
-                .unwrap_or_default();
+        if let Err(denied) = policies.authorize(principal, &call.operation, &request.json) {
+            let table = request.table();
             tracing::warn!(principal, action = %denied.access.action, keys = ?denied.access.leading_keys, "access denied by the function's policy");
             let answer = denied.body(&table);
             if s.record {
                 lock(&s.denials).push(denied);
             }
-            return dynamo_error(StatusCode::BAD_REQUEST, answer);
+            return dynamodb_request::answer(StatusCode::BAD_REQUEST, &answer);
         }
     }
     let fault = next_fault(&s.fault, &call);
@@ -273,18 +254,18 @@ async fn forward(State(s): State<Shared>, method: Method, uri: Uri, headers: Hea
     }
     match fault {
         Some(DynamoFault::Throttled) => {
-            return dynamo_error(
+            return dynamodb_request::answer(
                 StatusCode::BAD_REQUEST,
-                serde_json::json!({
+                &serde_json::json!({
                     "__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
                     "message": "The level of configured provisioned throughput for the table was exceeded.",
                 }),
             )
         }
         Some(DynamoFault::ServerError) => {
-            return dynamo_error(
+            return dynamodb_request::answer(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                serde_json::json!({
+                &serde_json::json!({
                     "__type": "com.amazonaws.dynamodb.v20120810#InternalServerError",
                     "message": "Internal server error",
                 }),
@@ -294,9 +275,9 @@ async fn forward(State(s): State<Shared>, method: Method, uri: Uri, headers: Hea
             let reasons: Vec<_> = (0..items.max(1))
                 .map(|_| serde_json::json!({ "Code": "ThrottlingError", "Message": "Throughput exceeds the current capacity." }))
                 .collect();
-            return dynamo_error(
+            return dynamodb_request::answer(
                 StatusCode::BAD_REQUEST,
-                serde_json::json!({
+                &serde_json::json!({
                     "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
                     "message": "Transaction cancelled, please refer cancellation reasons for specific reasons",
                     "CancellationReasons": reasons,
@@ -306,25 +287,9 @@ async fn forward(State(s): State<Shared>, method: Method, uri: Uri, headers: Hea
         Some(DynamoFault::HangBeforeForwarding) => std::future::pending::<()>().await,
         Some(DynamoFault::ResetAfterForwarding | DynamoFault::HangAfterForwarding) | None => {}
     }
-    let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    let mut req = s.http.request(method, format!("{}{path}", s.upstream)).body(body);
-    for (name, value) in headers.iter().filter(|(n, _)| *n != "host" && *n != "content-length") {
-        req = req.header(name, value);
-    }
-    let failed = |e: reqwest::Error| {
-        let mut resp = Response::new(Body::from(e.to_string()));
-        *resp.status_mut() = StatusCode::BAD_GATEWAY;
-        resp
-    };
-    let upstream = match req.send().await {
-        Ok(r) => r,
-        Err(e) => return failed(e),
-    };
-    let status = upstream.status();
-    let headers = upstream.headers().clone();
-    let bytes = match upstream.bytes().await {
-        Ok(b) => b,
-        Err(e) => return failed(e),
+    let upstreamed = match s.upstream.send(method, &uri, &headers, body).await {
+        Ok(upstreamed) => upstreamed,
+        Err(failed) => return failed,
     };
     if fault == Some(DynamoFault::HangAfterForwarding) {
         std::future::pending::<()>().await;
@@ -336,15 +301,10 @@ async fn forward(State(s): State<Shared>, method: Method, uri: Uri, headers: Hea
             Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by the fault proxy")),
         ]);
         let mut resp = Response::new(Body::from_stream(broken));
-        *resp.status_mut() = status;
+        *resp.status_mut() = upstreamed.status;
         return resp;
     }
-    let mut resp = Response::new(Body::from(bytes));
-    *resp.status_mut() = status;
-    for (name, value) in headers.iter().filter(|(n, _)| *n != "content-length" && *n != "transfer-encoding") {
-        resp.headers_mut().insert(name, value.clone());
-    }
-    resp
+    upstreamed.into_response()
 }
 
 #[cfg(test)]
@@ -365,24 +325,24 @@ mod tests {
     fn the_operation_and_items_are_read_from_the_request() {
         let mut h = HeaderMap::new();
         h.insert("x-amz-target", "DynamoDB_20120810.TransactWriteItems".parse().expect("header"));
-        let c = describe(&h, &body_json(br#"{"TransactItems":[{},{},{}]}"#));
+        let c = describe(&DynamoRequest::read(&h, br#"{"TransactItems":[{},{},{}]}"#));
         assert_eq!((c.operation.as_str(), c.items), ("TransactWriteItems", 3));
         h.insert("x-amz-target", "DynamoDB_20120810.GetItem".parse().expect("header"));
-        assert!(describe(&h, &body_json(br#"{"ConsistentRead":true}"#)).consistent);
+        assert!(describe(&DynamoRequest::read(&h, br#"{"ConsistentRead":true}"#)).consistent);
     }
 
     #[test]
     fn a_partition_fault_hits_only_requests_touching_that_partition() {
         let mut h = HeaderMap::new();
         h.insert("x-amz-target", "DynamoDB_20120810.BatchGetItem".parse().expect("header"));
-        let hot = describe(
+        let hot = describe(&DynamoRequest::read(
             &h,
-            &body_json(br#"{"RequestItems":{"t":{"Keys":[{"pk":{"S":"INST#demo"},"sk":{"S":"INSTANCE"}}]}}}"#),
-        );
-        let cold = describe(
+            br#"{"RequestItems":{"t":{"Keys":[{"pk":{"S":"INST#demo"},"sk":{"S":"INSTANCE"}}]}}}"#,
+        ));
+        let cold = describe(&DynamoRequest::read(
             &h,
-            &body_json(br#"{"RequestItems":{"t":{"Keys":[{"pk":{"S":"USER#demo#1"},"sk":{"S":"USER"}}]}}}"#),
-        );
+            br#"{"RequestItems":{"t":{"Keys":[{"pk":{"S":"USER#demo#1"},"sk":{"S":"USER"}}]}}}"#,
+        ));
         let plan = Mutex::new(Some(FaultPlan {
             fault: DynamoFault::Throttled,
             operation: None,

@@ -10,6 +10,8 @@
 //! - [`mrsc_proxy`] makes one DynamoDB Local a multi-Region strongly consistent table seen from
 //!   several regions, each on a [`killable`] port; [`regions`] starts issue 33's local regions
 //!   over it (`local-stack --regions 3`, the API tests).
+//! - Both proxies read DynamoDB's JSON requests, answer in its JSON and forward to the next hop
+//!   through one module, `dynamodb_request`.
 //! - [`served_providers`] is the table of the providers each function is configured for (every
 //!   function links them all).
 //! - [`playground`] is the sign-in page the stack serves at `/_playground/` (issue 32).
@@ -22,6 +24,7 @@ pub mod counting_proxy;
 pub mod demo;
 pub mod deployment;
 pub mod dynamodb_local;
+mod dynamodb_request;
 pub mod gateway;
 pub mod iam;
 pub mod killable;

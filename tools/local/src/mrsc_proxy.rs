@@ -29,12 +29,13 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
 use serde_json::Value;
 
+use crate::dynamodb_request::{self, DynamoRequest, Upstream};
 use crate::killable::KillableServer;
 
 /// `ReplicatedWriteConflictException`'s `__type` in DynamoDB's JSON protocol.
@@ -92,8 +93,7 @@ struct InFlight {
 }
 
 struct Shared {
-    upstream: String,
-    http: reqwest::Client,
+    upstream: Upstream,
     settings: MrscSettings,
     in_flight: Mutex<(u64, Vec<InFlight>)>,
     counts: Mutex<Vec<RegionCounts>>,
@@ -120,8 +120,7 @@ impl MrscProxy {
     /// proxy before it).
     pub async fn start(upstream: &str, regions: &[&str], settings: MrscSettings) -> std::io::Result<MrscProxy> {
         let shared = Arc::new(Shared {
-            upstream: upstream.trim_end_matches('/').to_string(),
-            http: reqwest::Client::new(),
+            upstream: Upstream::new(upstream),
             settings,
             in_flight: Mutex::new((0, Vec::new())),
             counts: Mutex::new(vec![RegionCounts::default(); regions.len()]),
@@ -192,23 +191,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// DynamoDB's JSON error answer.
 fn dynamo_error(r#type: &str, message: &str) -> Response {
-    let body = serde_json::json!({ "__type": r#type, "message": message });
-    let mut resp = Response::new(Body::from(body.to_string()));
-    *resp.status_mut() = StatusCode::BAD_REQUEST;
-    resp.headers_mut().insert("content-type", axum::http::HeaderValue::from_static("application/x-amz-json-1.0"));
-    resp
-}
-
-fn json_answer(body: Value) -> Response {
-    let mut resp = Response::new(Body::from(body.to_string()));
-    resp.headers_mut().insert("content-type", axum::http::HeaderValue::from_static("application/x-amz-json-1.0"));
-    resp
-}
-
-/// The operation of a request (`X-Amz-Target: DynamoDB_20120810.PutItem` → `PutItem`).
-fn operation(headers: &HeaderMap) -> String {
-    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
-    target.rsplit('.').next().unwrap_or("").to_string()
+    dynamodb_request::answer(StatusCode::BAD_REQUEST, &serde_json::json!({ "__type": r#type, "message": message }))
 }
 
 /// What the proxy does with a request.
@@ -319,16 +302,16 @@ async fn forward(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let op = operation(&headers);
-    let json: Value = serde_json::from_slice(&body).unwrap_or_default();
+    let request = DynamoRequest::read(&headers, &body);
     let _window;
-    match classify(&op, &json) {
+    match classify(&request.operation, &request.json) {
         Kind::Refused(message) => {
             s.count(region, |c| c.refused += 1);
             return dynamo_error(VALIDATION, message);
         }
         Kind::DescribeTtl => {
-            return json_answer(serde_json::json!({ "TimeToLiveDescription": { "TimeToLiveStatus": "DISABLED" } }))
+            let disabled = serde_json::json!({ "TimeToLiveDescription": { "TimeToLiveStatus": "DISABLED" } });
+            return dynamodb_request::answer(StatusCode::OK, &disabled);
         }
         Kind::ConsistentRead => {
             s.count(region, |c| c.consistent_reads += 1);
@@ -346,32 +329,10 @@ async fn forward(
         }
         Kind::Local => {}
     }
-    let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    let mut req = s.http.request(method, format!("{}{path}", s.upstream)).body(body);
-    for (name, value) in headers.iter().filter(|(n, _)| *n != "host" && *n != "content-length") {
-        req = req.header(name, value);
+    match s.upstream.send(method, &uri, &headers, body).await {
+        Ok(upstreamed) => upstreamed.into_response(),
+        Err(failed) => failed,
     }
-    let failed = |e: reqwest::Error| {
-        let mut resp = Response::new(Body::from(e.to_string()));
-        *resp.status_mut() = StatusCode::BAD_GATEWAY;
-        resp
-    };
-    let upstream = match req.send().await {
-        Ok(r) => r,
-        Err(e) => return failed(e),
-    };
-    let status = upstream.status();
-    let headers = upstream.headers().clone();
-    let bytes = match upstream.bytes().await {
-        Ok(b) => b,
-        Err(e) => return failed(e),
-    };
-    let mut resp = Response::new(Body::from(bytes));
-    *resp.status_mut() = status;
-    for (name, value) in headers.iter().filter(|(n, _)| *n != "content-length" && *n != "transfer-encoding") {
-        resp.headers_mut().insert(name, value.clone());
-    }
-    resp
 }
 
 #[cfg(test)]
@@ -405,8 +366,7 @@ mod tests {
     #[test]
     fn only_another_regions_write_of_the_same_item_conflicts() {
         let shared = Shared {
-            upstream: String::new(),
-            http: reqwest::Client::new(),
+            upstream: Upstream::new(""),
             settings: MrscSettings::default(),
             in_flight: Mutex::new((0, Vec::new())),
             counts: Mutex::new(vec![RegionCounts::default(); 2]),

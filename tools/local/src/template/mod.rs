@@ -5,6 +5,10 @@
 //! evaluates intrinsic functions, so a tagged value where a literal is required is an error;
 //! except the template's `Conditions` and their `!If`s, which [`conditions::resolve`] takes as a
 //! deployment with the parameters' defaults would (`TableMode: single`, the stack's own table).
+//!
+//! This module reads the document and its table; `functions` reads the functions and their
+//! routes, `authorizers` the HTTP API's authorizers, `environment` the functions' environment,
+//! `throttle` the route throttles.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -13,11 +17,17 @@ use serde_yaml::Value;
 
 use crate::tables::{table_def, TableDef};
 
+mod authorizers;
 pub mod conditions;
 mod environment;
+mod functions;
 mod throttle;
 
+use authorizers::http_api_authorizers;
+pub use authorizers::AuthorizerDef;
 use environment::env_variables;
+use functions::{function_package, function_routes, has_schedule};
+pub use functions::{FunctionDef, Route};
 use throttle::RawThrottles;
 pub use throttle::{Throttle, Throttles};
 
@@ -56,35 +66,6 @@ pub enum TemplateError {
     TableCount(usize),
 }
 
-/// An HTTP API route: an `Events` entry of `Type: HttpApi` on a function.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Route {
-    /// Upper-cased HTTP method, or `ANY`.
-    pub method: String,
-    /// The path as written in the template, e.g. `/v1.1/instances/{instance}/user/auth/facebook/`,
-    /// or `$default` for an event without `Path`/`Method` (the catch-all route).
-    pub path: String,
-    /// Logical id of the function resource.
-    pub function_logical_id: String,
-    /// Cargo package of the function (`BuildProperties.Binary`, else the last component of `CodeUri`).
-    pub package: String,
-    /// The HTTP API authorizer the event names (`Auth.Authorizer`), if any.
-    pub authorizer: Option<String>,
-}
-
-impl Route {
-    /// The path of the catch-all route.
-    pub const DEFAULT_PATH: &'static str = "$default";
-
-    /// The API Gateway route key: `"POST /path/{x}"`, or `"$default"`.
-    pub fn route_key(&self) -> String {
-        if self.path == Self::DEFAULT_PATH {
-            Self::DEFAULT_PATH.to_owned()
-        } else {
-            format!("{} {}", self.method, self.path)
-        }
-    }
-}
 #[derive(Debug, Clone)]
 pub struct Template {
     routes: Vec<Route>,
@@ -103,31 +84,6 @@ pub struct Template {
     scheduled: Vec<String>,
     /// The HTTP API's route throttles, unresolved.
     throttles: RawThrottles,
-}
-
-/// An `AWS::Serverless::Function` of the template.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FunctionDef {
-    /// Its logical id (`FacebookLoginFunction`): `sam build` writes `.aws-sam/build/<id>/bootstrap`.
-    pub logical_id: String,
-    /// Its Cargo package (`facebook-login`): `events/<package>/` holds its samples.
-    pub package: String,
-}
-
-/// A Lambda authorizer of the HTTP API, as API Gateway runs it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthorizerDef {
-    /// `Identity.Headers`, lowercase: a request without one of them is 401 without a call.
-    pub identity_headers: Vec<String>,
-    /// `Identity.Context`: context variables (`path`, `routeKey`, ...) that are part of the
-    /// identity, hence of the cache key.
-    pub identity_context: Vec<String>,
-    /// The Cargo package of the function `FunctionArn` names (`!Ref <Function>.Alias`, the
-    /// published alias, or `!GetAtt <Function>.Arn`).
-    pub package: String,
-    /// `Identity.ReauthorizeEvery` (a literal, or a parameter's default): how long an answer
-    /// is cached per identity; 0 = not cached.
-    pub cache_secs: u64,
 }
 
 impl Template {
@@ -257,158 +213,6 @@ impl std::str::FromStr for Template {
             throttles,
         })
     }
-}
-
-/// `Properties.Auth.Authorizers` of an `AWS::Serverless::HttpApi`, by name.
-fn http_api_authorizers(
-    id: &str,
-    resource: &Value,
-    packages: &HashMap<String, String>,
-    parameters: Option<&Value>,
-) -> Result<Vec<(String, AuthorizerDef)>, TemplateError> {
-    let Some(map) = resource
-        .get("Properties")
-        .and_then(|p| p.get("Auth"))
-        .and_then(|a| a.get("Authorizers"))
-        .and_then(Value::as_mapping)
-    else {
-        return Ok(Vec::new());
-    };
-    let invalid = |name: &str, message: &str| TemplateError::Invalid {
-        resource: id.to_owned(),
-        message: format!("authorizer `{name}`: {message}"),
-    };
-    let list = |identity: Option<&Value>, key: &str| -> Vec<String> {
-        identity
-            .and_then(|i| i.get(key))
-            .and_then(Value::as_sequence)
-            .map(|items| items.iter().filter_map(Value::as_str).map(str::to_owned).collect())
-            .unwrap_or_default()
-    };
-    let mut out = Vec::new();
-    for (name, def) in map {
-        let name = name.as_str().ok_or_else(|| invalid("?", "name is not a string"))?;
-        // The function's published alias (`AutoPublishAlias`), as deployed, or the function itself.
-        let function = match def.get("FunctionArn") {
-            Some(Value::Tagged(t)) if t.tag == "Ref" => {
-                t.value.as_str().and_then(|v| v.strip_suffix(".Alias")).map(str::to_owned)
-            }
-            Some(Value::Tagged(t)) if t.tag == "GetAtt" => {
-                t.value.as_str().and_then(|v| v.strip_suffix(".Arn")).map(str::to_owned)
-            }
-            _ => None,
-        }
-        .ok_or_else(|| invalid(name, "`FunctionArn` must be `!Ref <Function>.Alias` or `!GetAtt <Function>.Arn`"))?;
-        let package = packages
-            .get(&function)
-            .cloned()
-            .ok_or_else(|| invalid(name, "its function is not in the template, or names no package"))?;
-        let identity = def.get("Identity");
-        let cache_secs = match identity.and_then(|i| i.get("ReauthorizeEvery")) {
-            None => 300,
-            Some(Value::Tagged(t)) if t.tag == "Ref" => t
-                .value
-                .as_str()
-                .and_then(|p| parameters?.get(p)?.get("Default"))
-                .and_then(literal_string)
-                .and_then(|v| v.parse().ok())
-                .ok_or_else(|| invalid(name, "`ReauthorizeEvery` refers to a parameter without a numeric default"))?,
-            Some(v) => literal_string(v)
-                .and_then(|v| v.parse().ok())
-                .ok_or_else(|| invalid(name, "`ReauthorizeEvery` must be a number"))?,
-        };
-        out.push((
-            name.to_owned(),
-            AuthorizerDef {
-                identity_headers: list(identity, "Headers").iter().map(|h| h.to_ascii_lowercase()).collect(),
-                identity_context: list(identity, "Context"),
-                package,
-                cache_secs,
-            },
-        ));
-    }
-    Ok(out)
-}
-
-/// Whether a function has an `Events` entry of `Type: Schedule`.
-fn has_schedule(resource: &Value) -> bool {
-    resource
-        .get("Properties")
-        .and_then(|p| p.get("Events"))
-        .and_then(Value::as_mapping)
-        .is_some_and(|events| events.values().any(|e| e.get("Type").and_then(Value::as_str) == Some("Schedule")))
-}
-
-/// The routes of one `AWS::Serverless::Function` (only `HttpApi` events; others are ignored).
-fn function_routes(id: &str, resource: &Value, global_code_uri: Option<&Value>) -> Result<Vec<Route>, TemplateError> {
-    let invalid = |message: String| TemplateError::Invalid { resource: id.to_owned(), message };
-    let properties = resource.get("Properties");
-    let Some(events) = properties.and_then(|p| p.get("Events")) else {
-        return Ok(Vec::new());
-    };
-    let events = events.as_mapping().ok_or_else(|| invalid("`Events` is not a mapping".into()))?;
-
-    let mut endpoints = Vec::new();
-    for (name, event) in events {
-        let name = name.as_str().unwrap_or("?");
-        if event.get("Type").and_then(Value::as_str) != Some("HttpApi") {
-            continue;
-        }
-        let props = event.get("Properties");
-        let field = |key: &str| -> Result<Option<String>, TemplateError> {
-            match props.and_then(|p| p.get(key)) {
-                None => Ok(None),
-                Some(v) => literal_string(v)
-                    .map(Some)
-                    .ok_or_else(|| invalid(format!("event `{name}`: `{key}` must be a literal string"))),
-            }
-        };
-        let authorizer = props.and_then(|p| p.get("Auth")).and_then(|a| a.get("Authorizer")).and_then(literal_string);
-        endpoints.push(match (field("Method")?, field("Path")?) {
-            (Some(method), Some(path)) => (method.to_ascii_uppercase(), path, authorizer),
-            (None, None) => ("ANY".to_owned(), Route::DEFAULT_PATH.to_owned(), authorizer),
-            _ => return Err(invalid(format!("event `{name}`: needs both `Path` and `Method`, or neither"))),
-        });
-    }
-    if endpoints.is_empty() {
-        return Ok(Vec::new());
-    }
-
-    let package = function_package(id, resource, global_code_uri)?;
-    Ok(endpoints
-        .into_iter()
-        .map(|(method, path, authorizer)| Route {
-            method,
-            path,
-            function_logical_id: id.to_owned(),
-            package: package.clone(),
-            authorizer,
-        })
-        .collect())
-}
-
-/// The Cargo package a function is built from: `Metadata.BuildProperties.Binary` if present
-/// (cargo-lambda builds), else the last path component of `CodeUri`.
-fn function_package(id: &str, resource: &Value, global_code_uri: Option<&Value>) -> Result<String, TemplateError> {
-    let invalid = |message: &str| TemplateError::Invalid { resource: id.to_owned(), message: message.to_owned() };
-    let binary = resource.get("Metadata").and_then(|m| m.get("BuildProperties")).and_then(|b| b.get("Binary"));
-    if let Some(binary) = binary {
-        return literal_string(binary)
-            .ok_or_else(|| invalid("`Metadata.BuildProperties.Binary` must be a literal string"));
-    }
-    let code_uri = resource
-        .get("Properties")
-        .and_then(|p| p.get("CodeUri"))
-        .or(global_code_uri)
-        .ok_or_else(|| invalid("function has neither `CodeUri` nor `Metadata.BuildProperties.Binary`"))?;
-    let code_uri = literal_string(code_uri).ok_or_else(|| invalid("`CodeUri` must be a literal path"))?;
-    code_uri
-        .trim_end_matches('/')
-        .rsplit('/')
-        .next()
-        .filter(|last| !last.is_empty() && *last != ".")
-        .map(str::to_owned)
-        .ok_or_else(|| invalid("`CodeUri` does not name a package directory; set `Metadata.BuildProperties.Binary`"))
 }
 
 /// A required literal list.
