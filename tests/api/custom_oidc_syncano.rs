@@ -204,9 +204,7 @@ async fn a_custom_provider_logs_in_at_oidc_name() {
     let t = spawn_app().await;
     let info =
         t.emulator.create_oidc_issuer("acme-sso", OidcIssuerOptions { alg: SigningAlg::RS256, ..Default::default() });
-    let mut app = shared::App::from_vars(&t.vars).await.expect("app config");
-    let client = local_stack::iam::with_function_credentials(app.store.client());
-    app.store = shared::store::UserStore::new(client, t.table.clone()).with_user_id_block(app.config.user_id_block);
+    let mut app = t.new_environment().await;
     let custom =
         shared::config::CustomOidcConfig::new(&info.name, &info.issuer, vec!["acme-app".into()], app.config.url_policy)
             .expect("valid");

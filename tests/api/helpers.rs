@@ -219,6 +219,23 @@ pub async fn serve_app(app: Arc<App>) -> String {
 }
 
 impl TestApp {
+    /// Another execution environment of the functions on this test's table, as another Lambda
+    /// environment (or another function) is: its own `App` from the same settings, nothing kept
+    /// in memory yet (no cached key check, instance settings or provider apps, no block of user
+    /// ids), each function signing as itself.
+    pub async fn new_environment(&self) -> App {
+        let mut app = App::from_vars(&self.vars).await.expect("app config");
+        let client = local_stack::iam::with_function_credentials(app.store.client());
+        app.store =
+            shared::store::UserStore::new(client, self.table.clone()).with_user_id_block(app.config.user_id_block);
+        app
+    }
+
+    /// [`TestApp::new_environment`] behind a gateway of its own: its base URL.
+    pub async fn new_environment_gateway(&self) -> String {
+        serve_app(Arc::new(self.new_environment().await)).await
+    }
+
     pub fn remember(&self, secret: &str) {
         remember(secret);
     }

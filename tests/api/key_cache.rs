@@ -4,7 +4,6 @@
 //! instance's partition (`INST#{instance}`); and what that costs: how long a revoked key, a new
 //! key and a changed sign-up policy take to be seen (docs/security.md, "API key cache").
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -68,10 +67,7 @@ async fn spawn_caching_app() -> TestApp {
 /// Another execution environment of the same functions on the test's table: its own `App` (so
 /// nothing kept in memory), each function signing as itself, behind a gateway of its own.
 async fn another_environment(t: &TestApp) -> String {
-    let mut app = shared::App::from_vars(&t.vars).await.expect("app config");
-    let client = local_stack::iam::with_function_credentials(app.store.client());
-    app.store = shared::store::UserStore::new(client, t.table.clone());
-    serve_app(Arc::new(app)).await
+    t.new_environment_gateway().await
 }
 
 /// Syncano's `GET user/` at `base` with `api_key` and the user's key: its status.

@@ -659,3 +659,46 @@ async fn a_revocation_retried_while_its_deletion_is_unfinished_is_done_not_dropp
     assert!(pending(&t).await.is_empty(), "not recorded again by the finishing deletion");
     assert_eq!(t.count(&format!("IDENT#{INSTANCE}#facebook#")).await, 0);
 }
+
+/// The sweeper finishes a deletion that stopped right after its deciding write (the tombstone)
+/// in an environment of its own, as on AWS: the revocations it records are those the tombstone
+/// decided (Apple's, here), and it reads no instance's provider apps to know them (its policy
+/// allows no `INSTCONF#` read: before, it read them to plan the revocations again, and was
+/// refused whenever its environment had not kept them, i.e. always on AWS).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweeper_finishes_a_deletion_with_the_revocations_its_tombstone_decided() {
+    let t = spawn_app().await;
+    let (sub, token, nonce, code) = apple_person(&t, "Swept Cat");
+    let (_, body) = syncano_apple(&t, &token, &nonce, &code).await;
+    let id = body["id"].as_u64().expect("id");
+    t.remember(body["user_key"].as_str().expect("user_key"));
+    let (refresh, _) = refresh_tokens(&t, &sub)[0].clone();
+    t.remember(&refresh);
+
+    // The deciding write only, as a process stopped right after it leaves the deletion.
+    let instance = shared::InstanceName::parse(INSTANCE).expect("valid");
+    let now = shared::domain::clock::now_secs();
+    let plan = t.app.revocation_plan(&instance, shared::store::DeletionReason::User, now).await.expect("plan");
+    assert!(plan.providers.contains(&"apple"), "{plan:?}");
+    let step = t.app.store.prepare_tombstone(
+        &instance,
+        id,
+        &t.app.user_keys,
+        shared::store::DeletionReason::User,
+        now + 3600,
+        now + 86_400,
+        &plan,
+    );
+    let shared::store::Step1::Ready(step) = step.await.expect("step 1") else { panic!("a live user") };
+    assert!(t.app.store.commit_tombstone(step).await.expect("tombstone").is_some());
+    assert!(pending(&t).await.is_empty(), "nothing recorded yet");
+
+    let user_pk = format!("USER#{INSTANCE}#{id}");
+    crate::sweeper::make_due(&t, &user_pk, "USER").await;
+    let report = crate::sweeper::run_sweeper(&t).await;
+    assert!(report.finished >= 1, "{report:?}");
+    assert_eq!(pending(&t).await.len(), 1, "the Apple revocation the tombstone decided, recorded by the sweeper");
+    assert_eq!(run_retry(&t).await, json!({ "due": 1, "done": 1, "rescheduled": 0 }));
+    assert_eq!(refresh_tokens(&t, &sub), [(refresh, true)]);
+    t.assert_logs_clean();
+}

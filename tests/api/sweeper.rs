@@ -49,7 +49,9 @@ async fn get(t: &TestApp, pk: &str, sk: &str) -> Option<Item> {
 
 /// One run of the deployed function, as EventBridge runs it (its IAM policy enforced).
 pub(crate) async fn run_sweeper(t: &TestApp) -> SweepReport {
-    let functions = local_stack::gateway::scheduled_functions(t.app.clone());
+    // An environment of its own, as the sweeper function has on AWS: nothing the login
+    // functions' environments keep (their instances' provider apps, say) is in its memory.
+    let functions = local_stack::gateway::scheduled_functions(std::sync::Arc::new(t.new_environment().await));
     let sweeper = functions.get("sweeper").expect("sweeper is scheduled");
     let answer = sweeper(crate::events::scheduled_event("sweeper")).await.expect("sweeper");
     serde_json::from_value(answer).expect("a sweep report")

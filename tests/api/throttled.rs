@@ -139,10 +139,7 @@ async fn assert_throttled_login_at(
 /// Another execution environment of the same functions on `t`'s table (and DynamoDB endpoint):
 /// its own `App`, with nothing in memory yet. Its gateway's base URL.
 async fn another_environment(t: &TestApp) -> String {
-    let mut app = shared::App::from_vars(&t.vars).await.expect("app config");
-    let client = local_stack::iam::with_function_credentials(app.store.client());
-    app.store = shared::store::UserStore::new(client, t.table.clone());
-    serve_app(std::sync::Arc::new(app)).await
+    t.new_environment_gateway().await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

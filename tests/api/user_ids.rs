@@ -5,11 +5,9 @@
 //! JavaScript integer (below 2^53).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::json;
-use shared::App;
 
 use crate::helpers::*;
 
@@ -39,10 +37,7 @@ async fn set_counter(t: &TestApp, value: u64) {
 /// Another execution environment: its own `App` (its own memory, so its own blocks) on the
 /// test's table, from the same settings, signing as the functions do, behind a gateway of its own.
 pub(crate) async fn environment(t: &TestApp) -> String {
-    let mut app = App::from_vars(&t.vars).await.expect("app config");
-    let client = local_stack::iam::with_function_credentials(app.store.client());
-    app.store = shared::store::UserStore::new(client, t.table.clone()).with_user_id_block(app.config.user_id_block);
-    serve_app(Arc::new(app)).await
+    t.new_environment_gateway().await
 }
 
 /// A Syncano first (or returning) login through the gateway at `base`: (status, body).

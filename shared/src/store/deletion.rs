@@ -33,10 +33,11 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::error::classify;
-use super::items::{get_n, get_opt_s, n, s, user_from_item, USERNAME_HOLD_SECS};
+use super::items::{get_n, get_opt_s, n, s, user_from_item, Item, USERNAME_HOLD_SECS};
 use super::revocations::{PendingRevocation, RevocationPlan};
 use super::user_keys::user_key_of;
 use super::{keys, sweep, StoreError, UserStore};
+use crate::domain::identity::Provider;
 use crate::domain::instance::InstanceName;
 use crate::domain::records::{DeletionReason, Session};
 use crate::domain::secret::Secret;
@@ -146,8 +147,9 @@ impl UserStore {
 
     /// Step 1's read: the user as it is now, and the write that would make it a tombstone
     /// (conditional on what was read). Public so that a test can change the user between this
-    /// read and [`UserStore::commit_tombstone`]. `plan` is not read here any more (the
-    /// revocations are step 2); it stays in the signature for the callers.
+    /// read and [`UserStore::commit_tombstone`]. The tombstone records `plan`'s providers
+    /// (`del_revoke`): the revocations are decided with the deletion, and whoever finishes it
+    /// (a retry, the sweeper, which may not read the instance's provider apps) follows them.
     #[allow(clippy::too_many_arguments)]
     pub async fn prepare_tombstone(
         &self,
@@ -157,7 +159,7 @@ impl UserStore {
         reason: DeletionReason,
         expires_at: i64,
         audit_expires_at: i64,
-        _plan: &RevocationPlan,
+        plan: &RevocationPlan,
     ) -> Result<Step1, StoreError> {
         let Some(item) = self.get_user_item(instance, user_id).await? else {
             return Ok(Step1::NoSuchUser);
@@ -203,6 +205,7 @@ impl UserStore {
             (":uname".to_string(), s(&user.username)),
             (":gen".to_string(), n(user.key_generation)),
             (":pending".to_string(), n(start)),
+            (":revoke".to_string(), s(plan.providers.join(","))),
         ]);
         values.extend(due_values);
         if let Some(version) = version {
@@ -210,7 +213,8 @@ impl UserStore {
         }
         let mut update = format!(
             "SET deleted_at = :now, deletion_reason = :why, expires_at = :exp, audit_expires_at = :audit_exp, \
-             ukey_pk = :ukey, del_identities = :ids, del_username = :uname, {} = :pending, {due_set}",
+             ukey_pk = :ukey, del_identities = :ids, del_username = :uname, {DEL_REVOKE} = :revoke, \
+             {} = :pending, {due_set}",
             sweep::PENDING
         );
         if let Some(email) = email {
@@ -252,7 +256,8 @@ impl UserStore {
     }
 
     /// Steps 2 and 3 of the deletion the tombstone of `user_id` records: its pending revocations
-    /// (as `plan` asks), then each identity with its subject entry, the username (held), the
+    /// (for the providers the tombstone recorded; `plan`'s for a tombstone older than that
+    /// record), then each identity with its subject entry, the username (held), the
     /// email entry and the audit item. Each write is idempotent; run again, it does what is left.
     /// `None`: there is no tombstone (no such user, or the deletion finished). Returns the
     /// revocations to try now: those recorded for identities still present.
@@ -281,6 +286,8 @@ impl UserStore {
             subjects.push(id.split_once('#').ok_or(StoreError::Corrupt("del_identities"))?);
         }
         let mine = [(":uid", n(user_id))];
+        let recorded = recorded_revocations(&item).map(|providers| RevocationPlan { providers, ..plan.clone() });
+        let plan = recorded.as_ref().unwrap_or(plan);
         // Step 2: before the identities (and the sealed tokens they hold) go.
         let mut pending = Vec::new();
         for (provider, subject) in &subjects {
@@ -377,11 +384,12 @@ impl UserStore {
         &self,
         instance: &InstanceName,
         user_id: u64,
-    ) -> Result<Option<DeletionReason>, StoreError> {
+    ) -> Result<Option<(DeletionReason, Option<Vec<&'static str>>)>, StoreError> {
         let Some(item) = self.get_user_item(instance, user_id).await? else { return Ok(None) };
         if !is_tombstone(&item) {
             return Ok(None);
         }
+        let revoke = recorded_revocations(&item);
         let reason = match get_opt_s(&item, "deletion_reason").as_deref() {
             Some("user") => DeletionReason::User,
             Some("apple") => DeletionReason::Apple,
@@ -389,8 +397,20 @@ impl UserStore {
             // An admin's (or unknown): every revocation the instance's plan has.
             _ => DeletionReason::Admin,
         };
-        Ok(Some(reason))
+        Ok(Some((reason, revoke)))
     }
+}
+
+/// The attribute of a tombstone naming the providers its deletion revokes at (comma-separated,
+/// as [`RevocationPlan::providers`] named them when the tombstone was written).
+const DEL_REVOKE: &str = "del_revoke";
+
+/// The providers a tombstone recorded for its revocations; `None` for a tombstone written before
+/// they were recorded. Only the providers revocation knows: a name it does not is left out.
+fn recorded_revocations(item: &Item) -> Option<Vec<&'static str>> {
+    let recorded = get_opt_s(item, DEL_REVOKE)?;
+    let known = [Provider::Apple.as_str(), Provider::Facebook.as_str()];
+    Some(recorded.split(',').filter_map(|p| known.into_iter().find(|k| *k == p)).collect())
 }
 
 #[cfg(test)]

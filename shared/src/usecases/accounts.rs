@@ -9,9 +9,10 @@ use crate::domain::instance::InstanceName;
 use crate::domain::records::DeletionReason;
 use crate::domain::secret::Secret;
 use crate::domain::tokens;
-use crate::store::{Finished, PendingRevocation, Tombstoned, Unlinked};
+use crate::store::{Finished, PendingRevocation, RevocationPlan, Tombstoned, Unlinked};
 use crate::usecases::app::App;
 use crate::usecases::error::UseCaseError;
+use crate::usecases::revocation::revocation_expiry;
 
 fn secs(d: std::time::Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
@@ -111,7 +112,10 @@ impl App {
         user_id: u64,
         reason: DeletionReason,
     ) -> Result<bool, UseCaseError> {
-        let Some(pending) = self.delete_account_steps(instance, user_id, reason).await? else { return Ok(false) };
+        let plan = self.revocation_plan(instance, reason, clock::now_secs()).await?;
+        let Some(pending) = self.delete_account_steps(instance, user_id, reason, &plan).await? else {
+            return Ok(false);
+        };
         // The deletion is done whatever the providers answer: a failure stays pending for
         // `revocation-retry` (crate::usecases::revocation).
         if !pending.is_empty() {
@@ -121,18 +125,18 @@ impl App {
     }
 
     /// [`App::delete_account`]'s writes: the deletion, its revocations recorded (`REVOKE#`) but
-    /// not sent; `None`: no such user (nor a deletion of it in progress).
+    /// not sent; `None`: no such user (nor a deletion of it in progress). `plan` says which
+    /// providers a new tombstone records to revoke at; an existing tombstone's record wins.
     async fn delete_account_steps(
         &self,
         instance: &InstanceName,
         user_id: u64,
         reason: DeletionReason,
+        plan: &RevocationPlan,
     ) -> Result<Option<Vec<PendingRevocation>>, UseCaseError> {
-        let now = clock::now_secs();
+        let now = plan.now;
         let tombstone_expires = now.saturating_add(secs(self.config.session_ttl));
         let audit_expires = now.saturating_add(secs(self.config.audit_retention));
-        // Step 1 also records what to revoke at the providers (read before the identities go).
-        let plan = self.revocation_plan(instance, reason, now).await?;
         let step1 = self.store.tombstone_user_revoking(
             instance,
             user_id,
@@ -140,7 +144,7 @@ impl App {
             reason,
             tombstone_expires,
             audit_expires,
-            &plan,
+            plan,
         );
         let (tombstoned, pending) = step1.await?;
         if tombstoned == Tombstoned::NoSuchUser {
@@ -153,15 +157,22 @@ impl App {
     }
 
     /// The sweeper's one entry point for an unfinished change it found due (issue 33): a
-    /// deletion's tombstone is finished here (the reason it records decides its revocations, as
-    /// the deletion's first request would have); they are recorded (`REVOKE#`) and left to
-    /// `revocation-retry`, which holds the providers' secrets: the sweeper calls no provider
-    /// and reads no secret. Every other item goes to the store's finisher
-    /// ([`crate::store::UserStore::finish_pending`]).
+    /// deletion's tombstone is finished here, revoking at the providers its tombstone recorded
+    /// when the deletion was decided; the revocations are recorded (`REVOKE#`) and left to
+    /// `revocation-retry`, which holds the providers' secrets: the sweeper calls no provider,
+    /// reads no secret and no instance's provider apps (its policy allows none of them). A
+    /// tombstone older than that record is finished with its reason's plan (read here: the
+    /// sweeper is refused it and leaves the item to a retry of the deletion). Every other item
+    /// goes to the store's finisher ([`crate::store::UserStore::finish_pending`]).
     pub async fn finish_pending(&self, pk: &str, sk: &str) -> Result<Finished, UseCaseError> {
         if let Some((instance, user_id)) = crate::store::user_of_pk(pk).filter(|_| sk == "USER") {
-            if let Some(reason) = self.store.tombstone_reason(&instance, user_id).await? {
-                self.delete_account_steps(&instance, user_id, reason).await?;
+            if let Some((reason, recorded)) = self.store.tombstone_reason(&instance, user_id).await? {
+                let now = clock::now_secs();
+                let plan = match recorded {
+                    Some(providers) => RevocationPlan { providers, now, expires_at: revocation_expiry(now) },
+                    None => self.revocation_plan(&instance, reason, now).await?,
+                };
+                self.delete_account_steps(&instance, user_id, reason, &plan).await?;
                 return Ok(Finished::Done);
             }
         }

@@ -66,6 +66,11 @@ pub fn backoff_secs(first: u64, attempts: u32) -> u64 {
     first.saturating_mul(1u64 << doublings).min(MAX_REVOCATION_BACKOFF_SECS)
 }
 
+/// Until when a revocation recorded at `now` is kept (and retried).
+pub(crate) fn revocation_expiry(now: i64) -> i64 {
+    now.saturating_add(i64::try_from(REVOCATION_TTL_DAYS * 86_400).unwrap_or(i64::MAX))
+}
+
 impl App {
     /// What a deletion in `instance` for `reason` revokes: every provider we hold something at
     /// (with the deployment's app or the instance's own: [`App::providers_for`]), except the one
@@ -84,8 +89,7 @@ impl App {
         if serving.facebook.is_some() && reason != DeletionReason::Facebook {
             providers.push(Provider::Facebook.as_str());
         }
-        let ttl = i64::try_from(REVOCATION_TTL_DAYS * 86_400).unwrap_or(i64::MAX);
-        Ok(RevocationPlan { providers, now, expires_at: now.saturating_add(ttl) })
+        Ok(RevocationPlan { providers, now, expires_at: revocation_expiry(now) })
     }
 
     /// Tries each pending revocation once: done ones are deleted, failed ones rescheduled. Never

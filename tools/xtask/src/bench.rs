@@ -2,8 +2,7 @@
 //! report (`report`). The functions are the template's (`template.yaml` is the one list).
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::sync::Arc;
 
 use local_stack::counting_proxy::DynamoCall;
@@ -13,17 +12,16 @@ use local_stack::mrsc_proxy::{MrscProxy, MrscSettings, RegionCounts};
 use local_stack::regions::REGION_NAMES;
 use local_stack::tls_front::{TestCa, TlsFront};
 use local_stack::Template;
-use serde_json::Value;
 use shared::App;
 
 use crate::builds;
 use crate::cases::{Case, Event, Events, RunEvents};
+use crate::options::{Options, Setting, TableMode, FLOOR, PEER, SDK_FLOOR};
 use crate::peer;
 use crate::report::{report, splice};
+use crate::runner::{median, status_of, Run};
 use crate::stack::Stack;
 
-/// The bare function every ratio is to.
-pub const FLOOR: &str = "floor";
 /// The table the benchmark creates in its DynamoDB Local.
 const TABLE: &str = "social-login-bench";
 /// The table of the MRSC settings: the template's, without TTL, reached through the MRSC proxy.
@@ -94,159 +92,6 @@ pub enum BenchError {
 pub fn step(what: impl Into<String>) -> impl FnOnce(String) -> BenchError {
     let what = what.into();
     move |why| BenchError::Step { what, why }
-}
-
-/// The second floor: the bare function plus only the DynamoDB client (`shared/examples/sdk_floor.rs`),
-/// which the login functions' RSS and init budgets are against.
-pub const SDK_FLOOR: &str = "sdk-floor";
-/// The Node.js 20 + AWS SDK v3 peer of a returning Syncano Facebook login
-/// (`../shared/bench/peer-node`), run beside `facebook-login`.
-pub const PEER: &str = "peer-node";
-/// The memory size whose CPU share the throttled settings run at (`lambda_bench.py --memory`).
-pub const THROTTLED_MB: u32 = 128;
-
-/// How a case is run: at full CPU or at the CPU share of a memory size, through plain HTTP or
-/// through the TLS fronts, on a single-region table or an MRSC one.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Setting {
-    pub memory: Option<u32>,
-    pub tls: bool,
-    pub table: TableMode,
-}
-
-/// The table the functions use (`template.yaml`'s `TableMode`).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum TableMode {
-    /// The stack's own table, in the functions' region.
-    #[default]
-    Single,
-    /// A global table with multi-Region strong consistency: its replica in the functions' region,
-    /// behind the MRSC proxy (every write and strongly consistent read one cross-region round trip).
-    Mrsc,
-}
-
-impl Setting {
-    pub fn label(&self) -> String {
-        let cpu = self.memory.map_or("full CPU".to_string(), |mb| format!("{mb} MB CPU share"));
-        let table = match self.table {
-            TableMode::Single => "",
-            TableMode::Mrsc => ", MRSC table",
-        };
-        format!("{cpu}, {}{table}", if self.tls { "TLS" } else { "plain HTTP" })
-    }
-
-    /// The same setting on the single-region table.
-    pub fn single(self) -> Setting {
-        Setting { table: TableMode::Single, ..self }
-    }
-}
-
-pub struct Options {
-    pub warm: u32,
-    pub repeat: u32,
-    arm64: bool,
-    out: Option<PathBuf>,
-    /// Only these functions (the floors always run).
-    only: Vec<String>,
-    tls: bool,
-    throttled: bool,
-    peer: bool,
-    /// The MRSC settings too (after the single-region ones).
-    mrsc: bool,
-    /// Extra variables for every measured function (experiments, e.g. `RUST_LOG=debug`).
-    env: Vec<(String, String)>,
-    /// The functions' binaries are taken from here instead of built (another tree's release
-    /// build, for a before/after on one stack); the floors are still built.
-    binaries: Option<PathBuf>,
-}
-
-impl Options {
-    /// The settings to run, in order: full CPU first (its plain run is the one the round trips
-    /// are counted in), plain before TLS, then on the MRSC table the first (full CPU, plain HTTP)
-    /// and what Lambda sees (128 MB CPU share, TLS).
-    pub fn settings(&self) -> Vec<Setting> {
-        let memories = if self.throttled { vec![None, Some(THROTTLED_MB)] } else { vec![None] };
-        let transports = if self.tls { vec![false, true] } else { vec![false] };
-        let mut settings: Vec<Setting> = memories
-            .iter()
-            .flat_map(|&memory| transports.iter().map(move |&tls| Setting { memory, tls, table: TableMode::Single }))
-            .collect();
-        if self.mrsc {
-            settings.push(Setting { memory: None, tls: false, table: TableMode::Mrsc });
-            if self.throttled && self.tls {
-                settings.push(Setting { memory: Some(THROTTLED_MB), tls: true, table: TableMode::Mrsc });
-            }
-        }
-        settings
-    }
-
-    /// Whether `function` runs in `setting`: the MRSC settings measure the functions only (the
-    /// floors make no write or strongly consistent read, and the peer stays the single-region
-    /// comparison).
-    fn runs_in(&self, function: &str, setting: Setting) -> bool {
-        setting.table == TableMode::Single || !matches!(function, FLOOR | SDK_FLOOR | PEER)
-    }
-
-    fn wants(&self, function: &str) -> bool {
-        self.only.is_empty()
-            || self.only.iter().any(|f| f == function)
-            || matches!(function, FLOOR | SDK_FLOOR)
-            || (function == PEER && self.peer && self.only.iter().any(|f| f == "facebook-login"))
-    }
-
-    pub fn parse(args: &[String]) -> Result<Options, BenchError> {
-        let mut o = Options {
-            warm: 100,
-            repeat: 5,
-            arm64: true,
-            out: None,
-            only: Vec::new(),
-            tls: true,
-            throttled: true,
-            peer: true,
-            mrsc: true,
-            env: Vec::new(),
-            binaries: None,
-        };
-        let mut it = args.iter();
-        while let Some(arg) = it.next() {
-            let mut value =
-                |name: &str| it.next().cloned().ok_or_else(|| BenchError::Usage(format!("{name} needs a value")));
-            let number = |name: &str, v: String| {
-                v.parse::<u32>().map_err(|_| BenchError::Usage(format!("{name}: {v:?} is not a number")))
-            };
-            match arg.as_str() {
-                "--warm" => o.warm = number("--warm", value("--warm")?)?,
-                "--repeat" => o.repeat = number("--repeat", value("--repeat")?)?.max(1),
-                "--no-arm64" => o.arm64 = false,
-                "--out" => o.out = Some(PathBuf::from(value("--out")?)),
-                "--only" => o.only.extend(value("--only")?.split(',').map(str::trim).map(str::to_string)),
-                "--no-tls" => o.tls = false,
-                "--no-128" => o.throttled = false,
-                "--no-peer" => o.peer = false,
-                "--no-mrsc" => o.mrsc = false,
-                "--binaries" => o.binaries = Some(PathBuf::from(value("--binaries")?)),
-                "--env" => {
-                    let kv = value("--env")?;
-                    let (k, v) = kv.split_once('=').ok_or_else(|| BenchError::Usage(format!("--env {kv:?}: K=V")))?;
-                    o.env.push((k.to_string(), v.to_string()));
-                }
-                other => return Err(BenchError::Usage(format!("unknown option {other:?}"))),
-            }
-        }
-        if o.out.is_some()
-            && (!o.only.is_empty()
-                || !o.tls
-                || !o.throttled
-                || !o.peer
-                || !o.mrsc
-                || !o.env.is_empty()
-                || o.binaries.is_some())
-        {
-            return Err(BenchError::Usage("--out writes docs/bench.md: only with the whole run".into()));
-        }
-        Ok(o)
-    }
 }
 
 /// What one row measured (medians over the runs).
@@ -523,75 +368,6 @@ fn over_tls(
     tls
 }
 
-/// One binary under `lambda_bench.py` in one setting.
-struct Run<'a> {
-    bench: &'a Path,
-    binary: &'a Path,
-    env: &'a [String],
-    memory: Option<u32>,
-}
-
-impl Run<'_> {
-    fn measure(&self, event: &Path, warm: u32, repeat: u32) -> Result<Vec<Value>, BenchError> {
-        lambda_bench(self.bench, self.binary, event, warm, repeat, self.env, self.memory)
-    }
-}
-
-/// Runs `lambda_bench.py`; returns its per-run JSON lines.
-fn lambda_bench(
-    bench: &Path,
-    binary: &Path,
-    event: &Path,
-    warm: u32,
-    repeat: u32,
-    env: &[String],
-    memory: Option<u32>,
-) -> Result<Vec<Value>, BenchError> {
-    let mut cmd = Command::new("python3");
-    cmd.arg(bench).arg(binary).arg(event).args(["--warm", &warm.to_string(), "--repeat", &repeat.to_string()]);
-    if let Some(mb) = memory {
-        // The invocations at that memory size's CPU share; init at full speed, as in Lambda.
-        cmd.args(["--memory", &mb.to_string()]);
-    }
-    for kv in env {
-        cmd.args(["--env", kv]);
-    }
-    let out = cmd.output().map_err(|e| step("lambda_bench.py")(e.to_string()))?;
-    if !out.status.success() {
-        return Err(step(format!("lambda_bench.py {}", binary.display()))(
-            String::from_utf8_lossy(&out.stderr).chars().rev().take(2000).collect::<String>().chars().rev().collect(),
-        ));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| v.get("summary").is_none())
-        .collect())
-}
-
-/// The HTTP status (or the authorizer's decision) of a run's cold invoke, read from the start of
-/// its answer (`lambda_bench.py` keeps only the first 300 bytes).
-fn status_of(run: &Value) -> String {
-    let body = run["first_body"].as_str().unwrap_or("");
-    let after = |key: &str| body.find(key).map(|i| &body[i + key.len()..]);
-    if let Some(rest) = after("\"statusCode\":") {
-        rest.chars().take_while(char::is_ascii_digit).collect()
-    } else if let Some(rest) = after("\"isAuthorized\":") {
-        if rest.starts_with("true") { "allow" } else { "deny" }.to_string()
-    } else {
-        "?".to_string()
-    }
-}
-
-fn median(mut v: Vec<f64>) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
-}
-
 /// `Globals.Function.MemorySize` of the template, through its parameter default.
 fn template_memory(root: &Path) -> Result<f64, BenchError> {
     let text = std::fs::read_to_string(root.join("template.yaml")).map_err(|e| step("template.yaml")(e.to_string()))?;
@@ -608,43 +384,7 @@ fn template_memory(root: &Path) -> Result<f64, BenchError> {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
-
-    #[test]
-    fn the_settings_are_full_cpu_first_and_plain_before_tls() {
-        let all = Options::parse(&[]).expect("options");
-        let labels: Vec<String> = all.settings().iter().map(Setting::label).collect();
-        assert_eq!(
-            labels,
-            [
-                "full CPU, plain HTTP",
-                "full CPU, TLS",
-                "128 MB CPU share, plain HTTP",
-                "128 MB CPU share, TLS",
-                "full CPU, plain HTTP, MRSC table",
-                "128 MB CPU share, TLS, MRSC table"
-            ]
-        );
-        let plain = Options::parse(&["--no-tls".into(), "--no-128".into(), "--no-mrsc".into()]).expect("options");
-        assert_eq!(plain.settings(), [Setting::default()]);
-        let mrsc = Setting { table: TableMode::Mrsc, ..Setting::default() };
-        let no_tls = Options::parse(&["--no-tls".into()]).expect("options");
-        assert_eq!(no_tls.settings().last(), Some(&mrsc), "MRSC at full CPU, plain HTTP only: {:?}", no_tls.settings());
-        assert!(no_tls.runs_in("me", mrsc) && !no_tls.runs_in(FLOOR, mrsc) && !no_tls.runs_in(PEER, mrsc));
-        assert!(Options::parse(&["--no-mrsc".into(), "--out".into(), "x.md".into()]).is_err());
-        assert!(Options::parse(&["--only".into(), "me".into(), "--out".into(), "x.md".into()]).is_err());
-    }
-
-    #[test]
-    fn only_keeps_the_floors_and_the_peer_beside_facebook_login() {
-        let o = Options::parse(&["--only".into(), "facebook-login".into()]).expect("options");
-        assert!(o.wants("facebook-login") && o.wants(FLOOR) && o.wants(SDK_FLOOR) && o.wants(PEER));
-        assert!(!o.wants("me"));
-        let me = Options::parse(&["--only".into(), "me".into()]).expect("options");
-        assert!(!me.wants(PEER) && me.wants("me"));
-    }
 
     #[test]
     fn over_tls_every_endpoint_is_https_and_nothing_insecure_is_allowed() {
@@ -667,12 +407,5 @@ mod tests {
         assert_eq!(tls[shared::net::tls::EXTRA_TRUST_ROOTS_VAR], "/ca.pem");
         assert_eq!(tls["NODE_EXTRA_CA_CERTS"], "/ca.pem");
         assert_eq!(tls["TABLE_NAME"], "t");
-    }
-
-    #[test]
-    fn statuses_are_read_from_a_truncated_answer() {
-        let run = json!({ "first_body": "{\"statusCode\":200,\"headers\":{\"content-type\":\"appl" });
-        assert_eq!(status_of(&run), "200");
-        assert_eq!(status_of(&json!({ "first_body": "{\"isAuthorized\":true,\"context\":{" })), "allow");
     }
 }

@@ -7,7 +7,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::bench::{step, BenchError, FLOOR};
+use crate::bench::{step, BenchError};
+use crate::options::FLOOR;
 
 /// Builds the floor, each function and the SDK floor for `host` in release.
 pub fn host_binaries(root: &Path, host: &str, functions: &[String]) -> Result<(), BenchError> {

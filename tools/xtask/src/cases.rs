@@ -11,7 +11,8 @@ use local_stack::demo::{self, FACEBOOK_APP_ID};
 use local_stack::Handler;
 use serde_json::{json, Value};
 
-use crate::bench::{is_login, step, BenchError, FLOOR, PEER, SDK_FLOOR};
+use crate::bench::{is_login, step, BenchError};
+use crate::options::{FLOOR, PEER, SDK_FLOOR};
 
 /// One benchmark case: a function and the event it is measured with.
 pub struct Case {

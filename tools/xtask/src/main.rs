@@ -4,16 +4,20 @@
 //! ratios to the floor, the DynamoDB requests and provider round trips per login, and what a
 //! million logins cost on AWS beside Amazon Cognito. Every case runs at full CPU and at the CPU
 //! share of 128 MB, each through plain HTTP and through TLS fronts (a run-time test CA), beside
-//! an SDK floor and a Node.js peer. It prints figures and ✓/✗ budget lines; it asserts nothing.
+//! an SDK floor and a Node.js peer, on the single-region table; and on an MRSC table behind the
+//! MRSC proxy (issue 33) in two of those settings. It prints figures and ✓/✗ budget lines; it
+//! asserts nothing.
 
 mod bench;
 mod builds;
 mod cases;
 mod operating;
+mod options;
 mod peer;
 mod per_operation;
 mod prices;
 mod report;
+mod runner;
 mod scale;
 mod stack;
 mod workload;
@@ -22,7 +26,7 @@ use std::process::ExitCode;
 
 const USAGE: &str = "\
 usage: cargo xtask bench [--warm N] [--repeat R] [--no-arm64] [--only F,G] [--no-tls] [--no-128]
-                         [--no-peer] [--env K=V] [--binaries DIR] [--out FILE]
+                         [--no-peer] [--no-mrsc] [--env K=V] [--binaries DIR] [--out FILE]
 
   --warm N      warm invocations after the cold one, per run (default 100)
   --repeat R    runs (cold starts) per function (default 5)
@@ -32,6 +36,7 @@ usage: cargo xtask bench [--warm N] [--repeat R] [--no-arm64] [--only F,G] [--no
   --no-tls      plain HTTP only (no TLS fronts)
   --no-128      full CPU only (no runs at the 128 MB CPU share)
   --no-peer     without the Node.js peer (no npm install)
+  --no-mrsc     the single-region table only (no runs on the MRSC table behind the MRSC proxy)
   --env K=V     an extra variable for every measured function (experiments); repeatable
   --binaries DIR  measure the functions' binaries in DIR instead of building them (another
                 tree's release build, for a before/after on the same stack)
@@ -41,7 +46,7 @@ usage: cargo xtask bench [--warm N] [--repeat R] [--no-arm64] [--only F,G] [--no
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
-        Some("bench") => task("bench", USAGE, bench::Options::parse(&args[1..]), bench::run).await,
+        Some("bench") => task("bench", USAGE, options::Options::parse(&args[1..]), bench::run).await,
         Some("scale") => task("scale", scale::USAGE, scale::Options::parse(&args[1..]), scale::run).await,
         Some("-h" | "--help") => {
             println!("{USAGE}\n\n{}", scale::USAGE);

@@ -7,9 +7,8 @@ use std::process::Command;
 
 use local_stack::budget;
 
-use crate::bench::{
-    is_login, step, BenchError, Options, Row, Setting, TableMode, FLOOR, PEER, SDK_FLOOR, THROTTLED_MB,
-};
+use crate::bench::{is_login, step, BenchError, Row};
+use crate::options::{Options, Setting, TableMode, FLOOR, PEER, SDK_FLOOR, THROTTLED_MB};
 use crate::prices;
 
 fn machine() -> String {
