@@ -251,19 +251,22 @@ async fn a_deletion_that_comes_from_apple_revokes_nothing_at_apple() {
 /// Only the first step of user `id`'s deletion (the tombstone and its pending revocations), as a
 /// crash right after it would leave it; returns the revocations it recorded.
 async fn deletion_step_one(t: &TestApp, id: u64) -> Vec<shared::store::PendingRevocation> {
+    let plan = deciding_write(t, id).await;
+    let instance = shared::InstanceName::parse(INSTANCE).expect("valid");
+    t.app.store.release_user(&instance, id, &plan).await.expect("step 2").unwrap_or_default()
+}
+
+/// The deciding write of user `id`'s self-deletion only (its tombstone, recording the providers
+/// to revoke at), as a process stopped right after it leaves it; the plan it recorded.
+async fn deciding_write(t: &TestApp, id: u64) -> shared::store::RevocationPlan {
     let instance = shared::InstanceName::parse(INSTANCE).expect("valid");
     let now = shared::domain::clock::now_secs();
-    let plan = t.app.revocation_plan(&instance, shared::store::DeletionReason::User, now).await.expect("plan");
-    let step1 = t.app.store.tombstone_user_revoking(
-        &instance,
-        id,
-        &t.app.user_keys,
-        shared::store::DeletionReason::User,
-        now + 3600,
-        now + 86_400,
-        &plan,
-    );
-    step1.await.expect("step 1").1
+    let reason = shared::store::DeletionReason::User;
+    let plan = t.app.revocation_plan(&instance, reason, now).await.expect("plan");
+    let step = t.app.store.prepare_tombstone(&instance, id, &t.app.user_keys, reason, now + 3600, now + 86_400, &plan);
+    let shared::store::Step1::Ready(step) = step.await.expect("step 1") else { panic!("a live user") };
+    assert!(t.app.store.commit_tombstone(step).await.expect("tombstone").is_some());
+    plan
 }
 
 /// The partition of the pending revocation `sk` (its shard, or the older `REVOKE`).
@@ -676,21 +679,8 @@ async fn the_sweeper_finishes_a_deletion_with_the_revocations_its_tombstone_deci
     t.remember(&refresh);
 
     // The deciding write only, as a process stopped right after it leaves the deletion.
-    let instance = shared::InstanceName::parse(INSTANCE).expect("valid");
-    let now = shared::domain::clock::now_secs();
-    let plan = t.app.revocation_plan(&instance, shared::store::DeletionReason::User, now).await.expect("plan");
+    let plan = deciding_write(&t, id).await;
     assert!(plan.providers.contains(&"apple"), "{plan:?}");
-    let step = t.app.store.prepare_tombstone(
-        &instance,
-        id,
-        &t.app.user_keys,
-        shared::store::DeletionReason::User,
-        now + 3600,
-        now + 86_400,
-        &plan,
-    );
-    let shared::store::Step1::Ready(step) = step.await.expect("step 1") else { panic!("a live user") };
-    assert!(t.app.store.commit_tombstone(step).await.expect("tombstone").is_some());
     assert!(pending(&t).await.is_empty(), "nothing recorded yet");
 
     let user_pk = format!("USER#{INSTANCE}#{id}");

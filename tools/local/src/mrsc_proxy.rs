@@ -83,6 +83,18 @@ pub struct RegionCounts {
     pub refused: u64,
 }
 
+impl RegionCounts {
+    /// What was counted after `before` (an earlier reading of the same region).
+    pub fn since(self, before: RegionCounts) -> RegionCounts {
+        RegionCounts {
+            writes: self.writes - before.writes,
+            consistent_reads: self.consistent_reads - before.consistent_reads,
+            conflicts: self.conflicts - before.conflicts,
+            refused: self.refused - before.refused,
+        }
+    }
+}
+
 /// One item: table, `pk`, `sk` (as their JSON attribute values).
 type ItemKey = (String, String, String);
 

@@ -275,15 +275,7 @@ pub async fn run(o: Options) -> Result<(), BenchError> {
             row.invocations = u64::from(o.repeat) * (1 + u64::from(warm));
             row.dynamo = proxy.take();
             row.provider_requests = emulator.request_count() - asked;
-            row.replication = replication.zip(replicated).map(|(p, before)| {
-                let after = p.counts(MRSC_REGION);
-                RegionCounts {
-                    writes: after.writes - before.writes,
-                    consistent_reads: after.consistent_reads - before.consistent_reads,
-                    conflicts: after.conflicts - before.conflicts,
-                    refused: after.refused - before.refused,
-                }
-            });
+            row.replication = replication.zip(replicated).map(|(p, before)| p.counts(MRSC_REGION).since(before));
             row.statuses = runs.iter().map(status_of).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
             let median = |key: &str| median(runs.iter().filter_map(|r| r[key].as_f64()).collect());
             row.init_ms = median("init_ms").unwrap_or(f64::NAN);
